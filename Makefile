@@ -1,0 +1,41 @@
+# Two commands matter: `make run` and `make test`. Both create .venv first.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench clean check-config report
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python main.py run --speed 30
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check actors broker db tui main.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy actors broker db tui main.py
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+check-config: $(STAMP)
+	$(BIN)/python main.py check-config
+
+report: $(STAMP)
+	$(BIN)/python main.py report
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
