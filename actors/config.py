@@ -1,0 +1,394 @@
+"""The engine's configuration: frozen, validated models of ``config.toml`` and how to load them.
+
+Pure values, no threads: the engine loads the config once on the main thread (and the TUI may
+re-parse it on its own thread to preview a reload) and hands the frozen ``EngineConfig`` to every
+actor. Validation is strict because TOML already has types: ``port = "7497"`` is an error, not a
+port. Every problem comes back as one line naming the file and the key path (see
+``actors.config_errors``). Nothing secret lives in ``config.toml``; credentials, should any ever be
+needed, come from the environment, never from this file.
+
+Units are in the names: ``_s`` seconds, ``_ms`` milliseconds, ``_min`` minutes, ``_pct`` percent
+(2.0 means 2 %), ``_bps`` basis points. Money is ``Decimal``; rates and volatilities are floats.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from actors.config_errors import (
+    ARRAY,
+    AccountId,
+    ClockTime,
+    ConfigError,
+    IsoDate,
+    Money,
+    NonBlank,
+    Problem,
+    SymbolName,
+    TimeZoneName,
+    describe_value,
+    one_line,
+    problems_error,
+    toml_problem,
+    validation_problems,
+)
+
+__all__ = [
+    "LIVE_TRADING_PORTS",
+    "STRATEGY_KINDS",
+    "AccountConfig",
+    "AccountLimits",
+    "BrokerSettings",
+    "ConfigError",
+    "EngineConfig",
+    "EngineSettings",
+    "ExitSettings",
+    "ExternalStrategy",
+    "FilterSettings",
+    "IbSettings",
+    "MaCrossStrategy",
+    "OrderSettings",
+    "RiskSettings",
+    "SimSettings",
+    "StrategyConfig",
+    "SymbolSettings",
+    "load_config",
+    "parse_config",
+]
+
+LIVE_TRADING_PORTS = frozenset({7496, 4001})
+"""TWS and IB Gateway's default live-trading ports; using one needs ``broker.ib.allow_live``."""
+
+STRATEGY_KINDS = ("ma_cross", "external")
+"""The values ``[accounts.strategy] kind`` may take."""
+
+_MAX_MONEY = Decimal(10) ** 12
+
+
+class _Section(BaseModel):
+    """Base of every config model: frozen, strict (TOML is typed), no unknown keys, no NaN."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class EngineSettings(_Section):
+    """``[engine]``: time, storage, the trading session and shutdown behaviour."""
+
+    timezone: TimeZoneName = "America/New_York"  # exchange time zone (IANA)
+    database_url: NonBlank = "sqlite:///data/engine.db"  # ledger database URL
+    log_dir: NonBlank = "logs"  # directory for log files
+    session_open: ClockTime = "09:30"  # regular session open, HH:MM local
+    session_close: ClockTime = "16:00"  # regular session close, HH:MM local
+    reconcile_interval_s: float = Field(default=5.0, ge=1, le=60)  # ledger/broker reconcile
+    holidays: Annotated[tuple[IsoDate, ...], ARRAY] = ()  # exchange holidays
+    on_shutdown: Literal["leave", "flatten"] = "leave"  # positions at exit
+
+    @model_validator(mode="after")
+    def _check_session(self) -> EngineSettings:
+        if self.session_open >= self.session_close:  # "HH:MM" strings sort as times
+            got = f'"{self.session_open}" >= "{self.session_close}"'
+            raise problems_error((("session_open",), f"must be before session_close (got {got})"))
+        return self
+
+
+class IbSettings(_Section):
+    """``[broker.ib]``: where TWS / IB Gateway listens and how to talk to it."""
+
+    host: NonBlank = "127.0.0.1"  # TWS / Gateway host
+    port: int = Field(default=7497, ge=1, le=65535)  # 7497/4002 paper, 7496/4001 live
+    client_id: int = Field(default=17, ge=0, le=2**31 - 1)  # API client id
+    allow_live: bool = False  # permit a live-trading port
+    account: str = ""  # IB account code; empty = the login's only account
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=300)  # connect/handshake timeout
+
+    @model_validator(mode="after")
+    def _check_live_port(self) -> IbSettings:
+        if self.port in LIVE_TRADING_PORTS and not self.allow_live:
+            message = f"{self.port} is a live trading port; set broker.ib.allow_live = true"
+            raise problems_error((("port",), f"{message} to use it"))
+        return self
+
+
+class BrokerSettings(_Section):
+    """``[broker]``: which broker the engine trades through."""
+
+    kind: Literal["sim", "ib"] = "sim"  # sim = in-process simulator
+    ib: IbSettings = IbSettings()
+
+
+class SymbolSettings(_Section):
+    """``[sim.symbols.<SYMBOL>]``: one tradable stock; also the engine's sector registry."""
+
+    price: float = Field(gt=0, le=1_000_000)  # starting price
+    volatility: float = Field(gt=0, le=3)  # annualised volatility, 0.25 = 25 %
+    spread_bps: float = Field(gt=0, le=500)  # typical bid/ask spread
+    sector: NonBlank  # sector name for concentration limits
+    display_size: int = Field(default=500, ge=1, le=10_000_000)  # shares shown at the touch
+
+
+class SimSettings(_Section):
+    """``[sim]``: the in-process market simulator and the symbol registry."""
+
+    seed: int = Field(default=42, ge=0, le=2**63 - 1)  # random seed
+    tick_interval_s: float = Field(default=5.0, gt=0, le=60)  # simulated time between ticks
+    starting_cash: Money = Field(default=Decimal(1_000_000), gt=0, le=_MAX_MONEY)
+    commission_per_share: Money = Field(default=Decimal("0.0035"), ge=0, le=1)
+    commission_min: Money = Field(default=Decimal("0.35"), ge=0, le=100)  # per order
+    maint_margin_long_pct: float = Field(default=25.0, gt=0, le=100)
+    maint_margin_short_pct: float = Field(default=30.0, gt=0, le=100)
+    drift_annual: float = Field(default=0.0, ge=-1, le=1)  # annualised drift, 0.05 = 5 %
+    symbols: dict[SymbolName, SymbolSettings] = Field(default_factory=dict)  # symbol -> settings
+
+
+class RiskSettings(_Section):
+    """``[risk]``: global limits the RiskGovernor applies across all virtual accounts."""
+
+    daily_loss_limit_pct: float = Field(default=2.0, gt=0, le=100)  # of starting equity
+    on_daily_loss: Literal["reduce", "flatten"] = "reduce"
+    max_concurrent_positions: int = Field(default=10, ge=1, le=1000)
+    max_trades_per_day: int = Field(default=10, ge=1, le=10_000)
+    max_margin_utilization_pct: float = Field(default=80.0, gt=0, le=100)
+    max_sector_concentration_pct: float = Field(default=30.0, gt=0, le=100)
+    max_messages_per_s: int = Field(default=45, ge=1, le=50)  # IB allows 50
+    entry_burst: int = Field(default=10, ge=1, le=100)  # entries allowed in a pacing burst
+
+
+class FilterSettings(_Section):
+    """``[filters]``: market conditions an entry must meet."""
+
+    max_spread_bps: float = Field(default=10.0, gt=0, le=1000)
+    max_slippage_bps: float = Field(default=5.0, ge=0, le=1000)
+    max_quote_age_ms: int = Field(default=500, ge=1, le=60_000)
+    open_margin_min: int = Field(default=5, ge=0, le=1440)  # no entries after the open
+    close_margin_min: int = Field(default=15, ge=0, le=1440)  # no entries before the close
+
+
+class OrderSettings(_Section):
+    """``[orders]``: how entries, protective stops and flattening orders are placed."""
+
+    stop_loss_pct: float = Field(default=2.0, gt=0, lt=50)  # protective stop distance
+    entry_type: Literal["LMT", "MKT"] = "LMT"
+    entry_limit_offset_bps: float = Field(default=2.0, ge=0, le=500)  # through the touch
+    stale_entry_s: float = Field(default=30.0, gt=0, le=3600)  # cancel unfilled entries
+    stale_quiet_s: float = Field(default=3.0, gt=0, le=600)  # no fill for this long first
+    flatten_reprice_s: float = Field(default=1.0, gt=0, le=60)
+    flatten_max_reprices: int = Field(default=5, ge=0, le=100)
+
+
+class ExitSettings(_Section):
+    """``[exits]``: when stock positions are closed besides their protective stop."""
+
+    profit_target_pct: float = Field(default=3.0, gt=0, le=100)
+    max_holding_min: int = Field(default=120, ge=1, le=10_080)
+    exit_before_close_min: int = Field(default=5, ge=0, le=1440)  # 0 disables
+
+
+class MaCrossStrategy(_Section):
+    """``kind = "ma_cross"``: moving-average crossover on time bars built from quotes."""
+
+    kind: Literal["ma_cross"] = "ma_cross"
+    fast_bars: int = Field(default=5, ge=1, le=1000)
+    slow_bars: int = Field(default=20, ge=2, le=1000)
+    bar_seconds: int = Field(default=60, ge=5, le=3600)
+    order_type: Literal["LMT", "MKT"] = "LMT"
+    allow_short: bool = False
+
+    @model_validator(mode="after")
+    def _check_periods(self) -> MaCrossStrategy:
+        if self.fast_bars >= self.slow_bars:
+            got = f"fast_bars = {self.fast_bars}, slow_bars = {self.slow_bars}"
+            raise problems_error((("fast_bars",), f"must be < slow_bars (got {got})"))
+        return self
+
+
+class ExternalStrategy(_Section):
+    """``kind = "external"``: signals arrive through the external inbox."""
+
+    kind: Literal["external"] = "external"
+    note: str = ""
+
+
+StrategyConfig = Annotated[MaCrossStrategy | ExternalStrategy, Field(discriminator="kind")]
+
+
+class AccountLimits(_Section):
+    """``[accounts.limits]``: one virtual account's own limits."""
+
+    risk_per_trade_pct: float = Field(default=1.0, gt=0, le=10)  # of VA capital at the stop
+    max_position_pct: float = Field(default=25.0, gt=0, le=100)  # of VA capital
+    max_open_positions: int = Field(default=1, ge=1, le=100)
+    max_drawdown_pct: float = Field(default=10.0, gt=0, le=100)
+    cooldown_losses: int = Field(default=3, ge=1, le=100)  # consecutive losses
+    cooldown_s: float = Field(default=300.0, ge=0, le=86_400)
+
+
+class AccountConfig(_Section):
+    """``[[accounts]]``: one virtual account: capital, universe, strategy and limits."""
+
+    id: AccountId
+    capital: Money = Field(gt=0, le=_MAX_MONEY)
+    universe: Annotated[tuple[str, ...], ARRAY] = Field(min_length=1)
+    enabled: bool = True
+    strategy: StrategyConfig
+    limits: AccountLimits = AccountLimits()
+
+
+class EngineConfig(_Section):
+    """The whole ``config.toml``: every section, cross-checked."""
+
+    engine: EngineSettings = EngineSettings()
+    broker: BrokerSettings = BrokerSettings()
+    sim: SimSettings = SimSettings()
+    risk: RiskSettings = RiskSettings()
+    filters: FilterSettings = FilterSettings()
+    orders: OrderSettings = OrderSettings()
+    exits: ExitSettings = ExitSettings()
+    accounts: Annotated[tuple[AccountConfig, ...], ARRAY] = Field(min_length=1, max_length=100)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The exchange time zone."""
+        return ZoneInfo(self.engine.timezone)
+
+    @property
+    def open_time(self) -> time:
+        """The session open as a local wall-clock time."""
+        return time.fromisoformat(self.engine.session_open)
+
+    @property
+    def close_time(self) -> time:
+        """The session close as a local wall-clock time."""
+        return time.fromisoformat(self.engine.session_close)
+
+    @property
+    def session_minutes(self) -> int:
+        """Length of the regular session in minutes."""
+        opens, closes = self.open_time, self.close_time
+        return (closes.hour - opens.hour) * 60 + closes.minute - opens.minute
+
+    @property
+    def enabled_accounts(self) -> tuple[AccountConfig, ...]:
+        """The virtual accounts with ``enabled = true``, in file order."""
+        return tuple(account for account in self.accounts if account.enabled)
+
+    def account(self, account_id: str) -> AccountConfig:
+        """The virtual account with this id.
+
+        Raises:
+            KeyError: No account has that id.
+        """
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+    def sector_of(self, symbol: str) -> str:
+        """The sector of a symbol in ``sim.symbols``.
+
+        Raises:
+            KeyError: The symbol is not in ``sim.symbols``.
+        """
+        return self.sim.symbols[symbol].sector
+
+    @model_validator(mode="after")
+    def _check_cross_references(self) -> EngineConfig:
+        problems: list[Problem] = []
+        session, filters = self.session_minutes, self.filters
+        if (margins := filters.open_margin_min + filters.close_margin_min) >= session:
+            text = f"{filters.open_margin_min} + {filters.close_margin_min} = {margins}"
+            problems.append(
+                (
+                    ("filters", "close_margin_min"),
+                    "open_margin_min + close_margin_min must be < the session length of "
+                    f"{session} minutes (got {text})",
+                )
+            )
+        if (before_close := self.exits.exit_before_close_min) >= session:
+            text = f"must be < the session length of {session} minutes (got {before_close})"
+            problems.append((("exits", "exit_before_close_min"), text))
+        ids = [account.id for account in self.accounts]
+        for index, first in _duplicates(ids):
+            text = f"duplicate virtual account id {describe_value(ids[index])}"
+            problems.append((("accounts", index, "id"), f"{text} (also accounts[{first}])"))
+        for index, account in enumerate(self.accounts):
+            repeats = dict(_duplicates(account.universe))
+            for position, symbol in enumerate(account.universe):
+                where = ("accounts", index, "universe", position)
+                if symbol not in self.sim.symbols:
+                    text = f"symbol {describe_value(symbol)} is not in sim.symbols"
+                    problems.append((where, text))
+                if position in repeats:
+                    also = f"accounts[{index}].universe[{repeats[position]}]"
+                    problems.append(
+                        (where, f"duplicate symbol {describe_value(symbol)} (also {also})")
+                    )
+        if problems:
+            raise problems_error(*problems)
+        return self
+
+
+def _duplicates(values: Sequence[str]) -> list[tuple[int, int]]:
+    """``(index, index of the first occurrence)`` for every repeated value, in order."""
+    first: dict[str, int] = {}
+    return [(i, first[v]) for i, v in enumerate(values) if first.setdefault(v, i) != i]
+
+
+def parse_config(text: str, *, source: str = "config.toml") -> EngineConfig:
+    """Parse and validate the text of a config file.
+
+    Args:
+        text: TOML text.
+        source: The name to start every problem line with.
+
+    Returns:
+        The validated, frozen configuration.
+
+    Raises:
+        ConfigError: The text is not valid TOML or not a valid configuration; ``problems``
+            holds one line per problem.
+    """
+    try:
+        data = tomllib.loads(text)
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or absurd numbers/nesting
+        raise ConfigError([toml_problem(exc, source=source)]) from None
+    try:
+        return EngineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            validation_problems(exc, source=source, union_tags=STRATEGY_KINDS)
+        ) from None
+
+
+def load_config(path: str | Path) -> EngineConfig:
+    """Read, parse and validate a config file.
+
+    Args:
+        path: The file; problem lines name it as given here.
+
+    Returns:
+        The validated, frozen configuration.
+
+    Raises:
+        ConfigError: The file cannot be read, is not valid TOML or not a valid configuration.
+    """
+    source = one_line(os.fspath(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{source}: is a directory, not a file"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{source}: not UTF-8 text (bad byte at offset {exc.start})"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read file: {exc.strerror or exc}"]) from None
+    return parse_config(text, source=source)

@@ -1,0 +1,69 @@
+"""The collaborators every actor shares, built once by the engine (the composition root)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from actors.base import AddressBook, Bus
+from actors.calendar import TradingCalendar
+from actors.clock import Clock
+from actors.quote_book import QuoteBook
+from actors.rules.risk_rules import Pacer
+from broker.base import Broker, TradingGate
+
+if TYPE_CHECKING:
+    from actors.config import EngineConfig
+    from db.ledger import Ledger
+
+__all__ = ["EngineContext", "LockedPacer"]
+
+
+class LockedPacer:
+    """The engine-wide ``Pacer`` behind a lock: the governor takes entry slots, the order
+    manager takes exit and cancel slots, on their own threads."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self._pacer = pacer
+        self._lock = threading.Lock()
+
+    @property
+    def max_per_s(self) -> int:
+        return self._pacer.max_per_s
+
+    def used(self, now_s: float) -> int:
+        with self._lock:
+            return self._pacer.used(now_s)
+
+    def try_entry(self, now_s: float, messages: int):  # type: ignore[no-untyped-def]  # noqa: ANN201
+        with self._lock:
+            return self._pacer.try_entry(now_s, messages)
+
+    def delay_for(self, now_s: float, messages: int = 1) -> float:
+        with self._lock:
+            return self._pacer.delay_for(now_s, messages)
+
+
+@dataclass
+class EngineContext:
+    config: EngineConfig
+    clock: Clock
+    calendar: TradingCalendar
+    ledger: Ledger
+    book: AddressBook
+    bus: Bus
+    quotes: QuoteBook
+    gate: TradingGate
+    broker: Broker
+    pacer: LockedPacer
+    on_crash: Callable[[str, BaseException], None] | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    def new_id(self, prefix: str) -> str:
+        """A client id unique across restarts: prefix, run id, sequence."""
+        return f"{prefix}-{self.run_id}-{next(self._ids)}"

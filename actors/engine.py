@@ -1,0 +1,290 @@
+"""The composition root: builds the actor system from config, starts it in dependency order
+and stops it in reverse.
+
+Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> broker ->
+timers -> clock. Stop: clock -> broker -> VAs -> position monitor -> order manager -> governor
+-> journal -> ledger. Called from the main thread (or a test); nothing here runs per message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.base import AddressBook, Bus, EngineActor
+from actors.calendar import TradingCalendar
+from actors.clock import Clock, VirtualClock, WallClock
+from actors.config import EngineConfig
+from actors.context import EngineContext, LockedPacer
+from actors.journal import Journal
+from actors.messages import (
+    AccountUpdate,
+    Flatten,
+    GetSnapshot,
+    Halt,
+    PauseVA,
+    Resume,
+    RiskNotice,
+    Tick,
+)
+from actors.order_manager import OrderManager
+from actors.position_monitor import PositionMonitor
+from actors.quote_book import QuoteBook
+from actors.risk_governor import RiskGovernor
+from actors.rules.risk_rules import Pacer
+from actors.virtual_account import VirtualAccount
+from broker.base import (
+    AccountSnapshot,
+    Broker,
+    BrokerEvent,
+    ConnectionEvent,
+    Contract,
+    GateState,
+    Quote,
+    TradingGate,
+)
+from db import Ledger, close_database, open_database
+from db.records import AccountRecord
+
+__all__ = ["Engine", "RunOptions"]
+
+#: A VA that crashes this many times is paused.
+VA_CRASH_LIMIT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Command-line choices layered over config.toml."""
+
+    database_url: str | None = None
+    speed: float | None = 1.0  # None = max
+    start: datetime | None = None  # simulated runs only; default: the latest session open
+    until: datetime | None = None
+    seed: int | None = None
+
+
+class _Router:
+    """BrokerListener: turns broker callbacks into QuoteBook updates and counted tells.
+    Runs on the broker's thread; never blocks."""
+
+    def __init__(self, book: AddressBook, quotes: QuoteBook) -> None:
+        self._book = book
+        self._quotes = quotes
+
+    def on_quote(self, quote: Quote) -> None:
+        self._quotes.update(quote)
+
+    def on_broker_event(self, event: BrokerEvent) -> None:
+        if isinstance(event, AccountSnapshot):
+            self._book.tell("governor", AccountUpdate(event.net_liquidation, event.maint_margin,
+                                                      event.time))
+        elif isinstance(event, ConnectionEvent):
+            self._book.tell("governor", event)
+        else:
+            self._book.tell("order_manager", event)
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        options: RunOptions | None = None,
+        *,
+        broker: Broker | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or RunOptions()
+        tz = config.tz
+        self.calendar = TradingCalendar.build(tz, config.open_time, config.close_time,
+                                              config.engine.holidays)
+        self.clock = clock or self._make_clock()
+        self.gate = TradingGate(GateState.CLOSED, "engine starting")
+        self.book = AddressBook(self.clock.inflight)
+        self.bus = Bus()
+        self.quotes = QuoteBook(self.book)
+        self.database = open_database(self.options.database_url or config.engine.database_url)
+        self.ledger = Ledger(self.database)
+        self.broker = broker or self._make_broker()
+        self.ctx = EngineContext(
+            config=config, clock=self.clock, calendar=self.calendar, ledger=self.ledger,
+            book=self.book, bus=self.bus, quotes=self.quotes, gate=self.gate, broker=self.broker,
+            pacer=LockedPacer(Pacer(config.risk.max_messages_per_s)), on_crash=self._on_crash,
+        )
+        self.done = threading.Event()
+        self.crashes: Counter[str] = Counter()
+        self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
+        self._timers: list[Any] = []
+        self._started = False
+
+    # -- construction -----------------------------------------------------------------------
+    def _make_clock(self) -> Clock:
+        if self.config.broker.kind != "sim":
+            return WallClock(self.config.tz)
+        now = datetime.now(self.config.tz)
+        start = self.options.start or self.calendar.latest_open(now)
+        return VirtualClock(self.config.tz, start, self.options.speed)
+
+    def _make_broker(self) -> Broker:
+        if self.config.broker.kind != "sim":
+            raise ValueError(f"broker.kind {self.config.broker.kind!r} is not available in "
+                             "this build; use broker.kind = \"sim\"")
+        from broker.sim import SimBroker, SimSymbol  # noqa: PLC0415 - only for sim runs
+
+        sim = self.config.sim
+        return SimBroker(
+            clock=self.clock, calendar=self.calendar, gate=self.gate,
+            symbols={
+                name: SimSymbol(name, s.price, s.volatility, s.spread_bps, s.display_size)
+                for name, s in sim.symbols.items()
+            },
+            seed=self.options.seed if self.options.seed is not None else sim.seed,
+            tick_interval_s=sim.tick_interval_s,
+            starting_cash=Decimal(sim.starting_cash),
+            commission_per_share=Decimal(sim.commission_per_share),
+            commission_min=Decimal(sim.commission_min),
+            maint_margin_long_pct=sim.maint_margin_long_pct,
+            maint_margin_short_pct=sim.maint_margin_short_pct,
+            drift_annual=sim.drift_annual,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, *, drive_clock: bool = True) -> None:
+        """Start everything in dependency order. Raises if an actor fails to start.
+
+        Args:
+            drive_clock: start the clock's driver thread. Tests pass False and advance a
+                max-speed clock themselves with ``run_until``/``advance``.
+        """
+        self.ledger.upsert_accounts([
+            AccountRecord(id=a.id, strategy=a.strategy.kind, capital=Decimal(a.capital),
+                          created_at=self.clock.now())
+            for a in self.config.accounts
+        ])
+        self._spawn("journal", Journal.start(self.ctx))
+        self._spawn("governor", RiskGovernor.start(self.ctx))
+        self._spawn("order_manager", OrderManager.start(self.ctx))
+        self._spawn("position_monitor", PositionMonitor.start(self.ctx))
+        for account in self.config.accounts:
+            if account.enabled:
+                self._spawn(f"va:{account.id}", VirtualAccount.start(self.ctx, account.id))
+        # Barrier: every actor has run on_start (recovery from the ledger) before data flows.
+        for name, ref in self._refs:
+            ref.ask(GetSnapshot(), timeout=10)
+            logger.debug("engine: {} ready", name)
+        self.broker.start(_Router(self.book, self.quotes))
+        symbols = sorted({s for a in self.config.accounts for s in a.universe})
+        self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
+        self._schedule()
+        self._started = True
+        if drive_clock:
+            self.clock.start()
+        logger.info("engine: started with {} VAs at {} (speed {})", len(self.config.accounts),
+                    self.clock.now().isoformat(), self.clock.speed or "max")
+
+    def _spawn(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        self.book.register(name, ref)
+        self._refs.append((name, ref))
+
+    def _schedule(self) -> None:
+        interval = self.config.engine.reconcile_interval_s
+        clock = self.clock
+        self._timers.append(clock.call_every(
+            interval, lambda: self.book.tell("order_manager", Tick("reconcile", clock.now())),
+            name="reconcile"))
+        self._timers.append(clock.call_every(
+            60.0, lambda: self.book.tell("governor", Tick("day", clock.now())), name="day-roll"))
+        until = self.options.until
+        if until is None and clock.speed is None:
+            until = self.calendar.session_close(self.calendar.trading_day(clock.now()))
+        if until is not None:
+            self._timers.append(clock.call_at(until, self._reached_until, name="until"))
+
+    def _reached_until(self) -> None:
+        logger.info("engine: reached {}", self.clock.now().isoformat())
+        self.clock.stop()  # runs on the driver thread: stops advancing time at once
+        self.done.set()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop in reverse dependency order; pending messages are handled first."""
+        if not self._started and not self._refs:
+            close_database(self.database)
+            return
+        self._started = False
+        for timer in self._timers:
+            timer.cancel()
+        self.clock.stop()
+        self.gate.set(GateState.CLOSED, "engine stopping")
+        try:
+            self.broker.stop()
+        except Exception:
+            logger.exception("engine: broker stop failed")
+        per_actor = max(0.5, timeout_s / max(1, len(self._refs)))
+        for name, ref in reversed(self._refs):
+            try:
+                ref.stop(timeout=per_actor)
+            except pykka.Timeout:
+                logger.error("engine: {} did not stop within {:.1f}s", name, per_actor)
+            self.book.unregister(name, ref)
+        self._refs.clear()
+        self.ledger.close()
+        close_database(self.database)
+        self.done.set()
+        logger.info("engine: stopped")
+
+    # -- supervision ------------------------------------------------------------------------
+    def _on_crash(self, address: str, exc: BaseException) -> None:
+        """Called on the crashed actor's thread: record it, pause a VA that keeps crashing."""
+        self.crashes[address] += 1
+        count = self.crashes[address]
+        self.book.tell("governor", RiskNotice(
+            "actor_crash", f"{address} crashed ({type(exc).__name__}: {exc}); restarted "
+            f"from the ledger (#{count})", self.clock.now()))
+        if address.startswith("va:") and count >= VA_CRASH_LIMIT:
+            va_id = address[3:]
+            self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
+
+    # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
+    def halt(self, reason: str = "manual halt") -> None:
+        """The kill switch: the gate closes here, at once; the governor confirms it."""
+        self.gate.set(GateState.CLOSED, reason)
+        self.book.tell("governor", Halt(reason, self.clock.now()))
+
+    def resume(self, reason: str = "manual resume") -> None:
+        self.book.tell("governor", Resume(reason, self.clock.now()))
+
+    def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
+        self.book.tell("governor", Flatten(reason, va_id, self.clock.now()))
+
+    def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
+        self.book.tell(f"va:{va_id}", PauseVA(va_id, paused, reason))
+
+    def ask_snapshot(self, name: str, timeout_s: float = 2.0) -> Any:
+        return self.book.ask(name, GetSnapshot(), timeout_s=timeout_s)
+
+    def actor(self, name: str) -> EngineActor | None:
+        """The actor object (tests and the inspector read its public counters only)."""
+        ref = self.book.get(name)
+        if ref is None:
+            return None
+        actor = ref._actor_weakref()  # noqa: SLF001 - pykka keeps no public handle
+        return actor if isinstance(actor, EngineActor) else None
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        return self.clock.inflight.wait_idle(timeout_s)
+
+    def run_until(self, until: datetime) -> None:
+        """Max-speed runs driven by the caller's thread (tests): advance to ``until``."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("run_until needs a virtual clock")
+        self.clock.run_until(until)
+
+    def advance(self, seconds: float) -> None:
+        self.run_until(self.clock.now() + timedelta(seconds=seconds))

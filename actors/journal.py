@@ -1,0 +1,66 @@
+"""The Journal actor: the single writer of the ``signal`` table (every signal and its decision).
+
+Decisions arrive by ``tell`` from the VAs, the governor and the order manager; each is stored
+once, and rejections are published on the bus as events.
+"""
+
+from __future__ import annotations
+
+from actors.base import EngineActor
+from actors.context import EngineContext
+from actors.messages import EngineEvent, SignalDecision
+from db.records import SignalRecord
+
+__all__ = ["Journal"]
+
+
+class Journal(EngineActor):
+    address = "journal"
+
+    def __init__(self, ctx: EngineContext) -> None:
+        super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
+        self.ctx = ctx
+        self.stored = 0
+
+    def on_stop(self) -> None:
+        self.ctx.ledger.close()
+
+    def handle(self, message: object) -> None:
+        if isinstance(message, SignalDecision):
+            self._store(message)
+        else:
+            super().handle(message)
+
+    def _store(self, decision: SignalDecision) -> None:
+        signal = decision.signal
+        self.ctx.ledger.insert_signal(
+            SignalRecord(
+                id=signal.signal_id,
+                time=decision.time,
+                va_id=signal.va_id,
+                contract_key=signal.contract.key,
+                side=signal.side.value,
+                quantity=signal.quantity,
+                source=signal.source,
+                accepted=decision.accepted,
+                stage=decision.stage,
+                rule=decision.rule,
+                detail=decision.detail,
+            )
+        )
+        self.stored += 1
+        if not decision.accepted:
+            self.bus.publish(
+                EngineEvent(
+                    kind="reject",
+                    text=(
+                        f"{signal.va_id} {signal.side.value} {signal.contract.key} rejected by "
+                        f"{decision.rule}: {decision.detail}"
+                    ),
+                    time=decision.time,
+                    va_id=signal.va_id,
+                )
+            )
+
+    def snapshot(self) -> dict[str, int]:
+        return {"stored": self.stored}

@@ -1,0 +1,70 @@
+"""The QuoteBook: the latest quote per contract, and coalesced notification of subscribers.
+
+Written by the broker's thread (``update``), read by any actor (``latest``). A subscriber
+gets at most one ``QuotesReady`` in its mailbox at a time: updates that arrive before it has
+taken its pending set only add contract keys to that set. So a burst of ticks costs each
+subscriber one message, and a slow subscriber reads the newest quote, never a backlog.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from actors.base import AddressBook
+from actors.messages import QuotesReady
+from broker.base import Quote
+
+__all__ = ["QuoteBook"]
+
+_READY = QuotesReady()
+
+
+class QuoteBook:
+    def __init__(self, book: AddressBook) -> None:
+        self._book = book
+        self._latest: dict[str, Quote] = {}
+        self._subs: dict[str, set[str]] = defaultdict(set)  # contract key -> subscriber names
+        self._pending: dict[str, set[str]] = {}  # subscriber name -> contract keys
+        self._lock = threading.Lock()
+        self.updates = 0
+
+    def latest(self, contract_key: str) -> Quote | None:
+        return self._latest.get(contract_key)
+
+    def subscribe(self, subscriber: str, contract_key: str) -> None:
+        with self._lock:
+            self._subs[contract_key].add(subscriber)
+
+    def unsubscribe(self, subscriber: str, contract_key: str) -> None:
+        with self._lock:
+            self._subs[contract_key].discard(subscriber)
+
+    def subscribed_keys(self) -> set[str]:
+        with self._lock:
+            return {key for key, subs in self._subs.items() if subs}
+
+    def update(self, quote: Quote) -> None:
+        """Store ``quote`` and notify its subscribers (broker thread; never blocks)."""
+        key = quote.contract.key
+        self._latest[key] = quote
+        self.updates += 1
+        to_notify: list[str] = []
+        with self._lock:
+            for name in self._subs.get(key, ()):
+                pending = self._pending.get(name)
+                if pending is None:
+                    self._pending[name] = {key}
+                    to_notify.append(name)
+                else:
+                    pending.add(key)
+        for name in to_notify:
+            self._book.tell(name, _READY)
+
+    def take(self, subscriber: str) -> list[Quote]:
+        """The latest quote of every contract updated since the subscriber's last ``take``."""
+        with self._lock:
+            keys = self._pending.pop(subscriber, None)
+        if not keys:
+            return []
+        return [self._latest[key] for key in sorted(keys)]

@@ -1,0 +1,364 @@
+"""The RiskGovernor actor: the engine's trading state, the global limits, the kill switch.
+
+It approves or refuses every proposal from the VAs (state, trades per day, concurrent
+positions, margin, sector concentration, order pacing), owns the trading gate, and is the
+single writer of the ``risk_event`` table: every state change is stored with its reason, and
+the state survives a restart (it is read back from the latest stored state change).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from loguru import logger
+
+from actors.base import EngineActor
+from actors.context import EngineContext
+from actors.messages import (
+    AccountUpdate,
+    CancelEntries,
+    EngineEvent,
+    Flatten,
+    FlattenDone,
+    Halt,
+    HaltAck,
+    OrderProposal,
+    OrderRejected,
+    OrderUpdate,
+    PauseVA,
+    PlaceOrder,
+    PositionChanged,
+    Purpose,
+    Resume,
+    RiskNotice,
+    RiskStatus,
+    SignalDecision,
+    Signal,
+    Tick,
+    TradingState,
+    UnrealizedUpdate,
+)
+from actors.rules import risk_rules as rr
+from actors.rules.decision import Decision
+from broker.base import ConnectionEvent, ConnectionState, GateState
+from db.records import RiskEventRecord
+
+__all__ = ["RiskGovernor"]
+
+STATE_KIND = "state"
+ZERO = Decimal(0)
+
+_GATE_FOR_STATE = {
+    TradingState.ACTIVE: GateState.OPEN,
+    TradingState.REDUCING: GateState.EXITS_ONLY,
+    TradingState.FLATTENING: GateState.EXITS_ONLY,
+    TradingState.HALTED: GateState.CLOSED,
+}
+
+
+@dataclass(slots=True)
+class _Exposure:
+    quantity: int
+    notional: Decimal
+    sector: str
+
+
+class RiskGovernor(EngineActor):
+    address = "governor"
+
+    def __init__(self, ctx: EngineContext) -> None:
+        super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
+        self.ctx = ctx
+        self.risk = ctx.config.risk
+        self.state = TradingState.ACTIVE
+        self.reason = "start"
+        self.connected = True
+        self.trading_day: date | None = None
+        self.trades_today = 0
+        self.day_start_net_liq = ZERO
+        self.net_liq = ZERO
+        self.maint_margin = ZERO
+        self.exposures: dict[tuple[str, str], _Exposure] = {}
+        self.pending_entries: dict[str, OrderProposal] = {}
+        self.halt_acks: set[str] = set()
+        self.tripped_day: date | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.recover()
+
+    def on_stop(self) -> None:
+        self.ctx.ledger.close()
+
+    def recover(self) -> None:
+        """Restore the trading state, today's trade count and exposures from the ledger."""
+        self.ctx.gate.set(GateState.CLOSED, "governor recovering")
+        ledger = self.ctx.ledger
+        last = ledger.latest_risk_event(STATE_KIND)
+        now = self.ctx.clock.now()
+        self.trading_day = self.ctx.calendar.trading_day(now)
+        if last is not None:
+            self.state = TradingState(last.state)
+            self.reason = last.reason
+            if (
+                self.state is TradingState.REDUCING
+                and "daily_loss" in last.reason
+                and self.ctx.calendar.trading_day(last.time) != self.trading_day
+            ):
+                self._set_state(TradingState.ACTIVE, "new trading day: daily loss latch released")
+        if self.state is TradingState.FLATTENING:
+            self._set_state(TradingState.HALTED, "restart during flatten: halted")
+        self.trades_today = sum(
+            1
+            for order in ledger.orders()
+            if order.purpose == Purpose.ENTRY
+            and self.ctx.calendar.trading_day(order.created_at) == self.trading_day
+            and order.status != "rejected"
+        )
+        self.exposures.clear()
+        for position in ledger.open_positions():
+            self.exposures[(position.va_id, position.contract_key)] = _Exposure(
+                position.quantity,
+                abs(position.avg_price * position.quantity * position.multiplier),
+                self.ctx.config.sector_of(position.contract_key.split(" ")[0]),
+            )
+        self.pending_entries.clear()
+        self._apply_gate()
+
+    # -- messages ---------------------------------------------------------------------------
+    def handle(self, message: object) -> None:
+        if isinstance(message, OrderProposal):
+            self._on_proposal(message)
+        elif isinstance(message, PositionChanged):
+            self._on_position(message)
+        elif isinstance(message, OrderUpdate):
+            if message.status.is_terminal:
+                self.pending_entries.pop(message.order_id, None)
+        elif isinstance(message, OrderRejected):
+            if self.pending_entries.pop(message.proposal_id, None) is not None:
+                self.trades_today = max(0, self.trades_today - 1)
+        elif isinstance(message, AccountUpdate):
+            self._on_account(message)
+        elif isinstance(message, UnrealizedUpdate):
+            pass  # day P&L comes from net liquidation, which includes it
+        elif isinstance(message, Halt):
+            self._halt(message.reason)
+        elif isinstance(message, Resume):
+            self._resume(message.reason)
+        elif isinstance(message, Flatten):
+            self._flatten(message)
+        elif isinstance(message, FlattenDone):
+            if message.va_id is None and self.state is TradingState.FLATTENING:
+                self._set_state(TradingState.HALTED, "flatten complete")
+        elif isinstance(message, HaltAck):
+            self.halt_acks.add(message.va_id)
+        elif isinstance(message, RiskNotice):
+            self._store(message.kind, message.reason, message.time, message.detail)
+        elif isinstance(message, ConnectionEvent):
+            self._on_connection(message)
+        elif isinstance(message, Tick):
+            self._roll_day(message.time)
+        else:
+            super().handle(message)
+
+    def _on_proposal(self, proposal: OrderProposal) -> None:
+        now = self.ctx.clock.now()
+        self._roll_day(now)
+        decision = self.check(proposal, now)
+        if not decision:
+            self._refuse(proposal, decision, now)
+            return
+        if proposal.purpose is Purpose.ENTRY:
+            self.trades_today += 1
+            self.pending_entries[proposal.proposal_id] = proposal
+        self.tell("order_manager", PlaceOrder(proposal))
+
+    def check(self, proposal: OrderProposal, now: datetime) -> Decision:
+        """Every global rule, in order; the first refusal wins."""
+        decision = rr.check_state(self.state, proposal.purpose)
+        if not decision or proposal.purpose is not Purpose.ENTRY:
+            return decision
+        if not self.connected:
+            return rr.reject("connection", "broker disconnected")
+        risk = self.risk
+        for decision in (
+            rr.check_trades_per_day(self.trades_today, risk.max_trades_per_day),
+            rr.check_concurrent_positions(
+                sum(1 for e in self.exposures.values() if e.quantity),
+                len(self.pending_entries),
+                risk.max_concurrent_positions,
+            ),
+            rr.check_margin(
+                self.maint_margin + self._pending_margin(),
+                self._order_margin(proposal),
+                self.net_liq,
+                risk.max_margin_utilization_pct,
+            ),
+            rr.check_sector(
+                self._sector_exposure(),
+                proposal.sector,
+                self._notional(proposal),
+                self.net_liq,
+                risk.max_sector_concentration_pct,
+            ),
+        ):
+            if not decision:
+                return decision
+        # Two broker messages: the entry and its protective stop.
+        return self.ctx.pacer.try_entry(now.timestamp(), 2)
+
+    def _notional(self, proposal: OrderProposal) -> Decimal:
+        return proposal.ref_price * proposal.quantity * proposal.contract.multiplier
+
+    def _order_margin(self, proposal: OrderProposal) -> Decimal:
+        sim = self.ctx.config.sim
+        pct = sim.maint_margin_long_pct if proposal.side.sign > 0 else sim.maint_margin_short_pct
+        return self._notional(proposal) * Decimal(str(pct)) / 100
+
+    def _pending_margin(self) -> Decimal:
+        return sum((self._order_margin(p) for p in self.pending_entries.values()), ZERO)
+
+    def _sector_exposure(self) -> dict[str, Decimal]:
+        out: dict[str, Decimal] = {}
+        for exposure in self.exposures.values():
+            out[exposure.sector] = out.get(exposure.sector, ZERO) + exposure.notional
+        for pending in self.pending_entries.values():
+            out[pending.sector] = out.get(pending.sector, ZERO) + self._notional(pending)
+        return out
+
+    def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
+        self.tell(f"va:{proposal.va_id}", OrderRejected(
+            proposal.proposal_id, proposal.va_id, proposal.contract, proposal.purpose,
+            "governor", decision.rule, decision.detail, now))
+        signal = Signal(proposal.proposal_id, proposal.va_id, proposal.contract, proposal.side,
+                        proposal.time, "governor", proposal.reason,
+                        close=proposal.purpose is not Purpose.ENTRY, quantity=proposal.quantity)
+        self.tell("journal", SignalDecision(signal, False, "governor", decision.rule,
+                                            decision.detail, now))
+
+    def _on_position(self, change: PositionChanged) -> None:
+        key = (change.va_id, change.contract.key)
+        if change.quantity == 0:
+            self.exposures.pop(key, None)
+        else:
+            notional = abs(change.avg_price * change.quantity * change.contract.multiplier)
+            self.exposures[key] = _Exposure(change.quantity, notional, change.sector)
+        self._publish()
+
+    def _on_account(self, update: AccountUpdate) -> None:
+        self._roll_day(update.time)
+        self.net_liq = update.net_liquidation
+        self.maint_margin = update.maint_margin
+        if self.day_start_net_liq <= 0:
+            self.day_start_net_liq = update.net_liquidation
+        day_pnl = self.net_liq - self.day_start_net_liq
+        if (
+            self.state is TradingState.ACTIVE
+            and self.tripped_day != self.trading_day
+            and rr.daily_loss_tripped(day_pnl, self.day_start_net_liq, self.risk.daily_loss_limit_pct)
+        ):
+            self.tripped_day = self.trading_day
+            limit = rr.daily_loss_limit(self.day_start_net_liq, self.risk.daily_loss_limit_pct)
+            reason = f"daily_loss {day_pnl:.2f} <= {limit:.2f}"
+            if self.risk.on_daily_loss == "flatten":
+                self._flatten(Flatten(reason))
+            else:
+                self._set_state(TradingState.REDUCING, reason)
+                self.tell("order_manager", CancelEntries(reason))
+        self._publish()
+
+    def _roll_day(self, now: datetime) -> None:
+        day = self.ctx.calendar.trading_day(now)
+        if day == self.trading_day:
+            return
+        self.trading_day = day
+        self.trades_today = 0
+        self.day_start_net_liq = self.net_liq
+        self._store("day_reset", f"trading day {day.isoformat()}", now)
+        if self.state is TradingState.REDUCING and "daily_loss" in self.reason:
+            self._set_state(TradingState.ACTIVE, "new trading day: daily loss latch released")
+
+    # -- commands ---------------------------------------------------------------------------
+    def _halt(self, reason: str) -> None:
+        self.ctx.gate.set(GateState.CLOSED, reason)  # first: nothing passes from here on
+        self.halt_acks.clear()
+        self._set_state(TradingState.HALTED, reason)
+        self.tell("order_manager", CancelEntries(reason))
+        for name in self.ctx.book.names():
+            if name.startswith("va:"):
+                self.tell(name, Halt(reason))
+
+    def _resume(self, reason: str) -> None:
+        self._set_state(TradingState.ACTIVE, reason)
+        for name in self.ctx.book.names():
+            if name.startswith("va:"):
+                self.tell(name, Resume(reason))
+
+    def _flatten(self, command: Flatten) -> None:
+        if command.va_id is not None:
+            now = self.ctx.clock.now()
+            self._store("flatten_va", f"{command.va_id}: {command.reason}", now)
+            self.tell(f"va:{command.va_id}", PauseVA(command.va_id, True, f"flattened: {command.reason}"))
+            self.tell("order_manager", command)
+            return
+        self._set_state(TradingState.FLATTENING, command.reason)
+        self.tell("order_manager", command)
+
+    def _on_connection(self, event: ConnectionEvent) -> None:
+        self.connected = event.state is ConnectionState.CONNECTED
+        self._store("connection", f"{event.state.value}: {event.detail}", event.time)
+        self._apply_gate()
+        self._publish()
+
+    # -- state ------------------------------------------------------------------------------
+    def _set_state(self, state: TradingState, reason: str) -> None:
+        now = self.ctx.clock.now()
+        self.state = state
+        self.reason = reason
+        self._apply_gate()
+        self._store(STATE_KIND, reason, now, state=state)
+        logger.info("governor: {} ({})", state.value, reason)
+        self._publish()
+
+    def _apply_gate(self) -> None:
+        gate = _GATE_FOR_STATE[self.state]
+        if not self.connected:
+            gate = GateState.CLOSED
+        self.ctx.gate.set(gate, self.reason if self.connected else "broker disconnected")
+
+    def _store(self, kind: str, reason: str, when: datetime, detail: str = "", *,
+               state: TradingState | None = None) -> None:
+        self.ctx.ledger.insert_risk_event(RiskEventRecord(
+            time=when, kind=kind, state=(state or self.state).value, reason=reason,
+            detail=detail or json.dumps({"trades_today": self.trades_today}),
+        ))
+        self.bus.publish(EngineEvent(kind="risk", text=f"{kind}: {reason}", time=when))
+
+    def status(self) -> RiskStatus:
+        now = self.ctx.clock.now()
+        risk = self.risk
+        open_positions = sum(1 for e in self.exposures.values() if e.quantity)
+        margin_pct = (self.maint_margin / self.net_liq * 100) if self.net_liq > 0 else ZERO
+        return RiskStatus(
+            state=self.state,
+            reason=self.reason,
+            day_pnl=self.net_liq - self.day_start_net_liq,
+            daily_loss_limit=rr.daily_loss_limit(self.day_start_net_liq, risk.daily_loss_limit_pct),
+            limits=(
+                ("trades", f"{self.trades_today}/{risk.max_trades_per_day}"),
+                ("positions", f"{open_positions}/{risk.max_concurrent_positions}"),
+                ("margin", f"{margin_pct:.1f}%/{risk.max_margin_utilization_pct:.0f}%"),
+                ("pacing", f"{self.ctx.pacer.used(now.timestamp())}/{self.ctx.pacer.max_per_s}"),
+            ),
+            time=now,
+            connected=self.connected,
+        )
+
+    def snapshot(self) -> RiskStatus:
+        return self.status()
+
+    def _publish(self) -> None:
+        self.bus.publish(self.status())

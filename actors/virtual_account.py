@@ -1,0 +1,382 @@
+"""The VirtualAccount actor: one strategy's slice of capital, its ledger view and its own rules.
+
+Runs its strategy on the quotes of its universe, applies its rules (one symbol at a time,
+cooldown, max open positions, max drawdown, sizing) and proposes orders to the RiskGovernor.
+Fills, order updates and rejections come back as messages. All state lives on the actor's own
+thread; it is rebuilt from the ledger at start and after a crash.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from loguru import logger
+
+from actors.base import EngineActor
+from actors.context import EngineContext
+from actors.messages import (
+    EngineEvent,
+    ExitRequest,
+    Fill,
+    Halt,
+    HaltAck,
+    OrderProposal,
+    OrderRejected,
+    OrderUpdate,
+    PauseVA,
+    Purpose,
+    QuotesReady,
+    Resume,
+    RiskNotice,
+    Signal,
+    SignalDecision,
+    TradingState,
+    VASnapshot,
+)
+from actors.rules.decision import Decision, reject
+from actors.rules.va_rules import VABook, check_entry, size_position
+from actors.strategies.ma_cross import MACross
+from broker.base import Contract, OrderType, Quote, Side
+
+__all__ = ["VirtualAccount"]
+
+CENT = Decimal("0.01")
+
+
+def _price(value: float, *, up: bool) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_UP if up else ROUND_DOWN)
+
+
+class VirtualAccount(EngineActor):
+    def __init__(self, ctx: EngineContext, account_id: str) -> None:
+        super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
+        self.ctx = ctx
+        self.va_id = account_id
+        self.address = f"va:{account_id}"
+        self.account = ctx.config.account(account_id)
+        self.limits = self.account.limits
+        self.universe = {symbol: Contract.stock(symbol) for symbol in self.account.universe}
+        self.trading_state = TradingState.ACTIVE
+        self.decisions: deque[str] = deque(maxlen=20)
+        self._day: object = None
+        self.vabook = VABook(account_id, Decimal(self.account.capital))
+        self.strategy = self._build_strategy()
+
+    def _build_strategy(self) -> MACross | None:
+        spec = self.account.strategy
+        if spec.kind == "ma_cross":
+            return MACross(
+                fast_bars=spec.fast_bars,
+                slow_bars=spec.slow_bars,
+                bar_seconds=spec.bar_seconds,
+                allow_short=spec.allow_short,
+            )
+        return None  # "external": signals arrive from the inbox only
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self.recover()
+        for contract in self.universe.values():
+            self.ctx.quotes.subscribe(self.address, contract.key)
+
+    def on_stop(self) -> None:
+        for contract in self.universe.values():
+            self.ctx.quotes.unsubscribe(self.address, contract.key)
+        self.ctx.ledger.close()
+
+    def recover(self) -> None:
+        """Rebuild the book from the ledger: replay this VA's executions, restore working
+        orders. The strategy restarts cold (it rebuilds its bars from new quotes)."""
+        ledger = self.ctx.ledger
+        orders = {o.id: o for o in ledger.orders(va_id=self.va_id)}
+        book = VABook(self.va_id, Decimal(self.account.capital))
+        for execution in ledger.executions(va_id=self.va_id):
+            order = orders.get(execution.order_id)
+            if order is None:
+                continue
+            book.apply_fill(_ReplayFill(order.contract, execution), self.limits)
+        for order in orders.values():
+            if order.status_is_working:
+                if order.purpose == Purpose.ENTRY:
+                    book.working_entries[order.id] = order.contract_key
+                elif order.purpose == Purpose.EXIT:
+                    book.working_exits[order.id] = order.contract_key
+        book.paused_reason = self.vabook.paused_reason
+        self.vabook = book
+        self.strategy = self._build_strategy()
+
+    # -- messages ---------------------------------------------------------------------------
+    def handle(self, message: object) -> None:
+        if isinstance(message, QuotesReady):
+            self._on_quotes(self.ctx.quotes.take(self.address))
+        elif isinstance(message, Fill):
+            self._on_fill(message)
+        elif isinstance(message, OrderUpdate):
+            self._on_order_update(message)
+        elif isinstance(message, OrderRejected):
+            self._forget(message.proposal_id)
+            self._note(f"{message.purpose.value} {message.contract.key} rejected: "
+                       f"{message.rule} {message.detail}")
+        elif isinstance(message, Signal):
+            self._on_signal(message)
+        elif isinstance(message, ExitRequest):
+            self._on_exit_request(message)
+        elif isinstance(message, Halt):
+            self.trading_state = TradingState.HALTED
+            self.tell("governor", HaltAck(self.va_id, self.trading_state))
+        elif isinstance(message, Resume):
+            self.trading_state = TradingState.ACTIVE
+        elif isinstance(message, PauseVA):
+            self.vabook.paused_reason = message.reason if message.paused else ""
+            self._note(f"{'paused' if message.paused else 'resumed'}: {message.reason}")
+            self._publish()
+        else:
+            super().handle(message)
+
+    def _on_quotes(self, quotes: list[Quote]) -> None:
+        if quotes:
+            day = self.ctx.calendar.trading_day(quotes[0].time)
+            if day != self._day:
+                self._day = day
+                self.vabook.day_start_equity = self.vabook.equity
+        for quote in quotes:
+            key = quote.contract.key
+            self.vabook.mark(key, Decimal(str(quote.mid)))
+            if self.strategy is None:
+                continue
+            intent = self.strategy.on_quote(quote, self.vabook.position(key))
+            if intent is not None:
+                self._on_signal(
+                    Signal(
+                        signal_id=self.ctx.new_id(self.va_id),
+                        va_id=self.va_id,
+                        contract=quote.contract,
+                        side=intent.side,
+                        time=quote.time,
+                        source=self.strategy.name,
+                        reason=intent.reason,
+                        close=intent.close,
+                    )
+                )
+        self._check_drawdown()
+        self._publish()
+
+    def _check_drawdown(self) -> None:
+        drawdown = self.vabook.drawdown_pct
+        if not self.vabook.paused_reason and drawdown >= self.limits.max_drawdown_pct:
+            reason = f"max_drawdown {drawdown:.2f}% >= {self.limits.max_drawdown_pct:.2f}%"
+            self.vabook.paused_reason = reason
+            self._note(f"paused: {reason}")
+            self.tell("governor", RiskNotice("va_paused", f"{self.va_id} {reason}", self.ctx.clock.now()))
+
+    # -- signals ----------------------------------------------------------------------------
+    def _on_signal(self, signal: Signal) -> None:
+        now = self.ctx.clock.now()
+        proposal_or_reason = self._propose(signal, now)
+        if isinstance(proposal_or_reason, Decision):
+            self._decide(signal, proposal_or_reason, now)
+            return
+        proposal = proposal_or_reason
+        if proposal.purpose is Purpose.ENTRY:
+            self.vabook.working_entries[proposal.proposal_id] = proposal.contract.key
+        else:
+            self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
+        self.tell("governor", proposal)
+
+    def _propose(self, signal: Signal, now: datetime) -> OrderProposal | Decision:
+        if signal.va_id != self.va_id:
+            return reject("unknown_va", f"signal for {signal.va_id} sent to {self.va_id}")
+        if signal.contract.symbol not in self.universe:
+            return reject("universe", f"{signal.contract.symbol} not in {sorted(self.universe)}")
+        if self.trading_state is TradingState.HALTED and not signal.close:
+            return reject("trading_state", "HALTED")
+        key = signal.contract.key
+        if signal.close:
+            return self._exit_proposal(signal.contract, signal.reason or "signal", now,
+                                       signal.signal_id, OrderType.MKT, None)
+        decision = check_entry(self.vabook, signal.contract, self.limits, now)
+        if not decision:
+            return decision
+        quote = self.ctx.quotes.latest(key)
+        if quote is None:
+            return reject("no_quote", key)
+        buy = signal.side is Side.BUY
+        touch = _price(quote.ask if buy else quote.bid, up=buy)
+        stop_pct = Decimal(str(self.ctx.config.orders.stop_loss_pct)) / 100
+        stop_distance = (touch * stop_pct).quantize(CENT)
+        quantity = signal.quantity or size_position(
+            equity=self.vabook.equity,
+            capital=self.vabook.capital,
+            price=touch,
+            stop_distance=stop_distance,
+            limits=self.limits,
+        )
+        if quantity <= 0:
+            return reject("size", f"0 shares at {touch} with stop distance {stop_distance}")
+        order_type = signal.order_type or OrderType(self._entry_type())
+        limit = signal.limit_price
+        if order_type is OrderType.LMT and limit is None:
+            offset = Decimal(str(self.ctx.config.orders.entry_limit_offset_bps)) / 10_000
+            limit = _price(float(touch * (1 + offset if buy else 1 - offset)), up=buy)
+        stop_price = touch - stop_distance if buy else touch + stop_distance
+        return OrderProposal(
+            proposal_id=signal.signal_id,
+            va_id=self.va_id,
+            contract=signal.contract,
+            side=signal.side,
+            quantity=quantity,
+            order_type=order_type,
+            purpose=Purpose.ENTRY,
+            reason=signal.reason,
+            time=now,
+            ref_price=touch,
+            limit_price=limit if order_type is OrderType.LMT else None,
+            stop_price=stop_price,
+            sector=self.ctx.config.sector_of(signal.contract.symbol),
+        )
+
+    def _entry_type(self) -> str:
+        spec = self.account.strategy
+        return str(getattr(spec, "order_type", self.ctx.config.orders.entry_type))
+
+    def _exit_proposal(
+        self, contract: Contract, reason: str, now: datetime, proposal_id: str,
+        order_type: OrderType, limit_price: Decimal | None,
+    ) -> OrderProposal | Decision:
+        position = self.vabook.position(contract.key)
+        if position == 0:
+            return reject("no_position", f"nothing to close in {contract.key}")
+        if contract.key in self.vabook.working_exits.values():
+            return reject("exit_working", f"an exit for {contract.key} is already working")
+        quote = self.ctx.quotes.latest(contract.key)
+        ref = Decimal(str(quote.mid)) if quote else self.vabook.holdings[contract.key].avg_price
+        return OrderProposal(
+            proposal_id=proposal_id,
+            va_id=self.va_id,
+            contract=contract,
+            side=Side.SELL if position > 0 else Side.BUY,
+            quantity=abs(position),
+            order_type=order_type,
+            purpose=Purpose.EXIT,
+            reason=reason,
+            time=now,
+            ref_price=ref,
+            limit_price=limit_price,
+            sector=self.ctx.config.sector_of(contract.symbol),
+        )
+
+    def _on_exit_request(self, request: ExitRequest) -> None:
+        signal = Signal(
+            signal_id=self.ctx.new_id(self.va_id),
+            va_id=self.va_id,
+            contract=request.contract,
+            side=Side.SELL if self.vabook.position(request.contract.key) > 0 else Side.BUY,
+            time=request.time,
+            source="position_monitor",
+            reason=request.reason,
+            close=True,
+        )
+        now = self.ctx.clock.now()
+        proposal = self._exit_proposal(request.contract, request.reason, now, signal.signal_id,
+                                       request.order_type, request.limit_price)
+        if isinstance(proposal, Decision):
+            if proposal.rule != "exit_working":
+                self._decide(signal, proposal, now)
+            return
+        self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
+        self.tell("governor", proposal)
+
+    def _decide(self, signal: Signal, decision: Decision, now: datetime) -> None:
+        self._note(f"{signal.side.value} {signal.contract.key}: {decision.rule} {decision.detail}")
+        self.tell("journal", SignalDecision(signal, decision.accepted, "va", decision.rule,
+                                            decision.detail, now))
+
+    # -- orders and fills -------------------------------------------------------------------
+    def _on_fill(self, fill: Fill) -> None:
+        pnl = self.vabook.apply_fill(fill, self.limits)
+        if pnl is not None:
+            outcome = "win" if pnl > 0 else "loss"
+            self._note(f"closed {fill.contract.key} {outcome} {pnl:.2f} ({fill.reason})")
+            if self.vabook.cooldown_until is not None and self.vabook.in_cooldown(fill.time):
+                self.bus.publish(EngineEvent(
+                    kind="risk", text=f"{self.va_id} cooldown until "
+                    f"{self.vabook.cooldown_until:%H:%M:%S}", time=fill.time, va_id=self.va_id))
+        self._publish()
+
+    def _on_order_update(self, update: OrderUpdate) -> None:
+        if update.status.is_terminal:
+            self._forget(update.order_id)
+        self._publish()
+
+    def _forget(self, order_id: str) -> None:
+        self.vabook.working_entries.pop(order_id, None)
+        self.vabook.working_exits.pop(order_id, None)
+
+    def _note(self, text: str) -> None:
+        stamp = self.ctx.clock.now().strftime("%H:%M:%S")
+        self.decisions.appendleft(f"{stamp} {text}")
+        logger.debug("{}: {}", self.address, text)
+
+    # -- views ------------------------------------------------------------------------------
+    def _state_name(self, now: datetime) -> str:
+        book = self.vabook
+        if book.paused_reason:
+            return "paused"
+        if self.trading_state is TradingState.HALTED:
+            return "halted"
+        if book.in_cooldown(now):
+            return "cooldown"
+        if book.working_exits:
+            return "exiting"
+        if book.open_positions:
+            return "in_position"
+        if book.working_entries:
+            return "entering"
+        return "idle"
+
+    def snapshot(self) -> VASnapshot:
+        now = self.ctx.clock.now()
+        book = self.vabook
+        day_start = book.day_start_equity if book.day_start_equity is not None else book.capital
+        return VASnapshot(
+            va_id=self.va_id,
+            strategy=self.account.strategy.kind,
+            symbol=book.symbol_in_play(),
+            state=self._state_name(now),
+            capital=book.capital,
+            equity=book.equity,
+            realized_pnl=book.realized_pnl,
+            unrealized_pnl=book.unrealized_pnl,
+            day_pnl=book.equity - day_start,
+            drawdown_pct=book.drawdown_pct,
+            peak_equity=book.peak_equity,
+            wins=book.wins,
+            losses=book.losses,
+            consecutive_losses=book.consecutive_losses,
+            cooldown_until=book.cooldown_until if book.in_cooldown(now) else None,
+            open_positions=book.open_positions,
+            working_orders=len(book.working_entries) + len(book.working_exits),
+            time=now,
+            last_decisions=tuple(self.decisions),
+            mailbox=self.mailbox_depth(),
+        )
+
+    def _publish(self) -> None:
+        self.bus.publish(self.snapshot())
+
+
+class _ReplayFill:
+    """An execution from the ledger in the shape ``VABook.apply_fill`` reads."""
+
+    __slots__ = ("commission", "contract", "price", "quantity", "side", "time")
+
+    def __init__(self, contract: Contract, execution: object) -> None:
+        self.contract = contract
+        self.side = Side(getattr(execution, "side"))  # noqa: B009
+        self.quantity = int(getattr(execution, "quantity"))  # noqa: B009
+        self.price = Decimal(getattr(execution, "price"))  # noqa: B009
+        self.commission = Decimal(getattr(execution, "commission"))  # noqa: B009
+        self.time = getattr(execution, "time")  # noqa: B009
+

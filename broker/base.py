@@ -1,0 +1,305 @@
+"""The broker seam: domain value types, broker events, the trading gate and the Broker protocol.
+
+Everything that crosses a thread boundary here is a frozen, slotted dataclass. Broker adapters
+translate their own types (ib_async's camelCase objects, the simulator's internals) into these
+once, at the boundary; nothing above this module ever sees a broker's own objects.
+
+Money: prices and commissions are ``Decimal`` wherever they are stored or summed; quotes carry
+floats because they are read on the hot path and never summed into a ledger.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "AccountSnapshot",
+    "Broker",
+    "BrokerEvent",
+    "BrokerListener",
+    "BrokerOrderState",
+    "BrokerPosition",
+    "ConnectionEvent",
+    "ConnectionState",
+    "Contract",
+    "ExecutionEvent",
+    "GateState",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderStatusEvent",
+    "OrderType",
+    "Quote",
+    "Side",
+    "TradingGate",
+]
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell: the sign of the position change."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    MKT = "MKT"
+    LMT = "LMT"
+    STP = "STP"
+
+
+class OrderStatus(StrEnum):
+    """Order states, mirroring the broker's (IB's names in snake case)."""
+
+    PENDING_SUBMIT = "pending_submit"  # stored, not yet acknowledged by the broker
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    INACTIVE = "inactive"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_working(self) -> bool:
+        return not self.is_terminal
+
+
+_TERMINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.INACTIVE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A tradable instrument. ``key`` is the stable identity used everywhere above the broker."""
+
+    symbol: str
+    sec_type: str = "STK"  # STK | OPT
+    expiry: date | None = None
+    strike: Decimal | None = None
+    right: str | None = None  # "P" | "C" for options
+    multiplier: int = 1
+    currency: str = "USD"
+    exchange: str = "SMART"
+    key: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.sec_type == "STK":
+            key = self.symbol
+        else:
+            expiry = self.expiry.strftime("%Y%m%d") if self.expiry else "?"
+            key = f"{self.symbol} {expiry} {self.right} {self.strike}"
+        object.__setattr__(self, "key", key)
+
+    @classmethod
+    def stock(cls, symbol: str) -> Contract:
+        return cls(symbol=symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Top of book for one contract at one moment (exchange-time aware timestamp)."""
+
+    contract: Contract
+    bid: float
+    ask: float
+    bid_size: int
+    ask_size: int
+    last: float
+    time: datetime
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+    @property
+    def spread_bps(self) -> float:
+        mid = self.mid
+        return (self.ask - self.bid) / mid * 10_000.0 if mid > 0 else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order as handed to a broker. ``client_order_id`` travels to IB as ``orderRef``."""
+
+    client_order_id: str
+    contract: Contract
+    side: Side
+    order_type: OrderType
+    quantity: int
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    parent_id: str | None = None  # client id of the parent for an attached (child) order
+    reduce_only: bool = False
+    tif: str = "DAY"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusEvent:
+    client_order_id: str
+    status: OrderStatus
+    filled: int
+    remaining: int
+    avg_fill_price: Decimal | None
+    time: datetime
+    reason: str = ""
+    broker_order_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionEvent:
+    """One execution, keyed by the broker's execution id (stored once each)."""
+
+    exec_id: str
+    client_order_id: str
+    contract: Contract
+    side: Side
+    quantity: int
+    price: Decimal
+    commission: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    net_liquidation: Decimal
+    cash: Decimal
+    maint_margin: Decimal
+    available_funds: Decimal
+    time: datetime
+
+
+class ConnectionState(StrEnum):
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    state: ConnectionState
+    detail: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrderState:
+    """A working order as the broker reports it (for reconciliation)."""
+
+    client_order_id: str
+    contract: Contract
+    side: Side
+    order_type: OrderType
+    quantity: int
+    filled: int
+    status: OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    contract: Contract
+    quantity: int
+    avg_cost: Decimal
+
+
+BrokerEvent = OrderStatusEvent | ExecutionEvent | AccountSnapshot | ConnectionEvent
+
+
+class BrokerListener(Protocol):
+    """Where a broker delivers what it hears. Both calls must return at once (they run on the
+    broker's own thread: the simulator's clock thread, or the ib_async loop thread)."""
+
+    def on_quote(self, quote: Quote) -> None: ...
+
+    def on_broker_event(self, event: BrokerEvent) -> None: ...
+
+
+class GateState(StrEnum):
+    OPEN = "open"  # entries and exits pass
+    EXITS_ONLY = "exits_only"  # reduce-only orders pass (REDUCING, FLATTENING)
+    CLOSED = "closed"  # nothing new passes (HALTED); cancels always pass
+
+
+class TradingGate:
+    """The kill switch: a shared flag checked before every submit, by the OrderManager and again
+    by the broker adapter. Closing it takes effect at once on every thread (no mailbox in the
+    way); the actors' acknowledgements confirm a halt, they do not enforce it."""
+
+    __slots__ = ("_lock", "_reason", "_state")
+
+    def __init__(self, state: GateState = GateState.CLOSED, reason: str = "not started") -> None:
+        self._lock = threading.Lock()
+        self._state = state
+        self._reason = reason
+
+    @property
+    def state(self) -> GateState:
+        return self._state
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def set(self, state: GateState, reason: str) -> None:
+        with self._lock:
+            self._state = state
+            self._reason = reason
+
+    def allows(self, *, reduce_only: bool) -> bool:
+        """Whether a new order may pass now. Cancels are never gated."""
+        state = self._state
+        if state is GateState.OPEN:
+            return True
+        return state is GateState.EXITS_ONLY and reduce_only
+
+
+class Broker(Protocol):
+    """What every broker adapter provides. Calls may come from any actor thread; an adapter
+    serialises them itself. ``place_order`` refuses (returns False) when the gate refuses."""
+
+    name: str
+
+    def start(self, listener: BrokerListener) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def subscribe_quotes(self, contracts: Iterable[Contract]) -> None: ...
+
+    def place_order(self, order: OrderRequest) -> bool: ...
+
+    def cancel_order(self, client_order_id: str) -> None: ...
+
+    def modify_order(
+        self,
+        client_order_id: str,
+        *,
+        quantity: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None: ...
+
+    def open_orders(self) -> list[BrokerOrderState]: ...
+
+    def executions(self) -> list[ExecutionEvent]: ...
+
+    def positions(self) -> list[BrokerPosition]: ...
+
+    def account(self) -> AccountSnapshot: ...
+
+
+QuoteSink = Callable[[Quote], None]

@@ -1,0 +1,150 @@
+"""The simulated account: cash, positions, commissions, net liquidation and maintenance margin.
+
+Pure: no I/O, no threads. ``SimAccount`` is owned by ``SimBroker`` and changed only under its
+lock. All money is ``Decimal``: cash is exact (fill prices are cents, commissions 4 dp); the
+derived figures of a snapshot (net liquidation, maintenance margin, available funds) are rounded
+to cents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from broker.base import AccountSnapshot, BrokerPosition, Contract, Side
+
+__all__ = ["SimAccount", "cumulative_commission", "execution_commission"]
+
+_CENT = Decimal("0.01")
+_COMMISSION_QUANTUM = Decimal("0.0001")
+_AVG_COST_QUANTUM = Decimal("0.000001")
+
+
+def cumulative_commission(quantity: int, *, per_share: Decimal, minimum: Decimal) -> Decimal:
+    """IB-like per-order commission for ``quantity`` shares filled so far: ``per_share`` a
+    share, at least ``minimum`` once anything has filled (4 dp; zero for nothing filled)."""
+    if quantity <= 0:
+        return Decimal(0)
+    return max(minimum, per_share * quantity).quantize(_COMMISSION_QUANTUM)
+
+
+def execution_commission(
+    filled_before: int, quantity: int, *, per_share: Decimal, minimum: Decimal
+) -> Decimal:
+    """The commission charged on one execution of ``quantity`` shares of an order that had
+    ``filled_before`` shares filled: the growth of the order's cumulative commission. So the
+    first execution pays at least the minimum and later small ones may pay nothing."""
+    after = cumulative_commission(filled_before + quantity, per_share=per_share, minimum=minimum)
+    before = cumulative_commission(filled_before, per_share=per_share, minimum=minimum)
+    return after - before
+
+
+@dataclass(slots=True)
+class _Holding:
+    contract: Contract
+    quantity: int = 0
+    avg_cost: Decimal = Decimal(0)
+
+
+class SimAccount:
+    """Cash and stock positions of the one simulated account.
+
+    Not thread-safe: the owner serialises calls. ``avg_cost`` is the average fill price of the
+    open position (commissions excluded): it grows on adds, stays on reductions and restarts at
+    the fill price when a fill crosses through zero. Short sales need no borrow and no order is
+    refused for lack of funds; margin is reported, not enforced.
+
+    Args:
+        starting_cash: the opening cash balance, dollars.
+        maint_margin_long_pct: maintenance margin on long market value, percent (25 = 25 %).
+        maint_margin_short_pct: maintenance margin on short market value, percent.
+    """
+
+    def __init__(
+        self,
+        *,
+        starting_cash: Decimal,
+        maint_margin_long_pct: float = 25,
+        maint_margin_short_pct: float = 30,
+    ) -> None:
+        if maint_margin_long_pct < 0 or maint_margin_short_pct < 0:
+            raise ValueError("maintenance margin percentages must be >= 0")
+        self._cash = Decimal(starting_cash)
+        self._long_rate = Decimal(str(maint_margin_long_pct)) / 100
+        self._short_rate = Decimal(str(maint_margin_short_pct)) / 100
+        self._holdings: dict[str, _Holding] = {}
+
+    @property
+    def cash(self) -> Decimal:
+        return self._cash
+
+    def position(self, symbol: str) -> int:
+        """Signed shares held in ``symbol`` (negative when short)."""
+        holding = self._holdings.get(symbol)
+        return holding.quantity if holding else 0
+
+    def apply_fill(
+        self, contract: Contract, side: Side, quantity: int, price: Decimal, commission: Decimal
+    ) -> None:
+        """Book one execution: cash moves by the notional and the commission, the position and
+        its average cost by the shares."""
+        if quantity <= 0:
+            raise ValueError(f"fill quantity must be > 0 (got {quantity})")
+        self._cash -= side.sign * quantity * price + commission
+        holding = self._holdings.get(contract.symbol)
+        if holding is None:
+            holding = self._holdings[contract.symbol] = _Holding(contract=contract)
+        old = holding.quantity
+        new = old + side.sign * quantity
+        if old == 0 or (old > 0) == (side is Side.BUY):
+            # Opening or adding: volume-weighted average.
+            total = abs(old) * holding.avg_cost + quantity * price
+            holding.avg_cost = (total / abs(new)).quantize(_AVG_COST_QUANTUM)
+        elif new == 0 or (new > 0) != (old > 0):
+            # Closed, or crossed through zero: what is left was opened at this price.
+            holding.avg_cost = price if new != 0 else Decimal(0)
+        holding.quantity = new
+
+    def positions(self) -> list[BrokerPosition]:
+        """Every non-zero position, in symbol order (avg_cost rounded to 4 dp)."""
+        return [
+            BrokerPosition(
+                contract=h.contract,
+                quantity=h.quantity,
+                avg_cost=h.avg_cost.quantize(_COMMISSION_QUANTUM),
+            )
+            for _, h in sorted(self._holdings.items())
+            if h.quantity != 0
+        ]
+
+    def market_values(self, marks: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+        """(long market value, absolute short market value) at ``marks`` (price by symbol).
+
+        Raises:
+            KeyError: a position's symbol has no mark.
+        """
+        long_value = Decimal(0)
+        short_value = Decimal(0)
+        for symbol, holding in self._holdings.items():
+            if holding.quantity > 0:
+                long_value += holding.quantity * marks[symbol]
+            elif holding.quantity < 0:
+                short_value += -holding.quantity * marks[symbol]
+        return long_value, short_value
+
+    def snapshot(self, marks: Mapping[str, Decimal], time: datetime) -> AccountSnapshot:
+        """The account at ``marks``: net liquidation = cash + signed market value; maintenance
+        margin = long pct of long value + short pct of short value; available = net liquidation
+        - maintenance margin (negative when the account is under water)."""
+        long_value, short_value = self.market_values(marks)
+        net_liq = (self._cash + long_value - short_value).quantize(_CENT)
+        maint = (long_value * self._long_rate + short_value * self._short_rate).quantize(_CENT)
+        return AccountSnapshot(
+            net_liquidation=net_liq,
+            cash=self._cash,
+            maint_margin=maint,
+            available_funds=net_liq - maint,
+            time=time,
+        )

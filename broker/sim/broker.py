@@ -1,0 +1,354 @@
+"""``SimBroker``: the in-process, seeded stock market behind the ``Broker`` protocol.
+
+Threads: market steps run on the clock's driver thread (or the test thread inside
+``VirtualClock.run_until``); ``place_order``/``cancel_order``/``modify_order`` and the reads come
+from any actor thread. One lock guards all state. Listener calls are made outside that lock:
+events are appended to one FIFO under the lock and delivered in order by whichever thread holds
+the emit lock, so a listener may call back into the broker without deadlock and the events of an
+order always arrive in the order they happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from loguru import logger
+
+from actors.calendar import TradingCalendar
+from actors.clock import Clock, Timer, VirtualClock
+from broker.base import (
+    AccountSnapshot,
+    BrokerEvent,
+    BrokerListener,
+    BrokerOrderState,
+    BrokerPosition,
+    Contract,
+    ExecutionEvent,
+    OrderRequest,
+    Quote,
+    TradingGate,
+)
+from broker.sim.account import SimAccount
+from broker.sim.market import TRADING_DAY_YEARS, MarketModel, SimSymbol, years_of_trading
+from broker.sim.matching import OrderBook
+
+__all__ = ["SimBroker"]
+
+
+class SimBroker:
+    """A seeded GBM stock market with top-of-book matching, commissions and a margin account.
+
+    Args:
+        clock: every timestamp and the market-step timers come from it.
+        calendar: quotes and fills happen only while a session is open.
+        gate: ``place_order`` refuses what the gate refuses (checked before anything else).
+        symbols: the simulated stocks by ticker.
+        seed: seeds the one random generator (same seed and symbols: same quotes).
+        tick_interval_s: clock seconds between market steps.
+        starting_cash: opening cash, dollars.
+        commission_per_share: dollars a share; commission_min: per order, dollars.
+        maint_margin_long_pct / maint_margin_short_pct: percent of long / short market value.
+        drift_annual: GBM drift per year shared by every symbol.
+
+    Raises:
+        ValueError: ``tick_interval_s`` <= 0, no symbols, or a key that is not its symbol.
+    """
+
+    name = "sim"
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        calendar: TradingCalendar,
+        gate: TradingGate,
+        symbols: Mapping[str, SimSymbol],
+        seed: int,
+        tick_interval_s: float,
+        starting_cash: Decimal,
+        commission_per_share: Decimal = Decimal("0.0035"),
+        commission_min: Decimal = Decimal("0.35"),
+        maint_margin_long_pct: float = 25,
+        maint_margin_short_pct: float = 30,
+        drift_annual: float = 0.0,
+    ) -> None:
+        if not tick_interval_s > 0:
+            raise ValueError(f"tick_interval_s must be > 0 (got {tick_interval_s})")
+        self._clock = clock
+        self._calendar = calendar
+        self._gate = gate
+        self._tick = timedelta(seconds=tick_interval_s)
+        self._tick_years = years_of_trading(tick_interval_s)
+        self._market = MarketModel(symbols, seed=seed, drift_annual=drift_annual)
+        self._account = SimAccount(
+            starting_cash=starting_cash,
+            maint_margin_long_pct=maint_margin_long_pct,
+            maint_margin_short_pct=maint_margin_short_pct,
+        )
+        self._book = OrderBook(
+            market=self._market,
+            account=self._account,
+            commission_per_share=commission_per_share,
+            commission_min=commission_min,
+        )
+        self._lock = threading.Lock()
+        self._emit_lock = threading.Lock()
+        self._local = threading.local()
+        self._pending: deque[Quote | BrokerEvent] = deque()
+        self._listener: BrokerListener | None = None
+        self._running = False
+        self._step_timer: Timer | None = None
+        self._skip_timer: Timer | None = None
+        self._next_step_at: datetime | None = None
+        self._last_session: date | None = None
+        self._subscribed: set[str] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self, listener: BrokerListener) -> None:
+        """Deliver events to ``listener`` and schedule the first market step: now if a session is
+        open, else at the next open. Events queued before the start are delivered now.
+
+        Raises:
+            RuntimeError: already started (``stop()`` first).
+        """
+        with self._lock:
+            if self._running:
+                raise RuntimeError("SimBroker is already started")
+            self._listener = listener
+            self._running = True
+            now = self._clock.now()
+            first = now if self._calendar.is_open(now) else self._calendar.next_open(now)
+            self._schedule_step(first)
+        self._drain()
+
+    def stop(self) -> None:
+        """Cancel the market timers (idempotent). Orders, account and listener are kept, so
+        reads keep working and cancels are still reported."""
+        with self._lock:
+            self._running = False
+            for timer in (self._step_timer, self._skip_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._step_timer = self._skip_timer = None
+
+    # -- market data ----------------------------------------------------------------------------
+    def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
+        """Emit quotes for these stocks from the next step on (all or none are added).
+
+        Raises:
+            ValueError: a non-stock contract (the simulator does not trade options) or a symbol
+                that is not simulated.
+        """
+        wanted = list(contracts)
+        for contract in wanted:
+            if contract.sec_type != "STK":
+                raise ValueError(
+                    f"unsupported instrument {contract.key!r}: the simulator quotes stocks (STK) "
+                    f"only, not {contract.sec_type}"
+                )
+            if contract.symbol not in self._market:
+                raise ValueError(
+                    f"unknown symbol {contract.symbol!r}: simulated symbols are "
+                    f"{', '.join(self._market.symbols)}"
+                )
+        with self._lock:
+            self._subscribed.update(c.symbol for c in wanted)
+
+    def last_quote(self, symbol: str) -> Quote | None:
+        """The latest quote of ``symbol`` (subscribed or not); None before the first step.
+
+        Raises:
+            ValueError: unknown symbol.
+        """
+        if symbol not in self._market:
+            raise ValueError(f"unknown symbol {symbol!r}: not one of the simulated symbols")
+        with self._lock:
+            return self._market.last_quote(symbol)
+
+    def set_mid(self, symbol: str, price: float | Decimal) -> None:
+        """Move ``symbol``'s mid to ``price`` at once (tests, fault injection). The next step
+        quotes around exactly this mid and matches resting orders against that quote.
+
+        Raises:
+            ValueError: unknown symbol or a price that is not > 0.
+        """
+        with self._lock:
+            self._market.set_mid(symbol, float(price))
+
+    # -- orders ---------------------------------------------------------------------------------
+    def place_order(self, order: OrderRequest) -> bool:
+        """Accept ``order`` for processing (any thread).
+
+        Returns:
+            False, with no event, if the gate refuses it or its client id was seen before; True
+            otherwise: then a REJECTED event (bad order) or SUBMITTED follows, and a marketable
+            order fills against the latest quote at once if a session is open.
+        """
+        if not self._gate.allows(reduce_only=order.reduce_only):
+            logger.info(
+                "sim: gate {} refused order {} ({})",
+                self._gate.state,
+                order.client_order_id,
+                self._gate.reason,
+            )
+            return False
+        with self._lock:
+            cid = order.client_order_id
+            if cid in self._book:
+                logger.warning("sim: duplicate client_order_id {}: order refused", cid)
+                return False
+            now = self._clock.now()
+            events = self._book.place(order, now, match_now=self._calendar.is_open(now))
+            self._pending.extend(events)
+        self._drain()
+        return True
+
+    def cancel_order(self, client_order_id: str) -> None:
+        """Cancel a working order (any thread; never gated). Unknown or finished orders are left
+        alone. Cancelling a parent with no fill cancels its attached orders too."""
+        with self._lock:
+            events = self._book.cancel(client_order_id, self._clock.now(), "cancelled by request")
+            if not events:
+                logger.debug("sim: cancel of {}: not a working order", client_order_id)
+                return
+            self._pending.extend(events)
+        self._drain()
+
+    def modify_order(
+        self,
+        client_order_id: str,
+        *,
+        quantity: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Change a working order (any thread). Refused (logged, no event) for a finished or
+        unknown order, a quantity below what has filled, or a price the order type does not have.
+        Acknowledged with a status event carrying the new remaining; a modified order may fill at
+        once. A quantity equal to the filled quantity completes the order (FILLED)."""
+        with self._lock:
+            problem = self._book.modify_problem(client_order_id, quantity, limit_price, stop_price)
+            if problem is not None:
+                logger.warning("sim: modify of {} refused: {}", client_order_id, problem)
+                return
+            now = self._clock.now()
+            events = self._book.modify(
+                client_order_id,
+                now,
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+                match_now=self._calendar.is_open(now),
+            )
+            self._pending.extend(events)
+        self._drain()
+
+    # -- reads (any thread) ---------------------------------------------------------------------
+    def open_orders(self) -> list[BrokerOrderState]:
+        """Every working order, in placement order; ``quantity`` is a child's capped size."""
+        with self._lock:
+            return self._book.open_orders()
+
+    def executions(self) -> list[ExecutionEvent]:
+        """Every execution so far, oldest first."""
+        with self._lock:
+            return self._book.executions()
+
+    def positions(self) -> list[BrokerPosition]:
+        """Every non-zero position, in symbol order."""
+        with self._lock:
+            return self._account.positions()
+
+    def account(self) -> AccountSnapshot:
+        """The account now, positions valued at the latest mids."""
+        with self._lock:
+            return self._account_snapshot(self._clock.now())
+
+    # -- market steps (clock thread) --------------------------------------------------------
+    def _schedule_step(self, when: datetime) -> None:
+        self._next_step_at = when
+        self._step_timer = self._clock.call_at(when, self._step, name="sim-market-step")
+
+    def _step(self) -> None:
+        """One market step (clock thread): quote, match, report the account, schedule the next.
+
+        Steps lie on a grid of ``tick_interval_s`` from the session open; a step more than a
+        tick late resynchronises to now instead of catching up. The step whose successor would
+        fall at or after the close schedules the next open instead and, on a ``VirtualClock``,
+        a timer at the close that skips the clock to that open (the skip runs as its own timer
+        so, at max speed, the actors have handled the last quotes before time jumps).
+        """
+        with self._lock:
+            if not self._running:
+                return
+            now = self._clock.now()
+            planned = self._next_step_at or now
+            if not self._calendar.is_open(now):
+                self._schedule_step(self._calendar.next_open(now))
+                return
+            self._market_step(now)
+            nxt = planned + self._tick
+            if nxt <= now:
+                nxt = now + self._tick
+            close = self._calendar.session_close(self._calendar.local(now).date())
+            if nxt < close:
+                self._schedule_step(nxt)
+            else:
+                next_open = self._calendar.next_open(close)
+                self._schedule_step(next_open)
+                clock = self._clock
+                if isinstance(clock, VirtualClock):
+                    self._skip_timer = clock.call_at(
+                        max(close, now), lambda: clock.skip_to(next_open), name="sim-skip-night"
+                    )
+        self._drain()
+
+    def _market_step(self, now: datetime) -> None:
+        # dt: nothing for the very first step (quote the starting prices), one trading day for
+        # the first step of a later session (the whole night or weekend as one move), one tick
+        # otherwise.
+        session = self._calendar.trading_day(now)
+        if self._last_session is None:
+            dt_years = 0.0
+        elif session != self._last_session:
+            dt_years = TRADING_DAY_YEARS
+        else:
+            dt_years = self._tick_years
+        self._last_session = session
+        quotes = self._market.step(dt_years=dt_years, time=now)
+        self._pending.extend(q for q in quotes if q.contract.symbol in self._subscribed)
+        self._pending.extend(self._book.match_quotes(quotes, now))
+        self._pending.append(self._account_snapshot(now))
+
+    def _account_snapshot(self, now: datetime) -> AccountSnapshot:
+        marks = {symbol: self._market.mark(symbol) for symbol in self._market.symbols}
+        return self._account.snapshot(marks, now)
+
+    # -- delivery -------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        """Deliver queued quotes and events in order, outside the state lock. A call from inside
+        a listener callback returns at once: the outer loop delivers what it queued."""
+        if getattr(self._local, "draining", False):
+            return
+        with self._emit_lock:
+            self._local.draining = True
+            try:
+                while True:
+                    with self._lock:
+                        listener = self._listener
+                        if listener is None or not self._pending:
+                            return
+                        item = self._pending.popleft()
+                    try:
+                        if isinstance(item, Quote):
+                            listener.on_quote(item)
+                        else:
+                            listener.on_broker_event(item)
+                    except Exception:
+                        logger.exception("sim: listener raised on {}", type(item).__name__)
+            finally:
+                self._local.draining = False

@@ -1,0 +1,423 @@
+"""Order matching against the top of book: what an order may fill, at what price, and the
+order book that applies those fills.
+
+Pure: no I/O, no threads, no clock (times are passed in). ``match_order`` and friends read a
+``SimOrder`` and decide; ``OrderBook`` owns the orders and applies the decisions, returning the
+events they produce in order. ``SimBroker`` owns the book and calls it under its lock.
+
+Rules (fills are always at the touch, never through it):
+
+* MKT: buy at the ask, sell at the bid, up to the size displayed there.
+* LMT: a buy fills at the ask once ask <= limit (price improvement when the limit is higher); a
+  sell at the bid once bid >= limit.
+* STP: a sell triggers once bid <= stop, a buy once ask >= stop; triggered, it is a MKT order.
+* Attached (child) orders: may fill at most what their parent has filled so far; once the parent
+  is done (filled or cancelled after a partial fill) the child's size is capped at the parent's
+  filled quantity, so a protective stop covers exactly the shares bought.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from broker.base import (
+    BrokerEvent,
+    BrokerOrderState,
+    ExecutionEvent,
+    OrderRequest,
+    OrderStatus,
+    OrderStatusEvent,
+    OrderType,
+    Quote,
+    Side,
+)
+from broker.sim.account import SimAccount, execution_commission
+from broker.sim.market import MarketModel, to_cents
+
+__all__ = [
+    "Match",
+    "OrderBook",
+    "SimOrder",
+    "match_order",
+    "open_quantity",
+    "rejection_reason",
+    "stop_triggered",
+    "target_quantity",
+]
+
+_PRICE_QUANTUM = Decimal("0.0001")
+
+
+@dataclass(slots=True)
+class SimOrder:
+    """The simulator's working record of one order (mutable; changed under the broker's lock).
+
+    ``quantity``, ``limit_price`` and ``stop_price`` start as requested and change on a modify.
+    """
+
+    request: OrderRequest
+    broker_order_id: int
+    quantity: int
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    status: OrderStatus = OrderStatus.SUBMITTED
+    filled: int = 0
+    notional: Decimal = Decimal(0)
+    triggered: bool = False
+
+    @property
+    def client_order_id(self) -> str:
+        return self.request.client_order_id
+
+    @property
+    def symbol(self) -> str:
+        return self.request.contract.symbol
+
+    @property
+    def side(self) -> Side:
+        return self.request.side
+
+    @property
+    def order_type(self) -> OrderType:
+        return self.request.order_type
+
+    @property
+    def avg_fill_price(self) -> Decimal | None:
+        """Average price of the fills so far (4 dp), None before the first fill."""
+        if self.filled == 0:
+            return None
+        return (self.notional / self.filled).quantize(_PRICE_QUANTUM)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The outcome of showing one order one quote.
+
+    Attributes:
+        triggered: the stop's state after this quote (always False for MKT/LMT).
+        quantity: shares that fill now (0 for none).
+        price: the fill price, None when nothing fills.
+    """
+
+    triggered: bool
+    quantity: int = 0
+    price: Decimal | None = None
+
+
+def rejection_reason(order: OrderRequest, *, known_symbols: Container[str]) -> str | None:
+    """Why the simulated venue rejects ``order`` outright, or None if it accepts it. (Parent
+    checks need the order book and are the broker's.)"""
+    contract = order.contract
+    if contract.sec_type != "STK":
+        return (
+            f"unsupported instrument: the simulator trades stocks (STK) only, "
+            f"not {contract.sec_type} ({contract.key})"
+        )
+    if contract.symbol not in known_symbols:
+        return f"unknown symbol {contract.symbol!r}: not one of the simulated symbols"
+    if order.quantity <= 0:
+        return f"quantity must be > 0 (got {order.quantity})"
+    if order.order_type is OrderType.LMT and (order.limit_price is None or order.limit_price <= 0):
+        return f"LMT order needs a limit price > 0 (got {order.limit_price})"
+    if order.order_type is OrderType.STP and (order.stop_price is None or order.stop_price <= 0):
+        return f"STP order needs a stop price > 0 (got {order.stop_price})"
+    return None
+
+
+def target_quantity(order: SimOrder, parent: SimOrder | None) -> int:
+    """The total the order is to fill as things stand: its quantity, or for a child whose parent
+    is done (terminal), the smaller of its quantity and what the parent filled."""
+    if parent is None or parent.status.is_working:
+        return order.quantity
+    return min(order.quantity, parent.filled)
+
+
+def open_quantity(order: SimOrder, parent: SimOrder | None) -> int:
+    """Shares the order may fill now: the rest of its quantity, and for a child no more than
+    the parent has filled (zero while the parent has no fill: the child is held)."""
+    cap = order.quantity if parent is None else min(order.quantity, parent.filled)
+    return max(cap - order.filled, 0)
+
+
+def stop_triggered(side: Side, stop_price: Decimal, quote: Quote) -> bool:
+    """A sell stop triggers once the bid is at or below the stop; a buy stop once the ask is at
+    or above it."""
+    if side is Side.SELL:
+        return to_cents(quote.bid) <= stop_price
+    return to_cents(quote.ask) >= stop_price
+
+
+def match_order(order: SimOrder, quote: Quote, *, open_qty: int, liquidity: int) -> Match:
+    """What ``order`` fills against ``quote`` given ``open_qty`` shares it may fill now and
+    ``liquidity`` shares still displayed at the touch it would take (the ask for a buy, the bid
+    for a sell; fills earlier in the same quote have used the rest)."""
+    triggered = order.triggered
+    if order.order_type is OrderType.STP and not triggered:
+        if order.stop_price is None or open_qty <= 0:
+            return Match(triggered=False)
+        triggered = stop_triggered(order.side, order.stop_price, quote)
+        if not triggered:
+            return Match(triggered=False)
+    quantity = min(open_qty, liquidity)
+    if quantity <= 0:
+        return Match(triggered=triggered)
+    touch = to_cents(quote.ask if order.side is Side.BUY else quote.bid)
+    if order.order_type is OrderType.LMT:
+        limit = order.limit_price
+        if limit is None:
+            return Match(triggered=False)
+        marketable = touch <= limit if order.side is Side.BUY else touch >= limit
+        if not marketable:
+            return Match(triggered=False)
+    return Match(triggered=triggered, quantity=quantity, price=touch)
+
+
+class OrderBook:
+    """Every order the simulator has seen, the fills applied to them and the account they move.
+
+    Not thread-safe: ``SimBroker`` calls it under its lock. Methods that change orders return
+    the events that resulted, in the order they happened (per order: SUBMITTED, then an
+    ``ExecutionEvent`` and a PARTIALLY_FILLED/FILLED status per fill). Working orders match in
+    placement order (time priority) and share a quote's displayed size.
+
+    Args:
+        market: supplies the latest quotes and canonical contracts.
+        account: every execution is booked into it.
+        commission_per_share / commission_min: the IB-like per-order commission schedule.
+    """
+
+    def __init__(
+        self,
+        *,
+        market: MarketModel,
+        account: SimAccount,
+        commission_per_share: Decimal,
+        commission_min: Decimal,
+    ) -> None:
+        self._market = market
+        self._account = account
+        self._per_share = commission_per_share
+        self._commission_min = commission_min
+        self._orders: dict[str, SimOrder] = {}
+        self._working: dict[str, SimOrder] = {}  # insertion order = time priority
+        self._children: dict[str, list[str]] = {}
+        self._executions: list[ExecutionEvent] = []
+        self._liquidity: dict[tuple[str, Side], int] = {}
+        self._next_order_id = 1
+        self._next_exec_id = 1
+        self._events: list[BrokerEvent] = []
+
+    def __contains__(self, client_order_id: object) -> bool:
+        """Whether this client id was ever placed (working, finished or rejected)."""
+        return client_order_id in self._orders
+
+    # -- changes ----------------------------------------------------------------------------
+    def place(self, order: OrderRequest, now: datetime, *, match_now: bool) -> list[BrokerEvent]:
+        """Record a new order (the caller has refused duplicates): REJECTED if the venue
+        refuses it, else SUBMITTED and, with ``match_now``, matched against the latest quote."""
+        sim = SimOrder(
+            request=order,
+            broker_order_id=self._next_order_id,
+            quantity=order.quantity,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+        )
+        self._next_order_id += 1
+        self._orders[order.client_order_id] = sim
+        reason = self._rejection_reason(order)
+        if reason is not None:
+            sim.status = OrderStatus.REJECTED
+            self._events.append(self._status_event(sim, now, reason=reason))
+        else:
+            self._working[order.client_order_id] = sim
+            if order.parent_id is not None:
+                self._children.setdefault(order.parent_id, []).append(order.client_order_id)
+            self._events.append(self._status_event(sim, now))
+            if match_now:
+                self._try_match(sim, now)
+        return self._take_events()
+
+    def cancel(self, client_order_id: str, now: datetime, reason: str) -> list[BrokerEvent]:
+        """Cancel a working order (no events if it is not working). A parent with no fill takes
+        its attached orders with it."""
+        sim = self._working.get(client_order_id)
+        if sim is not None:
+            self._finish(sim, OrderStatus.CANCELLED, now, reason=reason)
+        return self._take_events()
+
+    def modify_problem(
+        self,
+        client_order_id: str,
+        quantity: int | None,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+    ) -> str | None:
+        """Why this modify is refused, or None if ``modify`` may apply it."""
+        sim = self._working.get(client_order_id)
+        if sim is None:
+            return "not a working order"
+        if quantity is not None and (quantity <= 0 or quantity < sim.filled):
+            return f"quantity {quantity} is not > 0 or is below the {sim.filled} filled"
+        if limit_price is not None and (sim.order_type is not OrderType.LMT or limit_price <= 0):
+            return f"limit price {limit_price} is <= 0 or not for a {sim.order_type} order"
+        if stop_price is not None and (sim.order_type is not OrderType.STP or stop_price <= 0):
+            return f"stop price {stop_price} is <= 0 or not for a {sim.order_type} order"
+        return None
+
+    def modify(
+        self,
+        client_order_id: str,
+        now: datetime,
+        *,
+        quantity: int | None,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+        match_now: bool,
+    ) -> list[BrokerEvent]:
+        """Apply a modify ``modify_problem`` accepted: a status event with the new remaining
+        (FILLED if the new quantity equals the filled), then any fill it makes possible."""
+        sim = self._working[client_order_id]
+        if quantity is not None:
+            sim.quantity = quantity
+        if limit_price is not None:
+            sim.limit_price = limit_price
+        if stop_price is not None:
+            sim.stop_price = stop_price
+        if sim.filled >= target_quantity(sim, self._parent(sim)):
+            self._finish(sim, OrderStatus.FILLED, now)
+        else:
+            self._events.append(self._status_event(sim, now))
+            if match_now:
+                self._try_match(sim, now)
+        return self._take_events()
+
+    def match_quotes(self, quotes: list[Quote], now: datetime) -> list[BrokerEvent]:
+        """A new quote per symbol has arrived: reset the displayed sizes and match every
+        working order in time priority."""
+        self._liquidity.clear()
+        for quote in quotes:
+            self._liquidity[(quote.contract.symbol, Side.BUY)] = quote.ask_size
+            self._liquidity[(quote.contract.symbol, Side.SELL)] = quote.bid_size
+        for sim in list(self._working.values()):
+            if sim.status.is_working:
+                self._try_match(sim, now)
+        return self._take_events()
+
+    # -- reads ------------------------------------------------------------------------------
+    def open_orders(self) -> list[BrokerOrderState]:
+        """Every working order, in placement order; ``quantity`` is a child's capped size."""
+        return [
+            BrokerOrderState(
+                client_order_id=o.client_order_id,
+                contract=o.request.contract,
+                side=o.side,
+                order_type=o.order_type,
+                quantity=target_quantity(o, self._parent(o)),
+                filled=o.filled,
+                status=o.status,
+            )
+            for o in self._working.values()
+        ]
+
+    def executions(self) -> list[ExecutionEvent]:
+        return list(self._executions)
+
+    # -- internals --------------------------------------------------------------------------
+    def _take_events(self) -> list[BrokerEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def _rejection_reason(self, order: OrderRequest) -> str | None:
+        reason = rejection_reason(order, known_symbols=self._market)
+        if reason is not None or order.parent_id is None:
+            return reason
+        parent = self._orders.get(order.parent_id)
+        if parent is None or order.parent_id == order.client_order_id:
+            return f"unknown parent order {order.parent_id!r}"
+        if parent.status.is_terminal and parent.filled == 0:
+            return f"parent order {order.parent_id!r} is {parent.status} with no fill"
+        return None
+
+    def _parent(self, sim: SimOrder) -> SimOrder | None:
+        parent_id = sim.request.parent_id
+        return self._orders.get(parent_id) if parent_id is not None else None
+
+    def _try_match(self, sim: SimOrder, now: datetime) -> None:
+        quote = self._market.last_quote(sim.symbol)
+        if quote is None:
+            return
+        parent = self._parent(sim)
+        key = (sim.symbol, sim.side)
+        liquidity = self._liquidity.get(key, 0)
+        match = match_order(sim, quote, open_qty=open_quantity(sim, parent), liquidity=liquidity)
+        sim.triggered = match.triggered
+        if match.quantity > 0 and match.price is not None:
+            self._liquidity[key] = liquidity - match.quantity
+            self._fill(sim, parent, match.quantity, match.price, now)
+
+    def _fill(
+        self, sim: SimOrder, parent: SimOrder | None, quantity: int, price: Decimal, now: datetime
+    ) -> None:
+        commission = execution_commission(
+            sim.filled, quantity, per_share=self._per_share, minimum=self._commission_min
+        )
+        execution = ExecutionEvent(
+            exec_id=f"sim-{self._next_exec_id:08d}",
+            client_order_id=sim.client_order_id,
+            contract=sim.request.contract,
+            side=sim.side,
+            quantity=quantity,
+            price=price,
+            commission=commission,
+            time=now,
+        )
+        self._next_exec_id += 1
+        self._executions.append(execution)
+        self._account.apply_fill(
+            self._market.contract(sim.symbol), sim.side, quantity, price, commission
+        )
+        sim.filled += quantity
+        sim.notional += quantity * price
+        self._events.append(execution)
+        if sim.filled >= target_quantity(sim, parent):
+            self._finish(sim, OrderStatus.FILLED, now)
+        else:
+            sim.status = OrderStatus.PARTIALLY_FILLED
+            self._events.append(self._status_event(sim, now))
+
+    def _finish(self, sim: SimOrder, status: OrderStatus, now: datetime, reason: str = "") -> None:
+        """Make ``sim`` terminal with ``status``, report it, then settle its attached orders."""
+        sim.status = status
+        self._working.pop(sim.client_order_id, None)
+        self._events.append(self._status_event(sim, now, reason=reason))
+        for child_id in self._children.get(sim.client_order_id, ()):
+            child = self._working.get(child_id)
+            if child is None:
+                continue
+            if sim.filled == 0:
+                why = f"parent {sim.client_order_id} {status} with no fill"
+                self._finish(child, OrderStatus.CANCELLED, now, reason=why)
+            elif child.filled >= target_quantity(child, sim):
+                self._finish(child, OrderStatus.FILLED, now)
+            elif target_quantity(child, sim) < child.quantity:
+                # The child now covers only what the parent filled: report the smaller remaining.
+                self._events.append(self._status_event(child, now))
+
+    def _status_event(self, sim: SimOrder, now: datetime, reason: str = "") -> OrderStatusEvent:
+        if sim.status is OrderStatus.FILLED:
+            remaining = 0
+        else:
+            remaining = max(target_quantity(sim, self._parent(sim)) - sim.filled, 0)
+        return OrderStatusEvent(
+            client_order_id=sim.client_order_id,
+            status=sim.status,
+            filled=sim.filled,
+            remaining=remaining,
+            avg_fill_price=sim.avg_fill_price,
+            time=now,
+            reason=reason,
+            broker_order_id=sim.broker_order_id,
+        )

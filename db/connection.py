@@ -1,0 +1,124 @@
+"""Opening and closing the ledger database, and running its migrations.
+
+Any peewee URL works (``sqlite:///ledger.db``, ``postgresql://user@host/db``, ...). SQLite is
+the default and is tuned for several threads in one process: WAL, ``synchronous=NORMAL``, a
+5 s busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` for every transaction (deferred
+transactions that upgrade from read to write fail with "database is locked" under
+concurrent writers; immediate ones queue on the busy timeout).
+
+Connections are thread-local: each thread that touches the database opens its own connection
+on first use and must close it itself (``close_database`` or ``Ledger.close`` on that thread,
+e.g. in an actor's ``on_stop``).
+
+``sqlite:///:memory:`` works for single-threaded use only: every thread's connection, and every
+reconnection, sees its own empty database. Tests that involve threads use
+``open_temporary_database(tmp_path)`` (a file) instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import peewee
+from playhouse import db_url
+from playhouse.migrations import Runner
+
+from db.models import database_proxy
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "SQLITE_PRAGMAS",
+    "close_database",
+    "open_database",
+    "open_temporary_database",
+    "run_migrations",
+]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+"""Numbered migration files (``NNNN_name.py`` with ``up(migrator, db)``), applied in order."""
+
+SQLITE_PRAGMAS: dict[str, object] = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "busy_timeout": 5000,
+    "foreign_keys": 1,
+}
+"""Executed on every new SQLite connection (busy_timeout in milliseconds)."""
+
+_MEMORY = ":memory:"
+
+
+def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
+    """Open the database at ``url``, bind the ledger models to it and apply pending migrations.
+
+    For an SQLite file, the parent directory is created owner-only (0o700) and the file
+    owner-only (0o600) before the first connection; SQLite gives its ``-wal``/``-shm`` files
+    the same mode. Binding goes through the process-wide ``database_proxy``, so one ledger
+    database is open per process at a time (opening another rebinds the models).
+
+    Runs on the calling thread, which keeps the connection open afterwards.
+
+    Raises:
+        RuntimeError: unknown URL scheme.
+        ValueError: the URL names no database.
+        peewee.OperationalError: the database cannot be opened or a migration fails.
+    """
+    scheme = urlparse(url).scheme
+    db_class = db_url.schemes.get(scheme)
+    options: dict[str, object] = {}
+    if db_class is not None and issubclass(db_class, peewee.SqliteDatabase):
+        path = str(db_url.parse(url)["database"])
+        if path != _MEMORY and not path.startswith("file:"):
+            _create_private_file(Path(path))
+        options = {"pragmas": dict(SQLITE_PRAGMAS), "lock_type": "IMMEDIATE"}
+    db: peewee.Database = db_url.connect(url, **options)
+    database_proxy.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+        if migrate:
+            run_migrations(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def open_temporary_database(directory: str | os.PathLike[str]) -> peewee.Database:
+    """Open (and migrate) a fresh SQLite file ``ledger.db`` in ``directory``.
+
+    For tests: unlike ``sqlite:///:memory:``, every thread sees the same database. Pass
+    pytest's ``tmp_path``; the caller owns the directory and its cleanup.
+    """
+    path = Path(directory).resolve() / "ledger.db"
+    return open_database(f"sqlite:///{path}")
+
+
+def run_migrations(db: peewee.Database) -> list[str]:
+    """Apply every pending migration in ``MIGRATIONS_DIR``; returns the names applied.
+
+    Each migration runs in its own transaction and is recorded in ``schema_migration``, so a
+    database made by an older version opens in a newer one, and a second run is a no-op.
+    """
+    runner = Runner(db, directory=str(MIGRATIONS_DIR))
+    applied: list[str] = runner.up()
+    return applied
+
+
+def close_database(db: peewee.Database) -> None:
+    """Close the calling thread's connection to ``db`` (a no-op if it has none).
+
+    Other threads' connections stay open: each thread closes its own.
+    """
+    if not db.is_closed():
+        db.close()
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -1,0 +1,438 @@
+"""The ledger: every fact the engine keeps, written and read as frozen records.
+
+Write ownership (one writer per table; the ledger does not enforce it, the engine's wiring
+does):
+
+* ``virtual_account``: the engine, at start.
+* ``order``, ``order_event``, ``execution``: the OrderManager.
+* ``signal``: the journal writer.
+* ``risk_event``: the RiskGovernor.
+
+Anyone may read, from any thread. Each public method is one transaction (writes take SQLite's
+write lock at ``BEGIN IMMEDIATE``; reads are single statements, which WAL never blocks).
+Several calls can be made one unit with ``with ledger.transaction(): ...`` (inner calls
+become savepoints). peewee keeps one connection per thread: a thread that used the ledger
+calls ``close()`` before it ends (an actor in ``on_stop``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import peewee
+
+from broker.base import OrderStatus, OrderType, Side
+from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
+from db.models import database_proxy as _proxy
+from db.records import (
+    AccountRecord,
+    ExecutionRecord,
+    OrderEventRecord,
+    OrderRecord,
+    RiskEventRecord,
+    SignalRecord,
+)
+
+__all__ = ["DuplicateOrderError", "Ledger", "LedgerError", "UnknownOrderError"]
+
+_TERMINAL = [str(status) for status in OrderStatus if status.is_terminal]
+_ONE = Decimal(1)
+
+
+class LedgerError(Exception):
+    """A write the ledger refused (a constraint failed); nothing of that call was stored."""
+
+
+class DuplicateOrderError(LedgerError):
+    """An order with this client order id is already stored."""
+
+
+class UnknownOrderError(LedgerError):
+    """No stored order has this client order id."""
+
+
+class Ledger:
+    """Reads and writes the ledger tables of ``db`` (opened by ``db.connection.open_database``).
+
+    Thread-safe: holds no state of its own; every call uses the calling thread's connection.
+
+    Raises:
+        ValueError: ``db`` is not the database the ledger models are bound to.
+    """
+
+    __slots__ = ("_db",)
+
+    def __init__(self, db: peewee.Database) -> None:
+        if _proxy.obj is not db:
+            raise ValueError("the ledger models are bound to another database: use open_database")
+        self._db = db
+
+    @property
+    def database(self) -> peewee.Database:
+        return self._db
+
+    def transaction(self) -> Any:
+        """A context manager making the calls inside it one transaction (nested: savepoint)."""
+        return self._db.atomic()
+
+    def close(self) -> None:
+        """Close the calling thread's connection (it reopens on the next call)."""
+        if not self._db.is_closed():
+            self._db.close()
+
+    # -- writes ------------------------------------------------------------------------------
+    def upsert_accounts(self, records: Iterable[AccountRecord]) -> None:
+        """Store the virtual accounts; an existing id gets the new strategy and capital
+        (its ``created_at`` stays)."""
+        rows = [
+            {"id": r.id, "strategy": r.strategy, "capital": r.capital, "created_at": r.created_at}
+            for r in records
+        ]
+        if not rows:
+            return
+        with self._db.atomic():
+            VirtualAccount.insert_many(rows).on_conflict(
+                conflict_target=[VirtualAccount.id],
+                preserve=[VirtualAccount.strategy, VirtualAccount.capital],
+            ).execute()
+
+    def insert_order(self, rec: OrderRecord) -> None:
+        """Store a new order before it is sent (write-ahead), with its first order event.
+
+        Raises:
+            DuplicateOrderError: ``rec.id`` is already stored (nothing written).
+            LedgerError: another constraint failed, e.g. an unknown ``parent_id``.
+        """
+        self.insert_orders((rec,))
+
+    def insert_orders(self, recs: Iterable[OrderRecord]) -> None:
+        """Store several new orders in one transaction (a parent and its attached stop).
+
+        A parent in the batch is stored before its children whatever the order given.
+
+        Raises:
+            DuplicateOrderError: one of the ids is already stored (nothing written).
+            LedgerError: another constraint failed (nothing written).
+        """
+        batch = list(recs)
+        if not batch:
+            return
+        ids = {rec.id for rec in batch}
+        batch.sort(key=lambda rec: rec.parent_id in ids)
+        orders = [_order_row(rec) for rec in batch]
+        events = [
+            {
+                "order": rec.id,
+                "time": rec.created_at,
+                "status": str(rec.status),
+                "filled": rec.filled,
+                "detail": rec.reason or "stored",
+            }
+            for rec in batch
+        ]
+        try:
+            with self._db.atomic():
+                Order.insert_many(orders).execute()
+                OrderEvent.insert_many(events).execute()
+        except peewee.IntegrityError as exc:
+            if len(ids) < len(batch):
+                message = f"duplicate order ids in one batch: {[r.id for r in batch]}"
+                raise DuplicateOrderError(message) from exc
+            stored = [row["id"] for row in _dicts(Order.select(Order.id).where(Order.id.in_(ids)))]
+            if stored:
+                raise DuplicateOrderError(f"order id already stored: {sorted(stored)}") from exc
+            raise LedgerError(f"orders {sorted(ids)} refused: {exc}") from exc
+
+    def update_order(
+        self,
+        order_id: str,
+        *,
+        status: OrderStatus,
+        filled: int,
+        avg_fill_price: Decimal | None,
+        time: datetime,
+        reason: str | None = None,
+        broker_order_id: int | None = None,
+        quantity: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """Record a new state of an order and append it to the order's events.
+
+        ``time`` (aware) becomes ``updated_at``. None for ``avg_fill_price``, ``reason``,
+        ``broker_order_id`` or ``quantity`` keeps the stored value.
+
+        Raises:
+            UnknownOrderError: no order ``order_id`` (nothing written).
+        """
+        values: dict[Any, Any] = {
+            Order.status: str(status),
+            Order.filled: filled,
+            Order.updated_at: time,
+        }
+        if avg_fill_price is not None:
+            values[Order.avg_fill_price] = avg_fill_price
+        if reason is not None:
+            values[Order.reason] = reason
+        if broker_order_id is not None:
+            values[Order.broker_order_id] = broker_order_id
+        if quantity is not None:
+            values[Order.quantity] = quantity
+        with self._db.atomic():
+            if Order.update(values).where(Order.id == order_id).execute() == 0:
+                raise UnknownOrderError(f"no order {order_id!r}")
+            OrderEvent.insert(
+                order=order_id, time=time, status=str(status), filled=filled, detail=detail
+            ).execute()
+
+    def insert_execution(self, rec: ExecutionRecord) -> bool:
+        """Store an execution once: False (and nothing written) if ``rec.exec_id`` is stored.
+
+        Raises:
+            LedgerError: ``rec.order_id`` is not a stored order.
+        """
+        query = (
+            Execution.insert(
+                exec_id=rec.exec_id,
+                order=rec.order_id,
+                va_id=rec.va_id,
+                contract_key=rec.contract_key,
+                side=str(rec.side),
+                quantity=rec.quantity,
+                price=rec.price,
+                commission=rec.commission,
+                multiplier=rec.multiplier,
+                time=rec.time,
+            )
+            .on_conflict(conflict_target=[Execution.exec_id], action="nothing")
+            .as_rowcount()
+        )
+        try:
+            with self._db.atomic():
+                inserted = query.execute()
+        except peewee.IntegrityError as exc:
+            raise LedgerError(f"execution {rec.exec_id!r} refused: {exc}") from exc
+        return bool(inserted)
+
+    def insert_signal(self, rec: SignalRecord) -> None:
+        """Store the decision on a signal.
+
+        Raises:
+            LedgerError: ``rec.id`` is already stored (nothing written).
+        """
+        try:
+            with self._db.atomic():
+                Signal.insert(
+                    id=rec.id,
+                    time=rec.time,
+                    va_id=rec.va_id,
+                    contract_key=rec.contract_key,
+                    side=str(rec.side),
+                    quantity=rec.quantity,
+                    source=rec.source,
+                    accepted=rec.accepted,
+                    stage=rec.stage,
+                    rule=rec.rule,
+                    detail=rec.detail,
+                ).execute()
+        except peewee.IntegrityError as exc:
+            raise LedgerError(f"signal {rec.id!r} refused: {exc}") from exc
+
+    def insert_risk_event(self, rec: RiskEventRecord) -> int:
+        """Store a risk event (``rec.id`` is ignored); returns its new id."""
+        with self._db.atomic():
+            new_id = RiskEvent.insert(
+                time=rec.time, kind=rec.kind, state=rec.state, reason=rec.reason, detail=rec.detail
+            ).execute()
+        return int(new_id)
+
+    # -- reads -------------------------------------------------------------------------------
+    def accounts(self) -> list[AccountRecord]:
+        """Every virtual account, by id."""
+        query = VirtualAccount.select().order_by(VirtualAccount.id)
+        return [
+            AccountRecord(
+                id=r["id"],
+                strategy=r["strategy"],
+                capital=_plain(r["capital"]),
+                created_at=r["created_at"],
+            )
+            for r in _dicts(query)
+        ]
+
+    def orders(self, *, working_only: bool = False, va_id: str | None = None) -> list[OrderRecord]:
+        """Orders by creation time; ``working_only`` keeps non-terminal ones."""
+        query = Order.select()
+        if working_only:
+            query = query.where(Order.status.not_in(_TERMINAL))
+        if va_id is not None:
+            query = query.where(Order.va_id == va_id)
+        return [_order_record(r) for r in _dicts(query.order_by(Order.created_at, Order.id))]
+
+    def order(self, order_id: str) -> OrderRecord | None:
+        """The order ``order_id``, or None."""
+        rows = _dicts(Order.select().where(Order.id == order_id))
+        return _order_record(rows[0]) if rows else None
+
+    def order_events(self, order_id: str) -> list[OrderEventRecord]:
+        """The order's stored transitions, oldest first."""
+        query = OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.id)
+        return [
+            OrderEventRecord(
+                order_id=r["order"],
+                time=r["time"],
+                status=OrderStatus(r["status"]),
+                filled=r["filled"],
+                detail=r["detail"],
+                id=r["id"],
+            )
+            for r in _dicts(query)
+        ]
+
+    def executions(self, *, va_id: str | None = None) -> list[ExecutionRecord]:
+        """Executions in time order (ties in the order stored)."""
+        query = Execution.select()
+        if va_id is not None:
+            query = query.where(Execution.va_id == va_id)
+        return [
+            ExecutionRecord(
+                exec_id=r["exec_id"],
+                order_id=r["order"],
+                va_id=r["va_id"],
+                contract_key=r["contract_key"],
+                side=Side(r["side"]),
+                quantity=r["quantity"],
+                price=_plain(r["price"]),
+                commission=_plain(r["commission"]),
+                time=r["time"],
+                multiplier=r["multiplier"],
+            )
+            for r in _dicts(query.order_by(Execution.time, Execution.id))
+        ]
+
+    def signals(self, *, va_id: str | None = None) -> list[SignalRecord]:
+        """Signal decisions in time order."""
+        query = Signal.select()
+        if va_id is not None:
+            query = query.where(Signal.va_id == va_id)
+        return [
+            SignalRecord(
+                id=r["id"],
+                time=r["time"],
+                va_id=r["va_id"],
+                contract_key=r["contract_key"],
+                side=Side(r["side"]),
+                source=r["source"],
+                accepted=r["accepted"],
+                stage=r["stage"],
+                rule=r["rule"],
+                detail=r["detail"],
+                quantity=r["quantity"],
+            )
+            for r in _dicts(query.order_by(Signal.time, Signal.id))
+        ]
+
+    def risk_events(self) -> list[RiskEventRecord]:
+        """Risk events in time order."""
+        query = RiskEvent.select().order_by(RiskEvent.time, RiskEvent.id)
+        return [_risk_record(r) for r in _dicts(query)]
+
+    def latest_risk_event(self, kind: str | None = None) -> RiskEventRecord | None:
+        """The newest risk event (of ``kind``, if given), or None."""
+        query = RiskEvent.select()
+        if kind is not None:
+            query = query.where(RiskEvent.kind == kind)
+        rows = _dicts(query.order_by(RiskEvent.time.desc(), RiskEvent.id.desc()).limit(1))
+        return _risk_record(rows[0]) if rows else None
+
+
+def _dicts(query: Any) -> list[dict[str, Any]]:
+    """The rows of a select as dicts (field name -> Python value; a foreign key gives its id)."""
+    return list(query.dicts())
+
+
+def _order_row(rec: OrderRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id,
+        "va_id": rec.va_id,
+        "contract_key": rec.contract_key,
+        "symbol": rec.symbol,
+        "sec_type": rec.sec_type,
+        "expiry": rec.expiry,
+        "strike": rec.strike,
+        "right": rec.right,
+        "multiplier": rec.multiplier,
+        "side": str(rec.side),
+        "order_type": str(rec.order_type),
+        "quantity": rec.quantity,
+        "limit_price": rec.limit_price,
+        "stop_price": rec.stop_price,
+        "parent": rec.parent_id,
+        "reduce_only": rec.reduce_only,
+        "purpose": str(rec.purpose),
+        "reason": rec.reason,
+        "status": str(rec.status),
+        "filled": rec.filled,
+        "avg_fill_price": rec.avg_fill_price,
+        "broker_order_id": rec.broker_order_id,
+        "signal_id": rec.signal_id,
+        "dry_run": rec.dry_run,
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at or rec.created_at,
+    }
+
+
+def _order_record(r: dict[str, Any]) -> OrderRecord:
+    return OrderRecord(
+        id=r["id"],
+        va_id=r["va_id"],
+        contract_key=r["contract_key"],
+        symbol=r["symbol"],
+        side=Side(r["side"]),
+        order_type=OrderType(r["order_type"]),
+        quantity=r["quantity"],
+        purpose=r["purpose"],
+        created_at=r["created_at"],
+        sec_type=r["sec_type"],
+        expiry=r["expiry"],
+        strike=_plain_or_none(r["strike"]),
+        right=r["right"],
+        multiplier=r["multiplier"],
+        limit_price=_plain_or_none(r["limit_price"]),
+        stop_price=_plain_or_none(r["stop_price"]),
+        parent_id=r["parent"],
+        reduce_only=r["reduce_only"],
+        reason=r["reason"],
+        status=OrderStatus(r["status"]),
+        filled=r["filled"],
+        avg_fill_price=_plain_or_none(r["avg_fill_price"]),
+        broker_order_id=r["broker_order_id"],
+        signal_id=r["signal_id"],
+        dry_run=r["dry_run"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _risk_record(r: dict[str, Any]) -> RiskEventRecord:
+    return RiskEventRecord(
+        time=r["time"],
+        kind=r["kind"],
+        state=r["state"],
+        reason=r["reason"],
+        detail=r["detail"],
+        id=r["id"],
+    )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """The same number without trailing zeros or exponent, whichever backend returned it
+    (``Decimal("450.000000")`` from PostgreSQL and ``450.0`` from SQLite both give ``450``)."""
+    if value == value.to_integral_value():
+        return value.quantize(_ONE)
+    return value.normalize()
+
+
+def _plain_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else _plain(value)

@@ -1,0 +1,202 @@
+"""The session report: trades, orders, accounts, risk events, decisions and open positions.
+
+``build_report`` returns plain JSON-ready data whose key names are a stable public contract
+(``main.py report`` prints it, tools read it):
+
+* ``trades``: ``{va, contract, side ("LONG"|"SHORT"), qty, entry_time, exit_time,
+  entry_price, exit_price, pnl, exit_reason}``, by exit time;
+* ``orders``: ``{id, va, contract, action ("BUY"|"SELL"), type, qty, limit_price,
+  stop_price, status, parent_id, created_at, reason}``, by creation time;
+* ``accounts``: ``{id, capital, balance, realized_pnl}``; ``realized_pnl`` is net of every
+  commission paid (open trades' too) and ``balance = capital + realized_pnl``;
+* ``risk_events``: ``{time, kind, reason}``, by time;
+* ``decisions``: ``{time, va, signal, accepted, rule, detail}``, by time; ``signal`` reads
+  ``"SELL 2 SPY (naked_put)"`` (side, quantity if the signal gave one, contract, source);
+* ``positions``: ``{va, contract, qty, avg_price}`` for open positions.
+
+Times are ISO-8601 strings in the exchange time zone ``tz``; prices are numbers rounded to
+4 decimal places, money (pnl, capital, balance) to 2; absent values are ``null``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from actors.rules.trades import derive_positions_and_trades
+from db.ledger import Ledger
+from db.records import SignalRecord
+
+__all__ = ["build_report", "format_text_report"]
+
+_PRICE = Decimal("0.0001")
+_MONEY = Decimal("0.01")
+_LAST_RISK_EVENTS = 5
+
+
+def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
+    """The report of everything in ``ledger``, times rendered in ``tz`` (a ``ZoneInfo``).
+
+    Reads on the calling thread. ``json.dumps`` accepts the result as is.
+    """
+    orders = ledger.orders()
+    orders_by_id = {order.id: order for order in orders}
+    positions, trades = derive_positions_and_trades(ledger.executions(), orders_by_id)
+
+    realized_by_va: dict[str, Decimal] = defaultdict(Decimal)
+    for state in positions.values():
+        realized_by_va[state.va_id] += state.realized_pnl
+
+    return {
+        "trades": [
+            {
+                "va": t.va_id,
+                "contract": t.contract_key,
+                "side": t.side,
+                "qty": t.quantity,
+                "entry_time": _time(t.entry_time, tz),
+                "exit_time": _time(t.exit_time, tz),
+                "entry_price": _price(t.entry_price),
+                "exit_price": _price(t.exit_price),
+                "pnl": _money(t.pnl),
+                "exit_reason": t.exit_reason,
+            }
+            for t in trades
+        ],
+        "orders": [
+            {
+                "id": o.id,
+                "va": o.va_id,
+                "contract": o.contract_key,
+                "action": str(o.side),
+                "type": str(o.order_type),
+                "qty": o.quantity,
+                "limit_price": _price(o.limit_price),
+                "stop_price": _price(o.stop_price),
+                "status": str(o.status),
+                "parent_id": o.parent_id,
+                "created_at": _time(o.created_at, tz),
+                "reason": o.reason,
+            }
+            for o in orders
+        ],
+        "accounts": [
+            {
+                "id": a.id,
+                "capital": _money(a.capital),
+                "balance": _money(a.capital + realized_by_va[a.id]),
+                "realized_pnl": _money(realized_by_va[a.id]),
+            }
+            for a in ledger.accounts()
+        ],
+        "risk_events": [
+            {"time": _time(e.time, tz), "kind": e.kind, "reason": e.reason}
+            for e in ledger.risk_events()
+        ],
+        "decisions": [
+            {
+                "time": _time(s.time, tz),
+                "va": s.va_id,
+                "signal": _describe(s),
+                "accepted": s.accepted,
+                "rule": s.rule,
+                "detail": s.detail,
+            }
+            for s in ledger.signals()
+        ],
+        "positions": [
+            {
+                "va": p.va_id,
+                "contract": p.contract_key,
+                "qty": p.quantity,
+                "avg_price": _price(p.avg_price),
+            }
+            for _, p in sorted(positions.items(), key=lambda item: item[0])
+            if p.quantity != 0
+        ],
+    }
+
+
+def format_text_report(report: dict[str, Any]) -> str:
+    """A human summary of a ``build_report`` result: per-VA results and totals, open positions,
+    orders by status, rejections by rule and the last risk events."""
+    trades_by_va: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for trade in report["trades"]:
+        trades_by_va[trade["va"]].append(trade)
+    realized = {a["id"]: a for a in report["accounts"]}
+    va_ids = sorted(set(realized) | set(trades_by_va))
+
+    lines = ["Virtual accounts"]
+    total_trades = total_wins = total_losses = 0
+    total_pnl = Decimal(0)
+    for va in va_ids:
+        trades = trades_by_va.get(va, [])
+        wins = sum(1 for t in trades if t["pnl"] > 0)
+        losses = sum(1 for t in trades if t["pnl"] < 0)
+        account = realized.get(va)
+        if account is not None:
+            pnl = Decimal(str(account["realized_pnl"]))
+            balance = f"  balance {account['balance']:,.2f}"
+        else:
+            pnl = sum((Decimal(str(t["pnl"])) for t in trades), Decimal(0))
+            balance = ""
+        lines.append(
+            f"  {va:<16} trades {len(trades):>4}  wins {wins:>4}  losses {losses:>4}"
+            f"  realized {pnl:>+12,.2f}{balance}"
+        )
+        total_trades += len(trades)
+        total_wins += wins
+        total_losses += losses
+        total_pnl += pnl
+    lines.append(
+        f"  {'TOTAL':<16} trades {total_trades:>4}  wins {total_wins:>4}"
+        f"  losses {total_losses:>4}  realized {total_pnl:>+12,.2f}"
+    )
+
+    lines.append("Open positions")
+    lines.extend(
+        f"  {p['va']:<16} {p['contract']:<28} {p['qty']:>+8} @ {p['avg_price']}"
+        for p in report["positions"]
+    )
+    if not report["positions"]:
+        lines.append("  none")
+
+    lines.append("Orders by status")
+    statuses = Counter(order["status"] for order in report["orders"])
+    lines.extend(f"  {status:<18} {count:>6}" for status, count in sorted(statuses.items()))
+    if not statuses:
+        lines.append("  none")
+
+    lines.append("Rejections by rule")
+    rules = Counter(d["rule"] for d in report["decisions"] if not d["accepted"])
+    lines.extend(f"  {rule:<24} {count:>6}" for rule, count in rules.most_common())
+    if not rules:
+        lines.append("  none")
+
+    lines.append("Last risk events")
+    events = report["risk_events"][-_LAST_RISK_EVENTS:]
+    lines.extend(f"  {e['time']}  {e['kind']:<16} {e['reason']}" for e in events)
+    if not events:
+        lines.append("  none")
+    return "\n".join(lines) + "\n"
+
+
+def _describe(signal: SignalRecord) -> str:
+    quantity = f" {signal.quantity}" if signal.quantity is not None else ""
+    return f"{signal.side}{quantity} {signal.contract_key} ({signal.source})"
+
+
+def _time(value: datetime, tz: tzinfo) -> str:
+    return value.astimezone(tz).isoformat()
+
+
+def _price(value: Decimal | None) -> float | None:
+    if value is None:
+        return None
+    return float(value.quantize(_PRICE, rounding=ROUND_HALF_EVEN))
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(_MONEY, rounding=ROUND_HALF_EVEN))

@@ -1,0 +1,142 @@
+"""Fixtures for the simulator tests: a max-speed VirtualClock driven from the test thread (no
+driver thread, no sleeps), a SimBroker on it, and a listener that records what it hears."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from actors.calendar import TradingCalendar
+from actors.clock import VirtualClock
+from broker.base import (
+    AccountSnapshot,
+    BrokerEvent,
+    Contract,
+    ExecutionEvent,
+    GateState,
+    OrderStatus,
+    OrderStatusEvent,
+    Quote,
+    TradingGate,
+)
+from broker.sim import SimBroker, SimSymbol
+
+TZ = ZoneInfo("America/New_York")
+#: A Wednesday open (2024-03-13 09:30 New York).
+WEDNESDAY_OPEN = datetime(2024, 3, 13, 9, 30, tzinfo=TZ)
+
+SYMBOLS = {
+    "AAA": SimSymbol("AAA", price=100.0, volatility=0.30, spread_bps=5.0, display_size=500),
+    "BBB": SimSymbol("BBB", price=20.0, volatility=0.50, spread_bps=1.0, display_size=300),
+}
+
+
+class Recorder:
+    """A BrokerListener that keeps everything it is given (thread-safe appends)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.quotes: list[Quote] = []
+        self.events: list[BrokerEvent] = []
+
+    def on_quote(self, quote: Quote) -> None:
+        with self._lock:
+            self.quotes.append(quote)
+
+    def on_broker_event(self, event: BrokerEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def order_events(self, client_order_id: str) -> list[OrderStatusEvent | ExecutionEvent]:
+        with self._lock:
+            return [
+                e
+                for e in self.events
+                if isinstance(e, OrderStatusEvent | ExecutionEvent)
+                and e.client_order_id == client_order_id
+            ]
+
+    def statuses(self, client_order_id: str) -> list[OrderStatusEvent]:
+        return [e for e in self.order_events(client_order_id) if isinstance(e, OrderStatusEvent)]
+
+    def status_names(self, client_order_id: str) -> list[OrderStatus]:
+        return [e.status for e in self.statuses(client_order_id)]
+
+    def fills(self, client_order_id: str) -> list[ExecutionEvent]:
+        return [e for e in self.order_events(client_order_id) if isinstance(e, ExecutionEvent)]
+
+    def snapshots(self) -> list[AccountSnapshot]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, AccountSnapshot)]
+
+
+@dataclass
+class Sim:
+    clock: VirtualClock
+    calendar: TradingCalendar
+    gate: TradingGate
+    broker: SimBroker
+    listener: Recorder
+
+    def step(self, n: int = 1) -> None:
+        """Run ``n`` market steps of one second each (tick_interval_s is 1 in these tests)."""
+        for _ in range(n):
+            self.clock.advance(1.0)
+
+    def quote(self, symbol: str = "AAA") -> Quote:
+        quote = self.broker.last_quote(symbol)
+        assert quote is not None
+        return quote
+
+
+MakeSim = Callable[..., Sim]
+
+
+@pytest.fixture
+def make_sim() -> Iterator[MakeSim]:
+    """Build and start simulators; every one is stopped at teardown."""
+    built: list[Sim] = []
+
+    def build(
+        *,
+        start: datetime = WEDNESDAY_OPEN,
+        seed: int = 7,
+        symbols: dict[str, SimSymbol] | None = None,
+        gate_state: GateState = GateState.OPEN,
+        subscribe: bool = True,
+        run_first_step: bool = True,
+        **options: Any,
+    ) -> Sim:
+        clock = VirtualClock(TZ, start, speed=None)
+        calendar = TradingCalendar(TZ)
+        gate = TradingGate(gate_state, "test")
+        broker = SimBroker(
+            clock=clock,
+            calendar=calendar,
+            gate=gate,
+            symbols=symbols or SYMBOLS,
+            seed=seed,
+            tick_interval_s=options.pop("tick_interval_s", 1.0),
+            starting_cash=options.pop("starting_cash", Decimal("100000")),
+            **options,
+        )
+        listener = Recorder()
+        sim = Sim(clock, calendar, gate, broker, listener)
+        built.append(sim)
+        if subscribe:
+            broker.subscribe_quotes(Contract.stock(s) for s in (symbols or SYMBOLS))
+        broker.start(listener)
+        if run_first_step:
+            clock.advance(0.0)
+        return sim
+
+    yield build
+    for sim in built:
+        sim.broker.stop()

@@ -1,0 +1,146 @@
+"""Opening the ledger database: file modes, pragmas, migrations."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import peewee
+import pytest
+from playhouse.schema_diff import diff_models
+
+import db.connection
+from db import AccountRecord, Ledger, close_database, open_database, run_migrations
+from db.models import MODELS
+
+T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
+
+
+def _pragma(database: peewee.Database, name: str) -> object:
+    return database.execute_sql(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_migrations_create_exactly_the_schema_the_models_describe(
+    database: peewee.Database,
+) -> None:
+    tables = set(database.get_tables())
+    assert {"virtual_account", "order", "order_event", "execution", "signal", "risk_event"} <= tables
+    assert not diff_models(database, list(MODELS))
+    indexed = {
+        (table, tuple(index.columns))
+        for table in ("order", "execution", "signal")
+        for index in database.get_indexes(table)
+    }
+    assert {
+        ("order", ("status",)),
+        ("order", ("va_id",)),
+        ("execution", ("order_id",)),
+        ("signal", ("va_id",)),
+    } <= indexed
+
+
+def test_a_second_open_applies_nothing_and_keeps_the_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    first = open_database(url)
+    assert [row[0] for row in first.execute_sql("SELECT name FROM schema_migration")] == [
+        "0001_initial"
+    ]
+    Ledger(first).upsert_accounts([AccountRecord("va1", "demo", Decimal("1000"), T0)])
+    close_database(first)
+
+    second = open_database(url)
+    try:
+        assert run_migrations(second) == []
+        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 1
+        assert [a.id for a in Ledger(second).accounts()] == ["va1"]
+    finally:
+        close_database(second)
+
+
+def test_a_database_made_by_this_version_gets_only_the_next_versions_new_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    close_database(open_database(url))
+    newer = tmp_path / "migrations"
+    newer.mkdir()
+    shutil.copy(db.connection.MIGRATIONS_DIR / "0001_initial.py", newer)
+    (newer / "0002_add_note.py").write_text(
+        "import peewee\n\n"
+        "def up(migrator, db):\n"
+        "    migrator.migrate(migrator.add_column('signal', 'note', peewee.TextField(default='')))\n"
+    )
+    monkeypatch.setattr(db.connection, "MIGRATIONS_DIR", newer)
+
+    upgraded = open_database(url, migrate=False)
+    try:
+        assert run_migrations(upgraded) == ["0002_add_note"]
+        assert "note" in {column.name for column in upgraded.get_columns("signal")}
+    finally:
+        close_database(upgraded)
+
+
+def test_the_sqlite_file_is_owner_only_in_an_owner_only_directory(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "ledger.db"
+    database = open_database(f"sqlite:///{path}")
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    finally:
+        close_database(database)
+
+
+def test_wal_foreign_keys_busy_timeout_and_immediate_transactions_are_in_effect_on_every_thread(
+    database: peewee.Database,
+) -> None:
+    seen: dict[str, tuple[object, ...]] = {}
+
+    def read_pragmas(name: str) -> None:
+        seen[name] = tuple(
+            _pragma(database, p)
+            for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        )
+        database.close()
+
+    read_pragmas("main")
+    worker = threading.Thread(target=read_pragmas, args=("worker",))
+    worker.start()
+    worker.join()
+    database.connect()  # the fixture closes it
+
+    assert seen["main"] == seen["worker"] == ("wal", 1, 5000, 1)
+    assert isinstance(database, peewee.SqliteDatabase)
+    assert database._lock_type == "IMMEDIATE"
+
+
+def test_a_foreign_key_to_a_missing_order_is_refused(database: peewee.Database) -> None:
+    with pytest.raises(peewee.IntegrityError, match="FOREIGN KEY"):
+        database.execute_sql(
+            "INSERT INTO order_event (order_id, time, status, filled, detail) "
+            "VALUES ('nope', '2024-01-01 00:00:00', 'submitted', 0, '')"
+        )
+
+
+def test_an_in_memory_url_works_on_the_opening_thread() -> None:
+    database = open_database("sqlite:///:memory:")
+    try:
+        ledger = Ledger(database)
+        ledger.upsert_accounts([AccountRecord("va1", "demo", Decimal("1000"), T0)])
+        assert [a.capital for a in ledger.accounts()] == [Decimal("1000")]
+    finally:
+        close_database(database)
+
+
+def test_a_ledger_refuses_a_database_the_models_are_not_bound_to(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    other = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        with pytest.raises(ValueError, match="bound to another database"):
+            Ledger(database)
+    finally:
+        close_database(database)
+        close_database(other)
