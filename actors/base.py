@@ -158,7 +158,9 @@ class EngineActor(pykka.ThreadingActor):
         self.crashes += 1
         logger.opt(exception=exc).error(
             "{} crashed on {} (crash #{}); restarting from the ledger",
-            self.address, type(message).__name__, self.crashes,
+            self.address,
+            type(message).__name__,
+            self.crashes,
         )
         if self._on_crash is not None:
             self._on_crash(self.address, exc)

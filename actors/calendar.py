@@ -44,9 +44,8 @@ class TradingCalendar:
         """True while a regular session is in progress (open inclusive, close exclusive)."""
         local = self.local(moment)
         day = local.date()
-        return (
-            self.is_trading_day(day)
-            and self.session_open(day) <= local < self.session_close(day)
+        return self.is_trading_day(day) and self.session_open(day) <= local < self.session_close(
+            day
         )
 
     def trading_day(self, moment: datetime) -> date:
@@ -72,7 +71,7 @@ class TradingCalendar:
         return day
 
     def next_open(self, moment: datetime) -> datetime:
-        """The first session open strictly after ``moment``... or at it, if it is exactly an open."""
+        """The first session open at or after ``moment``."""
         local = self.local(moment)
         day = local.date()
         if self.is_trading_day(day) and local <= self.session_open(day):

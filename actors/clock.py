@@ -268,8 +268,7 @@ class VirtualClock(Clock):
                 self._cv.wait(0.05)
                 return None
             timer = heapq.heappop(self._heap)
-            if timer.when > self._now:
-                self._now = timer.when
+            self._now = max(self._now, timer.when)
             return timer
 
     def run_until(self, until: datetime, *, idle_timeout_s: float = 5.0) -> None:

@@ -283,6 +283,12 @@ class EngineConfig(_Section):
     def account(self, account_id: str) -> AccountConfig:
         """The virtual account with this id.
 
+        Args:
+            account_id: The ``id`` of an ``[[accounts]]`` entry.
+
+        Returns:
+            That account's settings.
+
         Raises:
             KeyError: No account has that id.
         """
@@ -294,6 +300,12 @@ class EngineConfig(_Section):
     def sector_of(self, symbol: str) -> str:
         """The sector of a symbol in ``sim.symbols``.
 
+        Args:
+            symbol: A symbol such as ``AAPL``.
+
+        Returns:
+            Its non-empty sector name.
+
         Raises:
             KeyError: The symbol is not in ``sim.symbols``.
         """
@@ -302,35 +314,28 @@ class EngineConfig(_Section):
     @model_validator(mode="after")
     def _check_cross_references(self) -> EngineConfig:
         problems: list[Problem] = []
-        session, filters = self.session_minutes, self.filters
-        if (margins := filters.open_margin_min + filters.close_margin_min) >= session:
-            text = f"{filters.open_margin_min} + {filters.close_margin_min} = {margins}"
-            problems.append(
-                (
-                    ("filters", "close_margin_min"),
-                    "open_margin_min + close_margin_min must be < the session length of "
-                    f"{session} minutes (got {text})",
-                )
-            )
-        if (before_close := self.exits.exit_before_close_min) >= session:
-            text = f"must be < the session length of {session} minutes (got {before_close})"
+        filters, session = self.filters, f"the session length of {self.session_minutes} minutes"
+        if (margins := filters.open_margin_min + filters.close_margin_min) >= self.session_minutes:
+            got = f"{filters.open_margin_min} + {filters.close_margin_min} = {margins}"
+            text = f"open_margin_min + close_margin_min must be < {session} (got {got})"
+            problems.append((("filters", "close_margin_min"), text))
+        if (before_close := self.exits.exit_before_close_min) >= self.session_minutes:
+            text = f"must be < {session} (got {before_close})"
             problems.append((("exits", "exit_before_close_min"), text))
-        ids = [account.id for account in self.accounts]
-        for index, first in _duplicates(ids):
-            text = f"duplicate virtual account id {describe_value(ids[index])}"
-            problems.append((("accounts", index, "id"), f"{text} (also accounts[{first}])"))
+        same_id = dict(_duplicates([account.id for account in self.accounts]))
         for index, account in enumerate(self.accounts):
-            repeats = dict(_duplicates(account.universe))
+            if index in same_id:
+                text = f"duplicate virtual account id {describe_value(account.id)}"
+                text = f"{text} (also accounts[{same_id[index]}])"
+                problems.append((("accounts", index, "id"), text))
+            same_symbol = dict(_duplicates(account.universe))
             for position, symbol in enumerate(account.universe):
-                where = ("accounts", index, "universe", position)
+                where, name = ("accounts", index, "universe", position), describe_value(symbol)
                 if symbol not in self.sim.symbols:
-                    text = f"symbol {describe_value(symbol)} is not in sim.symbols"
-                    problems.append((where, text))
-                if position in repeats:
-                    also = f"accounts[{index}].universe[{repeats[position]}]"
-                    problems.append(
-                        (where, f"duplicate symbol {describe_value(symbol)} (also {also})")
-                    )
+                    problems.append((where, f"symbol {name} is not in sim.symbols"))
+                if position in same_symbol:
+                    also = f"accounts[{index}].universe[{same_symbol[position]}]"
+                    problems.append((where, f"duplicate symbol {name} (also {also})"))
         if problems:
             raise problems_error(*problems)
         return self
@@ -382,7 +387,7 @@ def load_config(path: str | Path) -> EngineConfig:
     """
     source = one_line(os.fspath(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # tolerate an editor's BOM
     except FileNotFoundError:
         raise ConfigError([f"{source}: file not found"]) from None
     except IsADirectoryError:

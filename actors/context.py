@@ -39,7 +39,7 @@ class LockedPacer:
         with self._lock:
             return self._pacer.used(now_s)
 
-    def try_entry(self, now_s: float, messages: int):  # type: ignore[no-untyped-def]  # noqa: ANN201
+    def try_entry(self, now_s: float, messages: int):  # type: ignore[no-untyped-def]
         with self._lock:
             return self._pacer.try_entry(now_s, messages)
 

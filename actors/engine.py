@@ -83,8 +83,9 @@ class _Router:
 
     def on_broker_event(self, event: BrokerEvent) -> None:
         if isinstance(event, AccountSnapshot):
-            self._book.tell("governor", AccountUpdate(event.net_liquidation, event.maint_margin,
-                                                      event.time))
+            self._book.tell(
+                "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
+            )
         elif isinstance(event, ConnectionEvent):
             self._book.tell("governor", event)
         else:
@@ -103,8 +104,9 @@ class Engine:
         self.config = config
         self.options = options or RunOptions()
         tz = config.tz
-        self.calendar = TradingCalendar.build(tz, config.open_time, config.close_time,
-                                              config.engine.holidays)
+        self.calendar = TradingCalendar.build(
+            tz, config.open_time, config.close_time, config.engine.holidays
+        )
         self.clock = clock or self._make_clock()
         self.gate = TradingGate(GateState.CLOSED, "engine starting")
         self.book = AddressBook(self.clock.inflight)
@@ -114,9 +116,17 @@ class Engine:
         self.ledger = Ledger(self.database)
         self.broker = broker or self._make_broker()
         self.ctx = EngineContext(
-            config=config, clock=self.clock, calendar=self.calendar, ledger=self.ledger,
-            book=self.book, bus=self.bus, quotes=self.quotes, gate=self.gate, broker=self.broker,
-            pacer=LockedPacer(Pacer(config.risk.max_messages_per_s)), on_crash=self._on_crash,
+            config=config,
+            clock=self.clock,
+            calendar=self.calendar,
+            ledger=self.ledger,
+            book=self.book,
+            bus=self.bus,
+            quotes=self.quotes,
+            gate=self.gate,
+            broker=self.broker,
+            pacer=LockedPacer(Pacer(config.risk.max_messages_per_s)),
+            on_crash=self._on_crash,
         )
         self.done = threading.Event()
         self.crashes: Counter[str] = Counter()
@@ -134,13 +144,17 @@ class Engine:
 
     def _make_broker(self) -> Broker:
         if self.config.broker.kind != "sim":
-            raise ValueError(f"broker.kind {self.config.broker.kind!r} is not available in "
-                             "this build; use broker.kind = \"sim\"")
+            raise ValueError(
+                f"broker.kind {self.config.broker.kind!r} is not available in "
+                'this build; use broker.kind = "sim"'
+            )
         from broker.sim import SimBroker, SimSymbol  # noqa: PLC0415 - only for sim runs
 
         sim = self.config.sim
         return SimBroker(
-            clock=self.clock, calendar=self.calendar, gate=self.gate,
+            clock=self.clock,
+            calendar=self.calendar,
+            gate=self.gate,
             symbols={
                 name: SimSymbol(name, s.price, s.volatility, s.spread_bps, s.display_size)
                 for name, s in sim.symbols.items()
@@ -163,11 +177,17 @@ class Engine:
             drive_clock: start the clock's driver thread. Tests pass False and advance a
                 max-speed clock themselves with ``run_until``/``advance``.
         """
-        self.ledger.upsert_accounts([
-            AccountRecord(id=a.id, strategy=a.strategy.kind, capital=Decimal(a.capital),
-                          created_at=self.clock.now())
-            for a in self.config.accounts
-        ])
+        self.ledger.upsert_accounts(
+            [
+                AccountRecord(
+                    id=a.id,
+                    strategy=a.strategy.kind,
+                    capital=Decimal(a.capital),
+                    created_at=self.clock.now(),
+                )
+                for a in self.config.accounts
+            ]
+        )
         self._spawn("journal", Journal.start(self.ctx))
         self._spawn("governor", RiskGovernor.start(self.ctx))
         self._spawn("order_manager", OrderManager.start(self.ctx))
@@ -186,8 +206,12 @@ class Engine:
         self._started = True
         if drive_clock:
             self.clock.start()
-        logger.info("engine: started with {} VAs at {} (speed {})", len(self.config.accounts),
-                    self.clock.now().isoformat(), self.clock.speed or "max")
+        logger.info(
+            "engine: started with {} VAs at {} (speed {})",
+            len(self.config.accounts),
+            self.clock.now().isoformat(),
+            self.clock.speed or "max",
+        )
 
     def _spawn(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         self.book.register(name, ref)
@@ -196,16 +220,19 @@ class Engine:
     def _schedule(self) -> None:
         interval = self.config.engine.reconcile_interval_s
         clock = self.clock
-        self._timers.append(clock.call_every(
-            interval, lambda: self.book.tell("order_manager", Tick("reconcile", clock.now())),
-            name="reconcile"))
-        self._timers.append(clock.call_every(
-            60.0, lambda: self.book.tell("governor", Tick("day", clock.now())), name="day-roll"))
+        self._timers.append(clock.call_every(interval, self._tick_reconcile, name="reconcile"))
+        self._timers.append(clock.call_every(60.0, self._tick_day, name="day-roll"))
         until = self.options.until
         if until is None and clock.speed is None:
             until = self.calendar.session_close(self.calendar.trading_day(clock.now()))
         if until is not None:
             self._timers.append(clock.call_at(until, self._reached_until, name="until"))
+
+    def _tick_reconcile(self) -> None:
+        self.book.tell("order_manager", Tick("reconcile", self.clock.now()))
+
+    def _tick_day(self) -> None:
+        self.book.tell("governor", Tick("day", self.clock.now()))
 
     def _reached_until(self) -> None:
         logger.info("engine: reached {}", self.clock.now().isoformat())
@@ -244,9 +271,15 @@ class Engine:
         """Called on the crashed actor's thread: record it, pause a VA that keeps crashing."""
         self.crashes[address] += 1
         count = self.crashes[address]
-        self.book.tell("governor", RiskNotice(
-            "actor_crash", f"{address} crashed ({type(exc).__name__}: {exc}); restarted "
-            f"from the ledger (#{count})", self.clock.now()))
+        self.book.tell(
+            "governor",
+            RiskNotice(
+                "actor_crash",
+                f"{address} crashed ({type(exc).__name__}: {exc}); restarted "
+                f"from the ledger (#{count})",
+                self.clock.now(),
+            ),
+        )
         if address.startswith("va:") and count >= VA_CRASH_LIMIT:
             va_id = address[3:]
             self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
@@ -274,7 +307,7 @@ class Engine:
         ref = self.book.get(name)
         if ref is None:
             return None
-        actor = ref._actor_weakref()  # noqa: SLF001 - pykka keeps no public handle
+        actor = ref._actor_weakref()
         return actor if isinstance(actor, EngineActor) else None
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:

@@ -39,7 +39,7 @@ class Journal(EngineActor):
                 time=decision.time,
                 va_id=signal.va_id,
                 contract_key=signal.contract.key,
-                side=signal.side.value,
+                side=signal.side,
                 quantity=signal.quantity,
                 source=signal.source,
                 accepted=decision.accepted,

@@ -104,14 +104,17 @@ class OrderManager(EngineActor):
         """Rebuild working orders and positions from the ledger."""
         ledger = self.ctx.ledger
         self.orders = {
-            o.id: _Order(o, OrderStatus(o.status), o.filled, o.avg_fill_price, o.updated_at)
+            o.id: _Order(o, o.status, o.filled, o.avg_fill_price, o.updated_at)
             for o in ledger.orders(working_only=True)
         }
         self.positions = {}
         for position in ledger.open_positions():
             contract = position.contract
             self.positions[(position.va_id, contract.key)] = _Position(
-                contract, position.quantity, position.avg_price, position.opened_at,
+                contract,
+                position.quantity,
+                position.avg_price,
+                position.opened_at,
                 self.ctx.config.sector_of(contract.symbol),
             )
 
@@ -153,8 +156,14 @@ class OrderManager(EngineActor):
         self._journal(proposal, OK, now)
         for record in records:
             if not self.ctx.broker.place_order(self._request(record)):
-                self._set_status(record.id, OrderStatus.REJECTED, 0, None, now,
-                                 "refused at the broker adapter (gate closed)")
+                self._set_status(
+                    record.id,
+                    OrderStatus.REJECTED,
+                    0,
+                    None,
+                    now,
+                    "refused at the broker adapter (gate closed)",
+                )
         self._publish_order(records[0].id)
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
@@ -165,8 +174,9 @@ class OrderManager(EngineActor):
             return decision
         buy = proposal.side is Side.BUY
         for decision in (
-            filters.check_trading_window(now, self.ctx.calendar, cfg.open_margin_min,
-                                         cfg.close_margin_min),
+            filters.check_trading_window(
+                now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
+            ),
             filters.check_spread(quote, cfg.max_spread_bps),
             filters.check_slippage(quote, proposal.quantity, buy=buy, max_bps=cfg.max_slippage_bps),
         ):
@@ -179,10 +189,15 @@ class OrderManager(EngineActor):
         position = self.positions.get((proposal.va_id, proposal.contract.key))
         held = position.quantity if position else 0
         if held == 0 or (held > 0) == (proposal.side is Side.BUY):
-            return reject("reduce_only", f"position {held}; {proposal.side.value} would grow it"), proposal
+            return reject(
+                "reduce_only", f"position {held}; {proposal.side.value} would grow it"
+            ), proposal
         pending = sum(
-            o.record.quantity - o.filled for o in self.orders.values()
-            if o.working and o.purpose is Purpose.EXIT and o.record.va_id == proposal.va_id
+            o.record.quantity - o.filled
+            for o in self.orders.values()
+            if o.working
+            and o.purpose is Purpose.EXIT
+            and o.record.va_id == proposal.va_id
             and o.record.contract_key == proposal.contract.key
         )
         room = abs(held) - pending
@@ -193,89 +208,129 @@ class OrderManager(EngineActor):
         return OK, proposal
 
     def _records(self, proposal: OrderProposal, now: datetime) -> list[OrderRecord]:
-        base = OrderRecord.new(
-            id=proposal.proposal_id,
-            va_id=proposal.va_id,
+        """The entry (or exit) and, for an entry, its attached protective stop."""
+        request = OrderRequest(
+            client_order_id=proposal.proposal_id,
             contract=proposal.contract,
-            side=proposal.side.value,
-            order_type=proposal.order_type.value,
+            side=proposal.side,
+            order_type=proposal.order_type,
             quantity=proposal.quantity,
             limit_price=proposal.limit_price,
-            stop_price=None,
-            parent_id=None,
             reduce_only=proposal.reduce_only,
-            purpose=proposal.purpose.value,
-            reason=proposal.reason,
-            signal_id=proposal.proposal_id,
-            time=now,
         )
-        if proposal.purpose is not Purpose.ENTRY or proposal.stop_price is None:
-            return [base]
-        stop = OrderRecord.new(
-            id=f"{proposal.proposal_id}.stop",
-            va_id=proposal.va_id,
-            contract=proposal.contract,
-            side=proposal.side.opposite.value,
-            order_type=OrderType.STP.value,
-            quantity=proposal.quantity,
-            limit_price=None,
-            stop_price=proposal.stop_price,
-            parent_id=proposal.proposal_id,
-            reduce_only=True,
-            purpose=Purpose.STOP.value,
-            reason="stop",
-            signal_id=proposal.proposal_id,
-            time=now,
-        )
-        return [base, stop]
+        records = [
+            OrderRecord.from_request(
+                request,
+                va_id=proposal.va_id,
+                purpose=proposal.purpose.value,
+                created_at=now,
+                reason=proposal.reason,
+                signal_id=proposal.proposal_id,
+            )
+        ]
+        if proposal.purpose is Purpose.ENTRY and proposal.stop_price is not None:
+            stop = OrderRequest(
+                client_order_id=f"{proposal.proposal_id}.stop",
+                contract=proposal.contract,
+                side=proposal.side.opposite,
+                order_type=OrderType.STP,
+                quantity=proposal.quantity,
+                stop_price=proposal.stop_price,
+                parent_id=proposal.proposal_id,
+                reduce_only=True,
+                tif="GTC",
+            )
+            records.append(
+                OrderRecord.from_request(
+                    stop,
+                    va_id=proposal.va_id,
+                    purpose=Purpose.STOP.value,
+                    created_at=now,
+                    reason="stop",
+                    signal_id=proposal.proposal_id,
+                )
+            )
+        return records
 
     @staticmethod
     def _request(record: OrderRecord) -> OrderRequest:
-        return OrderRequest(
-            client_order_id=record.id,
-            contract=record.contract,
-            side=Side(record.side),
-            order_type=OrderType(record.order_type),
-            quantity=record.quantity,
-            limit_price=record.limit_price,
-            stop_price=record.stop_price,
-            parent_id=record.parent_id,
-            reduce_only=record.reduce_only,
-            tif="GTC" if record.purpose == Purpose.STOP else "DAY",
-        )
+        return record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
 
     def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
-        rejected = OrderRejected(proposal.proposal_id, proposal.va_id, proposal.contract,
-                                 proposal.purpose, "order_manager", decision.rule,
-                                 decision.detail, now)
+        rejected = OrderRejected(
+            proposal.proposal_id,
+            proposal.va_id,
+            proposal.contract,
+            proposal.purpose,
+            "order_manager",
+            decision.rule,
+            decision.detail,
+            now,
+        )
         self.tell(f"va:{proposal.va_id}", rejected)
         self.tell("governor", rejected)
         self._journal(proposal, decision, now)
 
     def _journal(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
-        signal = Signal(proposal.proposal_id, proposal.va_id, proposal.contract, proposal.side,
-                        proposal.time, proposal.reason.split(" ")[0] or "engine", proposal.reason,
-                        close=proposal.purpose is not Purpose.ENTRY, quantity=proposal.quantity)
-        self.tell("journal", SignalDecision(signal, decision.accepted, "order_manager",
-                                            decision.rule or "accepted", decision.detail, now))
+        signal = Signal(
+            proposal.proposal_id,
+            proposal.va_id,
+            proposal.contract,
+            proposal.side,
+            proposal.time,
+            proposal.reason.split(" ")[0] or "engine",
+            proposal.reason,
+            close=proposal.purpose is not Purpose.ENTRY,
+            quantity=proposal.quantity,
+        )
+        self.tell(
+            "journal",
+            SignalDecision(
+                signal,
+                decision.accepted,
+                "order_manager",
+                decision.rule or "accepted",
+                decision.detail,
+                now,
+            ),
+        )
 
     # -- broker events ----------------------------------------------------------------------
     def _on_status(self, event: OrderStatusEvent) -> None:
         order = self.orders.get(event.client_order_id)
         if order is None:
             if self.ctx.ledger.order(event.client_order_id) is None:
-                self.tell("governor", RiskNotice(
-                    "unknown_order", f"broker reports unknown order {event.client_order_id}",
-                    event.time, f"{event.status.value} filled {event.filled}"))
+                self.tell(
+                    "governor",
+                    RiskNotice(
+                        "unknown_order",
+                        f"broker reports unknown order {event.client_order_id}",
+                        event.time,
+                        f"{event.status.value} filled {event.filled}",
+                    ),
+                )
             return
         if order.status.is_terminal:
             return  # late or repeated event for a finished order
-        self._set_status(order.id, event.status, max(order.filled, event.filled),
-                         event.avg_fill_price, event.time, event.reason, event.broker_order_id)
+        self._set_status(
+            order.id,
+            event.status,
+            max(order.filled, event.filled),
+            event.avg_fill_price,
+            event.time,
+            event.reason,
+            event.broker_order_id,
+        )
 
     def _set_status(
-        self, order_id: str, status: OrderStatus, filled: int, avg: Decimal | None,
-        when: datetime, reason: str = "", broker_order_id: int | None = None,
+        self,
+        order_id: str,
+        status: OrderStatus,
+        filled: int,
+        avg: Decimal | None,
+        when: datetime,
+        reason: str = "",
+        broker_order_id: int | None = None,
     ) -> None:
         order = self.orders[order_id]
         changed = status is not order.status or filled != order.filled
@@ -285,74 +340,140 @@ class OrderManager(EngineActor):
         order.last_event_at = when
         if changed:
             self.ctx.ledger.update_order(
-                order_id, status=status.value, filled=filled, avg_fill_price=order.avg_fill_price,
-                time=when, reason=reason or None, broker_order_id=broker_order_id, detail=reason,
+                order_id,
+                status=status,
+                filled=filled,
+                avg_fill_price=order.avg_fill_price,
+                time=when,
+                reason=reason or None,
+                broker_order_id=broker_order_id,
+                detail=reason,
             )
         record = order.record
         if status.is_terminal:
             del self.orders[order_id]
-            update = OrderUpdate(order_id, record.va_id, record.contract, order.purpose,
-                                 Side(record.side), status, record.quantity, filled, when, reason)
+            update = OrderUpdate(
+                order_id,
+                record.va_id,
+                record.contract,
+                order.purpose,
+                Side(record.side),
+                status,
+                record.quantity,
+                filled,
+                when,
+                reason,
+            )
             self.tell(f"va:{record.va_id}", update)
             if order.purpose is Purpose.ENTRY:
                 self.tell("governor", update)
                 self._fit_stop_to_entry(order)
             if status is OrderStatus.REJECTED:
-                self.bus.publish(EngineEvent("reject", f"{record.va_id} order {order_id} "
-                                             f"rejected by broker: {reason}", when, record.va_id))
+                self.bus.publish(
+                    EngineEvent(
+                        "reject",
+                        f"{record.va_id} order {order_id} rejected by broker: {reason}",
+                        when,
+                        record.va_id,
+                    )
+                )
             self._check_flatten_done(when)
         self._publish_order(order_id, order)
 
     def _fit_stop_to_entry(self, entry: _Order) -> None:
         """After an entry ends part-filled, its protective stop covers exactly the fill."""
         stop = self.orders.get(f"{entry.id}.stop")
-        if stop is None or entry.filled == 0 or stop.record.quantity == entry.filled:
+        if stop is None or entry.filled in (0, stop.record.quantity):
             return
         stop.record = replace(stop.record, quantity=entry.filled)
         self.ctx.broker.modify_order(stop.id, quantity=entry.filled)
-        self.ctx.ledger.update_order(stop.id, status=stop.status.value, filled=stop.filled,
-                                     avg_fill_price=stop.avg_fill_price,
-                                     time=self.ctx.clock.now(), quantity=entry.filled,
-                                     detail=f"stop resized to entry fill {entry.filled}")
+        self.ctx.ledger.update_order(
+            stop.id,
+            status=stop.status,
+            filled=stop.filled,
+            avg_fill_price=stop.avg_fill_price,
+            time=self.ctx.clock.now(),
+            quantity=entry.filled,
+            detail=f"stop resized to entry fill {entry.filled}",
+        )
 
     def _on_execution(self, event: ExecutionEvent) -> None:
         order = self.orders.get(event.client_order_id)
         record = order.record if order else self.ctx.ledger.order(event.client_order_id)
         if record is None:
-            self.tell("governor", RiskNotice("unknown_execution", f"execution {event.exec_id} "
-                                             f"for unknown order {event.client_order_id}",
-                                             event.time))
+            self.tell(
+                "governor",
+                RiskNotice(
+                    "unknown_execution",
+                    f"execution {event.exec_id} for unknown order {event.client_order_id}",
+                    event.time,
+                ),
+            )
             return
-        stored = self.ctx.ledger.insert_execution(ExecutionRecord(
-            exec_id=event.exec_id, order_id=record.id, va_id=record.va_id,
-            contract_key=record.contract_key, side=event.side.value, quantity=event.quantity,
-            price=event.price, commission=event.commission, time=event.time,
-            multiplier=record.contract.multiplier,
-        ))
+        stored = self.ctx.ledger.insert_execution(
+            ExecutionRecord(
+                exec_id=event.exec_id,
+                order_id=record.id,
+                va_id=record.va_id,
+                contract_key=record.contract_key,
+                side=event.side,
+                quantity=event.quantity,
+                price=event.price,
+                commission=event.commission,
+                time=event.time,
+                multiplier=record.contract.multiplier,
+            )
+        )
         if not stored:
             return  # seen before (replay after reconnect or restart): never counted twice
         purpose = Purpose(record.purpose)
         position, realized = self._book(record, event)
-        fill = Fill(event.exec_id, record.id, record.va_id, record.contract, event.side,
-                    event.quantity, event.price, event.commission, event.time, purpose,
-                    record.reason)
+        fill = Fill(
+            event.exec_id,
+            record.id,
+            record.va_id,
+            record.contract,
+            event.side,
+            event.quantity,
+            event.price,
+            event.commission,
+            event.time,
+            purpose,
+            record.reason,
+        )
         self.tell(f"va:{record.va_id}", fill)
         change = PositionChanged(
-            record.va_id, record.contract, position.quantity, position.avg_price,
-            self._stop_price(record.va_id, record.contract_key), position.opened_at, event.time,
-            position.sector, realized,
+            record.va_id,
+            record.contract,
+            position.quantity,
+            position.avg_price,
+            self._stop_price(record.va_id, record.contract_key),
+            position.opened_at,
+            event.time,
+            position.sector,
+            realized,
         )
         self.tell("position_monitor", change)
         self.tell("governor", change)
-        self.bus.publish(EngineEvent(
-            "fill", f"{record.va_id} {event.side.value} {event.quantity} {record.contract_key} "
-            f"@ {event.price} ({record.purpose}{': ' + record.reason if record.reason else ''})",
-            event.time, record.va_id))
+        self.bus.publish(
+            EngineEvent(
+                "fill",
+                f"{record.va_id} {event.side.value} {event.quantity} {record.contract_key} "
+                f"@ {event.price} ({record.purpose}: {record.reason or '-'})",
+                event.time,
+                record.va_id,
+            )
+        )
         if position.quantity == 0:
             self.positions.pop((record.va_id, record.contract_key), None)
-            self._cancel_where(lambda o: o.record.va_id == record.va_id
-                               and o.record.contract_key == record.contract_key
-                               and o.purpose is not Purpose.ENTRY, "position closed")
+            self._cancel_where(
+                lambda o: (
+                    o.record.va_id == record.va_id
+                    and o.record.contract_key == record.contract_key
+                    and o.purpose is not Purpose.ENTRY
+                ),
+                "position closed",
+            )
         else:
             self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
 
@@ -361,28 +482,37 @@ class OrderManager(EngineActor):
         position = self.positions.get(key)
         if position is None:
             position = self.positions[key] = _Position(
-                record.contract, sector=self.ctx.config.sector_of(record.contract.symbol))
+                record.contract, sector=self.ctx.config.sector_of(record.contract.symbol)
+            )
         signed = event.quantity * event.side.sign
         before = position.quantity
         realized = -event.commission
         if before == 0 or (before > 0) == (signed > 0):
             total = before + signed
-            position.avg_price = (position.avg_price * abs(before)
-                                  + event.price * abs(signed)) / abs(total)
+            position.avg_price = (
+                position.avg_price * abs(before) + event.price * abs(signed)
+            ) / abs(total)
             if before == 0:
                 position.opened_at = event.time
         else:
             closing = min(abs(signed), abs(before))
-            realized += ((event.price - position.avg_price) * closing * (1 if before > 0 else -1)
-                         * record.contract.multiplier)
+            realized += (
+                (event.price - position.avg_price)
+                * closing
+                * (1 if before > 0 else -1)
+                * record.contract.multiplier
+            )
         position.quantity = before + signed
         return position, realized
 
     def _stop_price(self, va_id: str, contract_key: str) -> Decimal | None:
         for order in self.orders.values():
             record = order.record
-            if (order.purpose is Purpose.STOP and record.va_id == va_id
-                    and record.contract_key == contract_key):
+            if (
+                order.purpose is Purpose.STOP
+                and record.va_id == va_id
+                and record.contract_key == contract_key
+            ):
                 return record.stop_price
         return None
 
@@ -390,17 +520,24 @@ class OrderManager(EngineActor):
         """After a partial exit, no stop may cover more than what is still held."""
         for order in list(self.orders.values()):
             record = order.record
-            if (order.purpose is Purpose.STOP and record.va_id == va_id
-                    and record.contract_key == contract_key
-                    and record.quantity - order.filled > held):
+            if (
+                order.purpose is Purpose.STOP
+                and record.va_id == va_id
+                and record.contract_key == contract_key
+                and record.quantity - order.filled > held
+            ):
                 quantity = order.filled + held
                 order.record = replace(record, quantity=quantity)
                 self.ctx.broker.modify_order(order.id, quantity=quantity)
-                self.ctx.ledger.update_order(order.id, status=order.status.value,
-                                             filled=order.filled,
-                                             avg_fill_price=order.avg_fill_price,
-                                             time=self.ctx.clock.now(), quantity=quantity,
-                                             detail=f"stop resized to position {held}")
+                self.ctx.ledger.update_order(
+                    order.id,
+                    status=order.status,
+                    filled=order.filled,
+                    avg_fill_price=order.avg_fill_price,
+                    time=self.ctx.clock.now(),
+                    quantity=quantity,
+                    detail=f"stop resized to position {held}",
+                )
 
     # -- cancels, flatten, reconcile ---------------------------------------------------------
     def _cancel_where(self, predicate: object, reason: str) -> int:
@@ -413,8 +550,10 @@ class OrderManager(EngineActor):
         return count
 
     def _cancel_entries(self, va_id: str | None, reason: str) -> None:
-        self._cancel_where(lambda o: o.purpose is Purpose.ENTRY
-                           and (va_id is None or o.record.va_id == va_id), reason)
+        self._cancel_where(
+            lambda o: o.purpose is Purpose.ENTRY and (va_id is None or o.record.va_id == va_id),
+            reason,
+        )
 
     def _flatten(self, va_id: str | None, reason: str) -> None:
         now = self.ctx.clock.now()
@@ -424,11 +563,17 @@ class OrderManager(EngineActor):
             if position.quantity == 0 or (va_id is not None and owner != va_id):
                 continue
             proposal = OrderProposal(
-                proposal_id=self.ctx.new_id(f"{owner}-flat"), va_id=owner,
+                proposal_id=self.ctx.new_id(f"{owner}-flat"),
+                va_id=owner,
                 contract=position.contract,
                 side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity), order_type=OrderType.MKT, purpose=Purpose.EXIT,
-                reason="flatten", time=now, ref_price=position.avg_price, sector=position.sector,
+                quantity=abs(position.quantity),
+                order_type=OrderType.MKT,
+                purpose=Purpose.EXIT,
+                reason="flatten",
+                time=now,
+                ref_price=position.avg_price,
+                sector=position.sector,
             )
             self._place(proposal)
         self._check_flatten_done(now)
@@ -458,18 +603,25 @@ class OrderManager(EngineActor):
 
     def _reconcile(self, now: datetime) -> None:
         broker_orders = {o.client_order_id: o for o in self.ctx.broker.open_orders()}
-        ours = {oid for oid, o in self.orders.items()
-                if o.working and o.status is not OrderStatus.PENDING_SUBMIT}
+        ours = {
+            oid
+            for oid, o in self.orders.items()
+            if o.working and o.status is not OrderStatus.PENDING_SUBMIT
+        }
         for oid in sorted(ours - broker_orders.keys()):
             order = self.orders[oid]
             if order.record.parent_id and order.record.parent_id in self.orders:
                 continue  # an attached stop is held by the broker until its parent fills
-            self.tell("governor", RiskNotice("reconcile", f"order {oid} working here, unknown "
-                                             "to the broker", now))
+            self.tell(
+                "governor",
+                RiskNotice("reconcile", f"order {oid} working here, unknown to the broker", now),
+            )
         for oid in sorted(broker_orders.keys() - self.orders.keys()):
             if self.ctx.ledger.order(oid) is None:
-                self.tell("governor", RiskNotice("reconcile", f"broker order {oid} unknown to "
-                                                 "the ledger", now))
+                self.tell(
+                    "governor",
+                    RiskNotice("reconcile", f"broker order {oid} unknown to the ledger", now),
+                )
 
     # -- views ------------------------------------------------------------------------------
     def _publish_order(self, order_id: str, order: _Order | None = None) -> None:
@@ -477,10 +629,24 @@ class OrderManager(EngineActor):
         if order is None:
             return
         r = order.record
-        self.bus.publish(OrderSnapshot(
-            r.id, r.va_id, r.contract, Side(r.side), OrderType(r.order_type), order.purpose,
-            r.quantity, order.filled, order.status, r.limit_price, r.stop_price, r.created_at,
-            order.last_event_at or r.created_at, r.reason))
+        self.bus.publish(
+            OrderSnapshot(
+                r.id,
+                r.va_id,
+                r.contract,
+                Side(r.side),
+                OrderType(r.order_type),
+                order.purpose,
+                r.quantity,
+                order.filled,
+                order.status,
+                r.limit_price,
+                r.stop_price,
+                r.created_at,
+                order.last_event_at or r.created_at,
+                r.reason,
+            )
+        )
 
     def snapshot(self) -> dict[str, object]:
         return {

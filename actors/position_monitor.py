@@ -79,8 +79,12 @@ class PositionMonitor(EngineActor):
         for position in ledger.open_positions():
             key = (position.va_id, position.contract_key)
             self.watched[key] = _Watched(
-                position.va_id, position.contract, position.quantity, position.avg_price,
-                stops.get(key), position.opened_at,
+                position.va_id,
+                position.contract,
+                position.quantity,
+                position.avg_price,
+                stops.get(key),
+                position.opened_at,
             )
             self.ctx.quotes.subscribe(self.address, position.contract_key)
 
@@ -103,8 +107,12 @@ class PositionMonitor(EngineActor):
             return
         previous = self.watched.get(key)
         watched = _Watched(
-            change.va_id, change.contract, change.quantity, change.avg_price,
-            change.stop_price, change.opened_at,
+            change.va_id,
+            change.contract,
+            change.quantity,
+            change.avg_price,
+            change.stop_price,
+            change.opened_at,
             mark=previous.mark if previous else None,
         )
         self.watched[key] = watched
@@ -126,23 +134,35 @@ class PositionMonitor(EngineActor):
             watched.mark = Decimal(str(quote.mid))
             self._evaluate(watched, now)
             self._publish(watched, now)
-        self.tell("governor", UnrealizedUpdate(
-            sum((w.unrealized() for w in self.watched.values()), ZERO),
-            sum((abs(w.quantity * (w.mark or w.avg_price)) for w in self.watched.values()), ZERO),
-            now,
-        ))
+        self.tell(
+            "governor",
+            UnrealizedUpdate(
+                sum((w.unrealized() for w in self.watched.values()), ZERO),
+                sum(
+                    (abs(w.quantity * (w.mark or w.avg_price)) for w in self.watched.values()), ZERO
+                ),
+                now,
+            ),
+        )
 
     def _evaluate(self, watched: _Watched, now: datetime) -> None:
         if watched.mark is None:
             return
-        if watched.exit_requested and watched.exit_requested_at is not None:
-            # A request may be refused (halted, paced): ask again after a while, not per tick.
-            if (now - watched.exit_requested_at).total_seconds() < EXIT_RETRY_S:
-                return
+        # A request may be refused (halted, paced): ask again after a while, not per tick.
+        if (
+            watched.exit_requested_at is not None
+            and (now - watched.exit_requested_at).total_seconds() < EXIT_RETRY_S
+        ):
+            return
         reason = evaluate_stock_exit(
-            quantity=watched.quantity, avg_price=watched.avg_price, mark=watched.mark,
-            stop_price=watched.stop_price, opened_at=watched.opened_at, now=now,
-            rules=self.rules, calendar=self.ctx.calendar,
+            quantity=watched.quantity,
+            avg_price=watched.avg_price,
+            mark=watched.mark,
+            stop_price=watched.stop_price,
+            opened_at=watched.opened_at,
+            now=now,
+            rules=self.rules,
+            calendar=self.ctx.calendar,
         )
         if reason is None:
             return
@@ -153,18 +173,20 @@ class PositionMonitor(EngineActor):
     def _publish(self, watched: _Watched, now: datetime, *, closed: bool = False) -> None:
         cost = abs(watched.avg_price * watched.quantity * watched.contract.multiplier)
         unrealized = watched.unrealized()
-        self.bus.publish(PositionSnapshot(
-            va_id=watched.va_id,
-            contract=watched.contract,
-            quantity=0 if closed else watched.quantity,
-            avg_price=watched.avg_price,
-            mark=float(watched.mark) if watched.mark is not None else None,
-            unrealized_pnl=ZERO if closed else unrealized,
-            unrealized_pct=float(unrealized / cost * 100) if cost and not closed else 0.0,
-            stop_price=watched.stop_price,
-            opened_at=watched.opened_at,
-            time=now,
-        ))
+        self.bus.publish(
+            PositionSnapshot(
+                va_id=watched.va_id,
+                contract=watched.contract,
+                quantity=0 if closed else watched.quantity,
+                avg_price=watched.avg_price,
+                mark=float(watched.mark) if watched.mark is not None else None,
+                unrealized_pnl=ZERO if closed else unrealized,
+                unrealized_pct=float(unrealized / cost * 100) if cost and not closed else 0.0,
+                stop_price=watched.stop_price,
+                opened_at=watched.opened_at,
+                time=now,
+            )
+        )
 
     def snapshot(self) -> list[PositionSnapshot]:
         now = self.ctx.clock.now()
@@ -172,8 +194,18 @@ class PositionMonitor(EngineActor):
         for w in self.watched.values():
             cost = abs(w.avg_price * w.quantity * w.contract.multiplier)
             unrealized = w.unrealized()
-            out.append(PositionSnapshot(
-                w.va_id, w.contract, w.quantity, w.avg_price,
-                float(w.mark) if w.mark is not None else None, unrealized,
-                float(unrealized / cost * 100) if cost else 0.0, w.stop_price, w.opened_at, now))
+            out.append(
+                PositionSnapshot(
+                    w.va_id,
+                    w.contract,
+                    w.quantity,
+                    w.avg_price,
+                    float(w.mark) if w.mark is not None else None,
+                    unrealized,
+                    float(unrealized / cost * 100) if cost else 0.0,
+                    w.stop_price,
+                    w.opened_at,
+                    now,
+                )
+            )
         return out

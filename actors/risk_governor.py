@@ -35,15 +35,15 @@ from actors.messages import (
     Resume,
     RiskNotice,
     RiskStatus,
-    SignalDecision,
     Signal,
+    SignalDecision,
     Tick,
     TradingState,
     UnrealizedUpdate,
 )
 from actors.rules import risk_rules as rr
 from actors.rules.decision import Decision
-from broker.base import ConnectionEvent, ConnectionState, GateState
+from broker.base import ConnectionEvent, ConnectionState, GateState, OrderStatus
 from db.records import RiskEventRecord
 
 __all__ = ["RiskGovernor"]
@@ -116,7 +116,7 @@ class RiskGovernor(EngineActor):
             for order in ledger.orders()
             if order.purpose == Purpose.ENTRY
             and self.ctx.calendar.trading_day(order.created_at) == self.trading_day
-            and order.status != "rejected"
+            and order.status is not OrderStatus.REJECTED
         )
         self.exposures.clear()
         for position in ledger.open_positions():
@@ -230,14 +230,34 @@ class RiskGovernor(EngineActor):
         return out
 
     def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
-        self.tell(f"va:{proposal.va_id}", OrderRejected(
-            proposal.proposal_id, proposal.va_id, proposal.contract, proposal.purpose,
-            "governor", decision.rule, decision.detail, now))
-        signal = Signal(proposal.proposal_id, proposal.va_id, proposal.contract, proposal.side,
-                        proposal.time, "governor", proposal.reason,
-                        close=proposal.purpose is not Purpose.ENTRY, quantity=proposal.quantity)
-        self.tell("journal", SignalDecision(signal, False, "governor", decision.rule,
-                                            decision.detail, now))
+        self.tell(
+            f"va:{proposal.va_id}",
+            OrderRejected(
+                proposal.proposal_id,
+                proposal.va_id,
+                proposal.contract,
+                proposal.purpose,
+                "governor",
+                decision.rule,
+                decision.detail,
+                now,
+            ),
+        )
+        signal = Signal(
+            proposal.proposal_id,
+            proposal.va_id,
+            proposal.contract,
+            proposal.side,
+            proposal.time,
+            "governor",
+            proposal.reason,
+            close=proposal.purpose is not Purpose.ENTRY,
+            quantity=proposal.quantity,
+        )
+        self.tell(
+            "journal",
+            SignalDecision(signal, False, "governor", decision.rule, decision.detail, now),
+        )
 
     def _on_position(self, change: PositionChanged) -> None:
         key = (change.va_id, change.contract.key)
@@ -258,7 +278,9 @@ class RiskGovernor(EngineActor):
         if (
             self.state is TradingState.ACTIVE
             and self.tripped_day != self.trading_day
-            and rr.daily_loss_tripped(day_pnl, self.day_start_net_liq, self.risk.daily_loss_limit_pct)
+            and rr.daily_loss_tripped(
+                day_pnl, self.day_start_net_liq, self.risk.daily_loss_limit_pct
+            )
         ):
             self.tripped_day = self.trading_day
             limit = rr.daily_loss_limit(self.day_start_net_liq, self.risk.daily_loss_limit_pct)
@@ -301,7 +323,9 @@ class RiskGovernor(EngineActor):
         if command.va_id is not None:
             now = self.ctx.clock.now()
             self._store("flatten_va", f"{command.va_id}: {command.reason}", now)
-            self.tell(f"va:{command.va_id}", PauseVA(command.va_id, True, f"flattened: {command.reason}"))
+            self.tell(
+                f"va:{command.va_id}", PauseVA(command.va_id, True, f"flattened: {command.reason}")
+            )
             self.tell("order_manager", command)
             return
         self._set_state(TradingState.FLATTENING, command.reason)
@@ -329,12 +353,24 @@ class RiskGovernor(EngineActor):
             gate = GateState.CLOSED
         self.ctx.gate.set(gate, self.reason if self.connected else "broker disconnected")
 
-    def _store(self, kind: str, reason: str, when: datetime, detail: str = "", *,
-               state: TradingState | None = None) -> None:
-        self.ctx.ledger.insert_risk_event(RiskEventRecord(
-            time=when, kind=kind, state=(state or self.state).value, reason=reason,
-            detail=detail or json.dumps({"trades_today": self.trades_today}),
-        ))
+    def _store(
+        self,
+        kind: str,
+        reason: str,
+        when: datetime,
+        detail: str = "",
+        *,
+        state: TradingState | None = None,
+    ) -> None:
+        self.ctx.ledger.insert_risk_event(
+            RiskEventRecord(
+                time=when,
+                kind=kind,
+                state=(state or self.state).value,
+                reason=reason,
+                detail=detail or json.dumps({"trades_today": self.trades_today}),
+            )
+        )
         self.bus.publish(EngineEvent(kind="risk", text=f"{kind}: {reason}", time=when))
 
     def status(self) -> RiskStatus:

@@ -98,7 +98,7 @@ class VirtualAccount(EngineActor):
                 continue
             book.apply_fill(_ReplayFill(order.contract, execution), self.limits)
         for order in orders.values():
-            if order.status_is_working:
+            if order.status.is_working:
                 if order.purpose == Purpose.ENTRY:
                     book.working_entries[order.id] = order.contract_key
                 elif order.purpose == Purpose.EXIT:
@@ -117,8 +117,10 @@ class VirtualAccount(EngineActor):
             self._on_order_update(message)
         elif isinstance(message, OrderRejected):
             self._forget(message.proposal_id)
-            self._note(f"{message.purpose.value} {message.contract.key} rejected: "
-                       f"{message.rule} {message.detail}")
+            self._note(
+                f"{message.purpose.value} {message.contract.key} rejected: "
+                f"{message.rule} {message.detail}"
+            )
         elif isinstance(message, Signal):
             self._on_signal(message)
         elif isinstance(message, ExitRequest):
@@ -169,7 +171,9 @@ class VirtualAccount(EngineActor):
             reason = f"max_drawdown {drawdown:.2f}% >= {self.limits.max_drawdown_pct:.2f}%"
             self.vabook.paused_reason = reason
             self._note(f"paused: {reason}")
-            self.tell("governor", RiskNotice("va_paused", f"{self.va_id} {reason}", self.ctx.clock.now()))
+            self.tell(
+                "governor", RiskNotice("va_paused", f"{self.va_id} {reason}", self.ctx.clock.now())
+            )
 
     # -- signals ----------------------------------------------------------------------------
     def _on_signal(self, signal: Signal) -> None:
@@ -194,8 +198,14 @@ class VirtualAccount(EngineActor):
             return reject("trading_state", "HALTED")
         key = signal.contract.key
         if signal.close:
-            return self._exit_proposal(signal.contract, signal.reason or "signal", now,
-                                       signal.signal_id, OrderType.MKT, None)
+            return self._exit_proposal(
+                signal.contract,
+                signal.reason or "signal",
+                now,
+                signal.signal_id,
+                OrderType.MKT,
+                None,
+            )
         decision = check_entry(self.vabook, signal.contract, self.limits, now)
         if not decision:
             return decision
@@ -242,8 +252,13 @@ class VirtualAccount(EngineActor):
         return str(getattr(spec, "order_type", self.ctx.config.orders.entry_type))
 
     def _exit_proposal(
-        self, contract: Contract, reason: str, now: datetime, proposal_id: str,
-        order_type: OrderType, limit_price: Decimal | None,
+        self,
+        contract: Contract,
+        reason: str,
+        now: datetime,
+        proposal_id: str,
+        order_type: OrderType,
+        limit_price: Decimal | None,
     ) -> OrderProposal | Decision:
         position = self.vabook.position(contract.key)
         if position == 0:
@@ -279,8 +294,14 @@ class VirtualAccount(EngineActor):
             close=True,
         )
         now = self.ctx.clock.now()
-        proposal = self._exit_proposal(request.contract, request.reason, now, signal.signal_id,
-                                       request.order_type, request.limit_price)
+        proposal = self._exit_proposal(
+            request.contract,
+            request.reason,
+            now,
+            signal.signal_id,
+            request.order_type,
+            request.limit_price,
+        )
         if isinstance(proposal, Decision):
             if proposal.rule != "exit_working":
                 self._decide(signal, proposal, now)
@@ -290,8 +311,10 @@ class VirtualAccount(EngineActor):
 
     def _decide(self, signal: Signal, decision: Decision, now: datetime) -> None:
         self._note(f"{signal.side.value} {signal.contract.key}: {decision.rule} {decision.detail}")
-        self.tell("journal", SignalDecision(signal, decision.accepted, "va", decision.rule,
-                                            decision.detail, now))
+        self.tell(
+            "journal",
+            SignalDecision(signal, decision.accepted, "va", decision.rule, decision.detail, now),
+        )
 
     # -- orders and fills -------------------------------------------------------------------
     def _on_fill(self, fill: Fill) -> None:
@@ -300,9 +323,14 @@ class VirtualAccount(EngineActor):
             outcome = "win" if pnl > 0 else "loss"
             self._note(f"closed {fill.contract.key} {outcome} {pnl:.2f} ({fill.reason})")
             if self.vabook.cooldown_until is not None and self.vabook.in_cooldown(fill.time):
-                self.bus.publish(EngineEvent(
-                    kind="risk", text=f"{self.va_id} cooldown until "
-                    f"{self.vabook.cooldown_until:%H:%M:%S}", time=fill.time, va_id=self.va_id))
+                self.bus.publish(
+                    EngineEvent(
+                        kind="risk",
+                        text=f"{self.va_id} cooldown until {self.vabook.cooldown_until:%H:%M:%S}",
+                        time=fill.time,
+                        va_id=self.va_id,
+                    )
+                )
         self._publish()
 
     def _on_order_update(self, update: OrderUpdate) -> None:
@@ -379,4 +407,3 @@ class _ReplayFill:
         self.price = Decimal(getattr(execution, "price"))  # noqa: B009
         self.commission = Decimal(getattr(execution, "commission"))  # noqa: B009
         self.time = getattr(execution, "time")  # noqa: B009
-

@@ -18,18 +18,22 @@ calls ``close()`` before it ends (an actor in ``on_stop``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import peewee
 
+from actors.rules.trades import derive_positions_and_trades
 from broker.base import OrderStatus, OrderType, Side
 from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
 from db.models import database_proxy as _proxy
 from db.records import (
     AccountRecord,
     ExecutionRecord,
+    OpenPosition,
     OrderEventRecord,
     OrderRecord,
     RiskEventRecord,
@@ -40,6 +44,7 @@ __all__ = ["DuplicateOrderError", "Ledger", "LedgerError", "UnknownOrderError"]
 
 _TERMINAL = [str(status) for status in OrderStatus if status.is_terminal]
 _ONE = Decimal(1)
+_R = TypeVar("_R")
 
 
 class LedgerError(Exception):
@@ -74,9 +79,13 @@ class Ledger:
     def database(self) -> peewee.Database:
         return self._db
 
-    def transaction(self) -> Any:
-        """A context manager making the calls inside it one transaction (nested: savepoint)."""
-        return self._db.atomic()
+    def transaction(self) -> AbstractContextManager[Any]:
+        """A context manager making the calls inside it one transaction (nested: savepoint).
+
+        Use it on the writer's thread to commit an execution with its order update.
+        """
+        atomic: AbstractContextManager[Any] = self._db.atomic()
+        return atomic
 
     def close(self) -> None:
         """Close the calling thread's connection (it reopens on the next call)."""
@@ -252,15 +261,7 @@ class Ledger:
     def accounts(self) -> list[AccountRecord]:
         """Every virtual account, by id."""
         query = VirtualAccount.select().order_by(VirtualAccount.id)
-        return [
-            AccountRecord(
-                id=r["id"],
-                strategy=r["strategy"],
-                capital=_plain(r["capital"]),
-                created_at=r["created_at"],
-            )
-            for r in _dicts(query)
-        ]
+        return [_record(AccountRecord, r, capital=_plain(r["capital"])) for r in _dicts(query)]
 
     def orders(self, *, working_only: bool = False, va_id: str | None = None) -> list[OrderRecord]:
         """Orders by creation time; ``working_only`` keeps non-terminal ones."""
@@ -280,14 +281,7 @@ class Ledger:
         """The order's stored transitions, oldest first."""
         query = OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.id)
         return [
-            OrderEventRecord(
-                order_id=r["order"],
-                time=r["time"],
-                status=OrderStatus(r["status"]),
-                filled=r["filled"],
-                detail=r["detail"],
-                id=r["id"],
-            )
+            _record(OrderEventRecord, r, order_id=r["order"], status=OrderStatus(r["status"]))
             for r in _dicts(query)
         ]
 
@@ -297,17 +291,13 @@ class Ledger:
         if va_id is not None:
             query = query.where(Execution.va_id == va_id)
         return [
-            ExecutionRecord(
-                exec_id=r["exec_id"],
+            _record(
+                ExecutionRecord,
+                r,
                 order_id=r["order"],
-                va_id=r["va_id"],
-                contract_key=r["contract_key"],
                 side=Side(r["side"]),
-                quantity=r["quantity"],
                 price=_plain(r["price"]),
                 commission=_plain(r["commission"]),
-                time=r["time"],
-                multiplier=r["multiplier"],
             )
             for r in _dicts(query.order_by(Execution.time, Execution.id))
         ]
@@ -317,27 +307,24 @@ class Ledger:
         query = Signal.select()
         if va_id is not None:
             query = query.where(Signal.va_id == va_id)
-        return [
-            SignalRecord(
-                id=r["id"],
-                time=r["time"],
-                va_id=r["va_id"],
-                contract_key=r["contract_key"],
-                side=Side(r["side"]),
-                source=r["source"],
-                accepted=r["accepted"],
-                stage=r["stage"],
-                rule=r["rule"],
-                detail=r["detail"],
-                quantity=r["quantity"],
-            )
-            for r in _dicts(query.order_by(Signal.time, Signal.id))
-        ]
+        rows = _dicts(query.order_by(Signal.time, Signal.id))
+        return [_record(SignalRecord, r, side=Side(r["side"])) for r in rows]
 
     def risk_events(self) -> list[RiskEventRecord]:
         """Risk events in time order."""
         query = RiskEvent.select().order_by(RiskEvent.time, RiskEvent.id)
-        return [_risk_record(r) for r in _dicts(query)]
+        return [_record(RiskEventRecord, r) for r in _dicts(query)]
+
+    def open_positions(self) -> list[OpenPosition]:
+        """Every VA's open positions, derived from the executions (the ledger is the truth)."""
+        orders = {o.id: o for o in self.orders()}
+        positions, _ = derive_positions_and_trades(self.executions(), orders)
+        contracts = {(o.va_id, o.contract_key): o.contract for o in orders.values()}
+        return [
+            OpenPosition(va, contracts[(va, key)], p.quantity, p.avg_price, p.opened_at)
+            for (va, key), p in sorted(positions.items())
+            if p.quantity != 0 and (va, key) in contracts
+        ]
 
     def latest_risk_event(self, kind: str | None = None) -> RiskEventRecord | None:
         """The newest risk event (of ``kind``, if given), or None."""
@@ -345,7 +332,7 @@ class Ledger:
         if kind is not None:
             query = query.where(RiskEvent.kind == kind)
         rows = _dicts(query.order_by(RiskEvent.time.desc(), RiskEvent.id.desc()).limit(1))
-        return _risk_record(rows[0]) if rows else None
+        return _record(RiskEventRecord, rows[0]) if rows else None
 
 
 def _dicts(query: Any) -> list[dict[str, Any]]:
@@ -385,45 +372,25 @@ def _order_row(rec: OrderRecord) -> dict[str, Any]:
 
 
 def _order_record(r: dict[str, Any]) -> OrderRecord:
-    return OrderRecord(
-        id=r["id"],
-        va_id=r["va_id"],
-        contract_key=r["contract_key"],
-        symbol=r["symbol"],
+    return _record(
+        OrderRecord,
+        r,
         side=Side(r["side"]),
         order_type=OrderType(r["order_type"]),
-        quantity=r["quantity"],
-        purpose=r["purpose"],
-        created_at=r["created_at"],
-        sec_type=r["sec_type"],
-        expiry=r["expiry"],
+        status=OrderStatus(r["status"]),
+        parent_id=r["parent"],
         strike=_plain_or_none(r["strike"]),
-        right=r["right"],
-        multiplier=r["multiplier"],
         limit_price=_plain_or_none(r["limit_price"]),
         stop_price=_plain_or_none(r["stop_price"]),
-        parent_id=r["parent"],
-        reduce_only=r["reduce_only"],
-        reason=r["reason"],
-        status=OrderStatus(r["status"]),
-        filled=r["filled"],
         avg_fill_price=_plain_or_none(r["avg_fill_price"]),
-        broker_order_id=r["broker_order_id"],
-        signal_id=r["signal_id"],
-        dry_run=r["dry_run"],
-        updated_at=r["updated_at"],
     )
 
 
-def _risk_record(r: dict[str, Any]) -> RiskEventRecord:
-    return RiskEventRecord(
-        time=r["time"],
-        kind=r["kind"],
-        state=r["state"],
-        reason=r["reason"],
-        detail=r["detail"],
-        id=r["id"],
-    )
+def _record(cls: type[_R], row: dict[str, Any], **converted: Any) -> _R:
+    """A record of type ``cls`` from a row: each field from the row column of the same name,
+    unless given in ``converted`` (enums, decimals, renamed foreign keys)."""
+    values = {f.name: row[f.name] for f in fields(cast(Any, cls)) if f.name not in converted}
+    return cls(**values, **converted)
 
 
 def _plain(value: Decimal) -> Decimal:

@@ -22,6 +22,7 @@ from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, Ord
 __all__ = [
     "AccountRecord",
     "ExecutionRecord",
+    "OpenPosition",
     "OrderEventRecord",
     "OrderRecord",
     "RiskEventRecord",
@@ -47,7 +48,9 @@ class OrderRecord:
     (``"stop"``, ``"profit_target"``, ``"time"``, ``"flatten"``, ``"signal"``) or, for a
     rejected order, the rejection reason. ``updated_at`` None means "same as ``created_at``"
     (the ledger always returns it set). Contract fields are stored flat; ``contract`` rebuilds
-    the ``Contract`` (currency and exchange take their defaults).
+    the ``Contract`` (currency and exchange take their defaults; a strike read back loses
+    trailing zeros, so ``contract.key`` differs from ``contract_key`` only if the original
+    strike had them, e.g. ``Decimal("450.50")``).
     """
 
     id: str
@@ -251,3 +254,22 @@ class RiskEventRecord:
         except ValueError:
             return {"text": self.detail}
         return value if isinstance(value, dict) else {"text": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """A VA's open position in one contract, derived from the ledger's executions."""
+
+    va_id: str
+    contract: Contract
+    quantity: int
+    avg_price: Decimal
+    opened_at: datetime | None
+
+    @property
+    def contract_key(self) -> str:
+        return self.contract.key
+
+    @property
+    def multiplier(self) -> int:
+        return self.contract.multiplier

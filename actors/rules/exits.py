@@ -44,7 +44,10 @@ def evaluate_stock_exit(
         held_min = (now - opened_at).total_seconds() / 60.0
         if held_min >= rules.max_holding_min:
             return "time"
-    if rules.exit_before_close_min > 0 and calendar.is_open(now):
-        if calendar.minutes_to_close(now) <= rules.exit_before_close_min:
-            return "session_close"
+    if (
+        rules.exit_before_close_min > 0
+        and calendar.is_open(now)
+        and calendar.minutes_to_close(now) <= rules.exit_before_close_min
+    ):
+        return "session_close"
     return None

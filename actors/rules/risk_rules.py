@@ -85,7 +85,9 @@ def daily_loss_limit(day_start_net_liquidation: Decimal, limit_pct: float) -> De
     return -(day_start_net_liquidation * Decimal(str(limit_pct)) / 100)
 
 
-def daily_loss_tripped(day_pnl: Decimal, day_start_net_liquidation: Decimal, limit_pct: float) -> bool:
+def daily_loss_tripped(
+    day_pnl: Decimal, day_start_net_liquidation: Decimal, limit_pct: float
+) -> bool:
     """True when realized plus unrealized P&L of the day is at or below the limit."""
     if day_start_net_liquidation <= 0:
         return False

@@ -143,9 +143,7 @@ class VABook:
             holding.mark = price
         self.peak_equity = max(self.peak_equity, self.equity)
 
-    def apply_fill(
-        self, fill: FillLike, limits: VALimitsLike | None = None
-    ) -> Decimal | None:
+    def apply_fill(self, fill: FillLike, limits: VALimitsLike | None = None) -> Decimal | None:
         """Book one execution. Returns the round trip's P&L when it closes the position
         (and updates wins, losses, the losing streak and the cooldown), else None."""
         key = fill.contract.key
@@ -158,9 +156,9 @@ class VABook:
         self.realized_pnl -= fill.commission
         if before == 0 or (before > 0) == (signed > 0):
             total = before + signed
-            holding.avg_price = (
-                holding.avg_price * abs(before) + fill.price * abs(signed)
-            ) / abs(total)
+            holding.avg_price = (holding.avg_price * abs(before) + fill.price * abs(signed)) / abs(
+                total
+            )
             holding.quantity = total
             if before == 0:
                 holding.opened_at = fill.time
@@ -200,9 +198,7 @@ class VABook:
             self.consecutive_losses = 0
 
 
-def check_entry(
-    book: VABook, contract: Contract, limits: VALimitsLike, now: datetime
-) -> Decision:
+def check_entry(book: VABook, contract: Contract, limits: VALimitsLike, now: datetime) -> Decision:
     """The VA's own rules for a new entry, in order: paused, one symbol, max open positions,
     cooldown, max drawdown."""
     if book.paused_reason:
@@ -215,9 +211,7 @@ def check_entry(
     if book.position(contract.key) != 0:
         return reject("already_in_position", f"{contract.key} qty {book.position(contract.key)}")
     if book.open_positions >= limits.max_open_positions:
-        return reject(
-            "max_open_positions", f"{book.open_positions}/{limits.max_open_positions}"
-        )
+        return reject("max_open_positions", f"{book.open_positions}/{limits.max_open_positions}")
     if book.in_cooldown(now):
         assert book.cooldown_until is not None
         left = (book.cooldown_until - now).total_seconds()

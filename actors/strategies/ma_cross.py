@@ -27,7 +27,9 @@ class Intent:
 class MACross:
     name = "ma_cross"
 
-    def __init__(self, *, fast_bars: int, slow_bars: int, bar_seconds: int, allow_short: bool) -> None:
+    def __init__(
+        self, *, fast_bars: int, slow_bars: int, bar_seconds: int, allow_short: bool
+    ) -> None:
         if not 0 < fast_bars < slow_bars:
             raise ValueError(f"fast_bars must be < slow_bars (got {fast_bars}, {slow_bars})")
         self.fast_bars = fast_bars

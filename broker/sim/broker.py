@@ -280,32 +280,43 @@ class SimBroker:
         tick late resynchronises to now instead of catching up. The step whose successor would
         fall at or after the close schedules the next open instead and, on a ``VirtualClock``,
         a timer at the close that skips the clock to that open (the skip runs as its own timer
-        so, at max speed, the actors have handled the last quotes before time jumps).
+        so, at max speed, the actors have handled the last quotes before time jumps). A step
+        that finds the session already closed (it ran late, past the close) quotes nothing and
+        moves to the next open the same way.
         """
+        skip_now: datetime | None = None
         with self._lock:
             if not self._running:
                 return
             now = self._clock.now()
             planned = self._next_step_at or now
             if not self._calendar.is_open(now):
-                self._schedule_step(self._calendar.next_open(now))
-                return
-            self._market_step(now)
-            nxt = planned + self._tick
-            if nxt <= now:
-                nxt = now + self._tick
-            close = self._calendar.session_close(self._calendar.local(now).date())
-            if nxt < close:
-                self._schedule_step(nxt)
-            else:
-                next_open = self._calendar.next_open(close)
+                next_open = self._calendar.next_open(now)
                 self._schedule_step(next_open)
-                clock = self._clock
-                if isinstance(clock, VirtualClock):
-                    self._skip_timer = clock.call_at(
-                        max(close, now), lambda: clock.skip_to(next_open), name="sim-skip-night"
-                    )
+                skip_now = next_open
+            else:
+                self._market_step(now)
+                nxt = planned + self._tick
+                if nxt <= now:  # more than a tick late: resynchronise, no catch-up burst
+                    nxt = now + self._tick
+                close = self._calendar.session_close(self._calendar.local(now).date())
+                if nxt < close:
+                    self._schedule_step(nxt)
+                else:
+                    next_open = self._calendar.next_open(close)
+                    self._schedule_step(next_open)
+                    self._schedule_skip(close, next_open)
         self._drain()
+        clock = self._clock
+        if skip_now is not None and isinstance(clock, VirtualClock):
+            clock.skip_to(skip_now)
+
+    def _schedule_skip(self, close: datetime, next_open: datetime) -> None:
+        clock = self._clock
+        if isinstance(clock, VirtualClock):
+            self._skip_timer = clock.call_at(
+                close, lambda: clock.skip_to(next_open), name="sim-skip-night"
+            )
 
     def _market_step(self, now: datetime) -> None:
         # dt: nothing for the very first step (quote the starting prices), one trading day for

@@ -28,7 +28,14 @@ def test_migrations_create_exactly_the_schema_the_models_describe(
     database: peewee.Database,
 ) -> None:
     tables = set(database.get_tables())
-    assert {"virtual_account", "order", "order_event", "execution", "signal", "risk_event"} <= tables
+    assert {
+        "virtual_account",
+        "order",
+        "order_event",
+        "execution",
+        "signal",
+        "risk_event",
+    } <= tables
     assert not diff_models(database, list(MODELS))
     indexed = {
         (table, tuple(index.columns))
@@ -72,7 +79,8 @@ def test_a_database_made_by_this_version_gets_only_the_next_versions_new_migrati
     (newer / "0002_add_note.py").write_text(
         "import peewee\n\n"
         "def up(migrator, db):\n"
-        "    migrator.migrate(migrator.add_column('signal', 'note', peewee.TextField(default='')))\n"
+        "    note = peewee.TextField(default='')\n"
+        "    migrator.migrate(migrator.add_column('signal', 'note', note))\n"
     )
     monkeypatch.setattr(db.connection, "MIGRATIONS_DIR", newer)
 

@@ -182,7 +182,9 @@ def test_each_update_changes_the_order_and_appends_an_event(ledger: Ledger) -> N
 
 def test_updating_an_unknown_order_raises_and_writes_nothing(ledger: Ledger) -> None:
     with pytest.raises(UnknownOrderError):
-        ledger.update_order("nope", status=OrderStatus.FILLED, filled=1, avg_fill_price=None, time=T0)
+        ledger.update_order(
+            "nope", status=OrderStatus.FILLED, filled=1, avg_fill_price=None, time=T0
+        )
     assert ledger.order_events("nope") == []
 
 
@@ -245,7 +247,9 @@ def test_executions_come_back_in_time_order_with_their_multiplier(ledger: Ledger
 
 
 def test_prices_are_exact_to_six_places_and_rounded_beyond(ledger: Ledger) -> None:
-    ledger.insert_order(_order(limit_price=Decimal("123456.123456"), stop_price=Decimal("0.1234565")))
+    ledger.insert_order(
+        _order(limit_price=Decimal("123456.123456"), stop_price=Decimal("0.1234565"))
+    )
 
     stored = ledger.order("o1")
     assert stored is not None
@@ -278,7 +282,17 @@ def test_signals_roundtrip_in_time_order(ledger: Ledger) -> None:
         "s2", T0 + timedelta(seconds=5), "va1", "SPY", Side.BUY, "demo", True, "va", "", ""
     )
     earlier = SignalRecord(
-        "s1", T0, "va2", "QQQ", Side.SELL, "inbox", False, "governor", "daily_loss", "-510 < -500", 3
+        "s1",
+        T0,
+        "va2",
+        "QQQ",
+        Side.SELL,
+        "inbox",
+        False,
+        "governor",
+        "daily_loss",
+        "-510 < -500",
+        3,
     )
     ledger.insert_signal(later)
     ledger.insert_signal(earlier)

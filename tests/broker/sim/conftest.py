@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,12 +18,16 @@ from actors.clock import VirtualClock
 from broker.base import (
     AccountSnapshot,
     BrokerEvent,
+    BrokerListener,
     Contract,
     ExecutionEvent,
     GateState,
+    OrderRequest,
     OrderStatus,
     OrderStatusEvent,
+    OrderType,
     Quote,
+    Side,
     TradingGate,
 )
 from broker.sim import SimBroker, SimSymbol
@@ -99,9 +103,43 @@ class Sim:
 MakeSim = Callable[..., Sim]
 
 
+def order(
+    client_order_id: str,
+    quantity: int = 100,
+    side: Side = Side.BUY,
+    order_type: OrderType = OrderType.MKT,
+    *,
+    symbol: str = "AAA",
+    limit: Decimal | None = None,
+    stop: Decimal | None = None,
+    parent_id: str | None = None,
+    reduce_only: bool = False,
+) -> OrderRequest:
+    """A stock order request with test defaults (MKT buy 100 AAA)."""
+    return OrderRequest(
+        client_order_id=client_order_id,
+        contract=Contract.stock(symbol),
+        side=side,
+        order_type=order_type,
+        quantity=quantity,
+        limit_price=limit,
+        stop_price=stop,
+        parent_id=parent_id,
+        reduce_only=reduce_only,
+    )
+
+
+@pytest.fixture
+def make_order() -> Callable[..., OrderRequest]:
+    """``order`` as a fixture, so test modules need not import from conftest."""
+    return order
+
+
 @pytest.fixture
 def make_sim() -> Iterator[MakeSim]:
-    """Build and start simulators; every one is stopped at teardown."""
+    """Build and start simulators (subscribed to every symbol, first step run unless told
+    otherwise; events go to ``sim.listener``, a Recorder, unless a ``listener`` is given);
+    every one is stopped at teardown."""
     built: list[Sim] = []
 
     def build(
@@ -112,10 +150,12 @@ def make_sim() -> Iterator[MakeSim]:
         gate_state: GateState = GateState.OPEN,
         subscribe: bool = True,
         run_first_step: bool = True,
+        listener: BrokerListener | None = None,
+        holidays: frozenset[date] = frozenset(),
         **options: Any,
     ) -> Sim:
         clock = VirtualClock(TZ, start, speed=None)
-        calendar = TradingCalendar(TZ)
+        calendar = TradingCalendar(TZ, holidays=holidays)
         gate = TradingGate(gate_state, "test")
         broker = SimBroker(
             clock=clock,
@@ -127,12 +167,12 @@ def make_sim() -> Iterator[MakeSim]:
             starting_cash=options.pop("starting_cash", Decimal("100000")),
             **options,
         )
-        listener = Recorder()
-        sim = Sim(clock, calendar, gate, broker, listener)
+        recorder = Recorder()
+        sim = Sim(clock, calendar, gate, broker, recorder)
         built.append(sim)
         if subscribe:
             broker.subscribe_quotes(Contract.stock(s) for s in (symbols or SYMBOLS))
-        broker.start(listener)
+        broker.start(listener or recorder)
         if run_first_step:
             clock.advance(0.0)
         return sim

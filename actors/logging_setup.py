@@ -1,0 +1,86 @@
+"""Logging: loguru file sinks under ``logs/`` (text and JSON lines, rotated), stdlib logging
+from ib_async, pykka and peewee routed into loguru, and nothing on the terminal while the TUI
+owns it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from types import FrameType
+
+from loguru import logger
+
+__all__ = ["InterceptHandler", "setup_logging"]
+
+
+class InterceptHandler(logging.Handler):
+    """Routes stdlib logging records into loguru with the right caller (loguru's recipe)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame: FrameType | None = logging.currentframe()
+        depth = 2
+        while frame is not None and frame.f_code.co_filename == logging.__file__:
+            frame = frame.f_back
+            depth += 1
+        logger.bind(stdlib_logger=record.name).opt(depth=depth, exception=record.exc_info).log(
+            level, record.getMessage()
+        )
+
+
+def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -> None:
+    """Install the sinks.
+
+    Args:
+        log_dir: directory for ``engine.log`` and ``engine.jsonl`` (created 0700; files 0600).
+        console: also log warnings and errors to stderr (headless runs). With the TUI this must
+            be False: the UI draws on the terminal.
+        level: the file sinks' level.
+    """
+    path = Path(log_dir)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    old_umask = os.umask(0o077)  # log files are created owner-only
+    try:
+        logger.remove()
+        logger.add(
+            path / "engine.log",
+            level=level,
+            rotation="10 MB",
+            retention=10,
+            enqueue=True,
+            format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level:<7} | {thread.name} | {name}:{line} | "
+            "{message}",
+        )
+        logger.add(
+            path / "engine.jsonl",
+            level=level,
+            serialize=True,
+            rotation="10 MB",
+            retention=10,
+            enqueue=True,
+        )
+    finally:
+        os.umask(old_umask)
+    if console:
+        logger.add(sys.stderr, level="WARNING", format="{time:HH:mm:ss} {level} {message}")
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name, lib_level in (
+        ("pykka", logging.INFO),
+        ("peewee", logging.INFO),
+        ("ib_async", logging.INFO),
+        ("asyncio", logging.WARNING),
+    ):
+        logging.getLogger(name).setLevel(lib_level)
+
+
+def shutdown_logging() -> None:
+    """Flush the enqueued sinks (call at exit)."""
+    logger.complete()
+    logger.remove()

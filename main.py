@@ -1,0 +1,237 @@
+"""Command line: run | check-config | report.
+
+    python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
+                       [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
+    python main.py check-config [--config PATH]
+    python main.py report [--config PATH] [--db URL] [--json]
+
+Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from datetime import datetime, time
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from actors.config import EngineConfig
+    from actors.engine import Engine
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; the message names the option."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the engine (simulator by default)")
+    run.add_argument("--config", default="config.toml")
+    run.add_argument("--broker", choices=["sim", "ib"])
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="no TUI; fills and risk events are printed to stderr",
+    )
+    run.add_argument("--db", help="database URL (any peewee URL); overrides engine.database_url")
+    run.add_argument("--speed", default=None, help="simulation speed: N (x real time) or max")
+    run.add_argument(
+        "--start",
+        help="simulated start, ISO-8601 in exchange time "
+        "(default: the open of the latest trading day)",
+    )
+    run.add_argument(
+        "--until", help="stop at HH:MM exchange time on the start day, or at an ISO-8601 moment"
+    )
+    run.add_argument("--seed", type=int, help="market simulator seed (overrides sim.seed)")
+
+    check = sub.add_parser("check-config", help="validate the config and exit")
+    check.add_argument("--config", default="config.toml")
+
+    report = sub.add_parser("report", help="summarize the ledger")
+    report.add_argument("--config", default="config.toml")
+    report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
+    report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    return parser
+
+
+def _load(path: str) -> EngineConfig:
+    from actors.config import ConfigError, load_config  # noqa: PLC0415
+
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def _parse_speed(text: str | None) -> float | None:
+    if text is None:
+        return 1.0
+    if text.strip().lower() == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        raise UsageError(f"--speed: expected a number or max (got {text!r})") from None
+    if not 0 < speed <= 100_000:
+        raise UsageError(f"--speed: must be > 0 and <= 100000 (got {text})")
+    return speed
+
+
+def _parse_moment(option: str, text: str, config: EngineConfig) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: expected ISO-8601 like 2026-01-05T09:30 (got {text!r})"
+        ) from None
+    return (
+        moment.replace(tzinfo=config.tz) if moment.tzinfo is None else moment.astimezone(config.tz)
+    )
+
+
+def _parse_until(text: str | None, start: datetime, config: EngineConfig) -> datetime | None:
+    if text is None:
+        return None
+    if len(text) <= 5 and ":" in text:
+        try:
+            at = time.fromisoformat(text)
+        except ValueError:
+            raise UsageError(f"--until: expected HH:MM (got {text!r})") from None
+        until = datetime.combine(start.date(), at, tzinfo=config.tz)
+    else:
+        until = _parse_moment("--until", text, config)
+    if until <= start:
+        raise UsageError(f"--until: {until.isoformat()} is not after the start {start.isoformat()}")
+    return until
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    print(
+        f"{args.config}: ok ({len(config.accounts)} virtual accounts, "
+        f"{len(config.sim.symbols)} symbols, broker {config.broker.kind})"
+    )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from db import Ledger, close_database, open_database  # noqa: PLC0415
+    from db.report import build_report, format_text_report  # noqa: PLC0415
+
+    config = _load(args.config)
+    database = open_database(args.db or config.engine.database_url)
+    try:
+        report = build_report(Ledger(database), tz=config.tz)
+    finally:
+        close_database(database)
+    if args.json:
+        print(json.dumps(report, indent=None, default=str))
+    else:
+        print(format_text_report(report))
+    return 0
+
+
+def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
+    from actors.calendar import TradingCalendar  # noqa: PLC0415
+    from actors.engine import RunOptions  # noqa: PLC0415
+
+    calendar = TradingCalendar.build(
+        config.tz, config.open_time, config.close_time, config.engine.holidays
+    )
+    speed = _parse_speed(args.speed)
+    start = (
+        _parse_moment("--start", args.start, config)
+        if args.start
+        else calendar.latest_open(datetime.now(config.tz))
+    )
+    until = _parse_until(args.until, start, config)
+    return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
+
+
+def _print_event(item: object) -> None:
+    from actors.messages import EngineEvent  # noqa: PLC0415
+
+    if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
+        print(
+            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {item.text}", file=sys.stderr, flush=True
+        )
+
+
+def _wait_headless(engine: Engine) -> None:
+    stop = threading.Event()
+    signals = {"count": 0}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        signals["count"] += 1
+        if signals["count"] > 1:
+            print("second signal: forcing exit", file=sys.stderr, flush=True)
+            raise SystemExit(130)
+        print(f"signal {signum}: stopping", file=sys.stderr, flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    while not stop.is_set() and not engine.done.is_set():
+        stop.wait(0.2)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if args.broker:
+        config = config.model_copy(
+            update={"broker": config.broker.model_copy(update={"kind": args.broker})}
+        )
+    if config.broker.kind == "ib":
+        print(
+            "broker ib: the Interactive Brokers adapter is not part of this build yet; "
+            "run with --broker sim",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        options = _options(args, config)
+    except UsageError as err:
+        print(f"main.py run: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    from actors.engine import Engine  # noqa: PLC0415
+    from actors.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+
+    setup_logging(config.engine.log_dir, console=args.headless)
+    engine = Engine(config, options)
+    try:
+        if args.headless:
+            engine.bus.subscribe(_print_event)
+            engine.start()
+            _wait_headless(engine)
+        else:
+            from tui import run_tui  # noqa: PLC0415
+
+            engine.start()
+            run_tui(engine)
+    finally:
+        engine.stop()
+        shutdown_logging()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"run": cmd_run, "check-config": cmd_check_config, "report": cmd_report}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

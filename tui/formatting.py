@@ -1,0 +1,243 @@
+"""Pure formatting: snapshots in, Rich ``Text`` cells and header strings out.
+
+No Textual import and no state, so every function here is tested without an app. Cells are
+always ``Text`` (never ``str``): a DataTable parses ``str`` cells as console markup, and a
+contract key or a rejection reason must never be read as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from rich.text import Text
+
+from actors.messages import (
+    EngineEvent,
+    OrderSnapshot,
+    PositionSnapshot,
+    TradingState,
+    VASnapshot,
+)
+
+__all__ = [
+    "EVENT_STYLES",
+    "ORDER_COLUMNS",
+    "POSITION_COLUMNS",
+    "STATE_CLASSES",
+    "VA_COLUMNS",
+    "age_label",
+    "clock_label",
+    "day_pnl_text",
+    "event_line",
+    "limits_label",
+    "money",
+    "order_age_cell",
+    "order_cells",
+    "position_cells",
+    "position_key",
+    "position_line",
+    "speed_label",
+    "va_cells",
+]
+
+#: (column key, header label) of the virtual-account table.
+VA_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "VA"),
+    ("strategy", "Strategy"),
+    ("symbol", "Symbol"),
+    ("state", "State"),
+    ("equity", "Equity"),
+    ("day_pnl", "Day P&L"),
+    ("total_pnl", "Total P&L"),
+    ("drawdown", "DD %"),
+    ("wl", "W/L"),
+)
+
+#: (column key, header label) of the positions table.
+POSITION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("va", "VA"),
+    ("contract", "Contract"),
+    ("qty", "Qty"),
+    ("avg", "Avg"),
+    ("mark", "Mark"),
+    ("pnl", "P&L $"),
+    ("pnl_pct", "P&L %"),
+    ("stop", "Stop"),
+)
+
+#: (column key, header label) of the working-orders table.
+ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "Order"),
+    ("va", "VA"),
+    ("contract", "Contract"),
+    ("side", "Side"),
+    ("type", "Type"),
+    ("qty", "Qty"),
+    ("filled", "Filled"),
+    ("status", "Status"),
+    ("age", "Age"),
+)
+
+#: CSS class of the header's trading-state label per state.
+STATE_CLASSES: dict[TradingState, str] = {
+    TradingState.ACTIVE: "-active",
+    TradingState.REDUCING: "-reducing",
+    TradingState.HALTED: "-halted",
+    TradingState.FLATTENING: "-flattening",
+}
+
+#: Rich style of an event line per ``EngineEvent.kind``.
+EVENT_STYLES: dict[str, str] = {
+    "fill": "green",
+    "reject": "bold red",
+    "risk": "yellow",
+    "order": "cyan",
+    "info": "",
+}
+
+_ZERO = Decimal(0)
+_VA_STATE_STYLES = {"halted": "bold red", "paused": "yellow", "cooldown": "yellow"}
+
+
+def money(value: Decimal, *, signed: bool = False) -> str:
+    """``1234.5`` -> ``"1,234.50"``; with ``signed`` a ``+`` precedes positive values."""
+    return f"{value:+,.2f}" if signed else f"{value:,.2f}"
+
+
+def _right(text: str, style: str = "") -> Text:
+    return Text(text, style=style, justify="right")
+
+
+def _pnl(value: Decimal) -> Text:
+    style = "green" if value > _ZERO else "red" if value < _ZERO else ""
+    return _right(money(value, signed=True), style)
+
+
+def _pct(value: float, *, signed: bool = True) -> Text:
+    style = ("green" if value > 0 else "red" if value < 0 else "") if signed else ""
+    return _right(f"{value:+.2f}" if signed else f"{value:.2f}", style)
+
+
+def _price(value: Decimal | float | None) -> Text:
+    return _right("-" if value is None else f"{value:,.2f}")
+
+
+def position_key(snapshot: PositionSnapshot) -> str:
+    """The row key of a position: one row per (VA, contract)."""
+    return f"{snapshot.va_id}|{snapshot.contract.key}"
+
+
+def va_cells(snapshot: VASnapshot) -> tuple[Text, ...]:
+    """One virtual-account row, in ``VA_COLUMNS`` order."""
+    drawdown_style = "red" if snapshot.drawdown_pct >= 5 else ""
+    return (
+        Text(snapshot.va_id, style="bold"),
+        Text(snapshot.strategy),
+        Text(snapshot.symbol or "-"),
+        Text(snapshot.state, style=_VA_STATE_STYLES.get(snapshot.state, "")),
+        _right(money(snapshot.equity)),
+        _pnl(snapshot.day_pnl),
+        _pnl(snapshot.equity - snapshot.capital),
+        _right(f"{snapshot.drawdown_pct:.2f}", drawdown_style),
+        _right(f"{snapshot.wins}/{snapshot.losses}"),
+    )
+
+
+def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
+    """One position row, in ``POSITION_COLUMNS`` order."""
+    return (
+        Text(snapshot.va_id),
+        Text(snapshot.contract.key),
+        _right(f"{snapshot.quantity:+d}", "green" if snapshot.quantity > 0 else "red"),
+        _price(snapshot.avg_price),
+        _price(snapshot.mark),
+        _pnl(snapshot.unrealized_pnl),
+        _pct(snapshot.unrealized_pct),
+        _price(snapshot.stop_price),
+    )
+
+
+def position_line(snapshot: PositionSnapshot) -> str:
+    """A position as one plain line for the flatten confirmation."""
+    return (
+        f"{snapshot.va_id:<10} {snapshot.contract.key:<14} {snapshot.quantity:+8d} "
+        f"@ {snapshot.avg_price:,.2f}  P&L {money(snapshot.unrealized_pnl, signed=True)}"
+    )
+
+
+def age_label(age: timedelta) -> str:
+    """``42s``, ``3m05s``, ``2h07m``; negative ages (clock skew) show as ``0s``."""
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def order_age_cell(snapshot: OrderSnapshot, now: datetime) -> Text:
+    """The age column of a working order at exchange time ``now``."""
+    return _right(age_label(now - snapshot.created_at))
+
+
+def order_cells(snapshot: OrderSnapshot, now: datetime) -> tuple[Text, ...]:
+    """One working-order row, in ``ORDER_COLUMNS`` order, aged at exchange time ``now``."""
+    side_style = "green" if snapshot.side.value == "BUY" else "red"
+    return (
+        Text(snapshot.order_id),
+        Text(snapshot.va_id),
+        Text(snapshot.contract.key),
+        Text(snapshot.side.value, style=side_style),
+        Text(f"{snapshot.order_type.value} {snapshot.purpose.value}"),
+        _right(str(snapshot.quantity)),
+        _right(str(snapshot.filled)),
+        Text(snapshot.status.value),
+        order_age_cell(snapshot, now),
+    )
+
+
+def speed_label(speed: float | None) -> str:
+    """Clock speed for the header: ``max`` for None, else ``x30`` / ``x0.5``."""
+    if speed is None:
+        return "max"
+    return f"x{speed:g}"
+
+
+def clock_label(now: datetime, speed: float | None) -> str:
+    """``14:03:22  2024-05-06 EDT  x30``: exchange time, date, zone and speed."""
+    zone = now.strftime("%Z")
+    date = f"{now:%Y-%m-%d} {zone}" if zone else f"{now:%Y-%m-%d}"
+    return f"{now:%H:%M:%S}  {date}  {speed_label(speed)}"
+
+
+def day_pnl_text(day_pnl: Decimal, daily_loss_limit: Decimal) -> Text:
+    """``day P&L -1,200.00 / -5,000.00``; red past half the (negative) limit, amber below 0."""
+    if daily_loss_limit < _ZERO and day_pnl <= daily_loss_limit / 2:
+        style = "bold red"
+    elif day_pnl < _ZERO:
+        style = "yellow"
+    else:
+        style = "green"
+    text = Text("day P&L ")
+    text.append(money(day_pnl, signed=True), style=style)
+    text.append(f" / {money(daily_loss_limit)}")
+    return text
+
+
+def limits_label(limits: Sequence[tuple[str, str]]) -> str:
+    """``trades 3/10  positions 1/5``: the governor's (name, used/max) pairs."""
+    return "  ".join(f"{name} {value}" for name, value in limits)
+
+
+def event_line(event: EngineEvent) -> Text:
+    """``10:31:05 fill   VA1  bought 100 AAPL``, styled by the event's kind."""
+    line = Text(f"{event.time:%H:%M:%S} ", style="dim")
+    line.append(f"{event.kind:<6} ", style=EVENT_STYLES.get(event.kind, ""))
+    if event.va_id:
+        line.append(f"{event.va_id} ", style="bold")
+    line.append(event.text)
+    return line
