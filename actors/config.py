@@ -132,7 +132,7 @@ class SymbolSettings(_Section):
     volatility: float = Field(gt=0, le=3)  # annualised volatility, 0.25 = 25 %
     spread_bps: float = Field(gt=0, le=500)  # typical bid/ask spread
     sector: NonBlank  # sector name for concentration limits
-    display_size: int = Field(default=500, ge=1, le=10_000_000)  # shares shown at the touch
+    display_size: int = Field(default=500, ge=100, le=10_000_000)  # shares shown at the touch
 
 
 class SimSettings(_Section):

@@ -50,6 +50,7 @@ from db.records import ExecutionRecord, OrderRecord
 __all__ = ["OrderManager"]
 
 ZERO = Decimal(0)
+_REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 
 @dataclass(slots=True)
@@ -345,7 +346,8 @@ class OrderManager(EngineActor):
                 filled=filled,
                 avg_fill_price=order.avg_fill_price,
                 time=when,
-                reason=reason or None,
+                # The order keeps its purpose's reason; a refusal replaces it with IB's reason.
+                reason=(reason or None) if status in _REFUSED else None,
                 broker_order_id=broker_order_id,
                 detail=reason,
             )

@@ -200,7 +200,7 @@ class VirtualAccount(EngineActor):
         if signal.close:
             return self._exit_proposal(
                 signal.contract,
-                signal.reason or "signal",
+                "signal",
                 now,
                 signal.signal_id,
                 OrderType.MKT,

@@ -59,16 +59,14 @@ class Batch:
         )
 
 
-def _key(item: object) -> _PendingKey | None:
+def _key(item: Snapshot) -> _PendingKey:
     if isinstance(item, VASnapshot):
         return (VASnapshot, item.va_id)
     if isinstance(item, PositionSnapshot):
         return (PositionSnapshot, position_key(item))
     if isinstance(item, OrderSnapshot):
         return (OrderSnapshot, item.order_id)
-    if isinstance(item, RiskStatus):
-        return (RiskStatus, "")
-    return None
+    return (RiskStatus, "")
 
 
 class BusBridge:
@@ -96,11 +94,11 @@ class BusBridge:
                     self._dropped += 1
                 self._events.append(item)
             return
-        key = _key(item)
-        if key is None:
+        if not isinstance(item, (VASnapshot, PositionSnapshot, OrderSnapshot, RiskStatus)):
             return
+        key = _key(item)
         with self._lock:
-            self._pending[key] = item  # type: ignore[assignment]  # _key checked the type
+            self._pending[key] = item
 
     def drain(self) -> Batch:
         """Take everything pending (UI thread; any thread is safe)."""

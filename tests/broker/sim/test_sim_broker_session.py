@@ -6,6 +6,7 @@ nothing here sleeps.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -28,6 +29,7 @@ from broker.base import (
     Quote,
     Side,
 )
+from broker.sim import SimSymbol
 
 if TYPE_CHECKING:
     from conftest import MakeSim
@@ -128,6 +130,17 @@ def test_a_step_that_runs_after_the_close_quotes_nothing_and_moves_to_the_next_o
     assert sim.clock.now() == MONDAY_OPEN
     sim.clock.advance(0.0)
     assert [q.time for q in sim.listener.quotes[count:]] == [MONDAY_OPEN, MONDAY_OPEN]
+
+
+def test_a_weekend_gap_moves_the_price_by_one_trading_day(make_sim: MakeSim) -> None:
+    # No volatility and a 25.2 % drift: one trading day is exactly exp(0.001).
+    flat = {"CCC": SimSymbol("CCC", price=1000.0, volatility=0.0, spread_bps=0.0)}
+    sim = make_sim(start=FRIDAY_CLOSE - timedelta(seconds=1), symbols=flat, drift_annual=0.252)
+    friday = sim.quote("CCC").mid
+    sim.clock.run_until(MONDAY_OPEN)
+    monday = sim.quote("CCC")
+    assert monday.time == MONDAY_OPEN
+    assert monday.mid == pytest.approx(friday * math.exp(0.001), abs=0.011)
 
 
 def test_a_broker_started_before_the_open_quotes_from_the_open(make_sim: MakeSim) -> None:

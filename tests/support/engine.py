@@ -1,0 +1,180 @@
+"""An engine on the simulator with a max-speed virtual clock that the test thread drives.
+
+No driver thread: ``advance`` fires the clock's timers (market steps, reconcile ticks) in order
+and waits, bounded, for every actor message to be handled before each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from actors.config import EngineConfig, parse_config
+from actors.engine import Engine, RunOptions
+from actors.messages import Signal
+from broker.base import Contract, OrderType, Side
+
+NY = ZoneInfo("America/New_York")
+# A Monday; 10:00 is past the no-entry margin after the open.
+MONDAY_10 = datetime(2026, 11, 16, 10, 0, tzinfo=NY)
+
+BASE_TOML = """
+[engine]
+timezone = "America/New_York"
+database_url = "sqlite:///unused.db"
+reconcile_interval_s = 5
+
+[broker]
+kind = "sim"
+
+[sim]
+seed = 7
+tick_interval_s = 5.0
+starting_cash = 1000000
+
+[sim.symbols.AAPL]
+price = 100.0
+volatility = 0.0001
+spread_bps = 2.0
+sector = "Technology"
+display_size = 10000
+
+[sim.symbols.MSFT]
+price = 200.0
+volatility = 0.0001
+spread_bps = 2.0
+sector = "Technology"
+display_size = 10000
+
+[sim.symbols.JPM]
+price = 150.0
+volatility = 0.0001
+spread_bps = 2.0
+sector = "Financials"
+display_size = 10000
+
+[risk]
+{risk}
+
+[filters]
+{filters}
+
+[orders]
+entry_type = "MKT"
+
+[exits]
+{exits}
+
+[[accounts]]
+id = "va1"
+capital = 100000
+universe = ["AAPL", "MSFT"]
+[accounts.strategy]
+kind = "external"
+[accounts.limits]
+{limits}
+
+[[accounts]]
+id = "va2"
+capital = 100000
+universe = ["JPM", "AAPL"]
+[accounts.strategy]
+kind = "external"
+[accounts.limits]
+{limits}
+"""
+
+
+def make_config(
+    *, risk: str = "", filters: str = "", exits: str = "", limits: str = ""
+) -> EngineConfig:
+    return parse_config(
+        BASE_TOML.format(risk=risk, filters=filters, exits=exits, limits=limits)
+    )
+
+
+@dataclass
+class SimEngine:
+    """An engine plus what tests need to drive it and watch it."""
+
+    engine: Engine
+    published: list[object] = field(default_factory=list)
+    _n: int = 0
+
+    @property
+    def ledger(self) -> Any:
+        return self.engine.ledger
+
+    def advance(self, seconds: float) -> None:
+        self.engine.advance(seconds)
+        self.idle()
+
+    def idle(self) -> None:
+        assert self.engine.wait_idle(10), "actors still busy after 10 s"
+
+    def signal(
+        self,
+        va_id: str,
+        symbol: str,
+        side: Side = Side.BUY,
+        *,
+        close: bool = False,
+        quantity: int | None = None,
+        order_type: OrderType | None = None,
+        limit_price: Decimal | None = None,
+    ) -> str:
+        self._n += 1
+        signal_id = f"t-{va_id}-{self._n}"
+        self.engine.book.tell(
+            f"va:{va_id}",
+            Signal(
+                signal_id=signal_id,
+                va_id=va_id,
+                contract=Contract.stock(symbol),
+                side=side,
+                time=self.engine.clock.now(),
+                source="test",
+                close=close,
+                quantity=quantity,
+                order_type=order_type,
+                limit_price=limit_price,
+            ),
+        )
+        self.idle()
+        return signal_id
+
+    def decisions(self) -> dict[str, Any]:
+        return {s.id: s for s in self.ledger.signals()}
+
+    def of_type(self, kind: type) -> list[Any]:
+        return [item for item in list(self.published) if isinstance(item, kind)]
+
+    def snapshot(self, name: str) -> Any:
+        return self.engine.ask_snapshot(name, timeout_s=5)
+
+
+def start_engine(
+    tmp_path: Path,
+    config: EngineConfig | None = None,
+    *,
+    start: datetime = MONDAY_10,
+    broker_factory: Callable[[Engine], Any] | None = None,
+    warmup_s: float = 5.0,
+) -> SimEngine:
+    """Start an engine on the simulator (or a broker from ``broker_factory``) at ``start``."""
+    config = config or make_config()
+    options = RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None,
+                         start=start)
+    engine = Engine(config, options)
+    if broker_factory is not None:
+        engine.broker = engine.ctx.broker = broker_factory(engine)
+    sim = SimEngine(engine)
+    engine.bus.subscribe(sim.published.append)
+    engine.start(drive_clock=False)
+    sim.advance(warmup_s)  # the first market step: quotes for every symbol
+    return sim

@@ -1,0 +1,118 @@
+"""Modal screens: yes/no confirmation, and the quit question when trades are still open.
+
+Both run on the UI thread and only return a choice through ``dismiss``; the app acts on it.
+Body text is passed as ``Text``, never markup, so contract keys cannot be misread as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+__all__ = ["ConfirmScreen", "QuitChoice", "QuitScreen"]
+
+
+class QuitChoice(StrEnum):
+    """How the app was left; the app's return value."""
+
+    NOTHING_OPEN = "nothing_open"  # no position or working order was shown
+    LEAVE = "leave"  # positions and orders left working at the broker
+    FLATTEN = "flatten"  # flattened, and quit once nothing was open
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask a yes/no question: ``y`` or the Yes button dismisses with True; ``n``, escape or
+    the No button with False.
+
+    Args:
+        title: the question.
+        lines: details shown under it (one per line).
+    """
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "Cancel"),
+    ]
+
+    def __init__(self, title: str, lines: Sequence[str] = ()) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title = title
+        self._lines = tuple(lines)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self._title), classes="dialog-title")
+            if self._lines:
+                yield Static(Text("\n".join(self._lines)), classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Yes (y)", id="yes", variant="error")
+                yield Button("No (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        """Focus No, so a stray enter cannot confirm."""
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        """Close with ``answer``."""
+        self.dismiss(answer)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Yes -> True, No -> False."""
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+
+class QuitScreen(ModalScreen[QuitChoice | None]):
+    """Positions or orders are open: leave them working (``l``), flatten first (``f``) or stay
+    (escape, which dismisses with None).
+
+    Args:
+        positions: open positions shown in the dashboard.
+        orders: working orders shown in the dashboard.
+    """
+
+    BINDINGS = [
+        Binding("l", "choose('leave')", "Leave working"),
+        Binding("f", "choose('flatten')", "Flatten first"),
+        Binding("escape", "choose('')", "Cancel"),
+    ]
+
+    def __init__(self, *, positions: int, orders: int) -> None:
+        super().__init__(classes="dialog-screen")
+        self._positions = positions
+        self._orders = orders
+
+    def compose(self) -> ComposeResult:
+        body = (
+            f"{self._positions} open position(s) and {self._orders} working order(s).\n"
+            "Leave them: protective stops and working orders stay at the broker.\n"
+            "Flatten first: close everything, then quit once nothing is open."
+        )
+        with Vertical(classes="dialog"):
+            yield Label(Text("Quit with trades open?"), classes="dialog-title")
+            yield Static(Text(body), classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Leave working (l)", id="leave", variant="warning")
+                yield Button("Flatten first (f)", id="flatten", variant="error")
+                yield Button("Cancel (esc)", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        """Focus Cancel, so a stray enter changes nothing."""
+        self.query_one("#cancel", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        """Close with the choice named ``choice`` (empty: cancel)."""
+        self.dismiss(QuitChoice(choice) if choice else None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Map the pressed button to its choice."""
+        event.stop()
+        self.action_choose("" if event.button.id == "cancel" else str(event.button.id))
