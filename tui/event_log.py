@@ -47,11 +47,12 @@ class EventLog(VerticalScroll):
             events: the new events.
             dropped: events the bridge discarded in a burst; counted in the last line.
         """
-        before = len(self._events)
+        added = False
         for event in events:
             self._events.appendleft(event)
+            added = True
         self._dropped += dropped
-        if len(self._events) == before and not dropped:
+        if not added and not dropped:
             return
         text = Text("\n").join(event_line(event) for event in self._events)
         if self._dropped:

@@ -1,0 +1,146 @@
+"""Stock exit rules: profit target, stop, time and session close, in that priority."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from actors.calendar import TradingCalendar
+from actors.rules.exits import StockExitRules, evaluate_stock_exit
+
+NY = ZoneInfo("America/New_York")
+CALENDAR = TradingCalendar.build(NY, time(9, 30), time(16, 0))
+OPENED = datetime(2026, 3, 11, 10, 0, tzinfo=NY)
+NOW = OPENED + timedelta(minutes=10)
+RULES = StockExitRules(profit_target_pct=2.0, max_holding_min=60, exit_before_close_min=15)
+
+
+def exit_reason(
+    *,
+    quantity: int = 100,
+    avg: str = "100",
+    mark: str = "100",
+    stop: str | None = None,
+    opened_at: datetime | None = OPENED,
+    now: datetime = NOW,
+    rules: StockExitRules = RULES,
+) -> str | None:
+    return evaluate_stock_exit(
+        quantity=quantity,
+        avg_price=Decimal(avg),
+        mark=Decimal(mark),
+        stop_price=Decimal(stop) if stop is not None else None,
+        opened_at=opened_at,
+        now=now,
+        rules=rules,
+        calendar=CALENDAR,
+    )
+
+
+def test_nothing_fires_for_a_quiet_position() -> None:
+    assert exit_reason(mark="101", stop="98") is None
+
+
+def test_nothing_fires_without_a_position() -> None:
+    assert exit_reason(quantity=0, mark="200") is None
+
+
+# -- profit target ---------------------------------------------------------------------------
+
+
+def test_the_profit_target_fires_exactly_at_the_target() -> None:
+    assert exit_reason(mark="102") == "profit_target"
+
+
+def test_the_profit_target_does_not_fire_one_cent_short() -> None:
+    assert exit_reason(mark="101.99") is None
+
+
+def test_a_short_reaches_its_profit_target_when_the_mark_falls() -> None:
+    assert exit_reason(quantity=-100, mark="98") == "profit_target"
+    assert exit_reason(quantity=-100, mark="98.01") is None
+    assert exit_reason(quantity=-100, mark="102") is None
+
+
+# -- stop ------------------------------------------------------------------------------------
+
+
+def test_the_stop_fires_when_the_mark_is_through_the_stop() -> None:
+    assert exit_reason(mark="97.50", stop="98") == "stop"
+
+
+def test_the_stop_fires_when_the_mark_touches_the_stop() -> None:
+    assert exit_reason(mark="98", stop="98") == "stop"
+
+
+def test_the_stop_does_not_fire_one_cent_above_a_long_stop() -> None:
+    assert exit_reason(mark="98.01", stop="98") is None
+
+
+def test_a_short_stop_fires_when_the_mark_rises_through_it() -> None:
+    assert exit_reason(quantity=-100, mark="102.50", stop="102") == "stop"
+    assert exit_reason(quantity=-100, mark="101.99", stop="102") is None
+
+
+def test_no_stop_price_means_no_stop_exit() -> None:
+    assert exit_reason(mark="50") is None
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def test_the_time_exit_fires_at_exactly_max_holding() -> None:
+    assert exit_reason(now=OPENED + timedelta(minutes=60)) == "time"
+
+
+def test_the_time_exit_does_not_fire_a_second_before_max_holding() -> None:
+    assert exit_reason(now=OPENED + timedelta(minutes=60) - timedelta(seconds=1)) is None
+
+
+def test_no_time_exit_when_max_holding_is_zero_or_the_open_time_unknown() -> None:
+    late = OPENED + timedelta(hours=3)
+    no_time = StockExitRules(profit_target_pct=2.0, max_holding_min=0, exit_before_close_min=15)
+    assert exit_reason(now=late, rules=no_time) is None
+    assert exit_reason(now=late, opened_at=None) is None
+
+
+# -- session close ---------------------------------------------------------------------------
+
+
+def test_the_session_close_exit_fires_exactly_n_minutes_before_the_close() -> None:
+    no_time = StockExitRules(profit_target_pct=2.0, max_holding_min=0, exit_before_close_min=15)
+    assert exit_reason(now=datetime(2026, 3, 11, 15, 45, tzinfo=NY), rules=no_time) == (
+        "session_close"
+    )
+
+
+def test_the_session_close_exit_does_not_fire_a_second_earlier() -> None:
+    no_time = StockExitRules(profit_target_pct=2.0, max_holding_min=0, exit_before_close_min=15)
+    assert exit_reason(now=datetime(2026, 3, 11, 15, 44, 59, tzinfo=NY), rules=no_time) is None
+
+
+def test_the_session_close_exit_is_off_when_the_market_is_closed_or_n_is_zero() -> None:
+    no_time = StockExitRules(profit_target_pct=2.0, max_holding_min=0, exit_before_close_min=15)
+    never = StockExitRules(profit_target_pct=2.0, max_holding_min=0, exit_before_close_min=0)
+    assert exit_reason(now=datetime(2026, 3, 11, 16, 0, tzinfo=NY), rules=no_time) is None
+    assert exit_reason(now=datetime(2026, 3, 11, 15, 59, tzinfo=NY), rules=never) is None
+
+
+# -- priority --------------------------------------------------------------------------------
+
+
+def test_profit_wins_over_stop_and_time() -> None:
+    # A stop ratcheted above the entry, a mark past the target and below the stop, held long.
+    late = OPENED + timedelta(minutes=90)
+    assert exit_reason(mark="103", stop="104", now=late) == "profit_target"
+
+
+def test_stop_wins_over_time_and_session_close() -> None:
+    close = datetime(2026, 3, 11, 15, 50, tzinfo=NY)
+    assert exit_reason(mark="97", stop="98", now=close) == "stop"
+
+
+def test_time_wins_over_session_close() -> None:
+    close = datetime(2026, 3, 11, 15, 50, tzinfo=NY)
+    assert exit_reason(opened_at=close - timedelta(minutes=60), now=close) == "time"

@@ -1,0 +1,110 @@
+"""OrderManager through its messages: write-ahead, stops, de-duplication, reduce-only, filters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from actors.engine import Engine
+from broker.base import ExecutionEvent, OrderRequest, Side
+from tests.support.engine import make_config, start_engine
+
+
+def _write_ahead_checking(engine: Engine) -> Any:
+    """The real sim broker, but every order must already be in the ledger when it arrives."""
+    broker = engine.broker
+    seen: list[str] = []
+    original = broker.place_order
+
+    def place_order(order: OrderRequest) -> bool:
+        stored = engine.ledger.order(order.client_order_id)
+        assert stored is not None, f"{order.client_order_id} reached the broker unstored"
+        seen.append(order.client_order_id)
+        return original(order)
+
+    broker.place_order = place_order  # type: ignore[method-assign]
+    broker.seen = seen  # type: ignore[attr-defined]
+    return broker
+
+
+def test_every_order_is_stored_before_the_broker_sees_it(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path, broker_factory=_write_ahead_checking)
+    try:
+        sid = sim.signal("va1", "AAPL")
+        assert sim.engine.broker.seen == [sid, f"{sid}.stop"]  # type: ignore[attr-defined]
+    finally:
+        sim.engine.stop()
+
+
+def test_an_execution_delivered_twice_is_stored_and_counted_once(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sid = sim.signal("va1", "AAPL")
+        executions = sim.ledger.executions(va_id="va1")
+        first = executions[0]
+        order = sim.ledger.order(sid)
+        replay = ExecutionEvent(first.exec_id, sid, order.contract, first.side, first.quantity,
+                                first.price, first.commission, first.time)
+        sim.engine.book.tell("order_manager", replay)
+        sim.idle()
+        assert len(sim.ledger.executions(va_id="va1")) == len(executions)
+        held = sim.snapshot("order_manager")["positions"]["va1|AAPL"]
+        assert held == order.quantity
+    finally:
+        sim.engine.stop()
+
+
+def test_an_exit_never_flips_the_position_and_needs_one(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        refused = sim.signal("va1", "AAPL", Side.SELL, close=True)
+        assert sim.decisions()[refused].rule == "no_position"
+        sid = sim.signal("va1", "AAPL", quantity=10)
+        exit_id = sim.signal("va1", "AAPL", Side.SELL, close=True, quantity=500)
+        exit_order = sim.ledger.order(exit_id)
+        assert exit_order is not None and exit_order.quantity == 10 and exit_order.reduce_only
+        assert sim.ledger.open_positions() == []
+        stop = sim.ledger.order(f"{sid}.stop")
+        assert stop is not None and stop.status.is_terminal
+    finally:
+        sim.engine.stop()
+
+
+def test_an_entry_on_a_wide_spread_is_refused_by_the_filter(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path, make_config(filters="max_spread_bps = 1.0"))
+    try:
+        refused = sim.signal("va1", "AAPL")
+        decision = sim.decisions()[refused]
+        assert not decision.accepted and decision.rule == "spread"
+        assert decision.detail.endswith("> 1.0bps")
+        assert sim.ledger.order(refused) is None
+        assert sim.snapshot("va:va1").working_orders == 0
+    finally:
+        sim.engine.stop()
+
+
+def test_an_entry_on_a_stale_quote_is_refused(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path, make_config(filters="max_quote_age_ms = 500"))
+    try:
+        clock = sim.engine.clock
+        clock.skip_to(clock.now() + timedelta(seconds=2))  # the last quote is now 2 s old
+        refused = sim.signal("va1", "AAPL")
+        assert sim.decisions()[refused].rule == "quote_age"
+    finally:
+        sim.engine.stop()
+
+
+def test_the_protective_stop_fires_and_the_trade_closes_as_stopped(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sid = sim.signal("va1", "AAPL")
+        stop = sim.ledger.order(f"{sid}.stop")
+        sim.engine.broker.set_mid("AAPL", float(stop.stop_price) - 1)  # type: ignore[attr-defined]
+        sim.advance(5)
+        assert sim.ledger.order(f"{sid}.stop").status.value == "filled"
+        assert sim.ledger.open_positions() == []
+        snap = sim.snapshot("va:va1")
+        assert snap.losses == 1 and snap.symbol is None
+    finally:
+        sim.engine.stop()
