@@ -222,7 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             engine.start()
             run_tui(engine)
     finally:
-        engine.stop()
+        engine.shutdown()
         shutdown_logging()
     return 0
 

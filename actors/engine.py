@@ -33,6 +33,7 @@ from actors.messages import (
     Resume,
     RiskNotice,
     Tick,
+    TradingState,
 )
 from actors.order_manager import OrderManager
 from actors.position_monitor import PositionMonitor
@@ -238,6 +239,21 @@ class Engine:
         logger.info("engine: reached {}", self.clock.now().isoformat())
         self.clock.stop()  # runs on the driver thread: stops advancing time at once
         self.done.set()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop as config says: ``engine.on_shutdown = "flatten"`` closes every position first
+        (bounded by ``timeout_s``), ``"leave"`` leaves them with their protective stops."""
+        if self._started and self.config.engine.on_shutdown == "flatten":
+            self.flatten("shutdown")
+            deadline = threading.Event()
+            for _ in range(int(timeout_s / 0.05)):
+                state = self.ask_snapshot("governor", timeout_s=timeout_s).state
+                if state is TradingState.HALTED:
+                    break
+                deadline.wait(0.05)
+            else:
+                logger.error("engine: flatten on shutdown did not finish in {}s", timeout_s)
+        self.stop(timeout_s)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop in reverse dependency order; pending messages are handled first."""
