@@ -27,16 +27,31 @@ def test_a_bad_config_exits_2_with_one_line_naming_the_key(tmp_path: Path) -> No
     bad.write_text(text)
     result = subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "check-config", "--config", str(bad)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"{bad}: accounts[0].capital: must be > 0 (got -5)"
     assert "Traceback" not in result.stderr
 
 
-def test_run_refuses_a_bad_speed_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main.main(["run", "--headless", "--config", str(CONFIG), "--speed", "fast",
-                      "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+def test_run_refuses_a_bad_speed_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main.main(
+        [
+            "run",
+            "--headless",
+            "--config",
+            str(CONFIG),
+            "--speed",
+            "fast",
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ]
+    )
     assert code == 2
     assert "--speed" in capsys.readouterr().err
 
@@ -46,24 +61,58 @@ def test_a_headless_session_at_max_speed_trades_and_reports(tmp_path: Path) -> N
     protective stop, and a report that says so."""
     db = f"sqlite:///{tmp_path / 'engine.db'}"
     run = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "run", "--headless", "--config", str(CONFIG),
-         "--speed", "max", "--start", "2026-11-16T09:30", "--until", "16:00", "--db", db],
-        capture_output=True, text=True, timeout=240, check=False, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "run",
+            "--headless",
+            "--config",
+            str(CONFIG),
+            "--speed",
+            "max",
+            "--start",
+            "2026-11-16T09:30",
+            "--until",
+            "16:00",
+            "--db",
+            db,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert " fill " in run.stderr
     report = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "report", "--config", str(CONFIG), "--db", db,
-         "--json"],
-        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "report",
+            "--config",
+            str(CONFIG),
+            "--db",
+            db,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
     )
     assert report.returncode == 0, report.stderr
     data = json.loads(report.stdout)
     assert len({t["va"] for t in data["trades"]}) >= 2
     orders = data["orders"]
-    entries = [o for o in orders if o["parent_id"] is None and o["type"] != "STP"
-               and not o["reason"].startswith(("signal", "profit", "time", "stop", "flatten",
-                                               "session"))]
+    entries = [
+        o
+        for o in orders
+        if o["parent_id"] is None
+        and o["type"] != "STP"
+        and not o["reason"].startswith(("signal", "profit", "time", "stop", "flatten", "session"))
+    ]
     stops = {o["parent_id"]: o for o in orders if o["type"] == "STP"}
     assert entries
     for entry in entries:

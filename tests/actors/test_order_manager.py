@@ -44,8 +44,16 @@ def test_an_execution_delivered_twice_is_stored_and_counted_once(tmp_path: Path)
         executions = sim.ledger.executions(va_id="va1")
         first = executions[0]
         order = sim.ledger.order(sid)
-        replay = ExecutionEvent(first.exec_id, sid, order.contract, first.side, first.quantity,
-                                first.price, first.commission, first.time)
+        replay = ExecutionEvent(
+            first.exec_id,
+            sid,
+            order.contract,
+            first.side,
+            first.quantity,
+            first.price,
+            first.commission,
+            first.time,
+        )
         sim.engine.book.tell("order_manager", replay)
         sim.idle()
         assert len(sim.ledger.executions(va_id="va1")) == len(executions)

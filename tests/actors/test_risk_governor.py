@@ -75,8 +75,10 @@ def test_a_halt_survives_a_restart(tmp_path: Path) -> None:
     sim.idle()
     sim.engine.stop()
     config = make_config()
-    again = Engine(config, RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}",
-                                      speed=None, start=MONDAY_10))
+    again = Engine(
+        config,
+        RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10),
+    )
     again.start(drive_clock=False)
     try:
         assert again.ask_snapshot("governor", timeout_s=5).state is TradingState.HALTED
@@ -94,8 +96,7 @@ def test_flatten_closes_every_position_and_ends_halted(tmp_path: Path) -> None:
         sim.advance(10)
         assert sim.snapshot("governor").state is TradingState.HALTED
         assert sim.ledger.open_positions() == []
-        working = [o for o in sim.ledger.orders(working_only=True)]
-        assert working == []
+        assert sim.ledger.orders(working_only=True) == []
         exits = [o for o in sim.ledger.orders() if o.purpose == "exit"]
         assert {o.va_id for o in exits} == {"va1", "va2"}
         assert all(o.reason == "flatten" for o in exits)

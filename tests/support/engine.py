@@ -93,9 +93,7 @@ kind = "external"
 def make_config(
     *, risk: str = "", filters: str = "", exits: str = "", limits: str = ""
 ) -> EngineConfig:
-    return parse_config(
-        BASE_TOML.format(risk=risk, filters=filters, exits=exits, limits=limits)
-    )
+    return parse_config(BASE_TOML.format(risk=risk, filters=filters, exits=exits, limits=limits))
 
 
 @dataclass
@@ -168,8 +166,9 @@ def start_engine(
 ) -> SimEngine:
     """Start an engine on the simulator (or a broker from ``broker_factory``) at ``start``."""
     config = config or make_config()
-    options = RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None,
-                         start=start)
+    options = RunOptions(
+        database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=start
+    )
     engine = Engine(config, options)
     if broker_factory is not None:
         engine.broker = engine.ctx.broker = broker_factory(engine)
