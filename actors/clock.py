@@ -19,7 +19,7 @@ import threading
 import time as _time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -108,7 +108,12 @@ class Clock(ABC):
         return self._push(when, fn, None, name)
 
     def call_later(self, delay_s: float, fn: Callable[[], None], *, name: str = "") -> Timer:
-        return self._push(self.now() + timedelta(seconds=delay_s), fn, None, name)
+        return self._push(self._utc_now() + timedelta(seconds=delay_s), fn, None, name)
+
+    def _utc_now(self) -> datetime:
+        # Timer arithmetic is done in UTC: adding seconds to an exchange-zone datetime adds
+        # wall-clock time, which is wrong across a daylight-saving change.
+        return self.now().astimezone(UTC)
 
     def call_every(
         self,
@@ -122,12 +127,13 @@ class Clock(ABC):
         rescheduled from now: no catch-up storm after a jump over a night."""
         if interval_s <= 0:
             raise ValueError(f"interval_s must be > 0 (got {interval_s})")
-        when = first if first is not None else self.now() + timedelta(seconds=interval_s)
+        when = first if first is not None else self._utc_now() + timedelta(seconds=interval_s)
         return self._push(when, fn, interval_s, name)
 
     def _push(
         self, when: datetime, fn: Callable[[], None], interval_s: float | None, name: str
     ) -> Timer:
+        when = when.astimezone(UTC)
         timer = Timer(when, next(self._seq), fn, interval_s, name or getattr(fn, "__name__", "?"))
         with self._cv:
             heapq.heappush(self._heap, timer)
@@ -150,7 +156,7 @@ class Clock(ABC):
             logger.exception("clock: timer {} raised", timer.name)
         if timer.interval_s is not None and not timer.cancelled:
             nxt = timer.when + timedelta(seconds=timer.interval_s)
-            now = self.now()
+            now = self._utc_now()
             timer.when = nxt if nxt > now else now + timedelta(seconds=timer.interval_s)
             timer.seq = next(self._seq)
             with self._cv:
@@ -228,7 +234,7 @@ class VirtualClock(Clock):
             raise ValueError(f"speed must be > 0 or None for max (got {speed})")
         self.speed = speed
         self._idle_timeout_s = idle_timeout_s
-        self._now = start.astimezone(tz)
+        self._now = start.astimezone(UTC)  # kept in UTC; now() converts to the exchange zone
         self._anchor_mono = _time.monotonic()
 
     @property
@@ -237,16 +243,16 @@ class VirtualClock(Clock):
 
     def now(self) -> datetime:
         if self.speed is None:
-            return self._now
+            return self._now.astimezone(self.tz)
         elapsed = (_time.monotonic() - self._anchor_mono) * self.speed
-        return self._now + timedelta(seconds=elapsed)
+        return (self._now + timedelta(seconds=elapsed)).astimezone(self.tz)
 
     def skip_to(self, when: datetime) -> None:
         """Jump forward to ``when`` (nights, weekends). Never moves time backwards."""
         with self._cv:
             current = self.now()
             if when > current:
-                self._now = when.astimezone(self.tz)
+                self._now = when.astimezone(UTC)
                 self._anchor_mono = _time.monotonic()
             self._cv.notify_all()
 
@@ -286,7 +292,7 @@ class VirtualClock(Clock):
             with self._cv:
                 self._drop_cancelled()
                 if not self._heap or self._heap[0].when > until:
-                    self._now = max(self._now, until.astimezone(self.tz))
+                    self._now = max(self._now, until.astimezone(UTC))
                     return
                 timer = heapq.heappop(self._heap)
                 self._now = max(self._now, timer.when)

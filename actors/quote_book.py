@@ -59,7 +59,11 @@ class QuoteBook:
                 else:
                     pending.add(key)
         for name in to_notify:
-            self._book.tell(name, _READY)
+            if not self._book.tell(name, _READY):
+                # Nothing reached a mailbox: without this the subscriber (or the actor that
+                # replaces it at the same address) would never be told again.
+                with self._lock:
+                    self._pending.pop(name, None)
 
     def take(self, subscriber: str) -> list[Quote]:
         """The latest quote of every contract updated since the subscriber's last ``take``."""

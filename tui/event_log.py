@@ -27,7 +27,7 @@ class EventLog(VerticalScroll):
         max_lines: events kept on screen; older ones scroll out of memory.
     """
 
-    def __init__(self, *, max_lines: int = 300, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, max_lines: int = 300, id: str | None = None) -> None:
         super().__init__(id=id)
         self._events: deque[EngineEvent] = deque(maxlen=max_lines)
         self._dropped = 0

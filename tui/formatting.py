@@ -29,6 +29,7 @@ __all__ = [
     "VA_COLUMNS",
     "age_label",
     "clock_label",
+    "date_label",
     "day_pnl_text",
     "event_line",
     "limits_label",
@@ -207,11 +208,15 @@ def speed_label(speed: float | None) -> str:
     return f"x{speed:g}"
 
 
-def clock_label(now: datetime, speed: float | None) -> str:
-    """``14:03:22  2024-05-06 EDT  x30``: exchange time, date, zone and speed."""
+def date_label(now: datetime) -> str:
+    """``2024-05-06 EDT``: the exchange date and zone abbreviation."""
     zone = now.strftime("%Z")
-    date = f"{now:%Y-%m-%d} {zone}" if zone else f"{now:%Y-%m-%d}"
-    return f"{now:%H:%M:%S}  {date}  {speed_label(speed)}"
+    return f"{now:%Y-%m-%d} {zone}" if zone else f"{now:%Y-%m-%d}"
+
+
+def clock_label(now: datetime, speed: float | None) -> str:
+    """``14:03:22  2024-05-06 EDT  x30``: exchange time, date, zone and speed on one line."""
+    return f"{now:%H:%M:%S}  {date_label(now)}  {speed_label(speed)}"
 
 
 def day_pnl_text(day_pnl: Decimal, daily_loss_limit: Decimal) -> Text:

@@ -1,4 +1,4 @@
-"""The status header: mode, exchange clock and speed, trading state, day P&L and limits.
+"""The status header: mode, exchange clock and speed, trading state, day P&L, limits, gate.
 
 Runs on the UI thread only; the app calls ``show_*`` from its flush. Each label is updated only
 when its content changes, so an idle dashboard repaints nothing here.
@@ -10,13 +10,19 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from actors.messages import RiskStatus
 from broker.base import GateState
 from tui.controls import TradingMode
-from tui.formatting import STATE_CLASSES, clock_label, day_pnl_text, limits_label
+from tui.formatting import (
+    STATE_CLASSES,
+    date_label,
+    day_pnl_text,
+    limits_label,
+    speed_label,
+)
 
 __all__ = ["StatusHeader"]
 
@@ -30,7 +36,7 @@ class StatusHeader(Horizontal):
         mode: what the orders reach; LIVE is shown in red.
     """
 
-    def __init__(self, mode: TradingMode, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, mode: TradingMode, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._mode = mode
         self._shown: dict[str, str | Text] = {}
@@ -41,11 +47,12 @@ class StatusHeader(Horizontal):
         )
         yield Static(id="clock")
         yield Static(Text(" WAITING "), id="state", classes="-unknown")
-        yield Static(id="pnl")
-        yield Static(id="limits")
-        yield Static(id="note")
+        with Vertical(id="details"):
+            yield Static(id="pnl")
+            yield Static(id="limits")
+            yield Static(id="flags")
 
-    def _set(self, widget_id: str, content: str | Text) -> None:
+    def _show(self, widget_id: str, content: str | Text) -> None:
         if self._shown.get(widget_id) == content:
             return
         self._shown[widget_id] = content
@@ -55,37 +62,32 @@ class StatusHeader(Horizontal):
 
     def show_clock(self, now: datetime, speed: float | None) -> None:
         """Exchange time, date and simulation speed."""
-        self._set("clock", clock_label(now, speed))
+        text = Text(f"{now:%H:%M:%S}", style="bold")
+        text.append(f"\n{date_label(now)}\n{speed_label(speed)}")
+        self._show("clock", text)
 
-    def show_risk(self, status: RiskStatus | None, gate: GateState) -> None:
-        """Trading state (colored), day P&L against the loss limit, the limits, and the gate.
+    def show_risk(self, status: RiskStatus | None, gate: GateState, *, note: str = "") -> None:
+        """Trading state (colored), day P&L against the loss limit, the limits, the gate, and
+        ``note`` (e.g. a pending quit).
 
         Before the governor's first status only the gate is known.
         """
+        flags = Text("gate ")
+        flags.append(gate.value, style=_GATE_STYLES.get(gate, ""))
+        if status is not None and not status.connected:
+            flags.append("  BROKER DISCONNECTED", style="bold red")
+        if note:
+            flags.append(f"  {note}", style="bold yellow")
+        self._show("flags", flags)
         state_label = self.query_one("#state", Static)
-        if status is None:
-            self._set("state", " WAITING ")
-            self._set("pnl", "day P&L -")
-            self._set("limits", self._gate_text(gate))
-            return
-        self._set("state", f" {status.state.value} ")
-        wanted = STATE_CLASSES[status.state]
+        wanted = "-unknown" if status is None else STATE_CLASSES[status.state]
         for cls in (*STATE_CLASSES.values(), "-unknown"):
             state_label.set_class(cls == wanted, cls)
-        self._set("pnl", day_pnl_text(status.day_pnl, status.daily_loss_limit))
-        limits = Text(limits_label(status.limits))
-        limits.append("  ")
-        limits.append_text(self._gate_text(gate))
-        if not status.connected:
-            limits.append("  BROKER DISCONNECTED", style="bold red")
-        self._set("limits", limits)
-
-    def show_note(self, note: str) -> None:
-        """A short notice at the right (e.g. a pending quit); empty clears it."""
-        self._set("note", Text(note, style="bold yellow"))
-
-    @staticmethod
-    def _gate_text(gate: GateState) -> Text:
-        text = Text("gate ")
-        text.append(gate.value, style=_GATE_STYLES.get(gate, ""))
-        return text
+        if status is None:
+            self._show("state", " WAITING ")
+            self._show("pnl", "day P&L -")
+            self._show("limits", "no risk status yet")
+            return
+        self._show("state", f" {status.state.value} ")
+        self._show("pnl", day_pnl_text(status.day_pnl, status.daily_loss_limit))
+        self._show("limits", limits_label(status.limits))

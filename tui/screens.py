@@ -1,6 +1,7 @@
 """Modal screens: yes/no confirmation, and the quit question when trades are still open.
 
 Both run on the UI thread and only return a choice through ``dismiss``; the app acts on it.
+``h`` (halt) works in both: a modal screen blocks the app's own bindings.
 Body text is passed as ``Text``, never markup, so contract keys cannot be misread as markup.
 """
 
@@ -17,6 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 __all__ = ["ConfirmScreen", "QuitChoice", "QuitScreen"]
+
+#: A modal screen blocks the app's bindings; the kill switch must stay one key away.
+_HALT = Binding("h", "app.halt", "Halt")
 
 
 class QuitChoice(StrEnum):
@@ -40,16 +44,17 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
         Binding("escape", "answer(False)", "Cancel"),
+        _HALT,
     ]
 
     def __init__(self, title: str, lines: Sequence[str] = ()) -> None:
         super().__init__(classes="dialog-screen")
-        self._title = title
+        self._question = title
         self._lines = tuple(lines)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(self._title), classes="dialog-title")
+            yield Label(Text(self._question), classes="dialog-title")
             if self._lines:
                 yield Static(Text("\n".join(self._lines)), classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
@@ -83,6 +88,7 @@ class QuitScreen(ModalScreen[QuitChoice | None]):
         Binding("l", "choose('leave')", "Leave working"),
         Binding("f", "choose('flatten')", "Flatten first"),
         Binding("escape", "choose('')", "Cancel"),
+        _HALT,
     ]
 
     def __init__(self, *, positions: int, orders: int) -> None:

@@ -40,12 +40,10 @@ class KeyedTable(DataTable[Text]):
         columns: Sequence[tuple[str, str]],
         *,
         name: str | None = None,
-        id: str | None = None,  # noqa: A002 - Textual's keyword
+        id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(
-            name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=True
-        )
+        super().__init__(name=name, id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._column_spec = tuple(columns)
         self._column_keys = tuple(key for key, _ in self._column_spec)
         self._shown: dict[str, tuple[_Signature, ...]] = {}

@@ -124,7 +124,13 @@ class Pacer:
         return OK
 
     def delay_for(self, now_s: float, messages: int = 1) -> float:
-        """Seconds until ``messages`` more may leave (0 = now, and they are counted as sent)."""
+        """Seconds until ``messages`` more may leave (0 = now, and they are counted as sent).
+
+        Raises:
+            ValueError: if ``messages`` exceeds what one second allows.
+        """
+        if not 0 < messages <= self.max_per_s:
+            raise ValueError(f"messages must be 1..{self.max_per_s} (got {messages})")
         used = self.used(now_s)
         if used + messages <= self.max_per_s:
             self._sent.extend([now_s] * messages)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
-from zoneinfo import ZoneInfo
 
 from actors.calendar import TradingCalendar
 
@@ -15,15 +15,15 @@ GOOD_FRIDAY = date(2026, 4, 3)
 CALENDAR = TradingCalendar.build(NY, time(9, 30), time(16, 0), [MLK_DAY, GOOD_FRIDAY])
 
 
-def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> (
-    datetime
-):
+def ny(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=NY)
 
 
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> (
-    datetime
-):
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
@@ -145,9 +145,7 @@ def test_the_close_is_2000_utc_in_the_daylight_saving_week() -> None:
         (utc(2026, 11, 2, 14, 30), date(2026, 11, 2)),
     ],
 )
-def test_the_trading_day_rolls_at_the_new_york_open_across_dst(
-    moment: datetime, day: date
-) -> None:
+def test_the_trading_day_rolls_at_the_new_york_open_across_dst(moment: datetime, day: date) -> None:
     assert CALENDAR.trading_day(moment) == day
 
 

@@ -57,8 +57,9 @@ def test_a_rise_then_a_fall_opens_a_long_then_closes_it() -> None:
 
 def test_no_signal_before_slow_bars_bars_have_closed() -> None:
     # A V shape inside the first slow_bars bars would cross on partial averages.
-    strategy = ma(fast=1, slow=3)
-    assert feed(strategy, [100.0, 90.0, 110.0, 120.0]) == []
+    assert feed(ma(fast=1, slow=3), [100.0, 90.0, 110.0, 120.0]) == []
+    # A drop at the third close while long: a cross only against averages of fewer bars.
+    assert feed(ma(fast=1, slow=3, allow_short=True), [100.0, 100.0, 90.0, 90.0], position=10) == []
 
 
 def test_the_first_signal_comes_one_bar_after_slow_bars_bars() -> None:

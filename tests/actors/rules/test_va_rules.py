@@ -18,7 +18,11 @@ T0 = datetime(2026, 3, 11, 10, 0, tzinfo=TZ)
 AAA = Contract.stock("AAA")
 BBB = Contract.stock("BBB")
 AAA_CALL = Contract(
-    symbol="AAA", sec_type="OPT", expiry=date(2026, 4, 17), strike=Decimal(100), right="C",
+    symbol="AAA",
+    sec_type="OPT",
+    expiry=date(2026, 4, 17),
+    strike=Decimal(100),
+    right="C",
     multiplier=100,
 )
 NO_FEE = Decimal(0)
@@ -141,6 +145,14 @@ def test_a_trade_that_wins_gross_but_loses_on_commissions_counts_as_a_loss() -> 
     assert book.wins == 0
     assert book.losses == 1
     assert book.consecutive_losses == 1
+
+
+def test_a_round_trip_that_nets_exactly_zero_counts_as_a_loss() -> None:
+    book = new_book()
+    book.apply_fill(fill(Side.BUY, 10, "20.00", commission="1"))
+    pnl = book.apply_fill(fill(Side.SELL, 10, "20.20", commission="1"))
+    assert pnl == Decimal(0)
+    assert (book.wins, book.losses, book.consecutive_losses) == (0, 1, 1)
 
 
 def test_a_win_resets_the_losing_streak() -> None:
@@ -378,8 +390,7 @@ def test_size_is_capped_by_max_position_pct_of_capital() -> None:
 def test_size_is_capped_by_equity_when_equity_is_below_the_position_cap() -> None:
     # Cap by capital would be 10,000; equity is 2,000 -> 20 shares at 100 (risk allows 40).
     assert (
-        size(equity="2000", price="100", stop="0.5", risk_per_trade_pct=1.0,
-             max_position_pct=100.0)
+        size(equity="2000", price="100", stop="0.5", risk_per_trade_pct=1.0, max_position_pct=100.0)
         == 20
     )
 
@@ -391,8 +402,13 @@ def test_size_divides_by_the_multiplier() -> None:
 
 @pytest.mark.parametrize(
     ("equity", "price", "stop"),
-    [("0", "10", "2"), ("-5", "10", "2"), ("10000", "0", "2"), ("10000", "10", "0"),
-     ("10000", "10", "-1")],
+    [
+        ("0", "10", "2"),
+        ("-5", "10", "2"),
+        ("10000", "0", "2"),
+        ("10000", "10", "0"),
+        ("10000", "10", "-1"),
+    ],
 )
 def test_size_is_zero_without_equity_price_or_stop_distance(
     equity: str, price: str, stop: str

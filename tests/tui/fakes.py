@@ -1,0 +1,198 @@
+"""Test doubles for the dashboard: a fake engine that records commands and never blocks, a
+factory of frozen snapshots, and helpers to publish from a foreign thread and to wait, bounded,
+for the UI to catch up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from textual.pilot import Pilot
+
+from actors.base import Bus
+from actors.config import BrokerSettings
+from actors.messages import (
+    EngineEvent,
+    OrderSnapshot,
+    PositionSnapshot,
+    Purpose,
+    RiskStatus,
+    TradingState,
+    VASnapshot,
+)
+from broker.base import Contract, GateState, OrderStatus, OrderType, Side, TradingGate
+
+NY = ZoneInfo("America/New_York")
+#: A Wednesday, mid-session.
+NOW = datetime(2024, 3, 13, 10, 15, 30, tzinfo=NY)
+
+
+class FakeClock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self, now: datetime, speed: float | None) -> None:
+        self._now = now
+        self.speed = speed
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    broker: BrokerSettings
+
+
+class CountingBus(Bus):
+    """A real ``Bus`` that also counts its live subscriptions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._count_lock = threading.Lock()
+        self.subscribers = 0
+
+    def subscribe(self, callback: Callable[[object], None]) -> Callable[[], None]:
+        unsubscribe = super().subscribe(callback)
+        with self._count_lock:
+            self.subscribers += 1
+
+        def counted_unsubscribe() -> None:
+            unsubscribe()
+            with self._count_lock:
+                self.subscribers -= 1
+
+        return counted_unsubscribe
+
+
+class FakeEngine:
+    """Stands in for ``actors.engine.Engine``: a real ``Bus`` and ``TradingGate``, commands
+    recorded in a thread-safe list, every method returning at once. ``on_flatten`` (optional)
+    plays the engine's reaction on another thread."""
+
+    def __init__(self, *, broker: BrokerSettings | None = None, speed: float | None = 30) -> None:
+        self.bus = CountingBus()
+        self.clock = FakeClock(NOW, speed)
+        self.config = FakeConfig(broker or BrokerSettings())
+        self.gate = TradingGate(GateState.OPEN, "test start")
+        self.on_flatten: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self._calls: list[tuple[str, str]] = []
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._calls)
+
+    def calls_named(self, name: str) -> list[tuple[str, str]]:
+        return [call for call in self.calls if call[0] == name]
+
+    def _record(self, name: str, detail: str) -> None:
+        with self._lock:
+            self._calls.append((name, detail))
+
+    def halt(self, reason: str = "manual halt") -> None:
+        self._record("halt", reason)
+        self.gate.set(GateState.CLOSED, reason)
+
+    def resume(self, reason: str = "manual resume") -> None:
+        self._record("resume", reason)
+
+    def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
+        self._record("flatten", reason)
+        if self.on_flatten is not None:
+            self.on_flatten()
+
+    def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
+        self._record("pause_va", f"{va_id} {paused} {reason}")
+
+
+class Snapshots:
+    """Builds the frozen values actors publish, with plausible defaults."""
+
+    @staticmethod
+    def va(va_id: str = "va1", **changes: object) -> VASnapshot:
+        values: dict[str, object] = {
+            "va_id": va_id, "strategy": "ma_cross", "symbol": "AAA", "state": "in_position",
+            "capital": Decimal(100_000), "equity": Decimal("101250.50"),
+            "realized_pnl": Decimal(1000), "unrealized_pnl": Decimal("250.50"),
+            "day_pnl": Decimal("-120.25"), "drawdown_pct": 1.5,
+            "peak_equity": Decimal(102_000), "wins": 3, "losses": 1, "consecutive_losses": 0,
+            "cooldown_until": None, "open_positions": 1, "working_orders": 0, "time": NOW,
+        }
+        values.update(changes)
+        return VASnapshot(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def position(
+        va_id: str = "va1", symbol: str = "AAA", quantity: int = 100, **changes: object
+    ) -> PositionSnapshot:
+        values: dict[str, object] = {
+            "va_id": va_id, "contract": Contract.stock(symbol), "quantity": quantity,
+            "avg_price": Decimal("100.00"), "mark": 101.5, "unrealized_pnl": Decimal(150),
+            "unrealized_pct": 1.5, "stop_price": Decimal(98), "opened_at": NOW, "time": NOW,
+        }
+        values.update(changes)
+        return PositionSnapshot(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def order(
+        order_id: str = "o-1", status: OrderStatus = OrderStatus.SUBMITTED, **changes: object
+    ) -> OrderSnapshot:
+        values: dict[str, object] = {
+            "order_id": order_id, "va_id": "va1", "contract": Contract.stock("AAA"),
+            "side": Side.BUY, "order_type": OrderType.LMT, "purpose": Purpose.ENTRY,
+            "quantity": 100, "filled": 0, "status": status, "limit_price": Decimal("99.50"),
+            "stop_price": None, "created_at": NOW - timedelta(seconds=42), "updated_at": NOW,
+        }
+        values.update(changes)
+        return OrderSnapshot(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def risk(state: TradingState = TradingState.ACTIVE, **changes: object) -> RiskStatus:
+        values: dict[str, object] = {
+            "state": state, "reason": "test", "day_pnl": Decimal("-120.25"),
+            "daily_loss_limit": Decimal(-5000),
+            "limits": (("trades", "3/10"), ("positions", "1/5")), "time": NOW,
+        }
+        values.update(changes)
+        return RiskStatus(**values)  # type: ignore[arg-type]
+
+    @staticmethod
+    def event(text: str, kind: str = "fill", va_id: str | None = "va1") -> EngineEvent:
+        return EngineEvent(kind=kind, text=text, time=NOW, va_id=va_id)
+
+
+def publish_from_thread(bus: Bus, items: Iterable[object], *, timeout_s: float = 2.0) -> None:
+    """Publish ``items`` on a fresh thread, as an actor would, and wait for it (bounded).
+
+    The event loop is blocked meanwhile, so this fails if a subscriber waits for the UI.
+    """
+    batch = list(items)
+
+    def run() -> None:
+        for item in batch:
+            bus.publish(item)
+
+    thread = threading.Thread(target=run, name="fake-actor", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    assert not thread.is_alive(), "publishing blocked: a bus subscriber waited for the UI"
+
+
+async def wait_for(
+    pilot: Pilot[object], predicate: Callable[[], bool], *, timeout_s: float = 3.0
+) -> None:
+    """Let the app run until ``predicate()`` holds; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)

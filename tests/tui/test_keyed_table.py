@@ -1,0 +1,90 @@
+"""KeyedTable: rows by key, only changed cells updated, columns widened only when needed."""
+
+from __future__ import annotations
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from tui.tables import KeyedTable
+
+COLUMNS = (("name", "Name"), ("value", "Value"))
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(COLUMNS, id="table")
+
+
+def row(name: str, value: str, style: str = "") -> tuple[Text, Text]:
+    return (Text(name), Text(value, style=style))
+
+
+@pytest.fixture
+def updates(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Every ``update_cell`` call as (row key, column key, text)."""
+    calls: list[tuple[str, str, str]] = []
+    original = KeyedTable.update_cell
+
+    def spy(self: KeyedTable, row_key: object, column_key: object, value: Text, **kw: bool) -> None:
+        calls.append((str(row_key), str(column_key), str(value)))
+        original(self, row_key, column_key, value, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(KeyedTable, "update_cell", spy)
+    return calls
+
+
+async def test_a_new_key_adds_a_row_and_a_known_key_updates_only_changed_cells(
+    updates: list[tuple[str, str, str]],
+) -> None:
+    app = TableApp()
+    async with app.run_test():
+        table = app.query_one(KeyedTable)
+        table.upsert("a", row("alpha", "1"))
+        table.upsert("b", row("beta", "2"))
+        table.upsert("a", row("alpha", "1"))
+        assert updates == []
+
+        table.upsert("a", row("alpha", "3"))
+
+        assert updates == [("a", "value", "3")]
+        assert [str(cell) for cell in table.get_row("a")] == ["alpha", "3"]
+        assert list(table.keys()) == ["a", "b"] and table.row_count == 2
+
+
+async def test_a_style_change_alone_counts_as_a_change(updates: list[tuple[str, str, str]]) -> None:
+    app = TableApp()
+    async with app.run_test():
+        table = app.query_one(KeyedTable)
+        table.upsert("a", row("alpha", "+1.00", "green"))
+        table.upsert("a", row("alpha", "+1.00", "red"))
+        assert updates == [("a", "value", "+1.00")]
+
+
+async def test_discard_removes_the_row_and_set_cell_ignores_unknown_rows() -> None:
+    app = TableApp()
+    async with app.run_test():
+        table = app.query_one(KeyedTable)
+        table.upsert("a", row("alpha", "1"))
+        assert table.discard("a") is True
+        assert table.discard("a") is False
+        table.set_cell("a", "value", Text("9"))
+        assert table.row_count == 0 and "a" not in table
+
+
+async def test_a_wider_value_widens_its_column() -> None:
+    app = TableApp()
+    async with app.run_test() as pilot:
+        table = app.query_one(KeyedTable)
+        table.upsert("a", row("alpha", "1"))
+        await pilot.pause()
+        table.set_cell("a", "value", Text("1,000,000.00"))
+        await pilot.pause()
+        assert table.columns["value"].content_width >= len("1,000,000.00")  # type: ignore[index]
+
+
+async def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:
+    app = TableApp()
+    async with app.run_test():
+        with pytest.raises(ValueError, match="1 cells for 2 columns"):
+            app.query_one(KeyedTable).upsert("a", (Text("alpha"),))

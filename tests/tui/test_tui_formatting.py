@@ -1,0 +1,126 @@
+"""The pure side of the dashboard: cell text, labels and the trading mode."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from actors.config import BrokerSettings, IbSettings
+from tests.tui.fakes import NOW, FakeConfig, Snapshots
+from tui.controls import TradingMode, trading_mode
+from tui.formatting import (
+    ORDER_COLUMNS,
+    POSITION_COLUMNS,
+    VA_COLUMNS,
+    age_label,
+    clock_label,
+    day_pnl_text,
+    event_line,
+    limits_label,
+    money,
+    order_cells,
+    position_cells,
+    speed_label,
+    va_cells,
+)
+
+
+def plain(cells: tuple[object, ...]) -> list[str]:
+    return [str(cell) for cell in cells]
+
+
+def test_a_va_row_shows_equity_pnl_drawdown_and_wins_over_losses() -> None:
+    cells = va_cells(Snapshots.va(day_pnl=Decimal("-120.25")))
+    assert len(cells) == len(VA_COLUMNS)
+    assert plain(cells) == [
+        "va1", "ma_cross", "AAA", "in_position", "101,250.50", "-120.25", "+1,250.50", "1.50",
+        "3/1",
+    ]
+
+
+def test_a_va_without_a_symbol_in_play_shows_a_dash() -> None:
+    assert str(va_cells(Snapshots.va(symbol=None))[2]) == "-"
+
+
+def test_a_position_row_signs_the_quantity_and_colors_the_pnl() -> None:
+    cells = position_cells(Snapshots.position(quantity=-50, unrealized_pnl=Decimal(-75)))
+    assert len(cells) == len(POSITION_COLUMNS)
+    assert plain(cells) == ["va1", "AAA", "-50", "100.00", "101.50", "-75.00", "+1.50", "98.00"]
+    assert str(cells[5].style) == "red"
+
+
+def test_a_position_without_mark_or_stop_shows_dashes() -> None:
+    cells = position_cells(Snapshots.position(mark=None, stop_price=None))
+    assert (str(cells[4]), str(cells[7])) == ("-", "-")
+
+
+def test_an_order_row_shows_its_age_at_exchange_time() -> None:
+    cells = order_cells(Snapshots.order(), NOW)
+    assert len(cells) == len(ORDER_COLUMNS)
+    assert plain(cells) == [
+        "o-1", "va1", "AAA", "BUY", "LMT entry", "100", "0", "submitted", "42s",
+    ]
+
+
+def test_cells_are_text_so_brackets_in_names_are_not_read_as_markup() -> None:
+    cells = position_cells(Snapshots.position(symbol="X[bold]Y"))
+    assert str(cells[1]) == "X[bold]Y"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label"),
+    [(-3, "0s"), (0, "0s"), (59, "59s"), (60, "1m00s"), (3599, "59m59s"), (7260, "2h01m")],
+)
+def test_ages_read_in_seconds_minutes_or_hours(seconds: int, label: str) -> None:
+    assert age_label(timedelta(seconds=seconds)) == label
+
+
+@pytest.mark.parametrize(("speed", "label"), [(None, "max"), (30.0, "x30"), (0.5, "x0.5")])
+def test_the_speed_is_max_or_a_multiplier(speed: float | None, label: str) -> None:
+    assert speed_label(speed) == label
+
+
+def test_the_clock_label_has_time_date_zone_and_speed() -> None:
+    assert clock_label(NOW, 30) == "10:15:30  2024-03-13 EDT  x30"
+
+
+def test_money_groups_thousands_and_signs_on_request() -> None:
+    assert money(Decimal("1234.5")) == "1,234.50"
+    assert money(Decimal("1234.5"), signed=True) == "+1,234.50"
+    assert money(Decimal(-2), signed=True) == "-2.00"
+
+
+def test_the_day_pnl_turns_red_past_half_the_loss_limit() -> None:
+    calm = day_pnl_text(Decimal(-100), Decimal(-5000))
+    alarming = day_pnl_text(Decimal(-2600), Decimal(-5000))
+    assert str(calm) == "day P&L -100.00 / -5,000.00"
+    assert "yellow" in {str(span.style) for span in calm.spans}
+    assert "bold red" in {str(span.style) for span in alarming.spans}
+
+
+def test_limits_read_as_name_and_used_over_max() -> None:
+    assert limits_label((("trades", "3/10"), ("positions", "1/5"))) == "trades 3/10  positions 1/5"
+
+
+def test_an_event_line_has_time_kind_va_and_text() -> None:
+    assert str(event_line(Snapshots.event("bought 100 AAA"))) == "10:15:30 fill   va1 bought 100 AAA"
+
+
+@pytest.mark.parametrize(
+    ("broker", "mode"),
+    [
+        (BrokerSettings(), TradingMode.SIM),
+        (BrokerSettings(kind="ib"), TradingMode.PAPER),
+        (BrokerSettings(kind="ib", ib=IbSettings(port=4002)), TradingMode.PAPER),
+        (BrokerSettings(kind="ib", ib=IbSettings(port=7496, allow_live=True)), TradingMode.LIVE),
+        (BrokerSettings(kind="ib", ib=IbSettings(port=4001, allow_live=True)), TradingMode.LIVE),
+        (BrokerSettings(kind="ib", ib=IbSettings(port=9000, allow_live=True)), TradingMode.LIVE),
+        (BrokerSettings(kind="ib", ib=IbSettings(port=9000)), TradingMode.PAPER),
+    ],
+)
+def test_the_mode_is_live_only_when_real_money_may_be_at_stake(
+    broker: BrokerSettings, mode: TradingMode
+) -> None:
+    assert trading_mode(FakeConfig(broker)) is mode
