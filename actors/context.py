@@ -13,6 +13,7 @@ from actors.base import AddressBook, Bus
 from actors.calendar import TradingCalendar
 from actors.clock import Clock
 from actors.quote_book import QuoteBook
+from actors.rules.decision import Decision
 from actors.rules.risk_rules import Pacer
 from broker.base import Broker, TradingGate
 
@@ -39,9 +40,13 @@ class LockedPacer:
         with self._lock:
             return self._pacer.used(now_s)
 
-    def try_entry(self, now_s: float, messages: int):  # type: ignore[no-untyped-def]
+    def try_entry(self, now_s: float, messages: int) -> Decision:
         with self._lock:
             return self._pacer.try_entry(now_s, messages)
+
+    def delay_for_peek(self, now_s: float) -> float:
+        with self._lock:
+            return self._pacer.delay_for_peek(now_s)
 
     def delay_for(self, now_s: float, messages: int = 1) -> float:
         with self._lock:

@@ -8,13 +8,17 @@ travelling as ``orderRef``; executions are stored once each, keyed by the broker
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from loguru import logger
 
 from actors.base import EngineActor
+from actors.clock import Timer
 from actors.context import EngineContext
 from actors.messages import (
     CancelEntries,
@@ -93,6 +97,8 @@ class OrderManager(EngineActor):
         self.orders: dict[str, _Order] = {}
         self.positions: dict[tuple[str, str], _Position] = {}
         self.flattening: set[str | None] = set()  # None = all VAs
+        self._outbox: deque[Callable[[], None]] = deque()
+        self._drain_timer: Timer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -132,7 +138,9 @@ class OrderManager(EngineActor):
         elif isinstance(message, Flatten):
             self._flatten(message.va_id, message.reason)
         elif isinstance(message, Tick):
-            if message.name == "reconcile":
+            if message.name == "pace":
+                self._drain()
+            elif message.name == "reconcile":
                 self._cancel_stale(message.time)
                 self._reconcile(message.time)
         else:
@@ -156,16 +164,56 @@ class OrderManager(EngineActor):
             self.orders[record.id] = _Order(record, OrderStatus.PENDING_SUBMIT, last_event_at=now)
         self._journal(proposal, OK, now)
         for record in records:
-            if not self.ctx.broker.place_order(self._request(record)):
-                self._set_status(
-                    record.id,
-                    OrderStatus.REJECTED,
-                    0,
-                    None,
-                    now,
-                    "refused at the broker adapter (gate closed)",
-                )
+            if proposal.purpose is Purpose.ENTRY:
+                self._submit(record.id)  # the governor took the pacing slots for entry + stop
+            else:
+                self._paced(partial(self._submit, record.id))
         self._publish_order(records[0].id)
+
+    def _submit(self, order_id: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
+            return
+        if not self.ctx.broker.place_order(self._request(order.record)):
+            self._set_status(
+                order_id,
+                OrderStatus.REJECTED,
+                0,
+                None,
+                self.ctx.clock.now(),
+                "refused at the broker adapter (gate closed)",
+            )
+
+    # -- pacing -----------------------------------------------------------------------------
+    def _paced(self, send: Callable[[], None]) -> None:
+        """Exits, cancels and modifies are never refused for pacing: they wait, in order, for
+        a slot in the engine-wide window (entries are refused at the governor instead)."""
+        if self._outbox:
+            self._outbox.append(send)
+            return
+        if self.ctx.pacer.delay_for(self.ctx.clock.now().timestamp()) == 0:
+            send()
+            return
+        self._outbox.append(send)
+        self._schedule_drain()
+
+    def _drain(self) -> None:
+        self._drain_timer = None
+        while self._outbox:
+            if self.ctx.pacer.delay_for(self.ctx.clock.now().timestamp()) > 0:
+                self._schedule_drain()
+                return
+            self._outbox.popleft()()
+
+    def _schedule_drain(self) -> None:
+        if self._drain_timer is not None:
+            return
+        delay = max(0.02, self.ctx.pacer.delay_for_peek(self.ctx.clock.now().timestamp()))
+        self._drain_timer = self.ctx.clock.call_later(delay, self._pace_tick, name="pace")
+
+    def _pace_tick(self) -> None:
+        """Clock thread: wake the actor to drain its paced outbox."""
+        self.book.tell(self.address, Tick("pace", self.ctx.clock.now()))
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
         cfg = self.ctx.config.filters
@@ -388,7 +436,7 @@ class OrderManager(EngineActor):
         if stop is None or entry.filled in (0, stop.record.quantity):
             return
         stop.record = replace(stop.record, quantity=entry.filled)
-        self.ctx.broker.modify_order(stop.id, quantity=entry.filled)
+        self._paced(partial(self.ctx.broker.modify_order, stop.id, quantity=entry.filled))
         self.ctx.ledger.update_order(
             stop.id,
             status=stop.status,
@@ -530,7 +578,7 @@ class OrderManager(EngineActor):
             ):
                 quantity = order.filled + held
                 order.record = replace(record, quantity=quantity)
-                self.ctx.broker.modify_order(order.id, quantity=quantity)
+                self._paced(partial(self.ctx.broker.modify_order, order.id, quantity=quantity))
                 self.ctx.ledger.update_order(
                     order.id,
                     status=order.status,
@@ -546,7 +594,7 @@ class OrderManager(EngineActor):
         count = 0
         for order in list(self.orders.values()):
             if order.working and predicate(order):  # type: ignore[operator]
-                self.ctx.broker.cancel_order(order.id)
+                self._paced(partial(self.ctx.broker.cancel_order, order.id))
                 logger.debug("order manager: cancel {} ({})", order.id, reason)
                 count += 1
         return count
@@ -601,7 +649,7 @@ class OrderManager(EngineActor):
             age = (now - order.record.created_at).total_seconds()
             quiet = (now - (order.last_event_at or order.record.created_at)).total_seconds()
             if age >= cfg.stale_entry_s and quiet >= cfg.stale_quiet_s:
-                self.ctx.broker.cancel_order(order.id)
+                self._paced(partial(self.ctx.broker.cancel_order, order.id))
 
     def _reconcile(self, now: datetime) -> None:
         broker_orders = {o.client_order_id: o for o in self.ctx.broker.open_orders()}

@@ -123,6 +123,13 @@ class Pacer:
         self._sent.extend([now_s] * messages)
         return OK
 
+    def delay_for_peek(self, now_s: float) -> float:
+        """Seconds until one more message may leave, without taking the slot."""
+        used = self.used(now_s)
+        if used < self.max_per_s:
+            return 0.0
+        return max(0.0, 1.0 - (now_s - self._sent[used - self.max_per_s]))
+
     def delay_for(self, now_s: float, messages: int = 1) -> float:
         """Seconds until ``messages`` more may leave (0 = now, and they are counted as sent).
 

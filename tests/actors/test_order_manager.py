@@ -116,3 +116,36 @@ def test_the_protective_stop_fires_and_the_trade_closes_as_stopped(tmp_path: Pat
         assert snap.losses == 1 and snap.symbol is None
     finally:
         sim.engine.stop()
+
+
+def test_an_entry_over_the_pacing_window_is_refused(tmp_path: Path) -> None:
+    # 10 messages/s with 5 kept for exits: two entries (entry + stop each) fit, a third not.
+    sim = start_engine(tmp_path, make_config(risk="max_messages_per_s = 10"))
+    try:
+        first = sim.signal("va1", "AAPL")
+        second = sim.signal("va2", "JPM")
+        sim.engine.ctx.pacer.delay_for(sim.engine.clock.now().timestamp())  # one more slot
+        sim.signal("va1", "AAPL", Side.SELL, close=True)  # frees va1, uses no entry slots
+        third = sim.signal("va1", "MSFT")
+        decisions = sim.decisions()
+        assert decisions[first].accepted and decisions[second].accepted
+        assert decisions[third].rule == "order_pacing"
+    finally:
+        sim.engine.stop()
+
+
+def test_an_exit_waits_for_a_pacing_slot_instead_of_being_refused(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path, make_config(risk="max_messages_per_s = 10"))
+    try:
+        sim.signal("va1", "AAPL")
+        now_s = sim.engine.clock.now().timestamp()
+        while sim.engine.ctx.pacer.delay_for(now_s) == 0:  # fill the window
+            pass
+        exit_id = sim.signal("va1", "AAPL", Side.SELL, close=True)
+        stored = sim.ledger.order(exit_id)
+        assert stored is not None and stored.status.value == "pending_submit"  # stored, queued
+        sim.advance(2)
+        assert sim.ledger.order(exit_id).status.value == "filled"
+        assert sim.ledger.open_positions() == []
+    finally:
+        sim.engine.stop()
