@@ -54,6 +54,7 @@ from db.records import ExecutionRecord, OrderRecord
 __all__ = ["OrderManager"]
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 
@@ -98,6 +99,9 @@ class OrderManager(EngineActor):
         self.positions: dict[tuple[str, str], _Position] = {}
         self.flattening: set[str | None] = set()  # None = all VAs
         self._outbox: deque[Callable[[], None]] = deque()
+        self._repricing: dict[str, int] = {}  # flatten limit order id -> re-prices so far
+        self._to_market: set[str] = set()  # flatten limits cancelled to go to market
+        self._reprice_timer: Timer | None = None
         self._drain_timer: Timer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -140,6 +144,8 @@ class OrderManager(EngineActor):
         elif isinstance(message, Tick):
             if message.name == "pace":
                 self._drain()
+            elif message.name == "reprice":
+                self._reprice(message.time)
             elif message.name == "reconcile":
                 self._cancel_stale(message.time)
                 self._reconcile(message.time)
@@ -427,6 +433,8 @@ class OrderManager(EngineActor):
                         record.va_id,
                     )
                 )
+            if order_id in self._to_market:
+                self._after_market_fallback(order, when)
             self._check_flatten_done(when)
         self._publish_order(order_id, order)
 
@@ -524,7 +532,9 @@ class OrderManager(EngineActor):
                 ),
                 "position closed",
             )
-        else:
+        elif purpose is not Purpose.ENTRY:
+            # Only a closing fill shrinks the stops; while an entry fills, its attached stop
+            # keeps the entry's size and the broker holds it to what the parent has filled.
             self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
 
     def _book(self, record: OrderRecord, event: ExecutionEvent) -> tuple[_Position, Decimal]:
@@ -606,27 +616,98 @@ class OrderManager(EngineActor):
         )
 
     def _flatten(self, va_id: str | None, reason: str) -> None:
+        """Cancel working entries, then close every position in scope with a reduce-only
+        marketable limit at the touch, re-priced every ``orders.flatten_reprice_s`` up to
+        ``orders.flatten_max_reprices`` times, then replaced by a market order. Protective
+        stops stay until their position is closed."""
         now = self.ctx.clock.now()
         self.flattening.add(va_id)
         self._cancel_entries(va_id, f"flatten: {reason}")
         for (owner, _key), position in list(self.positions.items()):
             if position.quantity == 0 or (va_id is not None and owner != va_id):
                 continue
-            proposal = OrderProposal(
-                proposal_id=self.ctx.new_id(f"{owner}-flat"),
-                va_id=owner,
-                contract=position.contract,
-                side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity),
-                order_type=OrderType.MKT,
-                purpose=Purpose.EXIT,
-                reason="flatten",
-                time=now,
-                ref_price=position.avg_price,
-                sector=position.sector,
-            )
-            self._place(proposal)
+            self._flatten_position(owner, position, now, marketable=True)
+        self._schedule_reprice()
         self._check_flatten_done(now)
+
+    def _flatten_position(
+        self, owner: str, position: _Position, now: datetime, *, marketable: bool
+    ) -> None:
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        touch = self._touch(position.contract, side) if marketable else None
+        proposal = OrderProposal(
+            proposal_id=self.ctx.new_id(f"{owner}-flat"),
+            va_id=owner,
+            contract=position.contract,
+            side=side,
+            quantity=abs(position.quantity),
+            order_type=OrderType.LMT if touch is not None else OrderType.MKT,
+            purpose=Purpose.EXIT,
+            reason="flatten",
+            time=now,
+            ref_price=touch or position.avg_price,
+            limit_price=touch,
+            sector=position.sector,
+        )
+        self._place(proposal)
+        if touch is not None and proposal.proposal_id in self.orders:
+            self._repricing[proposal.proposal_id] = 0
+
+    def _touch(self, contract: Contract, side: Side) -> Decimal | None:
+        """The price a marketable limit needs now: the bid to sell, the ask to buy."""
+        quote = self.ctx.quotes.latest(contract.key)
+        if quote is None:
+            return None
+        price = quote.bid if side is Side.SELL else quote.ask
+        return Decimal(str(price)).quantize(CENT)
+
+    def _schedule_reprice(self) -> None:
+        if self._repricing and self._reprice_timer is None:
+            self._reprice_timer = self.ctx.clock.call_later(
+                self.ctx.config.orders.flatten_reprice_s, self._reprice_tick, name="reprice"
+            )
+
+    def _reprice_tick(self) -> None:
+        """Clock thread: wake the actor to re-price its flatten orders."""
+        self.book.tell(self.address, Tick("reprice", self.ctx.clock.now()))
+
+    def _reprice(self, now: datetime) -> None:
+        self._reprice_timer = None
+        limit = self.ctx.config.orders.flatten_max_reprices
+        for order_id, count in list(self._repricing.items()):
+            order = self.orders.get(order_id)
+            if order is None or not order.working:
+                del self._repricing[order_id]
+                continue
+            if count >= limit:
+                # Out of patience: cancel, and send a market order once the cancel is confirmed
+                # (never both working at once, so the close can never be doubled).
+                del self._repricing[order_id]
+                self._to_market.add(order_id)
+                self._paced(partial(self.ctx.broker.cancel_order, order_id))
+                continue
+            self._repricing[order_id] = count + 1
+            touch = self._touch(order.record.contract, Side(order.record.side))
+            if touch is None or touch == order.record.limit_price:
+                continue
+            order.record = replace(order.record, limit_price=touch)
+            self._paced(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
+            self.ctx.ledger.update_order(
+                order_id,
+                status=order.status,
+                filled=order.filled,
+                avg_fill_price=order.avg_fill_price,
+                time=now,
+                detail=f"flatten re-price {count + 1}/{limit} to {touch}",
+            )
+        self._schedule_reprice()
+
+    def _after_market_fallback(self, order: _Order, when: datetime) -> None:
+        """A flatten limit was cancelled to go to market: close what is still open."""
+        self._to_market.discard(order.id)
+        position = self.positions.get((order.record.va_id, order.record.contract_key))
+        if position is not None and position.quantity != 0:
+            self._flatten_position(order.record.va_id, position, when, marketable=False)
 
     def _check_flatten_done(self, now: datetime) -> None:
         for scope in list(self.flattening):

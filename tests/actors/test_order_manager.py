@@ -149,3 +149,56 @@ def test_an_exit_waits_for_a_pacing_slot_instead_of_being_refused(tmp_path: Path
         assert sim.ledger.open_positions() == []
     finally:
         sim.engine.stop()
+
+
+def _flat_config(max_reprices: int):  # type: ignore[no-untyped-def]
+    return make_config(
+        orders=f"flatten_reprice_s = 1.0\nflatten_max_reprices = {max_reprices}",
+        filters="max_slippage_bps = 50",
+        display_size=100,
+        tick_interval_s=1.0,
+    )
+
+
+def test_flatten_reprices_its_limit_then_falls_back_to_market(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path, _flat_config(max_reprices=2), warmup_s=1)
+    try:
+        sid = sim.signal("va1", "AAPL", quantity=400)
+        for _ in range(4):  # the entry fills 100 per tick; its stop always covers the fill
+            sim.advance(1)
+            stop = sim.ledger.order(f"{sid}.stop")
+            assert stop.quantity == 400 and stop.status.is_working
+        assert sim.snapshot("order_manager")["positions"]["va1|AAPL"] == 400
+        broker = sim.engine.broker
+        sim.engine.flatten("test")
+        sim.idle()
+        for price in (99.6, 99.2, 98.8, 98.5, 98.3):  # walks away, above the stop at ~98
+            broker.set_mid("AAPL", price)  # type: ignore[attr-defined]
+            sim.advance(1)
+        sim.advance(5)
+        exits = [o for o in sim.ledger.orders() if o.purpose == "exit"]
+        assert [o.order_type.value for o in exits] == ["LMT", "MKT"]
+        limit_order, market_order = exits
+        assert limit_order.status.value == "cancelled"
+        details = [e.detail for e in sim.ledger.order_events(limit_order.id)]
+        assert any("flatten re-price 1/2" in d for d in details)
+        assert limit_order.filled + market_order.filled == 400
+        assert sim.ledger.open_positions() == []
+        assert sim.snapshot("governor").state.value == "HALTED"
+    finally:
+        sim.engine.stop()
+
+
+def test_flatten_closes_at_once_with_a_marketable_limit_when_the_touch_is_deep(
+    tmp_path: Path,
+) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sim.signal("va1", "AAPL", quantity=100)
+        sim.engine.flatten("test")
+        sim.idle()
+        [exit_order] = [o for o in sim.ledger.orders() if o.purpose == "exit"]
+        assert exit_order.order_type.value == "LMT" and exit_order.status.value == "filled"
+        assert exit_order.limit_price is not None
+    finally:
+        sim.engine.stop()

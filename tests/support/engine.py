@@ -66,6 +66,7 @@ display_size = 10000
 
 [orders]
 entry_type = "MKT"
+{orders}
 
 [exits]
 {exits}
@@ -91,9 +92,19 @@ kind = "external"
 
 
 def make_config(
-    *, risk: str = "", filters: str = "", exits: str = "", limits: str = ""
+    *,
+    risk: str = "",
+    filters: str = "",
+    exits: str = "",
+    limits: str = "",
+    orders: str = "",
+    display_size: int = 10000,
+    tick_interval_s: float = 5.0,
 ) -> EngineConfig:
-    return parse_config(BASE_TOML.format(risk=risk, filters=filters, exits=exits, limits=limits))
+    text = BASE_TOML.format(risk=risk, filters=filters, exits=exits, limits=limits, orders=orders)
+    text = text.replace("display_size = 10000", f"display_size = {display_size}")
+    text = text.replace("tick_interval_s = 5.0", f"tick_interval_s = {tick_interval_s}")
+    return parse_config(text)
 
 
 @dataclass
