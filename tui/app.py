@@ -147,6 +147,8 @@ class EngineApp(App[QuitChoice | None]):
     # -- the flush (UI thread, every flush_interval_s) --------------------------------------
     def _apply_pending(self) -> None:
         """Apply everything the bridge holds, then refresh the clock, ages and header."""
+        if not self.is_running:  # shutting down: the widgets may already be gone
+            return
         batch = self._bridge.drain()
         now = self._engine.clock.now()
         if batch.risk is not None:
@@ -241,6 +243,7 @@ class EngineApp(App[QuitChoice | None]):
         if not positions:
             lines.append("No open position is shown.")
         lines.append(f"{len(self._orders)} working order(s): entries are cancelled.")
+        lines.append("Trading is HALTED once everything is flat.")
         title = f"Flatten all: close {len(positions)} position(s)?"
         self.push_screen(ConfirmScreen(title, lines), self._flatten_answered)
 

@@ -10,4 +10,3 @@ from tests.tui.fakes import FakeEngine
 @pytest.fixture
 def engine() -> FakeEngine:
     return FakeEngine()
-

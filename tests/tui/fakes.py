@@ -120,12 +120,24 @@ class Snapshots:
     @staticmethod
     def va(va_id: str = "va1", **changes: object) -> VASnapshot:
         values: dict[str, object] = {
-            "va_id": va_id, "strategy": "ma_cross", "symbol": "AAA", "state": "in_position",
-            "capital": Decimal(100_000), "equity": Decimal("101250.50"),
-            "realized_pnl": Decimal(1000), "unrealized_pnl": Decimal("250.50"),
-            "day_pnl": Decimal("-120.25"), "drawdown_pct": 1.5,
-            "peak_equity": Decimal(102_000), "wins": 3, "losses": 1, "consecutive_losses": 0,
-            "cooldown_until": None, "open_positions": 1, "working_orders": 0, "time": NOW,
+            "va_id": va_id,
+            "strategy": "ma_cross",
+            "symbol": "AAA",
+            "state": "in_position",
+            "capital": Decimal(100_000),
+            "equity": Decimal("101250.50"),
+            "realized_pnl": Decimal(1000),
+            "unrealized_pnl": Decimal("250.50"),
+            "day_pnl": Decimal("-120.25"),
+            "drawdown_pct": 1.5,
+            "peak_equity": Decimal(102_000),
+            "wins": 3,
+            "losses": 1,
+            "consecutive_losses": 0,
+            "cooldown_until": None,
+            "open_positions": 1,
+            "working_orders": 0,
+            "time": NOW,
         }
         values.update(changes)
         return VASnapshot(**values)  # type: ignore[arg-type]
@@ -135,9 +147,16 @@ class Snapshots:
         va_id: str = "va1", symbol: str = "AAA", quantity: int = 100, **changes: object
     ) -> PositionSnapshot:
         values: dict[str, object] = {
-            "va_id": va_id, "contract": Contract.stock(symbol), "quantity": quantity,
-            "avg_price": Decimal("100.00"), "mark": 101.5, "unrealized_pnl": Decimal(150),
-            "unrealized_pct": 1.5, "stop_price": Decimal(98), "opened_at": NOW, "time": NOW,
+            "va_id": va_id,
+            "contract": Contract.stock(symbol),
+            "quantity": quantity,
+            "avg_price": Decimal("100.00"),
+            "mark": 101.5,
+            "unrealized_pnl": Decimal(150),
+            "unrealized_pct": 1.5,
+            "stop_price": Decimal(98),
+            "opened_at": NOW,
+            "time": NOW,
         }
         values.update(changes)
         return PositionSnapshot(**values)  # type: ignore[arg-type]
@@ -147,10 +166,19 @@ class Snapshots:
         order_id: str = "o-1", status: OrderStatus = OrderStatus.SUBMITTED, **changes: object
     ) -> OrderSnapshot:
         values: dict[str, object] = {
-            "order_id": order_id, "va_id": "va1", "contract": Contract.stock("AAA"),
-            "side": Side.BUY, "order_type": OrderType.LMT, "purpose": Purpose.ENTRY,
-            "quantity": 100, "filled": 0, "status": status, "limit_price": Decimal("99.50"),
-            "stop_price": None, "created_at": NOW - timedelta(seconds=42), "updated_at": NOW,
+            "order_id": order_id,
+            "va_id": "va1",
+            "contract": Contract.stock("AAA"),
+            "side": Side.BUY,
+            "order_type": OrderType.LMT,
+            "purpose": Purpose.ENTRY,
+            "quantity": 100,
+            "filled": 0,
+            "status": status,
+            "limit_price": Decimal("99.50"),
+            "stop_price": None,
+            "created_at": NOW - timedelta(seconds=42),
+            "updated_at": NOW,
         }
         values.update(changes)
         return OrderSnapshot(**values)  # type: ignore[arg-type]
@@ -158,9 +186,12 @@ class Snapshots:
     @staticmethod
     def risk(state: TradingState = TradingState.ACTIVE, **changes: object) -> RiskStatus:
         values: dict[str, object] = {
-            "state": state, "reason": "test", "day_pnl": Decimal("-120.25"),
+            "state": state,
+            "reason": "test",
+            "day_pnl": Decimal("-120.25"),
             "daily_loss_limit": Decimal(-5000),
-            "limits": (("trades", "3/10"), ("positions", "1/5")), "time": NOW,
+            "limits": (("trades", "3/10"), ("positions", "1/5")),
+            "time": NOW,
         }
         values.update(changes)
         return RiskStatus(**values)  # type: ignore[arg-type]

@@ -28,7 +28,10 @@ def test_the_latest_snapshot_per_key_wins() -> None:
 
     batch = bridge.drain()
 
-    assert [(va.va_id, va.equity) for va in batch.vas] == [("va1", 2), ("va2", Decimal("101250.50"))]
+    assert [(va.va_id, va.equity) for va in batch.vas] == [
+        ("va1", 2),
+        ("va2", Decimal("101250.50")),
+    ]
     assert [(o.order_id, o.status) for o in batch.orders] == [("o-1", OrderStatus.FILLED)]
     assert batch.risk is not None and batch.risk.state is TradingState.HALTED
     assert bridge.drain().empty

@@ -40,8 +40,15 @@ async def test_a_va_snapshot_from_an_actor_thread_becomes_a_row(engine: FakeEngi
         await wait_for(pilot, lambda: rows(app, "vas") == ["va1", "va2"])
 
         assert cells(app, "vas", "va1") == [
-            "va1", "ma_cross", "AAA", "in_position", "101,250.50", "-120.25", "+1,250.50",
-            "1.50", "3/1",
+            "va1",
+            "ma_cross",
+            "AAA",
+            "in_position",
+            "101,250.50",
+            "-120.25",
+            "+1,250.50",
+            "1.50",
+            "3/1",
         ]
         publish_from_thread(engine.bus, [Snapshots.va("va1", state="cooldown")])
         await wait_for(pilot, lambda: cells(app, "vas", "va1")[3] == "cooldown")
@@ -149,7 +156,9 @@ async def test_events_are_listed_newest_first(engine: FakeEngine) -> None:
         await wait_for(pilot, lambda: len(log.events) == 3)
 
         assert [e.text for e in log.events] == [
-            "daily loss breaker", "order refused", "bought 100 AAA",
+            "daily loss breaker",
+            "order refused",
+            "bought 100 AAA",
         ]
         text = str(log.query_one("#event-lines", Static).content)
         assert text.index("daily loss breaker") < text.index("bought 100 AAA")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 
 from rich.text import Text
+from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from actors.messages import TradingState
-from broker.base import GateState
+from broker.base import GateState, OrderStatus
 from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
-from textual.pilot import Pilot
 from tui import EngineApp, QuitChoice
 from tui.screens import ConfirmScreen, QuitScreen
 
@@ -152,23 +152,21 @@ async def test_q_with_an_open_position_asks_and_l_quits_leaving_it(engine: FakeE
 
 
 async def test_q_then_f_flattens_and_quits_once_nothing_is_open(engine: FakeEngine) -> None:
-    closers: list[threading.Thread] = []
+    release = threading.Event()
+    closing = [
+        Snapshots.position("va1", "AAA", 0),
+        Snapshots.position("va2", "BBB", 0),
+        Snapshots.order("o-1", OrderStatus.CANCELLED),
+    ]
 
-    def close_everything() -> None:
-        # The engine's reaction, later and on an actor thread: never inside the UI's call.
-        closing = [
-            Snapshots.position("va1", "AAA", 0),
-            Snapshots.position("va2", "BBB", 0),
-            Snapshots.order("o-1", status=Snapshots.order().status.CANCELLED),
-        ]
-        gate = threading.Event()
-        thread = threading.Thread(target=lambda: (gate.wait(5), *map(engine.bus.publish, closing)))
-        closers.append(thread)
-        thread.start()
-        releases.append(gate)
+    def actor() -> None:
+        release.wait(5)
+        for item in closing:
+            engine.bus.publish(item)
 
-    releases: list[threading.Event] = []
-    engine.on_flatten = close_everything
+    # The engine's reaction comes later, on an actor thread, never inside the UI's call.
+    closer = threading.Thread(target=actor, name="fake-order-manager", daemon=True)
+    engine.on_flatten = closer.start
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=(120, 40)) as pilot:
         await show_open_trades(app, engine, pilot)
@@ -178,11 +176,10 @@ async def test_q_then_f_flattens_and_quits_once_nothing_is_open(engine: FakeEngi
         assert engine.calls == [("flatten", "quit: flatten first")]
         await pilot.pause(0.2)
         assert app.return_value is None, "quit before the positions were closed"
-        releases[0].set()
+        release.set()
         await wait_for(pilot, lambda: app.return_value is QuitChoice.FLATTEN)
-    for thread in closers:
-        thread.join(5)
-        assert not thread.is_alive()
+    closer.join(5)
+    assert not closer.is_alive()
 
 
 async def test_q_then_escape_stays(engine: FakeEngine) -> None:
@@ -195,3 +192,41 @@ async def test_q_then_escape_stays(engine: FakeEngine) -> None:
         assert not isinstance(app.screen, ModalScreen)
         assert app.return_value is None
         assert engine.calls == []
+
+
+async def test_enter_in_a_confirmation_answers_no_because_no_has_the_focus(
+    engine: FakeEngine,
+) -> None:
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_open_trades(app, engine, pilot)
+
+        await pilot.press("f", "enter")
+
+        assert engine.calls == []
+        assert not isinstance(app.screen, ModalScreen)
+
+
+async def test_clicking_yes_in_a_confirmation_flattens(engine: FakeEngine) -> None:
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_open_trades(app, engine, pilot)
+        await pilot.press("f")
+
+        await pilot.click("#yes")
+
+        assert engine.calls == [("flatten", "flatten key")]
+
+
+async def test_the_quit_dialog_also_halts_on_h_and_keeps_asking(engine: FakeEngine) -> None:
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_open_trades(app, engine, pilot)
+
+        await pilot.press("q", "h")
+
+        assert engine.calls == [("halt", "halt key")]
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.click("#cancel")
+        assert not isinstance(app.screen, ModalScreen)
+        assert app.return_value is None

@@ -35,7 +35,14 @@ def test_a_va_row_shows_equity_pnl_drawdown_and_wins_over_losses() -> None:
     cells = va_cells(Snapshots.va(day_pnl=Decimal("-120.25")))
     assert len(cells) == len(VA_COLUMNS)
     assert plain(cells) == [
-        "va1", "ma_cross", "AAA", "in_position", "101,250.50", "-120.25", "+1,250.50", "1.50",
+        "va1",
+        "ma_cross",
+        "AAA",
+        "in_position",
+        "101,250.50",
+        "-120.25",
+        "+1,250.50",
+        "1.50",
         "3/1",
     ]
 
@@ -60,7 +67,15 @@ def test_an_order_row_shows_its_age_at_exchange_time() -> None:
     cells = order_cells(Snapshots.order(), NOW)
     assert len(cells) == len(ORDER_COLUMNS)
     assert plain(cells) == [
-        "o-1", "va1", "AAA", "BUY", "LMT entry", "100", "0", "submitted", "42s",
+        "o-1",
+        "va1",
+        "AAA",
+        "BUY",
+        "LMT entry",
+        "100",
+        "0",
+        "submitted",
+        "42s",
     ]
 
 
@@ -105,7 +120,9 @@ def test_limits_read_as_name_and_used_over_max() -> None:
 
 
 def test_an_event_line_has_time_kind_va_and_text() -> None:
-    assert str(event_line(Snapshots.event("bought 100 AAA"))) == "10:15:30 fill   va1 bought 100 AAA"
+    assert (
+        str(event_line(Snapshots.event("bought 100 AAA"))) == "10:15:30 fill   va1 bought 100 AAA"
+    )
 
 
 @pytest.mark.parametrize(
