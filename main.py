@@ -165,7 +165,9 @@ def _print_event(item: object) -> None:
 
     if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
         print(
-            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {item.text}", file=sys.stderr, flush=True
+            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {item.va_id or '-'} {item.text}",
+            file=sys.stderr,
+            flush=True,
         )
 
 

@@ -54,7 +54,7 @@ class Journal(EngineActor):
                 EngineEvent(
                     kind="reject",
                     text=(
-                        f"{signal.va_id} {signal.side.value} {signal.contract.key} rejected by "
+                        f"{signal.side.value} {signal.contract.key} rejected by "
                         f"{decision.rule}: {decision.detail}"
                     ),
                     time=decision.time,

@@ -428,7 +428,7 @@ class OrderManager(EngineActor):
                 self.bus.publish(
                     EngineEvent(
                         "reject",
-                        f"{record.va_id} order {order_id} rejected by broker: {reason}",
+                        f"order {order_id} rejected by broker: {reason}",
                         when,
                         record.va_id,
                     )
@@ -516,7 +516,7 @@ class OrderManager(EngineActor):
         self.bus.publish(
             EngineEvent(
                 "fill",
-                f"{record.va_id} {event.side.value} {event.quantity} {record.contract_key} "
+                f"{event.side.value} {event.quantity} {record.contract_key} "
                 f"@ {event.price} ({record.purpose}: {record.reason or '-'})",
                 event.time,
                 record.va_id,
