@@ -22,7 +22,7 @@ import pykka
 from loguru import logger
 
 from actors.clock import InFlight
-from actors.messages import Crash, GetSnapshot, Query
+from actors.messages import ConfigChanged, Crash, GetSnapshot, Query
 
 __all__ = ["AddressBook", "Bus", "EngineActor", "HandledMessage"]
 
@@ -145,7 +145,10 @@ class EngineActor(pykka.ThreadingActor):
         try:
             if isinstance(message, Crash):
                 raise RuntimeError(f"{self.address}: {message.reason}")
-            self.handle(message)
+            if isinstance(message, ConfigChanged):
+                self.on_config_changed()
+            else:
+                self.handle(message)
         except Exception as exc:
             self._crashed(message, exc)
         finally:
@@ -183,6 +186,9 @@ class EngineActor(pykka.ThreadingActor):
 
     def recover(self) -> None:
         """Rebuild state from the ledger after a crash (override)."""
+
+    def on_config_changed(self) -> None:
+        """Re-read cached settings from the context's new config (override)."""
 
     def mailbox_depth(self) -> int:
         qsize = getattr(self.actor_inbox, "qsize", None)

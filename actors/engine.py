@@ -21,11 +21,13 @@ from loguru import logger
 from actors.base import AddressBook, Bus, EngineActor
 from actors.calendar import TradingCalendar
 from actors.clock import Clock, VirtualClock, WallClock
-from actors.config import EngineConfig
+from actors.config import EngineConfig, load_config
+from actors.config_reload import ReloadPlan, plan_reload
 from actors.context import EngineContext, LockedPacer
 from actors.journal import Journal
 from actors.messages import (
     AccountUpdate,
+    ConfigChanged,
     Flatten,
     GetSnapshot,
     Halt,
@@ -130,6 +132,7 @@ class Engine:
             on_crash=self._on_crash,
         )
         self.done = threading.Event()
+        self._reload_lock = threading.Lock()
         self.crashes: Counter[str] = Counter()
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
         self._timers: list[Any] = []
@@ -301,6 +304,29 @@ class Engine:
             self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
 
     # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
+    def reload_config(self, path: str) -> ReloadPlan:
+        """Validate ``path``, apply what may change live, store a risk event with the diff.
+
+        Raises:
+            ConfigError: the file is invalid; nothing is applied.
+        """
+        plan = plan_reload(self.config, load_config(path))
+        if plan.changed:
+            with self._reload_lock:
+                self.config = self.ctx.config = plan.config
+            for name in self.book.names():
+                self.book.tell(name, ConfigChanged(plan.applied))
+            self.book.tell(
+                "governor",
+                RiskNotice(
+                    "config_reload",
+                    f"{len(plan.applied)} change(s) applied from {path}",
+                    self.clock.now(),
+                    "; ".join(plan.applied),
+                ),
+            )
+        return plan
+
     def halt(self, reason: str = "manual halt") -> None:
         """The kill switch: the gate closes here, at once; the governor confirms it."""
         self.gate.set(GateState.CLOSED, reason)

@@ -17,6 +17,7 @@ from broker.base import Contract, OrderStatus, OrderType, Side
 __all__ = [
     "AccountUpdate",
     "CancelEntries",
+    "ConfigChanged",
     "Crash",
     "EngineEvent",
     "ExitRequest",
@@ -26,6 +27,7 @@ __all__ = [
     "GetSnapshot",
     "Halt",
     "HaltAck",
+    "InspectVA",
     "OrderProposal",
     "OrderRejected",
     "OrderSnapshot",
@@ -45,6 +47,7 @@ __all__ = [
     "Tick",
     "TradingState",
     "UnrealizedUpdate",
+    "VAInspection",
     "VASnapshot",
 ]
 
@@ -302,6 +305,29 @@ class PauseVA:
     va_id: str
     paused: bool
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    """Engine -> every actor: the live-changeable parts of the config changed; the new frozen
+    config is already in the engine context (``ctx.config``)."""
+
+    applied: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InspectVA(Query):
+    """Ask a VA for its inspection view (the TUI inspector, from a worker thread)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VAInspection:
+    snapshot: VASnapshot
+    config: tuple[tuple[str, str], ...]  # flattened account config
+    holdings: tuple[tuple[str, int, Decimal, Decimal | None], ...]  # contract, qty, avg, mark
+    working_orders: tuple[str, ...]
+    handled: tuple[tuple[str, float, float], ...]  # message type, wall time, handling ms
+    crashes: int
 
 
 @dataclass(frozen=True, slots=True)

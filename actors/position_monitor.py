@@ -45,19 +45,30 @@ class _Watched:
         return (self.mark - self.avg_price) * self.quantity * self.contract.multiplier
 
 
+def _mid(quote: Quote) -> Decimal:
+    """The exact mid (``Decimal(str(quote.mid))`` would carry the float sum's error)."""
+    return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
+
+
 class PositionMonitor(EngineActor):
     address = "position_monitor"
 
     def __init__(self, ctx: EngineContext) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
-        exits = ctx.config.exits
-        self.rules = StockExitRules(
+        self.rules = self._rules()
+        self.watched: dict[tuple[str, str], _Watched] = {}
+
+    def _rules(self) -> StockExitRules:
+        exits = self.ctx.config.exits
+        return StockExitRules(
             profit_target_pct=exits.profit_target_pct,
             max_holding_min=exits.max_holding_min,
             exit_before_close_min=exits.exit_before_close_min,
         )
-        self.watched: dict[tuple[str, str], _Watched] = {}
+
+    def on_config_changed(self) -> None:
+        self.rules = self._rules()
 
     def on_start(self) -> None:
         self.recover()
@@ -119,7 +130,7 @@ class PositionMonitor(EngineActor):
         self.ctx.quotes.subscribe(self.address, change.contract.key)
         quote = self.ctx.quotes.latest(change.contract.key)
         if quote is not None:
-            watched.mark = Decimal(str(quote.mid))
+            watched.mark = _mid(quote)
         self._publish(watched, change.time)
 
     def _on_quotes(self, quotes: list[Quote]) -> None:
@@ -131,7 +142,7 @@ class PositionMonitor(EngineActor):
             quote = by_key.get(watched.contract.key)
             if quote is None:
                 continue
-            watched.mark = Decimal(str(quote.mid))
+            watched.mark = _mid(quote)
             self._evaluate(watched, now)
             self._publish(watched, now)
         self.tell(

@@ -93,6 +93,10 @@ class RiskGovernor(EngineActor):
     def on_stop(self) -> None:
         self.ctx.ledger.close()
 
+    def on_config_changed(self) -> None:
+        self.risk = self.ctx.config.risk
+        self._publish()
+
     def recover(self) -> None:
         """Restore the trading state, today's trade count and exposures from the ledger."""
         self.ctx.gate.set(GateState.CLOSED, "governor recovering")
@@ -184,15 +188,21 @@ class RiskGovernor(EngineActor):
         if not self.connected:
             return rr.reject("connection", "broker disconnected")
         risk = self.risk
+        held = {key for key, e in self.exposures.items() if e.quantity}
         for decision in (
             rr.check_trades_per_day(self.trades_today, risk.max_trades_per_day),
             rr.check_concurrent_positions(
-                sum(1 for e in self.exposures.values() if e.quantity),
-                len(self.pending_entries),
+                len(held),
+                # An entry filling in parts is already a held position: count it once.
+                sum(
+                    1
+                    for p in self.pending_entries.values()
+                    if (p.va_id, p.contract.key) not in held
+                ),
                 risk.max_concurrent_positions,
             ),
             rr.check_margin(
-                self.maint_margin + self._pending_margin(),
+                max(self.maint_margin, self._position_margin()) + self._pending_margin(),
                 self._order_margin(proposal),
                 self.net_liq,
                 risk.max_margin_utilization_pct,
@@ -217,6 +227,16 @@ class RiskGovernor(EngineActor):
         sim = self.ctx.config.sim
         pct = sim.maint_margin_long_pct if proposal.side.sign > 0 else sim.maint_margin_short_pct
         return self._notional(proposal) * Decimal(str(pct)) / 100
+
+    def _position_margin(self) -> Decimal:
+        """Maintenance margin of the positions known from fills, at cost. The broker's figure
+        shows a fill only from its next account update; until then this one covers it."""
+        sim = self.ctx.config.sim
+        total = ZERO
+        for e in self.exposures.values():
+            pct = sim.maint_margin_long_pct if e.quantity > 0 else sim.maint_margin_short_pct
+            total += e.notional * Decimal(str(pct)) / 100
+        return total
 
     def _pending_margin(self) -> Decimal:
         return sum((self._order_margin(p) for p in self.pending_entries.values()), ZERO)

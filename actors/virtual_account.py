@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from typing import Any
 
 from loguru import logger
 
@@ -22,17 +23,20 @@ from actors.messages import (
     Fill,
     Halt,
     HaltAck,
+    InspectVA,
     OrderProposal,
     OrderRejected,
     OrderUpdate,
     PauseVA,
     Purpose,
+    Query,
     QuotesReady,
     Resume,
     RiskNotice,
     Signal,
     SignalDecision,
     TradingState,
+    VAInspection,
     VASnapshot,
 )
 from actors.rules.decision import Decision, reject
@@ -47,6 +51,12 @@ CENT = Decimal("0.01")
 
 def _price(value: float, *, up: bool) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_UP if up else ROUND_DOWN)
+
+
+def _mid(quote: Quote) -> Decimal:
+    """The exact mid of a quote: ``Decimal(str(quote.mid))`` carries the float sum's error
+    (99.51 and 99.53 give 99.52000000000001), which would drift equity and drawdown."""
+    return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
 
 
 class VirtualAccount(EngineActor):
@@ -76,6 +86,41 @@ class VirtualAccount(EngineActor):
         return None  # "external": signals arrive from the inbox only
 
     # -- lifecycle --------------------------------------------------------------------------
+    def on_config_changed(self) -> None:
+        """Limits apply at once; new strategy parameters restart the strategy's bars."""
+        account = self.ctx.config.account(self.va_id)
+        strategy_changed = account.strategy != self.account.strategy
+        self.account = account
+        self.limits = account.limits
+        if strategy_changed:
+            self.strategy = self._build_strategy()
+        self._note("config reloaded" + (" (strategy restarted)" if strategy_changed else ""))
+        self._publish()
+
+    def answer(self, query: Query) -> VAInspection:
+        if not isinstance(query, InspectVA):
+            raise TypeError(f"{self.address}: unknown query {type(query).__name__}")
+        config: dict[str, Any] = {}
+        for key, value in self.account.model_dump(mode="json").items():
+            if isinstance(value, dict):
+                config.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                config[key] = value
+        return VAInspection(
+            snapshot=self.snapshot(),
+            config=tuple((key, str(value)) for key, value in config.items()),
+            holdings=tuple(
+                (h.contract.key, h.quantity, h.avg_price, h.mark)
+                for h in self.vabook.holdings.values()
+                if h.quantity
+            ),
+            working_orders=tuple(
+                sorted(self.vabook.working_entries) + sorted(self.vabook.working_exits)
+            ),
+            handled=tuple(tuple(h) for h in self.handled),  # type: ignore[misc]
+            crashes=self.crashes,
+        )
+
     def on_start(self) -> None:
         self.recover()
         for contract in self.universe.values():
@@ -145,7 +190,7 @@ class VirtualAccount(EngineActor):
                 self.vabook.day_start_equity = self.vabook.equity
         for quote in quotes:
             key = quote.contract.key
-            self.vabook.mark(key, Decimal(str(quote.mid)))
+            self.vabook.mark(key, _mid(quote))
             if self.strategy is None:
                 continue
             intent = self.strategy.on_quote(quote, self.vabook.position(key))
@@ -266,7 +311,7 @@ class VirtualAccount(EngineActor):
         if contract.key in self.vabook.working_exits.values():
             return reject("exit_working", f"an exit for {contract.key} is already working")
         quote = self.ctx.quotes.latest(contract.key)
-        ref = Decimal(str(quote.mid)) if quote else self.vabook.holdings[contract.key].avg_price
+        ref = _mid(quote) if quote else self.vabook.holdings[contract.key].avg_price
         return OrderProposal(
             proposal_id=proposal_id,
             va_id=self.va_id,
