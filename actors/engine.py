@@ -31,11 +31,13 @@ from actors.messages import (
     Flatten,
     GetSnapshot,
     Halt,
+    InspectVA,
     PauseVA,
     Resume,
     RiskNotice,
     Tick,
     TradingState,
+    VAInspection,
 )
 from actors.order_manager import OrderManager
 from actors.position_monitor import PositionMonitor
@@ -340,6 +342,18 @@ class Engine:
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
         self.book.tell(f"va:{va_id}", PauseVA(va_id, paused, reason))
+
+    def inspect_va(self, va_id: str, timeout_s: float = 1.0) -> VAInspection:
+        """The VA's inspection view. Blocks up to ``timeout_s``: call from a worker thread,
+        never from the UI loop.
+
+        Raises:
+            pykka.Timeout: the VA did not answer in time (busy or stalled).
+            LookupError: no such VA.
+        """
+        result = self.book.ask(f"va:{va_id}", InspectVA(), timeout_s=timeout_s)
+        assert isinstance(result, VAInspection)
+        return result
 
     def ask_snapshot(self, name: str, timeout_s: float = 2.0) -> Any:
         return self.book.ask(name, GetSnapshot(), timeout_s=timeout_s)
