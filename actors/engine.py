@@ -75,6 +75,14 @@ class RunOptions:
     seed: int | None = None
 
 
+def _pacer(config: EngineConfig) -> Pacer:
+    """Entries may use ``entry_burst`` x 2 slots a second (order + stop); the rest of IB's
+    window is kept for exits and cancels."""
+    per_s = config.risk.max_messages_per_s
+    entry_slots = min(per_s - 1, 2 * config.risk.entry_burst) if per_s > 1 else per_s
+    return Pacer(per_s, reserve=per_s - entry_slots)
+
+
 class _Router:
     """BrokerListener: turns broker callbacks into QuoteBook updates and counted tells.
     Runs on the broker's thread; never blocks."""
@@ -130,7 +138,7 @@ class Engine:
             quotes=self.quotes,
             gate=self.gate,
             broker=self.broker,
-            pacer=LockedPacer(Pacer(config.risk.max_messages_per_s)),
+            pacer=LockedPacer(_pacer(config)),
             on_crash=self._on_crash,
         )
         self.done = threading.Event()

@@ -238,7 +238,7 @@ class Ledger:
                     time=rec.time,
                     va_id=rec.va_id,
                     contract_key=rec.contract_key,
-                    side=str(rec.side),
+                    side=str(rec.side) if rec.side is not None else "",
                     quantity=rec.quantity,
                     source=rec.source,
                     accepted=rec.accepted,
@@ -308,7 +308,7 @@ class Ledger:
         if va_id is not None:
             query = query.where(Signal.va_id == va_id)
         rows = _dicts(query.order_by(Signal.time, Signal.id))
-        return [_record(SignalRecord, r, side=Side(r["side"])) for r in rows]
+        return [_record(SignalRecord, r, side=Side(r["side"]) if r["side"] else None) for r in rows]
 
     def risk_events(self) -> list[RiskEventRecord]:
         """Risk events in time order."""

@@ -211,7 +211,7 @@ class SignalRecord:
     time: datetime
     va_id: str
     contract_key: str
-    side: Side
+    side: Side | None  # None: a rejected inbox line that named no valid side
     source: str
     accepted: bool
     stage: str

@@ -185,7 +185,8 @@ def format_text_report(report: dict[str, Any]) -> str:
 
 def _describe(signal: SignalRecord) -> str:
     quantity = f" {signal.quantity}" if signal.quantity is not None else ""
-    return f"{signal.side}{quantity} {signal.contract_key} ({signal.source})"
+    side = signal.side if signal.side is not None else "?"
+    return f"{side}{quantity} {signal.contract_key or '?'} ({signal.source})"
 
 
 def _time(value: datetime, tz: tzinfo) -> str:

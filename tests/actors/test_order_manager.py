@@ -119,8 +119,9 @@ def test_the_protective_stop_fires_and_the_trade_closes_as_stopped(tmp_path: Pat
 
 
 def test_an_entry_over_the_pacing_window_is_refused(tmp_path: Path) -> None:
-    # 10 messages/s with 5 kept for exits: two entries (entry + stop each) fit, a third not.
-    sim = start_engine(tmp_path, make_config(risk="max_messages_per_s = 10"))
+    # 10 messages/s, entries may use 2 x 2 of them: two entries (entry + stop each) fit,
+    # a third in the same second does not.
+    sim = start_engine(tmp_path, make_config(risk="max_messages_per_s = 10\nentry_burst = 2"))
     try:
         first = sim.signal("va1", "AAPL")
         second = sim.signal("va2", "JPM")
