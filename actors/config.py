@@ -55,6 +55,7 @@ __all__ = [
     "ExternalStrategy",
     "FilterSettings",
     "IbSettings",
+    "InboxSettings",
     "MaCrossStrategy",
     "OrderSettings",
     "RiskSettings",
@@ -192,6 +193,15 @@ class ExitSettings(_Section):
     exit_before_close_min: int = Field(default=5, ge=0, le=1440)  # 0 disables
 
 
+class InboxSettings(_Section):
+    """``[inbox]``: external signals as JSON lines appended to a file."""
+
+    enabled: bool = True
+    path: str = Field(default="inbox/signals.jsonl", min_length=1)
+    poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    max_quantity: int = Field(default=100_000, ge=1, le=10_000_000)  # a larger line is refused
+
+
 class MaCrossStrategy(_Section):
     """``kind = "ma_cross"``: moving-average crossover on time bars built from quotes."""
 
@@ -252,6 +262,7 @@ class EngineConfig(_Section):
     filters: FilterSettings = FilterSettings()
     orders: OrderSettings = OrderSettings()
     exits: ExitSettings = ExitSettings()
+    inbox: InboxSettings = InboxSettings()
     accounts: Annotated[tuple[AccountConfig, ...], ARRAY] = Field(min_length=1, max_length=100)
 
     @property

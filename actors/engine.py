@@ -24,6 +24,7 @@ from actors.clock import Clock, VirtualClock, WallClock
 from actors.config import EngineConfig, load_config
 from actors.config_reload import ReloadPlan, plan_reload
 from actors.context import EngineContext, LockedPacer
+from actors.inbox import Inbox
 from actors.journal import Journal
 from actors.messages import (
     AccountUpdate,
@@ -209,6 +210,8 @@ class Engine:
         for account in self.config.accounts:
             if account.enabled:
                 self._spawn(f"va:{account.id}", VirtualAccount.start(self.ctx, account.id))
+        if self.config.inbox.enabled:
+            self._spawn("inbox", Inbox.start(self.ctx))
         # Barrier: every actor has run on_start (recovery from the ledger) before data flows.
         for name, ref in self._refs:
             ref.ask(GetSnapshot(), timeout=10)
@@ -236,6 +239,10 @@ class Engine:
         clock = self.clock
         self._timers.append(clock.call_every(interval, self._tick_reconcile, name="reconcile"))
         self._timers.append(clock.call_every(60.0, self._tick_day, name="day-roll"))
+        if self.config.inbox.enabled:
+            self._timers.append(
+                clock.call_every(self.config.inbox.poll_interval_s, self._tick_inbox, name="inbox")
+            )
         until = self.options.until
         if until is None and clock.speed is None:
             until = self.calendar.session_close(self.calendar.trading_day(clock.now()))
@@ -244,6 +251,9 @@ class Engine:
 
     def _tick_reconcile(self) -> None:
         self.book.tell("order_manager", Tick("reconcile", self.clock.now()))
+
+    def _tick_inbox(self) -> None:
+        self.book.tell("inbox", Tick("inbox", self.clock.now()))
 
     def _tick_day(self) -> None:
         self.book.tell("governor", Tick("day", self.clock.now()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from actors.base import EngineActor
 from actors.context import EngineContext
-from actors.messages import EngineEvent, SignalDecision
+from actors.messages import EngineEvent, InboxRejected, SignalDecision
 from db.records import SignalRecord
 
 __all__ = ["Journal"]
@@ -28,6 +28,8 @@ class Journal(EngineActor):
     def handle(self, message: object) -> None:
         if isinstance(message, SignalDecision):
             self._store(message)
+        elif isinstance(message, InboxRejected):
+            self._store_rejected_line(message)
         else:
             super().handle(message)
 
@@ -61,6 +63,29 @@ class Journal(EngineActor):
                     va_id=signal.va_id,
                 )
             )
+
+    def _store_rejected_line(self, line: InboxRejected) -> None:
+        self.ctx.ledger.insert_signal(
+            SignalRecord(
+                id=line.record_id,
+                time=line.time,
+                va_id=line.va_id,
+                contract_key=line.symbol,
+                side=line.side,
+                quantity=None,
+                source="inbox",
+                accepted=False,
+                stage="inbox",
+                rule="bad_signal",
+                detail=line.reason,
+            )
+        )
+        self.stored += 1
+        self.bus.publish(
+            EngineEvent(
+                kind="reject", text=f"inbox {line.reason}", time=line.time, va_id=line.va_id or None
+            )
+        )
 
     def snapshot(self) -> dict[str, int]:
         return {"stored": self.stored}

@@ -27,6 +27,7 @@ __all__ = [
     "GetSnapshot",
     "Halt",
     "HaltAck",
+    "InboxRejected",
     "InspectVA",
     "OrderProposal",
     "OrderRejected",
@@ -240,6 +241,18 @@ class SignalDecision:
     stage: str
     rule: str
     detail: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRejected:
+    """Inbox -> Journal: a line of the external inbox that was refused, with the reason."""
+
+    record_id: str
+    va_id: str
+    symbol: str
+    side: Side | None
+    reason: str
     time: datetime
 
 

@@ -302,6 +302,14 @@ class Ledger:
             for r in _dicts(query.order_by(Execution.time, Execution.id))
         ]
 
+    def signal(self, signal_id: str) -> SignalRecord | None:
+        """One stored signal decision by id, or None."""
+        rows = _dicts(Signal.select().where(Signal.id == signal_id))
+        if not rows:
+            return None
+        row = rows[0]
+        return _record(SignalRecord, row, side=Side(row["side"]) if row["side"] else None)
+
     def signals(self, *, va_id: str | None = None) -> list[SignalRecord]:
         """Signal decisions in time order."""
         query = Signal.select()
