@@ -53,7 +53,9 @@ def test_each_kind_of_bad_line_is_refused_with_a_reason_naming_the_field() -> No
     cases = {
         "{not json": "line 1: malformed JSON",
         json.dumps([1, 2]): "line 1: expected a JSON object",
-        '{"id": "x", "va": "va1", "symbol": "AAPL", "side": "BUY", "quantity": NaN}': "line 1: malformed JSON (NaN is not a number)",
+        '{"id": "x", "va": "va1", "symbol": "AAPL", "side": "BUY", "quantity": NaN}': (
+            "line 1: malformed JSON (NaN is not a number)"
+        ),
         json.dumps(
             {**base, "quantity": -5}
         ): "line 1: quantity: must be an integer 1..100000 (got -5)",
