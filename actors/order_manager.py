@@ -62,9 +62,15 @@ _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 class _Order:
     record: OrderRecord
     status: OrderStatus
-    filled: int = 0
+    filled: int = 0  # as last reported by the broker's status (and stored)
     avg_fill_price: Decimal | None = None
     last_event_at: datetime | None = None
+    executed: int = 0  # sum of executions seen; may run ahead of ``filled``
+
+    @property
+    def done(self) -> int:
+        """What has filled, by the newest of the two sources."""
+        return max(self.filled, self.executed)
 
     @property
     def id(self) -> str:
@@ -102,6 +108,7 @@ class OrderManager(EngineActor):
         self._repricing: dict[str, int] = {}  # flatten limit order id -> re-prices so far
         self._to_market: set[str] = set()  # flatten limits cancelled to go to market
         self._reprice_timer: Timer | None = None
+        self._reported: set[str] = set()  # reconciliation differences already reported
         self._drain_timer: Timer | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -307,9 +314,28 @@ class OrderManager(EngineActor):
             )
         return records
 
-    @staticmethod
-    def _request(record: OrderRecord) -> OrderRequest:
-        return record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
+    def _request(self, record: OrderRecord) -> OrderRequest:
+        request = record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
+        group = self._oca_group(record)
+        return replace(request, oca_group=group) if group else request
+
+    def _oca_group(self, record: OrderRecord) -> str | None:
+        """A protective stop and every exit of the same position share one reducing OCA group
+        (named after the entry), so their fills can never add up to more than the position."""
+        if record.purpose == Purpose.STOP and record.parent_id:
+            return f"oca-{record.parent_id}"
+        if record.purpose == Purpose.EXIT:
+            for order in self.orders.values():
+                stop = order.record
+                if (
+                    order.purpose is Purpose.STOP
+                    and order.working
+                    and stop.parent_id
+                    and stop.va_id == record.va_id
+                    and stop.contract_key == record.contract_key
+                ):
+                    return f"oca-{stop.parent_id}"
+        return None
 
     def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
         rejected = OrderRejected(
@@ -484,7 +510,16 @@ class OrderManager(EngineActor):
         )
         if not stored:
             return  # seen before (replay after reconnect or restart): never counted twice
+        if order is not None:
+            # Executions are the truth for what filled; the status event may come later.
+            order.executed += event.quantity
         purpose = Purpose(record.purpose)
+        if purpose is Purpose.STOP and record.parent_id:
+            parent = self.orders.get(record.parent_id)
+            if parent is not None and parent.working:
+                # The stop fired while its entry was still filling: the rest of the entry
+                # would be unprotected, so it is cancelled.
+                self._paced(partial(self.ctx.broker.cancel_order, parent.id))
         position, realized = self._book(record, event)
         fill = Fill(
             event.exec_id,
@@ -584,9 +619,9 @@ class OrderManager(EngineActor):
                 order.purpose is Purpose.STOP
                 and record.va_id == va_id
                 and record.contract_key == contract_key
-                and record.quantity - order.filled > held
+                and record.quantity - order.done > held
             ):
-                quantity = order.filled + held
+                quantity = order.done + held
                 order.record = replace(record, quantity=quantity)
                 self._paced(partial(self.ctx.broker.modify_order, order.id, quantity=quantity))
                 self.ctx.ledger.update_order(
@@ -743,16 +778,17 @@ class OrderManager(EngineActor):
             order = self.orders[oid]
             if order.record.parent_id and order.record.parent_id in self.orders:
                 continue  # an attached stop is held by the broker until its parent fills
-            self.tell(
-                "governor",
-                RiskNotice("reconcile", f"order {oid} working here, unknown to the broker", now),
-            )
+            self._report_once(oid, f"order {oid} working here, unknown to the broker", now)
         for oid in sorted(broker_orders.keys() - self.orders.keys()):
             if self.ctx.ledger.order(oid) is None:
-                self.tell(
-                    "governor",
-                    RiskNotice("reconcile", f"broker order {oid} unknown to the ledger", now),
-                )
+                self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
+
+    def _report_once(self, order_id: str, reason: str, now: datetime) -> None:
+        """A reconciliation difference becomes one risk event, not one per tick."""
+        if order_id in self._reported:
+            return
+        self._reported.add(order_id)
+        self.tell("governor", RiskNotice("reconcile", reason, now))
 
     # -- views ------------------------------------------------------------------------------
     def _publish_order(self, order_id: str, order: _Order | None = None) -> None:

@@ -148,6 +148,10 @@ class OrderRequest:
     parent_id: str | None = None  # client id of the parent for an attached (child) order
     reduce_only: bool = False
     tif: str = "DAY"
+    # One-cancels-all, reducing (IB ocaType 2): a fill of one member reduces every other
+    # working member of the group by the filled quantity, atomically at the broker, so a
+    # protective stop and an exit for the same position can never both fill in full.
+    oca_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -387,6 +387,26 @@ class OrderBook:
         else:
             sim.status = OrderStatus.PARTIALLY_FILLED
             self._events.append(self._status_event(sim, now))
+        if sim.request.oca_group:
+            self._reduce_oca(sim, quantity, now)
+
+    def _reduce_oca(self, filled: SimOrder, quantity: int, now: datetime) -> None:
+        """One-cancels-all with reduction: every other working member of ``filled``'s group
+        loses ``quantity``; a member reduced to what it already filled is cancelled."""
+        group = filled.request.oca_group
+        for other in list(self._working.values()):
+            if other is filled or other.request.oca_group != group:
+                continue
+            other.quantity = max(other.quantity - quantity, other.filled)
+            if other.quantity <= other.filled:
+                self._finish(
+                    other,
+                    OrderStatus.CANCELLED,
+                    now,
+                    reason=f"OCA group {group}: reduced by a fill of {filled.client_order_id}",
+                )
+            else:
+                self._events.append(self._status_event(other, now))
 
     def _finish(self, sim: SimOrder, status: OrderStatus, now: datetime, reason: str = "") -> None:
         """Make ``sim`` terminal with ``status``, report it, then settle its attached orders."""
