@@ -139,8 +139,14 @@ class RiskGovernor(EngineActor):
         elif isinstance(message, PositionChanged):
             self._on_position(message)
         elif isinstance(message, OrderUpdate):
-            if message.status.is_terminal:
-                self.pending_entries.pop(message.order_id, None)
+            if (
+                message.status.is_terminal
+                and self.pending_entries.pop(message.order_id, None) is not None
+                and message.status is OrderStatus.REJECTED
+                and message.filled == 0
+            ):
+                # Refused by the broker: no trade happened (as recover() counts it too).
+                self.trades_today = max(0, self.trades_today - 1)
         elif isinstance(message, OrderRejected):
             if self.pending_entries.pop(message.proposal_id, None) is not None:
                 self.trades_today = max(0, self.trades_today - 1)

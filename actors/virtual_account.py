@@ -8,6 +8,7 @@ thread; it is rebuilt from the ledger at start and after a crash.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
@@ -148,7 +149,7 @@ class VirtualAccount(EngineActor):
                     book.working_entries[order.id] = order.contract_key
                 elif order.purpose == Purpose.EXIT:
                     book.working_exits[order.id] = order.contract_key
-        book.paused_reason = self.vabook.paused_reason
+        book.paused_reason = self.vabook.paused_reason or self._stored_pause()
         self.vabook = book
         self.strategy = self._build_strategy()
 
@@ -178,6 +179,9 @@ class VirtualAccount(EngineActor):
         elif isinstance(message, PauseVA):
             self.vabook.paused_reason = message.reason if message.paused else ""
             self._note(f"{'paused' if message.paused else 'resumed'}: {message.reason}")
+            self._store_pause(
+                message.paused, message.reason, kind="va_paused" if message.paused else "va_resumed"
+            )
             self._publish()
         else:
             super().handle(message)
@@ -216,9 +220,28 @@ class VirtualAccount(EngineActor):
             reason = f"max_drawdown {drawdown:.2f}% >= {self.limits.max_drawdown_pct:.2f}%"
             self.vabook.paused_reason = reason
             self._note(f"paused: {reason}")
-            self.tell(
-                "governor", RiskNotice("va_paused", f"{self.va_id} {reason}", self.ctx.clock.now())
-            )
+            self._store_pause(True, reason, kind="va_paused")
+
+    def _store_pause(self, paused: bool, reason: str, *, kind: str) -> None:
+        """Pauses are stored (by the governor, as risk events) so they survive a restart."""
+        detail = json.dumps({"va": self.va_id, "paused": paused, "reason": reason})
+        self.tell(
+            "governor", RiskNotice(kind, f"{self.va_id} {reason}", self.ctx.clock.now(), detail)
+        )
+
+    def _stored_pause(self) -> str:
+        """The pause reason in force according to the ledger ("" when not paused)."""
+        reason = ""
+        for event in self.ctx.ledger.risk_events():
+            if event.kind not in ("va_paused", "va_resumed"):
+                continue
+            try:
+                detail = json.loads(event.detail)
+            except ValueError:
+                continue
+            if isinstance(detail, dict) and detail.get("va") == self.va_id:
+                reason = str(detail.get("reason", "paused")) if detail.get("paused") else ""
+        return reason
 
     # -- signals ----------------------------------------------------------------------------
     def _on_signal(self, signal: Signal) -> None:

@@ -102,3 +102,53 @@ def test_flatten_closes_every_position_and_ends_halted(tmp_path: Path) -> None:
         assert all(o.reason == "flatten" for o in exits)
     finally:
         sim.engine.stop()
+
+
+def _rejecting_entries(engine: Engine):  # type: ignore[no-untyped-def]
+    """The real sim broker, but every entry reaches it with quantity 0: the venue rejects it."""
+    from dataclasses import replace
+
+    broker = engine.broker
+    original = broker.place_order
+
+    def place_order(order):  # type: ignore[no-untyped-def]
+        if order.parent_id is None and not order.reduce_only:
+            order = replace(order, quantity=0)
+        return original(order)
+
+    broker.place_order = place_order  # type: ignore[method-assign]
+    return broker
+
+
+def test_an_entry_rejected_by_the_broker_is_not_counted_as_a_trade(tmp_path: Path) -> None:
+    sim = start_engine(
+        tmp_path, make_config(risk="max_trades_per_day = 1"), broker_factory=_rejecting_entries
+    )
+    try:
+        first = sim.signal("va1", "AAPL")
+        assert sim.ledger.order(first).status.value == "rejected"
+        assert ("trades", "0/1") in sim.snapshot("governor").limits
+        assert sim.snapshot("va:va1").symbol is None  # released
+    finally:
+        sim.engine.stop()
+
+
+def test_a_paused_va_is_still_paused_after_a_restart(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    sim.engine.pause_va("va1", paused=True, reason="trader pause")
+    sim.idle()
+    assert sim.snapshot("va:va1").state == "paused"
+    sim.engine.stop()
+    again = Engine(
+        make_config(),
+        RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10),
+    )
+    again.start(drive_clock=False)
+    try:
+        assert again.ask_snapshot("va:va1", timeout_s=5).state == "paused"
+        assert again.ask_snapshot("va:va2", timeout_s=5).state != "paused"
+        again.pause_va("va1", paused=False, reason="back")
+        assert again.wait_idle(5)
+        assert again.ask_snapshot("va:va1", timeout_s=5).state != "paused"
+    finally:
+        again.stop()
