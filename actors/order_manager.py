@@ -166,6 +166,16 @@ class OrderManager(EngineActor):
             decision = self._filters(proposal, now)
         else:
             decision, proposal = self._clip_reduce_only(proposal)
+            if decision:
+                # Getting out: an entry still filling in this contract would re-open it.
+                self._cancel_where(
+                    lambda o: (
+                        o.purpose is Purpose.ENTRY
+                        and o.record.va_id == proposal.va_id
+                        and o.record.contract_key == proposal.contract.key
+                    ),
+                    "exit placed",
+                )
         if decision and not self.ctx.gate.allows(reduce_only=proposal.reduce_only):
             decision = reject("gate", f"gate {self.ctx.gate.state.value}: {self.ctx.gate.reason}")
         if not decision:
@@ -465,20 +475,29 @@ class OrderManager(EngineActor):
         self._publish_order(order_id, order)
 
     def _fit_stop_to_entry(self, entry: _Order) -> None:
-        """After an entry ends part-filled, its protective stop covers exactly the fill."""
+        """Once an entry is done, its protective stop covers exactly what is held (the entry's
+        fill, less whatever exits already sold), or is cancelled when nothing is held."""
         stop = self.orders.get(f"{entry.id}.stop")
-        if stop is None or entry.filled in (0, stop.record.quantity):
+        if stop is None or not stop.working:
             return
-        stop.record = replace(stop.record, quantity=entry.filled)
-        self._paced(partial(self.ctx.broker.modify_order, stop.id, quantity=entry.filled))
+        position = self.positions.get((entry.record.va_id, entry.record.contract_key))
+        held = abs(position.quantity) if position else 0
+        if held == 0:
+            self._paced(partial(self.ctx.broker.cancel_order, stop.id))
+            return
+        target = stop.done + held
+        if target == stop.record.quantity:
+            return
+        stop.record = replace(stop.record, quantity=target)
+        self._paced(partial(self.ctx.broker.modify_order, stop.id, quantity=target))
         self.ctx.ledger.update_order(
             stop.id,
             status=stop.status,
             filled=stop.filled,
             avg_fill_price=stop.avg_fill_price,
             time=self.ctx.clock.now(),
-            quantity=entry.filled,
-            detail=f"stop resized to entry fill {entry.filled}",
+            quantity=target,
+            detail=f"stop resized to the position {held} after the entry ended",
         )
 
     def _on_execution(self, event: ExecutionEvent) -> None:

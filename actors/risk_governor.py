@@ -9,6 +9,7 @@ the state survives a restart (it is read back from the latest stored state chang
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,7 +47,7 @@ from actors.rules.decision import Decision
 from broker.base import ConnectionEvent, ConnectionState, GateState, OrderStatus
 from db.records import RiskEventRecord
 
-__all__ = ["RiskGovernor"]
+__all__ = ["Acceptance", "RiskGovernor"]
 
 STATE_KIND = "state"
 ZERO = Decimal(0)
@@ -57,6 +58,19 @@ _GATE_FOR_STATE = {
     TradingState.FLATTENING: GateState.EXITS_ONLY,
     TradingState.HALTED: GateState.CLOSED,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """The numbers one entry was approved on."""
+
+    proposal_id: str
+    time: datetime
+    state: TradingState
+    trades_today: int
+    margin_pct: Decimal | None
+    sector: str
+    sector_pct: Decimal | None
 
 
 @dataclass(slots=True)
@@ -85,6 +99,7 @@ class RiskGovernor(EngineActor):
         self.pending_entries: dict[str, OrderProposal] = {}
         self.halt_acks: set[str] = set()
         self.tripped_day: date | None = None
+        self.acceptances: deque[Acceptance] = deque(maxlen=500)
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -182,9 +197,28 @@ class RiskGovernor(EngineActor):
             self._refuse(proposal, decision, now)
             return
         if proposal.purpose is Purpose.ENTRY:
+            self._audit(proposal, now)
             self.trades_today += 1
             self.pending_entries[proposal.proposal_id] = proposal
         self.tell("order_manager", PlaceOrder(proposal))
+
+    def _audit(self, proposal: OrderProposal, now: datetime) -> None:
+        """Keep the figures an entry was accepted on (the inspector and tests read them)."""
+        self.acceptances.append(
+            Acceptance(
+                proposal.proposal_id,
+                now,
+                self.state,
+                self.trades_today + 1,
+                rr.margin_utilization_pct(
+                    self._used_margin(), self._order_margin(proposal), self.net_liq
+                ),
+                proposal.sector,
+                rr.sector_concentration_pct(
+                    self._sector_exposure(), proposal.sector, self._notional(proposal), self.net_liq
+                ),
+            )
+        )
 
     def check(self, proposal: OrderProposal, now: datetime) -> Decision:
         """Every global rule, in order; the first refusal wins."""
@@ -208,7 +242,7 @@ class RiskGovernor(EngineActor):
                 risk.max_concurrent_positions,
             ),
             rr.check_margin(
-                max(self.maint_margin, self._position_margin()) + self._pending_margin(),
+                self._used_margin(),
                 self._order_margin(proposal),
                 self.net_liq,
                 risk.max_margin_utilization_pct,
@@ -225,6 +259,11 @@ class RiskGovernor(EngineActor):
                 return decision
         # Two broker messages: the entry and its protective stop.
         return self.ctx.pacer.try_entry(now.timestamp(), 2)
+
+    def _used_margin(self) -> Decimal:
+        """Margin in use: the broker's figure, or our own positions at cost when the broker
+        has not yet reported a fill, plus what pending entries will use."""
+        return max(self.maint_margin, self._position_margin()) + self._pending_margin()
 
     def _notional(self, proposal: OrderProposal) -> Decimal:
         return proposal.ref_price * proposal.quantity * proposal.contract.multiplier

@@ -18,6 +18,8 @@ __all__ = [
     "check_trades_per_day",
     "daily_loss_limit",
     "daily_loss_tripped",
+    "margin_utilization_pct",
+    "sector_concentration_pct",
 ]
 
 
@@ -45,16 +47,43 @@ def check_concurrent_positions(open_positions: int, pending_entries: int, max_po
     return OK
 
 
+def margin_utilization_pct(
+    maint_margin: Decimal, order_margin: Decimal, net_liquidation: Decimal
+) -> Decimal | None:
+    """Maintenance margin after the order, in percent of net liquidation (None if netliq <= 0)."""
+    if net_liquidation <= 0:
+        return None
+    return (maint_margin + order_margin) / net_liquidation * 100
+
+
 def check_margin(
     maint_margin: Decimal, order_margin: Decimal, net_liquidation: Decimal, max_pct: float
 ) -> Decision:
     """Maintenance margin after the order over net liquidation must stay within ``max_pct``."""
-    if net_liquidation <= 0:
+    used = margin_utilization_pct(maint_margin, order_margin, net_liquidation)
+    if used is None:
         return reject("margin_utilization", f"net liquidation {net_liquidation:.2f} <= 0")
-    used = (maint_margin + order_margin) / net_liquidation * 100
     if used > Decimal(str(max_pct)):
         return reject("margin_utilization", f"{used:.1f}% > {max_pct:.1f}%")
     return OK
+
+
+def sector_concentration_pct(
+    exposure_by_sector: Mapping[str, Decimal],
+    sector: str,
+    order_notional: Decimal,
+    net_liquidation: Decimal,
+) -> Decimal | None:
+    """One sector's gross exposure after the order, in percent of the larger of the portfolio's
+    gross exposure after the order and net liquidation (None without any base).
+
+    The denominator is floored at net liquidation so that the first position of a quiet day is
+    measured against the account rather than against itself (which would always be 100%)."""
+    gross_after = sum(exposure_by_sector.values(), Decimal(0)) + order_notional
+    denominator = max(gross_after, net_liquidation)
+    if denominator <= 0:
+        return None
+    return (exposure_by_sector.get(sector, Decimal(0)) + order_notional) / denominator * 100
 
 
 def check_sector(
@@ -64,17 +93,10 @@ def check_sector(
     net_liquidation: Decimal,
     max_pct: float,
 ) -> Decision:
-    """One sector's gross exposure after the order, over the larger of the portfolio's gross
-    exposure after the order and net liquidation, must stay within ``max_pct``.
-
-    The denominator is floored at net liquidation so that the first position of a quiet day is
-    measured against the account rather than against itself (which would always be 100%)."""
-    gross_after = sum(exposure_by_sector.values(), Decimal(0)) + order_notional
-    denominator = max(gross_after, net_liquidation)
-    if denominator <= 0:
+    """The sector's concentration after the order must stay within ``max_pct``."""
+    pct = sector_concentration_pct(exposure_by_sector, sector, order_notional, net_liquidation)
+    if pct is None:
         return reject("sector_concentration", "no exposure base")
-    sector_after = exposure_by_sector.get(sector, Decimal(0)) + order_notional
-    pct = sector_after / denominator * 100
     if pct > Decimal(str(max_pct)):
         return reject("sector_concentration", f"{sector} {pct:.1f}% > {max_pct:.1f}%")
     return OK

@@ -7,7 +7,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from actors.messages import TradingState
@@ -17,23 +17,41 @@ from tests.support.engine import SimEngine, make_config, start_engine
 SYMBOLS = {"va1": ["AAPL", "MSFT"], "va2": ["JPM", "AAPL"]}
 MAX_TRADES = 4
 
+signal = st.tuples(
+    st.just("signal"),
+    st.sampled_from(["va1", "va2"]),
+    st.integers(0, 1),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.sampled_from([False, False, False, True]),  # mostly entries, sometimes a close
+)
 step = st.one_of(
-    st.tuples(
-        st.just("signal"),
-        st.sampled_from(["va1", "va2"]),
-        st.integers(0, 1),
-        st.sampled_from([Side.BUY, Side.SELL]),
-        st.booleans(),
-    ),
+    signal,
+    signal,
+    signal,
     st.tuples(st.just("move"), st.sampled_from(["AAPL", "MSFT", "JPM"]), st.floats(-0.04, 0.04)),
-    st.tuples(st.just("advance"), st.integers(5, 120)),
-    st.tuples(st.just("halt")),
-    st.tuples(st.just("resume")),
+    st.tuples(st.just("advance"), st.integers(1, 24).map(lambda n: n * 5)),  # whole ticks
+    st.sampled_from([("halt",), ("resume",), ("resume",), ("flatten",)]),
+)
+
+MARGIN_CAP = 4.0  # percent: two sized positions fit on 1M net liquidation, a third would not
+SECTOR_CAP = 8.0  # percent: binds with two Technology positions
+CONFIG = make_config(
+    risk=f"max_trades_per_day = {MAX_TRADES}\nmax_margin_utilization_pct = {MARGIN_CAP}\n"
+    f"max_sector_concentration_pct = {SECTOR_CAP}\ndaily_loss_limit_pct = 0.05",
+    filters="max_slippage_bps = 50",
+    limits="max_position_pct = 60\nrisk_per_trade_pct = 5",
+    display_size=100,
 )
 
 
 def _check(sim: SimEngine, halted_signals: set[str]) -> None:
     ledger = sim.ledger
+    governor = sim.engine.actor("governor")
+    for acceptance in governor.acceptances:  # type: ignore[union-attr]
+        assert acceptance.state is TradingState.ACTIVE
+        assert acceptance.trades_today <= MAX_TRADES
+        assert acceptance.margin_pct is not None and acceptance.margin_pct <= MARGIN_CAP
+        assert acceptance.sector_pct is not None and acceptance.sector_pct <= SECTOR_CAP
     positions = ledger.open_positions()
     by_va: dict[str, set[str]] = defaultdict(set)
     for position in positions:
@@ -64,11 +82,11 @@ def _check(sim: SimEngine, halted_signals: set[str]) -> None:
         running[key] = after
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(step, min_size=5, max_size=25))
 def test_governance_invariants_hold_after_every_step(steps: list[tuple]) -> None:  # type: ignore[type-arg]
     with tempfile.TemporaryDirectory() as tmp:
-        sim = start_engine(Path(tmp), make_config(risk=f"max_trades_per_day = {MAX_TRADES}"))
+        sim = start_engine(Path(tmp), CONFIG)
         halted_signals: set[str] = set()
         try:
             for item in steps:
@@ -90,9 +108,14 @@ def test_governance_invariants_hold_after_every_step(steps: list[tuple]) -> None
                 elif kind == "halt":
                     sim.engine.halt("property test")
                     sim.idle()
+                elif kind == "flatten":
+                    sim.engine.flatten("property test")
+                    sim.advance(10)
                 else:
                     sim.engine.resume("property test")
                     sim.idle()
                 _check(sim, halted_signals)
+            for decision in sim.ledger.signals():
+                event(f"rule: {decision.rule}")
         finally:
             sim.engine.stop()
