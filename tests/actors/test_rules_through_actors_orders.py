@@ -230,7 +230,7 @@ def test_an_entry_cancelled_after_a_partial_fill_shrinks_its_stop_to_the_fill(
         assert stop.status.is_working and stop.quantity == 100
         assert stop_can_sell(sim, stop.id, sid) == 100 == held(sim, "va1", "AAPL")
         resized = sim.ledger.order_events(stop.id)[-1]
-        assert resized.detail == "stop resized to entry fill 100"
+        assert resized.detail == "stop resized to the position 100 after the entry ended"
 
 
 def test_every_order_status_transition_is_stored_with_its_time(tmp_path: Path) -> None:
