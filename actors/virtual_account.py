@@ -19,7 +19,6 @@ from loguru import logger
 from actors.base import EngineActor
 from actors.context import EngineContext
 from actors.messages import (
-    EngineEvent,
     ExitRequest,
     Fill,
     Halt,
@@ -386,19 +385,18 @@ class VirtualAccount(EngineActor):
 
     # -- orders and fills -------------------------------------------------------------------
     def _on_fill(self, fill: Fill) -> None:
+        cooldown_before = self.vabook.cooldown_until
         pnl = self.vabook.apply_fill(fill, self.limits)
         if pnl is not None:
             outcome = "win" if pnl > 0 else "loss"
             self._note(f"closed {fill.contract.key} {outcome} {pnl:.2f} ({fill.reason})")
-            if self.vabook.cooldown_until is not None and self.vabook.in_cooldown(fill.time):
-                self.bus.publish(
-                    EngineEvent(
-                        kind="risk",
-                        text=f"{self.va_id} cooldown until {self.vabook.cooldown_until:%H:%M:%S}",
-                        time=fill.time,
-                        va_id=self.va_id,
-                    )
+            until = self.vabook.cooldown_until
+            if until is not None and until != cooldown_before:
+                reason = (
+                    f"{self.va_id} cooldown until {until:%H:%M:%S} after "
+                    f"{self.limits.cooldown_losses} losses"
                 )
+                self.tell("governor", RiskNotice("cooldown", reason, fill.time))
         self._publish()
 
     def _on_order_update(self, update: OrderUpdate) -> None:
