@@ -8,9 +8,7 @@ travelling as ``orderRef``; executions are stored once each, keyed by the broker
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -18,14 +16,12 @@ from functools import partial
 from loguru import logger
 
 from actors.base import EngineActor
-from actors.clock import Timer
 from actors.context import EngineContext
 from actors.messages import (
     CancelEntries,
     EngineEvent,
     Fill,
     Flatten,
-    FlattenDone,
     OrderProposal,
     OrderRejected,
     OrderSnapshot,
@@ -38,10 +34,12 @@ from actors.messages import (
     SignalDecision,
     Tick,
 )
+from actors.order_flatten import FlattenMixin
+from actors.order_pacing import PacingMixin
+from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision, reject
 from broker.base import (
-    Contract,
     ExecutionEvent,
     OrderRequest,
     OrderStatus,
@@ -58,58 +56,17 @@ CENT = Decimal("0.01")
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 
-@dataclass(slots=True)
-class _Order:
-    record: OrderRecord
-    status: OrderStatus
-    filled: int = 0  # as last reported by the broker's status (and stored)
-    avg_fill_price: Decimal | None = None
-    last_event_at: datetime | None = None
-    executed: int = 0  # sum of executions seen; may run ahead of ``filled``
-
-    @property
-    def done(self) -> int:
-        """What has filled, by the newest of the two sources."""
-        return max(self.filled, self.executed)
-
-    @property
-    def id(self) -> str:
-        return self.record.id
-
-    @property
-    def purpose(self) -> Purpose:
-        return Purpose(self.record.purpose)
-
-    @property
-    def working(self) -> bool:
-        return self.status.is_working
-
-
-@dataclass(slots=True)
-class _Position:
-    contract: Contract
-    quantity: int = 0
-    avg_price: Decimal = ZERO
-    opened_at: datetime | None = None
-    sector: str = ""
-    flatten_scope: set[str | None] = field(default_factory=set)
-
-
-class OrderManager(EngineActor):
+class OrderManager(FlattenMixin, PacingMixin, EngineActor):
     address = "order_manager"
 
     def __init__(self, ctx: EngineContext) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
-        self.orders: dict[str, _Order] = {}
-        self.positions: dict[tuple[str, str], _Position] = {}
-        self.flattening: set[str | None] = set()  # None = all VAs
-        self._outbox: deque[Callable[[], None]] = deque()
-        self._repricing: dict[str, int] = {}  # flatten limit order id -> re-prices so far
-        self._to_market: set[str] = set()  # flatten limits cancelled to go to market
-        self._reprice_timer: Timer | None = None
+        self.orders: dict[str, WorkingOrder] = {}
+        self.positions: dict[tuple[str, str], HeldPosition] = {}
         self._reported: set[str] = set()  # reconciliation differences already reported
-        self._drain_timer: Timer | None = None
+        self._init_pacing()
+        self._init_flatten()
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -122,13 +79,13 @@ class OrderManager(EngineActor):
         """Rebuild working orders and positions from the ledger."""
         ledger = self.ctx.ledger
         self.orders = {
-            o.id: _Order(o, o.status, o.filled, o.avg_fill_price, o.updated_at)
+            o.id: WorkingOrder(o, o.status, o.filled, o.avg_fill_price, o.updated_at)
             for o in ledger.orders(working_only=True)
         }
         self.positions = {}
         for position in ledger.open_positions():
             contract = position.contract
-            self.positions[(position.va_id, contract.key)] = _Position(
+            self.positions[(position.va_id, contract.key)] = HeldPosition(
                 contract,
                 position.quantity,
                 position.avg_price,
@@ -184,7 +141,9 @@ class OrderManager(EngineActor):
         records = self._records(proposal, now)
         self.ctx.ledger.insert_orders(records)  # write-ahead: stored before the broker sees it
         for record in records:
-            self.orders[record.id] = _Order(record, OrderStatus.PENDING_SUBMIT, last_event_at=now)
+            self.orders[record.id] = WorkingOrder(
+                record, OrderStatus.PENDING_SUBMIT, last_event_at=now
+            )
         self._journal(proposal, OK, now)
         for record in records:
             if proposal.purpose is Purpose.ENTRY:
@@ -207,37 +166,6 @@ class OrderManager(EngineActor):
                 "refused at the broker adapter (gate closed)",
             )
 
-    # -- pacing -----------------------------------------------------------------------------
-    def _paced(self, send: Callable[[], None]) -> None:
-        """Exits, cancels and modifies are never refused for pacing: they wait, in order, for
-        a slot in the engine-wide window (entries are refused at the governor instead)."""
-        if self._outbox:
-            self._outbox.append(send)
-            return
-        if self.ctx.pacer.delay_for(self.ctx.clock.now().timestamp()) == 0:
-            send()
-            return
-        self._outbox.append(send)
-        self._schedule_drain()
-
-    def _drain(self) -> None:
-        self._drain_timer = None
-        while self._outbox:
-            if self.ctx.pacer.delay_for(self.ctx.clock.now().timestamp()) > 0:
-                self._schedule_drain()
-                return
-            self._outbox.popleft()()
-
-    def _schedule_drain(self) -> None:
-        if self._drain_timer is not None:
-            return
-        delay = max(0.02, self.ctx.pacer.delay_for_peek(self.ctx.clock.now().timestamp()))
-        self._drain_timer = self.ctx.clock.call_later(delay, self._pace_tick, name="pace")
-
-    def _pace_tick(self) -> None:
-        """Clock thread: wake the actor to drain its paced outbox."""
-        self.book.tell(self.address, Tick("pace", self.ctx.clock.now()))
-
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
         cfg = self.ctx.config.filters
         quote = self.ctx.quotes.latest(proposal.contract.key)
@@ -251,9 +179,22 @@ class OrderManager(EngineActor):
             ),
             filters.check_spread(quote, cfg.max_spread_bps),
             filters.check_slippage(quote, proposal.quantity, buy=buy, max_bps=cfg.max_slippage_bps),
+            self._check_working_room(proposal),
         ):
             if not decision:
                 return decision
+        return OK
+
+    def _check_working_room(self, proposal: OrderProposal) -> Decision:
+        """IB keeps at most ``orders.max_working_per_contract_side`` working orders per contract
+        and side. An entry (and its stop, on the other side) may use all but one of them: the
+        last is kept so a flatten can always get an exit out."""
+        cap = self.ctx.config.orders.max_working_per_contract_side
+        key = proposal.contract.key
+        for side in (proposal.side, proposal.side.opposite):
+            used = self._working_on(key, side)
+            if used + 1 > cap - 1:
+                return reject("working_orders", f"{key} {side.value} {used}+1/{cap - 1}")
         return OK
 
     def _clip_reduce_only(self, proposal: OrderProposal) -> tuple[Decision, OrderProposal]:
@@ -469,12 +410,10 @@ class OrderManager(EngineActor):
                         record.va_id,
                     )
                 )
-            if order_id in self._to_market:
-                self._after_market_fallback(order, when)
-            self._check_flatten_done(when)
+            self._flatten_order_done(order, when)
         self._publish_order(order_id, order)
 
-    def _fit_stop_to_entry(self, entry: _Order) -> None:
+    def _fit_stop_to_entry(self, entry: WorkingOrder) -> None:
         """Once an entry is done, its protective stop covers exactly what is held (the entry's
         fill, less whatever exits already sold), or is cancelled when nothing is held."""
         stop = self.orders.get(f"{entry.id}.stop")
@@ -591,11 +530,11 @@ class OrderManager(EngineActor):
             # keeps the entry's size and the broker holds it to what the parent has filled.
             self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
 
-    def _book(self, record: OrderRecord, event: ExecutionEvent) -> tuple[_Position, Decimal]:
+    def _book(self, record: OrderRecord, event: ExecutionEvent) -> tuple[HeldPosition, Decimal]:
         key = (record.va_id, record.contract_key)
         position = self.positions.get(key)
         if position is None:
-            position = self.positions[key] = _Position(
+            position = self.positions[key] = HeldPosition(
                 record.contract, sector=self.ctx.config.sector_of(record.contract.symbol)
             )
         signed = event.quantity * event.side.sign
@@ -669,113 +608,6 @@ class OrderManager(EngineActor):
             reason,
         )
 
-    def _flatten(self, va_id: str | None, reason: str) -> None:
-        """Cancel working entries, then close every position in scope with a reduce-only
-        marketable limit at the touch, re-priced every ``orders.flatten_reprice_s`` up to
-        ``orders.flatten_max_reprices`` times, then replaced by a market order. Protective
-        stops stay until their position is closed."""
-        now = self.ctx.clock.now()
-        self.flattening.add(va_id)
-        self._cancel_entries(va_id, f"flatten: {reason}")
-        for (owner, _key), position in list(self.positions.items()):
-            if position.quantity == 0 or (va_id is not None and owner != va_id):
-                continue
-            self._flatten_position(owner, position, now, marketable=True)
-        self._schedule_reprice()
-        self._check_flatten_done(now)
-
-    def _flatten_position(
-        self, owner: str, position: _Position, now: datetime, *, marketable: bool
-    ) -> None:
-        side = Side.SELL if position.quantity > 0 else Side.BUY
-        touch = self._touch(position.contract, side) if marketable else None
-        proposal = OrderProposal(
-            proposal_id=self.ctx.new_id(f"{owner}-flat"),
-            va_id=owner,
-            contract=position.contract,
-            side=side,
-            quantity=abs(position.quantity),
-            order_type=OrderType.LMT if touch is not None else OrderType.MKT,
-            purpose=Purpose.EXIT,
-            reason="flatten",
-            time=now,
-            ref_price=touch or position.avg_price,
-            limit_price=touch,
-            sector=position.sector,
-        )
-        self._place(proposal)
-        if touch is not None and proposal.proposal_id in self.orders:
-            self._repricing[proposal.proposal_id] = 0
-
-    def _touch(self, contract: Contract, side: Side) -> Decimal | None:
-        """The price a marketable limit needs now: the bid to sell, the ask to buy."""
-        quote = self.ctx.quotes.latest(contract.key)
-        if quote is None:
-            return None
-        price = quote.bid if side is Side.SELL else quote.ask
-        return Decimal(str(price)).quantize(CENT)
-
-    def _schedule_reprice(self) -> None:
-        if self._repricing and self._reprice_timer is None:
-            self._reprice_timer = self.ctx.clock.call_later(
-                self.ctx.config.orders.flatten_reprice_s, self._reprice_tick, name="reprice"
-            )
-
-    def _reprice_tick(self) -> None:
-        """Clock thread: wake the actor to re-price its flatten orders."""
-        self.book.tell(self.address, Tick("reprice", self.ctx.clock.now()))
-
-    def _reprice(self, now: datetime) -> None:
-        self._reprice_timer = None
-        limit = self.ctx.config.orders.flatten_max_reprices
-        for order_id, count in list(self._repricing.items()):
-            order = self.orders.get(order_id)
-            if order is None or not order.working:
-                del self._repricing[order_id]
-                continue
-            if count >= limit:
-                # Out of patience: cancel, and send a market order once the cancel is confirmed
-                # (never both working at once, so the close can never be doubled).
-                del self._repricing[order_id]
-                self._to_market.add(order_id)
-                self._paced(partial(self.ctx.broker.cancel_order, order_id))
-                continue
-            self._repricing[order_id] = count + 1
-            touch = self._touch(order.record.contract, Side(order.record.side))
-            if touch is None or touch == order.record.limit_price:
-                continue
-            order.record = replace(order.record, limit_price=touch)
-            self._paced(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
-            self.ctx.ledger.update_order(
-                order_id,
-                status=order.status,
-                filled=order.filled,
-                avg_fill_price=order.avg_fill_price,
-                time=now,
-                detail=f"flatten re-price {count + 1}/{limit} to {touch}",
-            )
-        self._schedule_reprice()
-
-    def _after_market_fallback(self, order: _Order, when: datetime) -> None:
-        """A flatten limit was cancelled to go to market: close what is still open."""
-        self._to_market.discard(order.id)
-        position = self.positions.get((order.record.va_id, order.record.contract_key))
-        if position is not None and position.quantity != 0:
-            self._flatten_position(order.record.va_id, position, when, marketable=False)
-
-    def _check_flatten_done(self, now: datetime) -> None:
-        for scope in list(self.flattening):
-            busy = any(
-                (scope is None or o.record.va_id == scope) and o.purpose is not Purpose.STOP
-                for o in self.orders.values()
-            ) or any(
-                p.quantity != 0 and (scope is None or owner == scope)
-                for (owner, _), p in self.positions.items()
-            )
-            if not busy:
-                self.flattening.discard(scope)
-                self.tell("governor", FlattenDone(scope, now))
-
     def _cancel_stale(self, now: datetime) -> None:
         cfg = self.ctx.config.orders
         for order in list(self.orders.values()):
@@ -810,7 +642,7 @@ class OrderManager(EngineActor):
         self.tell("governor", RiskNotice("reconcile", reason, now))
 
     # -- views ------------------------------------------------------------------------------
-    def _publish_order(self, order_id: str, order: _Order | None = None) -> None:
+    def _publish_order(self, order_id: str, order: WorkingOrder | None = None) -> None:
         order = order or self.orders.get(order_id)
         if order is None:
             return

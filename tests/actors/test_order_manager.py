@@ -203,3 +203,68 @@ def test_flatten_closes_at_once_with_a_marketable_limit_when_the_touch_is_deep(
         assert exit_order.limit_price is not None
     finally:
         sim.engine.stop()
+
+
+def test_flatten_crosses_opposite_vas_internally_and_sends_only_the_net(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sim.signal("va1", "AAPL", quantity=100)
+        sim.signal("va2", "AAPL", Side.SELL, quantity=60)  # va2 goes short the same contract
+        broker = sim.engine.broker
+        broker_execs_before = len(broker.executions())  # type: ignore[attr-defined]
+        sim.engine.flatten("net test")
+        sim.advance(5)
+        assert sim.ledger.open_positions() == []
+        assert broker.positions() == []  # type: ignore[attr-defined]
+        crosses = [o for o in sim.ledger.orders() if o.reason == "flatten_cross"]
+        assert sorted((o.va_id, o.side.value, o.quantity) for o in crosses) == [
+            ("va1", "SELL", 60),
+            ("va2", "BUY", 60),
+        ]
+        new_broker_execs = broker.executions()[broker_execs_before:]  # type: ignore[attr-defined]
+        assert sum(e.quantity for e in new_broker_execs) == 40  # only the net went out
+        cross_execs = [e for e in sim.ledger.executions() if e.exec_id.startswith("cross-")]
+        assert len(cross_execs) == 2 and all(e.commission == 0 for e in cross_execs)
+        assert sim.snapshot("governor").state.value == "HALTED"
+    finally:
+        sim.engine.stop()
+
+
+def test_flatten_keeps_to_the_working_order_limit_per_contract_side(tmp_path: Path) -> None:
+    # 3 per side: two entries leave their two SELL stops working, so one flatten exit at a time.
+    sim = start_engine(
+        tmp_path,
+        make_config(
+            orders="max_working_per_contract_side = 3",
+            display_size=100,
+            filters="max_slippage_bps = 50",
+        ),
+    )
+    try:
+        sim.signal("va1", "AAPL", quantity=100)
+        sim.signal("va2", "AAPL", quantity=100)
+        sim.advance(5)
+        seen_max = 0
+        sim.engine.flatten("cap test")
+        for _ in range(6):
+            working = [o for o in sim.ledger.orders(working_only=True) if o.side is Side.SELL]
+            seen_max = max(seen_max, len(working))
+            sim.advance(1)
+        assert seen_max <= 3
+        assert sim.ledger.open_positions() == []
+        assert len([o for o in sim.ledger.orders() if o.reason == "flatten"]) == 2
+    finally:
+        sim.engine.stop()
+
+
+def test_an_entry_that_would_fill_the_working_order_limit_is_refused(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path, make_config(orders="max_working_per_contract_side = 2"))
+    try:
+        first = sim.signal("va1", "AAPL", quantity=100)  # its SELL stop: 1 of the 1 allowed
+        second = sim.signal("va2", "AAPL", quantity=100)
+        decisions = sim.decisions()
+        assert decisions[first].accepted
+        assert decisions[second].rule == "working_orders"
+        assert decisions[second].detail == "AAPL SELL 1+1/1"
+    finally:
+        sim.engine.stop()

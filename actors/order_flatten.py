@@ -1,0 +1,241 @@
+"""Flatten for the OrderManager: net each contract across VAs, close the rest with re-priced
+marketable limits that fall back to market, and keep within IB's working-order limit.
+
+Runs on the OrderManager's actor thread (``_reprice_tick`` on the clock's).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import TYPE_CHECKING
+
+from actors.clock import Timer
+from actors.context import EngineContext
+from actors.messages import FlattenDone, OrderProposal, Purpose, Tick
+from actors.order_state import HeldPosition, WorkingOrder
+from actors.rules.flatten import Cross, plan_flatten
+from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
+from db.records import OrderRecord
+
+if TYPE_CHECKING:
+    from actors.base import AddressBook
+
+__all__ = ["FlattenMixin"]
+
+CENT = Decimal("0.01")
+MID_QUANTUM = Decimal("0.0001")
+
+
+class FlattenMixin:
+    ctx: EngineContext
+    book: AddressBook
+    address: str
+    orders: dict[str, WorkingOrder]
+    positions: dict[tuple[str, str], HeldPosition]
+
+    # Provided by the OrderManager.
+    _place: Callable[[OrderProposal], None]
+    _paced: Callable[[Callable[[], None]], None]
+    _cancel_entries: Callable[[str | None, str], None]
+    _on_execution: Callable[[ExecutionEvent], None]
+
+    def _init_flatten(self) -> None:
+        self.flattening: set[str | None] = set()  # None = all VAs
+        self._repricing: dict[str, int] = {}  # flatten limit order id -> re-prices so far
+        self._to_market: set[str] = set()  # flatten limits cancelled to go to market
+        self._reprice_timer: Timer | None = None
+        self._backlog: deque[tuple[str, str]] = deque()  # (va, contract key) waiting a turn
+
+    def _flatten(self, va_id: str | None, reason: str) -> None:
+        """Cancel working entries; cross opposite positions in a contract internally at the
+        mid; close the rest per VA with a reduce-only marketable limit at the touch, re-priced
+        every ``orders.flatten_reprice_s`` up to ``orders.flatten_max_reprices`` times, then
+        replaced by a market order; at most ``orders.max_working_per_contract_side`` of them
+        working per contract and side. Protective stops stay until their position is closed."""
+        now = self.ctx.clock.now()
+        self.flattening.add(va_id)
+        self._cancel_entries(va_id, f"flatten: {reason}")
+        plan = plan_flatten(
+            (owner, key, position.quantity)
+            for (owner, key), position in self.positions.items()
+            if va_id is None or owner == va_id
+        )
+        for cross in plan.crosses:
+            self._cross(cross, now)
+        self._backlog.extend((va, key) for va, key, _q in plan.closes)
+        self._flatten_more(now)
+        self._schedule_reprice()
+        self._check_flatten_done(now)
+
+    def _cross(self, cross: Cross, now: datetime) -> None:
+        """Book both sides of an internal cross at the mid (no broker order, no commission)."""
+        position = self.positions[(cross.long_va, cross.contract_key)]
+        quote = self.ctx.quotes.latest(cross.contract_key)
+        price = (
+            ((Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2).quantize(MID_QUANTUM)
+            if quote is not None
+            else position.avg_price
+        )
+        for va, side, other in (
+            (cross.long_va, Side.SELL, cross.short_va),
+            (cross.short_va, Side.BUY, cross.long_va),
+        ):
+            order_id = self.ctx.new_id(f"{va}-cross")
+            request = OrderRequest(
+                order_id, position.contract, side, OrderType.MKT, cross.quantity, reduce_only=True
+            )
+            record = OrderRecord.from_request(
+                request,
+                va_id=va,
+                purpose=Purpose.EXIT.value,
+                created_at=now,
+                reason="flatten_cross",
+            )
+            self.ctx.ledger.insert_orders([record])
+            self.ctx.ledger.update_order(
+                order_id,
+                status=OrderStatus.FILLED,
+                filled=cross.quantity,
+                avg_fill_price=price,
+                time=now,
+                detail=f"crossed internally against {other} at the mid",
+            )
+            self._on_execution(
+                ExecutionEvent(
+                    f"cross-{order_id}",
+                    order_id,
+                    position.contract,
+                    side,
+                    cross.quantity,
+                    price,
+                    Decimal(0),
+                    now,
+                )
+            )
+
+    def _working_on(self, contract_key: str, side: Side) -> int:
+        """Working orders of every VA in one contract and side (protective stops included)."""
+        return sum(
+            1
+            for o in self.orders.values()
+            if o.working and o.record.contract_key == contract_key and o.record.side is side
+        )
+
+    def _flatten_more(self, now: datetime) -> None:
+        """Place queued flatten closes while the contract-side has room under IB's limit."""
+        cap = self.ctx.config.orders.max_working_per_contract_side
+        waiting: deque[tuple[str, str]] = deque()
+        while self._backlog:
+            va, key = self._backlog.popleft()
+            position = self.positions.get((va, key))
+            if position is None or position.quantity == 0:
+                continue
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            if self._working_on(key, side) >= cap:
+                waiting.append((va, key))
+                continue
+            self._flatten_position(va, position, now, marketable=True)
+        self._backlog = waiting
+
+    def _flatten_position(
+        self, owner: str, position: HeldPosition, now: datetime, *, marketable: bool
+    ) -> None:
+        side = Side.SELL if position.quantity > 0 else Side.BUY
+        touch = self._touch(position.contract, side) if marketable else None
+        proposal = OrderProposal(
+            proposal_id=self.ctx.new_id(f"{owner}-flat"),
+            va_id=owner,
+            contract=position.contract,
+            side=side,
+            quantity=abs(position.quantity),
+            order_type=OrderType.LMT if touch is not None else OrderType.MKT,
+            purpose=Purpose.EXIT,
+            reason="flatten",
+            time=now,
+            ref_price=touch or position.avg_price,
+            limit_price=touch,
+            sector=position.sector,
+        )
+        self._place(proposal)
+        if touch is not None and proposal.proposal_id in self.orders:
+            self._repricing[proposal.proposal_id] = 0
+
+    def _touch(self, contract: Contract, side: Side) -> Decimal | None:
+        """The price a marketable limit needs now: the bid to sell, the ask to buy."""
+        quote = self.ctx.quotes.latest(contract.key)
+        if quote is None:
+            return None
+        price = quote.bid if side is Side.SELL else quote.ask
+        return Decimal(str(price)).quantize(CENT)
+
+    def _schedule_reprice(self) -> None:
+        if self._repricing and self._reprice_timer is None:
+            self._reprice_timer = self.ctx.clock.call_later(
+                self.ctx.config.orders.flatten_reprice_s, self._reprice_tick, name="reprice"
+            )
+
+    def _reprice_tick(self) -> None:
+        """Clock thread: wake the actor to re-price its flatten orders."""
+        self.book.tell(self.address, Tick("reprice", self.ctx.clock.now()))
+
+    def _reprice(self, now: datetime) -> None:
+        self._reprice_timer = None
+        limit = self.ctx.config.orders.flatten_max_reprices
+        for order_id, count in list(self._repricing.items()):
+            order = self.orders.get(order_id)
+            if order is None or not order.working:
+                del self._repricing[order_id]
+                continue
+            if count >= limit:
+                # Out of patience: cancel, and send a market order once the cancel is confirmed
+                # (never both working at once, so the close can never be doubled).
+                del self._repricing[order_id]
+                self._to_market.add(order_id)
+                self._paced(partial(self.ctx.broker.cancel_order, order_id))
+                continue
+            self._repricing[order_id] = count + 1
+            touch = self._touch(order.record.contract, Side(order.record.side))
+            if touch is None or touch == order.record.limit_price:
+                continue
+            order.record = replace(order.record, limit_price=touch)
+            self._paced(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
+            self.ctx.ledger.update_order(
+                order_id,
+                status=order.status,
+                filled=order.filled,
+                avg_fill_price=order.avg_fill_price,
+                time=now,
+                detail=f"flatten re-price {count + 1}/{limit} to {touch}",
+            )
+        self._schedule_reprice()
+
+    def _flatten_order_done(self, order: WorkingOrder, when: datetime) -> None:
+        """A flatten-related order ended: go to market if it was cancelled for that, give the
+        next queued close its turn, and report when everything in scope is flat."""
+        if order.id in self._to_market:
+            self._to_market.discard(order.id)
+            position = self.positions.get((order.record.va_id, order.record.contract_key))
+            if position is not None and position.quantity != 0:
+                self._flatten_position(order.record.va_id, position, when, marketable=False)
+        if self._backlog:
+            self._flatten_more(when)
+            self._schedule_reprice()
+        self._check_flatten_done(when)
+
+    def _check_flatten_done(self, now: datetime) -> None:
+        for scope in list(self.flattening):
+            busy = any(
+                (scope is None or o.record.va_id == scope) and o.purpose is not Purpose.STOP
+                for o in self.orders.values()
+            ) or any(
+                p.quantity != 0 and (scope is None or owner == scope)
+                for (owner, _), p in self.positions.items()
+            )
+            if not busy:
+                self.flattening.discard(scope)
+                self.book.tell("governor", FlattenDone(scope, now))

@@ -1,0 +1,53 @@
+"""The OrderManager's mutable working state (owned by its actor thread only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from actors.messages import Purpose
+from broker.base import Contract, OrderStatus
+from db.records import OrderRecord
+
+__all__ = ["HeldPosition", "WorkingOrder"]
+
+
+@dataclass(slots=True)
+class WorkingOrder:
+    """An order the OrderManager still tracks, as stored plus what the broker said since."""
+
+    record: OrderRecord
+    status: OrderStatus
+    filled: int = 0  # as last reported by the broker's status (and stored)
+    avg_fill_price: Decimal | None = None
+    last_event_at: datetime | None = None
+    executed: int = 0  # sum of executions seen; may run ahead of ``filled``
+
+    @property
+    def done(self) -> int:
+        """What has filled, by the newest of the two sources."""
+        return max(self.filled, self.executed)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def purpose(self) -> Purpose:
+        return Purpose(self.record.purpose)
+
+    @property
+    def working(self) -> bool:
+        return self.status.is_working
+
+
+@dataclass(slots=True)
+class HeldPosition:
+    """A VA's position in one contract, booked from executions."""
+
+    contract: Contract
+    quantity: int = 0
+    avg_price: Decimal = Decimal(0)
+    opened_at: datetime | None = None
+    sector: str = ""
