@@ -57,6 +57,9 @@ __all__ = [
     "IbSettings",
     "InboxSettings",
     "MaCrossStrategy",
+    "NakedPutStrategy",
+    "OptionExitSettings",
+    "OptionSettings",
     "OrderSettings",
     "RiskSettings",
     "SimSettings",
@@ -69,7 +72,7 @@ __all__ = [
 LIVE_TRADING_PORTS = frozenset({7496, 4001})
 """TWS and IB Gateway's default live-trading ports; using one needs ``broker.ib.allow_live``."""
 
-STRATEGY_KINDS = ("ma_cross", "external")
+STRATEGY_KINDS = ("ma_cross", "naked_put", "external")
 """The values ``[accounts.strategy] kind`` may take."""
 
 _MAX_MONEY = Decimal(10) ** 12
@@ -136,6 +139,26 @@ class SymbolSettings(_Section):
     display_size: int = Field(default=500, ge=100, le=10_000_000)  # shares shown at the touch
 
 
+class OptionSettings(_Section):
+    """``[sim.options]``: the simulated option chains listed on every simulated stock."""
+
+    rate: float = Field(default=0.04, ge=0, le=0.5)  # risk-free rate, annual (0.04 = 4 %)
+    iv_premium: float = Field(default=1.10, gt=0, le=5)  # ATM implied vol / stock volatility
+    skew: float = Field(default=1.0, ge=0, le=10)  # IV slope below the spot (puts richer)
+    smile: float = Field(default=2.0, ge=0, le=50)  # IV curvature on both wings
+    weekly_expirations: int = Field(default=6, ge=1, le=52)  # Fridays listed ahead
+    monthly_expirations: int = Field(default=3, ge=0, le=24)  # third Fridays listed ahead
+    strike_range_pct: float = Field(default=20.0, gt=0, le=90)  # strikes listed around spot
+    spread_pct: float = Field(default=3.0, gt=0, le=100)  # of the mid, ATM, 30+ DTE
+    min_spread: Money = Field(default=Decimal("0.05"), gt=0, le=10)  # narrowest, dollars
+    otm_widening: float = Field(default=5.0, ge=0, le=100)  # x |ln(strike / spot)|
+    short_dte_widening: float = Field(default=3.0, ge=0, le=100)  # / days to expiry
+    display_size: int = Field(default=50, ge=1, le=100_000)  # contracts at bid and ask
+    open_interest_atm: int = Field(default=5000, ge=0, le=10_000_000)  # contracts
+    commission_per_contract: Money = Field(default=Decimal("0.65"), ge=0, le=100)
+    commission_min: Money = Field(default=Decimal("1.00"), ge=0, le=100)  # per order
+
+
 class SimSettings(_Section):
     """``[sim]``: the in-process market simulator and the symbol registry."""
 
@@ -148,6 +171,7 @@ class SimSettings(_Section):
     maint_margin_short_pct: float = Field(default=30.0, gt=0, le=100)
     drift_annual: float = Field(default=0.0, ge=-1, le=1)  # annualised drift, 0.05 = 5 %
     symbols: dict[SymbolName, SymbolSettings] = Field(default_factory=dict)  # symbol -> settings
+    options: OptionSettings = OptionSettings()
 
 
 class RiskSettings(_Section):
@@ -171,6 +195,7 @@ class FilterSettings(_Section):
     max_quote_age_ms: int = Field(default=500, ge=1, le=60_000)
     open_margin_min: int = Field(default=5, ge=0, le=1440)  # no entries after the open
     close_margin_min: int = Field(default=15, ge=0, le=1440)  # no entries before the close
+    max_option_spread_pct: float = Field(default=25.0, gt=0, le=200)  # of an option's mid
 
 
 class OrderSettings(_Section):
@@ -183,14 +208,31 @@ class OrderSettings(_Section):
     stale_quiet_s: float = Field(default=3.0, gt=0, le=600)  # no fill for this long first
     flatten_reprice_s: float = Field(default=1.0, gt=0, le=60)
     flatten_max_reprices: int = Field(default=5, ge=0, le=100)
+    # IB keeps at most 20 working orders per contract and side; flatten queues beyond this.
+    max_working_per_contract_side: int = Field(default=20, ge=1, le=20)
+
+
+class OptionExitSettings(_Section):
+    """``[exits.options]``: when short option positions are bought back (no attached stop)."""
+
+    profit_take_pct: float = Field(default=50.0, gt=0, lt=100)  # of the credit kept
+    stop_loss_multiple: float = Field(default=3.0, gt=1, le=100)  # mark >= N x credit
+    time_exit_dte: int = Field(default=3, ge=0, le=365)  # days to expiry; 0 disables
+    stop_order: Literal["marketable_limit", "market"] = "marketable_limit"
+    stop_reprice_s: float = Field(default=1.0, gt=0, le=60)  # marketable limit re-priced ...
+    stop_max_reprices: int = Field(default=3, ge=0, le=100)  # ... this often, then MARKET
+    limit_reprice_s: float = Field(default=5.0, gt=0, le=600)  # time exit: mid toward ask
+    limit_reprice_steps: int = Field(default=3, ge=0, le=50)
 
 
 class ExitSettings(_Section):
-    """``[exits]``: when stock positions are closed besides their protective stop."""
+    """``[exits]``: when stock positions are closed besides their protective stop, and the
+    option exit rules."""
 
     profit_target_pct: float = Field(default=3.0, gt=0, le=100)
     max_holding_min: int = Field(default=120, ge=1, le=10_080)
     exit_before_close_min: int = Field(default=5, ge=0, le=1440)  # 0 disables
+    options: OptionExitSettings = OptionExitSettings()
 
 
 class InboxSettings(_Section):
@@ -220,6 +262,31 @@ class MaCrossStrategy(_Section):
         return self
 
 
+class NakedPutStrategy(_Section):
+    """``kind = "naked_put"``: sell a put at a target delta, sized by Reg-T margin."""
+
+    kind: Literal["naked_put"] = "naked_put"
+    target_delta: float = Field(default=0.30, gt=0, lt=1)  # |delta| of the put sold
+    target_dte: int = Field(default=30, ge=1, le=365)  # first expiration at or beyond
+    max_dte: int = Field(default=45, ge=1, le=730)  # ... but not beyond this
+    min_credit: Money = Field(default=Decimal("0.50"), gt=0, le=10_000)  # mid, per share
+    min_open_interest: int = Field(default=100, ge=0, le=10_000_000)
+    max_margin_pct: float = Field(default=50.0, gt=0, le=100)  # of VA capital, Reg-T
+    max_contracts: int = Field(default=10, ge=1, le=10_000)
+    scan_interval_s: float = Field(default=60.0, ge=1, le=86_400)  # chain scans while flat
+    retry_after_reject_s: float = Field(default=900.0, ge=0, le=86_400)
+    reprice_interval_s: float = Field(default=5.0, gt=0, le=600)  # entry: mid toward bid
+    reprice_steps: int = Field(default=4, ge=0, le=50)
+    on_assignment: Literal["close", "keep"] = "close"  # close assigned stock at next open
+
+    @model_validator(mode="after")
+    def _check_dte(self) -> NakedPutStrategy:
+        if self.max_dte < self.target_dte:
+            got = f"max_dte = {self.max_dte}, target_dte = {self.target_dte}"
+            raise problems_error((("max_dte",), f"must be >= target_dte (got {got})"))
+        return self
+
+
 class ExternalStrategy(_Section):
     """``kind = "external"``: signals arrive through the external inbox."""
 
@@ -227,7 +294,9 @@ class ExternalStrategy(_Section):
     note: str = ""
 
 
-StrategyConfig = Annotated[MaCrossStrategy | ExternalStrategy, Field(discriminator="kind")]
+StrategyConfig = Annotated[
+    MaCrossStrategy | NakedPutStrategy | ExternalStrategy, Field(discriminator="kind")
+]
 
 
 class AccountLimits(_Section):
