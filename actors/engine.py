@@ -310,6 +310,10 @@ class Engine:
         """Called on the crashed actor's thread: record it, pause a VA that keeps crashing."""
         self.crashes[address] += 1
         count = self.crashes[address]
+        if address in ("governor", "order_manager"):
+            # Nothing passes while the risk or order state is being rebuilt; the governor
+            # re-applies the gate for its trading state once both are back.
+            self.gate.set(GateState.CLOSED, f"{address} restarting")
         self.book.tell(
             "governor",
             RiskNotice(

@@ -92,6 +92,12 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
                 position.opened_at,
                 self.ctx.config.sector_of(contract.symbol),
             )
+        self.tell(
+            "governor",
+            RiskNotice(
+                "recovered", "order manager state rebuilt from the ledger", self.ctx.clock.now()
+            ),
+        )
 
     # -- messages ---------------------------------------------------------------------------
     def handle(self, message: object) -> None:

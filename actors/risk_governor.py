@@ -130,6 +130,7 @@ class RiskGovernor(EngineActor):
                 self._set_state(TradingState.ACTIVE, "new trading day: daily loss latch released")
         if self.state is TradingState.FLATTENING:
             self._set_state(TradingState.HALTED, "restart during flatten: halted")
+        self.day_start_net_liq = self._stored_day_start()
         self.trades_today = sum(
             1
             for order in ledger.orders()
@@ -181,6 +182,9 @@ class RiskGovernor(EngineActor):
         elif isinstance(message, HaltAck):
             self.halt_acks.add(message.va_id)
         elif isinstance(message, RiskNotice):
+            if message.kind == "recovered":
+                self._apply_gate()  # the order manager is back: the gate follows the state
+                return
             self._store(message.kind, message.reason, message.time, message.detail)
         elif isinstance(message, ConnectionEvent):
             self._on_connection(message)
@@ -338,7 +342,7 @@ class RiskGovernor(EngineActor):
         self.net_liq = update.net_liquidation
         self.maint_margin = update.maint_margin
         if self.day_start_net_liq <= 0:
-            self.day_start_net_liq = update.net_liquidation
+            self._set_day_start(update.net_liquidation, update.time)
         day_pnl = self.net_liq - self.day_start_net_liq
         if (
             self.state is TradingState.ACTIVE
@@ -363,10 +367,35 @@ class RiskGovernor(EngineActor):
             return
         self.trading_day = day
         self.trades_today = 0
-        self.day_start_net_liq = self.net_liq
+        self.day_start_net_liq = ZERO
         self._store("day_reset", f"trading day {day.isoformat()}", now)
+        if self.net_liq > 0:
+            self._set_day_start(self.net_liq, now)
         if self.state is TradingState.REDUCING and "daily_loss" in self.reason:
             self._set_state(TradingState.ACTIVE, "new trading day: daily loss latch released")
+
+    def _set_day_start(self, net_liquidation: Decimal, now: datetime) -> None:
+        """The daily loss limit's base; stored so that a restart keeps the day's losses."""
+        self.day_start_net_liq = net_liquidation
+        day = self.trading_day.isoformat() if self.trading_day else ""
+        self._store(
+            "day_start",
+            f"net liquidation {net_liquidation:.2f} at the start of {day}",
+            now,
+            json.dumps({"day": day, "net_liquidation": str(net_liquidation)}),
+        )
+
+    def _stored_day_start(self) -> Decimal:
+        event = self.ctx.ledger.latest_risk_event("day_start")
+        if event is None or self.trading_day is None:
+            return ZERO
+        try:
+            detail = json.loads(event.detail)
+            if detail.get("day") == self.trading_day.isoformat():
+                return Decimal(detail["net_liquidation"])
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            logger.warning("governor: unreadable day_start event {}", event.detail)
+        return ZERO
 
     # -- commands ---------------------------------------------------------------------------
     def _halt(self, reason: str) -> None:

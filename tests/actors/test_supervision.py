@@ -1,0 +1,88 @@
+"""Supervision: an exception in any actor is stored as a risk event and the actor restarts
+from the ledger at the same address; the gate stays closed while the governor or the order
+manager rebuilds; a VA that keeps crashing is paused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actors.messages import Crash, TradingState
+from broker.base import GateState
+from tests.support.engine import SimEngine, start_engine
+
+
+def _crash(sim: SimEngine, address: str) -> None:
+    sim.engine.book.tell(address, Crash("test"))
+    sim.idle()
+
+
+def _crash_events(sim: SimEngine, address: str) -> list[str]:
+    return [
+        e.reason
+        for e in sim.ledger.risk_events()
+        if e.kind == "actor_crash" and e.reason.startswith(address)
+    ]
+
+
+def test_a_crashed_governor_restarts_with_its_stored_state_and_gate(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sim.engine.halt("before crash")
+        sim.idle()
+        _crash(sim, "governor")
+        assert len(_crash_events(sim, "governor")) == 1
+        assert sim.snapshot("governor").state is TradingState.HALTED
+        assert sim.engine.gate.state is GateState.CLOSED
+        sim.engine.resume("after crash")
+        sim.idle()
+        assert sim.engine.gate.state is GateState.OPEN
+        sid = sim.signal("va1", "AAPL")
+        assert sim.decisions()[sid].accepted
+    finally:
+        sim.engine.stop()
+
+
+def test_a_crashed_order_manager_keeps_its_orders_and_reopens_the_gate(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sid = sim.signal("va1", "AAPL", quantity=10)
+        sim.engine._on_crash("order_manager", RuntimeError("seen by the supervisor"))
+        assert sim.engine.gate.state is GateState.CLOSED  # closed while it rebuilds
+        sim.idle()
+        _crash(sim, "order_manager")  # the actor's own crash and restart
+        assert sim.engine.gate.state is GateState.OPEN  # reopened once it is back
+        assert len(_crash_events(sim, "order_manager")) == 2
+        snap = sim.snapshot("order_manager")
+        assert f"{sid}.stop" in snap["working"] and snap["positions"]["va1|AAPL"] == 10
+        exit_id = sim.signal("va1", "AAPL", close=True)
+        assert sim.ledger.order(exit_id).status.value == "filled"
+        assert sim.ledger.open_positions() == []
+    finally:
+        sim.engine.stop()
+
+
+def test_a_crashed_position_monitor_still_watches_the_open_positions(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sim.signal("va1", "AAPL", quantity=10)
+        _crash(sim, "position_monitor")
+        assert len(_crash_events(sim, "position_monitor")) == 1
+        [position] = sim.snapshot("position_monitor")
+        assert (position.va_id, position.contract.key, position.quantity) == ("va1", "AAPL", 10)
+        assert position.stop_price is not None
+    finally:
+        sim.engine.stop()
+
+
+def test_a_va_that_keeps_crashing_is_paused(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        for _ in range(3):
+            _crash(sim, "va:va1")
+        assert len(_crash_events(sim, "va:va1")) == 3
+        assert sim.snapshot("va:va1").state == "paused"
+        sid = sim.signal("va1", "AAPL")
+        assert sim.decisions()[sid].rule == "paused"
+        assert sim.snapshot("va:va2").state == "idle"
+    finally:
+        sim.engine.stop()
