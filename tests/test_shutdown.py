@@ -1,0 +1,121 @@
+"""Shutdown and what a run leaves on disk, as a trader runs it (separate processes)."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config.toml"
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -> str:
+    """Read stderr until a line contains ``needle`` (bounded by ``timeout_s``)."""
+    assert proc.stderr is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stderr, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout_s
+    seen = []
+    while time.monotonic() < deadline:
+        if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"no line with {needle!r} in {timeout_s}s: {''.join(seen)[-2000:]}")
+
+
+def test_sigterm_stops_a_headless_run_cleanly_within_five_seconds(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "run",
+            "--headless",
+            "--config",
+            str(CONFIG),
+            "--speed",
+            "1000",
+            "--start",
+            "2026-11-16T09:30",
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _wait_for_line(proc, " fill ", timeout_s=60)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _wait_for_line(proc, "stopping", timeout_s=5)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - sent < 5.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    # What it stored is intact and owner-only.
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    logs = tmp_path / "logs"
+    assert stat.S_IMODE(os.stat(logs).st_mode) == 0o700
+    for log in logs.iterdir():
+        assert stat.S_IMODE(os.stat(log).st_mode) == 0o600, log
+    report = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "report",
+            "--config",
+            str(CONFIG),
+            "--db",
+            f"sqlite:///{db}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert '"orders": [{' in report.stdout
+
+
+def test_a_bad_config_touches_nothing_in_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    db.write_bytes(b"not touched")
+    before = db.stat().st_mtime_ns
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CONFIG.read_text().replace("[risk]", "[risk]\nmax_trades_pre_day = 3", 1))
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "run",
+            "--headless",
+            "--config",
+            str(bad),
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{bad}: risk.max_trades_pre_day: unknown key"
+    assert db.read_bytes() == b"not touched" and db.stat().st_mtime_ns == before
+    assert not (tmp_path / "logs").exists()
