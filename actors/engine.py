@@ -21,7 +21,7 @@ from loguru import logger
 from actors.base import AddressBook, Bus, EngineActor
 from actors.calendar import TradingCalendar
 from actors.clock import Clock, VirtualClock, WallClock
-from actors.config import EngineConfig, load_config
+from actors.config import EngineConfig, OptionSettings, load_config
 from actors.config_reload import ReloadPlan, plan_reload
 from actors.context import EngineContext, LockedPacer
 from actors.inbox import Inbox
@@ -52,6 +52,7 @@ from broker.base import (
     BrokerEvent,
     ConnectionEvent,
     Contract,
+    ExecutionEvent,
     GateState,
     Quote,
     TradingGate,
@@ -164,6 +165,24 @@ class Engine:
                 'this build; use broker.kind = "sim"'
             )
         from broker.sim import SimBroker, SimSymbol  # noqa: PLC0415 - only for sim runs
+        from broker.sim.chains import OptionSpec  # noqa: PLC0415
+
+        def _option_spec(o: OptionSettings) -> OptionSpec:
+            return OptionSpec(
+                rate=o.rate,
+                iv_premium=o.iv_premium,
+                skew=o.skew,
+                smile=o.smile,
+                weekly_expirations=o.weekly_expirations,
+                monthly_expirations=o.monthly_expirations,
+                strike_range_pct=o.strike_range_pct,
+                spread_pct=o.spread_pct,
+                min_spread=float(o.min_spread),
+                otm_widening=o.otm_widening,
+                short_dte_widening=o.short_dte_widening,
+                display_size=o.display_size,
+                open_interest_atm=o.open_interest_atm,
+            )
 
         sim = self.config.sim
         return SimBroker(
@@ -182,6 +201,9 @@ class Engine:
             maint_margin_long_pct=sim.maint_margin_long_pct,
             maint_margin_short_pct=sim.maint_margin_short_pct,
             drift_annual=sim.drift_annual,
+            options=_option_spec(sim.options),
+            commission_per_contract=Decimal(sim.options.commission_per_contract),
+            option_commission_min=Decimal(sim.options.commission_min),
         )
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -216,9 +238,12 @@ class Engine:
         for name, ref in self._refs:
             ref.ask(GetSnapshot(), timeout=10)
             logger.debug("engine: {} ready", name)
+        self._restore_sim_account()
         self.broker.start(_Router(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
         self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
+        # Nothing trades before the ledger and the broker have been compared.
+        self.book.tell("order_manager", Tick("startup_reconcile", self.clock.now()))
         self._schedule()
         self._started = True
         if drive_clock:
@@ -229,6 +254,30 @@ class Engine:
             self.clock.now().isoformat(),
             self.clock.speed or "max",
         )
+
+    def _restore_sim_account(self) -> None:
+        """The simulator forgets everything between runs; replay the ledger's executions into
+        it so that the account it starts with is the one the ledger says we have."""
+        restore = getattr(self.broker, "restore_account", None)
+        if restore is None:
+            return
+        orders = {o.id: o for o in self.ledger.orders()}
+        fills = [
+            ExecutionEvent(
+                e.exec_id,
+                e.order_id,
+                orders[e.order_id].contract,
+                e.side,
+                e.quantity,
+                e.price,
+                e.commission,
+                e.time,
+            )
+            for e in self.ledger.executions()
+            if e.order_id in orders and not e.exec_id.startswith("cross-")
+        ]
+        if fills:
+            logger.info("engine: simulator account restored from {} executions", restore(fills))
 
     def _spawn(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         self.book.register(name, ref)

@@ -1,5 +1,6 @@
 """The OrderManager actor: market filters, write-ahead orders with protective stops, broker
-events, reduce-only exits, flatten, reconciliation.
+events, reduce-only exits, flatten, reconciliation; limit re-pricing and option expiry and
+assignment (``order_options``).
 
 Single writer of the ``order``, ``order_event`` and ``execution`` tables. Every order is
 stored (status ``pending_submit``) before it is handed to the broker, with our client order id
@@ -8,6 +9,7 @@ travelling as ``orderRef``; executions are stored once each, keyed by the broker
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +21,7 @@ from actors.base import EngineActor
 from actors.context import EngineContext
 from actors.messages import (
     CancelEntries,
+    CancelOrder,
     EngineEvent,
     Fill,
     Flatten,
@@ -35,18 +38,22 @@ from actors.messages import (
     Tick,
 )
 from actors.order_flatten import FlattenMixin
+from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision, reject
 from broker.base import (
+    AssignmentEvent,
     ExecutionEvent,
+    ExpiryEvent,
     OrderRequest,
     OrderStatus,
     OrderStatusEvent,
     OrderType,
     Side,
 )
+from db.ledger import DuplicateOrderError
 from db.records import ExecutionRecord, OrderRecord
 
 __all__ = ["OrderManager"]
@@ -56,7 +63,7 @@ CENT = Decimal("0.01")
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 
-class OrderManager(FlattenMixin, PacingMixin, EngineActor):
+class OrderManager(FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
     address = "order_manager"
 
     def __init__(self, ctx: EngineContext) -> None:
@@ -67,6 +74,7 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
         self._reported: set[str] = set()  # reconciliation differences already reported
         self._init_pacing()
         self._init_flatten()
+        self._init_option_orders()
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -107,15 +115,23 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
             self._on_status(message)
         elif isinstance(message, PlaceOrder):
             self._place(message.proposal)
+        elif isinstance(message, ExpiryEvent | AssignmentEvent):
+            self._on_settlement(message)
         elif isinstance(message, CancelEntries):
             self._cancel_entries(message.va_id, message.reason)
+        elif isinstance(message, CancelOrder):
+            self._cancel_one(message)
         elif isinstance(message, Flatten):
             self._flatten(message.va_id, message.reason)
         elif isinstance(message, Tick):
-            if message.name == "pace":
+            if message.name == "startup_reconcile":
+                self._startup_reconcile(message.time)
+            elif message.name == "pace":
                 self._drain()
             elif message.name == "reprice":
                 self._reprice(message.time)
+            elif message.name == "reprice-plan":
+                self._reprice_plans(message.time)
             elif message.name == "reconcile":
                 self._cancel_stale(message.time)
                 self._reconcile(message.time)
@@ -145,7 +161,16 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
             self._refuse(proposal, decision, now)
             return
         records = self._records(proposal, now)
-        self.ctx.ledger.insert_orders(records)  # write-ahead: stored before the broker sees it
+        try:
+            self.ctx.ledger.insert_orders(records)  # write-ahead: stored before the broker
+        except DuplicateOrderError:
+            # An id already used (a replayed signal): never a second order under one id.
+            self._refuse(
+                proposal,
+                reject("duplicate_id", f"order {proposal.proposal_id} already exists"),
+                now,
+            )
+            return
         for record in records:
             self.orders[record.id] = WorkingOrder(
                 record, OrderStatus.PENDING_SUBMIT, last_event_at=now
@@ -156,6 +181,8 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
                 self._submit(record.id)  # the governor took the pacing slots for entry + stop
             else:
                 self._paced(partial(self._submit, record.id))
+        if proposal.reprice is not None:
+            self._start_plan(records[0].id, proposal.reprice, proposal.reason.split(" ")[0])
         self._publish_order(records[0].id)
 
     def _submit(self, order_id: str) -> None:
@@ -173,6 +200,8 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
             )
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
+        if proposal.contract.is_option:
+            return self._option_filters(proposal, now)
         cfg = self.ctx.config.filters
         quote = self.ctx.quotes.latest(proposal.contract.key)
         decision = filters.check_quote_age(quote, now, cfg.max_quote_age_ms)
@@ -245,6 +274,8 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
                 created_at=now,
                 reason=proposal.reason,
                 signal_id=proposal.proposal_id,
+                delta_at_entry=proposal.delta,
+                dte_at_entry=proposal.dte,
             )
         ]
         if proposal.purpose is Purpose.ENTRY and proposal.stop_price is not None:
@@ -279,19 +310,18 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
     def _oca_group(self, record: OrderRecord) -> str | None:
         """A protective stop and every exit of the same position share one reducing OCA group
         (named after the entry), so their fills can never add up to more than the position."""
-        if record.purpose == Purpose.STOP and record.parent_id:
-            return f"oca-{record.parent_id}"
+        if record.purpose == Purpose.STOP:
+            return f"oca-{record.parent_id or record.id}"
         if record.purpose == Purpose.EXIT:
             for order in self.orders.values():
                 stop = order.record
                 if (
                     order.purpose is Purpose.STOP
                     and order.working
-                    and stop.parent_id
                     and stop.va_id == record.va_id
                     and stop.contract_key == record.contract_key
                 ):
-                    return f"oca-{stop.parent_id}"
+                    return f"oca-{stop.parent_id or stop.id}"
         return None
 
     def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
@@ -416,6 +446,7 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
                         record.va_id,
                     )
                 )
+            self._plan_order_done(order, when)
             self._flatten_order_done(order, when)
         self._publish_order(order_id, order)
 
@@ -639,6 +670,103 @@ class OrderManager(FlattenMixin, PacingMixin, EngineActor):
         for oid in sorted(broker_orders.keys() - self.orders.keys()):
             if self.ctx.ledger.order(oid) is None:
                 self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
+
+    def _startup_reconcile(self, now: datetime) -> None:
+        """Before any trading: take in executions the ledger missed, retire orders the broker
+        no longer has, re-protect positions that lost their stop, compare positions, and tell
+        the governor (which keeps the gate closed until this is done)."""
+        broker = self.ctx.broker
+        differences: list[str] = []
+        for execution in broker.executions():
+            if execution.client_order_id in self.orders or self.ctx.ledger.order(
+                execution.client_order_id
+            ):
+                self._on_execution(execution)  # stored once: known ids are skipped
+        open_ids = {o.client_order_id for o in broker.open_orders()}
+        for order in list(self.orders.values()):
+            if order.id in open_ids or not order.working:
+                continue
+            differences.append(f"order {order.id} ({order.record.purpose}) is not at the broker")
+            self._set_status(
+                order.id,
+                OrderStatus.CANCELLED,
+                order.filled,
+                order.avg_fill_price,
+                now,
+                "not at the broker at startup",
+            )
+        for oid in sorted(open_ids - self.orders.keys()):
+            differences.append(f"broker order {oid} is not in the ledger")
+        self._protect_unprotected(now)
+        mismatch = self._position_differences(differences)
+        summary = "; ".join(differences) if differences else "ledger and broker agree"
+        self.tell(
+            "governor",
+            RiskNotice(
+                "reconciled",
+                f"startup reconciliation: {len(differences)} difference(s)",
+                now,
+                json.dumps({"mismatch": mismatch, "differences": differences, "summary": summary}),
+            ),
+        )
+
+    def _position_differences(self, differences: list[str]) -> bool:
+        """Compare the ledger's positions (summed over VAs) with the broker's, per contract."""
+        ours: dict[str, int] = {}
+        for (_va, key), position in self.positions.items():
+            ours[key] = ours.get(key, 0) + position.quantity
+        theirs = {p.contract.key: p.quantity for p in self.ctx.broker.positions()}
+        mismatch = False
+        for key in sorted(ours.keys() | theirs.keys()):
+            if ours.get(key, 0) != theirs.get(key, 0):
+                mismatch = True
+                differences.append(
+                    f"position {key}: ledger {ours.get(key, 0)}, broker {theirs.get(key, 0)}"
+                )
+        return mismatch
+
+    def _protect_unprotected(self, now: datetime) -> None:
+        """Every open stock position gets a working protective stop again (a new order: the
+        old one is known not to be at the broker, so nothing can double)."""
+        stop_pct = Decimal(str(self.ctx.config.orders.stop_loss_pct)) / 100
+        for (va_id, key), position in self.positions.items():
+            if position.quantity == 0 or position.contract.sec_type != "STK":
+                continue
+            if self._stop_price(va_id, key) is not None:
+                continue
+            lost = [
+                o
+                for o in self.ctx.ledger.orders(va_id=va_id)
+                if o.purpose == Purpose.STOP and o.contract_key == key and o.stop_price
+            ]
+            if lost:
+                price = lost[-1].stop_price
+            else:
+                distance = (position.avg_price * stop_pct).quantize(CENT)
+                price = (
+                    position.avg_price - distance
+                    if position.quantity > 0
+                    else position.avg_price + distance
+                )
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            request = OrderRequest(
+                self.ctx.new_id(f"{va_id}-restop"),
+                position.contract,
+                side,
+                OrderType.STP,
+                abs(position.quantity),
+                stop_price=price,
+                reduce_only=True,
+                tif="GTC",
+            )
+            record = OrderRecord.from_request(
+                request, va_id=va_id, purpose=Purpose.STOP.value, created_at=now, reason="stop"
+            )
+            self.ctx.ledger.insert_orders([record])
+            self.orders[record.id] = WorkingOrder(
+                record, OrderStatus.PENDING_SUBMIT, last_event_at=now
+            )
+            self._paced(partial(self._submit, record.id))
 
     def _report_once(self, order_id: str, reason: str, now: datetime) -> None:
         """A reconciliation difference becomes one risk event, not one per tick."""

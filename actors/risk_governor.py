@@ -44,7 +44,8 @@ from actors.messages import (
 )
 from actors.rules import risk_rules as rr
 from actors.rules.decision import Decision
-from broker.base import ConnectionEvent, ConnectionState, GateState, OrderStatus
+from actors.rules.margin import assignment_value, option_position_margin, short_option_margin
+from broker.base import ConnectionEvent, ConnectionState, Contract, GateState, OrderStatus
 from db.records import RiskEventRecord
 
 __all__ = ["Acceptance", "RiskGovernor"]
@@ -76,8 +77,10 @@ class Acceptance:
 @dataclass(slots=True)
 class _Exposure:
     quantity: int
-    notional: Decimal
+    notional: Decimal  # market value at cost; an option's assignment value
     sector: str
+    contract: Contract | None = None
+    avg_price: Decimal = ZERO
 
 
 class RiskGovernor(EngineActor):
@@ -99,6 +102,7 @@ class RiskGovernor(EngineActor):
         self.pending_entries: dict[str, OrderProposal] = {}
         self.halt_acks: set[str] = set()
         self.tripped_day: date | None = None
+        self.reconciled = False  # no trading before the startup reconciliation
         self.acceptances: deque[Acceptance] = deque(maxlen=500)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -142,8 +146,10 @@ class RiskGovernor(EngineActor):
         for position in ledger.open_positions():
             self.exposures[(position.va_id, position.contract_key)] = _Exposure(
                 position.quantity,
-                abs(position.avg_price * position.quantity * position.multiplier),
+                _exposure_notional(position.contract, position.quantity, position.avg_price),
                 self.ctx.config.sector_of(position.contract_key.split(" ")[0]),
+                position.contract,
+                position.avg_price,
             )
         self.pending_entries.clear()
         self._apply_gate()
@@ -184,6 +190,9 @@ class RiskGovernor(EngineActor):
         elif isinstance(message, RiskNotice):
             if message.kind == "recovered":
                 self._apply_gate()  # the order manager is back: the gate follows the state
+                return
+            if message.kind == "reconciled":
+                self._on_reconciled(message)
                 return
             self._store(message.kind, message.reason, message.time, message.detail)
         elif isinstance(message, ConnectionEvent):
@@ -261,8 +270,8 @@ class RiskGovernor(EngineActor):
         ):
             if not decision:
                 return decision
-        # Two broker messages: the entry and its protective stop.
-        return self.ctx.pacer.try_entry(now.timestamp(), 2)
+        # Two broker messages: the entry and its protective stop (an option entry has none).
+        return self.ctx.pacer.try_entry(now.timestamp(), 1 if proposal.stop_price is None else 2)
 
     def _used_margin(self) -> Decimal:
         """Margin in use: the broker's figure, or our own positions at cost when the broker
@@ -270,22 +279,52 @@ class RiskGovernor(EngineActor):
         return max(self.maint_margin, self._position_margin()) + self._pending_margin()
 
     def _notional(self, proposal: OrderProposal) -> Decimal:
-        return proposal.ref_price * proposal.quantity * proposal.contract.multiplier
+        """What an entry puts at stake: its market value, or an option's assignment value
+        (strike x 100 x contracts), which is what sector concentration counts."""
+        contract = proposal.contract
+        if contract.is_option:
+            return assignment_value(contract, proposal.quantity)
+        return proposal.ref_price * proposal.quantity * contract.multiplier
 
     def _order_margin(self, proposal: OrderProposal) -> Decimal:
+        contract = proposal.contract
+        if contract.is_option:
+            if proposal.side.sign > 0 or contract.strike is None or contract.right is None:
+                return ZERO  # a long option is paid in full
+            return short_option_margin(
+                right=contract.right,
+                underlying=self._spot(contract),
+                strike=contract.strike,
+                premium=proposal.ref_price,
+                contracts=proposal.quantity,
+                multiplier=contract.multiplier,
+            )
         sim = self.ctx.config.sim
         pct = sim.maint_margin_long_pct if proposal.side.sign > 0 else sim.maint_margin_short_pct
         return self._notional(proposal) * Decimal(str(pct)) / 100
 
     def _position_margin(self) -> Decimal:
-        """Maintenance margin of the positions known from fills, at cost. The broker's figure
-        shows a fill only from its next account update; until then this one covers it."""
+        """Maintenance margin of the positions known from fills (stocks at cost; short options
+        by Reg-T at the underlying's latest mid). The broker's figure shows a fill only from
+        its next account update; until then this one covers it."""
         sim = self.ctx.config.sim
         total = ZERO
         for e in self.exposures.values():
+            if e.contract is not None and e.contract.is_option:
+                total += option_position_margin(
+                    e.contract, e.quantity, underlying=self._spot(e.contract), premium=e.avg_price
+                )
+                continue
             pct = sim.maint_margin_long_pct if e.quantity > 0 else sim.maint_margin_short_pct
             total += e.notional * Decimal(str(pct)) / 100
         return total
+
+    def _spot(self, contract: Contract) -> Decimal:
+        """The underlying's latest mid (the strike if there is no quote yet)."""
+        quote = self.ctx.quotes.latest(contract.symbol)
+        if quote is None:
+            return contract.strike or ZERO
+        return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
 
     def _pending_margin(self) -> Decimal:
         return sum((self._order_margin(p) for p in self.pending_entries.values()), ZERO)
@@ -333,8 +372,10 @@ class RiskGovernor(EngineActor):
         if change.quantity == 0:
             self.exposures.pop(key, None)
         else:
-            notional = abs(change.avg_price * change.quantity * change.contract.multiplier)
-            self.exposures[key] = _Exposure(change.quantity, notional, change.sector)
+            notional = _exposure_notional(change.contract, change.quantity, change.avg_price)
+            self.exposures[key] = _Exposure(
+                change.quantity, notional, change.sector, change.contract, change.avg_price
+            )
         self._publish()
 
     def _on_account(self, update: AccountUpdate) -> None:
@@ -443,9 +484,31 @@ class RiskGovernor(EngineActor):
 
     def _apply_gate(self) -> None:
         gate = _GATE_FOR_STATE[self.state]
+        reason = self.reason
         if not self.connected:
-            gate = GateState.CLOSED
-        self.ctx.gate.set(gate, self.reason if self.connected else "broker disconnected")
+            gate, reason = GateState.CLOSED, "broker disconnected"
+        elif not self.reconciled:
+            gate, reason = GateState.CLOSED, "awaiting the startup reconciliation"
+        self.ctx.gate.set(gate, reason)
+
+    def _on_reconciled(self, notice: RiskNotice) -> None:
+        """The OrderManager compared the ledger with the broker: trade only on a reconciled
+        book; on a position mismatch, halt unless config says trade on."""
+        self._store("reconciled", notice.reason, notice.time, notice.detail)
+        self.reconciled = True
+        try:
+            mismatch = bool(json.loads(notice.detail).get("mismatch"))
+        except (ValueError, AttributeError):
+            mismatch = True
+        if mismatch and self.ctx.config.engine.on_mismatch == "halt":
+            self._set_state(
+                TradingState.HALTED,
+                "startup reconciliation: ledger and broker "
+                "positions differ (see the reconciled risk event); resume to trade",
+            )
+        else:
+            self._apply_gate()
+        self._publish()
 
     def _store(
         self,
@@ -492,3 +555,11 @@ class RiskGovernor(EngineActor):
 
     def _publish(self) -> None:
         self.bus.publish(self.status())
+
+
+def _exposure_notional(contract: Contract, quantity: int, avg_price: Decimal) -> Decimal:
+    """A position's exposure for concentration: its value at cost, or for an option its
+    assignment value."""
+    if contract.is_option:
+        return assignment_value(contract, quantity)
+    return abs(avg_price * quantity * contract.multiplier)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 __all__ = [
     "AccountSnapshot",
+    "AssignmentEvent",
     "Broker",
     "BrokerEvent",
     "BrokerListener",
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectionState",
     "Contract",
     "ExecutionEvent",
+    "ExpiryEvent",
     "GateState",
     "OrderRequest",
     "OrderStatus",
@@ -111,10 +113,40 @@ class Contract:
     def stock(cls, symbol: str) -> Contract:
         return cls(symbol=symbol)
 
+    @classmethod
+    def option(
+        cls, symbol: str, expiry: date, strike: Decimal, right: str, *, multiplier: int = 100
+    ) -> Contract:
+        """A listed equity option on ``symbol`` (``right`` "P" or "C"). Pass the strike without
+        trailing zeros (``Decimal("150")``, not ``Decimal("150.00")``): it is part of ``key``."""
+        return cls(
+            symbol=symbol,
+            sec_type="OPT",
+            expiry=expiry,
+            strike=strike,
+            right=right,
+            multiplier=multiplier,
+        )
+
+    @property
+    def is_option(self) -> bool:
+        return self.sec_type == "OPT"
+
+    @property
+    def underlying(self) -> Contract:
+        """The stock an option is written on (the contract itself for a stock)."""
+        return self if self.sec_type == "STK" else Contract.stock(self.symbol)
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """Top of book for one contract at one moment (exchange-time aware timestamp)."""
+    """Top of book for one contract at one moment (exchange-time aware timestamp).
+
+    Option quotes also carry the implied volatility (annual, 0.25 = 25 %) and the greeks per
+    share of one contract: ``delta`` (per $1 of the underlying), ``gamma`` (per $1), ``theta``
+    (dollars per calendar day), ``vega`` (dollars per volatility point), and the open interest
+    in contracts. They are None / 0 for stocks.
+    """
 
     contract: Contract
     bid: float
@@ -123,6 +155,12 @@ class Quote:
     ask_size: int
     last: float
     time: datetime
+    iv: float | None = None
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+    open_interest: int = 0
 
     @property
     def mid(self) -> float:
@@ -181,6 +219,40 @@ class ExecutionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpiryEvent:
+    """An option position expired worthless at the close of its expiration day.
+
+    ``quantity`` is the account's signed position in ``contract`` that expired (the sum over
+    VAs); ``event_id`` is unique per broker event, so booking it twice is detectable.
+    """
+
+    event_id: str
+    contract: Contract
+    quantity: int
+    underlying_price: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentEvent:
+    """An in-the-money option position was exercised (long) or assigned (short) at expiry.
+
+    The option position ``quantity`` (signed, the account's) is gone; ``stock_quantity``
+    shares of ``stock`` (signed: +100 per short put contract) were delivered at ``price`` (the
+    strike), with no commission.
+    """
+
+    event_id: str
+    contract: Contract
+    quantity: int
+    stock: Contract
+    stock_quantity: int
+    price: Decimal
+    underlying_price: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     net_liquidation: Decimal
     cash: Decimal
@@ -221,7 +293,14 @@ class BrokerPosition:
     avg_cost: Decimal
 
 
-BrokerEvent = OrderStatusEvent | ExecutionEvent | AccountSnapshot | ConnectionEvent
+BrokerEvent = (
+    OrderStatusEvent
+    | ExecutionEvent
+    | AccountSnapshot
+    | ConnectionEvent
+    | ExpiryEvent
+    | AssignmentEvent
+)
 
 
 class BrokerListener(Protocol):
@@ -264,12 +343,19 @@ class TradingGate:
             self._state = state
             self._reason = reason
 
-    def allows(self, *, reduce_only: bool) -> bool:
-        """Whether a new order may pass now. Cancels are never gated."""
+    def allows(self, *, reduce_only: bool, protective_stop: bool = False) -> bool:
+        """Whether a new order may pass now. Cancels are never gated; a reduce-only protective
+        stop passes even a closed gate (halting never leaves a position unprotected)."""
         state = self._state
         if state is GateState.OPEN:
             return True
-        return state is GateState.EXITS_ONLY and reduce_only
+        if state is GateState.EXITS_ONLY:
+            return reduce_only
+        return reduce_only and protective_stop
+
+    @staticmethod
+    def is_protective_stop(order: OrderRequest) -> bool:
+        return order.reduce_only and order.order_type is OrderType.STP
 
 
 class Broker(Protocol):
@@ -282,7 +368,24 @@ class Broker(Protocol):
 
     def stop(self) -> None: ...
 
-    def subscribe_quotes(self, contracts: Iterable[Contract]) -> None: ...
+    def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
+        """Quote these contracts from now on. Subscriptions are counted: each subscribe is
+        undone by one ``unsubscribe_quotes`` of the same contract."""
+        ...
+
+    def unsubscribe_quotes(self, contracts: Iterable[Contract]) -> None: ...
+
+    def option_chain(
+        self,
+        symbol: str,
+        *,
+        right: str | None = None,
+        min_expiry: date | None = None,
+        max_expiry: date | None = None,
+    ) -> list[Quote]:
+        """A snapshot of ``symbol``'s listed options now (optionally one right and an expiry
+        window): one quote per contract with IV, greeks and open interest."""
+        ...
 
     def place_order(self, order: OrderRequest) -> bool: ...
 

@@ -1,4 +1,4 @@
-"""``SimBroker``: the in-process, seeded stock market behind the ``Broker`` protocol.
+"""``SimBroker``: the in-process, seeded stock and option market behind the ``Broker`` protocol.
 
 Threads: market steps run on the clock's driver thread (or the test thread inside
 ``VirtualClock.run_until``); ``place_order``/``cancel_order``/``modify_order`` and the reads come
@@ -33,14 +33,17 @@ from broker.base import (
     TradingGate,
 )
 from broker.sim.account import SimAccount
+from broker.sim.chains import OptionSpec
 from broker.sim.market import TRADING_DAY_YEARS, MarketModel, SimSymbol, years_of_trading
 from broker.sim.matching import OrderBook
+from broker.sim.option_desk import OptionDesk
 
 __all__ = ["SimBroker"]
 
 
 class SimBroker:
-    """A seeded GBM stock market with top-of-book matching, commissions and a margin account.
+    """A seeded GBM stock market with listed options on every stock, top-of-book matching,
+    commissions, a margin account and option expiry at the close of the expiration day.
 
     Args:
         clock: every timestamp and the market-step timers come from it.
@@ -53,6 +56,9 @@ class SimBroker:
         commission_per_share: dollars a share; commission_min: per order, dollars.
         maint_margin_long_pct / maint_margin_short_pct: percent of long / short market value.
         drift_annual: GBM drift per year shared by every symbol.
+        options: the option market's parameters (chains, volatility skew, spreads).
+        commission_per_contract / option_commission_min: option commissions, dollars a
+            contract and at least per order.
 
     Raises:
         ValueError: ``tick_interval_s`` <= 0, no symbols, or a key that is not its symbol.
@@ -75,6 +81,9 @@ class SimBroker:
         maint_margin_long_pct: float = 25,
         maint_margin_short_pct: float = 30,
         drift_annual: float = 0.0,
+        options: OptionSpec | None = None,
+        commission_per_contract: Decimal = Decimal("0.65"),
+        option_commission_min: Decimal = Decimal("1.00"),
     ) -> None:
         if not tick_interval_s > 0:
             raise ValueError(f"tick_interval_s must be > 0 (got {tick_interval_s})")
@@ -84,6 +93,7 @@ class SimBroker:
         self._tick = timedelta(seconds=tick_interval_s)
         self._tick_years = years_of_trading(tick_interval_s)
         self._market = MarketModel(symbols, seed=seed, drift_annual=drift_annual)
+        self._options = OptionDesk(self._market, calendar, options or OptionSpec(), seed=seed)
         self._account = SimAccount(
             starting_cash=starting_cash,
             maint_margin_long_pct=maint_margin_long_pct,
@@ -94,6 +104,9 @@ class SimBroker:
             account=self._account,
             commission_per_share=commission_per_share,
             commission_min=commission_min,
+            options=self._options.market,
+            commission_per_contract=commission_per_contract,
+            option_commission_min=option_commission_min,
         )
         self._lock = threading.Lock()
         self._emit_lock = threading.Lock()
@@ -103,11 +116,31 @@ class SimBroker:
         self._running = False
         self._step_timer: Timer | None = None
         self._skip_timer: Timer | None = None
+        self._expiry_timer: Timer | None = None
         self._next_step_at: datetime | None = None
         self._last_session: date | None = None
         self._subscribed: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def restore_account(self, fills: Iterable[ExecutionEvent]) -> int:
+        """Replay past executions into the simulated account (cash and positions) before
+        ``start``: the simulator's stand-in for a broker that remembers the account across an
+        engine restart. Working orders are not restored (the engine reconciles them).
+
+        Returns:
+            How many executions were replayed.
+        """
+        count = 0
+        with self._lock:
+            if self._running:
+                raise RuntimeError("restore_account must come before start()")
+            for fill in fills:
+                self._account.apply_fill(
+                    fill.contract, fill.side, fill.quantity, fill.price, fill.commission
+                )
+                count += 1
+        return count
+
     def start(self, listener: BrokerListener) -> None:
         """Deliver events to ``listener`` and schedule the first market step: now if a session is
         open, else at the next open. Events queued before the start are delivered now.
@@ -130,33 +163,72 @@ class SimBroker:
         reads keep working and cancels are still reported."""
         with self._lock:
             self._running = False
-            for timer in (self._step_timer, self._skip_timer):
+            for timer in (self._step_timer, self._skip_timer, self._expiry_timer):
                 if timer is not None:
                     timer.cancel()
-            self._step_timer = self._skip_timer = None
+            self._step_timer = self._skip_timer = self._expiry_timer = None
 
     # -- market data ----------------------------------------------------------------------------
     def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
-        """Emit quotes for these stocks from the next step on (all or none are added).
+        """Emit quotes for these stocks and listed options from the next step on (all or none
+        are added). Option subscriptions are counted (see ``unsubscribe_quotes``); a stock,
+        once subscribed, stays subscribed.
 
         Raises:
-            ValueError: a non-stock contract (the simulator does not trade options) or a symbol
-                that is not simulated.
+            ValueError: an instrument that is neither a stock nor an option, a symbol that is
+                not simulated, or an option that is not listed now.
         """
         wanted = list(contracts)
-        for contract in wanted:
-            if contract.sec_type != "STK":
-                raise ValueError(
-                    f"unsupported instrument {contract.key!r}: the simulator quotes stocks (STK) "
-                    f"only, not {contract.sec_type}"
-                )
-            if contract.symbol not in self._market:
-                raise ValueError(
-                    f"unknown symbol {contract.symbol!r}: simulated symbols are "
-                    f"{', '.join(self._market.symbols)}"
-                )
         with self._lock:
-            self._subscribed.update(c.symbol for c in wanted)
+            now = self._clock.now()
+            for contract in wanted:
+                if contract.sec_type == "OPT":
+                    self._options.check(contract, now)
+                elif contract.sec_type != "STK":
+                    raise ValueError(
+                        f"unsupported instrument {contract.key!r}: the simulator quotes stocks "
+                        f"(STK) and listed options (OPT), not {contract.sec_type}"
+                    )
+                elif contract.symbol not in self._market:
+                    raise ValueError(
+                        f"unknown symbol {contract.symbol!r}: simulated symbols are "
+                        f"{', '.join(self._market.symbols)}"
+                    )
+            self._options.subscribe(c for c in wanted if c.is_option)
+            self._subscribed.update(c.symbol for c in wanted if not c.is_option)
+
+    def unsubscribe_quotes(self, contracts: Iterable[Contract]) -> None:
+        """Undo one ``subscribe_quotes`` of each option (quotes stop when none is left).
+        Stocks and contracts not subscribed are left alone."""
+        with self._lock:
+            self._options.unsubscribe(c for c in contracts if c.is_option)
+
+    def option_chain(
+        self,
+        symbol: str,
+        *,
+        right: str | None = None,
+        min_expiry: date | None = None,
+        max_expiry: date | None = None,
+    ) -> list[Quote]:
+        """Every listed option of ``symbol`` quoted now (optionally one right and an expiry
+        window), with IV, greeks and open interest; empty while no step has quoted the stock.
+
+        Raises:
+            ValueError: unknown symbol.
+        """
+        if symbol not in self._market:
+            raise ValueError(f"unknown symbol {symbol!r}: not one of the simulated symbols")
+        with self._lock:
+            if self._market.last_quote(symbol) is None:
+                return []
+            return self._options.chain(
+                symbol,
+                self._clock.now(),
+                right=right,
+                min_expiry=min_expiry,
+                max_expiry=max_expiry,
+            )
 
     def last_quote(self, symbol: str) -> Quote | None:
         """The latest quote of ``symbol`` (subscribed or not); None before the first step.
@@ -188,7 +260,10 @@ class SimBroker:
             otherwise: then a REJECTED event (bad order) or SUBMITTED follows, and a marketable
             order fills against the latest quote at once if a session is open.
         """
-        if not self._gate.allows(reduce_only=order.reduce_only):
+        if not self._gate.allows(
+            reduce_only=order.reduce_only,
+            protective_stop=TradingGate.is_protective_stop(order),
+        ):
             logger.info(
                 "sim: gate {} refused order {} ({})",
                 self._gate.state,
@@ -202,6 +277,8 @@ class SimBroker:
                 logger.warning("sim: duplicate client_order_id {}: order refused", cid)
                 return False
             now = self._clock.now()
+            if order.contract.is_option:
+                self._options.ensure_quote(order.contract, now)  # a marketable order fills now
             events = self._book.place(order, now, match_now=self._calendar.is_open(now))
             self._pending.extend(events)
         self._drain()
@@ -259,7 +336,7 @@ class SimBroker:
             return self._book.executions()
 
     def positions(self) -> list[BrokerPosition]:
-        """Every non-zero position, in symbol order."""
+        """Every non-zero position, in contract key order."""
         with self._lock:
             return self._account.positions()
 
@@ -291,6 +368,7 @@ class SimBroker:
             now = self._clock.now()
             planned = self._next_step_at or now
             if not self._calendar.is_open(now):
+                self._settle(now)  # ran past a close: settle what expired there first
                 next_open = self._calendar.next_open(now)
                 self._schedule_step(next_open)
                 skip_now = next_open
@@ -305,11 +383,29 @@ class SimBroker:
                 else:
                     next_open = self._calendar.next_open(close)
                     self._schedule_step(next_open)
+                    self._expiry_timer = self._clock.call_at(
+                        close, self._expire, name="sim-option-expiry"
+                    )
                     self._schedule_skip(close, next_open)
         self._drain()
         clock = self._clock
         if skip_now is not None and isinstance(clock, VirtualClock):
             clock.skip_to(skip_now)
+
+    def _expire(self) -> None:
+        """At a session close (clock thread, before the skip to the next open): settle the
+        options that expire now."""
+        with self._lock:
+            if not self._running:
+                return
+            self._settle(self._clock.now())
+        self._drain()
+
+    def _settle(self, now: datetime) -> None:
+        events = self._options.settle(now, self._account, self._book)
+        if events:
+            self._pending.extend(events)
+            self._pending.append(self._account_snapshot(now))
 
     def _schedule_skip(self, close: datetime, next_open: datetime) -> None:
         clock = self._clock
@@ -332,11 +428,15 @@ class SimBroker:
         self._last_session = session
         quotes = self._market.step(dt_years=dt_years, time=now)
         self._pending.extend(q for q in quotes if q.contract.symbol in self._subscribed)
-        self._pending.extend(self._book.match_quotes(quotes, now))
+        option_quotes = self._options.step(now, self._book.working_option_contracts())
+        subscribed = self._options.is_subscribed
+        self._pending.extend(q for q in option_quotes if subscribed(q.contract.key))
+        self._pending.extend(self._book.match_quotes(quotes + option_quotes, now))
         self._pending.append(self._account_snapshot(now))
 
     def _account_snapshot(self, now: datetime) -> AccountSnapshot:
         marks = {symbol: self._market.mark(symbol) for symbol in self._market.symbols}
+        marks.update(self._options.marks(self._account, now))
         return self._account.snapshot(marks, now)
 
     # -- delivery -------------------------------------------------------------------------------

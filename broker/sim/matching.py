@@ -14,11 +14,14 @@ Rules (fills are always at the touch, never through it):
 * Attached (child) orders: may fill at most what their parent has filled so far; once the parent
   is done (filled or cancelled after a partial fill) the child's size is capped at the parent's
   filled quantity, so a protective stop covers exactly the shares bought.
+* Options match the same way against their own quotes (``OptionMarket``), in contracts, with the
+  per-contract commission schedule; an order for an option that is not listed is rejected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+import uuid
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +29,7 @@ from decimal import Decimal
 from broker.base import (
     BrokerEvent,
     BrokerOrderState,
+    Contract,
     ExecutionEvent,
     OrderRequest,
     OrderStatus,
@@ -35,6 +39,7 @@ from broker.base import (
     Side,
 )
 from broker.sim.account import SimAccount, execution_commission
+from broker.sim.chains import OptionMarket
 from broker.sim.market import MarketModel, to_cents
 
 __all__ = [
@@ -77,6 +82,10 @@ class SimOrder:
         return self.request.contract.symbol
 
     @property
+    def key(self) -> str:
+        return self.request.contract.key
+
+    @property
     def side(self) -> Side:
         return self.request.side
 
@@ -107,16 +116,26 @@ class Match:
     price: Decimal | None = None
 
 
-def rejection_reason(order: OrderRequest, *, known_symbols: Container[str]) -> str | None:
-    """Why the simulated venue rejects ``order`` outright, or None if it accepts it. (Parent
-    checks need the order book and are the broker's.)"""
+def rejection_reason(
+    order: OrderRequest,
+    *,
+    known_symbols: Container[str],
+    option_problem: Callable[[Contract], str | None] | None = None,
+) -> str | None:
+    """Why the simulated venue rejects ``order`` outright, or None if it accepts it. Options
+    are accepted only with an ``option_problem`` check that finds none. (Parent checks need
+    the order book and are the broker's.)"""
     contract = order.contract
-    if contract.sec_type != "STK":
+    if contract.sec_type == "OPT" and option_problem is not None:
+        problem = option_problem(contract)
+        if problem is not None:
+            return f"option not tradable: {problem}"
+    elif contract.sec_type != "STK":
         return (
-            f"unsupported instrument: the simulator trades stocks (STK) only, "
+            f"unsupported instrument: the simulator trades stocks (STK) and listed options, "
             f"not {contract.sec_type} ({contract.key})"
         )
-    if contract.symbol not in known_symbols:
+    elif contract.symbol not in known_symbols:
         return f"unknown symbol {contract.symbol!r}: not one of the simulated symbols"
     if order.quantity <= 0:
         return f"quantity must be > 0 (got {order.quantity})"
@@ -184,9 +203,11 @@ class OrderBook:
     placement order (time priority) and share a quote's displayed size.
 
     Args:
-        market: supplies the latest quotes and canonical contracts.
+        market: supplies the latest stock quotes and canonical contracts.
         account: every execution is booked into it.
         commission_per_share / commission_min: the IB-like per-order commission schedule.
+        options: the option quotes; None: options are rejected.
+        commission_per_contract / option_commission_min: the schedule for option orders.
     """
 
     def __init__(
@@ -196,11 +217,18 @@ class OrderBook:
         account: SimAccount,
         commission_per_share: Decimal,
         commission_min: Decimal,
+        options: OptionMarket | None = None,
+        commission_per_contract: Decimal = Decimal("0.65"),
+        option_commission_min: Decimal = Decimal("1.00"),
     ) -> None:
         self._market = market
         self._account = account
         self._per_share = commission_per_share
         self._commission_min = commission_min
+        self._options = options
+        self._per_contract = commission_per_contract
+        self._option_min = option_commission_min
+        self._now: datetime | None = None
         self._orders: dict[str, SimOrder] = {}
         self._working: dict[str, SimOrder] = {}  # insertion order = time priority
         self._children: dict[str, list[str]] = {}
@@ -208,6 +236,9 @@ class OrderBook:
         self._liquidity: dict[tuple[str, Side], int] = {}
         self._next_order_id = 1
         self._next_exec_id = 1
+        # Execution ids must never repeat across runs: the ledger stores each id once, so a
+        # second run on the same database would otherwise drop its first fills as duplicates.
+        self._exec_prefix = f"sim-{uuid.uuid4().hex[:8]}"
         self._events: list[BrokerEvent] = []
 
     def __contains__(self, client_order_id: object) -> bool:
@@ -218,6 +249,7 @@ class OrderBook:
     def place(self, order: OrderRequest, now: datetime, *, match_now: bool) -> list[BrokerEvent]:
         """Record a new order (the caller has refused duplicates): REJECTED if the venue
         refuses it, else SUBMITTED and, with ``match_now``, matched against the latest quote."""
+        self._now = now
         sim = SimOrder(
             request=order,
             broker_order_id=self._next_order_id,
@@ -294,13 +326,28 @@ class OrderBook:
                 self._try_match(sim, now)
         return self._take_events()
 
+    def cancel_contract(self, contract_key: str, now: datetime, reason: str) -> list[BrokerEvent]:
+        """Cancel every working order in one contract (an option at its expiry)."""
+        for sim in [o for o in self._working.values() if o.key == contract_key]:
+            if sim.status.is_working:
+                self._finish(sim, OrderStatus.CANCELLED, now, reason=reason)
+        return self._take_events()
+
+    def working_option_contracts(self) -> list[Contract]:
+        """The option contracts of every working order (each once, in placement order)."""
+        seen: dict[str, Contract] = {}
+        for sim in self._working.values():
+            if sim.request.contract.is_option:
+                seen.setdefault(sim.key, sim.request.contract)
+        return list(seen.values())
+
     def match_quotes(self, quotes: list[Quote], now: datetime) -> list[BrokerEvent]:
-        """A new quote per symbol has arrived: reset the displayed sizes and match every
+        """A new quote per contract has arrived: reset the displayed sizes and match every
         working order in time priority."""
         self._liquidity.clear()
         for quote in quotes:
-            self._liquidity[(quote.contract.symbol, Side.BUY)] = quote.ask_size
-            self._liquidity[(quote.contract.symbol, Side.SELL)] = quote.bid_size
+            self._liquidity[(quote.contract.key, Side.BUY)] = quote.ask_size
+            self._liquidity[(quote.contract.key, Side.SELL)] = quote.bid_size
         for sim in list(self._working.values()):
             if sim.status.is_working:
                 self._try_match(sim, now)
@@ -331,7 +378,15 @@ class OrderBook:
         return events
 
     def _rejection_reason(self, order: OrderRequest) -> str | None:
-        reason = rejection_reason(order, known_symbols=self._market)
+        options, now = self._options, self._now
+        option_problem: Callable[[Contract], str | None] | None = None
+        if options is not None and now is not None:
+            moment = now
+
+            def option_problem(contract: Contract) -> str | None:
+                return options.listing_problem(contract, moment)
+
+        reason = rejection_reason(order, known_symbols=self._market, option_problem=option_problem)
         if reason is not None or order.parent_id is None:
             return reason
         parent = self._orders.get(order.parent_id)
@@ -345,12 +400,17 @@ class OrderBook:
         parent_id = sim.request.parent_id
         return self._orders.get(parent_id) if parent_id is not None else None
 
+    def _quote(self, sim: SimOrder) -> Quote | None:
+        if sim.request.contract.is_option:
+            return self._options.last_quote(sim.key) if self._options is not None else None
+        return self._market.last_quote(sim.symbol)
+
     def _try_match(self, sim: SimOrder, now: datetime) -> None:
-        quote = self._market.last_quote(sim.symbol)
+        quote = self._quote(sim)
         if quote is None:
             return
         parent = self._parent(sim)
-        key = (sim.symbol, sim.side)
+        key = (sim.key, sim.side)
         liquidity = self._liquidity.get(key, 0)
         match = match_order(sim, quote, open_qty=open_quantity(sim, parent), liquidity=liquidity)
         sim.triggered = match.triggered
@@ -361,11 +421,15 @@ class OrderBook:
     def _fill(
         self, sim: SimOrder, parent: SimOrder | None, quantity: int, price: Decimal, now: datetime
     ) -> None:
+        option = sim.request.contract.is_option
         commission = execution_commission(
-            sim.filled, quantity, per_share=self._per_share, minimum=self._commission_min
+            sim.filled,
+            quantity,
+            per_share=self._per_contract if option else self._per_share,
+            minimum=self._option_min if option else self._commission_min,
         )
         execution = ExecutionEvent(
-            exec_id=f"sim-{self._next_exec_id:08d}",
+            exec_id=f"{self._exec_prefix}-{self._next_exec_id:08d}",
             client_order_id=sim.client_order_id,
             contract=sim.request.contract,
             side=sim.side,
@@ -376,9 +440,8 @@ class OrderBook:
         )
         self._next_exec_id += 1
         self._executions.append(execution)
-        self._account.apply_fill(
-            self._market.contract(sim.symbol), sim.side, quantity, price, commission
-        )
+        contract = sim.request.contract if option else self._market.contract(sim.symbol)
+        self._account.apply_fill(contract, sim.side, quantity, price, commission)
         sim.filled += quantity
         sim.notional += quantity * price
         self._events.append(execution)

@@ -114,6 +114,7 @@ class SimEngine:
     engine: Engine
     published: list[object] = field(default_factory=list)
     _n: int = 0
+    id_suffix: str = ""  # set on a restarted engine so its signal ids stay unique
 
     @property
     def ledger(self) -> Any:
@@ -138,7 +139,7 @@ class SimEngine:
         limit_price: Decimal | None = None,
     ) -> str:
         self._n += 1
-        signal_id = f"t-{va_id}-{self._n}"
+        signal_id = f"t-{va_id}-{self._n}{self.id_suffix}"
         self.engine.book.tell(
             f"va:{va_id}",
             Signal(
@@ -177,13 +178,14 @@ def start_engine(
 ) -> SimEngine:
     """Start an engine on the simulator (or a broker from ``broker_factory``) at ``start``."""
     config = config or make_config()
+    restarted = (tmp_path / "engine.db").exists()
     options = RunOptions(
         database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=start
     )
     engine = Engine(config, options)
     if broker_factory is not None:
         engine.broker = engine.ctx.broker = broker_factory(engine)
-    sim = SimEngine(engine)
+    sim = SimEngine(engine, id_suffix=f"-{engine.ctx.run_id}" if restarted else "")
     engine.bus.subscribe(sim.published.append)
     engine.start(drive_clock=False)
     sim.advance(warmup_s)  # the first market step: quotes for every symbol

@@ -243,7 +243,8 @@ def test_commission_is_the_minimum_on_a_small_order_and_per_share_on_a_large_one
     assert fills[0].commission == max(Decimal("0.35"), Decimal("0.0035") * fills[0].quantity)
     assert sum(f.commission for f in fills) == Decimal("7.0000")
     exec_ids = [e.exec_id for e in sim.broker.executions()]
-    assert exec_ids == [f"sim-{n:08d}" for n in range(1, len(exec_ids) + 1)]
+    prefix = exec_ids[0].rsplit("-", 1)[0]  # one random prefix per simulator instance
+    assert exec_ids == [f"{prefix}-{n:08d}" for n in range(1, len(exec_ids) + 1)]
 
 
 def test_the_account_values_positions_at_the_mid_with_long_and_short_margin(
@@ -322,3 +323,13 @@ def test_modify_refuses_a_quantity_below_the_filled_and_a_price_the_order_lacks(
     done = sim.listener.statuses("p")[-1]
     assert (done.status, done.filled, done.remaining) == (F, filled, 0)
     assert sim.broker.open_orders() == []
+
+
+def test_two_simulator_runs_never_reuse_an_execution_id() -> None:
+    """The ledger stores each execution id once: a second run must not repeat the first's."""
+    first, second = make_sim(), make_sim()
+    for sim in (first, second):
+        sim.broker.place_order(make_order("same-id", 100))
+    [a] = first.broker.executions()
+    [b] = second.broker.executions()
+    assert a.exec_id != b.exec_id
