@@ -325,7 +325,9 @@ def test_modify_refuses_a_quantity_below_the_filled_and_a_price_the_order_lacks(
     assert sim.broker.open_orders() == []
 
 
-def test_two_simulator_runs_never_reuse_an_execution_id() -> None:
+def test_two_simulator_runs_never_reuse_an_execution_id(
+    make_sim: MakeSim, make_order: MakeOrder
+) -> None:
     """The ledger stores each execution id once: a second run must not repeat the first's."""
     first, second = make_sim(), make_sim()
     for sim in (first, second):
