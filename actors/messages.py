@@ -12,11 +12,13 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from actors.rules.repricing import RepricePlan
 from broker.base import Contract, OrderStatus, OrderType, Side
 
 __all__ = [
     "AccountUpdate",
     "CancelEntries",
+    "CancelOrder",
     "ConfigChanged",
     "Crash",
     "EngineEvent",
@@ -25,6 +27,7 @@ __all__ = [
     "Flatten",
     "FlattenDone",
     "GetSnapshot",
+    "GreeksSnapshot",
     "Halt",
     "HaltAck",
     "InboxRejected",
@@ -40,6 +43,7 @@ __all__ = [
     "Purpose",
     "Query",
     "QuotesReady",
+    "RepricePlan",
     "Resume",
     "RiskNotice",
     "RiskStatus",
@@ -64,6 +68,8 @@ class Purpose(StrEnum):
     ENTRY = "entry"
     STOP = "stop"  # protective stop attached to an entry
     EXIT = "exit"  # reduce-only close
+    ASSIGNMENT = "assignment"  # booked from the broker: an option exercised or assigned
+    EXPIRY = "expiry"  # booked from the broker: an option expired worthless
 
 
 class Query:
@@ -120,6 +126,7 @@ class ExitRequest:
     time: datetime
     order_type: OrderType = OrderType.MKT
     limit_price: Decimal | None = None
+    reprice: RepricePlan | None = None  # how the OrderManager walks a limit toward the touch
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,9 @@ class OrderProposal:
     limit_price: Decimal | None = None
     stop_price: Decimal | None = None  # protective stop for entries
     sector: str = ""
+    reprice: RepricePlan | None = None  # re-price the limit while it works
+    delta: float | None = None  # option entries: the delta at the decision
+    dte: int | None = None  # option entries: calendar days to expiry at the decision
 
     @property
     def reduce_only(self) -> bool:
@@ -306,6 +316,16 @@ class CancelEntries:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """VA -> OrderManager: cancel one of its working orders (an exit a more urgent one
+    replaces)."""
+
+    order_id: str
+    va_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class HaltAck:
     """VA -> RiskGovernor: the VA has seen the halt and will propose nothing new."""
 
@@ -386,6 +406,34 @@ class PositionSnapshot:
     unrealized_pct: float
     stop_price: Decimal | None
     opened_at: datetime | None
+    time: datetime
+    # Options (None for stocks). Greeks per share of one contract, from the latest quote.
+    delta: float | None = None
+    gamma: float | None = None
+    theta: float | None = None  # dollars per calendar day
+    vega: float | None = None  # dollars per volatility point
+    iv: float | None = None
+    dte: int | None = None  # calendar days to expiry
+    credit: Decimal | None = None  # premium received for a short option, dollars
+    pnl_pct_of_credit: float | None = None  # unrealized P&L as percent of the credit
+    # Position level (stocks too): delta in dollars of the underlying, theta in dollars a day,
+    # Reg-T / maintenance margin in use.
+    delta_dollars: float | None = None
+    theta_per_day: float | None = None
+    margin: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GreeksSnapshot:
+    """PositionMonitor -> bus: the risk of one VA's positions (``va_id``) or of the whole
+    portfolio (``va_id`` None): delta in dollars of the underlyings, theta in dollars per
+    calendar day, margin in use in dollars."""
+
+    va_id: str | None
+    delta_dollars: float
+    theta_per_day: float
+    margin: Decimal
+    positions: int
     time: datetime
 
 

@@ -1,6 +1,12 @@
 """The PositionMonitor actor: marks every open position on each quote for its contract,
 publishes position snapshots, evaluates the exit rules and asks the owning VA to exit
 (reduce-only) when one fires. It learns positions from the OrderManager's ``PositionChanged``.
+
+Options (``_option_exit`` and the ``option_*`` helpers): the option exit rules (profit target,
+stop, time) with the order each one closes with, greeks, days to expiry and P&L as a percent
+of the credit on every position snapshot, and per VA and for the portfolio a
+``GreeksSnapshot`` (delta in dollars, theta per day, margin in use) after every batch of
+quotes.
 """
 
 from __future__ import annotations
@@ -8,18 +14,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from actors.base import EngineActor
 from actors.context import EngineContext
 from actors.messages import (
     ExitRequest,
+    GreeksSnapshot,
     PositionChanged,
     PositionSnapshot,
     QuotesReady,
     UnrealizedUpdate,
 )
-from actors.rules.exits import StockExitRules, evaluate_stock_exit
-from broker.base import Contract, Quote
+from actors.rules.exits import (
+    OptionExitRules,
+    StockExitRules,
+    evaluate_option_exit,
+    evaluate_stock_exit,
+    profit_target_price,
+)
+from actors.rules.greeks import PositionRisk, days_to_expiry, position_risk, total_risk
+from actors.rules.repricing import RepricePlan, repriced_limit
+from broker.base import Contract, OrderType, Quote, Side
 
 __all__ = ["PositionMonitor"]
 
@@ -38,6 +54,7 @@ class _Watched:
     mark: Decimal | None = None
     exit_requested: str = ""  # the reason already sent, until the position changes
     exit_requested_at: datetime | None = None
+    quote: Quote | None = None  # the latest quote of the contract (greeks for an option)
 
     def unrealized(self) -> Decimal:
         if self.mark is None:
@@ -57,6 +74,7 @@ class PositionMonitor(EngineActor):
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
         self.rules = self._rules()
+        self.option_rules = self._option_rules()
         self.watched: dict[tuple[str, str], _Watched] = {}
 
     def _rules(self) -> StockExitRules:
@@ -67,8 +85,17 @@ class PositionMonitor(EngineActor):
             exit_before_close_min=exits.exit_before_close_min,
         )
 
+    def _option_rules(self) -> OptionExitRules:
+        options = self.ctx.config.exits.options
+        return OptionExitRules(
+            profit_take_pct=options.profit_take_pct,
+            stop_loss_multiple=options.stop_loss_multiple,
+            time_exit_dte=options.time_exit_dte,
+        )
+
     def on_config_changed(self) -> None:
         self.rules = self._rules()
+        self.option_rules = self._option_rules()
 
     def on_start(self) -> None:
         self.recover()
@@ -131,6 +158,7 @@ class PositionMonitor(EngineActor):
         quote = self.ctx.quotes.latest(change.contract.key)
         if quote is not None:
             watched.mark = _mid(quote)
+            watched.quote = quote
         self._publish(watched, change.time)
 
     def _on_quotes(self, quotes: list[Quote]) -> None:
@@ -143,7 +171,11 @@ class PositionMonitor(EngineActor):
             if quote is None:
                 continue
             watched.mark = _mid(quote)
-            self._evaluate(watched, now)
+            watched.quote = quote
+            if watched.contract.is_option:
+                self._option_exit(watched, now)
+            else:
+                self._evaluate(watched, now)
             self._publish(watched, now)
         self.tell(
             "governor",
@@ -155,6 +187,7 @@ class PositionMonitor(EngineActor):
                 now,
             ),
         )
+        self._publish_greeks(now)
 
     def _evaluate(self, watched: _Watched, now: datetime) -> None:
         if watched.mark is None:
@@ -182,41 +215,146 @@ class PositionMonitor(EngineActor):
         self.tell(f"va:{watched.va_id}", ExitRequest(watched.va_id, watched.contract, reason, now))
 
     def _publish(self, watched: _Watched, now: datetime, *, closed: bool = False) -> None:
+        self.bus.publish(self._position_snapshot(watched, now, closed=closed))
+
+    def _position_snapshot(
+        self, watched: _Watched, now: datetime, *, closed: bool = False
+    ) -> PositionSnapshot:
         cost = abs(watched.avg_price * watched.quantity * watched.contract.multiplier)
         unrealized = watched.unrealized()
-        self.bus.publish(
-            PositionSnapshot(
-                va_id=watched.va_id,
-                contract=watched.contract,
-                quantity=0 if closed else watched.quantity,
-                avg_price=watched.avg_price,
-                mark=float(watched.mark) if watched.mark is not None else None,
-                unrealized_pnl=ZERO if closed else unrealized,
-                unrealized_pct=float(unrealized / cost * 100) if cost and not closed else 0.0,
-                stop_price=watched.stop_price,
-                opened_at=watched.opened_at,
-                time=now,
-            )
+        extra = {} if closed else self._risk_fields(watched, now, unrealized)
+        return PositionSnapshot(
+            va_id=watched.va_id,
+            contract=watched.contract,
+            quantity=0 if closed else watched.quantity,
+            avg_price=watched.avg_price,
+            mark=float(watched.mark) if watched.mark is not None else None,
+            unrealized_pnl=ZERO if closed else unrealized,
+            unrealized_pct=float(unrealized / cost * 100) if cost and not closed else 0.0,
+            stop_price=watched.stop_price,
+            opened_at=watched.opened_at,
+            time=now,
+            **extra,
         )
 
     def snapshot(self) -> list[PositionSnapshot]:
         now = self.ctx.clock.now()
-        out = []
-        for w in self.watched.values():
-            cost = abs(w.avg_price * w.quantity * w.contract.multiplier)
-            unrealized = w.unrealized()
-            out.append(
-                PositionSnapshot(
-                    w.va_id,
-                    w.contract,
-                    w.quantity,
-                    w.avg_price,
-                    float(w.mark) if w.mark is not None else None,
-                    unrealized,
-                    float(unrealized / cost * 100) if cost else 0.0,
-                    w.stop_price,
-                    w.opened_at,
+        return [self._position_snapshot(w, now) for w in self.watched.values()]
+
+    # -- options and risk figures ----------------------------------------------------------------
+    def _option_exit(self, watched: _Watched, now: datetime) -> None:
+        """Evaluate the option exit rules; a request for the same reason is not repeated for
+        ``EXIT_RETRY_S``, a different (more urgent) one goes out at once."""
+        quote, contract = watched.quote, watched.contract
+        if quote is None or watched.mark is None or contract.expiry is None:
+            return
+        reason = evaluate_option_exit(
+            quantity=watched.quantity,
+            credit=watched.avg_price,
+            ask=Decimal(repr(quote.ask)),
+            mark=watched.mark,
+            dte=days_to_expiry(contract.expiry, self.ctx.calendar.local(now).date()),
+            rules=self.option_rules,
+        )
+        if reason is None:
+            return
+        if (
+            reason == watched.exit_requested
+            and watched.exit_requested_at is not None
+            and (now - watched.exit_requested_at).total_seconds() < EXIT_RETRY_S
+        ):
+            return
+        watched.exit_requested = reason
+        watched.exit_requested_at = now
+        self.tell(f"va:{watched.va_id}", self._option_exit_request(watched, quote, reason, now))
+
+    def _option_exit_request(
+        self, watched: _Watched, quote: Quote, reason: str, now: datetime
+    ) -> ExitRequest:
+        """Profit target: a limit at the target price. Stop: must fill now, a market order or a
+        marketable limit re-priced every second then market. Time: a limit from the mid
+        walking to the natural price."""
+        cfg = self.ctx.config.exits.options
+        side = Side.BUY if watched.quantity < 0 else Side.SELL
+        va, contract = watched.va_id, watched.contract
+        if reason == "profit_target":
+            limit = profit_target_price(watched.avg_price, self.option_rules)
+            return ExitRequest(va, contract, reason, now, OrderType.LMT, limit)
+        if reason == "stop":
+            if cfg.stop_order == "market":
+                return ExitRequest(va, contract, reason, now, OrderType.MKT)
+            plan = RepricePlan(
+                interval_s=cfg.stop_reprice_s,
+                steps=0,
+                max_reprices=cfg.stop_max_reprices,
+                then_market=True,
+            )
+            limit = repriced_limit(side=side, bid=quote.bid, ask=quote.ask, step=0, steps=0)
+            return ExitRequest(va, contract, reason, now, OrderType.LMT, limit, plan)
+        steps = cfg.limit_reprice_steps
+        plan = RepricePlan(interval_s=cfg.limit_reprice_s, steps=steps)
+        limit = repriced_limit(side=side, bid=quote.bid, ask=quote.ask, step=0, steps=steps)
+        return ExitRequest(va, contract, reason, now, OrderType.LMT, limit, plan)
+
+    def _risk(self, watched: _Watched) -> PositionRisk:
+        sim = self.ctx.config.sim
+        underlying = self.ctx.quotes.latest(watched.contract.symbol)
+        return position_risk(
+            watched.contract,
+            watched.quantity,
+            quote=watched.quote,
+            underlying=_mid(underlying) if underlying is not None else None,
+            long_margin_pct=sim.maint_margin_long_pct,
+            short_margin_pct=sim.maint_margin_short_pct,
+        )
+
+    def _risk_fields(self, watched: _Watched, now: datetime, unrealized: Decimal) -> dict[str, Any]:
+        risk = self._risk(watched)
+        fields: dict[str, Any] = {
+            "delta_dollars": risk.delta_dollars,
+            "theta_per_day": risk.theta_per_day,
+            "margin": risk.margin,
+        }
+        contract, quote = watched.contract, watched.quote
+        if not contract.is_option or contract.expiry is None:
+            return fields
+        fields["dte"] = days_to_expiry(contract.expiry, self.ctx.calendar.local(now).date())
+        if quote is not None:
+            fields.update(
+                delta=quote.delta,
+                gamma=quote.gamma,
+                theta=quote.theta,
+                vega=quote.vega,
+                iv=quote.iv,
+            )
+        if watched.quantity < 0:
+            credit = watched.avg_price * -watched.quantity * contract.multiplier
+            fields["credit"] = credit
+            fields["pnl_pct_of_credit"] = float(unrealized / credit * 100) if credit else None
+        return fields
+
+    def _publish_greeks(self, now: datetime) -> None:
+        """Delta in dollars, theta per day and margin in use, per VA and for the portfolio."""
+        by_va: dict[str, list[PositionRisk]] = {}
+        for watched in self.watched.values():
+            by_va.setdefault(watched.va_id, []).append(self._risk(watched))
+        everything: list[PositionRisk] = []
+        for va_id, risks in sorted(by_va.items()):
+            total = total_risk(risks)
+            everything.append(total)
+            self.bus.publish(
+                GreeksSnapshot(
+                    va_id,
+                    total.delta_dollars,
+                    total.theta_per_day,
+                    total.margin,
+                    total.positions,
                     now,
                 )
             )
-        return out
+        total = total_risk(everything)
+        self.bus.publish(
+            GreeksSnapshot(
+                None, total.delta_dollars, total.theta_per_day, total.margin, total.positions, now
+            )
+        )

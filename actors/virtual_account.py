@@ -2,6 +2,7 @@
 
 Runs its strategy on the quotes of its universe, applies its rules (one symbol at a time,
 cooldown, max open positions, max drawdown, sizing) and proposes orders to the RiskGovernor.
+The option side (naked puts, option subscriptions, assigned stock) is ``actors.va_options``.
 Fills, order updates and rejections come back as messages. All state lives on the actor's own
 thread; it is rebuilt from the ledger at start and after a crash.
 """
@@ -40,8 +41,11 @@ from actors.messages import (
     VASnapshot,
 )
 from actors.rules.decision import Decision, reject
+from actors.rules.repricing import RepricePlan
 from actors.rules.va_rules import VABook, check_entry, size_position
 from actors.strategies.ma_cross import MACross
+from actors.strategies.naked_put import NakedPut
+from actors.va_options import OptionTrading
 from broker.base import Contract, OrderType, Quote, Side
 
 __all__ = ["VirtualAccount"]
@@ -59,7 +63,7 @@ def _mid(quote: Quote) -> Decimal:
     return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
 
 
-class VirtualAccount(EngineActor):
+class VirtualAccount(OptionTrading, EngineActor):
     def __init__(self, ctx: EngineContext, account_id: str) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
@@ -72,9 +76,10 @@ class VirtualAccount(EngineActor):
         self.decisions: deque[str] = deque(maxlen=20)
         self._day: object = None
         self.vabook = VABook(account_id, Decimal(self.account.capital))
+        self._init_options()
         self.strategy = self._build_strategy()
 
-    def _build_strategy(self) -> MACross | None:
+    def _build_strategy(self) -> MACross | NakedPut | None:
         spec = self.account.strategy
         if spec.kind == "ma_cross":
             return MACross(
@@ -83,6 +88,8 @@ class VirtualAccount(EngineActor):
                 bar_seconds=spec.bar_seconds,
                 allow_short=spec.allow_short,
             )
+        if spec.kind == "naked_put":
+            return NakedPut(spec)
         return None  # "external": signals arrive from the inbox only
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -129,6 +136,7 @@ class VirtualAccount(EngineActor):
     def on_stop(self) -> None:
         for contract in self.universe.values():
             self.ctx.quotes.unsubscribe(self.address, contract.key)
+        self._release_option_subscriptions()
         self.ctx.ledger.close()
 
     def recover(self) -> None:
@@ -144,13 +152,20 @@ class VirtualAccount(EngineActor):
             book.apply_fill(_ReplayFill(order.contract, execution), self.limits)
         for order in orders.values():
             if order.status.is_working:
+                self._contracts[order.contract_key] = order.contract
                 if order.purpose == Purpose.ENTRY:
                     book.working_entries[order.id] = order.contract_key
                 elif order.purpose == Purpose.EXIT:
                     book.working_exits[order.id] = order.contract_key
+                    self._exit_reasons[order.id] = order.reason
         book.paused_reason = self.vabook.paused_reason or self._stored_pause()
         self.vabook = book
         self.strategy = self._build_strategy()
+        self.candidate = None
+        self._recover_assigned(
+            {o.contract_key for o in orders.values() if o.purpose == Purpose.ASSIGNMENT}
+        )
+        self._sync_option_subscriptions()
 
     # -- messages ---------------------------------------------------------------------------
     def handle(self, message: object) -> None:
@@ -166,6 +181,10 @@ class VirtualAccount(EngineActor):
                 f"{message.purpose.value} {message.contract.key} rejected: "
                 f"{message.rule} {message.detail}"
             )
+            if message.purpose is Purpose.ENTRY:
+                self._put_rejected(message.time)
+            else:
+                self._exit_finished(message.proposal_id, message.contract.key)
         elif isinstance(message, Signal):
             self._on_signal(message)
         elif isinstance(message, ExitRequest):
@@ -194,7 +213,7 @@ class VirtualAccount(EngineActor):
         for quote in quotes:
             key = quote.contract.key
             self.vabook.mark(key, _mid(quote))
-            if self.strategy is None:
+            if not isinstance(self.strategy, MACross):
                 continue
             intent = self.strategy.on_quote(quote, self.vabook.position(key))
             if intent is not None:
@@ -210,6 +229,8 @@ class VirtualAccount(EngineActor):
                         close=intent.close,
                     )
                 )
+        if quotes:
+            self._options_on_quotes(quotes, self.ctx.clock.now())
         self._check_drawdown()
         self._publish()
 
@@ -273,6 +294,8 @@ class VirtualAccount(EngineActor):
                 OrderType.MKT,
                 None,
             )
+        if signal.contract.is_option:
+            return reject("unsupported", "option entries come from the naked_put strategy")
         decision = check_entry(self.vabook, signal.contract, self.limits, now)
         if not decision:
             return decision
@@ -326,6 +349,7 @@ class VirtualAccount(EngineActor):
         proposal_id: str,
         order_type: OrderType,
         limit_price: Decimal | None,
+        reprice: RepricePlan | None = None,
     ) -> OrderProposal | Decision:
         position = self.vabook.position(contract.key)
         if position == 0:
@@ -347,9 +371,12 @@ class VirtualAccount(EngineActor):
             ref_price=ref,
             limit_price=limit_price,
             sector=self.ctx.config.sector_of(contract.symbol),
+            reprice=reprice,
         )
 
     def _on_exit_request(self, request: ExitRequest) -> None:
+        if self._replace_exit(request):
+            return
         signal = Signal(
             signal_id=self.ctx.new_id(self.va_id),
             va_id=self.va_id,
@@ -368,12 +395,14 @@ class VirtualAccount(EngineActor):
             signal.signal_id,
             request.order_type,
             request.limit_price,
+            request.reprice,
         )
         if isinstance(proposal, Decision):
             if proposal.rule != "exit_working":
                 self._decide(signal, proposal, now)
             return
         self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
+        self._exit_reasons[proposal.proposal_id] = request.reason
         self.tell("governor", proposal)
 
     def _decide(self, signal: Signal, decision: Decision, now: datetime) -> None:
@@ -397,11 +426,17 @@ class VirtualAccount(EngineActor):
                     f"{self.limits.cooldown_losses} losses"
                 )
                 self.tell("governor", RiskNotice("cooldown", reason, fill.time))
+        self._options_on_fill(fill)
         self._publish()
 
     def _on_order_update(self, update: OrderUpdate) -> None:
         if update.status.is_terminal:
             self._forget(update.order_id)
+            if update.purpose is Purpose.EXIT:
+                self._exit_finished(update.order_id, update.contract.key)
+            elif update.contract.is_option and update.filled == 0:
+                self._put_rejected(update.time, refused=False)  # unfilled: rescan later
+            self._sync_option_subscriptions()
         self._publish()
 
     def _forget(self, order_id: str) -> None:

@@ -376,6 +376,8 @@ def _order_row(rec: OrderRecord) -> dict[str, Any]:
         "dry_run": rec.dry_run,
         "created_at": rec.created_at,
         "updated_at": rec.updated_at or rec.created_at,
+        "delta_at_entry": rec.delta_at_entry,
+        "dte_at_entry": rec.dte_at_entry,
     }
 
 

@@ -112,6 +112,8 @@ class Order(_Base):
     dry_run = peewee.BooleanField(default=False)
     created_at = UTCDateTimeField()
     updated_at = UTCDateTimeField()
+    delta_at_entry = peewee.FloatField(null=True)  # option entries (migration 0002)
+    dte_at_entry = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "order"

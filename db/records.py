@@ -44,9 +44,12 @@ class AccountRecord:
 class OrderRecord:
     """One order as the ledger knows it; ``id`` is our client order id (IB's ``orderRef``).
 
-    ``purpose`` is ``"entry"``, ``"stop"`` or ``"exit"``; ``reason`` is the exit reason
-    (``"stop"``, ``"profit_target"``, ``"time"``, ``"flatten"``, ``"signal"``) or, for a
-    rejected order, the rejection reason. ``updated_at`` None means "same as ``created_at``"
+    ``purpose`` is ``"entry"``, ``"stop"`` or ``"exit"``, or ``"assignment"`` /
+    ``"expiry"`` for the synthetic orders that book an option's exercise, assignment or
+    expiry; ``reason`` is the exit reason (``"stop"``, ``"profit_target"``, ``"time"``,
+    ``"flatten"``, ``"signal"``, ``"assignment"``, ``"assigned"``, ``"expired"``) or, for a
+    rejected order, the rejection reason. ``delta_at_entry`` and ``dte_at_entry`` are set on
+    option entries. ``updated_at`` None means "same as ``created_at``"
     (the ledger always returns it set). Contract fields are stored flat; ``contract`` rebuilds
     the ``Contract`` (currency and exchange take their defaults; a strike read back loses
     trailing zeros, so ``contract.key`` differs from ``contract_key`` only if the original
@@ -79,6 +82,8 @@ class OrderRecord:
     signal_id: str | None = None
     dry_run: bool = False
     updated_at: datetime | None = None
+    delta_at_entry: float | None = None
+    dte_at_entry: int | None = None
 
     @property
     def contract(self) -> Contract:
@@ -108,6 +113,8 @@ class OrderRecord:
         reason: str = "",
         signal_id: str | None = None,
         dry_run: bool = False,
+        delta_at_entry: float | None = None,
+        dte_at_entry: int | None = None,
     ) -> OrderRecord:
         """The write-ahead record for an order about to be sent (status ``pending_submit``)."""
         contract = request.contract
@@ -133,6 +140,8 @@ class OrderRecord:
             reason=reason,
             signal_id=signal_id,
             dry_run=dry_run,
+            delta_at_entry=delta_at_entry,
+            dte_at_entry=dte_at_entry,
         )
 
     def to_request(self, *, tif: str = "DAY") -> OrderRequest:

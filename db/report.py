@@ -4,9 +4,14 @@
 (``main.py report`` prints it, tools read it):
 
 * ``trades``: ``{va, contract, side ("LONG"|"SHORT"), qty, entry_time, exit_time,
-  entry_price, exit_price, pnl, exit_reason}``, by exit time;
+  entry_price, exit_price, pnl, exit_reason, dte_at_entry, delta_at_entry, credit}``, by exit
+  time; the last three are for option trades (null for stocks): calendar days to expiry and
+  delta when the entry was decided, and ``credit``, the premium received for a short option
+  (entry price x qty x multiplier, before commissions; null for a long one);
 * ``orders``: ``{id, va, contract, action ("BUY"|"SELL"), type, qty, limit_price,
-  stop_price, status, parent_id, created_at, reason}``, by creation time;
+  stop_price, status, parent_id, created_at, reason, purpose}``, by creation time;
+  ``purpose`` is entry, stop, exit, or assignment / expiry for the orders that book an
+  option's exercise, assignment or expiry;
 * ``accounts``: ``{id, capital, balance, realized_pnl}``; ``realized_pnl`` is net of every
   commission paid (open trades' too) and ``balance = capital + realized_pnl``;
 * ``risk_events``: ``{time, kind, reason}``, by time;
@@ -25,9 +30,9 @@ from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from actors.rules.trades import derive_positions_and_trades
+from actors.rules.trades import Trade, derive_positions_and_trades
 from db.ledger import Ledger
-from db.records import SignalRecord
+from db.records import OrderRecord, SignalRecord
 
 __all__ = ["build_report", "format_text_report"]
 
@@ -62,6 +67,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
                 "exit_price": _price(t.exit_price),
                 "pnl": _money(t.pnl),
                 "exit_reason": t.exit_reason,
+                **_option_entry(t, orders_by_id.get(t.entry_order_id)),
             }
             for t in trades
         ],
@@ -79,6 +85,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
                 "parent_id": o.parent_id,
                 "created_at": _time(o.created_at, tz),
                 "reason": o.reason,
+                "purpose": o.purpose,
             }
             for o in orders
         ],
@@ -155,6 +162,12 @@ def format_text_report(report: dict[str, Any]) -> str:
         f"  losses {total_losses:>4}  realized {total_pnl:>+12,.2f}"
     )
 
+    reasons = Counter(trade["exit_reason"] or "-" for trade in report["trades"])
+    lines.append("Exit reasons")
+    lines.extend(f"  {reason:<24} {count:>6}" for reason, count in reasons.most_common())
+    if not reasons:
+        lines.append("  none")
+
     lines.append("Open positions")
     lines.extend(
         f"  {p['va']:<16} {p['contract']:<28} {p['qty']:>+8} @ {p['avg_price']}"
@@ -181,6 +194,22 @@ def format_text_report(report: dict[str, Any]) -> str:
     if not events:
         lines.append("  none")
     return "\n".join(lines) + "\n"
+
+
+def _option_entry(trade: Trade, entry: OrderRecord | None) -> dict[str, Any]:
+    """``dte_at_entry``, ``delta_at_entry`` and ``credit`` of an option trade (nulls for a
+    stock trade or a trade whose entry order is unknown)."""
+    if entry is None or entry.sec_type != "OPT":
+        return {"dte_at_entry": None, "delta_at_entry": None, "credit": None}
+    credit = None
+    if trade.side == "SHORT":
+        credit = _money(trade.entry_price * trade.quantity * trade.multiplier)
+    delta = entry.delta_at_entry
+    return {
+        "dte_at_entry": entry.dte_at_entry,
+        "delta_at_entry": round(delta, 4) if delta is not None else None,
+        "credit": credit,
+    }
 
 
 def _describe(signal: SignalRecord) -> str:

@@ -6,27 +6,40 @@ Threads:
   returns; no widget is touched and ``call_from_thread`` (which blocks) is never used.
 * The UI thread (Textual's loop) owns every widget. A ``set_interval`` flush drains the bridge
   every ``flush_interval_s`` and applies the changes: keyed rows, changed cells only.
-* Commands go to the engine straight from the UI thread: ``EngineControls`` methods are
+* Commands go to the engine straight from the UI thread: ``EngineControls`` commands are
   thread-safe and return at once (they ``tell`` actors), and the app never waits for their
   effect: a halt shows up when the governor's next status arrives.
+* Questions that block run in worker threads and post their answers back as messages: the
+  snapshots asked once at start (the engine was started before the app subscribed), the VA
+  inspector's ask (``tui.inspector``) and a config reload (``tui.config_screen``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 from loguru import logger
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 
-from actors.messages import OrderSnapshot, PositionSnapshot, RiskStatus, TradingState
+from actors.messages import (
+    OrderSnapshot,
+    PositionSnapshot,
+    RiskStatus,
+    TradingState,
+    VASnapshot,
+)
 from tui.bridge import BusBridge
+from tui.config_screen import ConfigScreen
 from tui.controls import EngineControls, trading_mode
 from tui.event_log import EventLog
 from tui.formatting import (
@@ -39,8 +52,11 @@ from tui.formatting import (
     position_key,
     position_line,
     va_cells,
+    va_state_cell,
 )
 from tui.header import StatusHeader
+from tui.help import HelpScreen
+from tui.inspector import InspectorScreen
 from tui.screens import ConfirmScreen, QuitChoice, QuitScreen
 from tui.tables import KeyedTable
 
@@ -56,8 +72,20 @@ def _logged_failure(what: str, key: str) -> Iterator[None]:
         logger.exception("tui: could not show {} {}", what, key)
 
 
-#: Positions listed by name in the flatten confirmation; the rest are counted.
+#: Positions listed by name in a flatten confirmation; the rest are counted.
 FLATTEN_LIST_MAX = 12
+
+#: Actions that act on the dashboard's own tables: hidden on the other full screens.
+_DASHBOARD_ONLY = frozenset({"flatten_va", "pause_va", "inspect", "config"})
+
+
+def _position_lines(positions: list[PositionSnapshot]) -> list[str]:
+    lines = [position_line(p) for p in positions[:FLATTEN_LIST_MAX]]
+    if len(positions) > FLATTEN_LIST_MAX:
+        lines.append(f"... and {len(positions) - FLATTEN_LIST_MAX} more")
+    if not positions:
+        lines.append("No open position is shown.")
+    return lines
 
 
 class EngineApp(App[QuitChoice | None]):
@@ -68,40 +96,66 @@ class EngineApp(App[QuitChoice | None]):
 
     Args:
         engine: the engine, or any object with the ``EngineControls`` members.
+        config_path: the config file ``R`` reloads on the config screen (None: no reload).
         flush_interval_s: how often the UI applies what the bus delivered.
         max_events: events the bridge holds between two flushes before dropping old ones.
+        inspect_timeout_s: how long the inspector waits for a VA's answer.
+        inspect_refresh_s: how often the inspector asks.
     """
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     ENABLE_COMMAND_PALETTE = False
+    #: Below 200 columns positions and orders are stacked, from 200 side by side.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (200, "-wide")]
     BINDINGS = [
         Binding("h", "halt", "Halt"),
         Binding("r", "resume", "Resume"),
         Binding("f", "flatten", "Flatten all"),
+        Binding("x", "flatten_va", "Flatten VA"),
+        Binding("p", "pause_va", "Pause/resume VA"),
+        Binding("enter", "inspect", "Inspect VA"),
+        Binding("c", "config", "Config"),
+        Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
 
     #: The governor's trading state (None until its first status); refreshes the footer.
     trading_state: reactive[TradingState | None] = reactive(None, bindings=True)
 
+    class Seeded(Message):
+        """The snapshots actors gave when asked at start (posted from a worker thread)."""
+
+        def __init__(self, items: tuple[object, ...]) -> None:
+            super().__init__()
+            self.items = items
+
     def __init__(
         self,
         engine: EngineControls,
         *,
+        config_path: str | os.PathLike[str] | None = None,
         flush_interval_s: float = 0.25,
         max_events: int = 1000,
+        inspect_timeout_s: float = 1.0,
+        inspect_refresh_s: float = 1.0,
     ) -> None:
         super().__init__()
         self._engine = engine
+        self._config_path = None if config_path is None else os.fspath(config_path)
         self._mode = trading_mode(engine.config)
         self._bridge = BusBridge(max_events=max_events)
         self._flush_interval_s = flush_interval_s
+        self._inspect_timeout_s = inspect_timeout_s
+        self._inspect_refresh_s = inspect_refresh_s
         self._unsubscribe: Callable[[], None] | None = None
         self._risk: RiskStatus | None = None
+        self._vas: dict[str, VASnapshot] = {}
+        self._cooling: set[str] = set()
         self._positions: dict[str, PositionSnapshot] = {}
         self._orders: dict[str, OrderSnapshot] = {}
         self._quit_when_flat = False
         self._note = ""
+        self.flushes = 0
 
     # -- layout and lifecycle (UI thread) ---------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -116,17 +170,48 @@ class EngineApp(App[QuitChoice | None]):
 
     def on_mount(self) -> None:
         """Subscribe the bridge and start the flush timer (UI thread)."""
-        self.query_one("#vas", KeyedTable).border_title = "Virtual accounts"
+        self.query_one("#vas", KeyedTable).border_title = "Virtual accounts (enter: inspect)"
         self.query_one("#events", EventLog).border_title = "Events (newest first)"
         self._unsubscribe = self._engine.bus.subscribe(self._bridge)
         self.set_interval(self._flush_interval_s, self._apply_pending, name="flush")
         self.call_after_refresh(self._apply_pending)
+        self.run_worker(self._ask_first_snapshots, name="first snapshots", thread=True)
 
     def on_unmount(self) -> None:
         """Unsubscribe the bridge (UI thread, at shutdown)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+
+    def _ask_first_snapshots(self) -> None:
+        """Worker thread: ask the governor, the position monitor and every VA for their state,
+        so the dashboard is complete before they next publish; never touches a widget."""
+        names = ["governor", "position_monitor"]
+        names += [f"va:{account.id}" for account in self._engine.config.accounts if account.enabled]
+        items: list[object] = []
+        for name in names:
+            try:
+                answer = self._engine.ask_snapshot(name, timeout_s=self._inspect_timeout_s)
+            except LookupError:  # not running: nothing to show
+                continue
+            except Exception as exc:  # busy or stopping: its next publish will do
+                logger.debug("tui: no first snapshot from {}: {!r}", name, exc)
+                continue
+            items.extend(answer if isinstance(answer, list | tuple) else [answer])
+        self.post_message(self.Seeded(tuple(items)))
+
+    def on_engine_app_seeded(self, message: Seeded) -> None:
+        """Park the first snapshots for the next flush, except where something newer is known."""
+        for item in message.items:
+            if isinstance(item, RiskStatus | VASnapshot | PositionSnapshot) and self._unknown(item):
+                self._bridge.offer(item)
+
+    def _unknown(self, item: RiskStatus | VASnapshot | PositionSnapshot) -> bool:
+        if isinstance(item, RiskStatus):
+            return self._risk is None
+        if isinstance(item, VASnapshot):
+            return item.va_id not in self._vas
+        return position_key(item) not in self._positions and item.quantity != 0
 
     # -- what the dashboard shows (UI thread) -----------------------------------------------
     @property
@@ -144,20 +229,28 @@ class EngineApp(App[QuitChoice | None]):
         """The governor's latest status (None before the first)."""
         return self._risk
 
+    def va_snapshot(self, va_id: str) -> VASnapshot | None:
+        """The latest snapshot of ``va_id`` applied by a flush."""
+        return self._vas.get(va_id)
+
+    @property
+    def selected_va(self) -> str | None:
+        """The VA under the cursor of the VA table (None when the table is empty)."""
+        return self.query_one("#vas", KeyedTable).cursor_key
+
     # -- the flush (UI thread, every flush_interval_s) --------------------------------------
     def _apply_pending(self) -> None:
-        """Apply everything the bridge holds, then refresh the clock, ages and header."""
+        """Apply everything the bridge holds, then refresh the clock, ages, countdowns and
+        every header."""
         if not self.is_running:  # shutting down: the widgets may already be gone
             return
+        self.flushes += 1
         batch = self._bridge.drain()
         now = self._engine.clock.now()
         if batch.risk is not None:
             self._risk = batch.risk
             self.trading_state = batch.risk.state
-        vas = self.query_one("#vas", KeyedTable)
-        for va in batch.vas:
-            with _logged_failure("VA", va.va_id):
-                vas.upsert(va.va_id, va_cells(va))
+        self._apply_vas(batch.vas, now)
         self._apply_positions(batch.positions)
         orders = self.query_one("#orders", KeyedTable)
         self._apply_orders(orders, batch.orders, now)
@@ -166,12 +259,32 @@ class EngineApp(App[QuitChoice | None]):
         if batch.events or batch.dropped_events:
             events = self.query_one("#events", EventLog)
             events.add(batch.events, dropped=batch.dropped_events)
-        header = self.query_one("#status", StatusHeader)
-        header.show_clock(now, self._engine.clock.speed)
-        header.show_risk(self._risk, self._engine.gate.state, note=self._note)
+        gate = self._engine.gate.state
+        for header in self._headers():
+            header.show_clock(now, self._engine.clock.speed)
+            header.show_risk(self._risk, gate, note=self._note)
         if self._quit_when_flat and not self._positions and not self._orders:
             self._quit_when_flat = False
             self.exit(QuitChoice.FLATTEN)
+
+    def _headers(self) -> Iterator[StatusHeader]:
+        # The dashboard's header and the one of every screen pushed over it.
+        for screen in self.screen_stack:
+            yield from screen.query(StatusHeader).results(StatusHeader)
+
+    def _apply_vas(self, snapshots: Iterable[VASnapshot], now: datetime) -> None:
+        table = self.query_one("#vas", KeyedTable)
+        for snapshot in snapshots:
+            va_id = snapshot.va_id
+            self._vas[va_id] = snapshot
+            if snapshot.state == "cooldown" and snapshot.cooldown_until is not None:
+                self._cooling.add(va_id)
+            else:
+                self._cooling.discard(va_id)
+            with _logged_failure("VA", va_id):
+                table.upsert(va_id, va_cells(snapshot, now))
+        for va_id in self._cooling:  # the countdown moves with the clock, not with snapshots
+            table.set_cell(va_id, "state", va_state_cell(self._vas[va_id], now))
 
     def _apply_positions(self, snapshots: Iterable[PositionSnapshot]) -> None:
         table = self.query_one("#positions", KeyedTable)
@@ -202,19 +315,23 @@ class EngineApp(App[QuitChoice | None]):
 
     # -- keys (UI thread) -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Grey out halt while halted, and resume while active."""
+        """Grey out halt while halted and resume while active; hide the dashboard's own keys
+        on the other full screens."""
         if action == "halt" and self.trading_state is TradingState.HALTED:
             return None
         if action == "resume" and self.trading_state is TradingState.ACTIVE:
             return None
-        return True
+        return action not in _DASHBOARD_ONLY or self._on_dashboard()
 
     def _dialog_open(self) -> bool:
         return isinstance(self.screen, ModalScreen)
 
+    def _on_dashboard(self) -> bool:
+        return len(self.screen_stack) == 1
+
     def action_halt(self) -> None:
-        """``h``: the kill switch. No confirmation, works over open dialogs too; the engine
-        closes the gate itself, before the governor has even seen the message."""
+        """``h``: the kill switch. No confirmation, works over every screen and dialog; the
+        engine closes the gate itself, before the governor has even seen the message."""
         self._engine.halt("halt key")
         self.notify("Halt sent: the gate is closed.", severity="error")
 
@@ -237,11 +354,7 @@ class EngineApp(App[QuitChoice | None]):
         if self._dialog_open():
             return
         positions = list(self._positions.values())
-        lines = [position_line(p) for p in positions[:FLATTEN_LIST_MAX]]
-        if len(positions) > FLATTEN_LIST_MAX:
-            lines.append(f"... and {len(positions) - FLATTEN_LIST_MAX} more")
-        if not positions:
-            lines.append("No open position is shown.")
+        lines = _position_lines(positions)
         lines.append(f"{len(self._orders)} working order(s): entries are cancelled.")
         lines.append("Trading is HALTED once everything is flat.")
         title = f"Flatten all: close {len(positions)} position(s)?"
@@ -251,6 +364,95 @@ class EngineApp(App[QuitChoice | None]):
         if confirmed:
             self._engine.flatten("flatten key")
             self.notify("Flatten sent.", severity="warning")
+
+    def action_flatten_va(self) -> None:
+        """``x``: flatten the VA under the cursor (confirm)."""
+        va_id = self.selected_va
+        if va_id is None:
+            self.notify("No virtual account is shown yet.", severity="warning")
+            return
+        self.request_flatten_va(va_id)
+
+    def request_flatten_va(self, va_id: str) -> None:
+        """Ask to flatten ``va_id``, listing its positions and orders; flatten on yes."""
+        if self._dialog_open():
+            return
+        positions = [p for p in self._positions.values() if p.va_id == va_id]
+        orders = sum(1 for o in self._orders.values() if o.va_id == va_id)
+        lines = _position_lines(positions)
+        lines.append(f"{orders} working order(s) of {va_id}: entries are cancelled.")
+        lines.append(f"{va_id} is paused afterwards (p unpauses it); the other VAs trade on.")
+        title = f"Flatten {va_id}: close its {len(positions)} position(s)?"
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._engine.flatten(f"flatten {va_id} key", va_id=va_id)
+                self.notify(f"Flatten {va_id} sent.", severity="warning")
+
+        self.push_screen(ConfirmScreen(title, lines), answered)
+
+    def action_pause_va(self) -> None:
+        """``p``: pause the VA under the cursor, or unpause it (no confirmation)."""
+        va_id = self.selected_va
+        if va_id is None:
+            self.notify("No virtual account is shown yet.", severity="warning")
+            return
+        self.toggle_pause_va(va_id)
+
+    def toggle_pause_va(self, va_id: str) -> None:
+        """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""
+        if self._dialog_open():
+            return
+        snapshot = self._vas.get(va_id)
+        pause = snapshot is None or snapshot.state != "paused"
+        self._engine.pause_va(va_id, paused=pause, reason="pause key" if pause else "unpause key")
+        self.notify(f"{'Pause' if pause else 'Unpause'} {va_id} sent.")
+
+    def action_inspect(self) -> None:
+        """``enter`` when no table has the focus: inspect the VA under the VA table's cursor."""
+        va_id = self.selected_va
+        if va_id is not None:
+            self.open_inspector(va_id)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """``enter`` (or a click on the cursor row) in a table: inspect that row's VA."""
+        key = event.row_key.value
+        table_id = event.data_table.id
+        va_id: str | None = None
+        if table_id == "vas":
+            va_id = key
+        elif table_id == "positions" and key in self._positions:
+            va_id = self._positions[key].va_id
+        elif table_id == "orders" and key in self._orders:
+            va_id = self._orders[key].va_id
+        if va_id is not None:
+            event.stop()
+            self.open_inspector(va_id)
+
+    def open_inspector(self, va_id: str) -> None:
+        """Push the inspector of ``va_id`` over the dashboard."""
+        if not self._on_dashboard():
+            return
+        screen = InspectorScreen(
+            va_id,
+            engine=self._engine,
+            dashboard=self,
+            mode=self._mode,
+            timeout_s=self._inspect_timeout_s,
+            refresh_s=self._inspect_refresh_s,
+        )
+        self.push_screen(screen)
+
+    def action_config(self) -> None:
+        """``c``: the config screen."""
+        if self._on_dashboard():
+            path = self._config_path
+            self.push_screen(ConfigScreen(engine=self._engine, mode=self._mode, config_path=path))
+
+    def action_help(self) -> None:
+        """``?``: every key."""
+        if not self._dialog_open():
+            self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
         """``q`` (and ctrl+q): quit at once if nothing is open, else ask what to do first."""
@@ -276,10 +478,15 @@ class EngineApp(App[QuitChoice | None]):
             self._note = ""
 
 
-def run_tui(engine: EngineControls) -> None:
+def run_tui(
+    engine: EngineControls, *, config_path: str | os.PathLike[str] | None = None
+) -> QuitChoice | None:
     """Run the dashboard on the calling thread (the main thread) until the user quits.
 
     The caller starts the engine before and stops it after; the dashboard only watches the
-    bus and sends commands.
+    bus, sends commands, and reloads ``config_path`` on request (config screen, ``R``).
+
+    Returns:
+        How the user left (None if the app ended otherwise, e.g. on an error).
     """
-    EngineApp(engine).run()
+    return EngineApp(engine, config_path=config_path).run()

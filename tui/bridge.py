@@ -100,6 +100,19 @@ class BusBridge:
         with self._lock:
             self._pending[key] = item
 
+    def offer(self, item: Snapshot) -> bool:
+        """Park ``item`` unless a snapshot with its key is pending already (any thread).
+
+        For snapshots asked at start-up: one published meanwhile is newer and must win.
+        Returns whether ``item`` was parked.
+        """
+        key = _key(item)
+        with self._lock:
+            if key in self._pending:
+                return False
+            self._pending[key] = item
+            return True
+
     def drain(self) -> Batch:
         """Take everything pending (UI thread; any thread is safe)."""
         with self._lock:

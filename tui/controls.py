@@ -1,30 +1,35 @@
 """The engine as the TUI sees it: a small structural protocol, and the trading-mode label.
 
 The app depends on ``EngineControls`` only, never on ``actors.engine.Engine``, so tests pass a
-fake that records calls and no actor needs to run. Every method in the protocol must be
-thread-safe and return at once (the real engine ``tell``s actors); the UI thread calls them
-directly.
+fake that records calls and no actor needs to run. Every method in the protocol is thread-safe.
+The commands (halt, resume, flatten, pause) return at once (the real engine ``tell``s actors) and
+the UI thread calls them directly; ``ask_snapshot``, ``inspect_va`` and ``reload_config`` block
+(bounded) and are called from worker threads only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from actors.config import LIVE_TRADING_PORTS
+from actors.messages import VAInspection
 from broker.base import GateState
 
 __all__ = [
     "PAPER_TRADING_PORTS",
+    "AccountLike",
     "BrokerSettingsLike",
+    "BrokeredConfigLike",
     "BusLike",
     "ClockLike",
     "ConfigLike",
     "EngineControls",
     "GateLike",
     "IbSettingsLike",
+    "ReloadPlanLike",
     "TradingMode",
     "trading_mode",
 ]
@@ -100,8 +105,8 @@ class BrokerSettingsLike(Protocol):
         ...
 
 
-class ConfigLike(Protocol):
-    """The parts of ``EngineConfig`` the TUI reads."""
+class BrokeredConfigLike(Protocol):
+    """The part of ``EngineConfig`` the trading mode is read from."""
 
     @property
     def broker(self) -> BrokerSettingsLike:
@@ -109,8 +114,52 @@ class ConfigLike(Protocol):
         ...
 
 
+class AccountLike(Protocol):
+    """The parts of one ``[[accounts]]`` entry the TUI reads."""
+
+    @property
+    def id(self) -> str:
+        """The VA's id."""
+        ...
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the engine runs an actor for it."""
+        ...
+
+
+class ConfigLike(BrokeredConfigLike, Protocol):
+    """The parts of ``EngineConfig`` the TUI reads: the broker, the VAs, and every value for
+    the config screen."""
+
+    @property
+    def accounts(self) -> Sequence[AccountLike]:
+        """The virtual accounts, in file order."""
+        ...
+
+    def model_dump(self, *, mode: str = ...) -> dict[str, Any]:
+        """Every setting as nested dicts (``mode="json"``: plain JSON values)."""
+        ...
+
+
+class ReloadPlanLike(Protocol):
+    """The outcome of a config reload (``actors.config_reload.ReloadPlan``)."""
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        """One line per change applied live: ``"risk.max_trades_per_day: 10 -> 12"``."""
+        ...
+
+    @property
+    def refused(self) -> tuple[str, ...]:
+        """One line per change that needs a restart, with the reason."""
+        ...
+
+
 class EngineControls(Protocol):
-    """What the TUI needs from the engine. Every method is thread-safe and never blocks."""
+    """What the TUI needs from the engine. Every member is thread-safe; the commands never
+    block; the questions (``ask_snapshot``, ``inspect_va``, ``reload_config``) block, bounded,
+    and are asked from worker threads."""
 
     @property
     def bus(self) -> BusLike:
@@ -124,7 +173,7 @@ class EngineControls(Protocol):
 
     @property
     def config(self) -> ConfigLike:
-        """The loaded configuration (frozen)."""
+        """The effective configuration (frozen; replaced as a whole by a reload)."""
         ...
 
     @property
@@ -148,6 +197,36 @@ class EngineControls(Protocol):
         """Pause or unpause one virtual account."""
         ...
 
+    def ask_snapshot(self, name: str, timeout_s: float = ...) -> Any:
+        """Ask the actor at ``name`` (``governor``, ``position_monitor``, ``va:<id>``) for its
+        current snapshot. Blocks up to ``timeout_s``: worker threads only.
+
+        Raises:
+            pykka.Timeout: no answer in time.
+            LookupError: no actor at ``name``.
+        """
+        ...
+
+    def inspect_va(self, va_id: str, timeout_s: float = ...) -> VAInspection:
+        """Ask the VA's actor for its live state. Blocks up to ``timeout_s``: worker threads
+        only, never the UI thread.
+
+        Raises:
+            pykka.Timeout: the actor did not answer in time (busy or stalled).
+            LookupError: no such VA.
+        """
+        ...
+
+    def reload_config(self, path: str) -> ReloadPlanLike:
+        """Validate the file at ``path`` and apply what may change live. Blocks briefly:
+        worker threads only.
+
+        Raises:
+            actors.config.ConfigError: the file is invalid (``problems``: one line each);
+                nothing was applied.
+        """
+        ...
+
 
 class TradingMode(StrEnum):
     """What the orders reach: the simulator, a paper account, or real money."""
@@ -157,7 +236,7 @@ class TradingMode(StrEnum):
     LIVE = "LIVE"
 
 
-def trading_mode(config: ConfigLike) -> TradingMode:
+def trading_mode(config: BrokeredConfigLike) -> TradingMode:
     """The header's mode label for ``config``.
 
     A standard live port (7496/4001) is LIVE and a standard paper port (7497/4002) is PAPER.

@@ -29,6 +29,7 @@ __all__ = [
     "VA_COLUMNS",
     "age_label",
     "clock_label",
+    "countdown_label",
     "date_label",
     "day_pnl_text",
     "event_line",
@@ -39,8 +40,10 @@ __all__ = [
     "position_cells",
     "position_key",
     "position_line",
+    "short_order_id",
     "speed_label",
     "va_cells",
+    "va_state_cell",
 ]
 
 #: (column key, header label) of the virtual-account table.
@@ -66,6 +69,9 @@ POSITION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("pnl", "P&L $"),
     ("pnl_pct", "P&L %"),
     ("stop", "Stop"),
+    ("delta", "Delta"),
+    ("theta", "Theta/d"),
+    ("dte", "DTE"),
 )
 
 #: (column key, header label) of the working-orders table.
@@ -75,7 +81,6 @@ ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("contract", "Contract"),
     ("side", "Side"),
     ("type", "Type"),
-    ("qty", "Qty"),
     ("filled", "Filled"),
     ("status", "Status"),
     ("age", "Age"),
@@ -130,14 +135,32 @@ def position_key(snapshot: PositionSnapshot) -> str:
     return f"{snapshot.va_id}|{snapshot.contract.key}"
 
 
-def va_cells(snapshot: VASnapshot) -> tuple[Text, ...]:
-    """One virtual-account row, in ``VA_COLUMNS`` order."""
+def countdown_label(left: timedelta) -> str:
+    """Time left as ``3:12`` (minutes:seconds) or ``1:02:03``; never negative."""
+    seconds = max(0, int(left.total_seconds() + 0.999))  # 0.2 s left still reads 0:01
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}:{seconds:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}"
+
+
+def va_state_cell(snapshot: VASnapshot, now: datetime) -> Text:
+    """``in position``, ``paused``, ``cooldown 3:12`` (time left at exchange time ``now``)."""
+    label = snapshot.state.replace("_", " ")
+    if snapshot.state == "cooldown" and snapshot.cooldown_until is not None:
+        label = f"cooldown {countdown_label(snapshot.cooldown_until - now)}"
+    return Text(label, style=_VA_STATE_STYLES.get(snapshot.state, ""))
+
+
+def va_cells(snapshot: VASnapshot, now: datetime) -> tuple[Text, ...]:
+    """One virtual-account row, in ``VA_COLUMNS`` order, at exchange time ``now``."""
     drawdown_style = "red" if snapshot.drawdown_pct >= 5 else ""
     return (
         Text(snapshot.va_id, style="bold"),
         Text(snapshot.strategy),
         Text(snapshot.symbol or "-"),
-        Text(snapshot.state, style=_VA_STATE_STYLES.get(snapshot.state, "")),
+        va_state_cell(snapshot, now),
         _right(money(snapshot.equity)),
         _pnl(snapshot.day_pnl),
         _pnl(snapshot.equity - snapshot.capital),
@@ -146,8 +169,17 @@ def va_cells(snapshot: VASnapshot) -> tuple[Text, ...]:
     )
 
 
+def _optional(value: float | int | None, spec: str) -> Text:
+    return _right("-" if value is None else format(value, spec))
+
+
 def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
-    """One position row, in ``POSITION_COLUMNS`` order."""
+    """One position row, in ``POSITION_COLUMNS`` order. Options show their delta (per share),
+    the position's theta in dollars a day, and days to expiry; stocks show dashes there."""
+    # The options fields are read with getattr: snapshots from before options carry none.
+    delta = getattr(snapshot, "delta", None)
+    theta = getattr(snapshot, "theta_per_day", None)
+    dte = getattr(snapshot, "dte", None)
     return (
         Text(snapshot.va_id),
         Text(snapshot.contract.key),
@@ -157,6 +189,9 @@ def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
         _pnl(snapshot.unrealized_pnl),
         _pct(snapshot.unrealized_pct),
         _price(snapshot.stop_price),
+        _optional(delta, "+.2f"),
+        _optional(None if delta is None else theta, "+,.2f"),
+        _optional(dte, "d"),
     )
 
 
@@ -185,18 +220,26 @@ def order_age_cell(snapshot: OrderSnapshot, now: datetime) -> Text:
     return _right(age_label(now - snapshot.created_at))
 
 
+def short_order_id(snapshot: OrderSnapshot) -> str:
+    """The order id without its ``<va id>-`` prefix (the VA has its own column)."""
+    prefix = f"{snapshot.va_id}-"
+    order_id = snapshot.order_id
+    return (
+        order_id[len(prefix) :] if order_id.startswith(prefix) and order_id != prefix else order_id
+    )
+
+
 def order_cells(snapshot: OrderSnapshot, now: datetime) -> tuple[Text, ...]:
     """One working-order row, in ``ORDER_COLUMNS`` order, aged at exchange time ``now``."""
     side_style = "green" if snapshot.side.value == "BUY" else "red"
     return (
-        Text(snapshot.order_id),
+        Text(short_order_id(snapshot)),
         Text(snapshot.va_id),
         Text(snapshot.contract.key),
         Text(snapshot.side.value, style=side_style),
         Text(f"{snapshot.order_type.value} {snapshot.purpose.value}"),
-        _right(str(snapshot.quantity)),
-        _right(str(snapshot.filled)),
-        Text(snapshot.status.value),
+        _right(f"{snapshot.filled}/{snapshot.quantity}"),
+        Text(snapshot.status.value.replace("_", " ")),
         order_age_cell(snapshot, now),
     )
 

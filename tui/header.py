@@ -1,7 +1,9 @@
-"""The status header: mode, exchange clock and speed, trading state, day P&L, limits, gate.
+"""The status header: mode, exchange clock and speed, trading state, broker connection, day P&L,
+limits, gate.
 
-Runs on the UI thread only; the app calls ``show_*`` from its flush. Each label is updated only
-when its content changes, so an idle dashboard repaints nothing here.
+Runs on the UI thread only; the app calls ``show_*`` from its flush (on every screen that has a
+header). Each label is updated only when its content changes, so an idle dashboard repaints
+nothing here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tui.formatting import (
 __all__ = ["StatusHeader"]
 
 _GATE_STYLES = {GateState.OPEN: "green", GateState.EXITS_ONLY: "yellow", GateState.CLOSED: "red"}
+_CONNECTION_CLASSES = ("-connected", "-disconnected", "-unknown")
 
 
 class StatusHeader(Horizontal):
@@ -40,6 +43,7 @@ class StatusHeader(Horizontal):
         super().__init__(id=id)
         self._mode = mode
         self._shown: dict[str, str | Text] = {}
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -47,12 +51,19 @@ class StatusHeader(Horizontal):
         )
         yield Static(id="clock")
         yield Static(Text(" WAITING "), id="state", classes="-unknown")
+        yield Static(Text(" BROKER ? "), id="connection", classes="-unknown")
         with Vertical(id="details"):
             yield Static(id="pnl")
             yield Static(id="limits")
             yield Static(id="flags")
 
+    def on_mount(self) -> None:
+        """The labels exist from now on (a header on a screen being pushed may be found by
+        the app's flush before they do)."""
+        self._ready = True
+
     def _show(self, widget_id: str, content: str | Text) -> None:
+        # Static.update repaints (and may re-layout) even for equal content: skip it then.
         if self._shown.get(widget_id) == content:
             return
         self._shown[widget_id] = content
@@ -62,27 +73,40 @@ class StatusHeader(Horizontal):
 
     def show_clock(self, now: datetime, speed: float | None) -> None:
         """Exchange time, date and simulation speed."""
+        if not self._ready:
+            return
         text = Text(f"{now:%H:%M:%S}", style="bold")
         text.append(f"\n{date_label(now)}\n{speed_label(speed)}")
         self._show("clock", text)
 
+    def _set_class(self, widget_id: str, wanted: str, classes: tuple[str, ...]) -> None:
+        label = self.query_one(f"#{widget_id}", Static)
+        for cls in classes:
+            label.set_class(cls == wanted, cls)
+
     def show_risk(self, status: RiskStatus | None, gate: GateState, *, note: str = "") -> None:
-        """Trading state (colored), day P&L against the loss limit, the limits, the gate, and
-        ``note`` (e.g. a pending quit).
+        """Trading state (colored), broker connection, day P&L against the loss limit, the
+        limits, the gate, and ``note`` (e.g. a pending quit).
 
         Before the governor's first status only the gate is known.
         """
+        if not self._ready:
+            return
         flags = Text("gate ")
         flags.append(gate.value, style=_GATE_STYLES.get(gate, ""))
-        if status is not None and not status.connected:
-            flags.append("  BROKER DISCONNECTED", style="bold red")
         if note:
             flags.append(f"  {note}", style="bold yellow")
         self._show("flags", flags)
-        state_label = self.query_one("#state", Static)
-        wanted = "-unknown" if status is None else STATE_CLASSES[status.state]
-        for cls in (*STATE_CLASSES.values(), "-unknown"):
-            state_label.set_class(cls == wanted, cls)
+        state_class = "-unknown" if status is None else STATE_CLASSES[status.state]
+        self._set_class("state", state_class, (*STATE_CLASSES.values(), "-unknown"))
+        if status is None:
+            connection_class, connection = "-unknown", " BROKER ? "
+        elif status.connected:
+            connection_class, connection = "-connected", " CONNECTED "
+        else:
+            connection_class, connection = "-disconnected", " DISCONNECTED "
+        self._set_class("connection", connection_class, _CONNECTION_CLASSES)
+        self._show("connection", connection)
         if status is None:
             self._show("state", " WAITING ")
             self._show("pnl", "day P&L -")

@@ -14,8 +14,9 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 __all__ = ["KeyedTable"]
 
@@ -68,6 +69,17 @@ class KeyedTable(DataTable[Text]):
     def keys(self) -> Iterator[str]:
         """Row keys in insertion order."""
         return iter(tuple(self._shown))
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor (None when the table is empty)."""
+        if not self._shown:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
+        except CellDoesNotExist:
+            return None
+        return row_key.value
 
     def upsert(self, key: str, cells: Sequence[Text]) -> None:
         """Show ``cells`` in the row ``key``: add it if new, else update only changed cells.

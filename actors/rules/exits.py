@@ -1,14 +1,27 @@
-"""Exit rules evaluated by the PositionMonitor on every mark. Priority: profit > stop > time."""
+"""Exit rules evaluated by the PositionMonitor on every mark. Priority: profit > stop > time.
+
+Stocks: ``evaluate_stock_exit`` (their attached protective stop order is the first protection).
+Short options: ``evaluate_option_exit``; an option entry has no attached stop, so the stop
+rule here is its only stop.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from actors.calendar import TradingCalendar
 
-__all__ = ["StockExitRules", "evaluate_stock_exit"]
+__all__ = [
+    "OptionExitRules",
+    "StockExitRules",
+    "evaluate_option_exit",
+    "evaluate_stock_exit",
+    "profit_target_price",
+]
+
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +63,52 @@ def evaluate_stock_exit(
         and calendar.minutes_to_close(now) <= rules.exit_before_close_min
     ):
         return "session_close"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OptionExitRules:
+    """``profit_take_pct``: buy back once the price is at or below (100 - this) percent of the
+    credit (50: at half the credit). ``stop_loss_multiple``: once the mark is at or above this
+    many times the credit (3: the loss is 200 % of the premium). ``time_exit_dte``: at or below
+    this many calendar days to expiry (0 disables)."""
+
+    profit_take_pct: float
+    stop_loss_multiple: float
+    time_exit_dte: int
+
+
+def profit_target_price(credit: Decimal, rules: OptionExitRules) -> Decimal:
+    """The highest price a profit-target buy-back pays, per share: the credit times
+    (1 - ``profit_take_pct`` / 100), rounded down to the cent."""
+    keep = Decimal(str(rules.profit_take_pct)) / 100
+    return (credit * (1 - keep)).quantize(_CENT, rounding=ROUND_FLOOR)
+
+
+def evaluate_option_exit(
+    *,
+    quantity: int,
+    credit: Decimal,
+    ask: Decimal,
+    mark: Decimal,
+    dte: int,
+    rules: OptionExitRules,
+) -> str | None:
+    """The reason to close an option position now, or None.
+
+    For a short position (``quantity`` < 0) sold at ``credit`` per share: ``profit_target``
+    when the ``ask`` (what buying back costs) is at or below ``profit_target_price``;
+    ``stop`` when the ``mark`` (the mid, so a wide ask alone does not stop it out) is at or
+    above ``stop_loss_multiple`` x credit. For any position: ``time`` at ``time_exit_dte``
+    days to expiry or fewer.
+    """
+    if quantity == 0 or credit <= 0:
+        return None
+    if quantity < 0:
+        if ask <= profit_target_price(credit, rules):
+            return "profit_target"
+        if mark >= credit * Decimal(str(rules.stop_loss_multiple)):
+            return "stop"
+    if rules.time_exit_dte > 0 and dte <= rules.time_exit_dte:
+        return "time"
     return None

@@ -10,6 +10,7 @@ from actors.rules.decision import OK, Decision, reject
 from broker.base import Quote
 
 __all__ = [
+    "check_option_spread",
     "check_quote_age",
     "check_slippage",
     "check_spread",
@@ -65,4 +66,16 @@ def check_trading_window(
     to_close = calendar.minutes_to_close(now)
     if to_close < close_margin_min:
         return reject("trading_window", f"{to_close:.0f}min before close < {close_margin_min}")
+    return OK
+
+
+def check_option_spread(quote: Quote, max_pct: float) -> Decision:
+    """An option's bid/ask width as percent of its mid must stay within ``max_pct`` (option
+    spreads are quoted in cents on prices of a few dollars, so basis points do not fit)."""
+    mid = quote.mid
+    if mid <= 0:
+        return reject("spread", f"no mid ({quote.bid}/{quote.ask})")
+    pct = (quote.ask - quote.bid) / mid * 100.0
+    if pct > max_pct:
+        return reject("spread", f"{pct:.1f}% > {max_pct:.1f}% of the mid")
     return OK

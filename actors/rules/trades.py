@@ -13,7 +13,7 @@ execution, and is net of commissions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -76,6 +76,7 @@ class Trade:
     multiplier - ``commissions`` (equal to the VWAP difference x quantity x multiplier when the
     position was not added to after a partial exit). ``exit_reason`` is the ``reason`` of the
     order of the last closing execution, else its ``purpose``, else ``""``.
+    ``entry_order_id`` is the order of the trade's first execution (its entry).
     """
 
     va_id: str
@@ -90,6 +91,7 @@ class Trade:
     commissions: Decimal
     exit_reason: str
     multiplier: int = 1
+    entry_order_id: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,7 @@ class _Book:
         "max_abs",
         "multiplier",
         "opened_at",
+        "opened_by",
         "quantity",
         "realized",
         "total_commissions",
@@ -143,6 +146,7 @@ class _Book:
     commissions: Decimal  # of the open trade
     max_abs: int
     opened_at: datetime | None
+    opened_by: str
 
     def __init__(self, va_id: str, contract_key: str, multiplier: int) -> None:
         self.va_id = va_id
@@ -163,6 +167,7 @@ class _Book:
         self.commissions = _ZERO
         self.max_abs = 0
         self.opened_at = None
+        self.opened_by = ""
 
     def apply(self, ex: ExecutionLike, reason: str) -> Trade | None:
         """Apply one execution; returns the trade it closed, if any (then opens the rest)."""
@@ -172,7 +177,7 @@ class _Book:
         self.total_commissions += ex.commission
         self.realized -= ex.commission
         if self.quantity == 0 or sign == self.direction:
-            self._open(sign, quantity, ex.price, ex.commission, ex.time)
+            self._open(sign, quantity, ex.price, ex.commission, ex.time, ex.order_id)
             return None
         closing = min(quantity, abs(self.quantity))
         rest = quantity - closing
@@ -188,15 +193,22 @@ class _Book:
             return None
         trade = self._close(ex.time, reason)
         if rest:
-            self._open(sign, rest, ex.price, ex.commission - close_commission, ex.time)
+            self._open(sign, rest, ex.price, ex.commission - close_commission, ex.time, ex.order_id)
         return trade
 
     def _open(
-        self, sign: int, quantity: int, price: Decimal, commission: Decimal, time: datetime
+        self,
+        sign: int,
+        quantity: int,
+        price: Decimal,
+        commission: Decimal,
+        time: datetime,
+        order_id: str,
     ) -> None:
         if self.quantity == 0:
             self.direction = sign
             self.opened_at = time
+            self.opened_by = order_id
         self.quantity += sign * quantity
         self.cost += price * quantity
         self.entry_notional += price * quantity
@@ -220,6 +232,7 @@ class _Book:
             commissions=self.commissions,
             exit_reason=reason,
             multiplier=self.multiplier,
+            entry_order_id=self.opened_by,
         )
         self.cost = _ZERO
         self._reset_trade()

@@ -3,7 +3,9 @@
 Pure: no I/O, no threads. ``SimAccount`` is owned by ``SimBroker`` and changed only under its
 lock. All money is ``Decimal``: cash is exact (fill prices are cents, commissions 4 dp); the
 derived figures of a snapshot (net liquidation, maintenance margin, available funds) are rounded
-to cents.
+to cents. Positions are keyed by contract key (a stock's key is its symbol); an option's value
+and cash flows are multiplied by its multiplier, and a short option needs Reg-T margin
+(``actors.rules.margin``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from actors.rules.margin import option_position_margin
 from broker.base import AccountSnapshot, BrokerPosition, Contract, Side
 
 __all__ = ["SimAccount", "cumulative_commission", "execution_commission"]
@@ -80,22 +83,31 @@ class SimAccount:
     def cash(self) -> Decimal:
         return self._cash
 
-    def position(self, symbol: str) -> int:
-        """Signed shares held in ``symbol`` (negative when short)."""
-        holding = self._holdings.get(symbol)
+    def position(self, key: str) -> int:
+        """Signed shares (contracts for an option) held in the contract with this key (a
+        stock's key is its symbol; negative when short)."""
+        holding = self._holdings.get(key)
         return holding.quantity if holding else 0
+
+    def option_holdings(self) -> list[tuple[Contract, int]]:
+        """Every non-zero option position (contract, signed contracts), in key order."""
+        return [
+            (h.contract, h.quantity)
+            for _, h in sorted(self._holdings.items())
+            if h.quantity != 0 and h.contract.is_option
+        ]
 
     def apply_fill(
         self, contract: Contract, side: Side, quantity: int, price: Decimal, commission: Decimal
     ) -> None:
-        """Book one execution: cash moves by the notional and the commission, the position and
-        its average cost by the shares."""
+        """Book one execution: cash moves by the notional (times the multiplier) and the
+        commission, the position and its average cost by the shares or contracts."""
         if quantity <= 0:
             raise ValueError(f"fill quantity must be > 0 (got {quantity})")
-        self._cash -= side.sign * quantity * price + commission
-        holding = self._holdings.get(contract.symbol)
+        self._cash -= side.sign * quantity * price * contract.multiplier + commission
+        holding = self._holdings.get(contract.key)
         if holding is None:
-            holding = self._holdings[contract.symbol] = _Holding(contract=contract)
+            holding = self._holdings[contract.key] = _Holding(contract=contract)
         old = holding.quantity
         new = old + side.sign * quantity
         if old == 0 or (old > 0) == (side is Side.BUY):
@@ -120,27 +132,54 @@ class SimAccount:
         ]
 
     def market_values(self, marks: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
-        """(long market value, absolute short market value) at ``marks`` (price by symbol).
+        """(long market value, absolute short market value) at ``marks`` (price per share by
+        contract key), options included at price x multiplier.
 
         Raises:
-            KeyError: a position's symbol has no mark.
+            KeyError: a position's contract has no mark.
         """
         long_value = Decimal(0)
         short_value = Decimal(0)
-        for symbol, holding in self._holdings.items():
+        for key, holding in self._holdings.items():
+            if holding.quantity == 0:
+                continue
+            value = holding.quantity * marks[key] * holding.contract.multiplier
             if holding.quantity > 0:
-                long_value += holding.quantity * marks[symbol]
+                long_value += value
             elif holding.quantity < 0:
-                short_value += -holding.quantity * marks[symbol]
+                short_value -= value
         return long_value, short_value
+
+    def maintenance_margin(self, marks: Mapping[str, Decimal]) -> Decimal:
+        """Stocks: long pct of long value + short pct of short value; options: Reg-T for short
+        ones (underlying marked at ``marks[symbol]``), none for long ones (paid in full).
+
+        Raises:
+            KeyError: a position's contract, or a short option's underlying, has no mark.
+        """
+        total = Decimal(0)
+        for key, holding in self._holdings.items():
+            quantity = holding.quantity
+            if quantity == 0:
+                continue
+            contract = holding.contract
+            if contract.is_option:
+                total += option_position_margin(
+                    contract, quantity, underlying=marks[contract.symbol], premium=marks[key]
+                )
+            elif quantity > 0:
+                total += quantity * marks[key] * self._long_rate
+            else:
+                total -= quantity * marks[key] * self._short_rate
+        return total
 
     def snapshot(self, marks: Mapping[str, Decimal], time: datetime) -> AccountSnapshot:
         """The account at ``marks``: net liquidation = cash + signed market value; maintenance
-        margin = long pct of long value + short pct of short value; available = net liquidation
-        - maintenance margin (negative when the account is under water)."""
+        margin as ``maintenance_margin``; available = net liquidation - maintenance margin
+        (negative when the account is under water)."""
         long_value, short_value = self.market_values(marks)
         net_liq = (self._cash + long_value - short_value).quantize(_CENT)
-        maint = (long_value * self._long_rate + short_value * self._short_rate).quantize(_CENT)
+        maint = self.maintenance_margin(marks).quantize(_CENT)
         return AccountSnapshot(
             net_liquidation=net_liq,
             cash=self._cash,

@@ -164,6 +164,10 @@ class MarketModel:
         """The current mid of ``symbol`` (moves at once on ``set_mid``)."""
         return self._mids[symbol]
 
+    def volatility(self, symbol: str) -> float:
+        """The annual volatility ``symbol``'s mid moves with (KeyError if unknown)."""
+        return self._specs[symbol].volatility
+
     def last_quote(self, symbol: str) -> Quote | None:
         """The latest quote of ``symbol``, None before the first step."""
         return self._quotes.get(symbol)

@@ -54,7 +54,8 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     first = open_database(url)
     assert [row[0] for row in first.execute_sql("SELECT name FROM schema_migration")] == [
-        "0001_initial"
+        "0001_initial",
+        "0002_option_entry_fields",
     ]
     Ledger(first).upsert_accounts([AccountRecord("va1", "demo", Decimal("1000"), T0)])
     close_database(first)
@@ -62,7 +63,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(tmp_path: Path) -> Non
     second = open_database(url)
     try:
         assert run_migrations(second) == []
-        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 1
+        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 2
         assert [a.id for a in Ledger(second).accounts()] == ["va1"]
     finally:
         close_database(second)

@@ -1,6 +1,6 @@
-"""Test doubles for the dashboard: a fake engine that records commands and never blocks, a
-factory of frozen snapshots, and helpers to publish from a foreign thread and to wait, bounded,
-for the UI to catch up."""
+"""Test doubles for the dashboard: a fake engine that records commands and never blocks (except
+where a test makes its VA inspection stall, bounded), a factory of frozen snapshots, and helpers
+to publish from a foreign thread and to wait, bounded, for the UI to catch up."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pykka
 from textual.pilot import Pilot
 
 from actors.base import Bus
-from actors.config import BrokerSettings
+from actors.config import BrokerSettings, EngineConfig, load_config
+from actors.config_reload import ReloadPlan, plan_reload
 from actors.messages import (
     EngineEvent,
     OrderSnapshot,
@@ -23,9 +25,11 @@ from actors.messages import (
     Purpose,
     RiskStatus,
     TradingState,
+    VAInspection,
     VASnapshot,
 )
 from broker.base import Contract, GateState, OrderStatus, OrderType, Side, TradingGate
+from tests.support.engine import make_config
 
 NY = ZoneInfo("America/New_York")
 #: A Wednesday, mid-session.
@@ -73,16 +77,31 @@ class CountingBus(Bus):
 
 
 class FakeEngine:
-    """Stands in for ``actors.engine.Engine``: a real ``Bus`` and ``TradingGate``, commands
-    recorded in a thread-safe list, every method returning at once. ``on_flatten`` (optional)
-    plays the engine's reaction on another thread."""
+    """Stands in for ``actors.engine.Engine``: a real ``Bus``, ``TradingGate`` and
+    ``EngineConfig``, commands recorded in a thread-safe list, every command returning at once.
+
+    ``on_flatten`` (optional) plays the engine's reaction on another thread. ``inspect_va``
+    answers ``inspections[va_id]``; while ``stall`` is set it blocks like a busy actor until
+    ``release`` is set or its timeout passes (then it raises ``pykka.Timeout``). ``reload_config``
+    validates and plans with the real code (``load_config``, ``plan_reload``).
+    """
 
     def __init__(self, *, broker: BrokerSettings | None = None, speed: float | None = 30) -> None:
         self.bus = CountingBus()
         self.clock = FakeClock(NOW, speed)
-        self.config = FakeConfig(broker or BrokerSettings())
+        config = make_config()
+        if broker is not None:
+            config = config.model_copy(update={"broker": broker})
+        self.config: EngineConfig = config
         self.gate = TradingGate(GateState.OPEN, "test start")
         self.on_flatten: Callable[[], None] | None = None
+        self.inspections: dict[str, VAInspection] = {}
+        self.stall = threading.Event()
+        self.release = threading.Event()
+        self.inspecting = threading.Event()  # set while an inspect_va call is blocked
+        self.snapshots: dict[str, object] = {}  # what ask_snapshot answers, per actor name
+        self.snapshots_ready = threading.Event()  # ask_snapshot waits for it (bounded)
+        self.snapshots_ready.set()
         self._lock = threading.Lock()
         self._calls: list[tuple[str, str]] = []
 
@@ -106,12 +125,42 @@ class FakeEngine:
         self._record("resume", reason)
 
     def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
-        self._record("flatten", reason)
+        if va_id is None:
+            self._record("flatten", reason)
+        else:
+            self._record("flatten_va", f"{va_id}: {reason}")
         if self.on_flatten is not None:
             self.on_flatten()
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
         self._record("pause_va", f"{va_id} {paused} {reason}")
+
+    def ask_snapshot(self, name: str, timeout_s: float = 2.0) -> object:
+        if not self.snapshots_ready.wait(5):
+            raise pykka.Timeout(f"{name} did not answer")
+        if name not in self.snapshots:
+            raise LookupError(f"no actor at {name}")
+        return self.snapshots[name]
+
+    def inspect_va(self, va_id: str, timeout_s: float = 1.0) -> VAInspection:
+        self._record("inspect_va", va_id)
+        if self.stall.is_set():
+            self.inspecting.set()
+            try:
+                if not self.release.wait(timeout_s):
+                    raise pykka.Timeout(f"va:{va_id} did not answer in {timeout_s} s")
+            finally:
+                self.inspecting.clear()
+        inspection = self.inspections.get(va_id)
+        if inspection is None:
+            raise LookupError(f"no actor at va:{va_id}")
+        return inspection
+
+    def reload_config(self, path: str) -> ReloadPlan:
+        self._record("reload_config", path)
+        plan = plan_reload(self.config, load_config(path))
+        self.config = plan.config
+        return plan
 
 
 class Snapshots:
@@ -199,6 +248,39 @@ class Snapshots:
     @staticmethod
     def event(text: str, kind: str = "fill", va_id: str | None = "va1") -> EngineEvent:
         return EngineEvent(kind=kind, text=text, time=NOW, va_id=va_id)
+
+    @staticmethod
+    def inspection(va_id: str = "va1", **changes: object) -> VAInspection:
+        """What a VA in a position answers, with fixed wall times (NOW - n seconds)."""
+        wall = NOW.timestamp()
+        values: dict[str, object] = {
+            "snapshot": Snapshots.va(
+                va_id,
+                mailbox=3,
+                last_decisions=(
+                    "10:15:20 entry accepted: ma_cross up (fast 101.20 > slow 100.90)",
+                    "10:12:05 entry refused: max_spread (12.0 bps > 10.0 bps)",
+                ),
+            ),
+            "config": (
+                ("id", va_id),
+                ("capital", "100000"),
+                ("universe", "['AAA', 'BBB']"),
+                ("strategy.kind", "ma_cross"),
+                ("limits.max_open_positions", "1"),
+                ("limits.cooldown_losses", "3"),
+            ),
+            "holdings": (("AAA", 100, Decimal("100.00"), Decimal("101.50")),),
+            "working_orders": ("o-1",),
+            "handled": (
+                ("QuotesReady", wall - 2.5, 0.42),
+                ("Fill", wall - 1.25, 1.5),
+                ("QuotesReady", wall - 0.5, 75.0),
+            ),
+            "crashes": 1,
+        }
+        values.update(changes)
+        return VAInspection(**values)  # type: ignore[arg-type]
 
 
 def publish_from_thread(bus: Bus, items: Iterable[object], *, timeout_s: float = 2.0) -> None:

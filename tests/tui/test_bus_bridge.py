@@ -87,3 +87,14 @@ def test_many_actor_threads_publishing_at_once_lose_no_key() -> None:
 
     assert sorted(va.va_id for va in batch.vas) == [f"va{n}" for n in range(8)]
     assert {va.equity for va in batch.vas} == {Decimal(199)}
+
+
+def test_an_offered_snapshot_never_replaces_a_pending_one() -> None:
+    bridge = BusBridge()
+    bridge(Snapshots.va("va1", state="paused"))
+    assert bridge.offer(Snapshots.va("va1", state="idle")) is False
+    assert bridge.offer(Snapshots.va("va2", state="idle")) is True
+
+    states = {va.va_id: va.state for va in bridge.drain().vas}
+
+    assert states == {"va1": "paused", "va2": "idle"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from rich.text import Text
@@ -11,7 +12,7 @@ from textual.widgets import Static
 from actors.config import BrokerSettings, IbSettings
 from actors.messages import TradingState
 from broker.base import OrderStatus
-from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
+from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
 from tui.event_log import EventLog
 from tui.tables import KeyedTable
@@ -43,15 +44,34 @@ async def test_a_va_snapshot_from_an_actor_thread_becomes_a_row(engine: FakeEngi
             "va1",
             "ma_cross",
             "AAA",
-            "in_position",
+            "in position",
             "101,250.50",
             "-120.25",
             "+1,250.50",
             "1.50",
             "3/1",
         ]
-        publish_from_thread(engine.bus, [Snapshots.va("va1", state="cooldown")])
-        await wait_for(pilot, lambda: cells(app, "vas", "va1")[3] == "cooldown")
+        publish_from_thread(engine.bus, [Snapshots.va("va1", state="paused")])
+        await wait_for(pilot, lambda: cells(app, "vas", "va1")[3] == "paused")
+
+
+async def test_a_va_in_cooldown_shows_the_time_left_and_it_counts_down_with_the_clock(
+    engine: FakeEngine,
+) -> None:
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        until = NOW + timedelta(minutes=3, seconds=12)
+        publish_from_thread(engine.bus, [Snapshots.va(state="cooldown", cooldown_until=until)])
+        await wait_for(pilot, lambda: cells(app, "vas", "va1")[3:4] == ["cooldown 3:12"])
+
+        engine.clock.advance(70)
+
+        await wait_for(pilot, lambda: cells(app, "vas", "va1")[3] == "cooldown 2:02")
+        publish_from_thread(engine.bus, [Snapshots.va(state="idle")])
+        await wait_for(pilot, lambda: cells(app, "vas", "va1")[3] == "idle")
+        engine.clock.advance(10)
+        await pilot.pause(3 * FAST)
+        assert cells(app, "vas", "va1")[3] == "idle"
 
 
 async def test_a_position_row_appears_and_disappears_when_its_quantity_is_zero(
@@ -86,7 +106,7 @@ async def test_an_order_row_disappears_when_its_status_is_terminal(engine: FakeE
         )
 
         await wait_for(pilot, lambda: rows(app, "orders") == ["o-1"])
-        assert cells(app, "orders", "o-1")[6:8] == ["40", "partially_filled"]
+        assert cells(app, "orders", "o-1")[5:7] == ["40/100", "partially filled"]
         publish_from_thread(engine.bus, [Snapshots.order("o-1", OrderStatus.FILLED, filled=100)])
         await wait_for(pilot, lambda: rows(app, "orders") == [])
 
@@ -96,14 +116,14 @@ async def test_an_order_ages_as_the_exchange_clock_moves(engine: FakeEngine) -> 
     async with app.run_test(size=(160, 40)) as pilot:
         publish_from_thread(engine.bus, [Snapshots.order("o-1")])
         await wait_for(pilot, lambda: "o-1" in rows(app, "orders"))
-        assert cells(app, "orders", "o-1")[8] == "42s"
+        assert cells(app, "orders", "o-1")[7] == "42s"
 
         engine.clock.advance(60)
 
-        await wait_for(pilot, lambda: cells(app, "orders", "o-1")[8] == "1m42s")
+        await wait_for(pilot, lambda: cells(app, "orders", "o-1")[7] == "1m42s")
 
 
-async def test_the_header_shows_mode_clock_speed_and_the_trading_state(
+async def test_the_header_shows_mode_clock_speed_connection_and_the_trading_state(
     engine: FakeEngine,
 ) -> None:
     app = EngineApp(engine, flush_interval_s=FAST)
@@ -112,6 +132,7 @@ async def test_the_header_shows_mode_clock_speed_and_the_trading_state(
         assert label(app, "mode").strip() == "SIM"
         assert label(app, "clock").split() == ["10:15:30", "2024-03-13", "EDT", "x30"]
         assert label(app, "state").strip() == "WAITING"
+        assert label(app, "connection").strip() == "BROKER ?"
         assert label(app, "flags") == "gate open"
 
         publish_from_thread(engine.bus, [Snapshots.risk(TradingState.REDUCING)])
@@ -122,13 +143,17 @@ async def test_the_header_shows_mode_clock_speed_and_the_trading_state(
         assert label(app, "pnl") == "day P&L -120.25 / -5,000.00"
         assert label(app, "limits") == "trades 3/10  positions 1/5"
         assert label(app, "flags") == "gate open"
+        assert label(app, "connection").strip() == "CONNECTED"
+        assert app.query_one("#connection").has_class("-connected")
 
         publish_from_thread(engine.bus, [Snapshots.risk(TradingState.HALTED, connected=False)])
 
         await wait_for(pilot, lambda: label(app, "state").strip() == "HALTED")
         assert app.query_one("#state").has_class("-halted")
         assert not app.query_one("#state").has_class("-reducing")
-        assert "BROKER DISCONNECTED" in label(app, "flags")
+        assert label(app, "connection").strip() == "DISCONNECTED"
+        assert app.query_one("#connection").has_class("-disconnected")
+        assert not app.query_one("#connection").has_class("-connected")
 
 
 async def test_a_live_account_is_labelled_live_in_red_and_max_speed_reads_max() -> None:
@@ -193,3 +218,28 @@ async def test_the_bridge_is_subscribed_while_the_app_runs_and_removed_after(
         await wait_for(pilot, lambda: engine.bus.subscribers == 1)
     assert engine.bus.subscribers == 0
     publish_from_thread(engine.bus, [Snapshots.va("late")])  # after exit: harmless
+
+
+async def test_the_first_snapshots_are_asked_and_what_the_bus_brought_meanwhile_wins(
+    engine: FakeEngine,
+) -> None:
+    engine.snapshots = {
+        "governor": Snapshots.risk(TradingState.HALTED, reason="recovered"),
+        "position_monitor": [Snapshots.position("va1", "AAA", 100)],
+        "va:va1": Snapshots.va("va1", state="idle"),
+        "va:va2": Snapshots.va("va2", state="idle"),
+    }
+    engine.snapshots_ready.clear()  # the actors answer late
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        publish_from_thread(engine.bus, [Snapshots.va("va2", state="paused")])
+        await wait_for(pilot, lambda: cells(app, "vas", "va2")[3:4] == ["paused"])
+
+        engine.snapshots_ready.set()
+
+        await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED)
+        await wait_for(pilot, lambda: rows(app, "vas") == ["va2", "va1"])
+        await wait_for(pilot, lambda: rows(app, "positions") == ["va1|AAA"])
+        await pilot.pause(3 * FAST)
+        assert cells(app, "vas", "va1")[3] == "idle"
+        assert cells(app, "vas", "va2")[3] == "paused", "an older asked snapshot won"

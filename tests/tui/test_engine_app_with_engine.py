@@ -2,15 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from actors.messages import TradingState
+from actors.engine import Engine
+from actors.messages import QuotesReady, TradingState
 from broker.base import GateState
 from tests.support.engine import start_engine
 from tests.tui.fakes import wait_for
 from tui import EngineApp, QuitChoice
+from tui.inspector import InspectorScreen
 from tui.screens import QuitScreen
 from tui.tables import KeyedTable
+
+#: QuotesReady told to each VA on top of the stall: a backlog the VA must work through.
+FLOOD = 2000
+
+
+class Stall:
+    """A message that keeps the actor handling it busy until ``release`` is set (bounded)."""
+
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
+
+
+@contextmanager
+def stallable(engine: Engine, *names: str) -> Iterator[None]:
+    """Let the actors at ``names`` handle ``Stall``; other messages go to their own handler."""
+    for name in names:
+        actor = engine.actor(name)
+        assert actor is not None, name
+        original = actor.handle
+
+        def handle(message: object, original=original) -> None:  # type: ignore[no-untyped-def]
+            if isinstance(message, Stall):
+                message.release.wait(10)
+            else:
+                original(message)
+
+        actor.handle = handle  # type: ignore[method-assign]
+    yield
+
+
+async def test_the_dashboard_asks_a_running_engine_for_its_state_at_start(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)  # started, and quiet: nothing will be published
+    try:
+        app = EngineApp(sim.engine, flush_interval_s=0.05)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+            vas = app.query_one("#vas", KeyedTable)
+            await wait_for(pilot, lambda: list(vas.keys()) == ["va1", "va2"])
+    finally:
+        sim.engine.stop()
 
 
 async def test_a_real_engine_fills_a_position_the_dashboard_shows_it_and_h_halts_it(
@@ -42,3 +88,53 @@ async def test_a_real_engine_fills_a_position_the_dashboard_shows_it_and_h_halts
             assert app.return_value is QuitChoice.LEAVE
     finally:
         sim.engine.stop()
+
+
+async def test_h_closes_the_gate_at_once_while_every_actor_is_busy(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    engine = sim.engine
+    release = threading.Event()
+    try:
+        with stallable(engine, "governor", "va:va1", "va:va2"):
+            app = EngineApp(engine, flush_interval_s=0.05, inspect_timeout_s=1.0)
+            async with app.run_test(size=(160, 40)) as pilot:
+                await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+                await wait_for(pilot, lambda: app.selected_va == "va1")
+                assert engine.gate.state is GateState.OPEN
+                # The governor and both VAs are stuck in a slow message, with a backlog behind.
+                for name in ("governor", "va:va1", "va:va2"):
+                    engine.book.tell(name, Stall(release))
+                for _ in range(FLOOD):
+                    engine.book.tell("va:va1", QuotesReady())
+                    engine.book.tell("va:va2", QuotesReady())
+                va1 = engine.actor("va:va1")
+                assert va1 is not None and va1.mailbox_depth() >= FLOOD
+
+                # The inspector asks the stalled VA; the UI keeps running meanwhile.
+                await pilot.press("enter")
+                screen = app.screen
+                assert isinstance(screen, InspectorScreen)
+
+                await pilot.press("h")
+
+                assert engine.gate.state is GateState.CLOSED
+                assert engine.gate.reason == "halt key"
+                assert va1.mailbox_depth() >= FLOOD, "the VAs drained before the check"
+                assert app.trading_state is TradingState.ACTIVE, "the governor saw the halt"
+                await wait_for(
+                    pilot,
+                    lambda: screen.answer_line == "actor busy: no answer in 1.0 s",
+                    timeout_s=5,
+                )
+                assert va1.mailbox_depth() >= FLOOD
+
+                release.set()
+                await asyncio.to_thread(sim.idle)
+                await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED)
+                await wait_for(pilot, lambda: screen.answer_line.startswith("live:"), timeout_s=5)
+                assert screen.inspection is not None
+                names = [name for name, _, _ in screen.inspection.handled]
+                assert names.count("QuotesReady") >= 10, "the backlog was not handled"
+    finally:
+        release.set()
+        engine.stop()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from actors.config import BrokerSettings, IbSettings
+from broker.base import Contract, OrderStatus
 from tests.tui.fakes import NOW, FakeConfig, Snapshots
 from tui.controls import TradingMode, trading_mode
 from tui.formatting import (
@@ -16,14 +17,17 @@ from tui.formatting import (
     VA_COLUMNS,
     age_label,
     clock_label,
+    countdown_label,
     day_pnl_text,
     event_line,
     limits_label,
     money,
     order_cells,
     position_cells,
+    short_order_id,
     speed_label,
     va_cells,
+    va_state_cell,
 )
 
 
@@ -32,13 +36,13 @@ def plain(cells: tuple[object, ...]) -> list[str]:
 
 
 def test_a_va_row_shows_equity_pnl_drawdown_and_wins_over_losses() -> None:
-    cells = va_cells(Snapshots.va(day_pnl=Decimal("-120.25")))
+    cells = va_cells(Snapshots.va(day_pnl=Decimal("-120.25")), NOW)
     assert len(cells) == len(VA_COLUMNS)
     assert plain(cells) == [
         "va1",
         "ma_cross",
         "AAA",
-        "in_position",
+        "in position",
         "101,250.50",
         "-120.25",
         "+1,250.50",
@@ -48,14 +52,65 @@ def test_a_va_row_shows_equity_pnl_drawdown_and_wins_over_losses() -> None:
 
 
 def test_a_va_without_a_symbol_in_play_shows_a_dash() -> None:
-    assert str(va_cells(Snapshots.va(symbol=None))[2]) == "-"
+    assert str(va_cells(Snapshots.va(symbol=None), NOW)[2]) == "-"
+
+
+@pytest.mark.parametrize(
+    ("left_s", "label"),
+    [
+        (192, "cooldown 3:12"),
+        (191.2, "cooldown 3:12"),
+        (0.2, "cooldown 0:01"),
+        (-5, "cooldown 0:00"),
+        (3723, "cooldown 1:02:03"),
+    ],
+)
+def test_a_va_in_cooldown_shows_the_time_left_at_exchange_time(left_s: float, label: str) -> None:
+    snapshot = Snapshots.va(state="cooldown", cooldown_until=NOW + timedelta(seconds=left_s))
+    cell = va_state_cell(snapshot, NOW)
+    assert str(cell) == label
+    assert str(cell.style) == "yellow"
+
+
+def test_a_paused_va_shows_paused_even_with_a_cooldown_pending() -> None:
+    snapshot = Snapshots.va(state="paused", cooldown_until=NOW + timedelta(seconds=60))
+    assert str(va_state_cell(snapshot, NOW)) == "paused"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "label"), [(0, "0:00"), (59, "0:59"), (60, "1:00"), (3600, "1:00:00")]
+)
+def test_a_countdown_reads_minutes_and_seconds_or_hours(seconds: int, label: str) -> None:
+    assert countdown_label(timedelta(seconds=seconds)) == label
 
 
 def test_a_position_row_signs_the_quantity_and_colors_the_pnl() -> None:
     cells = position_cells(Snapshots.position(quantity=-50, unrealized_pnl=Decimal(-75)))
     assert len(cells) == len(POSITION_COLUMNS)
-    assert plain(cells) == ["va1", "AAA", "-50", "100.00", "101.50", "-75.00", "+1.50", "98.00"]
+    assert plain(cells) == [
+        "va1",
+        "AAA",
+        "-50",
+        "100.00",
+        "101.50",
+        "-75.00",
+        "+1.50",
+        "98.00",
+        "-",
+        "-",
+        "-",
+    ]
     assert str(cells[5].style) == "red"
+
+
+def test_an_option_position_shows_delta_theta_per_day_and_days_to_expiry() -> None:
+    contract = Contract.option("SPY", date(2026, 12, 18), Decimal(565), "P")
+    snapshot = Snapshots.position(
+        contract=contract, quantity=-3, delta=-0.21, theta_per_day=41.5, dte=32
+    )
+    cells = plain(position_cells(snapshot))
+    assert cells[1] == "SPY 20261218 P 565"
+    assert cells[8:] == ["-0.21", "+41.50", "32"]
 
 
 def test_a_position_without_mark_or_stop_shows_dashes() -> None:
@@ -66,17 +121,17 @@ def test_a_position_without_mark_or_stop_shows_dashes() -> None:
 def test_an_order_row_shows_its_age_at_exchange_time() -> None:
     cells = order_cells(Snapshots.order(), NOW)
     assert len(cells) == len(ORDER_COLUMNS)
-    assert plain(cells) == [
-        "o-1",
-        "va1",
-        "AAA",
-        "BUY",
-        "LMT entry",
-        "100",
-        "0",
-        "submitted",
-        "42s",
-    ]
+    assert plain(cells) == ["o-1", "va1", "AAA", "BUY", "LMT entry", "0/100", "submitted", "42s"]
+
+
+def test_an_order_id_loses_its_va_prefix_and_a_status_its_underscores() -> None:
+    order = Snapshots.order(
+        "trend-tech-28a4ae-12.stop", OrderStatus.PARTIALLY_FILLED, va_id="trend-tech", filled=40
+    )
+    cells = plain(order_cells(order, NOW))
+    assert cells[0] == "28a4ae-12.stop"
+    assert cells[5:7] == ["40/100", "partially filled"]
+    assert short_order_id(Snapshots.order("va1-", va_id="va1")) == "va1-"
 
 
 def test_cells_are_text_so_brackets_in_names_are_not_read_as_markup() -> None:

@@ -7,7 +7,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from actors.calendar import TradingCalendar
-from actors.rules.exits import StockExitRules, evaluate_stock_exit
+from actors.rules.exits import (
+    OptionExitRules,
+    StockExitRules,
+    evaluate_option_exit,
+    evaluate_stock_exit,
+    profit_target_price,
+)
 
 NY = ZoneInfo("America/New_York")
 CALENDAR = TradingCalendar.build(NY, time(9, 30), time(16, 0))
@@ -144,3 +150,72 @@ def test_stop_wins_over_time_and_session_close() -> None:
 def test_time_wins_over_session_close() -> None:
     close = datetime(2026, 3, 11, 15, 50, tzinfo=NY)
     assert exit_reason(opened_at=close - timedelta(minutes=60), now=close) == "time"
+
+
+# -- short options: profit > stop > time ------------------------------------------------------
+
+OPTION_RULES = OptionExitRules(profit_take_pct=50.0, stop_loss_multiple=3.0, time_exit_dte=3)
+
+
+def option_exit(
+    *,
+    quantity: int = -2,
+    credit: str = "2.00",
+    ask: str = "2.10",
+    mark: str = "2.00",
+    dte: int = 20,
+    rules: OptionExitRules = OPTION_RULES,
+) -> str | None:
+    return evaluate_option_exit(
+        quantity=quantity,
+        credit=Decimal(credit),
+        ask=Decimal(ask),
+        mark=Decimal(mark),
+        dte=dte,
+        rules=rules,
+    )
+
+
+def test_a_quiet_short_put_stays_open() -> None:
+    assert option_exit() is None
+
+
+def test_the_option_profit_target_fires_when_the_ask_reaches_half_the_credit() -> None:
+    assert profit_target_price(Decimal("2.00"), OPTION_RULES) == Decimal("1.00")
+    assert option_exit(ask="1.00", mark="0.95") == "profit_target"
+
+
+def test_the_option_profit_target_does_not_fire_one_cent_above() -> None:
+    assert option_exit(ask="1.01", mark="0.95") is None
+
+
+def test_the_profit_target_price_rounds_down_to_the_cent() -> None:
+    assert profit_target_price(Decimal("2.15"), OPTION_RULES) == Decimal("1.07")
+
+
+def test_the_option_stop_fires_when_the_mark_reaches_three_times_the_credit() -> None:
+    assert option_exit(ask="6.20", mark="6.00") == "stop"
+
+
+def test_the_option_stop_does_not_fire_one_cent_below_and_ignores_a_wide_ask() -> None:
+    assert option_exit(ask="6.50", mark="5.99") is None
+
+
+def test_the_time_exit_fires_at_three_days_to_expiry_not_four() -> None:
+    assert option_exit(dte=3) == "time"
+    assert option_exit(dte=4) is None
+
+
+def test_a_time_exit_of_zero_days_is_disabled() -> None:
+    rules = OptionExitRules(profit_take_pct=50.0, stop_loss_multiple=3.0, time_exit_dte=0)
+    assert option_exit(dte=0, rules=rules) is None
+
+
+def test_profit_wins_over_time_and_stop_wins_over_time() -> None:
+    assert option_exit(ask="0.90", mark="0.85", dte=1) == "profit_target"
+    assert option_exit(ask="7.00", mark="6.80", dte=1) == "stop"
+
+
+def test_a_long_option_only_has_the_time_exit() -> None:
+    assert option_exit(quantity=2, ask="0.10", mark="0.05") is None
+    assert option_exit(quantity=2, dte=2) == "time"

@@ -36,8 +36,13 @@ ALLOWED = {
 }
 
 
+#: Purposes an order proposal can have (assignment and expiry orders are booked from broker
+#: events, never proposed).
+PROPOSED = (Purpose.ENTRY, Purpose.STOP, Purpose.EXIT)
+
+
 def test_the_state_table_covers_every_state_and_purpose() -> None:
-    assert set(ALLOWED) == {(s, p) for s in TradingState for p in Purpose}
+    assert set(ALLOWED) == {(s, p) for s in TradingState for p in PROPOSED}
 
 
 @pytest.mark.parametrize(("state", "purpose"), list(ALLOWED))

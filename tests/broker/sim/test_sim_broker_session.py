@@ -80,13 +80,16 @@ def test_only_subscribed_symbols_are_quoted(make_sim: MakeSim) -> None:
     assert sim.broker.last_quote("AAA") is not None  # the market moves whether watched or not
 
 
-def test_subscribing_an_option_or_an_unknown_symbol_raises_a_clear_value_error(
+def test_subscribing_an_unlisted_option_or_an_unknown_symbol_raises_a_clear_value_error(
     make_sim: MakeSim,
 ) -> None:
     sim = make_sim(subscribe=False)
-    option = Contract("AAA", "OPT", date(2024, 4, 19), Decimal("90"), "P", 100)
+    wednesday = Contract("AAA", "OPT", date(2024, 4, 17), Decimal("90"), "P", 100)
+    with pytest.raises(ValueError, match="option not listed"):
+        sim.broker.subscribe_quotes([wednesday])
+    future = Contract("AAA", "FUT", date(2024, 6, 21))
     with pytest.raises(ValueError, match="unsupported instrument"):
-        sim.broker.subscribe_quotes([option])
+        sim.broker.subscribe_quotes([future])
     with pytest.raises(ValueError, match="unknown symbol 'ZZZ'"):
         sim.broker.subscribe_quotes([Contract.stock("AAA"), Contract.stock("ZZZ")])
     sim.step()
@@ -203,7 +206,7 @@ def test_a_duplicate_client_order_id_never_creates_a_second_order(
     assert sim.broker.executions() == []
 
 
-def test_an_unknown_symbol_or_an_option_is_rejected_by_the_venue_with_a_reason(
+def test_an_unknown_symbol_or_an_unlisted_option_is_rejected_by_the_venue_with_a_reason(
     make_sim: MakeSim, make_order: MakeOrder
 ) -> None:
     sim = make_sim()
@@ -211,10 +214,10 @@ def test_an_unknown_symbol_or_an_option_is_rejected_by_the_venue_with_a_reason(
     (event,) = sim.listener.statuses("u1")
     assert event.status is OrderStatus.REJECTED
     assert "unknown symbol 'ZZZ'" in event.reason
-    option = Contract("AAA", "OPT", date(2024, 4, 19), Decimal("90"), "P", 100)
+    option = Contract("AAA", "OPT", date(2024, 4, 17), Decimal("90"), "P", 100)
     bad = OrderRequest("o1", option, Side.SELL, OrderType.LMT, 1, limit_price=Decimal("1.00"))
     assert sim.broker.place_order(bad)
-    assert "unsupported instrument" in sim.listener.statuses("o1")[0].reason
+    assert "option not tradable" in sim.listener.statuses("o1")[0].reason
     assert sim.broker.place_order(make_order("z1", 0))
     assert sim.listener.status_names("z1") == [OrderStatus.REJECTED]
     assert sim.broker.place_order(make_order("l1", order_type=OrderType.LMT))

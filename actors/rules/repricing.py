@@ -1,0 +1,74 @@
+"""Bounded re-pricing of working limit orders toward the natural price. Pure: no I/O, no
+threads.
+
+The natural price is the touch an order would take: the bid for a sell, the ask for a buy. A
+plan starts the limit at the mid (or at the natural price with ``steps = 0``) and at each
+re-price moves it a step further toward the natural price, never past it::
+
+    limit(k) = mid + (natural - mid) x min(k, steps) / steps       (k = 0, 1, 2, ...)
+
+rounded to the cent toward the mid, so a sell never asks less than the bid and a buy never
+bids more than the ask. The OrderManager applies a plan to any order that carries one
+(option entries, option exits, flatten).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from broker.base import Side
+
+__all__ = ["CENT", "RepricePlan", "plan_done", "repriced_limit"]
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class RepricePlan:
+    """How a working limit order is re-priced.
+
+    Attributes:
+        interval_s: clock seconds between re-prices.
+        steps: re-prices from the mid to the natural price; 0 starts at the natural price and
+            re-pegs to it each time.
+        max_reprices: re-prices before the plan ends (the order then rests at its last
+            limit, or goes to market); None: re-price for as long as the order works.
+        then_market: when the plan ends, cancel the order and close what is left at market
+            (exits only; an entry never chases past the natural price).
+    """
+
+    interval_s: float
+    steps: int = 0
+    max_reprices: int | None = None
+    then_market: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.interval_s > 0:
+            raise ValueError(f"interval_s must be > 0 (got {self.interval_s})")
+        if self.steps < 0 or (self.max_reprices is not None and self.max_reprices < 0):
+            raise ValueError("steps and max_reprices must be >= 0")
+
+
+def repriced_limit(*, side: Side, bid: float, ask: float, step: int, steps: int) -> Decimal:
+    """The limit of re-price number ``step`` (0 = the first limit) of an order on ``side``,
+    given the quote now: between the mid and the natural price, rounded toward the mid, and
+    at least one cent."""
+    bid_d = Decimal(repr(bid))
+    ask_d = Decimal(repr(ask))
+    mid = (bid_d + ask_d) / 2
+    natural = bid_d if side is Side.SELL else ask_d
+    fraction = Decimal(1) if steps <= 0 else Decimal(min(max(step, 0), steps)) / steps
+    price = mid + (natural - mid) * fraction
+    rounding = ROUND_CEILING if side is Side.SELL else ROUND_FLOOR
+    limit = price.quantize(CENT, rounding=rounding)
+    if side is Side.SELL:
+        limit = max(limit, bid_d.quantize(CENT, rounding=ROUND_CEILING))
+    else:
+        limit = min(limit, ask_d.quantize(CENT, rounding=ROUND_FLOOR))
+    return max(limit, CENT)
+
+
+def plan_done(plan: RepricePlan, reprices: int) -> bool:
+    """Whether a plan that has re-priced ``reprices`` times has ended."""
+    return plan.max_reprices is not None and reprices >= plan.max_reprices

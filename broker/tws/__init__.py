@@ -1,0 +1,31 @@
+"""A TWS API server (wire protocol version 178) backed by the in-process market simulator.
+
+``TwsSimServer`` speaks the real socket protocol, so ib_async and IB's official client connect
+to it as to TWS / IB Gateway, while quotes, fills, positions and the account come from
+``broker.sim`` (``SimBroker`` on a ``VirtualClock`` and ``TradingCalendar``). Tests inject faults
+through the server's methods; ``run_tws_sim`` is the ``main.py tws-sim`` command.
+
+Modules: ``codec`` (framing, fields), ``messages`` (short messages), ``order_codec``
+(placeOrder/openOrder/completedOrder/execDetails), ``contracts``, ``market_data``, ``account``
+and ``feeds`` (account subscriptions), ``order_records`` and ``orders`` (the order desk),
+``faults``, ``session`` (handshake, startApi), ``requests`` (dispatch), ``server``, ``settings``,
+``runner`` (command line).
+"""
+
+from __future__ import annotations
+
+from broker.tws.faults import DEFAULT_REJECT_REASON
+from broker.tws.runner import add_tws_sim_arguments, main, run_tws_sim, server_from_config
+from broker.tws.server import TwsSimServer
+from broker.tws.settings import DEFAULT_ACCOUNT, TwsSimSettings
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "DEFAULT_REJECT_REASON",
+    "TwsSimServer",
+    "TwsSimSettings",
+    "add_tws_sim_arguments",
+    "main",
+    "run_tws_sim",
+    "server_from_config",
+]

@@ -1,0 +1,210 @@
+"""``TwsHub``: everything the simulated TWS owns on its event loop, wired together.
+
+Threads: event-loop thread only. The hub holds the client sessions (and routes messages to a
+client id), the account book and its feeds, the market-data hub, the order desk and the request
+router. ``SimBroker``'s quotes and events reach it through ``on_quote``/``on_event``, which the
+server's bridge schedules on the loop in the order the simulator produced them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time as _time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from loguru import logger
+
+from broker.base import AccountSnapshot, BrokerEvent, ExecutionEvent, OrderStatusEvent, Quote
+from broker.tws import messages as msg
+from broker.tws.account import AccountBook
+from broker.tws.codec import Field
+from broker.tws.contracts import Instrument
+from broker.tws.faults import FaultState
+from broker.tws.feeds import AccountFeeds
+from broker.tws.market_data import MarketDataHub
+from broker.tws.order_records import SimOrderPort
+from broker.tws.orders import OrderDesk
+from broker.tws.requests import RequestRouter, Services
+from broker.tws.session import ClientSession
+from broker.tws.settings import TwsSimSettings
+
+__all__ = ["TwsHub"]
+
+_FARM_NOTICES = (2104, 2106, 2158)
+
+
+class TwsHub:
+    """The loop-owned state of one server run (event-loop thread only).
+
+    Args:
+        settings: the server's settings.
+        broker: the simulator orders execute in.
+        faults: the armed one-shot faults (shared with the server's fault API).
+        now: the simulated time.
+        loop: the event loop this hub lives on (for coalesced pushes).
+    """
+
+    def __init__(
+        self,
+        settings: TwsSimSettings,
+        broker: SimOrderPort,
+        faults: FaultState,
+        now: Callable[[], datetime],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._settings = settings
+        self._faults = faults
+        self._now = now
+        self._loop = loop
+        self._sessions: dict[int, ClientSession] = {}
+        self._session_ids = itertools.count(1)
+        self._dirty: dict[int, Instrument] = {}
+        reference = {
+            symbol: Decimal(repr(spec.price)).quantize(Decimal("0.01"))
+            for symbol, spec in settings.symbols.items()
+        }
+        self.book = AccountBook(
+            account_id=settings.account,
+            registry=settings.registry,
+            reference_prices=reference,
+            starting_cash=settings.starting_cash,
+            maint_margin_long_pct=settings.maint_margin_long_pct,
+            maint_margin_short_pct=settings.maint_margin_short_pct,
+            commission_per_share=settings.commission_per_share,
+            commission_min=settings.commission_min,
+        )
+        self.market = MarketDataHub(settings.registry, settings.calendar, reference)
+        self.feeds = AccountFeeds(self.book, push_interval_s=settings.account_push_interval_s)
+        self.desk = OrderDesk(
+            broker=broker,
+            registry=settings.registry,
+            book=self.book,
+            faults=faults,
+            router=self,
+            now=now,
+            on_fill=self._on_fill,
+            perm_id_start=100_000_000 + secrets.randbelow(900_000_000),
+            exec_id_prefix=f"{int(_time.time()) & 0xFFFFFFFF:08x}",
+        )
+        self._router = RequestRouter(
+            Services(
+                registry=settings.registry,
+                calendar=settings.calendar,
+                now=now,
+                account=settings.account,
+                desk=self.desk,
+                market=self.market,
+                feeds=self.feeds,
+                faults=faults,
+            )
+        )
+
+    # -- connections ---------------------------------------------------------------------------
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The listener's callback: one session per connection, served until it closes."""
+        session = ClientSession(next(self._session_ids), reader, writer, self)
+        self._sessions[session.session_id] = session
+        logger.info("tws-sim: connection {} from {}", session.session_id, session.peer)
+        await session.run()
+
+    def close_sessions(self, client_id: int | None = None) -> int:
+        """Close the sockets of every session (or of one client id); how many."""
+        victims = [
+            s for s in self._sessions.values() if client_id is None or s.client_id == client_id
+        ]
+        for session in victims:
+            session.close()
+        return len(victims)
+
+    def client_ids(self) -> list[int]:
+        """Client ids of the sessions past ``startApi``, sorted."""
+        return sorted(s.client_id for s in self._ready() if s.client_id is not None)
+
+    # -- SessionHost ---------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self._now()
+
+    def on_start_api(self, session: ClientSession, client_id: int) -> bool:
+        """Accept ``startApi`` (managed accounts, next id, farm notices) or refuse with 326."""
+        in_use = any(s.client_id == client_id for s in self._ready())
+        if self._faults.take_refusal() or in_use:
+            logger.info("tws-sim: refusing clientId {} (326)", client_id)
+            session.send(msg.error(msg.NO_REQ_ID, 326))
+            session.close()
+            return False
+        session.send(msg.managed_accounts([self._settings.account]))
+        session.send(msg.next_valid_id(self.desk.next_order_id(client_id)))
+        for code in _FARM_NOTICES:
+            session.send(msg.error(msg.NO_REQ_ID, code))
+        return True
+
+    def on_message(self, session: ClientSession, fields: list[str]) -> None:
+        self._router.dispatch(session, fields)
+
+    def on_closed(self, session: ClientSession) -> None:
+        self._sessions.pop(session.session_id, None)
+        self.market.drop_session(session.session_id)
+        self.feeds.drop_session(session.session_id)
+        logger.info(
+            "tws-sim: session {} (clientId {}) closed", session.session_id, session.client_id
+        )
+
+    # -- routing -------------------------------------------------------------------------------
+    def send_to_client(self, client_id: int, fields: list[Field]) -> None:
+        """Deliver to every started session of ``client_id`` (a ClientRouter)."""
+        for session in self._ready():
+            if session.client_id == client_id:
+                session.send(fields)
+
+    def broadcast(self, fields: list[Field]) -> None:
+        """Deliver to every started session."""
+        for session in self._ready():
+            session.send(fields)
+
+    def _ready(self) -> list[ClientSession]:
+        return [s for s in self._sessions.values() if s.ready]
+
+    # -- connectivity notices ------------------------------------------------------------------
+    def connectivity_lost(self) -> None:
+        """1100 to every client; ticks pause until ``connectivity_restored``."""
+        self.market.outage = True
+        self.broadcast(msg.error(msg.NO_REQ_ID, 1100))
+
+    def connectivity_restored(self, data_lost: bool) -> None:
+        """1102, or 1101 with every market-data subscription dropped; ticks resume."""
+        self.market.outage = False
+        if data_lost:
+            self.market.drop_all()
+        self.broadcast(msg.error(msg.NO_REQ_ID, 1101 if data_lost else 1102))
+
+    # -- the simulator's output ----------------------------------------------------------------
+    def on_quote(self, quote: Quote) -> None:
+        if quote.contract.sec_type != "STK":  # the server lists stocks only (for now)
+            return
+        self.book.on_quote(quote, self._settings.calendar.trading_day(quote.time))
+        self.market.on_quote(quote)
+
+    def on_event(self, event: BrokerEvent) -> None:
+        if isinstance(event, OrderStatusEvent):
+            self.desk.on_status(event)
+        elif isinstance(event, ExecutionEvent):
+            self.desk.on_execution(event)
+        elif isinstance(event, AccountSnapshot):
+            self.feeds.on_step(self._now())
+
+    def _on_fill(self, instrument: Instrument) -> None:
+        # Coalesced: runs after the status event the simulator queued with this execution.
+        if not self._dirty:
+            self._loop.call_soon(self._flush_fills)
+        self._dirty[instrument.con_id] = instrument
+
+    def _flush_fills(self) -> None:
+        dirty, self._dirty = self._dirty, {}
+        for instrument in dirty.values():
+            self.feeds.on_fill(instrument, self._now())

@@ -1,0 +1,206 @@
+"""Market data for the simulated TWS: the latest book per contract, daily statistics, and the
+``reqMktData`` subscriptions that turn them into ticks.
+
+Threads: everything here runs on the server's event-loop thread (quotes from the simulator are
+handed over with ``call_soon_threadsafe``), so nothing is locked.
+
+The path is generic over instruments: subscriptions and books are keyed by conId, and what a
+book sends is decided by ``MarketState.ticks``. A stock book sends bid/ask/last with sizes,
+volume, high/low and the last timestamp (plus open and previous close on the first send);
+another instrument kind (options later) adds its own ``MarketState`` with, e.g.,
+``tickOptionComputation`` messages, and the hub needs no change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from actors.calendar import TradingCalendar
+from broker.base import Quote
+from broker.sim.market import to_cents
+from broker.tws import messages as msg
+from broker.tws.codec import Field
+from broker.tws.contracts import Instrument, InstrumentRegistry
+
+__all__ = ["DailyStats", "MarketDataHub", "MarketState", "MessageSink", "StockBook"]
+
+#: Shares reported for each simulated print (the simulator does not model trade sizes).
+PRINT_SIZE = 100
+
+# Tick types (ib_async asserts that every type it receives is one it knows).
+_BID, _ASK, _LAST, _HIGH, _LOW, _CLOSE, _OPEN = 1, 2, 4, 6, 7, 9, 14
+_BID_SIZE, _ASK_SIZE, _LAST_SIZE, _VOLUME = 0, 3, 5, 8
+_LAST_TIMESTAMP = 45
+
+
+class MessageSink(Protocol):
+    """Where a subscription's messages go (a client session)."""
+
+    @property
+    def session_id(self) -> int: ...
+
+    def send(self, fields: list[Field]) -> None: ...
+
+
+class MarketState(Protocol):
+    """What one instrument's market looks like now, able to describe itself as ticks."""
+
+    def ticks(self, req_id: int, *, first: bool) -> list[list[Field]]: ...
+
+
+@dataclass(slots=True)
+class DailyStats:
+    """One symbol's trading-day statistics (mutable; owned by the hub)."""
+
+    day: date | None = None
+    open: Decimal | None = None
+    high: Decimal | None = None
+    low: Decimal | None = None
+    volume: int = 0
+    close: Decimal | None = None  # the previous session's last price
+    last: Decimal | None = None
+
+    def update(self, day: date, last: Decimal, size: int) -> None:
+        """A print of ``size`` at ``last`` on trading day ``day`` (a new day rolls the stats
+        and makes the previous last the close)."""
+        if self.day is not None and day != self.day:
+            self.close = self.last
+            self.open = self.high = self.low = None
+            self.volume = 0
+        self.day = day
+        if self.open is None:
+            self.open = last
+        self.high = last if self.high is None else max(self.high, last)
+        self.low = last if self.low is None else min(self.low, last)
+        self.volume += size
+        self.last = last
+
+
+@dataclass(frozen=True, slots=True)
+class StockBook:
+    """A stock's top of book and its day, as ticks."""
+
+    quote: Quote
+    stats: DailyStats
+
+    def ticks(self, req_id: int, *, first: bool) -> list[list[Field]]:
+        q, s = self.quote, self.stats
+        bid, ask, last = to_cents(q.bid), to_cents(q.ask), to_cents(q.last)
+        out = [
+            msg.tick_price(req_id, _BID, bid, q.bid_size),
+            msg.tick_price(req_id, _ASK, ask, q.ask_size),
+            msg.tick_price(req_id, _LAST, last, PRINT_SIZE),
+            msg.tick_size(req_id, _BID_SIZE, q.bid_size),
+            msg.tick_size(req_id, _ASK_SIZE, q.ask_size),
+            msg.tick_size(req_id, _LAST_SIZE, PRINT_SIZE),
+            msg.tick_size(req_id, _VOLUME, s.volume),
+        ]
+        if s.high is not None and s.low is not None:
+            out.append(msg.tick_price(req_id, _HIGH, s.high, 0))
+            out.append(msg.tick_price(req_id, _LOW, s.low, 0))
+        out.append(msg.tick_string(req_id, _LAST_TIMESTAMP, str(int(q.time.timestamp()))))
+        if first:
+            if s.open is not None:
+                out.append(msg.tick_price(req_id, _OPEN, s.open, 0))
+            if s.close is not None:
+                out.append(msg.tick_price(req_id, _CLOSE, s.close, 0))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    sink: MessageSink
+    req_id: int
+    instrument: Instrument
+
+
+class MarketDataHub:
+    """Books by conId and the streaming subscriptions fed from them (event-loop thread only).
+
+    Args:
+        registry: resolves the simulator's symbols to instruments.
+        calendar: gives the trading day a quote belongs to (daily statistics roll on it).
+        reference_prices: each symbol's starting price, reported as the previous close until a
+            session has closed.
+    """
+
+    def __init__(
+        self,
+        registry: InstrumentRegistry,
+        calendar: TradingCalendar,
+        reference_prices: Mapping[str, Decimal],
+    ) -> None:
+        self._registry = registry
+        self._calendar = calendar
+        self._stats = {
+            inst.con_id: DailyStats(close=reference_prices.get(inst.symbol)) for inst in registry
+        }
+        self._books: dict[int, MarketState] = {}
+        self._subs: dict[tuple[int, int], _Subscription] = {}
+        self.quoting = True  # False: no ticks are sent (fault: stop quoting)
+        self.outage = False  # True between a 1100 notice and its 1101/1102
+
+    @property
+    def live(self) -> bool:
+        """Whether ticks go out now."""
+        return self.quoting and not self.outage
+
+    def on_quote(self, quote: Quote) -> None:
+        """A new quote from the simulator: update the book and stream it to subscribers."""
+        instrument = self._registry.by_symbol(quote.contract.symbol)
+        stats = self._stats[instrument.con_id]
+        stats.update(self._calendar.trading_day(quote.time), to_cents(quote.last), PRINT_SIZE)
+        book = StockBook(quote=quote, stats=stats)
+        self._books[instrument.con_id] = book
+        if not self.live:
+            return
+        for sub in list(self._subs.values()):
+            if sub.instrument.con_id == instrument.con_id:
+                for fields in book.ticks(sub.req_id, first=False):
+                    sub.sink.send(fields)
+
+    def subscribe(
+        self, sink: MessageSink, req_id: int, instrument: Instrument, *, snapshot: bool
+    ) -> None:
+        """Answer ``reqMktData``: market data type and tick parameters, the current ticks (when
+        quoting), then ``tickSnapshotEnd`` for a snapshot or a stream from here on."""
+        sink.send(msg.market_data_type(req_id, 1))
+        sink.send(msg.tick_req_params(req_id, instrument.min_tick))
+        book = self._books.get(instrument.con_id)
+        if book is not None and self.live:
+            for fields in book.ticks(req_id, first=True):
+                sink.send(fields)
+        if snapshot:
+            sink.send(msg.tick_snapshot_end(req_id))
+            return
+        self._subs[(sink.session_id, req_id)] = _Subscription(sink, req_id, instrument)
+
+    def cancel(self, session_id: int, req_id: int) -> None:
+        """``cancelMktData``: stop the stream (no answer; unknown ids are ignored)."""
+        self._subs.pop((session_id, req_id), None)
+
+    def drop_session(self, session_id: int) -> None:
+        """Forget every subscription of a closed session."""
+        for key in [k for k in self._subs if k[0] == session_id]:
+            del self._subs[key]
+
+    def drop_all(self) -> int:
+        """Forget every subscription (1101 "data lost": clients must resubscribe); the count."""
+        count = len(self._subs)
+        self._subs.clear()
+        return count
+
+    def subscription_count(self, session_id: int | None = None) -> int:
+        """Active streams, of one session or of all."""
+        if session_id is None:
+            return len(self._subs)
+        return sum(1 for k in self._subs if k[0] == session_id)
+
+    def latest_time(self) -> datetime | None:
+        """The time of the latest quote seen, None before the first."""
+        times = [b.quote.time for b in self._books.values() if isinstance(b, StockBook)]
+        return max(times) if times else None

@@ -1,0 +1,181 @@
+"""Command line for the simulated TWS: ``python -m broker.tws`` or ``main.py tws-sim``.
+
+    tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N] [--start ISO-8601]
+            [--config PATH] [--allow-remote]
+
+Symbols, spreads, volatilities, cash, commissions and margins come from the config's ``[sim]``
+section; session hours, holidays and the time zone from ``[engine]``. ``run_tws_sim`` runs on
+the caller's (main) thread and blocks until SIGINT or SIGTERM; the server runs on its own
+threads. Exit codes as ``main.py``: 0 ok, 2 bad input, 1 runtime failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from types import FrameType
+
+from actors.calendar import TradingCalendar
+from actors.config import ConfigError, EngineConfig, load_config
+from broker.sim import SimSymbol
+from broker.tws.server import TwsSimServer
+
+__all__ = ["add_tws_sim_arguments", "main", "run_tws_sim", "server_from_config"]
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+
+def add_tws_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``tws-sim`` options to ``parser`` (e.g. a ``main.py`` subparser); returns it."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
+    parser.add_argument("--port", type=int, default=7497, help="TCP port (default 7497)")
+    parser.add_argument("--seed", type=int, help="market seed (default: sim.seed of the config)")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulated x real time (> 0)")
+    parser.add_argument(
+        "--start",
+        help="simulated start, ISO-8601 (exchange time if no offset; default: the open of the "
+        "latest trading day)",
+    )
+    parser.add_argument("--config", default="config.toml", help="engine config (its [sim])")
+    parser.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
+    return parser
+
+
+def server_from_config(
+    config: EngineConfig,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7497,
+    seed: int | None = None,
+    speed: float = 1.0,
+    start: datetime | None = None,
+    allow_remote: bool = False,
+) -> TwsSimServer:
+    """A (not yet started) server for an engine config's ``[sim]`` and ``[engine]`` sections.
+
+    Raises:
+        ValueError: no symbols in ``[sim.symbols]``, a remote host, or a bad value.
+    """
+    sim = config.sim
+    calendar = TradingCalendar.build(
+        config.tz, config.open_time, config.close_time, config.engine.holidays
+    )
+    symbols = {
+        name: SimSymbol(
+            name,
+            price=spec.price,
+            volatility=spec.volatility,
+            spread_bps=spec.spread_bps,
+            display_size=spec.display_size,
+        )
+        for name, spec in sim.symbols.items()
+    }
+    return TwsSimServer(
+        host,
+        port,
+        symbols=symbols,
+        seed=sim.seed if seed is None else seed,
+        start=start or calendar.latest_open(datetime.now(config.tz)),
+        speed=speed,
+        tick_interval_s=sim.tick_interval_s,
+        calendar=calendar,
+        allow_remote=allow_remote,
+        starting_cash=sim.starting_cash,
+        commission_per_share=sim.commission_per_share,
+        commission_min=sim.commission_min,
+        maint_margin_long_pct=sim.maint_margin_long_pct,
+        maint_margin_short_pct=sim.maint_margin_short_pct,
+        drift_annual=sim.drift_annual,
+        industries={name: spec.sector for name, spec in sim.symbols.items()},
+    )
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _parse_start(text: str | None, config: EngineConfig) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=config.tz) if moment.tzinfo is None else moment
+
+
+def run_tws_sim(
+    args: argparse.Namespace,
+    *,
+    stop: threading.Event | None = None,
+    on_started: Callable[[TwsSimServer], None] | None = None,
+) -> int:
+    """Run the simulated TWS until SIGINT/SIGTERM (or ``stop`` is set); the exit code.
+
+    Args:
+        args: the options of ``add_tws_sim_arguments`` (host, port, seed, speed, start, config,
+            allow_remote).
+        stop: set it to stop from another thread (tests); signals are handled only when called
+            on the main thread.
+        on_started: called with the running server once it listens (e.g. to read the port
+            chosen for ``--port 0``).
+    """
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        for line in err.problems:
+            _say(line)
+        return EXIT_BAD_INPUT
+    try:
+        start = _parse_start(args.start, config)
+        if not args.speed > 0:
+            raise ValueError(f"--speed must be > 0 (got {args.speed})")
+        server = server_from_config(
+            config,
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            speed=args.speed,
+            start=start,
+            allow_remote=getattr(args, "allow_remote", False),
+        )
+    except ValueError as err:
+        _say(f"tws-sim: {err}")
+        return EXIT_BAD_INPUT
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server.start()
+    except OSError as err:
+        _say(f"tws-sim: cannot listen on {args.host}:{args.port}: {err}")
+        return EXIT_FAILURE
+    try:
+        started = server.now().strftime("%Y-%m-%d %H:%M:%S %Z")
+        symbols = ", ".join(config.sim.symbols)
+        _say(
+            f"tws-sim: listening on {server.host}:{server.port}, account {server.account}, "
+            f"symbols {symbols}, simulated start {started}, speed {args.speed}x"
+        )
+        if on_started is not None:
+            on_started(server)
+        while not stop.wait(0.2):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m broker.tws [options]``."""
+    description = (__doc__ or "").split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m broker.tws", description=description)
+    return run_tws_sim(add_tws_sim_arguments(parser).parse_args(argv))

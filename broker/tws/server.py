@@ -1,0 +1,375 @@
+"""``TwsSimServer``: a TWS API server (protocol version 178) backed by the market simulator.
+
+Threads:
+
+* ``tws-sim-loop``: the server's own asyncio event loop. It owns every socket, session,
+  subscription and order record; all protocol work happens here.
+* ``clock-driver``: the ``VirtualClock``'s timer thread, which steps ``SimBroker``'s market
+  (quotes and matching). ``SimBroker`` delivers quotes and events to a listener that only hands
+  them to the loop with ``call_soon_threadsafe``, in the order they happened.
+* the caller's thread: ``start``/``stop`` and the fault-injection methods, which run their work
+  on the loop and wait for it (bounded) so a test sees the effect once the call returns.
+
+The simulated time (``reqCurrentTime``, execution times, the connection time) is the clock's,
+so a client can anchor its own clock to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from loguru import logger
+
+from actors.calendar import TradingCalendar
+from actors.clock import VirtualClock
+from broker.base import BrokerEvent, Contract, GateState, Quote, TradingGate
+from broker.sim import SimBroker, SimSymbol
+from broker.tws import messages as msg
+from broker.tws.contracts import InstrumentRegistry
+from broker.tws.faults import DEFAULT_REJECT_REASON, FaultState
+from broker.tws.hub import TwsHub
+from broker.tws.settings import TwsSimSettings, check_host
+
+__all__ = ["TwsSimServer"]
+
+T = TypeVar("T")
+_CALL_TIMEOUT_S = 5.0
+
+
+class TwsSimServer:
+    """A simulated TWS / IB Gateway on a TCP port, trading the simulator's market.
+
+    Args:
+        host: address to bind; loopback only unless ``allow_remote``.
+        port: TCP port (0 = any free port; read ``port`` after ``start``).
+        symbols: the simulated stocks by ticker.
+        seed: the market's random seed (same seed and symbols: same prices).
+        start: the simulated moment the clock starts at (timezone-aware).
+        speed: simulated seconds per wall second (> 0).
+        tick_interval_s: simulated seconds between market steps.
+        calendar: sessions and time zone (default: New York 09:30-16:00, no holidays).
+        allow_remote: permit a non-loopback ``host``.
+        **options: further ``TwsSimSettings`` fields (account, starting_cash, commissions,
+            margins, drift_annual, industries, account_push_interval_s, primary_exchange).
+
+    Raises:
+        ValueError: a remote host without ``allow_remote``, or invalid settings.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 7497,
+        *,
+        symbols: Mapping[str, SimSymbol],
+        seed: int,
+        start: datetime,
+        speed: float = 1.0,
+        tick_interval_s: float = 1.0,
+        calendar: TradingCalendar | None = None,
+        allow_remote: bool = False,
+        **options: object,
+    ) -> None:
+        check_host(host, allow_remote=allow_remote)
+        self._settings = TwsSimSettings.build(
+            host=host,
+            port=port,
+            symbols=symbols,
+            seed=seed,
+            start=start,
+            speed=speed,
+            tick_interval_s=tick_interval_s,
+            calendar=calendar,
+            options=options,
+        )
+        self._faults = FaultState()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._bound_port: int | None = None
+        self._clock: VirtualClock | None = None
+        self._broker: SimBroker | None = None
+        self._hub: TwsHub | None = None
+
+    # -- properties ------------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return self._settings.host
+
+    @property
+    def port(self) -> int:
+        """The bound port (the requested one until ``start``)."""
+        return self._bound_port if self._bound_port is not None else self._settings.port
+
+    @property
+    def account(self) -> str:
+        return self._settings.account
+
+    @property
+    def calendar(self) -> TradingCalendar:
+        return self._settings.calendar
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def registry(self) -> InstrumentRegistry:
+        return self._settings.registry
+
+    def now(self) -> datetime:
+        """The simulated time (exchange zone); the start time before ``start``."""
+        return self._clock.now() if self._clock is not None else self._settings.start
+
+    def con_id(self, symbol: str) -> int:
+        """The contract id of a simulated stock (KeyError if unknown)."""
+        return self._settings.registry.by_symbol(symbol).con_id
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Bind the port, start the loop thread and the market clock; return once listening.
+
+        Raises:
+            RuntimeError: already started.
+            OSError: the port could not be bound.
+        """
+        if self._thread is not None:
+            raise RuntimeError("TwsSimServer is already started")
+        s = self._settings
+        self._clock = VirtualClock(s.calendar.tz, s.start, s.speed)
+        self._broker = SimBroker(
+            clock=self._clock,
+            calendar=s.calendar,
+            gate=TradingGate(GateState.OPEN, "tws-sim"),
+            symbols=s.symbols,
+            seed=s.seed,
+            tick_interval_s=s.tick_interval_s,
+            starting_cash=s.starting_cash,
+            commission_per_share=s.commission_per_share,
+            commission_min=s.commission_min,
+            maint_margin_long_pct=s.maint_margin_long_pct,
+            maint_margin_short_pct=s.maint_margin_short_pct,
+            drift_annual=s.drift_annual,
+        )
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._hub = TwsHub(s, self._broker, self._faults, self.now, loop)
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:  # the tws-sim-loop thread
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._listen())
+            except BaseException as exc:  # reported to start()'s caller
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+
+        self._thread = threading.Thread(target=run, name="tws-sim-loop", daemon=True)
+        self._thread.start()
+        if not started.wait(timeout_s) or failure:
+            self._thread.join(timeout_s)
+            loop.close()
+            self._thread = self._loop = self._hub = self._broker = self._clock = None
+            raise failure[0] if failure else TimeoutError("tws-sim did not start listening")
+        self._broker.subscribe_quotes(Contract.stock(sym) for sym in s.symbols)
+        self._broker.start(_Bridge(loop, self._hub.on_quote, self._hub.on_event))
+        self._clock.start()
+        logger.info("tws-sim: listening on {}:{} (simulated {})", self.host, self.port, s.start)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the market, close every connection and the listener, end the loop thread
+        (idempotent)."""
+        if self._broker is not None:
+            self._broker.stop()
+        if self._clock is not None:
+            self._clock.stop(timeout_s)
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout_s)
+            except Exception:
+                logger.exception("tws-sim: shutdown did not complete")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout_s)
+        if not thread.is_alive():
+            loop.close()
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> TwsSimServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- market helpers (any thread) -------------------------------------------------------------
+    def set_mid(self, symbol: str, price: float | Decimal) -> None:
+        """Move a symbol's mid now; the next market step quotes around it and matches orders."""
+        assert self._broker is not None, "start() first"
+        self._broker.set_mid(symbol, price)
+
+    def last_quote(self, symbol: str) -> Quote | None:
+        assert self._broker is not None, "start() first"
+        return self._broker.last_quote(symbol)
+
+    def connected_client_ids(self) -> list[int]:
+        """Client ids of the sessions past ``startApi``."""
+        return self._call(lambda: self._hub_or_fail().client_ids())
+
+    # -- faults (any thread) -----------------------------------------------------------------------
+    def drop_connections(self, client_id: int | None = None) -> int:
+        """Close the sockets of every session (or of one client id); the number closed."""
+
+        return self._call(lambda: self._hub_or_fail().close_sessions(client_id))
+
+    def connectivity_lost(self) -> None:
+        """Send 1100 to every client and stop the ticks until connectivity is restored."""
+        self._call(lambda: self._hub_or_fail().connectivity_lost())
+
+    def connectivity_restored(self, *, data_lost: bool = False) -> None:
+        """Send 1102 (data maintained) or 1101 (data lost: every market-data subscription is
+        dropped and must be requested again) and resume the ticks."""
+        self._call(lambda: self._hub_or_fail().connectivity_restored(data_lost))
+
+    def simulate_outage(self, duration_s: float, *, data_lost: bool = False) -> None:
+        """1100 now, then 1101/1102 after ``duration_s`` wall seconds."""
+        self.connectivity_lost()
+        loop, hub = self._loop_or_fail(), self._hub_or_fail()
+        loop.call_soon_threadsafe(loop.call_later, duration_s, hub.connectivity_restored, data_lost)
+
+    def reject_next_order(self, reason: str = DEFAULT_REJECT_REASON) -> None:
+        """The next new order is rejected with error 201 ``Order rejected - reason:<reason>``."""
+        self._faults.reject_next_order(reason)
+
+    def pacing_violation_next(self, count: int = 1) -> None:
+        """The next ``count`` requests get error 100 (with their request id) and are dropped."""
+        self._faults.pacing_violation_next(count)
+
+    def refuse_next_connect(self, count: int = 1) -> None:
+        """The next ``count`` API connections get error 326 (client id in use) and are closed."""
+        self._faults.refuse_next_connect(count)
+
+    def stop_quotes(self) -> None:
+        """No more ticks to any subscriber (the market keeps moving and matching)."""
+        self._call(lambda: setattr(self._hub_or_fail().market, "quoting", False))
+
+    def resume_quotes(self) -> None:
+        self._call(lambda: setattr(self._hub_or_fail().market, "quoting", True))
+
+    def make_order_inactive(self, order_id: int, *, client_id: int | None = None) -> bool:
+        """Pull a live order from the market and report it ``Inactive``; False if no such live
+        order. The client may modify it (resubmitted) or cancel it."""
+        return self._call(lambda: self._hub_or_fail().desk.make_inactive(order_id, client_id))
+
+    def send_order_notice(
+        self,
+        order_id: int,
+        *,
+        code: int = 10349,
+        text: str | None = None,
+        client_id: int | None = None,
+    ) -> bool:
+        """Send an informational error for a live order to its client (the order is not
+        changed); False if no such live order."""
+
+        def notice() -> bool:
+            hub = self._hub_or_fail()
+            order = hub.desk.find(order_id, client_id)
+            if order is None or order.done:
+                return False
+            hub.send_to_client(order.client_id, msg.error(order_id, code, text))
+            return True
+
+        return self._call(notice)
+
+    def send_error(
+        self, req_id: int, code: int, text: str, *, client_id: int | None = None
+    ) -> None:
+        """Send any error/notice (to one client id, or to every client)."""
+
+        def send() -> None:
+            hub, fields = self._hub_or_fail(), msg.error(req_id, code, text)
+            if client_id is None:
+                hub.broadcast(fields)
+            else:
+                hub.send_to_client(client_id, fields)
+
+        self._call(send)
+
+    # -- internals ---------------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(
+            self._hub_or_fail().serve_connection, self._settings.host, self._settings.port
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._hub is not None:
+            self._hub.close_sessions()
+        if self._server is not None:
+            await asyncio.wait_for(self._server.wait_closed(), _CALL_TIMEOUT_S)
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=_CALL_TIMEOUT_S)
+
+    def _hub_or_fail(self) -> TwsHub:
+        if self._hub is None:
+            raise RuntimeError("TwsSimServer is not started")
+        return self._hub
+
+    def _loop_or_fail(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or not self.running:
+            raise RuntimeError("TwsSimServer is not running")
+        return self._loop
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the loop thread and return its result (waits at most 5 s)."""
+        loop = self._loop_or_fail()
+        if threading.current_thread() is self._thread:
+            return fn()
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(_CALL_TIMEOUT_S)
+
+
+class _Bridge:
+    """The simulator's listener: hands every quote and event to the loop, in order (runs on
+    the clock thread or on the loop thread itself; never blocks)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_quote: Callable[[Quote], None],
+        on_event: Callable[[BrokerEvent], None],
+    ) -> None:
+        self._loop = loop
+        self._on_quote = on_quote
+        self._on_event = on_event
+
+    def on_quote(self, quote: Quote) -> None:
+        self._post(self._on_quote, quote)
+
+    def on_broker_event(self, event: BrokerEvent) -> None:
+        self._post(self._on_event, event)
+
+    def _post(self, fn: Callable[[T], None], item: T) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
+            self._loop.call_soon_threadsafe(fn, item)

@@ -1,0 +1,121 @@
+"""``TwsSimServer``'s settings: validated once, frozen, readable from any thread."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from actors.calendar import TradingCalendar
+from broker.sim import SimSymbol
+from broker.tws.contracts import InstrumentRegistry
+
+__all__ = ["DEFAULT_ACCOUNT", "TwsSimSettings", "check_host"]
+
+DEFAULT_ACCOUNT = "DU1234567"
+_NEW_YORK = ZoneInfo("America/New_York")
+
+
+def check_host(host: str, *, allow_remote: bool) -> None:
+    """Refuse to bind anything but a loopback address unless ``allow_remote``.
+
+    Raises:
+        ValueError: ``host`` is not loopback and ``allow_remote`` is False.
+    """
+    if allow_remote or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"refusing to bind {host!r}: the simulated TWS binds loopback addresses only "
+            "(pass allow_remote=True to bind another address)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TwsSimSettings:
+    """Everything a ``TwsSimServer`` is configured with (see its docstring for meanings)."""
+
+    host: str
+    port: int
+    symbols: Mapping[str, SimSymbol]
+    seed: int
+    start: datetime
+    speed: float
+    tick_interval_s: float
+    calendar: TradingCalendar
+    account: str = DEFAULT_ACCOUNT
+    starting_cash: Decimal = Decimal(1_000_000)
+    commission_per_share: Decimal = Decimal("0.0035")
+    commission_min: Decimal = Decimal("0.35")
+    maint_margin_long_pct: float = 25.0
+    maint_margin_short_pct: float = 30.0
+    drift_annual: float = 0.0
+    industries: Mapping[str, str] = field(default_factory=dict)
+    account_push_interval_s: float = 10.0
+    primary_exchange: str = "NASDAQ"
+    registry: InstrumentRegistry = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("the simulated TWS needs at least one symbol")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535 (got {self.port})")
+        if not self.speed > 0:
+            raise ValueError(f"speed must be > 0 (got {self.speed})")
+        if not self.tick_interval_s > 0:
+            raise ValueError(f"tick_interval_s must be > 0 (got {self.tick_interval_s})")
+        if not self.account_push_interval_s > 0:
+            raise ValueError("account_push_interval_s must be > 0")
+        if self.start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        if not self.account or "," in self.account:
+            raise ValueError(f"account must be one non-empty account code (got {self.account!r})")
+        registry = InstrumentRegistry(
+            self.symbols,
+            primary_exchange=self.primary_exchange,
+            industries=self.industries,
+        )
+        object.__setattr__(self, "registry", registry)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        host: str,
+        port: int,
+        symbols: Mapping[str, SimSymbol],
+        seed: int,
+        start: datetime,
+        speed: float,
+        tick_interval_s: float,
+        calendar: TradingCalendar | None,
+        options: Mapping[str, object],
+    ) -> TwsSimSettings:
+        """Settings from the server's arguments plus optional ``options`` by field name.
+
+        Raises:
+            TypeError: an unknown option.
+            ValueError: an invalid value.
+        """
+        known = {f.name for f in fields(cls)} - {"registry"}
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"unknown TwsSimServer option(s): {', '.join(sorted(unknown))}")
+        return cls(
+            host=host,
+            port=port,
+            symbols=dict(symbols),
+            seed=seed,
+            start=start,
+            speed=float(speed),
+            tick_interval_s=float(tick_interval_s),
+            calendar=calendar or TradingCalendar(_NEW_YORK),
+            **options,  # type: ignore[arg-type]
+        )

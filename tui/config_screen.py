@@ -1,0 +1,156 @@
+"""The config screen: the effective configuration, and a reload of the config file.
+
+Threads: the screen lives on the UI thread. ``R`` (or the button) starts one worker thread that
+calls ``engine.reload_config(path)`` (it validates, then applies what may change live; it blocks
+briefly) and posts the outcome back as a message; the UI never waits for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from loguru import logger
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Static
+
+from actors.config import ConfigError
+from tui.config_view import config_lines, reload_problems_text, reload_result_text
+from tui.controls import EngineControls, TradingMode
+from tui.header import StatusHeader
+from tui.panel import Panel
+
+__all__ = ["ConfigScreen"]
+
+_NOT_RELOADED = (
+    "Not reloaded yet. R validates the file, applies what may change live (limits, filters, "
+    "exit rules, VA parameters) and lists the changes; anything else is refused until a restart."
+)
+
+
+class ConfigScreen(Screen[None]):
+    """The effective config as ``key = value`` lines (secrets masked); ``R`` reloads the file.
+
+    Args:
+        engine: read for ``config``; ``reload_config`` is called from a worker thread.
+        mode: the trading mode, for the header.
+        config_path: the file to reload; None disables the reload.
+    """
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("R", "reload", "Reload config file"),
+    ]
+
+    class Reloaded(Message):
+        """A reload's outcome (posted from the worker thread)."""
+
+        def __init__(
+            self,
+            applied: Sequence[str] = (),
+            refused: Sequence[str] = (),
+            problems: Sequence[str] = (),
+        ) -> None:
+            super().__init__()
+            self.applied = tuple(applied)
+            self.refused = tuple(refused)
+            self.problems = tuple(problems)
+
+    def __init__(
+        self, *, engine: EngineControls, mode: TradingMode, config_path: str | None
+    ) -> None:
+        super().__init__(classes="config-screen")
+        self._engine = engine
+        self._mode = mode
+        self._path = config_path
+        self._reloading = False
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self._mode, id="status")
+        source = self._path or "no config file given"
+        yield Static(
+            Text.assemble(("Effective configuration", "bold"), f"  (file: {source})"),
+            id="config-title",
+        )
+        with Horizontal(id="config-body"):
+            yield Panel("Settings in effect", id="config-lines")
+            with Vertical(id="config-side"):
+                label = f"Reload {self._path} (R)" if self._path else "Reload (no file)"
+                yield Button(label, id="reload", variant="warning", disabled=not self._path)
+                yield Panel("Last reload", Text(_NOT_RELOADED, style="dim"), id="reload-result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Show the config in effect now."""
+        self._show_config()
+
+    # -- what the screen shows (UI thread; read by tests) -----------------------------------
+    @property
+    def result_text(self) -> str:
+        """The last reload's outcome as plain text."""
+        return self.query_one("#reload-result", Panel).text.plain
+
+    @property
+    def config_text(self) -> str:
+        """The settings shown, one ``key = value`` per line."""
+        return self.query_one("#config-lines", Panel).text.plain
+
+    def _show_config(self) -> None:
+        lines = config_lines(self._engine.config.model_dump(mode="json"))
+        self.query_one("#config-lines", Panel).show(Text("\n".join(lines)))
+
+    # -- reload -----------------------------------------------------------------------------
+    def action_reload(self) -> None:
+        """``R``: reload the config file in a worker thread (one at a time)."""
+        if self._path is None:
+            self.notify("No config file was given to the dashboard.", severity="warning")
+            return
+        if self._reloading:
+            return
+        self._reloading = True
+        self.query_one("#reload-result", Panel).show(
+            Text(f"Reloading {self._path} ...", style="bold")
+        )
+        self.run_worker(self._reload, name="reload config", thread=True, exit_on_error=False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """The Reload button does what ``R`` does."""
+        event.stop()
+        if event.button.id == "reload":
+            self.action_reload()
+
+    def _reload(self) -> None:
+        """Worker thread: validate and apply, then post the outcome; never touches a widget."""
+        assert self._path is not None
+        try:
+            plan = self._engine.reload_config(self._path)
+        except ConfigError as err:
+            self.post_message(self.Reloaded(problems=err.problems))
+        except Exception as exc:
+            logger.exception("tui: reloading {} failed", self._path)
+            self.post_message(self.Reloaded(problems=[f"reload failed: {exc}"]))
+        else:
+            self.post_message(self.Reloaded(applied=plan.applied, refused=plan.refused))
+
+    def on_config_screen_reloaded(self, message: Reloaded) -> None:
+        """Show a reload's outcome and the config now in effect (UI thread)."""
+        message.stop()
+        self._reloading = False
+        path = self._path or ""
+        panel = self.query_one("#reload-result", Panel)
+        if message.problems:
+            panel.show(reload_problems_text(path, message.problems))
+            self.notify("Config invalid: nothing applied.", severity="error")
+            return
+        panel.show(reload_result_text(path, message.applied, message.refused))
+        self._show_config()
+        if message.applied:
+            self.notify(f"Config reloaded: {len(message.applied)} change(s) applied.")
+
+    def action_back(self) -> None:
+        """``escape``: back to where the screen was opened from."""
+        self.dismiss(None)
