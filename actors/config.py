@@ -116,6 +116,8 @@ class IbSettings(_Section):
     allow_live: bool = False  # permit a live-trading port
     account: str = ""  # IB account code; empty = the login's only account
     connect_timeout_s: float = Field(default=10.0, gt=0, le=300)  # connect/handshake timeout
+    # No quotes for this many clock seconds while the market is open: alarm, entries frozen.
+    stale_data_s: float = Field(default=60.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _check_live_port(self) -> IbSettings:

@@ -42,10 +42,10 @@ from actors.messages import (
     TradingState,
     UnrealizedUpdate,
 )
+from actors.risk_exposure import Exposure, ExposureMixin, exposure_notional
 from actors.rules import risk_rules as rr
 from actors.rules.decision import Decision
-from actors.rules.margin import assignment_value, option_position_margin, short_option_margin
-from broker.base import ConnectionEvent, ConnectionState, Contract, GateState, OrderStatus
+from broker.base import ConnectionEvent, ConnectionState, GateState, OrderStatus
 from db.records import RiskEventRecord
 
 __all__ = ["Acceptance", "RiskGovernor"]
@@ -74,16 +74,7 @@ class Acceptance:
     sector_pct: Decimal | None
 
 
-@dataclass(slots=True)
-class _Exposure:
-    quantity: int
-    notional: Decimal  # market value at cost; an option's assignment value
-    sector: str
-    contract: Contract | None = None
-    avg_price: Decimal = ZERO
-
-
-class RiskGovernor(EngineActor):
+class RiskGovernor(ExposureMixin, EngineActor):
     address = "governor"
 
     def __init__(self, ctx: EngineContext) -> None:
@@ -98,7 +89,7 @@ class RiskGovernor(EngineActor):
         self.day_start_net_liq = ZERO
         self.net_liq = ZERO
         self.maint_margin = ZERO
-        self.exposures: dict[tuple[str, str], _Exposure] = {}
+        self.exposures: dict[tuple[str, str], Exposure] = {}
         self.pending_entries: dict[str, OrderProposal] = {}
         self.halt_acks: set[str] = set()
         self.tripped_day: date | None = None
@@ -144,9 +135,9 @@ class RiskGovernor(EngineActor):
         )
         self.exposures.clear()
         for position in ledger.open_positions():
-            self.exposures[(position.va_id, position.contract_key)] = _Exposure(
+            self.exposures[(position.va_id, position.contract_key)] = Exposure(
                 position.quantity,
-                _exposure_notional(position.contract, position.quantity, position.avg_price),
+                exposure_notional(position.contract, position.quantity, position.avg_price),
                 self.ctx.config.sector_of(position.contract_key.split(" ")[0]),
                 position.contract,
                 position.avg_price,
@@ -273,70 +264,6 @@ class RiskGovernor(EngineActor):
         # Two broker messages: the entry and its protective stop (an option entry has none).
         return self.ctx.pacer.try_entry(now.timestamp(), 1 if proposal.stop_price is None else 2)
 
-    def _used_margin(self) -> Decimal:
-        """Margin in use: the broker's figure, or our own positions at cost when the broker
-        has not yet reported a fill, plus what pending entries will use."""
-        return max(self.maint_margin, self._position_margin()) + self._pending_margin()
-
-    def _notional(self, proposal: OrderProposal) -> Decimal:
-        """What an entry puts at stake: its market value, or an option's assignment value
-        (strike x 100 x contracts), which is what sector concentration counts."""
-        contract = proposal.contract
-        if contract.is_option:
-            return assignment_value(contract, proposal.quantity)
-        return proposal.ref_price * proposal.quantity * contract.multiplier
-
-    def _order_margin(self, proposal: OrderProposal) -> Decimal:
-        contract = proposal.contract
-        if contract.is_option:
-            if proposal.side.sign > 0 or contract.strike is None or contract.right is None:
-                return ZERO  # a long option is paid in full
-            return short_option_margin(
-                right=contract.right,
-                underlying=self._spot(contract),
-                strike=contract.strike,
-                premium=proposal.ref_price,
-                contracts=proposal.quantity,
-                multiplier=contract.multiplier,
-            )
-        sim = self.ctx.config.sim
-        pct = sim.maint_margin_long_pct if proposal.side.sign > 0 else sim.maint_margin_short_pct
-        return self._notional(proposal) * Decimal(str(pct)) / 100
-
-    def _position_margin(self) -> Decimal:
-        """Maintenance margin of the positions known from fills (stocks at cost; short options
-        by Reg-T at the underlying's latest mid). The broker's figure shows a fill only from
-        its next account update; until then this one covers it."""
-        sim = self.ctx.config.sim
-        total = ZERO
-        for e in self.exposures.values():
-            if e.contract is not None and e.contract.is_option:
-                total += option_position_margin(
-                    e.contract, e.quantity, underlying=self._spot(e.contract), premium=e.avg_price
-                )
-                continue
-            pct = sim.maint_margin_long_pct if e.quantity > 0 else sim.maint_margin_short_pct
-            total += e.notional * Decimal(str(pct)) / 100
-        return total
-
-    def _spot(self, contract: Contract) -> Decimal:
-        """The underlying's latest mid (the strike if there is no quote yet)."""
-        quote = self.ctx.quotes.latest(contract.symbol)
-        if quote is None:
-            return contract.strike or ZERO
-        return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
-
-    def _pending_margin(self) -> Decimal:
-        return sum((self._order_margin(p) for p in self.pending_entries.values()), ZERO)
-
-    def _sector_exposure(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = {}
-        for exposure in self.exposures.values():
-            out[exposure.sector] = out.get(exposure.sector, ZERO) + exposure.notional
-        for pending in self.pending_entries.values():
-            out[pending.sector] = out.get(pending.sector, ZERO) + self._notional(pending)
-        return out
-
     def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
         self.tell(
             f"va:{proposal.va_id}",
@@ -372,8 +299,8 @@ class RiskGovernor(EngineActor):
         if change.quantity == 0:
             self.exposures.pop(key, None)
         else:
-            notional = _exposure_notional(change.contract, change.quantity, change.avg_price)
-            self.exposures[key] = _Exposure(
+            notional = exposure_notional(change.contract, change.quantity, change.avg_price)
+            self.exposures[key] = Exposure(
                 change.quantity, notional, change.sector, change.contract, change.avg_price
             )
         self._publish()
@@ -555,11 +482,3 @@ class RiskGovernor(EngineActor):
 
     def _publish(self) -> None:
         self.bus.publish(self.status())
-
-
-def _exposure_notional(contract: Contract, quantity: int, avg_price: Decimal) -> Decimal:
-    """A position's exposure for concentration: its value at cost, or for an option its
-    assignment value."""
-    if contract.is_option:
-        return assignment_value(contract, quantity)
-    return abs(avg_price * quantity * contract.multiplier)

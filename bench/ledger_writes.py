@@ -26,9 +26,11 @@ from db import Ledger, close_database, open_database
 from db.connection import SQLITE_PRAGMAS
 from db.records import AccountRecord, ExecutionRecord, OrderRecord
 
-__all__ = ["describe", "run"]
+__all__ = ["FIGURE", "TARGET", "describe", "run"]
 
 TARGET_PER_S = 1000
+FIGURE = "8 Ledger: orders + executions stored per second (the OrderManager's calls)"
+TARGET = f">= {TARGET_PER_S:,}/s"
 _SIZES = {"tiny": (1, 100), "full": (3, 1500)}  # runs, entries (2 orders + 1 execution) per run
 _START = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 _ORDER_SQL = (
@@ -38,7 +40,9 @@ _ORDER_SQL = (
     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
     "?, ?, ?, ?, ?, ?)"
 )
-_EVENT_SQL = "INSERT INTO order_event (order_id, time, status, filled, detail) VALUES (?, ?, ?, ?, ?)"
+_EVENT_SQL = (
+    "INSERT INTO order_event (order_id, time, status, filled, detail) VALUES (?, ?, ?, ?, ?)"
+)
 _EXEC_SQL = (
     "INSERT INTO execution (exec_id, order_id, va_id, contract_key, side, quantity, price, "
     "commission, multiplier, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -91,7 +95,9 @@ def _through_ledger(ledger: Ledger, entries: int) -> float:
     return 3 * entries / (time.perf_counter() - started)
 
 
-def _rows(prefix: str, i: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], tuple[Any, ...]]:
+def _rows(
+    prefix: str, i: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], tuple[Any, ...]]:
     now = (_START + timedelta(milliseconds=i)).replace(tzinfo=None).isoformat(" ")
     entry, stop = f"{prefix}{i}", f"{prefix}{i}.stop"
     common = ("va1", "AAPL", "AAPL", "STK", None, None, None, 1)
@@ -178,9 +184,9 @@ def run(*, size: str = "full") -> dict[str, Any]:
 def describe(result: dict[str, Any]) -> Row:
     per_s, raw = result["per_s"], result["raw_same_transactions_per_s"]
     return Row(
-        figure="8 Ledger: orders + executions stored per second (OrderManager's calls)",
+        figure=FIGURE,
         result=f"{per_s:,.0f}/s",
-        target=f">= {TARGET_PER_S:,}/s",
+        target=TARGET,
         limit=(
             f"raw sqlite3, same transactions {raw:,.0f}/s; "
             f"one transaction {result['raw_one_transaction_per_s']:,.0f}/s"

@@ -186,7 +186,7 @@ def handoff_us(rounds: int = 2000) -> list[float]:
     ping_ref = _Ping.start(rounds, done)
     pong_ref = _Pong.start()
     try:
-        ping, pong = ping_ref._actor_weakref(), pong_ref._actor_weakref()  # noqa: SLF001
+        ping, pong = ping_ref._actor_weakref(), pong_ref._actor_weakref()
         ping.partner, pong.partner = pong_ref, ping_ref
         ping_ref.tell("go")
         if not done.wait(30):

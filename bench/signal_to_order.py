@@ -29,10 +29,12 @@ from bench.stats import Row, median, median_of_runs, ms, percentile, ratio, summ
 from broker.base import Contract, GateState, TradingGate
 from db.ledger import Ledger
 
-__all__ = ["HOPS", "describe", "measure_rules_us", "run", "timed_ledger_writes"]
+__all__ = ["FIGURE", "HOPS", "TARGET", "describe", "measure_rules_us", "run", "timed_ledger_writes"]
 
 HOPS = 3
 TARGET_P50_MS, TARGET_P99_MS = 0.4, 1.5
+FIGURE = "1 Signal to order at the broker adapter (sim, headless)"
+TARGET = f"p50 <= {TARGET_P50_MS} ms, p99 <= {TARGET_P99_MS} ms"
 _SIZES = {"tiny": (1, 20, 200), "full": (5, 200, 2000)}  # runs, samples per run, hand-offs
 
 
@@ -132,9 +134,9 @@ def run(*, size: str = "full") -> dict[str, Any]:
 def describe(result: dict[str, Any]) -> Row:
     p50, p99 = result["p50_ms"], result["p99_ms"]
     return Row(
-        figure="1 Signal to order at the broker adapter (sim, headless)",
+        figure=FIGURE,
         result=f"p50 {ms(p50, 3)}, p99 {ms(p99, 3)} (n={result['n']})",
-        target=f"p50 <= {TARGET_P50_MS} ms, p99 <= {TARGET_P99_MS} ms",
+        target=TARGET,
         limit=(
             f"{result['hops']} hops x {result['handoff_p50_us']:.0f} us + rules as plain calls "
             f"{result['rules_plain_us']:.1f} us = {ms(result['limit_ms'], 3)} "

@@ -39,6 +39,7 @@ from db.records import (
     RiskEventRecord,
     SignalRecord,
 )
+from db.statements import Statements
 
 __all__ = ["DuplicateOrderError", "Ledger", "LedgerError", "UnknownOrderError"]
 
@@ -68,12 +69,13 @@ class Ledger:
         ValueError: ``db`` is not the database the ledger models are bound to.
     """
 
-    __slots__ = ("_db",)
+    __slots__ = ("_db", "_sql")
 
     def __init__(self, db: peewee.Database) -> None:
         if _proxy.obj is not db:
             raise ValueError("the ledger models are bound to another database: use open_database")
         self._db = db
+        self._sql = Statements(db)  # the hot writes, without peewee's per-call query building
 
     @property
     def database(self) -> peewee.Database:
@@ -144,8 +146,8 @@ class Ledger:
         ]
         try:
             with self._db.atomic():
-                Order.insert_many(orders).execute()
-                OrderEvent.insert_many(events).execute()
+                self._sql.insert(Order, orders)
+                self._sql.insert(OrderEvent, events)
         except peewee.IntegrityError as exc:
             if len(ids) < len(batch):
                 message = f"duplicate order ids in one batch: {[r.id for r in batch]}"
@@ -176,25 +178,20 @@ class Ledger:
         Raises:
             UnknownOrderError: no order ``order_id`` (nothing written).
         """
-        values: dict[Any, Any] = {
-            Order.status: str(status),
-            Order.filled: filled,
-            Order.updated_at: time,
-        }
+        values: dict[str, Any] = {"status": str(status), "filled": filled, "updated_at": time}
         if avg_fill_price is not None:
-            values[Order.avg_fill_price] = avg_fill_price
+            values["avg_fill_price"] = avg_fill_price
         if reason is not None:
-            values[Order.reason] = reason
+            values["reason"] = reason
         if broker_order_id is not None:
-            values[Order.broker_order_id] = broker_order_id
+            values["broker_order_id"] = broker_order_id
         if quantity is not None:
-            values[Order.quantity] = quantity
+            values["quantity"] = quantity
+        event = {"order": order_id, "time": time, "status": str(status), "filled": filled}
         with self._db.atomic():
-            if Order.update(values).where(Order.id == order_id).execute() == 0:
+            if self._sql.update(Order, values, where=("id", order_id)) == 0:
                 raise UnknownOrderError(f"no order {order_id!r}")
-            OrderEvent.insert(
-                order=order_id, time=time, status=str(status), filled=filled, detail=detail
-            ).execute()
+            self._sql.insert(OrderEvent, [{**event, "detail": detail}])
 
     def insert_execution(self, rec: ExecutionRecord) -> bool:
         """Store an execution once: False (and nothing written) if ``rec.exec_id`` is stored.
@@ -202,25 +199,21 @@ class Ledger:
         Raises:
             LedgerError: ``rec.order_id`` is not a stored order.
         """
-        query = (
-            Execution.insert(
-                exec_id=rec.exec_id,
-                order=rec.order_id,
-                va_id=rec.va_id,
-                contract_key=rec.contract_key,
-                side=str(rec.side),
-                quantity=rec.quantity,
-                price=rec.price,
-                commission=rec.commission,
-                multiplier=rec.multiplier,
-                time=rec.time,
-            )
-            .on_conflict(conflict_target=[Execution.exec_id], action="nothing")
-            .as_rowcount()
-        )
+        row = {
+            "exec_id": rec.exec_id,
+            "order": rec.order_id,
+            "va_id": rec.va_id,
+            "contract_key": rec.contract_key,
+            "side": str(rec.side),
+            "quantity": rec.quantity,
+            "price": rec.price,
+            "commission": rec.commission,
+            "multiplier": rec.multiplier,
+            "time": rec.time,
+        }
         try:
             with self._db.atomic():
-                inserted = query.execute()
+                inserted = self._sql.insert(Execution, [row], skip_conflict_on="exec_id")
         except peewee.IntegrityError as exc:
             raise LedgerError(f"execution {rec.exec_id!r} refused: {exc}") from exc
         return bool(inserted)
@@ -232,20 +225,21 @@ class Ledger:
             LedgerError: ``rec.id`` is already stored (nothing written).
         """
         try:
+            row = {
+                "id": rec.id,
+                "time": rec.time,
+                "va_id": rec.va_id,
+                "contract_key": rec.contract_key,
+                "side": str(rec.side) if rec.side is not None else "",
+                "quantity": rec.quantity,
+                "source": rec.source,
+                "accepted": rec.accepted,
+                "stage": rec.stage,
+                "rule": rec.rule,
+                "detail": rec.detail,
+            }
             with self._db.atomic():
-                Signal.insert(
-                    id=rec.id,
-                    time=rec.time,
-                    va_id=rec.va_id,
-                    contract_key=rec.contract_key,
-                    side=str(rec.side) if rec.side is not None else "",
-                    quantity=rec.quantity,
-                    source=rec.source,
-                    accepted=rec.accepted,
-                    stage=rec.stage,
-                    rule=rec.rule,
-                    detail=rec.detail,
-                ).execute()
+                self._sql.insert(Signal, [row])
         except peewee.IntegrityError as exc:
             raise LedgerError(f"signal {rec.id!r} refused: {exc}") from exc
 

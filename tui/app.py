@@ -150,6 +150,8 @@ class EngineApp(App[QuitChoice | None]):
         self._unsubscribe: Callable[[], None] | None = None
         self._risk: RiskStatus | None = None
         self._vas: dict[str, VASnapshot] = {}
+        # VA rows follow the config's order; VAs it does not list go last, by id.
+        self._va_rank = {account.id: n for n, account in enumerate(engine.config.accounts)}
         self._cooling: set[str] = set()
         self._positions: dict[str, PositionSnapshot] = {}
         self._orders: dict[str, OrderSnapshot] = {}
@@ -272,10 +274,15 @@ class EngineApp(App[QuitChoice | None]):
         for screen in self.screen_stack:
             yield from screen.query(StatusHeader).results(StatusHeader)
 
+    def _va_order(self, va_id: str) -> tuple[int, str]:
+        return (self._va_rank.get(va_id, len(self._va_rank)), va_id)
+
     def _apply_vas(self, snapshots: Iterable[VASnapshot], now: datetime) -> None:
         table = self.query_one("#vas", KeyedTable)
+        added = False
         for snapshot in snapshots:
             va_id = snapshot.va_id
+            added = added or va_id not in self._vas
             self._vas[va_id] = snapshot
             if snapshot.state == "cooldown" and snapshot.cooldown_until is not None:
                 self._cooling.add(va_id)
@@ -283,6 +290,8 @@ class EngineApp(App[QuitChoice | None]):
                 self._cooling.discard(va_id)
             with _logged_failure("VA", va_id):
                 table.upsert(va_id, va_cells(snapshot, now))
+        if added:  # rare: at start, or when a VA first publishes
+            table.sort_rows("id", self._va_order)
         for va_id in self._cooling:  # the countdown moves with the clock, not with snapshots
             table.set_cell(va_id, "state", va_state_cell(self._vas[va_id], now))
 

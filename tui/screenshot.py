@@ -5,7 +5,7 @@ accounts at max speed from a session open while the dashboard watches, then Text
 screen as SVG. Same seed, same picture (give or take the order of simultaneous events).
 
     python -m tui.screenshot [--out docs/screenshot.svg] [--config config.toml]
-                             [--start 2026-11-16T09:30] [--minutes 75] [--size 160x45]
+                             [--start 2026-11-16T09:30] [--minutes 62] [--size 160x48]
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def export_screenshot(
     *,
     config_path: str = "config.toml",
     start: datetime | None = None,
-    minutes: float = 75.0,
-    size: tuple[int, int] = (160, 45),
+    minutes: float = 62.0,
+    size: tuple[int, int] = (160, 48),
 ) -> Path:
     """Run the engine on the simulator for ``minutes`` of exchange time from ``start`` (default:
     a Monday's open), with the dashboard attached, and write its SVG to ``out``."""
@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/screenshot.svg")
     parser.add_argument("--config", default="config.toml")
     parser.add_argument("--start", help="ISO-8601 exchange time (default: 2026-11-16T09:30)")
-    parser.add_argument("--minutes", type=float, default=75.0)
-    parser.add_argument("--size", default="160x45", help="terminal COLUMNSxLINES")
+    parser.add_argument("--minutes", type=float, default=62.0)
+    parser.add_argument("--size", default="160x48", help="terminal COLUMNSxLINES")
     args = parser.parse_args(argv)
     columns, lines = (int(part) for part in args.size.split("x"))
     start = datetime.fromisoformat(args.start) if args.start else None

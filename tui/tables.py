@@ -9,7 +9,7 @@ Everything here runs on the UI thread.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rich.cells import cell_len
@@ -67,8 +67,16 @@ class KeyedTable(DataTable[Text]):
         return len(self._shown)
 
     def keys(self) -> Iterator[str]:
-        """Row keys in insertion order."""
-        return iter(tuple(self._shown))
+        """Row keys in display order."""
+        return iter([str(row.key.value) for row in self.ordered_rows])
+
+    def sort_rows(self, column_key: str, rank: Callable[[str], Any]) -> None:
+        """Order the rows by ``rank(text of their cell in column_key)``; the cursor stays on
+        the row it was on (not on the same index), so a selection never changes under it."""
+        selected = self.cursor_key
+        self.sort(column_key, key=lambda cell: rank(cell.plain))
+        if selected is not None:
+            self.move_cursor(row=self.get_row_index(selected), scroll=False)
 
     @property
     def cursor_key(self) -> str | None:

@@ -6,6 +6,7 @@ Not thread-safe: ``SimBroker`` owns one ``OptionDesk`` and calls it under its lo
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -40,6 +41,8 @@ class OptionDesk:
         self._subs: Counter[str] = Counter()
         self._contracts: dict[str, Contract] = {}
         self._next_event_id = 1
+        # Unique across runs, like execution ids: the ledger keys settlements by event id.
+        self._event_prefix = f"sim-x{uuid.uuid4().hex[:8]}"
 
     def check(self, contract: Contract, now: datetime) -> None:
         """Raises ValueError naming why ``contract`` cannot be quoted now."""
@@ -124,6 +127,6 @@ class OptionDesk:
         return events
 
     def _new_event_id(self) -> str:
-        event_id = f"sim-x{self._next_event_id:06d}"
+        event_id = f"{self._event_prefix}-{self._next_event_id:06d}"
         self._next_event_id += 1
         return event_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import secrets
+import threading
 import time as _time
 from collections.abc import Callable
 from datetime import datetime
@@ -63,6 +64,7 @@ class TwsHub:
         self._sessions: dict[int, ClientSession] = {}
         self._session_ids = itertools.count(1)
         self._dirty: dict[int, Instrument] = {}
+        self.first_quote = threading.Event()  # set by the first stock quote (any thread reads)
         reference = {
             symbol: Decimal(repr(spec.price)).quantize(Decimal("0.01"))
             for symbol, spec in settings.symbols.items()
@@ -189,6 +191,7 @@ class TwsHub:
             return
         self.book.on_quote(quote, self._settings.calendar.trading_day(quote.time))
         self.market.on_quote(quote)
+        self.first_quote.set()
 
     def on_event(self, event: BrokerEvent) -> None:
         if isinstance(event, OrderStatusEvent):

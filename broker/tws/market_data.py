@@ -174,6 +174,10 @@ class MarketDataHub:
         if book is not None and self.live:
             for fields in book.ticks(req_id, first=True):
                 sink.send(fields)
+        elif self.live:  # no quote yet (before the open): the previous close only
+            close = self._stats[instrument.con_id].close
+            if close is not None:
+                sink.send(msg.tick_price(req_id, _CLOSE, close, 0))
         if snapshot:
             sink.send(msg.tick_snapshot_end(req_id))
             return

@@ -133,7 +133,9 @@ class TwsSimServer:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
-        """Bind the port, start the loop thread and the market clock; return once listening.
+        """Bind the port, start the loop thread and the market clock; return once listening and,
+        when the session is open, once the first quotes are in (a client that connects at once
+        finds prices).
 
         Raises:
             RuntimeError: already started.
@@ -185,6 +187,8 @@ class TwsSimServer:
         self._broker.subscribe_quotes(Contract.stock(sym) for sym in s.symbols)
         self._broker.start(_Bridge(loop, self._hub.on_quote, self._hub.on_event))
         self._clock.start()
+        if s.calendar.is_open(s.start) and not self._hub.first_quote.wait(timeout_s):
+            logger.warning("tws-sim: no quote within {}s of the start", timeout_s)
         logger.info("tws-sim: listening on {}:{} (simulated {})", self.host, self.port, s.start)
 
     def stop(self, timeout_s: float = 5.0) -> None:

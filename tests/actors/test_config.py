@@ -28,6 +28,9 @@ from actors.config import (
     FilterSettings,
     IbSettings,
     MaCrossStrategy,
+    NakedPutStrategy,
+    OptionExitSettings,
+    OptionSettings,
     OrderSettings,
     RiskSettings,
     SimSettings,
@@ -111,6 +114,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "reconcile_interval_s": 5.0,
         "holidays": (),
         "on_shutdown": "leave",
+        "on_mismatch": "halt",
     },
     "broker": {
         "kind": "sim",
@@ -132,6 +136,23 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "maint_margin_long_pct": 25.0,
         "maint_margin_short_pct": 30.0,
         "drift_annual": 0.0,
+        "options": {
+            "rate": 0.04,
+            "iv_premium": 1.1,
+            "skew": 1.0,
+            "smile": 2.0,
+            "weekly_expirations": 6,
+            "monthly_expirations": 3,
+            "strike_range_pct": 20.0,
+            "spread_pct": 3.0,
+            "min_spread": Decimal("0.05"),
+            "otm_widening": 5.0,
+            "short_dte_widening": 3.0,
+            "display_size": 50,
+            "open_interest_atm": 5000,
+            "commission_per_contract": Decimal("0.65"),
+            "commission_min": Decimal("1.00"),
+        },
     },
     "risk": {
         "daily_loss_limit_pct": 2.0,
@@ -149,6 +170,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "max_quote_age_ms": 500,
         "open_margin_min": 5,
         "close_margin_min": 15,
+        "max_option_spread_pct": 25.0,
     },
     "orders": {
         "stop_loss_pct": 2.0,
@@ -158,8 +180,23 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "stale_quiet_s": 3.0,
         "flatten_reprice_s": 1.0,
         "flatten_max_reprices": 5,
+        "max_working_per_contract_side": 20,
     },
-    "exits": {"profit_target_pct": 3.0, "max_holding_min": 120, "exit_before_close_min": 5},
+    "exits": {
+        "profit_target_pct": 3.0,
+        "max_holding_min": 120,
+        "exit_before_close_min": 5,
+        "options": {
+            "profit_take_pct": 50.0,
+            "stop_loss_multiple": 3.0,
+            "time_exit_dte": 3,
+            "stop_order": "marketable_limit",
+            "stop_reprice_s": 1.0,
+            "stop_max_reprices": 3,
+            "limit_reprice_s": 5.0,
+            "limit_reprice_steps": 3,
+        },
+    },
 }
 ACCOUNT_DEFAULTS: dict[str, Any] = {
     "enabled": True,
@@ -198,12 +235,14 @@ def problems_of(text: str) -> list[str]:
 # --- the shipped config -----------------------------------------------------------------------
 
 
-def test_the_shipped_config_toml_loads_with_a_sim_broker_and_five_accounts() -> None:
+def test_the_shipped_config_toml_loads_with_a_sim_broker_stock_and_naked_put_accounts() -> None:
     config = load_config(SHIPPED)
     assert config.broker.kind == "sim"
-    assert 4 <= len(config.accounts) <= 6
-    assert all(isinstance(account.strategy, MaCrossStrategy) for account in config.accounts)
-    assert 6 <= len(config.sim.symbols) <= 8
+    assert 6 <= len(config.accounts) <= 10
+    kinds = [account.strategy.kind for account in config.accounts]
+    assert kinds.count("ma_cross") >= 4 and kinds.count("naked_put") >= 2
+    assert set(kinds) == {"ma_cross", "naked_put"}
+    assert 8 <= len(config.sim.symbols) <= 12
     assert len({symbol.sector for symbol in config.sim.symbols.values()}) >= 3
     assert all(Decimal(50_000) <= a.capital <= Decimal(250_000) for a in config.accounts)
     assert len({a.universe for a in config.accounts}) == len(config.accounts)
@@ -213,8 +252,8 @@ def test_the_shipped_ma_cross_windows_fit_well_inside_an_hour() -> None:
     config = load_config(SHIPPED)
     for account in config.accounts:
         strategy = account.strategy
-        assert isinstance(strategy, MaCrossStrategy)
-        assert strategy.slow_bars * strategy.bar_seconds <= 1800, account.id
+        if isinstance(strategy, MaCrossStrategy):
+            assert strategy.slow_bars * strategy.bar_seconds <= 1800, account.id
 
 
 def test_the_shipped_config_spells_out_every_field_of_every_section() -> None:
@@ -232,11 +271,15 @@ def test_the_shipped_config_spells_out_every_field_of_every_section() -> None:
     for name, model in sections.items():
         assert set(raw[name]) == set(model.model_fields), name
     assert set(raw["broker"]["ib"]) == set(IbSettings.model_fields)
+    assert set(raw["sim"]["options"]) == set(OptionSettings.model_fields)
+    assert set(raw["exits"]["options"]) == set(OptionExitSettings.model_fields)
     for symbol in raw["sim"]["symbols"].values():
         assert set(symbol) == set(SymbolSettings.model_fields)
+    strategies = {"ma_cross": MaCrossStrategy, "naked_put": NakedPutStrategy}
     for account in raw["accounts"]:
         assert set(account) == set(AccountConfig.model_fields)
-        assert set(account["strategy"]) == set(MaCrossStrategy.model_fields)
+        strategy = strategies[account["strategy"]["kind"]]
+        assert set(account["strategy"]) == set(strategy.model_fields)
         assert set(account["limits"]) == set(AccountLimits.model_fields)
 
 
@@ -337,7 +380,8 @@ ONE_PROBLEM = [
     ),
     pytest.param(
         replaced('kind = "external"', 'kind = "rsi"'),
-        'config.toml: accounts[1].strategy.kind: must be one of "ma_cross", "external" (got "rsi")',
+        "config.toml: accounts[1].strategy.kind: "
+        'must be one of "ma_cross", "naked_put", "external" (got "rsi")',
         id="unknown-strategy-kind",
     ),
     pytest.param(

@@ -201,6 +201,9 @@ def test_the_report_lists_closed_trades_with_prices_pnl_and_exit_reasons(
             "exit_price": 505.5,
             "pnl": 53.0,
             "exit_reason": "profit_target",
+            "dte_at_entry": None,
+            "delta_at_entry": None,
+            "credit": None,
         },
         {
             "va": "va2",
@@ -213,6 +216,9 @@ def test_the_report_lists_closed_trades_with_prices_pnl_and_exit_reasons(
             "exit_price": 389.9,
             "pnl": -51.5,
             "exit_reason": "stop",
+            "dte_at_entry": None,
+            "delta_at_entry": None,
+            "credit": None,
         },
     ]
 
@@ -236,7 +242,11 @@ def test_the_report_lists_every_order_with_its_final_state(filled_ledger: Ledger
         ("e3", "va1", "AAPL", "BUY", "LMT", 3, 190.2, None, "filled", None, at_1020, ""),
         ("e3-stop", "va1", "AAPL", "SELL", "STP", 3, None, 185.0, "submitted", "e3", at_1020, ""),
     ]  # fmt: skip
-    assert report["orders"] == [dict(zip(ORDER_KEYS, row, strict=True)) for row in expected]
+    orders = [{k: v for k, v in o.items() if k != "purpose"} for o in report["orders"]]
+    assert orders == [dict(zip(ORDER_KEYS, row, strict=True)) for row in expected]
+    assert [o["purpose"] for o in report["orders"]] == [
+        "entry", "stop", "entry", "stop", "exit", "entry", "stop"
+    ]  # fmt: skip
 
 
 def test_the_report_gives_balances_net_of_commissions_and_open_positions(

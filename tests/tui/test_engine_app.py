@@ -238,8 +238,24 @@ async def test_the_first_snapshots_are_asked_and_what_the_bus_brought_meanwhile_
         engine.snapshots_ready.set()
 
         await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED)
-        await wait_for(pilot, lambda: rows(app, "vas") == ["va2", "va1"])
+        await wait_for(pilot, lambda: rows(app, "vas") == ["va1", "va2"])  # the config's order
         await wait_for(pilot, lambda: rows(app, "positions") == ["va1|AAA"])
         await pilot.pause(3 * FAST)
         assert cells(app, "vas", "va1")[3] == "idle"
         assert cells(app, "vas", "va2")[3] == "paused", "an older asked snapshot won"
+
+
+async def test_va_rows_follow_the_configs_order_and_the_cursor_stays_on_its_va(
+    engine: FakeEngine,
+) -> None:
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        publish_from_thread(engine.bus, [Snapshots.va("zeta"), Snapshots.va("va2")])
+        await wait_for(pilot, lambda: rows(app, "vas") == ["va2", "zeta"])
+        await pilot.press("down")
+        assert app.selected_va == "zeta"
+
+        publish_from_thread(engine.bus, [Snapshots.va("alpha"), Snapshots.va("va1")])
+
+        await wait_for(pilot, lambda: rows(app, "vas") == ["va1", "va2", "alpha", "zeta"])
+        assert app.selected_va == "zeta"

@@ -3,7 +3,6 @@ keys, and a stalled actor that must not freeze the UI."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from rich.text import Text
@@ -107,28 +106,28 @@ async def test_a_stalled_actor_shows_busy_while_the_clock_ticks_and_h_halts(
 ) -> None:
     engine.inspections["va1"] = Snapshots.inspection()
     engine.stall.set()
-    app = EngineApp(engine, flush_interval_s=FAST, inspect_timeout_s=1.0, inspect_refresh_s=0.1)
+    # 3 s rather than the default 1 s: room for a loaded test machine inside the first ask.
+    app = EngineApp(engine, flush_interval_s=FAST, inspect_timeout_s=3.0, inspect_refresh_s=0.1)
     try:
         async with app.run_test(size=(140, 40)) as pilot:
             await open_inspector(app, engine, pilot)
-            assert engine.inspecting.wait(2), "the inspector did not ask"
-            assert inspector(app).answer_line == "asking va:va1 ..."
+            await wait_for(pilot, engine.inspecting.is_set)
 
             # While the worker is blocked in inspect_va, the UI runs: the clock moves on screen
             # and the kill switch works.
-            started = time.monotonic()
             engine.clock.advance(1)
             await wait_for(pilot, lambda: screen_label(app, "clock").startswith("10:15:31"))
             await pilot.press("h")
             assert engine.gate.state is GateState.CLOSED
             assert engine.calls_named("halt") == [("halt", "halt key")]
-            assert engine.inspecting.is_set(), "the ask was over before the UI was checked"
-            assert time.monotonic() - started < 0.9
+            # ... all within the first ask: it is still blocked and unanswered.
+            assert len(engine.calls_named("inspect_va")) == 1 and engine.inspecting.is_set()
+            assert inspector(app).answer_line == "asking va:va1 ..."
 
             await wait_for(
                 pilot,
-                lambda: inspector(app).answer_line == "actor busy: no answer in 1.0 s",
-                timeout_s=3,
+                lambda: inspector(app).answer_line == "actor busy: no answer in 3.0 s",
+                timeout_s=6,
             )
             engine.clock.advance(1)
             await wait_for(pilot, lambda: screen_label(app, "clock").startswith("10:15:32"))

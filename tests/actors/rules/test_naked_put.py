@@ -78,9 +78,7 @@ def test_too_little_credit_or_open_interest_moves_to_the_next_expiration() -> No
 
 
 def test_calls_are_ignored() -> None:
-    call = Quote(
-        Contract.option("SPY", NEAR, Decimal(600), "C"), 2.0, 2.1, 1, 1, 2.0, AT, 0.2, 0.3
-    )
+    call = Quote(Contract.option("SPY", NEAR, Decimal(600), "C"), 2.0, 2.1, 1, 1, 2.0, AT, 0.2, 0.3)
     assert isinstance(choose([call]), str)
 
 

@@ -11,14 +11,14 @@ from broker.base import Side
 
 
 def test_a_sell_walks_from_the_mid_down_to_the_bid_in_equal_steps() -> None:
-    limits = [
-        repriced_limit(side=Side.SELL, bid=2.00, ask=2.40, step=k, steps=4) for k in range(6)
-    ]
+    limits = [repriced_limit(side=Side.SELL, bid=2.00, ask=2.40, step=k, steps=4) for k in range(6)]
     assert limits == [Decimal(p) for p in ("2.2", "2.15", "2.1", "2.05", "2", "2")]
 
 
 def test_a_buy_walks_from_the_mid_up_to_the_ask_and_never_past_it() -> None:
-    limits = [repriced_limit(side=Side.BUY, bid=1.00, ask=1.25, step=k, steps=2) for k in (0, 1, 2, 9)]
+    limits = [
+        repriced_limit(side=Side.BUY, bid=1.00, ask=1.25, step=k, steps=2) for k in (0, 1, 2, 9)
+    ]
     # the mid 1.125 rounds down for a buy; every step rounds toward the mid.
     assert limits == [Decimal("1.12"), Decimal("1.18"), Decimal("1.25"), Decimal("1.25")]
 

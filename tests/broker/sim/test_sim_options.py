@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from actors.rules.margin import short_put_margin
 from broker.base import (
     AssignmentEvent,
     Contract,
@@ -17,7 +18,6 @@ from broker.base import (
     OrderType,
     Side,
 )
-from actors.rules.margin import short_put_margin
 from tests.broker.sim.conftest import TZ, MakeSim
 
 #: Friday 2024-03-15 is the first listed expiration after the fixtures' Wednesday open.
@@ -30,8 +30,13 @@ def put(strike: int, expiry: date = APRIL) -> Contract:
     return Contract.option("AAA", expiry, Decimal(strike), "P")
 
 
-def sell(cid: str, contract: Contract, quantity: int, order_type: OrderType = OrderType.MKT,
-         limit: Decimal | None = None) -> OrderRequest:
+def sell(
+    cid: str,
+    contract: Contract,
+    quantity: int,
+    order_type: OrderType = OrderType.MKT,
+    limit: Decimal | None = None,
+) -> OrderRequest:
     return OrderRequest(cid, contract, Side.SELL, order_type, quantity, limit_price=limit)
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 from ib_async import IB, Stock
-from tws_support import Connect, bounded, qualified, wait_for_condition
+from tws_support import START, Connect, bounded, qualified, wait_for_condition
 
 from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
 
@@ -26,7 +26,7 @@ async def test_connect_completes_quickly_with_the_managed_account_and_a_next_ord
         assert ib.managedAccounts() == [DEFAULT_ACCOUNT]
         assert ib.client.getReqId() >= 1
         assert ib.client.serverVersion() == 178
-        assert took < 1.0  # every startup request answered: no sync timeout
+        assert took < 3.5  # every startup request answered: no 4 s sync timeout
         await wait_for_condition(lambda: {2104, 2106, 2158} <= set(errors), what="farm notices")
         assert tws.connected_client_ids() == [7]
     finally:
@@ -35,11 +35,11 @@ async def test_connect_completes_quickly_with_the_managed_account_and_a_next_ord
 
 async def test_current_time_is_the_simulated_time(tws: TwsSimServer, connect: Connect) -> None:
     ib = await connect()
+    before = tws.now()
     reported = await bounded(ib.reqCurrentTimeAsync())
-    simulated = tws.now()
-    assert abs(reported - simulated) < timedelta(seconds=5)
-    assert reported.date() == simulated.date() == tws.now().date()
-    assert reported.year == 2024  # the simulated day, not the wall clock's
+    after = tws.now()
+    assert before - timedelta(seconds=1) <= reported <= after  # whole simulated seconds
+    assert reported.date() == START.date()  # the simulated day, not the wall clock's
 
 
 async def test_qualify_contracts_gives_a_stock_its_stable_con_id(

@@ -222,13 +222,20 @@ async def test_positions_portfolio_and_account_values_follow_a_fill(
     assert position.contract.conId == contract.conId
     assert position.avgCost == trade.orderStatus.avgFillPrice
     await wait_for_condition(lambda: value("TotalCashValue") < 1_000_000, what="cash to move")
-    (item,) = ib.portfolio()
-    assert item.position == 200
-    net_liq = value("NetLiquidation")
-    cash = value("TotalCashValue")
-    assert abs(net_liq - (cash + item.marketValue)) < 0.02
-    assert abs(value("MaintMarginReq") - 0.25 * item.marketValue) < 1.0
-    assert abs(value("AvailableFunds") - (net_liq - value("MaintMarginReq"))) < 0.02
+
+    def consistent() -> bool:
+        # Values and portfolio rows arrive in separate messages; marks move every step, so
+        # check them together once a whole push has landed.
+        (item,) = ib.portfolio()
+        net_liq, maint = value("NetLiquidation"), value("MaintMarginReq")
+        return (
+            item.position == 200
+            and abs(net_liq - (value("TotalCashValue") + item.marketValue)) < 0.02
+            and abs(maint - 0.25 * item.marketValue) < 0.02
+            and abs(value("AvailableFunds") - (net_liq - maint)) < 0.02
+        )
+
+    await wait_for_condition(consistent, what="net liquidation = cash + market value")
 
 
 async def test_a_closing_fill_reports_its_realized_pnl(connect: Connect) -> None:

@@ -20,7 +20,7 @@ SYMBOLS = {
     "AAPL": SimSymbol("AAPL", price=190.0, volatility=0.25, spread_bps=1.0, display_size=500),
     "MSFT": SimSymbol("MSFT", price=400.0, volatility=0.20, spread_bps=2.0, display_size=300),
 }
-WAIT_S = 5.0
+WAIT_S = 10.0
 
 Connect = Callable[..., Awaitable[IB]]
 

@@ -1,0 +1,161 @@
+"""What the adapter's loop-side parts share: the options, the ``IB`` object, the clock, the
+pacing throttle and the emitter that hands quotes and events to the engine's listener.
+
+Threads: everything here but ``IbOptions`` (frozen, any thread) belongs to the ``ib-loop``
+thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time as _time
+from collections import deque
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from ib_async import IB
+from ib_async import Contract as IbContract
+from loguru import logger
+
+from actors.calendar import TradingCalendar
+from actors.clock import Clock
+from actors.config import IbSettings
+from broker.base import BrokerEvent, BrokerListener, Quote
+from broker.ib.resilience import PacingThrottle
+
+__all__ = ["Emitter", "IbContext", "IbOptions"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class IbOptions:
+    """How the adapter connects and behaves (from ``[broker.ib]`` and the command line).
+
+    Times are wall seconds unless they end in ``_clock_s`` (engine clock seconds).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 7497
+    client_id: int = 17
+    account: str = ""
+    allow_live: bool = False
+    live: bool = False  # the command line's --live
+    dry_run: bool = False  # orders are acknowledged locally and never sent
+    connect_timeout_s: float = 10.0
+    request_timeout_s: float = 10.0
+    reconnect_base_s: float = 5.0
+    reconnect_cap_s: float = 300.0
+    client_id_attempts: int = 3  # 326 refusals before moving to the next client id
+    stale_data_clock_s: float = 60.0  # no quotes this long (clock time, market open) = stale
+    quote_interval_clock_s: float = 0.1  # at most one quote per contract per this (clock time)
+    account_interval_s: float = 0.5  # at most one AccountSnapshot per this
+    commission_wait_s: float = 5.0
+    status_wait_s: float = 5.0
+    bracket_grace_s: float = 0.05  # a stock entry waits this long for its attached stop
+    foreign_orders_refresh_s: float = 10.0  # other clients' open orders are re-read this often
+    clock_sync_s: float = 30.0  # how often the broker's time is read to keep the clock in step
+
+    @classmethod
+    def from_settings(
+        cls, settings: IbSettings, *, live: bool = False, dry_run: bool = False, **overrides: object
+    ) -> IbOptions:
+        """Options for ``[broker.ib]`` plus the command line (and test overrides by name)."""
+        values: dict[str, object] = {
+            "host": settings.host,
+            "port": settings.port,
+            "client_id": settings.client_id,
+            "account": settings.account,
+            "allow_live": settings.allow_live,
+            "connect_timeout_s": settings.connect_timeout_s,
+            "stale_data_clock_s": settings.stale_data_s,
+            "live": live,
+            "dry_run": dry_run,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+class Emitter:
+    """Hands quotes and events to the listener on the loop thread, in order; keeps them until
+    ``start`` sets a listener. A listener that raises is logged, never propagated."""
+
+    def __init__(self) -> None:
+        self._listener: BrokerListener | None = None
+        self._early: deque[Quote | BrokerEvent] = deque(maxlen=10_000)
+        self.events = 0
+        self.quotes = 0
+
+    def attach(self, listener: BrokerListener) -> None:
+        self._listener = listener
+        while self._early:
+            self._deliver(self._early.popleft())
+
+    def event(self, event: BrokerEvent) -> None:
+        self.events += 1
+        self._deliver(event)
+
+    def many(self, events: Iterable[BrokerEvent]) -> None:
+        for event in events:
+            self.event(event)
+
+    def quote(self, quote: Quote) -> None:
+        self.quotes += 1
+        self._deliver(quote)
+
+    def _deliver(self, item: Quote | BrokerEvent) -> None:
+        listener = self._listener
+        if listener is None:
+            if not isinstance(item, Quote):
+                self._early.append(item)
+            return
+        try:
+            if isinstance(item, Quote):
+                listener.on_quote(item)
+            else:
+                listener.on_broker_event(item)
+        except Exception:
+            logger.exception("ib: listener raised on {}", type(item).__name__)
+
+
+@dataclass(slots=True)
+class IbContext:
+    """The loop-side shared state (ib-loop thread only)."""
+
+    options: IbOptions
+    ib: IB
+    clock: Clock
+    calendar: TradingCalendar
+    emitter: Emitter
+    throttle: PacingThrottle = field(default_factory=PacingThrottle)
+    qualified: dict[str, IbContract] = field(default_factory=dict)  # contract key -> IB's
+    account: str = ""  # the account traded (set on connect)
+    client_id: int = 0  # the client id connected with
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.clock.tz
+
+    @staticmethod
+    def mono() -> float:
+        return _time.monotonic()
+
+    async def paced(self) -> None:
+        """Wait out a pacing pause (after IB's error 100) before the next request."""
+        while (wait := self.throttle.wait_s(self.mono())) > 0:
+            await asyncio.sleep(wait)
+
+    async def bounded(self, awaitable: Awaitable[T], what: str) -> T:
+        """Await an ib_async request with the request timeout.
+
+        Raises:
+            TimeoutError: naming ``what``.
+        """
+        try:
+            return await asyncio.wait_for(awaitable, self.options.request_timeout_s)
+        except TimeoutError:
+            raise TimeoutError(
+                f"ib: {what} not answered within {self.options.request_timeout_s:.0f}s"
+            ) from None

@@ -1,0 +1,82 @@
+"""IB error and notice codes: what each class of code means to the adapter (pure).
+
+TWS reports everything, from "order rejected" to "market data farm OK", through one
+``error(reqId, code, text)`` message. ``classify`` sorts a code into the handful of classes the
+adapter acts on; every other code is logged and changes nothing. In particular an order-related
+code that is not a rejection or a cancel (10349 "TIF set to DAY", 399, 404, ...) never ends an
+order here, whatever ib_async does to its own ``Trade`` (it marks the trade Cancelled for any code
+outside its short warning list).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["ErrorClass", "classify", "rejection_reason"]
+
+
+class ErrorClass(StrEnum):
+    CONNECTIVITY_LOST = "connectivity_lost"  # 1100: TWS lost IB's servers
+    RESTORED_DATA_LOST = "restored_data_lost"  # 1101: back, market data subscriptions gone
+    RESTORED = "restored"  # 1102: back, subscriptions kept
+    FARM_NOTICE = "farm_notice"  # 2103-2108, 2119, 2157, 2158: a data farm's state; never acted on
+    CLIENT_ID_IN_USE = "client_id_in_use"  # 326
+    PACING = "pacing"  # 100: too many messages a second
+    ORDER_REJECTED = "order_rejected"  # 201, 203: the order was refused
+    ORDER_CANCELLED = "order_cancelled"  # 202: cancel acknowledged
+    NOT_CANCELLABLE = "not_cancellable"  # 161, 10147, 10148: a cancel that found nothing to do
+    MODIFY_REFUSED = "modify_refused"  # 103-105: a modification refused; the order is unchanged
+    PRICE_INCREMENT = "price_increment"  # 110: a rejection for a new order, else a warning
+    NO_SECURITY = "no_security"  # 200: no such contract
+    MARKET_DATA = "market_data"  # 354, 10089-10091, 10167-10168, 10197: data not available
+    INFO = "info"  # anything else: logged only
+
+
+_BY_CODE: dict[int, ErrorClass] = {
+    1100: ErrorClass.CONNECTIVITY_LOST,
+    1101: ErrorClass.RESTORED_DATA_LOST,
+    1102: ErrorClass.RESTORED,
+    326: ErrorClass.CLIENT_ID_IN_USE,
+    100: ErrorClass.PACING,
+    201: ErrorClass.ORDER_REJECTED,
+    203: ErrorClass.ORDER_REJECTED,
+    202: ErrorClass.ORDER_CANCELLED,
+    161: ErrorClass.NOT_CANCELLABLE,
+    10147: ErrorClass.NOT_CANCELLABLE,
+    10148: ErrorClass.NOT_CANCELLABLE,
+    103: ErrorClass.MODIFY_REFUSED,
+    104: ErrorClass.MODIFY_REFUSED,
+    105: ErrorClass.MODIFY_REFUSED,
+    110: ErrorClass.PRICE_INCREMENT,
+    200: ErrorClass.NO_SECURITY,
+    354: ErrorClass.MARKET_DATA,
+    10089: ErrorClass.MARKET_DATA,
+    10090: ErrorClass.MARKET_DATA,
+    10091: ErrorClass.MARKET_DATA,
+    10167: ErrorClass.MARKET_DATA,
+    10168: ErrorClass.MARKET_DATA,
+    10197: ErrorClass.MARKET_DATA,
+}
+_FARM_CODES = frozenset({2103, 2104, 2105, 2106, 2107, 2108, 2119, 2157, 2158})
+
+
+def classify(code: int) -> ErrorClass:
+    """The class of an IB error or notice code (``INFO`` for anything not acted on)."""
+    if code in _FARM_CODES:
+        return ErrorClass.FARM_NOTICE
+    return _BY_CODE.get(code, ErrorClass.INFO)
+
+
+_REJECT_PREFIXES = ("order rejected - reason:", "order rejected - reason", "order rejected")
+
+
+def rejection_reason(code: int, text: str) -> str:
+    """IB's reason for a rejection, without the boilerplate prefix (``"201: <reason>"`` when
+    nothing is left)."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    for prefix in _REJECT_PREFIXES:
+        if lowered.startswith(prefix):
+            stripped = stripped[len(prefix) :].strip()
+            break
+    return stripped or f"IB error {code}"

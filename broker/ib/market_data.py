@@ -1,0 +1,257 @@
+"""``MarketData``: counted quote subscriptions, coalesced ticks, resubscription and option
+chains (ib-loop thread only).
+
+Ticks are coalesced per contract: ib_async reports every batch of updated tickers; the latest
+quote of each contract waits in ``_pending`` and a flush delivers at most one quote per contract
+per ``quote_interval_clock_s`` of engine time (the interval is converted to wall time with the
+clock's speed, so a 60x session against ``tws-sim --speed 60`` coalesces over the same slice of
+simulated time as a real-time session). A quote is stamped with the engine time it was received
+(TWS sends no exchange time for bid and ask).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from ib_async import Contract as IbContract
+from ib_async import Ticker
+from loguru import logger
+
+from broker.base import Contract, Quote
+from broker.ib.context import IbContext
+from broker.ib.parsing.contracts import to_ib_contract
+from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
+from broker.ib.resilience import StaleWatchdog
+
+__all__ = ["MarketData"]
+
+#: Generic ticks for option subscriptions: 101 = open interest (greeks come by default).
+_OPTION_TICKS = "101"
+
+
+@dataclass(slots=True)
+class _Subscription:
+    contract: Contract
+    count: int = 0
+    ticker: Ticker | None = None
+    starting: bool = False
+
+
+@dataclass(slots=True)
+class _ChainCache:
+    at: datetime
+    quotes: list[Quote] = field(default_factory=list)
+
+
+class MarketData:
+    def __init__(self, ctx: IbContext, watchdog: StaleWatchdog) -> None:
+        self.ctx = ctx
+        self.watchdog = watchdog
+        self._subs: dict[str, _Subscription] = {}
+        self._by_con_id: dict[int, str] = {}
+        self._pending: dict[str, Quote] = {}
+        self._last: dict[str, Quote] = {}
+        self._flush_at: float | None = None
+        self._last_flush = 0.0
+        self._chains: dict[tuple[object, ...], _ChainCache] = {}
+        self.delivered = 0
+        self.received = 0
+
+    # -- subscriptions --------------------------------------------------------------------------
+    def subscribe(self, contracts: list[Contract]) -> None:
+        for contract in contracts:
+            sub = self._subs.setdefault(contract.key, _Subscription(contract))
+            sub.count += 1
+            if sub.count == 1:
+                self._start(sub)
+
+    def unsubscribe(self, contracts: list[Contract]) -> None:
+        for contract in contracts:
+            sub = self._subs.get(contract.key)
+            if sub is None:
+                continue
+            sub.count -= 1
+            if sub.count <= 0:
+                del self._subs[contract.key]
+                if sub.ticker is not None and self.ctx.ib.isConnected():
+                    self.ctx.ib.cancelMktData(sub.ticker.contract)
+
+    def resubscribe(self, *, data_lost: bool) -> None:
+        """Request every subscription again: after a reconnect (ib_async forgot every ticker)
+        or after 1101 (IB dropped them). The watchdog starts counting afresh."""
+        self.watchdog.reset(self.ctx.clock.now())
+        for sub in self._subs.values():
+            if data_lost and sub.ticker is not None and self.ctx.ib.isConnected():
+                self.ctx.ib.cancelMktData(sub.ticker.contract)
+            sub.ticker = None
+            self._start(sub)
+
+    def retry_request(self, req_id: int) -> bool:
+        """A market-data request IB refused (pacing, not subscribed): request it again after
+        the pause; False if ``req_id`` is not one of ours."""
+        ticker = self.ctx.ib.wrapper.reqId2Ticker.get(req_id)
+        key = self._by_con_id.get(ticker.contract.conId) if ticker and ticker.contract else None
+        sub = self._subs.get(key) if key else None
+        if sub is None:
+            return False
+        if self.ctx.ib.isConnected() and sub.ticker is not None:
+            self.ctx.ib.cancelMktData(sub.ticker.contract)
+        sub.ticker = None
+        self._start(sub)
+        return True
+
+    def contracts(self) -> list[Contract]:
+        return [sub.contract for sub in self._subs.values()]
+
+    def last_quote(self, key: str) -> Quote | None:
+        return self._last.get(key)
+
+    def _start(self, sub: _Subscription) -> None:
+        if not sub.starting:
+            sub.starting = True
+            asyncio.get_running_loop().create_task(self._request(sub), name=f"md-{sub.contract.key}")
+
+    async def _request(self, sub: _Subscription) -> None:
+        try:
+            contract = await self.qualify(sub.contract)
+            if contract is None or self._subs.get(sub.contract.key) is not sub:
+                return
+            await self.ctx.paced()
+            if not self.ctx.ib.isConnected():
+                return  # the reconnect resubscribes
+            ticks = _OPTION_TICKS if sub.contract.is_option else ""
+            sub.ticker = self.ctx.ib.reqMktData(contract, ticks)
+            self._by_con_id[contract.conId] = sub.contract.key
+        except Exception:
+            logger.exception("ib: market data request for {} failed", sub.contract.key)
+        finally:
+            sub.starting = False
+
+    async def qualify(self, contract: Contract) -> IbContract | None:
+        """IB's contract (with conId) for ours, cached; None if IB does not know it."""
+        known = self.ctx.qualified.get(contract.key)
+        if known is not None:
+            return known
+        await self.ctx.paced()
+        found = await self.ctx.bounded(
+            self.ctx.ib.qualifyContractsAsync(to_ib_contract(contract)), f"qualify {contract.key}"
+        )
+        result = found[0] if found else None
+        if not isinstance(result, IbContract) or not result.conId:
+            logger.warning("ib: IB does not know {}", contract.key)
+            return None
+        self.ctx.qualified[contract.key] = result
+        return result
+
+    # -- ticks ----------------------------------------------------------------------------------
+    def on_pending_tickers(self, tickers: set[Ticker]) -> None:
+        now = self.ctx.clock.now()
+        for ticker in tickers:
+            key = self._by_con_id.get(ticker.contract.conId) if ticker.contract else None
+            sub = self._subs.get(key) if key else None
+            if sub is None:
+                continue
+            quote = quote_from_ticker(ticker, sub.contract, time=now)
+            if quote is None:
+                continue
+            self.received += 1
+            self._pending[sub.contract.key] = quote
+            self._last[sub.contract.key] = quote
+            if not sub.contract.is_option:
+                self.watchdog.quote(now)
+        if self._pending:
+            self._schedule_flush()
+
+    def _interval_s(self) -> float:
+        speed = self.ctx.clock.speed or 1.0
+        return self.ctx.options.quote_interval_clock_s / speed
+
+    def _schedule_flush(self) -> None:
+        if self._flush_at is not None:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._last_flush + self._interval_s()
+        if loop.time() >= due:
+            self.flush()
+        else:
+            self._flush_at = due
+            loop.call_at(due, self.flush)
+
+    def flush(self) -> None:
+        """Deliver the latest quote of every contract that ticked since the last flush."""
+        self._flush_at = None
+        self._last_flush = asyncio.get_running_loop().time()
+        pending, self._pending = self._pending, {}
+        for quote in pending.values():
+            self.delivered += 1
+            self.ctx.emitter.quote(quote)
+
+    # -- option chains --------------------------------------------------------------------------
+    async def option_chain(
+        self,
+        symbol: str,
+        *,
+        right: str | None,
+        min_expiry: date | None,
+        max_expiry: date | None,
+        wait_s: float = 2.0,
+        cache_clock_s: float = 30.0,
+    ) -> list[Quote]:
+        """Quotes with greeks for ``symbol``'s listed options in the window: the chain from
+        ``reqSecDefOptParams``, the strikes near the spot, contract details to qualify them,
+        then streaming market data (``wait_s`` for bid/ask and IB's model greeks; open interest
+        needs a streaming request, not a snapshot). Cached for ``cache_clock_s`` clock seconds
+        per (symbol, right, window)."""
+        now = self.ctx.clock.now()
+        key = (symbol, right, min_expiry, max_expiry)
+        cached = self._chains.get(key)
+        if cached is not None and (now - cached.at).total_seconds() < cache_clock_s:
+            return cached.quotes
+        underlying = await self.qualify(Contract.stock(symbol))
+        if underlying is None:
+            return []
+        await self.ctx.paced()
+        chains = await self.ctx.bounded(
+            self.ctx.ib.reqSecDefOptParamsAsync(symbol, "", "STK", underlying.conId),
+            f"option chain of {symbol}",
+        )
+        spot_quote = self._last.get(symbol)
+        spot = spot_quote.mid if spot_quote else None
+        window = ChainWindow(right=right, min_expiry=min_expiry, max_expiry=max_expiry)
+        wanted = chain_contracts(chains, symbol, spot, window)
+        quotes = await self._snapshot_quotes(wanted, wait_s) if wanted else []
+        self._chains[key] = _ChainCache(now, quotes)
+        return quotes
+
+    async def _snapshot_quotes(self, wanted: list[Contract], wait_s: float) -> list[Quote]:
+        ib = self.ctx.ib
+        qualified = [(c, await self.qualify(c)) for c in wanted]
+        streams: list[tuple[Contract, Ticker]] = []
+        own: list[Ticker] = []
+        for contract, ib_contract in qualified:
+            sub = self._subs.get(contract.key)
+            if sub is not None and sub.ticker is not None:
+                streams.append((contract, sub.ticker))  # already streaming: read it
+            elif ib_contract is not None:
+                await self.ctx.paced()
+                ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
+                own.append(ticker)
+                streams.append((contract, ticker))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while loop.time() < deadline and not all(
+            t.modelGreeks is not None and t.bid > 0 for _, t in streams
+        ):
+            await asyncio.sleep(0.05)
+        now = self.ctx.clock.now()
+        quotes = []
+        for ticker in own:
+            if ib.isConnected():
+                ib.cancelMktData(ticker.contract)
+        for contract, ticker in streams:
+            quote = quote_from_ticker(ticker, contract, time=now)
+            if quote is not None:
+                quotes.append(quote)
+        return quotes
