@@ -43,6 +43,7 @@ from actors.order_pacing import PacingMixin
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision, reject
+from actors.rules.positions import apply_execution
 from broker.base import (
     AssignmentEvent,
     ExecutionEvent,
@@ -574,25 +575,18 @@ class OrderManager(FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
             position = self.positions[key] = HeldPosition(
                 record.contract, sector=self.ctx.config.sector_of(record.contract.symbol)
             )
-        signed = event.quantity * event.side.sign
-        before = position.quantity
-        realized = -event.commission
-        if before == 0 or (before > 0) == (signed > 0):
-            total = before + signed
-            position.avg_price = (
-                position.avg_price * abs(before) + event.price * abs(signed)
-            ) / abs(total)
-            if before == 0:
-                position.opened_at = event.time
-        else:
-            closing = min(abs(signed), abs(before))
-            realized += (
-                (event.price - position.avg_price)
-                * closing
-                * (1 if before > 0 else -1)
-                * record.contract.multiplier
-            )
-        position.quantity = before + signed
+        step = apply_execution(
+            position.quantity,
+            position.avg_price,
+            event.quantity * event.side.sign,
+            event.price,
+            record.contract.multiplier,
+        )
+        if step.opened:
+            position.opened_at = event.time
+        position.quantity = step.quantity
+        position.avg_price = step.avg_price
+        realized = step.realized - event.commission
         return position, realized
 
     def _stop_price(self, va_id: str, contract_key: str) -> Decimal | None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from actors.rules.decision import OK, Decision, reject
+from actors.rules.positions import apply_execution
 from broker.base import Contract, Side
 
 __all__ = [
@@ -150,30 +151,23 @@ class VABook:
         holding = self.holdings.get(key)
         if holding is None:
             holding = self.holdings[key] = Holding(contract=fill.contract)
-        signed = fill.quantity * fill.side.sign
-        before = holding.quantity
         holding.trade_pnl -= fill.commission
         self.realized_pnl -= fill.commission
-        if before == 0 or (before > 0) == (signed > 0):
-            total = before + signed
-            holding.avg_price = (holding.avg_price * abs(before) + fill.price * abs(signed)) / abs(
-                total
-            )
-            holding.quantity = total
-            if before == 0:
-                holding.opened_at = fill.time
-            holding.mark = holding.mark or fill.price
-            return None
-        closing = min(abs(signed), abs(before))
-        direction = 1 if before > 0 else -1
-        pnl = (fill.price - holding.avg_price) * closing * direction * holding.multiplier
-        holding.trade_pnl += pnl
-        self.realized_pnl += pnl
-        holding.quantity = before + signed
-        if holding.quantity != 0 and (holding.quantity > 0) != (before > 0):
-            # A flip (exits are reduce-only, so only a manual or broker-side fill does this).
-            holding.avg_price = fill.price
+        step = apply_execution(
+            holding.quantity,
+            holding.avg_price,
+            fill.quantity * fill.side.sign,
+            fill.price,
+            holding.multiplier,
+        )
+        holding.trade_pnl += step.realized
+        self.realized_pnl += step.realized
+        holding.quantity = step.quantity
+        holding.avg_price = step.avg_price
+        if step.opened:
             holding.opened_at = fill.time
+        if holding.mark is None:
+            holding.mark = fill.price
         if holding.quantity == 0:
             trade_pnl = holding.trade_pnl
             del self.holdings[key]
