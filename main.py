@@ -1,9 +1,12 @@
-"""Command line: run | check-config | report.
+"""Command line: run | check-config | report | tws-sim.
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
+                       [--live] [--dry-run]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--json]
+    python main.py tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N]
+                           [--start ISO-8601] [--config PATH]
 
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure.
 """
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from actors.config import EngineConfig
-    from actors.engine import Engine
+    from actors.engine import Engine, RunOptions
 
 EXIT_BAD_INPUT = 2
 
@@ -53,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
         "--until", help="stop at HH:MM exchange time on the start day, or at an ISO-8601 moment"
     )
     run.add_argument("--seed", type=int, help="market simulator seed (overrides sim.seed)")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="--broker ib: allow a live-trading port or account (needs broker.ib.allow_live)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="--broker ib: market data and account from IB, orders stored but never sent",
+    )
 
     check = sub.add_parser("check-config", help="validate the config and exit")
     check.add_argument("--config", default="config.toml")
@@ -61,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", default="config.toml")
     report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
     report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    from broker.tws.runner import add_tws_sim_arguments  # noqa: PLC0415 - light: no ib_async
+
+    add_tws_sim_arguments(
+        sub.add_parser("tws-sim", help="a simulated TWS (API protocol 178) on a local port")
+    )
     return parser
 
 
@@ -151,6 +170,11 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
         config.tz, config.open_time, config.close_time, config.engine.holidays
     )
     speed = _parse_speed(args.speed)
+    if config.broker.kind == "ib":
+        return _ib_options(args, config, speed)
+    if args.live or args.dry_run:
+        flag = "--live" if args.live else "--dry-run"
+        raise UsageError(f"{flag}: only with --broker ib")
     start = (
         _parse_moment("--start", args.start, config)
         if args.start
@@ -158,6 +182,28 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
     )
     until = _parse_until(args.until, start, config)
     return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
+
+
+def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | None) -> RunOptions:
+    """Run options against TWS / IB Gateway: the clock starts at the broker's time (no
+    --start), at --speed (1 = real time; N only makes sense against ``tws-sim --speed N``)."""
+    from actors.engine import RunOptions  # noqa: PLC0415
+    from broker.ib.safety import LiveTradingRefused, check_port  # noqa: PLC0415
+
+    if args.start:
+        raise UsageError("--start: not with --broker ib (the clock starts at the broker's time)")
+    if speed is None:
+        raise UsageError("--speed max: not with --broker ib (the broker runs in real time)")
+    if args.seed is not None:
+        raise UsageError("--seed: not with --broker ib (the market is the broker's)")
+    ib = config.broker.ib
+    if args.live and not ib.allow_live:
+        raise UsageError("--live: set broker.ib.allow_live = true in the config as well")
+    try:
+        check_port(ib.port, allow_live=ib.allow_live, live_flag=args.live)
+    except LiveTradingRefused as err:
+        raise UsageError(str(err)) from None
+    return RunOptions(database_url=args.db, speed=speed, live=args.live, dry_run=args.dry_run)
 
 
 def _print_event(item: object) -> None:
@@ -195,24 +241,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"broker": config.broker.model_copy(update={"kind": args.broker})}
         )
-    if config.broker.kind == "ib":
-        print(
-            "broker ib: the Interactive Brokers adapter is not part of this build yet; "
-            "run with --broker sim",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
     try:
         options = _options(args, config)
     except UsageError as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from actors.engine import Engine  # noqa: PLC0415
     from actors.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
 
     setup_logging(config.engine.log_dir, console=args.headless)
-    engine = Engine(config, options)
+    try:
+        engine = _engine(config, options, args.until)
+    except UsageError as err:
+        print(f"main.py run: {err}", file=sys.stderr)
+        shutdown_logging()
+        return EXIT_BAD_INPUT
+    except _BrokerUnavailable as err:
+        print(f"main.py run: {err}", file=sys.stderr)
+        shutdown_logging()
+        return err.exit_code
     try:
         if args.headless:
             engine.bus.subscribe(_print_event)
@@ -229,9 +276,65 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _BrokerUnavailable(Exception):
+    """The broker refused us or could not be reached (one line, with the exit code)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -> Engine:
+    """The engine, connected to IB first when ``broker.kind = "ib"`` (then ``--until`` is read
+    against the broker's time).
+
+    Raises:
+        UsageError: a bad --until.
+        _BrokerUnavailable: IB refused the account (exit 2) or cannot be reached (exit 1).
+    """
+    from dataclasses import replace  # noqa: PLC0415
+
+    from actors.engine import Engine  # noqa: PLC0415
+
+    if config.broker.kind != "ib":
+        return Engine(config, options)
+    from broker.ib import LiveTradingRefused  # noqa: PLC0415
+
+    ib = config.broker.ib
+    try:
+        engine = Engine(config, options)
+    except LiveTradingRefused as err:
+        raise _BrokerUnavailable(str(err), EXIT_BAD_INPUT) from None
+    except (ConnectionError, TimeoutError, OSError) as err:
+        where = f"{ib.host}:{ib.port}"
+        raise _BrokerUnavailable(
+            f"cannot connect to TWS / IB Gateway at {where} as client {ib.client_id}: {err} "
+            "(is it running with the API enabled on that port?)",
+            1,
+        ) from None
+    try:
+        until = _parse_until(until_text, engine.clock.now(), config)
+    except UsageError:
+        engine.stop()
+        raise
+    engine.options = replace(engine.options, until=until)
+    return engine
+
+
+def cmd_tws_sim(args: argparse.Namespace) -> int:
+    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
+
+    return run_tws_sim(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": cmd_run, "check-config": cmd_check_config, "report": cmd_report}
+    handlers = {
+        "run": cmd_run,
+        "check-config": cmd_check_config,
+        "report": cmd_report,
+        "tws-sim": cmd_tws_sim,
+    }
     return handlers[args.command](args)
 
 

@@ -4,6 +4,9 @@ and stops it in reverse.
 Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> broker ->
 timers -> clock. Stop: clock -> broker -> VAs -> position monitor -> order manager -> governor
 -> journal -> ledger. Called from the main thread (or a test); nothing here runs per message.
+
+With Interactive Brokers the adapter connects first, in the constructor: the engine's clock is
+a ``VirtualClock`` started at the broker's current time and running at ``--speed``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pykka
 from loguru import logger
@@ -51,6 +54,7 @@ from broker.base import (
     Broker,
     BrokerEvent,
     ConnectionEvent,
+    ConnectionState,
     Contract,
     ExecutionEvent,
     GateState,
@@ -59,6 +63,9 @@ from broker.base import (
 )
 from db import Ledger, close_database, open_database
 from db.records import AccountRecord
+
+if TYPE_CHECKING:
+    from broker.ib import IBBroker
 
 __all__ = ["Engine", "RunOptions"]
 
@@ -75,6 +82,8 @@ class RunOptions:
     start: datetime | None = None  # simulated runs only; default: the latest session open
     until: datetime | None = None
     seed: int | None = None
+    live: bool = False  # --live: with broker.ib.allow_live, a live port or account is allowed
+    dry_run: bool = False  # --dry-run: orders are stored (marked dry_run) and never sent
 
 
 def _pacer(config: EngineConfig) -> Pacer:
@@ -102,6 +111,11 @@ class _Router:
                 "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
             )
         elif isinstance(event, ConnectionEvent):
+            if event.state is ConnectionState.CONNECTED:
+                # Back after a loss: the broker has replayed what happened meanwhile (fills,
+                # statuses); the order manager compares again before the gate reopens. Told
+                # first, so nothing the governor lets through overtakes it.
+                self._book.tell("order_manager", Tick("startup_reconcile", event.time))
             self._book.tell("governor", event)
         else:
             self._book.tell("order_manager", event)
@@ -115,21 +129,35 @@ class Engine:
         *,
         broker: Broker | None = None,
         clock: Clock | None = None,
+        gate: TradingGate | None = None,
     ) -> None:
+        """Args beyond the config: ``broker``/``clock`` replace the ones the config would
+        build (tests, tools); ``gate`` is the kill switch when a given broker was built with
+        it (the broker checks it again on every order)."""
         self.config = config
         self.options = options or RunOptions()
         tz = config.tz
         self.calendar = TradingCalendar.build(
             tz, config.open_time, config.close_time, config.engine.holidays
         )
-        self.clock = clock or self._make_clock()
-        self.gate = TradingGate(GateState.CLOSED, "engine starting")
-        self.book = AddressBook(self.clock.inflight)
-        self.bus = Bus()
-        self.quotes = QuoteBook(self.book)
-        self.database = open_database(self.options.database_url or config.engine.database_url)
-        self.ledger = Ledger(self.database)
-        self.broker = broker or self._make_broker()
+        self.gate = gate or TradingGate(GateState.CLOSED, "engine starting")
+        self.dry_run = self.options.dry_run
+        ib = self._ib_broker(broker)
+        try:
+            self.clock = clock or (self._anchored_clock(ib) if ib else self._make_clock())
+            if ib is not None and clock is not None:
+                ib.use_clock(clock)
+            self.book = AddressBook(self.clock.inflight)
+            self.bus = Bus()
+            self.quotes = QuoteBook(self.book)
+            url = self.options.database_url or config.engine.database_url
+            self.database = open_database(url)
+            self.ledger = Ledger(self.database, dry_run=self.dry_run)
+            self.broker = broker or ib or self._make_broker()
+        except BaseException:
+            if ib is not None:
+                ib.stop()  # connected to anchor the clock: disconnect again
+            raise
         self.ctx = EngineContext(
             config=config,
             clock=self.clock,
@@ -151,6 +179,38 @@ class Engine:
         self._started = False
 
     # -- construction -----------------------------------------------------------------------
+    def _ib_broker(self, given: Broker | None) -> IBBroker | None:
+        """The Interactive Brokers adapter to anchor the clock with: the one given, or a new
+        one for ``broker.kind = "ib"`` (None for other brokers)."""
+        if given is not None:
+            if not type(given).__module__.startswith("broker.ib"):
+                return None  # the simulator or a test double (ib_async is not imported)
+            from broker.ib import IBBroker  # noqa: PLC0415
+
+            return given if isinstance(given, IBBroker) else None
+        if self.config.broker.kind != "ib":
+            return None
+        from broker.ib import IBBroker, IbOptions  # noqa: PLC0415 - only for IB runs
+
+        options = IbOptions.from_settings(
+            self.config.broker.ib, live=self.options.live, dry_run=self.options.dry_run
+        )
+        return IBBroker(options, gate=self.gate, calendar=self.calendar)
+
+    def _anchored_clock(self, ib: IBBroker) -> Clock:
+        """Connect and start the engine's clock at the broker's current time (a real TWS: the
+        wall clock, which also corrects local clock skew; ``tws-sim``: its simulated time),
+        running at ``--speed``."""
+        broker_now = ib.connect()
+        clock = VirtualClock(self.config.tz, broker_now, self.options.speed or 1.0)
+        ib.use_clock(clock)
+        logger.info(
+            "engine: clock anchored at the broker's time {} (speed {})",
+            broker_now.isoformat(),
+            clock.speed,
+        )
+        return clock
+
     def _make_clock(self) -> Clock:
         if self.config.broker.kind != "sim":
             return WallClock(self.config.tz)

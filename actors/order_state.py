@@ -12,6 +12,10 @@ from db.records import OrderRecord
 
 __all__ = ["HeldPosition", "WorkingOrder"]
 
+# ``purpose`` is read for every order on every scan (flatten, cancels, reduce-only clips):
+# a dict lookup, not an enum construction (bench/flatten_engine.py).
+_PURPOSES = {purpose.value: purpose for purpose in Purpose}
+
 
 @dataclass(slots=True)
 class WorkingOrder:
@@ -35,7 +39,7 @@ class WorkingOrder:
 
     @property
     def purpose(self) -> Purpose:
-        return Purpose(self.record.purpose)
+        return _PURPOSES.get(self.record.purpose) or Purpose(self.record.purpose)
 
     @property
     def working(self) -> bool:

@@ -4,9 +4,14 @@ closing order is stored and handed to the broker adapter (simulator).
 The positions are in the ledger when the engine starts (as after a restart: the actors recover
 them, the simulator's account is restored from the same executions, the startup reconciliation
 gives each its protective stop). Then ``engine.flatten()``: governor -> OrderManager, which
-cancels entries, plans the closes (``rules.flatten``), stores and sends each one through its
-paced outbox. The clock runs at max speed, so pacing windows cost clock time, not wall time:
-this is the engine's own work. Flatten at IB's real pace is figure 6.
+cancels entries, plans the closes (``rules.flatten``), stores each one and hands it to the
+broker through its paced outbox.
+
+This is the engine's own work: the engine-wide pacer is widened to 10,000 messages/s for this
+figure, since at IB's 50/s no engine can hand 100 orders over in less than a second (IB's pace
+is figure 6). The pacing window is kept in ``paced_ms``: the same flatten with the configured
+50 messages/s on the max-speed clock, which moves to the next pacing second only once every
+actor is idle (so it includes handling the first second's fills).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from actors.context import LockedPacer
 from actors.engine import Engine
+from actors.rules.risk_rules import Pacer
 from bench.harness import MONDAY_10, BenchEngine, bench_config
-from bench.stats import Row, median_of_runs, ms, summary_ms
+from bench.stats import Row, median, median_of_runs, ms, summary_ms
 from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
 from db.records import ExecutionRecord, OrderRecord
 
@@ -76,19 +83,32 @@ def seed_positions(engine: Engine) -> int:
     return count
 
 
-def one_run(vas: int) -> dict[str, Any]:
+def _widen_pacing(engine: Engine) -> None:
+    engine.ctx.pacer = LockedPacer(Pacer(10_000, reserve=1))
+
+
+def one_flatten(vas: int, *, paced: bool) -> dict[str, Any]:
+    """Seconds from ``engine.flatten()`` until the last closing order reached the broker."""
     config = bench_config(vas=vas, symbols=20, universe=2)
-    with BenchEngine(config, seed_ledger=seed_positions) as be:
+
+    def seed(engine: Engine) -> None:
+        seed_positions(engine)
+        if not paced:
+            _widen_pacing(engine)
+
+    with BenchEngine(config, seed_ledger=seed) as be:
         engine = be.engine
-        be.engine.advance(10)  # every protective stop is placed (paced) before we start
+        engine.advance(10)  # every protective stop is placed (paced) before we start
         be.wait_idle()
-        positions = sum(1 for _ in engine.ledger.open_positions())
+        positions = len(engine.ledger.open_positions())
         handed = threading.Event()
+        last = [0.0]
         closes = [0]
 
-        def on_order(order: OrderRequest, _at: float) -> None:
+        def on_order(order: OrderRequest, at: float) -> None:
             if "-flat-" in order.client_order_id:
                 closes[0] += 1
+                last[0] = at
                 if closes[0] >= positions:
                     handed.set()
 
@@ -96,30 +116,37 @@ def one_run(vas: int) -> dict[str, Any]:
         started = time.perf_counter()
         engine.flatten("bench")
         deadline = started + 60
-        while not handed.is_set():
+        while not handed.wait(0 if paced else 60):
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"{closes[0]}/{positions} closing orders after 60 s")
             engine.advance(0.25)  # the paced outbox drains as the clock moves
-        elapsed = time.perf_counter() - started
         be.wait_idle()
-    return {"latency_s": elapsed, "positions": positions, "closing_orders": closes[0]}
+    return {"latency_s": last[0] - started, "positions": positions, "closing_orders": closes[0]}
 
 
 def run(*, size: str = "full") -> dict[str, Any]:
     runs, vas = _SIZES[size]
-    samples = [one_run(vas) for _ in range(runs)]
+    samples = [one_flatten(vas, paced=False) for _ in range(runs)]
+    paced = [one_flatten(vas, paced=True)["latency_s"] for _ in range(max(1, runs // 2))]
     result = summary_ms([s["latency_s"] for s in samples])
     extra = median_of_runs([{k: v for k, v in s.items() if k != "latency_s"} for s in samples])
-    return {**result, **extra, "vas": vas}
+    result.pop("runs", None)
+    return {**result, **extra, "paced_ms": round(median(paced) * 1000, 2), "vas": vas}
 
 
 def describe(result: dict[str, Any]) -> Row:
     p99 = result["p99_ms"]
     return Row(
         figure=FIGURE,
-        result=f"p50 {ms(result['p50_ms'], 1)}, p99 {ms(p99, 1)} (n={result['n']} flattens)",
+        result=(
+            f"{result['closing_orders']} closing orders: p50 {ms(result['p50_ms'], 1)}, "
+            f"p99 {ms(p99, 1)} (n={result['n']} flattens; pacing lifted)"
+        ),
         target=TARGET,
-        limit="-",
+        limit=(
+            f"IB's pace: 100 orders need >= 1 s at 50 msg/s; with the engine's 50/s on the "
+            f"max-speed clock {ms(result['paced_ms'], 0)}"
+        ),
         ratio="-",
         met=p99 <= TARGET_P99_MS,
     )

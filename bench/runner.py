@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _save(results: dict[str, Any]) -> None:
-    results["machine"] = machine()
-    results["date"] = _now()
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    ordered = {name: results[name] for name in FIGURES if name in results}
+    ordered.update(machine=machine(), date=_now())
+    results.clear()
+    results.update(ordered)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -69,12 +69,13 @@ class Ledger:
         ValueError: ``db`` is not the database the ledger models are bound to.
     """
 
-    __slots__ = ("_db", "_sql")
+    __slots__ = ("_db", "_dry_run", "_sql")
 
-    def __init__(self, db: peewee.Database) -> None:
+    def __init__(self, db: peewee.Database, *, dry_run: bool = False) -> None:
         if _proxy.obj is not db:
             raise ValueError("the ledger models are bound to another database: use open_database")
         self._db = db
+        self._dry_run = dry_run  # a shadow run: every order stored is marked dry_run
         self._sql = Statements(db)  # the hot writes, without peewee's per-call query building
 
     @property
@@ -128,7 +129,7 @@ class Ledger:
             DuplicateOrderError: one of the ids is already stored (nothing written).
             LedgerError: another constraint failed (nothing written).
         """
-        batch = list(recs)
+        batch = [replace(rec, dry_run=True) if self._dry_run else rec for rec in recs]
         if not batch:
             return
         ids = {rec.id for rec in batch}

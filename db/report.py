@@ -86,6 +86,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
                 "created_at": _time(o.created_at, tz),
                 "reason": o.reason,
                 "purpose": o.purpose,
+                "dry_run": o.dry_run,
             }
             for o in orders
         ],
@@ -181,6 +182,9 @@ def format_text_report(report: dict[str, Any]) -> str:
     lines.extend(f"  {status:<18} {count:>6}" for status, count in sorted(statuses.items()))
     if not statuses:
         lines.append("  none")
+    dry = sum(1 for order in report["orders"] if order.get("dry_run"))
+    if dry:
+        lines.append(f"  ({dry} of them dry-run: recorded, never sent to the broker)")
 
     lines.append("Rejections by rule")
     rules = Counter(d["rule"] for d in report["decisions"] if not d["accepted"])

@@ -1,22 +1,31 @@
 """The terminal dashboard: a Textual app that watches the engine's bus and sends it commands.
 
 ``EngineApp`` depends only on ``EngineControls`` (a structural protocol the real
-``actors.engine.Engine`` satisfies), so it runs against a fake in tests. ``run_tui(engine)``
-runs it on the main thread; the caller starts and stops the engine.
+``actors.engine.Engine`` satisfies), so it runs against a fake in tests. ``run_tui(engine,
+config_path=...)`` runs it on the main thread; the caller starts and stops the engine.
+
+Screens: the dashboard (``tui.app``), the VA inspector (``tui.inspector``), the config screen
+(``tui.config_screen``), the key help (``tui.help``) and the dialogs (``tui.screens``).
 """
 
 from __future__ import annotations
 
 from tui.app import EngineApp, run_tui
 from tui.bridge import Batch, BusBridge
+from tui.config_screen import ConfigScreen
 from tui.controls import EngineControls, TradingMode, trading_mode
+from tui.help import HelpScreen
+from tui.inspector import InspectorScreen
 from tui.screens import QuitChoice
 
 __all__ = [
     "Batch",
     "BusBridge",
+    "ConfigScreen",
     "EngineApp",
     "EngineControls",
+    "HelpScreen",
+    "InspectorScreen",
     "QuitChoice",
     "TradingMode",
     "run_tui",

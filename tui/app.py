@@ -17,9 +17,7 @@ Threads:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from loguru import logger
@@ -38,6 +36,7 @@ from actors.messages import (
     TradingState,
     VASnapshot,
 )
+from tui.board import Board
 from tui.bridge import BusBridge
 from tui.config_screen import ConfigScreen
 from tui.controls import EngineControls, trading_mode
@@ -46,13 +45,7 @@ from tui.formatting import (
     ORDER_COLUMNS,
     POSITION_COLUMNS,
     VA_COLUMNS,
-    order_age_cell,
-    order_cells,
-    position_cells,
-    position_key,
     position_line,
-    va_cells,
-    va_state_cell,
 )
 from tui.header import StatusHeader
 from tui.help import HelpScreen
@@ -61,15 +54,6 @@ from tui.screens import ConfirmScreen, QuitChoice, QuitScreen
 from tui.tables import KeyedTable
 
 __all__ = ["EngineApp", "run_tui"]
-
-
-@contextmanager
-def _logged_failure(what: str, key: str) -> Iterator[None]:
-    # One malformed snapshot must not take the dashboard (and its kill switch) down.
-    try:
-        yield
-    except Exception:
-        logger.exception("tui: could not show {} {}", what, key)
 
 
 #: Positions listed by name in a flatten confirmation; the rest are counted.
@@ -149,12 +133,15 @@ class EngineApp(App[QuitChoice | None]):
         self._inspect_refresh_s = inspect_refresh_s
         self._unsubscribe: Callable[[], None] | None = None
         self._risk: RiskStatus | None = None
-        self._vas: dict[str, VASnapshot] = {}
-        # VA rows follow the config's order; VAs it does not list go last, by id.
-        self._va_rank = {account.id: n for n, account in enumerate(engine.config.accounts)}
-        self._cooling: set[str] = set()
-        self._positions: dict[str, PositionSnapshot] = {}
-        self._orders: dict[str, OrderSnapshot] = {}
+        self._vas_table = KeyedTable(VA_COLUMNS, id="vas")
+        self._positions_table = KeyedTable(POSITION_COLUMNS, id="positions")
+        self._orders_table = KeyedTable(ORDER_COLUMNS, id="orders")
+        self._board = Board(
+            vas=self._vas_table,
+            positions=self._positions_table,
+            orders=self._orders_table,
+            configured=[account.id for account in engine.config.accounts if account.enabled],
+        )
         self._quit_when_flat = False
         self._note = ""
         self.flushes = 0
@@ -163,17 +150,18 @@ class EngineApp(App[QuitChoice | None]):
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
         with Vertical(id="body"):
-            yield KeyedTable(VA_COLUMNS, id="vas")
+            yield self._vas_table
             with Horizontal(id="trades"):
-                yield KeyedTable(POSITION_COLUMNS, id="positions")
-                yield KeyedTable(ORDER_COLUMNS, id="orders")
+                yield self._positions_table
+                yield self._orders_table
             yield EventLog(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
-        """Subscribe the bridge and start the flush timer (UI thread)."""
-        self.query_one("#vas", KeyedTable).border_title = "Virtual accounts (enter: inspect)"
+        """Subscribe the bridge, start the flush timer and ask for the first snapshots."""
+        self._vas_table.border_title = "Virtual accounts (enter: inspect)"
         self.query_one("#events", EventLog).border_title = "Events (newest first)"
+        self._board.show_configured()
         self._unsubscribe = self._engine.bus.subscribe(self._bridge)
         self.set_interval(self._flush_interval_s, self._apply_pending, name="flush")
         self.call_after_refresh(self._apply_pending)
@@ -188,10 +176,9 @@ class EngineApp(App[QuitChoice | None]):
     def _ask_first_snapshots(self) -> None:
         """Worker thread: ask the governor, the position monitor and every VA for their state,
         so the dashboard is complete before they next publish; never touches a widget."""
-        names = ["governor", "position_monitor"]
-        names += [f"va:{account.id}" for account in self._engine.config.accounts if account.enabled]
+        vas = (f"va:{va_id}" for va_id in self._board.configured)
         items: list[object] = []
-        for name in names:
+        for name in ("governor", "position_monitor", *vas):
             try:
                 answer = self._engine.ask_snapshot(name, timeout_s=self._inspect_timeout_s)
             except LookupError:  # not running: nothing to show
@@ -203,28 +190,25 @@ class EngineApp(App[QuitChoice | None]):
         self.post_message(self.Seeded(tuple(items)))
 
     def on_engine_app_seeded(self, message: Seeded) -> None:
-        """Park the first snapshots for the next flush, except where something newer is known."""
+        """Park the first snapshots for the next flush, except where something newer is known
+        (the bridge keeps a pending one; the board one already shown)."""
         for item in message.items:
-            if isinstance(item, RiskStatus | VASnapshot | PositionSnapshot) and self._unknown(item):
+            if isinstance(item, RiskStatus):
+                if self._risk is None:
+                    self._bridge.offer(item)
+            elif isinstance(item, VASnapshot | PositionSnapshot) and self._board.is_new(item):
                 self._bridge.offer(item)
-
-    def _unknown(self, item: RiskStatus | VASnapshot | PositionSnapshot) -> bool:
-        if isinstance(item, RiskStatus):
-            return self._risk is None
-        if isinstance(item, VASnapshot):
-            return item.va_id not in self._vas
-        return position_key(item) not in self._positions and item.quantity != 0
 
     # -- what the dashboard shows (UI thread) -----------------------------------------------
     @property
     def positions(self) -> tuple[PositionSnapshot, ...]:
         """Open positions as currently shown."""
-        return tuple(self._positions.values())
+        return tuple(self._board.positions.values())
 
     @property
     def working_orders(self) -> tuple[OrderSnapshot, ...]:
         """Working orders as currently shown."""
-        return tuple(self._orders.values())
+        return tuple(self._board.orders.values())
 
     @property
     def risk_status(self) -> RiskStatus | None:
@@ -233,12 +217,12 @@ class EngineApp(App[QuitChoice | None]):
 
     def va_snapshot(self, va_id: str) -> VASnapshot | None:
         """The latest snapshot of ``va_id`` applied by a flush."""
-        return self._vas.get(va_id)
+        return self._board.vas.get(va_id)
 
     @property
     def selected_va(self) -> str | None:
         """The VA under the cursor of the VA table (None when the table is empty)."""
-        return self.query_one("#vas", KeyedTable).cursor_key
+        return self._board.selected_va
 
     # -- the flush (UI thread, every flush_interval_s) --------------------------------------
     def _apply_pending(self) -> None:
@@ -252,12 +236,7 @@ class EngineApp(App[QuitChoice | None]):
         if batch.risk is not None:
             self._risk = batch.risk
             self.trading_state = batch.risk.state
-        self._apply_vas(batch.vas, now)
-        self._apply_positions(batch.positions)
-        orders = self.query_one("#orders", KeyedTable)
-        self._apply_orders(orders, batch.orders, now)
-        for key, order in self._orders.items():
-            orders.set_cell(key, "age", order_age_cell(order, now))
+        self._board.apply(batch, now)
         if batch.events or batch.dropped_events:
             events = self.query_one("#events", EventLog)
             events.add(batch.events, dropped=batch.dropped_events)
@@ -265,7 +244,7 @@ class EngineApp(App[QuitChoice | None]):
         for header in self._headers():
             header.show_clock(now, self._engine.clock.speed)
             header.show_risk(self._risk, gate, note=self._note)
-        if self._quit_when_flat and not self._positions and not self._orders:
+        if self._quit_when_flat and not self._board.positions and not self._board.orders:
             self._quit_when_flat = False
             self.exit(QuitChoice.FLATTEN)
 
@@ -273,54 +252,6 @@ class EngineApp(App[QuitChoice | None]):
         # The dashboard's header and the one of every screen pushed over it.
         for screen in self.screen_stack:
             yield from screen.query(StatusHeader).results(StatusHeader)
-
-    def _va_order(self, va_id: str) -> tuple[int, str]:
-        return (self._va_rank.get(va_id, len(self._va_rank)), va_id)
-
-    def _apply_vas(self, snapshots: Iterable[VASnapshot], now: datetime) -> None:
-        table = self.query_one("#vas", KeyedTable)
-        added = False
-        for snapshot in snapshots:
-            va_id = snapshot.va_id
-            added = added or va_id not in self._vas
-            self._vas[va_id] = snapshot
-            if snapshot.state == "cooldown" and snapshot.cooldown_until is not None:
-                self._cooling.add(va_id)
-            else:
-                self._cooling.discard(va_id)
-            with _logged_failure("VA", va_id):
-                table.upsert(va_id, va_cells(snapshot, now))
-        if added:  # rare: at start, or when a VA first publishes
-            table.sort_rows("id", self._va_order)
-        for va_id in self._cooling:  # the countdown moves with the clock, not with snapshots
-            table.set_cell(va_id, "state", va_state_cell(self._vas[va_id], now))
-
-    def _apply_positions(self, snapshots: Iterable[PositionSnapshot]) -> None:
-        table = self.query_one("#positions", KeyedTable)
-        for snapshot in snapshots:
-            key = position_key(snapshot)
-            if snapshot.quantity == 0:
-                self._positions.pop(key, None)
-                table.discard(key)
-            else:
-                self._positions[key] = snapshot
-                with _logged_failure("position", key):
-                    table.upsert(key, position_cells(snapshot))
-        table.border_title = f"Positions ({len(self._positions)})"
-
-    def _apply_orders(
-        self, table: KeyedTable, snapshots: Iterable[OrderSnapshot], now: datetime
-    ) -> None:
-        for snapshot in snapshots:
-            key = snapshot.order_id
-            if snapshot.status.is_terminal:
-                self._orders.pop(key, None)
-                table.discard(key)
-            else:
-                self._orders[key] = snapshot
-                with _logged_failure("order", key):
-                    table.upsert(key, order_cells(snapshot, now))
-        table.border_title = f"Working orders ({len(self._orders)})"
 
     # -- keys (UI thread) -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -362,9 +293,9 @@ class EngineApp(App[QuitChoice | None]):
         """``f``: close every position after a confirmation listing them."""
         if self._dialog_open():
             return
-        positions = list(self._positions.values())
+        positions = list(self._board.positions.values())
         lines = _position_lines(positions)
-        lines.append(f"{len(self._orders)} working order(s): entries are cancelled.")
+        lines.append(f"{len(self._board.orders)} working order(s): entries are cancelled.")
         lines.append("Trading is HALTED once everything is flat.")
         title = f"Flatten all: close {len(positions)} position(s)?"
         self.push_screen(ConfirmScreen(title, lines), self._flatten_answered)
@@ -386,8 +317,8 @@ class EngineApp(App[QuitChoice | None]):
         """Ask to flatten ``va_id``, listing its positions and orders; flatten on yes."""
         if self._dialog_open():
             return
-        positions = [p for p in self._positions.values() if p.va_id == va_id]
-        orders = sum(1 for o in self._orders.values() if o.va_id == va_id)
+        positions = [p for p in self._board.positions.values() if p.va_id == va_id]
+        orders = sum(1 for o in self._board.orders.values() if o.va_id == va_id)
         lines = _position_lines(positions)
         lines.append(f"{orders} working order(s) of {va_id}: entries are cancelled.")
         lines.append(f"{va_id} is paused afterwards (p unpauses it); the other VAs trade on.")
@@ -412,7 +343,7 @@ class EngineApp(App[QuitChoice | None]):
         """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""
         if self._dialog_open():
             return
-        snapshot = self._vas.get(va_id)
+        snapshot = self._board.vas.get(va_id)
         pause = snapshot is None or snapshot.state != "paused"
         self._engine.pause_va(va_id, paused=pause, reason="pause key" if pause else "unpause key")
         self.notify(f"{'Pause' if pause else 'Unpause'} {va_id} sent.")
@@ -430,10 +361,10 @@ class EngineApp(App[QuitChoice | None]):
         va_id: str | None = None
         if table_id == "vas":
             va_id = key
-        elif table_id == "positions" and key in self._positions:
-            va_id = self._positions[key].va_id
-        elif table_id == "orders" and key in self._orders:
-            va_id = self._orders[key].va_id
+        elif table_id == "positions" and key in self._board.positions:
+            va_id = self._board.positions[key].va_id
+        elif table_id == "orders" and key in self._board.orders:
+            va_id = self._board.orders[key].va_id
         if va_id is not None:
             event.stop()
             self.open_inspector(va_id)
@@ -467,10 +398,10 @@ class EngineApp(App[QuitChoice | None]):
         """``q`` (and ctrl+q): quit at once if nothing is open, else ask what to do first."""
         if self._dialog_open():
             return
-        if not self._positions and not self._orders:
+        if not self._board.positions and not self._board.orders:
             self.exit(QuitChoice.NOTHING_OPEN)
             return
-        screen = QuitScreen(positions=len(self._positions), orders=len(self._orders))
+        screen = QuitScreen(positions=len(self._board.positions), orders=len(self._board.orders))
         self.push_screen(screen, self._quit_answered)
 
     def _quit_answered(self, choice: QuitChoice | None) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "short_order_id",
     "speed_label",
     "va_cells",
+    "va_placeholder_cells",
     "va_state_cell",
 ]
 
@@ -171,6 +172,18 @@ def va_cells(snapshot: VASnapshot, now: datetime) -> tuple[Text, ...]:
 
 def _optional(value: float | int | None, spec: str) -> Text:
     return _right("-" if value is None else format(value, spec))
+
+
+def va_placeholder_cells(va_id: str) -> tuple[Text, ...]:
+    """The row of a configured VA whose first snapshot has not arrived yet."""
+    dash = Text("-", style="dim")
+    return (
+        Text(va_id, style="bold"),
+        dash,
+        dash,
+        Text("waiting", style="dim"),
+        *(_right("-", "dim") for _ in VA_COLUMNS[4:]),
+    )
 
 
 def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:

@@ -12,18 +12,19 @@ by name, so each kind is serialised with its own lock.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from ib_async import AccountValue, Fill, Trade
 from loguru import logger
 
 from broker.base import AccountSnapshot, BrokerOrderState, BrokerPosition, ExecutionEvent
 from broker.ib.context import IbContext
+from broker.ib.orders import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
 from broker.ib.parsing.orders import (
     broker_order_state,
     client_order_id,
     execution_event,
-    money,
     order_status,
     request_from_trade,
 )
@@ -92,18 +93,9 @@ class AccountFeed:
             event = execution_event(fill, tz=self.ctx.tz)
             if event is None:
                 continue
-            report = fill.commissionReport
-            if report.execId == event.exec_id:
-                event = ExecutionEvent(
-                    event.exec_id,
-                    event.client_order_id,
-                    event.contract,
-                    event.side,
-                    event.quantity,
-                    event.price,
-                    money(report.commission),
-                    event.time,
-                )
+            commission = commission_of(self.ctx.ib, event.exec_id)
+            if commission is not None:
+                event = replace(event, commission=commission)
             else:
                 logger.warning("ib: execution {} has no commission report yet", event.exec_id)
             events.append(event)

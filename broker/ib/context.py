@@ -22,7 +22,7 @@ from loguru import logger
 from actors.calendar import TradingCalendar
 from actors.clock import Clock
 from actors.config import IbSettings
-from broker.base import BrokerEvent, BrokerListener, Quote
+from broker.base import AccountSnapshot, BrokerEvent, BrokerListener, Quote
 from broker.ib.resilience import PacingThrottle
 
 __all__ = ["Emitter", "IbContext", "IbOptions"]
@@ -108,7 +108,9 @@ class Emitter:
     def _deliver(self, item: Quote | BrokerEvent) -> None:
         listener = self._listener
         if listener is None:
-            if not isinstance(item, Quote):
+            # Kept for the listener: order and connection events. Quotes and account snapshots
+            # are dropped (the next ones replace them; ``start`` sends a fresh snapshot).
+            if not isinstance(item, Quote | AccountSnapshot):
                 self._early.append(item)
             return
         try:

@@ -36,6 +36,7 @@ class _Subscription:
     contract: Contract
     count: int = 0
     ticker: Ticker | None = None
+    ib_contract: IbContract | None = None
     starting: bool = False
 
 
@@ -75,16 +76,16 @@ class MarketData:
             sub.count -= 1
             if sub.count <= 0:
                 del self._subs[contract.key]
-                if sub.ticker is not None and self.ctx.ib.isConnected():
-                    self.ctx.ib.cancelMktData(sub.ticker.contract)
+                if sub.ib_contract is not None and self.ctx.ib.isConnected():
+                    self.ctx.ib.cancelMktData(sub.ib_contract)
 
     def resubscribe(self, *, data_lost: bool) -> None:
         """Request every subscription again: after a reconnect (ib_async forgot every ticker)
         or after 1101 (IB dropped them). The watchdog starts counting afresh."""
         self.watchdog.reset(self.ctx.clock.now())
         for sub in self._subs.values():
-            if data_lost and sub.ticker is not None and self.ctx.ib.isConnected():
-                self.ctx.ib.cancelMktData(sub.ticker.contract)
+            if data_lost and sub.ib_contract is not None and self.ctx.ib.isConnected():
+                self.ctx.ib.cancelMktData(sub.ib_contract)
             sub.ticker = None
             self._start(sub)
 
@@ -96,8 +97,8 @@ class MarketData:
         sub = self._subs.get(key) if key else None
         if sub is None:
             return False
-        if self.ctx.ib.isConnected() and sub.ticker is not None:
-            self.ctx.ib.cancelMktData(sub.ticker.contract)
+        if self.ctx.ib.isConnected() and sub.ib_contract is not None:
+            self.ctx.ib.cancelMktData(sub.ib_contract)
         sub.ticker = None
         self._start(sub)
         return True
@@ -111,7 +112,9 @@ class MarketData:
     def _start(self, sub: _Subscription) -> None:
         if not sub.starting:
             sub.starting = True
-            asyncio.get_running_loop().create_task(self._request(sub), name=f"md-{sub.contract.key}")
+            asyncio.get_running_loop().create_task(
+                self._request(sub), name=f"md-{sub.contract.key}"
+            )
 
     async def _request(self, sub: _Subscription) -> None:
         try:
@@ -123,6 +126,7 @@ class MarketData:
                 return  # the reconnect resubscribes
             ticks = _OPTION_TICKS if sub.contract.is_option else ""
             sub.ticker = self.ctx.ib.reqMktData(contract, ticks)
+            sub.ib_contract = contract
             self._by_con_id[contract.conId] = sub.contract.key
         except Exception:
             logger.exception("ib: market data request for {} failed", sub.contract.key)
@@ -229,7 +233,7 @@ class MarketData:
         ib = self.ctx.ib
         qualified = [(c, await self.qualify(c)) for c in wanted]
         streams: list[tuple[Contract, Ticker]] = []
-        own: list[Ticker] = []
+        own: list[IbContract] = []
         for contract, ib_contract in qualified:
             sub = self._subs.get(contract.key)
             if sub is not None and sub.ticker is not None:
@@ -237,7 +241,7 @@ class MarketData:
             elif ib_contract is not None:
                 await self.ctx.paced()
                 ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
-                own.append(ticker)
+                own.append(ib_contract)
                 streams.append((contract, ticker))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
@@ -247,9 +251,9 @@ class MarketData:
             await asyncio.sleep(0.05)
         now = self.ctx.clock.now()
         quotes = []
-        for ticker in own:
+        for ib_contract in own:
             if ib.isConnected():
-                ib.cancelMktData(ticker.contract)
+                ib.cancelMktData(ib_contract)
         for contract, ticker in streams:
             quote = quote_from_ticker(ticker, contract, time=now)
             if quote is not None:

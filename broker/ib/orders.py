@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from ib_async import CommissionReport, Fill, Order, Trade
+from ib_async import IB, CommissionReport, Fill, Order, Trade
 from ib_async import Contract as IbContract
 from loguru import logger
 
@@ -55,9 +55,20 @@ from broker.ib.parsing.orders import (
     to_ib_order,
 )
 
-__all__ = ["OrderDesk", "Tracked"]
+__all__ = ["OrderDesk", "Tracked", "commission_of"]
 
 _WORKING_IB = ("Submitted", "PreSubmitted")
+
+
+def commission_of(ib: IB, exec_id: str) -> Decimal | None:
+    """The commission IB reported for ``exec_id``, None if no report came yet. (ib_async
+    keeps the report on the first ``Fill`` it saw for an execution; the ``Fill`` objects a
+    later ``reqExecutions`` returns carry an empty one.)"""
+    stored = ib.wrapper.fills.get(exec_id)
+    report = stored.commissionReport if stored is not None else None
+    if report is None or report.execId != exec_id:
+        return None
+    return money(report.commission)
 
 
 @dataclass(slots=True)
@@ -221,15 +232,16 @@ class OrderDesk:
     def on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
         if report.execId:
             now = self.ctx.mono()
-            self.ctx.emitter.many(self.flow.commission(report.execId, money(report.commission), now))
+            self.ctx.emitter.many(
+                self.flow.commission(report.execId, money(report.commission), now)
+            )
 
     def take_fill(self, fill: Fill) -> None:
         """An execution (live, or replayed by ``reqExecutions``) with its commission if known."""
         event = execution_event(fill, tz=self.ctx.tz)
         if event is None:
             return
-        report = fill.commissionReport
-        commission = money(report.commission) if report.execId == event.exec_id else None
+        commission = commission_of(self.ctx.ib, event.exec_id)
         self.ctx.emitter.many(self.flow.execution(event, self.ctx.mono(), commission=commission))
 
     def on_error(self, req_id: int, code: int, text: str) -> bool:
@@ -254,7 +266,7 @@ class OrderDesk:
             self._status(tracked, OrderStatus.CANCELLED, reason or "cancelled at IB")
         elif kind is ErrorClass.PACING and pending and tracked.order is not None:
             logger.warning("ib: order {} dropped by IB's pacing (100): re-sent after a pause", cid)
-            self._resend(cid)  # queued behind the pause error 100 started
+            self._resend(tracked.request.client_order_id)  # queued behind the pause
         else:
             tracked.reason = text
             logger.info("ib: order {} notice {}: {}", cid, code, text)
@@ -283,11 +295,12 @@ class OrderDesk:
         for cid, tracked in list(self.orders.items()):
             if not tracked.working or tracked.dry or tracked.held:
                 continue
-            trade = by_ref.get(cid)
-            if trade is None:
+            found = by_ref.get(cid)
+            if found is None:
                 if tracked.status is not OrderStatus.PENDING_SUBMIT:
                     self._status(tracked, OrderStatus.CANCELLED, "not at IB after reconnect")
                 continue
+            trade = found
             status = trade.orderStatus
             filled = status.filled or float(trade.order.filledQuantity or 0)
             if filled >= 1e300:  # UNSET

@@ -1,5 +1,7 @@
 """The order desk's records and rules: one ``TwsOrder`` per order a client placed, the checks a
-new order or a modification must pass, and the ``reqExecutions`` filter.
+new order or a modification must pass, OCA group membership, the ``reqExecutions`` filter, and
+the two seams the desk talks through (``SimOrderPort`` to the simulator, ``ClientRouter`` to the
+clients).
 
 Threads: event-loop thread only (records are mutable and owned by ``OrderDesk``). The checks
 are pure functions.

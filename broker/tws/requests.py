@@ -107,6 +107,7 @@ class RequestRouter:
         """
         msg_id = int(fields[0]) if fields[0].lstrip("-").isdigit() else -1
         req_id = self._req_id(msg_id, fields)
+        logger.debug("tws-sim: client {} request {} (id {})", session.client_id, msg_id, req_id)
         if self._s.faults.take_pacing():
             session.send(msg.error(req_id, 100))
             return

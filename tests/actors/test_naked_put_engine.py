@@ -18,6 +18,7 @@ from typing import Any
 from actors.config import EngineConfig, parse_config
 from actors.messages import ExitRequest, GreeksSnapshot, PositionSnapshot
 from actors.rules.margin import short_put_margin
+from actors.rules.repricing import RepricePlan
 from broker.base import OrderType
 from db.records import OrderRecord
 from db.report import build_report
@@ -373,4 +374,26 @@ def test_a_stop_replaces_a_resting_profit_exit_once_its_cancel_is_confirmed(
         profit_after, stop = orders(sim, "puts-a", purpose="exit")
         assert (profit_after.reason, profit_after.status.value) == ("profit_target", "cancelled")
         assert (stop.reason, stop.status.value) == ("stop", "filled")
+        assert sim.ledger.open_positions() == []
+
+
+def test_a_stop_limit_that_does_not_fill_goes_to_market_after_its_reprices(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path, config()) as sim:
+        entry = sold_put(sim)
+        now = sim.engine.clock.now()
+        plan = RepricePlan(interval_s=1.0, steps=0, max_reprices=0, then_market=True)
+        stuck = ExitRequest(
+            "puts-a", entry.contract, "stop", now, OrderType.LMT, Decimal("0.01"), plan
+        )
+        sim.engine.book.tell("va:puts-a", stuck)
+        sim.advance(3)
+        limit, market = orders(sim, "puts-a", purpose="exit")
+        assert (limit.order_type.value, limit.status.value) == ("LMT", "cancelled")
+        assert (market.order_type.value, market.reason, market.status.value) == (
+            "MKT",
+            "stop",
+            "filled",
+        )
         assert sim.ledger.open_positions() == []

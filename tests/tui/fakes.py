@@ -86,12 +86,23 @@ class FakeEngine:
     validates and plans with the real code (``load_config``, ``plan_reload``).
     """
 
-    def __init__(self, *, broker: BrokerSettings | None = None, speed: float | None = 30) -> None:
+    def __init__(
+        self,
+        *,
+        broker: BrokerSettings | None = None,
+        speed: float | None = 30,
+        accounts: tuple[str, ...] = ("va1", "va2"),
+    ) -> None:
         self.bus = CountingBus()
         self.clock = FakeClock(NOW, speed)
         config = make_config()
         if broker is not None:
             config = config.model_copy(update={"broker": broker})
+        if accounts != ("va1", "va2"):  # the VAs of the config, by id (the dashboard's rows)
+            template = config.accounts[0]
+            config = config.model_copy(
+                update={"accounts": tuple(template.model_copy(update={"id": a}) for a in accounts)}
+            )
         self.config: EngineConfig = config
         self.gate = TradingGate(GateState.OPEN, "test start")
         self.on_flatten: Callable[[], None] | None = None

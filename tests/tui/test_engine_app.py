@@ -37,8 +37,13 @@ def label(app: EngineApp, widget_id: str) -> str:
 async def test_a_va_snapshot_from_an_actor_thread_becomes_a_row(engine: FakeEngine) -> None:
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=(160, 40)) as pilot:
+        assert rows(app, "vas") == ["va1", "va2"], "a row per configured VA from the start"
+        assert cells(app, "vas", "va1")[:4] == ["va1", "-", "-", "waiting"]
+
         publish_from_thread(engine.bus, [Snapshots.va("va1"), Snapshots.va("va2", wins=0)])
-        await wait_for(pilot, lambda: rows(app, "vas") == ["va1", "va2"])
+
+        await wait_for(pilot, lambda: cells(app, "vas", "va2")[8:] == ["0/1"])
+        assert rows(app, "vas") == ["va1", "va2"]
 
         assert cells(app, "vas", "va1") == [
             "va1",
@@ -207,7 +212,7 @@ async def test_publishing_on_the_ui_thread_works_too(engine: FakeEngine) -> None
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=(160, 40)) as pilot:
         engine.bus.publish(Snapshots.va("va1"))
-        await wait_for(pilot, lambda: rows(app, "vas") == ["va1"])
+        await wait_for(pilot, lambda: cells(app, "vas", "va1")[1:2] == ["ma_cross"])
 
 
 async def test_the_bridge_is_subscribed_while_the_app_runs_and_removed_after(
@@ -245,17 +250,17 @@ async def test_the_first_snapshots_are_asked_and_what_the_bus_brought_meanwhile_
         assert cells(app, "vas", "va2")[3] == "paused", "an older asked snapshot won"
 
 
-async def test_va_rows_follow_the_configs_order_and_the_cursor_stays_on_its_va(
+async def test_vas_the_config_does_not_list_go_last_by_id_and_the_cursor_stays_on_its_va(
     engine: FakeEngine,
 ) -> None:
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=(160, 40)) as pilot:
         publish_from_thread(engine.bus, [Snapshots.va("zeta"), Snapshots.va("va2")])
-        await wait_for(pilot, lambda: rows(app, "vas") == ["va2", "zeta"])
-        await pilot.press("down")
+        await wait_for(pilot, lambda: rows(app, "vas") == ["va1", "va2", "zeta"])
+        await pilot.press("down", "down")
         assert app.selected_va == "zeta"
 
-        publish_from_thread(engine.bus, [Snapshots.va("alpha"), Snapshots.va("va1")])
+        publish_from_thread(engine.bus, [Snapshots.va("alpha")])
 
         await wait_for(pilot, lambda: rows(app, "vas") == ["va1", "va2", "alpha", "zeta"])
         assert app.selected_va == "zeta"

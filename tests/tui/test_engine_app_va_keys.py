@@ -73,12 +73,19 @@ async def test_x_then_n_or_escape_flattens_nothing(engine: FakeEngine) -> None:
         assert engine.calls == []
 
 
-async def test_x_and_p_with_no_va_shown_do_nothing(engine: FakeEngine) -> None:
+async def test_x_and_p_work_on_a_configured_va_before_its_first_snapshot(
+    engine: FakeEngine,
+) -> None:
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=(140, 40)) as pilot:
-        await pilot.press("x", "p")
-        assert engine.calls == []
-        assert not isinstance(app.screen, ModalScreen)
+        assert app.selected_va == "va1" and app.va_snapshot("va1") is None
+
+        await pilot.press("p", "x")
+
+        assert engine.calls_named("pause_va") == [("pause_va", "va1 True pause key")]
+        assert "Flatten va1: close its 0 position(s)?" in dialog_text(app)
+        await pilot.press("escape")
+        assert engine.calls_named("flatten_va") == []
 
 
 async def test_p_pauses_the_selected_va_and_p_again_unpauses_it_once_it_reads_paused(

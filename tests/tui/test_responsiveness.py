@@ -43,9 +43,8 @@ def feed(engine: FakeEngine, stop: threading.Event) -> None:
             engine.bus.publish(va(n, tick))
 
 
-async def test_100_vas_and_1000_orders_leave_every_key_within_a_few_flushes(
-    engine: FakeEngine,
-) -> None:
+async def test_100_vas_and_1000_orders_leave_every_key_within_a_few_flushes() -> None:
+    engine = FakeEngine(accounts=tuple(f"va{n:03d}" for n in range(VAS)))
     app = EngineApp(engine)  # the real flush interval (0.25 s)
     stop = threading.Event()
     feeder = threading.Thread(target=feed, args=(engine, stop), name="fake-vas", daemon=True)

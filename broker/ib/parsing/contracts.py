@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from ib_async import Contract as IbContract
@@ -31,7 +31,7 @@ def parse_expiry(text: str) -> date | None:
     head = text.strip().split(" ")[0]
     if len(head) != 8 or not head.isdigit():
         return None
-    return datetime.strptime(head, "%Y%m%d").date()
+    return date(int(head[:4]), int(head[4:6]), int(head[6:]))
 
 
 def to_ib_contract(contract: Contract) -> IbContract:

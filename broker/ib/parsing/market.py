@@ -22,6 +22,12 @@ def _finite(value: float | None) -> float | None:
     return float(value)
 
 
+def _signed(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _size(value: float | None) -> int:
     number = _finite(value)
     return int(number) if number is not None else 0
@@ -43,9 +49,13 @@ def quote_from_ticker(ticker: Ticker, contract: Contract, *, time: datetime) -> 
         greeks = ticker.modelGreeks
         if greeks is not None:
             iv = _finite(greeks.impliedVol)
-            delta = greeks.delta if greeks.delta is not None and math.isfinite(greeks.delta) else None
+            delta = (
+                greeks.delta if greeks.delta is not None and math.isfinite(greeks.delta) else None
+            )
             gamma = _finite(greeks.gamma)
-            theta = greeks.theta if greeks.theta is not None and math.isfinite(greeks.theta) else None
+            theta = (
+                greeks.theta if greeks.theta is not None and math.isfinite(greeks.theta) else None
+            )
             vega = _finite(greeks.vega)
         if iv is None:
             iv = _finite(ticker.impliedVolatility)

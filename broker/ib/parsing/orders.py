@@ -188,9 +188,7 @@ def request_from_trade(trade: Trade) -> OrderRequest | None:
     )
 
 
-def broker_order_state(
-    request: OrderRequest, status: OrderStatus, filled: int
-) -> BrokerOrderState:
+def broker_order_state(request: OrderRequest, status: OrderStatus, filled: int) -> BrokerOrderState:
     return BrokerOrderState(
         client_order_id=request.client_order_id,
         contract=request.contract,
@@ -202,7 +200,7 @@ def broker_order_state(
     )
 
 
-def _price(value: float) -> Decimal | None:
-    if not math.isfinite(value) or value <= 0 or value >= 1e300:
+def _price(value: float | Decimal | None) -> Decimal | None:
+    if value is None or not math.isfinite(value) or value <= 0 or value >= 1e300:
         return None
     return money(value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ib_async import IB, LimitOrder, MarketOrder, Ticker
+from ib_async import IB, LimitOrder, MarketOrder, Stock, Ticker
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
 from broker.tws import TwsSimServer
@@ -73,8 +73,8 @@ async def test_connectivity_lost_then_restored_sends_1100_then_1102_and_pauses_t
     assert codes(errors)[-2:] == [1100, 1102]
     # ib_async re-requests the account summary on 1102; the server answers it.
     await wait_for_condition(lambda: "NetLiquidation" in summary, what="the account summary")
-    await wait_for_condition(lambda: len(updates) > 0 and not updates.clear(), what="ticks")
-    await wait_for_condition(lambda: len(updates) >= 2, what="ticks after 1102")
+    resumed_at = len(updates)
+    await wait_for_condition(lambda: len(updates) >= resumed_at + 2, what="ticks after 1102")
 
 
 async def test_1101_data_lost_drops_market_data_until_it_is_requested_again(
@@ -115,8 +115,6 @@ async def test_a_pacing_violation_answers_the_next_request_with_error_100(
     ib = await connect()
     errors = record_errors(ib)
     tws.pacing_violation_next()
-    from ib_async import Stock
-
     assert await bounded(ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))) == [None]
     assert 100 in codes(errors)
     (req_id,) = [r for r, code, _ in errors if code == 100]
@@ -132,9 +130,9 @@ async def test_stopped_quotes_send_no_ticks_until_resumed(
     tws.stop_quotes()
     await asyncio.sleep(0.1)  # ticks already on the wire may still land
     assert await quiet_for(updates)
+    stopped_at = len(updates)
     tws.resume_quotes()
-    await wait_for_condition(lambda: len(updates) > 0 and not updates.clear(), what="ticks")
-    await wait_for_condition(lambda: len(updates) >= 2, what="ticks after resuming")
+    await wait_for_condition(lambda: len(updates) >= stopped_at + 2, what="ticks after resuming")
 
 
 async def test_an_order_marked_inactive_is_reported_inactive_and_is_final(

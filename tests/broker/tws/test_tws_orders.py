@@ -4,6 +4,7 @@ what-if, and the account, executions and completed orders they leave behind."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from ib_async import (
@@ -134,7 +135,7 @@ async def test_a_bracket_child_is_held_until_its_parent_fills(
     parent_trade = ib.placeOrder(contract, parent)
     stop = StopOrder("SELL", 100, round(price - 10, 2), parentId=parent.orderId, transmit=True)
     # Nothing is sent for an untransmitted parent: it stays PendingSubmit until its child.
-    await wait_for_condition(lambda: True)
+    await asyncio.sleep(0.2)
     assert parent_trade.orderStatus.status == "PendingSubmit"
     stop_trade = ib.placeOrder(contract, stop)
     await until_status(parent_trade, "Submitted")
@@ -335,3 +336,36 @@ async def test_what_if_reports_the_margin_change_without_placing_anything(
     assert Decimal(4000) < change < Decimal(5500)  # 25 % of about $19,000
     assert state.commission == 0.35
     assert ib.openTrades() == []
+
+
+async def test_cancelling_an_unknown_order_and_reusing_a_finished_id_are_errors(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    contract = await qualified(ib)
+    errors: list[tuple[int, int]] = []
+    ib.errorEvent += lambda req_id, code, text, c: errors.append((req_id, code))
+    ib.client.cancelOrder(4242)
+    await wait_for_condition(lambda: (4242, 10147) in errors, what="10147")
+    done = ib.placeOrder(contract, MarketOrder("BUY", 100))
+    await until_done(done)
+    ib.client.placeOrder(done.order.orderId, contract, MarketOrder("BUY", 100))
+    await wait_for_condition(lambda: (done.order.orderId, 103) in errors, what="103")
+    assert len(done.fills) == 1
+
+
+async def test_account_summary_and_pnl_subscriptions_are_answered_and_kept_current(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    contract = await qualified(ib)
+    summary = await bounded(ib.accountSummaryAsync())
+    tags = {v.tag: v.value for v in summary if v.currency in ("USD", "")}
+    assert float(tags["NetLiquidation"]) == 1_000_000.0
+    assert {"AvailableFunds", "MaintMarginReq", "BuyingPower", "ExcessLiquidity"} <= set(tags)
+    pnl = ib.reqPnL(tws.account)
+    await wait_for_condition(lambda: pnl.dailyPnL == pnl.dailyPnL, what="the first P&L")
+    trade = ib.placeOrder(contract, MarketOrder("BUY", 100))
+    await until_done(trade)
+    await wait_for_condition(lambda: pnl.unrealizedPnL != 0, what="unrealized P&L")
+    ib.cancelPnL(tws.account)

@@ -1,0 +1,18 @@
+"""Interactive Brokers through ib_async, for TWS and IB Gateway.
+
+``IBBroker`` implements ``broker.base.Broker`` on its own asyncio loop thread (``loop``).
+Modules: ``parsing`` (pure ib_async <-> domain mappers), ``safety`` (live-trading refusal),
+``errors`` (what each IB code means here), ``resilience`` (backoff, pacing, stale-data
+watchdog, link health), ``flow`` (executions once each with their commission, statuses after
+their executions), ``context`` (options and the loop-side shared state), ``connection``
+(connect, reconnect, errors, housekeeping), ``orders``, ``market_data``, ``account``,
+``broker`` (the thread-safe facade).
+"""
+
+from __future__ import annotations
+
+from broker.ib.broker import IBBroker
+from broker.ib.context import IbOptions
+from broker.ib.safety import LiveTradingRefused, check_account, check_port
+
+__all__ = ["IBBroker", "IbOptions", "LiveTradingRefused", "check_account", "check_port"]

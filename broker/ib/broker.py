@@ -1,0 +1,372 @@
+"""``IBBroker``: the ``Broker`` protocol over ib_async, for TWS and IB Gateway.
+
+Threads: one ``ib-loop`` thread owns the ``IB`` object and everything that touches it
+(``LoopThread``). The methods here are called from actor threads and the main thread: orders,
+cancels and subscriptions are posted to the loop and return at once; reads run on the loop
+and wait for their answer, bounded by ``request_timeout_s``. Quotes and events reach the
+listener on the loop thread, already frozen domain values.
+
+Lifecycle: ``connect()`` (the engine calls it first to anchor its clock at the broker's time;
+``start`` calls it if nobody did), ``use_clock``, ``start(listener)``, ``stop()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+
+from ib_async import IB
+from loguru import logger
+
+from actors.calendar import TradingCalendar
+from actors.clock import Clock, WallClock
+from broker.base import (
+    AccountSnapshot,
+    BrokerListener,
+    BrokerOrderState,
+    BrokerPosition,
+    Contract,
+    ExecutionEvent,
+    OrderRequest,
+    Quote,
+    TradingGate,
+)
+from broker.ib.account import AccountFeed
+from broker.ib.connection import Connection
+from broker.ib.context import Emitter, IbContext, IbOptions
+from broker.ib.flow import OrderFlow
+from broker.ib.loop import LoopThread
+from broker.ib.market_data import MarketData
+from broker.ib.orders import OrderDesk
+from broker.ib.resilience import Backoff, StaleWatchdog
+from broker.ib.safety import check_port
+
+__all__ = ["IBBroker"]
+
+
+class IBBroker:
+    """Interactive Brokers through TWS or IB Gateway (paper by default; see ``safety``).
+
+    Args:
+        options: where and how to connect (``IbOptions.from_settings``).
+        gate: ``place_order`` refuses what the gate refuses, checked here again.
+        calendar: sessions (the stale-data watchdog only watches open markets).
+        clock: the engine's clock; may be given later with ``use_clock`` (the engine anchors
+            its clock at the broker's time, which it can only read once connected).
+
+    Raises:
+        LiveTradingRefused: a live-trading port without ``allow_live`` and ``live``.
+    """
+
+    def __init__(
+        self,
+        options: IbOptions,
+        *,
+        gate: TradingGate,
+        calendar: TradingCalendar,
+        clock: Clock | None = None,
+    ) -> None:
+        check_port(options.port, allow_live=options.allow_live, live_flag=options.live)
+        self.name = "ib-dry-run" if options.dry_run else "ib"
+        self.options = options
+        self._gate = gate
+        self._calendar = calendar
+        self._clock: Clock = clock or WallClock(calendar.tz)
+        self._loop = LoopThread()
+        self._ctx: IbContext | None = None
+        self._connection: Connection | None = None
+        self._desk: OrderDesk | None = None
+        self._market: MarketData | None = None
+        self._account: AccountFeed | None = None
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def connect(self) -> datetime:
+        """Start the loop thread and connect (blocking, bounded by the connect timeout and the
+        client-id retries); returns the broker's current time (exchange zone). Idempotent:
+        later calls return the broker's time again.
+
+        Raises:
+            LiveTradingRefused: not a paper account and live trading not asked for twice.
+            ConnectionError | TimeoutError | OSError: TWS cannot be reached.
+        """
+        if self._connection is not None:
+            return self._loop.run(self._broker_time(), self.options.request_timeout_s)
+        self._loop.start()
+        options = self.options
+        attempts = 2 * options.client_id_attempts
+        budget = attempts * (options.connect_timeout_s + options.reconnect_base_s + 2.0)
+        try:
+            self._loop.call(self._build, timeout_s=5.0)
+            return self._loop.run(self._connection_or_fail().connect(), budget)
+        except BaseException:
+            self._teardown()
+            raise
+
+    def use_clock(self, clock: Clock) -> None:
+        """Stamp everything with ``clock`` from now on (before ``start``)."""
+        self._clock = clock
+        if self._ctx is not None:
+            ctx = self._ctx
+            self._loop.call(lambda: setattr(ctx, "clock", clock), timeout_s=5.0)
+
+    def start(self, listener: BrokerListener) -> None:
+        """Deliver quotes and events to ``listener`` (connecting first if needed).
+
+        Raises:
+            RuntimeError: already started.
+        """
+        if self._started:
+            raise RuntimeError("IBBroker is already started")
+        if self._connection is None:
+            self.connect()
+        ctx, account = self._ctx_or_fail(), self._account_or_fail()
+
+        def attach() -> None:
+            ctx.emitter.attach(listener)
+            snapshot = account.snapshot()
+            if snapshot is not None:
+                ctx.emitter.event(snapshot)
+
+        self._loop.call(attach, timeout_s=5.0)
+        self._started = True
+        logger.info(
+            "ib: started on {}:{} as client {}, account {}{}",
+            self.options.host,
+            self.options.port,
+            ctx.client_id,
+            ctx.account,
+            " (DRY RUN: no order is sent)" if self.options.dry_run else "",
+        )
+
+    def stop(self) -> None:
+        """Disconnect and end the loop thread (idempotent). TWS keeps our orders working."""
+        self._started = False
+        self._teardown()
+
+    def _teardown(self) -> None:
+        connection = self._connection
+        if connection is not None and self._loop.running:
+            try:
+                self._loop.run(connection.close(), 5.0)
+            except Exception:
+                logger.exception("ib: disconnect failed")
+        self._loop.stop()
+        self._connection = None
+
+    def _build(self) -> None:
+        """Create the ``IB`` object and the loop-side parts (on the loop thread)."""
+        options = self.options
+        ib = IB()
+        ib.RaiseRequestErrors = False
+        ctx = IbContext(
+            options=options, ib=ib, clock=self._clock, calendar=self._calendar, emitter=Emitter()
+        )
+        watchdog = StaleWatchdog(options.stale_data_clock_s)
+        self._ctx = ctx
+        self._desk = OrderDesk(
+            ctx,
+            OrderFlow(
+                commission_wait_s=options.commission_wait_s, status_wait_s=options.status_wait_s
+            ),
+        )
+        self._market = MarketData(ctx, watchdog)
+        self._account = AccountFeed(ctx)
+        self._connection = Connection(
+            ctx,
+            desk=self._desk,
+            market=self._market,
+            account=self._account,
+            watchdog=watchdog,
+            backoff=Backoff(options.reconnect_base_s, options.reconnect_cap_s),
+        )
+        self._connection.wire()
+
+    # -- market data ---------------------------------------------------------------------------
+    def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
+        wanted = list(contracts)
+        for contract in wanted:
+            if contract.sec_type not in ("STK", "OPT"):
+                raise ValueError(f"unsupported instrument {contract.key!r} ({contract.sec_type})")
+        self._loop.post(self._market_or_fail().subscribe, wanted)
+
+    def unsubscribe_quotes(self, contracts: Iterable[Contract]) -> None:
+        self._loop.post(self._market_or_fail().unsubscribe, list(contracts))
+
+    def option_chain(
+        self,
+        symbol: str,
+        *,
+        right: str | None = None,
+        min_expiry: date | None = None,
+        max_expiry: date | None = None,
+    ) -> list[Quote]:
+        """Listed options of ``symbol`` with greeks (blocks up to ``request_timeout_s``; an
+        empty list when IB lists none or does not answer in time)."""
+        market = self._market_or_fail()
+        try:
+            return self._loop.run(
+                market.option_chain(
+                    symbol, right=right, min_expiry=min_expiry, max_expiry=max_expiry
+                ),
+                self.options.request_timeout_s,
+            )
+        except TimeoutError as err:
+            logger.warning("ib: option chain of {}: {}", symbol, err)
+            return []
+
+    def last_quote(self, key: str) -> Quote | None:
+        market = self._market_or_fail()
+        return self._loop.call(lambda: market.last_quote(key), 5.0)
+
+    # -- orders --------------------------------------------------------------------------------
+    def place_order(self, order: OrderRequest) -> bool:
+        """Hand ``order`` to IB (any thread; returns at once).
+
+        Returns:
+            False, with no event, when the gate refuses it or the link to IB is down; True
+            otherwise, and its status events follow (REJECTED with IB's reason if IB refuses).
+        """
+        if not self._gate.allows(
+            reduce_only=order.reduce_only, protective_stop=TradingGate.is_protective_stop(order)
+        ):
+            logger.info(
+                "ib: gate {} refused order {} ({})",
+                self._gate.state,
+                order.client_order_id,
+                self._gate.reason,
+            )
+            return False
+        connection = self._connection
+        if connection is None or not connection.health.can_send:
+            logger.warning("ib: link to IB is down: order {} refused", order.client_order_id)
+            return False
+        self._loop.post(self._desk_or_fail().place, order)
+        return True
+
+    def cancel_order(self, client_order_id: str) -> None:
+        self._loop.post(self._desk_or_fail().cancel, client_order_id)
+
+    def modify_order(
+        self,
+        client_order_id: str,
+        *,
+        quantity: int | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        desk = self._desk_or_fail()
+        self._loop.post(
+            lambda: desk.modify(
+                client_order_id,
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+            )
+        )
+
+    def cancel_all(self) -> None:
+        """Global cancel: every working order at IB, of every client (dry-run: ours)."""
+        self._loop.post(self._desk_or_fail().global_cancel)
+
+    # -- reads (any thread; bounded) -------------------------------------------------------------
+    def open_orders(self) -> list[BrokerOrderState]:
+        """Our working orders (as IB last reported them) and other clients' (dry-run: ours)."""
+        return self._loop.run(self._open_orders(), self.options.request_timeout_s + 1)
+
+    async def _open_orders(self) -> list[BrokerOrderState]:
+        ours = self._desk_or_fail().working()
+        if self.options.dry_run:
+            return ours
+        foreign = await self._account_or_fail().foreign_orders()
+        return ours + foreign
+
+    def executions(self) -> list[ExecutionEvent]:
+        """The day's executions at IB (none in dry-run: the shadow ledger has no fills)."""
+        if self.options.dry_run:
+            return []
+        account = self._account_or_fail()
+        return self._loop.run(account.executions(), self.options.request_timeout_s + 1)
+
+    def positions(self) -> list[BrokerPosition]:
+        """The account's positions (none in dry-run: the account's positions are not the
+        shadow ledger's)."""
+        if self.options.dry_run:
+            return []
+        account = self._account_or_fail()
+        return self._loop.run(account.positions(), self.options.request_timeout_s + 1)
+
+    def account(self) -> AccountSnapshot:
+        """The account now (from the values IB keeps current).
+
+        Raises:
+            RuntimeError: IB has not sent the account values yet.
+        """
+        account = self._account_or_fail()
+        snapshot = self._loop.call(account.snapshot, 5.0)
+        if snapshot is None:
+            raise RuntimeError("IB has not reported the account values yet")
+        return snapshot
+
+    def stats(self) -> dict[str, int]:
+        """Counters for tests and logs: orders sent, quotes, reconnects, late commissions."""
+        desk, market, connection = self._desk, self._market, self._connection
+        if desk is None or market is None or connection is None:
+            return {}
+        return self._loop.call(
+            lambda: {
+                "orders_sent": desk.sent,
+                "quotes_received": market.received,
+                "quotes_delivered": market.delivered,
+                "reconnects": connection.reconnects,
+                "client_id_refusals": connection.refusals,
+                "late_commissions": desk.flow.late_commissions,
+                "pacing_violations": desk.ctx.throttle.violations,
+            },
+            5.0,
+        )
+
+    @property
+    def connected(self) -> bool:
+        connection = self._connection
+        return connection is not None and connection.health.can_send
+
+    @property
+    def client_id(self) -> int:
+        return self._ctx_or_fail().client_id
+
+    @property
+    def account_id(self) -> str:
+        return self._ctx_or_fail().account
+
+    # -- internals -----------------------------------------------------------------------------
+    async def _broker_time(self) -> datetime:
+        ctx = self._ctx_or_fail()
+        now = await ctx.bounded(ctx.ib.reqCurrentTimeAsync(), "current time")
+        return now.astimezone(ctx.tz)
+
+    def _ctx_or_fail(self) -> IbContext:
+        if self._ctx is None:
+            raise RuntimeError("IBBroker is not connected (call connect() or start())")
+        return self._ctx
+
+    def _connection_or_fail(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("IBBroker is not connected")
+        return self._connection
+
+    def _desk_or_fail(self) -> OrderDesk:
+        if self._desk is None:
+            raise RuntimeError("IBBroker is not connected")
+        return self._desk
+
+    def _market_or_fail(self) -> MarketData:
+        if self._market is None:
+            raise RuntimeError("IBBroker is not connected")
+        return self._market
+
+    def _account_or_fail(self) -> AccountFeed:
+        if self._account is None:
+            raise RuntimeError("IBBroker is not connected")
+        return self._account

@@ -1,0 +1,344 @@
+"""``Connection``: connects to TWS / IB Gateway, keeps the link healthy and restores it
+(ib-loop thread only).
+
+* Connect with a timeout; a 326 (client id in use) refusal backs off and retries, moving to the
+  next client id after ``client_id_attempts`` refusals of one id (logged: orders of the old id
+  can then not be cancelled from here).
+* The account must be a paper account unless live trading was asked for twice (``safety``).
+* The link is ``LinkHealth``: the socket, TWS's own link to IB (1100 lost, 1101/1102 restored)
+  and fresh data (the stale-data watchdog). Every change is a ``ConnectionEvent``; the governor
+  closes the gate on DISCONNECTED. Data-farm notices (2103-2108, 2157, 2158) change nothing.
+* A lost socket is reconnected with exponential backoff and jitter; 1101/1102 keep the socket.
+  Either way, before CONNECTED is reported: market data is requested again (all of it after a
+  reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the
+  engine, once each) and every working order gets IB's current status.
+* Pacing error 100 pauses requests (``PacingThrottle``) and re-sends what IB dropped.
+* Housekeeping every 0.1 s: the order flow's timeouts, the watchdog, and every
+  ``clock_sync_s`` the broker's time (a virtual clock is moved forward when the broker's time
+  jumped ahead, e.g. ``tws-sim`` skipping a night).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+
+from loguru import logger
+
+from actors.clock import VirtualClock
+from broker.base import ConnectionEvent, ConnectionState
+from broker.ib.account import AccountFeed
+from broker.ib.context import IbContext
+from broker.ib.errors import ErrorClass, classify
+from broker.ib.market_data import MarketData
+from broker.ib.orders import OrderDesk
+from broker.ib.resilience import Backoff, LinkHealth, StaleWatchdog
+from broker.ib.safety import check_account
+
+__all__ = ["ClientIdInUse", "Connection"]
+
+_HOUSEKEEPING_S = 0.1
+
+
+class ClientIdInUse(ConnectionError):
+    """TWS refused the client id (error 326)."""
+
+
+class Connection:
+    def __init__(
+        self,
+        ctx: IbContext,
+        *,
+        desk: OrderDesk,
+        market: MarketData,
+        account: AccountFeed,
+        watchdog: StaleWatchdog,
+        backoff: Backoff,
+    ) -> None:
+        self.ctx = ctx
+        self.desk = desk
+        self.market = market
+        self.account = account
+        self.watchdog = watchdog
+        self.backoff = backoff
+        self.health = LinkHealth()
+        self._closing = False
+        self._connecting = False
+        self._refused: asyncio.Event | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._next_sync = 0.0
+        self.reconnects = 0
+        self.refusals = 0
+
+    def wire(self) -> None:
+        """Attach the handlers (bound methods of objects that live as long as the broker, so
+        ib_async's weak references hold)."""
+        ib = self.ctx.ib
+        ib.errorEvent += self._on_error
+        ib.disconnectedEvent += self._on_disconnected
+        ib.orderStatusEvent += self.desk.on_order_status
+        ib.execDetailsEvent += self.desk.on_exec_details
+        ib.commissionReportEvent += self.desk.on_commission
+        ib.pendingTickersEvent += self.market.on_pending_tickers
+        ib.accountValueEvent += self.account.on_account_value
+
+    # -- connecting ----------------------------------------------------------------------------
+    async def connect(self) -> datetime:
+        """The first connection; returns the broker's current time.
+
+        Raises:
+            LiveTradingRefused: the account is not a paper account.
+            ConnectionError | TimeoutError | OSError: TWS cannot be reached.
+        """
+        options = self.ctx.options
+        self.ctx.client_id = options.client_id
+        for attempt in range(1, 2 * options.client_id_attempts + 1):
+            try:
+                await self._connect_once()
+                break
+            except ClientIdInUse:
+                if attempt == 2 * options.client_id_attempts:
+                    raise
+                await asyncio.sleep(options.reconnect_base_s)
+        now = await self.ctx.bounded(self.ctx.ib.reqCurrentTimeAsync(), "current time")
+        self.desk.learn_trades(self.ctx.ib.openTrades())
+        self.health.socket_up = True
+        self.health.update()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._housekeeping()))
+        return now.astimezone(self.ctx.tz)
+
+    async def _connect_once(self) -> None:
+        """One connection attempt with the current client id.
+
+        Raises:
+            ClientIdInUse: 326 (the next client id is taken after enough refusals).
+        """
+        ctx, options = self.ctx, self.ctx.options
+        refused = self._refused = asyncio.Event()
+        self._connecting = True
+        loop = asyncio.get_running_loop()
+        connect = loop.create_task(
+            ctx.ib.connectAsync(
+                options.host,
+                options.port,
+                clientId=ctx.client_id,
+                timeout=options.connect_timeout_s,
+                account=options.account,
+            )
+        )
+        watch = loop.create_task(refused.wait())
+        try:
+            await asyncio.wait(
+                {connect, watch},
+                timeout=options.connect_timeout_s + 1,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if refused.is_set():
+                connect.cancel()
+                with contextlib.suppress(BaseException):
+                    await connect
+                ctx.ib.disconnect()
+                self._client_id_refused()
+                raise ClientIdInUse(f"client id {ctx.client_id} is in use")
+            if not connect.done():
+                connect.cancel()
+                with contextlib.suppress(BaseException):
+                    await connect
+                raise TimeoutError(f"no connection within {options.connect_timeout_s:.0f}s")
+            connect.result()
+            self._check_account()
+        finally:
+            watch.cancel()
+            self._connecting = False
+            self._refused = None
+
+    def _client_id_refused(self) -> None:
+        self.refusals += 1
+        if self.refusals % self.ctx.options.client_id_attempts == 0:
+            old = self.ctx.client_id
+            self.ctx.client_id = old + 1
+            logger.warning(
+                "ib: client id {} refused {} times (326): trying {} (orders placed under {} "
+                "cannot be cancelled from this session)",
+                old,
+                self.ctx.options.client_id_attempts,
+                self.ctx.client_id,
+                old,
+            )
+        else:
+            logger.warning("ib: client id {} in use (326): backing off", self.ctx.client_id)
+
+    def _check_account(self) -> None:
+        ctx, options = self.ctx, self.ctx.options
+        accounts = ctx.ib.managedAccounts()
+        account = options.account or (accounts[0] if len(accounts) == 1 else "")
+        if options.account and accounts and options.account not in accounts:
+            ctx.ib.disconnect()
+            raise ConnectionError(
+                f"broker.ib.account {options.account} is not one of this login's accounts "
+                f"({', '.join(accounts)})"
+            )
+        if not account:
+            ctx.ib.disconnect()
+            raise ConnectionError(
+                f"this login has several accounts ({', '.join(accounts)}): set broker.ib.account"
+            )
+        try:
+            check_account(account, allow_live=options.allow_live, live_flag=options.live)
+        except Exception:
+            ctx.ib.disconnect()
+            raise
+        ctx.account = account
+
+    # -- losing and restoring the link ---------------------------------------------------------
+    def _on_disconnected(self) -> None:
+        if self._closing or self._connecting:
+            return
+        self.health.socket_up = False
+        self._report("connection to TWS lost")
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        while not self._closing:
+            delay = self.backoff.next_delay()
+            logger.warning("ib: reconnecting in {:.1f}s (attempt {})", delay, self.backoff.attempts)
+            await asyncio.sleep(delay)
+            try:
+                await self._connect_once()
+                self.market.resubscribe(data_lost=False)
+                await self._resync()
+            except (ConnectionError, TimeoutError, OSError) as err:
+                logger.warning("ib: reconnect failed: {}", err)
+                if self.ctx.ib.isConnected():
+                    self._connecting = True
+                    self.ctx.ib.disconnect()
+                    self._connecting = False
+                continue
+            except Exception:
+                logger.exception("ib: reconnect failed; giving up (restart the engine)")
+                return
+            self.backoff.reset()
+            self.reconnects += 1
+            self.health.socket_up = True
+            self.health.ib_link_up = True
+            self._report(f"reconnected as client {self.ctx.client_id}")
+            return
+
+    async def _restore(self, code: int) -> None:
+        """1101 / 1102: TWS is back in touch with IB on the same socket."""
+        try:
+            if code == 1101:
+                self.market.resubscribe(data_lost=True)
+            await self._resync()
+        except Exception:
+            logger.exception("ib: resync after {} failed", code)
+        self.health.ib_link_up = True
+        self._report(f"IB connectivity restored ({code})")
+
+    async def _resync(self) -> None:
+        """Executions first (each reaches the engine once), then every working order's status."""
+        client_id = self.ctx.client_id
+        for fill in await self.account.fills():
+            if fill.execution.clientId == client_id:
+                self.desk.take_fill(fill)
+        open_trades = await self.account.open_trades()
+        completed = await self.account.completed_trades()
+        self.desk.learn_trades(open_trades)
+        self.desk.sync_statuses(open_trades, completed)
+
+    def _report(self, detail: str) -> None:
+        state = self.health.update()
+        if state is None:
+            return
+        if state is ConnectionState.DISCONNECTED:
+            logger.warning("ib: DISCONNECTED: {}", detail)
+        else:
+            logger.info("ib: CONNECTED: {}", detail)
+        self.ctx.emitter.event(ConnectionEvent(state, detail, self.ctx.clock.now()))
+
+    # -- errors --------------------------------------------------------------------------------
+    def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
+        kind = classify(code)
+        if kind is ErrorClass.PACING:
+            pause = self.ctx.throttle.violation(self.ctx.mono())
+            logger.warning(
+                "ib: pacing violation (100) on request {}: pausing {:.1f}s", req_id, pause
+            )
+        if kind is ErrorClass.CLIENT_ID_IN_USE:
+            if self._refused is not None:
+                self._refused.set()
+            return
+        if kind is ErrorClass.CONNECTIVITY_LOST:
+            self.health.ib_link_up = False
+            self._report("TWS lost its connection to IB (1100)")
+            return
+        if kind in (ErrorClass.RESTORED, ErrorClass.RESTORED_DATA_LOST):
+            asyncio.get_running_loop().create_task(self._restore(code))
+            return
+        if kind is ErrorClass.FARM_NOTICE:
+            logger.debug("ib: data farm notice {}: {}", code, text)  # ib_async logs it too
+            return
+        if req_id > 0 and self.desk.on_error(req_id, code, text):
+            return
+        if kind is ErrorClass.PACING and req_id > 0 and self.market.retry_request(req_id):
+            return
+        logger.info("ib: notice {} (request {}): {}", code, req_id, text)
+
+    # -- housekeeping --------------------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(_HOUSEKEEPING_S)
+            try:
+                self.desk.tick()
+                self._watch_data()
+                await self._sync_clock()
+            except (ConnectionError, TimeoutError) as err:
+                logger.debug("ib: housekeeping: {}", err)  # the reconnect takes over
+            except Exception:
+                logger.exception("ib: housekeeping failed")
+
+    def _watch_data(self) -> None:
+        if not self.health.socket_up or not any(not c.is_option for c in self.market.contracts()):
+            return
+        now = self.ctx.clock.now()
+        calendar = self.ctx.calendar
+        session_open = calendar.session_open(calendar.trading_day(now))
+        stale = self.watchdog.is_stale(
+            now, market_open=calendar.is_open(now), session_open=session_open
+        )
+        if stale == (not self.health.data_fresh):
+            return
+        self.health.data_fresh = not stale
+        if stale:
+            silence = self.watchdog.silence_s(now, session_open)
+            self._report(f"market data stale: no quotes for {silence:.0f}s")
+        else:
+            self._report("market data flowing again")
+
+    async def _sync_clock(self) -> None:
+        mono = self.ctx.mono()
+        if mono < self._next_sync or not self.health.socket_up:
+            return
+        self._next_sync = mono + self.ctx.options.clock_sync_s
+        clock = self.ctx.clock
+        if not isinstance(clock, VirtualClock) or clock.speed is None:
+            return
+        broker_now = await self.ctx.bounded(self.ctx.ib.reqCurrentTimeAsync(), "current time")
+        ahead = broker_now - clock.now()
+        # IB's time has whole seconds; a jump of more than a few is the broker skipping time.
+        if ahead > timedelta(seconds=max(5.0, 2 * clock.speed)):
+            logger.info("ib: broker time is {} ahead: clock moved to {}", ahead, broker_now)
+            clock.skip_to(broker_now)
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in [*self._tasks, self._reconnect_task]:
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        if self.ctx.ib.isConnected():
+            self.ctx.ib.disconnect()

@@ -1,0 +1,197 @@
+"""IBBroker against the simulated TWS through the real socket protocol: connect and clock,
+coalesced quotes, orders and brackets, executions with commissions, reads, the gate and
+dry-run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+from ib_support import (
+    Harness,
+    all_open_orders,
+    limit,
+    stop,
+    wait_until,
+)
+
+from broker.base import (
+    Contract,
+    ExecutionEvent,
+    GateState,
+    OrderRequest,
+    OrderStatus,
+    OrderStatusEvent,
+    OrderType,
+    Side,
+)
+from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
+
+MakeHarness = Callable[..., Harness]
+
+
+def test_connecting_reads_the_broker_time_and_the_paper_account(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(client_id=11)
+    assert abs(h.clock.now() - tws.now()) < timedelta(seconds=2)
+    assert h.broker.account_id == DEFAULT_ACCOUNT and h.broker.client_id == 11
+    assert h.broker.connected
+    assert tws.connected_client_ids() == [11]
+
+
+def test_quotes_arrive_stamped_with_the_clock_and_coalesced_per_contract(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    # One quote per contract per 10 clock seconds = 0.5 wall seconds at 20x; the server
+    # steps every clock second (20 ticks a wall second per symbol).
+    h = harness(quote_interval_clock_s=10.0).start("AAPL", "MSFT")
+    began = len(h.recorder.quotes)
+    wait_until(lambda: len(h.recorder.quotes_of("MSFT")) >= 3, what="MSFT quotes")
+    stats = h.broker.stats()
+    assert stats["quotes_delivered"] < stats["quotes_received"] / 3
+    for key in ("AAPL", "MSFT"):
+        times = [q.time for q in h.recorder.quotes_of(key)]
+        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        assert all(gap >= 9.0 for gap in gaps), gaps  # never two quotes within one flush
+    quote = h.recorder.quotes[-1]
+    assert abs(quote.time - h.clock.now()) < timedelta(seconds=15)
+    assert 0 < quote.bid < quote.ask and quote.bid_size > 0
+    assert len(h.recorder.quotes) > began
+
+
+def test_a_bracket_goes_out_as_one_family_and_its_fill_reaches_the_engine_once_with_commission(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness().start("AAPL")
+    ask = h.quote().ask
+    assert h.broker.place_order(limit("e1", Side.BUY, ask + 0.05))
+    assert h.broker.place_order(
+        stop("e1.stop", Side.SELL, ask - 5, parent_id="e1", oca_group="oca-e1")
+    )
+    wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("e1"), what="the entry filled")
+    wait_until(lambda: h.recorder.statuses("e1.stop"), what="the stop acknowledged")
+    events = [e for e in h.recorder.events if getattr(e, "client_order_id", "") == "e1"]
+    kinds = [type(e).__name__ for e in events]
+    # Every execution comes before the status that counts it.
+    assert kinds.index("ExecutionEvent") < kinds.index(
+        "OrderStatusEvent", kinds.index("ExecutionEvent")
+    )
+    executions = h.recorder.executions("e1")
+    assert sum(e.quantity for e in executions) == 100
+    assert len({e.exec_id for e in executions}) == len(executions)
+    assert all(e.commission > 0 for e in executions)
+    [working] = [t for t in all_open_orders(tws) if t.order.orderRef == "e1.stop"]
+    parent_id = working.order.parentId
+    assert parent_id > 0 and (working.order.ocaGroup, working.order.ocaType) == ("oca-e1", 2)
+    assert working.order.auxPrice == round(ask - 5, 2)
+    assert h.broker.stats()["orders_sent"] == 2
+
+
+def test_an_entry_without_an_attached_stop_is_transmitted_alone_after_the_grace(
+    harness: MakeHarness,
+) -> None:
+    h = harness(bracket_grace_s=0.05).start("AAPL")
+    assert h.broker.place_order(limit("lone", Side.BUY, h.quote().ask + 0.05))
+    wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("lone"), what="filled")
+    assert h.broker.stats()["orders_sent"] == 2  # held, then re-sent with transmit=True
+
+
+def test_cancel_modify_and_global_cancel_reach_ib_and_come_back_as_statuses(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness().start("AAPL")
+    bid = h.quote().bid
+    h.broker.place_order(limit("r1", Side.BUY, bid - 5, reduce_only=True))
+    h.broker.place_order(limit("r2", Side.BUY, bid - 6, reduce_only=True))
+    h.broker.place_order(limit("r3", Side.BUY, bid - 7, reduce_only=True))
+    wait_until(lambda: all(h.recorder.statuses(c) for c in ("r1", "r2", "r3")), what="working")
+    h.broker.modify_order("r1", limit_price=Decimal(str(round(bid - 4, 2))), quantity=50)
+    wait_until(
+        lambda: any(
+            t.order.orderRef == "r1" and t.order.lmtPrice == round(bid - 4, 2)
+            for t in all_open_orders(tws)
+        ),
+        what="the modification at IB",
+    )
+    h.broker.cancel_order("r1")
+    wait_until(lambda: OrderStatus.CANCELLED in h.recorder.statuses("r1"), what="r1 cancelled")
+    h.broker.cancel_all()
+    wait_until(
+        lambda: all(OrderStatus.CANCELLED in h.recorder.statuses(c) for c in ("r2", "r3")),
+        what="global cancel",
+    )
+    assert h.broker.open_orders() == []
+    assert h.recorder.statuses("r1").count(OrderStatus.CANCELLED) == 1
+
+
+def test_reads_give_the_order_manager_what_it_reconciles_with(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness().start("AAPL")
+    quote = h.quote()
+    h.broker.place_order(limit("buy", Side.BUY, quote.ask + 0.05, reduce_only=True))
+    h.broker.place_order(limit("rest", Side.SELL, quote.ask + 20, reduce_only=True))
+    wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("buy"), what="filled")
+    wait_until(lambda: h.recorder.statuses("rest"), what="resting")
+    [working] = h.broker.open_orders()
+    assert (working.client_order_id, working.status, working.quantity) == (
+        "rest",
+        OrderStatus.SUBMITTED,
+        100,
+    )
+    executions = h.broker.executions()
+    assert {e.client_order_id for e in executions} == {"buy"}
+    assert sum(e.quantity for e in executions) == 100 and all(e.commission > 0 for e in executions)
+    assert [e.exec_id for e in executions] == [e.exec_id for e in h.recorder.executions("buy")]
+    wait_until(lambda: h.broker.positions(), what="the position")
+    [position] = h.broker.positions()
+    assert (position.contract, position.quantity) == (Contract.stock("AAPL"), 100)
+    account = h.broker.account()
+    assert account.net_liquidation > 0 and account.maint_margin > 0
+    assert h.recorder.accounts(), "account snapshots are delivered"
+
+
+def test_place_order_checks_the_gate_again_and_a_protective_stop_passes_a_closed_gate(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(gate=GateState.CLOSED).start("AAPL")
+    assert not h.broker.place_order(limit("entry", Side.BUY, h.quote().ask))
+    assert h.broker.place_order(stop("guard", Side.SELL, h.quote().bid - 10))
+    wait_until(lambda: h.recorder.statuses("guard"), what="the stop at IB")
+    assert h.recorder.statuses("entry") == []
+    assert [t.order.orderRef for t in all_open_orders(tws)] == ["guard"]
+
+
+def test_dry_run_acknowledges_orders_locally_and_never_sends_one(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(dry_run=True).start("AAPL")
+    assert h.broker.name == "ib-dry-run"
+    ask = h.quote().ask
+    assert h.broker.place_order(limit("d1", Side.BUY, ask + 1))
+    assert h.broker.place_order(stop("d1.stop", Side.SELL, ask - 5, parent_id="d1"))
+    wait_until(lambda: h.recorder.statuses("d1.stop"), what="local acknowledgements")
+    assert h.recorder.statuses("d1") == [OrderStatus.SUBMITTED]  # works, never fills
+    h.broker.modify_order("d1.stop", stop_price=Decimal(str(round(ask - 6, 2))))
+    assert {o.client_order_id for o in h.broker.open_orders()} == {"d1", "d1.stop"}
+    h.broker.cancel_order("d1")
+    wait_until(lambda: OrderStatus.CANCELLED in h.recorder.statuses("d1"), what="cancel")
+    assert all_open_orders(tws) == []
+    assert h.broker.stats()["orders_sent"] == 0
+    assert h.broker.executions() == [] and h.broker.positions() == []
+    assert h.recorder.accounts(), "account values still come from IB"
+
+
+def test_an_order_ib_cannot_map_is_rejected_by_the_adapter_with_a_reason(
+    harness: MakeHarness,
+) -> None:
+    h = harness().start()
+    bad = OrderRequest("bad", Contract.stock("AAPL"), Side.BUY, OrderType.LMT, 100)
+    assert h.broker.place_order(bad)
+    wait_until(lambda: h.recorder.statuses("bad"), what="the rejection")
+    [event] = h.recorder.status_events("bad")
+    assert event.status is OrderStatus.REJECTED and "no limit price" in event.reason
+    assert isinstance(event, OrderStatusEvent)
+    assert not [e for e in h.recorder.events if isinstance(e, ExecutionEvent)]

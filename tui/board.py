@@ -1,0 +1,139 @@
+"""``Board``: what the dashboard shows of VAs, positions and orders, and its three tables.
+
+The app's flush hands it each drained ``Batch``; it keeps the latest snapshot per key and puts
+them in keyed rows, changed cells only. Everything here runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from loguru import logger
+
+from actors.messages import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
+from tui.bridge import Batch
+from tui.formatting import (
+    order_age_cell,
+    order_cells,
+    position_cells,
+    position_key,
+    va_cells,
+    va_placeholder_cells,
+    va_state_cell,
+)
+from tui.tables import KeyedTable
+
+__all__ = ["Board"]
+
+
+@contextmanager
+def _logged_failure(what: str, key: str) -> Iterator[None]:
+    # One malformed snapshot must not take the dashboard (and its kill switch) down.
+    try:
+        yield
+    except Exception:
+        logger.exception("tui: could not show {} {}", what, key)
+
+
+class Board:
+    """The VA, position and order tables and the snapshots behind them.
+
+    Args:
+        vas, positions, orders: the tables (``show_configured`` once they are mounted).
+        configured: the VAs the config runs, in its order: each has a row from the start, and
+            VAs it does not list are put after them, by id.
+    """
+
+    def __init__(
+        self,
+        *,
+        vas: KeyedTable,
+        positions: KeyedTable,
+        orders: KeyedTable,
+        configured: Sequence[str],
+    ) -> None:
+        self._vas_table = vas
+        self._positions_table = positions
+        self._orders_table = orders
+        self.configured = tuple(configured)
+        self._rank = {va_id: n for n, va_id in enumerate(self.configured)}
+        self.vas: dict[str, VASnapshot] = {}
+        self.positions: dict[str, PositionSnapshot] = {}
+        self.orders: dict[str, OrderSnapshot] = {}
+        self._cooling: set[str] = set()  # VAs whose cooldown countdown moves with the clock
+
+    def show_configured(self) -> None:
+        """A row per configured VA, waiting for its first snapshot (once the table is mounted)."""
+        for va_id in self.configured:
+            if va_id not in self._vas_table:
+                self._vas_table.upsert(va_id, va_placeholder_cells(va_id))
+
+    @property
+    def selected_va(self) -> str | None:
+        """The VA under the cursor of the VA table."""
+        return self._vas_table.cursor_key
+
+    def is_new(self, item: RiskStatus | VASnapshot | PositionSnapshot) -> bool:
+        """True when nothing is shown yet for ``item``'s key (risk status: never decided here)."""
+        if isinstance(item, VASnapshot):
+            return item.va_id not in self.vas
+        if isinstance(item, PositionSnapshot):
+            return position_key(item) not in self.positions and item.quantity != 0
+        return False
+
+    def apply(self, batch: Batch, now: datetime) -> None:
+        """Show ``batch``, then move the clock-driven cells (order ages, cooldowns) to ``now``."""
+        self._apply_vas(batch.vas, now)
+        self._apply_positions(batch.positions)
+        self._apply_orders(batch.orders, now)
+
+    def _order(self, va_id: str) -> tuple[int, str]:
+        return (self._rank.get(va_id, len(self._rank)), va_id)
+
+    def _apply_vas(self, snapshots: Iterable[VASnapshot], now: datetime) -> None:
+        table = self._vas_table
+        added = False
+        for snapshot in snapshots:
+            va_id = snapshot.va_id
+            added = added or va_id not in table
+            self.vas[va_id] = snapshot
+            if snapshot.state == "cooldown" and snapshot.cooldown_until is not None:
+                self._cooling.add(va_id)
+            else:
+                self._cooling.discard(va_id)
+            with _logged_failure("VA", va_id):
+                table.upsert(va_id, va_cells(snapshot, now))
+        if added:  # only VAs the config does not list (tests, tools): never in a normal run
+            table.sort_rows("id", self._order)
+        for va_id in self._cooling:
+            table.set_cell(va_id, "state", va_state_cell(self.vas[va_id], now))
+
+    def _apply_positions(self, snapshots: Iterable[PositionSnapshot]) -> None:
+        table = self._positions_table
+        for snapshot in snapshots:
+            key = position_key(snapshot)
+            if snapshot.quantity == 0:
+                self.positions.pop(key, None)
+                table.discard(key)
+            else:
+                self.positions[key] = snapshot
+                with _logged_failure("position", key):
+                    table.upsert(key, position_cells(snapshot))
+        table.border_title = f"Positions ({len(self.positions)})"
+
+    def _apply_orders(self, snapshots: Iterable[OrderSnapshot], now: datetime) -> None:
+        table = self._orders_table
+        for snapshot in snapshots:
+            key = snapshot.order_id
+            if snapshot.status.is_terminal:
+                self.orders.pop(key, None)
+                table.discard(key)
+            else:
+                self.orders[key] = snapshot
+                with _logged_failure("order", key):
+                    table.upsert(key, order_cells(snapshot, now))
+        table.border_title = f"Working orders ({len(self.orders)})"
+        for key, order in self.orders.items():
+            table.set_cell(key, "age", order_age_cell(order, now))
