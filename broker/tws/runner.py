@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
+from loguru import logger
+
 from actors.calendar import TradingCalendar
 from actors.config import ConfigError, EngineConfig, load_config
 from broker.sim import SimSymbol
@@ -175,7 +177,10 @@ def run_tws_sim(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m broker.tws [options]``."""
+    """``python -m broker.tws [options]`` (main thread): logs at INFO to stderr, then
+    ``run_tws_sim``."""
+    logger.remove()
+    logger.add(sys.stderr, level="INFO", format="{time:HH:mm:ss} {level} {message}")
     description = (__doc__ or "").split("\n")[0]
     parser = argparse.ArgumentParser(prog="python -m broker.tws", description=description)
     return run_tws_sim(add_tws_sim_arguments(parser).parse_args(argv))
