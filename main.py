@@ -241,6 +241,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config.model_copy(
             update={"broker": config.broker.model_copy(update={"kind": args.broker})}
         )
+    if args.dry_run and config.broker.kind == "ib":
+        ib = config.broker.ib.model_copy(update={"dry_run": True})
+        config = config.model_copy(update={"broker": config.broker.model_copy(update={"ib": ib})})
     try:
         options = _options(args, config)
     except UsageError as err:
@@ -260,18 +263,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"main.py run: {err}", file=sys.stderr)
         shutdown_logging()
         return err.exit_code
+    leave_working = False
     try:
         if args.headless:
             engine.bus.subscribe(_print_event)
             engine.start()
             _wait_headless(engine)
         else:
-            from tui import run_tui  # noqa: PLC0415
+            from tui import QuitChoice, run_tui  # noqa: PLC0415
 
             engine.start()
-            run_tui(engine)
+            # The trader's answer at quit ("leave them working") wins over on_shutdown.
+            leave_working = run_tui(engine, config_path=args.config) is QuitChoice.LEAVE
     finally:
-        engine.shutdown()
+        if leave_working:
+            engine.stop()
+        else:
+            engine.shutdown()
         shutdown_logging()
     return 0
 

@@ -229,11 +229,13 @@ class EngineControls(Protocol):
 
 
 class TradingMode(StrEnum):
-    """What the orders reach: the simulator, a paper account, or real money."""
+    """What the orders reach: the simulator, a paper account, or real money (or nothing:
+    a dry run stores the orders it would send and sends none)."""
 
     SIM = "SIM"
     PAPER = "PAPER"
     LIVE = "LIVE"
+    DRY_RUN = "DRY-RUN"
 
 
 def trading_mode(config: BrokeredConfigLike) -> TradingMode:
@@ -241,11 +243,14 @@ def trading_mode(config: BrokeredConfigLike) -> TradingMode:
 
     A standard live port (7496/4001) is LIVE and a standard paper port (7497/4002) is PAPER.
     Any other port is LIVE when the config allows live trading (the safe reading: the label is
-    red whenever real money may be at stake), else PAPER.
+    red whenever real money may be at stake), else PAPER. A dry run (``broker.ib.dry_run``, set
+    by ``run --dry-run``) is DRY-RUN whatever the port: no order is sent.
     """
     broker = config.broker
     if broker.kind == "sim":
         return TradingMode.SIM
+    if getattr(broker.ib, "dry_run", False):
+        return TradingMode.DRY_RUN  # every order is marked dry_run in the ledger, none is sent
     port = broker.ib.port
     if port in LIVE_TRADING_PORTS:
         return TradingMode.LIVE

@@ -189,10 +189,7 @@ def va_placeholder_cells(va_id: str) -> tuple[Text, ...]:
 def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
     """One position row, in ``POSITION_COLUMNS`` order. Options show their delta (per share),
     the position's theta in dollars a day, and days to expiry; stocks show dashes there."""
-    # The options fields are read with getattr: snapshots from before options carry none.
-    delta = getattr(snapshot, "delta", None)
-    theta = getattr(snapshot, "theta_per_day", None)
-    dte = getattr(snapshot, "dte", None)
+    delta = snapshot.delta
     return (
         Text(snapshot.va_id),
         Text(snapshot.contract.key),
@@ -203,8 +200,8 @@ def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
         _pct(snapshot.unrealized_pct),
         _price(snapshot.stop_price),
         _optional(delta, "+.2f"),
-        _optional(None if delta is None else theta, "+,.2f"),
-        _optional(dte, "d"),
+        _optional(None if delta is None else snapshot.theta_per_day, "+,.2f"),
+        _optional(snapshot.dte, "d"),
     )
 
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from actors.messages import TradingState
@@ -29,6 +30,11 @@ FAST = 0.05  # flush interval for tests, seconds
 # Rich names its SVG classes and clip paths after a hash of the content ("terminal-123-r5");
 # the numbers carry no meaning, so a changed hash alone must not fail a test.
 _RUN_SPECIFIC = re.compile(r"terminal-\d+")
+
+
+@pytest.fixture(autouse=True)
+def _colors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)  # Textual renders without colour when set
 
 
 def normalise(svg: str) -> str:
