@@ -34,8 +34,10 @@ from actors.messages import (
     ConfigChanged,
     Flatten,
     GetSnapshot,
+    GetWorkingOrders,
     Halt,
     InspectVA,
+    OrderSnapshot,
     PauseVA,
     Resume,
     RiskNotice,
@@ -141,7 +143,8 @@ class Engine:
             tz, config.open_time, config.close_time, config.engine.holidays
         )
         self.gate = gate or TradingGate(GateState.CLOSED, "engine starting")
-        self.dry_run = self.options.dry_run
+        ib_settings = config.broker.ib
+        self.dry_run = self.options.dry_run or (config.broker.kind == "ib" and ib_settings.dry_run)
         ib = self._ib_broker(broker)
         try:
             self.clock = clock or (self._anchored_clock(ib) if ib else self._make_clock())
@@ -485,6 +488,11 @@ class Engine:
         result = self.book.ask(f"va:{va_id}", InspectVA(), timeout_s=timeout_s)
         assert isinstance(result, VAInspection)
         return result
+
+    def working_orders(self, timeout_s: float = 1.0) -> tuple[OrderSnapshot, ...]:
+        """Every working order now (blocks up to ``timeout_s``: worker threads only)."""
+        result = self.book.ask("order_manager", GetWorkingOrders(), timeout_s=timeout_s)
+        return tuple(result)
 
     def ask_snapshot(self, name: str, timeout_s: float = 2.0) -> Any:
         return self.book.ask(name, GetSnapshot(), timeout_s=timeout_s)

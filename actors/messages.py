@@ -27,6 +27,7 @@ __all__ = [
     "Flatten",
     "FlattenDone",
     "GetSnapshot",
+    "GetWorkingOrders",
     "GreeksSnapshot",
     "Halt",
     "HaltAck",
@@ -346,6 +347,11 @@ class ConfigChanged:
     config is already in the engine context (``ctx.config``)."""
 
     applied: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GetWorkingOrders(Query):
+    """Ask the OrderManager for a snapshot of every working order (the TUI at start)."""
 
 
 @dataclass(frozen=True, slots=True)

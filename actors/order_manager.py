@@ -25,6 +25,7 @@ from actors.messages import (
     EngineEvent,
     Fill,
     Flatten,
+    GetWorkingOrders,
     OrderProposal,
     OrderRejected,
     OrderSnapshot,
@@ -32,6 +33,7 @@ from actors.messages import (
     PlaceOrder,
     PositionChanged,
     Purpose,
+    Query,
     RiskNotice,
     Signal,
     SignalDecision,
@@ -772,27 +774,33 @@ class OrderManager(FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
     # -- views ------------------------------------------------------------------------------
     def _publish_order(self, order_id: str, order: WorkingOrder | None = None) -> None:
         order = order or self.orders.get(order_id)
-        if order is None:
-            return
+        if order is not None:
+            self.bus.publish(self._order_snapshot(order))
+
+    @staticmethod
+    def _order_snapshot(order: WorkingOrder) -> OrderSnapshot:
         r = order.record
-        self.bus.publish(
-            OrderSnapshot(
-                r.id,
-                r.va_id,
-                r.contract,
-                Side(r.side),
-                OrderType(r.order_type),
-                order.purpose,
-                r.quantity,
-                order.filled,
-                order.status,
-                r.limit_price,
-                r.stop_price,
-                r.created_at,
-                order.last_event_at or r.created_at,
-                r.reason,
-            )
+        return OrderSnapshot(
+            r.id,
+            r.va_id,
+            r.contract,
+            Side(r.side),
+            OrderType(r.order_type),
+            order.purpose,
+            r.quantity,
+            order.filled,
+            order.status,
+            r.limit_price,
+            r.stop_price,
+            r.created_at,
+            order.last_event_at or r.created_at,
+            r.reason,
         )
+
+    def answer(self, query: Query) -> tuple[OrderSnapshot, ...]:
+        if not isinstance(query, GetWorkingOrders):
+            raise TypeError(f"{self.address}: unknown query {type(query).__name__}")
+        return tuple(self._order_snapshot(o) for o in self.orders.values() if o.working)
 
     def snapshot(self) -> dict[str, object]:
         return {

@@ -187,6 +187,12 @@ class EngineApp(App[QuitChoice | None]):
                 logger.debug("tui: no first snapshot from {}: {!r}", name, exc)
                 continue
             items.extend(answer if isinstance(answer, list | tuple) else [answer])
+        working_orders = getattr(self._engine, "working_orders", None)
+        if working_orders is not None:
+            try:
+                items.extend(working_orders(timeout_s=self._inspect_timeout_s))
+            except Exception as exc:  # busy or stopping: its next publish will do
+                logger.debug("tui: no working orders at start: {!r}", exc)
         self.post_message(self.Seeded(tuple(items)))
 
     def on_engine_app_seeded(self, message: Seeded) -> None:

@@ -86,3 +86,13 @@ def test_a_va_that_keeps_crashing_is_paused(tmp_path: Path) -> None:
         assert sim.snapshot("va:va2").state == "idle"
     finally:
         sim.engine.stop()
+
+
+def test_the_working_orders_can_be_asked_for_at_start(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    try:
+        sid = sim.signal("va1", "AAPL", quantity=10)
+        [stop] = sim.engine.working_orders(timeout_s=5)
+        assert (stop.order_id, stop.quantity, stop.status.value) == (f"{sid}.stop", 10, "submitted")
+    finally:
+        sim.engine.stop()
