@@ -25,13 +25,13 @@ from broker.base import Quote
 
 __all__ = ["QuoteFeeder", "TuiThread", "handoff_us", "rss_kb"]
 
-_BATCH_S = 0.01  # a steady feeder sends a batch every 10 ms
 
 
 class QuoteFeeder:
     """Pushes quotes for ``symbols`` round-robin into ``engine.quotes`` from its own thread,
-    ``rate_per_s`` of them a second (``None``: as fast as it can), each stamped with the clock's
-    now and moved a cent from the last so that every mark changes. Bounded by ``max_s``."""
+    ``rate_per_s`` of them a second (``None``: as fast as it can, 50 at a time), a batch every
+    ``batch_s`` (1 ms: close to an even tick stream), each stamped with the clock's now and
+    moved a cent from the last so that every mark changes. Bounded by ``max_s``."""
 
     def __init__(
         self,
@@ -39,6 +39,7 @@ class QuoteFeeder:
         symbols: list[str],
         *,
         rate_per_s: float | None,
+        batch_s: float = 0.01,
         max_s: float = 120.0,
     ) -> None:
         self._engine = engine
@@ -49,6 +50,7 @@ class QuoteFeeder:
                 raise RuntimeError(f"no quote for {symbol} yet")
             self._templates.append(quote)
         self._rate = rate_per_s
+        self._batch_s = batch_s
         self._max_s = max_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-quotes", daemon=True)
@@ -79,7 +81,7 @@ class QuoteFeeder:
     def _run(self) -> None:
         update, clock = self._engine.quotes.update, self._engine.clock
         templates, count = self._templates, len(self._templates)
-        batch = max(1, round((self._rate or 0) * _BATCH_S)) if self._rate else 50
+        batch = max(1, round(self._rate * self._batch_s)) if self._rate else 50
         self.started_at = time.perf_counter()
         deadline = self.started_at + self._max_s
         next_at = self.started_at
@@ -93,7 +95,7 @@ class QuoteFeeder:
                 i += 1
             self.sent = i
             if self._rate:
-                next_at += _BATCH_S
+                next_at += self._batch_s
                 pause = next_at - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)

@@ -19,7 +19,7 @@ from loguru import logger
 
 from broker.base import AccountSnapshot, BrokerOrderState, BrokerPosition, ExecutionEvent
 from broker.ib.context import IbContext
-from broker.ib.orders import commission_of
+from broker.ib.order_state import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
 from broker.ib.parsing.orders import (
     broker_order_state,

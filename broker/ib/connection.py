@@ -105,6 +105,7 @@ class Connection:
         now = await self.ctx.bounded(self.ctx.ib.reqCurrentTimeAsync(), "current time")
         self.desk.learn_trades(self.ctx.ib.openTrades())
         self.health.socket_up = True
+        self.ctx.link_up = True
         self.health.update()
         self._tasks.append(asyncio.get_running_loop().create_task(self._housekeeping()))
         return now.astimezone(self.ctx.tz)
@@ -197,6 +198,7 @@ class Connection:
         if self._closing or self._connecting:
             return
         self.health.socket_up = False
+        self.ctx.link_up = False
         self._report("connection to TWS lost")
         if self._reconnect_task is None or self._reconnect_task.done():
             self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
@@ -224,6 +226,7 @@ class Connection:
             self.reconnects += 1
             self.health.socket_up = True
             self.health.ib_link_up = True
+            self.ctx.link_up = True
             self._report(f"reconnected as client {self.ctx.client_id}")
             return
 
@@ -236,6 +239,7 @@ class Connection:
         except Exception:
             logger.exception("ib: resync after {} failed", code)
         self.health.ib_link_up = True
+        self.ctx.link_up = self.health.can_send
         self._report(f"IB connectivity restored ({code})")
 
     async def _resync(self) -> None:
@@ -248,6 +252,7 @@ class Connection:
         completed = await self.account.completed_trades()
         self.desk.learn_trades(open_trades)
         self.desk.sync_statuses(open_trades, completed)
+        self.desk.replay_kept()
 
     def _report(self, detail: str) -> None:
         state = self.health.update()
@@ -273,6 +278,7 @@ class Connection:
             return
         if kind is ErrorClass.CONNECTIVITY_LOST:
             self.health.ib_link_up = False
+            self.ctx.link_up = False
             self._report("TWS lost its connection to IB (1100)")
             return
         if kind in (ErrorClass.RESTORED, ErrorClass.RESTORED_DATA_LOST):

@@ -72,7 +72,7 @@ class IbOptions:
             "connect_timeout_s": settings.connect_timeout_s,
             "stale_data_clock_s": settings.stale_data_s,
             "live": live,
-            "dry_run": dry_run,
+            "dry_run": dry_run or settings.dry_run,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -135,6 +135,7 @@ class IbContext:
     qualified: dict[str, IbContract] = field(default_factory=dict)  # contract key -> IB's
     account: str = ""  # the account traded (set on connect)
     client_id: int = 0  # the client id connected with
+    link_up: bool = False  # requests may be written (socket up, no 1100, resync done)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -24,13 +24,11 @@ them into order events, and knows what is working (ib-loop thread only).
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
-from ib_async import IB, CommissionReport, Fill, Order, Trade
-from ib_async import Contract as IbContract
+from ib_async import CommissionReport, Fill, Order, Trade
 from loguru import logger
 
 from broker.base import (
@@ -44,6 +42,7 @@ from broker.base import (
 from broker.ib.context import IbContext
 from broker.ib.errors import ErrorClass, classify, rejection_reason
 from broker.ib.flow import OrderFlow
+from broker.ib.order_state import PacedOutbox, Tracked, commission_of
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.orders import (
     broker_order_state,
@@ -55,38 +54,9 @@ from broker.ib.parsing.orders import (
     to_ib_order,
 )
 
-__all__ = ["OrderDesk", "Tracked", "commission_of"]
+__all__ = ["OrderDesk"]
 
 _WORKING_IB = ("Submitted", "PreSubmitted")
-
-
-def commission_of(ib: IB, exec_id: str) -> Decimal | None:
-    """The commission IB reported for ``exec_id``, None if no report came yet. (ib_async
-    keeps the report on the first ``Fill`` it saw for an execution; the ``Fill`` objects a
-    later ``reqExecutions`` returns carry an empty one.)"""
-    stored = ib.wrapper.fills.get(exec_id)
-    report = stored.commissionReport if stored is not None else None
-    if report is None or report.execId != exec_id:
-        return None
-    return money(report.commission)
-
-
-@dataclass(slots=True)
-class Tracked:
-    """One of our orders as the desk knows it."""
-
-    request: OrderRequest
-    order: Order | None = None  # the ib_async order (None in dry-run)
-    contract: IbContract | None = None
-    status: OrderStatus = OrderStatus.PENDING_SUBMIT
-    filled: int = 0
-    reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
-    held: bool = False  # placed with transmit=False, waiting for its child
-    dry: bool = False
-
-    @property
-    def working(self) -> bool:
-        return not self.status.is_terminal
 
 
 class OrderDesk:
@@ -95,8 +65,8 @@ class OrderDesk:
         self.flow = flow
         self.orders: dict[str, Tracked] = {}
         self._by_ib_id: dict[int, str] = {}
-        self._outbox: deque[Callable[[], None]] = deque()
-        self._draining = False
+        self._outbox = PacedOutbox(ctx)
+        self._kept: list[Callable[[], None]] = []
         self.sent = 0  # placements written to the socket (dry-run: always 0)
 
     # -- requests (loop thread, from the facade) ----------------------------------------------
@@ -143,7 +113,7 @@ class OrderDesk:
             return
         order = tracked.order
         if order is not None:
-            self._paced(lambda: self._cancel_at_ib(order))
+            self._paced(lambda: self._cancel_at_ib(order), keep_while_down=True)
 
     def modify(
         self,
@@ -182,7 +152,7 @@ class OrderDesk:
             self._revive_trade(order, tracked)
             self.ctx.ib.placeOrder(contract, order)
 
-        self._paced(send)
+        self._paced(send, keep_while_down=True)
 
     def global_cancel(self) -> None:
         """Cancel every working order (IB: of every client; dry-run: ours, locally)."""
@@ -191,7 +161,7 @@ class OrderDesk:
                 if tracked.working:
                     self.cancel(cid)
             return
-        self._paced(self.ctx.ib.reqGlobalCancel)
+        self._paced(self.ctx.ib.reqGlobalCancel, keep_while_down=True)
 
     # -- what IB says (loop thread, ib_async events) -------------------------------------------
     def on_order_status(self, trade: Trade) -> None:
@@ -297,7 +267,9 @@ class OrderDesk:
                 continue
             found = by_ref.get(cid)
             if found is None:
-                if tracked.status is not OrderStatus.PENDING_SUBMIT:
+                if tracked.status is OrderStatus.PENDING_SUBMIT:
+                    self._status(tracked, OrderStatus.REJECTED, "never reached IB (link lost)")
+                else:
                     self._status(tracked, OrderStatus.CANCELLED, "not at IB after reconnect")
                 continue
             trade = found
@@ -319,11 +291,13 @@ class OrderDesk:
                 self._emit_status(tracked, event)
 
     def working(self) -> list[BrokerOrderState]:
-        """Our working orders (dry-run ones included), as IB last reported them."""
+        """Our working orders (dry-run ones included), as IB last reported them; an order
+        whose end is still held back in the flow (its executions not yet delivered) still
+        counts as working, so a reconciliation never retires it ahead of its fills."""
         return [
             broker_order_state(t.request, t.status, t.filled)
-            for t in self.orders.values()
-            if t.working
+            for cid, t in self.orders.items()
+            if t.working or not self.flow.is_terminal(cid)
         ]
 
     def tick(self) -> None:
@@ -335,32 +309,37 @@ class OrderDesk:
     def _expects_child(request: OrderRequest) -> bool:
         return request.contract.sec_type == "STK" and not request.reduce_only
 
-    def _paced(self, action: Callable[[], None]) -> None:
-        """Run ``action`` now, or after IB's pacing pause, in the order asked (FIFO)."""
-        self._outbox.append(action)
-        if not self._draining:
-            self._drain()
+    def _paced(self, action: Callable[[], None], *, keep_while_down: bool = False) -> None:
+        """Send now (after any pacing pause). While the link to IB is down, cancels and
+        modifications (``keep_while_down``) wait for ``replay_kept``: a stop the engine
+        cancelled while we were away must not stay working at IB."""
+        if keep_while_down and not self.ctx.link_up:
+            logger.info("ib: link down: request kept until the link is back")
+            self._kept.append(action)
+            return
+        self._outbox.run(action)
 
-    def _drain(self) -> None:
-        self._draining = True
-        while self._outbox:
-            wait = self.ctx.throttle.wait_s(self.ctx.mono())
-            if wait > 0:
-                asyncio.get_running_loop().call_later(wait, self._drain)
-                return
-            action = self._outbox.popleft()
-            try:
-                action()
-            except Exception:
-                logger.exception("ib: order request failed")
-        self._draining = False
+    def replay_kept(self) -> None:
+        """Send the cancels and modifications asked for while the link was down (after the
+        reconnect's resync; one for an order that has ended since is answered 10148 and
+        changes nothing)."""
+        kept, self._kept = self._kept, []
+        for action in kept:
+            self._outbox.run(action)
 
     def _cancel_at_ib(self, order: Order) -> None:
         self.ctx.ib.cancelOrder(order)
 
     def _send(self, tracked: Tracked) -> None:
         assert tracked.order is not None and tracked.contract is not None
-        trade = self.ctx.ib.placeOrder(tracked.contract, tracked.order)
+        if not self.ctx.link_up:
+            self._status(tracked, OrderStatus.REJECTED, "not sent: the link to IB is down")
+            return
+        try:
+            trade = self.ctx.ib.placeOrder(tracked.contract, tracked.order)
+        except ConnectionError:
+            self._status(tracked, OrderStatus.REJECTED, "not sent: the connection to IB was lost")
+            return
         self._by_ib_id[trade.order.orderId] = tracked.request.client_order_id
         self.sent += 1
         logger.debug(

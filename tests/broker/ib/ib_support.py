@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from actors.calendar import TradingCalendar
 from actors.clock import VirtualClock
 from broker.base import (
     AccountSnapshot,
@@ -158,7 +157,7 @@ class Harness:
 
 
 def server_speed(server: TwsSimServer) -> float:
-    return float(server._settings.speed)  # noqa: SLF001 - test helper reads its own setting
+    return float(server._settings.speed)
 
 
 def limit(

@@ -4,6 +4,7 @@ dry-run."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -53,7 +54,7 @@ def test_quotes_arrive_stamped_with_the_clock_and_coalesced_per_contract(
     assert stats["quotes_delivered"] < stats["quotes_received"] / 3
     for key in ("AAPL", "MSFT"):
         times = [q.time for q in h.recorder.quotes_of(key)]
-        gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
         assert all(gap >= 9.0 for gap in gaps), gaps  # never two quotes within one flush
     quote = h.recorder.quotes[-1]
     assert abs(quote.time - h.clock.now()) < timedelta(seconds=15)
@@ -145,7 +146,7 @@ def test_reads_give_the_order_manager_what_it_reconciles_with(
     assert {e.client_order_id for e in executions} == {"buy"}
     assert sum(e.quantity for e in executions) == 100 and all(e.commission > 0 for e in executions)
     assert [e.exec_id for e in executions] == [e.exec_id for e in h.recorder.executions("buy")]
-    wait_until(lambda: h.broker.positions(), what="the position")
+    wait_until(h.broker.positions, what="the position")
     [position] = h.broker.positions()
     assert (position.contract, position.quantity) == (Contract.stock("AAPL"), 100)
     account = h.broker.account()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ib_support import Harness, Recorder, limit, stop, wait_until
+from ib_support import Harness, Recorder, all_open_orders, limit, stop, wait_until
 
 from broker.base import ConnectionEvent, ConnectionState, Contract, OrderStatus, Side
 from broker.tws import TwsSimServer
@@ -198,3 +198,17 @@ def test_a_listener_that_raises_does_not_stop_delivery(harness: MakeHarness) -> 
     h.broker.subscribe_quotes([Contract.stock("AAPL")])
     wait_until(lambda: h.broker.stats()["quotes_delivered"] > 3, what="quotes delivered")
     resting_buy(h, "fine")  # events still arrive
+
+
+def test_a_cancel_asked_for_while_the_socket_is_down_is_sent_after_the_reconnect(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(reconnect_base_s=0.5, reconnect_cap_s=2.0).start("AAPL")
+    h.broker.place_order(stop("guard", Side.SELL, h.quote().bid - 30))
+    wait_until(lambda: h.recorder.statuses("guard"), what="the stop working")
+    tws.drop_connections()
+    wait_until(lambda: h.recorder.connection_states() == [DOWN], what="DISCONNECTED")
+    h.broker.cancel_order("guard")  # e.g. its position was closed meanwhile
+    wait_until(lambda: h.recorder.connection_states() == [DOWN, UP], what="reconnected")
+    wait_until(lambda: OrderStatus.CANCELLED in h.recorder.statuses("guard"), what="cancelled")
+    assert all(t.order.orderRef != "guard" for t in all_open_orders(tws))

@@ -17,13 +17,13 @@ from ib_async import (
     OptionChain,
     OptionComputation,
     Order,
-    OrderStatus as IbOrderStatus,
     Position,
     Stock,
     Ticker,
     Trade,
 )
 from ib_async import Contract as IbContract
+from ib_async import OrderStatus as IbOrderStatus
 
 from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
 from broker.ib.parsing.account import account_snapshot, broker_position

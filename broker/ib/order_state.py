@@ -1,0 +1,79 @@
+"""The order desk's records: one ``Tracked`` per order, the commission lookup, and the FIFO
+outbox that holds order requests back during a pacing pause (ib-loop thread only)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ib_async import IB, Order
+from ib_async import Contract as IbContract
+from loguru import logger
+
+from broker.base import OrderRequest, OrderStatus
+from broker.ib.context import IbContext
+from broker.ib.parsing.orders import money
+
+__all__ = ["PacedOutbox", "Tracked", "commission_of"]
+
+
+@dataclass(slots=True)
+class Tracked:
+    """One of our orders as the desk knows it."""
+
+    request: OrderRequest
+    order: Order | None = None  # the ib_async order (None in dry-run)
+    contract: IbContract | None = None
+    status: OrderStatus = OrderStatus.PENDING_SUBMIT
+    filled: int = 0
+    reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
+    held: bool = False  # placed with transmit=False, waiting for its child
+    dry: bool = False
+
+    @property
+    def working(self) -> bool:
+        return not self.status.is_terminal
+
+
+def commission_of(ib: IB, exec_id: str) -> Decimal | None:
+    """The commission IB reported for ``exec_id``, None if no report came yet. (ib_async
+    keeps the report on the first ``Fill`` it saw for an execution; the ``Fill`` objects a
+    later ``reqExecutions`` returns carry an empty one.)"""
+    stored = ib.wrapper.fills.get(exec_id)
+    report = stored.commissionReport if stored is not None else None
+    if report is None or report.execId != exec_id:
+        return None
+    return money(report.commission)
+
+
+class PacedOutbox:
+    """Runs order requests now, or after the pacing pause IB's error 100 started, always in
+    the order they were asked for (a bracket's parent before its child, a cancel after its
+    order)."""
+
+    def __init__(self, ctx: IbContext) -> None:
+        self._ctx = ctx
+        self._queue: deque[Callable[[], None]] = deque()
+        self._draining = False
+
+    def run(self, action: Callable[[], None]) -> None:
+        self._queue.append(action)
+        if not self._draining:
+            self._drain()
+
+    def _drain(self) -> None:
+        self._draining = True
+        while self._queue:
+            wait = self._ctx.throttle.wait_s(self._ctx.mono())
+            if wait > 0:
+                asyncio.get_running_loop().call_later(wait, self._drain)
+                return
+            action = self._queue.popleft()
+            try:
+                action()
+            except Exception:
+                logger.exception("ib: order request failed")
+        self._draining = False
