@@ -26,7 +26,6 @@ from broker.base import Quote
 __all__ = ["QuoteFeeder", "TuiThread", "handoff_us", "rss_kb"]
 
 
-
 class QuoteFeeder:
     """Pushes quotes for ``symbols`` round-robin into ``engine.quotes`` from its own thread,
     ``rate_per_s`` of them a second (``None``: as fast as it can, 50 at a time), a batch every

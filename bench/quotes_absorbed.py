@@ -9,8 +9,8 @@ the PositionMonitor marks 100 positions over all 50 contracts on every batch.
 * Added latency: signal-to-order samples on this engine quiet and with 5,000 quotes/s offered
   (or the capacity, if lower) as an even stream (a batch every millisecond, as ticks arrive),
   in alternating blocks: the p99 difference, with the process's CPU and the subscriber
-  wake-ups (``QuotesReady`` told) per second while loaded; and the same rate delivered in
-  10 ms batches (what a 10 ms delivery tick in the QuoteBook would give).
+  wake-ups (``QuotesReady`` told) per second that the quotes alone cost; and the same rate in
+  100 ms batches (what a 100 ms delivery tick in the QuoteBook would give).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ TARGET_ADDED_P99_MS = 2.0
 FIGURE = "7 Quotes absorbed: 50 contracts, 100 VAs, PositionMonitor marking every position"
 TARGET = f">= {TARGET_PER_S:,} quotes/s, mailbox bounded, <= {TARGET_ADDED_P99_MS:g} ms added p99"
 _BLOCKS = 5
+_LOAD_ALONE_S = 0.3
 _SIZES = {"tiny": (1, 10, 5, 0.5, 10), "full": (3, 100, 50, 4.0, 100)}
 
 
@@ -93,13 +94,14 @@ class _Block:
         if batch_s is not None:
             feeder = QuoteFeeder(be.engine, names, rate_per_s=rate, batch_s=batch_s)
             feeder.start()
-            time.sleep(0.05)
         try:
+            # The quotes alone first (CPU and wake-ups they cost), then the samples.
             wall, process, before = time.perf_counter(), time.process_time(), told[0]
-            self.latencies += [be.round_trip(va_id, symbol) for _ in range(samples)]
+            time.sleep(_LOAD_ALONE_S)
             wall = time.perf_counter() - wall
             self.cpu.append(100 * (time.process_time() - process) / wall)
             self.wakeups.append((told[0] - before) / wall)
+            self.latencies += [be.round_trip(va_id, symbol) for _ in range(samples)]
             if feeder is not None:
                 self.rates.append(feeder.rate_per_s)
         finally:
@@ -153,7 +155,7 @@ def one_run(vas: int, symbols: int, seconds: float, samples: int) -> dict[str, A
         # Quiet and loaded blocks alternate, so that the machine's own noise (other processes)
         # falls on both alike.
         told = _count_quote_wakeups(be)
-        blocks: dict[float | None, _Block] = {None: _Block(), 0.001: _Block(), 0.01: _Block()}
+        blocks: dict[float | None, _Block] = {None: _Block(), 0.001: _Block(), 0.1: _Block()}
         for _ in range(_BLOCKS):
             for batch_s, block in blocks.items():
                 block.measure(be, va_id, symbol, samples // _BLOCKS, told, names, offered, batch_s)
@@ -173,10 +175,10 @@ def one_run(vas: int, symbols: int, seconds: float, samples: int) -> dict[str, A
         "load_quotes_per_s": round(median(blocks[0.001].rates)),
         "load_cpu_pct": round(median(blocks[0.001].cpu), 1),
         "load_wakeups_per_s": round(median(blocks[0.001].wakeups)),
-        "batched10_p99_ms": batched["p99_ms"],
-        "batched10_added_p99_ms": round(batched["p99_ms"] - quiet["p99_ms"], 4),
-        "batched10_cpu_pct": round(median(blocks[0.01].cpu), 1),
-        "batched10_wakeups_per_s": round(median(blocks[0.01].wakeups)),
+        "batched100_p99_ms": batched["p99_ms"],
+        "batched100_added_p99_ms": round(batched["p99_ms"] - quiet["p99_ms"], 4),
+        "batched100_cpu_pct": round(median(blocks[0.1].cpu), 1),
+        "batched100_wakeups_per_s": round(median(blocks[0.1].wakeups)),
         "n": stream["n"],
         "vas": vas,
         "contracts": symbols,
@@ -202,8 +204,9 @@ def describe(result: dict[str, Any]) -> Row:
         limit=(
             f"while loaded: {result['load_wakeups_per_s']:,.0f} subscriber wake-ups/s, the "
             f"process at {result['load_cpu_pct']:.0f}% of one core (the GIL's ceiling: 100%); "
-            f"the same rate in 10 ms batches: {result['batched10_wakeups_per_s']:,.0f} wake-ups/s, "
-            f"{result['batched10_cpu_pct']:.0f}%, +{ms(result['batched10_added_p99_ms'], 2)} p99"
+            f"the same rate in 100 ms batches: {result['batched100_wakeups_per_s']:,.0f} "
+            f"wake-ups/s, {result['batched100_cpu_pct']:.0f}%, "
+            f"+{ms(result['batched100_added_p99_ms'], 2)} p99"
         ),
         ratio="-",
         met=per_s >= TARGET_PER_S and added <= TARGET_ADDED_P99_MS,

@@ -135,7 +135,10 @@ def describe(result: dict[str, Any]) -> Row:
     p50, p99 = result["p50_ms"], result["p99_ms"]
     return Row(
         figure=FIGURE,
-        result=f"p50 {ms(p50, 3)}, p99 {ms(p99, 3)} (n={result['n']})",
+        result=(
+            f"p50 {ms(p50, 3)}, p99 {ms(p99, 3)} (n={result['n']}; runs' p99 "
+            f"{result.get('p99_min_ms', p99):.2f}-{result.get('p99_max_ms', p99):.2f} ms)"
+        ),
         target=TARGET,
         limit=(
             f"{result['hops']} hops x {result['handoff_p50_us']:.0f} us + rules as plain calls "

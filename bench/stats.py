@@ -71,7 +71,8 @@ def median(values: Iterable[float]) -> float:
 
 def median_of_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One dict from several runs of the same measurement: every numeric key's median (counts
-    such as ``n`` are summed), other keys from the first run; ``runs`` holds how many."""
+    such as ``n`` are summed), other keys from the first run; ``runs`` holds how many, and
+    ``p99_min_ms``/``p99_max_ms`` the spread of the runs' own ``p99_ms``."""
     out: dict[str, Any] = {}
     for key, first in runs[0].items():
         values = [run[key] for run in runs if key in run]
@@ -83,6 +84,10 @@ def median_of_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             out[key] = int(median(values))
         else:
             out[key] = round(median(values), 4)
+    if len(runs) > 1 and all(isinstance(run.get("p99_ms"), int | float) for run in runs):
+        # The machine is shared: show how far the runs' own p99 spread.
+        out["p99_min_ms"] = min(run["p99_ms"] for run in runs)
+        out["p99_max_ms"] = max(run["p99_ms"] for run in runs)
     out["runs"] = len(runs)
     return out
 

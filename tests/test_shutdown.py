@@ -67,6 +67,8 @@ def test_sigterm_stops_a_headless_run_cleanly_within_five_seconds(tmp_path: Path
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()  # an unclosed pipe warns later, in whichever test runs then
     # What it stored is intact and owner-only.
     assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
     logs = tmp_path / "logs"

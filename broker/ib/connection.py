@@ -13,9 +13,9 @@
   reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the
   engine, once each) and every working order gets IB's current status.
 * Pacing error 100 pauses requests (``PacingThrottle``) and re-sends what IB dropped.
-* Housekeeping every 0.1 s: the order flow's timeouts, the watchdog, and every
-  ``clock_sync_s`` the broker's time (a virtual clock is moved forward when the broker's time
-  jumped ahead, e.g. ``tws-sim`` skipping a night).
+* Housekeeping every 0.1 s: the order flow's timeouts and the watchdog. Every
+  ``clock_sync_s`` the broker's time is read (a virtual clock is moved forward when the
+  broker's time jumped ahead, e.g. ``tws-sim`` skipping a night).
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ class Connection:
         self._refused: asyncio.Event | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._next_sync = 0.0
         self.reconnects = 0
         self.refusals = 0
 
@@ -107,7 +106,9 @@ class Connection:
         self.health.socket_up = True
         self.ctx.link_up = True
         self.health.update()
-        self._tasks.append(asyncio.get_running_loop().create_task(self._housekeeping()))
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._housekeeping(), name="ib-housekeeping"))
+        self._tasks.append(loop.create_task(self._clock_sync(), name="ib-clock-sync"))
         return now.astimezone(self.ctx.tz)
 
     async def _connect_once(self) -> None:
@@ -300,11 +301,18 @@ class Connection:
             try:
                 self.desk.tick()
                 self._watch_data()
-                await self._sync_clock()
-            except (ConnectionError, TimeoutError) as err:
-                logger.debug("ib: housekeeping: {}", err)  # the reconnect takes over
             except Exception:
                 logger.exception("ib: housekeeping failed")
+
+    async def _clock_sync(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.ctx.options.clock_sync_s)
+            try:
+                await self._sync_clock()
+            except (ConnectionError, TimeoutError) as err:
+                logger.debug("ib: clock sync: {}", err)  # the reconnect takes over
+            except Exception:
+                logger.exception("ib: clock sync failed")
 
     def _watch_data(self) -> None:
         if not self.health.socket_up or not any(not c.is_option for c in self.market.contracts()):
@@ -325,10 +333,8 @@ class Connection:
             self._report("market data flowing again")
 
     async def _sync_clock(self) -> None:
-        mono = self.ctx.mono()
-        if mono < self._next_sync or not self.health.socket_up:
+        if not self.health.socket_up:
             return
-        self._next_sync = mono + self.ctx.options.clock_sync_s
         clock = self.ctx.clock
         if not isinstance(clock, VirtualClock) or clock.speed is None:
             return

@@ -66,6 +66,8 @@ class MarketData:
             sub = self._subs.setdefault(contract.key, _Subscription(contract))
             sub.count += 1
             if sub.count == 1:
+                if not contract.is_option:
+                    self.watchdog.reset(self.ctx.clock.now())  # silence counts from now
                 self._start(sub)
 
     def unsubscribe(self, contracts: list[Contract]) -> None:

@@ -125,6 +125,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
             "allow_live": False,
             "account": "",
             "connect_timeout_s": 10.0,
+            "stale_data_s": 60.0,
+            "dry_run": False,
         },
     },
     "sim": {

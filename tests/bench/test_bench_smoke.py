@@ -78,4 +78,7 @@ def test_a_document_without_markers_gets_the_table_after_its_title(tmp_path: Pat
 
     rewrite(doc, f"{BEGIN}\ntable\n{END}")
 
-    assert doc.read_text() == f"# Benchmarks\n\n{BEGIN}\ntable\n{END}\n\n## Options 12-week run\n\nkept\n"
+    assert (
+        doc.read_text()
+        == f"# Benchmarks\n\n{BEGIN}\ntable\n{END}\n\n## Options 12-week run\n\nkept\n"
+    )

@@ -242,7 +242,10 @@ def test_the_report_lists_every_order_with_its_final_state(filled_ledger: Ledger
         ("e3", "va1", "AAPL", "BUY", "LMT", 3, 190.2, None, "filled", None, at_1020, ""),
         ("e3-stop", "va1", "AAPL", "SELL", "STP", 3, None, 185.0, "submitted", "e3", at_1020, ""),
     ]  # fmt: skip
-    orders = [{k: v for k, v in o.items() if k != "purpose"} for o in report["orders"]]
+    assert not any(o["dry_run"] for o in report["orders"])
+    orders = [
+        {k: v for k, v in o.items() if k not in ("purpose", "dry_run")} for o in report["orders"]
+    ]
     assert orders == [dict(zip(ORDER_KEYS, row, strict=True)) for row in expected]
     assert [o["purpose"] for o in report["orders"]] == [
         "entry", "stop", "entry", "stop", "exit", "entry", "stop"

@@ -5,10 +5,12 @@ processes, dry-run, and the default config's 30 simulated minutes at 60x."""
 from __future__ import annotations
 
 import json
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,20 +152,32 @@ class TwsSimProcess:
             text=True,
             cwd=ROOT,
         )
+        self.lines: list[str] = []
+        self._port: queue.Queue[int] = queue.Queue()
+        # Read stderr to its end on a thread: a full pipe would block tws-sim's logging.
+        self._reader = threading.Thread(target=self._read, name="tws-sim-stderr", daemon=True)
+        self._reader.start()
+        try:
+            self.port = self._port.get(timeout=20)
+        except queue.Empty:
+            self.stop()
+            raise AssertionError(f"tws-sim did not start: {''.join(self.lines)[-2000:]}") from None
+
+    def _read(self) -> None:
         assert self.process.stderr is not None
-        for line in self.process.stderr:  # bounded by the test timeout
+        for line in self.process.stderr:
+            self.lines.append(line)
             found = re.search(r"tws-sim: listening on [\d.]+:(\d+)", line)
             if found:
-                self.port = int(found.group(1))
-                break
-        else:
-            raise AssertionError("tws-sim did not start")
+                self._port.put(int(found.group(1)))
 
     def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(10)
         finally:
+            self._reader.join(5)
             if self.process.stderr is not None:
                 self.process.stderr.close()
 
@@ -173,8 +187,7 @@ def tws_process() -> Iterator[list[TwsSimProcess]]:
     made: list[TwsSimProcess] = []
     yield made
     for proc in made:
-        if proc.process.poll() is None:
-            proc.stop()
+        proc.stop()  # idempotent; closes the pipe
 
 
 def report(path: Path, db: str) -> dict[str, Any]:
@@ -241,6 +254,23 @@ def test_dry_run_stores_orders_marked_dry_run_and_none_reaches_tws(
     assert "dry-run" in run_cli("report", "--config", str(path), "--db", db).stdout
 
 
+def tws_lists_options() -> bool:
+    """Whether the simulated TWS answers ``reqSecDefOptParams`` for SPY with a chain."""
+    server = server_from_config(load_config(CONFIG), port=0)
+    server.start()
+    try:
+
+        async def chains(ib: Any) -> list[Any]:
+            from ib_async import Stock
+
+            (spy,) = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
+            return list(await ib.reqSecDefOptParamsAsync("SPY", "", "STK", spy.conId))
+
+        return bool(other_client(server, chains))
+    finally:
+        server.stop()
+
+
 def test_thirty_simulated_minutes_on_the_default_config_produce_trades(
     tmp_path: Path, tws_process: list[TwsSimProcess]
 ) -> None:
@@ -248,8 +278,7 @@ def test_thirty_simulated_minutes_on_the_default_config_produce_trades(
     ``run --broker ib --speed 60`` on the shipped config. In its first 30 minutes the shipped
     config trades only through the naked-put VAs (the MA-cross VAs need 20-30 one-minute bars
     before their first signal), so this needs option chains from the simulated TWS."""
-    registry = server_from_config(load_config(CONFIG), port=0).registry
-    if not any(getattr(i, "sec_type", "STK") == "OPT" for i in registry):
+    if not tws_lists_options():
         pytest.skip("the simulated TWS lists no options yet (reqSecDefOptParams answers empty)")
     sim_config = config_file(tmp_path, port=7497)
     sim = TwsSimProcess(sim_config, "--start", "2026-01-06T09:30", "--speed", "60")

@@ -212,3 +212,33 @@ def test_a_cancel_asked_for_while_the_socket_is_down_is_sent_after_the_reconnect
     wait_until(lambda: h.recorder.connection_states() == [DOWN, UP], what="reconnected")
     wait_until(lambda: OrderStatus.CANCELLED in h.recorder.statuses("guard"), what="cancelled")
     assert all(t.order.orderRef != "guard" for t in all_open_orders(tws))
+
+
+def test_the_watchdog_counts_silence_from_the_subscription_not_from_the_open(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    tws.stop_quotes()  # the session opened half an hour ago; no quote will come
+    h = harness(stale_data_clock_s=10.0).start()
+    h.broker.subscribe_quotes([Contract.stock("AAPL")])
+    time.sleep(0.25)  # 5 clock seconds
+    assert h.recorder.connection_states() == []
+    wait_until(lambda: h.recorder.connection_states() == [DOWN], what="stale after 10 s")
+
+
+def test_the_clock_is_moved_forward_when_the_brokers_time_jumps_ahead(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    from datetime import timedelta
+
+    from ib_support import TZ
+
+    from actors.clock import VirtualClock
+
+    h = harness(clock_sync_s=0.2)
+    h.clock.stop()
+    h.clock = VirtualClock(TZ, tws.now() - timedelta(minutes=30), 20.0)  # e.g. a skipped night
+    h.broker.use_clock(h.clock)
+    h.start()
+    wait_until(
+        lambda: abs(h.clock.now() - tws.now()) < timedelta(seconds=5), what="the clock in step"
+    )
