@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.harness import BenchEngine, bench_config, symbol_names
 from bench.load import QuoteFeeder, TuiThread
-from bench.stats import Row, median_of_runs, ms, summary_ms
+from bench.stats import Row, median_of_runs, ms, spread, summary_ms
 from broker.base import TradingGate
 
 __all__ = ["FIGURE", "TARGET", "describe", "measure", "run"]
@@ -126,7 +126,7 @@ def describe(result: dict[str, Any]) -> Row:
         figure=FIGURE,
         result=(
             f"quiet p99 {ms(quiet, 3)}; with TUI + {result['quotes_per_s']} quotes/s "
-            f"p50 {ms(result['p50_ms'], 3)}, p99 {ms(p99, 3)} (n={result['n']})"
+            f"p50 {ms(result['p50_ms'], 3)}, p99 {ms(p99, 3)} (n={result['n']}{spread(result)})"
         ),
         target=TARGET,
         limit=(

@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         default="full",
         help="tiny: a quick check that prints the rows and writes nothing",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: rewrite docs/BENCHMARKS.md from bench/results.json",
+    )
     parser.add_argument("--child", choices=list(FIGURES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -111,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown figure(s) {', '.join(unknown)}; choose from {', '.join(FIGURES)}")
     modules = load_figures()
+    if args.report_only:
+        rewrite(DOC, render(_load_results(), modules))
+        return 0
     names = args.names or [n for n, m in modules.items() if not getattr(m, "OPT_IN", False)]
     results = {k: v for k, v in _load_results().items() if k in FIGURES}
     started = time.perf_counter()

@@ -25,7 +25,16 @@ from actors.rules import risk_rules as rr
 from actors.rules.va_rules import VABook, check_entry
 from bench.harness import BenchEngine, bench_config
 from bench.load import handoff_us
-from bench.stats import Row, median, median_of_runs, ms, percentile, ratio, summary_ms
+from bench.stats import (
+    Row,
+    median,
+    median_of_runs,
+    ms,
+    percentile,
+    ratio,
+    spread,
+    summary_ms,
+)
 from broker.base import Contract, GateState, TradingGate
 from db.ledger import Ledger
 
@@ -135,10 +144,7 @@ def describe(result: dict[str, Any]) -> Row:
     p50, p99 = result["p50_ms"], result["p99_ms"]
     return Row(
         figure=FIGURE,
-        result=(
-            f"p50 {ms(p50, 3)}, p99 {ms(p99, 3)} (n={result['n']}; runs' p99 "
-            f"{result.get('p99_min_ms', p99):.2f}-{result.get('p99_max_ms', p99):.2f} ms)"
-        ),
+        result=f"p50 {ms(p50, 3)}, p99 {ms(p99, 3)} (n={result['n']}{spread(result)})",
         target=TARGET,
         limit=(
             f"{result['hops']} hops x {result['handoff_p50_us']:.0f} us + rules as plain calls "

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.harness import BenchEngine, bench_config, symbol_names
 from bench.load import QuoteFeeder, TuiThread
-from bench.stats import Row, median_of_runs, ms, ratio, summary_ms
+from bench.stats import Row, median_of_runs, ms, ratio, spread, summary_ms
 
 __all__ = ["FIGURE", "QUOTES_PER_S", "TARGET", "describe", "run"]
 
@@ -60,7 +60,7 @@ def describe(result: dict[str, Any]) -> Row:
     p99 = result["p99_ms"]
     return Row(
         figure=FIGURE,
-        result=f"p50 {ms(result['p50_ms'], 3)}, p99 {ms(p99, 3)} (n={result['n']})",
+        result=f"p50 {ms(result['p50_ms'], 3)}, p99 {ms(p99, 3)} (n={result['n']}{spread(result)})",
         target=TARGET,
         limit=(
             f"figure 1 on the same engine, quiet: p50 {ms(result['quiet_p50_ms'], 3)}, "

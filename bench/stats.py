@@ -22,6 +22,7 @@ __all__ = [
     "ms",
     "percentile",
     "ratio",
+    "spread",
     "summary_ms",
 ]
 
@@ -90,6 +91,13 @@ def median_of_runs(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["p99_max_ms"] = max(run["p99_ms"] for run in runs)
     out["runs"] = len(runs)
     return out
+
+
+def spread(result: dict[str, Any]) -> str:
+    """``; runs' p99 a-b ms`` when the result kept the spread of its runs' p99, else ``""``."""
+    if "p99_min_ms" not in result:
+        return ""
+    return f"; runs' p99 {result['p99_min_ms']:.2f}-{result['p99_max_ms']:.2f} ms"
 
 
 def ms(value: float | None, digits: int = 2) -> str:

@@ -30,6 +30,7 @@ class Tracked:
     status: OrderStatus = OrderStatus.PENDING_SUBMIT
     filled: int = 0
     reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
+    cancel_reason: str = ""  # why the adapter itself cancelled it
     held: bool = False  # placed with transmit=False, waiting for its child
     dry: bool = False
 

@@ -51,6 +51,7 @@ from broker.ib.parsing.orders import (
     money,
     request_from_trade,
     status_event,
+    status_of_trade,
     to_ib_order,
 )
 
@@ -85,17 +86,15 @@ class OrderDesk:
                 request.contract
             )
             parent = self.orders.get(request.parent_id) if request.parent_id else None
-            parent_ib_id = parent.order.orderId if parent and parent.order else 0
             hold = parent is None and self._expects_child(request)
-            order = to_ib_order(
-                request, account=self.ctx.account, transmit=not hold, parent_id=parent_ib_id
-            )
+            order = to_ib_order(request, account=self.ctx.account, transmit=not hold)
         except ValueError as err:
             tracked.reason = str(err)
             self._status(tracked, OrderStatus.REJECTED, f"adapter: {err}")
             return
         tracked.order, tracked.contract, tracked.held = order, contract, hold
-        self._paced(lambda: self._send(tracked))
+        # The parent's orderId exists once it is sent (FIFO: before this child).
+        self._paced(lambda: self._send(tracked, parent=parent))
         if parent is not None and parent.held:
             parent.held = False  # the child's transmit=True released the whole family
         if hold:
@@ -179,6 +178,8 @@ class OrderDesk:
         reason = ""
         if status.status == "Inactive":
             reason = tracked.reason or "inactive at IB"
+        elif status.status in ("Cancelled", "ApiCancelled"):
+            reason = tracked.cancel_reason
         event = status_event(
             client_order_id=cid,
             ib_status=status.status,
@@ -229,11 +230,13 @@ class OrderDesk:
             if pending:
                 logger.warning("ib: order {} rejected ({}): {}", cid, code, tracked.reason)
                 self._status(tracked, OrderStatus.REJECTED, tracked.reason)
+                self._drop_orphaned_parent(tracked)
             else:
                 logger.warning("ib: order {} error {} (working): {}", cid, code, text)
         elif kind is ErrorClass.ORDER_CANCELLED:
             reason = text.split("reason:", 1)[-1].strip() if "reason:" in text else ""
-            self._status(tracked, OrderStatus.CANCELLED, reason or "cancelled at IB")
+            reason = reason or tracked.cancel_reason or "cancelled at IB"
+            self._status(tracked, OrderStatus.CANCELLED, reason)
         elif kind is ErrorClass.PACING and pending and tracked.order is not None:
             logger.warning("ib: order {} dropped by IB's pacing (100): re-sent after a pause", cid)
             self._resend(tracked.request.client_order_id)  # queued behind the pause
@@ -272,20 +275,8 @@ class OrderDesk:
                 else:
                     self._status(tracked, OrderStatus.CANCELLED, "not at IB after reconnect")
                 continue
-            trade = found
-            status = trade.orderStatus
-            filled = status.filled or float(trade.order.filledQuantity or 0)
-            if filled >= 1e300:  # UNSET
-                filled = float(self.flow.executed(cid))
-            remaining = float(trade.order.totalQuantity) - filled
-            event = status_event(
-                client_order_id=cid,
-                ib_status=status.status,
-                filled=filled,
-                remaining=remaining,
-                avg_fill_price=status.avgFillPrice,
-                time=now,
-                reason=tracked.reason if status.status == "Inactive" else "",
+            event = status_of_trade(
+                found, cid, executed=self.flow.executed(cid), time=now, reason=tracked.reason
             )
             if event is not None:
                 self._emit_status(tracked, event)
@@ -327,11 +318,27 @@ class OrderDesk:
         for action in kept:
             self._outbox.run(action)
 
+    def _drop_orphaned_parent(self, child: Tracked) -> None:
+        """A rejected attached stop leaves its entry untransmitted at IB; the entry must not
+        go out unprotected, so it is cancelled too."""
+        parent = self.orders.get(child.request.parent_id or "")
+        order = parent.order if parent is not None else None
+        if parent is None or order is None or parent.status is not OrderStatus.PENDING_SUBMIT:
+            return
+        parent.held = False
+        parent.cancel_reason = f"its attached order {child.request.client_order_id} was rejected"
+        logger.warning(
+            "ib: cancelling {}: {}", parent.request.client_order_id, parent.cancel_reason
+        )
+        self._paced(lambda: self._cancel_at_ib(order))
+
     def _cancel_at_ib(self, order: Order) -> None:
         self.ctx.ib.cancelOrder(order)
 
-    def _send(self, tracked: Tracked) -> None:
+    def _send(self, tracked: Tracked, *, parent: Tracked | None = None) -> None:
         assert tracked.order is not None and tracked.contract is not None
+        if parent is not None and parent.order is not None and parent.order.orderId:
+            tracked.order.parentId = parent.order.orderId
         if not self.ctx.link_up:
             self._status(tracked, OrderStatus.REJECTED, "not sent: the link to IB is down")
             return

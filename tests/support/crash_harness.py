@@ -901,13 +901,17 @@ class CrashHarness:
         """Wait until a new order or execution is stored (``what``); the trigger seen."""
         orders0, execs0 = self.probe.counts()
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and engine.alive():
+        spins = 0
+        while time.monotonic() < deadline:
             orders, execs = self.probe.counts()
             if what == "order" and orders > orders0:
                 return "order"
             if what == "fill" and execs > execs0:
                 return "fill"
-            time.sleep(0.003)
+            spins += 1
+            if spins % 100 == 0 and not engine.alive():
+                return "exited"
+            time.sleep(0.0002)  # ~0.2 ms: the kill can land between storing and sending
         return "timeout" if engine.alive() else "exited"
 
     # -- checking -------------------------------------------------------------------------------
@@ -1028,7 +1032,11 @@ class CrashHarness:
         rowid = self.probe.max_order_rowid()
         if kind in ("order", "fill"):
             trigger = self._wait_for(engine, kind, TRIGGER_WAIT_S)
-            time.sleep(self.rng.uniform(0.0, 0.06 if kind == "order" else 0.03))
+            delay = self.rng.uniform(0.0, 0.05 if kind == "order" else 0.02)
+            if self.rng.random() < 0.5:
+                delay = 0.0  # at once: as close to the write as the poll gets
+            if delay:
+                time.sleep(delay)
         else:
             time.sleep(self.rng.uniform(0.3, 4.0))
             trigger = "trading"

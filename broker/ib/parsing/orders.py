@@ -33,6 +33,7 @@ __all__ = [
     "order_status",
     "request_from_trade",
     "status_event",
+    "status_of_trade",
     "to_ib_order",
 ]
 
@@ -140,6 +141,27 @@ def status_event(
         time,
         reason,
         order_id or None,
+    )
+
+
+def status_of_trade(
+    trade: Trade, client_order_id: str, *, executed: int, time: datetime, reason: str = ""
+) -> OrderStatusEvent | None:
+    """The status of an order IB listed (open or completed: a completed order carries its
+    filled quantity in the order, not in a status; ``executed`` when neither says).
+    ``reason`` is kept for an Inactive order only."""
+    status = trade.orderStatus
+    filled = status.filled or float(trade.order.filledQuantity or 0)
+    if not math.isfinite(filled) or filled >= 1e300:  # UNSET
+        filled = float(executed)
+    return status_event(
+        client_order_id=client_order_id,
+        ib_status=status.status,
+        filled=filled,
+        remaining=float(trade.order.totalQuantity) - filled,
+        avg_fill_price=status.avgFillPrice,
+        time=time,
+        reason=reason if status.status == "Inactive" else "",
     )
 
 

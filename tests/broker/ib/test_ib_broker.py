@@ -196,3 +196,29 @@ def test_an_order_ib_cannot_map_is_rejected_by_the_adapter_with_a_reason(
     assert event.status is OrderStatus.REJECTED and "no limit price" in event.reason
     assert isinstance(event, OrderStatusEvent)
     assert not [e for e in h.recorder.events if isinstance(e, ExecutionEvent)]
+
+
+def test_an_entry_whose_attached_stop_is_rejected_never_goes_out_unprotected(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(bracket_grace_s=0.5).start("AAPL")
+    ask = h.quote().ask
+    assert h.broker.place_order(limit("naked", Side.BUY, ask + 0.05))
+    off_tick = OrderRequest(
+        "naked.stop",
+        Contract.stock("AAPL"),
+        Side.SELL,
+        OrderType.STP,
+        100,
+        stop_price=Decimal("150.123"),  # IB refuses it (110: not a multiple of the tick)
+        parent_id="naked",
+        reduce_only=True,
+    )
+    assert h.broker.place_order(off_tick)
+    wait_until(lambda: h.recorder.statuses("naked.stop") == [OrderStatus.REJECTED], what="110")
+    wait_until(lambda: h.recorder.statuses("naked") == [OrderStatus.CANCELLED], what="cancelled")
+    assert (
+        h.recorder.status_events("naked")[0].reason == "its attached order naked.stop was rejected"
+    )
+    assert h.recorder.executions() == []
+    assert all_open_orders(tws) == []

@@ -37,6 +37,7 @@ from broker.ib.parsing.orders import (
     order_status,
     request_from_trade,
     status_event,
+    status_of_trade,
     to_ib_order,
 )
 
@@ -382,3 +383,30 @@ def test_positions_map_with_option_cost_per_share_and_flat_ones_dropped() -> Non
         Decimal("5.6"),
     )
     assert broker_position(Position("DU1", Stock("AAPL"), 0.0, 0.0)) is None
+
+
+def test_a_completed_order_reports_its_fill_from_the_order_and_an_open_one_from_its_status() -> (
+    None
+):
+    order = Order(orderId=0, permId=5, action="BUY", totalQuantity=100, orderType="LMT")
+    order.orderRef, order.filledQuantity = "e1", 100.0
+    completed = Trade(Stock("AAPL"), order, IbOrderStatus(0, "Filled"), [], [])
+    event = status_of_trade(completed, "e1", executed=0, time=T)
+    assert event is not None and (event.status, event.filled, event.remaining) == (
+        OrderStatus.FILLED,
+        100,
+        0,
+    )
+    working = Trade(
+        Stock("AAPL"),
+        Order(orderId=3, action="BUY", totalQuantity=100, orderType="LMT"),
+        IbOrderStatus(3, "Submitted", filled=40.0, remaining=60.0, avgFillPrice=190.0),
+        [],
+        [],
+    )
+    event = status_of_trade(working, "e2", executed=40, time=T, reason="ignored")
+    assert event is not None and (event.status, event.filled, event.reason) == (
+        OrderStatus.PARTIALLY_FILLED,
+        40,
+        "",
+    )
