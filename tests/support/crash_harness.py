@@ -74,10 +74,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import FrameType
@@ -111,6 +112,14 @@ CHECKER_CLIENT_ID = 901
 BROKER_TIMEOUT_S = 8.0
 _WORKING_AT_IB = ("PendingSubmit", "ApiPending", "PreSubmitted", "Submitted")
 _SYNTHETIC_EXEC_PREFIXES = ("cross-", "expiry-", "assign")
+_TIME_COLUMNS = (
+    ('"order"', "created_at"),
+    ('"order"', "updated_at"),
+    ("order_event", "time"),
+    ("execution", "time"),
+    ("risk_event", "time"),
+    ("signal", "time"),
+)
 
 # Loaded before any child is forked: the child only calls into it (no dlopen after fork).
 try:
@@ -162,7 +171,8 @@ class KillPoint:
     orders_in_ledger: int
     executions_in_ledger: int
     stored_orders: list[str] = field(default_factory=list)  # "order" kills: stored just before
-    at_broker: list[str] = field(default_factory=list)  # ... of which the broker had
+    at_broker: list[str] = field(default_factory=list)  # ... of which the broker works or did
+    received: list[str] = field(default_factory=list)  # ... which reached the TWS at all
     survived: bool | None = None  # set once the next restart has been checked
     checked_at: str = ""
 
@@ -230,6 +240,22 @@ class LedgerProbe:
     def max_risk_event_id(self) -> int:
         row = self._one("SELECT coalesce(max(id), 0) FROM risk_event")
         return int(row[0]) if row else 0
+
+    def times_outside(self, first: datetime, last: datetime) -> dict[str, tuple[int, str]]:
+        """Per ledger time column: how many stored times fall outside [first, last] and one of
+        them (the ledger stores naive UTC text)."""
+        low, high = (t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for t in (first, last))
+        found: dict[str, tuple[int, str]] = {}
+        for table, column in _TIME_COLUMNS:
+            row = self._one(
+                f"SELECT count(*), max({column}) FROM {table} WHERE {column} < ? OR {column} > ?",
+                low,
+                high,
+            )
+            if row and row[0]:
+                name = table.strip('"')
+                found[f"{name}.{column}"] = (int(row[0]), str(row[1]))
+        return found
 
     def reconciled_after(self, event_id: int) -> tuple[int, str] | None:
         """The first ``reconciled`` risk event stored after ``event_id``: (id, detail)."""
@@ -545,6 +571,82 @@ def compare(
     return result
 
 
+_BROKER_DONE = {
+    "Filled": "filled",
+    "Cancelled": "cancelled",
+    "ApiCancelled": "cancelled",
+    "Inactive": "inactive",
+}
+
+
+def order_findings(broker: BrokerSnapshot, ledger: LedgerSnapshot) -> list[tuple[str, str]]:
+    """Where the ledger's record of an order disagrees with the broker's or with the ledger's own
+    executions, once nothing moves any more (the final check): the order's final status, its
+    filled quantity, a working order the ledger has ended, an ended one it still calls working.
+    These do not move positions (those come from executions) but make the ledger's orders and
+    the report wrong."""
+    problems: list[tuple[str, str]] = []
+    executed: dict[str, int] = defaultdict(int)
+    for ex in ledger.executions:
+        executed[ex.order_id] += ex.quantity
+    at_broker = {o.order_ref: o for o in broker.orders.values() if o.order_ref}
+    for order in sorted(ledger.orders.values(), key=lambda o: o.id):
+        status = order.status.value
+        terminal = order.status.is_terminal
+        done = executed.get(order.id, 0)
+        theirs = at_broker.get(order.id)
+        if order.dry_run or order.purpose in ("expiry", "assignment"):
+            continue
+        if terminal and order.filled != done:
+            problems.append(
+                (
+                    "ledger_filled_differs",
+                    f"{order.id} ({order.purpose}): ledger "
+                    f"{status} filled {order.filled}, its "
+                    f"executions sum to {done}",
+                )
+            )
+        if theirs is None:
+            if not terminal:
+                problems.append(
+                    (
+                        "working_not_at_broker",
+                        f"{order.id} ({order.purpose}): ledger {status}, unknown to the broker",
+                    )
+                )
+            continue
+        if theirs.working and terminal:
+            problems.append(
+                (
+                    "ended_but_working",
+                    f"{order.id} ({order.purpose}): ledger "
+                    f"{status}, the broker still works it "
+                    f"({theirs.status})",
+                )
+            )
+        elif not theirs.working and not terminal:
+            problems.append(
+                (
+                    "working_but_ended",
+                    f"{order.id} ({order.purpose}): ledger "
+                    f"{status}, the broker says {theirs.status}",
+                )
+            )
+        elif not theirs.working:
+            expected = _BROKER_DONE.get(theirs.status, theirs.status)
+            same = status == expected or (expected == "cancelled" and status == "rejected")
+            if not same:
+                problems.append(
+                    (
+                        "status_differs",
+                        f"{order.id} ({order.purpose}): ledger "
+                        f"{status} filled {order.filled}, broker "
+                        f"{theirs.status} filled {theirs.filled}",
+                    )
+                )
+    return problems
+
+
 def _stop_coverage(broker: BrokerSnapshot, ledger: LedgerSnapshot) -> list[tuple[str, str]]:
     """Every open stock position is covered by working stops at the broker; none covers more
     than is held unless an entry of that VA and contract still works (its attached stop keeps
@@ -743,6 +845,7 @@ class CrashHarness:
         self.t0 = time.monotonic()
         self.violations: list[Violation] = []
         self.anomalies: list[str] = []
+        self.findings: list[dict[str, str]] = []
         self.errors: list[str] = []
         self.kill_points: list[KillPoint] = []
         self.graceful: list[dict[str, Any]] = []
@@ -853,6 +956,9 @@ class CrashHarness:
         self.violations.append(Violation(check, detail, at, round(self._elapsed(), 1)))
         _say(f"  VIOLATION [{check}] {detail} ({at})")
 
+    def _finding(self, check: str, detail: str) -> None:
+        self.findings.append({"check": check, "detail": detail})
+
     def _sim_now(self) -> str:
         return self._server.now().isoformat(timespec="seconds") if self._server else ""
 
@@ -956,11 +1062,15 @@ class CrashHarness:
         for check, detail in result.soft:
             if check == "broker_moving" and not final:
                 continue  # the market never stood still long enough: nothing to blame
-            self._violate(check, f"{detail} (still after {converge_s:.0f}s)", at)
+            self._violate(check, detail, f"{at}, still after {converge_s:.0f}s")
         return result
 
     def _settle_pending(self, result: CheckResult | None, at: str) -> None:
-        clean = result is not None and not result.hard and not result.soft
+        clean = (
+            result is not None
+            and not result.hard
+            and all(check == "broker_moving" for check, _ in result.soft)
+        )
         for point in self._pending:
             point.survived = clean
             point.checked_at = at
@@ -970,6 +1080,19 @@ class CrashHarness:
     def _pick_kind(self) -> str:
         kinds, weights = zip(*KILL_KINDS.items(), strict=True)
         return self.rng.choices(kinds, weights)[0]
+
+    def _received_by_tws(self) -> set[str] | None:
+        """Every orderRef the simulated TWS was sent, working, done or held (``transmit=False``,
+        never announced): read from the in-process server's order desk on its own loop."""
+        hub, call = getattr(self._server, "_hub", None), getattr(self._server, "_call", None)
+        desk = getattr(hub, "desk", None)
+        if desk is None or call is None:
+            return None
+        try:
+            refs: set[str] = call(lambda: {o.spec.order_ref for o in desk._orders.values()})
+        except Exception:  # diagnostics only: the server's internals may change
+            return None
+        return refs
 
     def _kill(self, engine: EngineProcess, kind: str, trigger: str, rowid: int) -> KillPoint:
         engine.kill()
@@ -990,6 +1113,9 @@ class CrashHarness:
                 assert self.broker is not None
                 refs = {o.order_ref for o in self.broker.snapshot().orders.values()}
                 point.at_broker = [o for o in point.stored_orders if o in refs]
+                received = self._received_by_tws()
+                if received is not None:
+                    point.received = [o for o in point.stored_orders if o in received]
             except (ConnectionError, OSError, TimeoutError) as err:
                 self.errors.append(f"broker unreadable after kill {point.number}: {err!r}")
         self.kill_points.append(point)
@@ -1123,7 +1249,23 @@ class CrashHarness:
         if pair is None:
             return
         broker, ledger = pair
-        states = [e for e in ledger.risk_events if e.kind in ("state", "trading_state")]
+        for check, detail in order_findings(broker, ledger):
+            if check == "ended_but_working":  # an order the engine lost while it can still fill
+                self._violate(check, detail, at)
+            else:
+                self._finding(check, detail)
+        start = datetime.fromisoformat(self.options.start)
+        start = start.replace(tzinfo=self.config.tz) if start.tzinfo is None else start
+        slack = timedelta(minutes=10)
+        for column, (count, example) in self.probe.times_outside(
+            start - slack, self._server.now() + slack
+        ).items():
+            self._finding(
+                "time_not_broker_time",
+                f"{count} {column} values lie outside the simulated run "
+                f"{start:%Y-%m-%d %H:%M} .. {self._server.now():%Y-%m-%d %H:%M} "
+                f"(e.g. {example} UTC): stamped by another clock than the engine's",
+            )
         self.final = {
             "market_frozen": frozen,
             "frozen_at_sim_time": frozen_at,
@@ -1154,7 +1296,7 @@ class CrashHarness:
                 )
             },
             "risk_events_by_kind": dict(Counter(e.kind for e in ledger.risk_events)),
-            "last_trading_state": states[-1].state if states else None,
+            "last_trading_state": ledger.risk_events[-1].state if ledger.risk_events else None,
             "orders_checked": result.orders_checked if result else 0,
             "fills_checked": result.fills_checked if result else 0,
         }
@@ -1197,6 +1339,8 @@ class CrashHarness:
             completed = not self.errors
         except HarnessError as err:
             self.errors.append(str(err))
+        except Exception as err:  # the harness's own failure: reported, never hidden
+            self.errors.append(f"harness failed: {err!r}\n{traceback.format_exc()[-3000:]}")
         finally:
             if self._engine is not None:
                 self._engine.kill()
@@ -1210,10 +1354,14 @@ class CrashHarness:
     def _summary(self, started: datetime, completed: bool) -> dict[str, Any]:
         survived = sum(1 for p in self.kill_points if p.survived)
         order_kills = [p for p in self.kill_points if p.kind == "order" and p.trigger == "order"]
+        ok = completed and not self.violations and not self.errors
         summary: dict[str, Any] = {
-            "ok": completed and not self.violations and not self.errors,
+            "ok": ok,
+            "clean": ok and not self.findings,
             "violations": [asdict(v) for v in self.violations],
             "errors": self.errors,
+            "findings": self.findings,
+            "findings_by_check": dict(Counter(f["check"] for f in self.findings)),
             "anomalies": self.anomalies,
             "kill_points": {
                 "total": len(self.kill_points),
@@ -1224,6 +1372,9 @@ class CrashHarness:
                 "order_kills": len(order_kills),
                 "order_kills_before_the_broker_had_an_order": sum(
                     1 for p in order_kills if len(p.at_broker) < len(p.stored_orders)
+                ),
+                "order_kills_before_the_tws_received_an_order": sum(
+                    1 for p in order_kills if len(p.received) < len(p.stored_orders)
                 ),
             },
             "graceful_stops": self.graceful,
@@ -1285,15 +1436,18 @@ def _machine() -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any]) -> str:
     kills, checks, final = summary["kill_points"], summary["checks"], summary["final"]
+    findings = summary["findings"]
+    note = f" (no violation; {len(findings)} findings below)" if summary["ok"] and findings else ""
     lines = [
         "",
         "crash harness summary",
-        f"  result:          {'OK' if summary['ok'] else 'FAILED'}",
+        f"  result:          {'OK' if summary['ok'] else 'FAILED'}{note}",
         f"  kill points:     {kills['survived']} survived of {kills['total']} "
         f"({', '.join(f'{k} {n}' for k, n in sorted(kills['by_kind'].items()))})",
-        f"  order kills:     {kills['order_kills']} right after an order was stored, "
-        f"{kills['order_kills_before_the_broker_had_an_order']} of them before the broker "
-        "had it",
+        f"  order kills:     {kills['order_kills']} right after an order was stored: "
+        f"{kills['order_kills_before_the_tws_received_an_order']} before the TWS received "
+        f"it, {kills['order_kills_before_the_broker_had_an_order']} before it was working "
+        "or done there",
         f"  graceful stops:  {len(summary['graceful_stops'])} "
         f"(slowest {max((g['seconds'] for g in summary['graceful_stops']), default=0):.2f}s)",
         f"  checks:          {checks['restart_checks']} after restarts, {checks['passed']} "
@@ -1308,6 +1462,12 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     for v in summary["violations"]:
         lines.append(f"  VIOLATION [{v['check']}] at {v['at']}: {v['detail']}")
+    by_check: dict[str, list[str]] = defaultdict(list)
+    for f in summary["findings"]:
+        by_check[f["check"]].append(f["detail"])
+    for check, details in sorted(by_check.items()):
+        lines.append(f"  FINDING [{check}] x{len(details)}, e.g. {details[0]}")
+        lines.extend(f"      {d}" for d in details[1:4])
     for e in summary["errors"]:
         lines.append(f"  ERROR {e}")
     for a in summary["anomalies"]:
@@ -1392,7 +1552,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.report is not None:
         options.report.parent.mkdir(parents=True, exist_ok=True)
         options.report.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    return EXIT_OK if summary["ok"] else EXIT_VIOLATION
+    return EXIT_OK if summary["clean"] else EXIT_VIOLATION
 
 
 if __name__ == "__main__":
