@@ -679,14 +679,32 @@ class OrderManager(FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
             ):
                 self._on_execution(execution)  # stored once: known ids are skipped
         open_ids = {o.client_order_id for o in broker.open_orders()}
+        executed: dict[str, int] = {}
+        for stored in self.ctx.ledger.executions():
+            executed[stored.order_id] = executed.get(stored.order_id, 0) + stored.quantity
         for order in list(self.orders.values()):
             if order.id in open_ids or not order.working:
+                continue
+            filled = max(order.filled, executed.get(order.id, 0))
+            if filled >= order.record.quantity:
+                # It completed while we were away: its executions are in the ledger now.
+                differences.append(
+                    f"order {order.id} ({order.record.purpose}) filled while the engine was away"
+                )
+                self._set_status(
+                    order.id,
+                    OrderStatus.FILLED,
+                    order.record.quantity,
+                    order.avg_fill_price,
+                    now,
+                    "filled while the engine was away",
+                )
                 continue
             differences.append(f"order {order.id} ({order.record.purpose}) is not at the broker")
             self._set_status(
                 order.id,
                 OrderStatus.CANCELLED,
-                order.filled,
+                filled,
                 order.avg_fill_price,
                 now,
                 "not at the broker at startup",

@@ -90,8 +90,12 @@ def test_a_fill_the_ledger_missed_is_taken_in(tmp_path: Path) -> None:
                     listener.on_quote(quote)
 
                 def on_broker_event(self, event: Any) -> None:
-                    if isinstance(event, ExecutionEvent) and not dropped:
-                        dropped.append(event)  # lost, as during a disconnect
+                    # Everything about the first order is lost, as during a disconnect.
+                    first = dropped[0].client_order_id if dropped else None
+                    if isinstance(event, ExecutionEvent) and first is None:
+                        dropped.append(event)
+                        return
+                    if getattr(event, "client_order_id", None) == first and first is not None:
                         return
                     listener.on_broker_event(event)
 
@@ -110,5 +114,7 @@ def test_a_fill_the_ledger_missed_is_taken_in(tmp_path: Path) -> None:
         [stored] = sim.ledger.executions(va_id="va1")
         assert stored.exec_id == dropped[0].exec_id
         assert sim.snapshot("va:va1").open_positions == 1
+        order = sim.ledger.order(sid)
+        assert (order.status.value, order.filled) == ("filled", 50)
     finally:
         sim.engine.stop()
