@@ -254,32 +254,12 @@ def test_dry_run_stores_orders_marked_dry_run_and_none_reaches_tws(
     assert "dry-run" in run_cli("report", "--config", str(path), "--db", db).stdout
 
 
-def tws_lists_options() -> bool:
-    """Whether the simulated TWS answers ``reqSecDefOptParams`` for SPY with a chain."""
-    server = server_from_config(load_config(CONFIG), port=0)
-    server.start()
-    try:
-
-        async def chains(ib: Any) -> list[Any]:
-            from ib_async import Stock
-
-            (spy,) = await ib.qualifyContractsAsync(Stock("SPY", "SMART", "USD"))
-            return list(await ib.reqSecDefOptParamsAsync("SPY", "", "STK", spy.conId))
-
-        return bool(other_client(server, chains))
-    finally:
-        server.stop()
-
-
 def test_thirty_simulated_minutes_on_the_default_config_produce_trades(
     tmp_path: Path, tws_process: list[TwsSimProcess]
 ) -> None:
     """The issue's acceptance: ``tws-sim --start 2026-01-06T09:30 --speed 60`` and
-    ``run --broker ib --speed 60`` on the shipped config. In its first 30 minutes the shipped
-    config trades only through the naked-put VAs (the MA-cross VAs need 20-30 one-minute bars
-    before their first signal), so this needs option chains from the simulated TWS."""
-    if not tws_lists_options():
-        pytest.skip("the simulated TWS lists no options yet (reqSecDefOptParams answers empty)")
+    ``run --broker ib --speed 60`` on the shipped config trade within 30 simulated minutes
+    (the fastest MA-cross VA, energy-fast, needs 12 one-minute bars)."""
     sim_config = config_file(tmp_path, port=7497)
     sim = TwsSimProcess(sim_config, "--start", "2026-01-06T09:30", "--speed", "60")
     tws_process.append(sim)
