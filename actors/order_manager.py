@@ -465,18 +465,21 @@ class OrderManager(FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
             self._paced(partial(self.ctx.broker.cancel_order, stop.id))
             return
         target = stop.done + held
-        if target == stop.record.quantity:
-            return
-        stop.record = replace(stop.record, quantity=target)
-        self._paced(partial(self.ctx.broker.modify_order, stop.id, quantity=target))
+        if target != stop.record.quantity:
+            self._resize(stop, target, f"stop resized to the position {held} after the entry ended")
+
+    def _resize(self, order: WorkingOrder, quantity: int, detail: str) -> None:
+        """Change a working order's total quantity: here, at the broker (paced), and stored."""
+        order.record = replace(order.record, quantity=quantity)
+        self._paced(partial(self.ctx.broker.modify_order, order.id, quantity=quantity))
         self.ctx.ledger.update_order(
-            stop.id,
-            status=stop.status,
-            filled=stop.filled,
-            avg_fill_price=stop.avg_fill_price,
+            order.id,
+            status=order.status,
+            filled=order.filled,
+            avg_fill_price=order.avg_fill_price,
             time=self.ctx.clock.now(),
-            quantity=target,
-            detail=f"stop resized to the position {held} after the entry ended",
+            quantity=quantity,
+            detail=detail,
         )
 
     def _on_execution(self, event: ExecutionEvent) -> None:
@@ -612,18 +615,7 @@ class OrderManager(FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
                 and record.contract_key == contract_key
                 and record.quantity - order.done > held
             ):
-                quantity = order.done + held
-                order.record = replace(record, quantity=quantity)
-                self._paced(partial(self.ctx.broker.modify_order, order.id, quantity=quantity))
-                self.ctx.ledger.update_order(
-                    order.id,
-                    status=order.status,
-                    filled=order.filled,
-                    avg_fill_price=order.avg_fill_price,
-                    time=self.ctx.clock.now(),
-                    quantity=quantity,
-                    detail=f"stop resized to position {held}",
-                )
+                self._resize(order, order.done + held, f"stop resized to position {held}")
 
     # -- cancels, flatten, reconcile ---------------------------------------------------------
     def _cancel_where(self, predicate: object, reason: str) -> int:
