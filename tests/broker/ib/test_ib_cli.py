@@ -27,7 +27,7 @@ CONFIG = ROOT / "config.toml"
 FAST_BARS = {  # the shipped MA-cross VAs on 10-15 s bars: trades within minutes
     "fast_bars = 5\nslow_bars = 20\nbar_seconds = 60": "fast_bars = 2\nslow_bars = 4\nbar_seconds = 10",  # noqa: E501
     "fast_bars = 8\nslow_bars = 30\nbar_seconds = 60": "fast_bars = 2\nslow_bars = 5\nbar_seconds = 10",  # noqa: E501
-    "fast_bars = 3\nslow_bars = 12\nbar_seconds = 120": "fast_bars = 2\nslow_bars = 4\nbar_seconds = 15",  # noqa: E501
+    "fast_bars = 3\nslow_bars = 12\nbar_seconds = 60": "fast_bars = 2\nslow_bars = 4\nbar_seconds = 15",  # noqa: E501
 }
 
 
