@@ -45,7 +45,8 @@ def stock_con_id(symbol: str) -> int:
 class Instrument:
     """One tradable contract as TWS describes it.
 
-    ``multiplier`` is ``""`` for stocks; options (later) carry expiry, strike, right and "100".
+    ``multiplier`` is ``""`` for stocks; options carry expiry, strike, right, "100" and their
+    underlying's conId (see ``broker.tws.options``).
     """
 
     con_id: int
@@ -63,6 +64,7 @@ class Instrument:
     long_name: str = ""
     industry: str = ""
     min_tick: Decimal = Decimal("0.01")
+    under_con_id: int = 0  # options: the underlying stock's conId
 
     def contract_fields(self, exchange: str | None = None) -> list[Field]:
         """The 11-field contract block of openOrder, completedOrder, execDetails and position
@@ -249,7 +251,8 @@ def contract_details_fields(
         exchange: the exchange the request named (echoed; SMART when empty).
     """
     hours = session_hours(calendar, calendar.local(now).date())
-    valid_exchanges = ["SMART", instrument.primary_exchange, "ISLAND"]
+    option = instrument.sec_type == "OPT"
+    valid_exchanges = ["SMART", instrument.primary_exchange, "CBOE" if option else "ISLAND"]
     valid_exchanges = list(dict.fromkeys(valid_exchanges))
     rules = ",".join(str(_MARKET_RULE_ID) for _ in valid_exchanges)
     return [
@@ -271,10 +274,10 @@ def contract_details_fields(
         ",".join(SUPPORTED_ORDER_TYPES),
         ",".join(valid_exchanges),
         1,  # priceMagnifier
-        0,  # underConId
+        instrument.under_con_id,  # underConId
         instrument.long_name,
         instrument.primary_exchange,
-        "",  # contractMonth
+        instrument.last_trade_date[:6],  # contractMonth
         instrument.industry,
         instrument.industry,  # category
         "",  # subcategory
@@ -285,10 +288,10 @@ def contract_details_fields(
         "",  # evMultiplier
         0,  # secIdList count
         1,  # aggGroup
-        "",  # underSymbol
-        "",  # underSecType
+        instrument.symbol if option else "",  # underSymbol
+        "STK" if option else "",  # underSecType
         rules,
-        "",  # realExpirationDate
+        instrument.last_trade_date,  # realExpirationDate
         "COMMON" if instrument.sec_type == "STK" else "",
         1,  # minSize
         1,  # sizeIncrement

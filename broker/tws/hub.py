@@ -27,6 +27,7 @@ from broker.tws.contracts import Instrument
 from broker.tws.faults import FaultState
 from broker.tws.feeds import AccountFeeds
 from broker.tws.market_data import MarketDataHub
+from broker.tws.options import OptionBook, OptionListing, OptionSource
 from broker.tws.order_records import SimOrderPort
 from broker.tws.orders import OrderDesk
 from broker.tws.requests import RequestRouter, Services
@@ -47,6 +48,7 @@ class TwsHub:
         faults: the armed one-shot faults (shared with the server's fault API).
         now: the simulated time.
         loop: the event loop this hub lives on (for coalesced pushes).
+        options: the simulator's option chains and quotes (None: stocks only).
     """
 
     def __init__(
@@ -56,6 +58,8 @@ class TwsHub:
         faults: FaultState,
         now: Callable[[], datetime],
         loop: asyncio.AbstractEventLoop,
+        *,
+        options: OptionSource | None = None,
     ) -> None:
         self._settings = settings
         self._faults = faults
@@ -80,6 +84,8 @@ class TwsHub:
             commission_min=settings.commission_min,
         )
         self.market = MarketDataHub(settings.registry, settings.calendar, reference)
+        self.options = OptionListing(settings.registry, options) if options is not None else None
+        self.market.on_release = self._release_option
         self.feeds = AccountFeeds(self.book, push_interval_s=settings.account_push_interval_s)
         self.desk = OrderDesk(
             broker=broker,
@@ -102,6 +108,7 @@ class TwsHub:
                 market=self.market,
                 feeds=self.feeds,
                 faults=faults,
+                options=self.options,
             )
         )
 
@@ -187,11 +194,28 @@ class TwsHub:
 
     # -- the simulator's output ----------------------------------------------------------------
     def on_quote(self, quote: Quote) -> None:
-        if quote.contract.sec_type != "STK":  # the server lists stocks only (for now)
+        if quote.contract.is_option:
+            self._on_option_quote(quote)
+            return
+        if quote.contract.sec_type != "STK":
             return
         self.book.on_quote(quote, self._settings.calendar.trading_day(quote.time))
         self.market.on_quote(quote)
         self.first_quote.set()
+
+    def _on_option_quote(self, quote: Quote) -> None:
+        instrument = self.options.remember(quote.contract) if self.options else None
+        if instrument is not None:
+            und = self.market.stock_mid(quote.contract.symbol)
+            self.market.publish(instrument.con_id, OptionBook(quote, und))
+
+    def _release_option(self, instrument: Instrument) -> None:
+        """A stream ended: undo its option quote subscription in the simulator."""
+        if self.options is None or instrument.sec_type != "OPT":
+            return
+        known = self.options.by_con_id(instrument.con_id)
+        if known is not None:
+            self.options.source.unsubscribe_quotes([known[1]])
 
     def on_event(self, event: BrokerEvent) -> None:
         if isinstance(event, OrderStatusEvent):

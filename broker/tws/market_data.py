@@ -7,13 +7,13 @@ handed over with ``call_soon_threadsafe``), so nothing is locked.
 The path is generic over instruments: subscriptions and books are keyed by conId, and what a
 book sends is decided by ``MarketState.ticks``. A stock book sends bid/ask/last with sizes,
 volume, high/low and the last timestamp (plus open and previous close on the first send);
-another instrument kind (options later) adds its own ``MarketState`` with, e.g.,
-``tickOptionComputation`` messages, and the hub needs no change.
+options publish an ``OptionBook`` (``broker.tws.options``) that adds ``tickOptionComputation``
+messages, and the hub needs no change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -143,6 +143,8 @@ class MarketDataHub:
         self._subs: dict[tuple[int, int], _Subscription] = {}
         self.quoting = True  # False: no ticks are sent (fault: stop quoting)
         self.outage = False  # True between a 1100 notice and its 1101/1102
+        #: Called with the instrument of every streaming subscription that ends.
+        self.on_release: Callable[[Instrument], None] | None = None
 
     @property
     def live(self) -> bool:
@@ -154,14 +156,28 @@ class MarketDataHub:
         instrument = self._registry.by_symbol(quote.contract.symbol)
         stats = self._stats[instrument.con_id]
         stats.update(self._calendar.trading_day(quote.time), to_cents(quote.last), PRINT_SIZE)
-        book = StockBook(quote=quote, stats=stats)
-        self._books[instrument.con_id] = book
+        self.publish(instrument.con_id, StockBook(quote=quote, stats=stats))
+
+    def publish(self, con_id: int, book: MarketState) -> None:
+        """Make ``book`` the market of ``con_id`` and stream it to its subscribers."""
+        self._books[con_id] = book
         if not self.live:
             return
         for sub in list(self._subs.values()):
-            if sub.instrument.con_id == instrument.con_id:
+            if sub.instrument.con_id == con_id:
                 for fields in book.ticks(sub.req_id, first=False):
                     sub.sink.send(fields)
+
+    def has_book(self, con_id: int) -> bool:
+        return con_id in self._books
+
+    def stock_mid(self, symbol: str) -> float | None:
+        """The mid of a stock's latest quote, None before it has one (or if unknown)."""
+        try:
+            book = self._books.get(self._registry.by_symbol(symbol).con_id)
+        except KeyError:
+            return None
+        return book.quote.mid if isinstance(book, StockBook) else None
 
     def subscribe(
         self, sink: MessageSink, req_id: int, instrument: Instrument, *, snapshot: bool
@@ -175,7 +191,8 @@ class MarketDataHub:
             for fields in book.ticks(req_id, first=True):
                 sink.send(fields)
         elif self.live:  # no quote yet (before the open): the previous close only
-            close = self._stats[instrument.con_id].close
+            stats = self._stats.get(instrument.con_id)
+            close = stats.close if stats is not None else None
             if close is not None:
                 sink.send(msg.tick_price(req_id, _CLOSE, close, 0))
         if snapshot:
@@ -185,18 +202,25 @@ class MarketDataHub:
 
     def cancel(self, session_id: int, req_id: int) -> None:
         """``cancelMktData``: stop the stream (no answer; unknown ids are ignored)."""
-        self._subs.pop((session_id, req_id), None)
+        sub = self._subs.pop((session_id, req_id), None)
+        if sub is not None:
+            self._released([sub])
 
     def drop_session(self, session_id: int) -> None:
         """Forget every subscription of a closed session."""
-        for key in [k for k in self._subs if k[0] == session_id]:
-            del self._subs[key]
+        self._released([self._subs.pop(k) for k in [k for k in self._subs if k[0] == session_id]])
 
     def drop_all(self) -> int:
         """Forget every subscription (1101 "data lost": clients must resubscribe); the count."""
-        count = len(self._subs)
+        subs = list(self._subs.values())
         self._subs.clear()
-        return count
+        self._released(subs)
+        return len(subs)
+
+    def _released(self, subs: list[_Subscription]) -> None:
+        if self.on_release is not None:
+            for sub in subs:
+                self.on_release(sub.instrument)
 
     def subscription_count(self, session_id: int | None = None) -> int:
         """Active streams, of one session or of all."""

@@ -19,6 +19,7 @@ from actors.calendar import TradingCalendar
 from broker.tws import messages as msg
 from broker.tws.codec import FieldReader
 from broker.tws.contracts import (
+    ContractQuery,
     InstrumentRegistry,
     contract_details_fields,
     market_rule_fields,
@@ -27,6 +28,7 @@ from broker.tws.contracts import (
 from broker.tws.faults import FaultState
 from broker.tws.feeds import AccountFeeds
 from broker.tws.market_data import MarketDataHub
+from broker.tws.options import OptionBook, OptionListing
 from broker.tws.order_codec import completed_order_fields, parse_place_order
 from broker.tws.order_records import ExecFilter
 from broker.tws.orders import OrderDesk
@@ -57,6 +59,7 @@ class Services:
     market: MarketDataHub
     feeds: AccountFeeds
     faults: FaultState
+    options: OptionListing | None = None
 
 
 Handler = Callable[[ClientSession, FieldReader], None]
@@ -139,6 +142,8 @@ class RequestRouter:
         req_id = r.integer()
         query = read_contract(r)
         matches = self._s.registry.match(query)
+        if self._s.options is not None and (query.sec_type.upper() == "OPT" or query.con_id > 0):
+            matches = matches or [i for i, _ in self._s.options.match(query)]
         if not matches:
             session.send(msg.error(req_id, 200))
             return
@@ -159,7 +164,16 @@ class RequestRouter:
         session.send(msg.symbol_samples(req_id, found[:16]))
 
     def _req_sec_def_opt_params(self, session: ClientSession, r: FieldReader) -> None:
-        session.send(msg.sec_def_opt_params_end(r.integer()))  # no option chains (yet)
+        req_id = r.integer()
+        symbol = r.text().strip()
+        r.skip()  # futFopExchange
+        sec_type = r.text().strip().upper()
+        con_id = r.integer()
+        if self._s.options is not None and sec_type in ("", "STK"):
+            params = self._s.options.sec_def_params(req_id, symbol, con_id)
+            if params is not None:
+                session.send(params)
+        session.send(msg.sec_def_opt_params_end(req_id))
 
     def _req_market_rule(self, session: ClientSession, r: FieldReader) -> None:
         session.send(market_rule_fields(r.integer()))
@@ -188,11 +202,43 @@ class RequestRouter:
             r.skip(3)
         r.skip()  # genericTickList
         snapshot = r.boolean()
+        options = self._s.options
         matches = self._s.registry.match(query)
+        wants_option = query.sec_type.upper() == "OPT" or query.con_id > 0
+        if options is not None and wants_option and not matches:
+            self._req_option_data(session, req_id, query, snapshot, options)
+            return
         if len(matches) != 1:
             session.send(msg.error(req_id, 200))
             return
         self._s.market.subscribe(session, req_id, matches[0], snapshot=snapshot)
+
+    def _req_option_data(
+        self,
+        session: ClientSession,
+        req_id: int,
+        query: ContractQuery,
+        snapshot: bool,
+        options: OptionListing,
+    ) -> None:
+        """``reqMktData`` for a listed option: the simulator quotes it from now on (a stream)
+        and its current chain quote seeds the book."""
+        matches = options.match(query)
+        if len(matches) != 1:
+            session.send(msg.error(req_id, 200))
+            return
+        instrument, quote = matches[0]
+        known = options.by_con_id(instrument.con_id)
+        if not snapshot and known is not None:
+            try:
+                options.source.subscribe_quotes([known[1]])
+            except ValueError as exc:  # expired or no longer listed
+                session.send(msg.error(req_id, 200, f"{msg.ERROR_TEXTS[200]}: {exc}"))
+                return
+        if quote is not None and not self._s.market.has_book(instrument.con_id):
+            und = self._s.market.stock_mid(instrument.symbol)
+            self._s.market.publish(instrument.con_id, OptionBook(quote, und))
+        self._s.market.subscribe(session, req_id, instrument, snapshot=snapshot)
 
     def _cancel_mkt_data(self, session: ClientSession, r: FieldReader) -> None:
         r.skip()

@@ -161,7 +161,7 @@ class TwsSimServer:
         )
         loop = asyncio.new_event_loop()
         self._loop = loop
-        self._hub = TwsHub(s, self._broker, self._faults, self.now, loop)
+        self._hub = TwsHub(s, self._broker, self._faults, self.now, loop, options=self._broker)
         started = threading.Event()
         failure: list[BaseException] = []
 
