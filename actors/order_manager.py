@@ -75,6 +75,7 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
         self.orders: dict[str, WorkingOrder] = {}
         self.positions: dict[tuple[str, str], HeldPosition] = {}
         self._reported: set[str] = set()  # reconciliation differences already reported
+        self._suspects: set[str] = set()  # differences seen once, reported if seen again
         self._init_pacing()
         self._init_flatten()
         self._init_option_orders()
@@ -136,8 +137,8 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
             elif message.name == "reprice-plan":
                 self._reprice_plans(message.time)
             elif message.name == "reconcile":
+                self._reconcile(message.time)  # before cancels that would race it
                 self._cancel_stale(message.time)
-                self._reconcile(message.time)
         else:
             super().handle(message)
 

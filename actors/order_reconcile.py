@@ -33,6 +33,7 @@ class ReconcileMixin:
     orders: dict[str, WorkingOrder]
     positions: dict[tuple[str, str], HeldPosition]
     _reported: set[str]
+    _suspects: set[str]  # differences seen at the last tick, reported if seen again
 
     # Provided by the OrderManager.
     _paced: Callable[[Callable[[], None]], None]
@@ -59,14 +60,20 @@ class ReconcileMixin:
             for oid, o in self.orders.items()
             if o.working and o.status is not OrderStatus.PENDING_SUBMIT
         }
+        seen: set[str] = set()
         for oid in sorted(ours - broker_orders.keys()):
             order = self.orders[oid]
             if order.record.parent_id and order.record.parent_id in self.orders:
                 continue  # an attached stop is held by the broker until its parent fills
-            self._report_once(oid, f"order {oid} working here, unknown to the broker", now)
+            seen.add(oid)
+            if oid in self._suspects:  # two ticks in a row: not an event still on its way
+                self._report_once(oid, f"order {oid} working here, unknown to the broker", now)
         for oid in sorted(broker_orders.keys() - self.orders.keys()):
             if self.ctx.ledger.order(oid) is None:
-                self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
+                seen.add(oid)
+                if oid in self._suspects:
+                    self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
+        self._suspects = seen
 
     def _startup_reconcile(self, now: datetime) -> None:
         """Before any trading: take in executions the ledger missed, retire orders the broker
