@@ -20,8 +20,8 @@ from tui.formatting import (
     position_cells,
     position_key,
     va_cells,
-    va_placeholder_cells,
     va_state_cell,
+    va_waiting_cells,
 )
 from tui.tables import KeyedTable
 
@@ -68,7 +68,7 @@ class Board:
         """A row per configured VA, waiting for its first snapshot (once the table is mounted)."""
         for va_id in self.configured:
             if va_id not in self._vas_table:
-                self._vas_table.upsert(va_id, va_placeholder_cells(va_id))
+                self._vas_table.upsert(va_id, va_waiting_cells(va_id))
 
     @property
     def selected_va(self) -> str | None:

@@ -43,8 +43,8 @@ __all__ = [
     "short_order_id",
     "speed_label",
     "va_cells",
-    "va_placeholder_cells",
     "va_state_cell",
+    "va_waiting_cells",
 ]
 
 #: (column key, header label) of the virtual-account table.
@@ -174,7 +174,7 @@ def _optional(value: float | int | None, spec: str) -> Text:
     return _right("-" if value is None else format(value, spec))
 
 
-def va_placeholder_cells(va_id: str) -> tuple[Text, ...]:
+def va_waiting_cells(va_id: str) -> tuple[Text, ...]:
     """The row of a configured VA whose first snapshot has not arrived yet."""
     dash = Text("-", style="dim")
     return (
