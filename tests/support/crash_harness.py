@@ -130,6 +130,9 @@ _ENDED = ("cancelled", "rejected", "inactive")
 #: closed at the broker: the exit was sized from the OrderManager's position before that fill
 #: reached it, and joined the stop's OCA group after the stop had already filled.
 EXIT_RACE = "exit_sized_before_the_closing_fill_arrived"
+#: The cause named for a graceful stop that overran because actors still at work called the
+#: broker the engine had already stopped (they crash, restart, crash again).
+STOP_ORDER = "broker_stopped_before_the_actors"
 #: The cause named for a startup position mismatch with a fill in that contract right then.
 STARTUP_RACE = "fill_during_the_startup_reconciliation"
 _EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Interrupt)\b")
@@ -1462,11 +1465,14 @@ class CrashHarness:
         )
         _say(f"  graceful stop of run {engine.number}: exit {code} in {took:.2f}s")
         if code != 0 or took > SHUTDOWN_LIMIT_S:
+            tail = engine.tail(80)
             self._violate(
                 "shutdown",
                 f"SIGTERM: exit code {code} after {took:.2f}s (expected 0 within "
                 f"{SHUTDOWN_LIMIT_S:.0f}s):\n{engine.tail()}",
                 at,
+                subject=f"run {engine.number}",
+                cause=STOP_ORDER if "is not running" in tail or "did not stop" in tail else "",
             )
 
     def _progress(self, point: KillPoint) -> None:
