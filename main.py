@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from actors.engine import Engine, RunOptions
 
 EXIT_BAD_INPUT = 2
+EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, recovered like a crash
 
 
 class UsageError(Exception):
@@ -217,20 +219,31 @@ def _print_event(item: object) -> None:
         )
 
 
-def _wait_headless(engine: Engine) -> None:
-    stop = threading.Event()
-    signals = {"count": 0}
+class _StopSignals:
+    """SIGINT and SIGTERM, for the whole run: the first asks for a graceful stop (the headless
+    wait or the dashboard ends, then the engine stops as ``engine.on_shutdown`` says); a second
+    one, e.g. while that stop is still running, forces the process out at once with exit code
+    130. A forced exit is a crash as far as the ledger is concerned: orders are stored before
+    they are sent and the next start reconciles with the broker, so nothing is lost."""
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        signals["count"] += 1
-        if signals["count"] > 1:
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.count = 0
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
             print("second signal: forcing exit", file=sys.stderr, flush=True)
-            raise SystemExit(130)
+            os._exit(EXIT_FORCED)
         print(f"signal {signum}: stopping", file=sys.stderr, flush=True)
-        stop.set()
+        self.requested.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+
+def _wait_headless(engine: Engine, stop: threading.Event) -> None:
     while not stop.is_set() and not engine.done.is_set():
         stop.wait(0.2)
 
@@ -264,17 +277,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         shutdown_logging()
         return err.exit_code
     leave_working = False
+    signals = _StopSignals()
+    signals.install()
     try:
         if args.headless:
             engine.bus.subscribe(_print_event)
             engine.start()
-            _wait_headless(engine)
+            _wait_headless(engine, signals.requested)
         else:
             from tui import QuitChoice, run_tui  # noqa: PLC0415
 
             engine.start()
             # The trader's answer at quit ("leave them working") wins over on_shutdown.
-            leave_working = run_tui(engine, config_path=args.config) is QuitChoice.LEAVE
+            choice = run_tui(engine, config_path=args.config, stop_requested=signals.requested)
+            leave_working = choice is QuitChoice.LEAVE
     finally:
         if leave_working:
             engine.stop()

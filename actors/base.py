@@ -34,6 +34,7 @@ class AddressBook:
         self.inflight = inflight
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
+        self.closing = False  # set by the engine's stop: actors are leaving one by one
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
@@ -54,14 +55,16 @@ class AddressBook:
         """Send ``message`` to the actor at ``name``; False (and logged) if nobody is there."""
         ref = self._refs.get(name)
         if ref is None:
-            logger.warning("address book: no actor at {} for {}", name, type(message).__name__)
+            if not self.closing:  # while the engine stops, late broker events have no reader
+                logger.warning("address book: no actor at {} for {}", name, type(message).__name__)
             return False
         self.inflight.inc()
         try:
             ref.tell(message)
         except pykka.ActorDeadError:
             self.inflight.dec()
-            logger.warning("address book: {} is dead; dropped {}", name, type(message).__name__)
+            if not self.closing:
+                logger.warning("address book: {} is dead; dropped {}", name, type(message).__name__)
             return False
         return True
 

@@ -12,6 +12,7 @@ a ``VirtualClock`` started at the broker's current time and running at ``--speed
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,6 +95,10 @@ def _pacer(config: EngineConfig) -> Pacer:
     per_s = config.risk.max_messages_per_s
     entry_slots = min(per_s - 1, 2 * config.risk.entry_burst) if per_s > 1 else per_s
     return Pacer(per_s, reserve=per_s - entry_slots)
+
+
+#: Of a stop's time budget, what is kept for the broker's disconnect after the actors.
+_BROKER_STOP_S = 1.0
 
 
 class _Router:
@@ -391,27 +396,32 @@ class Engine:
         self.stop(timeout_s)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop in reverse dependency order; pending messages are handled first."""
+        """Stop within ``timeout_s``: time first, then the actors in reverse dependency order
+        (each handles what is already in its mailbox, so it may still call the broker), then
+        the broker, then storage. Orders working at the broker stay working (stops are GTC);
+        anything the broker reports after its actor stopped is taken in at the next start."""
         if not self._started and not self._refs:
             close_database(self.database)
             return
+        deadline = time.monotonic() + timeout_s
         self._started = False
         for timer in self._timers:
             timer.cancel()
         self.clock.stop()
         self.gate.set(GateState.CLOSED, "engine stopping")
+        self.book.closing = True
+        for name, ref in reversed(self._refs):
+            left = max(0.2, deadline - time.monotonic() - _BROKER_STOP_S)
+            try:
+                ref.stop(timeout=left)
+            except pykka.Timeout:
+                logger.error("engine: {} did not stop within {:.1f}s", name, left)
+            self.book.unregister(name, ref)
+        self._refs.clear()
         try:
             self.broker.stop()
         except Exception:
             logger.exception("engine: broker stop failed")
-        per_actor = max(0.5, timeout_s / max(1, len(self._refs)))
-        for name, ref in reversed(self._refs):
-            try:
-                ref.stop(timeout=per_actor)
-            except pykka.Timeout:
-                logger.error("engine: {} did not stop within {:.1f}s", name, per_actor)
-            self.book.unregister(name, ref)
-        self._refs.clear()
         self.ledger.close()
         close_database(self.database)
         self.done.set()

@@ -94,6 +94,63 @@ def test_sigterm_stops_a_headless_run_cleanly_within_five_seconds(tmp_path: Path
     assert '"risk_events": [{' in report.stdout  # what it stored is intact and readable
 
 
+def test_a_second_signal_during_the_stop_forces_the_exit(tmp_path: Path) -> None:
+    """SIGTERM starts the graceful stop; a SIGINT right behind it (a trader pressing ctrl+c
+    again) forces the process out with 130, and what was stored is still readable."""
+    db = tmp_path / "engine.db"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "run",
+            "--headless",
+            "--config",
+            str(CONFIG),
+            "--speed",
+            "1000",
+            "--start",
+            "2026-11-16T09:30",
+            "--db",
+            f"sqlite:///{db}",
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _wait_for_line(proc, "reconciled", timeout_s=60)
+        # Two different signals: the interpreter runs both handlers even if both arrive before
+        # it gets to the first (two SIGTERMs pending at once would count as one).
+        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signal.SIGINT)
+        _wait_for_line(proc, "second signal: forcing exit", timeout_s=5)
+        assert proc.wait(timeout=5) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    report = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "report",
+            "--config",
+            str(CONFIG),
+            "--db",
+            f"sqlite:///{db}",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert '"risk_events": [{' in report.stdout
+
+
 def test_a_bad_config_touches_nothing_in_the_database(tmp_path: Path) -> None:
     db = tmp_path / "engine.db"
     db.write_bytes(b"not touched")

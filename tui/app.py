@@ -17,6 +17,7 @@ Threads:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -85,6 +86,9 @@ class EngineApp(App[QuitChoice | None]):
         max_events: events the bridge holds between two flushes before dropping old ones.
         inspect_timeout_s: how long the inspector waits for a VA's answer.
         inspect_refresh_s: how often the inspector asks.
+        stop_requested: set from another thread or a signal handler (SIGTERM, SIGINT) to leave
+            as the config says: the app ends with None at its next flush, and the caller
+            stops the engine with ``engine.on_shutdown``.
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
@@ -122,9 +126,11 @@ class EngineApp(App[QuitChoice | None]):
         max_events: int = 1000,
         inspect_timeout_s: float = 1.0,
         inspect_refresh_s: float = 1.0,
+        stop_requested: threading.Event | None = None,
     ) -> None:
         super().__init__()
         self._engine = engine
+        self._stop_requested = stop_requested
         self._config_path = None if config_path is None else os.fspath(config_path)
         self._mode = trading_mode(engine.config)
         self._bridge = BusBridge(max_events=max_events)
@@ -235,6 +241,9 @@ class EngineApp(App[QuitChoice | None]):
         """Apply everything the bridge holds, then refresh the clock, ages, countdowns and
         every header."""
         if not self.is_running:  # shutting down: the widgets may already be gone
+            return
+        if self._stop_requested is not None and self._stop_requested.is_set():
+            self.exit(None)
             return
         self.flushes += 1
         batch = self._bridge.drain()
@@ -425,14 +434,18 @@ class EngineApp(App[QuitChoice | None]):
 
 
 def run_tui(
-    engine: EngineControls, *, config_path: str | os.PathLike[str] | None = None
+    engine: EngineControls,
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    stop_requested: threading.Event | None = None,
 ) -> QuitChoice | None:
     """Run the dashboard on the calling thread (the main thread) until the user quits.
 
     The caller starts the engine before and stops it after; the dashboard only watches the
-    bus, sends commands, and reloads ``config_path`` on request (config screen, ``R``).
+    bus, sends commands, and reloads ``config_path`` on request (config screen, ``R``). Setting
+    ``stop_requested`` (a signal handler does) ends it within one flush interval.
 
     Returns:
-        How the user left (None if the app ended otherwise, e.g. on an error).
+        How the user left (None if the app ended otherwise: a stop request, an error).
     """
-    return EngineApp(engine, config_path=config_path).run()
+    return EngineApp(engine, config_path=config_path, stop_requested=stop_requested).run()

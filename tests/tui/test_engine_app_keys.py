@@ -230,3 +230,21 @@ async def test_the_quit_dialog_also_halts_on_h_and_keeps_asking(engine: FakeEngi
         await pilot.click("#cancel")
         assert not isinstance(app.screen, ModalScreen)
         assert app.return_value is None
+
+
+async def test_a_stop_request_from_a_signal_handler_ends_the_app_without_asking(
+    engine: FakeEngine,
+) -> None:
+    stop = threading.Event()
+    app = EngineApp(engine, flush_interval_s=FAST, stop_requested=stop)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_open_trades(app, engine, pilot)
+        await pilot.pause(3 * FAST)
+        assert app.is_running, "nothing asked it to stop yet"
+
+        threading.Thread(target=stop.set, name="signal-handler").start()
+
+        await wait_for(pilot, lambda: not app.is_running)
+        assert not isinstance(app.screen, QuitScreen), "a signal never waits for a dialog"
+    assert app.return_value is None, "None: the caller stops the engine as the config says"
+    assert engine.calls == [], "neither flattened nor halted by the app itself"
