@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from actors.rules.positions import apply_execution
+
 __all__ = [
     "ExecutionLike",
     "OrderLike",
@@ -120,9 +122,9 @@ class _Book:
     """The running state of one (va, contract) during the walk."""
 
     __slots__ = (
+        "avg_price",
         "commissions",
         "contract_key",
-        "cost",
         "direction",
         "entry_notional",
         "entry_qty",
@@ -153,7 +155,7 @@ class _Book:
         self.contract_key = contract_key
         self.multiplier = multiplier
         self.quantity = 0
-        self.cost = _ZERO  # average-cost basis of |quantity| (price units, not multiplied)
+        self.avg_price = _ZERO  # average cost of what is held (price units, not multiplied)
         self.realized = _ZERO
         self.total_commissions = _ZERO
         self._reset_trade()
@@ -170,30 +172,36 @@ class _Book:
         self.opened_by = ""
 
     def apply(self, ex: ExecutionLike, reason: str) -> Trade | None:
-        """Apply one execution; returns the trade it closed, if any (then opens the rest)."""
+        """Apply one execution; returns the trade it closed, if any (then opens the rest).
+        Quantity, average cost and realized P&L follow ``apply_execution``, the arithmetic
+        the VA's and the OrderManager's books use; the rest is the trade's own record."""
         sign = 1 if str(ex.side) == "BUY" else -1
         quantity = ex.quantity
         self.multiplier = ex.multiplier
         self.total_commissions += ex.commission
         self.realized -= ex.commission
+        step = apply_execution(
+            self.quantity, self.avg_price, sign * quantity, ex.price, self.multiplier
+        )
+        self.realized += step.realized
         if self.quantity == 0 or sign == self.direction:
             self._open(sign, quantity, ex.price, ex.commission, ex.time, ex.order_id)
+            self.quantity, self.avg_price = step.quantity, step.avg_price
+            self.max_abs = max(self.max_abs, abs(self.quantity))
             return None
         closing = min(quantity, abs(self.quantity))
         rest = quantity - closing
         close_commission = ex.commission if rest == 0 else ex.commission * closing / quantity
-        avg = self.cost / abs(self.quantity)
-        self.realized += (ex.price - avg) * closing * self.direction * self.multiplier
-        self.cost -= avg * closing
-        self.quantity += sign * closing
         self.exit_notional += ex.price * closing
         self.exit_qty += closing
         self.commissions += close_commission
-        if self.quantity != 0:
-            return None
+        self.quantity, self.avg_price = step.quantity, step.avg_price
+        if rest == 0 and self.quantity != 0:
+            return None  # a partial exit
         trade = self._close(ex.time, reason)
-        if rest:
+        if rest:  # through zero: the rest opens the next trade
             self._open(sign, rest, ex.price, ex.commission - close_commission, ex.time, ex.order_id)
+            self.max_abs = abs(self.quantity)
         return trade
 
     def _open(
@@ -205,16 +213,13 @@ class _Book:
         time: datetime,
         order_id: str,
     ) -> None:
-        if self.quantity == 0:
+        if self.direction == 0:
             self.direction = sign
             self.opened_at = time
             self.opened_by = order_id
-        self.quantity += sign * quantity
-        self.cost += price * quantity
         self.entry_notional += price * quantity
         self.entry_qty += quantity
         self.commissions += commission
-        self.max_abs = max(self.max_abs, abs(self.quantity))
 
     def _close(self, time: datetime, reason: str) -> Trade:
         assert self.opened_at is not None  # a trade only closes after it opened
@@ -234,17 +239,15 @@ class _Book:
             multiplier=self.multiplier,
             entry_order_id=self.opened_by,
         )
-        self.cost = _ZERO
         self._reset_trade()
         return trade
 
     def state(self) -> PositionState:
-        open_qty = abs(self.quantity)
         return PositionState(
             va_id=self.va_id,
             contract_key=self.contract_key,
             quantity=self.quantity,
-            avg_price=self.cost / open_qty if open_qty else _ZERO,
+            avg_price=self.avg_price,
             realized_pnl=self.realized,
             commissions=self.total_commissions,
             multiplier=self.multiplier,

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from actors.rules.trades import PositionState, Trade, derive_positions_and_trades
 from broker.base import Side
 from db.records import ExecutionRecord
@@ -250,3 +253,44 @@ def test_an_exit_whose_order_is_unknown_has_an_empty_reason() -> None:
 
     assert trades[0].exit_reason == ""
     assert trades[0].pnl == Decimal("-1")
+
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["BUY", "SELL"]),
+        st.integers(min_value=1, max_value=500),
+        st.integers(min_value=100, max_value=20_000),  # price in cents
+        st.integers(min_value=0, max_value=300),  # commission in cents
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(steps=_STEPS, multiplier=st.sampled_from([1, 100]))
+def test_when_flat_the_realized_pnl_is_the_sum_of_the_trades(
+    steps: list[tuple[str, int, int, int]], multiplier: int
+) -> None:
+    """Whatever the path (adds, partial exits, flips), once the position is flat again the
+    cash it made is what its trades say, and every commission is in exactly one trade."""
+    fills = [
+        _fill(f"o{i}", side, qty, f"{cents / 100:.2f}", second=i,
+              commission=f"{fee / 100:.2f}", multiplier=multiplier)
+        for i, (side, qty, cents, fee) in enumerate(steps)
+    ]  # fmt: skip
+    held = 0
+    for f in fills:
+        held += f.quantity if f.side == "BUY" else -f.quantity
+    if held:  # close it at the last price so the walk ends flat
+        side = "SELL" if held > 0 else "BUY"
+        fills.append(
+            _fill("close", side, abs(held), str(fills[-1].price), second=len(fills),
+                  multiplier=multiplier)
+        )  # fmt: skip
+    positions, trades = derive_positions_and_trades(fills, {})
+    state = positions[("va1", "SPY")]
+    assert state.quantity == 0 and state.avg_price == 0
+    # Average cost divides (1.00, 1.00, 1.01 -> 1.00333...): equal to far below a cent.
+    assert abs(state.realized_pnl - sum((t.pnl for t in trades), Decimal(0))) < Decimal("1e-18")
+    assert state.commissions == sum((f.commission for f in fills), Decimal(0))
+    assert sum((t.commissions for t in trades), Decimal(0)) == state.commissions
