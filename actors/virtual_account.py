@@ -2,7 +2,8 @@
 
 Runs its strategy on the quotes of its universe, applies its rules (one symbol at a time,
 cooldown, max open positions, max drawdown, sizing) and proposes orders to the RiskGovernor.
-The option side (naked puts, option subscriptions, assigned stock) is ``actors.va_options``.
+Signals and exit requests become proposals in ``actors.va_signals``; the option side (naked
+puts, option subscriptions, assigned stock) is ``actors.va_options``.
 Fills, order updates and rejections come back as messages. All state lives on the actor's own
 thread; it is rebuilt from the ledger at start and after a crash.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from datetime import datetime
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -25,7 +26,6 @@ from actors.messages import (
     Halt,
     HaltAck,
     InspectVA,
-    OrderProposal,
     OrderRejected,
     OrderUpdate,
     PauseVA,
@@ -35,35 +35,21 @@ from actors.messages import (
     Resume,
     RiskNotice,
     Signal,
-    SignalDecision,
     TradingState,
     VAInspection,
     VASnapshot,
 )
-from actors.rules.decision import Decision, reject
-from actors.rules.repricing import RepricePlan
-from actors.rules.va_rules import VABook, check_entry, size_position
+from actors.rules.va_rules import VABook
 from actors.strategies.ma_cross import MACross
 from actors.strategies.naked_put import NakedPut
 from actors.va_options import OptionTrading
-from broker.base import Contract, OrderType, Quote, Side
+from actors.va_signals import SignalHandling, exact_mid
+from broker.base import Contract, Quote, Side
 
 __all__ = ["VirtualAccount"]
 
-CENT = Decimal("0.01")
 
-
-def _price(value: float, *, up: bool) -> Decimal:
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_UP if up else ROUND_DOWN)
-
-
-def _mid(quote: Quote) -> Decimal:
-    """The exact mid of a quote: ``Decimal(str(quote.mid))`` carries the float sum's error
-    (99.51 and 99.53 give 99.52000000000001), which would drift equity and drawdown."""
-    return (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
-
-
-class VirtualAccount(OptionTrading, EngineActor):
+class VirtualAccount(SignalHandling, OptionTrading, EngineActor):
     def __init__(self, ctx: EngineContext, account_id: str) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
@@ -212,7 +198,7 @@ class VirtualAccount(OptionTrading, EngineActor):
                 self.vabook.day_start_equity = self.vabook.equity
         for quote in quotes:
             key = quote.contract.key
-            self.vabook.mark(key, _mid(quote))
+            self.vabook.mark(key, exact_mid(quote))
             if not isinstance(self.strategy, MACross):
                 continue
             intent = self.strategy.on_quote(quote, self.vabook.position(key))
@@ -262,155 +248,6 @@ class VirtualAccount(OptionTrading, EngineActor):
             if isinstance(detail, dict) and detail.get("va") == self.va_id:
                 reason = str(detail.get("reason", "paused")) if detail.get("paused") else ""
         return reason
-
-    # -- signals ----------------------------------------------------------------------------
-    def _on_signal(self, signal: Signal) -> None:
-        now = self.ctx.clock.now()
-        proposal_or_reason = self._propose(signal, now)
-        if isinstance(proposal_or_reason, Decision):
-            self._decide(signal, proposal_or_reason, now)
-            return
-        proposal = proposal_or_reason
-        if proposal.purpose is Purpose.ENTRY:
-            self.vabook.working_entries[proposal.proposal_id] = proposal.contract.key
-        else:
-            self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
-        self.tell("governor", proposal)
-
-    def _propose(self, signal: Signal, now: datetime) -> OrderProposal | Decision:
-        if signal.va_id != self.va_id:
-            return reject("unknown_va", f"signal for {signal.va_id} sent to {self.va_id}")
-        if signal.contract.symbol not in self.universe:
-            return reject("universe", f"{signal.contract.symbol} not in {sorted(self.universe)}")
-        if self.trading_state is TradingState.HALTED and not signal.close:
-            return reject("trading_state", "HALTED")
-        key = signal.contract.key
-        if signal.close:
-            return self._exit_proposal(
-                signal.contract,
-                "signal",
-                now,
-                signal.signal_id,
-                OrderType.MKT,
-                None,
-            )
-        if signal.contract.is_option:
-            return reject("unsupported", "option entries come from the naked_put strategy")
-        decision = check_entry(self.vabook, signal.contract, self.limits, now)
-        if not decision:
-            return decision
-        quote = self.ctx.quotes.latest(key)
-        if quote is None:
-            return reject("no_quote", key)
-        buy = signal.side is Side.BUY
-        touch = _price(quote.ask if buy else quote.bid, up=buy)
-        stop_pct = Decimal(str(self.ctx.config.orders.stop_loss_pct)) / 100
-        stop_distance = (touch * stop_pct).quantize(CENT)
-        quantity = signal.quantity or size_position(
-            equity=self.vabook.equity,
-            capital=self.vabook.capital,
-            price=touch,
-            stop_distance=stop_distance,
-            limits=self.limits,
-        )
-        if quantity <= 0:
-            return reject("size", f"0 shares at {touch} with stop distance {stop_distance}")
-        order_type = signal.order_type or OrderType(self._entry_type())
-        limit = signal.limit_price
-        if order_type is OrderType.LMT and limit is None:
-            offset = Decimal(str(self.ctx.config.orders.entry_limit_offset_bps)) / 10_000
-            limit = _price(float(touch * (1 + offset if buy else 1 - offset)), up=buy)
-        stop_price = touch - stop_distance if buy else touch + stop_distance
-        return OrderProposal(
-            proposal_id=signal.signal_id,
-            va_id=self.va_id,
-            contract=signal.contract,
-            side=signal.side,
-            quantity=quantity,
-            order_type=order_type,
-            purpose=Purpose.ENTRY,
-            reason=signal.reason,
-            time=now,
-            ref_price=touch,
-            limit_price=limit if order_type is OrderType.LMT else None,
-            stop_price=stop_price,
-            sector=self.ctx.config.sector_of(signal.contract.symbol),
-        )
-
-    def _entry_type(self) -> str:
-        spec = self.account.strategy
-        return str(getattr(spec, "order_type", self.ctx.config.orders.entry_type))
-
-    def _exit_proposal(
-        self,
-        contract: Contract,
-        reason: str,
-        now: datetime,
-        proposal_id: str,
-        order_type: OrderType,
-        limit_price: Decimal | None,
-        reprice: RepricePlan | None = None,
-    ) -> OrderProposal | Decision:
-        position = self.vabook.position(contract.key)
-        if position == 0:
-            return reject("no_position", f"nothing to close in {contract.key}")
-        if contract.key in self.vabook.working_exits.values():
-            return reject("exit_working", f"an exit for {contract.key} is already working")
-        quote = self.ctx.quotes.latest(contract.key)
-        ref = _mid(quote) if quote else self.vabook.holdings[contract.key].avg_price
-        return OrderProposal(
-            proposal_id=proposal_id,
-            va_id=self.va_id,
-            contract=contract,
-            side=Side.SELL if position > 0 else Side.BUY,
-            quantity=abs(position),
-            order_type=order_type,
-            purpose=Purpose.EXIT,
-            reason=reason,
-            time=now,
-            ref_price=ref,
-            limit_price=limit_price,
-            sector=self.ctx.config.sector_of(contract.symbol),
-            reprice=reprice,
-        )
-
-    def _on_exit_request(self, request: ExitRequest) -> None:
-        if self._replace_exit(request):
-            return
-        signal = Signal(
-            signal_id=self.ctx.new_id(self.va_id),
-            va_id=self.va_id,
-            contract=request.contract,
-            side=Side.SELL if self.vabook.position(request.contract.key) > 0 else Side.BUY,
-            time=request.time,
-            source="position_monitor",
-            reason=request.reason,
-            close=True,
-        )
-        now = self.ctx.clock.now()
-        proposal = self._exit_proposal(
-            request.contract,
-            request.reason,
-            now,
-            signal.signal_id,
-            request.order_type,
-            request.limit_price,
-            request.reprice,
-        )
-        if isinstance(proposal, Decision):
-            if proposal.rule != "exit_working":
-                self._decide(signal, proposal, now)
-            return
-        self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
-        self._exit_reasons[proposal.proposal_id] = request.reason
-        self.tell("governor", proposal)
-
-    def _decide(self, signal: Signal, decision: Decision, now: datetime) -> None:
-        self._note(f"{signal.side.value} {signal.contract.key}: {decision.rule} {decision.detail}")
-        self.tell(
-            "journal",
-            SignalDecision(signal, decision.accepted, "va", decision.rule, decision.detail, now),
-        )
 
     # -- orders and fills -------------------------------------------------------------------
     def _on_fill(self, fill: Fill) -> None:
