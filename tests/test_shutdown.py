@@ -34,28 +34,37 @@ def _wait_for_line(proc: subprocess.Popen[str], needle: str, timeout_s: float) -
     raise AssertionError(f"no line with {needle!r} in {timeout_s}s: {''.join(seen)[-2000:]}")
 
 
-def test_sigterm_stops_a_headless_run_cleanly_within_five_seconds(tmp_path: Path) -> None:
-    db = tmp_path / "engine.db"
-    proc = subprocess.Popen(
+def _start_headless(tmp_path: Path, db: Path) -> subprocess.Popen[str]:
+    """``main.py run --headless`` on the default config at 1000x, its stderr piped."""
+    return subprocess.Popen(
         [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "run",
-            "--headless",
-            "--config",
-            str(CONFIG),
-            "--speed",
-            "1000",
-            "--start",
-            "2026-11-16T09:30",
-            "--db",
-            f"sqlite:///{db}",
+            sys.executable, str(ROOT / "main.py"), "run", "--headless", "--config", str(CONFIG),
+            "--speed", "1000", "--start", "2026-11-16T09:30", "--db", f"sqlite:///{db}",
         ],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-    )
+    )  # fmt: skip
+
+
+def _report_json(db: Path) -> str:
+    """What ``main.py report --json`` prints for ``db`` (it fails the test if it cannot)."""
+    return subprocess.run(
+        [
+            sys.executable, str(ROOT / "main.py"), "report", "--config", str(CONFIG),
+            "--db", f"sqlite:///{db}", "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout  # fmt: skip
+
+
+def test_sigterm_stops_a_headless_run_cleanly_within_five_seconds(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    proc = _start_headless(tmp_path, db)
     try:
         _wait_for_line(proc, "reconciled", timeout_s=60)  # running: reconciled, trading
         sent = time.monotonic()
@@ -75,49 +84,14 @@ def test_sigterm_stops_a_headless_run_cleanly_within_five_seconds(tmp_path: Path
     assert stat.S_IMODE(os.stat(logs).st_mode) == 0o700
     for log in logs.iterdir():
         assert stat.S_IMODE(os.stat(log).st_mode) == 0o600, log
-    report = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "report",
-            "--config",
-            str(CONFIG),
-            "--db",
-            f"sqlite:///{db}",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert '"risk_events": [{' in report.stdout  # what it stored is intact and readable
+    assert '"risk_events": [{' in _report_json(db)  # what it stored is intact and readable
 
 
 def test_a_second_signal_during_the_stop_forces_the_exit(tmp_path: Path) -> None:
     """SIGTERM starts the graceful stop; a SIGINT right behind it (a trader pressing ctrl+c
     again) forces the process out with 130, and what was stored is still readable."""
     db = tmp_path / "engine.db"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "run",
-            "--headless",
-            "--config",
-            str(CONFIG),
-            "--speed",
-            "1000",
-            "--start",
-            "2026-11-16T09:30",
-            "--db",
-            f"sqlite:///{db}",
-        ],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = _start_headless(tmp_path, db)
     try:
         _wait_for_line(proc, "reconciled", timeout_s=60)
         # Two different signals: the interpreter runs both handlers even if both arrive before
@@ -132,23 +106,7 @@ def test_a_second_signal_during_the_stop_forces_the_exit(tmp_path: Path) -> None
             proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
-    report = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "report",
-            "--config",
-            str(CONFIG),
-            "--db",
-            f"sqlite:///{db}",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert '"risk_events": [{' in report.stdout
+    assert '"risk_events": [{' in _report_json(db)
 
 
 def test_a_bad_config_touches_nothing_in_the_database(tmp_path: Path) -> None:
