@@ -95,8 +95,8 @@ class EngineSettings(_Section):
     reconcile_interval_s: float = Field(default=5.0, ge=1, le=60)  # ledger/broker reconcile
     holidays: Annotated[tuple[IsoDate, ...], ARRAY] = ()  # exchange holidays
     on_shutdown: Literal["leave", "flatten"] = "leave"  # positions at exit
-    # After the startup reconciliation finds the ledger and the broker disagree: "halt" (stay
-    # HALTED until the trader resumes) or "trade" (report the differences and trade on).
+    # After a startup or reconnect reconciliation finds the positions stably differing: "halt"
+    # (stay HALTED until the trader resumes) or "trade" (report the differences and trade on).
     on_mismatch: Literal["halt", "trade"] = "halt"
 
     @model_validator(mode="after")

@@ -120,9 +120,10 @@ class _Router:
         elif isinstance(event, ConnectionEvent):
             if event.state is ConnectionState.CONNECTED:
                 # Back after a loss: the broker has replayed what happened meanwhile (fills,
-                # statuses); the order manager compares again before the gate reopens. Told
-                # first, so nothing the governor lets through overtakes it.
-                self._book.tell("order_manager", Tick("startup_reconcile", event.time))
+                # statuses); the order manager compares again (a pass of its own kind, see
+                # actors/order_reconcile.py). Told first, so nothing the governor lets through
+                # overtakes it.
+                self._book.tell("order_manager", Tick("reconnect_reconcile", event.time))
             self._book.tell("governor", event)
         else:
             self._book.tell("order_manager", event)

@@ -2,6 +2,15 @@
 marketable limits that fall back to market, and keep within IB's working-order limit.
 
 Runs on the OrderManager's actor thread (``_reprice_tick`` on the clock's).
+
+What a flatten keeps in memory is rebuilt from the ledger by ``_recover_flatten``
+(``recover()``): every working flatten limit is re-priced again from its last stored re-price
+and still goes to market (one that was being cancelled for that, too). After a crash of the
+OrderManager alone, the governor is still ``FLATTENING`` (its stored state) and waits for
+``FlattenDone``: the whole-account flatten is then resumed, positions left without a working
+close (queued for room, or not yet reached) are closed too, and ``FlattenDone`` follows once
+all is flat. After an engine restart the governor ends ``HALTED``: only the working flatten
+orders go on. A per-VA flatten's queue is not rebuilt.
 """
 
 from __future__ import annotations
@@ -14,11 +23,15 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
+from loguru import logger
+
 from actors.clock import Timer
 from actors.context import EngineContext
-from actors.messages import FlattenDone, OrderProposal, Purpose, Tick
+from actors.messages import FlattenDone, OrderProposal, Purpose, Tick, TradingState
 from actors.order_state import HeldPosition, WorkingOrder
+from actors.risk_governor import STATE_KIND
 from actors.rules.flatten import Cross, plan_flatten
+from actors.rules.repricing import plan_progress, reprice_detail, to_market_detail
 from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
 from db.records import OrderRecord
 
@@ -43,6 +56,7 @@ class FlattenMixin:
     _paced: Callable[[Callable[[], None]], None]
     _cancel_entries: Callable[[str | None, str], None]
     _on_execution: Callable[[ExecutionEvent], None]
+    _store_event: Callable[[WorkingOrder, datetime, str], None]
 
     def _init_flatten(self) -> None:
         self.flattening: set[str | None] = set()  # None = all VAs
@@ -50,6 +64,51 @@ class FlattenMixin:
         self._to_market: set[str] = set()  # flatten limits cancelled to go to market
         self._reprice_timer: Timer | None = None
         self._backlog: deque[tuple[str, str]] = deque()  # (va, contract key) waiting a turn
+        self._resume = False  # a whole-account flatten to resume once exits may pass
+
+    def _recover_flatten(self, now: datetime, *, resume: bool) -> None:
+        """Rebuild the flatten's re-pricing from the ledger (``self.orders`` already rebuilt).
+
+        Every working flatten limit is re-priced again from its last stored re-price (a count
+        below the true one only delays the market order by that many intervals; never past
+        ``orders.flatten_max_reprices``); one stored as cancelled to go to market goes to market
+        when the cancel is confirmed (the cancel is sent again). With ``resume`` (a crash, not a
+        start) and the governor's stored state ``FLATTENING``, the whole-account flatten goes
+        on: at the first re-price tick at which exits may pass, working entries are cancelled
+        and every position without a working exit is crossed or closed like at the start."""
+        if self._reprice_timer is not None:
+            self._reprice_timer.cancel()
+        self._init_flatten()
+        limit = self.ctx.config.orders.flatten_max_reprices
+        for order in self.orders.values():
+            record = order.record
+            if not (
+                order.working
+                and order.purpose is Purpose.EXIT
+                and record.reason == "flatten"
+                and record.order_type is OrderType.LMT
+            ):
+                continue
+            events = self.ctx.ledger.order_events(order.id)
+            progress = plan_progress((event.time, event.detail) for event in events)
+            if progress.limit is not None:  # the ledger's order keeps its first limit
+                order.record = replace(record, limit_price=progress.limit)
+            count = min(progress.reprices, limit)
+            if progress.to_market:
+                self._to_market.add(order.id)
+                count = limit
+            self._repricing[order.id] = count
+        state = self.ctx.ledger.latest_risk_event(STATE_KIND)
+        if resume and state is not None and state.state == TradingState.FLATTENING.value:
+            self.flattening.add(None)
+            self._resume = True
+        if self._repricing or self._resume:
+            logger.info(
+                "order manager: {} flatten limits re-priced again{}",
+                len(self._repricing),
+                "; the whole-account flatten resumes" if self._resume else "",
+            )
+        self._schedule_reprice()
 
     def _flatten(self, va_id: str | None, reason: str) -> None:
         """Cancel working entries; cross opposite positions in a contract internally at the
@@ -127,7 +186,10 @@ class FlattenMixin:
         )
 
     def _flatten_more(self, now: datetime) -> None:
-        """Place queued flatten closes while the contract-side has room under IB's limit."""
+        """Place queued flatten closes while the contract-side has room under IB's limit and
+        the gate lets exits pass (else they wait for a re-price tick at which it does)."""
+        if not self.ctx.gate.allows(reduce_only=True):
+            return
         cap = self.ctx.config.orders.max_working_per_contract_side
         waiting: deque[tuple[str, str]] = deque()
         while self._backlog:
@@ -173,8 +235,30 @@ class FlattenMixin:
         price = quote.bid if side is Side.SELL else quote.ask
         return Decimal(str(price)).quantize(CENT)
 
+    def _resume_flatten(self, now: datetime) -> None:
+        """Go on with a whole-account flatten after a crash: cancel working entries, then cross
+        or close every position that has no working exit (its close was queued or lost)."""
+        self._resume = False
+        self._cancel_entries(None, "flatten resumed after an order manager crash")
+        covered = {
+            (o.record.va_id, o.record.contract_key)
+            for o in self.orders.values()
+            if o.working and o.purpose is Purpose.EXIT
+        }
+        plan = plan_flatten(
+            (owner, key, position.quantity)
+            for (owner, key), position in self.positions.items()
+            if (owner, key) not in covered
+        )
+        for cross in plan.crosses:
+            self._cross(cross, now)
+        self._backlog.extend((va, key) for va, key, _q in plan.closes)
+        self._flatten_more(now)
+        self._check_flatten_done(now)
+
     def _schedule_reprice(self) -> None:
-        if self._repricing and self._reprice_timer is None:
+        busy = self._repricing or self._backlog or self._resume
+        if busy and self._reprice_timer is None:
             self._reprice_timer = self.ctx.clock.call_later(
                 self.ctx.config.orders.flatten_reprice_s, self._reprice_tick, name="reprice"
             )
@@ -185,33 +269,35 @@ class FlattenMixin:
 
     def _reprice(self, now: datetime) -> None:
         self._reprice_timer = None
+        exits_pass = self.ctx.gate.allows(reduce_only=True)
+        if self._resume and exits_pass:
+            self._resume_flatten(now)
+        elif self._backlog and exits_pass:
+            self._flatten_more(now)
         limit = self.ctx.config.orders.flatten_max_reprices
-        for order_id, count in list(self._repricing.items()):
+        for order_id, done in list(self._repricing.items()):
             order = self.orders.get(order_id)
             if order is None or not order.working:
                 del self._repricing[order_id]
                 continue
-            if count >= limit:
+            if done >= limit and exits_pass:
                 # Out of patience: cancel, and send a market order once the cancel is confirmed
-                # (never both working at once, so the close can never be doubled).
+                # (never both working at once, so the close can never be doubled). Stored
+                # first, so that a crash before the confirmation still goes to market.
                 del self._repricing[order_id]
                 self._to_market.add(order_id)
+                self._store_event(order, now, to_market_detail("flatten", done))
                 self._paced(partial(self.ctx.broker.cancel_order, order_id))
                 continue
-            self._repricing[order_id] = count + 1
+            # With the gate closed to exits (a halt, a restart) the market order could not
+            # go out: the limit stays, re-pegged to the touch, until it may.
+            count = self._repricing[order_id] = min(done + 1, limit)
             touch = self._touch(order.record.contract, Side(order.record.side))
             if touch is None or touch == order.record.limit_price:
                 continue
             order.record = replace(order.record, limit_price=touch)
             self._paced(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
-            self.ctx.ledger.update_order(
-                order_id,
-                status=order.status,
-                filled=order.filled,
-                avg_fill_price=order.avg_fill_price,
-                time=now,
-                detail=f"flatten re-price {count + 1}/{limit} to {touch}",
-            )
+            self._store_event(order, now, reprice_detail("flatten", count, limit, touch))
         self._schedule_reprice()
 
     def _flatten_order_done(self, order: WorkingOrder, when: datetime) -> None:
@@ -219,9 +305,15 @@ class FlattenMixin:
         next queued close its turn, and report when everything in scope is flat."""
         if order.id in self._to_market:
             self._to_market.discard(order.id)
-            position = self.positions.get((order.record.va_id, order.record.contract_key))
+            owner, key = order.record.va_id, order.record.contract_key
+            position = self.positions.get((owner, key))
             if position is not None and position.quantity != 0:
-                self._flatten_position(order.record.va_id, position, when, marketable=False)
+                if self.ctx.gate.allows(reduce_only=True):
+                    self._flatten_position(owner, position, when, marketable=False)
+                else:
+                    # Closed to exits (the order manager or the governor restarting, a
+                    # halt): queued, and closed at the first re-price tick they may pass.
+                    self._backlog.append((owner, key))
         if self._backlog:
             self._flatten_more(when)
             self._schedule_reprice()

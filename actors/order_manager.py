@@ -38,6 +38,7 @@ from actors.messages import (
     SignalDecision,
     Tick,
 )
+from actors.order_exits import ExitGuardMixin
 from actors.order_flatten import FlattenMixin
 from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
@@ -66,7 +67,9 @@ CENT = Decimal("0.01")
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 
-class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor):
+class OrderManager(
+    ReconcileMixin, ExitGuardMixin, FlattenMixin, OptionOrdersMixin, PacingMixin, EngineActor
+):
     address = "order_manager"
 
     def __init__(self, ctx: EngineContext) -> None:
@@ -77,18 +80,22 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
         self._reported: set[str] = set()  # reconciliation differences already reported
         self._suspects: set[str] = set()  # differences seen once, reported if seen again
         self._init_pacing()
+        self._init_reconcile()
         self._init_flatten()
         self._init_option_orders()
+        self._init_exit_guard()
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
-        self.recover()
+        self.recover(starting=True)
 
     def on_stop(self) -> None:
         self.ctx.ledger.close()
 
-    def recover(self) -> None:
-        """Rebuild working orders and positions from the ledger."""
+    def recover(self, *, starting: bool = False) -> None:
+        """Rebuild working orders, positions and re-pricing plans from the ledger (at start
+        with ``starting``, and after a crash); a crash during a whole-account flatten resumes it
+        (``order_options``, ``order_flatten``)."""
         ledger = self.ctx.ledger
         self.orders = {
             o.id: WorkingOrder(o, o.status, o.filled, o.avg_fill_price, o.updated_at)
@@ -104,11 +111,11 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
                 position.opened_at,
                 self.ctx.config.sector_of(contract.symbol),
             )
+        now = self.ctx.clock.now()
+        self._recover_plans(now)
+        self._recover_flatten(now, resume=not starting)
         self.tell(
-            "governor",
-            RiskNotice(
-                "recovered", "order manager state rebuilt from the ledger", self.ctx.clock.now()
-            ),
+            "governor", RiskNotice("recovered", "order manager state rebuilt from the ledger", now)
         )
 
     # -- messages ---------------------------------------------------------------------------
@@ -130,6 +137,8 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
         elif isinstance(message, Tick):
             if message.name == "startup_reconcile":
                 self._startup_reconcile(message.time)
+            elif message.name == "reconnect_reconcile":
+                self._startup_reconcile(message.time, kind="reconnect")
             elif message.name == "pace":
                 self._drain()
             elif message.name == "reprice":
@@ -137,6 +146,7 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
             elif message.name == "reprice-plan":
                 self._reprice_plans(message.time)
             elif message.name == "reconcile":
+                self._look_again(message.time)  # second look for the last pass
                 self._reconcile(message.time)  # before cancels that would race it
                 self._cancel_stale(message.time)
         else:
@@ -236,29 +246,6 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
                 return reject("working_orders", f"{key} {side.value} {used}+1/{cap - 1}")
         return OK
 
-    def _clip_reduce_only(self, proposal: OrderProposal) -> tuple[Decision, OrderProposal]:
-        """An exit may only shrink the VA's position: clipped to what is open, never flipped."""
-        position = self.positions.get((proposal.va_id, proposal.contract.key))
-        held = position.quantity if position else 0
-        if held == 0 or (held > 0) == (proposal.side is Side.BUY):
-            return reject(
-                "reduce_only", f"position {held}; {proposal.side.value} would grow it"
-            ), proposal
-        pending = sum(
-            o.record.quantity - o.filled
-            for o in self.orders.values()
-            if o.working
-            and o.purpose is Purpose.EXIT
-            and o.record.va_id == proposal.va_id
-            and o.record.contract_key == proposal.contract.key
-        )
-        room = abs(held) - pending
-        if room <= 0:
-            return reject("reduce_only", f"exits already cover {abs(held)}"), proposal
-        if proposal.quantity > room:
-            proposal = replace(proposal, quantity=room)
-        return OK, proposal
-
     def _records(self, proposal: OrderProposal, now: datetime) -> list[OrderRecord]:
         """The entry (or exit) and, for an entry, its attached protective stop."""
         request = OrderRequest(
@@ -309,24 +296,10 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
     def _request(self, record: OrderRecord) -> OrderRequest:
         request = record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
         group = self._oca_group(record)
-        return replace(request, oca_group=group) if group else request
-
-    def _oca_group(self, record: OrderRecord) -> str | None:
-        """A protective stop and every exit of the same position share one reducing OCA group
-        (named after the entry), so their fills can never add up to more than the position."""
-        if record.purpose == Purpose.STOP:
-            return f"oca-{record.parent_id or record.id}"
-        if record.purpose == Purpose.EXIT:
-            for order in self.orders.values():
-                stop = order.record
-                if (
-                    order.purpose is Purpose.STOP
-                    and order.working
-                    and stop.va_id == record.va_id
-                    and stop.contract_key == record.contract_key
-                ):
-                    return f"oca-{stop.parent_id or stop.id}"
-        return None
+        # An entry whose protective stop is placed right after it: the broker sends the two
+        # as one family (IB holds the entry until the stop arrives).
+        attached = any(o.working and o.record.parent_id == record.id for o in self.orders.values())
+        return replace(request, oca_group=group, has_attached=attached)
 
     def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
         rejected = OrderRejected(
@@ -450,6 +423,7 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
                         record.va_id,
                     )
                 )
+            self._exit_order_done(order, status, reason)
             self._plan_order_done(order, when)
             self._flatten_order_done(order, when)
         self._publish_order(order_id, order)
@@ -573,6 +547,7 @@ class OrderManager(ReconcileMixin, FlattenMixin, OptionOrdersMixin, PacingMixin,
             # Only a closing fill shrinks the stops; while an entry fills, its attached stop
             # keeps the entry's size and the broker holds it to what the parent has filled.
             self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
+        self._check_overfill(record, event, position)
 
     def _book(self, record: OrderRecord, event: ExecutionEvent) -> tuple[HeldPosition, Decimal]:
         key = (record.va_id, record.contract_key)

@@ -2,7 +2,9 @@
 walk toward the natural price by a ``RepricePlan``, single-order cancels asked by a VA, and
 booking option expiry, exercise and assignment per VA.
 
-Mixed into the OrderManager; runs on its actor thread (``_plan_tick`` on the clock's).
+Mixed into the OrderManager; runs on its actor thread (``_plan_tick`` on the clock's). Plans
+live in memory and are rebuilt from the ledger by ``_recover_plans`` (``recover()``: at start
+and after a crash).
 
 Expiry and assignment arrive from the broker as one event per contract for the whole account.
 The OrderManager knows which VAs hold the contract and books each VA's share as synthetic,
@@ -24,12 +26,20 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 from actors.clock import Timer
+from actors.config import NakedPutStrategy
 from actors.context import EngineContext
 from actors.messages import CancelOrder, OrderProposal, Purpose, RiskNotice, Tick
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision
-from actors.rules.repricing import RepricePlan, plan_done, repriced_limit
+from actors.rules.repricing import (
+    RepricePlan,
+    plan_done,
+    plan_progress,
+    reprice_detail,
+    repriced_limit,
+    to_market_detail,
+)
 from broker.base import (
     AssignmentEvent,
     Contract,
@@ -107,6 +117,74 @@ class OptionOrdersMixin:
         self._plans[order_id] = _Plan(plan, reason or order.record.purpose)
         self._schedule_plans()
 
+    def _recover_plans(self, now: datetime) -> None:
+        """Give every working order that was placed with a plan its plan again (at start and
+        after a crash; ``self.orders`` is already rebuilt from the ledger).
+
+        Which plan comes from what is stored, the order's kind (an option entry of a naked-put
+        VA, an option exit for a stop or on time, a limit order) read against today's config;
+        how far it had got from its stored re-prices (``plan_progress``). The walk goes on from
+        the last stored re-price and its limit, at most ``interval_s`` after it: never past the
+        plan's bound, and never faster than the plan (a re-price that left the limit unchanged
+        was not stored and is made again, which only makes the walk slower). An order that was
+        being cancelled to go to market still goes to market when its cancel is confirmed.
+        """
+        if self._plan_timer is not None:
+            self._plan_timer.cancel()
+        self._init_option_orders()
+        for order in self.orders.values():
+            record = order.record
+            plan = self._stored_plan(record)
+            if plan is None or not order.working:
+                continue
+            events = self.ctx.ledger.order_events(order.id)
+            progress = plan_progress((event.time, event.detail) for event in events)
+            if progress.limit is not None:  # the ledger's order keeps its first limit
+                order.record = replace(record, limit_price=progress.limit)
+            reason = record.reason.split(" ")[0] or record.purpose
+            reprices = progress.reprices
+            if progress.to_market and plan.then_market:
+                self._plan_to_market[order.id] = reason
+                reprices = max(reprices, plan.max_reprices or 0)  # done: cancel again
+            last = progress.at or record.created_at
+            due = max(now, last + timedelta(seconds=plan.interval_s))
+            self._plans[order.id] = _Plan(plan, reason, reprices, due)
+            logger.info(
+                "order manager: re-pricing of {} resumed after re-price {} ({})",
+                order.id,
+                reprices,
+                reason,
+            )
+        self._schedule_plans()
+
+    def _stored_plan(self, record: OrderRecord) -> RepricePlan | None:
+        """The plan the engine places an order like ``record`` with, by the config now (the
+        naked-put entry walk, ``actors/va_options.py``; the option stop and time exits,
+        ``actors/position_monitor.py``), or None for an order that has none."""
+        if record.order_type is not OrderType.LMT or not record.contract.is_option:
+            return None
+        if record.purpose == Purpose.ENTRY:
+            spec = next(
+                (a.strategy for a in self.ctx.config.accounts if a.id == record.va_id), None
+            )
+            if not isinstance(spec, NakedPutStrategy):
+                return None
+            steps = spec.reprice_steps
+            return RepricePlan(interval_s=spec.reprice_interval_s, steps=steps, max_reprices=steps)
+        if record.purpose != Purpose.EXIT:
+            return None
+        cfg = self.ctx.config.exits.options
+        if record.reason == "stop":
+            return RepricePlan(
+                interval_s=cfg.stop_reprice_s,
+                steps=0,
+                max_reprices=cfg.stop_max_reprices,
+                then_market=True,
+            )
+        if record.reason == "time":
+            return RepricePlan(interval_s=cfg.limit_reprice_s, steps=cfg.limit_reprice_steps)
+        return None
+
     def _schedule_plans(self) -> None:
         if not self._plans or self._plan_timer is not None:
             return
@@ -132,17 +210,38 @@ class OptionOrdersMixin:
             if state.due is not None and state.due > now:
                 continue
             state.due = now + timedelta(seconds=state.plan.interval_s)
+            gate = self.ctx.gate
+            if order.purpose is Purpose.ENTRY and not gate.allows(reduce_only=False):
+                continue  # no entries now (halted, reconciling): the walk waits, no step taken
             if plan_done(state.plan, state.reprices):
+                if state.plan.then_market and not gate.allows(reduce_only=True):
+                    # The market order could not pass the gate now: keep this closing order
+                    # at the plan's last step rather than cancel it for nothing.
+                    self._reprice_one(order, state, now)
+                    continue
                 del self._plans[order_id]
                 if state.plan.then_market:
                     # Cancel first; the market order goes out once the cancel is confirmed, so
-                    # two closing orders for one position are never working at once.
+                    # two closing orders for one position are never working at once. Stored
+                    # first, so that a crash before the confirmation still goes to market.
                     self._plan_to_market[order_id] = state.reason
+                    self._store_event(order, now, to_market_detail(state.reason, state.reprices))
                     self._paced(partial(self.ctx.broker.cancel_order, order_id))
                 continue
             state.reprices += 1
             self._reprice_one(order, state, now)
         self._schedule_plans()
+
+    def _store_event(self, order: WorkingOrder, now: datetime, detail: str) -> None:
+        """Store ``detail`` as an order event (the order's status unchanged)."""
+        self.ctx.ledger.update_order(
+            order.id,
+            status=order.status,
+            filled=order.filled,
+            avg_fill_price=order.avg_fill_price,
+            time=now,
+            detail=detail,
+        )
 
     def _reprice_one(self, order: WorkingOrder, state: _Plan, now: datetime) -> None:
         record = order.record
@@ -161,14 +260,7 @@ class OptionOrdersMixin:
         order.record = replace(record, limit_price=limit)
         self._paced(partial(self.ctx.broker.modify_order, order.id, limit_price=limit))
         most = state.plan.max_reprices
-        self.ctx.ledger.update_order(
-            order.id,
-            status=order.status,
-            filled=order.filled,
-            avg_fill_price=order.avg_fill_price,
-            time=now,
-            detail=f"{state.reason} re-price {state.reprices}/{most or '-'} to {limit}",
-        )
+        self._store_event(order, now, reprice_detail(state.reason, state.reprices, most, limit))
 
     def _plan_order_done(self, order: WorkingOrder, when: datetime) -> None:
         """An order ended: forget its plan; if it was cancelled to go to market, close what

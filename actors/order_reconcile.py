@@ -1,5 +1,17 @@
 """Reconciliation for the OrderManager: stale entries, the periodic comparison of working
-orders with the broker's, and the startup reconciliation that gates all trading.
+orders with the broker's, and the reconciliation passes (at startup, gating all trading, and
+after every reconnect).
+
+A pass reads the broker while the market moves, so a fill can fall between any two reads. It
+reads the open orders first, then the executions: an order not open at the first read has
+ended, so whatever it filled is in the second. An order not at the broker and not filled by the
+executions read is not retired at once (its fill may still be on its way): it leaves the working
+orders, so a lost stop is replaced now, and is ended at the next reconcile tick (the second
+look), filled if its executions have added up by then, else cancelled. Positions are compared
+only on a consistent read (the broker's executions the same before and after it) and count as a
+mismatch only when stable (``actors/rules/reconcile.py``); a pass tells the governor its verdict
+(a ``reconciled`` notice) once it has one, at most ``LOOKS`` looks after it began. A pass whose
+broker read raised (the actor restarts from the ledger) runs again at the next reconcile tick.
 
 Runs on the OrderManager's actor thread.
 """
@@ -8,14 +20,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
+from loguru import logger
+
 from actors.context import EngineContext
 from actors.messages import Purpose, RiskNotice
 from actors.order_state import HeldPosition, WorkingOrder
+from actors.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
+from actors.rules.reconcile import position_differences as compare_positions
 from broker.base import ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
 from db.records import OrderRecord
 
@@ -25,6 +42,24 @@ if TYPE_CHECKING:
 __all__ = ["ReconcileMixin"]
 
 CENT = Decimal("0.01")
+#: Positions reads per look before the look counts as inconsistent (the market kept filling).
+READS_PER_LOOK = 3
+#: How each kind of pass words what it finds: (where the order went, when it was not found).
+_WORDS = {
+    "startup": ("while the engine was away", "at startup"),
+    "reconnect": ("while the connection was down", "after a reconnect"),
+}
+
+
+@dataclass(slots=True)
+class _Pass:
+    """A reconciliation pass still without a verdict on positions."""
+
+    kind: str  # "startup" | "reconnect"
+    differences: list[str]
+    orders_done: bool = False  # False while (or if a broker read failed while) orders are read
+    looks: int = 0
+    previous: PositionRead | None = None  # the last consistent read of an earlier look
 
 
 class ReconcileMixin:
@@ -43,14 +78,28 @@ class ReconcileMixin:
     _stop_price: Callable[[str, str], Decimal | None]
     tell: Callable[[str, object], bool]
 
+    def _init_reconcile(self) -> None:
+        # Orders a pass did not find at the broker, awaiting their second look: order, pass kind.
+        self._unseen: dict[str, tuple[WorkingOrder, str]] = {}
+        self._pass: _Pass | None = None
+        self._exec_ids: frozenset[str] = frozenset()  # the broker's executions at the last read
+
     def _cancel_stale(self, now: datetime) -> None:
+        """Cancel entries working for ``stale_entry_s`` and quiet for ``stale_quiet_s``. A cancel
+        is asked for once; only if the order is still working ``stale_entry_s`` later (the
+        cancel lost, or held behind a pacing pause) is it asked for again, so a slow broker
+        never gets one cancel per reconcile tick."""
         cfg = self.ctx.config.orders
         for order in list(self.orders.values()):
             if order.purpose is not Purpose.ENTRY or not order.working:
                 continue
             age = (now - order.record.created_at).total_seconds()
             quiet = (now - (order.last_event_at or order.record.created_at)).total_seconds()
+            asked = order.stale_cancel_at
+            if asked is not None and (now - asked).total_seconds() < cfg.stale_entry_s:
+                continue
             if age >= cfg.stale_entry_s and quiet >= cfg.stale_quiet_s:
+                order.stale_cancel_at = now
                 self._paced(partial(self.ctx.broker.cancel_order, order.id))
 
     def _reconcile(self, now: datetime) -> None:
@@ -75,77 +124,169 @@ class ReconcileMixin:
                     self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
         self._suspects = seen
 
-    def _startup_reconcile(self, now: datetime) -> None:
-        """Before any trading: take in executions the ledger missed, retire orders the broker
-        no longer has, re-protect positions that lost their stop, compare positions, and tell
-        the governor (which keeps the gate closed until this is done)."""
-        broker = self.ctx.broker
+    def _startup_reconcile(self, now: datetime, *, kind: str = "startup") -> None:
+        """A reconciliation pass (``kind`` "startup" before any trading, "reconnect" after a
+        connection loss): take in executions the ledger missed, end orders the broker no longer
+        has (filled now if their executions add up, else at their second look), re-protect
+        positions that lost their stop, list broker orders the ledger lacks, compare positions,
+        and tell the governor (which keeps the gate closed until the startup pass is reported).
+        """
+        if self._pass is None:
+            self._pass = _Pass(kind, [])
+        # An earlier pass still open takes this one in (a startup's stays one: its notice opens
+        # the gate); one that raised (a broker read failed) is run again at the next tick.
+        self._pass.orders_done = False
         differences: list[str] = []
-        for execution in broker.executions():
-            if execution.client_order_id in self.orders or self.ctx.ledger.order(
-                execution.client_order_id
-            ):
-                self._on_execution(execution)  # stored once: known ids are skipped
-        open_ids = {o.client_order_id for o in broker.open_orders()}
-        executed: dict[str, int] = {}
-        for stored in self.ctx.ledger.executions():
-            executed[stored.order_id] = executed.get(stored.order_id, 0) + stored.quantity
+        # Open orders before executions: an order missing from this read has ended, so every
+        # fill it will ever have happened before the executions read that follows.
+        open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
+        self._take_in()
+        executed = self._executed()
         for order in list(self.orders.values()):
             if order.id in open_ids or not order.working:
                 continue
-            filled = max(order.filled, executed.get(order.id, 0))
-            if filled >= order.record.quantity:
-                # It completed while we were away: its executions are in the ledger now.
-                differences.append(
-                    f"order {order.id} ({order.record.purpose}) filled while the engine was away"
-                )
-                self._set_status(
-                    order.id,
-                    OrderStatus.FILLED,
-                    order.record.quantity,
-                    order.avg_fill_price,
-                    now,
-                    "filled while the engine was away",
-                )
+            if order.record.parent_id in open_ids:
+                continue  # an attached stop: the broker holds it with its parent
+            if kind == "reconnect" and order.status is OrderStatus.PENDING_SUBMIT:
+                continue  # still in our paced outbox, not sent yet
+            if max(order.done, executed.get(order.id, 0)) >= order.record.quantity:
+                differences.append(self._end_gone(order, executed, now, kind))
                 continue
             differences.append(f"order {order.id} ({order.record.purpose}) is not at the broker")
-            self._set_status(
-                order.id,
-                OrderStatus.CANCELLED,
-                filled,
-                order.avg_fill_price,
-                now,
-                "not at the broker at startup",
-            )
+            # Not ended yet: its fill may still be on its way. Out of the working orders (a lost
+            # stop is replaced now), it is ended at its second look.
+            self._unseen[order.id] = (self.orders.pop(order.id), kind)
         for oid in sorted(open_ids - self.orders.keys()):
             differences.append(f"broker order {oid} is not in the ledger")
         self._protect_unprotected(now)
-        mismatch = self._position_differences(differences)
+        self._pass.differences.extend(differences)
+        self._pass.orders_done = True
+        self._judge(now)
+
+    def _look_again(self, now: datetime) -> None:
+        """The second look, at a reconcile tick: end the orders a pass did not find at the
+        broker now that their late fills had time to arrive, and judge the positions again for
+        a pass without a verdict."""
+        if not self._unseen and self._pass is None:
+            return
+        if self._pass is not None and not self._pass.orders_done:
+            self._startup_reconcile(now, kind=self._pass.kind)
+            return
+        open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
+        self._take_in()
+        unseen, self._unseen = self._unseen, {}
+        executed = self._executed() if unseen else {}
+        for oid, (held_back, kind) in sorted(unseen.items()):
+            stored = self.ctx.ledger.order(oid)
+            if stored is None or stored.status.is_terminal:
+                continue  # ended meanwhile (after a restart of this actor rebuilt it)
+            order = self.orders.setdefault(oid, held_back)
+            if oid in open_ids or order.record.parent_id in open_ids:
+                self._report_once(oid, f"order {oid} is at the broker after all", now)
+                continue
+            self._end_gone(order, executed, now, kind)
+        if unseen:
+            self._protect_unprotected(now)
+        if self._pass is not None:
+            self._judge(now)
+
+    def _end_gone(
+        self, order: WorkingOrder, executed: dict[str, int], now: datetime, kind: str
+    ) -> str:
+        """End an order the broker no longer works: filled if its executions add up, else
+        cancelled with what did fill. Returns the difference to report."""
+        away, at = _WORDS[kind]
+        filled = min(max(order.done, executed.get(order.id, 0)), order.record.quantity)
+        if filled == order.record.quantity:
+            status, reason = OrderStatus.FILLED, f"filled {away}"
+        else:
+            status, reason = OrderStatus.CANCELLED, f"not at the broker {at}"
+        self._set_status(order.id, status, filled, order.avg_fill_price, now, reason)
+        return f"order {order.id} ({order.record.purpose}) {reason}"
+
+    def _judge(self, now: datetime) -> None:
+        """One look at the positions for the open pass; with a verdict, tell the governor."""
+        open_pass = self._pass
+        assert open_pass is not None
+        open_pass.looks += 1
+        read = self._read_positions()
+        undecided = frozenset(order.record.contract_key for order, _ in self._unseen.values())
+        verdict = judge_positions(
+            read, open_pass.previous, undecided=undecided, final=open_pass.looks >= LOOKS
+        )
+        if read.consistent:
+            open_pass.previous = read
+        if verdict is Verdict.UNSETTLED:
+            logger.info(
+                "order manager: {} reconciliation, look {}: {}; looking again",
+                open_pass.kind,
+                open_pass.looks,
+                "; ".join(read.differences) or "executions changed during every read",
+            )
+            return
+        self._pass = None
+        suffix = " (unconfirmed)" if verdict is Verdict.UNCONFIRMED else ""
+        differences = open_pass.differences + [line + suffix for line in read.differences]
+        mismatch = verdict is Verdict.DIFFER
         summary = "; ".join(differences) if differences else "ledger and broker agree"
         self.tell(
             "governor",
             RiskNotice(
                 "reconciled",
-                f"startup reconciliation: {len(differences)} difference(s)",
+                f"{open_pass.kind} reconciliation: {len(differences)} difference(s)",
                 now,
-                json.dumps({"mismatch": mismatch, "differences": differences, "summary": summary}),
+                json.dumps(
+                    {
+                        "pass": open_pass.kind,
+                        "mismatch": mismatch,
+                        "verdict": verdict.value,
+                        "looks": open_pass.looks,
+                        "differences": differences,
+                        "summary": summary,
+                    }
+                ),
             ),
         )
 
-    def _position_differences(self, differences: list[str]) -> bool:
-        """Compare the ledger's positions (summed over VAs) with the broker's, per contract."""
-        ours: dict[str, int] = {}
-        for (_va, key), position in self.positions.items():
-            ours[key] = ours.get(key, 0) + position.quantity
-        theirs = {p.contract.key: p.quantity for p in self.ctx.broker.positions()}
-        mismatch = False
-        for key in sorted(ours.keys() | theirs.keys()):
-            if ours.get(key, 0) != theirs.get(key, 0):
-                mismatch = True
-                differences.append(
-                    f"position {key}: ledger {ours.get(key, 0)}, broker {theirs.get(key, 0)}"
-                )
-        return mismatch
+    def _read_positions(self) -> PositionRead:
+        """The broker's positions against the ledger's, read between two executions reads
+        (the first is the last ``_take_in``): consistent when both agree, retried up to
+        ``READS_PER_LOOK`` times while they do not."""
+        read = PositionRead(False)
+        for _ in range(READS_PER_LOOK):
+            before = self._exec_ids
+            theirs: dict[str, int] = {}
+            for position in self.ctx.broker.positions():
+                key = position.contract.key
+                theirs[key] = theirs.get(key, 0) + position.quantity
+            after = self._take_in()
+            ours: dict[str, int] = {}
+            for (_va, key), held in self.positions.items():
+                ours[key] = ours.get(key, 0) + held.quantity
+            read = replace(compare_positions(ours, theirs), consistent=after == before)
+            if read.consistent:
+                break
+        return read
+
+    def _take_in(self) -> frozenset[str]:
+        """Read the broker's executions and take in those of our orders (stored once each:
+        the ledger skips known ids). Returns the execution ids read."""
+        executions = self.ctx.broker.executions()
+        for execution in executions:
+            if execution.exec_id in self._exec_ids:
+                continue  # taken in at an earlier read
+            oid = execution.client_order_id
+            if oid in self.orders or oid in self._unseen or self.ctx.ledger.order(oid):
+                self._on_execution(execution)
+        self._exec_ids = frozenset(e.exec_id for e in executions)
+        return self._exec_ids
+
+    def _executed(self) -> dict[str, int]:
+        """Shares executed per order, from the ledger."""
+        executed: dict[str, int] = {}
+        for stored in self.ctx.ledger.executions():
+            executed[stored.order_id] = executed.get(stored.order_id, 0) + stored.quantity
+        return executed
 
     def _protect_unprotected(self, now: datetime) -> None:
         """Every open stock position gets a working protective stop again (a new order: the

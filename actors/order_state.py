@@ -27,6 +27,7 @@ class WorkingOrder:
     avg_fill_price: Decimal | None = None
     last_event_at: datetime | None = None
     executed: int = 0  # sum of executions seen; may run ahead of ``filled``
+    stale_cancel_at: datetime | None = None  # when the stale-entry cancel was last asked for
 
     @property
     def done(self) -> int:

@@ -84,6 +84,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.state = TradingState.ACTIVE
         self.reason = "start"
         self.connected = True
+        self.data_stale = False  # the broker's market data is stale: entries freeze
         self.trading_day: date | None = None
         self.trades_today = 0
         self.day_start_net_liq = ZERO
@@ -231,6 +232,8 @@ class RiskGovernor(ExposureMixin, EngineActor):
             return decision
         if not self.connected:
             return rr.reject("connection", "broker disconnected")
+        if self.data_stale:
+            return rr.reject("data_stale", "market data stale: entries frozen until quotes return")
         risk = self.risk
         held = {key for key, e in self.exposures.items() if e.quantity}
         for decision in (
@@ -394,7 +397,10 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.tell("order_manager", command)
 
     def _on_connection(self, event: ConnectionEvent) -> None:
-        self.connected = event.state is ConnectionState.CONNECTED
+        """DISCONNECTED closes the gate; DATA_STALE (orders still reach the broker) freezes
+        entries only, so exits, stops and flatten still pass."""
+        self.connected = event.state is not ConnectionState.DISCONNECTED
+        self.data_stale = event.state is ConnectionState.DATA_STALE
         self._store("connection", f"{event.state.value}: {event.detail}", event.time)
         self._apply_gate()
         self._publish()
@@ -416,21 +422,29 @@ class RiskGovernor(ExposureMixin, EngineActor):
             gate, reason = GateState.CLOSED, "broker disconnected"
         elif not self.reconciled:
             gate, reason = GateState.CLOSED, "awaiting the startup reconciliation"
+        elif self.data_stale and gate is GateState.OPEN:
+            gate, reason = GateState.EXITS_ONLY, "market data stale"
         self.ctx.gate.set(gate, reason)
 
     def _on_reconciled(self, notice: RiskNotice) -> None:
-        """The OrderManager compared the ledger with the broker: trade only on a reconciled
-        book; on a position mismatch, halt unless config says trade on."""
+        """The OrderManager compared the ledger with the broker (a startup pass, or a reconnect
+        pass after a connection loss): trade only on a reconciled book. A position mismatch,
+        which the OrderManager reports only when stable (the same contracts differing on
+        consistent reads at two looks, ``actors/rules/reconcile.py``: a fill still being
+        replayed never counts), halts after either pass unless ``engine.on_mismatch`` is
+        "trade"; an unreadable notice counts as a mismatch."""
         self._store("reconciled", notice.reason, notice.time, notice.detail)
         self.reconciled = True
         try:
-            mismatch = bool(json.loads(notice.detail).get("mismatch"))
+            detail = json.loads(notice.detail)
+            mismatch = bool(detail.get("mismatch"))
+            kind = str(detail.get("pass") or "startup")
         except (ValueError, AttributeError):
-            mismatch = True
+            mismatch, kind = True, "startup"
         if mismatch and self.ctx.config.engine.on_mismatch == "halt":
             self._set_state(
                 TradingState.HALTED,
-                "startup reconciliation: ledger and broker "
+                f"{kind} reconciliation: ledger and broker "
                 "positions differ (see the reconciled risk event); resume to trade",
             )
         else:

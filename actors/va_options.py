@@ -140,7 +140,9 @@ class OptionTrading:
                 self._note(f"naked_put {symbol}: {choice}")
             return False
         self.candidate = choice
-        self._candidate_since = now
+        # The chain read may block for a while (IB paces its requests): the candidate's quote
+        # timeout starts once it is picked, not at the quote that triggered the scan.
+        self._candidate_since = self.ctx.clock.now()
         self._contracts[choice.quote.contract.key] = choice.quote.contract
         self._sync_option_subscriptions()
         return True

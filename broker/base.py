@@ -190,6 +190,10 @@ class OrderRequest:
     # working member of the group by the filled quantity, atomically at the broker, so a
     # protective stop and an exit for the same position can never both fill in full.
     oca_group: str | None = None
+    # An attached order (``parent_id`` = this id) follows at once: a broker that sends brackets
+    # as one family (IB: parent ``transmit=False``, child ``transmit=True``) holds this order
+    # until that child arrives, so the entry never works at the market without its stop.
+    has_attached: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +267,9 @@ class AccountSnapshot:
 
 class ConnectionState(StrEnum):
     CONNECTED = "CONNECTED"
+    # The order channel works but no quotes came for too long while the market is open:
+    # entries freeze, exits, stops and flatten still pass.
+    DATA_STALE = "DATA_STALE"
     DISCONNECTED = "DISCONNECTED"
 
 

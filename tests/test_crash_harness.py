@@ -33,9 +33,10 @@ HARD_LIMIT_S = 285  # then the process group is killed
 #: Known engine bugs the harness finds (docs/RELIABILITY.md, "Known bugs"), each pinned by an
 #: xfail test below. Bug C: the harness names it ``cancelled_then_filled`` and traces what
 #: follows from it (a VA holding two symbols, an entry against a position, a position whose stop
-#: was cancelled with the entry it protected) to it, as the violation's ``cause``. Bug E: an exit
-#: sized before the stop fill that closed the position reached the engine opens the other side
-#: (cause ``exit_sized_before_the_closing_fill_arrived``). Bug D: a fill while the startup
+#: was cancelled with the entry it protected) to it, as the violation's ``cause``. Bug E (fixed,
+#: its test is no longer xfail): an exit sized before the stop fill that closed the position
+#: reached the engine opened the other side (cause ``exit_sized_before_the_closing_fill_arrived``).
+#: Bug D: a fill while the startup
 #: reconciliation reads the broker makes it see the positions differ and halt (cause
 #: ``fill_during_the_startup_reconciliation``), and an order filling during it is retired as
 #: "not at the broker" (``retired_then_filled``: its stop is cancelled with it). Bug F: a
@@ -141,19 +142,12 @@ def test_a_graceful_stop_crashes_no_actor_and_never_overruns(
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    reason="BUG D (actors/order_reconcile.py _startup_reconcile): executions, open orders and "
-    "positions are read one after the other while the market moves (and re-placed stops go out "
-    "in between). A fill between the executions and the positions shows as a position "
-    "difference and the engine halts (engine.on_mismatch = 'halt') until a human resumes; an "
-    "order that fills between the executions and the open orders is retired as cancelled 'not "
-    "at the broker' (an entry's stop is cancelled with it: unprotected position). Not strict: "
-    "it takes a fill during a restart.",
-    strict=False,
-)
 def test_no_fill_during_a_startup_reconciliation_halts_the_engine(
     crash_report: dict[str, Any],
 ) -> None:
+    """Bug D, fixed: the reconciliation reads open orders before executions, ends an order
+    the broker does not have only at its second look, and counts a position difference only
+    when stable (actors/order_reconcile.py, actors/rules/reconcile.py)."""
     raced = [
         v["cause"] or v["detail"]
         for v in crash_report["violations"]
@@ -162,16 +156,12 @@ def test_no_fill_during_a_startup_reconciliation_halts_the_engine(
     assert not raced, "\n".join(raced)
 
 
-@pytest.mark.xfail(
-    reason="BUG E (actors/order_manager.py _clip_reduce_only / _oca_group): an exit sized from "
-    "the OrderManager's position while the fill of a stop that closed it at the broker is still "
-    "on its way joins the stop's OCA group after the stop filled, so nothing reduces it and it "
-    "opens the other side. Not strict: it takes a stop and an exit signal on one tick.",
-    strict=False,
-)
 def test_no_exit_fills_into_a_position_a_stop_had_just_closed(
     crash_report: dict[str, Any],
 ) -> None:
+    """Bug E (fixed): an exit sized before the stop fill that closed the position reached the
+    engine joins the stop's OCA group after it filled; TWS refuses it (201 "OCA group is already
+    filled"), as IB does, instead of letting it open the other side."""
     raced = [v["detail"] for v in crash_report["violations"] if v["cause"] == EXIT_RACE]
     assert not raced, "\n".join(raced)
 
@@ -193,14 +183,10 @@ def test_every_order_ends_in_the_ledger_as_it_ended_at_the_broker(
     assert not wrong, "\n".join(wrong[:20])
 
 
-@pytest.mark.xfail(
-    reason="BUG B (broker/ib/broker.py default WallClock + actors/engine.py _anchored_clock): "
-    "status events of an earlier run's working orders, learned while connecting, are stamped "
-    "with the adapter's WallClock (use_clock comes after connect), so order_event times lie "
-    "outside the simulated run. Not strict: a run may restart with no order pending.",
-    strict=False,
-)
 def test_every_ledger_time_comes_from_the_engines_clock(crash_report: dict[str, Any]) -> None:
+    """Bug B, fixed: order statuses IB reports while the adapter connects are turned into
+    events only at ``IBBroker.start``, once the engine's clock is set (broker/ib/orders.py
+    ``OrderDesk.begin``)."""
     wrong = [f["detail"] for f in crash_report["findings"] if f["check"] == "time_not_broker_time"]
     assert not wrong, "\n".join(wrong)
 
@@ -230,17 +216,10 @@ def _until(predicate: Any, timeout_s: float = 5.0) -> Any:
     return predicate()
 
 
-@pytest.mark.xfail(
-    reason="BUG C (broker/ib/orders.py OrderDesk.on_order_status; ib_async IB.cancelOrder): a "
-    "bracket entry is sent with transmit=False; cancelled before TWS's first status, ib_async "
-    "marks it Cancelled locally (no error code in the trade log) and the adapter reports that "
-    "as IB's CANCELLED, while TWS fills it (10148 'cannot be cancelled, state: Filled'). The "
-    "OrderManager then cancels the entry's protective stop (nothing held yet) and the VA "
-    "thinks itself flat: the fill leaves an unprotected position and the VA may enter another "
-    "symbol. The crash harness finds it as cancelled_then_filled.",
-    strict=True,
-)
 def test_a_bracket_entry_cancelled_before_its_ack_is_not_reported_cancelled_if_it_fills() -> None:
+    """Bug C, fixed: once its stop released it, the entry's ib_async order is transmit=True,
+    and what ib_async says while our cancel call runs is not taken as IB's status
+    (broker/ib/brackets.py, broker/ib/orders.py)."""
     from actors.calendar import TradingCalendar
     from actors.clock import VirtualClock
     from broker.base import (
@@ -280,8 +259,10 @@ def test_a_bracket_entry_cancelled_before_its_ack_is_not_reported_cancelled_if_i
         bid, ask = listener.quotes[-1].bid, listener.quotes[-1].ask
         aapl = Contract.stock("AAPL")
         entry = OrderRequest(
-            "e1", aapl, Side.SELL, OrderType.LMT, 100, limit_price=Decimal(f"{bid - 1:.2f}")
-        )  # marketable: TWS fills it as soon as the bracket is released
+            "e1", aapl, Side.SELL, OrderType.LMT, 100, limit_price=Decimal(f"{bid - 1:.2f}"),
+            has_attached=True,
+        )  # fmt: skip
+        # marketable: TWS fills it as soon as the bracket is released
         stop = OrderRequest(
             "e1.stop", aapl, Side.BUY, OrderType.STP, 100, stop_price=Decimal(f"{ask + 5:.2f}"),
             parent_id="e1", reduce_only=True, tif="GTC",

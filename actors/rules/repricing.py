@@ -10,16 +10,34 @@ re-price moves it a step further toward the natural price, never past it::
 rounded to the cent toward the mid, so a sell never asks less than the bid and a buy never
 bids more than the ask. The OrderManager applies a plan to any order that carries one
 (option entries, option exits, flatten).
+
+A plan lives in the OrderManager's memory; what survives a crash or a restart is what the
+ledger stores of it: each re-price that moved the limit is an order event whose detail
+``reprice_detail`` writes (the re-price's number and the new limit), and a plan that ended
+by cancelling to go to market stores ``to_market_detail`` before the cancel is sent.
+``plan_progress`` reads them back, so a rebuilt plan goes on from the last stored re-price.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from broker.base import Side
 
-__all__ = ["CENT", "RepricePlan", "plan_done", "repriced_limit"]
+__all__ = [
+    "CENT",
+    "PlanProgress",
+    "RepricePlan",
+    "plan_done",
+    "plan_progress",
+    "reprice_detail",
+    "repriced_limit",
+    "to_market_detail",
+]
 
 CENT = Decimal("0.01")
 
@@ -72,3 +90,55 @@ def repriced_limit(*, side: Side, bid: float, ask: float, step: int, steps: int)
 def plan_done(plan: RepricePlan, reprices: int) -> bool:
     """Whether a plan that has re-priced ``reprices`` times has ended."""
     return plan.max_reprices is not None and reprices >= plan.max_reprices
+
+
+# -- what the ledger keeps of a plan -----------------------------------------------------------
+_REPRICED = re.compile(r" re-price (\d+)/\S+ to (\S+)$")
+_TO_MARKET = re.compile(r" cancel to go to market after (\d+) re-prices$")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanProgress:
+    """How far a plan had got, as its order's stored events tell.
+
+    Attributes:
+        reprices: the number of the last stored re-price (0: none stored).
+        limit: the limit that re-price sent (None: the order's first limit still stands).
+        at: when it was stored (None: no re-price stored).
+        to_market: the plan ended by cancelling the order to go to market.
+    """
+
+    reprices: int = 0
+    limit: Decimal | None = None
+    at: datetime | None = None
+    to_market: bool = False
+
+
+def reprice_detail(reason: str, reprices: int, most: int | None, limit: Decimal) -> str:
+    """The stored detail of re-price number ``reprices`` (of at most ``most``) to ``limit``."""
+    return f"{reason} re-price {reprices}/{'-' if most is None else most} to {limit}"
+
+
+def to_market_detail(reason: str, reprices: int) -> str:
+    """The stored detail of a plan that ends by cancelling its order to go to market."""
+    return f"{reason} cancel to go to market after {reprices} re-prices"
+
+
+def plan_progress(events: Iterable[tuple[datetime, str]]) -> PlanProgress:
+    """Read a plan's progress back from its order's events, (time, detail) oldest first.
+
+    Only re-prices that moved the limit are stored, so ``reprices`` may be lower than the
+    number made (never higher): a plan rebuilt from it repeats at most those steps.
+    """
+    progress = PlanProgress()
+    for at, detail in events:
+        if (repriced := _REPRICED.search(detail)) is not None:
+            try:
+                limit = Decimal(repriced.group(2))
+            except InvalidOperation:
+                continue
+            progress = PlanProgress(int(repriced.group(1)), limit, at, progress.to_market)
+        elif (ended := _TO_MARKET.search(detail)) is not None:
+            reprices = max(progress.reprices, int(ended.group(1)))
+            progress = PlanProgress(reprices, progress.limit, progress.at, True)
+    return progress

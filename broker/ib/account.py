@@ -7,29 +7,50 @@ connect); every change marks the snapshot dirty and at most one snapshot per
 call (``reqPositions``, ``reqExecutions``: the executions of the day, including those that
 happened while we were disconnected or stopped). ib_async keys concurrent requests of one kind
 by name, so each kind is serialised with its own lock.
+
+Option expiry, exercise and assignment: IB reports them only as position changes, so the feed
+follows every ``position`` message and our executions through a ``SettlementWatch`` and delivers
+the ``ExpiryEvent`` / ``AssignmentEvent`` it infers (see ``broker.ib.parsing.settlement``). A
+full positions read (``positions()``, at every reconciliation) also counts: an option missing
+from it went to 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Iterable
 from dataclasses import replace
+from decimal import Decimal
 
-from ib_async import AccountValue, Fill, Trade
+from ib_async import AccountValue, Fill, Position, Trade
 from loguru import logger
 
-from broker.base import AccountSnapshot, BrokerOrderState, BrokerPosition, ExecutionEvent
+from broker.base import (
+    AccountSnapshot,
+    BrokerOrderState,
+    BrokerPosition,
+    Contract,
+    ExecutionEvent,
+)
 from broker.ib.context import IbContext
 from broker.ib.order_state import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
+from broker.ib.parsing.contracts import from_ib_contract
 from broker.ib.parsing.orders import (
     broker_order_state,
     client_order_id,
     execution_event,
+    money,
     order_status,
     request_from_trade,
 )
+from broker.ib.parsing.settlement import Settlement, SettlementWatch
 
 __all__ = ["AccountFeed"]
+
+#: Wall seconds a position change waits for the executions or the stock change explaining it.
+SETTLE_GRACE_S = 2.0
 
 
 class AccountFeed:
@@ -43,6 +64,17 @@ class AccountFeed:
         self._orders_lock = asyncio.Lock()
         self._foreign: list[BrokerOrderState] = []
         self._foreign_at = -1e18
+        self.settlements = SettlementWatch(
+            account="",
+            expired=self._expired,
+            underlying_price=self._underlying_price,
+            grace_s=SETTLE_GRACE_S,
+        )
+        self._settle_scheduled = False
+        # Wired here, with the feed: ib_async holds these bound methods weakly and the feed
+        # lives as long as the broker.
+        ctx.ib.positionEvent += self.on_position
+        ctx.ib.execDetailsEvent += self.on_exec_details
 
     # -- snapshots ------------------------------------------------------------------------------
     def on_account_value(self, value: AccountValue) -> None:
@@ -73,6 +105,62 @@ class AccountFeed:
             time=self.ctx.clock.now(),
         )
 
+    # -- settlements ----------------------------------------------------------------------------
+    def on_position(self, position: Position) -> None:
+        """A ``position`` message: the settlements it completes are delivered."""
+        account = self.ctx.account
+        contract = from_ib_contract(position.contract)
+        if contract is None or (account and position.account and position.account != account):
+            return
+        self.settlements.account = account
+        events = self.settlements.position(
+            contract, int(position.position), now_s=self.ctx.mono(), time=self.ctx.clock.now()
+        )
+        self._deliver(events)
+
+    def on_exec_details(self, trade: Trade, fill: Fill) -> None:
+        self._explain([fill])
+
+    def _explain(self, fills: Iterable[Fill]) -> None:
+        for fill in fills:
+            event = execution_event(fill, tz=self.ctx.tz)
+            if event is not None:
+                self.settlements.execution(
+                    event.exec_id, event.contract, event.side, event.quantity
+                )
+
+    def _deliver(self, events: list[Settlement]) -> None:
+        for event in events:
+            logger.info("ib: {} inferred from IB's positions", event)
+            self.ctx.emitter.event(event)
+        if self.settlements.waiting() and not self._settle_scheduled:
+            self._settle_scheduled = True
+            asyncio.get_running_loop().call_later(SETTLE_GRACE_S, self._settle_due)
+
+    def _settle_due(self) -> None:
+        self._settle_scheduled = False
+        events, unexplained = self.settlements.expire(self.ctx.mono())
+        for change in unexplained:
+            logger.debug(
+                "ib: position change {} {:+d}: no execution explains it",
+                change.contract.key,
+                change.amount,
+            )
+        self._deliver(events)
+
+    def _expired(self, contract: Contract) -> bool:
+        if contract.expiry is None:
+            return False
+        return self.ctx.calendar.local(self.ctx.clock.now()).date() >= contract.expiry
+
+    def _underlying_price(self, symbol: str) -> Decimal | None:
+        for ticker in self.ctx.ib.tickers():
+            if ticker.contract is not None and ticker.contract.secType == "STK":
+                price = ticker.marketPrice() if ticker.contract.symbol == symbol else math.nan
+                if math.isfinite(price) and price > 0:
+                    return money(price)
+        return None
+
     # -- reads ----------------------------------------------------------------------------------
     async def positions(self) -> list[BrokerPosition]:
         async with self._positions_lock:
@@ -81,13 +169,23 @@ class AccountFeed:
         mapped = [
             broker_position(p) for p in rows if not account or not p.account or p.account == account
         ]
-        return sorted((p for p in mapped if p is not None), key=lambda p: p.contract.key)
+        held = sorted((p for p in mapped if p is not None), key=lambda p: p.contract.key)
+        self.settlements.account = account
+        self._deliver(
+            self.settlements.snapshot(
+                [(p.contract, p.quantity) for p in held],
+                now_s=self.ctx.mono(),
+                time=self.ctx.clock.now(),
+            )
+        )
+        return held
 
     async def executions(self) -> list[ExecutionEvent]:
         """The day's executions (IB keeps them since its last restart), oldest first, each
         with its commission when IB has reported it."""
         async with self._executions_lock:
             fills = await self.ctx.bounded(self.ctx.ib.reqExecutionsAsync(), "executions")
+        self._explain(fills)
         events = []
         for fill in fills:
             event = execution_event(fill, tz=self.ctx.tz)
@@ -104,7 +202,9 @@ class AccountFeed:
     async def fills(self) -> list[Fill]:
         """The raw ib_async fills of the day (for the reconnect resync)."""
         async with self._executions_lock:
-            return list(await self.ctx.bounded(self.ctx.ib.reqExecutionsAsync(), "executions"))
+            fills = list(await self.ctx.bounded(self.ctx.ib.reqExecutionsAsync(), "executions"))
+        self._explain(fills)
+        return fills
 
     async def open_trades(self) -> list[Trade]:
         """Our client's open orders, fresh from IB."""

@@ -7,7 +7,9 @@ and wait for their answer, bounded by ``request_timeout_s``. Quotes and events r
 listener on the loop thread, already frozen domain values.
 
 Lifecycle: ``connect()`` (the engine calls it first to anchor its clock at the broker's time;
-``start`` calls it if nobody did), ``use_clock``, ``start(listener)``, ``stop()``.
+``start`` calls it if nobody did), ``use_clock``, ``start(listener)``, ``stop()``. Order
+statuses IB reports before ``start`` (while connecting: an earlier run's working orders) are
+turned into events at ``start``, so every event carries the engine's clock.
 """
 
 from __future__ import annotations
@@ -121,9 +123,10 @@ class IBBroker:
             raise RuntimeError("IBBroker is already started")
         if self._connection is None:
             self.connect()
-        ctx, account = self._ctx_or_fail(), self._account_or_fail()
+        ctx, account, desk = self._ctx_or_fail(), self._account_or_fail(), self._desk_or_fail()
 
         def attach() -> None:
+            desk.begin()  # statuses learned while connecting, stamped with the engine's clock
             ctx.emitter.attach(listener)
             snapshot = account.snapshot()
             if snapshot is not None:
@@ -237,13 +240,20 @@ class IBBroker:
                 order.client_order_id,
                 self._gate.reason,
             )
-            return False
+            return self._refused(order, f"gate {self._gate.state}")
         connection = self._connection
         if connection is None or not connection.health.can_send:
             logger.warning("ib: link to IB is down: order {} refused", order.client_order_id)
-            return False
+            return self._refused(order, "the link to IB is down")
         self._loop.post(self._desk_or_fail().place, order)
         return True
+
+    def _refused(self, order: OrderRequest, reason: str) -> bool:
+        """False; an attached order refused here also ends the parent held for it."""
+        desk = self._desk
+        if order.parent_id and desk is not None:
+            self._loop.post(desk.child_refused, order, reason)
+        return False
 
     def cancel_order(self, client_order_id: str) -> None:
         self._loop.post(self._desk_or_fail().cancel, client_order_id)

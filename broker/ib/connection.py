@@ -6,8 +6,12 @@
   can then not be cancelled from here).
 * The account must be a paper account unless live trading was asked for twice (``safety``).
 * The link is ``LinkHealth``: the socket, TWS's own link to IB (1100 lost, 1101/1102 restored)
-  and fresh data (the stale-data watchdog). Every change is a ``ConnectionEvent``; the governor
-  closes the gate on DISCONNECTED. Data-farm notices (2103-2108, 2157, 2158) change nothing.
+  and fresh data (the stale-data watchdog). Every change is a ``ConnectionEvent``: the governor
+  closes the gate on DISCONNECTED and freezes entries only on DATA_STALE (no quotes for
+  ``stale_data_clock_s`` while the market is open: exits, stops and flatten still go out). A
+  restored link starts with fresh data (the watchdog counts again from then), so the engine
+  always sees CONNECTED, and reconciles, after a loss. Data-farm notices (2103-2108, 2157,
+  2158) change nothing.
 * A lost socket is reconnected with exponential backoff and jitter; 1101/1102 keep the socket.
   Either way, before CONNECTED is reported: market data is requested again (all of it after a
   reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the
@@ -228,6 +232,7 @@ class Connection:
             self.health.socket_up = True
             self.health.ib_link_up = True
             self.ctx.link_up = True
+            self._data_afresh()
             self._report(f"reconnected as client {self.ctx.client_id}")
             return
 
@@ -241,7 +246,14 @@ class Connection:
             logger.exception("ib: resync after {} failed", code)
         self.health.ib_link_up = True
         self.ctx.link_up = self.health.can_send
+        self._data_afresh()
         self._report(f"IB connectivity restored ({code})")
+
+    def _data_afresh(self) -> None:
+        """After a loss, staleness is judged anew from now: the engine first hears CONNECTED
+        (and reconciles), then DATA_STALE if quotes still do not come."""
+        self.health.data_fresh = True
+        self.watchdog.reset(self.ctx.clock.now())
 
     async def _resync(self) -> None:
         """Executions first (each reaches the engine once), then every working order's status."""
@@ -259,8 +271,8 @@ class Connection:
         state = self.health.update()
         if state is None:
             return
-        if state is ConnectionState.DISCONNECTED:
-            logger.warning("ib: DISCONNECTED: {}", detail)
+        if state is not ConnectionState.CONNECTED:
+            logger.warning("ib: {}: {}", state.value, detail)
         else:
             logger.info("ib: CONNECTED: {}", detail)
         self.ctx.emitter.event(ConnectionEvent(state, detail, self.ctx.clock.now()))

@@ -54,7 +54,9 @@ class IbOptions:
     account_interval_s: float = 0.5  # at most one AccountSnapshot per this
     commission_wait_s: float = 5.0
     status_wait_s: float = 5.0
-    bracket_grace_s: float = 0.05  # a stock entry waits this long for its attached stop
+    # An order placed with ``has_attached`` waits at most this long for its child, then goes
+    # out alone (logged as an error; see broker/ib/brackets.py).
+    attached_wait_s: float = 1.0
     foreign_orders_refresh_s: float = 10.0  # other clients' open orders are re-read this often
     clock_sync_s: float = 30.0  # how often the broker's time is read to keep the clock in step
 

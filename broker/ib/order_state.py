@@ -31,7 +31,8 @@ class Tracked:
     filled: int = 0
     reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
     cancel_reason: str = ""  # why the adapter itself cancelled it
-    held: bool = False  # placed with transmit=False, waiting for its child
+    held: bool = False  # not sent yet: waits for its attached child (``has_attached``)
+    hold_timer: asyncio.TimerHandle | None = None  # the safety release of a held order
     dry: bool = False
 
     @property
@@ -57,10 +58,10 @@ class PacedOutbox:
 
     def __init__(self, ctx: IbContext) -> None:
         self._ctx = ctx
-        self._queue: deque[Callable[[], None]] = deque()
+        self._queue: deque[Callable[[], object]] = deque()
         self._draining = False
 
-    def run(self, action: Callable[[], None]) -> None:
+    def run(self, action: Callable[[], object]) -> None:
         self._queue.append(action)
         if not self._draining:
             self._drain()

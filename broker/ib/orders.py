@@ -3,13 +3,18 @@ them into order events, and knows what is working (ib-loop thread only).
 
 * Our client order id is IB's ``orderRef``; the desk keeps one ``Tracked`` record per order
   with the ib_async ``Order`` (for cancels and modifications, across reconnects) and the status
-  IB last reported. Statuses come from IB's own ``orderStatus`` messages only: ib_async also
-  marks a trade Cancelled when any error code about it arrives (10349, 399, ...), and such a
-  status is ignored here (the trade log entry carries the error code).
-* Brackets: a stock entry that is not reduce-only is placed with ``transmit=False`` and waits
-  ``bracket_grace_s`` for its attached stop, which goes with ``parentId`` and ``transmit=True``
-  and so releases both at once. If no child comes in time the entry is re-sent with
-  ``transmit=True``. Every other order is transmitted at once.
+  IB last reported. Statuses come from IB's own ``orderStatus`` messages only (and CANCELLED
+  also from error 202). ib_async has verdicts of its own, ignored here: it marks a trade
+  Cancelled when any error code about it arrives (10349, 399, ...; the trade log entry carries
+  the code), and ``IB.cancelOrder`` sets PendingCancel, or Cancelled for an order it believes
+  untransmitted, and emits that as a status while our cancel call runs. An order we asked to
+  cancel that IB fills anyway ends FILLED with its executions (bug C).
+* Until ``begin`` (``IBBroker.start``, once the engine's clock is set) statuses are only
+  collected: those IB reports while we connect (an earlier run's working orders) are turned
+  into events then, stamped with the engine's clock rather than the adapter's first clock.
+* Brackets (``broker/ib/brackets.py``): an order placed with ``has_attached`` is held until its
+  attached stop arrives; then both go out as one family (parent ``transmit=False``, child
+  ``transmit=True`` with ``parentId``). Every other order is transmitted at once.
 * OCA: ``OrderRequest.oca_group`` becomes ``ocaGroup`` with ``ocaType`` 2 (reduce the others).
 * Errors: 201/203 reject an order IB has not acknowledged (REJECTED, with IB's reason); 202 is
   a cancel acknowledgement (CANCELLED); 110/200 reject a new order; 100 (pacing) re-sends an
@@ -23,7 +28,6 @@ them into order events, and knows what is working (ib-loop thread only).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -33,41 +37,39 @@ from loguru import logger
 
 from broker.base import (
     BrokerEvent,
-    BrokerOrderState,
     OrderRequest,
     OrderStatus,
     OrderStatusEvent,
     OrderType,
 )
+from broker.ib.brackets import BracketMixin
 from broker.ib.context import IbContext
 from broker.ib.errors import ErrorClass, classify, rejection_reason
 from broker.ib.flow import OrderFlow
 from broker.ib.order_state import PacedOutbox, Tracked, commission_of
+from broker.ib.order_sync import SyncMixin
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.orders import (
-    broker_order_state,
     client_order_id,
     execution_event,
     money,
-    request_from_trade,
     status_event,
-    status_of_trade,
     to_ib_order,
 )
 
 __all__ = ["OrderDesk"]
 
-_WORKING_IB = ("Submitted", "PreSubmitted")
 
-
-class OrderDesk:
+class OrderDesk(BracketMixin, SyncMixin):
     def __init__(self, ctx: IbContext, flow: OrderFlow) -> None:
         self.ctx = ctx
         self.flow = flow
         self.orders: dict[str, Tracked] = {}
         self._by_ib_id: dict[int, str] = {}
         self._outbox = PacedOutbox(ctx)
-        self._kept: list[Callable[[], None]] = []
+        self._kept: list[Callable[[], object]] = []
+        self._cancelling = False  # inside our own ``IB.cancelOrder`` call
+        self._early: dict[int, Trade] | None = {}  # statuses before ``begin``, by trade
         self.sent = 0  # placements written to the socket (dry-run: always 0)
 
     # -- requests (loop thread, from the facade) ----------------------------------------------
@@ -81,26 +83,26 @@ class OrderDesk:
             logger.info("ib: dry-run order {} acknowledged locally (never sent)", cid)
             self._status(tracked, OrderStatus.SUBMITTED, "dry-run: not sent to IB")
             return
+        parent = self.orders.get(request.parent_id) if request.parent_id else None
         try:
             contract = self.ctx.qualified.get(request.contract.key) or to_ib_contract(
                 request.contract
             )
-            parent = self.orders.get(request.parent_id) if request.parent_id else None
-            hold = parent is None and self._expects_child(request)
-            order = to_ib_order(request, account=self.ctx.account, transmit=not hold)
+            order = to_ib_order(
+                request, account=self.ctx.account, transmit=not request.has_attached
+            )
         except ValueError as err:
             tracked.reason = str(err)
             self._status(tracked, OrderStatus.REJECTED, f"adapter: {err}")
+            self.drop_orphaned_parent(tracked)
             return
-        tracked.order, tracked.contract, tracked.held = order, contract, hold
-        # The parent's orderId exists once it is sent (FIFO: before this child).
-        self._paced(lambda: self._send(tracked, parent=parent))
-        if parent is not None and parent.held:
-            parent.held = False  # the child's transmit=True released the whole family
-        if hold:
-            asyncio.get_running_loop().call_later(
-                self.ctx.options.bracket_grace_s, self._release, cid
-            )
+        tracked.order, tracked.contract = order, contract
+        if request.has_attached:
+            self._hold(tracked)
+        elif parent is not None:
+            self._place_child(tracked, parent)
+        else:
+            self._paced(lambda: self._send(tracked))
 
     def cancel(self, cid: str) -> None:
         tracked = self.orders.get(cid)
@@ -109,6 +111,9 @@ class OrderDesk:
             return
         if tracked.dry:
             self._status(tracked, OrderStatus.CANCELLED, "dry-run: cancelled locally")
+            return
+        if tracked.held:
+            self._cancel_held(tracked, "cancelled before its attached order came")
             return
         order = tracked.order
         if order is not None:
@@ -145,6 +150,8 @@ class OrderDesk:
             order.lmtPrice = float(limit_price)
         if stop_price is not None and request.order_type is OrderType.STP:
             order.auxPrice = float(stop_price)
+        if tracked.held:
+            return  # goes out, modified, with its family
         contract = tracked.contract
 
         def send() -> None:
@@ -154,18 +161,27 @@ class OrderDesk:
         self._paced(send, keep_while_down=True)
 
     def global_cancel(self) -> None:
-        """Cancel every working order (IB: of every client; dry-run: ours, locally)."""
+        """Cancel every working order (IB: of every client; dry-run: ours, locally). Held
+        orders, which IB does not have yet, are cancelled here."""
         if self.ctx.options.dry_run:
             for cid, tracked in list(self.orders.items()):
                 if tracked.working:
                     self.cancel(cid)
             return
+        for tracked in list(self.orders.values()):
+            if tracked.held:
+                self._cancel_held(tracked, "global cancel")
         self._paced(self.ctx.ib.reqGlobalCancel, keep_while_down=True)
 
     # -- what IB says (loop thread, ib_async events) -------------------------------------------
     def on_order_status(self, trade: Trade) -> None:
+        if self._cancelling:
+            return  # ib_async's own verdict on our cancel request, not IB's status
         if trade.log and trade.log[-1].errorCode:
             return  # ib_async's own verdict on an error code, not IB's status
+        if self._early is not None:
+            self._early[id(trade)] = trade  # its latest status is taken at ``begin``
+            return
         cid = client_order_id(trade.order.orderRef, trade.order.permId)
         tracked = self.orders.get(cid)
         if tracked is None and trade.order.clientId == self.ctx.client_id:
@@ -196,6 +212,13 @@ class OrderDesk:
             if event.status is OrderStatus.INACTIVE and order is not None:
                 # Our books end an Inactive order; IB could revive it, so it is cancelled there.
                 self._paced(lambda: self._cancel_at_ib(order))
+
+    def begin(self) -> None:
+        """Turn statuses into events from now on, starting with the latest status of every
+        trade IB reported before (the engine's clock is set by now: bug B)."""
+        early, self._early = self._early or {}, None
+        for trade in early.values():
+            self.on_order_status(trade)
 
     def on_exec_details(self, trade: Trade, fill: Fill) -> None:
         self.take_fill(fill)
@@ -230,7 +253,7 @@ class OrderDesk:
             if pending:
                 logger.warning("ib: order {} rejected ({}): {}", cid, code, tracked.reason)
                 self._status(tracked, OrderStatus.REJECTED, tracked.reason)
-                self._drop_orphaned_parent(tracked)
+                self.drop_orphaned_parent(tracked)
             else:
                 logger.warning("ib: order {} error {} (working): {}", cid, code, text)
         elif kind is ErrorClass.ORDER_CANCELLED:
@@ -245,62 +268,12 @@ class OrderDesk:
             logger.info("ib: order {} notice {}: {}", cid, code, text)
         return True
 
-    # -- reconciliation ------------------------------------------------------------------------
-    def learn_trades(self, trades: list[Trade]) -> None:
-        """Track the working orders IB knows for our client (e.g. left by an earlier run)."""
-        for trade in trades:
-            if trade.order.clientId != self.ctx.client_id:
-                continue
-            if trade.orderStatus.status not in ("Filled", "Cancelled", "Inactive", "ApiCancelled"):
-                cid = client_order_id(trade.order.orderRef, trade.order.permId)
-                if cid not in self.orders:
-                    self._learn(trade)
-
-    def sync_statuses(self, open_trades: list[Trade], completed: list[Trade]) -> None:
-        """After a reconnect: every order we think is working gets IB's current status (after
-        the executions, which ``take_fill`` has delivered); one IB no longer has at all is
-        ended as CANCELLED."""
-        by_ref: dict[str, Trade] = {}
-        for trade in [*completed, *open_trades]:  # open ones win
-            if trade.order.orderRef:
-                by_ref[trade.order.orderRef] = trade
-        now = self.ctx.clock.now()
-        for cid, tracked in list(self.orders.items()):
-            if not tracked.working or tracked.dry or tracked.held:
-                continue
-            found = by_ref.get(cid)
-            if found is None:
-                if tracked.status is OrderStatus.PENDING_SUBMIT:
-                    self._status(tracked, OrderStatus.REJECTED, "never reached IB (link lost)")
-                else:
-                    self._status(tracked, OrderStatus.CANCELLED, "not at IB after reconnect")
-                continue
-            event = status_of_trade(
-                found, cid, executed=self.flow.executed(cid), time=now, reason=tracked.reason
-            )
-            if event is not None:
-                self._emit_status(tracked, event)
-
-    def working(self) -> list[BrokerOrderState]:
-        """Our working orders (dry-run ones included), as IB last reported them; an order
-        whose end is still held back in the flow (its executions not yet delivered) still
-        counts as working, so a reconciliation never retires it ahead of its fills."""
-        return [
-            broker_order_state(t.request, t.status, t.filled)
-            for cid, t in self.orders.items()
-            if t.working or not self.flow.is_terminal(cid)
-        ]
-
     def tick(self) -> None:
         """Deliver what waited too long in the flow (called a few times a second)."""
         self.ctx.emitter.many(self.flow.expire(self.ctx.mono()))
 
     # -- internals -----------------------------------------------------------------------------
-    @staticmethod
-    def _expects_child(request: OrderRequest) -> bool:
-        return request.contract.sec_type == "STK" and not request.reduce_only
-
-    def _paced(self, action: Callable[[], None], *, keep_while_down: bool = False) -> None:
+    def _paced(self, action: Callable[[], object], *, keep_while_down: bool = False) -> None:
         """Send now (after any pacing pause). While the link to IB is down, cancels and
         modifications (``keep_while_down``) wait for ``replay_kept``: a stop the engine
         cancelled while we were away must not stay working at IB."""
@@ -318,35 +291,29 @@ class OrderDesk:
         for action in kept:
             self._outbox.run(action)
 
-    def _drop_orphaned_parent(self, child: Tracked) -> None:
-        """A rejected attached stop leaves its entry untransmitted at IB; the entry must not
-        go out unprotected, so it is cancelled too."""
-        parent = self.orders.get(child.request.parent_id or "")
-        order = parent.order if parent is not None else None
-        if parent is None or order is None or parent.status is not OrderStatus.PENDING_SUBMIT:
-            return
-        parent.held = False
-        parent.cancel_reason = f"its attached order {child.request.client_order_id} was rejected"
-        logger.warning(
-            "ib: cancelling {}: {}", parent.request.client_order_id, parent.cancel_reason
-        )
-        self._paced(lambda: self._cancel_at_ib(order))
-
     def _cancel_at_ib(self, order: Order) -> None:
-        self.ctx.ib.cancelOrder(order)
+        """Ask IB to cancel; what ib_async says about it meanwhile is not IB's answer."""
+        self._cancelling = True
+        try:
+            self.ctx.ib.cancelOrder(order)
+        finally:
+            self._cancelling = False
 
-    def _send(self, tracked: Tracked, *, parent: Tracked | None = None) -> None:
+    def _send(self, tracked: Tracked, *, parent: Tracked | None = None) -> bool:
+        """Write one placement (True when it went out; False: ended REJECTED here)."""
         assert tracked.order is not None and tracked.contract is not None
+        if not tracked.working:
+            return False  # ended while it waited in the outbox
         if parent is not None and parent.order is not None and parent.order.orderId:
             tracked.order.parentId = parent.order.orderId
         if not self.ctx.link_up:
             self._status(tracked, OrderStatus.REJECTED, "not sent: the link to IB is down")
-            return
+            return False
         try:
             trade = self.ctx.ib.placeOrder(tracked.contract, tracked.order)
         except ConnectionError:
             self._status(tracked, OrderStatus.REJECTED, "not sent: the connection to IB was lost")
-            return
+            return False
         self._by_ib_id[trade.order.orderId] = tracked.request.client_order_id
         self.sent += 1
         logger.debug(
@@ -355,15 +322,7 @@ class OrderDesk:
             trade.order.orderId,
             tracked.order.transmit,
         )
-
-    def _release(self, cid: str) -> None:
-        tracked = self.orders.get(cid)
-        if tracked is None or not tracked.held or tracked.order is None:
-            return
-        tracked.held = False
-        tracked.order.transmit = True
-        logger.debug("ib: {} had no attached order within the grace: transmitted alone", cid)
-        self._paced(lambda: self._send(tracked))
+        return True
 
     def _resend(self, cid: str) -> None:
         tracked = self.orders.get(cid)
@@ -380,20 +339,6 @@ class OrderDesk:
         trade = ib.wrapper.trades.get(ib.wrapper.orderKey(order.clientId, order.orderId, 0))
         if trade is not None and trade.isDone() and tracked.working:
             trade.orderStatus.status = "Submitted" if tracked.status.is_working else "PendingSubmit"
-
-    def _learn(self, trade: Trade) -> Tracked | None:
-        """Track an order IB knows and we had not (our client's, from an earlier run)."""
-        request = request_from_trade(trade)
-        if request is None or not trade.order.orderRef:
-            return None
-        tracked = Tracked(request, order=trade.order, contract=trade.contract)
-        if trade.orderStatus.status in _WORKING_IB:
-            tracked.status = OrderStatus.SUBMITTED
-        tracked.filled = int(trade.orderStatus.filled or 0)
-        self.orders[request.client_order_id] = tracked
-        if trade.order.orderId:
-            self._by_ib_id[trade.order.orderId] = request.client_order_id
-        return tracked
 
     def _status(self, tracked: Tracked, status: OrderStatus, reason: str) -> None:
         request = tracked.request
@@ -416,6 +361,6 @@ class OrderDesk:
         tracked.status = event.status
         tracked.filled = max(tracked.filled, event.filled)
         if event.status.is_terminal:
-            tracked.held = False
+            self._unhold(tracked)
         events: list[BrokerEvent] = self.flow.status(event, self.ctx.mono())
         self.ctx.emitter.many(events)

@@ -114,8 +114,10 @@ class StaleWatchdog:
 @dataclass(slots=True)
 class LinkHealth:
     """The adapter's view of its connection: the socket, TWS's own link to IB (1100 ... 1102)
-    and fresh market data. Trading is CONNECTED only when all three hold; ``update`` returns
-    the new state on a change and None otherwise."""
+    and fresh market data. CONNECTED when all three hold; DISCONNECTED when the order channel
+    is down (socket or TWS's link); DATA_STALE when only the data is stale (entries freeze,
+    exits and stops still go out). ``update`` returns the new state on a change and None
+    otherwise."""
 
     socket_up: bool = False
     ib_link_up: bool = True
@@ -129,8 +131,9 @@ class LinkHealth:
 
     @property
     def state(self) -> ConnectionState:
-        ok = self.can_send and self.data_fresh
-        return ConnectionState.CONNECTED if ok else ConnectionState.DISCONNECTED
+        if not self.can_send:
+            return ConnectionState.DISCONNECTED
+        return ConnectionState.CONNECTED if self.data_fresh else ConnectionState.DATA_STALE
 
     def update(self) -> ConnectionState | None:
         state = self.state

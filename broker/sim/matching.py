@@ -16,12 +16,16 @@ Rules (fills are always at the touch, never through it):
   filled quantity, so a protective stop covers exactly the shares bought.
 * Options match the same way against their own quotes (``OptionMarket``), in contracts, with the
   per-contract commission schedule; an order for an option that is not listed is rejected.
+* OCA groups reduce (IB ``ocaType`` 2): a fill reduces every other working member by the filled
+  quantity; a member left with nothing is cancelled. An order joining a group after a fill is
+  admitted as IB admits it (``oca_admission``): rejected "OCA group is already filled" once no
+  member works any more, else reduced to what the group still has open.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -43,10 +47,12 @@ from broker.sim.chains import OptionMarket
 from broker.sim.market import MarketModel, to_cents
 
 __all__ = [
+    "OCA_ALREADY_FILLED",
     "Match",
     "OrderBook",
     "SimOrder",
     "match_order",
+    "oca_admission",
     "open_quantity",
     "rejection_reason",
     "stop_triggered",
@@ -54,6 +60,10 @@ __all__ = [
 ]
 
 _PRICE_QUANTUM = Decimal("0.0001")
+
+#: IB's reason (error 201, "Order rejected - reason:OCA group is already filled.") for an order
+#: placed into an OCA group that has already done its work.
+OCA_ALREADY_FILLED = "OCA group is already filled"
 
 
 @dataclass(slots=True)
@@ -161,6 +171,29 @@ def open_quantity(order: SimOrder, parent: SimOrder | None) -> int:
     return max(cap - order.filled, 0)
 
 
+def oca_admission(
+    quantity: int, members: Iterable[tuple[int, int, bool]], *, reduce: bool = True
+) -> tuple[str | None, int]:
+    """How a new order of ``quantity`` joins an OCA group whose earlier members are given as
+    ``(filled, open, working)`` (open: what a working member may still fill).
+
+    Returns ``(reason, quantity)``: a reason (``OCA_ALREADY_FILLED``) when the order is refused,
+    else the quantity it is admitted with. IB refuses an order placed into a group one of whose
+    members has filled (error 201 "OCA group is already filled", seen with ``ocaType`` 1 on IB
+    paper accounts); what it does with a reducing group (``ocaType`` 2/3) still partly working
+    is not documented, so the simulator admits the order reduced to the most any working member
+    may still fill, as if it had been in the group before the fills: a group after a fill never
+    fills more than it had left. A group whose members all ended without a fill is no
+    obstacle (the order starts a new group under the old name)."""
+    members = list(members)
+    if not any(filled > 0 for filled, _open, _working in members):
+        return None, quantity
+    still_open = [open_qty for _filled, open_qty, working in members if working and open_qty > 0]
+    if not reduce or not still_open:
+        return OCA_ALREADY_FILLED, quantity
+    return None, min(quantity, max(still_open))
+
+
 def stop_triggered(side: Side, stop_price: Decimal, quote: Quote) -> bool:
     """A sell stop triggers once the bid is at or below the stop; a buy stop once the ask is at
     or above it."""
@@ -260,6 +293,8 @@ class OrderBook:
         self._next_order_id += 1
         self._orders[order.client_order_id] = sim
         reason = self._rejection_reason(order)
+        if reason is None and order.oca_group:
+            reason, sim.quantity = self._admit_to_oca(sim)
         if reason is not None:
             sim.status = OrderStatus.REJECTED
             self._events.append(self._status_event(sim, now, reason=reason))
@@ -395,6 +430,17 @@ class OrderBook:
         if parent.status.is_terminal and parent.filled == 0:
             return f"parent order {order.parent_id!r} is {parent.status} with no fill"
         return None
+
+    def _admit_to_oca(self, sim: SimOrder) -> tuple[str | None, int]:
+        """``oca_admission`` for ``sim`` against the earlier members of its OCA group."""
+        group = sim.request.oca_group
+        members = [
+            (o.filled, open_quantity(o, self._parent(o)), o.status.is_working)
+            for o in self._orders.values()
+            if o is not sim and o.request.oca_group == group
+        ]
+        reason, quantity = oca_admission(sim.quantity, members)
+        return (f"{reason} ({group})" if reason else None), quantity
 
     def _parent(self, sim: SimOrder) -> SimOrder | None:
         parent_id = sim.request.parent_id

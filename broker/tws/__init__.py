@@ -6,8 +6,10 @@ to it as to TWS / IB Gateway, while quotes, fills, positions and the account com
 through the server's methods; ``run_tws_sim`` is the ``main.py tws-sim`` command.
 
 Modules: ``codec`` (framing, fields), ``messages`` (short messages), ``order_codec``
-(placeOrder/openOrder/completedOrder/execDetails), ``contracts``, ``market_data``, ``account``
-and ``feeds`` (account subscriptions), ``order_records`` and ``orders`` (the order desk),
+(placeOrder/openOrder/completedOrder/execDetails), ``contracts``, ``options`` (listed options,
+chains, the stock-and-option resolver), ``market_data``, ``account`` and ``account_values`` (the
+account by contract, stocks and options, and its tags) and ``feeds`` (account subscriptions),
+``order_records`` and ``orders`` (the order desk),
 ``faults``, ``session`` (handshake, startApi), ``requests`` (dispatch), ``server``, ``settings``,
 ``runner`` (command line).
 """

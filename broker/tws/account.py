@@ -1,13 +1,16 @@
-"""The simulated TWS account as clients see it: positions, average costs, realized P&L, the
-account values of ``reqAccountUpdates``/``reqAccountSummary``, and what-if margins.
+"""The simulated TWS account as clients see it: positions (stocks and options, keyed by
+contract), average costs, realized P&L, the account values of ``reqAccountUpdates`` /
+``reqAccountSummary``, and what-if margins.
 
 Threads: event-loop thread only. ``AccountBook`` keeps its own ``SimAccount`` fed with exactly
-the executions already reported to clients, in the same order, so positions and values pushed
-after an ``execDetails`` always agree with the fills a client has seen (the simulator's own
-account may already be ahead by fills still queued for delivery). Values come from
-``SimAccount.snapshot``: net liquidation = cash + signed market value at the marks (quote mids);
-maintenance margin = the configured percentages of long and short value. Initial margin is
-reported equal to maintenance margin; buying power is four times available funds.
+the executions (and expiry settlements) already reported to clients, in the same order, so
+positions and values pushed after an ``execDetails`` always agree with the fills a client has
+seen (the simulator's own account may already be ahead by fills still queued for delivery).
+Values come from ``SimAccount.snapshot``: net liquidation = cash + signed market value at the
+marks (quote mids; an option's times its multiplier); maintenance margin = the configured
+percentages of stock value plus Reg-T for short options. Initial margin is reported equal to
+maintenance margin; buying power is four times available funds. As IB does, an option's average
+cost is reported per contract (price x multiplier) and its market price per share.
 """
 
 from __future__ import annotations
@@ -17,42 +20,26 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from broker.base import Contract, Quote, Side
+from loguru import logger
+
+from actors.rules.margin import option_position_margin
+from broker.base import AssignmentEvent, ExpiryEvent, Quote, Side
 from broker.sim.account import SimAccount, cumulative_commission
 from broker.sim.market import to_cents
+from broker.tws.account_values import account_value_rows, money_text, summary_rows
 from broker.tws.contracts import Instrument, InstrumentRegistry
 from broker.tws.order_codec import MarginState
 
-__all__ = ["AccountBook", "PortfolioLine", "ledger_tags"]
+__all__ = ["AccountBook", "PortfolioLine"]
 
 _CENT = Decimal("0.01")
 _BUYING_POWER_FACTOR = 4
-_LEDGER_TAGS = (
-    "CashBalance",
-    "TotalCashBalance",
-    "AccruedCash",
-    "StockMarketValue",
-    "NetLiquidationByCurrency",
-    "UnrealizedPnL",
-    "RealizedPnL",
-    "ExchangeRate",
-)
-
-
-def ledger_tags(tag: str) -> tuple[str, ...]:
-    """The currencies a ``$LEDGER`` summary tag asks for (empty for an ordinary tag)."""
-    if tag == "$LEDGER":
-        return ("BASE",)
-    if tag == "$LEDGER:ALL":
-        return ("BASE", "USD")
-    if tag.startswith("$LEDGER:"):
-        return (tag.split(":", 1)[1],)
-    return ()
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
 class PortfolioLine:
-    """One ``updatePortfolio`` row."""
+    """One ``updatePortfolio`` row (``avg_cost`` per contract for an option, as IB sends it)."""
 
     instrument: Instrument
     quantity: int
@@ -63,19 +50,19 @@ class PortfolioLine:
     realized_pnl: Decimal
 
 
-def _money(value: Decimal) -> str:
-    return format(value.quantize(_CENT), "f")
-
-
 class AccountBook:
     """Positions, cash and P&L of the one simulated account (event-loop thread only).
 
+    Positions, marks and realized P&L are keyed by the simulator's contract key (a stock's key
+    is its symbol; an option's names expiry, right and strike).
+
     Args:
         account_id: the account code reported everywhere (e.g. ``DU1234567``).
-        registry: instruments by symbol.
+        registry: the stocks by symbol.
         reference_prices: each symbol's mark before its first quote.
         starting_cash / maint_margin_long_pct / maint_margin_short_pct: as the simulator's.
-        commission_per_share / commission_min: for what-if commission estimates.
+        commission_per_share / commission_min: stock what-if commission estimates.
+        commission_per_contract / option_commission_min: option what-if estimates.
     """
 
     def __init__(
@@ -89,6 +76,8 @@ class AccountBook:
         maint_margin_short_pct: float,
         commission_per_share: Decimal,
         commission_min: Decimal,
+        commission_per_contract: Decimal = Decimal("0.65"),
+        option_commission_min: Decimal = Decimal("1.00"),
     ) -> None:
         self.account_id = account_id
         self._registry = registry
@@ -101,7 +90,10 @@ class AccountBook:
         self._short_rate = Decimal(str(maint_margin_short_pct)) / 100
         self._per_share = commission_per_share
         self._commission_min = commission_min
+        self._per_contract = commission_per_contract
+        self._option_min = option_commission_min
         self._marks = {inst.symbol: reference_prices[inst.symbol] for inst in registry}
+        self._instruments: dict[str, Instrument] = {inst.symbol: inst for inst in registry}
         self._realized: dict[str, Decimal] = {}
         self._day: date | None = None
         self._day_start_net_liq: Decimal | None = None
@@ -109,8 +101,8 @@ class AccountBook:
 
     # -- changes -------------------------------------------------------------------------------
     def on_quote(self, quote: Quote, trading_day: date) -> None:
-        """Mark the symbol at the quote's mid; the first quote of a new day starts its P&L."""
-        self._marks[quote.contract.symbol] = (to_cents(quote.bid) + to_cents(quote.ask)) / 2
+        """Mark the stock at the quote's mid; the first quote of a new day starts its P&L."""
+        self._marks[quote.contract.key] = (to_cents(quote.bid) + to_cents(quote.ask)) / 2
         if trading_day != self._day:
             self._day = trading_day
             self._day_start_net_liq = None
@@ -118,64 +110,107 @@ class AccountBook:
         if self._day_start_net_liq is None:
             self._day_start_net_liq = self._net_liq(quote.time)
 
+    def on_option_quote(self, quote: Quote) -> None:
+        """Mark an option the account holds (or held) at the quote's mid."""
+        key = quote.contract.key
+        if key in self._instruments:
+            self._marks[key] = (to_cents(quote.bid) + to_cents(quote.ask)) / 2
+
     def apply_fill(
         self, instrument: Instrument, side: Side, quantity: int, price: Decimal, commission: Decimal
     ) -> Decimal | None:
         """Book one execution; return its realized P&L (None for an opening fill): the closed
-        shares times the move from the average cost, less this execution's commission."""
-        held, avg = self.position(instrument.symbol)
+        shares or contracts times the move from the average cost (times the multiplier), less
+        this execution's commission."""
+        contract = instrument.contract()
+        key = contract.key
+        self._instruments.setdefault(key, instrument)
+        self._marks.setdefault(key, price)
+        held, avg = self.position(key)
         realized: Decimal | None = None
         if held != 0 and (held > 0) != (side is Side.BUY):
             closed = min(quantity, abs(held))
             direction = 1 if held > 0 else -1
-            realized = (closed * (price - avg) * direction - commission).quantize(_CENT)
-            symbol = instrument.symbol
-            self._realized[symbol] = self._realized.get(symbol, Decimal(0)) + realized
-        self._ledger.apply_fill(
-            Contract.stock(instrument.symbol), side, quantity, price, commission
-        )
+            move = closed * (price - avg) * direction * contract.multiplier
+            realized = (move - commission).quantize(_CENT)
+            self._realized[key] = self._realized.get(key, _ZERO) + realized
+        self._ledger.apply_fill(contract, side, quantity, price, commission)
         return realized
 
+    def settle(self, event: ExpiryEvent | AssignmentEvent) -> list[Instrument]:
+        """Book an expiry or assignment as the simulator settled it: the option leaves at no
+        cash; an assignment delivers the stock at the strike, with no commission. Returns the
+        instruments whose positions changed, option first (none for an unknown option)."""
+        option = self._instruments.get(event.contract.key)
+        held, _ = self.position(event.contract.key)
+        if option is None or held == 0:
+            logger.warning("tws-sim: settlement of {} not held here", event.contract.key)
+            return []
+        closing = Side.BUY if held < 0 else Side.SELL
+        self.apply_fill(option, closing, abs(held), _ZERO, _ZERO)
+        self._marks[event.contract.key] = _ZERO
+        if not isinstance(event, AssignmentEvent) or event.stock_quantity == 0:
+            return [option]
+        stock = self._registry.by_symbol(event.stock.symbol)
+        side = Side.BUY if event.stock_quantity > 0 else Side.SELL
+        self.apply_fill(stock, side, abs(event.stock_quantity), event.price, _ZERO)
+        return [option, stock]
+
     # -- reads ---------------------------------------------------------------------------------
-    def position(self, symbol: str) -> tuple[int, Decimal]:
-        """(signed shares, average cost) of ``symbol``; (0, 0) when flat."""
+    def position(self, key: str) -> tuple[int, Decimal]:
+        """(signed shares or contracts, average price per share) of the contract with ``key``;
+        (0, 0) when flat."""
         for pos in self._ledger.positions():
-            if pos.contract.symbol == symbol:
+            if pos.contract.key == key:
                 return pos.quantity, pos.avg_cost
-        return 0, Decimal(0)
+        return 0, _ZERO
+
+    def held(self, instrument: Instrument) -> tuple[int, Decimal]:
+        """(signed quantity, average cost as IB reports it: per contract for an option)."""
+        quantity, avg = self.position(instrument.contract().key)
+        return quantity, avg * instrument.multiplier_value
 
     def positions(self) -> list[tuple[Instrument, int, Decimal]]:
-        """Every open position: (instrument, signed shares, average cost), in symbol order."""
-        return [
-            (self._registry.by_symbol(p.contract.symbol), p.quantity, p.avg_cost)
-            for p in self._ledger.positions()
-        ]
+        """Every open position: (instrument, signed quantity, average cost as IB reports it),
+        in contract key order."""
+        out = []
+        for pos in self._ledger.positions():
+            instrument = self._instruments[pos.contract.key]
+            out.append((instrument, pos.quantity, pos.avg_cost * instrument.multiplier_value))
+        return out
+
+    def held_options(self) -> list[Instrument]:
+        """Every option position still open."""
+        return [i for i, _, _ in self.positions() if i.sec_type == "OPT"]
 
     def total_realized(self) -> Decimal:
-        return sum(self._realized.values(), Decimal(0))
+        return sum(self._realized.values(), _ZERO)
 
     def portfolio_line(self, instrument: Instrument) -> PortfolioLine:
         """The portfolio row of one instrument (quantity 0 once closed)."""
-        quantity, avg = self.position(instrument.symbol)
-        mark = self._marks[instrument.symbol]
-        value = (quantity * mark).quantize(_CENT)
+        key = instrument.contract().key
+        quantity, avg = self.position(key)
+        mark = self._marks.get(key, _ZERO)
+        multiplier = instrument.multiplier_value
+        value = (quantity * mark * multiplier).quantize(_CENT)
+        unrealized = quantity * (mark - avg) * multiplier
         return PortfolioLine(
             instrument=instrument,
             quantity=quantity,
             market_price=mark,
             market_value=value,
-            avg_cost=avg,
-            unrealized_pnl=(quantity * (mark - avg)).quantize(_CENT) if quantity else Decimal(0),
-            realized_pnl=self._realized.get(instrument.symbol, Decimal(0)),
+            avg_cost=avg * multiplier,
+            unrealized_pnl=unrealized.quantize(_CENT) if quantity else _ZERO,
+            realized_pnl=self._realized.get(key, _ZERO),
         )
 
     def portfolio(self) -> list[PortfolioLine]:
-        """Rows for every open position and every symbol with realized P&L."""
-        symbols = {p.contract.symbol for p in self._ledger.positions()} | set(self._realized)
-        return [self.portfolio_line(self._registry.by_symbol(s)) for s in sorted(symbols)]
+        """Rows for every open position and every contract with realized P&L."""
+        keys = {p.contract.key for p in self._ledger.positions()} | set(self._realized)
+        return [self.portfolio_line(self._instruments[k]) for k in sorted(keys)]
 
     def unrealized(self) -> Decimal:
-        return sum((line.unrealized_pnl for line in self.portfolio()), Decimal(0))
+        return sum((line.unrealized_pnl for line in self.portfolio()), _ZERO)
 
     def _net_liq(self, now: datetime) -> Decimal:
         return self._ledger.snapshot(self._marks, now).net_liquidation
@@ -184,6 +219,8 @@ class AccountBook:
         """The account's numbers by IB tag name (dollars)."""
         snap = self._ledger.snapshot(self._marks, now)
         long_value, short_value = self._ledger.market_values(self._marks)
+        lines = self.portfolio()
+        options = sum((ln.market_value for ln in lines if ln.instrument.sec_type == "OPT"), _ZERO)
         net_liq = snap.net_liquidation
         excess = net_liq - snap.maint_margin
         day_start = self._day_start_net_liq if self._day_start_net_liq is not None else net_liq
@@ -193,12 +230,13 @@ class AccountBook:
             "SettledCash": snap.cash,
             "CashBalance": snap.cash,
             "TotalCashBalance": snap.cash,
-            "AccruedCash": Decimal(0),
+            "AccruedCash": _ZERO,
             "EquityWithLoanValue": net_liq,
             "PreviousDayEquityWithLoanValue": day_start,
             "RegTEquity": net_liq,
             "GrossPositionValue": long_value + short_value,
-            "StockMarketValue": long_value - short_value,
+            "StockMarketValue": long_value - short_value - options,
+            "OptionMarketValue": options,
             "NetLiquidationByCurrency": net_liq,
             "InitMarginReq": snap.maint_margin,
             "MaintMarginReq": snap.maint_margin,
@@ -206,7 +244,7 @@ class AccountBook:
             "AvailableFunds": snap.available_funds,
             "ExcessLiquidity": excess,
             "SMA": snap.available_funds,
-            "BuyingPower": max(snap.available_funds, Decimal(0)) * _BUYING_POWER_FACTOR,
+            "BuyingPower": max(snap.available_funds, _ZERO) * _BUYING_POWER_FACTOR,
             "UnrealizedPnL": self.unrealized(),
             "RealizedPnL": self.total_realized(),
             "DailyPnL": net_liq - day_start,
@@ -214,91 +252,11 @@ class AccountBook:
 
     def account_values(self, now: datetime) -> list[tuple[str, str, str]]:
         """``updateAccountValue`` rows: (key, value, currency)."""
-        f = self.figures(now)
-        rows = [
-            ("AccountCode", self.account_id, ""),
-            ("AccountReady", "true", ""),
-            ("AccountType", "INDIVIDUAL", ""),
-            ("Currency", "USD", "USD"),
-            ("Currency", "BASE", "BASE"),
-            ("DayTradesRemaining", "-1", ""),
-            ("Cushion", self._cushion(f), ""),
-            ("Leverage-S", self._leverage(f), ""),
-            ("ExchangeRate", "1.00", "USD"),
-        ]
-        for key in ("CashBalance", "TotalCashBalance", "StockMarketValue", "UnrealizedPnL"):
-            rows += [(key, _money(f[key]), "BASE"), (key, _money(f[key]), "USD")]
-        rows += [("RealizedPnL", _money(f["RealizedPnL"]), c) for c in ("BASE", "USD")]
-        rows.append(("NetLiquidationByCurrency", _money(f["NetLiquidation"]), "BASE"))
-        for key in (
-            "NetLiquidation",
-            "TotalCashValue",
-            "SettledCash",
-            "AccruedCash",
-            "EquityWithLoanValue",
-            "GrossPositionValue",
-            "InitMarginReq",
-            "MaintMarginReq",
-            "AvailableFunds",
-            "ExcessLiquidity",
-            "BuyingPower",
-        ):
-            rows.append((key, _money(f[key]), "USD"))
-        for key in ("InitMarginReq", "MaintMarginReq", "AvailableFunds", "ExcessLiquidity"):
-            rows.append((f"Full{key}", _money(f[key]), "USD"))
-        return rows
+        return account_value_rows(self.figures(now), self.account_id)
 
     def summary(self, tags: Iterable[str], now: datetime) -> list[tuple[str, str, str]]:
-        """``accountSummary`` rows (tag, value, currency) for the requested tags; unknown tags
-        are left out, ``$LEDGER[:CUR|:ALL]`` expands to the ledger tags."""
-        f = self.figures(now)
-        rows: list[tuple[str, str, str]] = []
-        for tag in tags:
-            currencies = ledger_tags(tag)
-            if currencies:
-                for currency in currencies:
-                    for key in _LEDGER_TAGS:
-                        value = "1.00" if key == "ExchangeRate" else _money(f[key])
-                        rows.append((key, value, currency))
-                    rows.append(("Currency", currency, currency))
-                continue
-            row = self._summary_row(tag, f)
-            if row is not None:
-                rows.append(row)
-        return rows
-
-    def _summary_row(self, tag: str, f: dict[str, Decimal]) -> tuple[str, str, str] | None:
-        fixed = {
-            "AccountType": "INDIVIDUAL",
-            "Cushion": self._cushion(f),
-            "Leverage": self._leverage(f),
-            "DayTradesRemaining": "-1",
-            "HighestSeverity": "0",
-            "LookAheadNextChange": "0",
-        }
-        if tag in fixed:
-            return tag, fixed[tag], ""
-        key = tag
-        for prefix in ("Full", "LookAhead"):
-            if tag.startswith(prefix) and tag[len(prefix) :] in f:
-                key = tag[len(prefix) :]
-        if key not in f:
-            return None
-        return tag, _money(f[key]), "USD"
-
-    @staticmethod
-    def _cushion(f: dict[str, Decimal]) -> str:
-        net_liq = f["NetLiquidation"]
-        if net_liq <= 0:
-            return "0"
-        return format((f["ExcessLiquidity"] / net_liq).quantize(Decimal("0.0001")), "f")
-
-    @staticmethod
-    def _leverage(f: dict[str, Decimal]) -> str:
-        net_liq = f["NetLiquidation"]
-        if net_liq <= 0:
-            return "0"
-        return format((f["GrossPositionValue"] / net_liq).quantize(Decimal("0.01")), "f")
+        """``accountSummary`` rows (tag, value, currency) for the requested tags."""
+        return summary_rows(self.figures(now), tags)
 
     def pnl(self, now: datetime) -> tuple[Decimal, Decimal, Decimal]:
         """(daily, unrealized, realized) P&L for ``reqPnL``; daily = net liquidation change
@@ -318,32 +276,40 @@ class AccountBook:
         """Margin before/after filling ``quantity`` at ``price`` (the mark when None) and the
         commission estimate, as the strings of a what-if ``openOrder``."""
         f = self.figures(now)
-        held, _ = self.position(instrument.symbol)
+        contract = instrument.contract()
+        held, _ = self.position(contract.key)
         after = held + side.sign * quantity
-        mark = self._marks[instrument.symbol]
+        mark = self._marks.get(contract.key, price if price is not None else _ZERO)
         price = mark if price is None else price
 
-        def margin(shares: int) -> Decimal:
-            rate = self._long_rate if shares > 0 else self._short_rate
-            return abs(shares) * mark * rate
+        def margin(position: int) -> Decimal:
+            if contract.is_option:
+                underlying = self._marks[contract.symbol]
+                return option_position_margin(
+                    contract, position, underlying=underlying, premium=mark
+                )
+            rate = self._long_rate if position > 0 else self._short_rate
+            return abs(position) * mark * rate
 
         change = (margin(after) - margin(held)).quantize(_CENT)
         before = f["MaintMarginReq"]
-        commission = cumulative_commission(
-            quantity, per_share=self._per_share, minimum=self._commission_min
-        )
+        if contract.is_option:
+            per, minimum = self._per_contract, self._option_min
+        else:
+            per, minimum = self._per_share, self._commission_min
+        commission = cumulative_commission(quantity, per_share=per, minimum=minimum)
         equity = f["EquityWithLoanValue"]
-        equity_change = -commission - quantity * abs(price - mark)
+        equity_change = -commission - quantity * abs(price - mark) * contract.multiplier
         return MarginState(
-            init_before=_money(before),
-            maint_before=_money(before),
-            equity_before=_money(equity),
-            init_change=_money(change),
-            maint_change=_money(change),
-            equity_change=_money(equity_change),
-            init_after=_money(before + change),
-            maint_after=_money(before + change),
-            equity_after=_money(equity + equity_change),
+            init_before=money_text(before),
+            maint_before=money_text(before),
+            equity_before=money_text(equity),
+            init_change=money_text(change),
+            maint_change=money_text(change),
+            equity_change=money_text(equity_change),
+            init_after=money_text(before + change),
+            maint_after=money_text(before + change),
+            equity_after=money_text(equity + equity_change),
             commission=format(commission, "f"),
             commission_currency="USD",
         )

@@ -14,14 +14,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from actors.calendar import TradingCalendar
+from broker.base import Contract
+from broker.sim.chains import plain_strike
 from broker.tws.codec import Field, FieldReader
 
 __all__ = [
     "SUPPORTED_ORDER_TYPES",
     "ContractQuery",
     "Instrument",
+    "InstrumentMatcher",
     "InstrumentRegistry",
     "contract_details_fields",
     "market_rule_fields",
@@ -65,6 +69,25 @@ class Instrument:
     industry: str = ""
     min_tick: Decimal = Decimal("0.01")
     under_con_id: int = 0  # options: the underlying stock's conId
+
+    def contract(self) -> Contract:
+        """The simulator's contract for this instrument (an option's key matches the chain's,
+        so positions, marks and orders meet under one key)."""
+        if self.sec_type != "OPT":
+            return Contract.stock(self.symbol)
+        day = self.last_trade_date
+        return Contract.option(
+            self.symbol,
+            date(int(day[:4]), int(day[4:6]), int(day[6:8])),
+            plain_strike(Decimal(repr(self.strike))),
+            self.right,
+            multiplier=int(self.multiplier or 100),
+        )
+
+    @property
+    def multiplier_value(self) -> int:
+        """Shares per contract: 1 for a stock, the option's multiplier (100) otherwise."""
+        return int(self.multiplier) if self.multiplier else 1
 
     def contract_fields(self, exchange: str | None = None) -> list[Field]:
         """The 11-field contract block of openOrder, completedOrder, execDetails and position
@@ -139,6 +162,13 @@ def read_contract(reader: FieldReader) -> ContractQuery:
         local_symbol=reader.text(),
         trading_class=reader.text(),
     )
+
+
+class InstrumentMatcher(Protocol):
+    """Resolves a contract a request names (``InstrumentRegistry`` for stocks; the hub's
+    resolver adds the listed options)."""
+
+    def match(self, query: ContractQuery) -> list[Instrument]: ...
 
 
 class InstrumentRegistry:

@@ -122,8 +122,9 @@ class AccountFeeds:
 
     # -- pushes --------------------------------------------------------------------------------
     def on_fill(self, instrument: Instrument, now: datetime) -> None:
-        """After an execution: the position, its portfolio row, and the account values."""
-        quantity, avg = self._book.position(instrument.symbol)
+        """After an execution (or an expiry settlement): the position, its portfolio row (both
+        with quantity 0 once closed), and the account values."""
+        quantity, avg = self._book.held(instrument)
         for sink in list(self._positions.values()):
             sink.send(msg.position(self.account, instrument, quantity, avg))
         for (_, req_id), sink in list(self._positions_multi.items()):

@@ -4,6 +4,12 @@ Threads: event-loop thread only. The hub holds the client sessions (and routes m
 client id), the account book and its feeds, the market-data hub, the order desk and the request
 router. ``SimBroker``'s quotes and events reach it through ``on_quote``/``on_event``, which the
 server's bridge schedules on the loop in the order the simulator produced them.
+
+Option expiry: the simulator settles expiring options at the session close (``ExpiryEvent`` /
+``AssignmentEvent``). IB's API has no message for an expiry, exercise or assignment: clients see
+the account change, i.e. the option's ``position`` / ``updatePortfolio`` going to 0 and, for an
+assignment, the stock position the delivery made, plus new account values. The hub reports
+them exactly so (no ``execDetails``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ from decimal import Decimal
 
 from loguru import logger
 
-from broker.base import AccountSnapshot, BrokerEvent, ExecutionEvent, OrderStatusEvent, Quote
+from broker.base import (
+    AccountSnapshot,
+    AssignmentEvent,
+    BrokerEvent,
+    Contract,
+    ExecutionEvent,
+    ExpiryEvent,
+    OrderStatusEvent,
+    Quote,
+)
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.codec import Field
@@ -27,7 +42,7 @@ from broker.tws.contracts import Instrument
 from broker.tws.faults import FaultState
 from broker.tws.feeds import AccountFeeds
 from broker.tws.market_data import MarketDataHub
-from broker.tws.options import OptionBook, OptionListing, OptionSource
+from broker.tws.options import InstrumentResolver, OptionBook, OptionListing, OptionSource
 from broker.tws.order_records import SimOrderPort
 from broker.tws.orders import OrderDesk
 from broker.tws.requests import RequestRouter, Services
@@ -68,6 +83,7 @@ class TwsHub:
         self._sessions: dict[int, ClientSession] = {}
         self._session_ids = itertools.count(1)
         self._dirty: dict[int, Instrument] = {}
+        self._marking: dict[int, Contract] = {}  # held options whose quotes mark the account
         self.first_quote = threading.Event()  # set by the first stock quote (any thread reads)
         reference = {
             symbol: Decimal(repr(spec.price)).quantize(Decimal("0.01"))
@@ -82,6 +98,8 @@ class TwsHub:
             maint_margin_short_pct=settings.maint_margin_short_pct,
             commission_per_share=settings.commission_per_share,
             commission_min=settings.commission_min,
+            commission_per_contract=settings.commission_per_contract,
+            option_commission_min=settings.option_commission_min,
         )
         self.market = MarketDataHub(settings.registry, settings.calendar, reference)
         self.options = OptionListing(settings.registry, options) if options is not None else None
@@ -89,7 +107,7 @@ class TwsHub:
         self.feeds = AccountFeeds(self.book, push_interval_s=settings.account_push_interval_s)
         self.desk = OrderDesk(
             broker=broker,
-            registry=settings.registry,
+            registry=InstrumentResolver(settings.registry, self.options),
             book=self.book,
             faults=faults,
             router=self,
@@ -205,6 +223,7 @@ class TwsHub:
 
     def _on_option_quote(self, quote: Quote) -> None:
         instrument = self.options.remember(quote.contract) if self.options else None
+        self.book.on_option_quote(quote)
         if instrument is not None:
             und = self.market.stock_mid(quote.contract.symbol)
             self.market.publish(instrument.con_id, OptionBook(quote, und))
@@ -222,6 +241,9 @@ class TwsHub:
             self.desk.on_status(event)
         elif isinstance(event, ExecutionEvent):
             self.desk.on_execution(event)
+        elif isinstance(event, ExpiryEvent | AssignmentEvent):
+            for instrument in self.book.settle(event):
+                self._on_fill(instrument)
         elif isinstance(event, AccountSnapshot):
             self.feeds.on_step(self._now())
 
@@ -235,3 +257,23 @@ class TwsHub:
         dirty, self._dirty = self._dirty, {}
         for instrument in dirty.values():
             self.feeds.on_fill(instrument, self._now())
+            if instrument.sec_type == "OPT":
+                self._mark_option(instrument)
+
+    def _mark_option(self, instrument: Instrument) -> None:
+        """Keep the simulator quoting an option while the account holds it (its mid marks the
+        position), and stop once it is closed or settled."""
+        if self.options is None:
+            return
+        held, _ = self.book.held(instrument)
+        con_id = instrument.con_id
+        if held != 0 and con_id not in self._marking:
+            contract = instrument.contract()
+            try:
+                self.options.source.subscribe_quotes([contract])
+            except ValueError as err:  # no longer listed (expired): nothing left to mark
+                logger.debug("tws-sim: not marking {}: {}", contract.key, err)
+                return
+            self._marking[con_id] = contract
+        elif held == 0 and con_id in self._marking:
+            self.options.source.unsubscribe_quotes([self._marking.pop(con_id)])

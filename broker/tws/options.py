@@ -26,6 +26,7 @@ from broker.tws.codec import Field
 from broker.tws.contracts import ContractQuery, Instrument, InstrumentRegistry
 
 __all__ = [
+    "InstrumentResolver",
     "OptionBook",
     "OptionListing",
     "OptionSource",
@@ -262,6 +263,23 @@ class OptionListing:
             if found is not None:
                 out.append((found, quote))
         return out
+
+
+class InstrumentResolver:
+    """Stocks from the registry, then listed options from the listing: what an order or a
+    contract look-up may name (an ``InstrumentMatcher``; event-loop thread only)."""
+
+    def __init__(self, registry: InstrumentRegistry, listing: OptionListing | None) -> None:
+        self._registry = registry
+        self._listing = listing
+
+    def match(self, query: ContractQuery) -> list[Instrument]:
+        matches = self._registry.match(query)
+        if matches or self._listing is None:
+            return matches
+        if query.sec_type.upper() == "OPT" or query.con_id > 0:
+            return [instrument for instrument, _ in self._listing.match(query)]
+        return []
 
 
 def _expiry(text: str) -> date | None:

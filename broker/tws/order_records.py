@@ -9,7 +9,7 @@ are pure functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +38,7 @@ __all__ = [
     "execution_messages",
     "modify_problem",
     "new_order_problem",
+    "oca_group_members",
     "oca_members",
 ]
 
@@ -62,6 +63,8 @@ class SimOrderPort(Protocol):
         limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
     ) -> None: ...
+
+    def executions(self) -> list[ExecutionEvent]: ...
 
 
 class ClientRouter(Protocol):
@@ -250,6 +253,25 @@ def oca_members(record: TwsOrder, orders: Iterable[TwsOrder]) -> tuple[list[TwsO
         siblings = [c for c in record.parent.children if c is not record and not c.done]
         return [c for c in siblings if not c.spec.oca_group], True
     return [], False
+
+
+def oca_group_members(
+    record: TwsOrder, orders: Iterable[TwsOrder], sim_filled: Mapping[str, int]
+) -> list[tuple[int, int, bool]]:
+    """The other orders ever placed in ``record``'s explicit OCA group, as ``(filled, open,
+    working)`` for ``oca_admission`` (rejected orders count as ended with no fill).
+
+    ``sim_filled`` is what the simulator has filled per order (by its id there): a fill it made
+    reaches the desk's records an event-loop turn later, and the group must not take a new
+    member in between (IB's order book knows its own fills)."""
+    group = record.spec.oca_group
+    members = []
+    for o in orders:
+        if o is record or not group or o.spec.oca_group != group:
+            continue
+        filled = max(o.filled, sim_filled.get(o.sim_id, 0) if o.sim_id else 0)
+        members.append((filled, max(o.quantity - filled, 0), not o.done and filled < o.quantity))
+    return members
 
 
 def _parse_filter_time(text: str, tz: ZoneInfo) -> datetime | None:

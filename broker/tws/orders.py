@@ -14,7 +14,8 @@ What the desk adds to the simulator:
   first fill (the simulator lets a child fill at most what its parent has filled).
 * OCA: after a fill, the other working orders of the group (explicit ``ocaGroup``, or the
   children of the same parent for a bracket) are cancelled (``ocaType`` 0/1) or reduced by the
-  filled quantity (2/3; cancelled once nothing is left).
+  filled quantity (2/3; cancelled once nothing is left). An order placed into a group that has
+  already filled is refused as IB refuses it (201 "OCA group is already filled.").
 * Modify (placeOrder with a live id), cancel, global cancel, rejections (201/110/200/103), what-if,
   and Inactive (a fault: the order is pulled from the simulator and ends as ``Inactive``, which
   ib_async, too, treats as final).
@@ -23,6 +24,7 @@ What the desk adds to the simulator:
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -31,7 +33,6 @@ from decimal import Decimal
 from loguru import logger
 
 from broker.base import (
-    Contract,
     ExecutionEvent,
     OrderRequest,
     OrderStatus,
@@ -39,9 +40,10 @@ from broker.base import (
     OrderType,
     Side,
 )
+from broker.sim.matching import oca_admission
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
-from broker.tws.contracts import Instrument, InstrumentRegistry
+from broker.tws.contracts import Instrument, InstrumentMatcher
 from broker.tws.faults import FaultState
 from broker.tws.order_codec import PlacedOrder, TwsExecution, open_order_fields
 from broker.tws.order_records import (
@@ -52,6 +54,7 @@ from broker.tws.order_records import (
     execution_messages,
     modify_problem,
     new_order_problem,
+    oca_group_members,
     oca_members,
 )
 
@@ -63,7 +66,7 @@ class OrderDesk:
 
     Args:
         broker: the simulator the orders execute in.
-        registry: resolves contracts named in requests.
+        registry: resolves contracts named in requests (stocks and listed options).
         book: the account (fills are booked into it; what-if margins come from it).
         faults: armed one-shot rejections.
         router: delivers order messages to the owning client.
@@ -77,7 +80,7 @@ class OrderDesk:
         self,
         *,
         broker: SimOrderPort,
-        registry: InstrumentRegistry,
+        registry: InstrumentMatcher,
         book: AccountBook,
         faults: FaultState,
         router: ClientRouter,
@@ -174,6 +177,8 @@ class OrderDesk:
                 problem = 201, f"parent order {placed.spec.parent_id} not found"
             elif parent.done and parent.filled == 0:
                 problem = 201, f"parent order {parent.order_id} is {parent.status}"
+        if problem is None and placed.spec.oca_group:
+            problem = self._admit_to_oca(record)
         if problem is None:
             forced = self._faults.take_reject()
             problem = (201, forced) if forced is not None else None
@@ -326,7 +331,7 @@ class OrderDesk:
         parent = record.parent
         request = OrderRequest(
             client_order_id=sim_id,
-            contract=Contract.stock(record.instrument.symbol),
+            contract=record.instrument.contract(),
             side=Side(spec.action),
             order_type=OrderType(spec.order_type),
             quantity=record.quantity,
@@ -391,6 +396,24 @@ class OrderDesk:
         record = TwsOrder(0, client_id, placed.order_id, instrument, spec, account)
         record.status = "PreSubmitted"
         self._router.send_to_client(client_id, open_order_fields(record.view(margin)))
+
+    def _admit_to_oca(self, record: TwsOrder) -> tuple[int, str] | None:
+        """A new order joining an OCA group (``oca_admission``): refused with IB's 201 "OCA group
+        is already filled." once a member filled and none works any more (or, for ``ocaType``
+        1, after any fill); in a reducing group still partly working, reduced to what is open."""
+        sim_filled: Counter[str] = Counter()
+        for execution in self._broker.executions():
+            sim_filled[execution.client_order_id] += execution.quantity
+        members = oca_group_members(record, self._orders.values(), sim_filled)
+        reason, quantity = oca_admission(
+            record.quantity, members, reduce=record.spec.oca_type in (2, 3)
+        )
+        if reason is not None:
+            return 201, f"{reason}."
+        if quantity < record.quantity:
+            record.spec = replace(record.spec, total_quantity=Decimal(quantity))
+            record.remaining = quantity
+        return None
 
     def _apply_oca(self, record: TwsOrder, quantity: int) -> None:
         """After ``record`` filled ``quantity``: cancel or reduce the rest of its OCA group."""

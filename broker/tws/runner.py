@@ -22,11 +22,18 @@ from types import FrameType
 from loguru import logger
 
 from actors.calendar import TradingCalendar
-from actors.config import ConfigError, EngineConfig, load_config
+from actors.config import ConfigError, EngineConfig, OptionSettings, load_config
 from broker.sim import SimSymbol
+from broker.sim.chains import OptionSpec
 from broker.tws.server import TwsSimServer
 
-__all__ = ["add_tws_sim_arguments", "main", "run_tws_sim", "server_from_config"]
+__all__ = [
+    "add_tws_sim_arguments",
+    "main",
+    "option_spec",
+    "run_tws_sim",
+    "server_from_config",
+]
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -46,6 +53,25 @@ def add_tws_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--config", default="config.toml", help="engine config (its [sim])")
     parser.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
     return parser
+
+
+def option_spec(settings: OptionSettings) -> OptionSpec:
+    """The simulator's option market parameters from ``[sim.options]``."""
+    return OptionSpec(
+        rate=settings.rate,
+        iv_premium=settings.iv_premium,
+        skew=settings.skew,
+        smile=settings.smile,
+        weekly_expirations=settings.weekly_expirations,
+        monthly_expirations=settings.monthly_expirations,
+        strike_range_pct=settings.strike_range_pct,
+        spread_pct=settings.spread_pct,
+        min_spread=float(settings.min_spread),
+        otm_widening=settings.otm_widening,
+        short_dte_widening=settings.short_dte_widening,
+        display_size=settings.display_size,
+        open_interest_atm=settings.open_interest_atm,
+    )
 
 
 def server_from_config(
@@ -94,6 +120,9 @@ def server_from_config(
         maint_margin_short_pct=sim.maint_margin_short_pct,
         drift_annual=sim.drift_annual,
         industries={name: spec.sector for name, spec in sim.symbols.items()},
+        commission_per_contract=sim.options.commission_per_contract,
+        option_commission_min=sim.options.commission_min,
+        option_spec=option_spec(sim.options),
     )
 
 

@@ -56,7 +56,8 @@ class TwsSimServer:
         calendar: sessions and time zone (default: New York 09:30-16:00, no holidays).
         allow_remote: permit a non-loopback ``host``.
         **options: further ``TwsSimSettings`` fields (account, starting_cash, commissions,
-            margins, drift_annual, industries, account_push_interval_s, primary_exchange).
+            margins, drift_annual, industries, account_push_interval_s, primary_exchange,
+            commission_per_contract, option_commission_min, option_spec).
 
     Raises:
         ValueError: a remote host without ``allow_remote``, or invalid settings.
@@ -158,6 +159,9 @@ class TwsSimServer:
             maint_margin_long_pct=s.maint_margin_long_pct,
             maint_margin_short_pct=s.maint_margin_short_pct,
             drift_annual=s.drift_annual,
+            options=s.option_spec,
+            commission_per_contract=s.commission_per_contract,
+            option_commission_min=s.option_commission_min,
         )
         loop = asyncio.new_event_loop()
         self._loop = loop

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from actors.calendar import TradingCalendar
 from broker.sim import SimSymbol
+from broker.sim.chains import OptionSpec
 from broker.tws.contracts import InstrumentRegistry
 
 __all__ = ["DEFAULT_ACCOUNT", "TwsSimSettings", "check_host"]
@@ -54,6 +55,9 @@ class TwsSimSettings:
     starting_cash: Decimal = Decimal(1_000_000)
     commission_per_share: Decimal = Decimal("0.0035")
     commission_min: Decimal = Decimal("0.35")
+    commission_per_contract: Decimal = Decimal("0.65")
+    option_commission_min: Decimal = Decimal("1.00")
+    option_spec: OptionSpec = field(default_factory=OptionSpec)
     maint_margin_long_pct: float = 25.0
     maint_margin_short_pct: float = 30.0
     drift_annual: float = 0.0

@@ -205,6 +205,39 @@ def test_a_stale_entry_is_cancelled_at_stale_entry_s_and_the_va_is_released(
         assert decide(sim, "va1", "MSFT").accepted  # the VA may commit to another symbol
 
 
+def _deaf_to_cancels(engine: Any) -> Any:
+    """The simulator, except that it counts cancels and never acts on one (a cancel stuck
+    behind a pacing pause, or lost)."""
+    broker = engine.broker
+    asked: list[str] = []
+
+    def cancel_order(client_order_id: str) -> None:
+        asked.append(client_order_id)
+
+    broker.cancel_order = cancel_order
+    broker.asked = asked
+    return broker
+
+
+def test_a_stale_entry_whose_cancel_goes_unanswered_is_asked_again_only_after_stale_entry_s(
+    tmp_path: Path,
+) -> None:
+    sim = start_engine(tmp_path, broker_factory=_deaf_to_cancels)
+    try:
+        below = Decimal(str(quote(sim, "AAPL").bid)) - 5
+        sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=below)
+        asked = sim.engine.broker.asked
+        sim.advance(30)  # stale_entry_s: the first cancel
+        assert asked == [sid]
+        sim.advance(25)  # five more reconcile ticks with the entry still working
+        assert asked == [sid], "one cancel per reconcile tick would flood a slow broker"
+        sim.advance(5)  # stale_entry_s after the first: asked again
+        assert asked == [sid, sid]
+        assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
+    finally:
+        sim.engine.stop()
+
+
 def test_a_partly_filled_entry_is_never_covered_by_more_stop_than_it_filled(
     tmp_path: Path,
 ) -> None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from actors.rules.repricing import RepricePlan, plan_done, repriced_limit
+from actors.rules.repricing import (
+    PlanProgress,
+    RepricePlan,
+    plan_done,
+    plan_progress,
+    reprice_detail,
+    repriced_limit,
+    to_market_detail,
+)
 from broker.base import Side
 
 
@@ -39,3 +48,41 @@ def test_a_plan_ends_after_its_reprices_or_never() -> None:
     assert not plan_done(RepricePlan(1.0), 1000)
     with pytest.raises(ValueError, match="interval_s"):
         RepricePlan(0.0)
+
+
+T0 = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
+
+
+def test_a_plans_progress_is_read_back_from_its_last_stored_reprice() -> None:
+    events = [
+        (T0, "naked_put delta -0.30 31DTE credit 2.20"),
+        (T0 + timedelta(seconds=1), ""),
+        (T0 + timedelta(seconds=5), reprice_detail("naked_put", 1, 4, Decimal("2.15"))),
+        (T0 + timedelta(seconds=10), reprice_detail("naked_put", 2, 4, Decimal("2.1"))),
+        (T0 + timedelta(seconds=11), "partially filled"),
+    ]
+    assert plan_progress(events) == PlanProgress(2, Decimal("2.1"), T0 + timedelta(seconds=10))
+    assert plan_progress(events[:2]) == PlanProgress()
+
+
+def test_an_unbounded_plan_and_a_flatten_read_back_the_same_way() -> None:
+    detail = reprice_detail("time", 7, None, Decimal("0.45"))
+    assert detail == "time re-price 7/- to 0.45"
+    assert plan_progress([(T0, detail)]).reprices == 7
+    flatten = reprice_detail("flatten", 2, 5, Decimal("99.59"))
+    assert flatten == "flatten re-price 2/5 to 99.59"  # the format the ledger has always had
+    assert plan_progress([(T0, flatten)]).limit == Decimal("99.59")
+
+
+def test_a_plan_cancelled_to_go_to_market_stays_so() -> None:
+    events = [
+        (T0, reprice_detail("stop", 1, 3, Decimal("1.5"))),
+        (T0 + timedelta(seconds=3), to_market_detail("stop", 3)),
+    ]
+    progress = plan_progress(events)
+    assert (progress.to_market, progress.reprices, progress.limit) == (True, 3, Decimal("1.5"))
+    assert not plan_progress(events[:1]).to_market
+
+
+def test_a_detail_that_only_looks_like_a_reprice_is_ignored() -> None:
+    assert plan_progress([(T0, "x re-price 3/4 to nowhere")]) == PlanProgress()

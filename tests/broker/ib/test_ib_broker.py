@@ -12,11 +12,13 @@ from decimal import Decimal
 
 from ib_support import (
     Harness,
+    Recorder,
     all_open_orders,
     limit,
     stop,
     wait_until,
 )
+from loguru import logger
 
 from broker.base import (
     Contract,
@@ -75,7 +77,7 @@ def test_a_bracket_goes_out_as_one_family_and_its_fill_reaches_the_engine_once_w
 ) -> None:
     h = harness().start("AAPL")
     ask = h.quote().ask
-    assert h.broker.place_order(limit("e1", Side.BUY, ask + 0.05))
+    assert h.broker.place_order(limit("e1", Side.BUY, ask + 0.05, has_attached=True))
     assert h.broker.place_order(
         stop("e1.stop", Side.SELL, ask - 5, parent_id="e1", oca_group="oca-e1")
     )
@@ -98,13 +100,29 @@ def test_a_bracket_goes_out_as_one_family_and_its_fill_reaches_the_engine_once_w
     assert h.broker.stats()["orders_sent"] == 2
 
 
-def test_an_entry_without_an_attached_stop_is_transmitted_alone_after_the_grace(
-    harness: MakeHarness,
-) -> None:
-    h = harness(bracket_grace_s=0.05).start("AAPL")
+def test_an_entry_without_an_attached_order_goes_out_at_once(harness: MakeHarness) -> None:
+    h = harness(attached_wait_s=30.0).start("AAPL")  # a hold would outlast the wait below
     assert h.broker.place_order(limit("lone", Side.BUY, h.quote().ask + 0.05))
     wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("lone"), what="filled")
-    assert h.broker.stats()["orders_sent"] == 2  # held, then re-sent with transmit=True
+    assert h.broker.stats()["orders_sent"] == 1
+
+
+def test_an_entry_whose_attached_order_never_comes_goes_out_alone_and_an_error_is_logged(
+    harness: MakeHarness,
+) -> None:
+    errors: list[str] = []
+    sink = logger.add(lambda m: errors.append(str(m)), level="ERROR", format="{message}")
+    try:
+        h = harness(attached_wait_s=1.0).start("AAPL")
+        assert h.broker.place_order(
+            limit("late", Side.BUY, h.quote().ask + 0.05, has_attached=True)
+        )
+        assert h.broker.stats()["orders_sent"] == 0  # held here, not at IB
+        wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("late"), what="filled")
+    finally:
+        logger.remove(sink)
+    assert h.broker.stats()["orders_sent"] == 1  # sent once, with transmit=True
+    assert any("late waited" in e and "never came" in e for e in errors), errors
 
 
 def test_cancel_modify_and_global_cancel_reach_ib_and_come_back_as_statuses(
@@ -209,9 +227,9 @@ def test_an_order_ib_cannot_map_is_rejected_by_the_adapter_with_a_reason(
 def test_an_entry_whose_attached_stop_is_rejected_never_goes_out_unprotected(
     tws: TwsSimServer, harness: MakeHarness
 ) -> None:
-    h = harness(bracket_grace_s=0.5).start("AAPL")
+    h = harness(attached_wait_s=30.0).start("AAPL")
     ask = h.quote().ask
-    assert h.broker.place_order(limit("naked", Side.BUY, ask + 0.05))
+    assert h.broker.place_order(limit("naked", Side.BUY, ask + 0.05, has_attached=True))
     off_tick = OrderRequest(
         "naked.stop",
         Contract.stock("AAPL"),
@@ -230,3 +248,80 @@ def test_an_entry_whose_attached_stop_is_rejected_never_goes_out_unprotected(
     )
     assert h.recorder.executions() == []
     assert all_open_orders(tws) == []
+
+
+def _place_and_cancel_at_once(h: Harness, entry: OrderRequest, child: OrderRequest) -> None:
+    """Place a bracket and cancel its entry in one turn of the adapter's loop: the cancel is
+    written before IB can have answered anything about the entry."""
+    desk = h.broker._desk_or_fail()
+
+    def burst() -> None:
+        desk.place(entry)
+        desk.place(child)
+        desk.cancel(entry.client_order_id)
+
+    h.broker._loop.call(burst, timeout_s=5.0)
+
+
+def test_a_held_entry_cancelled_before_its_stop_arrives_never_reaches_ib_nor_does_its_stop(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(attached_wait_s=30.0).start("AAPL")
+    ask = h.quote().ask
+    assert h.broker.place_order(limit("h1", Side.BUY, ask + 0.05, has_attached=True))
+    h.broker.cancel_order("h1")  # e.g. a halt between the entry and its stop
+    assert h.broker.place_order(stop("h1.stop", Side.SELL, ask - 5, parent_id="h1"))
+    wait_until(lambda: h.recorder.statuses("h1.stop"), what="the stop's end")
+    assert h.recorder.statuses("h1") == [OrderStatus.CANCELLED]
+    assert h.recorder.statuses("h1.stop") == [OrderStatus.CANCELLED]
+    assert "h1 ended unfilled" in h.recorder.status_events("h1.stop")[0].reason
+    assert h.broker.stats()["orders_sent"] == 0 and all_open_orders(tws) == []
+    assert h.broker.open_orders() == []
+
+
+def test_an_entry_cancelled_after_its_stop_released_it_but_before_ibs_ack_ends_filled_if_ib_fills(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness().start("AAPL")
+    quote = h.quote()
+    entry = limit("c1", Side.BUY, quote.ask + 1, has_attached=True)  # marketable: fills at once
+    child = stop("c1.stop", Side.SELL, quote.bid - 5, parent_id="c1", oca_group="oca-c1")
+    _place_and_cancel_at_once(h, entry, child)
+    wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("c1"), what="the entry filled")
+    assert sum(e.quantity for e in h.recorder.executions("c1")) == 100
+    assert OrderStatus.CANCELLED not in h.recorder.statuses("c1")
+    [working] = [t for t in all_open_orders(tws) if t.order.orderRef == "c1.stop"]
+    assert working.order.totalQuantity == 100  # the position keeps its protective stop
+
+
+def test_a_bracket_entry_cancelled_before_ibs_ack_that_ib_cancels_ends_cancelled_once(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness().start("AAPL")
+    quote = h.quote()
+    entry = limit("g1", Side.BUY, quote.bid - 5, has_attached=True)  # rests: IB cancels it
+    child = stop("g1.stop", Side.SELL, quote.bid - 10, parent_id="g1")
+    _place_and_cancel_at_once(h, entry, child)
+    wait_until(lambda: OrderStatus.CANCELLED in h.recorder.statuses("g1"), what="g1 cancelled")
+    wait_until(lambda: OrderStatus.CANCELLED in h.recorder.statuses("g1.stop"), what="its stop")
+    assert h.recorder.statuses("g1").count(OrderStatus.CANCELLED) == 1
+    assert h.recorder.executions() == []
+    assert all_open_orders(tws) == [] and h.broker.open_orders() == []
+
+
+def test_statuses_ib_reports_while_connecting_carry_the_engines_clock(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    first = harness().start("AAPL")
+    assert first.broker.place_order(limit("old", Side.BUY, first.quote().bid - 5))
+    wait_until(lambda: first.recorder.statuses("old"), what="the order working")
+    first.stop()  # the order stays working at IB
+    # A new run: the adapter starts on its default wall clock; the engine's clock (the
+    # simulated 2024 session) is set only after connect() returned.
+    again = harness()
+    assert abs(again.clock.now() - tws.now()) < timedelta(seconds=5)
+    recorder = again.recorder = Recorder()
+    again.broker.start(recorder)
+    [event] = wait_until(lambda: recorder.status_events("old"), what="the learned order")
+    assert event.status is OrderStatus.SUBMITTED
+    assert abs(event.time - again.clock.now()) < timedelta(seconds=30), event.time

@@ -14,6 +14,7 @@ from broker.tws import TwsSimServer
 
 MakeHarness = Callable[..., Harness]
 DOWN, UP = ConnectionState.DISCONNECTED, ConnectionState.CONNECTED
+STALE = ConnectionState.DATA_STALE
 
 
 def resting_buy(h: Harness, cid: str, below: float = 5.0) -> None:
@@ -180,11 +181,12 @@ def test_no_quotes_while_the_market_is_open_raises_the_stale_data_alarm(
 ) -> None:
     h = harness(stale_data_clock_s=10.0).start("AAPL")  # 10 clock s = 0.5 s at 20x
     tws.stop_quotes()
-    wait_until(lambda: h.recorder.connection_states() == [DOWN], what="the stale-data alarm")
+    wait_until(lambda: h.recorder.connection_states() == [STALE], what="the stale-data alarm")
     assert "stale" in h.recorder.of(ConnectionEvent)[0].detail
-    resting_buy(h, "exit-still-goes")  # the order channel stays open (the gate freezes entries)
+    assert h.broker.connected  # the order channel stays open (the gate freezes entries)
+    resting_buy(h, "exit-still-goes")
     tws.resume_quotes()
-    wait_until(lambda: h.recorder.connection_states() == [DOWN, UP], what="quotes back")
+    wait_until(lambda: h.recorder.connection_states() == [STALE, UP], what="quotes back")
 
 
 def test_a_listener_that_raises_does_not_stop_delivery(harness: MakeHarness) -> None:
@@ -222,7 +224,7 @@ def test_the_watchdog_counts_silence_from_the_subscription_not_from_the_open(
     h.broker.subscribe_quotes([Contract.stock("AAPL")])
     time.sleep(0.25)  # 5 clock seconds
     assert h.recorder.connection_states() == []
-    wait_until(lambda: h.recorder.connection_states() == [DOWN], what="stale after 10 s")
+    wait_until(lambda: h.recorder.connection_states() == [STALE], what="stale after 10 s")
 
 
 def test_the_clock_is_moved_forward_when_the_brokers_time_jumps_ahead(
@@ -242,3 +244,19 @@ def test_the_clock_is_moved_forward_when_the_brokers_time_jumps_ahead(
     wait_until(
         lambda: abs(h.clock.now() - tws.now()) < timedelta(seconds=5), what="the clock in step"
     )
+
+
+def test_an_entry_whose_stop_is_refused_while_the_link_is_down_is_cancelled_not_sent_later(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(attached_wait_s=30.0).start("AAPL")
+    ask = h.quote().ask
+    assert h.broker.place_order(limit("p1", Side.BUY, ask + 0.05, has_attached=True))
+    tws.connectivity_lost()
+    wait_until(lambda: h.recorder.connection_states() == [DOWN], what="DISCONNECTED on 1100")
+    assert not h.broker.place_order(stop("p1.stop", Side.SELL, ask - 5, parent_id="p1"))
+    wait_until(lambda: h.recorder.statuses("p1") == [OrderStatus.CANCELLED], what="p1 ended")
+    assert "p1.stop was refused" in h.recorder.status_events("p1")[0].reason
+    tws.connectivity_restored()
+    wait_until(lambda: h.recorder.connection_states() == [DOWN, UP], what="CONNECTED on 1102")
+    assert h.broker.stats()["orders_sent"] == 0 and all_open_orders(tws) == []

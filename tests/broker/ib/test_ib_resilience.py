@@ -90,12 +90,16 @@ def test_link_health_reports_changes_only_and_stale_data_does_not_block_the_orde
     health = LinkHealth(socket_up=True)
     assert health.update() is None  # CONNECTED at start is not news
     health.data_fresh = False
-    assert health.update() is ConnectionState.DISCONNECTED
+    assert health.update() is ConnectionState.DATA_STALE
     assert health.can_send  # stops and exits can still reach IB
     health.ib_link_up = False
-    assert health.update() is None and not health.can_send
-    health.data_fresh = health.ib_link_up = True
+    assert health.update() is ConnectionState.DISCONNECTED and not health.can_send
+    health.ib_link_up = True
+    assert health.update() is ConnectionState.DATA_STALE
+    health.data_fresh = True
     assert health.update() is ConnectionState.CONNECTED
+    health.socket_up = False
+    assert health.update() is ConnectionState.DISCONNECTED
 
 
 def test_live_ports_are_refused_unless_the_config_and_the_command_line_both_allow_it() -> None:

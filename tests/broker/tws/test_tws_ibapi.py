@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
@@ -139,7 +140,12 @@ def test_the_official_client_connects_and_trades(
     caplog.set_level(logging.ERROR)
     assert app.serverVersion() == 178
     assert app.wait("managedAccounts") == (DEFAULT_ACCOUNT,)
-    assert {2104, 2106, 2158} <= {call[1] for call in app.calls("error")}
+    # The farm notices follow nextValidId: wait for them (bounded) rather than race them.
+    deadline = time.monotonic() + WAIT_S
+    while not {2104, 2106, 2158} <= {call[1] for call in app.calls("error")}:
+        assert time.monotonic() < deadline, f"no farm notices within {WAIT_S}s"
+        app.wait("error", 0.05)
+        time.sleep(0.01)
 
     before = tws.now().timestamp()
     app.reqCurrentTime()

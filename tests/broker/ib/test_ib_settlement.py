@@ -1,0 +1,128 @@
+"""``SettlementWatch``: expiries and assignments inferred from IB's position changes, our own
+executions explaining the rest (pure; no threads, no network)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from broker.base import AssignmentEvent, Contract, ExpiryEvent, Side
+from broker.ib.parsing.settlement import SettlementWatch, UnexplainedChange
+
+TZ = ZoneInfo("America/New_York")
+AT = datetime(2024, 3, 15, 16, 0, tzinfo=TZ)
+EXPIRY = date(2024, 3, 15)
+AAPL = Contract.stock("AAPL")
+PUT_195 = Contract.option("AAPL", EXPIRY, Decimal("195"), "P")
+PUT_200 = Contract.option("AAPL", EXPIRY, Decimal("200"), "P")
+PUT_180 = Contract.option("AAPL", EXPIRY, Decimal("180"), "P")
+LATER_PUT = Contract.option("AAPL", date(2024, 3, 22), Decimal("180"), "P")
+
+
+def watch() -> SettlementWatch:
+    return SettlementWatch(
+        account="DU1",
+        expired=lambda c: c.expiry is not None and c.expiry <= EXPIRY,
+        underlying_price=lambda symbol: Decimal("190.25"),
+        grace_s=2.0,
+    )
+
+
+def opened(w: SettlementWatch, contract: Contract, quantity: int, exec_id: str) -> None:
+    """A position opened by our own execution (explained, so nothing is left open)."""
+    side = Side.BUY if quantity > 0 else Side.SELL
+    w.execution(exec_id, contract, side, abs(quantity))
+    assert w.position(contract, quantity, now_s=0.0, time=AT) == []
+
+
+def test_a_short_put_that_vanishes_while_the_stock_grows_by_100_a_contract_is_assigned() -> None:
+    w = watch()
+    opened(w, PUT_195, -2, "e1")
+    assert w.position(PUT_195, 0, now_s=10.0, time=AT) == []
+    (event,) = w.position(AAPL, 200, now_s=10.0, time=AT)
+    assert event == AssignmentEvent(
+        "ib-assigned-DU1-AAPL-20240315-P-195",
+        PUT_195,
+        -2,
+        AAPL,
+        200,
+        Decimal("195"),
+        Decimal("190.25"),
+        AT,
+    )
+    assert w.expire(100.0) == ([], [])
+
+
+def test_the_stock_change_may_come_before_the_option_goes_to_zero() -> None:
+    w = watch()
+    opened(w, PUT_195, -1, "e1")
+    assert w.position(AAPL, 100, now_s=10.0, time=AT) == []
+    (event,) = w.position(PUT_195, 0, now_s=10.1, time=AT)
+    assert isinstance(event, AssignmentEvent) and event.stock_quantity == 100
+
+
+def test_an_expired_option_that_vanishes_with_no_stock_change_expires_after_the_grace() -> None:
+    w = watch()
+    opened(w, PUT_180, -1, "e1")
+    assert w.position(PUT_180, 0, now_s=10.0, time=AT) == []
+    assert w.expire(11.0) == ([], [])  # still within the grace
+    events, unexplained = w.expire(12.5)
+    assert events == [
+        ExpiryEvent("ib-expiry-DU1-AAPL-20240315-P-180", PUT_180, -1, Decimal("190.25"), AT)
+    ]
+    assert unexplained == []
+
+
+def test_two_assigned_puts_share_one_stock_change_and_an_otm_one_expires() -> None:
+    w = watch()
+    opened(w, PUT_195, -1, "e1")
+    opened(w, PUT_200, -2, "e2")
+    opened(w, PUT_180, -1, "e3")
+    assert w.position(PUT_195, 0, now_s=10.0, time=AT) == []
+    assert w.position(AAPL, 300, now_s=10.0, time=AT) == []  # 100 + 200, not yet all seen
+    assert w.position(PUT_180, 0, now_s=10.0, time=AT) == []
+    events = w.position(PUT_200, 0, now_s=10.0, time=AT)
+    assert all(isinstance(e, AssignmentEvent) for e in events)
+    assert sorted(
+        (e.contract.key, e.stock_quantity) for e in events if isinstance(e, AssignmentEvent)
+    ) == [
+        (PUT_195.key, 100),
+        (PUT_200.key, 200),
+    ]
+    expired, _ = w.expire(13.0)
+    assert [(type(e), e.contract) for e in expired] == [(ExpiryEvent, PUT_180)]
+
+
+def test_our_own_buy_to_close_explains_the_option_going_to_zero() -> None:
+    w = watch()
+    opened(w, PUT_180, -1, "e1")
+    w.execution("e2", PUT_180, Side.BUY, 1)
+    assert w.position(PUT_180, 0, now_s=10.0, time=AT) == []
+    assert w.expire(20.0) == ([], [])
+
+
+def test_an_execution_replayed_after_its_position_change_explains_it_late() -> None:
+    w = watch()
+    opened(w, PUT_180, -1, "e1")
+    assert w.position(PUT_180, 0, now_s=10.0, time=AT) == []
+    w.execution("e2", PUT_180, Side.BUY, 1)  # e.g. reqExecutions after a reconnect
+    w.execution("e2", PUT_180, Side.BUY, 1)  # the same execution again counts once
+    assert w.expire(20.0) == ([], [])
+    assert w.held(PUT_180.key) == 0
+
+
+def test_an_option_not_yet_expired_that_vanishes_unexplained_is_reported_not_settled() -> None:
+    w = watch()
+    opened(w, LATER_PUT, -1, "e1")
+    assert w.position(LATER_PUT, 0, now_s=10.0, time=AT) == []
+    assert w.expire(13.0) == ([], [UnexplainedChange(LATER_PUT, 1)])
+
+
+def test_a_positions_snapshot_without_a_held_option_counts_it_as_zero() -> None:
+    w = watch()
+    opened(w, PUT_195, -1, "e1")
+    events = w.snapshot([(AAPL, 100)], now_s=10.0, time=AT)
+    assert [(type(e), e.contract) for e in events] == [(AssignmentEvent, PUT_195)]
+    # The same snapshot again changes nothing.
+    assert w.snapshot([(AAPL, 100)], now_s=11.0, time=AT) == []
