@@ -22,9 +22,13 @@ import pykka
 from loguru import logger
 
 from actors.clock import InFlight
-from actors.messages import ConfigChanged, Crash, GetSnapshot, Query
+from actors.messages import ConfigChanged, Crash, GetSnapshot, Query, QuotesReady, Tick
 
 __all__ = ["AddressBook", "Bus", "EngineActor", "HandledMessage"]
+
+#: Messages that only start work (a VA's strategy step, a reconcile or inbox tick): dropped once
+#: the engine is stopping. Fills, order events and commands are still handled.
+_WAKE_UPS = (QuotesReady, Tick)
 
 
 class AddressBook:
@@ -34,7 +38,7 @@ class AddressBook:
         self.inflight = inflight
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
-        self.closing = False  # set by the engine's stop: actors are leaving one by one
+        self.closing = False  # set by the engine's stop: actors are leaving
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
@@ -146,6 +150,8 @@ class EngineActor(pykka.ThreadingActor):
             return self.answer(message)
         started = time.perf_counter()
         try:
+            if self.book.closing and isinstance(message, _WAKE_UPS):
+                return None  # stopping: no new work (a chain scan, a broker read) is started
             if isinstance(message, Crash):
                 raise RuntimeError(f"{self.address}: {message.reason}")
             if isinstance(message, ConfigChanged):
@@ -153,7 +159,12 @@ class EngineActor(pykka.ThreadingActor):
             else:
                 self.handle(message)
         except Exception as exc:
-            self._crashed(message, exc)
+            if self.book.closing:  # e.g. the broker went away under a call: nothing to rebuild
+                logger.warning(
+                    "{} raised on {} while stopping: {}", self.address, type(message).__name__, exc
+                )
+            else:
+                self._crashed(message, exc)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             self.handled.append(HandledMessage((type(message).__name__, time.time(), elapsed_ms)))

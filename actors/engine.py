@@ -97,8 +97,14 @@ def _pacer(config: EngineConfig) -> Pacer:
     return Pacer(per_s, reserve=per_s - entry_slots)
 
 
-#: Of a stop's time budget, what is kept for the broker's disconnect after the actors.
-_BROKER_STOP_S = 1.0
+#: Of a stop's time budget, what is kept for the broker's disconnect and for the journal, which
+#: stops last.
+_BROKER_STOP_S = 1.5
+_JOURNAL_STOP_S = 0.5
+#: How long the actors get to finish their mailboxes with the broker still up. An actor still
+#: inside a broker call after that (a VA's option-chain scan takes seconds) is released by the
+#: broker's stop: at shutdown such a read has nothing left to serve.
+_ACTORS_FIRST_S = 1.0
 
 
 class _Router:
@@ -397,10 +403,14 @@ class Engine:
         self.stop(timeout_s)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop within ``timeout_s``: time first, then the actors in reverse dependency order
-        (each handles what is already in its mailbox, so it may still call the broker), then
-        the broker, then storage. Orders working at the broker stay working (stops are GTC);
-        anything the broker reports after its actor stopped is taken in at the next start."""
+        """Stop within ``timeout_s``. Time and the timers stop and the gate closes; every actor
+        but the journal is asked to stop, in reverse start order, and finishes what is in its
+        mailbox (fills and order events; quote wake-ups and ticks are dropped once stopping) with
+        the broker still up for up to ``_ACTORS_FIRST_S``; then the broker disconnects (a request
+        still in flight fails, and its actor's error is only logged); then the journal, which
+        stores what the others told it, and storage. Orders working at the broker stay working
+        (stops are GTC); what the broker reports after its actor stopped is taken in at the next
+        start."""
         if not self._started and not self._refs:
             close_database(self.database)
             return
@@ -411,22 +421,39 @@ class Engine:
         self.clock.stop()
         self.gate.set(GateState.CLOSED, "engine stopping")
         self.book.closing = True
-        for name, ref in reversed(self._refs):
-            left = max(0.2, deadline - time.monotonic() - _BROKER_STOP_S)
-            try:
-                ref.stop(timeout=left)
-            except pykka.Timeout:
-                logger.error("engine: {} did not stop within {:.1f}s", name, left)
-            self.book.unregister(name, ref)
-        self._refs.clear()
+        refs = list(reversed(self._refs))
+        workers = [(name, ref, ref.stop(block=False)) for name, ref in refs if name != "journal"]
+        first = min(time.monotonic() + _ACTORS_FIRST_S, deadline - _BROKER_STOP_S)
+        left = self._await_stops(workers, first)
         try:
             self.broker.stop()
         except Exception:
             logger.exception("engine: broker stop failed")
+        left = self._await_stops(left, deadline - _JOURNAL_STOP_S)
+        journal = [(name, ref, ref.stop(block=False)) for name, ref in refs if name == "journal"]
+        for name, _ref, _future in self._await_stops(left + journal, deadline):
+            logger.error("engine: {} did not stop within {:.1f}s", name, timeout_s)
+        for name, ref in refs:
+            self.book.unregister(name, ref)
+        self._refs.clear()
         self.ledger.close()
         close_database(self.database)
         self.done.set()
         logger.info("engine: stopped")
+
+    @staticmethod
+    def _await_stops(
+        stopping: list[tuple[str, pykka.ActorRef[Any], pykka.Future[Any]]], until: float
+    ) -> list[tuple[str, pykka.ActorRef[Any], pykka.Future[Any]]]:
+        """Wait for each actor's stop until the monotonic time ``until``; the ones still
+        running."""
+        running = []
+        for name, ref, future in stopping:
+            try:
+                future.get(timeout=max(0.05, until - time.monotonic()))
+            except pykka.Timeout:
+                running.append((name, ref, future))
+        return running
 
     # -- supervision ------------------------------------------------------------------------
     def _on_crash(self, address: str, exc: BaseException) -> None:

@@ -4,9 +4,13 @@ manager rebuilds; a VA that keeps crashing is paused."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
-from actors.messages import Crash, TradingState
+from actors.engine import Engine
+from actors.messages import Crash, Tick, TradingState
 from broker.base import GateState
 from tests.support.engine import SimEngine, start_engine
 
@@ -96,3 +100,45 @@ def test_the_working_orders_can_be_asked_for_at_start(tmp_path: Path) -> None:
         assert (stop.order_id, stop.quantity, stop.status.value) == (f"{sid}.stop", 10, "submitted")
     finally:
         sim.engine.stop()
+
+
+def test_a_stop_while_an_actor_waits_on_the_broker_ends_in_time_and_restarts_nothing(
+    tmp_path: Path,
+) -> None:
+    """Bug F: the OrderManager is inside a broker read when the engine stops. The other actors
+    stop meanwhile; the broker's stop then fails the read, which is only logged (no crash, no
+    rebuild from the ledger), and the whole stop stays within its bound."""
+    inside = threading.Event()
+    broker_stopped = threading.Event()
+    armed = threading.Event()
+
+    def stuck_reads(engine: Engine) -> Any:
+        broker = engine.broker
+        stop, open_orders = broker.stop, broker.open_orders
+
+        def blocking_open_orders() -> Any:
+            if not armed.is_set():
+                return open_orders()
+            inside.set()
+            broker_stopped.wait(10)
+            raise RuntimeError("ib-loop is not running")  # what the IB adapter raises then
+
+        def stopping() -> None:
+            broker_stopped.set()
+            stop()
+
+        broker.open_orders = blocking_open_orders
+        broker.stop = stopping
+        return broker
+
+    sim = start_engine(tmp_path, broker_factory=stuck_reads)
+    manager, va = sim.engine.book.get("order_manager"), sim.engine.book.get("va:va1")
+    assert manager is not None and va is not None
+    armed.set()
+    sim.engine.book.tell("order_manager", Tick("reconcile", sim.engine.clock.now()))
+    assert inside.wait(5), "the OrderManager never reached the broker read"
+    started = time.monotonic()
+    sim.engine.stop(timeout_s=3.0)
+    assert time.monotonic() - started < 3.0 + 1.0  # the bound, with room for a loaded machine
+    assert not manager.is_alive() and not va.is_alive()
+    assert sim.engine.crashes == {}, "an error while stopping is not a crash to recover from"
