@@ -1,0 +1,236 @@
+"""Placing orders for the OrderManager: an accepted proposal passes the market filters (entries)
+or is clipped reduce-only (exits), then the gate; its orders (an entry with its protective stop)
+are stored before anything reaches the broker (write-ahead), journaled, and submitted through
+the pacer. A refusal goes back to the VA and the governor and into the journal.
+
+``PlacingMixin`` is a mixin of ``OrderManager``: every method runs on its actor thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+
+from actors.context import EngineContext
+from actors.messages import (
+    OrderProposal,
+    OrderRejected,
+    Purpose,
+    RepricePlan,
+    Signal,
+    SignalDecision,
+)
+from actors.order_state import WorkingOrder
+from actors.rules import filters
+from actors.rules.decision import OK, Decision, reject
+from broker.base import OrderRequest, OrderStatus, OrderType, Side
+from db.ledger import DuplicateOrderError
+from db.records import OrderRecord
+
+__all__ = ["PlacingMixin"]
+
+
+class PlacingMixin:
+    ctx: EngineContext
+    orders: dict[str, WorkingOrder]
+
+    # Provided by the OrderManager and its other mixins.
+    tell: Callable[[str, object], bool]
+    _clip_reduce_only: Callable[[OrderProposal], tuple[Decision, OrderProposal]]
+    _cancel_where: Callable[[object, str], int]
+    _paced: Callable[[Callable[[], None]], None]
+    _start_plan: Callable[[str, RepricePlan, str], None]
+    _publish_order: Callable[..., None]
+    _set_status: Callable[..., None]
+    _option_filters: Callable[[OrderProposal, datetime], Decision]
+    _working_on: Callable[[str, Side], int]
+    _oca_group: Callable[[OrderRecord], str | None]
+
+    def _place(self, proposal: OrderProposal) -> None:
+        now = self.ctx.clock.now()
+        if proposal.purpose is Purpose.ENTRY:
+            decision = self._filters(proposal, now)
+        else:
+            decision, proposal = self._clip_reduce_only(proposal)
+            if decision:
+                # Getting out: an entry still filling in this contract would re-open it.
+                self._cancel_where(
+                    lambda o: (
+                        o.purpose is Purpose.ENTRY
+                        and o.record.va_id == proposal.va_id
+                        and o.record.contract_key == proposal.contract.key
+                    ),
+                    "exit placed",
+                )
+        if decision and not self.ctx.gate.allows(reduce_only=proposal.reduce_only):
+            decision = reject("gate", f"gate {self.ctx.gate.state.value}: {self.ctx.gate.reason}")
+        if not decision:
+            self._refuse(proposal, decision, now)
+            return
+        records = self._records(proposal, now)
+        try:
+            self.ctx.ledger.insert_orders(records)  # write-ahead: stored before the broker
+        except DuplicateOrderError:
+            # An id already used (a replayed signal): never a second order under one id.
+            self._refuse(
+                proposal,
+                reject("duplicate_id", f"order {proposal.proposal_id} already exists"),
+                now,
+            )
+            return
+        for record in records:
+            self.orders[record.id] = WorkingOrder(
+                record, OrderStatus.PENDING_SUBMIT, last_event_at=now
+            )
+        self._journal(proposal, OK, now)
+        for record in records:
+            if proposal.purpose is Purpose.ENTRY:
+                self._submit(record.id)  # the governor took the pacing slots for entry + stop
+            else:
+                self._paced(partial(self._submit, record.id))
+        if proposal.reprice is not None:
+            self._start_plan(records[0].id, proposal.reprice, proposal.reason.split(" ")[0])
+        self._publish_order(records[0].id)
+
+    def _submit(self, order_id: str) -> None:
+        order = self.orders.get(order_id)
+        if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
+            return
+        if not self.ctx.broker.place_order(self._request(order.record)):
+            self._set_status(
+                order_id,
+                OrderStatus.REJECTED,
+                0,
+                None,
+                self.ctx.clock.now(),
+                "refused at the broker adapter (gate closed)",
+            )
+
+    def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
+        if proposal.contract.is_option:
+            return self._option_filters(proposal, now)
+        cfg = self.ctx.config.filters
+        quote = self.ctx.quotes.latest(proposal.contract.key)
+        decision = filters.check_quote_age(quote, now, cfg.max_quote_age_ms)
+        if not decision or quote is None:
+            return decision
+        buy = proposal.side is Side.BUY
+        for decision in (
+            filters.check_trading_window(
+                now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
+            ),
+            filters.check_spread(quote, cfg.max_spread_bps),
+            filters.check_slippage(quote, proposal.quantity, buy=buy, max_bps=cfg.max_slippage_bps),
+            self._check_working_room(proposal),
+        ):
+            if not decision:
+                return decision
+        return OK
+
+    def _check_working_room(self, proposal: OrderProposal) -> Decision:
+        """IB keeps at most ``orders.max_working_per_contract_side`` working orders per contract
+        and side. An entry (and its stop, on the other side) may use all but one of them: the
+        last is kept so a flatten can always get an exit out."""
+        cap = self.ctx.config.orders.max_working_per_contract_side
+        key = proposal.contract.key
+        for side in (proposal.side, proposal.side.opposite):
+            used = self._working_on(key, side)
+            if used + 1 > cap - 1:
+                return reject("working_orders", f"{key} {side.value} {used}+1/{cap - 1}")
+        return OK
+
+    def _records(self, proposal: OrderProposal, now: datetime) -> list[OrderRecord]:
+        """The entry (or exit) and, for an entry, its attached protective stop."""
+        request = OrderRequest(
+            client_order_id=proposal.proposal_id,
+            contract=proposal.contract,
+            side=proposal.side,
+            order_type=proposal.order_type,
+            quantity=proposal.quantity,
+            limit_price=proposal.limit_price,
+            reduce_only=proposal.reduce_only,
+        )
+        records = [
+            OrderRecord.from_request(
+                request,
+                va_id=proposal.va_id,
+                purpose=proposal.purpose.value,
+                created_at=now,
+                reason=proposal.reason,
+                signal_id=proposal.proposal_id,
+                delta_at_entry=proposal.delta,
+                dte_at_entry=proposal.dte,
+            )
+        ]
+        if proposal.purpose is Purpose.ENTRY and proposal.stop_price is not None:
+            stop = OrderRequest(
+                client_order_id=f"{proposal.proposal_id}.stop",
+                contract=proposal.contract,
+                side=proposal.side.opposite,
+                order_type=OrderType.STP,
+                quantity=proposal.quantity,
+                stop_price=proposal.stop_price,
+                parent_id=proposal.proposal_id,
+                reduce_only=True,
+                tif="GTC",
+            )
+            records.append(
+                OrderRecord.from_request(
+                    stop,
+                    va_id=proposal.va_id,
+                    purpose=Purpose.STOP.value,
+                    created_at=now,
+                    reason="stop",
+                    signal_id=proposal.proposal_id,
+                )
+            )
+        return records
+
+    def _request(self, record: OrderRecord) -> OrderRequest:
+        request = record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
+        group = self._oca_group(record)
+        # An entry whose protective stop is placed right after it: the broker sends the two
+        # as one family (IB holds the entry until the stop arrives).
+        attached = any(o.working and o.record.parent_id == record.id for o in self.orders.values())
+        return replace(request, oca_group=group, has_attached=attached)
+
+    def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
+        rejected = OrderRejected(
+            proposal.proposal_id,
+            proposal.va_id,
+            proposal.contract,
+            proposal.purpose,
+            "order_manager",
+            decision.rule,
+            decision.detail,
+            now,
+        )
+        self.tell(f"va:{proposal.va_id}", rejected)
+        self.tell("governor", rejected)
+        self._journal(proposal, decision, now)
+
+    def _journal(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
+        signal = Signal(
+            proposal.proposal_id,
+            proposal.va_id,
+            proposal.contract,
+            proposal.side,
+            proposal.time,
+            proposal.reason.split(" ")[0] or "engine",
+            proposal.reason,
+            close=proposal.purpose is not Purpose.ENTRY,
+            quantity=proposal.quantity,
+        )
+        self.tell(
+            "journal",
+            SignalDecision(
+                signal,
+                decision.accepted,
+                "order_manager",
+                decision.rule or "accepted",
+                decision.detail,
+                now,
+            ),
+        )
