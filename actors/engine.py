@@ -1,9 +1,10 @@
 """The composition root: builds the actor system from config, starts it in dependency order
 and stops it in reverse.
 
-Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> broker ->
-timers -> clock. Stop: clock -> broker -> VAs -> position monitor -> order manager -> governor
--> journal -> ledger. Called from the main thread (or a test); nothing here runs per message.
+Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> inbox ->
+broker -> timers -> clock. Stop: clock and timers -> every actor but the journal (reverse start
+order) -> broker -> journal -> ledger. Called from the main thread (or a test); nothing here
+runs per message. What is built from config (clock, broker, pacer) is ``actors.engine_build``.
 
 With Interactive Brokers the adapter connects first, in the constructor: the engine's clock is
 a ``VirtualClock`` started at the broker's current time and running at ``--speed``.
@@ -22,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 import pykka
 from loguru import logger
 
+from actors import engine_build as build
 from actors.base import AddressBook, Bus, EngineActor
 from actors.calendar import TradingCalendar
-from actors.clock import Clock, VirtualClock, WallClock
-from actors.config import EngineConfig, OptionSettings, load_config
+from actors.clock import Clock, VirtualClock
+from actors.config import EngineConfig, load_config
 from actors.config_reload import ReloadPlan, plan_reload
 from actors.context import EngineContext, LockedPacer
 from actors.inbox import Inbox
@@ -50,7 +52,6 @@ from actors.order_manager import OrderManager
 from actors.position_monitor import PositionMonitor
 from actors.quote_book import QuoteBook
 from actors.risk_governor import RiskGovernor
-from actors.rules.risk_rules import Pacer
 from actors.virtual_account import VirtualAccount
 from broker.base import (
     AccountSnapshot,
@@ -59,7 +60,6 @@ from broker.base import (
     ConnectionEvent,
     ConnectionState,
     Contract,
-    ExecutionEvent,
     GateState,
     Quote,
     TradingGate,
@@ -68,7 +68,7 @@ from db import Ledger, close_database, open_database
 from db.records import AccountRecord
 
 if TYPE_CHECKING:
-    from broker.ib import IBBroker
+    pass
 
 __all__ = ["Engine", "RunOptions"]
 
@@ -87,14 +87,6 @@ class RunOptions:
     seed: int | None = None
     live: bool = False  # --live: with broker.ib.allow_live, a live port or account is allowed
     dry_run: bool = False  # --dry-run: orders are stored (marked dry_run) and never sent
-
-
-def _pacer(config: EngineConfig) -> Pacer:
-    """Entries may use ``entry_burst`` x 2 slots a second (order + stop); the rest of IB's
-    window is kept for exits and cancels."""
-    per_s = config.risk.max_messages_per_s
-    entry_slots = min(per_s - 1, 2 * config.risk.entry_burst) if per_s > 1 else per_s
-    return Pacer(per_s, reserve=per_s - entry_slots)
 
 
 #: Of a stop's time budget, what is kept for the broker's disconnect and for the journal, which
@@ -157,9 +149,13 @@ class Engine:
         self.gate = gate or TradingGate(GateState.CLOSED, "engine starting")
         ib_settings = config.broker.ib
         self.dry_run = self.options.dry_run or (config.broker.kind == "ib" and ib_settings.dry_run)
-        ib = self._ib_broker(broker)
+        ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
         try:
-            self.clock = clock or (self._anchored_clock(ib) if ib else self._make_clock())
+            self.clock = clock or (
+                build.anchored_clock(config, self.options, ib)
+                if ib
+                else build.make_clock(config, self.options, self.calendar)
+            )
             if ib is not None and clock is not None:
                 ib.use_clock(clock)
             self.book = AddressBook(self.clock.inflight)
@@ -168,7 +164,11 @@ class Engine:
             url = self.options.database_url or config.engine.database_url
             self.database = open_database(url)
             self.ledger = Ledger(self.database, dry_run=self.dry_run)
-            self.broker = broker or ib or self._make_broker()
+            self.broker = (
+                broker
+                or ib
+                or build.sim_broker(config, self.options, self.clock, self.calendar, self.gate)
+            )
         except BaseException:
             if ib is not None:
                 ib.stop()  # connected to anchor the clock: disconnect again
@@ -183,7 +183,7 @@ class Engine:
             quotes=self.quotes,
             gate=self.gate,
             broker=self.broker,
-            pacer=LockedPacer(_pacer(config)),
+            pacer=LockedPacer(build.entry_pacer(config)),
             on_crash=self._on_crash,
         )
         self.done = threading.Event()
@@ -192,94 +192,6 @@ class Engine:
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
         self._timers: list[Any] = []
         self._started = False
-
-    # -- construction -----------------------------------------------------------------------
-    def _ib_broker(self, given: Broker | None) -> IBBroker | None:
-        """The Interactive Brokers adapter to anchor the clock with: the one given, or a new
-        one for ``broker.kind = "ib"`` (None for other brokers)."""
-        if given is not None:
-            if not type(given).__module__.startswith("broker.ib"):
-                return None  # the simulator or a test double (ib_async is not imported)
-            from broker.ib import IBBroker  # noqa: PLC0415
-
-            return given if isinstance(given, IBBroker) else None
-        if self.config.broker.kind != "ib":
-            return None
-        from broker.ib import IBBroker, IbOptions  # noqa: PLC0415 - only for IB runs
-
-        options = IbOptions.from_settings(
-            self.config.broker.ib, live=self.options.live, dry_run=self.options.dry_run
-        )
-        return IBBroker(options, gate=self.gate, calendar=self.calendar)
-
-    def _anchored_clock(self, ib: IBBroker) -> Clock:
-        """Connect and start the engine's clock at the broker's current time (a real TWS: the
-        wall clock, which also corrects local clock skew; ``tws-sim``: its simulated time),
-        running at ``--speed``."""
-        broker_now = ib.connect()
-        clock = VirtualClock(self.config.tz, broker_now, self.options.speed or 1.0)
-        ib.use_clock(clock)
-        logger.info(
-            "engine: clock anchored at the broker's time {} (speed {})",
-            broker_now.isoformat(),
-            clock.speed,
-        )
-        return clock
-
-    def _make_clock(self) -> Clock:
-        if self.config.broker.kind != "sim":
-            return WallClock(self.config.tz)
-        now = datetime.now(self.config.tz)
-        start = self.options.start or self.calendar.latest_open(now)
-        return VirtualClock(self.config.tz, start, self.options.speed)
-
-    def _make_broker(self) -> Broker:
-        if self.config.broker.kind != "sim":
-            raise ValueError(
-                f"broker.kind {self.config.broker.kind!r} is not available in "
-                'this build; use broker.kind = "sim"'
-            )
-        from broker.sim import SimBroker, SimSymbol  # noqa: PLC0415 - only for sim runs
-        from broker.sim.chains import OptionSpec  # noqa: PLC0415
-
-        def _option_spec(o: OptionSettings) -> OptionSpec:
-            return OptionSpec(
-                rate=o.rate,
-                iv_premium=o.iv_premium,
-                skew=o.skew,
-                smile=o.smile,
-                weekly_expirations=o.weekly_expirations,
-                monthly_expirations=o.monthly_expirations,
-                strike_range_pct=o.strike_range_pct,
-                spread_pct=o.spread_pct,
-                min_spread=float(o.min_spread),
-                otm_widening=o.otm_widening,
-                short_dte_widening=o.short_dte_widening,
-                display_size=o.display_size,
-                open_interest_atm=o.open_interest_atm,
-            )
-
-        sim = self.config.sim
-        return SimBroker(
-            clock=self.clock,
-            calendar=self.calendar,
-            gate=self.gate,
-            symbols={
-                name: SimSymbol(name, s.price, s.volatility, s.spread_bps, s.display_size)
-                for name, s in sim.symbols.items()
-            },
-            seed=self.options.seed if self.options.seed is not None else sim.seed,
-            tick_interval_s=sim.tick_interval_s,
-            starting_cash=Decimal(sim.starting_cash),
-            commission_per_share=Decimal(sim.commission_per_share),
-            commission_min=Decimal(sim.commission_min),
-            maint_margin_long_pct=sim.maint_margin_long_pct,
-            maint_margin_short_pct=sim.maint_margin_short_pct,
-            drift_annual=sim.drift_annual,
-            options=_option_spec(sim.options),
-            commission_per_contract=Decimal(sim.options.commission_per_contract),
-            option_commission_min=Decimal(sim.options.commission_min),
-        )
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, *, drive_clock: bool = True) -> None:
@@ -313,7 +225,7 @@ class Engine:
         for name, ref in self._refs:
             ref.ask(GetSnapshot(), timeout=10)
             logger.debug("engine: {} ready", name)
-        self._restore_sim_account()
+        build.restore_sim_account(self.broker, self.ledger)
         self.broker.start(_Router(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
         self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
@@ -329,30 +241,6 @@ class Engine:
             self.clock.now().isoformat(),
             self.clock.speed or "max",
         )
-
-    def _restore_sim_account(self) -> None:
-        """The simulator forgets everything between runs; replay the ledger's executions into
-        it so that the account it starts with is the one the ledger says we have."""
-        restore = getattr(self.broker, "restore_account", None)
-        if restore is None:
-            return
-        orders = {o.id: o for o in self.ledger.orders()}
-        fills = [
-            ExecutionEvent(
-                e.exec_id,
-                e.order_id,
-                orders[e.order_id].contract,
-                e.side,
-                e.quantity,
-                e.price,
-                e.commission,
-                e.time,
-            )
-            for e in self.ledger.executions()
-            if e.order_id in orders and not e.exec_id.startswith("cross-")
-        ]
-        if fills:
-            logger.info("engine: simulator account restored from {} executions", restore(fills))
 
     def _spawn(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         self.book.register(name, ref)
