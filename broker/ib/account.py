@@ -107,10 +107,13 @@ class AccountFeed:
 
     # -- settlements ----------------------------------------------------------------------------
     def on_position(self, position: Position) -> None:
-        """A ``position`` message: the settlements it completes are delivered."""
+        """A ``position`` message: the settlements it completes are delivered (not in a dry
+        run: the account's real positions are not the shadow ledger's)."""
         account = self.ctx.account
         contract = from_ib_contract(position.contract)
         if contract is None or (account and position.account and position.account != account):
+            return
+        if self.ctx.options.dry_run:
             return
         self.settlements.account = account
         events = self.settlements.position(
@@ -170,6 +173,8 @@ class AccountFeed:
             broker_position(p) for p in rows if not account or not p.account or p.account == account
         ]
         held = sorted((p for p in mapped if p is not None), key=lambda p: p.contract.key)
+        if self.ctx.options.dry_run:
+            return held
         self.settlements.account = account
         self._deliver(
             self.settlements.snapshot(

@@ -177,11 +177,14 @@ class SettlementWatch:
         for key, stock in list(self._open.items()):
             if stock.contract.is_option:
                 continue
-            options = [
-                c
-                for c in self._open.values()
-                if c.contract.symbol == stock.contract.symbol and self._settles(c)
-            ][:_MAX_COMBINED]
+            options = sorted(
+                (
+                    c
+                    for c in self._open.values()
+                    if c.contract.symbol == stock.contract.symbol and self._settles(c)
+                ),
+                key=_deepest_first,
+            )[:_MAX_COMBINED]
             chosen = _subset_delivering(options, stock.amount, self._delivery)
             if chosen is None:
                 continue
@@ -223,10 +226,19 @@ class SettlementWatch:
         )
 
 
+def _deepest_first(change: _Change) -> tuple[str, Decimal]:
+    """Deeper in the money first: a put's higher strike, a call's lower one (at any price of
+    the underlying), so a delivery several options could explain goes to the ones that were
+    in the money."""
+    strike = change.contract.strike or Decimal(0)
+    return (change.contract.right or "", -strike if change.contract.right == "P" else strike)
+
+
 def _subset_delivering(
     options: list[_Change], shares: int, delivery: Callable[[_Change], int]
 ) -> list[_Change] | None:
-    """The smallest set of settled options whose deliveries add up to ``shares``."""
+    """The smallest set of settled options whose deliveries add up to ``shares`` (among sets
+    of one size, the first in ``options``' order: the deepest in the money)."""
     for size in range(1, len(options) + 1):
         for combo in itertools.combinations(options, size):
             if sum(delivery(c) for c in combo) == shares:

@@ -10,14 +10,15 @@ two simulated minutes, longer than an option entry's re-pricing plan.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ib_engine_support import TUESDAY_10, ledger_positions
-from ib_support import FAST, other_client, wait_until
+from ib_support import FAST, TZ, other_client, wait_until
 
-from actors.config import parse_config
+from actors.config import EngineConfig, parse_config
 from actors.engine import Engine, RunOptions
 from broker.base import GateState, TradingGate
 from broker.ib import IBBroker, IbOptions
@@ -107,6 +108,31 @@ def engines(servers: list[TwsSimServer]) -> Iterator[list[Engine]]:
         engine.stop()
 
 
+def _run(
+    config: EngineConfig,
+    tmp_path: Path,
+    servers: list[TwsSimServer],
+    engines: list[Engine],
+    *,
+    start: datetime,
+    speed: float,
+    **ib_overrides: Any,
+) -> tuple[TwsSimServer, Engine]:
+    """A simulated TWS for ``config`` and a started engine on it, both at ``speed``."""
+    tws = server_from_config(config, port=0, speed=speed, start=start)
+    servers.append(tws)
+    tws.start()
+    overrides: dict[str, Any] = {**FAST, **ib_overrides}
+    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **overrides)
+    gate = TradingGate(GateState.CLOSED, "engine starting")
+    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
+    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=speed)
+    engine = Engine(config, run, broker=broker, gate=gate)
+    engines.append(engine)
+    engine.start()
+    return tws, engine
+
+
 def broker_positions_by_key(server: TwsSimServer) -> dict[str, int]:
     """The account's positions at the simulated TWS by our contract key (a second client)."""
 
@@ -125,17 +151,7 @@ def test_a_naked_put_va_on_ib_sells_a_put_and_the_ledger_matches_the_simulated_t
     tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
 ) -> None:
     config = parse_config(NAKED_PUT_TOML, source="test.toml")
-    tws = server_from_config(config, port=0, speed=SPEED, start=TUESDAY_10)
-    servers.append(tws)
-    tws.start()
-    fast: dict[str, Any] = dict(FAST)
-    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **fast)
-    gate = TradingGate(GateState.CLOSED, "engine starting")
-    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
-    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
-    engine = Engine(config, run, broker=broker, gate=gate)
-    engines.append(engine)
-    engine.start()
+    tws, engine = _run(config, tmp_path, servers, engines, start=TUESDAY_10, speed=SPEED)
 
     def sold_put() -> list[Any]:
         return [
@@ -156,4 +172,85 @@ def test_a_naked_put_va_on_ib_sells_a_put_and_the_ledger_matches_the_simulated_t
         lambda: ledger_positions(engine) == expected == broker_positions_by_key(tws),
         timeout_s=10.0,
         what="ledger positions == the simulated TWS's",
+    )
+
+
+#: Two VAs on AAPL selling puts that expire the next day: one deep in the money (assigned at
+#: the close unless AAPL rallies about two standard deviations overnight), one far out of it.
+#: The session is half an hour long so a trading day passes in 15 wall seconds at 120x.
+SETTLEMENT_TOML = (
+    NAKED_PUT_TOML.replace(
+        'timezone = "America/New_York"',
+        'timezone = "America/New_York"\nsession_open = "09:30"\nsession_close = "10:00"',
+    )
+    .replace("stale_data_s = 120", "stale_data_s = 3600")
+    .replace(
+        "max_option_spread_pct = 50.0",
+        "max_option_spread_pct = 200.0\n\n[orders]\nstale_entry_s = 900\n\n"
+        # Held to expiry: no time exit, and profit and stop levels a day cannot reach.
+        "[exits.options]\ntime_exit_dte = 0\nprofit_take_pct = 99.0\nstop_loss_multiple = 100.0",
+    )
+)
+_PUTS_VA = SETTLEMENT_TOML[SETTLEMENT_TOML.index("[[accounts]]") :]
+SETTLEMENT_TOML = SETTLEMENT_TOML[: SETTLEMENT_TOML.index("[[accounts]]")] + "".join(
+    _PUTS_VA.replace('id = "puts"', f'id = "{va}"')
+    .replace("target_delta = 0.3", f"target_delta = {delta}")
+    .replace("target_dte = 7\nmax_dte = 30", "target_dte = 1\nmax_dte = 1")
+    .replace("min_credit = 0.5", "min_credit = 0.01")
+    .replace("max_contracts = 3", "max_contracts = 1")
+    for va, delta in (("itm", 0.95), ("otm", 0.05))
+)
+#: A Thursday, a minute after the (half-hour) session opens; Friday's puts expire next day.
+THURSDAY_0931 = datetime(2026, 1, 8, 9, 31, tzinfo=TZ)
+
+
+def test_puts_sold_on_ib_expire_or_are_assigned_at_the_close_and_the_vas_book_it(
+    tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
+) -> None:
+    config = parse_config(SETTLEMENT_TOML, source="test.toml")
+    tws, engine = _run(
+        config, tmp_path, servers, engines, start=THURSDAY_0931, speed=120.0, clock_sync_s=0.5
+    )
+
+    def sold(va: str) -> list[Any]:
+        return [e for e in engine.ledger.executions(va_id=va) if " P " in e.contract_key]
+
+    wait_until(lambda: sold("itm") and sold("otm"), timeout_s=15.0, what="both VAs to sell")
+    puts = {va: sold(va)[0] for va in ("itm", "otm")}
+    assert all(p.contract_key.startswith("AAPL 20260109 P ") for p in puts.values())
+
+    def settled() -> list[Any]:
+        return [o for o in engine.ledger.orders() if o.purpose in ("expiry", "assignment")]
+
+    wait_until(lambda: len({o.va_id for o in settled()}) == 2, timeout_s=30.0, what="the close")
+    # Each VA's put left its book through an expiry or an assignment booking, never a fill.
+    by_va = {o.va_id: o for o in settled() if o.contract_key.startswith("AAPL ")}
+    for va, put in puts.items():
+        booking = by_va[va]
+        assert booking.contract_key == put.contract_key
+        assert booking.reason in ("expired", "assigned")
+        # An assignment delivered 100 shares a contract at the strike to the VA that held it.
+        stock = [
+            e
+            for e in engine.ledger.executions(va_id=va)
+            if e.order_id.startswith("ib-assigned-") and e.contract_key == "AAPL"
+        ]
+        if booking.reason == "assigned":
+            (delivery,) = stock
+            assert delivery.side.value == "BUY" and delivery.quantity == 100 * put.quantity
+            assert f" P {delivery.price.normalize():f}" in put.contract_key
+        else:
+            assert stock == []
+    # The settlement follows the strikes: the lower-strike put assigned means the higher too.
+    if by_va["otm"].reason == "assigned":
+        assert by_va["itm"].reason == "assigned"
+    # The ledger's positions (options gone; the assigned stock, or what the VA did with it)
+    # equal the simulated TWS's.
+    wait_until(
+        lambda: (
+            not [k for k in ledger_positions(engine) if " P " in k]
+            and ledger_positions(engine) == broker_positions_by_key(tws)
+        ),
+        timeout_s=10.0,
+        what="ledger positions == the simulated TWS's after the close",
     )

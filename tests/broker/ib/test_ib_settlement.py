@@ -126,3 +126,15 @@ def test_a_positions_snapshot_without_a_held_option_counts_it_as_zero() -> None:
     assert [(type(e), e.contract) for e in events] == [(AssignmentEvent, PUT_195)]
     # The same snapshot again changes nothing.
     assert w.snapshot([(AAPL, 100)], now_s=11.0, time=AT) == []
+
+
+def test_a_delivery_two_puts_could_explain_goes_to_the_deeper_in_the_money_one() -> None:
+    w = watch()
+    opened(w, PUT_180, -1, "e1")
+    opened(w, PUT_195, -1, "e2")
+    assert w.position(PUT_180, 0, now_s=10.0, time=AT) == []
+    assert w.position(PUT_195, 0, now_s=10.0, time=AT) == []
+    (assigned,) = w.position(AAPL, 100, now_s=10.0, time=AT)
+    assert isinstance(assigned, AssignmentEvent) and assigned.contract == PUT_195
+    expired, _ = w.expire(13.0)
+    assert [(type(e), e.contract) for e in expired] == [(ExpiryEvent, PUT_180)]

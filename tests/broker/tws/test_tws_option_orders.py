@@ -107,6 +107,18 @@ async def test_a_short_put_shows_in_positions_portfolio_and_account_values_times
     net_liq, option_value = _value(ib, "NetLiquidation"), _value(ib, "OptionMarketValue")
     assert option_value < 0
     assert abs(net_liq - (cash + option_value)) <= 1  # the same marks, a step apart at most
+    # positionMulti carries the same row (ib_async has no high-level call: hook its wrapper).
+    multi: list[tuple[int, float, float]] = []
+    ib.wrapper.positionMulti = lambda req, acct, model, contract, pos, avg: multi.append(  # type: ignore[method-assign]
+        (contract.conId, pos, avg)
+    )
+    ib.client.reqPositionsMulti(9001, tws.account, "")
+    await wait_for_condition(lambda: bool(multi), what="positionMulti")
+    assert multi == [(put.conId, -2, float(price * 100))]
+    # A what-if sale of one more contract needs at least another 10 % of the strike x 100.
+    state = await bounded(ib.whatIfOrderAsync(put, MarketOrder("SELL", 1)))
+    assert Decimal(state.maintMarginChange) >= Decimal("0.10") * Decimal(str(put.strike)) * 100
+    assert Decimal(state.commission) == Decimal("1.00")
 
 
 async def test_buying_back_a_short_put_realizes_the_premium_difference_times_100(
