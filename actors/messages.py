@@ -470,6 +470,7 @@ class RiskStatus:
     limits: tuple[tuple[str, str], ...]  # (name, "used/max") e.g. ("trades", "7/10")
     time: datetime
     connected: bool = True
+    data_stale: bool = False  # connected, but no quotes: entries frozen
 
 
 @dataclass(frozen=True, slots=True)

@@ -489,6 +489,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
             ),
             time=now,
             connected=self.connected,
+            data_stale=self.data_stale,
         )
 
     def snapshot(self) -> RiskStatus:

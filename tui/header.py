@@ -29,7 +29,7 @@ from tui.formatting import (
 __all__ = ["StatusHeader"]
 
 _GATE_STYLES = {GateState.OPEN: "green", GateState.EXITS_ONLY: "yellow", GateState.CLOSED: "red"}
-_CONNECTION_CLASSES = ("-connected", "-disconnected", "-unknown")
+_CONNECTION_CLASSES = ("-connected", "-stale", "-disconnected", "-unknown")
 
 
 class StatusHeader(Horizontal):
@@ -101,6 +101,8 @@ class StatusHeader(Horizontal):
         self._set_class("state", state_class, (*STATE_CLASSES.values(), "-unknown"))
         if status is None:
             connection_class, connection = "-unknown", " BROKER ? "
+        elif status.connected and status.data_stale:
+            connection_class, connection = "-stale", " DATA STALE "
         elif status.connected:
             connection_class, connection = "-connected", " CONNECTED "
         else:

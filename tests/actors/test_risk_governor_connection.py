@@ -41,6 +41,7 @@ def test_stale_market_data_freezes_entries_while_exits_and_stops_still_pass(
         assert event is not None and event.reason.startswith("DATA_STALE: market data stale")
         status = sim.snapshot("governor")
         assert isinstance(status, RiskStatus) and status.connected  # orders still reach it
+        assert status.data_stale  # the header shows DATA STALE
         refused = sim.signal("va2", "JPM")
         decision = sim.decisions()[refused]
         assert not decision.accepted and "market data stale" in decision.detail

@@ -151,6 +151,12 @@ async def test_the_header_shows_mode_clock_speed_connection_and_the_trading_stat
         assert label(app, "connection").strip() == "CONNECTED"
         assert app.query_one("#connection").has_class("-connected")
 
+        publish_from_thread(engine.bus, [Snapshots.risk(TradingState.REDUCING, data_stale=True)])
+
+        await wait_for(pilot, lambda: label(app, "connection").strip() == "DATA STALE")
+        assert app.query_one("#connection").has_class("-stale")
+        assert not app.query_one("#connection").has_class("-connected")
+
         publish_from_thread(engine.bus, [Snapshots.risk(TradingState.HALTED, connected=False)])
 
         await wait_for(pilot, lambda: label(app, "state").strip() == "HALTED")
