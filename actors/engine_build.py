@@ -22,6 +22,7 @@ from db import Ledger
 if TYPE_CHECKING:
     from actors.engine import RunOptions
     from broker.ib import IBBroker
+    from broker.sim import SimSymbol
     from broker.sim.chains import OptionSpec
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "entry_pacer",
     "ib_broker",
     "make_clock",
+    "option_spec",
     "restore_sim_account",
     "sim_broker",
+    "sim_symbols",
 ]
 
 
@@ -93,7 +96,9 @@ def make_clock(config: EngineConfig, options: RunOptions, calendar: TradingCalen
     return VirtualClock(config.tz, start, options.speed)
 
 
-def _option_spec(o: OptionSettings) -> OptionSpec:
+def option_spec(o: OptionSettings) -> OptionSpec:
+    """The simulator's option market (``[sim.options]``), for the in-process simulator and the
+    simulated TWS alike."""
     from broker.sim.chains import OptionSpec  # noqa: PLC0415 - only for sim runs
 
     return OptionSpec(
@@ -113,6 +118,16 @@ def _option_spec(o: OptionSettings) -> OptionSpec:
     )
 
 
+def sim_symbols(config: EngineConfig) -> dict[str, SimSymbol]:
+    """The simulated stocks of ``[sim.symbols]``."""
+    from broker.sim import SimSymbol  # noqa: PLC0415 - only for sim runs
+
+    return {
+        name: SimSymbol(name, s.price, s.volatility, s.spread_bps, s.display_size)
+        for name, s in config.sim.symbols.items()
+    }
+
+
 def sim_broker(
     config: EngineConfig,
     options: RunOptions,
@@ -126,17 +141,14 @@ def sim_broker(
             f"broker.kind {config.broker.kind!r} is not available in "
             'this build; use broker.kind = "sim"'
         )
-    from broker.sim import SimBroker, SimSymbol  # noqa: PLC0415 - only for sim runs
+    from broker.sim import SimBroker  # noqa: PLC0415 - only for sim runs
 
     sim = config.sim
     return SimBroker(
         clock=clock,
         calendar=calendar,
         gate=gate,
-        symbols={
-            name: SimSymbol(name, s.price, s.volatility, s.spread_bps, s.display_size)
-            for name, s in sim.symbols.items()
-        },
+        symbols=sim_symbols(config),
         seed=options.seed if options.seed is not None else sim.seed,
         tick_interval_s=sim.tick_interval_s,
         starting_cash=Decimal(sim.starting_cash),
@@ -145,7 +157,7 @@ def sim_broker(
         maint_margin_long_pct=sim.maint_margin_long_pct,
         maint_margin_short_pct=sim.maint_margin_short_pct,
         drift_annual=sim.drift_annual,
-        options=_option_spec(sim.options),
+        options=option_spec(sim.options),
         commission_per_contract=Decimal(sim.options.commission_per_contract),
         option_commission_min=Decimal(sim.options.commission_min),
     )

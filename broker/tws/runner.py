@@ -22,15 +22,13 @@ from types import FrameType
 from loguru import logger
 
 from actors.calendar import TradingCalendar
-from actors.config import ConfigError, EngineConfig, OptionSettings, load_config
-from broker.sim import SimSymbol
-from broker.sim.chains import OptionSpec
+from actors.config import ConfigError, EngineConfig, load_config
+from actors.engine_build import option_spec, sim_symbols
 from broker.tws.server import TwsSimServer
 
 __all__ = [
     "add_tws_sim_arguments",
     "main",
-    "option_spec",
     "run_tws_sim",
     "server_from_config",
 ]
@@ -55,25 +53,6 @@ def add_tws_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     return parser
 
 
-def option_spec(settings: OptionSettings) -> OptionSpec:
-    """The simulator's option market parameters from ``[sim.options]``."""
-    return OptionSpec(
-        rate=settings.rate,
-        iv_premium=settings.iv_premium,
-        skew=settings.skew,
-        smile=settings.smile,
-        weekly_expirations=settings.weekly_expirations,
-        monthly_expirations=settings.monthly_expirations,
-        strike_range_pct=settings.strike_range_pct,
-        spread_pct=settings.spread_pct,
-        min_spread=float(settings.min_spread),
-        otm_widening=settings.otm_widening,
-        short_dte_widening=settings.short_dte_widening,
-        display_size=settings.display_size,
-        open_interest_atm=settings.open_interest_atm,
-    )
-
-
 def server_from_config(
     config: EngineConfig,
     *,
@@ -93,20 +72,10 @@ def server_from_config(
     calendar = TradingCalendar.build(
         config.tz, config.open_time, config.close_time, config.engine.holidays
     )
-    symbols = {
-        name: SimSymbol(
-            name,
-            price=spec.price,
-            volatility=spec.volatility,
-            spread_bps=spec.spread_bps,
-            display_size=spec.display_size,
-        )
-        for name, spec in sim.symbols.items()
-    }
     return TwsSimServer(
         host,
         port,
-        symbols=symbols,
+        symbols=sim_symbols(config),
         seed=sim.seed if seed is None else seed,
         start=start or calendar.latest_open(datetime.now(config.tz)),
         speed=speed,
