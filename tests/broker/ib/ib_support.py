@@ -6,7 +6,6 @@ Every wait is bounded (``wait_until``); servers listen on loopback ports chosen 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -16,16 +15,9 @@ from zoneinfo import ZoneInfo
 
 from actors.clock import VirtualClock
 from broker.base import (
-    AccountSnapshot,
-    BrokerEvent,
-    ConnectionEvent,
-    ConnectionState,
     Contract,
-    ExecutionEvent,
     GateState,
     OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
     OrderType,
     Quote,
     Side,
@@ -34,6 +26,7 @@ from broker.base import (
 from broker.ib import IBBroker, IbOptions
 from broker.sim import SimSymbol
 from broker.tws import TwsSimServer
+from tests.support.recorder import Recorder
 
 TZ = ZoneInfo("America/New_York")
 #: A Wednesday, half an hour after the open.
@@ -67,46 +60,6 @@ def wait_until(predicate: Callable[[], T], timeout_s: float = WAIT_S, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(0.02)
-
-
-class Recorder:
-    """A BrokerListener that keeps what it hears (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.quotes: list[Quote] = []
-        self.events: list[BrokerEvent] = []
-
-    def on_quote(self, quote: Quote) -> None:
-        with self._lock:
-            self.quotes.append(quote)
-
-    def on_broker_event(self, event: BrokerEvent) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def of(self, kind: type[T]) -> list[T]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, kind)]
-
-    def statuses(self, cid: str) -> list[OrderStatus]:
-        return [e.status for e in self.of(OrderStatusEvent) if e.client_order_id == cid]
-
-    def status_events(self, cid: str) -> list[OrderStatusEvent]:
-        return [e for e in self.of(OrderStatusEvent) if e.client_order_id == cid]
-
-    def executions(self, cid: str | None = None) -> list[ExecutionEvent]:
-        return [e for e in self.of(ExecutionEvent) if cid is None or e.client_order_id == cid]
-
-    def connection_states(self) -> list[ConnectionState]:
-        return [e.state for e in self.of(ConnectionEvent)]
-
-    def accounts(self) -> list[AccountSnapshot]:
-        return self.of(AccountSnapshot)
-
-    def quotes_of(self, key: str) -> list[Quote]:
-        with self._lock:
-            return [q for q in self.quotes if q.contract.key == key]
 
 
 def make_server(**options: Any) -> TwsSimServer:

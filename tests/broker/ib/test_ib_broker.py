@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from ib_support import (
     Harness,
-    Recorder,
     all_open_orders,
     limit,
     stop,
@@ -32,6 +31,7 @@ from broker.base import (
     Side,
 )
 from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
+from tests.support.recorder import Recorder
 
 MakeHarness = Callable[..., Harness]
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ib_support import Harness, Recorder, all_open_orders, limit, stop, wait_until
+from ib_support import Harness, all_open_orders, limit, stop, wait_until
 
 from broker.base import ConnectionEvent, ConnectionState, Contract, OrderStatus, Side
 from broker.tws import TwsSimServer
+from tests.support.recorder import Recorder
 
 MakeHarness = Callable[..., Harness]
 DOWN, UP = ConnectionState.DISCONNECTED, ConnectionState.CONNECTED

@@ -3,7 +3,6 @@ driver thread, no sleeps), a SimBroker on it, and a listener that records what i
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,21 +15,17 @@ import pytest
 from actors.calendar import TradingCalendar
 from actors.clock import VirtualClock
 from broker.base import (
-    AccountSnapshot,
-    BrokerEvent,
     BrokerListener,
     Contract,
-    ExecutionEvent,
     GateState,
     OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
     OrderType,
     Quote,
     Side,
     TradingGate,
 )
 from broker.sim import SimBroker, SimSymbol
+from tests.support.recorder import Recorder
 
 TZ = ZoneInfo("America/New_York")
 #: A Wednesday open (2024-03-13 09:30 New York).
@@ -40,45 +35,6 @@ SYMBOLS = {
     "AAA": SimSymbol("AAA", price=100.0, volatility=0.30, spread_bps=5.0, display_size=500),
     "BBB": SimSymbol("BBB", price=20.0, volatility=0.50, spread_bps=1.0, display_size=300),
 }
-
-
-class Recorder:
-    """A BrokerListener that keeps everything it is given (thread-safe appends)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.quotes: list[Quote] = []
-        self.events: list[BrokerEvent] = []
-
-    def on_quote(self, quote: Quote) -> None:
-        with self._lock:
-            self.quotes.append(quote)
-
-    def on_broker_event(self, event: BrokerEvent) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def order_events(self, client_order_id: str) -> list[OrderStatusEvent | ExecutionEvent]:
-        with self._lock:
-            return [
-                e
-                for e in self.events
-                if isinstance(e, OrderStatusEvent | ExecutionEvent)
-                and e.client_order_id == client_order_id
-            ]
-
-    def statuses(self, client_order_id: str) -> list[OrderStatusEvent]:
-        return [e for e in self.order_events(client_order_id) if isinstance(e, OrderStatusEvent)]
-
-    def status_names(self, client_order_id: str) -> list[OrderStatus]:
-        return [e.status for e in self.statuses(client_order_id)]
-
-    def fills(self, client_order_id: str) -> list[ExecutionEvent]:
-        return [e for e in self.order_events(client_order_id) if isinstance(e, ExecutionEvent)]
-
-    def snapshots(self) -> list[AccountSnapshot]:
-        with self._lock:
-            return [e for e in self.events if isinstance(e, AccountSnapshot)]
 
 
 @dataclass

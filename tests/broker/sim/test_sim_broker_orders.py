@@ -40,7 +40,7 @@ def quotes_at(sim: Sim, symbol: str = "AAA") -> dict[datetime, Quote]:
 
 def step_until_done(sim: Sim, client_order_id: str, max_steps: int = 50) -> None:
     for _ in range(max_steps):
-        statuses = sim.listener.status_names(client_order_id)
+        statuses = sim.listener.statuses(client_order_id)
         if statuses and statuses[-1].is_terminal:
             return
         sim.step()
@@ -54,12 +54,12 @@ def test_a_market_buy_fills_at_the_ask_and_a_market_sell_at_the_bid(
     quote = sim.quote()
     assert sim.broker.place_order(make_order("b1", 100))
     assert sim.broker.place_order(make_order("s1", 100, Side.SELL))
-    (buy,) = sim.listener.fills("b1")
-    (sell,) = sim.listener.fills("s1")
+    (buy,) = sim.listener.executions("b1")
+    (sell,) = sim.listener.executions("s1")
     assert (buy.quantity, buy.price, buy.side) == (100, cents(quote.ask), Side.BUY)
     assert (sell.quantity, sell.price, sell.side) == (100, cents(quote.bid), Side.SELL)
-    assert sim.listener.status_names("b1") == [S, F]
-    done = sim.listener.statuses("b1")[-1]
+    assert sim.listener.statuses("b1") == [S, F]
+    done = sim.listener.status_events("b1")[-1]
     assert (done.filled, done.remaining, done.avg_fill_price) == (100, 0, cents(quote.ask))
     assert done.broker_order_id is not None
     assert sim.broker.positions() == []
@@ -72,9 +72,9 @@ def test_a_market_order_larger_than_the_displayed_size_fills_in_parts_on_later_s
     sim = make_sim()
     shown = sim.quote().ask_size
     sim.broker.place_order(make_order("big", 3000))
-    (first,) = sim.listener.fills("big")
+    (first,) = sim.listener.executions("big")
     assert first.quantity == shown < 3000
-    partial = sim.listener.statuses("big")[-1]
+    partial = sim.listener.status_events("big")[-1]
     assert (partial.status, partial.filled, partial.remaining) == (P, shown, 3000 - shown)
     (state,) = sim.broker.open_orders()
     assert (state.filled, state.status) == (shown, P)
@@ -83,15 +83,15 @@ def test_a_market_order_larger_than_the_displayed_size_fills_in_parts_on_later_s
     assert [type(e) for e in events[1:]] == [ExecutionEvent, OrderStatusEvent] * (
         (len(events) - 1) // 2
     )
-    fills = sim.listener.fills("big")
+    fills = sim.listener.executions("big")
     assert sum(f.quantity for f in fills) == 3000
     quotes = quotes_at(sim)
     for fill in fills:
         assert fill.price == cents(quotes[fill.time].ask)
         assert fill.quantity <= quotes[fill.time].ask_size
-    assert sim.listener.status_names("big")[-1] is F
+    assert sim.listener.statuses("big")[-1] is F
     notional = sum(f.price * f.quantity for f in fills)
-    assert sim.listener.statuses("big")[-1].avg_fill_price == (notional / 3000).quantize(
+    assert sim.listener.status_events("big")[-1].avg_fill_price == (notional / 3000).quantize(
         Decimal("0.0001")
     )
     assert [(p.contract.symbol, p.quantity) for p in sim.broker.positions()] == [("AAA", 3000)]
@@ -104,10 +104,10 @@ def test_a_limit_buy_rests_until_the_ask_reaches_the_limit_and_fills_at_the_touc
     limit = cents(sim.quote().ask) - Decimal("2.00")
     sim.broker.place_order(make_order("lmt", 100, order_type=OrderType.LMT, limit=limit))
     sim.step(5)
-    assert sim.listener.fills("lmt") == []
+    assert sim.listener.executions("lmt") == []
     sim.broker.set_mid("AAA", float(limit) - 1.0)
     sim.step()
-    (fill,) = sim.listener.fills("lmt")
+    (fill,) = sim.listener.executions("lmt")
     assert fill.price == cents(sim.quote().ask)
     assert fill.price < limit  # at the touch: the buyer gets the better price
 
@@ -119,7 +119,7 @@ def test_a_marketable_limit_order_fills_at_once_at_the_touch(
     quote = sim.quote()
     limit = cents(quote.bid) - Decimal("1.00")
     sim.broker.place_order(make_order("ls", 100, Side.SELL, OrderType.LMT, limit=limit))
-    (fill,) = sim.listener.fills("ls")
+    (fill,) = sim.listener.executions("ls")
     assert fill.price == cents(quote.bid)
 
 
@@ -131,10 +131,10 @@ def test_a_sell_stop_triggers_when_the_bid_falls_to_it_and_fills_like_a_market_o
     stop = cents(sim.quote().bid) - Decimal("1.00")
     sim.broker.place_order(make_order("stp", 100, Side.SELL, OrderType.STP, stop=stop))
     sim.step(3)
-    assert sim.listener.fills("stp") == []
+    assert sim.listener.executions("stp") == []
     sim.broker.set_mid("AAA", float(stop) - 0.50)
     sim.step()
-    (fill,) = sim.listener.fills("stp")
+    (fill,) = sim.listener.executions("stp")
     assert fill.price == cents(sim.quote().bid) <= stop
     assert sim.broker.positions() == []
 
@@ -146,10 +146,10 @@ def test_a_buy_stop_triggers_when_the_ask_rises_to_it(
     stop = cents(sim.quote().ask) + Decimal("1.00")
     sim.broker.place_order(make_order("bstp", 100, Side.BUY, OrderType.STP, stop=stop))
     sim.step(2)
-    assert sim.listener.fills("bstp") == []
+    assert sim.listener.executions("bstp") == []
     sim.broker.set_mid("AAA", float(stop) + 0.50)
     sim.step()
-    (fill,) = sim.listener.fills("bstp")
+    (fill,) = sim.listener.executions("bstp")
     assert fill.price == cents(sim.quote().ask) >= stop
 
 
@@ -165,14 +165,14 @@ def test_an_attached_stop_is_held_until_its_parent_fills(
     child = make_order("protect", 200, Side.SELL, OrderType.STP, stop=stop, parent_id="entry")
     sim.broker.place_order(child)
     sim.step(3)
-    assert sim.listener.fills("protect") == []
+    assert sim.listener.executions("protect") == []
     states = {s.client_order_id: s for s in sim.broker.open_orders()}
     assert (states["protect"].filled, states["protect"].status) == (0, S)
     sim.broker.modify_order("entry", limit_price=cents(sim.quote().ask) + Decimal("2.00"))
-    assert sim.listener.status_names("entry")[-1] is F
+    assert sim.listener.statuses("entry")[-1] is F
     sim.step()
-    assert sum(f.quantity for f in sim.listener.fills("protect")) == 200
-    assert sim.listener.status_names("protect") == [S, F]
+    assert sum(f.quantity for f in sim.listener.executions("protect")) == 200
+    assert sim.listener.statuses("protect") == [S, F]
     assert sim.broker.positions() == []
 
 
@@ -181,21 +181,21 @@ def test_an_attached_stop_covers_exactly_what_a_cancelled_parent_filled(
 ) -> None:
     sim = make_sim()
     sim.broker.place_order(make_order("entry", 5000))
-    bought = sim.listener.fills("entry")[0].quantity
+    bought = sim.listener.executions("entry")[0].quantity
     stop = cents(sim.quote().bid) - Decimal("1.00")
     child = make_order("protect", 5000, Side.SELL, OrderType.STP, stop=stop, parent_id="entry")
     sim.broker.place_order(child)
     sim.broker.cancel_order("entry")
-    cancelled = sim.listener.statuses("entry")[-1]
+    cancelled = sim.listener.status_events("entry")[-1]
     assert (cancelled.status, cancelled.filled, cancelled.remaining) == (C, bought, 5000 - bought)
-    resized = sim.listener.statuses("protect")[-1]
+    resized = sim.listener.status_events("protect")[-1]
     assert (resized.status, resized.remaining) == (S, bought)
     (state,) = sim.broker.open_orders()
     assert (state.client_order_id, state.quantity) == ("protect", bought)
     sim.broker.set_mid("AAA", float(stop) - 0.50)
     step_until_done(sim, "protect")
-    assert sim.listener.status_names("protect")[-1] is F
-    assert sum(f.quantity for f in sim.listener.fills("protect")) == bought
+    assert sim.listener.statuses("protect")[-1] is F
+    assert sum(f.quantity for f in sim.listener.executions("protect")) == bought
     assert sim.broker.positions() == []
 
 
@@ -209,14 +209,14 @@ def test_an_attached_order_is_cancelled_when_its_parent_is_cancelled_unfilled(
     child = make_order("protect", 100, Side.SELL, OrderType.STP, stop=stop, parent_id="entry")
     sim.broker.place_order(child)
     sim.broker.cancel_order("entry")
-    assert sim.listener.statuses("entry")[-1].reason == "cancelled by request"
-    last = sim.listener.statuses("protect")[-1]
+    assert sim.listener.status_events("entry")[-1].reason == "cancelled by request"
+    last = sim.listener.status_events("protect")[-1]
     assert last.status is C
     assert "entry" in last.reason and "no fill" in last.reason
     assert sim.broker.open_orders() == []
     late = make_order("late", 100, Side.SELL, OrderType.STP, stop=stop, parent_id="entry")
     assert sim.broker.place_order(late)
-    assert sim.listener.status_names("late") == [OrderStatus.REJECTED]
+    assert sim.listener.statuses("late") == [OrderStatus.REJECTED]
 
 
 def test_an_attached_order_naming_an_unknown_parent_is_rejected(
@@ -225,7 +225,7 @@ def test_an_attached_order_naming_an_unknown_parent_is_rejected(
     sim = make_sim()
     orphan = make_order("orphan", 100, Side.SELL, OrderType.STP, stop=Decimal("1"), parent_id="x")
     assert sim.broker.place_order(orphan)
-    (event,) = sim.listener.statuses("orphan")
+    (event,) = sim.listener.status_events("orphan")
     assert event.status is OrderStatus.REJECTED
     assert "unknown parent order 'x'" in event.reason
 
@@ -235,10 +235,10 @@ def test_commission_is_the_minimum_on_a_small_order_and_per_share_on_a_large_one
 ) -> None:
     sim = make_sim()
     sim.broker.place_order(make_order("small", 100))
-    assert [f.commission for f in sim.listener.fills("small")] == [Decimal("0.35")]
+    assert [f.commission for f in sim.listener.executions("small")] == [Decimal("0.35")]
     sim.broker.place_order(make_order("large", 2000, Side.SELL))
     step_until_done(sim, "large")
-    fills = sim.listener.fills("large")
+    fills = sim.listener.executions("large")
     assert len(fills) > 1
     assert fills[0].commission == max(Decimal("0.35"), Decimal("0.0035") * fills[0].quantity)
     assert sum(f.commission for f in fills) == Decimal("7.0000")
@@ -253,8 +253,8 @@ def test_the_account_values_positions_at_the_mid_with_long_and_short_margin(
     sim = make_sim(starting_cash=Decimal("100000"))
     sim.broker.place_order(make_order("a", 100))
     sim.broker.place_order(make_order("b", 200, Side.SELL, symbol="BBB"))
-    (fa,) = sim.listener.fills("a")
-    (fb,) = sim.listener.fills("b")
+    (fa,) = sim.listener.executions("a")
+    (fb,) = sim.listener.executions("b")
     cash = Decimal("100000") - 100 * fa.price - fa.commission + 200 * fb.price - fb.commission
     sim.step()
     qa, qb = sim.quote("AAA"), sim.quote("BBB")
@@ -268,7 +268,7 @@ def test_the_account_values_positions_at_the_mid_with_long_and_short_margin(
     )
     assert account.maint_margin == maint
     assert account.available_funds == account.net_liquidation - maint
-    assert sim.listener.snapshots()[-1] == account  # the step's snapshot, at the same moment
+    assert sim.listener.accounts()[-1] == account  # the step's snapshot, at the same moment
     positions = {p.contract.symbol: (p.quantity, p.avg_cost) for p in sim.broker.positions()}
     assert positions == {"AAA": (100, fa.price), "BBB": (-200, fb.price)}
 
@@ -280,7 +280,7 @@ def test_cancelling_a_working_order_reports_it_and_a_finished_or_unknown_one_is_
     below = cents(sim.quote().ask) - Decimal("2.00")
     sim.broker.place_order(make_order("w", 300, order_type=OrderType.LMT, limit=below))
     sim.broker.cancel_order("w")
-    done = sim.listener.statuses("w")[-1]
+    done = sim.listener.status_events("w")[-1]
     assert (done.status, done.filled, done.remaining, done.reason) == (
         C,
         0,
@@ -301,12 +301,12 @@ def test_modify_changes_quantity_and_price_and_may_fill_at_once(
     below = cents(sim.quote().ask) - Decimal("2.00")
     sim.broker.place_order(make_order("m", 400, order_type=OrderType.LMT, limit=below))
     sim.broker.modify_order("m", quantity=200)
-    acked = sim.listener.statuses("m")[-1]
+    acked = sim.listener.status_events("m")[-1]
     assert (acked.status, acked.remaining) == (S, 200)
     assert sim.broker.open_orders()[0].quantity == 200
     sim.broker.modify_order("m", limit_price=cents(sim.quote().ask) + Decimal("1.00"))
-    assert sim.listener.status_names("m") == [S, S, S, F]
-    assert sum(f.quantity for f in sim.listener.fills("m")) == 200
+    assert sim.listener.statuses("m") == [S, S, S, F]
+    assert sum(f.quantity for f in sim.listener.executions("m")) == 200
 
 
 def test_modify_refuses_a_quantity_below_the_filled_and_a_price_the_order_lacks(
@@ -314,13 +314,13 @@ def test_modify_refuses_a_quantity_below_the_filled_and_a_price_the_order_lacks(
 ) -> None:
     sim = make_sim()
     sim.broker.place_order(make_order("p", 5000))
-    filled = sim.listener.fills("p")[0].quantity
+    filled = sim.listener.executions("p")[0].quantity
     count = len(sim.listener.events)
     sim.broker.modify_order("p", quantity=filled - 100)
     sim.broker.modify_order("p", limit_price=Decimal("10.00"))  # a MKT order has no limit
     assert len(sim.listener.events) == count
     sim.broker.modify_order("p", quantity=filled)  # down to what has filled: done
-    done = sim.listener.statuses("p")[-1]
+    done = sim.listener.status_events("p")[-1]
     assert (done.status, done.filled, done.remaining) == (F, filled, 0)
     assert sim.broker.open_orders() == []
 

@@ -161,9 +161,9 @@ def test_orders_placed_while_the_market_is_closed_wait_for_the_open(
     open_ = datetime(2024, 3, 13, 9, 30, tzinfo=TZ)
     sim = make_sim(start=open_ - timedelta(minutes=30))
     assert sim.broker.place_order(make_order("early"))
-    assert sim.listener.status_names("early") == [OrderStatus.SUBMITTED]
+    assert sim.listener.statuses("early") == [OrderStatus.SUBMITTED]
     sim.clock.run_until(open_)
-    (fill,) = sim.listener.fills("early")
+    (fill,) = sim.listener.executions("early")
     assert fill.time == open_
     assert fill.price == Decimal(repr(sim.quote().ask))
 
@@ -171,7 +171,7 @@ def test_orders_placed_while_the_market_is_closed_wait_for_the_open(
 def test_an_account_snapshot_is_emitted_every_step(make_sim: MakeSim) -> None:
     sim = make_sim(starting_cash=Decimal("50000"))
     sim.step(4)
-    snapshots = sim.listener.snapshots()
+    snapshots = sim.listener.accounts()
     assert len(snapshots) == 5
     assert all(s.net_liquidation == Decimal("50000.00") for s in snapshots)
     assert sim.broker.account().available_funds == Decimal("50000.00")
@@ -202,7 +202,7 @@ def test_a_duplicate_client_order_id_never_creates_a_second_order(
     assert not sim.broker.place_order(make_order("dup", 100, order_type=OrderType.LMT, limit=limit))
     (state,) = sim.broker.open_orders()
     assert (state.client_order_id, state.quantity, state.order_type) == ("dup", 100, OrderType.LMT)
-    assert sim.listener.status_names("dup") == [OrderStatus.SUBMITTED]
+    assert sim.listener.statuses("dup") == [OrderStatus.SUBMITTED]
     assert sim.broker.executions() == []
 
 
@@ -211,17 +211,17 @@ def test_an_unknown_symbol_or_an_unlisted_option_is_rejected_by_the_venue_with_a
 ) -> None:
     sim = make_sim()
     assert sim.broker.place_order(make_order("u1", symbol="ZZZ"))
-    (event,) = sim.listener.statuses("u1")
+    (event,) = sim.listener.status_events("u1")
     assert event.status is OrderStatus.REJECTED
     assert "unknown symbol 'ZZZ'" in event.reason
     option = Contract("AAA", "OPT", date(2024, 4, 17), Decimal("90"), "P", 100)
     bad = OrderRequest("o1", option, Side.SELL, OrderType.LMT, 1, limit_price=Decimal("1.00"))
     assert sim.broker.place_order(bad)
-    assert "option not tradable" in sim.listener.statuses("o1")[0].reason
+    assert "option not tradable" in sim.listener.status_events("o1")[0].reason
     assert sim.broker.place_order(make_order("z1", 0))
-    assert sim.listener.status_names("z1") == [OrderStatus.REJECTED]
+    assert sim.listener.statuses("z1") == [OrderStatus.REJECTED]
     assert sim.broker.place_order(make_order("l1", order_type=OrderType.LMT))
-    assert "limit price" in sim.listener.statuses("l1")[0].reason
+    assert "limit price" in sim.listener.status_events("l1")[0].reason
     assert not sim.broker.place_order(make_order("u1"))  # a rejected id is still taken
     assert sim.broker.open_orders() == []
 

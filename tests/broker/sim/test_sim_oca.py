@@ -34,12 +34,12 @@ def test_an_order_placed_into_a_group_whose_stop_has_filled_is_rejected_and_neve
     sim.broker.place_order(in_group(make_order("stp", 100, Side.SELL, OrderType.STP, stop=stop)))
     sim.broker.set_mid("AAA", float(stop) - 0.50)
     sim.step()
-    assert sim.listener.status_names("stp")[-1] is OrderStatus.FILLED
+    assert sim.listener.statuses("stp")[-1] is OrderStatus.FILLED
     assert sim.broker.positions() == []
     assert sim.broker.place_order(in_group(make_order("late-exit", 100, Side.SELL)))
-    [refused] = sim.listener.statuses("late-exit")
+    [refused] = sim.listener.status_events("late-exit")
     assert refused.status is OrderStatus.REJECTED and OCA_ALREADY_FILLED in refused.reason
-    assert sim.listener.fills("late-exit") == []
+    assert sim.listener.executions("late-exit") == []
     assert sim.broker.positions() == []  # the exit did not open a short
 
 
@@ -48,18 +48,18 @@ def test_an_order_joining_a_group_after_a_partial_fill_is_cut_to_what_the_group_
 ) -> None:
     sim = make_sim()
     sim.broker.place_order(make_order("long", 2000))
-    while sim.listener.status_names("long")[-1] is not OrderStatus.FILLED:
+    while sim.listener.statuses("long")[-1] is not OrderStatus.FILLED:
         sim.step()
     stop = stop_below(sim)
     sim.broker.place_order(in_group(make_order("stp", 2000, Side.SELL, OrderType.STP, stop=stop)))
     sim.broker.set_mid("AAA", float(stop) - 0.50)
     sim.step()
-    filled = sum(f.quantity for f in sim.listener.fills("stp"))
+    filled = sum(f.quantity for f in sim.listener.executions("stp"))
     assert 0 < filled < 2000  # the displayed size allowed a part
     far = Decimal(repr(sim.quote().ask)) + Decimal("50.00")
     late = make_order("late-exit", 2000, Side.SELL, OrderType.LMT, limit=far)
     sim.broker.place_order(in_group(late))
-    [admitted] = sim.listener.statuses("late-exit")
+    [admitted] = sim.listener.status_events("late-exit")
     assert admitted.status is OrderStatus.SUBMITTED and admitted.remaining == 2000 - filled
 
 
@@ -72,7 +72,7 @@ def test_a_group_whose_members_ended_without_a_fill_takes_a_new_order(
     sim.broker.place_order(in_group(make_order("stp", 100, Side.SELL, OrderType.STP, stop=stop)))
     sim.broker.cancel_order("stp")
     sim.broker.place_order(in_group(make_order("exit", 100, Side.SELL)))
-    assert sim.listener.status_names("exit") == [OrderStatus.SUBMITTED, OrderStatus.FILLED]
+    assert sim.listener.statuses("exit") == [OrderStatus.SUBMITTED, OrderStatus.FILLED]
     assert sim.broker.positions() == []
 
 

@@ -72,11 +72,11 @@ def test_a_sold_put_fills_at_the_bid_with_per_contract_commission(make_sim: Make
     bid = Decimal(repr([q for q in sim.listener.quotes if q.contract == contract][-1].bid))
     cash_before = sim.broker.account().cash
     assert sim.broker.place_order(sell("p1", contract, 3))
-    (fill,) = sim.listener.fills("p1")
+    (fill,) = sim.listener.executions("p1")
     assert (fill.price, fill.commission) == (bid, Decimal("1.95"))  # 3 x 0.65
     assert sim.broker.account().cash == cash_before + bid * 300 - Decimal("1.95")
     assert sim.broker.place_order(sell("p2", contract, 1))
-    assert sim.listener.fills("p2")[0].commission == Decimal("1.00")  # the minimum
+    assert sim.listener.executions("p2")[0].commission == Decimal("1.00")  # the minimum
     (position,) = sim.broker.positions()
     assert (position.contract.key, position.quantity) == (contract.key, -4)
 
@@ -117,7 +117,7 @@ def test_an_out_of_the_money_put_expires_worthless_at_the_friday_close(make_sim:
     resting = put(70, FRIDAY)
     sim.broker.place_order(sell("r1", resting, 1, OrderType.LMT, Decimal("50")))
     sim.clock.advance(60)  # the next market step fills the sale
-    assert sim.listener.fills("p1")
+    assert sim.listener.executions("p1")
     cash = sim.broker.account().cash
     sim.clock.run_until(FRIDAY_CLOSE - timedelta(minutes=1))
     assert not [e for e in sim.listener.events if isinstance(e, ExpiryEvent)]
@@ -127,7 +127,7 @@ def test_an_out_of_the_money_put_expires_worthless_at_the_friday_close(make_sim:
     assert expired.underlying_price > 80
     assert sim.broker.positions() == []
     assert sim.broker.account().cash == cash
-    assert sim.listener.status_names("r1")[-1] is OrderStatus.CANCELLED
+    assert sim.listener.statuses("r1")[-1] is OrderStatus.CANCELLED
     seen = len(sim.listener.quotes)
     sim.clock.run_until(FRIDAY_CLOSE + timedelta(days=3))
     assert all(q.contract.key != contract.key for q in sim.listener.quotes[seen:])
@@ -142,7 +142,7 @@ def test_an_in_the_money_short_put_is_assigned_100_shares_a_contract_at_the_stri
     sim.step()
     sim.broker.place_order(sell("p1", contract, 2))
     sim.clock.advance(60)  # the next market step fills the sale
-    assert sim.listener.fills("p1")
+    assert sim.listener.executions("p1")
     cash = sim.broker.account().cash
     sim.clock.run_until(FRIDAY_CLOSE - timedelta(minutes=5))
     sim.broker.set_mid("AAA", 90.0)
