@@ -40,6 +40,11 @@ class LockedPacer:
         with self._lock:
             return self._pacer.used(now_s)
 
+    def resize(self, max_per_s: int, reserve: int) -> None:
+        """New limits (a config reload), keeping the last second's sends."""
+        with self._lock:
+            self._pacer = self._pacer.resized(max_per_s, reserve)
+
     def try_entry(self, now_s: float, messages: int) -> Decision:
         with self._lock:
             return self._pacer.try_entry(now_s, messages)

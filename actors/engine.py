@@ -106,6 +106,7 @@ class _Router:
     def __init__(self, book: AddressBook, quotes: QuoteBook) -> None:
         self._book = book
         self._quotes = quotes
+        self._link_lost = False  # DISCONNECTED seen since the last CONNECTED
 
     def on_quote(self, quote: Quote) -> None:
         self._quotes.update(quote)
@@ -116,11 +117,14 @@ class _Router:
                 "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
             )
         elif isinstance(event, ConnectionEvent):
-            if event.state is ConnectionState.CONNECTED:
+            if event.state is ConnectionState.DISCONNECTED:
+                self._link_lost = True
+            elif event.state is ConnectionState.CONNECTED and self._link_lost:
                 # Back after a loss: the broker has replayed what happened meanwhile (fills,
                 # statuses); the order manager compares again (a pass of its own kind, see
                 # actors/order_reconcile.py). Told first, so nothing the governor lets through
-                # overtakes it.
+                # overtakes it. Quotes flowing again after stale data lost nothing: no pass.
+                self._link_lost = False
                 self._book.tell("order_manager", Tick("reconnect_reconcile", event.time))
             self._book.tell("governor", event)
         else:
@@ -280,14 +284,20 @@ class Engine:
         (bounded by ``timeout_s``), ``"leave"`` leaves them with their protective stops."""
         if self._started and self.config.engine.on_shutdown == "flatten":
             self.flatten("shutdown")
-            deadline = threading.Event()
-            for _ in range(int(timeout_s / 0.05)):
-                state = self.ask_snapshot("governor", timeout_s=timeout_s).state
+            deadline = time.monotonic() + timeout_s
+            pause = threading.Event()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.error("engine: flatten on shutdown did not finish in {}s", timeout_s)
+                    break
+                try:
+                    state = self.ask_snapshot("governor", timeout_s=min(1.0, left)).state
+                except pykka.Timeout:
+                    continue  # a busy governor: ask again while time is left
                 if state is TradingState.HALTED:
                     break
-                deadline.wait(0.05)
-            else:
-                logger.error("engine: flatten on shutdown did not finish in {}s", timeout_s)
+                pause.wait(min(0.05, left))
         self.stop(timeout_s)
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -376,6 +386,7 @@ class Engine:
         if plan.changed:
             with self._reload_lock:
                 self.config = self.ctx.config = plan.config
+            self.ctx.pacer.resize(*build.pacer_limits(plan.config))
             for name in self.book.names():
                 self.book.tell(name, ConfigChanged(plan.applied))
             self.book.tell(

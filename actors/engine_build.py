@@ -31,18 +31,25 @@ __all__ = [
     "ib_broker",
     "make_clock",
     "option_spec",
+    "pacer_limits",
     "restore_sim_account",
     "sim_broker",
     "sim_symbols",
 ]
 
 
-def entry_pacer(config: EngineConfig) -> Pacer:
-    """Entries may use ``entry_burst`` x 2 slots a second (order + stop); the rest of IB's
-    window is kept for exits and cancels."""
+def pacer_limits(config: EngineConfig) -> tuple[int, int]:
+    """(messages a second, slots reserved for exits and cancels): entries may use
+    ``entry_burst`` x 2 slots a second (order + stop); the rest of IB's window is kept."""
     per_s = config.risk.max_messages_per_s
     entry_slots = min(per_s - 1, 2 * config.risk.entry_burst) if per_s > 1 else per_s
-    return Pacer(per_s, reserve=per_s - entry_slots)
+    return per_s, per_s - entry_slots
+
+
+def entry_pacer(config: EngineConfig) -> Pacer:
+    """The engine-wide pacer for ``config`` (``pacer_limits``)."""
+    per_s, reserve = pacer_limits(config)
+    return Pacer(per_s, reserve=reserve)
 
 
 def ib_broker(

@@ -76,6 +76,8 @@ def parse_line(
     accounts = {a.id: a for a in config.accounts}
     if va_id not in accounts:
         return error(f"va: unknown virtual account {va!r}")
+    if not accounts[va_id].enabled:
+        return error(f"va: virtual account {va_id!r} is disabled (enabled = false)")
     if sym not in accounts[va_id].universe:
         return error(f"symbol: {symbol!r} is not in {va_id}'s universe")
     if side is None:

@@ -99,7 +99,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
-        self.recover()
+        self.recover(starting=True)
 
     def on_stop(self) -> None:
         self.ctx.ledger.close()
@@ -108,8 +108,11 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.risk = self.ctx.config.risk
         self._publish()
 
-    def recover(self) -> None:
-        """Restore the trading state, today's trade count and exposures from the ledger."""
+    def recover(self, *, starting: bool = False) -> None:
+        """Restore the trading state, today's trade count and exposures from the ledger (at
+        start with ``starting``, and after a crash). A flatten the engine was in when it
+        stopped ends HALTED at start; after a crash of this actor alone the OrderManager is
+        still flattening, so FLATTENING stays and its ``FlattenDone`` ends it as usual."""
         self.ctx.gate.set(GateState.CLOSED, "governor recovering")
         ledger = self.ctx.ledger
         last = ledger.latest_risk_event(STATE_KIND)
@@ -124,7 +127,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
                 and self.ctx.calendar.trading_day(last.time) != self.trading_day
             ):
                 self._set_state(TradingState.ACTIVE, "new trading day: daily loss latch released")
-        if self.state is TradingState.FLATTENING:
+        if starting and self.state is TradingState.FLATTENING:
             self._set_state(TradingState.HALTED, "restart during flatten: halted")
         self.day_start_net_liq = self._stored_day_start()
         self.trades_today = sum(

@@ -129,6 +129,13 @@ class Pacer:
         self.reserve = min(reserve, max_per_s - 1) if max_per_s > 1 else 0
         self._sent: deque[float] = deque()
 
+    def resized(self, max_per_s: int, reserve: int) -> Pacer:
+        """A pacer with new limits that remembers what this one sent in the last second (a
+        config reload must not hand out a fresh window)."""
+        pacer = Pacer(max_per_s, reserve)
+        pacer._sent = deque(self._sent)
+        return pacer
+
     def _trim(self, now_s: float) -> None:
         while self._sent and now_s - self._sent[0] >= 1.0:
             self._sent.popleft()

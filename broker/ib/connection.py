@@ -10,8 +10,8 @@
   closes the gate on DISCONNECTED and freezes entries only on DATA_STALE (no quotes for
   ``stale_data_clock_s`` while the market is open: exits, stops and flatten still go out). A
   restored link starts with fresh data (the watchdog counts again from then), so the engine
-  always sees CONNECTED, and reconciles, after a loss. Data-farm notices (2103-2108, 2157,
-  2158) change nothing.
+  always sees CONNECTED, and reconciles, after a loss. Data-farm notices (2103-2108, 2119,
+  2157, 2158) change nothing.
 * A lost socket is reconnected with exponential backoff and jitter; 1101/1102 keep the socket.
   Either way, before CONNECTED is reported: market data is requested again (all of it after a
   reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the

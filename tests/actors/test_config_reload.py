@@ -78,6 +78,26 @@ def test_reloading_on_a_running_engine_reaches_the_governor_and_is_stored(tmp_pa
         sim.engine.stop()
 
 
+def test_reloaded_pacing_limits_apply_to_the_next_entry(tmp_path: Path) -> None:
+    """The pacer is built once at start; a reload of its limits must reach it, not only the
+    config object (one entry a second: the entry and its stop take both entry slots)."""
+    sim = start_engine(tmp_path)
+    try:
+        path = tmp_path / "new.toml"
+        path.write_text(_toml(risk="max_messages_per_s = 4\nentry_burst = 1"))
+        plan = sim.engine.reload_config(str(path))
+        sim.idle()
+        assert "risk.max_messages_per_s: 45 -> 4" in plan.applied
+        first = sim.signal("va1", "AAPL")
+        second = sim.signal("va2", "JPM")  # the same instant
+        assert sim.decisions()[first].accepted
+        refused = sim.decisions()[second]
+        assert (refused.rule, refused.detail) == ("order_pacing", "2+2/4 msgs in 1s")
+        assert ("pacing", "2/4") in sim.snapshot("governor").limits
+    finally:
+        sim.engine.stop()
+
+
 def test_an_invalid_file_is_refused_whole_and_nothing_changes(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
     try:

@@ -48,6 +48,19 @@ def test_a_valid_line_becomes_a_signal_for_its_va() -> None:
     assert parsed.source == "inbox"
 
 
+def test_a_line_for_a_disabled_va_is_refused_not_lost() -> None:
+    """A disabled VA has no actor: its line would be told to nobody and re-read at every
+    start. It is refused (and journaled) like any bad line."""
+    accounts = [
+        a.model_copy(update={"enabled": False}) if a.id == "va2" else a for a in CONFIG.accounts
+    ]
+    config = CONFIG.model_copy(update={"accounts": accounts})
+    line = json.dumps({"id": "x-1", "va": "va2", "symbol": "JPM", "side": "BUY"})
+    parsed = parse_line(line, line_no=3, config=config, now=NOW)
+    assert isinstance(parsed, LineError)
+    assert str(parsed.reason) == "line 3: va: virtual account 'va2' is disabled (enabled = false)"
+
+
 def test_each_kind_of_bad_line_is_refused_with_a_reason_naming_the_field() -> None:
     base = {"id": "x-1", "va": "va1", "symbol": "AAPL", "side": "BUY"}
     cases = {

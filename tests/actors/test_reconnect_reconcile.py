@@ -25,12 +25,31 @@ def _mismatch_trade() -> Any:
     return config.model_copy(update={"engine": engine})
 
 
-def _reconnect(sim: SimEngine) -> None:
-    """What the IB adapter does once the connection is back: CONNECTED through the router."""
+def _link(sim: SimEngine, *states: ConnectionState) -> None:
+    """What the IB adapter reports, in order, through one router."""
     router = _Router(sim.engine.book, sim.engine.quotes)
     now = sim.engine.clock.now()
-    router.on_broker_event(ConnectionEvent(ConnectionState.CONNECTED, "restored", now))
+    for state in states:
+        router.on_broker_event(ConnectionEvent(state, state.value.lower(), now))
     sim.idle()
+
+
+def _reconnect(sim: SimEngine) -> None:
+    """The connection lost, then back."""
+    _link(sim, ConnectionState.DISCONNECTED, ConnectionState.CONNECTED)
+
+
+def test_quotes_flowing_again_after_stale_data_run_no_reconciliation(tmp_path: Path) -> None:
+    """Stale data loses nothing at the broker: only a lost link is followed by a pass."""
+    sim = start_engine(tmp_path)
+    try:
+        sim.signal("va1", "AAPL", quantity=50)
+        _link(sim, ConnectionState.DATA_STALE, ConnectionState.CONNECTED)
+        assert [r["pass"] for r in reconciled(sim)] == ["startup"]
+        _reconnect(sim)
+        assert [r["pass"] for r in reconciled(sim)] == ["startup", "reconnect"]
+    finally:
+        sim.engine.stop()
 
 
 def test_a_reconnect_runs_a_pass_of_its_own_kind(tmp_path: Path) -> None:

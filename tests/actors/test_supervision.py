@@ -12,7 +12,7 @@ from typing import Any
 from actors.engine import Engine
 from actors.messages import Crash, Tick, TradingState
 from broker.base import GateState
-from tests.support.engine import SimEngine, start_engine
+from tests.support.engine import SimEngine, make_config, start_engine
 
 
 def _crash(sim: SimEngine, address: str) -> None:
@@ -142,3 +142,23 @@ def test_a_stop_while_an_actor_waits_on_the_broker_ends_in_time_and_restarts_not
     assert time.monotonic() - started < 3.0 + 1.0  # the bound, with room for a loaded machine
     assert not manager.is_alive() and not va.is_alive()
     assert sim.engine.crashes == {}, "an error while stopping is not a crash to recover from"
+
+
+def test_a_governor_crash_during_a_flatten_lets_the_flatten_finish(tmp_path: Path) -> None:
+    # 100 shares shown at the touch: a 300-share close takes more than one market step.
+    config = make_config(filters="max_slippage_bps = 50", display_size=100)
+    sim = start_engine(tmp_path, config)
+    try:
+        sim.signal("va1", "AAPL", quantity=300)
+        sim.advance(15)
+        assert sum(p.quantity for p in sim.ledger.open_positions()) == 300
+        sim.engine.flatten("test")
+        sim.idle()  # the closing order is out and partly filled; the market has not moved
+        assert sim.snapshot("governor").state is TradingState.FLATTENING
+        _crash(sim, "governor")
+        assert sim.snapshot("governor").state is TradingState.FLATTENING
+        sim.advance(30)
+        assert sim.ledger.open_positions() == []
+        assert sim.snapshot("governor").state is TradingState.HALTED  # by the flatten's end
+    finally:
+        sim.engine.stop()
