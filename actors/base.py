@@ -160,13 +160,25 @@ class EngineActor(pykka.ThreadingActor):
                 self.handle(message)
         except Exception as exc:
             if self.book.closing:  # e.g. the broker went away under a call: nothing to rebuild
-                logger.warning(
-                    "{} raised on {} while stopping: {}", self.address, type(message).__name__, exc
+                logger.info(
+                    "{} raised on {} while stopping (ignored): {}: {}",
+                    self.address,
+                    type(message).__name__,
+                    type(exc).__name__,
+                    exc,
                 )
             else:
                 self._crashed(message, exc)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
+            if elapsed_ms > 30 and not self.address.startswith("va:"):
+                logger.debug(
+                    "DBG slow {} {} {:.0f}ms {}",
+                    self.address,
+                    type(message).__name__,
+                    elapsed_ms,
+                    getattr(message, "name", ""),
+                )
             self.handled.append(HandledMessage((type(message).__name__, time.time(), elapsed_ms)))
             self.book.inflight.dec()
         return None

@@ -41,7 +41,7 @@ from broker.ib.flow import OrderFlow
 from broker.ib.loop import LoopThread
 from broker.ib.market_data import MarketData
 from broker.ib.orders import OrderDesk
-from broker.ib.resilience import Backoff, StaleWatchdog
+from broker.ib.resilience import Backoff, RequestBudget, StaleWatchdog
 from broker.ib.safety import check_port
 
 __all__ = ["IBBroker"]
@@ -164,7 +164,12 @@ class IBBroker:
         ib = IB()
         ib.RaiseRequestErrors = False
         ctx = IbContext(
-            options=options, ib=ib, clock=self._clock, calendar=self._calendar, emitter=Emitter()
+            options=options,
+            ib=ib,
+            clock=self._clock,
+            calendar=self._calendar,
+            emitter=Emitter(),
+            data_budget=RequestBudget(options.data_requests_per_s),
         )
         watchdog = StaleWatchdog(options.stale_data_clock_s)
         self._ctx = ctx
@@ -205,15 +210,15 @@ class IBBroker:
         min_expiry: date | None = None,
         max_expiry: date | None = None,
     ) -> list[Quote]:
-        """Listed options of ``symbol`` with greeks (blocks up to ``request_timeout_s``; an
-        empty list when IB lists none or does not answer in time)."""
+        """Listed options of ``symbol`` with greeks (blocks up to ``option_chain_timeout_s``;
+        an empty list when IB lists none or the scan does not end in time)."""
         market = self._market_or_fail()
         try:
             return self._loop.run(
                 market.option_chain(
                     symbol, right=right, min_expiry=min_expiry, max_expiry=max_expiry
                 ),
-                self.options.request_timeout_s,
+                self.options.option_chain_timeout_s,
             )
         except TimeoutError as err:
             logger.warning("ib: option chain of {}: {}", symbol, err)

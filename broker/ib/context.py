@@ -23,7 +23,7 @@ from actors.calendar import TradingCalendar
 from actors.clock import Clock
 from actors.config import IbSettings
 from broker.base import AccountSnapshot, BrokerEvent, BrokerListener, Quote
-from broker.ib.resilience import PacingThrottle
+from broker.ib.resilience import PacingThrottle, RequestBudget
 
 __all__ = ["Emitter", "IbContext", "IbOptions"]
 
@@ -59,6 +59,15 @@ class IbOptions:
     attached_wait_s: float = 1.0
     foreign_orders_refresh_s: float = 10.0  # other clients' open orders are re-read this often
     clock_sync_s: float = 30.0  # how often the broker's time is read to keep the clock in step
+    # Market-data requests a second at most (of ib_async's 45): the rest stays free for orders.
+    data_requests_per_s: float = 20.0
+    # An option chain scan is reused while younger than ``chain_cache_clock_s`` clock seconds
+    # or this many wall seconds (at high --speed the wall bound keeps scans within the budget).
+    chain_cache_clock_s: float = 30.0
+    chain_cache_wall_s: float = 10.0
+    # How long ``option_chain`` may block its caller: a scan waits for the ones before it, and
+    # each of its requests for its turn in the data budget.
+    option_chain_timeout_s: float = 30.0
 
     @classmethod
     def from_settings(
@@ -134,6 +143,7 @@ class IbContext:
     calendar: TradingCalendar
     emitter: Emitter
     throttle: PacingThrottle = field(default_factory=PacingThrottle)
+    data_budget: RequestBudget = field(default_factory=lambda: RequestBudget(20.0))
     qualified: dict[str, IbContract] = field(default_factory=dict)  # contract key -> IB's
     account: str = ""  # the account traded (set on connect)
     client_id: int = 0  # the client id connected with
@@ -150,6 +160,14 @@ class IbContext:
     async def paced(self) -> None:
         """Wait out a pacing pause (after IB's error 100) before the next request."""
         while (wait := self.throttle.wait_s(self.mono())) > 0:
+            await asyncio.sleep(wait)
+
+    async def data_slot(self) -> None:
+        """Wait for a market-data request's turn: after any pacing pause, and within
+        ``data_requests_per_s`` (orders never wait here)."""
+        await self.paced()
+        wait = self.data_budget.reserve(self.mono())
+        if wait > 0:
             await asyncio.sleep(wait)
 
     async def bounded(self, awaitable: Awaitable[T], what: str) -> T:

@@ -42,7 +42,8 @@ class _Subscription:
 
 @dataclass(slots=True)
 class _ChainCache:
-    at: datetime
+    at: datetime  # engine clock
+    mono: float  # wall (monotonic) seconds
     quotes: list[Quote] = field(default_factory=list)
 
 
@@ -57,6 +58,8 @@ class MarketData:
         self._flush_at: float | None = None
         self._last_flush = 0.0
         self._chains: dict[tuple[object, ...], _ChainCache] = {}
+        self._unknown: set[str] = set()  # contract keys IB answered "no security definition"
+        self._scanning = asyncio.Lock()  # one chain scan at a time: each ends within its budget
         self.delivered = 0
         self.received = 0
 
@@ -123,7 +126,7 @@ class MarketData:
             contract = await self.qualify(sub.contract)
             if contract is None or self._subs.get(sub.contract.key) is not sub:
                 return
-            await self.ctx.paced()
+            await self.ctx.data_slot()
             if not self.ctx.ib.isConnected():
                 return  # the reconnect resubscribes
             ticks = _OPTION_TICKS if sub.contract.is_option else ""
@@ -140,13 +143,16 @@ class MarketData:
         known = self.ctx.qualified.get(contract.key)
         if known is not None:
             return known
-        await self.ctx.paced()
+        if contract.key in self._unknown:
+            return None  # asked before: IB lists no such contract (a strike not at this expiry)
+        await self.ctx.data_slot()
         found = await self.ctx.bounded(
             self.ctx.ib.qualifyContractsAsync(to_ib_contract(contract)), f"qualify {contract.key}"
         )
         result = found[0] if found else None
         if not isinstance(result, IbContract) or not result.conId:
             logger.warning("ib: IB does not know {}", contract.key)
+            self._unknown.add(contract.key)
             return None
         self.ctx.qualified[contract.key] = result
         return result
@@ -203,32 +209,47 @@ class MarketData:
         min_expiry: date | None,
         max_expiry: date | None,
         wait_s: float = 2.0,
-        cache_clock_s: float = 30.0,
     ) -> list[Quote]:
         """Quotes with greeks for ``symbol``'s listed options in the window: the chain from
         ``reqSecDefOptParams``, the strikes near the spot, contract details to qualify them,
         then streaming market data (``wait_s`` for bid/ask and IB's model greeks; open interest
-        needs a streaming request, not a snapshot). Cached for ``cache_clock_s`` clock seconds
-        per (symbol, right, window)."""
-        now = self.ctx.clock.now()
+        needs a streaming request, not a snapshot). Every request waits for its turn in the
+        data budget (``IbContext.data_slot``). Cached per (symbol, right, window) while younger
+        than ``chain_cache_clock_s`` clock seconds or ``chain_cache_wall_s`` wall seconds."""
+        options = self.ctx.options
         key = (symbol, right, min_expiry, max_expiry)
-        cached = self._chains.get(key)
-        if cached is not None and (now - cached.at).total_seconds() < cache_clock_s:
-            return cached.quotes
+        async with self._scanning:  # scans run one after another, each within the budget
+            now = self.ctx.clock.now()
+            cached = self._chains.get(key)
+            if cached is not None and (
+                (now - cached.at).total_seconds() < options.chain_cache_clock_s
+                or self.ctx.mono() - cached.mono < options.chain_cache_wall_s
+            ):
+                return cached.quotes
+            return await self._scan(
+                key,
+                symbol,
+                ChainWindow(right=right, min_expiry=min_expiry, max_expiry=max_expiry),
+                wait_s,
+            )
+
+    async def _scan(
+        self, key: tuple[object, ...], symbol: str, window: ChainWindow, wait_s: float
+    ) -> list[Quote]:
+        now = self.ctx.clock.now()
         underlying = await self.qualify(Contract.stock(symbol))
         if underlying is None:
             return []
-        await self.ctx.paced()
+        await self.ctx.data_slot()
         chains = await self.ctx.bounded(
             self.ctx.ib.reqSecDefOptParamsAsync(symbol, "", "STK", underlying.conId),
             f"option chain of {symbol}",
         )
         spot_quote = self._last.get(symbol)
         spot = spot_quote.mid if spot_quote else None
-        window = ChainWindow(right=right, min_expiry=min_expiry, max_expiry=max_expiry)
         wanted = chain_contracts(chains, symbol, spot, window)
         quotes = await self._snapshot_quotes(wanted, wait_s) if wanted else []
-        self._chains[key] = _ChainCache(now, quotes)
+        self._chains[key] = _ChainCache(now, self.ctx.mono(), quotes)
         return quotes
 
     async def _snapshot_quotes(self, wanted: list[Contract], wait_s: float) -> list[Quote]:
@@ -236,26 +257,29 @@ class MarketData:
         qualified = [(c, await self.qualify(c)) for c in wanted]
         streams: list[tuple[Contract, Ticker]] = []
         own: list[IbContract] = []
-        for contract, ib_contract in qualified:
-            sub = self._subs.get(contract.key)
-            if sub is not None and sub.ticker is not None:
-                streams.append((contract, sub.ticker))  # already streaming: read it
-            elif ib_contract is not None:
-                await self.ctx.paced()
-                ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
-                own.append(ib_contract)
-                streams.append((contract, ticker))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while loop.time() < deadline and not all(
-            t.modelGreeks is not None and t.bid > 0 for _, t in streams
-        ):
-            await asyncio.sleep(0.05)
+        try:
+            for contract, ib_contract in qualified:
+                sub = self._subs.get(contract.key)
+                if sub is not None and sub.ticker is not None:
+                    streams.append((contract, sub.ticker))  # already streaming: read it
+                elif ib_contract is not None:
+                    await self.ctx.data_slot()
+                    ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
+                    own.append(ib_contract)
+                    streams.append((contract, ticker))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait_s
+            while loop.time() < deadline and not all(
+                t.modelGreeks is not None and t.bid > 0 for _, t in streams
+            ):
+                await asyncio.sleep(0.05)
+        finally:
+            # Also when the caller gave up (timeout): no market-data line is left open.
+            for ib_contract in own:
+                if ib.isConnected():
+                    ib.cancelMktData(ib_contract)
         now = self.ctx.clock.now()
         quotes = []
-        for ib_contract in own:
-            if ib.isConnected():
-                ib.cancelMktData(ib_contract)
         for contract, ticker in streams:
             quote = quote_from_ticker(ticker, contract, time=now)
             if quote is not None:

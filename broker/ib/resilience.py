@@ -82,6 +82,26 @@ class PacingThrottle:
         return max(0.0, self._until - now_s)
 
 
+class RequestBudget:
+    """Spaces market-data requests (subscriptions, option-chain scans) to at most ``per_s`` a
+    second. ib_async sends at most 45 messages a second and queues the rest first in, first out,
+    orders included: a chain scan of a hundred requests would hold an order back for seconds.
+    Kept under a share of that window, data requests leave the rest to orders, cancels and
+    modifications, which are never spaced here."""
+
+    def __init__(self, per_s: float) -> None:
+        if not per_s > 0:
+            raise ValueError(f"per_s must be > 0 (got {per_s})")
+        self.interval_s = 1.0 / per_s
+        self._next = -1e18
+
+    def reserve(self, now_s: float) -> float:
+        """Book the next slot; returns how long to wait before sending (0: now)."""
+        start = max(now_s, self._next)
+        self._next = start + self.interval_s
+        return start - now_s
+
+
 class StaleWatchdog:
     """No quotes for ``stale_after_s`` clock seconds while the market is open means stale data.
 

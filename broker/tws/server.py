@@ -238,6 +238,10 @@ class TwsSimServer:
         """Client ids of the sessions past ``startApi``."""
         return self._call(lambda: self._hub_or_fail().client_ids())
 
+    def market_data_lines(self) -> int:
+        """Market-data subscriptions open, over every session (IB caps them per account)."""
+        return self._call(self._hub_or_fail().market.subscription_count)
+
     # -- faults (any thread) -----------------------------------------------------------------------
     def drop_connections(self, client_id: int | None = None) -> int:
         """Close the sockets of every session (or of one client id); the number closed."""

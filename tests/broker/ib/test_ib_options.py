@@ -5,6 +5,7 @@ an ``AssignmentEvent`` (in the money), with no execution."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -100,3 +101,24 @@ def test_at_the_close_an_otm_put_expires_and_an_itm_put_is_assigned_as_domain_ev
     assert held == {"AAPL": 200}
     # A later full positions read (every reconciliation does one) infers nothing again.
     assert len(h.recorder.of(ExpiryEvent)) == 1 and len(h.recorder.of(AssignmentEvent)) == 1
+
+
+def test_a_chain_scan_given_up_leaves_no_market_data_line_open_and_spends_only_its_budget(
+    harness: Callable[..., Harness],
+) -> None:
+    """A scan slower than its caller's patience (here: 5 data requests a second, 1 s) is
+    abandoned, and the option lines it opened are closed (IB allows only so many); the order
+    channel is not held up by it meanwhile."""
+    h = harness(data_requests_per_s=5.0, option_chain_timeout_s=1.0).start("AAPL")
+    lines = h.server.market_data_lines()  # the stock's own
+    started = time.monotonic()
+    assert h.broker.option_chain("AAPL", right="P") == []  # gave up
+    assert time.monotonic() - started < 5.0
+    wait_until(lambda: h.server.market_data_lines() == lines, what="the scan's lines closed")
+    q = h.quote()
+    order = OrderRequest(
+        "after-scan", Contract.stock("AAPL"), Side.BUY, OrderType.LMT, 10,
+        limit_price=Decimal(f"{q.ask + 1:.2f}"),
+    )  # fmt: skip
+    assert h.broker.place_order(order)
+    wait_until(lambda: OrderStatus.FILLED in h.recorder.statuses("after-scan"), what="the fill")

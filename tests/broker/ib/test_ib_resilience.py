@@ -11,7 +11,13 @@ import pytest
 
 from broker.base import ConnectionState
 from broker.ib.errors import ErrorClass, classify, rejection_reason
-from broker.ib.resilience import Backoff, LinkHealth, PacingThrottle, StaleWatchdog
+from broker.ib.resilience import (
+    Backoff,
+    LinkHealth,
+    PacingThrottle,
+    RequestBudget,
+    StaleWatchdog,
+)
 from broker.ib.safety import LiveTradingRefused, check_account, check_port, is_paper_account
 
 OPEN = datetime(2026, 1, 6, 9, 30, tzinfo=ZoneInfo("America/New_York"))
@@ -72,6 +78,17 @@ def test_pacing_violations_pause_longer_while_they_keep_coming() -> None:
     assert throttle.violation(4.0) == 4.0  # capped
     assert throttle.violation(200.0) == 1.0  # forgotten after a quiet minute
     assert throttle.violations == 5
+
+
+def test_the_data_budget_spaces_requests_evenly_and_never_lets_a_burst_through() -> None:
+    budget = RequestBudget(per_s=20.0)
+    waits = [budget.reserve(10.0) for _ in range(5)]  # five at once: spaced 50 ms apart
+    assert waits == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20])
+    assert budget.reserve(10.1) == pytest.approx(0.15)  # behind the ones already booked
+    assert budget.reserve(20.0) == 0.0  # after a quiet spell: at once, no saved-up burst
+    assert budget.reserve(20.0) == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        RequestBudget(0.0)
 
 
 def test_the_watchdog_counts_silence_only_while_the_market_is_open() -> None:
