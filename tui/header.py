@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from actors.messages import RiskStatus
+from actors.messages import RiskStatus, TradingState
 from broker.base import GateState
 from tui.controls import TradingMode
 from tui.formatting import (
@@ -94,6 +94,10 @@ class StatusHeader(Horizontal):
             return
         flags = Text("gate ")
         flags.append(gate.value, style=_GATE_STYLES.get(gate, ""))
+        if status is not None and status.state is not TradingState.ACTIVE and status.reason:
+            # Why it is not trading (a halt survives restarts: the trader must see its cause).
+            hint = "  (r: resume)" if status.state is TradingState.HALTED else ""
+            flags.append(f"  {status.reason[:90]}{hint}", style="yellow")
         if note:
             flags.append(f"  {note}", style="bold yellow")
         self._show("flags", flags)

@@ -147,7 +147,7 @@ async def test_the_header_shows_mode_clock_speed_connection_and_the_trading_stat
         assert app.trading_state is TradingState.REDUCING
         assert label(app, "pnl") == "day P&L -120.25 / -5,000.00"
         assert label(app, "limits") == "trades 3/10  positions 1/5"
-        assert label(app, "flags") == "gate open"
+        assert label(app, "flags") == "gate open  test"  # why it is not ACTIVE
         assert label(app, "connection").strip() == "CONNECTED"
         assert app.query_one("#connection").has_class("-connected")
 
@@ -163,6 +163,7 @@ async def test_the_header_shows_mode_clock_speed_connection_and_the_trading_stat
         assert app.query_one("#state").has_class("-halted")
         assert not app.query_one("#state").has_class("-reducing")
         assert label(app, "connection").strip() == "DISCONNECTED"
+        assert label(app, "flags") == "gate open  test  (r: resume)"
         assert app.query_one("#connection").has_class("-disconnected")
         assert not app.query_one("#connection").has_class("-connected")
 
