@@ -171,14 +171,6 @@ class EngineActor(pykka.ThreadingActor):
                 self._crashed(message, exc)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
-            if elapsed_ms > 30 and not self.address.startswith("va:"):
-                logger.debug(
-                    "DBG slow {} {} {:.0f}ms {}",
-                    self.address,
-                    type(message).__name__,
-                    elapsed_ms,
-                    getattr(message, "name", ""),
-                )
             self.handled.append(HandledMessage((type(message).__name__, time.time(), elapsed_ms)))
             self.book.inflight.dec()
         return None

@@ -75,6 +75,9 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
         ("pykka", logging.INFO),
         ("peewee", logging.INFO),
         ("ib_async", logging.INFO),
+        # Every execDetails / orderStatus at INFO would rotate the log away in minutes at a
+        # simulator's speed; its warnings and errors (IB's error codes) are kept.
+        ("ib_async.wrapper", logging.WARNING),
         ("asyncio", logging.WARNING),
     ):
         logging.getLogger(name).setLevel(lib_level)

@@ -78,7 +78,9 @@ class OrderManager(
         self.orders: dict[str, WorkingOrder] = {}
         self.positions: dict[tuple[str, str], HeldPosition] = {}
         self._reported: set[str] = set()  # reconciliation differences already reported
-        self._suspects: set[str] = set()  # differences seen once, reported if seen again
+        # Differences seen once, by when the read that first saw them was made; reported if a
+        # tick sent after that read sees them again (``order_reconcile._reconcile``).
+        self._suspects: dict[str, datetime] = {}
         self._init_pacing()
         self._init_reconcile()
         self._init_flatten()

@@ -68,7 +68,7 @@ class ReconcileMixin:
     orders: dict[str, WorkingOrder]
     positions: dict[tuple[str, str], HeldPosition]
     _reported: set[str]
-    _suspects: set[str]  # differences seen at the last tick, reported if seen again
+    _suspects: dict[str, datetime]  # differences seen, by when first seen; reported if seen again
 
     # Provided by the OrderManager.
     _paced: Callable[[Callable[[], None]], None]
@@ -103,26 +103,41 @@ class ReconcileMixin:
                 self._paced(partial(self.ctx.broker.cancel_order, order.id))
 
     def _reconcile(self, now: datetime) -> None:
+        """Compare the working orders with the broker's open orders (``now``: when the tick was
+        sent). The broker is read now, while the events explaining a difference (the order's
+        end, ...) may still wait in this actor's mailbox: a difference is reported only when
+        a tick sent *after* the read that first saw it sees it again. Such a tick is queued
+        behind every event the broker had told before that read, so a difference it still
+        sees is not an event on its way. Counting ticks is not enough: after a stall (a slow
+        broker read at startup, ...) the ticks sent meanwhile are handled back to back, all
+        ahead of the events that came with them (at 120x, a 0.1 s stall is 2 ticks)."""
         broker_orders = {o.client_order_id: o for o in self.ctx.broker.open_orders()}
+        read_at = self.ctx.clock.now()  # the read happened before this
         ours = {
             oid
             for oid, o in self.orders.items()
             if o.working and o.status is not OrderStatus.PENDING_SUBMIT
         }
-        seen: set[str] = set()
+        seen: dict[str, datetime] = {}
         for oid in sorted(ours - broker_orders.keys()):
             order = self.orders[oid]
             if order.record.parent_id and order.record.parent_id in self.orders:
                 continue  # an attached stop is held by the broker until its parent fills
-            seen.add(oid)
-            if oid in self._suspects:  # two ticks in a row: not an event still on its way
+            if self._confirmed(oid, now, read_at, seen):
                 self._report_once(oid, f"order {oid} working here, unknown to the broker", now)
         for oid in sorted(broker_orders.keys() - self.orders.keys()):
-            if self.ctx.ledger.order(oid) is None:
-                seen.add(oid)
-                if oid in self._suspects:
-                    self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
+            if self.ctx.ledger.order(oid) is None and self._confirmed(oid, now, read_at, seen):
+                self._report_once(oid, f"broker order {oid} unknown to the ledger", now)
         self._suspects = seen
+
+    def _confirmed(
+        self, oid: str, now: datetime, read_at: datetime, seen: dict[str, datetime]
+    ) -> bool:
+        """Note a difference about ``oid`` seen by the read made by ``read_at``; True when an
+        earlier read saw it too and this tick (sent at ``now``) was sent after that read."""
+        first = self._suspects.get(oid)
+        seen[oid] = first if first is not None else read_at
+        return first is not None and now > first
 
     def _startup_reconcile(self, now: datetime, *, kind: str = "startup") -> None:
         """A reconciliation pass (``kind`` "startup" before any trading, "reconnect" after a

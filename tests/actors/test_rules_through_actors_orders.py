@@ -7,7 +7,8 @@ The VA's and the governor's rules are in ``test_rules_through_actors.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,9 @@ from typing import Any
 import pytest
 
 from actors.config import EngineConfig
-from broker.base import OrderRequest, OrderStatus, OrderType, Side
+from actors.engine import Engine
+from actors.messages import Tick
+from broker.base import BrokerOrderState, OrderRequest, OrderStatus, OrderType, Side
 from tests.support.engine import MONDAY_10, SimEngine, make_config, start_engine
 
 CENT = Decimal("0.01")
@@ -322,6 +325,85 @@ def test_an_order_at_the_broker_unknown_to_the_ledger_is_reported_at_the_next_re
         assert reconciled[0].time == sim.engine.clock.now()
         sim.advance(15)  # three more reconcile ticks: the same difference is not re-reported
         assert len([e for e in sim.ledger.risk_events() if e.kind == "reconcile"]) == 1
+
+
+class _Reads:
+    """A broker whose ``open_orders`` can be held (the OrderManager stalls inside the read
+    until ``release``) or can leave out some orders (one the broker lost without a word)."""
+
+    def __init__(self) -> None:
+        self.armed = threading.Event()
+        self.inside = threading.Event()
+        self.release = threading.Event()
+        self.hidden: set[str] = set()
+
+    def factory(self, engine: Engine) -> Any:
+        broker = engine.broker
+        read: Callable[[], list[BrokerOrderState]] = broker.open_orders
+
+        def open_orders() -> list[BrokerOrderState]:
+            if self.armed.is_set():
+                self.armed.clear()
+                self.inside.set()
+                assert self.release.wait(10), "the test never released the read"
+            return [o for o in read() if o.client_order_id not in self.hidden]
+
+        broker.open_orders = open_orders
+        return broker
+
+
+def _reconcile_reports(sim: SimEngine) -> list[str]:
+    return [e.reason for e in sim.ledger.risk_events() if e.kind == "reconcile"]
+
+
+def test_an_order_ended_while_the_order_manager_stalled_is_not_reported_unknown(
+    tmp_path: Path,
+) -> None:
+    """Harness finding: after a stall (at 120x, a slow startup read of a second is 24 reconcile
+    ticks), the OrderManager handles the ticks sent meanwhile back to back. The broker ended a
+    stop in the meantime (an OCA partner filled): every one of those reads misses it while its
+    CANCELLED waits behind the ticks in the mailbox, so "seen at two ticks in a row" reported
+    the stop "working here, unknown to the broker", a moment before it ended cancelled."""
+    reads = _Reads()
+    sim = start_engine(tmp_path, broker_factory=reads.factory)
+    try:
+        sid = sim.signal("va1", "AAPL", quantity=10)
+        stop = f"{sid}.stop"
+        assert sim.ledger.order(stop).status is OrderStatus.SUBMITTED
+        reads.armed.set()
+        now = sim.engine.clock.now()
+        sim.engine.book.tell("order_manager", Tick("reconcile", now))
+        assert reads.inside.wait(10), "the OrderManager never reached the broker read"
+        # Sent while it is stalled: queued ahead of what the broker says from now on.
+        sim.engine.book.tell("order_manager", Tick("reconcile", now))
+        sim.engine.book.tell("order_manager", Tick("reconcile", now))
+        sim.engine.broker.cancel_order(stop)  # the broker ends it; its CANCELLED is queued
+        reads.release.set()
+        sim.idle()
+        assert sim.ledger.order(stop).status is OrderStatus.CANCELLED
+        sim.advance(10)  # two more reconcile ticks, after the CANCELLED
+        assert _reconcile_reports(sim) == []
+    finally:
+        reads.release.set()
+        sim.engine.stop()
+
+
+def test_a_working_order_the_broker_lost_is_reported_at_the_second_reconcile(
+    tmp_path: Path,
+) -> None:
+    reads = _Reads()
+    sim = start_engine(tmp_path, broker_factory=reads.factory)
+    try:
+        sid = sim.signal("va1", "AAPL", quantity=10)
+        reads.hidden.add(f"{sid}.stop")  # gone at the broker, and no event says so
+        sim.advance(5)  # seen once: its end could still be on its way
+        assert _reconcile_reports(sim) == []
+        sim.advance(5)  # seen again by a tick sent after that read: a real difference
+        assert _reconcile_reports(sim) == [f"order {sid}.stop working here, unknown to the broker"]
+        sim.advance(15)  # reported once
+        assert len(_reconcile_reports(sim)) == 1
+    finally:
+        sim.engine.stop()
 
 
 # -- stops filling in parts, and stops firing while their entry fills (OCA + parent cancel) ----
