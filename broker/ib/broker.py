@@ -169,7 +169,7 @@ class IBBroker:
             clock=self._clock,
             calendar=self._calendar,
             emitter=Emitter(),
-            data_budget=RequestBudget(options.data_requests_per_s),
+            data_budget=RequestBudget(options.data_requests_per_s, burst=10),
         )
         watchdog = StaleWatchdog(options.stale_data_clock_s)
         self._ctx = ctx

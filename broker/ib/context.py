@@ -143,7 +143,7 @@ class IbContext:
     calendar: TradingCalendar
     emitter: Emitter
     throttle: PacingThrottle = field(default_factory=PacingThrottle)
-    data_budget: RequestBudget = field(default_factory=lambda: RequestBudget(20.0))
+    data_budget: RequestBudget = field(default_factory=lambda: RequestBudget(20.0, burst=10))
     qualified: dict[str, IbContract] = field(default_factory=dict)  # contract key -> IB's
     account: str = ""  # the account traded (set on connect)
     client_id: int = 0  # the client id connected with

@@ -87,19 +87,23 @@ class RequestBudget:
     second. ib_async sends at most 45 messages a second and queues the rest first in, first out,
     orders included: a chain scan of a hundred requests would hold an order back for seconds.
     Kept under a share of that window, data requests leave the rest to orders, cancels and
-    modifications, which are never spaced here."""
+    modifications, which are never spaced here. After a quiet spell up to ``burst`` requests go
+    at once (the subscriptions at start); in any second at most ``burst + per_s`` leave."""
 
-    def __init__(self, per_s: float) -> None:
+    def __init__(self, per_s: float, burst: int = 1) -> None:
         if not per_s > 0:
             raise ValueError(f"per_s must be > 0 (got {per_s})")
+        if burst < 1:
+            raise ValueError(f"burst must be >= 1 (got {burst})")
         self.interval_s = 1.0 / per_s
-        self._next = -1e18
+        self._tolerance_s = (burst - 1) * self.interval_s
+        self._due = -1e18  # when the next request would go at the steady rate
 
     def reserve(self, now_s: float) -> float:
         """Book the next slot; returns how long to wait before sending (0: now)."""
-        start = max(now_s, self._next)
-        self._next = start + self.interval_s
-        return start - now_s
+        due = max(self._due, now_s)
+        self._due = due + self.interval_s
+        return max(0.0, due - self._tolerance_s - now_s)
 
 
 class StaleWatchdog:

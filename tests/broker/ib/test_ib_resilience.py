@@ -80,15 +80,20 @@ def test_pacing_violations_pause_longer_while_they_keep_coming() -> None:
     assert throttle.violations == 5
 
 
-def test_the_data_budget_spaces_requests_evenly_and_never_lets_a_burst_through() -> None:
+def test_the_data_budget_spaces_requests_evenly_beyond_its_burst() -> None:
     budget = RequestBudget(per_s=20.0)
     waits = [budget.reserve(10.0) for _ in range(5)]  # five at once: spaced 50 ms apart
     assert waits == pytest.approx([0.0, 0.05, 0.10, 0.15, 0.20])
     assert budget.reserve(10.1) == pytest.approx(0.15)  # behind the ones already booked
     assert budget.reserve(20.0) == 0.0  # after a quiet spell: at once, no saved-up burst
     assert budget.reserve(20.0) == pytest.approx(0.05)
+    bursty = RequestBudget(per_s=20.0, burst=3)
+    assert [bursty.reserve(0.0) for _ in range(5)] == pytest.approx([0, 0, 0, 0.05, 0.10])
+    assert bursty.reserve(10.0) == 0.0  # the burst again after a quiet spell
     with pytest.raises(ValueError):
         RequestBudget(0.0)
+    with pytest.raises(ValueError):
+        RequestBudget(20.0, burst=0)
 
 
 def test_the_watchdog_counts_silence_only_while_the_market_is_open() -> None:
