@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ib_support import Harness, make_server
 
+from actors.engine import Engine
 from broker.tws import TwsSimServer
 
 
@@ -44,3 +45,21 @@ def harness(tws: TwsSimServer) -> Iterator[Callable[..., Harness]]:
     yield build
     for h in made:
         h.stop()
+
+
+@pytest.fixture
+def engine_servers() -> Iterator[list[TwsSimServer]]:
+    """Simulated TWS servers an engine test started itself, stopped at teardown."""
+    made: list[TwsSimServer] = []
+    yield made
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture
+def engines(engine_servers: list[TwsSimServer]) -> Iterator[list[Engine]]:
+    """Engines to stop at teardown, before their servers (stop is idempotent)."""
+    made: list[Engine] = []
+    yield made
+    for engine in made:
+        engine.stop()

@@ -5,7 +5,6 @@ and startup reconciliation with an unknown broker order and with a fill the ledg
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,23 +29,6 @@ from broker.base import OrderStatus
 from broker.tws import TwsSimServer
 
 
-@pytest.fixture
-def servers() -> Iterator[list[TwsSimServer]]:
-    made: list[TwsSimServer] = []
-    yield made
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def engines(servers: list[TwsSimServer]) -> Iterator[list[Engine]]:
-    """Engines to stop at teardown, before the servers (stop is idempotent)."""
-    made: list[Engine] = []
-    yield made
-    for engine in made:
-        engine.stop()
-
-
 def reconciliations(engine: Engine) -> int:
     return sum(1 for e in engine.ledger.risk_events() if e.kind == "reconciled")
 
@@ -68,12 +50,12 @@ def orders_by_id(engine: Engine) -> dict[str, Any]:
 def test_a_session_on_ib_trades_with_the_simulator_brokers_invariants(
     tmp_path: Path,
     engines: list[Engine],
-    servers: list[TwsSimServer],
+    engine_servers: list[TwsSimServer],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = engine_config(tmp_path)
     tws = tws_for(config)
-    servers.append(tws)
+    engine_servers.append(tws)
     db = f"sqlite:///{tmp_path / 'ib.db'}"
     engine = start(make_engine(config, tws, db), engines)
     began = engine.clock.now()
@@ -132,11 +114,11 @@ def _config_file(tmp_path: Path) -> Path:
 
 
 def test_a_connection_dropped_mid_session_sends_nothing_while_down_and_takes_in_what_filled(
-    tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
+    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
     config = engine_config(tmp_path, trading=False)
     tws = tws_for(config)
-    servers.append(tws)
+    engine_servers.append(tws)
     engine = start(
         make_engine(
             config,
@@ -184,11 +166,11 @@ def test_a_connection_dropped_mid_session_sends_nothing_while_down_and_takes_in_
 
 
 def test_startup_reconciliation_reports_an_order_at_ib_the_ledger_does_not_know(
-    tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
+    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
     config = engine_config(tmp_path, trading=False)
     tws = tws_for(config)
-    servers.append(tws)
+    engine_servers.append(tws)
     quote = tws.last_quote("JPM")
     assert quote is not None
 
@@ -212,11 +194,11 @@ def test_startup_reconciliation_reports_an_order_at_ib_the_ledger_does_not_know(
 
 
 def test_a_fill_the_ledger_missed_while_stopped_is_in_the_ledger_after_the_next_start(
-    tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
+    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
     config = engine_config(tmp_path, trading=False)
     tws = tws_for(config)
-    servers.append(tws)
+    engine_servers.append(tws)
     db = f"sqlite:///{tmp_path / 'ib.db'}"
     first = start(make_engine(config, tws, db), engines)
     signal(tmp_path, "in-1", "manual", "AAPL", "BUY", quantity=100)

@@ -9,12 +9,10 @@ two simulated minutes, longer than an option entry's re-pricing plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from ib_engine_support import TUESDAY_10, ledger_positions
 from ib_support import FAST, TZ, other_client, wait_until
 
@@ -91,27 +89,10 @@ cooldown_s = 5.0
 """
 
 
-@pytest.fixture
-def servers() -> Iterator[list[TwsSimServer]]:
-    made: list[TwsSimServer] = []
-    yield made
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def engines(servers: list[TwsSimServer]) -> Iterator[list[Engine]]:
-    """Engines to stop at teardown, before the servers."""
-    made: list[Engine] = []
-    yield made
-    for engine in made:
-        engine.stop()
-
-
 def _run(
     config: EngineConfig,
     tmp_path: Path,
-    servers: list[TwsSimServer],
+    engine_servers: list[TwsSimServer],
     engines: list[Engine],
     *,
     start: datetime,
@@ -120,7 +101,7 @@ def _run(
 ) -> tuple[TwsSimServer, Engine]:
     """A simulated TWS for ``config`` and a started engine on it, both at ``speed``."""
     tws = server_from_config(config, port=0, speed=speed, start=start)
-    servers.append(tws)
+    engine_servers.append(tws)
     tws.start()
     overrides: dict[str, Any] = {**FAST, **ib_overrides}
     ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **overrides)
@@ -148,10 +129,10 @@ def broker_positions_by_key(server: TwsSimServer) -> dict[str, int]:
 
 
 def test_a_naked_put_va_on_ib_sells_a_put_and_the_ledger_matches_the_simulated_tws(
-    tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
+    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
     config = parse_config(NAKED_PUT_TOML, source="test.toml")
-    tws, engine = _run(config, tmp_path, servers, engines, start=TUESDAY_10, speed=SPEED)
+    tws, engine = _run(config, tmp_path, engine_servers, engines, start=TUESDAY_10, speed=SPEED)
 
     def sold_put() -> list[Any]:
         return [
@@ -205,11 +186,17 @@ THURSDAY_0931 = datetime(2026, 1, 8, 9, 31, tzinfo=TZ)
 
 
 def test_puts_sold_on_ib_expire_or_are_assigned_at_the_close_and_the_vas_book_it(
-    tmp_path: Path, engines: list[Engine], servers: list[TwsSimServer]
+    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
     config = parse_config(SETTLEMENT_TOML, source="test.toml")
     tws, engine = _run(
-        config, tmp_path, servers, engines, start=THURSDAY_0931, speed=120.0, clock_sync_s=0.5
+        config,
+        tmp_path,
+        engine_servers,
+        engines,
+        start=THURSDAY_0931,
+        speed=120.0,
+        clock_sync_s=0.5,
     )
 
     def sold(va: str) -> list[Any]:
