@@ -25,7 +25,10 @@ SPEED = 60.0
 #: A Tuesday, 10:00 New York: past the no-entry margin after the open.
 TUESDAY_10 = datetime(2026, 1, 6, 10, 0, tzinfo=TZ)
 
-ENGINE_TOML = """
+
+def ib_header(client_id: int) -> str:
+    """The start of an engine config on ``--broker ib`` against tws-sim, through AAPL."""
+    return f"""
 [engine]
 timezone = "America/New_York"
 database_url = "sqlite:///unused.db"
@@ -36,7 +39,7 @@ on_shutdown = "leave"
 kind = "ib"
 
 [broker.ib]
-client_id = 31
+client_id = {client_id}
 stale_data_s = 120
 
 [sim]
@@ -50,7 +53,12 @@ volatility = 0.30
 spread_bps = 1.0
 sector = "Technology"
 display_size = 5000
+"""
 
+
+ENGINE_TOML = (
+    ib_header(31)
+    + """
 [sim.symbols.MSFT]
 price = 400.0
 volatility = 0.30
@@ -116,6 +124,7 @@ max_drawdown_pct = 50.0
 cooldown_losses = 50
 cooldown_s = 5.0
 """
+)
 
 MA_CROSS = """fast_bars = 2
 slow_bars = 4

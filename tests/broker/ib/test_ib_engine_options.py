@@ -3,8 +3,9 @@ chain through the API, sells a put through the real order path, and the ledger's
 (options keyed by contract) equal the simulated TWS's.
 
 Both clocks run at 10x, not the 60x of the stock session tests: a chain read sends about a
-hundred requests, which IB's pacing (45 a second) spreads over two wall seconds; at 60x that is
-two simulated minutes, longer than an option entry's re-pricing plan.
+hundred requests, which the adapter's data budget (20 a second after a burst of 10) spreads over
+several wall seconds; at 60x that is several simulated minutes, longer than an option entry's
+re-pricing plan.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ib_engine_support import TUESDAY_10, ledger_positions
+from ib_engine_support import TUESDAY_10, ib_header, ledger_positions
 from ib_support import FAST, TZ, other_client, wait_until
 
 from actors.config import EngineConfig, parse_config
@@ -25,31 +26,9 @@ from broker.tws import TwsSimServer, server_from_config
 
 SPEED = 10.0
 
-NAKED_PUT_TOML = """
-[engine]
-timezone = "America/New_York"
-database_url = "sqlite:///unused.db"
-reconcile_interval_s = 5
-on_shutdown = "leave"
-
-[broker]
-kind = "ib"
-
-[broker.ib]
-client_id = 33
-stale_data_s = 120
-
-[sim]
-seed = 11
-tick_interval_s = 5.0
-starting_cash = 1000000
-
-[sim.symbols.AAPL]
-price = 190.0
-volatility = 0.30
-spread_bps = 1.0
-sector = "Technology"
-display_size = 5000
+NAKED_PUT_TOML = (
+    ib_header(33)
+    + """
 
 [risk]
 max_trades_per_day = 50
@@ -87,6 +66,7 @@ max_drawdown_pct = 50.0
 cooldown_losses = 50
 cooldown_s = 5.0
 """
+)
 
 
 def _run(
