@@ -123,10 +123,13 @@ class MarketData:
 
     async def _request(self, sub: _Subscription) -> None:
         try:
-            contract = await self.qualify(sub.contract)
+            # A subscription is not spaced by the data budget: there are few (one per contract
+            # watched) and quotes must flow at once after a (re)connect; the budget is for the
+            # bulk of chain scans.
+            contract = await self.qualify(sub.contract, budgeted=False)
             if contract is None or self._subs.get(sub.contract.key) is not sub:
                 return
-            await self.ctx.data_slot()
+            await self.ctx.paced()
             if not self.ctx.ib.isConnected():
                 return  # the reconnect resubscribes
             ticks = _OPTION_TICKS if sub.contract.is_option else ""
@@ -138,14 +141,14 @@ class MarketData:
         finally:
             sub.starting = False
 
-    async def qualify(self, contract: Contract) -> IbContract | None:
+    async def qualify(self, contract: Contract, *, budgeted: bool = True) -> IbContract | None:
         """IB's contract (with conId) for ours, cached; None if IB does not know it."""
         known = self.ctx.qualified.get(contract.key)
         if known is not None:
             return known
         if contract.key in self._unknown:
             return None  # asked before: IB lists no such contract (a strike not at this expiry)
-        await self.ctx.data_slot()
+        await (self.ctx.data_slot() if budgeted else self.ctx.paced())
         found = await self.ctx.bounded(
             self.ctx.ib.qualifyContractsAsync(to_ib_contract(contract)), f"qualify {contract.key}"
         )
