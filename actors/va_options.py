@@ -16,13 +16,10 @@ stop.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from actors.config import AccountConfig, AccountLimits, NakedPutStrategy
-from actors.context import EngineContext
+from actors.config import NakedPutStrategy
 from actors.messages import (
     CancelOrder,
     ExitRequest,
@@ -36,9 +33,10 @@ from actors.messages import (
 from actors.rules import filters
 from actors.rules.decision import Decision, reject
 from actors.rules.repricing import RepricePlan, repriced_limit
-from actors.rules.va_rules import VABook, check_entry
+from actors.rules.va_rules import check_entry
 from actors.strategies.ma_cross import MACross
 from actors.strategies.naked_put import NakedPut, PutChoice, option_mid
+from actors.va_signals import SignalHandling
 from broker.base import Contract, OrderType, Quote, Side
 
 __all__ = ["CANDIDATE_TIMEOUT_S", "EXIT_URGENCY", "OptionTrading"]
@@ -49,36 +47,13 @@ CANDIDATE_TIMEOUT_S = 30.0
 EXIT_URGENCY = {"profit_target": 0, "signal": 0, "time": 1, "stop": 2, "flatten": 3}
 
 
-class OptionTrading:
-    """Mixin: see the module docstring. Requires the attributes annotated below."""
+class OptionTrading(SignalHandling):
+    """Mixin: see the module docstring. Builds on the VA's signal side (``SignalHandling``:
+    exit proposals, decisions, the attributes it requires) and also requires ``address`` and
+    ``strategy``."""
 
-    ctx: EngineContext
-    va_id: str
     address: str
-    account: AccountConfig
-    limits: AccountLimits
-    vabook: VABook
-    trading_state: TradingState
     strategy: MACross | NakedPut | None
-
-    if TYPE_CHECKING:  # provided by VirtualAccount / EngineActor
-
-        def _note(self, text: str) -> None: ...
-
-        def tell(self, name: str, message: object) -> bool: ...
-
-        def _on_exit_request(self, request: ExitRequest) -> None: ...
-
-        def _exit_proposal(
-            self,
-            contract: Contract,
-            reason: str,
-            now: datetime,
-            proposal_id: str,
-            order_type: OrderType,
-            limit_price: Decimal | None,
-            reprice: RepricePlan | None = None,
-        ) -> OrderProposal | Decision: ...
 
     @property
     def put_strategy(self) -> NakedPut | None:

@@ -55,7 +55,7 @@ class SignalHandling:
     universe: dict[str, Contract]
     _exit_reasons: dict[str, str]
 
-    if TYPE_CHECKING:  # provided by VirtualAccount / OptionTrading / EngineActor
+    if TYPE_CHECKING:  # provided by VirtualAccount, OptionTrading (a subclass), EngineActor
 
         def _note(self, text: str) -> None: ...
 

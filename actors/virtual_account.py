@@ -43,13 +43,13 @@ from actors.rules.va_rules import VABook
 from actors.strategies.ma_cross import MACross
 from actors.strategies.naked_put import NakedPut
 from actors.va_options import OptionTrading
-from actors.va_signals import SignalHandling, exact_mid
+from actors.va_signals import exact_mid
 from broker.base import Contract, Quote, Side
 
 __all__ = ["VirtualAccount"]
 
 
-class VirtualAccount(SignalHandling, OptionTrading, EngineActor):
+class VirtualAccount(OptionTrading, EngineActor):
     def __init__(self, ctx: EngineContext, account_id: str) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx

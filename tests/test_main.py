@@ -116,3 +116,30 @@ def test_a_headless_session_at_max_speed_trades_and_reports(tmp_path: Path) -> N
         assert stops[entry["id"]]["action"] != entry["action"]
     assert {"trades", "orders", "accounts", "risk_events", "decisions", "positions"} <= data.keys()
     assert (tmp_path / "logs" / "engine.log").exists()
+
+
+def test_the_first_stop_signal_asks_for_a_stop_and_the_second_exits_at_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second signal must not depend on the stop in progress finishing (an actor stuck in
+    a broker call): it leaves with ``os._exit``, which no ``finally`` or thread can delay."""
+    class Exited(BaseException):  # stands for the process ending: nothing runs after it
+        pass
+
+    exits: list[int] = []
+
+    def exit_now(code: int) -> None:
+        exits.append(code)
+        raise Exited
+
+    monkeypatch.setattr(main.os, "_exit", exit_now)
+    signals = main._StopSignals()
+    signals._on_signal(15, None)
+    assert signals.requested.is_set() and exits == []
+    with pytest.raises(Exited):
+        signals._on_signal(2, None)
+    assert exits == [main.EXIT_FORCED] == [130]
+    assert capsys.readouterr().err.splitlines() == [
+        "signal 15: stopping",
+        "second signal: forcing exit",
+    ]

@@ -40,6 +40,10 @@ class _Subscription:
     starting: bool = False
 
 
+#: How long a contract IB did not know is not asked for again (wall seconds).
+_UNKNOWN_FOR_S = 600.0
+
+
 @dataclass(slots=True)
 class _ChainCache:
     at: datetime  # engine clock
@@ -58,7 +62,9 @@ class MarketData:
         self._flush_at: float | None = None
         self._last_flush = 0.0
         self._chains: dict[tuple[object, ...], _ChainCache] = {}
-        self._unknown: set[str] = set()  # contract keys IB answered "no security definition"
+        # Contract keys IB answered "no security definition", with when (IB adds strikes
+        # during the day, so a refusal is remembered for ``_UNKNOWN_FOR_S`` only).
+        self._unknown: dict[str, float] = {}
         self._scanning = asyncio.Lock()  # one chain scan at a time: each ends within its budget
         self.delivered = 0
         self.received = 0
@@ -146,8 +152,9 @@ class MarketData:
         known = self.ctx.qualified.get(contract.key)
         if known is not None:
             return known
-        if contract.key in self._unknown:
-            return None  # asked before: IB lists no such contract (a strike not at this expiry)
+        refused_at = self._unknown.get(contract.key)
+        if refused_at is not None and self.ctx.mono() - refused_at < _UNKNOWN_FOR_S:
+            return None  # asked lately: IB lists no such contract (a strike not at this expiry)
         await (self.ctx.data_slot() if budgeted else self.ctx.paced())
         found = await self.ctx.bounded(
             self.ctx.ib.qualifyContractsAsync(to_ib_contract(contract)), f"qualify {contract.key}"
@@ -155,7 +162,7 @@ class MarketData:
         result = found[0] if found else None
         if not isinstance(result, IbContract) or not result.conId:
             logger.warning("ib: IB does not know {}", contract.key)
-            self._unknown.add(contract.key)
+            self._unknown[contract.key] = self.ctx.mono()
             return None
         self.ctx.qualified[contract.key] = result
         return result
