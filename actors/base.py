@@ -38,7 +38,23 @@ class AddressBook:
         self.inflight = inflight
         self._refs: dict[str, pykka.ActorRef[Any]] = {}
         self._lock = threading.Lock()
-        self.closing = False  # set by the engine's stop: actors are leaving
+        self._closing = threading.Event()  # set by the engine's stop: actors are leaving
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    @closing.setter
+    def closing(self, value: bool) -> None:
+        if value:
+            self._closing.set()
+        else:
+            self._closing.clear()
+
+    def wait_closing(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` wall seconds for the engine's stop (a crash backoff is cut
+        short by it); True when stopping."""
+        return self._closing.wait(timeout_s)
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
@@ -123,6 +139,9 @@ class EngineActor(pykka.ThreadingActor):
     logged, reported through ``on_crash`` (the engine stores it as a risk event), and the actor
     is restarted in place: ``recover()`` rebuilds its state from the ledger. The address, the
     ref and every queued message survive, so nothing sent to it is lost while it restarts.
+    ``on_crash`` returns how long to wait before the restart (wall seconds, ``None`` or 0 for at
+    once: an actor that keeps crashing is backed off, ``actors/supervision.py``); the wait ends
+    early when the engine stops.
     """
 
     #: Stable address of this actor in the AddressBook.
@@ -133,7 +152,7 @@ class EngineActor(pykka.ThreadingActor):
         *,
         book: AddressBook,
         bus: Bus,
-        on_crash: Callable[[str, BaseException], None] | None = None,
+        on_crash: Callable[[str, BaseException], float | None] | None = None,
     ) -> None:
         super().__init__()
         self.book = book
@@ -183,8 +202,9 @@ class EngineActor(pykka.ThreadingActor):
             type(message).__name__,
             self.crashes,
         )
-        if self._on_crash is not None:
-            self._on_crash(self.address, exc)
+        delay_s = self._on_crash(self.address, exc) if self._on_crash is not None else None
+        if delay_s and self.book.wait_closing(delay_s):
+            return  # stopping: nothing to rebuild
         try:
             self.recover()
         except Exception:

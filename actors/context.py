@@ -70,7 +70,7 @@ class EngineContext:
     gate: TradingGate
     broker: Broker
     pacer: LockedPacer
-    on_crash: Callable[[str, BaseException], None] | None = None
+    on_crash: Callable[[str, BaseException], float | None] | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 

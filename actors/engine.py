@@ -52,6 +52,7 @@ from actors.order_manager import OrderManager
 from actors.position_monitor import PositionMonitor
 from actors.quote_book import QuoteBook
 from actors.risk_governor import RiskGovernor
+from actors.supervision import CrashPolicy
 from actors.virtual_account import VirtualAccount
 from broker.base import (
     AccountSnapshot,
@@ -117,6 +118,8 @@ class _Router:
                 "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
             )
         elif isinstance(event, ConnectionEvent):
+            # The order manager makes no broker read while the link is down.
+            self._book.tell("order_manager", event)
             if event.state is ConnectionState.DISCONNECTED:
                 self._link_lost = True
             elif event.state is ConnectionState.CONNECTED and self._link_lost:
@@ -193,6 +196,9 @@ class Engine:
         self.done = threading.Event()
         self._reload_lock = threading.Lock()
         self.crashes: Counter[str] = Counter()
+        #: Backoff and halt for an actor that keeps crashing (tests may replace it before start).
+        self.crash_policy = CrashPolicy()
+        self._crash_lock = threading.Lock()
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
         self._timers: list[Any] = []
         self._started = False
@@ -354,26 +360,35 @@ class Engine:
         return running
 
     # -- supervision ------------------------------------------------------------------------
-    def _on_crash(self, address: str, exc: BaseException) -> None:
-        """Called on the crashed actor's thread: record it, pause a VA that keeps crashing."""
-        self.crashes[address] += 1
-        count = self.crashes[address]
+    def _on_crash(self, address: str, exc: BaseException) -> float:
+        """Called on the crashed actor's thread: record it, pause a VA that keeps crashing, and
+        apply the crash policy (``actors/supervision.py``). Returns the wall seconds the actor
+        waits before its restart; a crash loop halts the engine once, with the reason."""
+        error = f"{type(exc).__name__}: {exc}"
+        with self._crash_lock:
+            self.crashes[address] += 1
+            count = self.crashes[address]
+            verdict = self.crash_policy.record(address, time.monotonic(), error)
         if address in ("governor", "order_manager"):
             # Nothing passes while the risk or order state is being rebuilt; the governor
             # re-applies the gate for its trading state once both are back.
             self.gate.set(GateState.CLOSED, f"{address} restarting")
+        delayed = f" in {verdict.delay_s:.1f}s" if verdict.delay_s else ""
         self.book.tell(
             "governor",
             RiskNotice(
                 "actor_crash",
-                f"{address} crashed ({type(exc).__name__}: {exc}); restarted "
-                f"from the ledger (#{count})",
+                f"{address} crashed ({error}); restarted from the ledger{delayed} (#{count})",
                 self.clock.now(),
             ),
         )
+        if verdict.halt_reason:
+            logger.error("engine: {}", verdict.halt_reason)
+            self.halt(verdict.halt_reason)
         if address.startswith("va:") and count >= VA_CRASH_LIMIT:
             va_id = address[3:]
             self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
+        return verdict.delay_s
 
     # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
     def reload_config(self, path: str) -> ReloadPlan:

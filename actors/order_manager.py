@@ -45,6 +45,8 @@ from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.positions import apply_execution
 from broker.base import (
     AssignmentEvent,
+    ConnectionEvent,
+    ConnectionState,
     ExecutionEvent,
     ExpiryEvent,
     OrderStatus,
@@ -81,6 +83,9 @@ class OrderManager(
         # Differences seen once, by when the read that first saw them was made; reported if a
         # tick sent after that read sees them again (``order_reconcile._reconcile``).
         self._suspects: dict[str, datetime] = {}
+        # The broker's link as its ConnectionEvents say (told by the engine's router): while it
+        # is down no broker read is made (a down link is a state, not a crash).
+        self.link_up = True
         self._init_pacing()
         self._init_reconcile()
         self._init_flatten()
@@ -136,11 +141,11 @@ class OrderManager(
             self._cancel_one(message)
         elif isinstance(message, Flatten):
             self._flatten(message.va_id, message.reason)
+        elif isinstance(message, ConnectionEvent):
+            self.link_up = message.state is not ConnectionState.DISCONNECTED
         elif isinstance(message, Tick):
-            if message.name == "startup_reconcile":
-                self._startup_reconcile(message.time)
-            elif message.name == "reconnect_reconcile":
-                self._startup_reconcile(message.time, kind="reconnect")
+            if message.name in ("startup_reconcile", "reconnect_reconcile"):
+                self._pass_tick(message.time, message.name.split("_")[0])
             elif message.name == "pace":
                 self._drain()
             elif message.name == "reprice":
@@ -148,11 +153,31 @@ class OrderManager(
             elif message.name == "reprice-plan":
                 self._reprice_plans(message.time)
             elif message.name == "reconcile":
-                self._look_again(message.time)  # second look for the last pass
-                self._reconcile(message.time)  # before cancels that would race it
-                self._cancel_stale(message.time)
+                self._reconcile_tick(message.time)
         else:
             super().handle(message)
+
+    def _pass_tick(self, now: datetime, kind: str) -> None:
+        """Start (or take up again) a reconciliation pass; a pass whose read finds the link
+        gone stays open and runs again at the first reconcile tick with the link back."""
+        try:
+            self._startup_reconcile(now, kind=kind)
+        except ConnectionError as err:
+            logger.info("order manager: {} reconciliation waits for the link: {}", kind, err)
+
+    def _reconcile_tick(self, now: datetime) -> None:
+        """The periodic tick: the second look of the last pass, the comparison of working
+        orders, stale entries. Skipped while the link is down; a read that finds the link gone
+        before its DISCONNECTED event arrived is skipped too (a pass it interrupted runs again at
+        the next tick after the reconnect)."""
+        if not self.link_up:
+            return
+        try:
+            self._look_again(now)  # second look for the last pass
+            self._reconcile(now)  # before cancels that would race it
+            self._cancel_stale(now)
+        except ConnectionError as err:
+            logger.info("order manager: reconcile tick skipped, the broker link is down: {}", err)
 
     # -- broker events ----------------------------------------------------------------------
     def _on_status(self, event: OrderStatusEvent) -> None:

@@ -1,0 +1,149 @@
+"""A broker link that is down is a state, not a crash; and supervision does not loop: an actor
+that keeps crashing is restarted later and later, then the engine halts with one reason."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.engine import Engine, _Router
+from actors.messages import Crash, Tick, TradingState
+from actors.supervision import CrashPolicy
+from broker.base import ConnectionEvent, ConnectionState
+from tests.support.engine import SimEngine, start_engine
+
+
+class _LinkDown:
+    """Broker reads that raise as ib_async does with no socket, while ``down`` is set."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.down = threading.Event()
+        self.reads = 0
+        broker = engine.broker
+        for name in ("open_orders", "executions", "positions"):
+            setattr(broker, name, self._wrap(getattr(broker, name)))
+
+    def _wrap(self, read: Any) -> Any:
+        def guarded() -> Any:
+            if self.down.is_set():
+                self.reads += 1
+                raise ConnectionError("Not connected")
+            return read()
+
+        return guarded
+
+
+def _crash_events(sim: SimEngine) -> list[str]:
+    return [e.reason for e in sim.ledger.risk_events() if e.kind == "actor_crash"]
+
+
+def _link(sim: SimEngine, router: _Router, state: ConnectionState) -> None:
+    """What the IB adapter reports, through the engine's router."""
+    router.on_broker_event(ConnectionEvent(state, state.value.lower(), sim.engine.clock.now()))
+    sim.idle()
+
+
+def test_reconcile_ticks_while_disconnected_read_nothing_and_crash_nothing(
+    tmp_path: Path,
+) -> None:
+    links: list[_LinkDown] = []
+
+    def factory(engine: Engine) -> Any:
+        links.append(_LinkDown(engine))
+        return engine.broker
+
+    sim = start_engine(tmp_path, broker_factory=factory)
+    try:
+        sim.signal("va1", "AAPL", quantity=10)
+        link, router = links[0], _Router(sim.engine.book, sim.engine.quotes)
+        link.down.set()
+        _link(sim, router, ConnectionState.DISCONNECTED)
+        sim.advance(60)  # a dozen reconcile ticks
+        assert link.reads == 0, "a broker read was made while DISCONNECTED"
+        assert _crash_events(sim) == []
+        link.down.clear()
+        _link(sim, router, ConnectionState.CONNECTED)
+        sim.advance(10)
+        passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
+        assert passes[-1].startswith("reconnect reconciliation")
+        assert _crash_events(sim) == []
+    finally:
+        sim.engine.stop()
+
+
+def test_a_read_that_finds_the_link_gone_before_its_event_is_no_crash(tmp_path: Path) -> None:
+    """The socket died a moment before the DISCONNECTED event: the tick's read raises
+    ``ConnectionError``; the tick is skipped, nothing is rebuilt."""
+    links: list[_LinkDown] = []
+
+    def factory(engine: Engine) -> Any:
+        links.append(_LinkDown(engine))
+        return engine.broker
+
+    sim = start_engine(tmp_path, broker_factory=factory)
+    try:
+        links[0].down.set()
+        sim.engine.book.tell("order_manager", Tick("reconcile", sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", Tick("reconnect_reconcile", sim.engine.clock.now()))
+        sim.idle()
+        assert links[0].reads == 2
+        assert _crash_events(sim) == [] and sim.engine.crashes == {}
+        links[0].down.clear()
+        sim.advance(10)  # the interrupted reconnect pass runs again at a tick with the link up
+        passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
+        assert passes[-1].startswith("reconnect reconciliation")
+    finally:
+        sim.engine.stop()
+
+
+def test_the_crash_policy_restarts_at_once_then_backs_off_then_halts_once() -> None:
+    policy = CrashPolicy(
+        window_s=60, backoff_after=2, halt_after=4, base_delay_s=1.0, max_delay_s=3.0
+    )
+    verdicts = [policy.record("order_manager", float(t), "ConnectionError: x") for t in range(6)]
+    assert [v.delay_s for v in verdicts] == [0.0, 0.0, 1.0, 3.0, 3.0, 3.0]
+    assert [bool(v.halt_reason) for v in verdicts] == [False, False, False, True, False, False]
+    assert verdicts[3].halt_reason == (
+        "order_manager crashed 4 times in 60s (last: ConnectionError: x); "
+        "halted to stop a crash loop"
+    )
+    assert policy.record("governor", 5.0, "e").delay_s == 0.0  # counted per actor
+    # A quiet window ends the storm: the next crash restarts at once and may halt again later.
+    assert policy.record("order_manager", 200.0, "e") == policy.record("va:x", 0.0, "e")
+
+
+def test_a_bad_crash_policy_is_refused_with_its_values() -> None:
+    with pytest.raises(ValueError, match="backoff_after < halt_after"):
+        CrashPolicy(backoff_after=5, halt_after=5)
+
+
+def test_an_actor_crashing_in_a_loop_is_backed_off_and_the_engine_halts_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    sim = start_engine(tmp_path)
+    sim.engine.crash_policy = CrashPolicy(
+        window_s=60, backoff_after=2, halt_after=4, base_delay_s=0.2, max_delay_s=0.2
+    )
+    try:
+        started = time.monotonic()
+        for _ in range(6):
+            sim.engine.book.tell("position_monitor", Crash("poisoned"))
+        sim.idle()
+        elapsed = time.monotonic() - started
+        # Crashes 3..6 each waited before their restart: no storm.
+        assert elapsed >= 4 * 0.2
+        events = _crash_events(sim)
+        assert len(events) == 6
+        assert events[0].endswith("restarted from the ledger (#1)")
+        assert events[2].endswith("restarted from the ledger in 0.2s (#3)")
+        status = sim.snapshot("governor")
+        assert status.state is TradingState.HALTED
+        assert status.reason.startswith("position_monitor crashed 4 times in 60s (last: ")
+        halts = [e for e in sim.ledger.risk_events() if "crash loop" in e.reason]
+        assert len({e.reason for e in halts}) == 1  # one reason, said once
+    finally:
+        sim.engine.stop()
