@@ -7,7 +7,9 @@ reads the open orders first, then the executions: an order not open at the first
 ended, so whatever it filled is in the second. An order not at the broker and not filled by the
 executions read is not retired at once (its fill may still be on its way): it leaves the working
 orders, so a lost stop is replaced now, and is ended at the next reconcile tick (the second
-look), filled if its executions have added up by then, else cancelled. Positions are compared
+look, a reconcile interval later on the clock: ticks that queued up behind a slow read are
+handled back to back and are no time apart), filled if its executions have added up by then,
+else cancelled. Positions are compared
 only on a consistent read (the broker's executions the same before and after it) and count as a
 mismatch only when stable (``actors/rules/reconcile.py``); a pass tells the governor its verdict
 (a ``reconciled`` notice) once it has one, at most ``LOOKS`` looks after it began. A pass whose
@@ -83,6 +85,8 @@ class ReconcileMixin:
         self._unseen: dict[str, tuple[WorkingOrder, str]] = {}
         self._pass: _Pass | None = None
         self._exec_ids: frozenset[str] = frozenset()  # the broker's executions at the last read
+        # When (clock time) the last look of a pass began: the next is a reconcile interval later.
+        self._looked_at: datetime | None = None
 
     def _cancel_stale(self, now: datetime) -> None:
         """Cancel entries working for ``stale_entry_s`` and quiet for ``stale_quiet_s``. A cancel
@@ -151,6 +155,7 @@ class ReconcileMixin:
         # An earlier pass still open takes this one in (a startup's stays one: its notice opens
         # the gate); one that raised (a broker read failed) is run again at the next tick.
         self._pass.orders_done = False
+        self._looked_at = self.ctx.clock.now()
         differences: list[str] = []
         # Open orders before executions: an order missing from this read has ended, so every
         # fill it will ever have happened before the executions read that follows.
@@ -187,6 +192,9 @@ class ReconcileMixin:
         if self._pass is not None and not self._pass.orders_done:
             self._startup_reconcile(now, kind=self._pass.kind)
             return
+        if not self._look_due():
+            return
+        self._looked_at = self.ctx.clock.now()
         open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
         self._take_in()
         unseen, self._unseen = self._unseen, {}
@@ -204,6 +212,16 @@ class ReconcileMixin:
             self._protect_unprotected(now)
         if self._pass is not None:
             self._judge(now)
+
+    def _look_due(self) -> bool:
+        """True when the last look began at least a reconcile interval ago on the clock (10 %
+        slack for a timer's jitter at real speed). Counting ticks is not enough: ticks that
+        queued behind a slow broker read arrive together, no time apart."""
+        if self._looked_at is None:
+            return True
+        interval_s = self.ctx.config.engine.reconcile_interval_s
+        elapsed_s = (self.ctx.clock.now() - self._looked_at).total_seconds()
+        return elapsed_s >= 0.9 * interval_s
 
     def _end_gone(
         self, order: WorkingOrder, executed: dict[str, int], now: datetime, kind: str
