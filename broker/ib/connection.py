@@ -17,22 +17,23 @@
   reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the
   engine, once each) and every working order gets IB's current status.
 * Pacing error 100 pauses requests (``PacingThrottle``) and re-sends what IB dropped.
-* Housekeeping every 0.1 s: the order flow's timeouts and the watchdog. Every
-  ``clock_sync_s`` the broker's time is read (a virtual clock is moved forward when the
-  broker's time jumped ahead, e.g. ``tws-sim`` skipping a night).
+* Housekeeping every 0.1 s: the order flow's timeouts and the watchdog. A virtual clock follows
+  the broker's time at once from every timestamp TWS sends (``clock_follow``: e.g. ``tws-sim``
+  skipping a night); every ``clock_sync_s`` the broker's time is also read, as a backstop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from loguru import logger
 
 from actors.clock import VirtualClock
 from broker.base import ConnectionEvent, ConnectionState
 from broker.ib.account import AccountFeed
+from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
 from broker.ib.errors import ErrorClass, classify
 from broker.ib.market_data import MarketData
@@ -351,11 +352,7 @@ class Connection:
         if not isinstance(clock, VirtualClock) or clock.speed is None:
             return
         broker_now = await self.ctx.bounded(self.ctx.ib.reqCurrentTimeAsync(), "current time")
-        ahead = broker_now - clock.now()
-        # IB's time has whole seconds; a jump of more than a few is the broker skipping time.
-        if ahead > timedelta(seconds=max(5.0, 2 * clock.speed)):
-            logger.info("ib: broker time is {} ahead: clock moved to {}", ahead, broker_now)
-            clock.skip_to(broker_now)
+        follow_broker_time(clock, broker_now, source="current time")
 
     async def close(self) -> None:
         self._closing = True

@@ -20,6 +20,7 @@ from ib_async import Ticker
 from loguru import logger
 
 from broker.base import Contract, Quote
+from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
@@ -169,6 +170,8 @@ class MarketData:
 
     # -- ticks ----------------------------------------------------------------------------------
     def on_pending_tickers(self, tickers: set[Ticker]) -> None:
+        stamps = [t.lastTimestamp for t in tickers if t.lastTimestamp is not None]
+        follow_broker_time(self.ctx.clock, max(stamps, default=None), source="last trade time")
         now = self.ctx.clock.now()
         for ticker in tickers:
             key = self._by_con_id.get(ticker.contract.conId) if ticker.contract else None

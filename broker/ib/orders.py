@@ -43,6 +43,7 @@ from broker.base import (
     OrderType,
 )
 from broker.ib.brackets import BracketMixin
+from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
 from broker.ib.errors import ErrorClass, classify, rejection_reason
 from broker.ib.flow import OrderFlow
@@ -235,6 +236,7 @@ class OrderDesk(BracketMixin, SyncMixin):
         event = execution_event(fill, tz=self.ctx.tz)
         if event is None:
             return
+        follow_broker_time(self.ctx.clock, event.time, source="execution time")
         commission = commission_of(self.ctx.ib, event.exec_id)
         self.ctx.emitter.many(self.flow.execution(event, self.ctx.mono(), commission=commission))
 
