@@ -7,13 +7,32 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from types import FrameType
 
 from loguru import logger
 
-__all__ = ["InterceptHandler", "setup_logging"]
+__all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging"]
+
+
+class IbAsyncNoticeFilter(logging.Filter):
+    """On ``ib_async.wrapper``: drops its line for each IB error code (``Error 202, reqId 7:
+    ...``, logged at ERROR whatever the code), which the adapter logs itself at the level the
+    code deserves, folded (``broker/ib/notices.py``); turns its ``Canceled order: Trade(...)``
+    (WARNING, also for an expected OCA cancel) into DEBUG: the order's status says it."""
+
+    _CODE_LINE = re.compile(r"^(Error|Warning) -?\d+, reqId -?\d+: ")
+    _DEMOTED = ("Canceled order: ", "IBKR API validation warning: ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._CODE_LINE.match(message):
+            return False
+        if message.startswith(self._DEMOTED):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
 
 
 class InterceptHandler(logging.Handler):
@@ -81,6 +100,9 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
         ("asyncio", logging.WARNING),
     ):
         logging.getLogger(name).setLevel(lib_level)
+    wrapper = logging.getLogger("ib_async.wrapper")
+    if not any(isinstance(f, IbAsyncNoticeFilter) for f in wrapper.filters):
+        wrapper.addFilter(IbAsyncNoticeFilter())
 
 
 def shutdown_logging() -> None:

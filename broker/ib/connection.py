@@ -11,7 +11,7 @@
   ``stale_data_clock_s`` while the market is open: exits, stops and flatten still go out). A
   restored link starts with fresh data (the watchdog counts again from then), so the engine
   always sees CONNECTED, and reconciles, after a loss. Data-farm notices (2103-2108, 2119,
-  2157, 2158) change nothing.
+  2157, 2158) change nothing. Every code is logged once, at its level and folded (``notices``).
 * A lost socket is reconnected with exponential backoff and jitter; 1101/1102 keep the socket.
   Either way, before CONNECTED is reported: market data is requested again (all of it after a
   reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the
@@ -37,6 +37,7 @@ from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
 from broker.ib.errors import ErrorClass, classify
 from broker.ib.market_data import MarketData
+from broker.ib.notices import NoticeLog
 from broker.ib.orders import OrderDesk
 from broker.ib.resilience import Backoff, LinkHealth, StaleWatchdog
 from broker.ib.safety import check_account
@@ -68,6 +69,7 @@ class Connection:
         self.watchdog = watchdog
         self.backoff = backoff
         self.health = LinkHealth()
+        self.notices = NoticeLog()  # every IB code logged once here, at its level, folded
         self._closing = False
         self._connecting = False
         self._refused: asyncio.Event | None = None
@@ -280,6 +282,7 @@ class Connection:
 
     # -- errors --------------------------------------------------------------------------------
     def _on_error(self, req_id: int, code: int, text: str, contract: object) -> None:
+        self.notices.note(code, req_id, text, self.ctx.mono())
         kind = classify(code)
         if kind is ErrorClass.PACING:
             pause = self.ctx.throttle.violation(self.ctx.mono())
@@ -299,13 +302,11 @@ class Connection:
             asyncio.get_running_loop().create_task(self._restore(code))
             return
         if kind is ErrorClass.FARM_NOTICE:
-            logger.debug("ib: data farm notice {}: {}", code, text)  # ib_async logs it too
             return
         if req_id > 0 and self.desk.on_error(req_id, code, text):
             return
         if kind is ErrorClass.PACING and req_id > 0 and self.market.retry_request(req_id):
             return
-        logger.info("ib: notice {} (request {}): {}", code, req_id, text)
 
     # -- housekeeping --------------------------------------------------------------------------
     async def _housekeeping(self) -> None:
@@ -314,6 +315,7 @@ class Connection:
             try:
                 self.desk.tick()
                 self._watch_data()
+                self.notices.flush(self.ctx.mono())
             except Exception:
                 logger.exception("ib: housekeeping failed")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ErrorClass", "classify", "rejection_reason"]
+__all__ = ["ErrorClass", "classify", "notice_level", "rejection_reason"]
 
 
 class ErrorClass(StrEnum):
@@ -80,3 +80,47 @@ def rejection_reason(code: int, text: str) -> str:
             stripped = stripped[len(prefix) :].strip()
             break
     return stripped or f"IB error {code}"
+
+
+#: The log level each IB code deserves (loguru level names). Expected notices are DEBUG or
+#: INFO: an OCA sibling cancelled by IB (202 "Order Canceled - reason:OCA group"), a cancel that
+#: found the order already done (10147/10148/161), a data farm's state. What a trader must look
+#: at is WARNING (rejections, refused modifications, lost connectivity, pacing) or ERROR (the
+#: API cannot work: 502-504, 1300). Codes: https://interactivebrokers.github.io/tws-api/
+#: message_codes.html. Codes not listed are WARNING (an unknown code is worth a look).
+_LEVELS: dict[int, str] = {
+    202: "DEBUG",  # cancel confirmed (ours, an OCA sibling's, a DAY order at the close)
+    161: "DEBUG",  # cancel attempted on an order not in a cancellable state
+    10147: "DEBUG",  # cancel: no such order id (already gone)
+    10148: "DEBUG",  # cancel: the order is already Filled/Cancelled
+    2100: "DEBUG",  # account data unsubscribed
+    2103: "INFO",  # market data farm connection broken
+    2104: "DEBUG",  # market data farm connection OK
+    2105: "INFO",  # HMDS data farm connection broken
+    2106: "DEBUG",  # HMDS data farm connection OK
+    2107: "DEBUG",  # HMDS data farm inactive
+    2108: "DEBUG",  # market data farm inactive
+    2119: "DEBUG",  # market data farm connecting
+    2157: "INFO",  # sec-def data farm connection broken
+    2158: "DEBUG",  # sec-def data farm connection OK
+    2109: "INFO",  # outside-RTH attribute ignored
+    2137: "INFO",  # cross-side warning
+    10349: "INFO",  # TIF set to DAY (preset)
+    399: "INFO",  # order message warning (e.g. held until the open)
+    404: "INFO",  # shares not available for short sale yet: held
+    10167: "INFO",  # delayed market data displayed
+    1101: "INFO",  # connectivity restored, data lost (resubscribed)
+    1102: "INFO",  # connectivity restored, data kept
+    1100: "WARNING",  # connectivity between IB and TWS lost
+    326: "WARNING",  # client id in use
+    100: "WARNING",  # pacing violation
+    502: "ERROR",  # could not connect to TWS
+    503: "ERROR",  # TWS is out of date
+    504: "ERROR",  # not connected
+    1300: "ERROR",  # TWS socket port reset
+}
+
+
+def notice_level(code: int) -> str:
+    """The loguru level an IB error or notice code is logged at (``WARNING`` when unlisted)."""
+    return _LEVELS.get(code, "WARNING")

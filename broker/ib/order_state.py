@@ -31,6 +31,7 @@ class Tracked:
     filled: int = 0
     reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
     cancel_reason: str = ""  # why the adapter itself cancelled it
+    cancel_asked: bool = False  # the engine asked to cancel it: no modification follows
     held: bool = False  # not sent yet: waits for its attached child (``has_attached``)
     hold_timer: asyncio.TimerHandle | None = None  # the safety release of a held order
     dry: bool = False

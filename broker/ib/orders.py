@@ -118,6 +118,7 @@ class OrderDesk(BracketMixin, SyncMixin):
             return
         order = tracked.order
         if order is not None:
+            tracked.cancel_asked = True  # no modification goes out after this cancel
             self._paced(lambda: self._cancel_at_ib(order), keep_while_down=True)
 
     def modify(
@@ -129,8 +130,10 @@ class OrderDesk(BracketMixin, SyncMixin):
         stop_price: Decimal | None,
     ) -> None:
         tracked = self.orders.get(cid)
-        if tracked is None or not tracked.working:
-            logger.warning("ib: modify of {}: not a working order here", cid)
+        if tracked is None or not tracked.working or tracked.cancel_asked:
+            # Ended (an OCA sibling's fill cancelled it) or being cancelled: a modification now
+            # would reach IB after the cancel and be answered 103 (duplicate order id).
+            logger.debug("ib: modify of {}: not a working order here (or being cancelled)", cid)
             return
         request = tracked.request
         tracked.request = replace(
@@ -156,6 +159,8 @@ class OrderDesk(BracketMixin, SyncMixin):
         contract = tracked.contract
 
         def send() -> None:
+            if not tracked.working or tracked.cancel_asked:
+                return  # ended or cancelled while it waited (pacing, link down): 103 if sent
             self._revive_trade(order, tracked)
             self.ctx.ib.placeOrder(contract, order)
 
@@ -267,7 +272,7 @@ class OrderDesk(BracketMixin, SyncMixin):
             self._resend(tracked.request.client_order_id)  # queued behind the pause
         else:
             tracked.reason = text
-            logger.info("ib: order {} notice {}: {}", cid, code, text)
+            logger.debug("ib: order {} notice {}: {}", cid, code, text)  # logged by the notices
         return True
 
     def tick(self) -> None:
