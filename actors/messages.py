@@ -471,6 +471,9 @@ class RiskStatus:
     time: datetime
     connected: bool = True
     data_stale: bool = False  # connected, but no quotes: entries frozen
+    # The differences of the last reconciliation that found ledger and broker apart (empty once
+    # a later one agrees): listed by the resume dialog and the inspector.
+    differences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

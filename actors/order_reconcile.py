@@ -35,6 +35,7 @@ from actors.messages import Purpose, RiskNotice
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
 from actors.rules.reconcile import position_differences as compare_positions
+from actors.rules.reconcile_text import reconciled_reason
 from broker.base import ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
 from db.records import OrderRecord
 
@@ -266,7 +267,7 @@ class ReconcileMixin:
             "governor",
             RiskNotice(
                 "reconciled",
-                f"{open_pass.kind} reconciliation: {len(differences)} difference(s)",
+                reconciled_reason(open_pass.kind, differences),
                 now,
                 json.dumps(
                     {

@@ -45,6 +45,11 @@ from actors.messages import (
 from actors.risk_exposure import Exposure, ExposureMixin, exposure_notional
 from actors.rules import risk_rules as rr
 from actors.rules.decision import Decision
+from actors.rules.reconcile_text import (
+    differences_of,
+    first_differences,
+    mismatch_differences,
+)
 from broker.base import ConnectionEvent, ConnectionState, GateState, OrderStatus
 from db.records import RiskEventRecord
 
@@ -95,6 +100,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.halt_acks: set[str] = set()
         self.tripped_day: date | None = None
         self.reconciled = False  # no trading before the startup reconciliation
+        self.differences: tuple[str, ...] = ()  # of the last reconciliation that found a mismatch
         self.acceptances: deque[Acceptance] = deque(maxlen=500)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -121,6 +127,9 @@ class RiskGovernor(ExposureMixin, EngineActor):
         if last is not None:
             self.state = TradingState(last.state)
             self.reason = last.reason
+        last_pass = ledger.latest_risk_event("reconciled")
+        if last_pass is not None:
+            self.differences = mismatch_differences(last_pass.detail)
             if (
                 self.state is TradingState.REDUCING
                 and "daily_loss" in last.reason
@@ -444,11 +453,14 @@ class RiskGovernor(ExposureMixin, EngineActor):
             kind = str(detail.get("pass") or "startup")
         except (ValueError, AttributeError):
             mismatch, kind = True, "startup"
+        self.differences = differences_of(notice.detail) if mismatch else ()
         if mismatch and self.ctx.config.engine.on_mismatch == "halt":
+            positions = [d for d in self.differences if d.startswith("position ")]
             self._set_state(
                 TradingState.HALTED,
-                f"{kind} reconciliation: ledger and broker "
-                "positions differ (see the reconciled risk event); resume to trade",
+                f"{kind} reconciliation: ledger and broker positions differ: "
+                f"{first_differences(positions or list(self.differences), shown=2)}; "
+                "resume to trade",
             )
         else:
             self._apply_gate()
@@ -493,6 +505,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
             time=now,
             connected=self.connected,
             data_stale=self.data_stale,
+            differences=self.differences,
         )
 
     def snapshot(self) -> RiskStatus:

@@ -14,7 +14,8 @@
   option's exercise, assignment or expiry;
 * ``accounts``: ``{id, capital, balance, realized_pnl}``; ``realized_pnl`` is net of every
   commission paid (open trades' too) and ``balance = capital + realized_pnl``;
-* ``risk_events``: ``{time, kind, reason}``, by time;
+* ``risk_events``: ``{time, kind, reason}``, by time; a ``reconciled`` event also has
+  ``differences``, every difference its pass found (one line per contract or order);
 * ``decisions``: ``{time, va, signal, accepted, rule, detail}``, by time; ``signal`` reads
   ``"SELL 2 SPY (naked_put)"`` (side, quantity if the signal gave one, contract, source);
 * ``positions``: ``{va, contract, qty, avg_price}`` for open positions.
@@ -30,9 +31,10 @@ from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from actors.rules.reconcile_text import differences_of
 from actors.rules.trades import Trade, derive_positions_and_trades
 from db.ledger import Ledger
-from db.records import OrderRecord, SignalRecord
+from db.records import OrderRecord, RiskEventRecord, SignalRecord
 
 __all__ = ["build_report", "format_text_report"]
 
@@ -99,10 +101,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
             }
             for a in ledger.accounts()
         ],
-        "risk_events": [
-            {"time": _time(e.time, tz), "kind": e.kind, "reason": e.reason}
-            for e in ledger.risk_events()
-        ],
+        "risk_events": [_risk_event(e, tz) for e in ledger.risk_events()],
         "decisions": [
             {
                 "time": _time(s.time, tz),
@@ -197,7 +196,22 @@ def format_text_report(report: dict[str, Any]) -> str:
     lines.extend(f"  {e['time']}  {e['kind']:<16} {e['reason']}" for e in events)
     if not events:
         lines.append("  none")
+    passes = [e for e in report["risk_events"] if e["kind"] == "reconciled"]
+    if passes:
+        last = passes[-1]
+        found = last.get("differences", [])
+        lines.append(f"Last reconciliation ({last['time']}): {len(found)} difference(s)")
+        lines.extend(f"  {line}" for line in found)
     return "\n".join(lines) + "\n"
+
+
+def _risk_event(event: RiskEventRecord, tz: tzinfo) -> dict[str, Any]:
+    """One ``risk_events`` row (a ``reconciled`` event with its differences)."""
+    row: dict[str, Any] = {"time": _time(event.time, tz), "kind": event.kind}
+    row["reason"] = event.reason
+    if event.kind == "reconciled":
+        row["differences"] = list(differences_of(event.detail))
+    return row
 
 
 def _option_entry(trade: Trade, entry: OrderRecord | None) -> dict[str, Any]:

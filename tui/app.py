@@ -37,6 +37,7 @@ from actors.messages import (
     TradingState,
     VASnapshot,
 )
+from actors.rules.reconcile_text import difference_lines
 from tui.board import Board
 from tui.bridge import BusBridge
 from tui.config_screen import ConfigScreen
@@ -296,6 +297,9 @@ class EngineApp(App[QuitChoice | None]):
             return
         status = self._risk
         lines = [f"State: {status.state.value} ({status.reason})"] if status else []
+        if status is not None and status.differences:
+            lines.append("The last reconciliation found ledger and broker apart:")
+            lines.extend(difference_lines(status.differences))
         lines.append("New entries will be allowed again.")
         self.push_screen(ConfirmScreen("Resume trading?", lines), self._resume_answered)
 

@@ -21,7 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from actors.messages import OrderSnapshot, VAInspection, VASnapshot
+from actors.messages import OrderSnapshot, RiskStatus, VAInspection, VASnapshot
+from actors.rules.reconcile_text import first_differences
 from tui.controls import EngineControls, TradingMode
 from tui.header import StatusHeader
 from tui.inspect_view import (
@@ -48,6 +49,11 @@ class Dashboard(Protocol):
     @property
     def working_orders(self) -> tuple[OrderSnapshot, ...]:
         """Working orders as the dashboard shows them."""
+        ...
+
+    @property
+    def risk_status(self) -> RiskStatus | None:
+        """The governor's latest status (its reconciliation differences are shown here)."""
         ...
 
     def request_flatten_va(self, va_id: str) -> None:
@@ -217,7 +223,12 @@ class InspectorScreen(Screen[None]):
         self.query_one("#inspector-title", Static).update(
             title_text(self.va_id, snapshot, now, crashes=crashes)
         )
-        self.query_one("#inspector-answer", Static).update(self._answer_text())
+        answer = self._answer_text()
+        status = self._dashboard.risk_status
+        if status is not None and status.differences:
+            answer.append("\nreconciliation differences: ", style="bold red")
+            answer.append(first_differences(status.differences))
+        self.query_one("#inspector-answer", Static).update(answer)
         if snapshot is not None:
             self.query_one("#account", Panel).show(account_text(snapshot, now, crashes=crashes))
             self.query_one("#decisions", Panel).show(decisions_text(snapshot.last_decisions))
