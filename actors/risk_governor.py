@@ -127,15 +127,15 @@ class RiskGovernor(ExposureMixin, EngineActor):
         if last is not None:
             self.state = TradingState(last.state)
             self.reason = last.reason
-        last_pass = ledger.latest_risk_event("reconciled")
-        if last_pass is not None:
-            self.differences = mismatch_differences(last_pass.detail)
             if (
                 self.state is TradingState.REDUCING
                 and "daily_loss" in last.reason
                 and self.ctx.calendar.trading_day(last.time) != self.trading_day
             ):
                 self._set_state(TradingState.ACTIVE, "new trading day: daily loss latch released")
+        last_pass = ledger.latest_risk_event("reconciled")
+        if last_pass is not None:
+            self.differences = mismatch_differences(last_pass.detail)
         if starting and self.state is TradingState.FLATTENING:
             self._set_state(TradingState.HALTED, "restart during flatten: halted")
         self.day_start_net_liq = self._stored_day_start()
