@@ -85,7 +85,7 @@ def rejection_reason(code: int, text: str) -> str:
 #: The log level each IB code deserves (loguru level names). Expected notices are DEBUG or
 #: INFO: an OCA sibling cancelled by IB (202 "Order Canceled - reason:OCA group"), a cancel that
 #: found the order already done (10147/10148/161), a data farm's state. What a trader must look
-#: at is WARNING (rejections, refused modifications, lost connectivity, pacing) or ERROR (the
+#: at is WARNING (rejections, refused modifications) or ERROR (the
 #: API cannot work: 502-504, 1300). Codes: https://interactivebrokers.github.io/tws-api/
 #: message_codes.html. Codes not listed are WARNING (an unknown code is worth a look).
 _LEVELS: dict[int, str] = {
@@ -111,9 +111,10 @@ _LEVELS: dict[int, str] = {
     10167: "INFO",  # delayed market data displayed
     1101: "INFO",  # connectivity restored, data lost (resubscribed)
     1102: "INFO",  # connectivity restored, data kept
-    1100: "WARNING",  # connectivity between IB and TWS lost
-    326: "WARNING",  # client id in use
-    100: "WARNING",  # pacing violation
+    # The adapter logs its own WARNING for these, saying what it does about them.
+    1100: "INFO",  # connectivity between IB and TWS lost: "ib: DISCONNECTED: ..."
+    326: "INFO",  # client id in use: "ib: client id N in use (326): backing off"
+    100: "INFO",  # pacing violation: "ib: pacing violation (100) ...: pausing"
     502: "ERROR",  # could not connect to TWS
     503: "ERROR",  # TWS is out of date
     504: "ERROR",  # not connected

@@ -35,7 +35,8 @@ def test_each_ib_code_gets_the_level_it_deserves() -> None:
     assert notice_level(10148) == "DEBUG"  # a cancel of an order already filled: expected
     assert notice_level(2104) == "DEBUG"
     assert notice_level(10349) == "INFO"
-    assert notice_level(1100) == "WARNING"
+    assert notice_level(1100) == "INFO"  # the adapter's own DISCONNECTED warning says it
+    assert notice_level(103) == "WARNING"  # a refused modification
     assert notice_level(201) == "WARNING"  # a rejection
     assert notice_level(504) == "ERROR"
     assert notice_level(4242) == "WARNING"  # unknown: worth a look
