@@ -196,13 +196,17 @@ class EngineActor(pykka.ThreadingActor):
 
     def _crashed(self, message: object, exc: Exception) -> None:
         self.crashes += 1
-        logger.opt(exception=exc).error(
-            "{} crashed on {} (crash #{}); restarting from the ledger",
+        delay_s = self._on_crash(self.address, exc) if self._on_crash is not None else None
+        # A crash in a loop (backed off) repeats the traceback already logged: one line each.
+        logger.opt(exception=None if delay_s else exc).error(
+            "{} crashed on {} (crash #{}: {}: {}); restarting from the ledger{}",
             self.address,
             type(message).__name__,
             self.crashes,
+            type(exc).__name__,
+            exc,
+            f" in {delay_s:.1f}s" if delay_s else "",
         )
-        delay_s = self._on_crash(self.address, exc) if self._on_crash is not None else None
         if delay_s and self.book.wait_closing(delay_s):
             return  # stopping: nothing to rebuild
         try:

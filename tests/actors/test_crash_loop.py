@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loguru import logger
 
 from actors.engine import Engine, _Router
 from actors.messages import Crash, Tick, TradingState
@@ -128,12 +129,19 @@ def test_an_actor_crashing_in_a_loop_is_backed_off_and_the_engine_halts_with_the
     sim.engine.crash_policy = CrashPolicy(
         window_s=60, backoff_after=2, halt_after=4, base_delay_s=0.2, max_delay_s=0.2
     )
+    tracebacks: list[bool] = []
+    sink = logger.add(
+        lambda m: tracebacks.append(m.record["exception"] is not None),
+        filter=lambda r: r["message"].startswith("position_monitor crashed on"),
+    )
     try:
         started = time.monotonic()
         for _ in range(6):
             sim.engine.book.tell("position_monitor", Crash("poisoned"))
         sim.idle()
         elapsed = time.monotonic() - started
+        # One line per crash; the traceback only while restarts are immediate.
+        assert tracebacks == [True, True, False, False, False, False]
         # Crashes 3..6 each waited before their restart: no storm.
         assert elapsed >= 4 * 0.2
         events = _crash_events(sim)
@@ -146,4 +154,5 @@ def test_an_actor_crashing_in_a_loop_is_backed_off_and_the_engine_halts_with_the
         halts = [e for e in sim.ledger.risk_events() if "crash loop" in e.reason]
         assert len({e.reason for e in halts}) == 1  # one reason, said once
     finally:
+        logger.remove(sink)
         sim.engine.stop()
