@@ -7,15 +7,19 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ib_engine_support import engine_config, governor, make_engine, signal
-from ib_support import TZ, wait_until
+from ib_engine_support import engine_config, governor, signal
+from ib_support import FAST, TZ, wait_until
 
 from actors.clock import VirtualClock
-from actors.engine import Engine
+from actors.engine import Engine, RunOptions
+from broker.base import GateState, TradingGate
+from broker.ib import IBBroker, IbOptions
 from broker.ib.clock_follow import SLACK, follow_broker_time
 from broker.tws import TwsSimServer, server_from_config
 
-#: A Tuesday a minute before the close: at 60x, tws-sim skips to Wednesday's open a wall second
+#: Both clocks at 120x, as in the run that found the lag.
+SPEED = 120.0
+#: A Tuesday a minute before the close: tws-sim skips to Wednesday's open half a wall second
 #: after the start.
 TUESDAY_1559 = datetime(2026, 1, 6, 15, 59, tzinfo=TZ)
 WEDNESDAY_OPEN = datetime(2026, 1, 7, 9, 30, tzinfo=TZ)
@@ -41,10 +45,14 @@ def test_a_night_skipped_by_tws_moves_the_engine_clock_at_once_and_entries_pass_
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
     config = engine_config(tmp_path, trading=False)
-    tws = server_from_config(config, port=0, speed=60.0, start=TUESDAY_1559)
+    tws = server_from_config(config, port=0, speed=SPEED, start=TUESDAY_1559)
     tws.start()
     engine_servers.append(tws)
-    engine = make_engine(config, tws, f"sqlite:///{tmp_path / 'ib.db'}")
+    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **FAST)
+    gate = TradingGate(GateState.CLOSED, "engine starting")
+    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
+    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
+    engine = Engine(config, run, broker=broker, gate=gate)
     engines.append(engine)
     engine.start()
     wait_until(
@@ -54,12 +62,12 @@ def test_a_night_skipped_by_tws_moves_the_engine_clock_at_once_and_entries_pass_
     wait_until(lambda: tws.now() >= WEDNESDAY_OPEN, what="tws-sim skipping the night")
     jumped = time.monotonic()
     # The first quotes of the new session carry TWS's time: the engine follows within a few
-    # quote intervals (5 clock seconds each), not at the next 30-second poll (30 minutes here).
+    # quote intervals (5 clock seconds each), not at the next 30-second poll (an hour here).
     wait_until(lambda: engine.clock.now() >= WEDNESDAY_OPEN, timeout_s=5, what="the engine's clock")
     assert time.monotonic() - jumped < 1.0
-    assert abs(engine.clock.now() - tws.now()) < timedelta(seconds=30)
+    assert abs(engine.clock.now() - tws.now()) < timedelta(seconds=60)  # half a wall second
     wait_until(lambda: governor(engine).connected, what="connected")
     signal(tmp_path, "open-1", "manual", "AAPL", "BUY", quantity=10)
     decision = wait_until(lambda: engine.ledger.signal("open-1"), what="the decision on open-1")
+    # (At 120x a loaded machine may still refuse it for its quote's age: not the window.)
     assert decision.rule != "trading_window", decision
-    assert decision.accepted, decision
