@@ -211,7 +211,8 @@ class IBBroker:
         max_expiry: date | None = None,
     ) -> list[Quote]:
         """Listed options of ``symbol`` with greeks (blocks up to ``option_chain_timeout_s``;
-        an empty list when IB lists none or the scan does not end in time)."""
+        an empty list when IB lists none, the scan does not end in time, or the link is down:
+        a down link is a state the scan waits out, not an error for its VA)."""
         market = self._market_or_fail()
         try:
             return self._loop.run(
@@ -222,6 +223,9 @@ class IBBroker:
             )
         except TimeoutError as err:
             logger.warning("ib: option chain of {}: {}", symbol, err)
+            return []
+        except ConnectionError as err:
+            logger.info("ib: option chain of {}: the link is down ({})", symbol, err)
             return []
 
     def last_quote(self, key: str) -> Quote | None:

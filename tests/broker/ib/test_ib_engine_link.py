@@ -3,12 +3,14 @@ state (no actor crashes, no broker reads), one event when it goes, one when it r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ib_engine_support import SPEED, engine_config, governor, make_engine
-from ib_support import wait_until
+from ib_support import Harness, wait_until
 
 from actors.engine import Engine
+from broker.base import ConnectionState
 from broker.tws import TwsSimServer, server_from_config
 
 
@@ -57,3 +59,17 @@ def test_tws_stopped_under_a_running_engine_crashes_no_actor_and_reconnects_once
     assert connection[0].startswith("DISCONNECTED") and connection[1].startswith("CONNECTED")
     assert _kinds(engine, "actor_crash") == []
     assert engine.broker.stats()["reconnects"] == 1  # type: ignore[attr-defined]
+
+
+def test_an_option_chain_read_while_the_link_is_down_is_empty_not_an_error(
+    harness: Callable[..., Harness], tws: TwsSimServer
+) -> None:
+    """A VA's chain scan that finds the link down: no chain (the scan is retried later), not a
+    ``ConnectionError`` that would crash the VA."""
+    h = harness(reconnect_base_s=30.0, reconnect_cap_s=30.0).start("AAPL")
+    tws.drop_connections()
+    wait_until(
+        lambda: ConnectionState.DISCONNECTED in h.recorder.connection_states(),
+        what="DISCONNECTED",
+    )
+    assert h.broker.option_chain("AAPL", right="P") == []
