@@ -6,14 +6,14 @@ A pass reads the broker while the market moves, so a fill can fall between any t
 reads the open orders first, then the executions: an order not open at the first read has
 ended, so whatever it filled is in the second. An order not at the broker and not filled by the
 executions read is not retired at once (its fill may still be on its way): it leaves the working
-orders, so a lost stop is replaced now, and is ended at the next reconcile tick (the second
-look, a reconcile interval later on the clock: ticks that queued up behind a slow read are
-handled back to back and are no time apart), filled if its executions have added up by then,
-else cancelled. Positions are compared
-only on a consistent read (the broker's executions the same before and after it) and count as a
-mismatch only when stable (``actors/rules/reconcile.py``); a pass tells the governor its verdict
-(a ``reconciled`` notice) once it has one, at most ``LOOKS`` looks after it began. A pass whose
-broker read raised (the actor restarts from the ledger) runs again at the next reconcile tick.
+orders, so a lost stop is replaced now, and is ended at its second look, at the first reconcile
+tick a reconcile interval later on the clock (ticks that queued up behind a slow read are handled
+back to back, no time apart: they are not a second look), filled if its executions have added up
+by then, else cancelled. Positions are compared only on a consistent read (the broker's
+executions the same before and after it) and count as a mismatch only when stable
+(``actors/rules/reconcile.py``); a pass tells the governor its verdict (a ``reconciled`` notice)
+once it has one, at most ``LOOKS`` looks after it began. A pass whose broker read raised (the
+actor restarts from the ledger) runs again at the next reconcile tick.
 
 Runs on the OrderManager's actor thread.
 """
