@@ -153,7 +153,8 @@ class OptionSettings(_Section):
     skew: float = Field(default=1.0, ge=0, le=10)  # IV slope below the spot (puts richer)
     smile: float = Field(default=2.0, ge=0, le=50)  # IV curvature on both wings
     weekly_expirations: int = Field(default=6, ge=1, le=52)  # Fridays listed ahead
-    monthly_expirations: int = Field(default=3, ge=0, le=24)  # third Fridays listed ahead
+    monthly_expirations: int = Field(default=12, ge=0, le=24)  # third Fridays listed ahead
+    leaps_expirations: int = Field(default=2, ge=0, le=5)  # Januaries after the monthlies
     strike_range_pct: float = Field(default=20.0, gt=0, le=90)  # strikes listed around spot
     spread_pct: float = Field(default=3.0, gt=0, le=100)  # of the mid, ATM, 30+ DTE
     min_spread: Money = Field(default=Decimal("0.05"), gt=0, le=10)  # narrowest, dollars

@@ -115,6 +115,7 @@ def option_spec(o: OptionSettings) -> OptionSpec:
         smile=o.smile,
         weekly_expirations=o.weekly_expirations,
         monthly_expirations=o.monthly_expirations,
+        leaps_expirations=o.leaps_expirations,
         strike_range_pct=o.strike_range_pct,
         spread_pct=o.spread_pct,
         min_spread=float(o.min_spread),

@@ -5,9 +5,12 @@ Pure functions plus ``OptionMarket``, a plain object owned by ``SimBroker`` (cal
 lock, on whichever thread holds it). Prices decay with the clock: time to expiry is measured
 from ``now`` to the session close of the expiration day, in calendar years.
 
-* Expirations: the next ``weekly_expirations`` Fridays and the third Fridays of the next
-  ``monthly_expirations`` months; an expiration on an exchange holiday moves to the trading day
-  before it.
+* Expirations: the next ``weekly_expirations`` Fridays, the third Fridays of the next
+  ``monthly_expirations`` months, and LEAPS: the January third Fridays of the
+  ``leaps_expirations`` years after the last listed monthly, as US equity option chains list
+  them (weeklies for a few weeks, monthlies for about a year, January LEAPS two to three years
+  out; Cboe "LEAPS" product page and OCC's expiration calendar). An expiration on an exchange
+  holiday moves to the trading day before it.
 * Strikes: multiples of ``strike_step(spot)`` within ``strike_range_pct`` of the spot.
 * Implied volatility: the underlying's volatility times ``iv_premium``, with a skew (puts below
   the spot are richer) and a smile, floored at half the at-the-money level.
@@ -58,6 +61,7 @@ class OptionSpec:
         skew: IV grows by this times the log-moneyness below the spot (puts richer below).
         smile: IV grows by this times the squared log-moneyness (both wings).
         weekly_expirations / monthly_expirations: how many of each are listed.
+        leaps_expirations: January expirations listed beyond the last monthly (one a year).
         strike_range_pct: strikes listed within this percent of the spot.
         spread_pct: bid/ask spread as percent of the mid, at the money, 30+ days out.
         min_spread: the narrowest spread quoted, dollars.
@@ -72,7 +76,8 @@ class OptionSpec:
     skew: float = 1.0
     smile: float = 2.0
     weekly_expirations: int = 6
-    monthly_expirations: int = 3
+    monthly_expirations: int = 12
+    leaps_expirations: int = 2
     strike_range_pct: float = 20.0
     spread_pct: float = 4.0
     min_spread: float = 0.05
@@ -100,10 +105,16 @@ def is_monthly(calendar: TradingCalendar, expiry: date) -> bool:
 
 
 def expirations(
-    calendar: TradingCalendar, now: datetime, *, weeklies: int, monthlies: int
+    calendar: TradingCalendar,
+    now: datetime,
+    *,
+    weeklies: int,
+    monthlies: int,
+    leaps: int = 0,
 ) -> list[date]:
     """The expirations listed at ``now``, soonest first: one that has reached its session
-    close is gone."""
+    close is gone. ``leaps`` January expirations follow the last monthly (the next Januaries
+    after it, one per year)."""
     local = calendar.local(now)
     today = local.date()
 
@@ -124,6 +135,10 @@ def expirations(
             out.add(expiry)
             found += 1
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    # (year, month) is now the month after the last monthly: LEAPS are the Januaries after it.
+    first_leap_year = year if month == 1 else year + 1
+    for offset in range(leaps):
+        out.add(listed_expiry(calendar, third_friday(first_leap_year + offset, 1)))
     return sorted(out)
 
 
@@ -265,6 +280,7 @@ class OptionMarket:
             now,
             weeklies=spec.weekly_expirations,
             monthlies=spec.monthly_expirations,
+            leaps=spec.leaps_expirations,
         ):
             if (min_expiry and expiry < min_expiry) or (max_expiry and expiry > max_expiry):
                 continue

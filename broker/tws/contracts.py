@@ -19,6 +19,8 @@ from typing import Protocol
 from actors.calendar import TradingCalendar
 from broker.base import Contract
 from broker.sim.chains import plain_strike
+from broker.sim.listings import primary_exchange as listed_on
+from broker.sim.listings import primary_matches, routable
 from broker.tws.codec import Field, FieldReader
 
 __all__ = [
@@ -178,30 +180,34 @@ class InstrumentRegistry:
 
     Args:
         symbols: the simulated stock tickers.
-        primary_exchange: the primary listing exchange reported for every stock.
+        primary_exchange: the primary listing exchange reported for every stock; ``""`` (the
+            default) reports each symbol's real listing (``broker.sim.listings``).
         industries: optional sector/industry name per symbol (contractDetails.industry).
+        primary_exchanges: per-symbol listing overrides (win over the table).
     """
 
     def __init__(
         self,
         symbols: Iterable[str],
         *,
-        primary_exchange: str = "NASDAQ",
+        primary_exchange: str = "",
         industries: Mapping[str, str] | None = None,
+        primary_exchanges: Mapping[str, str] | None = None,
     ) -> None:
         industries = industries or {}
         by_con_id: dict[int, Instrument] = {}
         by_symbol: dict[str, Instrument] = {}
         for symbol in sorted(set(symbols)):
             con_id = stock_con_id(symbol)
+            listing = primary_exchange or listed_on(symbol, primary_exchanges)
             while con_id in by_con_id:  # a CRC collision: the later symbol (sorted) moves up
                 con_id += 1
             instrument = Instrument(
                 con_id=con_id,
                 symbol=symbol,
-                primary_exchange=primary_exchange,
+                primary_exchange=listing,
                 local_symbol=symbol,
-                trading_class="NMS" if primary_exchange == "NASDAQ" else symbol,
+                trading_class="NMS" if listing == "NASDAQ" else symbol,
                 long_name=f"{symbol} SIMULATED STOCK",
                 industry=industries.get(symbol, ""),
             )
@@ -239,13 +245,14 @@ def _fields_agree(query: ContractQuery, instrument: Instrument) -> bool:
         (query.currency, instrument.currency),
         (query.local_symbol, instrument.local_symbol),
         (query.trading_class, instrument.trading_class),
-        (query.primary_exchange, instrument.primary_exchange),
     )
     for given, actual in checks:
         if given and given.upper() != actual.upper():
             return False
-    exchange = query.exchange.upper()
-    return exchange in ("", "SMART", instrument.primary_exchange.upper(), "ISLAND")
+    # primaryExchange filters by listing, independent of the route (broker.sim.listings).
+    if not primary_matches(query.primary_exchange, instrument.primary_exchange):
+        return False
+    return routable(query.exchange, instrument.primary_exchange)
 
 
 def session_hours(calendar: TradingCalendar, today: date, days: int = _SESSION_DAYS) -> str:
@@ -282,7 +289,8 @@ def contract_details_fields(
     """
     hours = session_hours(calendar, calendar.local(now).date())
     option = instrument.sec_type == "OPT"
-    valid_exchanges = ["SMART", instrument.primary_exchange, "CBOE" if option else "ISLAND"]
+    venues = ["CBOE", "ISE", "PHLX"] if option else [instrument.primary_exchange, "ISLAND"]
+    valid_exchanges = ["SMART", *venues]
     valid_exchanges = list(dict.fromkeys(valid_exchanges))
     rules = ",".join(str(_MARKET_RULE_ID) for _ in valid_exchanges)
     return [

@@ -35,7 +35,26 @@ __all__ = [
     "sec_def_opt_params",
 ]
 
-OPTION_EXCHANGE = "CBOE"  # the primary exchange reported for every simulated option
+#: Exchanges an option request may name besides SMART (US option venues).
+OPTION_EXCHANGES = frozenset(
+    {
+        "SMART",
+        "CBOE",
+        "CBOE2",
+        "ISE",
+        "PHLX",
+        "AMEX",
+        "BOX",
+        "MIAX",
+        "PSE",
+        "BATS",
+        "NASDAQOM",
+        "EDGX",
+        "GEMINI",
+        "MERCURY",
+        "PEARL",
+    }
+)
 _MULTIPLIER = 100
 _RIGHTS = {"P": "P", "PUT": "P", "C": "C", "CALL": "C"}
 
@@ -86,7 +105,10 @@ def option_instrument(contract: Contract, underlying: Instrument) -> Instrument:
         strike=float(strike),
         right=contract.right,
         multiplier=str(contract.multiplier),
-        primary_exchange=OPTION_EXCHANGE,
+        # An equity option's primaryExchange is reported as its underlying's listing (not one
+        # option venue for every class), so a client that qualifies the underlying as
+        # Stock(symbol, "SMART", primaryExchange=<option's>) finds it.
+        primary_exchange=underlying.primary_exchange,
         currency=contract.currency,
         local_symbol=occ,
         trading_class=contract.symbol,
@@ -311,4 +333,4 @@ def _query_agrees(query: ContractQuery) -> bool:
     )
     if any(given and given.upper() != actual.upper() for given, actual in checks):
         return False
-    return query.exchange.upper() in ("", "SMART", OPTION_EXCHANGE)
+    return not query.exchange or query.exchange.upper() in OPTION_EXCHANGES

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from broker.tws.algos import algo_problem, canonical_algo
 from broker.tws.codec import Field, FieldReader, ProtocolError
 from broker.tws.contracts import ContractQuery, Instrument, read_contract
 from broker.tws.messages import ib_timestamp
@@ -62,6 +63,8 @@ class OrderSpec:
     oca_type: int = 0
     what_if: bool = False
     model_code: str = ""
+    algo_strategy: str = ""  # an accepted IB algo (broker.tws.algos), executed as its type
+    algo_params: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +185,15 @@ def parse_place_order(fields: list[str]) -> PlacedOrder:
     if r.boolean():  # delta-neutral contract
         unsupported.append("delta-neutral contracts")
         r.skip(3)
-    if r.text():  # algoStrategy
-        unsupported.append("algo orders")
-        r.skip(2 * r.integer())
+    algo_strategy = r.text()
+    algo_params: list[tuple[str, str]] = []
+    if algo_strategy:
+        for _ in range(r.integer()):
+            algo_params.append((r.text(), r.text()))
+        problem = algo_problem(algo_strategy, algo_params, order_type)
+        if problem is not None:
+            unsupported.append(problem)
+        algo_strategy = canonical_algo(algo_strategy) or algo_strategy
     r.skip(1)  # algoId
     what_if = r.boolean()
     r.skip(4)  # orderMiscOptions, solicited, randomizeSize, randomizePrice
@@ -223,8 +232,17 @@ def parse_place_order(fields: list[str]) -> PlacedOrder:
         oca_type=oca_type,
         what_if=what_if,
         model_code=model_code,
+        algo_strategy=algo_strategy,
+        algo_params=tuple(algo_params),
     )
     return PlacedOrder(order_id, contract, spec, ", ".join(unsupported))
+
+
+def _algo_fields(spec: OrderSpec) -> list[Field]:
+    if not spec.algo_strategy:
+        return [""]
+    params = [part for pair in spec.algo_params for part in pair]
+    return [spec.algo_strategy, len(spec.algo_params), *params]
 
 
 def _price(value: Decimal | None) -> Field:
@@ -286,7 +304,7 @@ def open_order_fields(view: OrderView) -> list[Field]:
         *("", ""),  # clearingAccount, clearingIntent
         0,  # notHeld
         0,  # deltaNeutralContract present
-        "",  # algoStrategy
+        *_algo_fields(spec),  # algoStrategy [, count, (tag, value) x n]
         0,  # solicited
         spec.what_if,
         view.status,
@@ -356,7 +374,7 @@ def completed_order_fields(view: OrderView) -> list[Field]:
         *("", ""),  # clearingAccount, clearingIntent
         0,  # notHeld
         0,  # deltaNeutralContract present
-        "",  # algoStrategy
+        *_algo_fields(spec),  # algoStrategy [, count, (tag, value) x n]
         0,  # solicited
         view.status,
         *(0, 0),  # randomizeSize, randomizePrice

@@ -43,6 +43,7 @@ from broker.base import (
 from broker.sim.matching import oca_admission
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
+from broker.tws.combos import combo_refusal, is_combo
 from broker.tws.contracts import Instrument, InstrumentMatcher
 from broker.tws.faults import FaultState
 from broker.tws.order_codec import PlacedOrder, TwsExecution, open_order_fields
@@ -143,6 +144,9 @@ class OrderDesk:
                 self._router.send_to_client(client_id, msg.error(order_id, 103))
             else:
                 self._modify(existing, placed)
+            return
+        if is_combo(placed.contract.sec_type):
+            self._router.send_to_client(client_id, combo_refusal(order_id))
             return
         matches = self._registry.match(placed.contract)
         if len(matches) != 1:

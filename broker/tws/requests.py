@@ -18,6 +18,7 @@ from loguru import logger
 from actors.calendar import TradingCalendar
 from broker.tws import messages as msg
 from broker.tws.codec import FieldReader
+from broker.tws.combos import combo_refusal, is_combo
 from broker.tws.contracts import (
     ContractQuery,
     InstrumentRegistry,
@@ -141,6 +142,9 @@ class RequestRouter:
         r.skip()  # version
         req_id = r.integer()
         query = read_contract(r)
+        if is_combo(query.sec_type):
+            session.send(combo_refusal(req_id))
+            return
         matches = self._s.registry.match(query)
         if self._s.options is not None and (query.sec_type.upper() == "OPT" or query.con_id > 0):
             matches = matches or [i for i, _ in self._s.options.match(query)]
@@ -196,12 +200,15 @@ class RequestRouter:
         r.skip()  # version
         req_id = r.integer()
         query = read_contract(r)
-        if query.sec_type.upper() == "BAG":
+        if is_combo(query.sec_type):
             r.skip(4 * r.integer())
         if r.boolean():  # delta-neutral contract
             r.skip(3)
         r.skip()  # genericTickList
         snapshot = r.boolean()
+        if is_combo(query.sec_type):
+            session.send(combo_refusal(req_id))
+            return
         options = self._s.options
         matches = self._s.registry.match(query)
         wants_option = query.sec_type.upper() == "OPT" or query.con_id > 0

@@ -57,6 +57,7 @@ class TwsSimServer:
         allow_remote: permit a non-loopback ``host``.
         **options: further ``TwsSimSettings`` fields (account, starting_cash, commissions,
             margins, drift_annual, industries, account_push_interval_s, primary_exchange,
+            primary_exchanges (per-symbol listing overrides),
             commission_per_contract, option_commission_min, option_spec).
 
     Raises:

@@ -63,7 +63,8 @@ class TwsSimSettings:
     drift_annual: float = 0.0
     industries: Mapping[str, str] = field(default_factory=dict)
     account_push_interval_s: float = 10.0
-    primary_exchange: str = "NASDAQ"
+    primary_exchange: str = ""  # "" = each symbol's real listing (broker.sim.listings)
+    primary_exchanges: Mapping[str, str] = field(default_factory=dict)
     registry: InstrumentRegistry = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +86,7 @@ class TwsSimSettings:
             self.symbols,
             primary_exchange=self.primary_exchange,
             industries=self.industries,
+            primary_exchanges=self.primary_exchanges,
         )
         object.__setattr__(self, "registry", registry)
 

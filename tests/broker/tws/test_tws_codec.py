@@ -121,8 +121,24 @@ async def test_place_order_is_parsed_past_every_conditional_section() -> None:
     assert (spec.order_ref, spec.transmit, spec.parent_id) == ("va-3:77", False, 11)
     assert (spec.oca_group, spec.oca_type, spec.account) == ("grp", 2, "DU1234567")
     assert spec.outside_rth and not spec.what_if
-    for feature in ("algo", "conditional", "hedge", "delta-neutral", "scale"):
+    assert spec.algo_strategy == "Adaptive"  # an accepted algo: executed as its LMT
+    assert spec.algo_params == (("adaptivePriority", "Normal"),)
+    for feature in ("conditional", "hedge", "delta-neutral", "scale"):
         assert feature in placed.unsupported
+    assert "algo" not in placed.unsupported
+
+
+def test_an_algo_the_simulator_does_not_know_is_named_as_unsupported() -> None:
+    order = LimitOrder("BUY", 100, 190.5, orderId=13)
+    order.algoStrategy = "Jefferies Fancy"
+    order.algoParams = [TagValue("x", "1")]
+    placed = parse_place_order(_ib_async_fields(order, Stock("AAPL", "SMART", "USD")))
+    assert "Jefferies Fancy algo orders" in placed.unsupported
+    bad = LimitOrder("BUY", 100, 190.5, orderId=14)
+    bad.algoStrategy = "Adaptive"
+    bad.algoParams = [TagValue("adaptivePriority", "Hurry")]
+    placed = parse_place_order(_ib_async_fields(bad, Stock("AAPL", "SMART", "USD")))
+    assert "adaptivePriority 'Hurry'" in placed.unsupported
 
 
 class _AsyncWrapper:
