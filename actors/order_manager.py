@@ -41,6 +41,7 @@ from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_placing import PlacingMixin
 from actors.order_reconcile import ReconcileMixin
+from actors.order_sides import OppositeSideMixin
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.positions import apply_execution
 from broker.base import (
@@ -65,6 +66,7 @@ _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 class OrderManager(
     PlacingMixin,
+    OppositeSideMixin,
     ReconcileMixin,
     ExitGuardMixin,
     FlattenMixin,
@@ -91,6 +93,7 @@ class OrderManager(
         self._init_flatten()
         self._init_option_orders()
         self._init_exit_guard()
+        self._init_opposite_sides()
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -265,6 +268,7 @@ class OrderManager(
             self._exit_order_done(order, status, reason)
             self._plan_order_done(order, when)
             self._flatten_order_done(order, when)
+            self._release_held_exits(order_id)
         self._publish_order(order_id, order)
 
     def _fit_stop_to_entry(self, entry: WorkingOrder) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
 
 from actors.context import EngineContext
 from actors.messages import (
@@ -47,11 +46,15 @@ class PlacingMixin:
     _option_filters: Callable[[OrderProposal, datetime], Decision]
     _working_on: Callable[[str, Side], int]
     _oca_group: Callable[[OrderRecord], str | None]
+    _entry_side_free: Callable[[OrderProposal], Decision]
+    _submit_exit: Callable[[OrderRecord, list[str]], None]
 
     def _place(self, proposal: OrderProposal) -> None:
         now = self.ctx.clock.now()
         if proposal.purpose is Purpose.ENTRY:
             decision = self._filters(proposal, now)
+            if decision:
+                decision = self._entry_side_free(proposal)  # order_sides
         else:
             decision, proposal = self._clip_reduce_only(proposal)
             if decision:
@@ -85,11 +88,12 @@ class PlacingMixin:
                 record, OrderStatus.PENDING_SUBMIT, last_event_at=now
             )
         self._journal(proposal, OK, now)
+        family = [r.id for r in records]
         for record in records:
             if proposal.purpose is Purpose.ENTRY:
                 self._submit(record.id)  # the governor took the pacing slots for entry + stop
             else:
-                self._paced(partial(self._submit, record.id))
+                self._submit_exit(record, family)  # held while the other side works (options)
         if proposal.reprice is not None:
             self._start_plan(records[0].id, proposal.reprice, proposal.reason.split(" ")[0])
         self._publish_order(records[0].id)

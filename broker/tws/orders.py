@@ -46,6 +46,7 @@ from broker.tws.account import AccountBook
 from broker.tws.combos import combo_refusal, is_combo
 from broker.tws.contracts import Instrument, InstrumentMatcher
 from broker.tws.faults import FaultState
+from broker.tws.option_sides import opposite_side_problem
 from broker.tws.order_codec import PlacedOrder, TwsExecution, open_order_fields
 from broker.tws.order_records import (
     ClientRouter,
@@ -181,6 +182,8 @@ class OrderDesk:
                 problem = 201, f"parent order {placed.spec.parent_id} not found"
             elif parent.done and parent.filled == 0:
                 problem = 201, f"parent order {parent.order_id} is {parent.status}"
+        if problem is None:
+            problem = opposite_side_problem(record, self._orders.values())
         if problem is None and placed.spec.oca_group:
             problem = self._admit_to_oca(record)
         if problem is None:

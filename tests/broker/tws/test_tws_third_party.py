@@ -238,3 +238,54 @@ async def test_a_combo_order_and_its_details_are_refused_with_their_own_201(
     assert len(refusals) == 2
     assert all("combo orders are not simulated" in text for text in refusals)
     assert not any(code == 200 for _, code, _ in errors)
+
+
+async def _resting_put(ib: IB, tws: TwsSimServer) -> Contract:
+    stock = await qualified(ib, "AAPL")
+    (chain,) = await bounded(ib.reqSecDefOptParamsAsync("AAPL", "", "STK", stock.conId))
+    quote = tws.last_quote("AAPL")
+    assert quote is not None
+    strike = min(chain.strikes, key=lambda s: abs(s - quote.mid))
+    put = Option("AAPL", chain.expirations[2], strike, "P", "SMART", "100", "USD")
+    (put,) = await bounded(ib.qualifyContractsAsync(put))
+    assert put is not None
+    return put
+
+
+async def test_a_buy_while_a_sell_works_on_the_same_option_is_refused(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    errors = _errors(ib)
+    put = await _resting_put(ib, tws)
+    sell = ib.placeOrder(put, LimitOrder("SELL", 1, 99.0))  # far above: rests
+    await wait_for_condition(lambda: sell.orderStatus.status == "Submitted", what="the SELL")
+    buy = ib.placeOrder(put, LimitOrder("BUY", 1, 0.05))
+    await wait_for_condition(buy.isDone, what="the BUY's refusal")
+    assert buy.orderStatus.status == "Cancelled"
+    (refusal,) = [text for oid, code, text in errors if oid == buy.order.orderId]
+    assert refusal.startswith("Order rejected - reason:an opposite side order is working")
+    assert sell.orderStatus.status == "Submitted"  # the first order is untouched
+    # Once the SELL is gone, the BUY is accepted.
+    ib.cancelOrder(sell.order)
+    await wait_for_condition(sell.isDone, what="the SELL's cancel")
+    again = ib.placeOrder(put, LimitOrder("BUY", 1, 0.05))
+    await wait_for_condition(lambda: again.orderStatus.status == "Submitted", what="the BUY")
+    ib.cancelOrder(again.order)
+    await wait_for_condition(again.isDone, what="the BUY's cancel")
+
+
+async def test_a_bracket_on_an_option_is_one_family_not_two_sides(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    put = await _resting_put(ib, tws)
+    bracket = ib.bracketOrder("SELL", 1, 99.0, takeProfitPrice=0.05, stopLossPrice=150.0)
+    trades = [ib.placeOrder(put, order) for order in bracket]
+    await wait_for_condition(
+        lambda: all(t.orderStatus.status in ("Submitted", "PreSubmitted") for t in trades),
+        what="the bracket to work",
+    )
+    for trade in trades:
+        ib.cancelOrder(trade.order)
+    await wait_for_condition(lambda: all(t.isDone() for t in trades), what="the cancels")
