@@ -41,6 +41,8 @@ from broker.tws.codec import Field
 from broker.tws.contracts import Instrument
 from broker.tws.faults import FaultState
 from broker.tws.feeds import AccountFeeds
+from broker.tws.history import PriceHistory
+from broker.tws.history_requests import HistoryDesk
 from broker.tws.market_data import MarketDataHub
 from broker.tws.options import InstrumentResolver, OptionBook, OptionListing, OptionSource
 from broker.tws.order_records import SimOrderPort
@@ -102,6 +104,9 @@ class TwsHub:
             option_commission_min=settings.option_commission_min,
         )
         self.market = MarketDataHub(settings.registry, settings.calendar, reference)
+        self.history = PriceHistory(
+            settings.symbols, settings.calendar, anchor=settings.start, seed=settings.seed
+        )
         self.options = OptionListing(settings.registry, options) if options is not None else None
         self.market.on_release = self._release_option
         self.feeds = AccountFeeds(self.book, push_interval_s=settings.account_push_interval_s)
@@ -127,6 +132,7 @@ class TwsHub:
                 feeds=self.feeds,
                 faults=faults,
                 options=self.options,
+                history=HistoryDesk(settings.registry, settings.calendar, self.history, now),
             )
         )
 
@@ -219,6 +225,7 @@ class TwsHub:
             return
         self.book.on_quote(quote, self._settings.calendar.trading_day(quote.time))
         self.market.on_quote(quote)
+        self.history.on_quote(quote)
         self.first_quote.set()
 
     def _on_option_quote(self, quote: Quote) -> None:

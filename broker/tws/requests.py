@@ -3,8 +3,9 @@
 Threads: event-loop thread only (called from ``ClientSession`` via the server). Every request
 a client can block on is answered, with its end marker or with an error carrying its request id
 (after connect, ib_async's blocking calls have no timeout). Requests outside the simulator's
-scope that carry a request id (historical data, depth, real-time bars, tick-by-tick,
-fundamentals, scanners) get error 162 or 354 so the caller's request ends instead of hanging.
+scope that carry a request id (depth, real-time bars, tick-by-tick, fundamentals, scanners, and
+historical data when no ``HistoryDesk`` is given) get error 162 or 354 so the caller's request
+ends instead of hanging. Historical bars and head timestamps: ``broker.tws.history_requests``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from broker.tws.contracts import (
 )
 from broker.tws.faults import FaultState
 from broker.tws.feeds import AccountFeeds
+from broker.tws.history_requests import HistoryDesk, read_history_request
 from broker.tws.market_data import MarketDataHub
 from broker.tws.options import OptionBook, OptionListing
 from broker.tws.order_codec import completed_order_fields, parse_place_order
@@ -61,6 +63,7 @@ class Services:
     feeds: AccountFeeds
     faults: FaultState
     options: OptionListing | None = None
+    history: HistoryDesk | None = None
 
 
 Handler = Callable[[ClientSession, FieldReader], None]
@@ -102,6 +105,9 @@ class RequestRouter:
             99: self._req_completed_orders,
             104: self._req_user_info,
         }
+        if services.history is not None:
+            self._handlers[20] = self._req_historical_data
+            self._handlers[87] = self._req_head_timestamp
 
     def dispatch(self, session: ClientSession, fields: list[str]) -> None:
         """Handle one message from a started session.
@@ -194,6 +200,18 @@ class RequestRouter:
 
     def _req_user_info(self, session: ClientSession, r: FieldReader) -> None:
         session.send(msg.user_info(r.integer()))
+
+    # -- historical data (broker.tws.history_requests) ------------------------------------------
+    def _req_historical_data(self, session: ClientSession, r: FieldReader) -> None:
+        assert self._s.history is not None
+        session.send(self._s.history.historical_data(read_history_request(r)))
+
+    def _req_head_timestamp(self, session: ClientSession, r: FieldReader) -> None:
+        assert self._s.history is not None
+        req_id = r.integer()
+        query = read_contract(r)
+        r.skip(3)  # includeExpired, useRTH, whatToShow
+        session.send(self._s.history.head_timestamp(req_id, query, r.integer(1)))
 
     # -- market data ---------------------------------------------------------------------------
     def _req_mkt_data(self, session: ClientSession, r: FieldReader) -> None:
