@@ -5,6 +5,7 @@ in the attribute it belongs to."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,10 @@ from broker.tws.codec import (
     parse_version_range,
     split_fields,
 )
-from broker.tws.contracts import InstrumentRegistry, contract_details_fields
+from broker.sim import SimSymbol
+from broker.tws.contracts import ContractQuery, InstrumentRegistry, contract_details_fields
+from broker.tws.history import PriceHistory
+from broker.tws.history_requests import HistoryDesk, HistoryRequest
 from broker.tws.order_codec import (
     OrderSpec,
     OrderView,
@@ -173,6 +177,13 @@ class _OfficialWrapper(EWrapper):  # type: ignore[misc]
     def contractDetails(self, *args: Any) -> None:
         self.calls["contractDetails"] = args
 
+    def historicalData(self, *args: Any) -> None:
+        self.calls.setdefault("historicalData", ())
+        self.calls["historicalData"] += (args,)
+
+    def historicalDataEnd(self, *args: Any) -> None:
+        self.calls["historicalDataEnd"] = args
+
 
 def _decode_both(fields: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     text = split_fields(encode_frame(fields)[4:])
@@ -309,3 +320,41 @@ def test_contract_details_decode_into_the_right_attributes_in_both_clients() -> 
         assert details.tradingHours.startswith("20240313:0930-20240313:1600;20240314:0930")
         assert "20240316:CLOSED" in details.liquidHours
         assert details.stockType == "COMMON"
+
+
+def test_an_algo_order_echoes_its_strategy_and_params_in_both_clients() -> None:
+    view = _view("Submitted")
+    spec = replace(
+        view.spec, algo_strategy="Adaptive", algo_params=(("adaptivePriority", "Patient"),)
+    )
+    mine, official = _decode_both(open_order_fields(replace(view, spec=spec)))
+    for _, _, order, state in (mine["openOrder"], official["openOrder"]):
+        assert order.algoStrategy == "Adaptive"
+        assert [(p.tag, p.value) for p in order.algoParams] == [("adaptivePriority", "Patient")]
+        assert state.status == "Submitted"  # the fields after the algo block still line up
+    mine, official = _decode_both(completed_order_fields(replace(view, spec=spec)))
+    for _, order, state in (mine["completedOrder"], official["completedOrder"]):
+        assert order.algoStrategy == "Adaptive"
+        assert state.status == "Submitted"
+
+
+def test_historical_bars_decode_in_both_clients() -> None:
+    calendar = TradingCalendar(TZ)
+    symbols = {"AAPL": SimSymbol("AAPL", price=190.0, volatility=0.25, spread_bps=1.0)}
+    registry = InstrumentRegistry(symbols)
+    start = datetime(2024, 3, 13, 10, 0, tzinfo=TZ)
+    desk = HistoryDesk(registry, calendar, PriceHistory(symbols, calendar, start, 7), lambda: start)
+    request = HistoryRequest(
+        5, ContractQuery(symbol="AAPL", sec_type="STK"), "", "1 hour", "2 D", True, "TRADES", 1,
+        False,
+    )  # fmt: skip
+    fields = desk.historical_data(request)
+    assert fields[0] == 17
+    mine, official = _decode_both(fields)
+    (official_bars, official_end) = (official["historicalData"], official["historicalDataEnd"])
+    assert len(official_bars) == 8  # 7 bars on the 12th, the 09:30 bar of the 13th
+    assert official_end[0] == 5
+    first = official_bars[0][1]
+    assert first.date == "20240312 09:30:00 America/New_York"
+    assert first.low <= first.open <= first.high and first.volume > 0
+    assert mine["historicalDataEnd"][0] == 5
