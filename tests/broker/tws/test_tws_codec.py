@@ -19,6 +19,7 @@ from ibapi.wrapper import EWrapper
 from tws_support import TZ
 
 from actors.calendar import TradingCalendar
+from broker.sim import SimSymbol
 from broker.tws.codec import (
     UNSET_DOUBLE,
     FieldReader,
@@ -29,7 +30,6 @@ from broker.tws.codec import (
     parse_version_range,
     split_fields,
 )
-from broker.sim import SimSymbol
 from broker.tws.contracts import ContractQuery, InstrumentRegistry, contract_details_fields
 from broker.tws.history import PriceHistory
 from broker.tws.history_requests import HistoryDesk, HistoryRequest
