@@ -143,6 +143,8 @@ class SymbolSettings(_Section):
     spread_bps: float = Field(gt=0, le=500)  # typical bid/ask spread
     sector: NonBlank  # sector name for concentration limits
     display_size: int = Field(default=500, ge=100, le=10_000_000)  # shares shown at the touch
+    # tws-sim's primaryExchange for this stock; unset = its real listing (broker.sim.listings)
+    primary_exchange: Literal["NASDAQ", "ISLAND", "NYSE", "ARCA", "AMEX", "BATS"] | None = None
 
 
 class OptionSettings(_Section):

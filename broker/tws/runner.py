@@ -89,6 +89,11 @@ def server_from_config(
         maint_margin_short_pct=sim.maint_margin_short_pct,
         drift_annual=sim.drift_annual,
         industries={name: spec.sector for name, spec in sim.symbols.items()},
+        primary_exchanges={
+            name: spec.primary_exchange
+            for name, spec in sim.symbols.items()
+            if spec.primary_exchange is not None
+        },
         commission_per_contract=sim.options.commission_per_contract,
         option_commission_min=sim.options.commission_min,
         option_spec=option_spec(sim.options),

@@ -14,7 +14,9 @@ import pytest
 from ib_async import IB, Stock
 from tws_support import SYMBOLS, TZ, bounded, wait_for_condition
 
+from actors.config import parse_config
 from broker.tws import TwsSimServer, add_tws_sim_arguments, run_tws_sim
+from broker.tws.runner import server_from_config
 
 CONFIG = """
 [sim]
@@ -75,6 +77,7 @@ async def test_run_tws_sim_serves_the_config_until_stopped(config_path: Path) ->
         await bounded(ib.connectAsync("127.0.0.1", server.port, clientId=1, timeout=4))
         (xom,) = await bounded(ib.qualifyContractsAsync(Stock("XOM", "SMART", "USD")))
         assert xom is not None and xom.conId == server.con_id("XOM")
+        assert xom.primaryExchange == "NYSE"  # its real listing (broker.sim.listings)
         now = await bounded(ib.reqCurrentTimeAsync())
         assert abs((now - datetime(2024, 3, 13, 11, 0, tzinfo=TZ)).total_seconds()) < 30
         cash = [v.value for v in ib.accountValues() if v.tag == "TotalCashValue"]
@@ -85,6 +88,15 @@ async def test_run_tws_sim_serves_the_config_until_stopped(config_path: Path) ->
         runner.join(10)
     assert result == [0]
     assert not runner.is_alive()
+
+
+def test_a_symbols_primary_exchange_in_the_config_overrides_its_listing() -> None:
+    text = CONFIG.replace(
+        'sector = "Technology"\n', 'sector = "Technology"\nprimary_exchange = "BATS"\n'
+    )
+    server = server_from_config(parse_config(text), port=0)
+    listed = {i.symbol: i.primary_exchange for i in server._settings.registry}
+    assert listed == {"AAPL": "BATS", "XOM": "NYSE"}
 
 
 def test_a_missing_config_exits_with_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
