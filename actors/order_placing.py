@@ -8,7 +8,7 @@ the pacer. A refusal goes back to the VA and the governor and into the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -47,7 +47,7 @@ class PlacingMixin:
     _working_on: Callable[[str, Side], int]
     _oca_group: Callable[[OrderRecord], str | None]
     _entry_side_free: Callable[[OrderProposal], Decision]
-    _submit_exit: Callable[[OrderRecord, list[str]], None]
+    _submit_exit: Callable[[OrderRecord, Iterable[str]], None]
 
     def _place(self, proposal: OrderProposal) -> None:
         now = self.ctx.clock.now()
