@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,7 +41,8 @@ from broker.tws import messages as msg
 from broker.tws.codec import Field, FieldReader
 from broker.tws.combos import is_combo
 from broker.tws.contracts import ContractQuery, InstrumentRegistry, read_contract
-from broker.tws.history import Minute, PriceHistory
+from broker.tws.history import PriceHistory
+from broker.tws.history_bars import bar_fields, group_bars, stamp
 
 __all__ = ["HistoryDesk", "HistoryRequest", "read_history_request"]
 
@@ -175,15 +176,13 @@ class HistoryDesk:
         if step and (end - start).total_seconds() / 60 * _TRADING_SHARE > _MAX_MINUTES:
             return msg.error(req_id, 162, f"{_HMDS}Time length exceed max.")
         minutes = self._history.minutes(symbol, start, end)
-        bars = _daily(minutes, self._calendar) if step == 0 else _intraday(
-            minutes, self._calendar, step
-        )  # fmt: skip
+        bars = group_bars(minutes, self._calendar, step)
         if not bars:
             return msg.error(req_id, 162, f"{_HMDS}HMDS query returned no data: {symbol}")
         rows: list[Field] = []
         for label, group in bars:
-            rows += _bar_fields(label, group, req, daily=step == 0, calendar=self._calendar)
-        return [17, req_id, _stamp(start, self._calendar), _stamp(end, self._calendar),
+            rows += bar_fields(label, group, req, daily=step == 0, calendar=self._calendar)
+        return [17, req_id, stamp(start, self._calendar), stamp(end, self._calendar),
                 len(bars), *rows]  # fmt: skip
 
     def head_timestamp(self, req_id: int, contract: ContractQuery, format_date: int) -> list[Field]:
@@ -192,7 +191,7 @@ class HistoryDesk:
         if len(self._registry.match(contract)) != 1:
             return msg.error(req_id, 200)
         head = self._history.head
-        text = str(int(head.timestamp())) if format_date == 2 else _stamp(head, self._calendar)
+        text = str(int(head.timestamp())) if format_date == 2 else stamp(head, self._calendar)
         return [88, req_id, text]
 
     def _problem(self, req: HistoryRequest) -> tuple[int, str] | None:
@@ -253,72 +252,3 @@ def _parse_end(text: str, calendar: TradingCalendar, now: datetime) -> datetime 
         return moment.replace(tzinfo=zone)
     except (ValueError, IndexError, ZoneInfoNotFoundError):
         return None
-
-
-def _stamp(moment: datetime, calendar: TradingCalendar) -> str:
-    local = calendar.local(moment)
-    return f"{local:%Y%m%d %H:%M:%S} {calendar.tz.key}"
-
-
-def _intraday(
-    minutes: Iterable[Minute], calendar: TradingCalendar, step: int
-) -> list[tuple[datetime, list[Minute]]]:
-    """Minutes grouped into bars aligned to the clock (a session's first bar starts at the
-    open, as IB labels it: 09:30 for an hourly bar of 09:30-10:00)."""
-    bars: dict[datetime, list[Minute]] = {}
-    for minute in minutes:
-        local = calendar.local(minute.start)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        offset = int((local - midnight).total_seconds()) // step * step
-        label = max(midnight + timedelta(seconds=offset), calendar.session_open(local.date()))
-        bars.setdefault(label, []).append(minute)
-    return list(bars.items())
-
-
-def _daily(
-    minutes: Iterable[Minute], calendar: TradingCalendar
-) -> list[tuple[datetime, list[Minute]]]:
-    bars: dict[datetime, list[Minute]] = {}
-    for minute in minutes:
-        day = calendar.local(minute.start).replace(hour=0, minute=0, second=0, microsecond=0)
-        bars.setdefault(day, []).append(minute)
-    return list(bars.items())
-
-
-def _bar_fields(
-    label: datetime,
-    group: list[Minute],
-    req: HistoryRequest,
-    *,
-    daily: bool,
-    calendar: TradingCalendar,
-) -> list[Field]:
-    """One bar's eight fields (date, open, high, low, close, volume, wap, count)."""
-    what = req.what
-    if daily:
-        date_text = f"{label:%Y%m%d}"
-    elif req.format_date == 2:
-        date_text = str(int(label.timestamp()))
-    else:
-        date_text = f"{label:%Y%m%d %H:%M:%S} {calendar.tz.key}"
-    if what == "BID_ASK":
-        n = len(group)
-        bid = sum(m.bid for m in group) / n
-        ask = sum(m.ask for m in group) / n
-        high = max(m.high_ask for m in group)
-        low = min(m.low_bid for m in group)
-        return [date_text, _px(bid), _px(high), _px(low), _px(ask), -1, -1, -1]
-    trades = what in ("TRADES", "ADJUSTED_LAST")
-    ohlc = [m.last if trades else m.mid for m in group]
-    o, c = ohlc[0][0], ohlc[-1][3]
-    h, lo = max(x[1] for x in ohlc), min(x[2] for x in ohlc)
-    if not trades:
-        return [date_text, _px(o, 3), _px(h, 3), _px(lo, 3), _px(c, 3), -1, -1, -1]
-    volume = sum(m.volume for m in group)
-    wap = sum(x[3] * m.volume for x, m in zip(ohlc, group, strict=True)) / max(volume, 1)
-    count = sum(m.count for m in group)
-    return [date_text, _px(o), _px(h), _px(lo), _px(c), volume, round(wap, 4), count]
-
-
-def _px(value: float, places: int = 2) -> float:
-    return round(value, places)
