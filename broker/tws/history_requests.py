@@ -15,7 +15,11 @@ end's own session once it has opened; ``W``/``M``/``Y`` are calendar weeks, mont
 whatToShow TRADES (= ADJUSTED_LAST: the simulated stocks pay no dividends), MIDPOINT and BID_ASK
 (IB's definition: open = time-average bid, high = max ask, low = min bid, close = time-average
 ask). MIDPOINT and BID_ASK bars carry volume, WAP and count -1 as IB sends them.
-``keepUpToDate`` is not simulated: refused with 162 so the client's request ends.
+``keepUpToDate`` streams the forming bar after the bars (``broker.tws.history_streams``); it
+needs an empty endDateTime, as at IB. Validation failures (a bad duration, an end date with
+``keepUpToDate``) are IB's error 321 "Error validating request" (the cause text is ours); note
+that ib_async counts 321 as a warning (``wrapper.py`` ``warningCodes``) and leaves such a
+request to its own timeout, exactly as against TWS.
 
 Pacing (IB "Historical Data Limitations", TWS API docs, paraphrased): a pacing violation occurs
 when a client (1) makes identical historical data requests within 15 seconds; (2) makes six or
@@ -43,6 +47,8 @@ from broker.tws.combos import is_combo
 from broker.tws.contracts import ContractQuery, InstrumentRegistry, read_contract
 from broker.tws.history import PriceHistory
 from broker.tws.history_bars import bar_fields, group_bars, stamp
+from broker.tws.history_streams import HistoryStreams
+from broker.tws.market_data import MessageSink
 
 __all__ = ["HistoryDesk", "HistoryRequest", "read_history_request"]
 
@@ -148,6 +154,17 @@ class HistoryDesk:
         self._history = history
         self._now = now
         self._pacing = _Pacing()
+        self.streams = HistoryStreams(history, calendar)
+
+    def request(self, session: MessageSink, req: HistoryRequest) -> None:
+        """Answer ``req`` on ``session``; a ``keepUpToDate`` request that got bars then streams
+        its forming bar."""
+        reply = self.historical_data(req)
+        session.send(reply)
+        if req.keep_up_to_date and reply[0] == 17:
+            (instrument,) = self._registry.match(req.contract)
+            step = _BAR_SECONDS[req.bar_size]
+            self.streams.open(session, req.req_id, instrument.symbol, step, req)
 
     def historical_data(self, req: HistoryRequest) -> list[Field]:
         """The answer to one request: bars, or an error carrying its request id."""
@@ -195,8 +212,9 @@ class HistoryDesk:
         return [88, req_id, text]
 
     def _problem(self, req: HistoryRequest) -> tuple[int, str] | None:
-        if req.keep_up_to_date:
-            return 162, f"{_HMDS}keepUpToDate is not simulated"
+        if req.keep_up_to_date and req.end:
+            cause = "keepUpToDate requires an empty endDateTime"
+            return 321, f"Error validating request:-'bP' : cause - {cause}"
         if req.bar_size not in _BAR_SECONDS:
             sizes = ", ".join(_BAR_SECONDS)
             return 162, f"{_HMDS}bar size {req.bar_size!r} is not simulated ({sizes})"

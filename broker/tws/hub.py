@@ -107,6 +107,7 @@ class TwsHub:
         self.history = PriceHistory(
             settings.symbols, settings.calendar, anchor=settings.start, seed=settings.seed
         )
+        self.history_desk = HistoryDesk(settings.registry, settings.calendar, self.history, now)
         self.options = OptionListing(settings.registry, options) if options is not None else None
         self.market.on_release = self._release_option
         self.feeds = AccountFeeds(self.book, push_interval_s=settings.account_push_interval_s)
@@ -132,7 +133,7 @@ class TwsHub:
                 feeds=self.feeds,
                 faults=faults,
                 options=self.options,
-                history=HistoryDesk(settings.registry, settings.calendar, self.history, now),
+                history=self.history_desk,
             )
         )
 
@@ -184,6 +185,7 @@ class TwsHub:
         self._sessions.pop(session.session_id, None)
         self.market.drop_session(session.session_id)
         self.feeds.drop_session(session.session_id)
+        self.history_desk.streams.drop_session(session.session_id)
         logger.info(
             "tws-sim: session {} (clientId {}) closed", session.session_id, session.client_id
         )
@@ -226,6 +228,7 @@ class TwsHub:
         self.book.on_quote(quote, self._settings.calendar.trading_day(quote.time))
         self.market.on_quote(quote)
         self.history.on_quote(quote)
+        self.history_desk.streams.on_quote(quote)
         self.first_quote.set()
 
     def _on_option_quote(self, quote: Quote) -> None:

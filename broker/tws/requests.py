@@ -107,6 +107,7 @@ class RequestRouter:
         }
         if services.history is not None:
             self._handlers[20] = self._req_historical_data
+            self._handlers[25] = self._cancel_historical_data
             self._handlers[87] = self._req_head_timestamp
 
     def dispatch(self, session: ClientSession, fields: list[str]) -> None:
@@ -204,7 +205,12 @@ class RequestRouter:
     # -- historical data (broker.tws.history_requests) ------------------------------------------
     def _req_historical_data(self, session: ClientSession, r: FieldReader) -> None:
         assert self._s.history is not None
-        session.send(self._s.history.historical_data(read_history_request(r)))
+        self._s.history.request(session, read_history_request(r))
+
+    def _cancel_historical_data(self, session: ClientSession, r: FieldReader) -> None:
+        assert self._s.history is not None
+        r.skip()  # version
+        self._s.history.streams.cancel(session.session_id, r.integer())
 
     def _req_head_timestamp(self, session: ClientSession, r: FieldReader) -> None:
         assert self._s.history is not None

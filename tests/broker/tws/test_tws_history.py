@@ -166,3 +166,51 @@ async def test_an_unknown_contract_and_an_unsupported_bar_size_end_the_request(
     assert await _bars(ib, aapl, "1 D", "1 hour", "OPTION_IMPLIED_VOLATILITY") == []
     codes = [code for _, code, _ in errors]
     assert codes.count(200) == 1 and codes.count(162) == 2
+
+
+async def test_keep_up_to_date_streams_the_forming_bar_until_cancelled(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    aapl = await qualified(ib, "AAPL")
+    bars = await bounded(
+        ib.reqHistoricalDataAsync(
+            aapl, "", "1 D", "1 min", "MIDPOINT", useRTH=True, keepUpToDate=True, timeout=0
+        )
+    )
+    first_count = len(bars)
+    updates: list[object] = []
+    bars.updateEvent += lambda bar_list, has_new_bar: updates.append(has_new_bar)
+    started = tws.now()
+    await wait_for_condition(
+        lambda: tws.now() >= started + timedelta(minutes=2) and any(updates),
+        what="a new bar from the stream",
+    )
+    assert len(bars) > first_count  # a new minute's bar was appended
+    quote = tws.last_quote("AAPL")
+    assert quote is not None
+    await wait_for_condition(
+        lambda: abs(bars[-1].close - tws.last_quote("AAPL").mid) < 0.01,  # type: ignore[union-attr]
+        what="the forming bar at the live mid",
+    )
+    ib.cancelHistoricalData(bars)
+    await wait_for_condition(
+        lambda: tws._hub is not None and tws._hub.history_desk.streams.count() == 0,
+        what="the stream to end",
+    )
+
+
+async def test_keep_up_to_date_with_an_end_date_is_refused(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    errors = _errors(ib)
+    aapl = await qualified(ib, "AAPL")
+    end = START - timedelta(days=1)
+    bars = await bounded(
+        ib.reqHistoricalDataAsync(
+            aapl, end, "1 D", "1 min", "TRADES", useRTH=True, keepUpToDate=True, timeout=1
+        )
+    )  # 321 is a warning to ib_async (as from IB): its own timeout ends the request
+    assert list(bars) == []
+    assert any(code == 321 and "keepUpToDate" in text for _, code, text in errors)
