@@ -18,6 +18,7 @@ from ibapi.client import EClient
 from ibapi.contract import Contract
 from ibapi.execution import ExecutionFilter
 from ibapi.order import Order
+from ibapi.tag_value import TagValue
 from ibapi.wrapper import EWrapper
 
 from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
@@ -109,6 +110,12 @@ class Recorder(EWrapper, EClient):  # type: ignore[misc]
     def completedOrdersEnd(self) -> None:
         self._record("completedOrdersEnd")
 
+    def historicalData(self, reqId: int, bar: Any) -> None:
+        self._record("historicalData", reqId, bar)
+
+    def historicalDataEnd(self, reqId: int, start: str, end: str) -> None:
+        self._record("historicalDataEnd", reqId, start, end)
+
 
 @pytest.fixture
 def app(tws: TwsSimServer) -> Iterator[Recorder]:
@@ -195,4 +202,25 @@ def test_the_official_client_connects_and_trades(
     app.wait("completedOrdersEnd")
     assert app.calls("completedOrder")[-1][1:] == ("official-1", "Filled")
 
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("ibapi")] == []
+
+
+def test_the_official_client_reads_historical_bars_and_an_adaptive_order_fills(
+    tws: TwsSimServer, app: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    app.reqHistoricalData(4, stock(), "", "5 D", "1 hour", "TRADES", 1, 1, False, [])
+    assert app.wait("historicalDataEnd")[0] == 4
+    bars = [call[1] for call in app.calls("historicalData") if call[0] == 4]
+    assert len(bars) >= 29  # four whole sessions of 7 hourly bars and today's first
+    assert all(bar.low <= bar.close <= bar.high and bar.volume > 0 for bar in bars)
+
+    order = Order()
+    order.action, order.orderType, order.totalQuantity = "SELL", "MKT", Decimal(10)
+    order.algoStrategy = "Adaptive"
+    order.algoParams = [TagValue("adaptivePriority", "Normal")]
+    order.orderRef = "official-adaptive"
+    order_id = app.calls("nextValidId")[-1][0]
+    app.placeOrder(order_id, stock(), order)
+    assert app.wait("orderStatusFilled") == (order_id, Decimal(10))
     assert [r.getMessage() for r in caplog.records if r.name.startswith("ibapi")] == []
