@@ -58,7 +58,7 @@ class _SideWatch:
             self._cancel(order_id)
 
 
-def _start(tmp_path: Path) -> tuple[SimEngine, _SideWatch]:
+def _start(tmp_path: Path, *, b_enabled: bool = False) -> tuple[SimEngine, _SideWatch]:
     watches: list[_SideWatch] = []
 
     def factory(engine: Engine) -> SimBroker:
@@ -67,18 +67,21 @@ def _start(tmp_path: Path) -> tuple[SimEngine, _SideWatch]:
         watches.append(_SideWatch(broker))
         return broker
 
-    sim = start_engine(tmp_path, config(), broker_factory=factory, warmup_s=1)
+    cfg = config(b_enabled=b_enabled)
+    sim = start_engine(tmp_path, cfg, broker_factory=factory, warmup_s=1)
     return sim, watches[0]
 
 
-def _resting_entry(sim: SimEngine, entry: OrderRecord, proposal_id: str) -> None:
+def _resting_entry(
+    sim: SimEngine, entry: OrderRecord, proposal_id: str, va_id: str = "puts-a"
+) -> None:
     """Another SELL of the same put, far above the market (it rests), straight to the
     OrderManager as the governor would send it, on a fresh quote (one market step a minute)."""
     sim.advance(60 - sim.engine.clock.now().second)  # to the next step: a quote of age 0
     now = sim.engine.clock.now()
     proposal = OrderProposal(
         proposal_id=proposal_id,
-        va_id="puts-a",
+        va_id=va_id,
         contract=entry.contract,
         side=Side.SELL,
         quantity=1,
@@ -134,6 +137,23 @@ def test_an_exit_waits_until_the_entry_on_the_other_side_is_cancelled(tmp_path: 
         assert sim.ledger.order("t-resting-sell").status.value == "cancelled"
         assert sim.ledger.order(exit_order.id).status.value == "filled"
         assert sim.ledger.open_positions() == []
+        assert watch.crossed == []
+    finally:
+        sim.engine.stop()
+
+
+def test_an_exit_cancels_another_vas_entry_on_the_other_side_first(tmp_path: Path) -> None:
+    sim, watch = _start(tmp_path, b_enabled=True)
+    try:
+        entry = sold_put(sim)
+        _resting_entry(sim, entry, "t-other-va-sell", va_id="puts-b")
+        assert sim.ledger.order("t-other-va-sell").status.value == "submitted"
+        now = sim.engine.clock.now()
+        sim.engine.book.tell("va:puts-a", ExitRequest("puts-a", entry.contract, "stop", now))
+        sim.advance(5)
+        assert sim.ledger.order("t-other-va-sell").status.value == "cancelled"
+        [exit_order] = orders(sim, "puts-a", purpose="exit")
+        assert sim.ledger.order(exit_order.id).status.value == "filled"
         assert watch.crossed == []
     finally:
         sim.engine.stop()
