@@ -55,6 +55,25 @@ def test_weeklies_and_monthlies_are_listed_soonest_first() -> None:
     ]
 
 
+def test_a_year_of_monthlies_is_followed_by_january_leaps() -> None:
+    listed = expirations(CALENDAR, MONDAY, weeklies=6, monthlies=12, leaps=2)
+    monthlies = [d for d in listed if d == third_friday(d.year, d.month) and d.year == 2026]
+    assert len(monthlies) == 12 and monthlies[-1] == date(2026, 12, 18)  # January to December
+    assert listed[-2:] == [date(2027, 1, 15), date(2028, 1, 21)]  # the LEAPS
+    # Later in the year the monthlies reach into January: the LEAPS are the Januaries after.
+    june = datetime(2026, 6, 1, 10, 0, tzinfo=NY)
+    later = expirations(CALENDAR, june, weeklies=6, monthlies=12, leaps=2)
+    assert later[-3:] == [date(2027, 5, 21), date(2028, 1, 21), date(2029, 1, 19)]
+
+
+def test_a_leaps_put_is_priced_with_time_value_and_a_moderate_delta() -> None:
+    leap = Contract.option("AAA", date(2028, 1, 21), Decimal(100), "P")
+    quote = market().quote(leap, MONDAY)
+    assert 8.0 < quote.mid < 25.0  # two years of a 27 % IV at the money
+    assert quote.delta is not None and -0.45 < quote.delta < -0.2
+    assert 0 < quote.bid < quote.ask
+
+
 def test_an_expiration_on_a_holiday_moves_to_the_day_before_and_is_gone_after_its_close() -> None:
     before_close = datetime(2026, 4, 2, 15, 59, tzinfo=NY)
     assert expirations(CALENDAR, before_close, weeklies=1, monthlies=0) == [date(2026, 4, 2)]
