@@ -188,7 +188,12 @@ class PriceHistory:
             return day, int((self.anchor - opens).total_seconds() // 60)
         return cal.previous_trading_day(day), _session_minutes(cal, cal.previous_trading_day(day))
 
-    def _synthetic(self, symbol: str, start: datetime, end: datetime) -> Iterator[Minute]:
+    def _spans(
+        self, symbol: str, start: datetime, end: datetime
+    ) -> Iterator[tuple[datetime, float, _Day, int, int]]:
+        """Per synthetic session touching [start, end), oldest first: its open (UTC), the log
+        price at its first minute's open, its draws, and the minute indexes [k_from, k_to)
+        inside the range."""
         spec = self._symbols[symbol]
         cal = self._calendar
         first_day = cal.local(start).date()
@@ -203,18 +208,18 @@ class PriceHistory:
             log_close = log_open - drawn.gap
             day = cal.previous_trading_day(day)
             count = _session_minutes(cal, day)
-        half = max(spec.spread_bps / 20_000.0, 0.0)
         for day, log_open, count in reversed(opens):
-            drawn = self._day(symbol, day)
             session_open = cal.session_open(day).astimezone(UTC)
-            previous = log_open
-            for k in range(count):
-                moment = session_open + timedelta(minutes=k)
-                if moment < start:
-                    previous = log_open + drawn.closes[k]
-                    continue
-                if moment >= end:
-                    break
+            k_from = max(0, math.ceil((start - session_open).total_seconds() / 60))
+            k_to = min(count, math.ceil((end - session_open).total_seconds() / 60))
+            if k_from < k_to:
+                yield session_open, log_open, self._day(symbol, day), k_from, k_to
+
+    def _synthetic(self, symbol: str, start: datetime, end: datetime) -> Iterator[Minute]:
+        half = max(self._symbols[symbol].spread_bps / 20_000.0, 0.0)
+        for session_open, log_open, drawn, k_from, k_to in self._spans(symbol, start, end):
+            previous = log_open + (drawn.closes[k_from - 1] if k_from else 0.0)
+            for k in range(k_from, k_to):
                 o = math.exp(previous)
                 c = math.exp(log_open + drawn.closes[k])
                 h = math.exp(log_open + drawn.highs[k])
@@ -223,7 +228,7 @@ class PriceHistory:
                 spread = max(c * half, 0.005)
                 volume = drawn.volumes[k]
                 yield Minute(
-                    moment,
+                    session_open + timedelta(minutes=k),
                     (o, h, lo, c),
                     (o, h, lo, c),
                     c - spread,
@@ -233,6 +238,47 @@ class PriceHistory:
                     volume,
                     max(volume // 100, 1),
                 )
+
+    def sessions(self, symbol: str, start: datetime, end: datetime) -> Iterator[Minute]:
+        """Like ``minutes`` but one record per synthetic session part and per recorded
+        session (its ``start`` is its first minute): what daily bars are built from, without a
+        year of minute records."""
+        start, end = max(start.astimezone(UTC), self.head), end.astimezone(UTC)
+        if start < self.anchor:
+            half = max(self._symbols[symbol].spread_bps / 20_000.0, 0.0)
+            for session_open, log_open, drawn, k_from, k_to in self._spans(
+                symbol, start, min(end, self.anchor)
+            ):
+                o = math.exp(log_open + (drawn.closes[k_from - 1] if k_from else 0.0))
+                c = math.exp(log_open + drawn.closes[k_to - 1])
+                h = math.exp(log_open + max(drawn.highs[k_from:k_to]))
+                lo = math.exp(log_open + min(drawn.lows[k_from:k_to]))
+                mid = (o + c) / 2
+                spread = max(mid * half, 0.005)
+                volume = sum(drawn.volumes[k_from:k_to])
+                yield Minute(
+                    session_open + timedelta(minutes=k_from),
+                    (o, h, lo, c),
+                    (o, h, lo, c),
+                    mid - spread,
+                    mid + spread,
+                    lo - spread,
+                    h + spread,
+                    volume,
+                    max(volume // 100, 1),
+                )
+        if end > self.anchor:
+            day: date | None = None
+            group: list[Minute] = []
+            for minute in self.minutes(symbol, max(start, self.anchor), end):
+                local_day = self._calendar.local(minute.start).date()
+                if group and local_day != day:
+                    yield _merge(group)
+                    group = []
+                day = local_day
+                group.append(minute)
+            if group:
+                yield _merge(group)
 
     def _day(self, symbol: str, day: date) -> _Day:
         key = (symbol, day)
@@ -261,6 +307,24 @@ class PriceHistory:
         if len(self._days) > _DAY_CACHE:
             self._days.popitem(last=False)
         return drawn
+
+
+def _merge(group: list[Minute]) -> Minute:
+    """Consecutive minutes as one record (time-averaged bid and ask)."""
+    n = len(group)
+    return Minute(
+        group[0].start,
+        (group[0].mid[0], max(m.mid[1] for m in group), min(m.mid[2] for m in group),
+         group[-1].mid[3]),
+        (group[0].last[0], max(m.last[1] for m in group), min(m.last[2] for m in group),
+         group[-1].last[3]),
+        sum(m.bid for m in group) / n,
+        sum(m.ask for m in group) / n,
+        min(m.low_bid for m in group),
+        max(m.high_ask for m in group),
+        sum(m.volume for m in group),
+        sum(m.count for m in group),
+    )  # fmt: skip
 
 
 def _session_minutes(calendar: TradingCalendar, day: date) -> int:

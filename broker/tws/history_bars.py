@@ -40,11 +40,15 @@ def bar_label(moment: datetime, calendar: TradingCalendar, step: int) -> datetim
     """The label (exchange time) of the bar of ``step`` seconds holding ``moment``; ``step``
     0 is a daily bar (labelled at midnight)."""
     local = calendar.local(moment)
+    return _label(local, step, calendar.session_open(local.date()))
+
+
+def _label(local: datetime, step: int, session_open: datetime) -> datetime:
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if step == 0:
         return midnight
     offset = int((local - midnight).total_seconds()) // step * step
-    return max(midnight + timedelta(seconds=offset), calendar.session_open(local.date()))
+    return max(midnight + timedelta(seconds=offset), session_open)
 
 
 def group_bars(
@@ -52,8 +56,16 @@ def group_bars(
 ) -> list[tuple[datetime, list[Minute]]]:
     """Minutes grouped into bars of ``step`` seconds (0: daily), oldest first."""
     bars: dict[datetime, list[Minute]] = {}
+    # One zone conversion and one session look-up per UTC hour, not per minute.
+    hours: dict[datetime, tuple[datetime, datetime]] = {}
     for minute in minutes:
-        bars.setdefault(bar_label(minute.start, calendar, step), []).append(minute)
+        hour = minute.start.replace(minute=0, second=0, microsecond=0)
+        known = hours.get(hour)
+        if known is None:
+            local_hour = calendar.local(hour)
+            known = hours[hour] = (local_hour, calendar.session_open(local_hour.date()))
+        local = known[0] + (minute.start - hour)
+        bars.setdefault(_label(local, step, known[1]), []).append(minute)
     return list(bars.items())
 
 

@@ -61,9 +61,11 @@ _BAR_SECONDS = {
 }  # fmt: skip
 _WHAT = frozenset({"TRADES", "ADJUSTED_LAST", "MIDPOINT", "BID_ASK"})
 _DURATION = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
-#: Trading minutes an intraday request may span (about 1.4 years; "Time length exceed max."
-#: beyond); daily bars may span the whole history (``HISTORY_YEARS``).
-_MAX_MINUTES = 140_000
+#: Trading minutes an intraday request may span: about three months (0.5 s of work on the
+#: event loop at most); longer intraday requests get 162 "Time length exceed max." and must be
+#: split, as IB's own per-bar-size duration limits require. Daily bars may span the whole
+#: history (``HISTORY_YEARS``).
+_MAX_MINUTES = 30_000
 _TRADING_SHARE = (390 / 1440) * (5 / 7)  # trading minutes per calendar minute, roughly
 _IDENTICAL_S = 15.0
 _BURST_S, _BURST_MAX = 2.0, 5  # six or more within two seconds is a violation
@@ -192,7 +194,8 @@ class HistoryDesk:
         step = _BAR_SECONDS[req.bar_size]
         if step and (end - start).total_seconds() / 60 * _TRADING_SHARE > _MAX_MINUTES:
             return msg.error(req_id, 162, f"{_HMDS}Time length exceed max.")
-        minutes = self._history.minutes(symbol, start, end)
+        source = self._history.sessions if step == 0 else self._history.minutes
+        minutes = source(symbol, start, end)
         bars = group_bars(minutes, self._calendar, step)
         if not bars:
             return msg.error(req_id, 162, f"{_HMDS}HMDS query returned no data: {symbol}")
@@ -221,8 +224,14 @@ class HistoryDesk:
         if req.what not in _WHAT:
             shown = ", ".join(sorted(_WHAT))
             return 162, f"{_HMDS}whatToShow {req.what} is not simulated ({shown})"
-        if _DURATION.match(req.duration) is None:
+        match = _DURATION.match(req.duration)
+        if match is None:
             cause = f"Invalid duration {req.duration!r} (an integer and S, D, W, M or Y)"
+            return 321, f"Error validating request:-'bP' : cause - {cause}"
+        if match.group(2) == "D" and int(match.group(1)) > 365:
+            cause = (
+                "Historical data requests for durations longer than 365 days must be made in years"
+            )
             return 321, f"Error validating request:-'bP' : cause - {cause}"
         return None
 

@@ -164,8 +164,10 @@ async def test_an_unknown_contract_and_an_unsupported_bar_size_end_the_request(
     aapl = await qualified(ib, "AAPL")
     assert await _bars(ib, aapl, "1 D", "1 secs") == []
     assert await _bars(ib, aapl, "1 D", "1 hour", "OPTION_IMPLIED_VOLATILITY") == []
+    assert await _bars(ib, aapl, "1 Y", "1 min") == []  # split it, as at IB
     codes = [code for _, code, _ in errors]
-    assert codes.count(200) == 1 and codes.count(162) == 2
+    assert codes.count(200) == 1 and codes.count(162) == 3
+    assert any("Time length exceed max" in text for _, _, text in errors)
 
 
 async def test_keep_up_to_date_streams_the_forming_bar_until_cancelled(
