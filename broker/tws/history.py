@@ -16,8 +16,9 @@ at the symbol's configured price):
   past in every run and whatever was requested before.
 
 Only regular trading hours exist (the simulator has no extended session), so ``useRTH`` 0 and 1
-give the same bars. Minutes are ``Minute`` tuples; ``PriceHistory.minutes`` yields them oldest
-first for a time range.
+give the same bars. ``PriceHistory.minutes`` yields ``Minute`` records oldest first for a time
+range; ``PriceHistory.sessions`` yields one record per session (what daily bars need, without a
+year of minute records).
 """
 
 from __future__ import annotations
