@@ -12,7 +12,8 @@ count) x n``. Dates: ``YYYYMMDD`` for daily bars; intraday ``YYYYMMDD HH:MM:SS <
 What is served: stocks; bar sizes 1/2/3/5/10/15/20/30 mins, 1/2/3/4/8 hours and 1 day;
 durations ``N S|D|W|M|Y`` (``D`` counts trading sessions back from the end, including the
 end's own session once it has opened: our reading of IB's "N D", under which "2 D" on a
-Monday gives Friday and Monday; more than 365 D must be asked in years, 321, as at IB; ``W``/``M``/``Y`` are calendar weeks, months and years);
+Monday gives Friday and Monday; more than 365 D must be asked in years, 321, as at IB;
+``W``/``M``/``Y`` are calendar weeks, months and years);
 whatToShow TRADES (= ADJUSTED_LAST: the simulated stocks pay no dividends), MIDPOINT and BID_ASK
 (IB's definition: open = time-average bid, high = max ask, low = min bid, close = time-average
 ask). MIDPOINT and BID_ASK bars carry volume, WAP and count -1 as IB sends them.
