@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
+from loguru import logger
+
 from actors.context import EngineContext
 from actors.messages import (
     OrderProposal,
@@ -26,6 +28,7 @@ from actors.order_state import WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision, reject
 from broker.base import OrderRequest, OrderStatus, OrderType, Side
+from broker.ticks import on_tick_request
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
 
@@ -98,7 +101,7 @@ class PlacingMixin:
         order = self.orders.get(order_id)
         if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
             return
-        if not self.ctx.broker.place_order(self._request(order.record)):
+        if not self.ctx.broker.place_order(self._on_tick(self._request(order.record))):
             self._set_status(
                 order_id,
                 OrderStatus.REJECTED,
@@ -107,6 +110,22 @@ class PlacingMixin:
                 self.ctx.clock.now(),
                 "refused at the broker adapter (gate closed)",
             )
+
+    def _on_tick(self, request: OrderRequest) -> OrderRequest:
+        """The last guard before the broker: every order was priced on its contract's ticks
+        when it was made; one that is not (a rule learnt since) goes out rounded, not to be
+        refused with 110."""
+        rounded = on_tick_request(request, self.ctx.broker.tick_rule(request.contract))
+        if rounded != request:
+            logger.warning(
+                "order {}: price {} / stop {} off tick, sent as {} / {}",
+                request.client_order_id,
+                request.limit_price,
+                request.stop_price,
+                rounded.limit_price,
+                rounded.stop_price,
+            )
+        return rounded
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
         if proposal.contract.is_option:
@@ -143,6 +162,7 @@ class PlacingMixin:
 
     def _records(self, proposal: OrderProposal, now: datetime) -> list[OrderRecord]:
         """The entry (or exit) and, for an entry, its attached protective stop."""
+        tick = self.ctx.broker.tick_rule(proposal.contract)
         request = OrderRequest(
             client_order_id=proposal.proposal_id,
             contract=proposal.contract,
@@ -152,6 +172,7 @@ class PlacingMixin:
             limit_price=proposal.limit_price,
             reduce_only=proposal.reduce_only,
         )
+        request = on_tick_request(request, tick)
         records = [
             OrderRecord.from_request(
                 request,
@@ -176,6 +197,7 @@ class PlacingMixin:
                 reduce_only=True,
                 tif="GTC",
             )
+            stop = on_tick_request(stop, tick)
             records.append(
                 OrderRecord.from_request(
                     stop,

@@ -37,6 +37,7 @@ from actors.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
 from actors.rules.reconcile import position_differences as compare_positions
 from actors.rules.reconcile_text import reconciled_reason
 from broker.base import ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
+from broker.ticks import on_tick_request
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
@@ -356,6 +357,9 @@ class ReconcileMixin:
                 reduce_only=True,
                 tif="GTC",
             )
+            # An average fill price is rarely on tick (190.1234): the stop is rounded toward
+            # the market (a SELL stop up), see ``round_to_tick``.
+            request = on_tick_request(request, self.ctx.broker.tick_rule(position.contract))
             record = OrderRecord.from_request(
                 request, va_id=va_id, purpose=Purpose.STOP.value, created_at=now, reason="stop"
             )
