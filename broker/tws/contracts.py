@@ -19,9 +19,11 @@ from typing import Protocol
 from actors.calendar import TradingCalendar
 from broker.base import Contract
 from broker.sim.chains import plain_strike
+from broker.ticks import NICKEL, OPTION_CLASSES, STOCK, TickRule
 from broker.tws.codec import Field, FieldReader
 
 __all__ = [
+    "MARKET_RULES",
     "SUPPORTED_ORDER_TYPES",
     "ContractQuery",
     "Instrument",
@@ -36,7 +38,6 @@ __all__ = [
 
 #: Order types the simulator executes (also advertised in contractDetails.orderTypes).
 SUPPORTED_ORDER_TYPES = ("MKT", "LMT", "STP")
-_MARKET_RULE_ID = 26  # "0.01 from 0": the rule IB uses for US stocks
 _SESSION_DAYS = 7  # calendar days of sessions listed in tradingHours / liquidHours
 
 
@@ -69,6 +70,10 @@ class Instrument:
     industry: str = ""
     min_tick: Decimal = Decimal("0.01")
     under_con_id: int = 0  # options: the underlying stock's conId
+    # The price increments orders must follow (error 110 otherwise), reported as its
+    # marketRuleIds; for a stock, ``option_rule`` is the tick class of its options.
+    tick_rule: TickRule = STOCK
+    option_rule: TickRule = NICKEL
 
     def contract(self) -> Contract:
         """The simulator's contract for this instrument (an option's key matches the chain's,
@@ -180,6 +185,8 @@ class InstrumentRegistry:
         symbols: the simulated stock tickers.
         primary_exchange: the primary listing exchange reported for every stock.
         industries: optional sector/industry name per symbol (contractDetails.industry).
+        option_ticks: the tick class of each symbol's options (``broker.ticks``
+            ``OPTION_CLASSES`` names); ``nickel`` for a symbol not listed.
     """
 
     def __init__(
@@ -188,8 +195,10 @@ class InstrumentRegistry:
         *,
         primary_exchange: str = "NASDAQ",
         industries: Mapping[str, str] | None = None,
+        option_ticks: Mapping[str, str] | None = None,
     ) -> None:
         industries = industries or {}
+        option_ticks = option_ticks or {}
         by_con_id: dict[int, Instrument] = {}
         by_symbol: dict[str, Instrument] = {}
         for symbol in sorted(set(symbols)):
@@ -204,6 +213,7 @@ class InstrumentRegistry:
                 trading_class="NMS" if primary_exchange == "NASDAQ" else symbol,
                 long_name=f"{symbol} SIMULATED STOCK",
                 industry=industries.get(symbol, ""),
+                option_rule=OPTION_CLASSES[option_ticks.get(symbol, "nickel")],
             )
             by_con_id[con_id] = instrument
             by_symbol[symbol] = instrument
@@ -284,7 +294,7 @@ def contract_details_fields(
     option = instrument.sec_type == "OPT"
     valid_exchanges = ["SMART", instrument.primary_exchange, "CBOE" if option else "ISLAND"]
     valid_exchanges = list(dict.fromkeys(valid_exchanges))
-    rules = ",".join(str(_MARKET_RULE_ID) for _ in valid_exchanges)
+    rules = ",".join(str(instrument.tick_rule.rule_id) for _ in valid_exchanges)
     return [
         10,
         req_id,
@@ -329,6 +339,19 @@ def contract_details_fields(
     ]
 
 
-def market_rule_fields(rule_id: int) -> list[Field]:
-    """The ``marketRule`` message (93): one price band of one cent from zero."""
-    return [93, rule_id, 1, 0.0, 0.01]
+#: The market rules the simulated TWS answers ``reqMarketRule`` with, by id.
+MARKET_RULES: dict[int, TickRule] = {
+    rule.rule_id: rule for rule in (STOCK, *OPTION_CLASSES.values()) if rule.rule_id is not None
+}
+
+
+def market_rule_fields(rule_id: int) -> list[Field] | None:
+    """The ``marketRule`` message (93) for ``rule_id``: its price bands as (lowEdge,
+    increment) pairs; None for an id the simulator does not define."""
+    rule = MARKET_RULES.get(rule_id)
+    if rule is None:
+        return None
+    fields: list[Field] = [93, rule_id, len(rule.bands)]
+    for band in rule.bands:
+        fields += [float(band.low_edge), float(band.increment)]
+    return fields

@@ -85,6 +85,7 @@ class TwsSimSettings:
             self.symbols,
             primary_exchange=self.primary_exchange,
             industries=self.industries,
+            option_ticks={name: spec.option_ticks for name, spec in self.symbols.items()},
         )
         object.__setattr__(self, "registry", registry)
 
