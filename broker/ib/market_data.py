@@ -173,7 +173,7 @@ class MarketData:
         )
         details = _only(found, wanted.secType)
         result = details.contract if details is not None else None
-        if result is None or not result.conId:
+        if details is None or result is None or not result.conId:
             logger.warning("ib: IB does not know {}", contract.key)
             self._unknown[contract.key] = self.ctx.mono()
             return None
