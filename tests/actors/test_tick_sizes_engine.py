@@ -1,6 +1,7 @@
 """Every price the engine sends is on its contract's ticks (error 110 otherwise): a naked-put
 entry, its re-prices and its profit-target exit on a nickel class ($0.05 below $3, $0.10 from
-$3), against the in-process simulator, which refuses off-tick prices as TWS does."""
+$3), and a stock signal's limit and stop, against the in-process simulator, which refuses
+off-tick prices as TWS does."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from actors.engine import Engine
-from broker.base import OrderRequest
-from broker.ticks import NICKEL
+from broker.base import OrderRequest, OrderStatus, OrderType
+from broker.ticks import NICKEL, STOCK
 from tests.actors.test_naked_put_engine import MONDAY_10, config, move, orders, sold_put
-from tests.support.engine import SimEngine, start_engine
+from tests.support.engine import SimEngine, make_config, start_engine
 
 
 @dataclass
@@ -94,3 +95,21 @@ def test_the_profit_target_of_a_nickel_class_put_is_sent_on_tick_and_fills(
         assert exit_order.limit_price <= entry.avg_fill_price / 2
         assert exit_order.status.value == "filled"
         assert all(NICKEL.on_tick(p) for _, _, p in sent.prices)
+
+
+def test_a_stock_signals_limit_and_its_protective_stop_are_sent_on_the_stocks_ticks(
+    tmp_path: Path,
+) -> None:
+    sent = _Sent()
+    sim = start_engine(tmp_path, make_config(), broker_factory=_recording(sent))
+    try:
+        bid = Decimal(repr(sim.engine.broker.last_quote("AAPL").bid))
+        asked = bid - Decimal("5.005")  # an inbox line may ask for any price
+        sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=asked)
+        entry, stop = sim.ledger.order(sid), sim.ledger.order(f"{sid}.stop")
+        assert entry.limit_price == asked - Decimal("0.005")  # a buy rounds down
+        assert entry.status is OrderStatus.SUBMITTED  # not refused with 110
+        assert stop.stop_price is not None and STOCK.on_tick(stop.stop_price)
+        assert sent.prices and all(STOCK.on_tick(p) for _, _, p in sent.prices)
+    finally:
+        sim.engine.stop()
