@@ -13,8 +13,6 @@ from dataclasses import replace
 from datetime import datetime
 from functools import partial
 
-from loguru import logger
-
 from actors.context import EngineContext
 from actors.messages import (
     OrderProposal,
@@ -101,7 +99,7 @@ class PlacingMixin:
         order = self.orders.get(order_id)
         if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
             return
-        if not self.ctx.broker.place_order(self._on_tick(self._request(order.record))):
+        if not self.ctx.broker.place_order(self._request(order.record)):
             self._set_status(
                 order_id,
                 OrderStatus.REJECTED,
@@ -110,22 +108,6 @@ class PlacingMixin:
                 self.ctx.clock.now(),
                 "refused at the broker adapter (gate closed)",
             )
-
-    def _on_tick(self, request: OrderRequest) -> OrderRequest:
-        """The last guard before the broker: every order was priced on its contract's ticks
-        when it was made; one that is not (a rule learnt since) goes out rounded, not to be
-        refused with 110."""
-        rounded = on_tick_request(request, self.ctx.broker.tick_rule(request.contract))
-        if rounded != request:
-            logger.warning(
-                "order {}: price {} / stop {} off tick, sent as {} / {}",
-                request.client_order_id,
-                request.limit_price,
-                request.stop_price,
-                rounded.limit_price,
-                rounded.stop_price,
-            )
-        return rounded
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
         if proposal.contract.is_option:
