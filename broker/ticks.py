@@ -6,15 +6,16 @@ edge and the increment that applies from it up to the next band's low edge. A pr
 when it is a whole multiple of the increment of the band it lies in. The IB adapter builds a
 rule from IB's answer (``TickRule.from_increments``); the simulators use the named rules below.
 
-US listed options (source: the Penny Interval Program, e.g. MIAX notice of 2020-06-30; see
-docs/RELIABILITY.md and /work/shared/ib_reality.md row 3):
+US listed options (sources: the Penny Interval Program, MIAX notice of 2020-06-30 on
+mondovisione.com; marketdata.app "option tick sizes"):
 
 - ``penny``: $0.01 below $3, $0.05 from $3 (classes in the Penny Interval Program);
 - ``penny_all``: $0.01 at every price (SPY, QQQ, IWM);
 - ``nickel``: $0.05 below $3, $0.10 from $3 (every other class).
 
 US stocks: $0.01 from $1 and $0.0001 below $1 (Reg NMS rule 612). TWS rejects a price off its
-contract's rule with error 110, on a new order and on a modification alike.
+contract's rule with error 110, on a new order and on a modification alike (QuantConnect/Lean
+#3453; IB: interactivebrokers.github.io/tws-api/minimum_increment.html for the rules).
 
 A ``nickel`` price is on tick in every option class ($0.05 multiples are cents, $0.10
 multiples are nickels), so ``default_rule`` answers ``nickel`` for an option whose own rule is
