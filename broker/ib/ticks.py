@@ -6,7 +6,9 @@ any price, so too fine for an option above $3) and ``ContractDetails.marketRuleI
 id per entry of ``validExchanges``; ``reqMarketRule(id)`` answers the rule's price bands
 (lowEdge, increment). The book keeps the rule of the SMART entry (the exchange our orders are
 routed to) per contract key, and each rule once per id: rules are few and shared by thousands
-of contracts, so one request per id per session is all it costs.
+of contracts, so one request per id per session is all it costs (concurrent qualifications
+share one request; a rule IB did not answer is asked for again only after
+``RETRY_FAILED_RULE_S``).
 
 Threads: ``learn`` runs on the ib-loop thread (it awaits IB). ``rule`` is read from actor
 threads: it only reads a dict the loop thread writes with single assignments (atomic in
@@ -25,7 +27,11 @@ from broker.base import Contract
 from broker.ib.context import IbContext
 from broker.ticks import TickRule, default_rule
 
-__all__ = ["TickBook", "smart_rule_id"]
+__all__ = ["RETRY_FAILED_RULE_S", "TickBook", "smart_rule_id"]
+
+#: A market rule IB did not answer (or answered malformed) is not asked for again for this long
+#: (wall seconds); its contracts keep the default rule meanwhile.
+RETRY_FAILED_RULE_S = 600.0
 
 
 def smart_rule_id(details: ContractDetails) -> int | None:
@@ -51,6 +57,7 @@ class TickBook:
         self._by_key: dict[str, TickRule] = {}
         self._by_id: dict[int, TickRule] = {}
         self._fetching: dict[int, asyncio.Future[TickRule | None]] = {}
+        self._failed: dict[int, float] = {}  # rule id -> when IB last failed to answer (mono)
 
     def rule(self, contract: Contract) -> TickRule:
         """``contract``'s rule, or ``default_rule`` while it is not known (any thread)."""
@@ -77,6 +84,9 @@ class TickBook:
         known = self._by_id.get(rule_id)
         if known is not None:
             return known
+        failed_at = self._failed.get(rule_id)
+        if failed_at is not None and self.ctx.mono() - failed_at < RETRY_FAILED_RULE_S:
+            return None  # not asked again for a while: each try costs ib_async's 1 s wait
         pending = self._fetching.get(rule_id)
         if pending is not None:  # another qualification is asking already
             return await asyncio.shield(pending)
@@ -96,6 +106,7 @@ class TickBook:
         increments = await self.ctx.ib.reqMarketRuleAsync(rule_id)
         if not increments:
             logger.warning("ib: market rule {} not answered: default tick rules apply", rule_id)
+            self._failed[rule_id] = self.ctx.mono()
             return None
         try:
             rule = TickRule.from_increments(
@@ -103,6 +114,8 @@ class TickBook:
             )
         except ValueError as exc:
             logger.warning("ib: {}: default tick rules apply", exc)
+            self._failed[rule_id] = self.ctx.mono()
             return None
+        self._failed.pop(rule_id, None)
         self._by_id[rule_id] = rule
         return rule
