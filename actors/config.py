@@ -145,6 +145,9 @@ class SymbolSettings(_Section):
     display_size: int = Field(default=500, ge=100, le=10_000_000)  # shares shown at the touch
     # tws-sim's primaryExchange for this stock; unset = its real listing (broker.sim.listings)
     primary_exchange: Literal["NASDAQ", "ISLAND", "NYSE", "ARCA", "AMEX", "BATS"] | None = None
+    # Tick class of its options (broker.ticks): penny = $0.01 below $3 and $0.05 from $3,
+    # penny_all = $0.01 at every price (SPY, QQQ, IWM), nickel = $0.05 / $0.10 (most classes).
+    option_ticks: Literal["penny", "penny_all", "nickel"] = "nickel"
 
 
 class OptionSettings(_Section):

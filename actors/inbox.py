@@ -113,7 +113,8 @@ def parse_line(
         close=close,
         quantity=quantity,
         order_type=OrderType.LMT if limit is not None else None,
-        limit_price=Decimal(str(limit)).quantize(Decimal("0.01")) if limit is not None else None,
+        # As written: the VA rounds it onto the stock's ticks by side (broker.ticks).
+        limit_price=Decimal(str(limit)) if limit is not None else None,
     )
 
 

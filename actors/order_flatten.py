@@ -33,6 +33,7 @@ from actors.risk_governor import STATE_KIND
 from actors.rules.flatten import Cross, plan_flatten
 from actors.rules.repricing import plan_progress, reprice_detail, to_market_detail
 from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
+from broker.ticks import round_to_tick
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FlattenMixin"]
 
-CENT = Decimal("0.01")
 MID_QUANTUM = Decimal("0.0001")
 
 
@@ -233,7 +233,7 @@ class FlattenMixin:
         if quote is None:
             return None
         price = quote.bid if side is Side.SELL else quote.ask
-        return Decimal(str(price)).quantize(CENT)
+        return round_to_tick(price, self.ctx.broker.tick_rule(contract), side=side)
 
     def _resume_flatten(self, now: datetime) -> None:
         """Go on with a whole-account flatten after a crash: cancel working entries, then cross

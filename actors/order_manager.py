@@ -60,7 +60,6 @@ from db.records import ExecutionRecord, OrderRecord
 __all__ = ["OrderManager"]
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 
 

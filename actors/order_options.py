@@ -254,6 +254,7 @@ class OptionOrdersMixin:
             ask=quote.ask,
             step=state.reprices,
             steps=state.plan.steps,
+            tick=self.ctx.broker.tick_rule(record.contract),
         )
         if limit == record.limit_price:
             return

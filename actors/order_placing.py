@@ -25,6 +25,7 @@ from actors.order_state import WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision, reject
 from broker.base import OrderRequest, OrderStatus, OrderType, Side
+from broker.ticks import on_tick_request
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
 
@@ -147,6 +148,7 @@ class PlacingMixin:
 
     def _records(self, proposal: OrderProposal, now: datetime) -> list[OrderRecord]:
         """The entry (or exit) and, for an entry, its attached protective stop."""
+        tick = self.ctx.broker.tick_rule(proposal.contract)
         request = OrderRequest(
             client_order_id=proposal.proposal_id,
             contract=proposal.contract,
@@ -156,6 +158,7 @@ class PlacingMixin:
             limit_price=proposal.limit_price,
             reduce_only=proposal.reduce_only,
         )
+        request = on_tick_request(request, tick)
         records = [
             OrderRecord.from_request(
                 request,
@@ -180,6 +183,7 @@ class PlacingMixin:
                 reduce_only=True,
                 tif="GTC",
             )
+            stop = on_tick_request(stop, tick)
             records.append(
                 OrderRecord.from_request(
                     stop,

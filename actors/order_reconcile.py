@@ -37,14 +37,14 @@ from actors.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
 from actors.rules.reconcile import position_differences as compare_positions
 from actors.rules.reconcile_text import reconciled_reason
 from broker.base import ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
+from broker.ticks import TickRule, on_tick_request, round_to_tick
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
     from actors.base import AddressBook
 
-__all__ = ["ReconcileMixin"]
+__all__ = ["ReconcileMixin", "replacement_stop"]
 
-CENT = Decimal("0.01")
 #: Positions reads per look before the look counts as inconsistent (the market kept filling).
 READS_PER_LOOK = 3
 #: How each kind of pass words what it finds: (where the order went, when it was not found).
@@ -52,6 +52,16 @@ _WORDS = {
     "startup": ("while the engine was away", "at startup"),
     "reconnect": ("while the connection was down", "after a reconnect"),
 }
+
+
+def replacement_stop(avg_price: Decimal, side: Side, stop_pct: Decimal, tick: TickRule) -> Decimal:
+    """The stop price of a replaced protective stop with no earlier stop to copy: ``stop_pct``
+    (a fraction) away from the position's average price, on the stop's ``side`` (SELL under a
+    long), rounded onto ``tick`` toward the market (``round_to_tick``: an average fill price is
+    rarely on tick, e.g. 100.0233)."""
+    distance = avg_price * stop_pct
+    price = avg_price - distance if side is Side.SELL else avg_price + distance
+    return round_to_tick(price, tick, side=side)
 
 
 @dataclass(slots=True)
@@ -336,16 +346,12 @@ class ReconcileMixin:
                 for o in self.ctx.ledger.orders(va_id=va_id)
                 if o.purpose == Purpose.STOP and o.contract_key == key and o.stop_price
             ]
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            tick = self.ctx.broker.tick_rule(position.contract)
             if lost:
                 price = lost[-1].stop_price
             else:
-                distance = (position.avg_price * stop_pct).quantize(CENT)
-                price = (
-                    position.avg_price - distance
-                    if position.quantity > 0
-                    else position.avg_price + distance
-                )
-            side = Side.SELL if position.quantity > 0 else Side.BUY
+                price = replacement_stop(position.avg_price, side, stop_pct, tick)
             request = OrderRequest(
                 self.ctx.new_id(f"{va_id}-restop"),
                 position.contract,
@@ -356,6 +362,7 @@ class ReconcileMixin:
                 reduce_only=True,
                 tif="GTC",
             )
+            request = on_tick_request(request, tick)
             record = OrderRecord.from_request(
                 request, va_id=va_id, purpose=Purpose.STOP.value, created_at=now, reason="stop"
             )

@@ -261,6 +261,7 @@ class PositionMonitor(EngineActor):
             mark=watched.mark,
             dte=days_to_expiry(contract.expiry, self.ctx.calendar.local(now).date()),
             rules=self.option_rules,
+            tick=self.ctx.broker.tick_rule(contract),
         )
         if reason is None:
             return
@@ -283,8 +284,9 @@ class PositionMonitor(EngineActor):
         cfg = self.ctx.config.exits.options
         side = Side.BUY if watched.quantity < 0 else Side.SELL
         va, contract = watched.va_id, watched.contract
+        tick = self.ctx.broker.tick_rule(contract)
         if reason == "profit_target":
-            limit = profit_target_price(watched.avg_price, self.option_rules)
+            limit = profit_target_price(watched.avg_price, self.option_rules, tick)
             return ExitRequest(va, contract, reason, now, OrderType.LMT, limit)
         if reason == "stop":
             if cfg.stop_order == "market":
@@ -295,11 +297,15 @@ class PositionMonitor(EngineActor):
                 max_reprices=cfg.stop_max_reprices,
                 then_market=True,
             )
-            limit = repriced_limit(side=side, bid=quote.bid, ask=quote.ask, step=0, steps=0)
+            limit = repriced_limit(
+                side=side, bid=quote.bid, ask=quote.ask, step=0, steps=0, tick=tick
+            )
             return ExitRequest(va, contract, reason, now, OrderType.LMT, limit, plan)
         steps = cfg.limit_reprice_steps
         plan = RepricePlan(interval_s=cfg.limit_reprice_s, steps=steps)
-        limit = repriced_limit(side=side, bid=quote.bid, ask=quote.ask, step=0, steps=steps)
+        limit = repriced_limit(
+            side=side, bid=quote.bid, ask=quote.ask, step=0, steps=steps, tick=tick
+        )
         return ExitRequest(va, contract, reason, now, OrderType.LMT, limit, plan)
 
     def _risk(self, watched: _Watched) -> PositionRisk:

@@ -157,7 +157,12 @@ class OptionTrading(SignalHandling):
             max_reprices=spec.reprice_steps,
         )
         limit = repriced_limit(
-            side=Side.SELL, bid=quote.bid, ask=quote.ask, step=0, steps=spec.reprice_steps
+            side=Side.SELL,
+            bid=quote.bid,
+            ask=quote.ask,
+            step=0,
+            steps=spec.reprice_steps,
+            tick=self.ctx.broker.tick_rule(contract),
         )
         delta = quote.delta if quote.delta is not None else choice.delta
         proposal = OrderProposal(

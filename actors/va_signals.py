@@ -27,6 +27,7 @@ from actors.rules.decision import Decision, reject
 from actors.rules.repricing import RepricePlan
 from actors.rules.va_rules import VABook, check_entry, size_position
 from broker.base import Contract, OrderType, Quote, Side
+from broker.ticks import round_to_tick
 
 __all__ = ["CENT", "SignalHandling", "exact_mid"]
 
@@ -116,11 +117,20 @@ class SignalHandling:
         if quantity <= 0:
             return reject("size", f"0 shares at {touch} with stop distance {stop_distance}")
         order_type = signal.order_type or OrderType(self._entry_type())
+        tick = self.ctx.broker.tick_rule(signal.contract)
         limit = signal.limit_price
         if order_type is OrderType.LMT and limit is None:
             offset = Decimal(str(self.ctx.config.orders.entry_limit_offset_bps)) / 10_000
-            limit = _price(float(touch * (1 + offset if buy else 1 - offset)), up=buy)
-        stop_price = touch - stop_distance if buy else touch + stop_distance
+            limit = touch * (1 + offset if buy else 1 - offset)
+        if limit is not None:  # the offset limit, or the inbox's: onto the stock's ticks
+            limit = round_to_tick(limit, tick, side=signal.side)
+        # The protective stop rounds by its own side (the opposite): toward the market, so
+        # the loss at the stop stays within the ``stop_distance`` the size was computed on.
+        stop_price = round_to_tick(
+            touch - stop_distance if buy else touch + stop_distance,
+            tick,
+            side=signal.side.opposite,
+        )
         return OrderProposal(
             proposal_id=signal.signal_id,
             va_id=self.va_id,

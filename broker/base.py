@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from broker.ticks import TickRule
 
 __all__ = [
     "AccountSnapshot",
@@ -392,6 +395,12 @@ class Broker(Protocol):
     ) -> list[Quote]:
         """A snapshot of ``symbol``'s listed options now (optionally one right and an expiry
         window): one quote per contract with IV, greeks and open interest."""
+        ...
+
+    def tick_rule(self, contract: Contract) -> TickRule:
+        """``contract``'s price increments, at once (no request): what the broker learnt of
+        it, or ``broker.ticks.default_rule`` while it knows nothing. Every price the engine
+        sends is rounded onto it with ``broker.ticks.round_to_tick``."""
         ...
 
     def place_order(self, order: OrderRequest) -> bool: ...

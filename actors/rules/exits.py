@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from actors.calendar import TradingCalendar
+from broker.base import Side
+from broker.ticks import TickRule, round_to_tick
 
 __all__ = [
     "OptionExitRules",
@@ -20,8 +22,6 @@ __all__ = [
     "evaluate_stock_exit",
     "profit_target_price",
 ]
-
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +78,12 @@ class OptionExitRules:
     time_exit_dte: int
 
 
-def profit_target_price(credit: Decimal, rules: OptionExitRules) -> Decimal:
+def profit_target_price(credit: Decimal, rules: OptionExitRules, tick: TickRule) -> Decimal:
     """The highest price a profit-target buy-back pays, per share: the credit times
-    (1 - ``profit_take_pct`` / 100), rounded down to the cent."""
+    (1 - ``profit_take_pct`` / 100), rounded down onto the option's ``tick`` rule (a buy:
+    ``round_to_tick``), and at least its smallest tick."""
     keep = Decimal(str(rules.profit_take_pct)) / 100
-    return (credit * (1 - keep)).quantize(_CENT, rounding=ROUND_FLOOR)
+    return round_to_tick(credit * (1 - keep), tick, side=Side.BUY)
 
 
 def evaluate_option_exit(
@@ -93,19 +94,20 @@ def evaluate_option_exit(
     mark: Decimal,
     dte: int,
     rules: OptionExitRules,
+    tick: TickRule,
 ) -> str | None:
     """The reason to close an option position now, or None.
 
     For a short position (``quantity`` < 0) sold at ``credit`` per share: ``profit_target``
-    when the ``ask`` (what buying back costs) is at or below ``profit_target_price``;
-    ``stop`` when the ``mark`` (the mid, so a wide ask alone does not stop it out) is at or
-    above ``stop_loss_multiple`` x credit. For any position: ``time`` at ``time_exit_dte``
-    days to expiry or fewer.
+    when the ``ask`` (what buying back costs) is at or below ``profit_target_price`` (on the
+    option's ``tick`` rule: the price the buy-back is sent at); ``stop`` when the ``mark``
+    (the mid, so a wide ask alone does not stop it out) is at or above ``stop_loss_multiple``
+    x credit. For any position: ``time`` at ``time_exit_dte`` days to expiry or fewer.
     """
     if quantity == 0 or credit <= 0:
         return None
     if quantity < 0:
-        if ask <= profit_target_price(credit, rules):
+        if ask <= profit_target_price(credit, rules, tick):
             return "profit_target"
         if mark >= credit * Decimal(str(rules.stop_loss_multiple)):
             return "stop"

@@ -7,9 +7,9 @@ re-price moves it a step further toward the natural price, never past it::
 
     limit(k) = mid + (natural - mid) x min(k, steps) / steps       (k = 0, 1, 2, ...)
 
-rounded to the cent toward the mid, so a sell never asks less than the bid and a buy never
-bids more than the ask. The OrderManager applies a plan to any order that carries one
-(option entries, option exits, flatten).
+rounded onto the contract's ticks toward the mid (``broker.ticks.round_to_tick``), so a sell
+never asks less than the bid and a buy never bids more than the ask. The OrderManager applies
+a plan to any order that carries one (option entries, option exits, flatten).
 
 A plan lives in the OrderManager's memory; what survives a crash or a restart is what the
 ledger stores of it: each re-price that moved the limit is an order event whose detail
@@ -24,12 +24,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from broker.base import Side
+from broker.ticks import TickRule, round_to_tick
 
 __all__ = [
-    "CENT",
     "PlanProgress",
     "RepricePlan",
     "plan_done",
@@ -38,8 +38,6 @@ __all__ = [
     "repriced_limit",
     "to_market_detail",
 ]
-
-CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +66,23 @@ class RepricePlan:
             raise ValueError("steps and max_reprices must be >= 0")
 
 
-def repriced_limit(*, side: Side, bid: float, ask: float, step: int, steps: int) -> Decimal:
+def repriced_limit(
+    *, side: Side, bid: float, ask: float, step: int, steps: int, tick: TickRule
+) -> Decimal:
     """The limit of re-price number ``step`` (0 = the first limit) of an order on ``side``,
-    given the quote now: between the mid and the natural price, rounded toward the mid, and
-    at least one cent."""
+    given the quote now: between the mid and the natural price, rounded onto the contract's
+    ``tick`` rule toward the mid (``round_to_tick``: a sell up, a buy down), never past the
+    natural price rounded the same way, and at least the smallest tick."""
     bid_d = Decimal(repr(bid))
     ask_d = Decimal(repr(ask))
     mid = (bid_d + ask_d) / 2
     natural = bid_d if side is Side.SELL else ask_d
     fraction = Decimal(1) if steps <= 0 else Decimal(min(max(step, 0), steps)) / steps
     price = mid + (natural - mid) * fraction
-    rounding = ROUND_CEILING if side is Side.SELL else ROUND_FLOOR
-    limit = price.quantize(CENT, rounding=rounding)
+    limit = round_to_tick(price, tick, side=side)
     if side is Side.SELL:
-        limit = max(limit, bid_d.quantize(CENT, rounding=ROUND_CEILING))
-    else:
-        limit = min(limit, ask_d.quantize(CENT, rounding=ROUND_FLOOR))
-    return max(limit, CENT)
+        return max(limit, round_to_tick(bid_d, tick, side=side))
+    return min(limit, round_to_tick(ask_d, tick, side=side))
 
 
 def plan_done(plan: RepricePlan, reprices: int) -> bool:

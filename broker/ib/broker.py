@@ -43,6 +43,7 @@ from broker.ib.market_data import MarketData
 from broker.ib.orders import OrderDesk
 from broker.ib.resilience import Backoff, RequestBudget, StaleWatchdog
 from broker.ib.safety import check_port
+from broker.ticks import TickRule, default_rule
 
 __all__ = ["IBBroker"]
 
@@ -192,6 +193,13 @@ class IBBroker:
         self._connection.wire()
 
     # -- market data ---------------------------------------------------------------------------
+    def tick_rule(self, contract: Contract) -> TickRule:
+        """``contract``'s price increments from IB's contract details and market rule, learnt
+        when the contract was qualified (a subscription or a chain scan); ``default_rule``
+        before that (any thread, never waits)."""
+        market = self._market
+        return market.ticks.rule(contract) if market is not None else default_rule(contract)
+
     def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
         wanted = list(contracts)
         for contract in wanted:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from ib_async import Contract as IbContract
-from ib_async import Ticker
+from ib_async import ContractDetails, Ticker
 from loguru import logger
 
 from broker.base import Contract, Quote
@@ -25,6 +25,7 @@ from broker.ib.context import IbContext
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
 from broker.ib.resilience import StaleWatchdog
+from broker.ib.ticks import TickBook
 
 __all__ = ["MarketData"]
 
@@ -52,10 +53,17 @@ class _ChainCache:
     quotes: list[Quote] = field(default_factory=list)
 
 
+def _only(found: list[ContractDetails], sec_type: str) -> ContractDetails | None:
+    """The one contract details of that security type, None if none or ambiguous."""
+    matching = [d for d in found if d.contract is not None and d.contract.secType == sec_type]
+    return matching[0] if len(matching) == 1 else None
+
+
 class MarketData:
     def __init__(self, ctx: IbContext, watchdog: StaleWatchdog) -> None:
         self.ctx = ctx
         self.watchdog = watchdog
+        self.ticks = TickBook(ctx)
         self._subs: dict[str, _Subscription] = {}
         self._by_con_id: dict[int, str] = {}
         self._pending: dict[str, Quote] = {}
@@ -157,15 +165,22 @@ class MarketData:
         if refused_at is not None and self.ctx.mono() - refused_at < _UNKNOWN_FOR_S:
             return None  # asked lately: IB lists no such contract (a strike not at this expiry)
         await (self.ctx.data_slot() if budgeted else self.ctx.paced())
+        # Contract details, not qualifyContracts: the details also carry the price
+        # increments (minTick, marketRuleIds), which the tick book keeps for the contract.
+        wanted = to_ib_contract(contract)
         found = await self.ctx.bounded(
-            self.ctx.ib.qualifyContractsAsync(to_ib_contract(contract)), f"qualify {contract.key}"
+            self.ctx.ib.reqContractDetailsAsync(wanted), f"qualify {contract.key}"
         )
-        result = found[0] if found else None
-        if not isinstance(result, IbContract) or not result.conId:
+        details = _only(found, wanted.secType)
+        result = details.contract if details is not None else None
+        if details is None or result is None or not result.conId:
             logger.warning("ib: IB does not know {}", contract.key)
             self._unknown[contract.key] = self.ctx.mono()
             return None
+        if wanted.exchange == "SMART":
+            result.exchange = "SMART"  # as qualifyContracts does: keep SMART routing
         self.ctx.qualified[contract.key] = result
+        await self.ticks.learn(contract, details)
         return result
 
     # -- ticks ----------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from broker.sim.chains import OptionSpec
 from broker.sim.market import TRADING_DAY_YEARS, MarketModel, SimSymbol, years_of_trading
 from broker.sim.matching import OrderBook
 from broker.sim.option_desk import OptionDesk
+from broker.ticks import TickRule
 
 __all__ = ["SimBroker"]
 
@@ -229,6 +230,12 @@ class SimBroker:
                 min_expiry=min_expiry,
                 max_expiry=max_expiry,
             )
+
+    def tick_rule(self, contract: Contract) -> TickRule:
+        """The price increments of ``contract`` (any thread): its symbol's ``option_ticks``
+        class for an option, the stock rule for a stock. Orders off these ticks are REJECTED
+        and modifications to them refused, as TWS refuses them with error 110."""
+        return self._market.tick_rule(contract)
 
     def last_quote(self, symbol: str) -> Quote | None:
         """The latest quote of ``symbol`` (subscribed or not); None before the first step.

@@ -308,10 +308,13 @@ class OptionMarket:
         )
         dte = (contract.expiry - self._calendar.local(now).date()).days
         half = option_spread(self.spec, greeks.price, spot, strike, dte) / 2.0
-        bid = max(Decimal(repr(greeks.price - half)).quantize(CENT, rounding=ROUND_FLOOR), _ZERO)
-        ask = max(Decimal(repr(greeks.price + half)).quantize(CENT, rounding=ROUND_CEILING), CENT)
+        # Quoted on the class's ticks (a nickel class quotes 1.05 / 1.20, never 1.07), as
+        # exchanges do: the bid rounded down, the ask up, the ask at least one tick up.
+        ticks = self._market.tick_rule(contract)
+        bid = max(ticks.floor(Decimal(repr(greeks.price - half))), _ZERO)
+        ask = max(ticks.ceil(Decimal(repr(greeks.price + half))), ticks.smallest)
         if ask <= bid:
-            ask = bid + CENT
+            ask = ticks.ceil(bid + ticks.increment_at(bid))
         monthly = is_monthly(self._calendar, contract.expiry)
         return Quote(
             contract=contract,
@@ -319,7 +322,7 @@ class OptionMarket:
             ask=float(ask),
             bid_size=bid_size,
             ask_size=ask_size,
-            last=float(((bid + ask) / 2).quantize(CENT)),
+            last=float(ticks.floor((bid + ask) / 2)),
             time=now,
             iv=vol,
             delta=greeks.delta,

@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from broker.base import Contract, Quote
+from broker.ticks import OPTION_CLASSES, STOCK, TickRule, default_rule
 
 __all__ = [
     "CENT",
@@ -54,6 +55,8 @@ class SimSymbol:
         volatility: annual volatility as a fraction (0.30 for 30 %).
         spread_bps: the quoted spread as basis points of the mid (at least one cent is quoted).
         display_size: the typical size shown at the bid and at the ask, shares (>= 100).
+        option_ticks: the tick class of its options (``broker.ticks.OPTION_CLASSES``):
+            ``penny``, ``penny_all`` or ``nickel`` (the default, as for most US classes).
     """
 
     symbol: str
@@ -61,6 +64,7 @@ class SimSymbol:
     volatility: float
     spread_bps: float
     display_size: int = 500
+    option_ticks: str = "nickel"
 
     def __post_init__(self) -> None:
         if not self.symbol:
@@ -71,6 +75,11 @@ class SimSymbol:
             raise ValueError(f"{self.symbol}: volatility must be >= 0 (got {self.volatility})")
         if self.spread_bps < 0:
             raise ValueError(f"{self.symbol}: spread_bps must be >= 0 (got {self.spread_bps})")
+        if self.option_ticks not in OPTION_CLASSES:
+            raise ValueError(
+                f"{self.symbol}: option_ticks must be one of {', '.join(OPTION_CLASSES)} "
+                f"(got {self.option_ticks!r})"
+            )
         if self.display_size < _LOT:
             raise ValueError(
                 f"{self.symbol}: display_size must be >= {_LOT} (got {self.display_size})"
@@ -167,6 +176,14 @@ class MarketModel:
     def volatility(self, symbol: str) -> float:
         """The annual volatility ``symbol``'s mid moves with (KeyError if unknown)."""
         return self._specs[symbol].volatility
+
+    def tick_rule(self, contract: Contract) -> TickRule:
+        """The price increments of ``contract``: its symbol's option class for an option,
+        the stock rule otherwise (and for a symbol that is not simulated)."""
+        spec = self._specs.get(contract.symbol)
+        if not contract.is_option:
+            return STOCK
+        return OPTION_CLASSES[spec.option_ticks] if spec is not None else default_rule(contract)
 
     def last_quote(self, symbol: str) -> Quote | None:
         """The latest quote of ``symbol``, None before the first step."""

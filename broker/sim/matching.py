@@ -332,6 +332,20 @@ class OrderBook:
             return f"limit price {limit_price} is <= 0 or not for a {sim.order_type} order"
         if stop_price is not None and (sim.order_type is not OrderType.STP or stop_price <= 0):
             return f"stop price {stop_price} is <= 0 or not for a {sim.order_type} order"
+        return self._tick_problem(sim.request.contract, limit_price, stop_price)
+
+    def _tick_problem(
+        self, contract: Contract, limit_price: Decimal | None, stop_price: Decimal | None
+    ) -> str | None:
+        """Why a price is refused as off its contract's ticks, as TWS refuses it (error 110,
+        on a new order and on a modification), or None."""
+        rule = self._market.tick_rule(contract)
+        for price in (limit_price, stop_price):
+            if price is not None and price > 0 and not rule.on_tick(price):
+                return (
+                    f"110 price {price} does not conform to the minimum price variation of "
+                    f"{contract.key} ({rule.name}: {rule.increment_at(price)} at this price)"
+                )
         return None
 
     def modify(
@@ -422,6 +436,8 @@ class OrderBook:
                 return options.listing_problem(contract, moment)
 
         reason = rejection_reason(order, known_symbols=self._market, option_problem=option_problem)
+        if reason is None:
+            reason = self._tick_problem(order.contract, order.limit_price, order.stop_price)
         if reason is not None or order.parent_id is None:
             return reason
         parent = self._orders.get(order.parent_id)

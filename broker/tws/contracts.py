@@ -21,9 +21,11 @@ from broker.base import Contract
 from broker.sim.chains import plain_strike
 from broker.sim.listings import primary_exchange as listed_on
 from broker.sim.listings import primary_matches, routable
+from broker.ticks import NICKEL, OPTION_CLASSES, STOCK, TickRule
 from broker.tws.codec import Field, FieldReader
 
 __all__ = [
+    "MARKET_RULES",
     "SUPPORTED_ORDER_TYPES",
     "ContractQuery",
     "Instrument",
@@ -38,7 +40,6 @@ __all__ = [
 
 #: Order types the simulator executes (also advertised in contractDetails.orderTypes).
 SUPPORTED_ORDER_TYPES = ("MKT", "LMT", "STP")
-_MARKET_RULE_ID = 26  # "0.01 from 0": the rule IB uses for US stocks
 _SESSION_DAYS = 7  # calendar days of sessions listed in tradingHours / liquidHours
 
 
@@ -71,6 +72,10 @@ class Instrument:
     industry: str = ""
     min_tick: Decimal = Decimal("0.01")
     under_con_id: int = 0  # options: the underlying stock's conId
+    # The price increments orders must follow (error 110 otherwise), reported as its
+    # marketRuleIds; for a stock, ``option_rule`` is the tick class of its options.
+    tick_rule: TickRule = STOCK
+    option_rule: TickRule = NICKEL
 
     def contract(self) -> Contract:
         """The simulator's contract for this instrument (an option's key matches the chain's,
@@ -184,6 +189,8 @@ class InstrumentRegistry:
             default) reports each symbol's real listing (``broker.sim.listings``).
         industries: optional sector/industry name per symbol (contractDetails.industry).
         primary_exchanges: per-symbol listing overrides (win over the table).
+        option_ticks: the tick class of each symbol's options (``broker.ticks``
+            ``OPTION_CLASSES`` names); ``nickel`` for a symbol not listed.
     """
 
     def __init__(
@@ -193,8 +200,10 @@ class InstrumentRegistry:
         primary_exchange: str = "",
         industries: Mapping[str, str] | None = None,
         primary_exchanges: Mapping[str, str] | None = None,
+        option_ticks: Mapping[str, str] | None = None,
     ) -> None:
         industries = industries or {}
+        option_ticks = option_ticks or {}
         by_con_id: dict[int, Instrument] = {}
         by_symbol: dict[str, Instrument] = {}
         for symbol in sorted(set(symbols)):
@@ -210,6 +219,7 @@ class InstrumentRegistry:
                 trading_class="NMS" if listing == "NASDAQ" else symbol,
                 long_name=f"{symbol} SIMULATED STOCK",
                 industry=industries.get(symbol, ""),
+                option_rule=OPTION_CLASSES[option_ticks.get(symbol, "nickel")],
             )
             by_con_id[con_id] = instrument
             by_symbol[symbol] = instrument
@@ -292,7 +302,7 @@ def contract_details_fields(
     venues = ["CBOE", "ISE", "PHLX"] if option else [instrument.primary_exchange, "ISLAND"]
     valid_exchanges = ["SMART", *venues]
     valid_exchanges = list(dict.fromkeys(valid_exchanges))
-    rules = ",".join(str(_MARKET_RULE_ID) for _ in valid_exchanges)
+    rules = ",".join(str(instrument.tick_rule.rule_id) for _ in valid_exchanges)
     return [
         10,
         req_id,
@@ -337,6 +347,19 @@ def contract_details_fields(
     ]
 
 
-def market_rule_fields(rule_id: int) -> list[Field]:
-    """The ``marketRule`` message (93): one price band of one cent from zero."""
-    return [93, rule_id, 1, 0.0, 0.01]
+#: The market rules the simulated TWS answers ``reqMarketRule`` with, by id.
+MARKET_RULES: dict[int, TickRule] = {
+    rule.rule_id: rule for rule in (STOCK, *OPTION_CLASSES.values()) if rule.rule_id is not None
+}
+
+
+def market_rule_fields(rule_id: int) -> list[Field] | None:
+    """The ``marketRule`` message (93) for ``rule_id``: its price bands as (lowEdge,
+    increment) pairs; None for an id the simulator does not define."""
+    rule = MARKET_RULES.get(rule_id)
+    if rule is None:
+        return None
+    fields: list[Field] = [93, rule_id, len(rule.bands)]
+    for band in rule.bands:
+        fields += [float(band.low_edge), float(band.increment)]
+    return fields

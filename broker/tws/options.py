@@ -115,6 +115,8 @@ def option_instrument(contract: Contract, underlying: Instrument) -> Instrument:
         long_name=underlying.long_name,
         industry=underlying.industry,
         under_con_id=underlying.con_id,
+        min_tick=underlying.option_rule.smallest,
+        tick_rule=underlying.option_rule,
     )
 
 

@@ -361,8 +361,9 @@ class OrderDesk:
         matches = self._registry.match(placed.contract)
         instrument = matches[0] if len(matches) == 1 else record.instrument
         problem = modify_problem(record, placed.spec, instrument)
-        if problem is not None:
-            error = msg.error(record.order_id, 105, None, reason=f" {problem}")
+        if problem is not None:  # refused: the order stays as it was (110 off tick, or 105)
+            code, reason = problem
+            error = msg.error(record.order_id, code, None, reason=f" {reason}" if reason else "")
             self._router.send_to_client(record.client_id, error)
             return
         old = record.spec

@@ -187,7 +187,12 @@ class RequestRouter:
         session.send(msg.sec_def_opt_params_end(req_id))
 
     def _req_market_rule(self, session: ClientSession, r: FieldReader) -> None:
-        session.send(market_rule_fields(r.integer()))
+        rule_id = r.integer()
+        fields = market_rule_fields(rule_id)
+        if fields is None:  # no such rule: nothing comes back (ib_async times out after 1 s)
+            logger.info("tws-sim: reqMarketRule for unknown rule id {}", rule_id)
+            return
+        session.send(fields)
 
     def _req_current_time(self, session: ClientSession, r: FieldReader) -> None:
         session.send(msg.current_time(int(self._s.now().timestamp())))

@@ -87,6 +87,7 @@ class TwsSimSettings:
             primary_exchange=self.primary_exchange,
             industries=self.industries,
             primary_exchanges=self.primary_exchanges,
+            option_ticks={name: spec.option_ticks for name, spec in self.symbols.items()},
         )
         object.__setattr__(self, "registry", registry)
 

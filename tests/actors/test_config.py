@@ -676,3 +676,22 @@ def test_random_toml_ish_text_loads_or_gives_one_line_problems(text: str) -> Non
 @given(mutated_shipped_configs())
 def test_random_mutations_of_the_shipped_config_load_or_give_one_line_problems(text: str) -> None:
     assert_loads_or_explains_in_one_line_problems(text)
+
+
+# --- option tick classes ----------------------------------------------------------------------
+
+
+def test_a_symbol_without_option_ticks_gets_the_nickel_class() -> None:
+    assert parse_config(BASE).sim.symbols["AAPL"].option_ticks == "nickel"
+
+
+def test_the_shipped_symbols_are_penny_classes_and_spy_is_a_penny_at_every_price() -> None:
+    classes = {name: s.option_ticks for name, s in load_config(SHIPPED).sim.symbols.items()}
+    assert classes.pop("SPY") == "penny_all"
+    assert set(classes.values()) == {"penny"}
+
+
+def test_an_unknown_option_tick_class_is_one_problem_naming_the_symbol() -> None:
+    text = BASE.replace('sector = "Energy"\n', 'sector = "Energy"\noption_ticks = "dime"\n', 1)
+    [problem] = problems_of(text)
+    assert "sim.symbols.XOM.option_ticks" in problem and "penny" in problem

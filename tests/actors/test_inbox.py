@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -44,7 +45,7 @@ def test_a_valid_line_becomes_a_signal_for_its_va() -> None:
         "AAPL",
         Side.BUY,
     )
-    assert parsed.quantity == 10 and str(parsed.limit_price) == "100.50"
+    assert parsed.quantity == 10 and parsed.limit_price == Decimal("100.5")
     assert parsed.source == "inbox"
 
 

@@ -46,6 +46,7 @@ volatility = 0.25
 spread_bps = 2.0
 sector = "Tech"
 display_size = 5000
+option_ticks = "{ticks}"
 
 [sim.symbols.BBB]
 price = 50.0
@@ -53,6 +54,7 @@ volatility = 0.25
 spread_bps = 2.0
 sector = "Energy"
 display_size = 5000
+option_ticks = "{ticks}"
 
 [risk]
 {risk}
@@ -84,10 +86,23 @@ max_drawdown_pct = 90
 
 
 def config(
-    *, risk: str = "", exits: str = "", strategy: str = "", b_enabled: bool = False
+    *,
+    risk: str = "",
+    exits: str = "",
+    strategy: str = "",
+    b_enabled: bool = False,
+    ticks: str = "penny_all",
 ) -> EngineConfig:
+    """The test config; ``ticks`` is the options' tick class (penny_all: a cent at every
+    price, so a re-price walk moves at every step)."""
     return parse_config(
-        TOML.format(risk=risk, exits=exits, strategy=strategy, b_enabled=str(b_enabled).lower())
+        TOML.format(
+            risk=risk,
+            exits=exits,
+            strategy=strategy,
+            b_enabled=str(b_enabled).lower(),
+            ticks=ticks,
+        )
     )
 
 

@@ -14,6 +14,7 @@ from actors.rules.exits import (
     evaluate_stock_exit,
     profit_target_price,
 )
+from broker.ticks import NICKEL, PENNY, TickRule
 
 NY = ZoneInfo("America/New_York")
 CALENDAR = TradingCalendar.build(NY, time(9, 30), time(16, 0))
@@ -165,6 +166,7 @@ def option_exit(
     mark: str = "2.00",
     dte: int = 20,
     rules: OptionExitRules = OPTION_RULES,
+    tick: TickRule = PENNY,
 ) -> str | None:
     return evaluate_option_exit(
         quantity=quantity,
@@ -173,6 +175,7 @@ def option_exit(
         mark=Decimal(mark),
         dte=dte,
         rules=rules,
+        tick=tick,
     )
 
 
@@ -181,7 +184,7 @@ def test_a_quiet_short_put_stays_open() -> None:
 
 
 def test_the_option_profit_target_fires_when_the_ask_reaches_half_the_credit() -> None:
-    assert profit_target_price(Decimal("2.00"), OPTION_RULES) == Decimal("1.00")
+    assert profit_target_price(Decimal("2.00"), OPTION_RULES, PENNY) == Decimal("1.00")
     assert option_exit(ask="1.00", mark="0.95") == "profit_target"
 
 
@@ -190,7 +193,18 @@ def test_the_option_profit_target_does_not_fire_one_cent_above() -> None:
 
 
 def test_the_profit_target_price_rounds_down_to_the_cent() -> None:
-    assert profit_target_price(Decimal("2.15"), OPTION_RULES) == Decimal("1.07")
+    assert profit_target_price(Decimal("2.15"), OPTION_RULES, PENNY) == Decimal("1.07")
+
+
+def test_the_profit_target_price_rounds_down_onto_a_nickel_class_ticks() -> None:
+    assert profit_target_price(Decimal("2.15"), OPTION_RULES, NICKEL) == Decimal("1.05")
+    assert profit_target_price(Decimal("7.30"), OPTION_RULES, NICKEL) == Decimal("3.60")
+    assert profit_target_price(Decimal("7.30"), OPTION_RULES, PENNY) == Decimal("3.65")
+
+
+def test_on_a_nickel_class_the_target_fires_at_the_price_the_buy_back_is_sent_at() -> None:
+    assert option_exit(credit="2.15", ask="1.07", mark="1.00", tick=NICKEL) is None
+    assert option_exit(credit="2.15", ask="1.05", mark="1.00", tick=NICKEL) == "profit_target"
 
 
 def test_the_option_stop_fires_when_the_mark_reaches_three_times_the_credit() -> None:

@@ -17,28 +17,58 @@ from actors.rules.repricing import (
     to_market_detail,
 )
 from broker.base import Side
+from broker.ticks import NICKEL, PENNY, PENNY_ALL
 
 
 def test_a_sell_walks_from_the_mid_down_to_the_bid_in_equal_steps() -> None:
-    limits = [repriced_limit(side=Side.SELL, bid=2.00, ask=2.40, step=k, steps=4) for k in range(6)]
+    limits = [
+        repriced_limit(side=Side.SELL, bid=2.00, ask=2.40, step=k, steps=4, tick=PENNY_ALL)
+        for k in range(6)
+    ]
     assert limits == [Decimal(p) for p in ("2.2", "2.15", "2.1", "2.05", "2", "2")]
 
 
 def test_a_buy_walks_from_the_mid_up_to_the_ask_and_never_past_it() -> None:
     limits = [
-        repriced_limit(side=Side.BUY, bid=1.00, ask=1.25, step=k, steps=2) for k in (0, 1, 2, 9)
+        repriced_limit(side=Side.BUY, bid=1.00, ask=1.25, step=k, steps=2, tick=PENNY_ALL)
+        for k in (0, 1, 2, 9)
     ]
     # the mid 1.125 rounds down for a buy; every step rounds toward the mid.
     assert limits == [Decimal("1.12"), Decimal("1.18"), Decimal("1.25"), Decimal("1.25")]
 
 
 def test_no_steps_means_the_natural_price_at_once() -> None:
-    assert repriced_limit(side=Side.BUY, bid=3.1, ask=3.3, step=0, steps=0) == Decimal("3.3")
-    assert repriced_limit(side=Side.SELL, bid=3.1, ask=3.3, step=0, steps=0) == Decimal("3.1")
+    assert repriced_limit(
+        side=Side.BUY, bid=3.1, ask=3.3, step=0, steps=0, tick=PENNY_ALL
+    ) == Decimal("3.3")
+    assert repriced_limit(
+        side=Side.SELL, bid=3.1, ask=3.3, step=0, steps=0, tick=PENNY_ALL
+    ) == Decimal("3.1")
+
+
+def test_a_sell_on_a_nickel_class_walks_in_nickels_and_never_below_the_bid() -> None:
+    limits = [
+        repriced_limit(side=Side.SELL, bid=1.10, ask=1.40, step=k, steps=3, tick=NICKEL)
+        for k in range(5)
+    ]
+    # mid 1.25; steps of 0.05 toward the bid 1.10, each rounded up onto a nickel.
+    assert limits == [Decimal(p) for p in ("1.25", "1.20", "1.15", "1.10", "1.10")]
+    assert all(NICKEL.on_tick(limit) for limit in limits)
+
+
+def test_a_buy_from_three_dollars_on_a_penny_class_walks_in_nickels() -> None:
+    limits = [
+        repriced_limit(side=Side.BUY, bid=3.10, ask=3.30, step=k, steps=4, tick=PENNY)
+        for k in range(5)
+    ]
+    assert limits == [Decimal(p) for p in ("3.20", "3.20", "3.25", "3.25", "3.30")]
+    assert all(PENNY.on_tick(limit) for limit in limits)
 
 
 def test_a_limit_is_never_below_one_cent() -> None:
-    assert repriced_limit(side=Side.SELL, bid=0.0, ask=0.01, step=4, steps=4) == Decimal("0.01")
+    assert repriced_limit(
+        side=Side.SELL, bid=0.0, ask=0.01, step=4, steps=4, tick=PENNY_ALL
+    ) == Decimal("0.01")
 
 
 def test_a_plan_ends_after_its_reprices_or_never() -> None:

@@ -11,6 +11,7 @@ re-pricing plan.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from actors.engine import Engine, RunOptions
 from broker.base import GateState, TradingGate
 from broker.ib import IBBroker, IbOptions
 from broker.ib.parsing.contracts import from_ib_contract
+from broker.ticks import NICKEL
 from broker.tws import TwsSimServer, server_from_config
 
 SPEED = 10.0
@@ -128,6 +130,16 @@ def test_a_naked_put_va_on_ib_sells_a_put_and_the_ledger_matches_the_simulated_t
     assert sale.commission >= 1  # IB's per-contract schedule, at least $1 an order
     (order,) = [o for o in engine.ledger.orders(va_id="puts") if o.id == sale.order_id]
     assert order.purpose == "entry" and order.dry_run is False
+    # AAPL's options are a nickel class at tws-sim (not listed as penny): the rule the
+    # adapter read from IB, and every limit the entry sent (first and re-prices) is on it.
+    assert engine.broker.tick_rule(order.contract).rule_id == 110
+    sent = [order.limit_price] + [
+        Decimal(event.detail.rsplit(" to ", 1)[1])
+        for event in engine.ledger.order_events(order.id)
+        if " re-price " in event.detail
+    ]
+    assert all(p is not None and NICKEL.on_tick(p) for p in sent), sent
+    assert not [o for o in engine.ledger.orders(va_id="puts") if o.status.value == "rejected"]
     expected = {sale.contract_key: -sale.quantity}
     wait_until(
         lambda: ledger_positions(engine) == expected == broker_positions_by_key(tws),
