@@ -137,6 +137,22 @@ class TwsHub:
             )
         )
 
+    # -- a saved state (``broker.tws.state``) ----------------------------------------------------
+    def resolve_saved(self, contract: Contract) -> Instrument:
+        """The instrument of a contract from a state file (an option is remembered, so clients
+        can name it by conId). Raises KeyError for a symbol that is not simulated."""
+        if contract.is_option and self.options is not None:
+            instrument = self.options.remember(contract)
+            if instrument is not None:
+                return instrument
+        return self._settings.registry.by_symbol(contract.symbol)
+
+    def mark_held_options(self) -> None:
+        """After a restore: keep every held option quoted in the simulator (its mid marks the
+        account), as after a fill."""
+        for instrument in self.book.held_options():
+            self._mark_option(instrument)
+
     # -- connections ---------------------------------------------------------------------------
     async def serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
