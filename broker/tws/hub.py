@@ -141,11 +141,12 @@ class TwsHub:
     def resolve_saved(self, contract: Contract) -> Instrument:
         """The instrument of a contract from a state file (an option is remembered, so clients
         can name it by conId). Raises KeyError for a symbol that is not simulated."""
-        if contract.is_option and self.options is not None:
-            instrument = self.options.remember(contract)
-            if instrument is not None:
-                return instrument
-        return self._settings.registry.by_symbol(contract.symbol)
+        if not contract.is_option:
+            return self._settings.registry.by_symbol(contract.symbol)
+        instrument = self.options.remember(contract) if self.options is not None else None
+        if instrument is None:
+            raise KeyError(f"{contract.key}: no option listing for it")
+        return instrument
 
     def mark_held_options(self) -> None:
         """After a restore: keep every held option quoted in the simulator (its mid marks the

@@ -11,8 +11,9 @@ restarts, as a real TWS keeps them (they live at IB, not in the TWS process).
   finished parent a working child is capped by) in the simulator under its old id with what it
   had filled, so it works and fills on as before. An order whose cancel (or pull to Inactive) was
   under way is finished as it would have been.
-* ``StateKeeper`` writes the file every ``interval_s`` wall seconds while something other than
-  the time changed (at least every ``max_age_s`` for the time), and once more at the stop,
+* ``StateKeeper`` checks every ``interval_s`` wall seconds and writes the file when the account
+  or an order changed (at least every ``max_age_s`` for the time and prices), at a nightly
+  reset and once more at the stop,
   atomically: a temporary file in the same folder, flushed to disk, then ``os.replace``.
 
 Not kept: market-data and account subscriptions (the clients' sessions end with the process, as
@@ -51,7 +52,7 @@ __all__ = [
     "load_state",
     "registry_resolver",
     "restore",
-    "write_state",
+    "write_text",
 ]
 
 
@@ -94,17 +95,13 @@ def load_state(path: Path, registry: InstrumentRegistry, *, account: str) -> Sav
     return saved
 
 
-def write_state(path: Path, state: SavedState) -> None:
-    """Write ``state`` atomically: a reader (or a crash) sees the old file or the new one.
+def write_text(path: Path, text: str) -> None:
+    """``text`` into ``path`` atomically (a reader, or a crash, sees the old file or the new
+    one): a temporary file in the same folder, flushed to disk, then ``os.replace``.
 
     Raises:
         OSError: the folder is not writable or the disk is full.
     """
-    write_text(path, _dump(encode_state(state)))
-
-
-def write_text(path: Path, text: str) -> None:
-    """``text`` into ``path`` through a flushed temporary file and ``os.replace``."""
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -185,6 +182,13 @@ def restore(saved: SavedState, hub: TwsHub, broker: SimBroker) -> None:
     hub.mark_held_options()
 
 
+def _changes(data: dict[str, Any]) -> str:
+    """What must reach the file promptly: the account and the orders, not the time or the
+    prices (they move every step; ``max_age_s`` covers them)."""
+    book = {k: v for k, v in data.get("book", {}).items() if k != "marks"}
+    return json.dumps([book, data.get("desk")], sort_keys=True)
+
+
 class StateKeeper:
     """Writes the state file while the server runs (event-loop thread).
 
@@ -213,10 +217,10 @@ class StateKeeper:
         self.writes = 0
 
     def save(self, *, force: bool = False) -> None:
-        """Write the file if anything but the time changed, if it is ``max_age_s`` old, or when
-        ``force``d. A failed write is logged (once until one succeeds), never raised."""
+        """Write the file if the account or an order changed, if it is ``max_age_s`` old, or
+        when ``force``d. A failed write is logged (once until one succeeds), never raised."""
         data = encode_state(self._take())
-        body = json.dumps({k: v for k, v in data.items() if k != "clock"}, sort_keys=True)
+        body = _changes(data)
         stale = _time.monotonic() - self._last_write >= self._max_age_s
         if not force and body == self._last_body and not stale:
             return

@@ -226,7 +226,12 @@ def _read_contract(data: object, where: str) -> Contract:
     )
 
 
-_SIMPLE = {"int": int, "str": str, "bool": bool, "float": (int, float)}
+_SIMPLE: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "str": (str,),
+    "bool": (bool,),
+    "float": (int, float),
+}
 
 
 def _field_value(annotation: str, value: object, where: str, resolve: Resolve) -> object:
@@ -256,7 +261,7 @@ def _field_value(annotation: str, value: object, where: str, resolve: Resolve) -
         raise StateError(f"{where}: cannot read a saved {base}")
     if not isinstance(value, kind) or (isinstance(value, bool) and base != "bool"):
         raise StateError(f"{where}: wrong type {type(value).__name__} (expected {base})")
-    return float(value) if base == "float" else value
+    return float(value) if base == "float" and isinstance(value, int | float) else value
 
 
 def _dataclass(cls: type, data: object, where: str, resolve: Resolve, **fixed: object) -> Any:

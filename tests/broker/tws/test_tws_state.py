@@ -50,6 +50,11 @@ async def test_a_restarted_tws_sim_keeps_positions_open_orders_executions_ids_an
         aapl = await qualified(ib)
         bought = ib.placeOrder(aapl, MarketOrder("BUY", 100, orderRef="entry-1"))
         await wait_for_condition(bought.isDone, what="the market order to fill")
+        # Written while running (a crash loses at most the last second), not only at the stop.
+        await wait_for_condition(
+            lambda: state.exists() and len(json.loads(state.read_text())["desk"]["executions"]),
+            what="the fill in the state file while tws-sim runs",
+        )
         resting = ib.placeOrder(
             aapl, LimitOrder("BUY", 50, round(mid(first) - 15, 2), orderRef="rest-1")
         )
@@ -135,3 +140,46 @@ def test_a_corrupt_state_file_is_one_line_naming_the_file(
         TwsSimServer("127.0.0.1", 0, symbols=SYMBOLS, seed=1, start=START, state_file=state)
     text = str(caught.value)
     assert text.startswith(str(state)) and problem in text and "\n" not in text
+
+
+async def test_a_short_put_and_its_resting_close_survive_a_restart_under_the_same_con_id(
+    make_server: Callable[..., TwsSimServer], tmp_path: Path
+) -> None:
+    from ib_async import Option
+
+    state = tmp_path / "state.json"
+    first = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", first.port, clientId=6, timeout=4))
+        stock = await qualified(ib)
+        (chain,) = await bounded(ib.reqSecDefOptParamsAsync("AAPL", "", "STK", stock.conId))
+        strike = min(chain.strikes, key=lambda s: abs(s - (mid(first) - 5)))
+        put = Option("AAPL", chain.expirations[2], strike, "P", "SMART", "100", "USD")
+        (put,) = await bounded(ib.qualifyContractsAsync(put))
+        sold = ib.placeOrder(put, MarketOrder("SELL", 2))
+        await wait_for_condition(sold.isDone, what="the sale")
+        close = ib.placeOrder(put, LimitOrder("BUY", 2, 0.05))
+        await wait_for_condition(lambda: close.orderStatus.status == "Submitted", what="working")
+        await wait_for_condition(lambda: bool(ib.portfolio()), what="the portfolio")
+        before = await account_view(ib)
+    finally:
+        ib.disconnect()
+    first.stop()
+
+    second = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", second.port, clientId=6, timeout=4))
+        await wait_for_condition(lambda: bool(ib.positions()), what="the positions")
+        assert await account_view(ib) == before
+        [held] = ib.positions()
+        assert (held.contract.conId, held.position) == (put.conId, -2.0)
+        await wait_for_condition(
+            lambda: any(
+                p.contract.conId == put.conId and p.marketPrice > 0 for p in ib.portfolio()
+            ),
+            what="the held put marked again",
+        )
+    finally:
+        ib.disconnect()
