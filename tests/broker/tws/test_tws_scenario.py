@@ -355,3 +355,11 @@ async def test_a_scripted_early_assignment_is_accepted_for_a_symbol(
     scenario(tmp_path, '[[fault]]\nafter = "1s"\nkind = "assign_early"\nsymbol = "AAPL"\n', tws)
     await wait_for_condition(lambda: bool(tws.fired_faults()), what="the fault")
     assert tws.fired_faults()[0].call == "assign_early('AAPL')"
+
+
+def test_the_readme_documents_every_kind_with_its_method() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    for kind, spec in KINDS.items():
+        assert f"| `{kind}` | `{spec.method}` |" in readme, kind
+        for f in spec.fields:
+            assert f"`{f.name}`" in readme, (kind, f.name)
