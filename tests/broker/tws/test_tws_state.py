@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -68,15 +69,15 @@ async def test_a_restarted_tws_sim_keeps_positions_open_orders_executions_ids_an
         used_ids = {bought.order.orderId, resting.order.orderId, stop.order.orderId}
     finally:
         ib.disconnect()
+    stopped_at = first.now()  # just before the stop (its clock is read on at the stop)
     first.stop()
-    stopped_at = first.now()
     saved = json.loads(state.read_text())
     assert saved["version"] == 1 and len(saved["desk"]["orders"]) == 3
 
     # The same --start again: the clock resumes where it stopped, not at the start.
     second = make_server(state_file=state, start=START)
     assert second.restored is not None
-    assert second.now() >= stopped_at.replace(microsecond=0)
+    assert second.now() >= datetime.fromisoformat(saved["clock"]) > stopped_at
     ib = IB()
     try:
         await bounded(ib.connectAsync("127.0.0.1", second.port, clientId=5, timeout=4))
@@ -87,7 +88,7 @@ async def test_a_restarted_tws_sim_keeps_positions_open_orders_executions_ids_an
         assert len(before["open"]) == 2 and len(before["executions"]) == 1  # type: ignore[arg-type]
         assert ib.client.getReqId() > max(used_ids)  # nextValidId is past every id used
         now = await bounded(ib.reqCurrentTimeAsync())
-        assert now >= stopped_at.replace(microsecond=0)
+        assert now >= stopped_at.replace(microsecond=0)  # reqCurrentTime: whole seconds
         # The restored limit still works at the market: it fills when the price reaches it.
         [limit] = [t for t in ib.openTrades() if t.order.orderRef == "rest-1"]
         second.set_mid("AAPL", limit.order.lmtPrice - 1)
