@@ -64,6 +64,7 @@ class DrillBook:
         """Put every pending fault on the server's clock (called by ``start``)."""
         clock, loop = self._server.clock_and_loop()
         with self._lock:
+            self._stopping = False
             pending, self._pending = self._pending, []
             for fault in pending:
                 handoff = _handoff(loop, self._fire, fault)

@@ -61,8 +61,9 @@ class TwsSimServer:
         calendar: sessions and time zone (default: New York 09:30-16:00, no holidays).
         allow_remote: permit a non-loopback ``host``.
         state_file: keep the account, orders, executions, ids and time in this file across
-            restarts (``broker.tws.state``): read at construction (the clock resumes at the
-            later of ``start`` and the saved time), written while running and at ``stop``.
+            restarts (``broker.tws.state``): read at construction and again when this object
+            is started after a stop (the clock resumes at the later of ``start`` and the saved
+            time; the same port is bound again), written while running and at ``stop``.
             None (the default): every run starts afresh.
         **options: further ``TwsSimSettings`` fields (account, starting_cash, commissions,
             margins, drift_annual, industries, account_push_interval_s, primary_exchange,
@@ -179,6 +180,10 @@ class TwsSimServer:
         if self._thread is not None:
             raise RuntimeError("TwsSimServer is already started")
         s = self._settings
+        if self._keeper is not None and self._state_path is not None:  # started before: reload
+            self._saved = load_state(self._state_path, s.registry, account=s.account)
+            if self._saved is not None:
+                self._start_at = max(self._start_at, self._saved.clock)
         self._clock = VirtualClock(s.calendar.tz, self._start_at, s.speed)
         self._broker = SimBroker(
             clock=self._clock,

@@ -50,6 +50,15 @@ pause_s = 2.0
 """
 
 
+def buy_aapl(tmp_path: Path, server: TwsSimServer) -> None:
+    """Signal in-1: buy 100 AAPL with a marketable limit (fills at the next step at the ask;
+    an entry at the touch could go stale under load and be cancelled)."""
+    quote = server.last_quote("AAPL")
+    assert quote is not None
+    limit = round(quote.ask + 0.3, 2)
+    signal(tmp_path, "in-1", "manual", "AAPL", "BUY", quantity=100, limit_price=limit)
+
+
 def reconciliations(engine: Engine) -> int:
     return sum(1 for e in engine.ledger.risk_events() if e.kind == "reconciled")
 
@@ -106,7 +115,7 @@ def test_a_scripted_drill_under_a_running_engine_ends_with_the_ledger_equal_to_t
     engine_servers.append(tws)
     tws.start()
     engine = start(make_engine(config, tws, f"sqlite:///{tmp_path / 'ib.db'}"), engines)
-    signal(tmp_path, "in-1", "manual", "AAPL", "BUY", quantity=100)
+    buy_aapl(tmp_path, tws)
     wait_until(lambda: ledger_positions(engine) == {"AAPL": 100}, timeout_s=10, what="bought")
     wait_until(
         lambda: orders_by_id(engine)["in-1.stop"].status is OrderStatus.SUBMITTED, what="stop"
@@ -158,7 +167,7 @@ def test_a_tws_sim_restarted_from_its_state_file_under_a_running_engine_loses_no
     engine_servers.append(first)
     first.start()
     engine = start(make_engine(config, first, f"sqlite:///{tmp_path / 'ib.db'}"), engines)
-    signal(tmp_path, "in-1", "manual", "AAPL", "BUY", quantity=100)
+    buy_aapl(tmp_path, first)
     wait_until(lambda: ledger_positions(engine) == {"AAPL": 100}, timeout_s=10, what="bought")
     wait_until(
         lambda: orders_by_id(engine)["in-1.stop"].status is OrderStatus.SUBMITTED, what="stop"

@@ -184,3 +184,27 @@ async def test_a_short_put_and_its_resting_close_survive_a_restart_under_the_sam
         )
     finally:
         ib.disconnect()
+
+
+async def test_the_same_server_object_started_again_resumes_from_its_file(
+    make_server: Callable[..., TwsSimServer], tmp_path: Path
+) -> None:
+    server = make_server(state_file=tmp_path / "state.json")
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", server.port, clientId=7, timeout=4))
+        trade = ib.placeOrder(await qualified(ib), MarketOrder("SELL", 30))
+        await wait_for_condition(trade.isDone, what="the fill")
+    finally:
+        ib.disconnect()
+    before_stop = server.now()
+    server.stop()
+    server.start()
+    assert server.now() >= before_stop
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", server.port, clientId=7, timeout=4))
+        positions = await bounded(ib.reqPositionsAsync())
+        assert [(p.contract.symbol, p.position) for p in positions] == [("AAPL", -30.0)]
+    finally:
+        ib.disconnect()
