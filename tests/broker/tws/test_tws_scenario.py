@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder
@@ -363,3 +364,55 @@ def test_the_readme_documents_every_kind_with_its_method() -> None:
         assert f"| `{kind}` | `{spec.method}` |" in readme, kind
         for f in spec.fields:
             assert f"`{f.name}`" in readme, (kind, f.name)
+
+
+def _takes(method: str, parameter: str) -> bool:
+    import inspect
+
+    return parameter in inspect.signature(getattr(TwsSimServer, method)).parameters
+
+
+@pytest.mark.skipif(
+    not _takes("reject_next_order", "send_status"), reason="code/send_status come with orders"
+)
+async def test_a_scripted_rejection_with_its_own_code_and_no_status(
+    tws: TwsSimServer, connect: Connect, tmp_path: Path
+) -> None:
+    ib = await connect(client_id=2)
+    errors = record_errors(ib)
+    scenario(
+        tmp_path,
+        '[[fault]]\nafter = "1s"\nkind = "reject_next_order"\ncode = 451\n'
+        'text = "exceeds the Total Value Limit"\nsend_status = false\n',
+        tws,
+    )
+    await wait_for_condition(lambda: bool(tws.fired_faults()), what="the fault")
+    trade = ib.placeOrder(await qualified(ib), MarketOrder("BUY", 10))
+    await wait_for_condition(lambda: any(c == 451 for c, _ in errors), what="error 451")
+    assert "Submitted" not in [entry.status for entry in trade.log]
+
+
+def _parameters(method: str) -> int:
+    import inspect
+
+    return len(inspect.signature(getattr(TwsSimServer, method)).parameters)
+
+
+@pytest.mark.skipif(_parameters("stop_quotes") < 2, reason="stop_quotes(symbol) comes with mktdata")
+async def test_scripted_quotes_stop_for_one_symbol_only(
+    tws: TwsSimServer, connect: Connect, tmp_path: Path
+) -> None:
+    ib = await connect(client_id=2)
+    counts = {"AAPL": 0, "MSFT": 0}
+
+    def count(ticker: Any) -> None:
+        counts[ticker.contract.symbol] += 1
+
+    for symbol in counts:
+        ib.reqMktData(await qualified(ib, symbol)).updateEvent += count
+    await wait_for_condition(lambda: min(counts.values()) >= 2, what="ticks of both")
+    scenario(tmp_path, '[[fault]]\nafter = "1s"\nkind = "stop_quotes"\nsymbol = "AAPL"\n', tws)
+    await wait_for_condition(lambda: bool(tws.fired_faults()), what="the fault")
+    aapl_then, msft_then = counts["AAPL"], counts["MSFT"]
+    await wait_for_condition(lambda: counts["MSFT"] >= msft_then + 3, what="MSFT ticks go on")
+    assert counts["AAPL"] <= aapl_then + 1  # at most one tick already on its way
