@@ -41,6 +41,17 @@ class FiredFault:
     outcome: str
     note: str = ""
 
+    @property
+    def time(self) -> datetime:
+        """When it ran (simulated): ``fired_at``."""
+        return self.fired_at
+
+    @property
+    def detail(self) -> str:
+        """One line: what was called, its outcome and the scenario's note."""
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.call} -> {self.outcome}{note}"
+
 
 class DrillBook:
     """The scenario faults of one ``TwsSimServer`` (see the module docstring for threads)."""

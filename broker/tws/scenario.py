@@ -26,7 +26,6 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,8 +52,7 @@ class FieldSpec:
 
     Attributes:
         name: the key in the file.
-        type: ``int``, ``float``, ``bool``, ``str`` or ``decimal`` (a number or a numeric
-            string, passed as ``Decimal``).
+        type: ``int``, ``float``, ``bool`` or ``str``.
         required: the file must give it.
         positional: passed as the method's next positional argument, else as ``param=``.
         param: the method's parameter name (default: ``name``).
@@ -132,7 +130,7 @@ KINDS: Mapping[str, FaultKind] = {
     "correct_next_execution": FaultKind(
         "correct_next_execution",
         (
-            FieldSpec("price", "decimal", param="price", minimum=0, doc="corrected price"),
+            FieldSpec("price", "float", param="price", minimum=0, doc="corrected price"),
             FieldSpec("quantity", "int", param="quantity", minimum=0, doc="corrected quantity"),
         ),
         "send a correction of the next execution (execs)",
@@ -178,7 +176,6 @@ _TYPES: Mapping[str, tuple[type, ...]] = {
     "float": (int, float),
     "bool": (bool,),
     "str": (str,),
-    "decimal": (int, float, str),
 }
 _DURATION = re.compile(
     r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?"
@@ -325,14 +322,6 @@ def _checked(f: FieldSpec, value: object, fail: Any) -> object:
         raise fail(f"must be >= {f.minimum:g} (got {value})")
     if f.choices and value not in f.choices:
         raise fail(f"must be one of {', '.join(f.choices)} (got {value!r})")
-    if f.type == "decimal":
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise fail(f"not a number (got {value!r})") from None
-        if f.minimum is not None and number < Decimal(str(f.minimum)):
-            raise fail(f"must be >= {f.minimum:g} (got {value})")
-        return number
     return float(value) if f.type == "float" else value  # type: ignore[arg-type]
 
 

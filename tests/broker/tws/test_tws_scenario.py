@@ -169,6 +169,7 @@ client_id = 2
     ]
     assert all(f.fired_at >= f.due for f in fired)
     assert fired[1].note == "1101: resubscribe" and fired[2].outcome == "1"
+    assert fired[2].detail == "drop_connection(2) -> 1" and fired[2].time == fired[2].fired_at
 
 
 async def test_a_scripted_rejection_and_a_refused_connect_reach_the_client(
