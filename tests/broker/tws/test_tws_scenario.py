@@ -289,6 +289,7 @@ async def test_a_scripted_entitlement_switch_turns_quotes_delayed(
     await wait_for_condition(lambda: fired_kinds(tws) == ["set_entitlements"], what="the switch")
     assert tws.fired_faults()[0].outcome == "ok" or "error" not in tws.fired_faults()[0].outcome
     ib.cancelMktData(ticker.contract)
+    ib.reqMarketDataType(3)  # a paper account without live data asks for delayed data
     ticker = ib.reqMktData(ticker.contract)
     await wait_for_condition(lambda: ticker.marketDataType == 3, what="delayed data (type 3)")
 
