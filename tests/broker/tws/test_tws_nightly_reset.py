@@ -4,6 +4,7 @@ executions and the time kept; an order filled during the reset is there after it
 
 from __future__ import annotations
 
+import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
@@ -51,3 +52,19 @@ async def test_the_nightly_reset_drops_clients_with_1100_and_keeps_account_order
     assert {t.order.permId for t in done} >= {bought.order.permId, resting.order.permId}
     assert again.client.getReqId() > resting.order.orderId
     assert tws.now() > before  # time went on through the reset
+
+
+def test_a_server_stopped_during_the_reset_pause_stops_at_once_and_stays_down(
+    tws: TwsSimServer,
+) -> None:
+    import socket
+    import time
+
+    tws.nightly_reset(pause_s=0.3)
+    assert not tws.listening
+    began = time.monotonic()
+    tws.stop()
+    assert time.monotonic() - began < 2.0 and not tws.running
+    assert not tws.listening  # the loop is gone: the pending re-listen can never run
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", tws.port), timeout=1):
+        pass
