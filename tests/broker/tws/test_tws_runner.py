@@ -198,3 +198,21 @@ def test_a_bad_scenario_or_state_file_exits_2_with_one_line(
     assert run_tws_sim(arguments(*common, "--state", str(state))) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"tws-sim: {state}: corrupt tws-sim state")
+
+
+async def test_no_state_leaves_no_state_file(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = arguments(
+        "--config", str(config_path), "--port", "0", "--no-state",
+        "--start", "2024-03-13T11:00:00",
+    )  # fmt: skip
+    runner, stop, started = serve(args)
+    try:
+        await wait_for_condition(lambda: bool(started), what="the server to listen")
+        assert started[0].restored is None
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not (config_path.parent / "tws-sim-state.json").exists()
+    assert "no state file" in capsys.readouterr().err
