@@ -184,8 +184,11 @@ class _Reader:
             raise StateError(f"{self.where}.{key}: wrong type {type(value).__name__}")
         return value
 
-    def decimal(self, key: str, *, optional: bool = False) -> Decimal | None:
-        text = self.get(key, str, optional=optional)
+    def decimal(self, key: str) -> Decimal:
+        return _decimal(self.get(key, str), f"{self.where}.{key}")
+
+    def optional_decimal(self, key: str) -> Decimal | None:
+        text = self.get(key, str, optional=True)
         return None if text is None else _decimal(text, f"{self.where}.{key}")
 
 
@@ -220,7 +223,6 @@ def _read_contract(data: object, where: str) -> Contract:
     except ValueError:
         raise StateError(f"{where}.expiry: not a date") from None
     strike = r.decimal("strike")
-    assert strike is not None
     return Contract.option(
         symbol, expiry, strike, r.get("right", str), multiplier=r.get("multiplier", int)
     )
@@ -288,7 +290,6 @@ def _decode_book(data: object) -> BookState:
     for i, item in enumerate(r.get("holdings", list)):
         h = _Reader(item, f"book.holdings[{i}]")
         avg = h.decimal("avg_cost")
-        assert avg is not None
         contract = _read_contract(h.get("contract", dict), f"book.holdings[{i}].contract")
         holdings.append((contract, int(h.get("quantity", int)), avg))
     contracts = tuple(
@@ -303,17 +304,15 @@ def _decode_book(data: object) -> BookState:
         day = date.fromisoformat(day_text) if day_text else None
     except ValueError:
         raise StateError("book.day: not a date") from None
-    start_realized = r.decimal("day_start_realized")
-    assert start_realized is not None
     return BookState(
-        cash=r.decimal("cash") or Decimal(0),
+        cash=r.decimal("cash"),
         holdings=tuple(holdings),
         contracts=contracts,
         realized=realized,
         marks=marks,
         day=day,
-        day_start_net_liq=r.decimal("day_start_net_liq", optional=True),
-        day_start_realized=start_realized,
+        day_start_net_liq=r.optional_decimal("day_start_net_liq"),
+        day_start_realized=r.decimal("day_start_realized"),
     )
 
 

@@ -130,6 +130,16 @@ async def test_without_a_state_file_every_start_is_fresh(
             "ZZZZ is not a simulated symbol",
         ),
         ('{"version": 1, "clock": "2024-03-13T10:00:00-04:00", "account": "DU999"}', "DU999"),
+        (
+            '{"version": 1, "clock": "2024-03-13T10:00:00-04:00", "account": "DU1234567",'
+            ' "desk": {"orders": [{"perm_id": 1, "bogus": 2}]}}',
+            "desk.orders[0]: unknown field 'bogus'",
+        ),
+        (
+            '{"version": 1, "clock": "2024-03-13T10:00:00-04:00", "account": "DU1234567",'
+            ' "desk": {"orders": [{"perm_id": 1, "parent": 7}]}}',
+            "desk.orders[0].parent: no earlier order with permId 7",
+        ),
     ],
 )
 def test_a_corrupt_state_file_is_one_line_naming_the_file(
