@@ -14,7 +14,13 @@ from ib_async import IB, LimitOrder, MarketOrder
 from tws_support import START, TZ, Connect, bounded, qualified, wait_for_condition
 
 from broker.tws import TwsSimServer
-from broker.tws.scenario import KINDS, ScenarioError, load_scenario, parse_scenario
+from broker.tws.scenario import (
+    KINDS,
+    ScenarioError,
+    check_supported,
+    load_scenario,
+    parse_scenario,
+)
 
 
 def scenario(tmp_path: Path, text: str, server: TwsSimServer) -> Path:
@@ -418,3 +424,19 @@ async def test_scripted_quotes_stop_for_one_symbol_only(
     aapl_then, msft_then = counts["AAPL"], counts["MSFT"]
     await wait_for_condition(lambda: counts["MSFT"] >= msft_then + 3, what="MSFT ticks go on")
     assert counts["AAPL"] <= aapl_then + 1  # at most one tick already on its way
+
+
+def test_a_kind_this_build_lacks_or_a_field_its_method_does_not_take_is_refused() -> None:
+    class OldServer:
+        def reject_next_order(self, reason: str = "") -> None: ...
+
+    text = '[[fault]]\nafter = "1m"\nkind = "reject_next_order"\ncode = 451\n'
+    faults = parse_scenario(text, source="drill.toml", tz=TZ, start=START)
+    with pytest.raises(ScenarioError) as caught:
+        check_supported(faults, OldServer, source="drill.toml")
+    assert str(caught.value).startswith("drill.toml:1: fault 1 (reject_next_order): fields")
+    text = '[[fault]]\nafter = "1m"\nkind = "nightly_reset"\n'
+    faults = parse_scenario(text, source="drill.toml", tz=TZ, start=START)
+    with pytest.raises(ScenarioError) as caught:
+        check_supported(faults, OldServer, source="drill.toml")
+    assert "no TwsSimServer.nightly_reset" in str(caught.value)
