@@ -87,6 +87,9 @@ class TwsHub:
         self._dirty: dict[int, Instrument] = {}
         self._marking: dict[int, Contract] = {}  # held options whose quotes mark the account
         self.first_quote = threading.Event()  # set by the first stock quote (any thread reads)
+        # Called (loop thread) once the fills and settlements of a loop turn are booked and
+        # pushed: the server saves its state file then, not up to a second later.
+        self.on_account_change: Callable[[], None] | None = None
         reference = {
             symbol: Decimal(repr(spec.price)).quantize(Decimal("0.01"))
             for symbol, spec in settings.symbols.items()
@@ -286,6 +289,8 @@ class TwsHub:
             self.feeds.on_fill(instrument, self._now())
             if instrument.sec_type == "OPT":
                 self._mark_option(instrument)
+        if self.on_account_change is not None:
+            self.on_account_change()
 
     def _mark_option(self, instrument: Instrument) -> None:
         """Keep the simulator quoting an option while the account holds it (its mid marks the

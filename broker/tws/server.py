@@ -209,6 +209,7 @@ class TwsSimServer:
             restore(self._saved, self._hub, self._broker)
         if self._state_path is not None:
             self._keeper = StateKeeper(self._state_path, self._capture_state)
+            self._hub.on_account_change = self._keeper.save
         started = threading.Event()
         failure: list[BaseException] = []
 

@@ -46,6 +46,7 @@ from broker.tws.order_records import TwsOrder, sim_request
 from broker.tws.state_codec import SavedState, StateError, decode_state, encode_state
 
 __all__ = [
+    "SAVE_INTERVAL_S",
     "StateError",
     "StateKeeper",
     "capture",
@@ -54,6 +55,9 @@ __all__ = [
     "restore",
     "write_text",
 ]
+
+#: Wall seconds between the keeper's checks for a changed account or order.
+SAVE_INTERVAL_S = 1.0
 
 
 def registry_resolver(registry: InstrumentRegistry) -> Callable[[Contract], Instrument]:
@@ -195,7 +199,9 @@ class StateKeeper:
     Args:
         path: the state file.
         take: captures the state now (called on the loop thread).
-        interval_s: wall seconds between checks for a change.
+        interval_s: wall seconds between checks for a change (default ``SAVE_INTERVAL_S``);
+            fills and settlements are saved at once through ``save`` (the hub's
+            ``on_account_change``), orders placed or cancelled at the next check.
         max_age_s: wall seconds after which the file is rewritten for the time alone.
     """
 
@@ -204,12 +210,12 @@ class StateKeeper:
         path: Path,
         take: Callable[[], SavedState],
         *,
-        interval_s: float = 1.0,
+        interval_s: float | None = None,
         max_age_s: float = 10.0,
     ) -> None:
         self.path = path
         self._take = take
-        self._interval_s = interval_s
+        self._interval_s = SAVE_INTERVAL_S if interval_s is None else interval_s
         self._max_age_s = max_age_s
         self._last_body: str | None = None
         self._last_write = 0.0
@@ -219,7 +225,11 @@ class StateKeeper:
     def save(self, *, force: bool = False) -> None:
         """Write the file if the account or an order changed, if it is ``max_age_s`` old, or
         when ``force``d. A failed write is logged (once until one succeeds), never raised."""
-        data = encode_state(self._take())
+        try:
+            data = encode_state(self._take())
+        except Exception:  # a capture bug must not end the server's loop
+            logger.exception("tws-sim: capturing the state failed")
+            return
         body = _changes(data)
         stale = _time.monotonic() - self._last_write >= self._max_age_s
         if not force and body == self._last_body and not stale:
@@ -240,7 +250,4 @@ class StateKeeper:
         """Save every ``interval_s`` until cancelled."""
         while True:
             await asyncio.sleep(self._interval_s)
-            try:
-                self.save()
-            except Exception:  # a capture bug must not end the server's loop
-                logger.exception("tws-sim: saving the state failed")
+            self.save()

@@ -14,6 +14,7 @@ from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, StopOrder
 from tws_support import START, SYMBOLS, Connect, bounded, qualified, wait_for_condition
 
 from broker.tws import TwsSimServer
+from broker.tws import state as state_module
 from broker.tws.state_codec import StateError
 
 
@@ -216,5 +217,25 @@ async def test_the_same_server_object_started_again_resumes_from_its_file(
         await bounded(ib.connectAsync("127.0.0.1", server.port, clientId=7, timeout=4))
         positions = await bounded(ib.reqPositionsAsync())
         assert [(p.contract.symbol, p.position) for p in positions] == [("AAPL", -30.0)]
+    finally:
+        ib.disconnect()
+
+
+async def test_a_fill_reaches_the_state_file_at_once_not_at_the_next_periodic_save(
+    make_server: Callable[..., TwsSimServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "SAVE_INTERVAL_S", 3600.0)
+    state = tmp_path / "state.json"
+    server = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", server.port, clientId=7, timeout=4))
+        trade = ib.placeOrder(await qualified(ib), MarketOrder("BUY", 5))
+        await wait_for_condition(trade.isDone, what="the fill")
+
+        def saved_fills() -> int:
+            return len(json.loads(state.read_text())["desk"]["executions"]) if state.exists() else 0
+
+        await wait_for_condition(lambda: saved_fills() == 1, timeout_s=2.0, what="the saved fill")
     finally:
         ib.disconnect()
