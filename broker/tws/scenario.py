@@ -254,6 +254,8 @@ def parse_scenario(text: str, *, source: str, tz: ZoneInfo, start: datetime) -> 
     for key in data:
         if key not in ("fault", "description"):
             raise ScenarioError(f"{source}:1: {key}: unknown top-level key (expected [[fault]])")
+    if not isinstance(data.get("description", ""), str):
+        raise ScenarioError(f"{source}:1: description: must be a string")
     table = data.get("fault", [])
     if not isinstance(table, list) or not table:
         raise ScenarioError(f"{source}:1: fault: no [[fault]] tables")
