@@ -114,6 +114,8 @@ def _value(value: object) -> object:
         return value.perm_id
     if isinstance(value, OrderSpec):
         return _fields(value)
+    if isinstance(value, tuple | list):
+        return [_value(v) for v in value]
     return value
 
 
@@ -258,12 +260,31 @@ def _field_value(annotation: str, value: object, where: str, resolve: Resolve) -
         if isinstance(err, StateError):
             raise
         raise StateError(f"{where}: {err}") from None
+    if base.startswith(("tuple[", "list[")):
+        if not isinstance(value, list):
+            raise StateError(f"{where}: expected a list (got {type(value).__name__})")
+        return _sequence(value, where, as_tuple=base.startswith("tuple["))
     kind = _SIMPLE.get(base)
-    if kind is None:
+    if kind is None:  # a field type this module does not know: plain JSON values only
+        if isinstance(value, str | int | float | bool):
+            return value
         raise StateError(f"{where}: cannot read a saved {base}")
     if not isinstance(value, kind) or (isinstance(value, bool) and base != "bool"):
         raise StateError(f"{where}: wrong type {type(value).__name__} (expected {base})")
     return float(value) if base == "float" and isinstance(value, int | float) else value
+
+
+def _sequence(value: list[Any], where: str, *, as_tuple: bool) -> object:
+    """A saved list of plain values (nested lists too) back as tuples (or lists)."""
+    out: list[object] = []
+    for i, item in enumerate(value):
+        if isinstance(item, list):
+            out.append(_sequence(item, f"{where}[{i}]", as_tuple=as_tuple))
+        elif isinstance(item, str | int | float | bool) or item is None:
+            out.append(item)
+        else:
+            raise StateError(f"{where}[{i}]: cannot read a saved {type(item).__name__}")
+    return tuple(out) if as_tuple else out
 
 
 def _dataclass(cls: type, data: object, where: str, resolve: Resolve, **fixed: object) -> Any:

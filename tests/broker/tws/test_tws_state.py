@@ -239,3 +239,34 @@ async def test_a_fill_reaches_the_state_file_at_once_not_at_the_next_periodic_sa
         await wait_for_condition(lambda: saved_fills() == 1, timeout_s=2.0, what="the saved fill")
     finally:
         ib.disconnect()
+
+
+async def test_an_algo_order_survives_a_restart_with_its_params(
+    make_server: Callable[..., TwsSimServer], tmp_path: Path
+) -> None:
+    from ib_async import TagValue
+
+    state = tmp_path / "state.json"
+    first = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", first.port, clientId=8, timeout=4))
+        order = LimitOrder("BUY", 10, round(mid(first) - 15, 2))
+        order.algoStrategy = "Adaptive"
+        order.algoParams = [TagValue("adaptivePriority", "Patient")]
+        trade = ib.placeOrder(await qualified(ib), order)
+        await wait_for_condition(lambda: trade.orderStatus.status == "Submitted", what="working")
+    finally:
+        ib.disconnect()
+    first.stop()
+    second = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", second.port, clientId=8, timeout=4))
+        [restored] = await bounded(ib.reqAllOpenOrdersAsync())
+        assert restored.order.algoStrategy == "Adaptive"
+        assert [(t.tag, t.value) for t in restored.order.algoParams] == [
+            ("adaptivePriority", "Patient")
+        ]
+    finally:
+        ib.disconnect()
