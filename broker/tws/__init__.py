@@ -11,7 +11,8 @@ chains, the stock-and-option resolver), ``market_data``, ``account`` and ``accou
 account by contract, stocks and options, and its tags) and ``feeds`` (account subscriptions),
 ``order_records`` and ``orders`` (the order desk),
 ``faults``, ``session`` (handshake, startApi), ``requests`` (dispatch), ``server``, ``settings``,
-``runner`` (command line), ``state`` and ``state_codec`` (the state file kept across restarts),
+``runner`` (command line), ``state``, ``state_codec`` and ``state_fields`` (the state file kept
+across restarts),
 ``scenario`` and ``drill_book`` (fault drills from a TOML file).
 """
 
