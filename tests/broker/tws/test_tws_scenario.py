@@ -5,7 +5,8 @@ file, the line, the fault and the key. Kinds whose methods other packages add ar
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -440,3 +441,15 @@ def test_a_kind_this_build_lacks_or_a_field_its_method_does_not_take_is_refused(
     with pytest.raises(ScenarioError) as caught:
         check_supported(faults, OldServer, source="drill.toml")
     assert "no TwsSimServer.nightly_reset" in str(caught.value)
+
+
+async def test_a_fault_due_in_a_skipped_night_fires_when_the_clock_lands_after_it(
+    make_server: Callable[..., TwsSimServer], tmp_path: Path
+) -> None:
+    evening = datetime(2024, 3, 13, 15, 59, 50, tzinfo=TZ)
+    server = make_server(start=evening)
+    scenario(tmp_path, '[[fault]]\nat = "2024-03-14T03:00:00"\nkind = "stop_quotes"\n', server)
+    await wait_for_condition(lambda: bool(server.fired_faults()), what="the night's fault")
+    [fired] = server.fired_faults()
+    assert fired.due == datetime(2024, 3, 14, 3, 0, tzinfo=TZ)
+    assert fired.fired_at >= datetime(2024, 3, 14, 9, 30, tzinfo=TZ)  # the next open
