@@ -10,7 +10,7 @@ and cash flows are multiplied by its multiplier, and a short option needs Reg-T 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -118,6 +118,24 @@ class SimAccount:
             # Closed, or crossed through zero: what is left was opened at this price.
             holding.avg_cost = price if new != 0 else Decimal(0)
         holding.quantity = new
+
+    def holdings(self) -> list[tuple[Contract, int, Decimal]]:
+        """Every non-zero position as (contract, signed quantity, exact average cost), in key
+        order: what ``restore`` takes back (a state saved across a restart)."""
+        return [
+            (h.contract, h.quantity, h.avg_cost)
+            for _, h in sorted(self._holdings.items())
+            if h.quantity != 0
+        ]
+
+    def restore(self, cash: Decimal, holdings: Iterable[tuple[Contract, int, Decimal]]) -> None:
+        """Replace the cash and every position with saved ones (``holdings``' form)."""
+        self._cash = Decimal(cash)
+        self._holdings = {
+            contract.key: _Holding(contract=contract, quantity=quantity, avg_cost=avg_cost)
+            for contract, quantity, avg_cost in holdings
+            if quantity != 0
+        }
 
     def positions(self) -> list[BrokerPosition]:
         """Every non-zero position, in symbol order (avg_cost rounded to 4 dp)."""

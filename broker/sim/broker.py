@@ -29,6 +29,7 @@ from broker.base import (
     Contract,
     ExecutionEvent,
     OrderRequest,
+    OrderStatus,
     Quote,
     TradingGate,
 )
@@ -141,6 +142,32 @@ class SimBroker:
                 )
                 count += 1
         return count
+
+    def restore_state(
+        self,
+        *,
+        cash: Decimal,
+        holdings: Iterable[tuple[Contract, int, Decimal]],
+        orders: Iterable[tuple[OrderRequest, int, Decimal, OrderStatus]],
+        mids: Mapping[str, float],
+    ) -> None:
+        """Before ``start``: take back an account, orders and prices saved across a restart (a
+        simulated TWS that remembers its account). ``orders`` are (request, filled, notional,
+        status), parents before their children; ``mids`` the symbols' prices to go on from
+        (unknown symbols are skipped).
+
+        Raises:
+            RuntimeError: already started.
+        """
+        with self._lock:
+            if self._running:
+                raise RuntimeError("restore_state must come before start()")
+            self._account.restore(cash, holdings)
+            for request, filled, notional, status in orders:
+                self._book.restore(request, filled=filled, notional=notional, status=status)
+            for symbol, mid in mids.items():
+                if symbol in self._market:
+                    self._market.set_mid(symbol, mid)
 
     def start(self, listener: BrokerListener) -> None:
         """Deliver events to ``listener`` and schedule the first market step: now if a session is

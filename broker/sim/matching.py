@@ -307,6 +307,29 @@ class OrderBook:
                 self._try_match(sim, now)
         return self._take_events()
 
+    def restore(
+        self, order: OrderRequest, *, filled: int, notional: Decimal, status: OrderStatus
+    ) -> None:
+        """Take back an order saved across a restart, with what it had filled (no events, no
+        matching now). A working one matches again from the next quote; a finished one is kept
+        only as the parent its restored children are capped by (restore parents first)."""
+        sim = SimOrder(
+            request=order,
+            broker_order_id=self._next_order_id,
+            quantity=order.quantity,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            status=status,
+            filled=filled,
+            notional=notional,
+        )
+        self._next_order_id += 1
+        self._orders[order.client_order_id] = sim
+        if status.is_working:
+            self._working[order.client_order_id] = sim
+            if order.parent_id is not None:
+                self._children.setdefault(order.parent_id, []).append(order.client_order_id)
+
     def cancel(self, client_order_id: str, now: datetime, reason: str) -> list[BrokerEvent]:
         """Cancel a working order (no events if it is not working). A parent with no fill takes
         its attached orders with it."""

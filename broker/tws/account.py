@@ -29,6 +29,7 @@ from broker.sim.market import to_cents
 from broker.tws.account_values import account_value_rows, money_text, summary_rows
 from broker.tws.contracts import Instrument, InstrumentRegistry
 from broker.tws.order_codec import MarginState
+from broker.tws.state_codec import BookState
 
 __all__ = ["AccountBook", "PortfolioLine"]
 
@@ -155,6 +156,32 @@ class AccountBook:
         side = Side.BUY if event.stock_quantity > 0 else Side.SELL
         self.apply_fill(stock, side, abs(event.stock_quantity), event.price, _ZERO)
         return [option, stock]
+
+    # -- state across restarts (``broker.tws.state``) -------------------------------------------
+    def export_state(self) -> BookState:
+        """The account to save: what ``import_state`` takes back after a restart."""
+        return BookState(
+            cash=self._ledger.cash,
+            holdings=tuple(self._ledger.holdings()),
+            contracts=tuple(i.contract() for i in self._instruments.values()),
+            realized=dict(self._realized),
+            marks=dict(self._marks),
+            day=self._day,
+            day_start_net_liq=self._day_start_net_liq,
+            day_start_realized=self._day_start_realized,
+        )
+
+    def import_state(self, state: BookState, instruments: Iterable[Instrument]) -> None:
+        """Take back a saved account (before any client connects); ``instruments`` are the
+        running server's instruments of ``state.contracts``."""
+        self._ledger.restore(state.cash, state.holdings)
+        for instrument in instruments:
+            self._instruments.setdefault(instrument.contract().key, instrument)
+        self._realized = dict(state.realized)
+        self._marks.update(state.marks)
+        self._day = state.day
+        self._day_start_net_liq = state.day_start_net_liq
+        self._day_start_realized = state.day_start_realized
 
     # -- reads ---------------------------------------------------------------------------------
     def position(self, key: str) -> tuple[int, Decimal]:

@@ -87,6 +87,9 @@ class TwsHub:
         self._dirty: dict[int, Instrument] = {}
         self._marking: dict[int, Contract] = {}  # held options whose quotes mark the account
         self.first_quote = threading.Event()  # set by the first stock quote (any thread reads)
+        # Called (loop thread) once the fills and settlements of a loop turn are booked and
+        # pushed: the server saves its state file then, not up to a second later.
+        self.on_account_change: Callable[[], None] | None = None
         reference = {
             symbol: Decimal(repr(spec.price)).quantize(Decimal("0.01"))
             for symbol, spec in settings.symbols.items()
@@ -136,6 +139,23 @@ class TwsHub:
                 history=self.history_desk,
             )
         )
+
+    # -- a saved state (``broker.tws.state``) ----------------------------------------------------
+    def resolve_saved(self, contract: Contract) -> Instrument:
+        """The instrument of a contract from a state file (an option is remembered, so clients
+        can name it by conId). Raises KeyError for a symbol that is not simulated."""
+        if not contract.is_option:
+            return self._settings.registry.by_symbol(contract.symbol)
+        instrument = self.options.remember(contract) if self.options is not None else None
+        if instrument is None:
+            raise KeyError(f"{contract.key}: no option listing for it")
+        return instrument
+
+    def mark_held_options(self) -> None:
+        """After a restore: keep every held option quoted in the simulator (its mid marks the
+        account), as after a fill."""
+        for instrument in self.book.held_options():
+            self._mark_option(instrument)
 
     # -- connections ---------------------------------------------------------------------------
     async def serve_connection(
@@ -269,6 +289,8 @@ class TwsHub:
             self.feeds.on_fill(instrument, self._now())
             if instrument.sec_type == "OPT":
                 self._mark_option(instrument)
+        if self.on_account_change is not None:
+            self.on_account_change()
 
     def _mark_option(self, instrument: Instrument) -> None:
         """Keep the simulator quoting an option while the account holds it (its mid marks the

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from broker.base import ExecutionEvent, OrderRequest, Side
+from broker.base import ExecutionEvent, OrderRequest, OrderType, Side
 from broker.ticks import TickRule
 from broker.tws import messages as msg
 from broker.tws.codec import Field, FieldReader
@@ -41,6 +41,7 @@ __all__ = [
     "new_order_problem",
     "oca_group_members",
     "oca_members",
+    "sim_request",
 ]
 
 #: Statuses after which an order never changes again (it is then a "completed order").
@@ -175,6 +176,23 @@ class TwsOrder:
             client_id=self.client_id,
             why_held="",
         )
+
+
+def sim_request(record: TwsOrder) -> OrderRequest:
+    """The simulator's order for a transmitted record (its id there: ``record.sim_id``)."""
+    spec, parent = record.spec, record.parent
+    assert record.sim_id is not None, "a record gets its sim_id when it is transmitted"
+    return OrderRequest(
+        client_order_id=record.sim_id,
+        contract=record.instrument.contract(),
+        side=Side(spec.action),
+        order_type=OrderType(spec.order_type),
+        quantity=record.quantity,
+        limit_price=spec.lmt_price if spec.order_type == "LMT" else None,
+        stop_price=spec.aux_price if spec.order_type == "STP" else None,
+        parent_id=parent.sim_id if parent is not None else None,
+        tif=spec.tif or "DAY",
+    )
 
 
 def execution_messages(execution: TwsExecution, req_id: int) -> list[list[Field]]:

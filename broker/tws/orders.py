@@ -34,10 +34,8 @@ from loguru import logger
 
 from broker.base import (
     ExecutionEvent,
-    OrderRequest,
     OrderStatus,
     OrderStatusEvent,
-    OrderType,
     Side,
 )
 from broker.sim.matching import oca_admission
@@ -58,7 +56,9 @@ from broker.tws.order_records import (
     new_order_problem,
     oca_group_members,
     oca_members,
+    sim_request,
 )
+from broker.tws.state_codec import DeskState
 
 __all__ = ["OrderDesk"]
 
@@ -278,6 +278,34 @@ class OrderDesk:
         for fields in execution_messages(execution, req_id):
             self._router.send_to_client(client_id, fields)
 
+    # -- state across restarts (``broker.tws.state``) -------------------------------------------
+    def export_state(self) -> DeskState:
+        """Every order (in placement order), the executions and the id counters, to save."""
+        perm_id, seq = next(self._perm_ids), next(self._exec_seq)
+        self._perm_ids, self._exec_seq = itertools.count(perm_id), itertools.count(seq)
+        return DeskState(
+            orders=tuple(self._orders.values()),
+            completed=tuple(o.perm_id for o in self._completed),
+            executions=tuple(self._executions),
+            next_perm_id=perm_id,
+            exec_prefix=self._exec_prefix,
+            next_exec_seq=seq,
+            max_order_ids=dict(self._max_order_id),
+        )
+
+    def import_state(self, state: DeskState) -> None:
+        """Take back saved orders, executions and counters (before any client connects; the
+        caller restores the working orders in the simulator under their ``sim_id``)."""
+        self._orders = {(o.client_id, o.order_id): o for o in state.orders}
+        self._by_sim = {o.sim_id: o for o in state.orders if o.sim_id is not None}
+        by_perm = {o.perm_id: o for o in state.orders}
+        self._completed = [by_perm[perm_id] for perm_id in state.completed]
+        self._executions = list(state.executions)
+        self._perm_ids = itertools.count(state.next_perm_id)
+        self._exec_prefix = state.exec_prefix
+        self._exec_seq = itertools.count(state.next_exec_seq)
+        self._max_order_id = dict(state.max_order_ids)
+
     # -- internals -----------------------------------------------------------------------------
     def _set_status(self, record: TwsOrder, status: str) -> None:
         record.status = status
@@ -334,20 +362,7 @@ class OrderDesk:
         sim_id = str(record.perm_id)
         record.sim_id = sim_id
         self._by_sim[sim_id] = record
-        spec = record.spec
-        parent = record.parent
-        request = OrderRequest(
-            client_order_id=sim_id,
-            contract=record.instrument.contract(),
-            side=Side(spec.action),
-            order_type=OrderType(spec.order_type),
-            quantity=record.quantity,
-            limit_price=spec.lmt_price if spec.order_type == "LMT" else None,
-            stop_price=spec.aux_price if spec.order_type == "STP" else None,
-            parent_id=parent.sim_id if parent is not None else None,
-            tif=spec.tif or "DAY",
-        )
-        if not self._broker.place_order(request):
+        if not self._broker.place_order(sim_request(record)):
             self._reject(record, 201, "the simulator refused the order")
 
     def _cancel(self, record: TwsOrder, reason: str) -> None:

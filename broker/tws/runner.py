@@ -1,12 +1,18 @@
 """Command line for the simulated TWS: ``python -m broker.tws`` or ``main.py tws-sim``.
 
     tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N] [--start ISO-8601]
-            [--config PATH] [--allow-remote]
+            [--config PATH] [--allow-remote] [--state FILE | --no-state] [--scenario FILE]
 
 Symbols, spreads, volatilities, cash, commissions and margins come from the config's ``[sim]``
 section; session hours, holidays and the time zone from ``[engine]``. ``run_tws_sim`` runs on
 the caller's (main) thread and blocks until SIGINT or SIGTERM; the server runs on its own
 threads. Exit codes as ``main.py``: 0 ok, 2 bad input, 1 runtime failure.
+
+State: the command keeps its account, orders, executions, ids and time in a state file across
+its own restarts (by default ``tws-sim-state.json`` next to the config; ``--state FILE`` to
+choose, ``--no-state`` for a fresh account every run), because a user restarts it as one would
+restart TWS, whose account lives at IB. ``TwsSimServer`` itself keeps no state unless given a
+file, so tests start fresh. ``--scenario FILE``: a fault drill (``broker.tws.scenario``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 
 from loguru import logger
@@ -24,7 +31,11 @@ from loguru import logger
 from actors.calendar import TradingCalendar
 from actors.config import ConfigError, EngineConfig, load_config
 from actors.engine_build import option_spec, sim_symbols
+from broker.tws.scenario import ScenarioError, load_scenario
 from broker.tws.server import TwsSimServer
+from broker.tws.state_codec import StateError
+
+STATE_FILE_NAME = "tws-sim-state.json"
 
 __all__ = [
     "add_tws_sim_arguments",
@@ -50,7 +61,27 @@ def add_tws_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     )
     parser.add_argument("--config", default="config.toml", help="engine config (its [sim])")
     parser.add_argument("--allow-remote", action="store_true", help="permit a non-loopback --host")
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument(
+        "--state",
+        help=f"keep the account, orders and time in this file (default: {STATE_FILE_NAME} "
+        "next to the config)",
+    )
+    state.add_argument(
+        "--no-state", action="store_true", help="no state file: a fresh account every run"
+    )
+    parser.add_argument("--scenario", help="a TOML file of faults at simulated times (a drill)")
     return parser
+
+
+def state_path(args: argparse.Namespace) -> Path | None:
+    """The state file ``args`` ask for (None with ``--no-state``)."""
+    if getattr(args, "no_state", False):
+        return None
+    explicit = getattr(args, "state", None)
+    if explicit:
+        return Path(explicit)
+    return Path(args.config).resolve().parent / STATE_FILE_NAME
 
 
 def server_from_config(
@@ -62,11 +93,13 @@ def server_from_config(
     speed: float = 1.0,
     start: datetime | None = None,
     allow_remote: bool = False,
+    state_file: Path | None = None,
 ) -> TwsSimServer:
     """A (not yet started) server for an engine config's ``[sim]`` and ``[engine]`` sections.
 
     Raises:
         ValueError: no symbols in ``[sim.symbols]``, a remote host, or a bad value.
+        StateError: a ``state_file`` that cannot be read back (a ``ValueError``).
     """
     sim = config.sim
     calendar = TradingCalendar.build(
@@ -82,6 +115,7 @@ def server_from_config(
         tick_interval_s=sim.tick_interval_s,
         calendar=calendar,
         allow_remote=allow_remote,
+        state_file=state_file,
         starting_cash=sim.starting_cash,
         commission_per_share=sim.commission_per_share,
         commission_min=sim.commission_min,
@@ -146,7 +180,17 @@ def run_tws_sim(
             speed=args.speed,
             start=start,
             allow_remote=getattr(args, "allow_remote", False),
+            state_file=state_path(args),
         )
+        if getattr(args, "scenario", None):
+            server.schedule_faults(
+                load_scenario(
+                    args.scenario, tz=config.tz, start=server.now(), server_class=TwsSimServer
+                )
+            )
+    except (StateError, ScenarioError) as err:
+        _say(f"tws-sim: {err}")
+        return EXIT_BAD_INPUT
     except ValueError as err:
         _say(f"tws-sim: {err}")
         return EXIT_BAD_INPUT
@@ -170,6 +214,7 @@ def run_tws_sim(
             f"tws-sim: listening on {server.host}:{server.port}, account {server.account}, "
             f"symbols {symbols}, simulated start {started}, speed {args.speed}x"
         )
+        _say(f"tws-sim: {_state_line(server, state_path(args))}")
         if on_started is not None:
             on_started(server)
         while not stop.wait(0.2):
@@ -177,6 +222,20 @@ def run_tws_sim(
     finally:
         server.stop()
     return 0
+
+
+def _state_line(server: TwsSimServer, path: Path | None) -> str:
+    saved = server.restored
+    if path is None:
+        return "no state file (a fresh account every run)"
+    if saved is None or saved.desk is None or saved.book is None:
+        return f"state file {path} (new)"
+    working = sum(1 for o in saved.desk.orders if not o.done)
+    return (
+        f"state file {path}: resumed at {saved.clock:%Y-%m-%d %H:%M:%S %Z} with "
+        f"{len(saved.book.holdings)} position(s), {working} open order(s), "
+        f"{len(saved.desk.executions)} execution(s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TypeVar
 
 from loguru import logger
@@ -32,9 +33,13 @@ from broker.base import BrokerEvent, Contract, GateState, Quote, TradingGate
 from broker.sim import SimBroker, SimSymbol
 from broker.tws import messages as msg
 from broker.tws.contracts import InstrumentRegistry
+from broker.tws.drill_book import DrillBook, FiredFault
 from broker.tws.faults import DEFAULT_REJECT_REASON, FaultState
 from broker.tws.hub import TwsHub
+from broker.tws.scenario import ScenarioFault
 from broker.tws.settings import TwsSimSettings, check_host
+from broker.tws.state import StateKeeper, capture, load_state, restore
+from broker.tws.state_codec import SavedState
 
 __all__ = ["TwsSimServer"]
 
@@ -55,6 +60,11 @@ class TwsSimServer:
         tick_interval_s: simulated seconds between market steps.
         calendar: sessions and time zone (default: New York 09:30-16:00, no holidays).
         allow_remote: permit a non-loopback ``host``.
+        state_file: keep the account, orders, executions, ids and time in this file across
+            restarts (``broker.tws.state``): read at construction and again when this object
+            is started after a stop (the clock resumes at the later of ``start`` and the saved
+            time; the same port is bound again), written while running and at ``stop``.
+            None (the default): every run starts afresh.
         **options: further ``TwsSimSettings`` fields (account, starting_cash, commissions,
             margins, drift_annual, industries, account_push_interval_s, primary_exchange,
             primary_exchanges (per-symbol listing overrides),
@@ -62,6 +72,8 @@ class TwsSimServer:
 
     Raises:
         ValueError: a remote host without ``allow_remote``, or invalid settings.
+        StateError: a ``state_file`` that cannot be read back (a ``ValueError``; one line
+            naming the file).
     """
 
     def __init__(
@@ -76,6 +88,7 @@ class TwsSimServer:
         tick_interval_s: float = 1.0,
         calendar: TradingCalendar | None = None,
         allow_remote: bool = False,
+        state_file: str | Path | None = None,
         **options: object,
     ) -> None:
         check_host(host, allow_remote=allow_remote)
@@ -98,6 +111,19 @@ class TwsSimServer:
         self._clock: VirtualClock | None = None
         self._broker: SimBroker | None = None
         self._hub: TwsHub | None = None
+        self._state_path = Path(state_file) if state_file is not None else None
+        self._saved = (
+            load_state(self._state_path, self._settings.registry, account=self._settings.account)
+            if self._state_path is not None
+            else None
+        )
+        saved_clock = self._saved.clock if self._saved is not None else self._settings.start
+        self._start_at = max(self._settings.start, saved_clock)
+        self._keeper: StateKeeper | None = None
+        self._keeper_task: asyncio.Task[None] | None = None
+        self._drills = DrillBook(self)
+        self._relisten: asyncio.TimerHandle | None = None
+        self._reopen: asyncio.Task[None] | None = None
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -126,8 +152,16 @@ class TwsSimServer:
         return self._settings.registry
 
     def now(self) -> datetime:
-        """The simulated time (exchange zone); the start time before ``start``."""
-        return self._clock.now() if self._clock is not None else self._settings.start
+        """The simulated time (exchange zone); the start time before ``start`` (the saved
+        time when a state file resumes a later one)."""
+        if self._clock is not None:
+            return self._clock.now()
+        return self._start_at.astimezone(self._settings.calendar.tz)
+
+    @property
+    def restored(self) -> SavedState | None:
+        """The state this server resumed from its state file (None: a fresh start)."""
+        return self._saved
 
     def con_id(self, symbol: str) -> int:
         """The contract id of a simulated stock (KeyError if unknown)."""
@@ -146,7 +180,11 @@ class TwsSimServer:
         if self._thread is not None:
             raise RuntimeError("TwsSimServer is already started")
         s = self._settings
-        self._clock = VirtualClock(s.calendar.tz, s.start, s.speed)
+        if self._keeper is not None and self._state_path is not None:  # started before: reload
+            self._saved = load_state(self._state_path, s.registry, account=s.account)
+            if self._saved is not None:
+                self._start_at = max(self._start_at, self._saved.clock)
+        self._clock = VirtualClock(s.calendar.tz, self._start_at, s.speed)
         self._broker = SimBroker(
             clock=self._clock,
             calendar=s.calendar,
@@ -167,6 +205,11 @@ class TwsSimServer:
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._hub = TwsHub(s, self._broker, self._faults, self.now, loop, options=self._broker)
+        if self._saved is not None:
+            restore(self._saved, self._hub, self._broker)
+        if self._state_path is not None:
+            self._keeper = StateKeeper(self._state_path, self._capture_state)
+            self._hub.on_account_change = self._keeper.save
         started = threading.Event()
         failure: list[BaseException] = []
 
@@ -192,9 +235,10 @@ class TwsSimServer:
         self._broker.subscribe_quotes(Contract.stock(sym) for sym in s.symbols)
         self._broker.start(_Bridge(loop, self._hub.on_quote, self._hub.on_event))
         self._clock.start()
-        if s.calendar.is_open(s.start) and not self._hub.first_quote.wait(timeout_s):
+        self._drills.on_started()
+        if s.calendar.is_open(self._start_at) and not self._hub.first_quote.wait(timeout_s):
             logger.warning("tws-sim: no quote within {}s of the start", timeout_s)
-        logger.info("tws-sim: listening on {}:{} (simulated {})", self.host, self.port, s.start)
+        logger.info("tws-sim: listening on {}:{} (simulated {})", self.host, self.port, self.now())
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the market, close every connection and the listener, end the loop thread
@@ -323,14 +367,81 @@ class TwsSimServer:
 
         self._call(send)
 
+    def nightly_reset(self, pause_s: float = 5.0) -> None:
+        """TWS / IB Gateway's daily restart (IBC's auto-restart; ib_reality.md row 10): 1100 to
+        every client, every API connection closed, nothing listening for ``pause_s`` wall
+        seconds (a connect is refused), then the same port again. The account, orders,
+        executions, order ids and the clock are kept and go on (they live at IB, not in TWS):
+        orders may fill meanwhile, and a client that reconnects reads them as before. Returns
+        at once (any thread; the state file, if any, is written at the reset).
+
+        Raises:
+            ValueError: ``pause_s`` < 0.
+        """
+        if not pause_s >= 0:
+            raise ValueError(f"pause_s must be >= 0 (got {pause_s})")
+        self._call(lambda: self._reset_now(pause_s))
+
+    @property
+    def listening(self) -> bool:
+        """Whether the server accepts connections (False while a nightly reset pauses)."""
+        return self._server is not None and self.running
+
+    # -- scenarios (any thread) ----------------------------------------------------------------
+    def schedule_faults(self, faults: Iterable[ScenarioFault]) -> None:
+        """Arm a scenario's faults (``broker.tws.scenario.load_scenario``); each fires on the
+        loop thread when the simulated clock reaches its time, before or after ``start``."""
+        self._drills.schedule(faults)
+
+    def fired_faults(self) -> list[FiredFault]:
+        """The scenario faults fired so far (what was called, when due, when run, outcome)."""
+        return self._drills.fired()
+
+    def clock_and_loop(self) -> tuple[VirtualClock, asyncio.AbstractEventLoop]:
+        """The running clock and event loop (for ``DrillBook``). RuntimeError before start."""
+        if self._clock is None:
+            raise RuntimeError("TwsSimServer is not started")
+        return self._clock, self._loop_or_fail()
+
     # -- internals ---------------------------------------------------------------------------------
     async def _listen(self) -> None:
+        port = self._bound_port if self._bound_port is not None else self._settings.port
         self._server = await asyncio.start_server(
-            self._hub_or_fail().serve_connection, self._settings.host, self._settings.port
+            self._hub_or_fail().serve_connection, self._settings.host, port
         )
         self._bound_port = self._server.sockets[0].getsockname()[1]
+        if self._keeper is not None and self._keeper_task is None:
+            self._keeper_task = asyncio.get_running_loop().create_task(self._keeper.run())
+
+    def _reset_now(self, pause_s: float) -> None:
+        """The nightly reset's first half (loop thread); the listener returns after
+        ``pause_s``."""
+        hub, loop = self._hub_or_fail(), self._loop_or_fail()
+        logger.info("tws-sim: nightly reset: 1100, connections closed for {}s", pause_s)
+        hub.broadcast(msg.error(msg.NO_REQ_ID, 1100))
+        hub.close_sessions()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._keeper is not None:
+            self._keeper.save(force=True)
+
+        def back() -> None:
+            self._relisten = None
+            self._reopen = loop.create_task(self._listen())
+            logger.info("tws-sim: nightly reset over: listening again on {}", self.port)
+
+        self._relisten = loop.call_later(pause_s, back)
 
     async def _shutdown(self) -> None:
+        self._drills.on_stopping()
+        if self._relisten is not None:
+            self._relisten.cancel()
+        if self._keeper_task is not None:
+            self._keeper_task.cancel()
+            self._keeper_task = None
+        if self._keeper is not None:
+            self._keeper.save(force=True)
         if self._server is not None:
             self._server.close()
         if self._hub is not None:
@@ -340,6 +451,14 @@ class TwsSimServer:
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if tasks:
             await asyncio.wait(tasks, timeout=_CALL_TIMEOUT_S)
+
+    def _capture_state(self) -> SavedState:
+        """The state to save (loop thread)."""
+        assert self._hub is not None and self._broker is not None
+        s = self._settings
+        return capture(
+            self._hub, self._broker, now=self.now(), account=s.account, symbols=s.symbols
+        )
 
     def _hub_or_fail(self) -> TwsHub:
         if self._hub is None:

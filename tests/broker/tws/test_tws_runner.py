@@ -136,3 +136,83 @@ def test_the_package_runs_as_a_command() -> None:
     )
     assert done.returncode == 0
     assert "--port" in done.stdout and "--allow-remote" in done.stdout
+
+
+def serve(args: argparse.Namespace) -> tuple[threading.Thread, threading.Event, list[TwsSimServer]]:
+    """``run_tws_sim(args)`` on a thread; (the thread, its stop event, the started server)."""
+    stop = threading.Event()
+    started: list[TwsSimServer] = []
+    runner = threading.Thread(
+        target=lambda: run_tws_sim(args, stop=stop, on_started=started.append),
+        name="tws-sim-runner",
+    )
+    runner.start()
+    return runner, stop, started
+
+
+async def test_the_command_keeps_its_account_in_a_state_file_next_to_the_config(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = arguments(
+        "--config", str(config_path), "--port", "0", "--speed", "10",
+        "--start", "2024-03-13T11:00:00",
+    )  # fmt: skip
+    for run in (1, 2):
+        runner, stop, started = serve(args)
+        ib = IB()
+        try:
+            await wait_for_condition(lambda s=started: bool(s), what="the server to listen")
+            server = started[0]
+            await bounded(ib.connectAsync("127.0.0.1", server.port, clientId=1, timeout=4))
+            if run == 1:
+                (xom,) = await bounded(ib.qualifyContractsAsync(Stock("XOM", "SMART", "USD")))
+                from ib_async import MarketOrder
+
+                trade = ib.placeOrder(xom, MarketOrder("BUY", 7))
+                await wait_for_condition(trade.isDone, what="the fill")
+                first_stop = server.now()
+            else:
+                await wait_for_condition(lambda i=ib: bool(i.positions()), what="positions")
+                assert [(p.contract.symbol, p.position) for p in ib.positions()] == [("XOM", 7.0)]
+                assert server.now() >= first_stop
+        finally:
+            ib.disconnect()
+            stop.set()
+            runner.join(10)
+    assert (config_path.parent / "tws-sim-state.json").exists()
+    err = capsys.readouterr().err
+    assert "(new)" in err and "resumed at 2024-03-13" in err and "1 position(s)" in err
+
+
+def test_a_bad_scenario_or_state_file_exits_2_with_one_line(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "drill.toml"
+    bad.write_text('[[fault]]\nafter = "5m"\nkind = "outage"\n', encoding="utf-8")
+    common = ("--config", str(config_path), "--port", "0", "--start", "2024-03-13T11:00:00")
+    assert run_tws_sim(arguments(*common, "--no-state", "--scenario", str(bad))) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"tws-sim: {bad}:1: fault 1 (outage): duration_s: missing")
+    state = tmp_path / "broken.json"
+    state.write_text("{", encoding="utf-8")
+    assert run_tws_sim(arguments(*common, "--state", str(state))) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"tws-sim: {state}: corrupt tws-sim state")
+
+
+async def test_no_state_leaves_no_state_file(
+    config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = arguments(
+        "--config", str(config_path), "--port", "0", "--no-state",
+        "--start", "2024-03-13T11:00:00",
+    )  # fmt: skip
+    runner, stop, started = serve(args)
+    try:
+        await wait_for_condition(lambda: bool(started), what="the server to listen")
+        assert started[0].restored is None
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not (config_path.parent / "tws-sim-state.json").exists()
+    assert "no state file" in capsys.readouterr().err
