@@ -39,6 +39,7 @@ from broker.base import (
     OrderType,
 )
 from broker.ib.context import IbContext
+from broker.ib.errors import is_order_warning
 from broker.ib.flow import OrderFlow
 from broker.ib.order_state import PendingModify, Tracked
 from broker.ib.parsing.orders import status_of_trade
@@ -185,8 +186,8 @@ class CheckMixin:
         pending = tracked.modify
         if pending is None or code in _NOT_ABOUT_MODIFY:
             return False
-        if code not in _MODIFY_REFUSALS and not tracked.working:
-            return False
+        if code not in _MODIFY_REFUSALS and is_order_warning(code):
+            return False  # a notice (399, 10349, ...): the modification may still be taken
         tracked.modify = None
         tracked.request = pending.before
         order = tracked.order

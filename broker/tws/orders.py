@@ -221,6 +221,20 @@ class OrderDesk:
             if not record.done:
                 self._cancel(record, "global cancel")
 
+    def reject_working(self, order_id: int, client_id: int | None, code: int, reason: str) -> bool:
+        """Fault: IB kills a working order with an error and then an ``orderStatus`` Cancelled
+        (server-side cancels for margin and the like: ib_async's comment in ``wrapper.error``,
+        "existing order is server-canceled (DAY orders, margin problems)"). ib_async's own
+        verdict on the error is already Cancelled, so it drops IB's Cancelled (``isChanged``)."""
+        record = self.find(order_id, client_id)
+        if record is None or record.done:
+            return False
+        if record.transmitted and record.sim_id is not None:
+            self._by_sim.pop(record.sim_id, None)  # the simulator's own cancel is not reported
+            self._broker.cancel_order(record.sim_id)
+        self._reject(record, code, reason)
+        return True
+
     def make_inactive(self, order_id: int, client_id: int | None = None) -> bool:
         """Fault: pull a live order from the market and report it ``Inactive``."""
         record = self.find(order_id, client_id)

@@ -292,6 +292,20 @@ class TwsSimServer:
     def resume_quotes(self) -> None:
         self._call(lambda: setattr(self._hub_or_fail().market, "quoting", True))
 
+    def reject_working_order(
+        self,
+        order_id: int,
+        *,
+        client_id: int | None = None,
+        code: int = 201,
+        reason: str = DEFAULT_REJECT_REASON,
+    ) -> bool:
+        """End a live order at IB with error ``code`` and then ``orderStatus`` Cancelled (the
+        sequence ib_async hides); False if no such live order."""
+        return self._call(
+            lambda: self._hub_or_fail().desk.reject_working(order_id, client_id, code, reason)
+        )
+
     def make_order_inactive(self, order_id: int, *, client_id: int | None = None) -> bool:
         """Pull a live order from the market and report it ``Inactive``; False if no such live
         order. The client may modify it (resubmitted) or cancel it."""
