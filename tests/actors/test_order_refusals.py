@@ -6,11 +6,13 @@ refused modification puts the order back."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from actors.engine import Engine
 from actors.messages import GetWorkingOrders, Purpose
+from actors.rules.repricing import plan_progress
 from broker.base import (
     ModifyRefusedEvent,
     OrderRequest,
@@ -18,6 +20,8 @@ from broker.base import (
     OrderStatusEvent,
     OrderType,
 )
+from tests.actors.test_naked_put_engine import config as put_config
+from tests.actors.test_reprice_recovery import _working_put_entry
 from tests.support.engine import SimEngine, start_engine
 
 REASON = "The following order value estimate exceeds the Total Value Limit (TEST)"
@@ -56,9 +60,12 @@ def refusing_stops(count: int, *, silently: bool = False) -> Callable[[Engine], 
     return factory
 
 
+def working_orders(sim: SimEngine) -> list[Any]:
+    return list(sim.engine.book.ask("order_manager", GetWorkingOrders(), timeout_s=5))
+
+
 def working_stops(sim: SimEngine) -> list[Any]:
-    orders = sim.engine.book.ask("order_manager", GetWorkingOrders(), timeout_s=5)
-    return [o for o in orders if o.purpose is Purpose.STOP]
+    return [o for o in working_orders(sim) if o.purpose is Purpose.STOP]
 
 
 def risk_kinds(sim: SimEngine) -> list[str]:
@@ -126,14 +133,73 @@ def test_a_refused_modification_puts_the_order_back_and_is_reported(tmp_path: Pa
         sim.engine.book.tell(
             "order_manager",
             ModifyRefusedEvent(
-                stop.order_id, 100, None, kept, 105, "does not match", sim.engine.clock.now()
+                stop.order_id,
+                stop.quantity,
+                None,
+                kept,
+                105,
+                "does not match",
+                sim.engine.clock.now(),
             ),
         )
         sim.idle()
         [after] = working_stops(sim)
-        assert after.stop_price == kept
+        assert (after.stop_price, after.quantity) == (kept, stop.quantity)
         details = [e.detail for e in sim.ledger.order_events(stop.order_id)]
         assert any("modify refused by the broker (105: does not match)" in d for d in details)
         assert "modify_refused" in risk_kinds(sim)
+    finally:
+        sim.engine.stop()
+
+
+def test_a_refused_re_price_keeps_the_brokers_limit_and_the_plan_tries_the_next_step(
+    tmp_path: Path,
+) -> None:
+    sim = start_engine(tmp_path, put_config(), warmup_s=1)
+    try:
+        entry = _working_put_entry(sim)
+        broker = sim.engine.broker
+        modify = broker.modify_order
+        refused: list[Decimal] = []
+
+        def refusing(order_id: str, **change: Any) -> None:
+            limit = change.get("limit_price")
+            if limit is not None and not refused:
+                refused.append(limit)
+                kept = broker.open_orders()[0]  # the broker keeps the order as it was
+                sim.engine.book.tell(
+                    "order_manager",
+                    ModifyRefusedEvent(
+                        order_id,
+                        kept.quantity,
+                        before[0],
+                        None,
+                        110,
+                        "tick",
+                        sim.engine.clock.now(),
+                    ),
+                )
+                return
+            modify(order_id, **change)
+
+        [working] = [o for o in working_orders(sim) if o.order_id == entry.id]
+        before = [working.limit_price]
+        broker.modify_order = refusing  # type: ignore[method-assign]
+        for _ in range(20):
+            if refused:
+                break
+            sim.advance(1)
+        assert refused and refused[0] != before[0]
+        [after] = [o for o in working_orders(sim) if o.order_id == entry.id]
+        assert after.limit_price == before[0]  # back to what the broker has
+        events = [(e.time, e.detail) for e in sim.ledger.order_events(entry.id)]
+        assert plan_progress(events).limit == before[0]  # a restart resumes from it too
+        asked_again = len([d for _, d in events if "re-price" in d])
+        for _ in range(20):
+            sim.advance(1)
+            events = [(e.time, e.detail) for e in sim.ledger.order_events(entry.id)]
+            if len([d for _, d in events if "re-price" in d]) > asked_again:
+                break
+        assert len([d for _, d in events if "re-price" in d]) > asked_again  # the next step
     finally:
         sim.engine.stop()
