@@ -11,7 +11,7 @@
   error on a working order makes ib_async mark the trade Cancelled, and IB's real Cancelled
   that follows never reaches us (row 2). ``take_ib_orders`` takes IB's open and completed
   orders, read fresh, and ends every order IB ended: REJECTED with IB's error when it ended one
-  we never asked to cancel after an error, else with IB's own status.
+  we never asked to cancel after an error that is not a warning, else with IB's own status.
 * **Modifications held until IB echoes them** (row 5). A modification changes our request and
   the ib_async ``Order`` at once (IB's ``openOrder`` echo overwrites the ``Order`` with IB's
   values anyway), but the values IB had are kept: an ``openOrder`` with the new values commits
@@ -143,7 +143,7 @@ class CheckMixin:
             return
         refused = event.status in (OrderStatus.CANCELLED, OrderStatus.INACTIVE) and (
             tracked.status is OrderStatus.PENDING_SUBMIT
-            or (tracked.reason and not tracked.cancel_asked)
+            or (tracked.refusal_code != 0 and not tracked.cancel_asked)
         )
         if refused and event.filled == 0:
             reason = tracked.reason or f"ended at IB ({trade.orderStatus.status}) unacknowledged"

@@ -51,6 +51,7 @@ class Tracked:
     at_ib: bool = False  # IB listed it (open or completed orders): no acknowledgement check
     modify: PendingModify | None = None  # a modification IB has not echoed yet
     cancel_asked: bool = False  # we asked IB to cancel it (an IB-side Cancelled is not ours)
+    refusal_code: int = 0  # the last error about it that is not a warning (0: none)
 
     @property
     def working(self) -> bool:

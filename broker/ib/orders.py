@@ -262,6 +262,11 @@ class OrderDesk(BracketMixin, SyncMixin, CheckMixin):
         pending = tracked.status is OrderStatus.PENDING_SUBMIT
         if not pending and self.modify_refused(tracked, code, text):
             return True
+        if not is_order_warning(code) and kind not in (
+            ErrorClass.ORDER_CANCELLED,
+            ErrorClass.PACING,
+        ):
+            tracked.refusal_code = code
         refused_new = (
             pending
             and kind
