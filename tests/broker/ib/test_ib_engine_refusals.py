@@ -2,12 +2,15 @@
 kills a working stop with 201 then Cancelled (the status ib_async drops), found by the periodic
 fresh read of IB's orders; the stop is replaced and the position ends protected, or, when IB
 refuses the replacement too (451, no status at all), the position ends closed. Never silently
-unprotected."""
+unprotected. A flatten, a halt and ``cancel_all`` leave the trader's manual order at IB."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
+from ib_async import LimitOrder, Stock
 from ib_engine_support import (
     broker_order_refs,
     broker_positions,
@@ -18,7 +21,7 @@ from ib_engine_support import (
     signal,
     tws_for,
 )
-from ib_support import wait_until
+from ib_support import all_open_orders, other_client, wait_until
 from test_ib_engine import orders_by_id, start
 
 from actors.engine import Engine
@@ -98,3 +101,30 @@ def test_a_replacement_stop_ib_refuses_without_status_closes_the_position(
     kinds = [e.kind for e in engine.ledger.risk_events()]
     assert kinds.count("stop_refused") == 2
     assert working_stops(engine) == []
+
+
+def test_a_flatten_and_halt_leave_the_traders_manual_order_at_ib(
+    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
+) -> None:
+    tws = tws_for(engine_config(tmp_path, trading=False))
+    engine_servers.append(tws)
+    quote = tws.last_quote("JPM")
+    assert quote is not None
+
+    async def manual(ib: Any) -> None:  # typed in TWS itself: client 0, no orderRef
+        (contract,) = await ib.qualifyContractsAsync(Stock("JPM", "SMART", "USD"))
+        trade = ib.placeOrder(contract, LimitOrder("BUY", 10, round(quote.bid - 10, 2)))
+        while trade.orderStatus.status != "Submitted":
+            await asyncio.sleep(0.02)
+
+    other_client(tws, manual, client_id=0)
+    engine = bought_with_a_stop(tmp_path, engines, tws)
+    engine.flatten("test flatten")
+    wait_until(lambda: ledger_positions(engine) == {}, timeout_s=10, what="flattened")
+    engine.halt("test over")
+    engine.broker.cancel_all()
+    wait_until(lambda: working_stops(engine) == [], what="our stop cancelled")
+    left = all_open_orders(tws)
+    assert [(t.order.clientId, t.contract.symbol, float(t.order.totalQuantity)) for t in left] == [
+        (0, "JPM", 10.0)
+    ]
