@@ -119,6 +119,9 @@ class CheckMixin:
                 continue
             if cid in open_refs:
                 tracked.at_ib = True
+                # An echo of a modification that came inside this read (ib_async files it with
+                # the results instead of emitting it) is taken from the read.
+                self.on_open_order(open_refs[cid])
                 if tracked.status is OrderStatus.PENDING_SUBMIT and id(tracked) in overdue:
                     logger.info("ib: order {} is open at IB: acknowledged", cid)
                     self._status(tracked, OrderStatus.SUBMITTED, "listed in IB's open orders")
