@@ -43,14 +43,15 @@ class Tracked:
     filled: int = 0
     reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
     cancel_reason: str = ""  # why the adapter itself cancelled it
-    cancel_asked: bool = False  # the engine asked to cancel it: no modification follows
+    # The engine asked to cancel it: no modification follows, and an IB-side Cancelled of it
+    # is not a refusal (``order_checks``).
+    cancel_asked: bool = False
     held: bool = False  # not sent yet: waits for its attached child (``has_attached``)
     hold_timer: asyncio.TimerHandle | None = None  # the safety release of a held order
     dry: bool = False
     sent_at: datetime | None = None  # engine clock: when the placement went out (ack timeout)
     at_ib: bool = False  # IB listed it (open or completed orders): no acknowledgement check
     modify: PendingModify | None = None  # a modification IB has not echoed yet
-    cancel_asked: bool = False  # we asked IB to cancel it (an IB-side Cancelled is not ours)
     refusal_code: int = 0  # the last error about it that is not a warning (0: none)
 
     @property

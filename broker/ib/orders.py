@@ -324,9 +324,6 @@ class OrderDesk(BracketMixin, SyncMixin, CheckMixin):
 
     def _cancel_at_ib(self, order: Order) -> None:
         """Ask IB to cancel; what ib_async says about it meanwhile is not IB's answer."""
-        tracked = self.orders.get(order.orderRef) if order.orderRef else None
-        if tracked is not None:
-            tracked.cancel_asked = True
         self._cancelling = True
         try:
             self.ctx.ib.cancelOrder(order)
