@@ -19,13 +19,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MODIFY_REFUSAL", "DEFAULT_REJECT_REASON", "FaultState", "Refusal"]
+__all__ = ["DEFAULT_REJECT_REASON", "FaultState", "Refusal"]
 
 DEFAULT_REJECT_REASON = (
     "YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH "
     "LOAN VALUE MUST EXCEED THE INITIAL MARGIN (SIMULATED REJECTION)"
 )
-DEFAULT_MODIFY_REFUSAL = "Order being modified does not match the original order."
 
 
 @dataclass(frozen=True, slots=True)
