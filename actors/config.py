@@ -118,6 +118,9 @@ class IbSettings(_Section):
     connect_timeout_s: float = Field(default=10.0, gt=0, le=300)  # connect/handshake timeout
     # No quotes for this many clock seconds while the market is open: alarm, entries frozen.
     stale_data_s: float = Field(default=60.0, gt=0, le=3600)
+    # An order IB has not acknowledged after this many clock seconds is looked up in IB's
+    # open and completed orders and REJECTED if IB does not have it.
+    ack_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     dry_run: bool = False  # shadow mode: data and account from IB, orders never sent
 
     @model_validator(mode="after")

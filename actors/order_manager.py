@@ -41,6 +41,7 @@ from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_placing import PlacingMixin
 from actors.order_reconcile import ReconcileMixin
+from actors.order_refusals import RefusalMixin
 from actors.order_sides import OppositeSideMixin
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.positions import apply_execution
@@ -50,6 +51,7 @@ from broker.base import (
     ConnectionState,
     ExecutionEvent,
     ExpiryEvent,
+    ModifyRefusedEvent,
     OrderStatus,
     OrderStatusEvent,
     OrderType,
@@ -67,6 +69,7 @@ class OrderManager(
     PlacingMixin,
     OppositeSideMixin,
     ReconcileMixin,
+    RefusalMixin,
     ExitGuardMixin,
     FlattenMixin,
     OptionOrdersMixin,
@@ -93,6 +96,7 @@ class OrderManager(
         self._init_option_orders()
         self._init_exit_guard()
         self._init_opposite_sides()
+        self._init_refusals()
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -133,6 +137,8 @@ class OrderManager(
             self._on_execution(message)
         elif isinstance(message, OrderStatusEvent):
             self._on_status(message)
+        elif isinstance(message, ModifyRefusedEvent):
+            self._on_modify_refused(message)
         elif isinstance(message, PlaceOrder):
             self._place(message.proposal)
         elif isinstance(message, ExpiryEvent | AssignmentEvent):
@@ -268,16 +274,21 @@ class OrderManager(
             self._plan_order_done(order, when)
             self._flatten_order_done(order, when)
             self._release_held_exits(order_id)
+        if changed:
+            self._stop_status(order, status, reason)
         self._publish_order(order_id, order)
 
     def _fit_stop_to_entry(self, entry: WorkingOrder) -> None:
         """Once an entry is done, its protective stop covers exactly what is held (the entry's
         fill, less whatever exits already sold), or is cancelled when nothing is held."""
         stop = self.orders.get(f"{entry.id}.stop")
-        if stop is None or not stop.working:
-            return
         position = self.positions.get((entry.record.va_id, entry.record.contract_key))
         held = abs(position.quantity) if position else 0
+        if stop is None or not stop.working:
+            if held and entry.record.contract.sec_type == "STK":
+                # Its stop was refused (or lost) while it filled: the position gets one now.
+                self._protect_unprotected(self.ctx.clock.now())
+            return
         if held == 0:
             self._paced(partial(self.ctx.broker.cancel_order, stop.id))
             return

@@ -103,6 +103,7 @@ class PlacingMixin:
         order = self.orders.get(order_id)
         if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
             return
+        order.handed_at = self.ctx.clock.now()
         if not self.ctx.broker.place_order(self._request(order.record)):
             self._set_status(
                 order_id,

@@ -128,17 +128,26 @@ class ReconcileMixin:
         ahead of the events that came with them (at 120x, a 0.1 s stall is 2 ticks)."""
         broker_orders = {o.client_order_id: o for o in self.ctx.broker.open_orders()}
         read_at = self.ctx.clock.now()  # the read happened before this
+        # A PENDING_SUBMIT order counts once it was handed to the broker (not while it waits in
+        # the pacer): one the broker does not list on two reads never reached it.
         ours = {
             oid
             for oid, o in self.orders.items()
-            if o.working and o.status is not OrderStatus.PENDING_SUBMIT
+            if o.working and (o.status is not OrderStatus.PENDING_SUBMIT or o.handed_at)
         }
         seen: dict[str, datetime] = {}
         for oid in sorted(ours - broker_orders.keys()):
             order = self.orders[oid]
             if order.record.parent_id and order.record.parent_id in self.orders:
                 continue  # an attached stop is held by the broker until its parent fills
-            if self._confirmed(oid, now, read_at, seen):
+            if not self._confirmed(oid, now, read_at, seen):
+                continue
+            if order.status is OrderStatus.PENDING_SUBMIT:
+                reason = "never acknowledged by the broker, which does not list it"
+                self._set_status(oid, OrderStatus.REJECTED, order.done, None, now, reason)
+                self._report_once(oid, f"order {oid} {reason}", now)
+                self._protect_unprotected(now)
+            else:
                 self._report_once(oid, f"order {oid} working here, unknown to the broker", now)
         for oid in sorted(broker_orders.keys() - self.orders.keys()):
             if self.ctx.ledger.order(oid) is None and self._confirmed(oid, now, read_at, seen):
@@ -178,7 +187,11 @@ class ReconcileMixin:
                 continue
             if order.record.parent_id in open_ids:
                 continue  # an attached stop: the broker holds it with its parent
-            if kind == "reconnect" and order.status is OrderStatus.PENDING_SUBMIT:
+            if (
+                kind == "reconnect"
+                and order.status is OrderStatus.PENDING_SUBMIT
+                and order.handed_at is None
+            ):
                 continue  # still in our paced outbox, not sent yet
             if max(order.done, executed.get(order.id, 0)) >= order.record.quantity:
                 differences.append(self._end_gone(order, executed, now, kind))

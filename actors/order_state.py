@@ -28,6 +28,7 @@ class WorkingOrder:
     last_event_at: datetime | None = None
     executed: int = 0  # sum of executions seen; may run ahead of ``filled``
     stale_cancel_at: datetime | None = None  # when the stale-entry cancel was last asked for
+    handed_at: datetime | None = None  # when it was handed to the broker (None: not yet)
 
     @property
     def done(self) -> int:

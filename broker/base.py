@@ -35,6 +35,7 @@ __all__ = [
     "ExecutionEvent",
     "ExpiryEvent",
     "GateState",
+    "ModifyRefusedEvent",
     "OrderRequest",
     "OrderStatus",
     "OrderStatusEvent",
@@ -212,6 +213,21 @@ class OrderStatusEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ModifyRefusedEvent:
+    """The broker refused a modification of a working order, which works on unchanged:
+    ``quantity``, ``limit_price`` and ``stop_price`` are what the broker keeps. ``code`` is the
+    broker's error code (IB: 103, 104, 105, 110, ...), ``reason`` its text."""
+
+    client_order_id: str
+    quantity: int
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    code: int
+    reason: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionEvent:
     """One execution, keyed by the broker's execution id (stored once each)."""
 
@@ -305,6 +321,7 @@ class BrokerPosition:
 
 BrokerEvent = (
     OrderStatusEvent
+    | ModifyRefusedEvent
     | ExecutionEvent
     | AccountSnapshot
     | ConnectionEvent

@@ -224,6 +224,21 @@ class AccountFeed:
                 )
             )
 
+    async def ib_orders(self) -> tuple[list[Trade], list[Trade]]:
+        """IB's open orders of every client (``reqAllOpenOrders``) and its completed orders,
+        read fresh (the other clients' open orders are refreshed from the same read)."""
+        async with self._orders_lock:
+            open_all = list(
+                await self.ctx.bounded(self.ctx.ib.reqAllOpenOrdersAsync(), "all open orders")
+            )
+            completed = list(
+                await self.ctx.bounded(
+                    self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders"
+                )
+            )
+        self._foreign, self._foreign_at = self._foreign_of(open_all), self.ctx.mono()
+        return open_all, completed
+
     async def foreign_orders(self, *, force: bool = False) -> list[BrokerOrderState]:
         """Working orders of other API clients and of TWS itself (``reqAllOpenOrders``), at most
         ``foreign_orders_refresh_s`` old (or fresh with ``force``)."""
@@ -233,20 +248,24 @@ class AccountFeed:
                 trades = await self.ctx.bounded(
                     self.ctx.ib.reqAllOpenOrdersAsync(), "all open orders"
                 )
-            foreign = []
-            for trade in trades:
-                if trade.order.clientId == self.ctx.client_id and trade.order.orderRef:
-                    continue  # ours: the order desk knows it
-                request = request_from_trade(trade)
-                status = order_status(trade.orderStatus.status, trade.orderStatus.filled)
-                if request is None or status is None or status.is_terminal:
-                    continue
-                filled = int(trade.orderStatus.filled or 0)
-                foreign.append(broker_order_state(request, status, filled))
-                logger.debug(
-                    "ib: open order {} of client {} is not ours",
-                    client_order_id(trade.order.orderRef, trade.order.permId),
-                    trade.order.clientId,
-                )
-            self._foreign, self._foreign_at = foreign, self.ctx.mono()
+            self._foreign, self._foreign_at = self._foreign_of(trades), self.ctx.mono()
         return list(self._foreign)
+
+    def _foreign_of(self, trades: list[Trade]) -> list[BrokerOrderState]:
+        """The working orders among ``trades`` that are not ours."""
+        foreign = []
+        for trade in trades:
+            if trade.order.clientId == self.ctx.client_id and trade.order.orderRef:
+                continue  # ours: the order desk knows it
+            request = request_from_trade(trade)
+            status = order_status(trade.orderStatus.status, trade.orderStatus.filled)
+            if request is None or status is None or status.is_terminal:
+                continue
+            filled = int(trade.orderStatus.filled or 0)
+            foreign.append(broker_order_state(request, status, filled))
+            logger.debug(
+                "ib: open order {} of client {} is not ours",
+                client_order_id(trade.order.orderRef, trade.order.permId),
+                trade.order.clientId,
+            )
+        return foreign

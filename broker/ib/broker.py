@@ -83,6 +83,7 @@ class IBBroker:
         self._market: MarketData | None = None
         self._account: AccountFeed | None = None
         self._started = False
+        self._orders_read_at = float("-inf")  # loop mono time of the last fresh orders read
 
     # -- lifecycle -----------------------------------------------------------------------------
     def connect(self) -> datetime:
@@ -182,6 +183,7 @@ class IBBroker:
         )
         self._market = MarketData(ctx, watchdog)
         self._account = AccountFeed(ctx)
+        self._desk.read_orders = self._account.ib_orders
         self._connection = Connection(
             ctx,
             desk=self._desk,
@@ -294,8 +296,9 @@ class IBBroker:
         )
 
     def cancel_all(self) -> None:
-        """Global cancel: every working order at IB, of every client (dry-run: ours)."""
-        self._loop.post(self._desk_or_fail().global_cancel)
+        """Cancel every working order of ours (by client order id, one ``cancelOrder`` each);
+        the trader's manual orders and other clients' are left alone (no ``reqGlobalCancel``)."""
+        self._loop.post(self._desk_or_fail().cancel_ours)
 
     # -- reads (any thread; bounded) -------------------------------------------------------------
     def open_orders(self) -> list[BrokerOrderState]:
@@ -303,11 +306,21 @@ class IBBroker:
         return self._loop.run(self._open_orders(), self.options.request_timeout_s + 1)
 
     async def _open_orders(self) -> list[BrokerOrderState]:
-        ours = self._desk_or_fail().working()
+        """Ours as the desk knows them after a fresh read of IB's open and completed orders
+        (at most one every ``orders_refresh_s`` wall seconds: two requests, far inside IB's 50
+        messages a second), which ends every order IB ended behind ib_async's back; then the
+        other clients' open orders."""
+        desk = self._desk_or_fail()
         if self.options.dry_run:
-            return ours
-        foreign = await self._account_or_fail().foreign_orders()
-        return ours + foreign
+            return desk.working()
+        account = self._account_or_fail()
+        now = self._ctx_or_fail().mono()
+        if now - self._orders_read_at >= self.options.orders_refresh_s:
+            open_all, completed = await account.ib_orders()
+            self._orders_read_at = self._ctx_or_fail().mono()
+            desk.take_ib_orders(open_all, completed)
+        foreign = await account.foreign_orders()
+        return desk.working() + foreign
 
     def executions(self) -> list[ExecutionEvent]:
         """The day's executions at IB (none in dry-run: the shadow ledger has no fills)."""

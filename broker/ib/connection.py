@@ -85,6 +85,7 @@ class Connection:
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
         ib.orderStatusEvent += self.desk.on_order_status
+        ib.openOrderEvent += self.desk.on_open_order  # echoes of our modifications
         ib.execDetailsEvent += self.desk.on_exec_details
         ib.commissionReportEvent += self.desk.on_commission
         ib.pendingTickersEvent += self.market.on_pending_tickers

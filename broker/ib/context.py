@@ -58,6 +58,12 @@ class IbOptions:
     # out alone (logged as an error; see broker/ib/brackets.py).
     attached_wait_s: float = 1.0
     foreign_orders_refresh_s: float = 10.0  # other clients' open orders are re-read this often
+    # An order sent this many clock seconds ago and still not acknowledged is looked up in
+    # IB's open and completed orders (``order_checks``); REJECTED if IB has no such order.
+    ack_timeout_clock_s: float = 30.0
+    # ``open_orders`` (the periodic reconciliation) re-reads IB's open and completed orders at
+    # most this often (wall seconds); in between it answers from the desk.
+    orders_refresh_s: float = 5.0
     clock_sync_s: float = 30.0  # how often the broker's time is read to keep the clock in step
     # Market-data requests a second at most (of ib_async's 45): the rest stays free for orders.
     data_requests_per_s: float = 20.0
@@ -82,6 +88,7 @@ class IbOptions:
             "allow_live": settings.allow_live,
             "connect_timeout_s": settings.connect_timeout_s,
             "stale_data_clock_s": settings.stale_data_s,
+            "ack_timeout_clock_s": settings.ack_timeout_s,
             "live": live,
             "dry_run": dry_run or settings.dry_run,
         }

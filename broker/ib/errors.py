@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ErrorClass", "classify", "notice_level", "rejection_reason"]
+__all__ = ["ErrorClass", "classify", "is_order_warning", "notice_level", "rejection_reason"]
 
 
 class ErrorClass(StrEnum):
@@ -65,6 +65,22 @@ def classify(code: int) -> ErrorClass:
     if code in _FARM_CODES:
         return ErrorClass.FARM_NOTICE
     return _BY_CODE.get(code, ErrorClass.INFO)
+
+
+#: ib_async's own list of order warnings: codes after which IB still works the order
+#: (``ib_async/wrapper.py`` 2.1.0, ``error``: ``warningCodes = frozenset({105, 110, 165, 321,
+#: 329, 399, 404, 434, 492, 10167})`` and ``2100 <= errorCode < 2200``, lines 1609-1610). Every
+#: other code on an order IB has not acknowledged yet refuses it (451 precautions, 10311, 103,
+#: 201, ...: shared/ib_reality.md row 1). Added here: 10349 "Order TIF was set to DAY based on
+#: order preset", which IB sends for an order it accepts (ib_async marks that trade Cancelled
+#: too; IB keeps working the order).
+_ORDER_WARNINGS = frozenset({105, 110, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
+
+
+def is_order_warning(code: int) -> bool:
+    """Whether ``code`` about an order leaves it alive at IB (ib_async's warning list, plus
+    10349 and the farm notices)."""
+    return code in _ORDER_WARNINGS or 2100 <= code < 2200 or code in _FARM_CODES
 
 
 _REJECT_PREFIXES = ("order rejected - reason:", "order rejected - reason", "order rejected")

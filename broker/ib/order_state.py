@@ -7,6 +7,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from ib_async import IB, Order
@@ -17,7 +18,18 @@ from broker.base import OrderRequest, OrderStatus
 from broker.ib.context import IbContext
 from broker.ib.parsing.orders import money
 
-__all__ = ["PacedOutbox", "Tracked", "commission_of"]
+__all__ = ["PacedOutbox", "PendingModify", "Tracked", "commission_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingModify:
+    """A modification sent and not yet echoed by IB: what IB had before it (our request and
+    the ib_async ``Order``'s quantity, limit and stop), to go back to if IB refuses it."""
+
+    before: OrderRequest
+    quantity: float | Decimal
+    lmt_price: float | Decimal | None
+    aux_price: float | Decimal | None
 
 
 @dataclass(slots=True)
@@ -31,10 +43,16 @@ class Tracked:
     filled: int = 0
     reason: str = ""  # IB's last word on it (error text), for INACTIVE/REJECTED
     cancel_reason: str = ""  # why the adapter itself cancelled it
-    cancel_asked: bool = False  # the engine asked to cancel it: no modification follows
+    # The engine asked to cancel it: no modification follows, and an IB-side Cancelled of it
+    # is not a refusal (``order_checks``).
+    cancel_asked: bool = False
     held: bool = False  # not sent yet: waits for its attached child (``has_attached``)
     hold_timer: asyncio.TimerHandle | None = None  # the safety release of a held order
     dry: bool = False
+    sent_at: datetime | None = None  # engine clock: when the placement went out (ack timeout)
+    at_ib: bool = False  # IB listed it (open or completed orders): no acknowledgement check
+    modify: PendingModify | None = None  # a modification IB has not echoed yet
+    refusal_code: int = 0  # the last error about it that is not a warning (0: none)
 
     @property
     def working(self) -> bool:

@@ -16,10 +16,14 @@ them into order events, and knows what is working (ib-loop thread only).
   attached stop arrives; then both go out as one family (parent ``transmit=False``, child
   ``transmit=True`` with ``parentId``). Every other order is transmitted at once.
 * OCA: ``OrderRequest.oca_group`` becomes ``ocaGroup`` with ``ocaType`` 2 (reduce the others).
-* Errors: 201/203 reject an order IB has not acknowledged (REJECTED, with IB's reason); 202 is
-  a cancel acknowledgement (CANCELLED); 110/200 reject a new order; 100 (pacing) re-sends an
-  order IB dropped once the pause is over; anything else is remembered as the order's last
-  reason (an Inactive order surfaces with it) and logged.
+* Errors: every code outside ib_async's warning list (``errors.is_order_warning``) rejects an
+  order IB has not acknowledged (REJECTED, with IB's reason: 201/203 margin, 451 precautions,
+  10311, 103, ...; IB often sends no ``orderStatus`` for these); 110 and 200 reject a new order
+  too; 202 is a cancel acknowledgement (CANCELLED); 100 (pacing) re-sends an order IB dropped
+  once the pause is over; an error about a pending modification refuses it
+  (``order_checks``); anything else is remembered as the order's last reason (an Inactive
+  order surfaces with it) and logged. An order IB never answers is checked against IB's open
+  and completed orders after ``ack_timeout_clock_s`` (``order_checks``).
 * Events leave through ``OrderFlow`` (executions once each with their commission, statuses
   never ahead of their executions).
 * Dry-run: nothing reaches IB. ``place`` acknowledges SUBMITTED at once and the order then
@@ -45,8 +49,9 @@ from broker.base import (
 from broker.ib.brackets import BracketMixin
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
-from broker.ib.errors import ErrorClass, classify, rejection_reason
+from broker.ib.errors import ErrorClass, classify, is_order_warning, rejection_reason
 from broker.ib.flow import OrderFlow
+from broker.ib.order_checks import CheckMixin
 from broker.ib.order_state import PacedOutbox, Tracked, commission_of
 from broker.ib.order_sync import SyncMixin
 from broker.ib.parsing.contracts import to_ib_contract
@@ -61,7 +66,7 @@ from broker.ib.parsing.orders import (
 __all__ = ["OrderDesk"]
 
 
-class OrderDesk(BracketMixin, SyncMixin):
+class OrderDesk(BracketMixin, SyncMixin, CheckMixin):
     def __init__(self, ctx: IbContext, flow: OrderFlow) -> None:
         self.ctx = ctx
         self.flow = flow
@@ -72,6 +77,7 @@ class OrderDesk(BracketMixin, SyncMixin):
         self._cancelling = False  # inside our own ``IB.cancelOrder`` call
         self._early: dict[int, Trade] | None = {}  # statuses before ``begin``, by trade
         self.sent = 0  # placements written to the socket (dry-run: always 0)
+        self._init_checks()
 
     # -- requests (loop thread, from the facade) ----------------------------------------------
     def place(self, request: OrderRequest) -> None:
@@ -135,6 +141,8 @@ class OrderDesk(BracketMixin, SyncMixin):
             # would reach IB after the cancel and be answered 103 (duplicate order id).
             logger.debug("ib: modify of {}: not a working order here (or being cancelled)", cid)
             return
+        if not tracked.dry and not tracked.held:
+            self.hold_modify(tracked)  # IB's values, to go back to if IB refuses
         request = tracked.request
         tracked.request = replace(
             request,
@@ -166,18 +174,17 @@ class OrderDesk(BracketMixin, SyncMixin):
 
         self._paced(send, keep_while_down=True)
 
-    def global_cancel(self) -> None:
-        """Cancel every working order (IB: of every client; dry-run: ours, locally). Held
-        orders, which IB does not have yet, are cancelled here."""
-        if self.ctx.options.dry_run:
-            for cid, tracked in list(self.orders.items()):
-                if tracked.working:
-                    self.cancel(cid)
-            return
-        for tracked in list(self.orders.values()):
-            if tracked.held:
-                self._cancel_held(tracked, "global cancel")
-        self._paced(self.ctx.ib.reqGlobalCancel, keep_while_down=True)
+    def cancel_ours(self) -> int:
+        """Cancel every working order of ours (the orders this desk tracks, by their client
+        order id, ours from an earlier run included), one ``cancelOrder`` each; never
+        ``reqGlobalCancel``, which would also cancel the trader's manual orders and other
+        clients' (shared/ib_reality.md row 17). Returns how many were asked to cancel."""
+        count = 0
+        for cid, tracked in list(self.orders.items()):
+            if tracked.working:
+                self.cancel(cid)
+                count += 1
+        return count
 
     # -- what IB says (loop thread, ib_async events) -------------------------------------------
     def on_order_status(self, trade: Trade) -> None:
@@ -253,8 +260,23 @@ class OrderDesk(BracketMixin, SyncMixin):
             return False
         kind = classify(code)
         pending = tracked.status is OrderStatus.PENDING_SUBMIT
-        if kind is ErrorClass.ORDER_REJECTED or (
-            pending and kind in (ErrorClass.PRICE_INCREMENT, ErrorClass.NO_SECURITY)
+        if not pending and self.modify_refused(tracked, code, text):
+            return True
+        if not is_order_warning(code) and kind not in (
+            ErrorClass.ORDER_CANCELLED,
+            ErrorClass.PACING,
+        ):
+            tracked.refusal_code = code
+        refused_new = (
+            pending
+            and kind
+            not in (ErrorClass.PACING, ErrorClass.ORDER_CANCELLED, ErrorClass.NOT_CANCELLABLE)
+            and not is_order_warning(code)
+        )
+        if (
+            kind is ErrorClass.ORDER_REJECTED
+            or refused_new
+            or (pending and kind in (ErrorClass.PRICE_INCREMENT, ErrorClass.NO_SECURITY))
         ):
             tracked.reason = rejection_reason(code, text)
             if pending:
@@ -276,8 +298,10 @@ class OrderDesk(BracketMixin, SyncMixin):
         return True
 
     def tick(self) -> None:
-        """Deliver what waited too long in the flow (called a few times a second)."""
+        """Deliver what waited too long in the flow, and check acknowledgements that are
+        overdue (called a few times a second)."""
         self.ctx.emitter.many(self.flow.expire(self.ctx.mono()))
+        self.check_acks()
 
     # -- internals -----------------------------------------------------------------------------
     def _paced(self, action: Callable[[], object], *, keep_while_down: bool = False) -> None:
@@ -322,6 +346,7 @@ class OrderDesk(BracketMixin, SyncMixin):
             self._status(tracked, OrderStatus.REJECTED, "not sent: the connection to IB was lost")
             return False
         self._by_ib_id[trade.order.orderId] = tracked.request.client_order_id
+        tracked.sent_at = self.ctx.clock.now()
         self.sent += 1
         logger.debug(
             "ib: placed {} as orderId {} (transmit={})",

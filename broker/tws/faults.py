@@ -2,16 +2,24 @@
 
 The faults that act at once (dropping connections, 1100/1101/1102 notices, marking an order
 Inactive, a 10349 notice, stopping the quotes) are methods of ``TwsSimServer`` that run on the
-loop; this module holds the ones that wait for the client's next move: reject its next order,
-answer its next request with a pacing error, refuse its next connection with 326.
+loop; this module holds the ones that wait for the client's next move: reject its next order
+(any code, with or without an ``orderStatus``), refuse its next modification, answer its next
+request with a pacing error, refuse its next connection with 326.
+
+Real TWS refuses API orders for many reasons besides margin (201): the order precautions (451
+"... exceeds the Total Value Limit ... Precautionary Settings", IbcAlpha/IBC#227), direct-routing
+refusals (10311, IbcAlpha/IBC#222), 103 duplicate order id; for these it often sends the error
+and no ``orderStatus`` at all (shared/ib_reality.md row 1). A refused modification (103, 104,
+105, 110) leaves the order as it was (row 5).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 
-__all__ = ["DEFAULT_REJECT_REASON", "FaultState"]
+__all__ = ["DEFAULT_REJECT_REASON", "FaultState", "Refusal"]
 
 DEFAULT_REJECT_REASON = (
     "YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR EQUITY WITH "
@@ -19,23 +27,50 @@ DEFAULT_REJECT_REASON = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How the next order (or modification) is refused: IB's error ``code`` and text, and for
+    a new order whether an ``orderStatus`` (Cancelled) follows the error."""
+
+    code: int
+    reason: str
+    send_status: bool = True
+
+
 class FaultState:
     """Armed one-shot faults (thread-safe: armed from any thread, taken on the loop thread)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rejects: deque[str] = deque()
+        self._rejects: deque[Refusal] = deque()
+        self._modify_refusals: deque[Refusal] = deque()
         self._pacing = 0
         self._refusals = 0
 
-    def reject_next_order(self, reason: str = DEFAULT_REJECT_REASON) -> None:
-        """The next new order (any client) is rejected with error 201 and ``reason``."""
+    def reject_next_order(
+        self, reason: str = DEFAULT_REJECT_REASON, *, code: int = 201, send_status: bool = True
+    ) -> None:
+        """The next new order (any client) is refused with error ``code`` (201: "Order rejected -
+        reason:" + ``reason``; any other code: ``reason`` is the whole text). With
+        ``send_status`` an ``openOrder`` and an ``orderStatus`` Cancelled follow the error (the
+        sequence ib_async hides: its own verdict on the error is already Cancelled); without
+        it the error is all the client hears."""
         with self._lock:
-            self._rejects.append(reason)
+            self._rejects.append(Refusal(code, reason, send_status))
 
-    def take_reject(self) -> str | None:
+    def take_reject(self) -> Refusal | None:
         with self._lock:
             return self._rejects.popleft() if self._rejects else None
+
+    def refuse_next_modification(self, *, code: int = 105, reason: str = "") -> None:
+        """The next modification of a live order (any client) is refused with error ``code``
+        and ``reason`` (empty: IB's text for the code); the order stays as it was."""
+        with self._lock:
+            self._modify_refusals.append(Refusal(code, reason, send_status=False))
+
+    def take_modify_refusal(self) -> Refusal | None:
+        with self._lock:
+            return self._modify_refusals.popleft() if self._modify_refusals else None
 
     def pacing_violation_next(self, count: int = 1) -> None:
         """The next ``count`` requests (any client, after the handshake) are answered with

@@ -62,6 +62,7 @@ NO_REQ_ID = -1
 ERROR_TEXTS: dict[int, str] = {
     100: "Max rate of messages per second has been exceeded.",
     103: "Duplicate order id",
+    104: "Can't modify a filled order.",
     105: "Order being modified does not match the original order.",
     110: "The price does not conform to the minimum price variation for this contract.",
     162: "Historical Market Data Service error message:not available in the simulator",

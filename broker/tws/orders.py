@@ -16,7 +16,9 @@ What the desk adds to the simulator:
   children of the same parent for a bracket) are cancelled (``ocaType`` 0/1) or reduced by the
   filled quantity (2/3; cancelled once nothing is left). An order placed into a group that has
   already filled is refused as IB refuses it (201 "OCA group is already filled.").
-* Modify (placeOrder with a live id), cancel, global cancel, rejections (201/110/200/103), what-if,
+* Modify (placeOrder with a live id; 104 for a filled order, 103 for another ended one, 105 for
+  a mismatch), cancel, global cancel, rejections (201/110/200/103, and any code a fault asks
+  for, with or without an ``orderStatus``), what-if,
   and Inactive (a fault: the order is pulled from the simulator and ends as ``Inactive``, which
   ib_async, too, treats as final).
 """
@@ -142,7 +144,9 @@ class OrderDesk:
         existing = self._orders.get((client_id, order_id))
         if existing is not None:
             if existing.done:
-                self._router.send_to_client(client_id, msg.error(order_id, 103))
+                # IB: 104 "Can't modify a filled order"; another ended order's id is a duplicate.
+                code = 104 if existing.status == "Filled" else 103
+                self._router.send_to_client(client_id, msg.error(order_id, code))
             else:
                 self._modify(existing, placed)
             return
@@ -188,7 +192,9 @@ class OrderDesk:
             problem = self._admit_to_oca(record)
         if problem is None:
             forced = self._faults.take_reject()
-            problem = (201, forced) if forced is not None else None
+            if forced is not None:
+                self._reject(record, forced.code, forced.reason, forced_status=forced.send_status)
+                return
         if problem is not None:
             self._reject(record, *problem)
             return
@@ -214,6 +220,20 @@ class OrderDesk:
         for record in list(self._orders.values()):
             if not record.done:
                 self._cancel(record, "global cancel")
+
+    def reject_working(self, order_id: int, client_id: int | None, code: int, reason: str) -> bool:
+        """Fault: IB kills a working order with an error and then an ``orderStatus`` Cancelled
+        (server-side cancels for margin and the like: ib_async's comment in ``wrapper.error``,
+        "existing order is server-canceled (DAY orders, margin problems)"). ib_async's own
+        verdict on the error is already Cancelled, so it drops IB's Cancelled (``isChanged``)."""
+        record = self.find(order_id, client_id)
+        if record is None or record.done:
+            return False
+        if record.transmitted and record.sim_id is not None:
+            self._by_sim.pop(record.sim_id, None)  # the simulator's own cancel is not reported
+            self._broker.cancel_order(record.sim_id)
+        self._reject(record, code, reason)
+        return True
 
     def make_inactive(self, order_id: int, client_id: int | None = None) -> bool:
         """Fault: pull a live order from the market and report it ``Inactive``."""
@@ -340,14 +360,25 @@ class OrderDesk:
             if not child.done and not child.transmitted:
                 self._finish(child, "Cancelled", reason="parent cancelled")
 
-    def _reject(self, record: TwsOrder, code: int, reason: str) -> None:
-        """Refuse an order: the error to its owner; the record becomes a completed Cancelled."""
+    def _reject(
+        self, record: TwsOrder, code: int, reason: str, *, forced_status: bool | None = None
+    ) -> None:
+        """Refuse an order: the error to its owner; the record becomes a completed Cancelled.
+        An announced order's ``orderStatus`` follows the error; ``forced_status`` (a fault)
+        says whether one follows for any order (True: announced first)."""
         record.status = "Cancelled"
         record.completed_time = self._now()
         self._completed.append(record)
-        error = msg.error(record.order_id, code, None, reason=reason)
+        if code == 201 or not reason:  # "Order rejected - reason:" + the reason
+            error = msg.error(record.order_id, code, None, reason=reason)
+        else:
+            error = msg.error(record.order_id, code, reason)
         self._router.send_to_client(record.client_id, error)
-        if record.announced:
+        send_status = record.announced if forced_status is None else forced_status
+        if send_status:
+            if not record.announced:
+                record.announced = True
+                self._router.send_to_client(record.client_id, record.open_order())
             self._router.send_to_client(record.client_id, record.order_status())
         self._cancel_held_children(record)
 
@@ -373,6 +404,13 @@ class OrderDesk:
             self._finish(record, "Cancelled", reason=reason)
 
     def _modify(self, record: TwsOrder, placed: PlacedOrder) -> None:
+        refusal = self._faults.take_modify_refusal()
+        if refusal is not None:
+            text = refusal.reason or msg.ERROR_TEXTS.get(refusal.code, "")
+            self._router.send_to_client(
+                record.client_id, msg.error(record.order_id, refusal.code, text)
+            )
+            return
         matches = self._registry.match(placed.contract)
         instrument = matches[0] if len(matches) == 1 else record.instrument
         problem = modify_problem(record, placed.spec, instrument)

@@ -308,9 +308,18 @@ class TwsSimServer:
         loop, hub = self._loop_or_fail(), self._hub_or_fail()
         loop.call_soon_threadsafe(loop.call_later, duration_s, hub.connectivity_restored, data_lost)
 
-    def reject_next_order(self, reason: str = DEFAULT_REJECT_REASON) -> None:
-        """The next new order is rejected with error 201 ``Order rejected - reason:<reason>``."""
-        self._faults.reject_next_order(reason)
+    def reject_next_order(
+        self, reason: str = DEFAULT_REJECT_REASON, *, code: int = 201, send_status: bool = True
+    ) -> None:
+        """The next new order is refused with error ``code`` (201: ``Order rejected -
+        reason:<reason>``; any other code, e.g. 451 precautions, 10311, 103: ``reason`` as the
+        text); ``send_status=False`` sends the error and no ``orderStatus`` (``FaultState``)."""
+        self._faults.reject_next_order(reason, code=code, send_status=send_status)
+
+    def refuse_next_modification(self, *, code: int = 105, reason: str = "") -> None:
+        """The next modification of a live order is refused with error ``code`` (105 by default;
+        103, 104, 110, ...) and ``reason`` (empty: IB's text); the order stays as it was."""
+        self._faults.refuse_next_modification(code=code, reason=reason)
 
     def pacing_violation_next(self, count: int = 1) -> None:
         """The next ``count`` requests get error 100 (with their request id) and are dropped."""
@@ -326,6 +335,20 @@ class TwsSimServer:
 
     def resume_quotes(self) -> None:
         self._call(lambda: setattr(self._hub_or_fail().market, "quoting", True))
+
+    def reject_working_order(
+        self,
+        order_id: int,
+        *,
+        client_id: int | None = None,
+        code: int = 201,
+        reason: str = DEFAULT_REJECT_REASON,
+    ) -> bool:
+        """End a live order at IB with error ``code`` and then ``orderStatus`` Cancelled (the
+        sequence ib_async hides); False if no such live order."""
+        return self._call(
+            lambda: self._hub_or_fail().desk.reject_working(order_id, client_id, code, reason)
+        )
 
     def make_order_inactive(self, order_id: int, *, client_id: int | None = None) -> bool:
         """Pull a live order from the market and report it ``Inactive``; False if no such live

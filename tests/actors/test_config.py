@@ -126,6 +126,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
             "account": "",
             "connect_timeout_s": 10.0,
             "stale_data_s": 60.0,
+            "ack_timeout_s": 30.0,
             "dry_run": False,
         },
     },
@@ -365,6 +366,11 @@ ONE_PROBLEM = [
         replaced("port = 7497", 'port = "abc"'),
         'config.toml: broker.ib.port: expected an integer (got "abc")',
         id="string-for-integer",
+    ),
+    pytest.param(
+        replaced("port = 7497", "port = 7497\nack_timeout_s = 0"),
+        "config.toml: broker.ib.ack_timeout_s: must be > 0.0 (got 0)",
+        id="ack-timeout-zero",
     ),
     pytest.param(
         replaced("port = 7497", "port = 7497\nallow_live = 1"),
