@@ -131,9 +131,7 @@ def sim_symbols(config: EngineConfig) -> dict[str, SimSymbol]:
     from broker.sim import SimSymbol  # noqa: PLC0415 - only for sim runs
 
     return {
-        name: SimSymbol(
-            name, s.price, s.volatility, s.spread_bps, s.display_size, s.option_ticks
-        )
+        name: SimSymbol(name, s.price, s.volatility, s.spread_bps, s.display_size, s.option_ticks)
         for name, s in config.sim.symbols.items()
     }
 
