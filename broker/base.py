@@ -26,9 +26,11 @@ __all__ = [
     "BrokerListener",
     "BrokerOrderState",
     "BrokerPosition",
+    "CommissionReported",
     "ConnectionEvent",
     "ConnectionState",
     "Contract",
+    "ExecutionCorrected",
     "ExecutionEvent",
     "ExpiryEvent",
     "GateState",
@@ -223,6 +225,28 @@ class ExecutionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutionCorrected:
+    """The broker corrected an execution already delivered: ``new`` (an exec id that differs
+    from ``old``'s only after the last period, see ``broker/exec_ids.py``) replaces ``old``;
+    it is not a second fill. ``new.commission`` is its own report's (zero until it comes)."""
+
+    old: ExecutionEvent
+    new: ExecutionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionReported:
+    """A commission report that came after its execution had been delivered without it
+    (IB sends ``commissionReport`` separately, sometimes late): the execution's commission is
+    now ``commission`` (dollars, the whole execution's)."""
+
+    exec_id: str
+    client_order_id: str
+    commission: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ExpiryEvent:
     """An option position expired worthless at the close of its expiration day.
 
@@ -303,6 +327,8 @@ class BrokerPosition:
 BrokerEvent = (
     OrderStatusEvent
     | ExecutionEvent
+    | ExecutionCorrected
+    | CommissionReported
     | AccountSnapshot
     | ConnectionEvent
     | ExpiryEvent
