@@ -3,13 +3,15 @@
 The faults that act at once (dropping connections, 1100/1101/1102 notices, marking an order
 Inactive, a 10349 notice, stopping the quotes) are methods of ``TwsSimServer`` that run on the
 loop; this module holds the ones that wait for the client's next move: reject its next order,
-answer its next request with a pacing error, refuse its next connection with 326.
+answer its next request with a pacing error, refuse its next connection with 326, correct its
+next execution, hold back its next commission report.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from decimal import Decimal
 
 __all__ = ["DEFAULT_REJECT_REASON", "FaultState"]
 
@@ -27,6 +29,27 @@ class FaultState:
         self._rejects: deque[str] = deque()
         self._pacing = 0
         self._refusals = 0
+        self._corrections: deque[tuple[Decimal | None, int | None]] = deque()
+        self._commission_delays: deque[float] = deque()
+
+    def correct_next_execution(self, price: Decimal | None, quantity: int | None) -> None:
+        """The next execution (any client) is followed by its correction with this price
+        and/or quantity (unchanged where None)."""
+        with self._lock:
+            self._corrections.append((price, quantity))
+
+    def take_correction(self) -> tuple[Decimal | None, int | None] | None:
+        with self._lock:
+            return self._corrections.popleft() if self._corrections else None
+
+    def delay_next_commission(self, delay_s: float) -> None:
+        """The next execution's commission report comes ``delay_s`` wall seconds after it."""
+        with self._lock:
+            self._commission_delays.append(delay_s)
+
+    def take_commission_delay(self) -> float | None:
+        with self._lock:
+            return self._commission_delays.popleft() if self._commission_delays else None
 
     def reject_next_order(self, reason: str = DEFAULT_REJECT_REASON) -> None:
         """The next new order (any client) is rejected with error 201 and ``reason``."""
