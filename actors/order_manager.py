@@ -40,6 +40,7 @@ from actors.order_flatten import FlattenMixin
 from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_placing import PlacingMixin
+from actors.order_proofs import ProofsMixin
 from actors.order_reconcile import ReconcileMixin
 from actors.order_revisions import RevisionsMixin
 from actors.order_sides import OppositeSideMixin
@@ -76,6 +77,7 @@ class OrderManager(
     OptionOrdersMixin,
     PacingMixin,
     RevisionsMixin,
+    ProofsMixin,
     EngineActor,
 ):
     address = "order_manager"

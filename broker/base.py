@@ -27,6 +27,7 @@ __all__ = [
     "BrokerOrderState",
     "BrokerPosition",
     "CommissionReported",
+    "CompletedOrder",
     "ConnectionEvent",
     "ConnectionState",
     "Contract",
@@ -318,6 +319,27 @@ class BrokerOrderState:
 
 
 @dataclass(frozen=True, slots=True)
+class CompletedOrder:
+    """An order the broker lists as done (IB's ``reqCompletedOrders``: filled, cancelled and
+    inactive orders of the day), with what it filled: the proof of a fill whose executions
+    the broker no longer lists (IB lists only the current day's executions)."""
+
+    client_order_id: str
+    contract: Contract
+    side: Side
+    status: OrderStatus
+    quantity: int
+    filled: int
+    # IB's completedOrder has no average fill price: None there; the order's own prices are
+    # the bound a fill respected (a limit) or its trigger (a stop).
+    avg_fill_price: Decimal | None
+    time: datetime | None  # when it completed, when the broker says
+    order_type: OrderType = OrderType.MKT
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerPosition:
     contract: Contract
     quantity: int
@@ -436,6 +458,10 @@ class Broker(Protocol):
     def open_orders(self) -> list[BrokerOrderState]: ...
 
     def executions(self) -> list[ExecutionEvent]: ...
+
+    def completed_orders(self) -> list[CompletedOrder]:
+        """Orders the broker lists as done, with their filled quantity and average price."""
+        ...
 
     def positions(self) -> list[BrokerPosition]: ...
 

@@ -27,6 +27,7 @@ from broker.base import (
     BrokerListener,
     BrokerOrderState,
     BrokerPosition,
+    CompletedOrder,
     Contract,
     ExecutionEvent,
     OrderRequest,
@@ -339,6 +340,11 @@ class SimBroker:
         """Every execution so far, oldest first."""
         with self._lock:
             return self._book.executions()
+
+    def completed_orders(self) -> list[CompletedOrder]:
+        """Every order that is done, in placement order."""
+        with self._lock:
+            return self._book.completed_orders()
 
     def positions(self) -> list[BrokerPosition]:
         """Every non-zero position, in contract key order."""
