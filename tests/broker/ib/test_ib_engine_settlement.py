@@ -78,7 +78,12 @@ def test_an_engine_stopped_across_the_expiration_night_settles_at_restart_and_tr
         assert settled[va].id.startswith(("found-expiry-", "found-assigned-"))
         assert any(put.contract_key in d for d in detail["differences"])
     assert not [k for k in ledger_positions(second) if " P " in k]
-    assert ledger_positions(second) == broker_positions_by_key(tws)
+    # (The VA may be selling the assigned stock meanwhile: compare once both have settled.)
+    wait_until(
+        lambda: ledger_positions(second) == broker_positions_by_key(tws),
+        timeout_s=10.0,
+        what="ledger positions == IB's",
+    )
     assert governor(second).state.value == "ACTIVE"
 
 
