@@ -40,6 +40,7 @@ from actors.rules.repricing import (
     repriced_limit,
     to_market_detail,
 )
+from actors.rules.settle_found import allocate
 from broker.base import (
     AssignmentEvent,
     Contract,
@@ -309,19 +310,8 @@ class OptionOrdersMixin:
         )
         booked = sum(quantity for _, quantity in holders)
         if 0 < abs(event.quantity) < abs(booked) and (event.quantity > 0) == (booked > 0):
-            # Part of the account's position (an early assignment of some contracts): the
-            # VAs holding it take it in order, each up to what it holds.
-            holders, left = [], event.quantity
-            for va, quantity in sorted(
-                (va, position.quantity)
-                for (va, position_key), position in self.positions.items()
-                if position_key == key and position.quantity != 0
-            ):
-                take = max(quantity, left) if left < 0 else min(quantity, left)
-                if take:
-                    holders.append((va, take))
-                    left -= take
-            booked = event.quantity
+            # Part of the account's position (an early assignment of some contracts).
+            holders, booked = allocate(holders, event.quantity), event.quantity
         if booked != event.quantity:
             self.book.tell(
                 "governor",

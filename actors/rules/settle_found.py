@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from broker.base import AssignmentEvent, Contract, ExpiryEvent
 
-__all__ = ["FoundSettlement", "delivery", "settlements_found"]
+__all__ = ["FoundSettlement", "allocate", "delivery", "settlements_found"]
 
 _MAX_COMBINED = 8  # options settled against one stock difference, at most
 
@@ -94,6 +94,19 @@ def settlements_found(
                     )
                 )
     return events
+
+
+def allocate(holders: list[tuple[str, int]], quantity: int) -> list[tuple[str, int]]:
+    """Share a settlement of ``quantity`` (signed, part of the account's position) among the
+    VAs holding the contract, in the order given, each up to what it holds (same sign)."""
+    shares: list[tuple[str, int]] = []
+    left = quantity
+    for va, held in holders:
+        take = max(held, left) if left < 0 else min(held, left)
+        if take and (take > 0) == (held > 0):
+            shares.append((va, take))
+            left -= take
+    return shares
 
 
 def _deepest_first(held: _Held) -> tuple[str, Decimal]:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from actors.rules.settle_found import settlements_found
+from actors.rules.settle_found import allocate, settlements_found
 from broker.base import AssignmentEvent, Contract, ExpiryEvent
 
 TZ = ZoneInfo("America/New_York")
@@ -50,3 +50,10 @@ def test_nothing_is_settled_for_an_option_still_listed_or_not_expired_or_unexpla
     # A stock difference no option explains proves nothing: the comparison will report it.
     only = {PUT_195.key: (PUT_195, -1)}
     assert settlements_found(only, {"AAPL": 37}, expired=_expired, time=MONDAY) == []
+
+
+def test_a_partial_assignment_is_shared_among_the_holders_up_to_what_each_holds() -> None:
+    holders = [("va1", -1), ("va2", -3)]
+    assert allocate(holders, -2) == [("va1", -1), ("va2", -1)]
+    assert allocate(holders, -4) == holders
+    assert allocate([("va1", 2)], 1) == [("va1", 1)]
