@@ -133,7 +133,7 @@ class SettlementWatch:
                 change.amount += delta
                 if change.amount == 0:
                     del self._open[key]
-        return self._match()
+        return self._match(None)
 
     def snapshot(
         self, positions: Iterable[tuple[Contract, int]], *, now_s: float, time: datetime
@@ -152,7 +152,7 @@ class SettlementWatch:
     def expire(self, now_s: float) -> tuple[list[Settlement], list[UnexplainedChange]]:
         """Settle what waited ``grace_s``: expired options left without a stock change expire
         worthless; other old changes are returned as unexplained."""
-        events = self._match()
+        events = self._match(now_s)
         dropped: list[UnexplainedChange] = []
         for key, change in list(self._open.items()):
             if now_s - change.since_s < self.grace_s:
@@ -195,9 +195,10 @@ class SettlementWatch:
         sign = 1 if change.contract.right == "C" else -1
         return sign * position * change.contract.multiplier
 
-    def _match(self) -> list[Settlement]:
+    def _match(self, now_s: float | None) -> list[Settlement]:
         """Assignments: a stock change of an underlying equal to what a set of its settled
-        options delivers."""
+        options delivers. Early assignments only from ``expire`` (``now_s``), for option changes
+        at least ``grace_s`` old: our own closing execution had that long to explain one."""
         events: list[Settlement] = []
         for key, stock in list(self._open.items()):
             if stock.contract.is_option:
@@ -207,7 +208,14 @@ class SettlementWatch:
                     c
                     for c in self._open.values()
                     if c.contract.symbol == stock.contract.symbol
-                    and (self._settles(c) or self._assigned_early(c))
+                    and (
+                        self._settles(c)
+                        or (
+                            now_s is not None
+                            and now_s - c.since_s >= self.grace_s
+                            and self._assigned_early(c)
+                        )
+                    )
                 ),
                 key=_deepest_first,
             )[:_MAX_COMBINED]
