@@ -34,7 +34,7 @@ from broker.base import (
     OrderType,
 )
 
-__all__ = ["CHECK_HINT", "ProofsMixin"]
+__all__ = ["CHECK_HINT", "ProofsMixin", "missing_fill_price"]
 
 #: Appended to a position mismatch: where the trader finds what the engine could not prove.
 CHECK_HINT = (
@@ -74,7 +74,7 @@ class ProofsMixin:
             have = executed.get(order.id, 0)
             missing = min(done.filled, order.record.quantity) - have
             if missing > 0:
-                priced = _missing_price(done, order, have, missing)
+                priced = missing_fill_price(done, order, have, missing)
                 if priced is None:
                     differences.append(
                         f"order {order.id}: IB's completed orders say {done.filled} filled, "
@@ -146,7 +146,7 @@ class ProofsMixin:
         return self.ctx.clock.now() >= self.ctx.calendar.session_close(contract.expiry)
 
 
-def _missing_price(
+def missing_fill_price(
     done: CompletedOrder, order: WorkingOrder, have: int, missing: int
 ) -> tuple[Decimal, str] | None:
     """The price of the ``missing`` part of an order's fill and what it rests on."""
