@@ -49,6 +49,7 @@ class RevisionsMixin:
         order = self.orders.get(record.id)
         if order is not None:
             order.executed += new.quantity - old.quantity
+        self._refile(record, new.time)
         detail = (
             f"execution {old.exec_id} ({old.quantity} @ {old.price}) corrected by "
             f"{new.exec_id} ({new.quantity} @ {new.price})"
@@ -81,6 +82,29 @@ class RevisionsMixin:
             )
         else:
             self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
+
+    def _refile(self, record: OrderRecord, when: datetime) -> None:
+        """The order's filled quantity as its executions now add up (a status from IB counted
+        the execution before its correction)."""
+        executed = sum(
+            e.quantity
+            for e in self.ctx.ledger.executions(va_id=record.va_id)
+            if e.order_id == record.id
+        )
+        order = self.orders.get(record.id)
+        stored = self.ctx.ledger.order(record.id)
+        if stored is None or stored.filled == executed:
+            return
+        if order is not None:
+            order.filled = executed
+        self.ctx.ledger.update_order(
+            record.id,
+            status=stored.status,
+            filled=executed,
+            avg_fill_price=None,
+            time=when,
+            detail="filled quantity follows a corrected execution",
+        )
 
     def _on_late_commission(self, event: CommissionReported) -> None:
         """Store a commission that came after its execution was booked without it."""

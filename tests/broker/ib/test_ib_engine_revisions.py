@@ -59,6 +59,9 @@ def test_a_corrected_execution_replaces_the_fill_without_doubling_or_halting(
         lambda: ledger_positions(engine) == {"AAPL": 60} == broker_positions(tws),
         what="ledger and IB at the corrected 60 shares",
     )
+    wait_until(
+        lambda: orders_by_id(engine)["in-1"].filled == 60, what="the entry's filled quantity"
+    )
     # The stop follows the corrected position, and a few reconcile ticks find nothing.
     wait_until(
         lambda: orders_by_id(engine)["in-1.stop"].quantity == 60, what="the stop resized to 60"
