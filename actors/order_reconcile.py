@@ -281,8 +281,6 @@ class ReconcileMixin:
         suffix = " (unconfirmed)" if verdict is Verdict.UNCONFIRMED else ""
         differences = open_pass.differences + [line + suffix for line in read.differences]
         mismatch = verdict is Verdict.DIFFER
-        if mismatch:
-            differences.append(CHECK_HINT)
         summary = "; ".join(differences) if differences else "ledger and broker agree"
         self.tell(
             "governor",
@@ -297,6 +295,8 @@ class ReconcileMixin:
                         "verdict": verdict.value,
                         "looks": open_pass.looks,
                         "differences": differences,
+                        # What the trader should check when the books differ.
+                        "check": CHECK_HINT if mismatch else "",
                         "summary": summary,
                     }
                 ),

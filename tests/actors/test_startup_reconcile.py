@@ -56,8 +56,10 @@ def test_a_position_the_broker_does_not_have_halts_trading(tmp_path: Path) -> No
         detail = _reconciled(again)
         assert detail["mismatch"] is True
         assert "position AAPL: ledger 50, broker 0" in detail["differences"]
-        assert CHECK_HINT in detail["differences"]  # what the trader should check
-        assert again.snapshot("governor").state is TradingState.HALTED
+        assert detail["check"] == CHECK_HINT  # what the trader should check
+        status = again.snapshot("governor")
+        assert status.state is TradingState.HALTED
+        assert CHECK_HINT in status.reason
         assert again.engine.gate.state is GateState.CLOSED
     finally:
         again.engine.stop()
