@@ -24,6 +24,7 @@ __all__ = [
     "EngineEvent",
     "ExitRequest",
     "Fill",
+    "FillRevised",
     "Flatten",
     "FlattenDone",
     "GetSnapshot",
@@ -208,6 +209,17 @@ class Fill:
     time: datetime
     purpose: Purpose
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FillRevised:
+    """OrderManager -> VA: a stored execution changed after its ``Fill`` (the broker corrected
+    it, or its commission came late); the VA rebuilds its book from the ledger's executions."""
+
+    va_id: str
+    exec_id: str  # the execution as stored now
+    detail: str  # what changed, for the VA's decision log
+    time: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,15 +40,19 @@ from actors.order_flatten import FlattenMixin
 from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_placing import PlacingMixin
+from actors.order_proofs import ProofsMixin
 from actors.order_reconcile import ReconcileMixin
 from actors.order_refusals import RefusalMixin
+from actors.order_revisions import RevisionsMixin
 from actors.order_sides import OppositeSideMixin
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.positions import apply_execution
 from broker.base import (
     AssignmentEvent,
+    CommissionReported,
     ConnectionEvent,
     ConnectionState,
+    ExecutionCorrected,
     ExecutionEvent,
     ExpiryEvent,
     ModifyRefusedEvent,
@@ -74,6 +78,8 @@ class OrderManager(
     FlattenMixin,
     OptionOrdersMixin,
     PacingMixin,
+    RevisionsMixin,
+    ProofsMixin,
     EngineActor,
 ):
     address = "order_manager"
@@ -135,6 +141,10 @@ class OrderManager(
     def handle(self, message: object) -> None:
         if isinstance(message, ExecutionEvent):
             self._on_execution(message)
+        elif isinstance(message, ExecutionCorrected):
+            self._on_execution(message.new)  # the ledger knows what it replaces
+        elif isinstance(message, CommissionReported):
+            self._on_late_commission(message)
         elif isinstance(message, OrderStatusEvent):
             self._on_status(message)
         elif isinstance(message, ModifyRefusedEvent):
@@ -323,21 +333,23 @@ class OrderManager(
                 ),
             )
             return
-        stored = self.ctx.ledger.insert_execution(
-            ExecutionRecord(
-                exec_id=event.exec_id,
-                order_id=record.id,
-                va_id=record.va_id,
-                contract_key=record.contract_key,
-                side=event.side,
-                quantity=event.quantity,
-                price=event.price,
-                commission=event.commission,
-                time=event.time,
-                multiplier=record.contract.multiplier,
-            )
+        execution = ExecutionRecord(
+            exec_id=event.exec_id,
+            order_id=record.id,
+            va_id=record.va_id,
+            contract_key=record.contract_key,
+            side=event.side,
+            quantity=event.quantity,
+            price=event.price,
+            commission=event.commission,
+            time=event.time,
+            multiplier=record.contract.multiplier,
         )
-        if not stored:
+        replaced = self.ctx.ledger.correct_execution(execution)
+        if replaced is not None:
+            self._on_correction(record, replaced, execution)
+            return
+        if not self.ctx.ledger.insert_execution(execution):
             return  # seen before (replay after reconnect or restart): never counted twice
         if order is not None:
             # Executions are the truth for what filled; the status event may come later.

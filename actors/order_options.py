@@ -40,6 +40,7 @@ from actors.rules.repricing import (
     repriced_limit,
     to_market_detail,
 )
+from actors.rules.settle_found import allocate
 from broker.base import (
     AssignmentEvent,
     Contract,
@@ -309,6 +310,9 @@ class OptionOrdersMixin:
             if position_key == key and position.quantity != 0
         )
         booked = sum(quantity for _, quantity in holders)
+        if 0 < abs(event.quantity) < abs(booked) and (event.quantity > 0) == (booked > 0):
+            # Part of the account's position (an early assignment of some contracts).
+            holders, booked = allocate(holders, event.quantity), event.quantity
         if booked != event.quantity:
             self.book.tell(
                 "governor",

@@ -21,7 +21,7 @@ Runs on the OrderManager's actor thread.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +32,7 @@ from loguru import logger
 
 from actors.context import EngineContext
 from actors.messages import Purpose, RiskNotice
+from actors.order_proofs import CHECK_HINT
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
 from actors.rules.reconcile import position_differences as compare_positions
@@ -89,6 +90,8 @@ class ReconcileMixin:
     _on_execution: Callable[[ExecutionEvent], None]
     _set_status: Callable[..., None]
     _stop_price: Callable[[str, str], Decimal | None]
+    _prove_from_completed: Callable[[Iterable[WorkingOrder], dict[str, int], datetime], list[str]]
+    _settle_found: Callable[[datetime], list[str]]
     tell: Callable[[str, object], bool]
 
     def _init_reconcile(self) -> None:
@@ -182,6 +185,20 @@ class ReconcileMixin:
         open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
         self._take_in()
         executed = self._executed()
+        # Fills whose executions IB no longer lists (an earlier day's), proven by its
+        # completed orders (``order_proofs``).
+        differences += self._prove_from_completed(
+            [
+                o
+                for o in self.orders.values()
+                if o.working
+                and o.id not in open_ids
+                and o.record.parent_id not in open_ids
+                and not (kind == "reconnect" and o.status is OrderStatus.PENDING_SUBMIT)
+            ],
+            executed,
+            now,
+        )
         for order in list(self.orders.values()):
             if order.id in open_ids or not order.working:
                 continue
@@ -202,6 +219,8 @@ class ReconcileMixin:
             self._unseen[order.id] = (self.orders.pop(order.id), kind)
         for oid in sorted(open_ids - self.orders.keys()):
             differences.append(f"broker order {oid} is not in the ledger")
+        if kind == "startup":
+            differences += self._settle_found(now)  # before positions are compared
         self._protect_unprotected(now)
         self._pass.differences.extend(differences)
         self._pass.orders_done = True
@@ -299,6 +318,8 @@ class ReconcileMixin:
                         "verdict": verdict.value,
                         "looks": open_pass.looks,
                         "differences": differences,
+                        # What the trader should check when the books differ.
+                        "check": CHECK_HINT if mismatch else "",
                         "summary": summary,
                     }
                 ),

@@ -451,8 +451,9 @@ class RiskGovernor(ExposureMixin, EngineActor):
             detail = json.loads(notice.detail)
             mismatch = bool(detail.get("mismatch"))
             kind = str(detail.get("pass") or "startup")
+            check = str(detail.get("check") or "")
         except (ValueError, AttributeError):
-            mismatch, kind = True, "startup"
+            mismatch, kind, check = True, "startup", ""
         self.differences = differences_of(notice.detail) if mismatch else ()
         if mismatch and self.ctx.config.engine.on_mismatch == "halt":
             positions = [d for d in self.differences if d.startswith("position ")]
@@ -460,7 +461,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
                 TradingState.HALTED,
                 f"{kind} reconciliation: ledger and broker positions differ: "
                 f"{first_differences(positions or list(self.differences), shown=2)}; "
-                "resume to trade",
+                f"{check + '; ' if check else ''}resume to trade",
             )
         else:
             self._apply_gate()

@@ -23,6 +23,7 @@ from actors.context import EngineContext
 from actors.messages import (
     ExitRequest,
     Fill,
+    FillRevised,
     Halt,
     HaltAck,
     InspectVA,
@@ -45,6 +46,7 @@ from actors.strategies.naked_put import NakedPut
 from actors.va_options import OptionTrading
 from actors.va_signals import exact_mid
 from broker.base import Contract, Quote, Side
+from db.records import OrderRecord
 
 __all__ = ["VirtualAccount"]
 
@@ -125,17 +127,22 @@ class VirtualAccount(OptionTrading, EngineActor):
         self._release_option_subscriptions()
         self.ctx.ledger.close()
 
+    def _replayed_book(self, orders: dict[str, OrderRecord]) -> VABook:
+        """A new book with every one of this VA's executions in the ledger applied."""
+        book = VABook(self.va_id, Decimal(self.account.capital))
+        for execution in self.ctx.ledger.executions(va_id=self.va_id):
+            order = orders.get(execution.order_id)
+            if order is None:
+                continue
+            book.apply_fill(_ReplayFill(order.contract, execution), self.limits)
+        return book
+
     def recover(self) -> None:
         """Rebuild the book from the ledger: replay this VA's executions, restore working
         orders. The strategy restarts cold (it rebuilds its bars from new quotes)."""
         ledger = self.ctx.ledger
         orders = {o.id: o for o in ledger.orders(va_id=self.va_id)}
-        book = VABook(self.va_id, Decimal(self.account.capital))
-        for execution in ledger.executions(va_id=self.va_id):
-            order = orders.get(execution.order_id)
-            if order is None:
-                continue
-            book.apply_fill(_ReplayFill(order.contract, execution), self.limits)
+        book = self._replayed_book(orders)
         for order in orders.values():
             if order.status.is_working:
                 self._contracts[order.contract_key] = order.contract
@@ -159,6 +166,8 @@ class VirtualAccount(OptionTrading, EngineActor):
             self._on_quotes(self.ctx.quotes.take(self.address))
         elif isinstance(message, Fill):
             self._on_fill(message)
+        elif isinstance(message, FillRevised):
+            self._on_fill_revised(message)
         elif isinstance(message, OrderUpdate):
             self._on_order_update(message)
         elif isinstance(message, OrderRejected):
@@ -264,6 +273,23 @@ class VirtualAccount(OptionTrading, EngineActor):
                 )
                 self.tell("governor", RiskNotice("cooldown", reason, fill.time))
         self._options_on_fill(fill)
+        self._publish()
+
+    def _on_fill_revised(self, revised: FillRevised) -> None:
+        """A stored execution changed (corrected, or its commission came late): the book is
+        replayed from the ledger; working orders, marks, the pause and the day's start stay."""
+        old = self.vabook
+        book = self._replayed_book({o.id: o for o in self.ctx.ledger.orders(va_id=self.va_id)})
+        for key, holding in book.holdings.items():
+            kept = old.holdings.get(key)
+            if kept is not None and kept.mark is not None:
+                holding.mark = kept.mark
+        book.working_entries = old.working_entries
+        book.working_exits = old.working_exits
+        book.paused_reason = old.paused_reason
+        book.day_start_equity = old.day_start_equity
+        self.vabook = book
+        self._note(revised.detail)
         self._publish()
 
     def _on_order_update(self, update: OrderUpdate) -> None:

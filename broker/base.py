@@ -29,9 +29,12 @@ __all__ = [
     "BrokerListener",
     "BrokerOrderState",
     "BrokerPosition",
+    "CommissionReported",
+    "CompletedOrder",
     "ConnectionEvent",
     "ConnectionState",
     "Contract",
+    "ExecutionCorrected",
     "ExecutionEvent",
     "ExpiryEvent",
     "GateState",
@@ -242,6 +245,28 @@ class ExecutionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutionCorrected:
+    """The broker corrected an execution already delivered: ``new`` (an exec id that differs
+    from ``old``'s only after the last period, see ``broker/exec_ids.py``) replaces ``old``;
+    it is not a second fill. ``new.commission`` is its own report's (zero until it comes)."""
+
+    old: ExecutionEvent
+    new: ExecutionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionReported:
+    """A commission report that came after its execution had been delivered without it
+    (IB sends ``commissionReport`` separately, sometimes late): the execution's commission is
+    now ``commission`` (dollars, the whole execution's)."""
+
+    exec_id: str
+    client_order_id: str
+    commission: Decimal
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ExpiryEvent:
     """An option position expired worthless at the close of its expiration day.
 
@@ -313,6 +338,27 @@ class BrokerOrderState:
 
 
 @dataclass(frozen=True, slots=True)
+class CompletedOrder:
+    """An order the broker lists as done (IB's ``reqCompletedOrders``: filled, cancelled and
+    inactive orders of the day), with what it filled: the proof of a fill whose executions
+    the broker no longer lists (IB lists only the current day's executions)."""
+
+    client_order_id: str
+    contract: Contract
+    side: Side
+    status: OrderStatus
+    quantity: int
+    filled: int
+    # IB's completedOrder has no average fill price: None there; the order's own prices are
+    # the bound a fill respected (a limit) or its trigger (a stop).
+    avg_fill_price: Decimal | None
+    time: datetime | None  # when it completed, when the broker says
+    order_type: OrderType = OrderType.MKT
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerPosition:
     contract: Contract
     quantity: int
@@ -323,6 +369,8 @@ BrokerEvent = (
     OrderStatusEvent
     | ModifyRefusedEvent
     | ExecutionEvent
+    | ExecutionCorrected
+    | CommissionReported
     | AccountSnapshot
     | ConnectionEvent
     | ExpiryEvent
@@ -436,6 +484,10 @@ class Broker(Protocol):
     def open_orders(self) -> list[BrokerOrderState]: ...
 
     def executions(self) -> list[ExecutionEvent]: ...
+
+    def completed_orders(self) -> list[CompletedOrder]:
+        """Orders the broker lists as done, with their filled quantity and average price."""
+        ...
 
     def positions(self) -> list[BrokerPosition]: ...
 

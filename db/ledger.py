@@ -28,6 +28,7 @@ import peewee
 
 from actors.rules.trades import derive_positions_and_trades
 from broker.base import OrderStatus, OrderType, Side
+from broker.exec_ids import exec_id_parts
 from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
 from db.models import database_proxy as _proxy
 from db.records import (
@@ -195,29 +196,78 @@ class Ledger:
             self._sql.insert(OrderEvent, [{**event, "detail": detail}])
 
     def insert_execution(self, rec: ExecutionRecord) -> bool:
-        """Store an execution once: False (and nothing written) if ``rec.exec_id`` is stored.
+        """Store an execution once: False (and nothing written) if ``rec.exec_id`` is stored,
+        or a later revision of it (a correction, ``broker/exec_ids.py``) already is.
 
         Raises:
             LedgerError: ``rec.order_id`` is not a stored order.
         """
-        row = {
-            "exec_id": rec.exec_id,
-            "order": rec.order_id,
-            "va_id": rec.va_id,
-            "contract_key": rec.contract_key,
-            "side": str(rec.side),
-            "quantity": rec.quantity,
-            "price": rec.price,
-            "commission": rec.commission,
-            "multiplier": rec.multiplier,
-            "time": rec.time,
-        }
         try:
             with self._db.atomic():
-                inserted = self._sql.insert(Execution, [row], skip_conflict_on="exec_id")
+                if self._revisions(rec.exec_id, newer=True):
+                    return False
+                inserted = self._sql.insert(
+                    Execution, [_execution_row(rec)], skip_conflict_on="exec_id"
+                )
         except peewee.IntegrityError as exc:
             raise LedgerError(f"execution {rec.exec_id!r} refused: {exc}") from exc
         return bool(inserted)
+
+    def correct_execution(self, rec: ExecutionRecord) -> ExecutionRecord | None:
+        """Replace the stored execution that ``rec`` corrects (the same execution id up to its
+        last period, an earlier revision after it) with ``rec``, in place: positions and P&L,
+        which are derived from the executions, follow. Returns the execution replaced; None
+        (nothing written) when no earlier revision is stored.
+
+        Raises:
+            LedgerError: ``rec.order_id`` is not a stored order, or is not the order of the
+                execution it corrects.
+        """
+        with self._db.atomic():
+            earlier = self._revisions(rec.exec_id, newer=False)
+            if not earlier:
+                return None
+            old = earlier[-1]
+            if old.order_id != rec.order_id:
+                raise LedgerError(
+                    f"execution {rec.exec_id!r} corrects {old.exec_id!r} of order "
+                    f"{old.order_id!r}, not of {rec.order_id!r}"
+                )
+            row = _execution_row(rec)
+            try:
+                Execution.update(**row).where(Execution.exec_id == old.exec_id).execute()
+                for stale in earlier[:-1]:  # never more than one, unless stored by hand
+                    Execution.delete().where(Execution.exec_id == stale.exec_id).execute()
+            except peewee.IntegrityError as exc:
+                raise LedgerError(f"execution {rec.exec_id!r} refused: {exc}") from exc
+        return old
+
+    def set_commission(self, exec_id: str, commission: Decimal) -> ExecutionRecord | None:
+        """Store the commission of a stored execution (its report came late). Returns the
+        execution as it was; None (nothing written) if ``exec_id`` is not stored."""
+        with self._db.atomic():
+            rows = _dicts(Execution.select().where(Execution.exec_id == exec_id))
+            if not rows:
+                return None
+            Execution.update(commission=commission).where(Execution.exec_id == exec_id).execute()
+        return _execution_record(rows[0])
+
+    def _revisions(self, exec_id: str, *, newer: bool) -> list[ExecutionRecord]:
+        """The stored revisions of the execution ``exec_id`` other than itself, later ones
+        (``newer``) or earlier ones, oldest revision first."""
+        base, revision = exec_id_parts(exec_id)
+        if base == exec_id:
+            return []
+        # A LIKE prefix match (a wildcard in ``base`` only widens it: checked below).
+        query = Execution.select().where(Execution.exec_id.startswith(f"{base}."))
+        found = []
+        for row in _dicts(query):
+            other_base, other_revision = exec_id_parts(row["exec_id"])
+            if other_base != base or row["exec_id"] == exec_id:
+                continue
+            if (other_revision > revision) if newer else (other_revision < revision):
+                found.append((other_revision, _execution_record(row)))
+        return [record for _, record in sorted(found, key=lambda item: item[0])]
 
     def insert_signal(self, rec: SignalRecord) -> None:
         """Store the decision on a signal.
@@ -285,17 +335,7 @@ class Ledger:
         query = Execution.select()
         if va_id is not None:
             query = query.where(Execution.va_id == va_id)
-        return [
-            _record(
-                ExecutionRecord,
-                r,
-                order_id=r["order"],
-                side=Side(r["side"]),
-                price=_plain(r["price"]),
-                commission=_plain(r["commission"]),
-            )
-            for r in _dicts(query.order_by(Execution.time, Execution.id))
-        ]
+        return [_execution_record(r) for r in _dicts(query.order_by(Execution.time, Execution.id))]
 
     def signal(self, signal_id: str) -> SignalRecord | None:
         """One stored signal decision by id, or None."""
@@ -341,6 +381,32 @@ class Ledger:
 def _dicts(query: Any) -> list[dict[str, Any]]:
     """The rows of a select as dicts (field name -> Python value; a foreign key gives its id)."""
     return list(query.dicts())
+
+
+def _execution_row(rec: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "exec_id": rec.exec_id,
+        "order": rec.order_id,
+        "va_id": rec.va_id,
+        "contract_key": rec.contract_key,
+        "side": str(rec.side),
+        "quantity": rec.quantity,
+        "price": rec.price,
+        "commission": rec.commission,
+        "multiplier": rec.multiplier,
+        "time": rec.time,
+    }
+
+
+def _execution_record(r: dict[str, Any]) -> ExecutionRecord:
+    return _record(
+        ExecutionRecord,
+        r,
+        order_id=r["order"],
+        side=Side(r["side"]),
+        price=_plain(r["price"]),
+        commission=_plain(r["commission"]),
+    )
 
 
 def _order_row(rec: OrderRecord) -> dict[str, Any]:

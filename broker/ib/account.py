@@ -33,6 +33,7 @@ from broker.base import (
     Contract,
     ExecutionEvent,
 )
+from broker.exec_ids import superseded
 from broker.ib.context import IbContext
 from broker.ib.order_state import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
@@ -186,16 +187,18 @@ class AccountFeed:
         return held
 
     async def executions(self) -> list[ExecutionEvent]:
-        """The day's executions (IB keeps them since its last restart), oldest first, each
-        with its commission when IB has reported it."""
+        """The day's executions (IB lists those since midnight), oldest first, each with its
+        commission when IB has reported it; an execution IB corrected appears only as its
+        latest revision."""
         async with self._executions_lock:
             fills = await self.ctx.bounded(self.ctx.ib.reqExecutionsAsync(), "executions")
         self._explain(fills)
+        replaced = superseded(f.execution.execId for f in fills)
         events = []
         for fill in fills:
             event = execution_event(fill, tz=self.ctx.tz)
-            if event is None:
-                continue
+            if event is None or event.exec_id in replaced:
+                continue  # not ours, or replaced by its correction (also listed)
             commission = commission_of(self.ctx.ib, event.exec_id)
             if commission is not None:
                 event = replace(event, commission=commission)

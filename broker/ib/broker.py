@@ -28,6 +28,7 @@ from broker.base import (
     BrokerListener,
     BrokerOrderState,
     BrokerPosition,
+    CompletedOrder,
     Contract,
     ExecutionEvent,
     OrderRequest,
@@ -41,6 +42,7 @@ from broker.ib.flow import OrderFlow
 from broker.ib.loop import LoopThread
 from broker.ib.market_data import MarketData
 from broker.ib.orders import OrderDesk
+from broker.ib.parsing.orders import completed_order
 from broker.ib.resilience import Backoff, RequestBudget, StaleWatchdog
 from broker.ib.safety import check_port
 from broker.ticks import TickRule, default_rule
@@ -328,6 +330,16 @@ class IBBroker:
             return []
         account = self._account_or_fail()
         return self._loop.run(account.executions(), self.options.request_timeout_s + 1)
+
+    def completed_orders(self) -> list[CompletedOrder]:
+        """The orders IB lists as completed (``reqCompletedOrders``: every client's, today's),
+        ours and not; none in dry-run (the shadow ledger's orders never reached IB)."""
+        if self.options.dry_run:
+            return []
+        account = self._account_or_fail()
+        trades = self._loop.run(account.completed_trades(), self.options.request_timeout_s + 1)
+        found = (completed_order(t) for t in trades)
+        return [c for c in found if c is not None]
 
     def positions(self) -> list[BrokerPosition]:
         """The account's positions (none in dry-run: the account's positions are not the

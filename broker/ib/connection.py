@@ -263,7 +263,9 @@ class Connection:
         """Executions first (each reaches the engine once), then every working order's status."""
         client_id = self.ctx.client_id
         for fill in await self.account.fills():
-            if fill.execution.clientId == client_id:
+            # Ours: this client id's, or an order we track placed under an earlier client id
+            # (after a 326 moved us to the next id), found by its orderRef.
+            if fill.execution.clientId == client_id or fill.execution.orderRef in self.desk.orders:
                 self.desk.take_fill(fill)
         open_trades = await self.account.open_trades()
         completed = await self.account.completed_trades()

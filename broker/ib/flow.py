@@ -5,7 +5,13 @@ reconnect the same execution comes again from ``reqExecutions``. The engine want
 
 * every execution exactly once per ``execId``, carrying its commission: an execution waits for
   its commission report (at most ``commission_wait_s``, then it leaves with what is known, zero
-  if nothing, and ``late_commissions`` counts it);
+  if nothing, and ``late_commissions`` counts it); a report that comes after that leaves as a
+  ``CommissionReported`` (IB sends ``commissionReport`` on its own, sometimes late:
+  tws-api executions_commissions.html; pst-group/pysystemtrade PR #1661);
+* a correction (an ``execId`` that differs from a delivered one only after its last period,
+  ``broker/exec_ids.py``) as an ``ExecutionCorrected`` with the execution it replaces, never as
+  a second fill; a correction of an execution still waiting for its commission simply takes
+  its place; an older revision seen after a newer one (a replay) is dropped;
 * no status that reports more filled than the executions already delivered for that order (the
   OrderManager refits a protective stop to the position when an entry ends; a FILLED status
   ahead of its executions would look like an empty position). Such a status waits for the
@@ -21,7 +27,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from broker.base import BrokerEvent, ExecutionEvent, OrderStatus, OrderStatusEvent
+from broker.base import (
+    BrokerEvent,
+    CommissionReported,
+    ExecutionCorrected,
+    ExecutionEvent,
+    OrderStatus,
+    OrderStatusEvent,
+)
+from broker.exec_ids import exec_id_parts
 
 __all__ = ["OrderFlow"]
 
@@ -32,6 +46,7 @@ _ZERO = Decimal(0)
 class _PendingExecution:
     event: ExecutionEvent
     since_s: float
+    replaces: ExecutionEvent | None = None  # the delivered execution this one corrects
 
 
 @dataclass(slots=True)
@@ -54,7 +69,13 @@ class OrderFlow:
         self._pending: dict[str, _PendingExecution] = {}
         self._commissions: dict[str, Decimal] = {}  # reports that came before their execution
         self._lines: dict[str, _OrderLine] = {}
+        # The latest revision of every execution, by the id before its last period: the
+        # delivered event, or the id of the one still waiting for its commission.
+        self._delivered: dict[str, ExecutionEvent] = {}
+        self._waiting: dict[str, str] = {}
+        self._uncommissioned: dict[str, ExecutionEvent] = {}  # delivered without a report
         self.late_commissions = 0
+        self.corrections = 0
         self.released_statuses = 0
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -64,24 +85,43 @@ class OrderFlow:
         """An execution (live or replayed). ``commission`` when it is already known."""
         exec_id = event.exec_id
         if exec_id in self._seen:
-            if commission is not None and exec_id in self._pending:
+            if commission is not None:
                 return self.commission(exec_id, commission, now_s)
             return []
         self._seen.add(exec_id)
+        base, revision = exec_id_parts(exec_id)
+        replaces: ExecutionEvent | None = None
+        waiting = self._waiting.get(base)
+        if waiting is not None:
+            if exec_id_parts(waiting)[1] > revision:
+                return []  # an older revision after a newer one
+            earlier = self._pending.pop(waiting)  # never delivered: simply replaced
+            replaces = earlier.replaces
+            del self._waiting[base]
+        delivered = self._delivered.get(base)
+        if delivered is not None and replaces is None:
+            if exec_id_parts(delivered.exec_id)[1] > revision:
+                return []
+            replaces = delivered
         known = commission if commission is not None else self._commissions.pop(exec_id, None)
         if known is None:
-            self._pending[exec_id] = _PendingExecution(event, now_s)
+            self._pending[exec_id] = _PendingExecution(event, now_s, replaces)
+            self._waiting[base] = exec_id
             return []
-        return self._deliver(_with_commission(event, known), now_s)
+        return self._deliver(_with_commission(event, known), replaces)
 
     def commission(self, exec_id: str, commission: Decimal, now_s: float) -> list[BrokerEvent]:
         """A commission report for ``exec_id``."""
         pending = self._pending.pop(exec_id, None)
         if pending is None:
+            late = self._uncommissioned.pop(exec_id, None)
+            if late is not None:
+                return [CommissionReported(exec_id, late.client_order_id, commission, late.time)]
             if exec_id not in self._seen:
                 self._commissions[exec_id] = commission
             return []
-        return self._deliver(_with_commission(pending.event, commission), now_s)
+        del self._waiting[exec_id_parts(exec_id)[0]]
+        return self._deliver(_with_commission(pending.event, commission), pending.replaces)
 
     def status(self, event: OrderStatusEvent, now_s: float) -> list[BrokerEvent]:
         """A status from the broker (or the adapter)."""
@@ -100,8 +140,10 @@ class OrderFlow:
         for exec_id, pending in list(self._pending.items()):
             if now_s - pending.since_s >= self.commission_wait_s:
                 del self._pending[exec_id]
+                del self._waiting[exec_id_parts(exec_id)[0]]
                 self.late_commissions += 1
-                out.extend(self._deliver(pending.event, now_s))
+                self._uncommissioned[exec_id] = pending.event
+                out.extend(self._deliver(pending.event, pending.replaces))
         for line in self._lines.values():
             while line.held and now_s - line.held[0][1] >= self.status_wait_s:
                 event, _ = line.held.popleft()
@@ -124,10 +166,16 @@ class OrderFlow:
         return len(self._pending) + sum(len(line.held) for line in self._lines.values())
 
     # -- internals ------------------------------------------------------------------------------
-    def _deliver(self, event: ExecutionEvent, now_s: float) -> list[BrokerEvent]:
+    def _deliver(self, event: ExecutionEvent, replaces: ExecutionEvent | None) -> list[BrokerEvent]:
+        self._delivered[exec_id_parts(event.exec_id)[0]] = event
         line = self._lines.setdefault(event.client_order_id, _OrderLine())
-        line.executed += event.quantity
-        return [event, *self._release(line)]
+        if replaces is None:
+            line.executed += event.quantity
+            return [event, *self._release(line)]
+        self.corrections += 1
+        self._uncommissioned.pop(replaces.exec_id, None)  # its report no longer matters
+        line.executed += event.quantity - replaces.quantity
+        return [ExecutionCorrected(replaces, event), *self._release(line)]
 
     def _release(self, line: _OrderLine) -> list[BrokerEvent]:
         out: list[BrokerEvent] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from loguru import logger
@@ -22,10 +22,12 @@ from actors.calendar import TradingCalendar
 from actors.clock import Clock, Timer, VirtualClock
 from broker.base import (
     AccountSnapshot,
+    AssignmentEvent,
     BrokerEvent,
     BrokerListener,
     BrokerOrderState,
     BrokerPosition,
+    CompletedOrder,
     Contract,
     ExecutionEvent,
     OrderRequest,
@@ -61,6 +63,8 @@ class SimBroker:
         options: the option market's parameters (chains, volatility skew, spreads).
         commission_per_contract / option_commission_min: option commissions, dollars a
             contract and at least per order.
+        settlement_time: expired options are settled at this local time the morning after
+            their expiration day (IB processes expirations overnight); None: at the close.
 
     Raises:
         ValueError: ``tick_interval_s`` <= 0, no symbols, or a key that is not its symbol.
@@ -86,6 +90,7 @@ class SimBroker:
         options: OptionSpec | None = None,
         commission_per_contract: Decimal = Decimal("0.65"),
         option_commission_min: Decimal = Decimal("1.00"),
+        settlement_time: time | None = None,
     ) -> None:
         if not tick_interval_s > 0:
             raise ValueError(f"tick_interval_s must be > 0 (got {tick_interval_s})")
@@ -122,6 +127,7 @@ class SimBroker:
         self._next_step_at: datetime | None = None
         self._last_session: date | None = None
         self._subscribed: set[str] = set()
+        self._settlement_time = settlement_time
 
     # -- lifecycle ------------------------------------------------------------------------------
     def restore_account(self, fills: Iterable[ExecutionEvent]) -> int:
@@ -369,6 +375,11 @@ class SimBroker:
         with self._lock:
             return self._book.executions()
 
+    def completed_orders(self) -> list[CompletedOrder]:
+        """Every order that is done, in placement order."""
+        with self._lock:
+            return self._book.completed_orders()
+
     def positions(self) -> list[BrokerPosition]:
         """Every non-zero position, in contract key order."""
         with self._lock:
@@ -407,6 +418,8 @@ class SimBroker:
                 self._schedule_step(next_open)
                 skip_now = next_open
             else:
+                if self._last_session != self._calendar.trading_day(now):
+                    self._settle(now)  # a session's first step: what settled overnight
                 self._market_step(now)
                 nxt = planned + self._tick
                 if nxt <= now:  # more than a tick late: resynchronise, no catch-up burst
@@ -418,7 +431,7 @@ class SimBroker:
                     next_open = self._calendar.next_open(close)
                     self._schedule_step(next_open)
                     self._expiry_timer = self._clock.call_at(
-                        close, self._expire, name="sim-option-expiry"
+                        self._settles_after(close), self._expire, name="sim-option-expiry"
                     )
                     self._schedule_skip(close, next_open)
         self._drain()
@@ -435,8 +448,30 @@ class SimBroker:
             self._settle(self._clock.now())
         self._drain()
 
+    def assign_early(self, symbol: str) -> int:
+        """Assign every short option of ``symbol`` held now (any thread); returns the
+        contracts assigned."""
+        with self._lock:
+            now = self._clock.now()
+            events = self._options.assign_early(symbol, now, self._account)
+            if events:
+                self._pending.extend(events)
+                self._pending.append(self._account_snapshot(now))
+        self._drain()
+        return sum(-e.quantity for e in events if isinstance(e, AssignmentEvent))
+
+    def _settles_after(self, close: datetime) -> datetime:
+        """When options that expire at ``close`` are settled."""
+        if self._settlement_time is None:
+            return close
+        day = self._calendar.local(close).date() + timedelta(days=1)
+        return datetime.combine(day, self._settlement_time, tzinfo=self._calendar.tz)
+
+    def _settles_at(self, expiry: date) -> datetime:
+        return self._settles_after(self._options.market.expiry_moment(expiry))
+
     def _settle(self, now: datetime) -> None:
-        events = self._options.settle(now, self._account, self._book)
+        events = self._options.settle(now, self._account, self._book, self._settles_at)
         if events:
             self._pending.extend(events)
             self._pending.append(self._account_snapshot(now))

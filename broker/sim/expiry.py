@@ -15,7 +15,7 @@ commission.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from broker.base import AssignmentEvent, BrokerEvent, Contract, ExpiryEvent, Side
@@ -24,7 +24,7 @@ from broker.sim.chains import OptionMarket
 from broker.sim.market import MarketModel
 from broker.sim.matching import OrderBook
 
-__all__ = ["intrinsic_value", "settle_expirations"]
+__all__ = ["assign_early", "intrinsic_value", "settle_expirations"]
 
 _ZERO = Decimal(0)
 
@@ -50,15 +50,19 @@ def settle_expirations(
     options: OptionMarket,
     market: MarketModel,
     next_event_id: Callable[[], str],
+    settles_at: Callable[[date], datetime] | None = None,
 ) -> list[BrokerEvent]:
-    """Settle every option position and working order whose expiry moment is at or before
-    ``now``; returns the events, in order (nothing when nothing has expired)."""
+    """Cancel every working order whose option's expiry moment (its last close) is at or
+    before ``now``, and settle every option position whose settlement moment is
+    (``settles_at(expiry)``; default: the expiry moment itself); returns the events, in order
+    (nothing when nothing has expired)."""
+    settlement = settles_at or options.expiry_moment
     events: list[BrokerEvent] = []
     for contract in book.working_option_contracts():
         if contract.expiry is not None and now >= options.expiry_moment(contract.expiry):
             events.extend(book.cancel_contract(contract.key, now, "option expired"))
     for contract, quantity in account.option_holdings():
-        if contract.expiry is None or now < options.expiry_moment(contract.expiry):
+        if contract.expiry is None or now < settlement(contract.expiry):
             continue
         underlying = market.mark(contract.symbol)
         options.forget(contract.key)
@@ -77,6 +81,43 @@ def settle_expirations(
         events.append(
             AssignmentEvent(
                 event_id, contract, quantity, stock, shares, contract.strike, underlying, now
+            )
+        )
+    return events
+
+
+def assign_early(
+    *,
+    symbol: str,
+    now: datetime,
+    account: SimAccount,
+    market: MarketModel,
+    next_event_id: Callable[[], str],
+) -> list[BrokerEvent]:
+    """Assign every short option of ``symbol`` the account holds now (an early assignment,
+    possible on any day for American options): the option leaves at no cash and delivers
+    ``multiplier`` shares a contract at the strike (a short put buys, a short call sells), with
+    no commission. Returns one ``AssignmentEvent`` per option assigned."""
+    events: list[BrokerEvent] = []
+    for contract, quantity in account.option_holdings():
+        if contract.symbol != symbol or quantity >= 0 or contract.strike is None:
+            continue
+        account.apply_fill(contract, Side.BUY, -quantity, _ZERO, _ZERO)
+        sign = 1 if contract.right == "C" else -1
+        shares = sign * quantity * contract.multiplier
+        stock = market.contract(symbol)
+        side = Side.BUY if shares > 0 else Side.SELL
+        account.apply_fill(stock, side, abs(shares), contract.strike, _ZERO)
+        events.append(
+            AssignmentEvent(
+                next_event_id(),
+                contract,
+                quantity,
+                stock,
+                shares,
+                contract.strike,
+                market.mark(symbol),
+                now,
             )
         )
     return events

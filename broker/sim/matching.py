@@ -33,6 +33,7 @@ from decimal import Decimal
 from broker.base import (
     BrokerEvent,
     BrokerOrderState,
+    CompletedOrder,
     Contract,
     ExecutionEvent,
     OrderRequest,
@@ -443,6 +444,26 @@ class OrderBook:
 
     def executions(self) -> list[ExecutionEvent]:
         return list(self._executions)
+
+    def completed_orders(self) -> list[CompletedOrder]:
+        """Every order that is done, in placement order."""
+        return [
+            CompletedOrder(
+                client_order_id=o.client_order_id,
+                contract=o.request.contract,
+                side=o.side,
+                status=o.status,
+                quantity=o.quantity,
+                filled=o.filled,
+                avg_fill_price=(o.notional / o.filled) if o.filled else None,
+                time=None,
+                order_type=o.order_type,
+                limit_price=o.limit_price,
+                stop_price=o.stop_price,
+            )
+            for o in self._orders.values()
+            if o.status.is_terminal
+        ]
 
     # -- internals --------------------------------------------------------------------------
     def _take_events(self) -> list[BrokerEvent]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -16,7 +16,7 @@ from actors.calendar import TradingCalendar
 from broker.base import BrokerEvent, Contract, Quote
 from broker.sim.account import SimAccount
 from broker.sim.chains import OptionMarket, OptionSpec
-from broker.sim.expiry import settle_expirations
+from broker.sim.expiry import assign_early, settle_expirations
 from broker.sim.market import MarketModel
 from broker.sim.matching import OrderBook
 
@@ -109,7 +109,13 @@ class OptionDesk:
             for contract, _ in account.option_holdings()
         }
 
-    def settle(self, now: datetime, account: SimAccount, book: OrderBook) -> list[BrokerEvent]:
+    def settle(
+        self,
+        now: datetime,
+        account: SimAccount,
+        book: OrderBook,
+        settles_at: Callable[[date], datetime] | None = None,
+    ) -> list[BrokerEvent]:
         """Settle what has expired at ``now`` (see ``settle_expirations``) and drop the
         subscriptions of expired contracts."""
         events = settle_expirations(
@@ -119,12 +125,23 @@ class OptionDesk:
             options=self.market,
             market=self._stocks,
             next_event_id=self._new_event_id,
+            settles_at=settles_at,
         )
         for key, contract in list(self._contracts.items()):
             if contract.expiry is not None and now >= self.market.expiry_moment(contract.expiry):
                 del self._contracts[key]
                 self._subs.pop(key, None)
         return events
+
+    def assign_early(self, symbol: str, now: datetime, account: SimAccount) -> list[BrokerEvent]:
+        """Assign every short option of ``symbol`` held now (see ``expiry.assign_early``)."""
+        return assign_early(
+            symbol=symbol,
+            now=now,
+            account=account,
+            market=self._stocks,
+            next_event_id=self._new_event_id,
+        )
 
     def _new_event_id(self) -> str:
         event_id = f"{self._event_prefix}-{self._next_event_id:06d}"

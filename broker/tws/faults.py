@@ -4,7 +4,8 @@ The faults that act at once (dropping connections, 1100/1101/1102 notices, marki
 Inactive, a 10349 notice, stopping the quotes) are methods of ``TwsSimServer`` that run on the
 loop; this module holds the ones that wait for the client's next move: reject its next order
 (any code, with or without an ``orderStatus``), refuse its next modification, answer its next
-request with a pacing error, refuse its next connection with 326.
+request with a pacing error, refuse its next connection with 326, correct its next execution,
+hold back its next commission report.
 
 Real TWS refuses API orders for many reasons besides margin (201): the order precautions (451
 "... exceeds the Total Value Limit ... Precautionary Settings", IbcAlpha/IBC#227), direct-routing
@@ -18,6 +19,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass
+from decimal import Decimal
 
 __all__ = ["DEFAULT_REJECT_REASON", "FaultState", "Refusal"]
 
@@ -46,6 +48,27 @@ class FaultState:
         self._modify_refusals: deque[Refusal] = deque()
         self._pacing = 0
         self._refusals = 0
+        self._corrections: deque[tuple[Decimal | None, int | None]] = deque()
+        self._commission_delays: deque[float] = deque()
+
+    def correct_next_execution(self, price: Decimal | None, quantity: int | None) -> None:
+        """The next execution (any client) is followed by its correction with this price
+        and/or quantity (unchanged where None)."""
+        with self._lock:
+            self._corrections.append((price, quantity))
+
+    def take_correction(self) -> tuple[Decimal | None, int | None] | None:
+        with self._lock:
+            return self._corrections.popleft() if self._corrections else None
+
+    def delay_next_commission(self, delay_s: float) -> None:
+        """The next execution's commission report comes ``delay_s`` wall seconds after it."""
+        with self._lock:
+            self._commission_delays.append(delay_s)
+
+    def take_commission_delay(self) -> float | None:
+        with self._lock:
+            return self._commission_delays.popleft() if self._commission_delays else None
 
     def reject_next_order(
         self, reason: str = DEFAULT_REJECT_REASON, *, code: int = 201, send_status: bool = True

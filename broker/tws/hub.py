@@ -137,6 +137,7 @@ class TwsHub:
                 faults=faults,
                 options=self.options,
                 history=self.history_desk,
+                executions_today_only=settings.executions_today_only,
             )
         )
 

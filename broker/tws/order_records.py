@@ -10,7 +10,7 @@ are pure functions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -324,6 +324,15 @@ class ExecFilter:
     sec_type: str = ""
     exchange: str = ""
     side: str = ""
+
+    def from_midnight(self, now: datetime) -> ExecFilter:
+        """This filter, limited to executions since midnight of ``now``'s day (its zone): TWS
+        lists only the current day's executions (IB's API documentation, *Executions and
+        Commissions*; up to 7 days only with the Trade Log setting, which tws-sim does not
+        simulate)."""
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        since = midnight if self.since is None else max(self.since, midnight)
+        return replace(self, since=since)
 
     @classmethod
     def read(cls, reader: FieldReader, tz: ZoneInfo) -> ExecFilter:

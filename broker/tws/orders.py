@@ -25,6 +25,7 @@ What the desk adds to the simulator:
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -45,9 +46,15 @@ from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.combos import combo_refusal, is_combo
 from broker.tws.contracts import Instrument, InstrumentMatcher
+from broker.tws.exec_revisions import book_correction, commission_message
 from broker.tws.faults import FaultState
 from broker.tws.option_sides import opposite_side_problem
-from broker.tws.order_codec import PlacedOrder, TwsExecution, open_order_fields
+from broker.tws.order_codec import (
+    PlacedOrder,
+    TwsExecution,
+    exec_details_fields,
+    open_order_fields,
+)
 from broker.tws.order_records import (
     ClientRouter,
     ExecFilter,
@@ -286,7 +293,12 @@ class OrderDesk:
         exec_id = f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
         execution = record.execution(event, exec_id, realized)
         self._executions.append(execution)
-        self.send_execution(record.client_id, execution, req_id=-1)
+        self._send_live(record.client_id, execution, self._faults.take_commission_delay())
+        correction = self._faults.take_correction()
+        if correction is not None:
+            fixed = book_correction(record, execution, self._book, *correction)
+            self._executions.append(fixed)
+            self.send_execution(record.client_id, fixed, req_id=-1)
         self._on_fill(record.instrument)
         for child in record.children:
             if child.status == "PreSubmitted" and not child.held_by_parent:
@@ -327,6 +339,17 @@ class OrderDesk:
         self._max_order_id = dict(state.max_order_ids)
 
     # -- internals -----------------------------------------------------------------------------
+    def _send_live(self, client_id: int, execution: TwsExecution, delay_s: float | None) -> None:
+        """A live execution: its commission report at once, or ``delay_s`` wall seconds later
+        (a fault)."""
+        if delay_s is None:
+            self.send_execution(client_id, execution, req_id=-1)
+            return
+        self._router.send_to_client(client_id, exec_details_fields(execution, -1))
+        asyncio.get_running_loop().call_later(
+            delay_s, self._router.send_to_client, client_id, commission_message(execution)
+        )
+
     def _set_status(self, record: TwsOrder, status: str) -> None:
         record.status = status
         if not record.announced:

@@ -64,6 +64,7 @@ class Services:
     faults: FaultState
     options: OptionListing | None = None
     history: HistoryDesk | None = None
+    executions_today_only: bool = True  # reqExecutions lists today's executions only
 
 
 Handler = Callable[[ClientSession, FieldReader], None]
@@ -311,6 +312,8 @@ class RequestRouter:
         r.skip()
         req_id = r.integer()
         flt = ExecFilter.read(r, self._s.calendar.tz)
+        if self._s.executions_today_only:
+            flt = flt.from_midnight(self._s.now())
         for execution in self._s.desk.executions(flt):
             self._s.desk.send_execution(session.client_id, execution, req_id)
         session.send(msg.exec_details_end(req_id))

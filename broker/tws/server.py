@@ -201,6 +201,7 @@ class TwsSimServer:
             options=s.option_spec,
             commission_per_contract=s.commission_per_contract,
             option_commission_min=s.option_commission_min,
+            settlement_time=s.settlement_time,
         )
         loop = asyncio.new_event_loop()
         self._loop = loop
@@ -328,6 +329,45 @@ class TwsSimServer:
     def refuse_next_connect(self, count: int = 1) -> None:
         """The next ``count`` API connections get error 326 (client id in use) and are closed."""
         self._faults.refuse_next_connect(count)
+
+    def correct_next_execution(
+        self, *, price: float | None = None, quantity: float | None = None
+    ) -> None:
+        """The next execution (any client) is followed by its correction: the same execId up to
+        its last period and the next revision after it ("...01.01" -> "...01.02"), with this
+        price and/or quantity (unchanged where None); tws-sim's account books the corrected
+        values. IB: *Executions and Commissions*, "ExecID Behavior".
+
+        Raises:
+            ValueError: a price not above 0 or a quantity that is not a whole number >= 1.
+        """
+        if price is not None and not price > 0:
+            raise ValueError(f"correct_next_execution: price must be > 0 (got {price})")
+        if quantity is not None and (quantity < 1 or quantity != int(quantity)):
+            raise ValueError(f"correct_next_execution: quantity must be >= 1 (got {quantity})")
+        self._faults.correct_next_execution(
+            None if price is None else Decimal(str(price)),
+            None if quantity is None else int(quantity),
+        )
+
+    def delay_next_commission(self, delay_s: float) -> None:
+        """The next execution's ``commissionReport`` comes ``delay_s`` WALL seconds after its
+        ``execDetails`` (the adapter's wait for it is in wall seconds too).
+
+        Raises:
+            ValueError: a negative delay.
+        """
+        if not delay_s >= 0:
+            raise ValueError(f"delay_next_commission: delay_s must be >= 0 (got {delay_s})")
+        self._faults.delay_next_commission(delay_s)
+
+    def assign_early(self, symbol: str) -> int:
+        """Assign every short option of ``symbol`` held in the account now, before its expiry
+        (American options can be assigned on any day): each leaves the account and delivers
+        its shares at the strike, reported, as IB does, only as position and account changes.
+        Returns the contracts assigned (0 when none is held short)."""
+        assert self._broker is not None, "start() first"
+        return self._broker.assign_early(symbol)
 
     def stop_quotes(self) -> None:
         """No more ticks to any subscriber (the market keeps moving and matching)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -65,6 +65,12 @@ class TwsSimSettings:
     account_push_interval_s: float = 10.0
     primary_exchange: str = ""  # "" = each symbol's real listing (broker.sim.listings)
     primary_exchanges: Mapping[str, str] = field(default_factory=dict)
+    # reqExecutions lists only the executions since midnight of the simulated clock, as TWS
+    # does (IB: *Executions and Commissions*); False lists every one since the start.
+    executions_today_only: bool = True
+    # Expired options are settled overnight (at this local time the morning after the
+    # expiration day), as IB processes them; None settles them at the close.
+    settlement_time: time | None = time(2, 30)
     registry: InstrumentRegistry = field(init=False, compare=False)
 
     def __post_init__(self) -> None:

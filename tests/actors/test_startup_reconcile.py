@@ -9,6 +9,7 @@ from typing import Any
 
 from actors.engine import Engine
 from actors.messages import Tick, TradingState
+from actors.order_proofs import CHECK_HINT
 from broker.base import ExecutionEvent, GateState
 from tests.support.engine import MONDAY_10, make_config, start_engine
 
@@ -55,7 +56,10 @@ def test_a_position_the_broker_does_not_have_halts_trading(tmp_path: Path) -> No
         detail = _reconciled(again)
         assert detail["mismatch"] is True
         assert "position AAPL: ledger 50, broker 0" in detail["differences"]
-        assert again.snapshot("governor").state is TradingState.HALTED
+        assert detail["check"] == CHECK_HINT  # what the trader should check
+        status = again.snapshot("governor")
+        assert status.state is TradingState.HALTED
+        assert CHECK_HINT in status.reason
         assert again.engine.gate.state is GateState.CLOSED
     finally:
         again.engine.stop()

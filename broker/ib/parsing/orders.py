@@ -15,6 +15,7 @@ from ib_async import Fill, Order, Trade
 
 from broker.base import (
     BrokerOrderState,
+    CompletedOrder,
     ExecutionEvent,
     OrderRequest,
     OrderStatus,
@@ -28,6 +29,7 @@ __all__ = [
     "OCA_REDUCE",
     "broker_order_state",
     "client_order_id",
+    "completed_order",
     "execution_event",
     "money",
     "order_status",
@@ -207,6 +209,34 @@ def request_from_trade(trade: Trade) -> OrderRequest | None:
         stop_price=_price(order.auxPrice) if order_type is OrderType.STP else None,
         tif=order.tif or "DAY",
         oca_group=order.ocaGroup or None,
+    )
+
+
+def completed_order(trade: Trade) -> CompletedOrder | None:
+    """A completed order as IB lists it (``reqCompletedOrders``); None for an instrument or
+    order type we do not trade, or a status we do not know. IB's completedOrder carries the
+    filled quantity (``filledQuantity``), not an average price (ib_async ``decoder.py``,
+    ``completedOrder``)."""
+    request = request_from_trade(trade)
+    status = _STATUS.get(trade.orderStatus.status)
+    if request is None or status is None:
+        return None
+    filled = float(trade.order.filledQuantity or 0)
+    if not math.isfinite(filled) or filled >= 1e300:
+        filled = 0.0
+    avg = trade.orderStatus.avgFillPrice
+    return CompletedOrder(
+        client_order_id=request.client_order_id,
+        contract=request.contract,
+        side=request.side,
+        status=status,
+        quantity=request.quantity,
+        filled=int(filled),
+        avg_fill_price=money(avg) if filled and math.isfinite(avg) and 0 < avg < 1e300 else None,
+        time=None,  # ib_async keeps the completion time in an OrderState it drops
+        order_type=request.order_type,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
     )
 
 

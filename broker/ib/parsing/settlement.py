@@ -16,6 +16,10 @@ replayed after a reconnect, explains it late). A change still unexplained after 
   ``AssignmentEvent`` when unexplained stock changes of its underlying add up to what the
   options' assignments deliver (several options may share one stock change), else an
   ``ExpiryEvent``;
+* a short option position that shrank (to 0 or not) before its expiry, matched by an equal
+  unexplained stock delivery of its underlying, is an early assignment (American options can
+  be assigned on any day; IB reports it only as the two position changes:
+  ib-api-reloaded/ib_async#93);
 * anything else is returned as an unexplained change, for the caller to log (the startup and
   periodic reconciliations compare positions anyway).
 
@@ -32,6 +36,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from broker.base import AssignmentEvent, Contract, ExpiryEvent, Side
+from broker.exec_ids import exec_id_parts
 
 __all__ = ["Settlement", "SettlementWatch", "UnexplainedChange"]
 
@@ -83,6 +88,7 @@ class SettlementWatch:
         self._credit: dict[str, int] = {}  # executions not yet seen in a position change
         self._open: dict[str, _Change] = {}
         self._seen: set[str] = set()
+        self._revisions: dict[str, tuple[int, int]] = {}  # exec id base: (revision, signed)
 
     def held(self, key: str) -> int:
         """The position IB last reported for the contract with ``key`` (0 if none)."""
@@ -90,11 +96,19 @@ class SettlementWatch:
 
     # -- inputs ---------------------------------------------------------------------------------
     def execution(self, exec_id: str, contract: Contract, side: Side, quantity: int) -> None:
-        """One of our executions (live or replayed; each exec id counts once)."""
+        """One of our executions (live or replayed; each exec id counts once; a correction,
+        ``broker/exec_ids.py``, counts only its difference from the revision it replaces)."""
         if exec_id in self._seen:
             return
         self._seen.add(exec_id)
-        signed = side.sign * quantity
+        base, revision = exec_id_parts(exec_id)
+        earlier = self._revisions.get(base)
+        if earlier is not None and earlier[0] > revision:
+            return  # an older revision after a newer one
+        self._revisions[base] = (revision, side.sign * quantity)
+        signed = side.sign * quantity - (earlier[1] if earlier is not None else 0)
+        if signed == 0:
+            return
         change = self._open.get(contract.key)
         if change is None:
             self._credit[contract.key] = self._credit.get(contract.key, 0) + signed
@@ -119,7 +133,7 @@ class SettlementWatch:
                 change.amount += delta
                 if change.amount == 0:
                     del self._open[key]
-        return self._match()
+        return self._match(None)
 
     def snapshot(
         self, positions: Iterable[tuple[Contract, int]], *, now_s: float, time: datetime
@@ -138,7 +152,7 @@ class SettlementWatch:
     def expire(self, now_s: float) -> tuple[list[Settlement], list[UnexplainedChange]]:
         """Settle what waited ``grace_s``: expired options left without a stock change expire
         worthless; other old changes are returned as unexplained."""
-        events = self._match()
+        events = self._match(now_s)
         dropped: list[UnexplainedChange] = []
         for key, change in list(self._open.items()):
             if now_s - change.since_s < self.grace_s:
@@ -163,6 +177,17 @@ class SettlementWatch:
             and self._expired(contract)
         )
 
+    def _assigned_early(self, change: _Change) -> bool:
+        """A short option position that shrank toward 0 (not past it): what an assignment
+        before expiry does."""
+        held = self.held(change.contract.key)
+        return (
+            change.contract.is_option
+            and change.amount > 0
+            and held <= 0
+            and held - change.amount < 0
+        )
+
     @staticmethod
     def _delivery(change: _Change) -> int:
         """Shares an exercise or assignment of the vanished option position delivers."""
@@ -170,9 +195,10 @@ class SettlementWatch:
         sign = 1 if change.contract.right == "C" else -1
         return sign * position * change.contract.multiplier
 
-    def _match(self) -> list[Settlement]:
+    def _match(self, now_s: float | None) -> list[Settlement]:
         """Assignments: a stock change of an underlying equal to what a set of its settled
-        options delivers."""
+        options delivers. Early assignments only from ``expire`` (``now_s``), for option changes
+        at least ``grace_s`` old: our own closing execution had that long to explain one."""
         events: list[Settlement] = []
         for key, stock in list(self._open.items()):
             if stock.contract.is_option:
@@ -181,7 +207,15 @@ class SettlementWatch:
                 (
                     c
                     for c in self._open.values()
-                    if c.contract.symbol == stock.contract.symbol and self._settles(c)
+                    if c.contract.symbol == stock.contract.symbol
+                    and (
+                        self._settles(c)
+                        or (
+                            now_s is not None
+                            and now_s - c.since_s >= self.grace_s
+                            and self._assigned_early(c)
+                        )
+                    )
                 ),
                 key=_deepest_first,
             )[:_MAX_COMBINED]
@@ -214,8 +248,13 @@ class SettlementWatch:
     def _assignment(self, change: _Change, stock: Contract) -> AssignmentEvent:
         contract = change.contract
         assert contract.strike is not None
+        event_id = self._event_id("assigned", contract)
+        left = self.held(contract.key)
+        if left != 0 or not self._expired(contract):
+            # Early, perhaps in parts: one event per part (what is left names it).
+            event_id = f"{event_id}-early-left{-left}"
         return AssignmentEvent(
-            self._event_id("assigned", contract),
+            event_id,
             contract,
             -change.amount,
             stock,

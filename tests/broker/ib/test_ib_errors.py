@@ -261,3 +261,18 @@ def test_an_entry_whose_stop_is_refused_while_the_link_is_down_is_cancelled_not_
     tws.connectivity_restored()
     wait_until(lambda: h.recorder.connection_states() == [DOWN, UP], what="CONNECTED on 1102")
     assert h.broker.stats()["orders_sent"] == 0 and all_open_orders(tws) == []
+
+
+def test_a_fill_of_our_order_placed_under_the_earlier_client_id_is_taken_in_after_a_move(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    """After a reconnect that had to move to the next client id (326), the resync still takes
+    in the fills of our orders placed under the old id (found by orderRef)."""
+    h = harness(client_id=21, client_id_attempts=3, reconnect_base_s=0.5).start("AAPL")
+    resting_buy(h, "old-id")
+    tws.refuse_next_connect(3)
+    tws.drop_connections()
+    fill_resting_buy(h)  # fills while the adapter is away
+    wait_until(lambda: h.broker.client_id == 22 and h.broker.connected, what="the move to 22")
+    wait_until(lambda: h.recorder.executions("old-id"), what="the fill taken in")
+    assert sum(e.quantity for e in h.recorder.executions("old-id")) == 100

@@ -3,11 +3,20 @@ executions they count, one terminal status per order (pure; times passed in)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from broker.base import Contract, ExecutionEvent, OrderStatus, OrderStatusEvent, Side
+from broker.base import (
+    CommissionReported,
+    Contract,
+    ExecutionCorrected,
+    ExecutionEvent,
+    OrderStatus,
+    OrderStatusEvent,
+    Side,
+)
 from broker.ib.flow import OrderFlow
 
 T = datetime(2026, 1, 6, 10, 0, tzinfo=ZoneInfo("America/New_York"))
@@ -44,7 +53,47 @@ def test_a_commission_report_that_never_comes_releases_the_execution_with_zero()
     [out] = flow.expire(5.0)
     assert isinstance(out, ExecutionEvent) and out.commission == 0
     assert flow.late_commissions == 1
-    assert flow.commission("x1", Decimal("0.35"), 6.0) == []  # too late: delivered once
+    # Late, but kept: the execution is not delivered again, its commission follows it.
+    assert flow.commission("x1", Decimal("0.35"), 6.0) == [
+        CommissionReported("x1", "e1", Decimal("0.35"), T)
+    ]
+    assert flow.commission("x1", Decimal("0.35"), 7.0) == []  # once
+
+
+def test_a_late_commission_replayed_with_its_execution_is_reported_once() -> None:
+    flow = OrderFlow(commission_wait_s=5.0)
+    flow.execution(execution("x1"), 0.0)
+    flow.expire(5.0)
+    out = flow.execution(execution("x1"), 9.0, commission=Decimal("1.00"))
+    assert out == [CommissionReported("x1", "e1", Decimal("1.00"), T)]
+    assert flow.execution(execution("x1"), 9.5, commission=Decimal("1.00")) == []
+
+
+def test_a_correction_replaces_the_delivered_execution_and_is_not_a_second_fill() -> None:
+    flow = OrderFlow()
+    [first] = flow.execution(execution("0000e0d5.6543.01.01"), 0.0, commission=Decimal("1"))
+    fixed = execution("0000e0d5.6543.01.02", quantity=60)
+    assert flow.execution(fixed, 1.0) == []  # waits for its own commission
+    [out] = flow.commission("0000e0d5.6543.01.02", Decimal("0.60"), 1.1)
+    assert out == ExecutionCorrected(first, replace(fixed, commission=Decimal("0.60")))
+    assert flow.executed("e1") == 60
+    assert flow.corrections == 1
+    # A status counting the corrected quantity is not held back for a fill that never comes.
+    assert flow.status(status(OrderStatus.PARTIALLY_FILLED, 60), 1.2) != []
+    # The original replayed after its correction is dropped.
+    assert flow.execution(execution("0000e0d5.6543.01.01"), 2.0, commission=Decimal("1")) == []
+
+
+def test_a_correction_of_an_execution_still_waiting_for_its_commission_takes_its_place() -> None:
+    flow = OrderFlow()
+    assert flow.execution(execution("ab.01.01"), 0.0) == []
+    fixed = execution("ab.01.02", quantity=50)
+    assert flow.execution(fixed, 0.5, commission=Decimal("0.50")) == [
+        replace(fixed, commission=Decimal("0.50"))
+    ]
+    assert flow.commission("ab.01.01", Decimal("1"), 0.6) == []  # the replaced one's report
+    assert flow.expire(100.0) == []
+    assert flow.executed("e1") == 50
 
 
 def test_filled_waits_for_the_executions_it_counts() -> None:

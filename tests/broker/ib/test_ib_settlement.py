@@ -138,3 +138,42 @@ def test_a_delivery_two_puts_could_explain_goes_to_the_deeper_in_the_money_one()
     assert isinstance(assigned, AssignmentEvent) and assigned.contract == PUT_195
     expired, _ = w.expire(13.0)
     assert [(type(e), e.contract) for e in expired] == [(ExpiryEvent, PUT_180)]
+
+
+def test_a_short_put_assigned_before_expiry_is_matched_with_its_stock_delivery() -> None:
+    w = watch()
+    opened(w, LATER_PUT, -3, "e1")
+    assert w.position(LATER_PUT, -1, now_s=10.0, time=AT) == []  # two of three assigned
+    assert w.position(AAPL, 200, now_s=10.5, time=AT) == []  # a closing fill may explain it
+    assert w.expire(11.0) == ([], [])
+    (event,), dropped = w.expire(12.0)
+    assert dropped == []
+    assert event == AssignmentEvent(
+        "ib-assigned-DU1-AAPL-20240322-P-180-early-left1",
+        LATER_PUT,
+        -2,
+        AAPL,
+        200,
+        Decimal("180"),
+        Decimal("190.25"),
+        AT,
+    )
+    assert w.expire(100.0) == ([], [])
+
+
+def test_a_short_put_bought_back_while_stock_was_bought_is_not_an_early_assignment() -> None:
+    w = watch()
+    opened(w, LATER_PUT, -1, "e1")
+    assert w.position(LATER_PUT, 0, now_s=10.0, time=AT) == []
+    assert w.position(AAPL, 100, now_s=10.0, time=AT) == []
+    w.execution("e2", LATER_PUT, Side.BUY, 1)  # our executions arrive within the grace
+    w.execution("e3", AAPL, Side.BUY, 100)
+    assert w.expire(20.0) == ([], [])
+
+
+def test_a_corrected_execution_counts_only_its_difference() -> None:
+    w = watch()
+    w.execution("ab.01.01", AAPL, Side.BUY, 100)
+    w.execution("ab.01.02", AAPL, Side.BUY, 60)  # corrected to 60 shares
+    assert w.position(AAPL, 60, now_s=0.0, time=AT) == []
+    assert w.expire(100.0) == ([], [])

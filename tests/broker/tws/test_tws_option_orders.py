@@ -1,7 +1,7 @@
 """Option orders through the simulated TWS with the real ib_async client: a sold put fills with
 the option's contract fields and a per-contract commission, and shows as a short option position
 (multiplier 100) in positions, the portfolio and the account values; closing it realizes the
-premium difference times 100; at the close of its expiration day it expires or is assigned the
+premium difference times 100; overnight after its expiration day it expires or is assigned the
 way IB reports it (positions change; no execution)."""
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ async def test_buying_back_a_short_put_realizes_the_premium_difference_times_100
     await wait_for_condition(lambda: _option_position(ib, put.conId) == 0, what="a flat position")
 
 
-async def test_at_the_close_an_otm_put_expires_and_an_itm_put_is_assigned_without_executions(
+async def test_overnight_an_otm_put_expires_and_an_itm_put_is_assigned_without_executions(
     make_server: object, connect: Connect
 ) -> None:
     tws = make_server(start=EXPIRY_DAY_START, speed=60.0)  # type: ignore[operator]
@@ -161,7 +161,7 @@ async def test_at_the_close_an_otm_put_expires_and_an_itm_put_is_assigned_withou
     def settled() -> bool:
         return _option_position(ib, itm.conId) == 0 and _option_position(ib, otm.conId) == 0
 
-    await wait_for_condition(settled, timeout_s=20, what="the close to settle both puts")
+    await wait_for_condition(settled, timeout_s=20, what="the night to settle both puts")
     # The assignment delivered 200 shares at the strike; the worthless put left nothing.
     await wait_for_condition(
         lambda: any(p.contract.conId == stock_id for p in ib.positions()), what="the stock"
