@@ -96,7 +96,8 @@ def test_headless_mode_prints_no_expected_notice_and_no_ib_async_duplicate(
         logger.complete()
     finally:
         shutdown_logging()
-        logger.add(sys.stderr, level="DEBUG")
+        # Whatever sys.stderr is when a later test logs (capsys's stream is closed by then).
+        logger.add(lambda message: sys.stderr.write(message), level="DEBUG")
         root.handlers[:] = handlers
         root.setLevel(level)
     printed = capsys.readouterr().err
