@@ -18,7 +18,6 @@ from it went to 0.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
@@ -42,11 +41,11 @@ from broker.ib.parsing.orders import (
     broker_order_state,
     client_order_id,
     execution_event,
-    money,
     order_status,
     request_from_trade,
 )
 from broker.ib.parsing.settlement import Settlement, SettlementWatch
+from broker.ib.parsing.unset import amount_or_none
 
 __all__ = ["AccountFeed"]
 
@@ -160,9 +159,10 @@ class AccountFeed:
     def _underlying_price(self, symbol: str) -> Decimal | None:
         for ticker in self.ctx.ib.tickers():
             if ticker.contract is not None and ticker.contract.secType == "STK":
-                price = ticker.marketPrice() if ticker.contract.symbol == symbol else math.nan
-                if math.isfinite(price) and price > 0:
-                    return money(price)
+                price = ticker.marketPrice() if ticker.contract.symbol == symbol else None
+                amount = amount_or_none(price)
+                if amount is not None and amount > 0:
+                    return amount
         return None
 
     # -- reads ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from loguru import logger
 
 from broker.base import OrderRequest, OrderStatus
 from broker.ib.context import IbContext
-from broker.ib.parsing.orders import money
+from broker.ib.parsing.orders import commission_amount
 
 __all__ = ["PacedOutbox", "PendingModify", "Tracked", "commission_of"]
 
@@ -62,12 +62,13 @@ class Tracked:
 def commission_of(ib: IB, exec_id: str) -> Decimal | None:
     """The commission IB reported for ``exec_id``, None if no report came yet. (ib_async
     keeps the report on the first ``Fill`` it saw for an execution; the ``Fill`` objects a
-    later ``reqExecutions`` returns carry an empty one.)"""
+    later ``reqExecutions`` returns carry an empty one.) A report whose commission IB left
+    unset (``UNSET_DOUBLE``) counts as no report."""
     stored = ib.wrapper.fills.get(exec_id)
     report = stored.commissionReport if stored is not None else None
     if report is None or report.execId != exec_id:
         return None
-    return money(report.commission)
+    return commission_amount(report.commission)
 
 
 class PacedOutbox:

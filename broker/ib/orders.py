@@ -57,8 +57,8 @@ from broker.ib.order_sync import SyncMixin
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.orders import (
     client_order_id,
+    commission_amount,
     execution_event,
-    money,
     status_event,
     to_ib_order,
 )
@@ -237,11 +237,10 @@ class OrderDesk(BracketMixin, SyncMixin, CheckMixin):
         self.take_fill(fill)
 
     def on_commission(self, trade: Trade, fill: Fill, report: CommissionReport) -> None:
-        if report.execId:
+        commission = commission_amount(report.commission)  # None: IB left it unset
+        if report.execId and commission is not None:
             now = self.ctx.mono()
-            self.ctx.emitter.many(
-                self.flow.commission(report.execId, money(report.commission), now)
-            )
+            self.ctx.emitter.many(self.flow.commission(report.execId, commission, now))
 
     def take_fill(self, fill: Fill) -> None:
         """An execution (live, or replayed by ``reqExecutions``) with its commission if known."""

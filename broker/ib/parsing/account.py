@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ib_async import AccountValue, Position
+from loguru import logger
 
 from broker.base import AccountSnapshot, BrokerPosition
 from broker.ib.parsing.contracts import from_ib_contract
-from broker.ib.parsing.orders import money
+from broker.ib.parsing.unset import amount_or_none, count_or_none
 
 __all__ = ["ACCOUNT_TAGS", "account_snapshot", "broker_position"]
 
@@ -25,11 +26,8 @@ _CURRENCY_PREFERENCE = ("USD", "BASE", "")
 
 
 def _decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError):
-        return None
-    return value if value.is_finite() else None
+    """An account value's amount; None for text that is not a number or IB's unset value."""
+    return amount_or_none(text) if isinstance(text, str) else None
 
 
 def account_snapshot(
@@ -69,14 +67,23 @@ def account_snapshot(
 
 
 def broker_position(position: Position) -> BrokerPosition | None:
-    """Our position for IB's; None for a flat position or an instrument we do not trade.
-    ``avg_cost`` is per share (IB reports an option's average cost per contract, i.e. times
-    the multiplier; it is divided back here)."""
+    """Our position for IB's; None for a flat position, an instrument we do not trade, or a
+    quantity IB left unset (logged). ``avg_cost`` is per share (IB reports an option's average
+    cost per contract, i.e. times the multiplier; it is divided back here), 0 when IB left it
+    unset (``UNSET_DOUBLE``: nothing above the adapter may see that sentinel)."""
     contract = from_ib_contract(position.contract)
-    quantity = int(position.position)
-    if contract is None or quantity == 0:
+    if contract is None:
         return None
-    avg = money(position.avgCost)
+    quantity = count_or_none(position.position)
+    if quantity is None:
+        logger.warning("ib: position in {} has no quantity (unset): ignored", contract.key)
+        return None
+    if quantity == 0:
+        return None
+    avg = amount_or_none(position.avgCost)
+    if avg is None:
+        logger.warning("ib: position in {} has no average cost (unset): 0 used", contract.key)
+        avg = Decimal(0)
     if contract.multiplier > 1:
         avg = avg / contract.multiplier
     return BrokerPosition(contract=contract, quantity=quantity, avg_cost=avg)

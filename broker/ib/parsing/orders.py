@@ -6,12 +6,12 @@ completed order and execution, which is how the ledger and IB are matched.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ib_async import Fill, Order, Trade
+from loguru import logger
 
 from broker.base import (
     BrokerOrderState,
@@ -24,11 +24,13 @@ from broker.base import (
     Side,
 )
 from broker.ib.parsing.contracts import from_ib_contract
+from broker.ib.parsing.unset import amount_or_none, count_or_none, is_unset
 
 __all__ = [
     "OCA_REDUCE",
     "broker_order_state",
     "client_order_id",
+    "commission_amount",
     "completed_order",
     "execution_event",
     "money",
@@ -61,12 +63,13 @@ def money(value: float | Decimal | str) -> Decimal:
     ``190.539999...``).
 
     Raises:
-        ValueError: NaN or infinity.
+        ValueError: NaN, infinity or IB's unset value (use ``amount_or_none`` where IB may
+            leave an amount unset).
     """
     if isinstance(value, Decimal):
         return value
     number = float(value)
-    if not math.isfinite(number):
+    if is_unset(number):
         raise ValueError(f"not a finite amount: {value!r}")
     return Decimal(repr(round(number, 8))).normalize() + Decimal(0)
 
@@ -129,17 +132,21 @@ def status_event(
     reason: str = "",
     order_id: int | None = None,
 ) -> OrderStatusEvent | None:
-    """The status event for an ``orderStatus`` from IB; None when it changes nothing."""
+    """The status event for an ``orderStatus`` from IB; None when it changes nothing. An unset
+    filled quantity counts as nothing filled, an unset remaining as 0, an unset average fill
+    price as unknown (IB's ``UNSET_DOUBLE`` / ``UNSET_INTEGER``, ``broker.ib.parsing.unset``)."""
+    filled = float(count_or_none(filled) or 0)
     status = order_status(ib_status, filled)
     if status is None:
         return None
-    avg = money(avg_fill_price) if filled > 0 and math.isfinite(avg_fill_price) else None
+    avg = amount_or_none(avg_fill_price) if filled > 0 else None
+    left = count_or_none(remaining)
     return OrderStatusEvent(
         client_order_id,
         status,
         int(filled),
-        max(0, int(remaining)) if math.isfinite(remaining) else 0,
-        avg,
+        max(0, left) if left is not None else 0,
+        avg if avg is not None and avg > 0 else None,
         time,
         reason,
         order_id or None,
@@ -154,7 +161,7 @@ def status_of_trade(
     ``reason`` is kept for an Inactive order only."""
     status = trade.orderStatus
     filled = status.filled or float(trade.order.filledQuantity or 0)
-    if not math.isfinite(filled) or filled >= 1e300:  # UNSET
+    if is_unset(filled):
         filled = float(executed)
     return status_event(
         client_order_id=client_order_id,
@@ -169,10 +176,20 @@ def status_of_trade(
 
 def execution_event(fill: Fill, *, tz: ZoneInfo) -> ExecutionEvent | None:
     """The execution of an ib_async ``Fill`` (commission left at zero: it comes in its own
-    report); None for an instrument we do not trade."""
+    report); None for an instrument we do not trade, or (logged) an execution whose price or
+    quantity IB left unset."""
     execution = fill.execution
     contract = from_ib_contract(fill.contract)
     if contract is None or not execution.execId:
+        return None
+    price, shares = amount_or_none(execution.price), count_or_none(execution.shares)
+    if price is None or shares is None or shares <= 0:
+        logger.error(
+            "ib: execution {} has no usable price or quantity ({!r}, {!r}): ignored",
+            execution.execId,
+            execution.price,
+            execution.shares,
+        )
         return None
     side = Side.BUY if execution.side.upper() in ("BOT", "BUY") else Side.SELL
     when = execution.time if execution.time.tzinfo else execution.time.replace(tzinfo=tz)
@@ -181,8 +198,8 @@ def execution_event(fill: Fill, *, tz: ZoneInfo) -> ExecutionEvent | None:
         client_order_id=client_order_id(execution.orderRef, execution.permId),
         contract=contract,
         side=side,
-        quantity=int(execution.shares),
-        price=money(execution.price),
+        quantity=shares,
+        price=price,
         commission=Decimal(0),
         time=when.astimezone(tz),
     )
@@ -197,14 +214,15 @@ def request_from_trade(trade: Trade) -> OrderRequest | None:
         order_type = OrderType(order.orderType)
     except ValueError:
         return None
-    if contract is None:
+    quantity = count_or_none(order.totalQuantity)
+    if contract is None or quantity is None:
         return None
     return OrderRequest(
         client_order_id=client_order_id(order.orderRef, order.permId),
         contract=contract,
         side=Side.BUY if order.action.upper() == "BUY" else Side.SELL,
         order_type=order_type,
-        quantity=int(order.totalQuantity),
+        quantity=quantity,
         limit_price=_price(order.lmtPrice) if order_type is OrderType.LMT else None,
         stop_price=_price(order.auxPrice) if order_type is OrderType.STP else None,
         tif=order.tif or "DAY",
@@ -221,18 +239,16 @@ def completed_order(trade: Trade) -> CompletedOrder | None:
     status = _STATUS.get(trade.orderStatus.status)
     if request is None or status is None:
         return None
-    filled = float(trade.order.filledQuantity or 0)
-    if not math.isfinite(filled) or filled >= 1e300:
-        filled = 0.0
-    avg = trade.orderStatus.avgFillPrice
+    filled = count_or_none(trade.order.filledQuantity) or 0  # unset: nothing known filled
+    avg = amount_or_none(trade.orderStatus.avgFillPrice)
     return CompletedOrder(
         client_order_id=request.client_order_id,
         contract=request.contract,
         side=request.side,
         status=status,
         quantity=request.quantity,
-        filled=int(filled),
-        avg_fill_price=money(avg) if filled and math.isfinite(avg) and 0 < avg < 1e300 else None,
+        filled=filled,
+        avg_fill_price=avg if filled and avg is not None and avg > 0 else None,
         time=None,  # ib_async keeps the completion time in an OrderState it drops
         order_type=request.order_type,
         limit_price=request.limit_price,
@@ -253,6 +269,11 @@ def broker_order_state(request: OrderRequest, status: OrderStatus, filled: int) 
 
 
 def _price(value: float | Decimal | None) -> Decimal | None:
-    if value is None or not math.isfinite(value) or value <= 0 or value >= 1e300:
-        return None
-    return money(value)
+    amount = amount_or_none(value)
+    return amount if amount is not None and amount > 0 else None
+
+
+def commission_amount(value: float | Decimal | None) -> Decimal | None:
+    """A commission report's commission; None when IB left it unset (``UNSET_DOUBLE``: the
+    commission is not known yet and must not be booked)."""
+    return amount_or_none(value)
