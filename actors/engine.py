@@ -55,6 +55,7 @@ from actors.risk_governor import RiskGovernor
 from actors.supervision import CrashPolicy
 from actors.virtual_account import VirtualAccount
 from broker.base import (
+    AccountPnL,
     AccountSnapshot,
     Broker,
     BrokerEvent,
@@ -117,6 +118,8 @@ class _Router:
             self._book.tell(
                 "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
             )
+        elif isinstance(event, AccountPnL):
+            self._book.tell("governor", event)  # the daily loss breaker's fast figure
         elif isinstance(event, ConnectionEvent):
             # The order manager makes no broker read while the link is down.
             self._book.tell("order_manager", event)

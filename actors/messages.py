@@ -486,6 +486,9 @@ class RiskStatus:
     # The differences of the last reconciliation that found ledger and broker apart (empty once
     # a later one agrees): listed by the resume dialog and the inspector.
     differences: tuple[str, ...] = ()
+    # The account's day P&L as the broker reports it (IB reqPnL's dailyPnL; the simulator's
+    # own), None until it has reported today. ``day_pnl`` is the figure the breaker judges.
+    account_day_pnl: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

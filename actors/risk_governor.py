@@ -44,13 +44,14 @@ from actors.messages import (
 )
 from actors.risk_exposure import Exposure, ExposureMixin, exposure_notional
 from actors.rules import risk_rules as rr
+from actors.rules.daily_loss import DayPnL, judged_day_pnl
 from actors.rules.decision import Decision
 from actors.rules.reconcile_text import (
     differences_of,
     first_differences,
     mismatch_differences,
 )
-from broker.base import ConnectionEvent, ConnectionState, GateState, OrderStatus
+from broker.base import AccountPnL, ConnectionEvent, ConnectionState, GateState, OrderStatus
 from db.records import RiskEventRecord
 
 __all__ = ["Acceptance", "RiskGovernor"]
@@ -95,6 +96,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.day_start_net_liq = ZERO
         self.net_liq = ZERO
         self.maint_margin = ZERO
+        self.broker_pnl: Decimal | None = None  # the broker's daily P&L today (IB reqPnL)
         self.exposures: dict[tuple[str, str], Exposure] = {}
         self.pending_entries: dict[str, OrderProposal] = {}
         self.halt_acks: set[str] = set()
@@ -178,8 +180,10 @@ class RiskGovernor(ExposureMixin, EngineActor):
                 self.trades_today = max(0, self.trades_today - 1)
         elif isinstance(message, AccountUpdate):
             self._on_account(message)
+        elif isinstance(message, AccountPnL):
+            self._on_pnl(message)
         elif isinstance(message, UnrealizedUpdate):
-            pass  # day P&L comes from net liquidation, which includes it
+            pass  # the day P&L comes from the broker (AccountPnL) and net liquidation
         elif isinstance(message, Halt):
             self._halt(message.reason)
         elif isinstance(message, Resume):
@@ -326,23 +330,45 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.maint_margin = update.maint_margin
         if self.day_start_net_liq <= 0:
             self._set_day_start(update.net_liquidation, update.time)
-        day_pnl = self.net_liq - self.day_start_net_liq
+        self._check_daily_loss()
+        self._publish()
+
+    def _on_pnl(self, pnl: AccountPnL) -> None:
+        """The broker's daily P&L (IB ``reqPnL``, about once a second): it drives the daily
+        loss breaker between the account updates (about every three minutes at IB)."""
+        self._roll_day(pnl.time)
+        if self.ctx.calendar.trading_day(pnl.time) != self.trading_day:
+            return  # a figure of a day already rolled over
+        self.broker_pnl = pnl.daily_pnl
+        self._check_daily_loss()
+        self._publish()
+
+    def _day_pnl(self) -> DayPnL:
+        return judged_day_pnl(
+            net_liquidation=self.net_liq,
+            day_start_net_liquidation=self.day_start_net_liq,
+            broker_pnl=self.broker_pnl,
+        )
+
+    def _check_daily_loss(self) -> None:
+        """Trip the breaker once a day when the judged day P&L (``actors.rules.daily_loss``:
+        the worse of the broker's daily P&L and the net liquidation change) reaches the limit."""
+        day_pnl = self._day_pnl()
         if (
             self.state is TradingState.ACTIVE
             and self.tripped_day != self.trading_day
             and rr.daily_loss_tripped(
-                day_pnl, self.day_start_net_liq, self.risk.daily_loss_limit_pct
+                day_pnl.value, self.day_start_net_liq, self.risk.daily_loss_limit_pct
             )
         ):
             self.tripped_day = self.trading_day
             limit = rr.daily_loss_limit(self.day_start_net_liq, self.risk.daily_loss_limit_pct)
-            reason = f"daily_loss {day_pnl:.2f} <= {limit:.2f}"
+            reason = f"daily_loss {day_pnl.value:.2f} <= {limit:.2f} (by {day_pnl.source})"
             if self.risk.on_daily_loss == "flatten":
                 self._flatten(Flatten(reason))
             else:
                 self._set_state(TradingState.REDUCING, reason)
                 self.tell("order_manager", CancelEntries(reason))
-        self._publish()
 
     def _roll_day(self, now: datetime) -> None:
         day = self.ctx.calendar.trading_day(now)
@@ -351,6 +377,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.trading_day = day
         self.trades_today = 0
         self.day_start_net_liq = ZERO
+        self.broker_pnl = None  # the broker's figure counts again once one of the new day comes
         self._store("day_reset", f"trading day {day.isoformat()}", now)
         if self.net_liq > 0:
             self._set_day_start(self.net_liq, now)
@@ -495,7 +522,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
         return RiskStatus(
             state=self.state,
             reason=self.reason,
-            day_pnl=self.net_liq - self.day_start_net_liq,
+            day_pnl=self._day_pnl().value,
             daily_loss_limit=rr.daily_loss_limit(self.day_start_net_liq, risk.daily_loss_limit_pct),
             limits=(
                 ("trades", f"{self.trades_today}/{risk.max_trades_per_day}"),
@@ -507,6 +534,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
             connected=self.connected,
             data_stale=self.data_stale,
             differences=self.differences,
+            account_day_pnl=self.broker_pnl,
         )
 
     def snapshot(self) -> RiskStatus:

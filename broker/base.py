@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from broker.ticks import TickRule
 
 __all__ = [
+    "AccountPnL",
     "AccountSnapshot",
     "AssignmentEvent",
     "Broker",
@@ -38,6 +39,7 @@ __all__ = [
     "ExecutionEvent",
     "ExpiryEvent",
     "GateState",
+    "MarginCheck",
     "ModifyRefusedEvent",
     "OrderRequest",
     "OrderStatus",
@@ -302,11 +304,54 @@ class AssignmentEvent:
 
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
+    """The account's values, dollars. IB refreshes them about every three minutes; the
+    last three are None where the broker does not report them (the simulator)."""
+
     net_liquidation: Decimal
     cash: Decimal
     maint_margin: Decimal
     available_funds: Decimal
     time: datetime
+    init_margin: Decimal | None = None
+    excess_liquidity: Decimal | None = None
+    equity_with_loan: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPnL:
+    """The account's P&L for the trading day as the broker computes it, in dollars.
+
+    IB: ``reqPnL(account)`` answers about once a second (``dailyPnL``, ``unrealizedPnL``,
+    ``realizedPnL``), while the account values behind ``AccountSnapshot`` refresh only about
+    every three minutes. The simulator sends the same figure from its own account (net
+    liquidation now less net liquidation at the previous session's close) with every market
+    step. ``unrealized_pnl`` / ``realized_pnl`` are None where the broker left them unset.
+    """
+
+    daily_pnl: Decimal
+    unrealized_pnl: Decimal | None
+    realized_pnl: Decimal | None
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MarginCheck:
+    """The broker's answer to ``Broker.check_margin``: what the order would do to the account's
+    initial margin (IB: a what-if order), in dollars.
+
+    ``init_margin_change`` is the initial margin the order adds; ``available_funds`` what the
+    account has for it now (IB's AvailableFunds: equity with loan value less initial margin).
+    ``error`` is set (and the figures may be None) when the broker could not answer: refused
+    the what-if, timed out, or the link was down.
+    """
+
+    client_order_id: str
+    init_margin_change: Decimal | None
+    available_funds: Decimal | None
+    time: datetime
+    init_margin_after: Decimal | None = None
+    equity_with_loan_after: Decimal | None = None
+    error: str = ""
 
 
 class ConnectionState(StrEnum):
@@ -375,6 +420,8 @@ BrokerEvent = (
     | ConnectionEvent
     | ExpiryEvent
     | AssignmentEvent
+    | AccountPnL
+    | MarginCheck
 )
 
 
@@ -492,6 +539,14 @@ class Broker(Protocol):
     def positions(self) -> list[BrokerPosition]: ...
 
     def account(self) -> AccountSnapshot: ...
+
+    def check_margin(self, order: OrderRequest) -> None:
+        """Ask, without placing anything, what ``order`` would do to the account's initial
+        margin (any thread; returns at once). The answer is a ``MarginCheck`` event with the
+        order's ``client_order_id``, delivered to the listener; a broker that cannot answer
+        delivers one with ``error`` set, so a caller always hears back (bounded by the
+        broker's request timeout)."""
+        ...
 
 
 QuoteSink = Callable[[Quote], None]

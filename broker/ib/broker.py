@@ -40,6 +40,7 @@ from broker.ib.connection import Connection
 from broker.ib.context import Emitter, IbContext, IbOptions
 from broker.ib.flow import OrderFlow
 from broker.ib.loop import LoopThread
+from broker.ib.margin import MarginDesk
 from broker.ib.market_data import MarketData
 from broker.ib.orders import OrderDesk
 from broker.ib.parsing.orders import completed_order
@@ -84,6 +85,7 @@ class IBBroker:
         self._desk: OrderDesk | None = None
         self._market: MarketData | None = None
         self._account: AccountFeed | None = None
+        self._margin: MarginDesk | None = None
         self._started = False
         self._orders_read_at = float("-inf")  # loop mono time of the last fresh orders read
 
@@ -105,7 +107,11 @@ class IBBroker:
         budget = attempts * (options.connect_timeout_s + options.reconnect_base_s + 2.0)
         try:
             self._loop.call(self._build, timeout_s=5.0)
-            return self._loop.run(self._connection_or_fail().connect(), budget)
+            now = self._loop.run(self._connection_or_fail().connect(), budget)
+            margin = self._margin
+            if margin is not None:
+                self._loop.call(margin.subscribe_pnl, timeout_s=5.0)  # later connects: itself
+            return now
         except BaseException:
             self._teardown()
             raise
@@ -186,6 +192,7 @@ class IBBroker:
         self._market = MarketData(ctx, watchdog)
         self._account = AccountFeed(ctx)
         self._desk.read_orders = self._account.ib_orders
+        self._margin = MarginDesk(ctx)
         self._connection = Connection(
             ctx,
             desk=self._desk,
@@ -360,6 +367,14 @@ class IBBroker:
         if snapshot is None:
             raise RuntimeError("IB has not reported the account values yet")
         return snapshot
+
+    def check_margin(self, order: OrderRequest) -> None:
+        """What-if ``order`` at IB (any thread; returns at once): a ``MarginCheck`` event follows
+        within ``request_timeout_s`` (see ``broker.ib.margin``)."""
+        margin = self._margin
+        if margin is None:
+            raise RuntimeError("IBBroker is not connected")
+        self._loop.post(margin.check, order)
 
     def stats(self) -> dict[str, int]:
         """Counters for tests and logs: orders sent, quotes, reconnects, late commissions."""

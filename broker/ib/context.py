@@ -22,7 +22,7 @@ from loguru import logger
 from actors.calendar import TradingCalendar
 from actors.clock import Clock
 from actors.config import IbSettings
-from broker.base import AccountSnapshot, BrokerEvent, BrokerListener, Quote
+from broker.base import AccountPnL, AccountSnapshot, BrokerEvent, BrokerListener, Quote
 from broker.ib.resilience import PacingThrottle, RequestBudget
 
 __all__ = ["Emitter", "IbContext", "IbOptions"]
@@ -126,9 +126,9 @@ class Emitter:
     def _deliver(self, item: Quote | BrokerEvent) -> None:
         listener = self._listener
         if listener is None:
-            # Kept for the listener: order and connection events. Quotes and account snapshots
+            # Kept for the listener: order and connection events. Quotes, account snapshots and P&L
             # are dropped (the next ones replace them; ``start`` sends a fresh snapshot).
-            if not isinstance(item, Quote | AccountSnapshot):
+            if not isinstance(item, Quote | AccountSnapshot | AccountPnL):
                 self._early.append(item)
             return
         try:

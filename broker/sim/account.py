@@ -176,20 +176,43 @@ class SimAccount:
             KeyError: a position's contract, or a short option's underlying, has no mark.
         """
         total = Decimal(0)
-        for key, holding in self._holdings.items():
-            quantity = holding.quantity
-            if quantity == 0:
-                continue
-            contract = holding.contract
-            if contract.is_option:
-                total += option_position_margin(
-                    contract, quantity, underlying=marks[contract.symbol], premium=marks[key]
-                )
-            elif quantity > 0:
-                total += quantity * marks[key] * self._long_rate
-            else:
-                total -= quantity * marks[key] * self._short_rate
+        for holding in self._holdings.values():
+            if holding.quantity != 0:
+                total += self.position_margin(holding.contract, holding.quantity, marks)
         return total
+
+    def position_margin(
+        self, contract: Contract, quantity: int, marks: Mapping[str, Decimal]
+    ) -> Decimal:
+        """The margin of a signed position in ``contract`` at ``marks`` (dollars): a stock's
+        maintenance percentage of its value, Reg-T for a short option, none for a long one.
+
+        Raises:
+            KeyError: no mark for the contract (or for a short option's underlying).
+        """
+        if quantity == 0:
+            return Decimal(0)
+        if contract.is_option:
+            return option_position_margin(
+                contract, quantity, underlying=marks[contract.symbol], premium=marks[contract.key]
+            )
+        rate = self._long_rate if quantity > 0 else self._short_rate
+        return abs(quantity) * marks[contract.key] * rate
+
+    def margin_change(
+        self, contract: Contract, side: Side, quantity: int, marks: Mapping[str, Decimal]
+    ) -> Decimal:
+        """What filling ``quantity`` of ``contract`` on ``side`` at ``marks`` would add to the
+        margin (negative when it frees margin), dollars.
+
+        Raises:
+            KeyError: no mark for the contract (or for an option's underlying).
+        """
+        held = self.position(contract.key)
+        after = held + side.sign * quantity
+        return self.position_margin(contract, after, marks) - self.position_margin(
+            contract, held, marks
+        )
 
     def snapshot(self, marks: Mapping[str, Decimal], time: datetime) -> AccountSnapshot:
         """The account at ``marks``: net liquidation = cash + signed market value; maintenance

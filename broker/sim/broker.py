@@ -21,6 +21,7 @@ from loguru import logger
 from actors.calendar import TradingCalendar
 from actors.clock import Clock, Timer, VirtualClock
 from broker.base import (
+    AccountPnL,
     AccountSnapshot,
     AssignmentEvent,
     BrokerEvent,
@@ -30,6 +31,7 @@ from broker.base import (
     CompletedOrder,
     Contract,
     ExecutionEvent,
+    MarginCheck,
     OrderRequest,
     OrderStatus,
     Quote,
@@ -128,6 +130,9 @@ class SimBroker:
         self._last_session: date | None = None
         self._subscribed: set[str] = set()
         self._settlement_time = settlement_time
+        self._pnl_day: date | None = None  # the trading day ``_pnl_base`` belongs to
+        self._pnl_base: Decimal | None = None  # net liquidation at the previous close
+        self._last_net_liq: Decimal | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def restore_account(self, fills: Iterable[ExecutionEvent]) -> int:
@@ -390,6 +395,37 @@ class SimBroker:
         with self._lock:
             return self._account_snapshot(self._clock.now())
 
+    def check_margin(self, order: OrderRequest) -> None:
+        """What-if (any thread): the margin ``order`` would add if it filled at the marks, and
+        the funds available for it (net liquidation less maintenance margin; the simulator
+        reports one margin figure, Reg-T for short options), delivered as a ``MarginCheck``
+        event before this returns. A contract the simulator cannot mark gets an answer with
+        ``error``."""
+        with self._lock:
+            now = self._clock.now()
+            key = order.client_order_id
+            try:
+                marks = self._marks(now)
+                if order.contract.is_option:
+                    marks[order.contract.key] = self._options.market.mark(order.contract, now)
+                change = self._account.margin_change(
+                    order.contract, order.side, order.quantity, marks
+                ).quantize(Decimal("0.01"))
+                snapshot = self._account.snapshot(marks, now)
+                check = MarginCheck(
+                    key,
+                    change,
+                    snapshot.available_funds,
+                    now,
+                    init_margin_after=snapshot.maint_margin + change,
+                    equity_with_loan_after=snapshot.net_liquidation,
+                )
+            except (KeyError, ValueError) as err:
+                problem = f"no margin estimate for {order.contract.key}: {err}"
+                check = MarginCheck(key, None, None, now, error=problem)
+            self._pending.append(check)
+        self._drain()
+
     # -- market steps (clock thread) --------------------------------------------------------
     def _schedule_step(self, when: datetime) -> None:
         self._next_step_at = when
@@ -456,7 +492,7 @@ class SimBroker:
             events = self._options.assign_early(symbol, now, self._account)
             if events:
                 self._pending.extend(events)
-                self._pending.append(self._account_snapshot(now))
+                self._pending.extend(self._account_events(now))
         self._drain()
         return sum(-e.quantity for e in events if isinstance(e, AssignmentEvent))
 
@@ -474,7 +510,7 @@ class SimBroker:
         events = self._options.settle(now, self._account, self._book, self._settles_at)
         if events:
             self._pending.extend(events)
-            self._pending.append(self._account_snapshot(now))
+            self._pending.extend(self._account_events(now))
 
     def _schedule_skip(self, close: datetime, next_open: datetime) -> None:
         clock = self._clock
@@ -501,12 +537,30 @@ class SimBroker:
         subscribed = self._options.is_subscribed
         self._pending.extend(q for q in option_quotes if subscribed(q.contract.key))
         self._pending.extend(self._book.match_quotes(quotes + option_quotes, now))
-        self._pending.append(self._account_snapshot(now))
+        self._pending.extend(self._account_events(now))
 
-    def _account_snapshot(self, now: datetime) -> AccountSnapshot:
+    def _marks(self, now: datetime) -> dict[str, Decimal]:
         marks = {symbol: self._market.mark(symbol) for symbol in self._market.symbols}
         marks.update(self._options.marks(self._account, now))
-        return self._account.snapshot(marks, now)
+        return marks
+
+    def _account_snapshot(self, now: datetime) -> AccountSnapshot:
+        return self._account.snapshot(self._marks(now), now)
+
+    def _account_events(self, now: datetime) -> list[BrokerEvent]:
+        """The day's P&L (as IB's ``reqPnL`` gives it: net liquidation now less at the previous
+        session's last step, so a night's move counts on the new day; on the first day, less
+        the first net liquidation), then the account snapshot of the same marks."""
+        snapshot = self._account_snapshot(now)
+        day = self._calendar.trading_day(now)
+        if day != self._pnl_day:
+            self._pnl_day = day
+            last = self._last_net_liq
+            self._pnl_base = last if last is not None else snapshot.net_liquidation
+        self._last_net_liq = snapshot.net_liquidation
+        base = self._pnl_base if self._pnl_base is not None else snapshot.net_liquidation
+        pnl = AccountPnL(snapshot.net_liquidation - base, None, None, now)
+        return [pnl, snapshot]
 
     # -- delivery -------------------------------------------------------------------------------
     def _drain(self) -> None:

@@ -242,7 +242,9 @@ def test_the_daily_loss_limit_trips_at_the_limit_then_only_exits_pass_until_the_
         assert status.state is TradingState.REDUCING and "daily_loss" in status.reason
         assert sim.engine.gate.state is GateState.EXITS_ONLY
         stored = sim.ledger.latest_risk_event("state")
-        assert stored.state == "REDUCING" and stored.reason == "daily_loss -103.50 <= -103.50"
+        assert stored.state == "REDUCING"
+        assert stored.reason == "daily_loss -103.50 <= -103.50 (by broker daily P&L)"
+        assert status.account_day_pnl == Decimal("-103.50")  # the sim broker's own figure
 
         refused = decide(sim, "va2", "JPM")
         assert (refused.stage, refused.rule) == ("governor", "trading_state")

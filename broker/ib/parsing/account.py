@@ -6,14 +6,20 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from ib_async import AccountValue, Position
+from ib_async import AccountValue, PnL, Position
 from loguru import logger
 
-from broker.base import AccountSnapshot, BrokerPosition
+from broker.base import AccountPnL, AccountSnapshot, BrokerPosition
 from broker.ib.parsing.contracts import from_ib_contract
 from broker.ib.parsing.unset import amount_or_none, count_or_none
 
-__all__ = ["ACCOUNT_TAGS", "account_snapshot", "broker_position"]
+__all__ = [
+    "ACCOUNT_TAGS",
+    "account_figures",
+    "account_pnl",
+    "account_snapshot",
+    "broker_position",
+]
 
 #: The account values an ``AccountSnapshot`` is made of (IB tag -> our field).
 ACCOUNT_TAGS = {
@@ -21,6 +27,10 @@ ACCOUNT_TAGS = {
     "TotalCashValue": "cash",
     "MaintMarginReq": "maint_margin",
     "AvailableFunds": "available_funds",
+    # Initial margin and what is left for it: IB accepts or refuses an order on these.
+    "InitMarginReq": "init_margin",
+    "ExcessLiquidity": "excess_liquidity",
+    "EquityWithLoanValue": "equity_with_loan",
 }
 _CURRENCY_PREFERENCE = ("USD", "BASE", "")
 
@@ -30,12 +40,9 @@ def _decimal(text: str) -> Decimal | None:
     return amount_or_none(text) if isinstance(text, str) else None
 
 
-def account_snapshot(
-    values: Iterable[AccountValue], *, account: str, time: datetime
-) -> AccountSnapshot | None:
-    """The snapshot of ``account`` from IB's account values (``reqAccountUpdates`` or the
-    summary), in USD (the BASE currency if no USD row); None until NetLiquidation is known.
-    A missing tag other than NetLiquidation counts as zero."""
+def account_figures(values: Iterable[AccountValue], *, account: str) -> dict[str, Decimal]:
+    """The ``ACCOUNT_TAGS`` figures of ``account`` by our field name, in USD (the BASE
+    currency if no USD row); a tag IB has not sent, or sent unset, is absent."""
     found: dict[str, dict[str, Decimal]] = {}
     for value in values:
         if account and value.account and value.account != account:
@@ -45,24 +52,36 @@ def account_snapshot(
         if field is None or amount is None:
             continue
         found.setdefault(field, {})[value.currency] = amount
+    figures: dict[str, Decimal] = {}
+    for field, by_currency in found.items():
+        currency = next((c for c in _CURRENCY_PREFERENCE if c in by_currency), None)
+        figures[field] = (
+            by_currency[currency] if currency is not None else next(iter(by_currency.values()))
+        )
+    return figures
 
-    def pick(field: str) -> Decimal | None:
-        by_currency = found.get(field, {})
-        for currency in _CURRENCY_PREFERENCE:
-            if currency in by_currency:
-                return by_currency[currency]
-        return next(iter(by_currency.values()), None)
 
-    net_liq = pick("net_liquidation")
+def account_snapshot(
+    values: Iterable[AccountValue], *, account: str, time: datetime
+) -> AccountSnapshot | None:
+    """The snapshot of ``account`` from IB's account values (``reqAccountUpdates`` or the
+    summary), in USD (the BASE currency if no USD row); None until NetLiquidation is known.
+    A missing cash, maintenance margin or available funds counts as zero; a missing initial
+    margin, excess liquidity or equity with loan value is None."""
+    figures = account_figures(values, account=account)
+    net_liq = figures.get("net_liquidation")
     if net_liq is None:
         return None
     zero = Decimal(0)
     return AccountSnapshot(
         net_liquidation=net_liq,
-        cash=pick("cash") or zero,
-        maint_margin=pick("maint_margin") or zero,
-        available_funds=pick("available_funds") or zero,
+        cash=figures.get("cash", zero),
+        maint_margin=figures.get("maint_margin", zero),
+        available_funds=figures.get("available_funds", zero),
         time=time,
+        init_margin=figures.get("init_margin"),
+        excess_liquidity=figures.get("excess_liquidity"),
+        equity_with_loan=figures.get("equity_with_loan"),
     )
 
 
@@ -87,3 +106,19 @@ def broker_position(position: Position) -> BrokerPosition | None:
     if contract.multiplier > 1:
         avg = avg / contract.multiplier
     return BrokerPosition(contract=contract, quantity=quantity, avg_cost=avg)
+
+
+def account_pnl(pnl: PnL, *, account: str, time: datetime) -> AccountPnL | None:
+    """Our event for an ib_async ``PnL`` of ``account``; None for another account or an unset
+    daily figure."""
+    if account and pnl.account and pnl.account != account:
+        return None
+    daily = amount_or_none(pnl.dailyPnL)
+    if daily is None:
+        return None
+    return AccountPnL(
+        daily_pnl=daily,
+        unrealized_pnl=amount_or_none(pnl.unrealizedPnL),
+        realized_pnl=amount_or_none(pnl.realizedPnL),
+        time=time,
+    )
