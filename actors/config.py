@@ -200,6 +200,11 @@ class RiskSettings(_Section):
     max_sector_concentration_pct: float = Field(default=30.0, gt=0, le=100)
     max_messages_per_s: int = Field(default=45, ge=1, le=50)  # IB allows 50
     entry_burst: int = Field(default=10, ge=1, le=100)  # entries allowed in a pacing burst
+    # Short option entries wait for the broker's what-if margin (IB: initial margin change
+    # against AvailableFunds) and are refused when it does not fit; unanswered after this many
+    # engine-clock seconds, refused as unanswered.
+    what_if_margin: bool = True
+    what_if_timeout_s: float = Field(default=30.0, gt=0, le=600)
 
 
 class FilterSettings(_Section):

@@ -34,6 +34,7 @@ __all__ = [
     "HaltAck",
     "InboxRejected",
     "InspectVA",
+    "MarginReview",
     "OrderProposal",
     "OrderRejected",
     "OrderSnapshot",
@@ -256,6 +257,17 @@ class AccountUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class MarginReview:
+    """OrderManager -> VA: the broker's what-if margin on one of its short option entries, with
+    our Reg-T estimate beside it (``line``, for the inspector), and whether it passed."""
+
+    va_id: str
+    line: str
+    accepted: bool
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SignalDecision:
     """-> Journal: the final decision on a signal (stored in the ledger)."""
 
@@ -379,6 +391,7 @@ class VAInspection:
     working_orders: tuple[str, ...]
     handled: tuple[tuple[str, float, float], ...]  # message type, wall time, handling ms
     crashes: int
+    margin_checks: tuple[str, ...] = ()  # the last what-if margins beside our Reg-T, newest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from actors.messages import (
 )
 from actors.order_exits import ExitGuardMixin
 from actors.order_flatten import FlattenMixin
+from actors.order_margin import MarginGateMixin
 from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_placing import PlacingMixin
@@ -55,6 +56,7 @@ from broker.base import (
     ExecutionCorrected,
     ExecutionEvent,
     ExpiryEvent,
+    MarginCheck,
     ModifyRefusedEvent,
     OrderStatus,
     OrderStatusEvent,
@@ -72,6 +74,7 @@ _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 class OrderManager(
     PlacingMixin,
     OppositeSideMixin,
+    MarginGateMixin,
     ReconcileMixin,
     RefusalMixin,
     ExitGuardMixin,
@@ -103,6 +106,7 @@ class OrderManager(
         self._init_exit_guard()
         self._init_opposite_sides()
         self._init_refusals()
+        self._init_margin_gate()
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -151,6 +155,8 @@ class OrderManager(
             self._on_modify_refused(message)
         elif isinstance(message, PlaceOrder):
             self._place(message.proposal)
+        elif isinstance(message, MarginCheck):
+            self._on_margin_check(message)
         elif isinstance(message, ExpiryEvent | AssignmentEvent):
             self._on_settlement(message)
         elif isinstance(message, CancelEntries):
@@ -162,6 +168,7 @@ class OrderManager(
         elif isinstance(message, ConnectionEvent):
             self.link_up = message.state is not ConnectionState.DISCONNECTED
         elif isinstance(message, Tick):
+            self._expire_margin_checks(message.time)
             if message.name in ("startup_reconcile", "reconnect_reconcile"):
                 self._pass_tick(message.time, message.name.split("_")[0])
             elif message.name == "pace":

@@ -49,6 +49,8 @@ class PlacingMixin:
     _oca_group: Callable[[OrderRecord], str | None]
     _entry_side_free: Callable[[OrderProposal], Decision]
     _submit_exit: Callable[[OrderRecord, Iterable[str]], None]
+    _wants_what_if: Callable[[OrderProposal], bool]
+    _ask_margin: Callable[[OrderProposal, datetime], None]
 
     def _place(self, proposal: OrderProposal) -> None:
         now = self.ctx.clock.now()
@@ -73,6 +75,13 @@ class PlacingMixin:
         if not decision:
             self._refuse(proposal, decision, now)
             return
+        if self._wants_what_if(proposal):
+            self._ask_margin(proposal, now)  # placed, or refused, when the broker answers
+            return
+        self._place_approved(proposal, now)
+
+    def _place_approved(self, proposal: OrderProposal, now: datetime) -> None:
+        """Store (write-ahead), journal and submit a proposal that passed every check."""
         records = self._records(proposal, now)
         try:
             self.ctx.ledger.insert_orders(records)  # write-ahead: stored before the broker

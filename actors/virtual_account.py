@@ -27,6 +27,7 @@ from actors.messages import (
     Halt,
     HaltAck,
     InspectVA,
+    MarginReview,
     OrderRejected,
     OrderUpdate,
     PauseVA,
@@ -62,6 +63,7 @@ class VirtualAccount(OptionTrading, EngineActor):
         self.universe = {symbol: Contract.stock(symbol) for symbol in self.account.universe}
         self.trading_state = TradingState.ACTIVE
         self.decisions: deque[str] = deque(maxlen=20)
+        self.margin_checks: deque[str] = deque(maxlen=5)  # what-if vs Reg-T, newest first
         self._day: object = None
         self.vabook = VABook(account_id, Decimal(self.account.capital))
         self._init_options()
@@ -114,6 +116,7 @@ class VirtualAccount(OptionTrading, EngineActor):
             ),
             handled=tuple(tuple(h) for h in self.handled),  # type: ignore[misc]
             crashes=self.crashes,
+            margin_checks=tuple(self.margin_checks),
         )
 
     def on_start(self) -> None:
@@ -180,6 +183,9 @@ class VirtualAccount(OptionTrading, EngineActor):
                 self._put_rejected(message.time)
             else:
                 self._exit_finished(message.proposal_id, message.contract.key)
+        elif isinstance(message, MarginReview):
+            verdict = "passed" if message.accepted else "refused"
+            self.margin_checks.appendleft(f"{message.time:%H:%M:%S} {verdict} {message.line}")
         elif isinstance(message, Signal):
             self._on_signal(message)
         elif isinstance(message, ExitRequest):

@@ -96,14 +96,18 @@ def account_text(snapshot: VASnapshot, now: datetime, *, crashes: int | None = N
 
 
 def holdings_text(inspection: VAInspection) -> Text:
-    """``AAA  +100 @ 100.00  mark 101.50`` per holding."""
-    if not inspection.holdings:
-        return Text("flat", style="dim")
+    """``AAA  +100 @ 100.00  mark 101.50`` per holding; then the last margin checks of short
+    option entries: the broker's what-if initial margin beside our Reg-T estimate."""
     lines = []
     for contract, quantity, avg_price, mark in inspection.holdings:
         mark_text = "-" if mark is None else f"{mark:,.2f}"
         lines.append(f"{contract:<12} {quantity:+d} @ {avg_price:,.2f}  mark {mark_text}")
-    return Text("\n".join(lines))
+    text = Text("\n".join(lines)) if lines else Text("flat", style="dim")
+    if inspection.margin_checks:
+        text.append("\nmargin checks (broker what-if vs our Reg-T)", style="dim")
+        for line in inspection.margin_checks:
+            text.append(f"\n{line}", style="" if " passed " in line else "yellow")
+    return text
 
 
 def orders_text(

@@ -1,0 +1,127 @@
+"""The broker's margin check on short option entries, for the OrderManager.
+
+A short option entry that passed the filters and the gate is not stored yet: the OrderManager
+asks the broker for a what-if (``Broker.check_margin``: IB's what-if order, the simulator's
+Reg-T) and goes on with its mailbox (tell, not ask). The answer comes back as a
+``MarginCheck`` message: the entry is placed if the initial-margin change fits in the
+available funds (``actors.rules.broker_margin``), else refused to its VA with the numbers. A
+check not answered within ``risk.what_if_timeout_s`` (engine clock seconds; the IB adapter
+itself answers with an error after its request timeout) is refused as such at the next tick.
+Each answer is also told to the VA with our Reg-T estimate beside it, for the inspector.
+
+``MarginGateMixin`` is a mixin of ``OrderManager``: every method runs on its actor thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from loguru import logger
+
+from actors.context import EngineContext
+from actors.messages import MarginReview, OrderProposal, Purpose
+from actors.rules.broker_margin import check_what_if, review_line
+from actors.rules.decision import Decision, reject
+from actors.rules.margin import short_option_margin
+from broker.base import MarginCheck, OrderRequest, Side
+
+__all__ = ["MarginGateMixin"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    proposal: OrderProposal
+    asked_at: datetime
+
+
+class MarginGateMixin:
+    ctx: EngineContext
+
+    # Provided by the OrderManager and its other mixins.
+    tell: Callable[[str, object], bool]
+    _refuse: Callable[[OrderProposal, Decision, datetime], None]
+    _place_approved: Callable[[OrderProposal, datetime], None]
+    _entry_side_free: Callable[[OrderProposal], Decision]
+
+    def _init_margin_gate(self) -> None:
+        # Entries waiting for the broker's what-if, by proposal id. Kept across a crash of this
+        # actor (it restarts in place): a late answer still finds its entry.
+        self._margin_waits: dict[str, _Waiting] = {}
+
+    def _wants_what_if(self, proposal: OrderProposal) -> bool:
+        """A short option entry (selling to open), when ``risk.what_if_margin`` is on."""
+        return (
+            self.ctx.config.risk.what_if_margin
+            and proposal.purpose is Purpose.ENTRY
+            and proposal.contract.is_option
+            and proposal.side is Side.SELL
+        )
+
+    def _ask_margin(self, proposal: OrderProposal, now: datetime) -> None:
+        """Ask the broker for a what-if of ``proposal``; the entry waits for the answer."""
+        self._margin_waits[proposal.proposal_id] = _Waiting(proposal, now)
+        request = OrderRequest(
+            client_order_id=proposal.proposal_id,
+            contract=proposal.contract,
+            side=proposal.side,
+            order_type=proposal.order_type,
+            quantity=proposal.quantity,
+            limit_price=proposal.limit_price,
+        )
+        try:
+            self.ctx.broker.check_margin(request)
+        except Exception as err:  # the broker cannot ask at all: refuse now, with why
+            logger.warning("order manager: what-if of {} not asked: {}", proposal.proposal_id, err)
+            self._margin_waits.pop(proposal.proposal_id, None)
+            self._refuse(proposal, reject("what_if", f"no what-if margin check: {err}"), now)
+
+    def _on_margin_check(self, check: MarginCheck) -> None:
+        waiting = self._margin_waits.pop(check.client_order_id, None)
+        if waiting is None:
+            logger.debug("order manager: what-if answer for {} came late", check.client_order_id)
+            return
+        proposal, now = waiting.proposal, self.ctx.clock.now()
+        decision = check_what_if(check)
+        line = review_line(proposal.contract.key, check, self._reg_t(proposal))
+        self.tell(f"va:{proposal.va_id}", MarginReview(proposal.va_id, line, bool(decision), now))
+        if not decision:
+            self._refuse(proposal, decision, now)
+            return
+        if not self.ctx.gate.allows(reduce_only=False):  # closed while the broker answered
+            gate = self.ctx.gate
+            self._refuse(proposal, reject("gate", f"gate {gate.state.value}: {gate.reason}"), now)
+            return
+        side_free = self._entry_side_free(proposal)  # an exit may have gone out meanwhile
+        if not side_free:
+            self._refuse(proposal, side_free, now)
+            return
+        self._place_approved(proposal, now)
+
+    def _expire_margin_checks(self, now: datetime) -> None:
+        """Refuse the entries whose what-if went unanswered for ``risk.what_if_timeout_s``."""
+        timeout_s = self.ctx.config.risk.what_if_timeout_s
+        limit = timedelta(seconds=timeout_s)
+        for key, waiting in list(self._margin_waits.items()):
+            if now - waiting.asked_at >= limit:
+                del self._margin_waits[key]
+                detail = f"the broker did not answer the what-if within {timeout_s:.0f}s"
+                self._refuse(waiting.proposal, reject("what_if", detail), now)
+
+    def _reg_t(self, proposal: OrderProposal) -> Decimal | None:
+        """Our Reg-T estimate of the entry (the governor's figure), for the cross-check."""
+        contract = proposal.contract
+        quote = self.ctx.quotes.latest(contract.symbol)
+        if quote is None or contract.strike is None or contract.right is None:
+            return None
+        spot = (Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2
+        return short_option_margin(
+            right=contract.right,
+            underlying=spot,
+            strike=contract.strike,
+            premium=proposal.limit_price or proposal.ref_price,
+            contracts=proposal.quantity,
+            multiplier=contract.multiplier,
+        ).quantize(Decimal("0.01"))
