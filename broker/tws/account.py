@@ -8,9 +8,19 @@ positions and values pushed after an ``execDetails`` always agree with the fills
 seen (the simulator's own account may already be ahead by fills still queued for delivery).
 Values come from ``SimAccount.snapshot``: net liquidation = cash + signed market value at the
 marks (quote mids; an option's times its multiplier); maintenance margin = the configured
-percentages of stock value plus Reg-T for short options. Initial margin is reported equal to
-maintenance margin; buying power is four times available funds. As IB does, an option's average
-cost is reported per contract (price x multiplier) and its market price per share.
+percentages of stock value plus Reg-T for short options; initial margin = ``init_margin_pct``
+of stock value (Regulation T's 50 %, 12 CFR 220.12) plus the same Reg-T for short options.
+AvailableFunds = equity with loan value less initial margin, ExcessLiquidity = equity with loan
+value less maintenance margin, as IB defines them; buying power is four times available funds.
+As IB does, an option's average cost is reported per contract (price x multiplier) and its
+market price per share.
+
+What-if orders are answered with the initial and maintenance margin changes of the order at the
+marks. For a short option the change is IB's rule for an uncovered option in a Reg-T account
+(IBKR "Options Margin Requirements", US options, short put: put price x 100 + max(20 % of the
+underlying - the out-of-the-money amount, 10 % of the strike) x 100; short call: the same with
+10 % of the underlying), the formula of ``actors.rules.margin``, for initial and maintenance
+alike; a stock's initial change is ``init_margin_pct`` of its value.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from decimal import Decimal
 from loguru import logger
 
 from actors.rules.margin import option_position_margin
-from broker.base import AssignmentEvent, ExpiryEvent, Quote, Side
+from broker.base import AssignmentEvent, Contract, ExpiryEvent, Quote, Side
 from broker.sim.account import SimAccount, cumulative_commission
 from broker.sim.market import to_cents
 from broker.tws.account_values import account_value_rows, money_text, summary_rows
@@ -62,6 +72,7 @@ class AccountBook:
         registry: the stocks by symbol.
         reference_prices: each symbol's mark before its first quote.
         starting_cash / maint_margin_long_pct / maint_margin_short_pct: as the simulator's.
+        init_margin_pct: initial margin on stock positions, percent of value.
         commission_per_share / commission_min: stock what-if commission estimates.
         commission_per_contract / option_commission_min: option what-if estimates.
     """
@@ -76,6 +87,7 @@ class AccountBook:
         maint_margin_long_pct: float,
         maint_margin_short_pct: float,
         commission_per_share: Decimal,
+        init_margin_pct: float = 50.0,
         commission_min: Decimal,
         commission_per_contract: Decimal = Decimal("0.65"),
         option_commission_min: Decimal = Decimal("1.00"),
@@ -89,6 +101,7 @@ class AccountBook:
         )
         self._long_rate = Decimal(str(maint_margin_long_pct)) / 100
         self._short_rate = Decimal(str(maint_margin_short_pct)) / 100
+        self._init_rate = Decimal(str(init_margin_pct)) / 100
         self._per_share = commission_per_share
         self._commission_min = commission_min
         self._per_contract = commission_per_contract
@@ -250,6 +263,8 @@ class AccountBook:
         options = sum((ln.market_value for ln in lines if ln.instrument.sec_type == "OPT"), _ZERO)
         net_liq = snap.net_liquidation
         excess = net_liq - snap.maint_margin
+        init = self._initial_margin()
+        available = net_liq - init
         day_start = self._day_start_net_liq if self._day_start_net_liq is not None else net_liq
         return {
             "NetLiquidation": net_liq,
@@ -265,17 +280,40 @@ class AccountBook:
             "StockMarketValue": long_value - short_value - options,
             "OptionMarketValue": options,
             "NetLiquidationByCurrency": net_liq,
-            "InitMarginReq": snap.maint_margin,
+            "InitMarginReq": init,
             "MaintMarginReq": snap.maint_margin,
-            "RegTMargin": snap.maint_margin,
-            "AvailableFunds": snap.available_funds,
+            "RegTMargin": init,
+            "AvailableFunds": available,
             "ExcessLiquidity": excess,
-            "SMA": snap.available_funds,
-            "BuyingPower": max(snap.available_funds, _ZERO) * _BUYING_POWER_FACTOR,
+            "SMA": available,
+            "BuyingPower": max(available, _ZERO) * _BUYING_POWER_FACTOR,
             "UnrealizedPnL": self.unrealized(),
             "RealizedPnL": self.total_realized(),
             "DailyPnL": net_liq - day_start,
         }
+
+    def _position_margin(
+        self, contract: Contract, quantity: int, *, initial: bool, mark: Decimal | None = None
+    ) -> Decimal:
+        """Margin of a signed position at ``mark`` (default: the contract's mark): Reg-T for a
+        short option (initial and maintenance alike), a percentage of a stock's value
+        (``init_margin_pct`` initial; the maintenance percentages otherwise)."""
+        price = self._marks.get(contract.key, _ZERO) if mark is None else mark
+        if contract.is_option:
+            underlying = self._marks[contract.symbol]
+            return option_position_margin(contract, quantity, underlying=underlying, premium=price)
+        maint_rate = self._long_rate if quantity > 0 else self._short_rate
+        return abs(quantity) * price * (self._init_rate if initial else maint_rate)
+
+    def _initial_margin(self) -> Decimal:
+        total = sum(
+            (
+                self._position_margin(pos.contract, pos.quantity, initial=True)
+                for pos in self._ledger.positions()
+            ),
+            _ZERO,
+        )
+        return total.quantize(_CENT)
 
     def account_values(self, now: datetime) -> list[tuple[str, str, str]]:
         """``updateAccountValue`` rows: (key, value, currency)."""
@@ -309,17 +347,13 @@ class AccountBook:
         mark = self._marks.get(contract.key, price if price is not None else _ZERO)
         price = mark if price is None else price
 
-        def margin(position: int) -> Decimal:
-            if contract.is_option:
-                underlying = self._marks[contract.symbol]
-                return option_position_margin(
-                    contract, position, underlying=underlying, premium=mark
-                )
-            rate = self._long_rate if position > 0 else self._short_rate
-            return abs(position) * mark * rate
+        def margin(position: int, *, initial: bool) -> Decimal:
+            return self._position_margin(contract, position, initial=initial, mark=mark)
 
-        change = (margin(after) - margin(held)).quantize(_CENT)
+        change = (margin(after, initial=False) - margin(held, initial=False)).quantize(_CENT)
+        init_change = (margin(after, initial=True) - margin(held, initial=True)).quantize(_CENT)
         before = f["MaintMarginReq"]
+        init_before = f["InitMarginReq"]
         if contract.is_option:
             per, minimum = self._per_contract, self._option_min
         else:
@@ -328,13 +362,13 @@ class AccountBook:
         equity = f["EquityWithLoanValue"]
         equity_change = -commission - quantity * abs(price - mark) * contract.multiplier
         return MarginState(
-            init_before=money_text(before),
+            init_before=money_text(init_before),
             maint_before=money_text(before),
             equity_before=money_text(equity),
-            init_change=money_text(change),
+            init_change=money_text(init_change),
             maint_change=money_text(change),
             equity_change=money_text(equity_change),
-            init_after=money_text(before + change),
+            init_after=money_text(init_before + init_change),
             maint_after=money_text(before + change),
             equity_after=money_text(equity + equity_change),
             commission=format(commission, "f"),

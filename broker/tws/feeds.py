@@ -4,8 +4,10 @@ multi), account summaries and P&L, answered at once and then kept current.
 Threads: event-loop thread only. TWS keeps these streams alive until cancelled (ib_async never
 cancels the ones it opens at connect), so after every fill the fill's position and portfolio row
 and the account values are pushed, and every ``push_interval_s`` of simulated time everything
-is pushed again (TWS refreshes about every three minutes; the simulator more often so marks stay
-current at high speeds).
+is pushed again: by default 180 s, as TWS refreshes account values and portfolio rows about
+every three minutes unless a position changes (tws-api account_updates.html). ``reqPnL`` is
+faster at TWS, about once a second (tws-api pnl.html): P&L subscriptions are pushed every
+``pnl_interval_s`` of simulated time (at most once a market step).
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ class AccountFeeds:
     Args:
         book: the account the values come from.
         push_interval_s: simulated seconds between full refreshes.
+        pnl_interval_s: simulated seconds between ``reqPnL`` / ``reqPnLSingle`` pushes.
     """
 
-    def __init__(self, book: AccountBook, *, push_interval_s: float) -> None:
+    def __init__(
+        self, book: AccountBook, *, push_interval_s: float, pnl_interval_s: float = 1.0
+    ) -> None:
         self._book = book
         self._interval = timedelta(seconds=push_interval_s)
+        self._pnl_interval = timedelta(seconds=pnl_interval_s)
         self._last_push: datetime | None = None
+        self._last_pnl: datetime | None = None
         self._positions: dict[int, MessageSink] = {}
         self._positions_multi: dict[tuple[int, int], MessageSink] = {}
         self._updates: dict[int, MessageSink] = {}
@@ -135,20 +142,26 @@ class AccountFeeds:
         self._push_rest(now)
 
     def on_step(self, now: datetime) -> None:
-        """A market step: refresh everything if ``push_interval_s`` has passed."""
-        if self._last_push is not None and now - self._last_push < self._interval:
-            return
-        self._last_push = now
-        lines = self._book.portfolio()
-        for sink in list(self._updates.values()):
-            self._send_account(sink, now, lines)
-        self._push_rest(now)
+        """A market step: the P&L if ``pnl_interval_s`` has passed, everything else if
+        ``push_interval_s`` has."""
+        if self._last_push is None or now - self._last_push >= self._interval:
+            self._last_push = now
+            lines = self._book.portfolio()
+            for sink in list(self._updates.values()):
+                self._send_account(sink, now, lines)
+            self._push_rest(now)
+        elif self._last_pnl is None or now - self._last_pnl >= self._pnl_interval:
+            self._push_pnl(now)
 
     def _push_rest(self, now: datetime) -> None:
         for (_, req_id), sink in list(self._multi.items()):
             self._send_multi(sink, req_id, now)
         for (_, req_id), (sink, tags) in list(self._summaries.items()):
             self._send_summary(sink, req_id, tags, now)
+        self._push_pnl(now)
+
+    def _push_pnl(self, now: datetime) -> None:
+        self._last_pnl = now
         if self._pnl:
             figures = self._book.pnl(now)
             for (_, req_id), sink in list(self._pnl.items()):

@@ -101,6 +101,7 @@ class TwsHub:
             starting_cash=settings.starting_cash,
             maint_margin_long_pct=settings.maint_margin_long_pct,
             maint_margin_short_pct=settings.maint_margin_short_pct,
+            init_margin_pct=settings.init_margin_pct,
             commission_per_share=settings.commission_per_share,
             commission_min=settings.commission_min,
             commission_per_contract=settings.commission_per_contract,
@@ -113,7 +114,11 @@ class TwsHub:
         self.history_desk = HistoryDesk(settings.registry, settings.calendar, self.history, now)
         self.options = OptionListing(settings.registry, options) if options is not None else None
         self.market.on_release = self._release_option
-        self.feeds = AccountFeeds(self.book, push_interval_s=settings.account_push_interval_s)
+        self.feeds = AccountFeeds(
+            self.book,
+            push_interval_s=settings.account_push_interval_s,
+            pnl_interval_s=settings.pnl_push_interval_s,
+        )
         self.desk = OrderDesk(
             broker=broker,
             registry=InstrumentResolver(settings.registry, self.options),

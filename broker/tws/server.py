@@ -66,7 +66,8 @@ class TwsSimServer:
             time; the same port is bound again), written while running and at ``stop``.
             None (the default): every run starts afresh.
         **options: further ``TwsSimSettings`` fields (account, starting_cash, commissions,
-            margins, drift_annual, industries, account_push_interval_s, primary_exchange,
+            margins, init_margin_pct, drift_annual, industries, account_push_interval_s (180:
+            TWS's cadence), pnl_push_interval_s, primary_exchange,
             primary_exchanges (per-symbol listing overrides),
             commission_per_contract, option_commission_min, option_spec).
 

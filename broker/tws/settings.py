@@ -62,7 +62,14 @@ class TwsSimSettings:
     maint_margin_short_pct: float = 30.0
     drift_annual: float = 0.0
     industries: Mapping[str, str] = field(default_factory=dict)
-    account_push_interval_s: float = 10.0
+    # TWS refreshes reqAccountUpdates values about every 3 minutes unless a position changes
+    # (tws-api account_updates.html); tests that want fresher values set a shorter interval.
+    account_push_interval_s: float = 180.0
+    # reqPnL answers about once a second (tws-api pnl.html): simulated seconds between pushes.
+    pnl_push_interval_s: float = 1.0
+    # Reg-T initial margin on stock positions, percent of value (Regulation T, 12 CFR 220.12:
+    # 50 %); maintenance is ``maint_margin_*_pct`` (FINRA Rule 4210: 25 % long).
+    init_margin_pct: float = 50.0
     primary_exchange: str = ""  # "" = each symbol's real listing (broker.sim.listings)
     primary_exchanges: Mapping[str, str] = field(default_factory=dict)
     # reqExecutions lists only the executions since midnight of the simulated clock, as TWS
@@ -84,6 +91,10 @@ class TwsSimSettings:
             raise ValueError(f"tick_interval_s must be > 0 (got {self.tick_interval_s})")
         if not self.account_push_interval_s > 0:
             raise ValueError("account_push_interval_s must be > 0")
+        if not self.pnl_push_interval_s > 0:
+            raise ValueError("pnl_push_interval_s must be > 0")
+        if not 0 <= self.init_margin_pct <= 100:
+            raise ValueError(f"init_margin_pct must be 0..100 (got {self.init_margin_pct})")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if not self.account or "," in self.account:

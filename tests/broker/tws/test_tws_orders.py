@@ -233,7 +233,10 @@ async def test_positions_portfolio_and_account_values_follow_a_fill(
             item.position == 200
             and abs(net_liq - (value("TotalCashValue") + item.marketValue)) < 0.02
             and abs(maint - 0.25 * item.marketValue) < 0.02
-            and abs(value("AvailableFunds") - (net_liq - maint)) < 0.02
+            # Reg-T: 50 % initial margin; AvailableFunds = equity with loan - initial margin.
+            and abs(value("InitMarginReq") - 0.5 * item.marketValue) < 0.02
+            and abs(value("AvailableFunds") - (net_liq - value("InitMarginReq"))) < 0.02
+            and abs(value("ExcessLiquidity") - (net_liq - maint)) < 0.02
         )
 
     await wait_for_condition(consistent, what="net liquidation = cash + market value")
