@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from ib_async import PnL
+from ib_async import OrderState, PnL
 from loguru import logger
 
 from broker.base import MarginCheck, OrderRequest
@@ -110,26 +110,26 @@ class MarginDesk:
                 return self._refused(cid, f"IB sent no what-if answer within {timeout_s:.0f}s")
         finally:
             error = self._errors.pop(req_id, "")
-        if state is None:
+        if not isinstance(state, OrderState):  # ib_async ends a refused request with no state
             return self._refused(cid, f"IB refused the what-if: {error or 'no reason given'}")
         return self._answer(cid, state)
 
-    def _answer(self, cid: str, state: object) -> MarginCheck:
-        change = amount_or_none(getattr(state, "initMarginChange", None))
+    def _answer(self, cid: str, state: OrderState) -> MarginCheck:
+        change = amount_or_none(state.initMarginChange)
         if change is None:
             return self._refused(cid, "IB's what-if answer has no initial margin change")
         available = self._available_funds()
         if available is None:  # the account values are not in yet: IB's own "before" figures
-            equity = amount_or_none(getattr(state, "equityWithLoanBefore", None))
-            before = amount_or_none(getattr(state, "initMarginBefore", None))
+            equity = amount_or_none(state.equityWithLoanBefore)
+            before = amount_or_none(state.initMarginBefore)
             available = equity - before if equity is not None and before is not None else None
         return MarginCheck(
             cid,
             change,
             available,
             self.ctx.clock.now(),
-            init_margin_after=amount_or_none(getattr(state, "initMarginAfter", None)),
-            equity_with_loan_after=amount_or_none(getattr(state, "equityWithLoanAfter", None)),
+            init_margin_after=amount_or_none(state.initMarginAfter),
+            equity_with_loan_after=amount_or_none(state.equityWithLoanAfter),
         )
 
     def _available_funds(self) -> Decimal | None:
