@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 from loguru import logger
@@ -257,9 +258,11 @@ class EngineApp(App[QuitChoice | None]):
             events = self.query_one("#events", EventLog)
             events.add(batch.events, dropped=batch.dropped_events)
         gate = self._engine.gate.state
+        vas = self._board.vas.values()
+        engine_pnl = sum((va.day_pnl for va in vas), Decimal(0)) if vas else None
         for header in self._headers():
             header.show_clock(now, self._engine.clock.speed)
-            header.show_risk(self._risk, gate, note=self._note)
+            header.show_risk(self._risk, gate, note=self._note, engine_pnl=engine_pnl)
         if self._quit_when_flat and not self._board.positions and not self._board.orders:
             self._quit_when_flat = False
             self.exit(QuitChoice.FLATTEN)

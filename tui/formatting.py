@@ -31,6 +31,7 @@ __all__ = [
     "clock_label",
     "countdown_label",
     "date_label",
+    "day_pnl_pair_text",
     "day_pnl_text",
     "event_line",
     "limits_label",
@@ -282,6 +283,36 @@ def day_pnl_text(day_pnl: Decimal, daily_loss_limit: Decimal) -> Text:
         style = "green"
     text = Text("day P&L ")
     text.append(money(day_pnl, signed=True), style=style)
+    text.append(f" / {money(daily_loss_limit)}")
+    return text
+
+
+def day_pnl_pair_text(
+    engine_pnl: Decimal | None,
+    account_pnl: Decimal,
+    daily_loss_limit: Decimal,
+    *,
+    judged: Decimal,
+    broker: str,
+) -> Text:
+    """``day P&L engine +735.03 | IB account +767.04 / -5,000.00``: the engine's day P&L (the
+    VAs' sum; ``-`` before any VA reported) beside the account's as the broker reports it
+    (``broker`` names it), each labelled: they differ by whatever the VAs do not own (manual
+    positions, fees, marks taken at other moments). The account figure is styled against the
+    loss limit by ``judged``, the figure the daily-loss breaker reads."""
+    text = Text("day P&L engine ")
+    if engine_pnl is None:
+        text.append("-", style="dim")
+    else:
+        text.append(money(engine_pnl, signed=True), style="yellow" if engine_pnl < _ZERO else "")
+    if daily_loss_limit < _ZERO and judged <= daily_loss_limit / 2:
+        style = "bold red"
+    elif account_pnl < _ZERO or judged < _ZERO:
+        style = "yellow"
+    else:
+        style = "green"
+    text.append(f" | {broker} account ")
+    text.append(money(account_pnl, signed=True), style=style)
     text.append(f" / {money(daily_loss_limit)}")
     return text
 

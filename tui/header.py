@@ -9,6 +9,7 @@ nothing here.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,7 +22,7 @@ from tui.controls import TradingMode
 from tui.formatting import (
     STATE_CLASSES,
     date_label,
-    day_pnl_text,
+    day_pnl_pair_text,
     limits_label,
     speed_label,
 )
@@ -84,9 +85,17 @@ class StatusHeader(Horizontal):
         for cls in classes:
             label.set_class(cls == wanted, cls)
 
-    def show_risk(self, status: RiskStatus | None, gate: GateState, *, note: str = "") -> None:
-        """Trading state (colored), broker connection, day P&L against the loss limit, the
-        limits, the gate, and ``note`` (e.g. a pending quit).
+    def show_risk(
+        self,
+        status: RiskStatus | None,
+        gate: GateState,
+        *,
+        note: str = "",
+        engine_pnl: Decimal | None = None,
+    ) -> None:
+        """Trading state (colored), broker connection, the day P&L (the engine's, ``engine_pnl``:
+        the VAs' sum, beside the account's as the broker reports it) against the loss limit,
+        the limits, the gate, and ``note`` (e.g. a pending quit).
 
         Before the governor's first status only the gate is known.
         """
@@ -119,5 +128,15 @@ class StatusHeader(Horizontal):
             self._show("limits", "no risk status yet")
             return
         self._show("state", f" {status.state.value} ")
-        self._show("pnl", day_pnl_text(status.day_pnl, status.daily_loss_limit))
+        account = status.account_day_pnl
+        self._show(
+            "pnl",
+            day_pnl_pair_text(
+                engine_pnl,
+                status.day_pnl if account is None else account,
+                status.daily_loss_limit,
+                judged=status.day_pnl,
+                broker="sim" if self._mode is TradingMode.SIM else "IB",
+            ),
+        )
         self._show("limits", limits_label(status.limits))

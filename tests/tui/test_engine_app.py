@@ -145,7 +145,7 @@ async def test_the_header_shows_mode_clock_speed_connection_and_the_trading_stat
         await wait_for(pilot, lambda: label(app, "state").strip() == "REDUCING")
         assert app.query_one("#state").has_class("-reducing")
         assert app.trading_state is TradingState.REDUCING
-        assert label(app, "pnl") == "day P&L -120.25 / -5,000.00"
+        assert label(app, "pnl") == "day P&L engine - | sim account -120.25 / -5,000.00"
         assert label(app, "limits") == "trades 3/10  positions 1/5"
         assert label(app, "flags") == "gate open  test"  # why it is not ACTIVE
         assert label(app, "connection").strip() == "CONNECTED"
