@@ -167,6 +167,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "max_sector_concentration_pct": 30.0,
         "max_messages_per_s": 45,
         "entry_burst": 10,
+        "what_if_margin": True,
+        "what_if_timeout_s": 30.0,
     },
     "filters": {
         "max_spread_bps": 10.0,
@@ -351,6 +353,11 @@ ONE_PROBLEM = [
         replaced("capital = 70000", "capital = -5"),
         "config.toml: accounts[2].capital: must be > 0 (got -5)",
         id="negative-capital",
+    ),
+    pytest.param(
+        replaced("max_trades_per_day = 10", "max_trades_per_day = 10\nwhat_if_timeout_s = 0"),
+        "config.toml: risk.what_if_timeout_s: must be > 0.0 (got 0)",
+        id="what-if-timeout-zero",
     ),
     pytest.param(
         replaced("max_trades_per_day = 10", "max_trades_pre_day = 10"),
