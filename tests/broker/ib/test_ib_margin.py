@@ -105,3 +105,21 @@ def test_a_what_if_ib_refuses_comes_back_with_ibs_reason(harness: MakeHarness) -
     )
     assert check.init_margin_change is None
     assert check.error.startswith("IB refused the what-if: 200 "), check.error
+
+
+def test_a_what_if_while_the_link_is_down_is_refused_at_once(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(reconnect_base_s=30.0, reconnect_cap_s=30.0).start("AAPL")
+    order = _short_put(h, "what-if-3")
+    tws.drop_connections()
+    wait_until(
+        lambda: ConnectionState.DISCONNECTED in [e.state for e in h.recorder.of(ConnectionEvent)],
+        what="DISCONNECTED",
+    )
+    h.broker.check_margin(order)
+    (check,) = wait_until(
+        lambda: [c for c in h.recorder.of(MarginCheck) if c.client_order_id == "what-if-3"],
+        what="the refusal",
+    )
+    assert (check.init_margin_change, check.error) == (None, "the link to IB is down")

@@ -16,6 +16,7 @@ from ib_async import (
     Fill,
     Option,
     Order,
+    PnL,
     Position,
     Stock,
     Trade,
@@ -25,7 +26,7 @@ from ib_async.util import UNSET_DOUBLE as IB_UNSET_DOUBLE
 from ib_async.util import UNSET_INTEGER as IB_UNSET_INTEGER
 
 from broker.base import OrderStatus
-from broker.ib.parsing.account import account_snapshot, broker_position
+from broker.ib.parsing.account import account_pnl, account_snapshot, broker_position
 from broker.ib.parsing.orders import (
     commission_amount,
     execution_event,
@@ -171,3 +172,16 @@ def test_an_order_learned_from_ib_with_unset_fields_keeps_none_of_them() -> None
     assert request.contract.expiry == date(2026, 2, 20)
     unset_qty = Order(orderId=4, action="BUY", totalQuantity=UNSET_DOUBLE, orderType="MKT")
     assert request_from_trade(Trade(put, unset_qty, IbOrderStatus(4, "Submitted"), [], [])) is None
+
+
+def test_an_unset_daily_pnl_is_no_event_and_unset_parts_are_none() -> None:
+    empty_account = PnL("DU1", "", dailyPnL=-12.5, unrealizedPnL=UNSET_DOUBLE, realizedPnL=0.0)
+    event = account_pnl(empty_account, account="DU1", time=T)
+    assert event is not None
+    assert (event.daily_pnl, event.unrealized_pnl, event.realized_pnl) == (
+        Decimal("-12.5"),
+        None,
+        Decimal(0),
+    )
+    assert account_pnl(PnL("DU1", "", dailyPnL=UNSET_DOUBLE), account="DU1", time=T) is None
+    assert account_pnl(PnL("DU2", "", dailyPnL=1.0), account="DU1", time=T) is None
