@@ -6,13 +6,14 @@ beside our Reg-T estimate."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from actors.engine import Engine
 from actors.messages import OrderProposal, PlaceOrder, Purpose
-from broker.base import OrderRequest, OrderType, Side
+from broker.base import MarginCheck, OrderRequest, OrderType, Side
 from tests.support.engine import SimEngine, make_config, start_engine
 
 FILTERS = "max_option_spread_pct = 200.0"
@@ -127,5 +128,34 @@ def test_with_the_what_if_switched_off_a_short_put_goes_out_on_our_checks_alone(
         _place(sim, _short_put(sim, "put-no-check", 1))
         assert sim.engine.broker.asked == []
         assert sim.ledger.order("put-no-check") is not None
+    finally:
+        sim.engine.stop()
+
+
+def test_an_entry_whose_other_side_started_working_while_the_what_if_was_out_is_refused(
+    tmp_path: Path,
+) -> None:
+    config = make_config(risk="what_if_timeout_s = 600", filters=FILTERS)
+    sim = start_engine(tmp_path, config, broker_factory=_Silent)
+    try:
+        sale = _short_put(sim, "put-waiting", 1)
+        _place(sim, sale)  # waits for its what-if
+        bid = replace(
+            sale,
+            proposal_id="put-bid",
+            va_id="va2",
+            side=Side.BUY,
+            limit_price=Decimal("0.01"),
+            time=sim.engine.clock.now(),
+        )
+        _place(sim, bid)  # a long option: no what-if, it works at once
+        assert sim.ledger.order("put-bid") is not None
+        now = sim.engine.clock.now()
+        answer = MarginCheck("put-waiting", Decimal(100), Decimal(1_000_000), now)
+        sim.engine.book.tell("order_manager", answer)
+        sim.idle()
+        decision = sim.decisions()["put-waiting"]
+        assert (decision.accepted, decision.rule) == (False, "opposite_side")
+        assert sim.ledger.order("put-waiting") is None
     finally:
         sim.engine.stop()
