@@ -19,7 +19,9 @@ from tests.support.engine import SimEngine, make_config, start_engine
 FILTERS = "max_option_spread_pct = 200.0"
 
 
-def _short_put(sim: SimEngine, pid: str, quantity: int) -> OrderProposal:
+def _short_put(
+    sim: SimEngine, pid: str, quantity: int, *, strike: Decimal = Decimal(100)
+) -> OrderProposal:
     """A SELL LMT at the mid of the listed AAPL put nearest the money (AAPL is at 100, nearly
     still: its option spreads are wide, hence ``FILTERS``), quoted now."""
     broker = sim.engine.broker
@@ -27,7 +29,7 @@ def _short_put(sim: SimEngine, pid: str, quantity: int) -> OrderProposal:
     expiry = sorted({q.contract.expiry for q in chain if q.contract.expiry})[1]
     contract = min(
         (q.contract for q in chain if q.contract.expiry == expiry),
-        key=lambda c: abs((c.strike or Decimal(0)) - 100),
+        key=lambda c: abs((c.strike or Decimal(0)) - strike),
     )
     broker.subscribe_quotes([contract])
     sim.advance(5)  # a market step quotes it
@@ -138,18 +140,19 @@ def test_an_entry_whose_other_side_started_working_while_the_what_if_was_out_is_
     config = make_config(risk="what_if_timeout_s = 600", filters=FILTERS)
     sim = start_engine(tmp_path, config, broker_factory=_Silent)
     try:
-        sale = _short_put(sim, "put-waiting", 1)
+        sale = _short_put(sim, "put-waiting", 1, strike=Decimal(110))  # worth about $10
         _place(sim, sale)  # waits for its what-if
         bid = replace(
             sale,
             proposal_id="put-bid",
             va_id="va2",
             side=Side.BUY,
-            limit_price=Decimal("0.01"),
+            limit_price=Decimal("1.00"),  # far below the bid: it rests
             time=sim.engine.clock.now(),
         )
         _place(sim, bid)  # a long option: no what-if, it works at once
-        assert sim.ledger.order("put-bid") is not None
+        bid_order = sim.ledger.order("put-bid")
+        assert bid_order is not None and bid_order.status.is_working, bid_order
         now = sim.engine.clock.now()
         answer = MarginCheck("put-waiting", Decimal(100), Decimal(1_000_000), now)
         sim.engine.book.tell("order_manager", answer)
