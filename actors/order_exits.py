@@ -52,7 +52,7 @@ from actors.context import EngineContext
 from actors.messages import EngineEvent, OrderProposal, Purpose, RiskNotice
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.decision import OK, Decision, reject
-from broker.base import ExecutionEvent, OrderStatus, OrderType, Side
+from broker.base import ExecutionEvent, OrderStatus, Side
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class ExitGuardMixin:
     positions: dict[tuple[str, str], HeldPosition]
 
     # Provided by the OrderManager.
-    _place: Callable[[OrderProposal], None]
+    _close_at_market: Callable[..., None]
     tell: Callable[[str, object], bool]
 
     def _init_exit_guard(self) -> None:
@@ -206,18 +206,4 @@ class ExitGuardMixin:
         return done[child.id] > done[child.parent_id]
 
     def _close_overfill(self, va_id: str, position: HeldPosition, now: datetime) -> None:
-        self._place(
-            OrderProposal(
-                proposal_id=self.ctx.new_id(f"{va_id}-overfill"),
-                va_id=va_id,
-                contract=position.contract,
-                side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity),
-                order_type=OrderType.MKT,
-                purpose=Purpose.EXIT,
-                reason="overfill",
-                time=now,
-                ref_price=position.avg_price,
-                sector=position.sector,
-            )
-        )
+        self._close_at_market(va_id, position, reason="overfill", now=now, tag="overfill")

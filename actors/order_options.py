@@ -78,7 +78,7 @@ class OptionOrdersMixin:
     positions: dict[tuple[str, str], HeldPosition]
 
     # Provided by the OrderManager.
-    _place: Callable[[OrderProposal], None]
+    _close_at_market: Callable[..., None]
     _paced: Callable[[Callable[[], None]], None]
     _on_execution: Callable[[ExecutionEvent], None]
     _check_working_room: Callable[[OrderProposal], Decision]
@@ -275,21 +275,7 @@ class OptionOrdersMixin:
         position = self.positions.get((record.va_id, record.contract_key))
         if position is None or position.quantity == 0:
             return
-        self._place(
-            OrderProposal(
-                proposal_id=self.ctx.new_id(f"{record.va_id}-mkt"),
-                va_id=record.va_id,
-                contract=position.contract,
-                side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity),
-                order_type=OrderType.MKT,
-                purpose=Purpose.EXIT,
-                reason=reason,
-                time=when,
-                ref_price=position.avg_price,
-                sector=position.sector,
-            )
-        )
+        self._close_at_market(record.va_id, position, reason=reason, now=when, tag="mkt")
 
     # -- single cancels ----------------------------------------------------------------------
     def _cancel_one(self, command: CancelOrder) -> None:

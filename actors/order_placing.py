@@ -21,7 +21,7 @@ from actors.messages import (
     Signal,
     SignalDecision,
 )
-from actors.order_state import WorkingOrder
+from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules import filters
 from actors.rules.decision import OK, Decision, reject
 from broker.base import OrderRequest, OrderStatus, OrderType, Side
@@ -51,6 +51,27 @@ class PlacingMixin:
     _submit_exit: Callable[[OrderRecord, Iterable[str]], None]
     _wants_what_if: Callable[[OrderProposal], bool]
     _ask_margin: Callable[[OrderProposal, datetime], None]
+
+    def _close_at_market(
+        self, va_id: str, position: HeldPosition, *, reason: str, now: datetime, tag: str
+    ) -> None:
+        """Close ``va_id``'s whole ``position`` with a MARKET exit (``tag`` names it in the
+        order id; ``reason`` is the exit's reason in the ledger)."""
+        self._place(
+            OrderProposal(
+                proposal_id=self.ctx.new_id(f"{va_id}-{tag}"),
+                va_id=va_id,
+                contract=position.contract,
+                side=Side.SELL if position.quantity > 0 else Side.BUY,
+                quantity=abs(position.quantity),
+                order_type=OrderType.MKT,
+                purpose=Purpose.EXIT,
+                reason=reason,
+                time=now,
+                ref_price=position.avg_price,
+                sector=position.sector,
+            )
+        )
 
     def _place(self, proposal: OrderProposal) -> None:
         now = self.ctx.clock.now()

@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from actors.context import EngineContext
-from actors.messages import EngineEvent, OrderProposal, Purpose, RiskNotice
+from actors.messages import EngineEvent, Purpose, RiskNotice
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.repricing import reprice_detail
-from broker.base import ModifyRefusedEvent, OrderStatus, OrderType, Side
+from broker.base import ModifyRefusedEvent, OrderStatus
 
 if TYPE_CHECKING:
     from actors.base import Bus
@@ -49,7 +49,7 @@ class RefusalMixin:
     _plans: dict[str, Any]
 
     # Provided by the OrderManager and its other mixins.
-    _place: Callable[[OrderProposal], None]
+    _close_at_market: Callable[..., None]
     _paced: Callable[[Callable[[], None]], None]
     _protect_unprotected: Callable[[datetime], None]
     _stop_price: Callable[[str, str], Any]
@@ -100,21 +100,7 @@ class RefusalMixin:
             RiskNotice("stop_refused", f"{text} again: the position is closed", now, detail),
         )
         self.bus.publish(EngineEvent("risk", f"{text} again; {detail}", now, record.va_id))
-        self._place(
-            OrderProposal(
-                proposal_id=self.ctx.new_id(f"{record.va_id}-nostop"),
-                va_id=record.va_id,
-                contract=position.contract,
-                side=Side.SELL if position.quantity > 0 else Side.BUY,
-                quantity=abs(position.quantity),
-                order_type=OrderType.MKT,
-                purpose=Purpose.EXIT,
-                reason="stop_refused",
-                time=now,
-                ref_price=position.avg_price,
-                sector=position.sector,
-            )
-        )
+        self._close_at_market(record.va_id, position, reason="stop_refused", now=now, tag="nostop")
 
     def _on_modify_refused(self, event: ModifyRefusedEvent) -> None:
         order = self.orders.get(event.client_order_id)
