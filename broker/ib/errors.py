@@ -71,7 +71,7 @@ def classify(code: int) -> ErrorClass:
 #: (``ib_async/wrapper.py`` 2.1.0, ``error``: ``warningCodes = frozenset({105, 110, 165, 321,
 #: 329, 399, 404, 434, 492, 10167})`` and ``2100 <= errorCode < 2200``, lines 1609-1610). Every
 #: other code on an order IB has not acknowledged yet refuses it (451 precautions, 10311, 103,
-#: 201, ...: shared/ib_reality.md row 1). Added here: 10349 "Order TIF was set to DAY based on
+#: 201, ...: IbcAlpha/IBC#227, #222). Added here: 10349 "Order TIF was set to DAY based on
 #: order preset", which IB sends for an order it accepts (ib_async marks that trade Cancelled
 #: too; IB keeps working the order).
 _ORDER_WARNINGS = frozenset({105, 110, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})

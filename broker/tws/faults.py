@@ -10,8 +10,8 @@ hold back its next commission report.
 Real TWS refuses API orders for many reasons besides margin (201): the order precautions (451
 "... exceeds the Total Value Limit ... Precautionary Settings", IbcAlpha/IBC#227), direct-routing
 refusals (10311, IbcAlpha/IBC#222), 103 duplicate order id; for these it often sends the error
-and no ``orderStatus`` at all (shared/ib_reality.md row 1). A refused modification (103, 104,
-105, 110) leaves the order as it was (row 5).
+and no ``orderStatus`` at all. A refused modification (103, 104, 105, 110) leaves the order as
+it was (IB API docs, *Message Codes*; ib_async's ``wrapper.error``).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ IB does not let one account work a BUY and a SELL on the same US option contract
 "Important information about U.S. option exchange rules" disclosure (shown to every option
 trader; quoted on elitetrader.com, "automated options trading" thread) names the "simultaneous
 or near-simultaneous entry of limit orders to buy and sell the same security" as acting as a
-market maker, and TWS refuses the second order. Neither IB's API docs nor our notes
-(shared/ib_reality.md, shared/tws_protocol.md) give the error code or the exact text, so this is
+market maker, and TWS refuses the second order. Neither IB's API docs nor the TWS protocol
+notes we work from give the error code or the exact text, so this is
 **our approximation**: error 201 with the reason below. Orders of one family (a parent and its
 attached children, e.g. a bracket's SELL entry and BUY stop) do not count: a child works only
 after its parent filled, so they cannot cross. Stocks are not affected.

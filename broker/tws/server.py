@@ -432,7 +432,7 @@ class TwsSimServer:
         self._call(send)
 
     def nightly_reset(self, pause_s: float = 5.0) -> None:
-        """TWS / IB Gateway's daily restart (IBC's auto-restart; ib_reality.md row 10): 1100 to
+        """TWS / IB Gateway's daily restart (IBC's auto-restart; IbcAlpha/IBC#143): 1100 to
         every client, every API connection closed, nothing listening for ``pause_s`` wall
         seconds (a connect is refused), then the same port again. The account, orders,
         executions, order ids and the clock are kept and go on (they live at IB, not in TWS):
