@@ -178,7 +178,8 @@ class OrderDesk(BracketMixin, SyncMixin, CheckMixin):
         """Cancel every working order of ours (the orders this desk tracks, by their client
         order id, ours from an earlier run included), one ``cancelOrder`` each; never
         ``reqGlobalCancel``, which would also cancel the trader's manual orders and other
-        clients' (IB API docs, *Manually Submitted TWS Orders*). Returns how many were asked to cancel."""
+        clients' (IB API docs, *Manually Submitted TWS Orders*). Returns how many were asked
+        to cancel."""
         count = 0
         for cid, tracked in list(self.orders.items()):
             if tracked.working:
