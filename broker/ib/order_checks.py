@@ -1,11 +1,11 @@
 """Checks of the order desk against IB itself (ib-loop thread only).
 
 * **Acknowledgement timeout.** IB refuses many API orders with an error and no ``orderStatus``
-  (451 precautions, IbcAlpha/IBC#227; 10311, IbcAlpha/IBC#222); the desk ends those at the
-  error. What IB never answers at all is found here: an order sent ``ack_timeout_clock_s`` engine-clock seconds ago and still
-  PENDING_SUBMIT is looked up in IB's open orders (``reqAllOpenOrders``) and completed orders
-  (``reqCompletedOrders``): open there, it is SUBMITTED; ended there, it ends (REJECTED unless
-  it filled); in neither, IB does not have it and it is REJECTED.
+  (451 precautions, IbcAlpha/IBC#227; 10311, IbcAlpha/IBC#222); the desk ends those at the error.
+  What IB never answers at all is found here: an order sent ``ack_timeout_clock_s`` engine-clock
+  seconds ago and still PENDING_SUBMIT is looked up in IB's open orders (``reqAllOpenOrders``) and
+  completed orders (``reqCompletedOrders``): open there, it is SUBMITTED; ended there, it ends
+  (REJECTED unless it filled); in neither, IB does not have it and it is REJECTED.
 * **Fresh reads (the periodic reconciliation).** ib_async drops an ``orderStatus`` equal to its
   own earlier verdict (``ib_async/wrapper.py`` ``orderStatus``, ``isChanged``, lines 766-780): an
   error on a working order makes ib_async mark the trade Cancelled, and IB's real Cancelled

@@ -77,6 +77,12 @@ def test_a_stream_of_codes_is_logged_at_its_levels_with_repeats_folded(
     assert notices.seen == Counter({202: 13, 10148: 1, 201: 1})
 
 
+def _to_current_stderr(message: str) -> None:
+    """Whatever sys.stderr is when a later test logs (this test's capsys stream is closed by
+    then: a sink bound to it raised "I/O operation on closed file")."""
+    sys.stderr.write(message)
+
+
 def test_headless_mode_prints_no_expected_notice_and_no_ib_async_duplicate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -96,8 +102,7 @@ def test_headless_mode_prints_no_expected_notice_and_no_ib_async_duplicate(
         logger.complete()
     finally:
         shutdown_logging()
-        # Whatever sys.stderr is when a later test logs (capsys's stream is closed by then).
-        logger.add(lambda message: sys.stderr.write(message), level="DEBUG")
+        logger.add(_to_current_stderr, level="DEBUG")
         root.handlers[:] = handlers
         root.setLevel(level)
     printed = capsys.readouterr().err
