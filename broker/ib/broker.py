@@ -304,6 +304,14 @@ class IBBroker:
             )
         )
 
+    def notice_counts(self, timeout_s: float = 2.0) -> dict[int, int]:
+        """How often IB sent each error/notice code since the adapter was built (copied on the
+        ib-loop thread; any thread may call). Empty before the first connect."""
+        connection = self._connection
+        if connection is None or not self._loop.running:
+            return {}
+        return self._loop.call(lambda: dict(connection.notices.seen), timeout_s=timeout_s)
+
     def cancel_all(self) -> None:
         """Cancel every working order of ours (by client order id, one ``cancelOrder`` each);
         the trader's manual orders and other clients' are left alone (no ``reqGlobalCancel``)."""

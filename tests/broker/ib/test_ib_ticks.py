@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import cast
 
 from ib_async import ContractDetails, PriceIncrement
-from ib_support import SYMBOLS, Harness, wait_until
+from ib_support import SYMBOLS, Harness, limit, wait_until
 
-from broker.base import Contract
+from broker.base import Contract, OrderStatus, Side
 from broker.ib.context import IbContext
 from broker.ib.ticks import RETRY_FAILED_RULE_S, TickBook, smart_rule_id
 from broker.sim import SimSymbol
@@ -131,3 +132,18 @@ async def test_a_malformed_rule_or_no_rule_id_keeps_the_default() -> None:
     await book.learn(put, _put_details("7"))
     await book.learn(put, _put_details(""))
     assert book.rule(put) is NICKEL and ib.asked == [7]
+
+
+def test_the_adapter_counts_the_110_refusals_it_received(harness: Callable[..., Harness]) -> None:
+    """What the validation reports as "110 rejections of our own prices": IB's codes as the
+    adapter heard them, not our reading of a rejection's text (IB's 110 text has no code)."""
+    h = harness().start("AAPL")
+    assert h.broker.notice_counts().get(110, 0) == 0
+    off_tick = replace(
+        limit("off-tick", Side.BUY, h.quote().bid - 5), limit_price=Decimal("180.005")
+    )
+    assert h.broker.place_order(off_tick)
+    wait_until(
+        lambda: OrderStatus.REJECTED in h.recorder.statuses("off-tick"), what="the 110 refusal"
+    )
+    assert h.broker.notice_counts()[110] == 1
