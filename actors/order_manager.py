@@ -189,12 +189,15 @@ class OrderManager(
             self._startup_reconcile(now, kind=kind)
         except ConnectionError as err:
             logger.info("order manager: {} reconciliation waits for the link: {}", kind, err)
+        except TimeoutError as err:
+            logger.warning("order manager: {} reconciliation waits for the broker: {}", kind, err)
 
     def _reconcile_tick(self, now: datetime) -> None:
         """The periodic tick: the second look of the last pass, the comparison of working
         orders, stale entries. Skipped while the link is down; a read that finds the link gone
         before its DISCONNECTED event arrived is skipped too (a pass it interrupted runs again at
-        the next tick after the reconnect)."""
+        the next tick after the reconnect), and so is a read the broker did not answer in time
+        (IB behind a backlog of requests: a slow answer is not a crash)."""
         if not self.link_up:
             return
         try:
@@ -203,6 +206,8 @@ class OrderManager(
             self._cancel_stale(now)
         except ConnectionError as err:
             logger.info("order manager: reconcile tick skipped, the broker link is down: {}", err)
+        except TimeoutError as err:
+            logger.warning("order manager: reconcile tick skipped, no answer in time: {}", err)
 
     # -- broker events ----------------------------------------------------------------------
     def _on_status(self, event: OrderStatusEvent) -> None:

@@ -21,9 +21,10 @@ from tests.support.engine import SimEngine, start_engine
 class _LinkDown:
     """Broker reads that raise as ib_async does with no socket, while ``down`` is set."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, error: type[Exception] = ConnectionError) -> None:
         self.down = threading.Event()
         self.reads = 0
+        self.error = error
         broker = engine.broker
         for name in ("open_orders", "executions", "positions"):
             setattr(broker, name, self._wrap(getattr(broker, name)))
@@ -32,7 +33,7 @@ class _LinkDown:
         def guarded() -> Any:
             if self.down.is_set():
                 self.reads += 1
-                raise ConnectionError("Not connected")
+                raise self.error("Not connected")
             return read()
 
         return guarded
@@ -95,6 +96,31 @@ def test_a_read_that_finds_the_link_gone_before_its_event_is_no_crash(tmp_path: 
         assert _crash_events(sim) == [] and sim.engine.crashes == {}
         links[0].down.clear()
         sim.advance(10)  # the interrupted reconnect pass runs again at a tick with the link up
+        passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
+        assert passes[-1].startswith("reconnect reconciliation")
+    finally:
+        sim.engine.stop()
+
+
+def test_a_read_the_broker_does_not_answer_in_time_skips_the_tick(tmp_path: Path) -> None:
+    """IB behind a backlog of requests: the adapter's read times out (``TimeoutError: no answer
+    from ib-loop``); the tick is skipped, the actor does not crash, and the pass runs again."""
+    links: list[_LinkDown] = []
+
+    def factory(engine: Engine) -> Any:
+        links.append(_LinkDown(engine, TimeoutError))
+        return engine.broker
+
+    sim = start_engine(tmp_path, broker_factory=factory)
+    try:
+        links[0].down.set()
+        sim.engine.book.tell("order_manager", Tick("reconcile", sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", Tick("reconnect_reconcile", sim.engine.clock.now()))
+        sim.idle()
+        assert links[0].reads == 2
+        assert _crash_events(sim) == [] and sim.engine.crashes == {}
+        links[0].down.clear()
+        sim.advance(10)
         passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
         assert passes[-1].startswith("reconnect reconciliation")
     finally:
