@@ -347,7 +347,8 @@ def test_executions_that_change_at_every_read_are_reported_unconfirmed_without_a
 
 
 def test_a_pass_whose_broker_read_fails_runs_again_at_the_next_tick(tmp_path: Path) -> None:
-    """A read that times out must not leave the gate closed for good."""
+    """A read that times out must not leave the gate closed for good; nor is it a crash (a slow
+    answer is skipped like a lost link, and the pass runs at the next tick)."""
     _held_with_stop(tmp_path)
     failed: list[int] = []
 
@@ -365,7 +366,7 @@ def test_a_pass_whose_broker_read_fails_runs_again_at_the_next_tick(tmp_path: Pa
         assert failed and reconciled(sim, LATER) == []
         assert sim.engine.gate.state is GateState.CLOSED
         crashes = [e for e in sim.ledger.risk_events() if e.kind == "actor_crash"]
-        assert len(crashes) == 1
+        assert crashes == []
         sim.advance(5)
         [detail] = reconciled(sim, LATER)
         assert detail["mismatch"] is False
