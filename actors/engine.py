@@ -59,6 +59,7 @@ from broker.base import (
     AccountSnapshot,
     Broker,
     BrokerEvent,
+    BrokerNotice,
     ConnectionEvent,
     ConnectionState,
     Contract,
@@ -133,6 +134,8 @@ class _Router:
                 self._link_lost = False
                 self._book.tell("order_manager", Tick("reconnect_reconcile", event.time))
             self._book.tell("governor", event)
+        elif isinstance(event, BrokerNotice):
+            self._book.tell("governor", event)  # the risk event and the header's flags
         else:
             self._book.tell("order_manager", event)
 

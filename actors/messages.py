@@ -502,6 +502,8 @@ class RiskStatus:
     # The account's day P&L as the broker reports it (IB reqPnL's dailyPnL; the simulator's
     # own), None until it has reported today. ``day_pnl`` is the figure the breaker judges.
     account_day_pnl: Decimal | None = None
+    data_delayed: bool = False  # the broker's quotes are delayed (15-20 minutes old)
+    logged_out: bool = False  # the reconnect keeps failing: TWS needs a new login
 
 
 @dataclass(frozen=True, slots=True)

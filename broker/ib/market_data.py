@@ -6,7 +6,17 @@ quote of each contract waits in ``_pending`` and a flush delivers at most one qu
 per ``quote_interval_clock_s`` of engine time (the interval is converted to wall time with the
 clock's speed, so a 60x session against ``tws-sim --speed 60`` coalesces over the same slice of
 simulated time as a real-time session). A quote is stamped with the engine time it was received
-(TWS sends no exchange time for bid and ask).
+(TWS sends no exchange time for bid and ask) and carries its data type (live or delayed, from
+IB's ``marketDataType``); a change of the type the stock quotes come in is one
+``BrokerNotice("data_type")``.
+
+Errors about market data (``on_error``): entitlement codes become one notice per code
+(``data_health.EntitlementWatch``); 101 (no line left) on a subscription is reported, on a
+chain scan it fails the scan (reported, never a silently partial chain); 200 for a contract
+qualified earlier (a restarted TWS that lost its conIds) drops the cached conId and requests
+the contract afresh, once. Lines are counted (``lines_in_use``): a chain scan asks for at most
+the lines the subscriptions leave free of ``market_data_lines`` (``_SCAN_RESERVE`` kept for
+new subscriptions).
 """
 
 from __future__ import annotations
@@ -19,9 +29,11 @@ from ib_async import Contract as IbContract
 from ib_async import ContractDetails, Ticker
 from loguru import logger
 
-from broker.base import Contract, Quote
+from broker.base import BrokerNotice, Contract, DataType, Quote
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
+from broker.ib.data_health import EntitlementWatch
+from broker.ib.errors import ErrorClass, classify
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
 from broker.ib.resilience import StaleWatchdog
@@ -40,10 +52,13 @@ class _Subscription:
     ticker: Ticker | None = None
     ib_contract: IbContract | None = None
     starting: bool = False
+    requalified: bool = False  # asked again after a 200 (once, until a quote comes)
 
 
 #: How long a contract IB did not know is not asked for again (wall seconds).
 _UNKNOWN_FOR_S = 600.0
+#: Lines a chain scan leaves free for subscriptions that may start meanwhile.
+_SCAN_RESERVE = 5
 
 
 @dataclass(slots=True)
@@ -75,8 +90,13 @@ class MarketData:
         # during the day, so a refusal is remembered for ``_UNKNOWN_FOR_S`` only).
         self._unknown: dict[str, float] = {}
         self._scanning = asyncio.Lock()  # one chain scan at a time: each ends within its budget
+        self._scan_tickers: list[Ticker] = []  # the running scan's own lines
+        self._scan_refused: list[str] = []  # contracts of the running scan IB refused (101)
+        self.entitlements = EntitlementWatch()
+        self.data_type = DataType.LIVE  # of the stock quotes, as last reported
         self.delivered = 0
         self.received = 0
+        self.scan_failures = 0
 
     # -- subscriptions --------------------------------------------------------------------------
     def subscribe(self, contracts: list[Contract]) -> None:
@@ -108,6 +128,76 @@ class MarketData:
                 self.ctx.ib.cancelMktData(sub.ib_contract)
             sub.ticker = None
             self._start(sub)
+
+    def refresh_streams(self) -> int:
+        """Cancel and request every subscription again without resetting the watchdog (the
+        stale-data path: it stays stale until quotes come); how many."""
+        for sub in self._subs.values():
+            if sub.ib_contract is not None and self.ctx.ib.isConnected():
+                self.ctx.ib.cancelMktData(sub.ib_contract)
+            sub.ticker = None
+            self._start(sub)
+        return len(self._subs)
+
+    def lines_in_use(self) -> int:
+        """Market-data lines open at IB: streaming subscriptions and the running scan's."""
+        streams = sum(1 for sub in self._subs.values() if sub.ticker is not None)
+        return streams + len(self._scan_tickers)
+
+    def on_error(self, req_id: int, code: int, text: str) -> bool:
+        """A market-data error (entitlement, 101, 200); False if it is not about our data."""
+        kind = classify(code)
+        ticker = self.ctx.ib.wrapper.reqId2Ticker.get(req_id) if req_id > 0 else None
+        in_scan = ticker is not None and any(t is ticker for t in self._scan_tickers)
+        key = self._by_con_id.get(ticker.contract.conId) if ticker and ticker.contract else None
+        sub = self._subs.get(key) if key else None
+        ib_contract = ticker.contract if ticker is not None else None
+        label = key or (ib_contract.localSymbol or ib_contract.symbol if ib_contract else "")
+        now = self.ctx.clock.now()
+        if kind is ErrorClass.MARKET_DATA:
+            notice = self.entitlements.on_error(code, text, str(label), now)
+            if notice is not None:
+                logger.warning("ib: {}", notice.text)
+                self.ctx.emitter.event(notice)
+            else:
+                logger.debug("ib: market data {} again ({}): {}", code, label, text)
+            return True
+        if kind is ErrorClass.MARKET_DATA_LINES:
+            if in_scan:
+                self._scan_refused.append(str(label))
+                return True
+            if sub is not None:
+                sub.ticker = None  # no line: requested again with the next refresh
+                text = (
+                    f"IB 101 on {key}: {text.strip()} -- {self.lines_in_use()} lines in use "
+                    f"of broker.ib.market_data_lines = {self.ctx.options.market_data_lines}: "
+                    "no quotes for it (raise the limit at IB or watch fewer contracts)"
+                )
+                logger.error("ib: {}", text)
+                self.ctx.emitter.event(BrokerNotice("market_data_lines", text, now, code))
+                return True
+            return False
+        if kind is ErrorClass.NO_SECURITY and sub is not None:
+            return self._requalify(sub)
+        return False
+
+    def _requalify(self, sub: _Subscription) -> bool:
+        """200 on a subscription: the conId we cached may be one a restarted TWS no longer
+        knows. Forget it and request the contract afresh, once until a quote comes."""
+        key = sub.contract.key
+        if sub.requalified:
+            logger.warning("ib: IB does not know {} (200 again): no quotes for it", key)
+            return True
+        sub.requalified = True
+        old = self.ctx.qualified.pop(key, None)
+        if old is not None:
+            self._by_con_id.pop(old.conId, None)
+        self._unknown.pop(key, None)
+        sub.ticker = None
+        sub.ib_contract = None
+        logger.warning("ib: 200 for {}: qualifying it again and resubscribing", key)
+        self._start(sub)
+        return True
 
     def retry_request(self, req_id: int) -> bool:
         """A market-data request IB refused (pacing, not subscribed): request it again after
@@ -197,12 +287,22 @@ class MarketData:
             if quote is None:
                 continue
             self.received += 1
+            sub.requalified = False
             self._pending[sub.contract.key] = quote
             self._last[sub.contract.key] = quote
             if not sub.contract.is_option:
                 self.watchdog.quote(now)
+                if quote.data_type is not self.data_type:
+                    self._data_type_changed(quote.data_type, sub.contract.key)
         if self._pending:
             self._schedule_flush()
+
+    def _data_type_changed(self, data_type: DataType, key: str) -> None:
+        """The stock quotes changed kind (delayed <-> live): one notice for the engine."""
+        self.data_type = data_type
+        now = self.ctx.clock.now()
+        logger.warning("ib: market data is now {} (first seen on {})", data_type.value, key)
+        self.ctx.emitter.event(BrokerNotice("data_type", data_type.value, now))
 
     def _interval_s(self) -> float:
         speed = self.ctx.clock.speed or 1.0
@@ -275,10 +375,51 @@ class MarketData:
         )
         spot_quote = self._last.get(symbol)
         spot = spot_quote.mid if spot_quote else None
-        wanted = chain_contracts(chains, symbol, spot, window)
+        wanted = self._within_lines(symbol, chain_contracts(chains, symbol, spot, window))
+        if wanted is None:
+            return []
         quotes = await self._snapshot_quotes(wanted, wait_s) if wanted else []
+        refused, self._scan_refused = self._scan_refused, []
+        if refused:
+            self._scan_failed(
+                symbol,
+                f"IB refused {len(refused)} of its {len(wanted)} lines with 101 (max number of "
+                f"tickers) with {self.lines_in_use()} lines in use",
+            )
+            return []
         self._chains[key] = _ChainCache(now, self.ctx.mono(), quotes)
         return quotes
+
+    def _within_lines(self, symbol: str, wanted: list[Contract]) -> list[Contract] | None:
+        """``wanted`` cut to the lines left free (nearest the money first: the list's order);
+        None, reported as a failed scan, when no line is free."""
+        streaming = {key for key, sub in self._subs.items() if sub.ticker is not None}
+        free = self.ctx.options.market_data_lines - self.lines_in_use() - _SCAN_RESERVE
+        new = [c for c in wanted if c.key not in streaming]
+        if new and free <= 0:
+            self._scan_failed(
+                symbol,
+                f"no market-data line free ({self.lines_in_use()} in use of "
+                f"broker.ib.market_data_lines = {self.ctx.options.market_data_lines})",
+            )
+            return None
+        if len(new) <= free:
+            return wanted
+        keep = {c.key for c in new[:free]}
+        logger.info(
+            "ib: chain of {}: {} of {} contracts fit in the {} free lines",
+            symbol,
+            free,
+            len(new),
+            free,
+        )
+        return [c for c in wanted if c.key in streaming or c.key in keep]
+
+    def _scan_failed(self, symbol: str, why: str) -> None:
+        self.scan_failures += 1
+        text = f"option chain scan of {symbol} failed: {why}"
+        logger.error("ib: {}", text)
+        self.ctx.emitter.event(BrokerNotice("market_data_lines", text, self.ctx.clock.now(), 101))
 
     async def _snapshot_quotes(self, wanted: list[Contract], wait_s: float) -> list[Quote]:
         ib = self.ctx.ib
@@ -294,15 +435,19 @@ class MarketData:
                     await self.ctx.data_slot()
                     ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
                     own.append(ib_contract)
+                    self._scan_tickers.append(ticker)
                     streams.append((contract, ticker))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait_s
-            while loop.time() < deadline and not all(
-                t.modelGreeks is not None and t.bid > 0 for _, t in streams
+            while (
+                loop.time() < deadline
+                and not self._scan_refused
+                and not all(t.modelGreeks is not None and t.bid > 0 for _, t in streams)
             ):
                 await asyncio.sleep(0.05)
         finally:
             # Also when the caller gave up (timeout): no market-data line is left open.
+            self._scan_tickers = []
             for ib_contract in own:
                 if ib.isConnected():
                     ib.cancelMktData(ib_contract)
