@@ -267,6 +267,9 @@ class Engine:
         clock = self.clock
         self._timers.append(clock.call_every(interval, self._tick_reconcile, name="reconcile"))
         self._timers.append(clock.call_every(60.0, self._tick_day, name="day-roll"))
+        # Stale marks are judged on the clock: no quote comes to say a mark went stale.
+        marks_s = max(1.0, self.config.exits.stale_mark_s / 4)
+        self._timers.append(clock.call_every(marks_s, self._tick_marks, name="marks"))
         if self.config.inbox.enabled:
             self._timers.append(
                 clock.call_every(self.config.inbox.poll_interval_s, self._tick_inbox, name="inbox")
@@ -282,6 +285,9 @@ class Engine:
 
     def _tick_inbox(self) -> None:
         self.book.tell("inbox", Tick("inbox", self.clock.now()))
+
+    def _tick_marks(self) -> None:
+        self.book.tell("position_monitor", Tick("marks", self.clock.now()))
 
     def _tick_day(self) -> None:
         self.book.tell("governor", Tick("day", self.clock.now()))

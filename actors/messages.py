@@ -130,6 +130,9 @@ class ExitRequest:
     order_type: OrderType = OrderType.MKT
     limit_price: Decimal | None = None
     reprice: RepricePlan | None = None  # how the OrderManager walks a limit toward the touch
+    # What the decision's mark was, when not fresh and live ("stale mark, 300s old; delayed
+    # data"): the VA records it with the exit (actors/rules/marks.py).
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +395,9 @@ class VAInspection:
     handled: tuple[tuple[str, float, float], ...]  # message type, wall time, handling ms
     crashes: int
     margin_checks: tuple[str, ...] = ()  # the last what-if margins beside our Reg-T, newest first
+    # Per holding: contract, the mark's age in clock seconds (None: no quote), stale (older
+    # than exits.stale_mark_s while the market is open), delayed data.
+    mark_ages: tuple[tuple[str, float | None, bool, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +458,11 @@ class PositionSnapshot:
     delta_dollars: float | None = None
     theta_per_day: float | None = None
     margin: Decimal | None = None
+    # The mark's quote time (engine clock), whether it is older than exits.stale_mark_s while
+    # the market is open, and whether it came from delayed data.
+    mark_time: datetime | None = None
+    mark_stale: bool = False
+    mark_delayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

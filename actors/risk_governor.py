@@ -85,6 +85,7 @@ class Acceptance:
     margin_pct: Decimal | None
     sector: str
     sector_pct: Decimal | None
+    data_delayed: bool = False  # accepted while the broker's quotes were delayed
 
 
 class RiskGovernor(ExposureMixin, EngineActor):
@@ -249,6 +250,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
                 rr.sector_concentration_pct(
                     self._sector_exposure(), proposal.sector, self._notional(proposal), self.net_liq
                 ),
+                self.data_delayed,
             )
         )
 

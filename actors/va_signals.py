@@ -139,7 +139,9 @@ class SignalHandling:
             quantity=quantity,
             order_type=order_type,
             purpose=Purpose.ENTRY,
-            reason=signal.reason,
+            reason=f"{signal.reason} [delayed data]"
+            if quote.data_type.is_delayed
+            else signal.reason,
             time=now,
             ref_price=touch,
             limit_price=limit if order_type is OrderType.LMT else None,
@@ -209,8 +211,15 @@ class SignalHandling:
         )
         if isinstance(proposal, Decision):
             if proposal.rule != "exit_working":
+                if request.note:
+                    proposal = reject(proposal.rule, f"{proposal.detail} [{request.note}]")
                 self._decide(signal, proposal, now)
             return
+        if request.note:  # decided on a stale or delayed mark: recorded with the exit
+            self.tell(
+                "journal",
+                SignalDecision(signal, True, "exit", request.reason, f"[{request.note}]", now),
+            )
         self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
         self._exit_reasons[proposal.proposal_id] = request.reason
         self.tell("governor", proposal)
