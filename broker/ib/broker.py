@@ -399,6 +399,8 @@ class IBBroker:
                 "client_id_refusals": connection.refusals,
                 "late_commissions": desk.flow.late_commissions,
                 "pacing_violations": desk.ctx.throttle.violations,
+                "market_data_lines": market.lines_in_use(),
+                "scan_failures": market.scan_failures,
             },
             5.0,
         )

@@ -134,7 +134,7 @@ class LinkWatch:
         return (
             f"LOGGED OUT? TWS / IB Gateway refused {self._failures} reconnects over "
             f"{down_min:.0f} min: log in again (the weekly re-login, or TWS was closed); "
-            f"the engine keeps retrying every {retry_s:.0f}s"
+            f"the engine keeps retrying every {retry_s:g}s"
         )
 
     def restored(self) -> None:

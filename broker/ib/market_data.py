@@ -57,6 +57,8 @@ class _Subscription:
 
 #: How long a contract IB did not know is not asked for again (wall seconds).
 _UNKNOWN_FOR_S = 600.0
+#: "Displaying delayed market data": news only when live data was asked for.
+_SHOWING_DELAYED = 10167
 #: Lines a chain scan leaves free for subscriptions that may start meanwhile.
 _SCAN_RESERVE = 5
 
@@ -155,6 +157,9 @@ class MarketData:
         label = key or (ib_contract.localSymbol or ib_contract.symbol if ib_contract else "")
         now = self.ctx.clock.now()
         if kind is ErrorClass.MARKET_DATA:
+            if code == _SHOWING_DELAYED and self.ctx.options.market_data_type.startswith("delayed"):
+                logger.debug("ib: {} ({}): {}", code, label, text)  # asked for: no news
+                return True
             notice = self.entitlements.on_error(code, text, str(label), now)
             if notice is not None:
                 logger.warning("ib: {}", notice.text)

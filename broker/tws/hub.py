@@ -250,10 +250,11 @@ class TwsHub:
         self.market.outage = True
         self.broadcast(msg.error(msg.NO_REQ_ID, 2110))
 
-    def connectivity_restored(self, data_lost: bool) -> None:
-        """1102, or 1101 with every market-data subscription dropped; ticks resume."""
+    def connectivity_restored(self, data_lost: bool, silent_loss: bool = False) -> None:
+        """1102, or 1101 with every market-data subscription dropped; ticks resume. With
+        ``silent_loss`` the subscriptions are dropped under a 1102."""
         self.market.outage = False
-        if data_lost:
+        if data_lost or silent_loss:
             self.market.drop_all()
         self.broadcast(msg.error(msg.NO_REQ_ID, 1101 if data_lost else 1102))
 

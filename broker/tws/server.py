@@ -301,10 +301,12 @@ class TwsSimServer:
         """Send 1100 to every client and stop the ticks until connectivity is restored."""
         self._call(lambda: self._hub_or_fail().connectivity_lost())
 
-    def connectivity_restored(self, *, data_lost: bool = False) -> None:
+    def connectivity_restored(self, *, data_lost: bool = False, silent_loss: bool = False) -> None:
         """Send 1102 (data maintained) or 1101 (data lost: every market-data subscription is
-        dropped and must be requested again) and resume the ticks."""
-        self._call(lambda: self._hub_or_fail().connectivity_restored(data_lost))
+        dropped and must be requested again) and resume the ticks. ``silent_loss``: 1102, yet
+        every subscription is gone (data that does not come back after the nightly reset,
+        IbcAlpha/IBC#143): only a client that requests again gets ticks."""
+        self._call(lambda: self._hub_or_fail().connectivity_restored(data_lost, silent_loss))
 
     def simulate_outage(self, duration_s: float, *, data_lost: bool = False) -> None:
         """1100 now, then 1101/1102 after ``duration_s`` wall seconds."""
