@@ -312,7 +312,11 @@ class TwsSimServer:
         """1100 now, then 1101/1102 after ``duration_s`` wall seconds."""
         self.connectivity_lost()
         loop, hub = self._loop_or_fail(), self._hub_or_fail()
-        loop.call_soon_threadsafe(loop.call_later, duration_s, hub.connectivity_restored, data_lost)
+
+        def restore() -> None:
+            hub.connectivity_restored(data_lost)
+
+        loop.call_soon_threadsafe(loop.call_later, duration_s, restore)
 
     def reject_next_order(
         self, reason: str = DEFAULT_REJECT_REASON, *, code: int = 201, send_status: bool = True
