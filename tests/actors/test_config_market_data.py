@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.actors.test_config import problems_of, replaced
-
 from actors.config import parse_config
+from tests.actors.test_config import problems_of, replaced
 
 
 def test_delayed_market_data_on_a_live_port_is_one_config_line() -> None:
