@@ -467,7 +467,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
             reason = (
                 f"quotes are {notice.text} (15-20 minutes old): decisions on them say so"
                 if self.data_delayed
-                else f"quotes are {notice.text} again"
+                else f"quotes are {notice.text} now"
             )
         else:
             reason = notice.text
