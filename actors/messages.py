@@ -155,6 +155,9 @@ class OrderProposal:
     reprice: RepricePlan | None = None  # re-price the limit while it works
     delta: float | None = None  # option entries: the delta at the decision
     dte: int | None = None  # option entries: calendar days to expiry at the decision
+    # An exit decided on a stale or delayed mark says so ("stale mark, 312s old"): recorded
+    # with the decision (``ExitRequest.note``).
+    note: str = ""
 
     @property
     def reduce_only(self) -> bool:

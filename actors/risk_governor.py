@@ -323,7 +323,14 @@ class RiskGovernor(ExposureMixin, EngineActor):
         )
         self.tell(
             "journal",
-            SignalDecision(signal, False, "governor", decision.rule, decision.detail, now),
+            SignalDecision(
+                signal,
+                False,
+                "governor",
+                decision.rule,
+                f"{decision.detail} [{proposal.note}]" if proposal.note else decision.detail,
+                now,
+            ),
         )
 
     def _on_position(self, change: PositionChanged) -> None:

@@ -9,6 +9,7 @@ thread and uses the VA's state.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING
@@ -215,11 +216,8 @@ class SignalHandling:
                     proposal = reject(proposal.rule, f"{proposal.detail} [{request.note}]")
                 self._decide(signal, proposal, now)
             return
-        if request.note:  # decided on a stale or delayed mark: recorded with the exit
-            self.tell(
-                "journal",
-                SignalDecision(signal, True, "exit", request.reason, f"[{request.note}]", now),
-            )
+        if request.note:  # decided on a stale or delayed mark: recorded with the decision
+            proposal = replace(proposal, note=request.note)
         self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
         self._exit_reasons[proposal.proposal_id] = request.reason
         self.tell("governor", proposal)
