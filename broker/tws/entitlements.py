@@ -17,9 +17,10 @@ frozen; TWS starts every client at 1):
 * ``none``: every request is refused: 354 (not subscribed) for live data, 10168 (delayed
   market data is not enabled, ib_insync#198) for delayed data.
 
-Open interest (ticks 27/28) has no delayed type; it is sent as is. The simulated prices of a
-delayed stream are the current ones (a real delayed feed lags 15-20 minutes): only the labels
-differ, which is what a client can tell apart.
+Open interest (ticks 27/28) has no delayed type; it is sent as is. A delayed stream sends
+the market as it was ``DELAYED_LAG_S`` (15 simulated minutes: US equities and OPRA options
+are delayed 15 minutes; IB says "15-20 minutes", tws-api delayed_data.html) before each
+update (``DelayLine``); until the server has that much history it sends the oldest it has.
 
 Lines: IB allows 100 concurrent market-data lines by default; the next request gets error 101
 "Max number of tickers has been reached" (QuantConnect/Lean.Brokerages.InteractiveBrokers
@@ -28,14 +29,18 @@ PR #79, tws-api message_codes).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Generic, Literal, TypeVar
 
 from broker.tws.codec import Field
 
 __all__ = [
     "DEFAULT_MAX_LINES",
+    "DELAYED_LAG_S",
     "ENTITLEMENTS",
+    "DelayLine",
     "Entitlement",
     "Grant",
     "check_entitlement",
@@ -46,6 +51,8 @@ __all__ = [
 Entitlement = Literal["live", "delayed", "none"]
 ENTITLEMENTS: tuple[Entitlement, ...] = ("live", "delayed", "none")
 DEFAULT_MAX_LINES = 100
+DELAYED_LAG_S = 900.0
+B = TypeVar("B")
 
 _LIVE, _DELAYED, _DELAYED_FROZEN = 1, 3, 4
 
@@ -115,3 +122,33 @@ def delayed_fields(fields: list[Field]) -> list[Field]:
     out = list(fields)
     out[index] = twin
     return out
+
+
+class DelayLine(Generic[B]):
+    """Each contract's recent books by simulated time, to serve them ``lag_s`` late."""
+
+    def __init__(self, lag_s: float = DELAYED_LAG_S) -> None:
+        self.lag = timedelta(seconds=lag_s)
+        self._books: dict[int, deque[tuple[datetime, B]]] = {}
+
+    def record(self, con_id: int, when: datetime, book: B) -> None:
+        """Keep ``book`` (the market of ``con_id`` at ``when``); drop what no lag needs."""
+        line = self._books.setdefault(con_id, deque())
+        line.append((when, book))
+        cutoff = when - self.lag
+        while len(line) > 1 and line[1][0] <= cutoff:
+            line.popleft()
+
+    def as_of(self, con_id: int, now: datetime) -> B | None:
+        """The book of ``con_id`` as it was ``lag_s`` before ``now`` (the oldest kept when
+        the line is shorter than the lag; None if nothing was recorded)."""
+        line = self._books.get(con_id)
+        if not line:
+            return None
+        cutoff = now - self.lag
+        chosen = line[0][1]
+        for when, book in line:
+            if when > cutoff:
+                break
+            chosen = book
+        return chosen

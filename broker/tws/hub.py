@@ -114,6 +114,7 @@ class TwsHub:
             reference,
             entitlement=check_entitlement(settings.entitlements),
             max_lines=settings.max_market_data_lines,
+            delayed_lag_s=settings.delayed_lag_s,
         )
         self.history = PriceHistory(
             settings.symbols, settings.calendar, anchor=settings.start, seed=settings.seed

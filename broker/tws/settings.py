@@ -13,7 +13,7 @@ from actors.calendar import TradingCalendar
 from broker.sim import SimSymbol
 from broker.sim.chains import OptionSpec
 from broker.tws.contracts import InstrumentRegistry
-from broker.tws.entitlements import DEFAULT_MAX_LINES, check_entitlement
+from broker.tws.entitlements import DEFAULT_MAX_LINES, DELAYED_LAG_S, check_entitlement
 
 __all__ = ["DEFAULT_ACCOUNT", "TwsSimSettings", "check_host"]
 
@@ -82,6 +82,7 @@ class TwsSimSettings:
     # What the account may see: live | delayed | none (broker/tws/entitlements.py).
     entitlements: str = "live"
     max_market_data_lines: int = DEFAULT_MAX_LINES  # IB's default; error 101 beyond
+    delayed_lag_s: float = DELAYED_LAG_S  # how late delayed streams are (simulated seconds)
     registry: InstrumentRegistry = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +105,8 @@ class TwsSimSettings:
             raise ValueError(
                 f"max_market_data_lines must be >= 1 (got {self.max_market_data_lines})"
             )
+        if self.delayed_lag_s < 0:
+            raise ValueError(f"delayed_lag_s must be >= 0 (got {self.delayed_lag_s})")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if not self.account or "," in self.account:

@@ -205,3 +205,23 @@ async def test_2110_reaches_the_client_and_pauses_ticks_until_restored(
     assert len(updates) == paused_at
     tws.connectivity_restored()
     await wait_for_condition(lambda: len(updates) >= paused_at + 2, what="ticks after 1102")
+
+
+async def test_a_delayed_stream_shows_the_market_as_it_was_the_lag_ago(
+    make_server: Callable[..., TwsSimServer], connect: Connect
+) -> None:
+    tws = make_server(entitlements="delayed", delayed_lag_s=60.0)  # 3 wall seconds at 20x
+    ib = await connect(server=tws)
+    ib.reqMarketDataType(3)
+    ticker = ib.reqMktData(await _stock(ib))
+    await wait_for_condition(lambda: ticker.bid > 0, what="delayed bid")
+    assert ticker.bid < 200
+    tws.set_mid("AAPL", 250.0)
+    moved_at = tws.now()
+    await wait_for_condition(
+        lambda: (q := tws.last_quote("AAPL")) is not None and q.bid > 240, what="the live move"
+    )
+    await asyncio.sleep(0.5)  # 10 simulated seconds: the delayed stream has not seen it
+    assert ticker.bid < 200
+    await wait_for_condition(lambda: ticker.bid > 240, what="the move, delayed")
+    assert (tws.now() - moved_at).total_seconds() >= 60
