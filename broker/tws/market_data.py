@@ -25,7 +25,15 @@ from broker.sim.market import to_cents
 from broker.tws import messages as msg
 from broker.tws.codec import Field
 from broker.tws.contracts import Instrument, InstrumentRegistry
-from broker.tws.entitlements import DEFAULT_MAX_LINES, Entitlement, Grant, delayed_fields, grant
+from broker.tws.entitlements import (
+    DEFAULT_MAX_LINES,
+    DELAYED_LAG_S,
+    DelayLine,
+    Entitlement,
+    Grant,
+    delayed_fields,
+    grant,
+)
 
 __all__ = ["DailyStats", "MarketDataHub", "MarketState", "MessageSink", "StockBook"]
 
@@ -134,6 +142,7 @@ class MarketDataHub:
         entitlement: what the account may see (``broker.tws.entitlements``).
         max_lines: concurrent streams allowed over every session (IB's default 100); the next
             request gets error 101.
+        delayed_lag_s: how late a delayed stream's market is (simulated seconds).
     """
 
     def __init__(
@@ -144,6 +153,7 @@ class MarketDataHub:
         *,
         entitlement: Entitlement = "live",
         max_lines: int = DEFAULT_MAX_LINES,
+        delayed_lag_s: float = DELAYED_LAG_S,
     ) -> None:
         self._registry = registry
         self._calendar = calendar
@@ -159,6 +169,7 @@ class MarketDataHub:
         self.entitlement: Entitlement = entitlement
         self.max_lines = max_lines
         self._requested: dict[int, int] = {}  # session id -> reqMarketDataType (default 1)
+        self._delay: DelayLine[MarketState] = DelayLine(delayed_lag_s)
         #: Called with the instrument of every streaming subscription that ends.
         self.on_release: Callable[[Instrument], None] | None = None
 
@@ -175,14 +186,24 @@ class MarketDataHub:
         self.publish(instrument.con_id, StockBook(quote=quote, stats=stats))
 
     def publish(self, con_id: int, book: MarketState) -> None:
-        """Make ``book`` the market of ``con_id`` and stream it to its subscribers."""
+        """Make ``book`` the market of ``con_id`` and stream it to its subscribers (a delayed
+        stream gets the market of ``delayed_lag_s`` ago)."""
         self._books[con_id] = book
+        when = _time_of(book)
+        if self.entitlement == "delayed" and when is not None:
+            self._delay.record(con_id, when, book)
         if not self.live:
             return
         for sub in list(self._subs.values()):
             if sub.instrument.con_id == con_id and not self._silenced(sub.instrument):
-                for fields in book.ticks(sub.req_id, first=False):
+                shown = self._delayed(con_id, book) if sub.delayed else book
+                for fields in shown.ticks(sub.req_id, first=False):
                     sub.send(fields)
+
+    def _delayed(self, con_id: int, book: MarketState) -> MarketState:
+        when = _time_of(book)
+        old = self._delay.as_of(con_id, when) if when is not None else None
+        return old if old is not None else book
 
     def _silenced(self, instrument: Instrument) -> bool:
         if not self.silent:
@@ -245,6 +266,8 @@ class MarketDataHub:
         self._announce(sink, req_id, granted)
         sink.send(msg.tick_req_params(req_id, instrument.min_tick))
         book = self._books.get(instrument.con_id)
+        if book is not None and granted.delayed:
+            book = self._delayed(instrument.con_id, book)
         quoting = self.live and not self._silenced(instrument)
         if book is not None and quoting:
             for fields in book.ticks(req_id, first=True):
@@ -293,3 +316,9 @@ class MarketDataHub:
         """The time of the latest quote seen, None before the first."""
         times = [b.quote.time for b in self._books.values() if isinstance(b, StockBook)]
         return max(times) if times else None
+
+
+def _time_of(book: MarketState) -> datetime | None:
+    """The simulated time of a book's quote (stock and option books carry one)."""
+    quote = getattr(book, "quote", None)
+    return quote.time if isinstance(quote, Quote) else None
