@@ -14,35 +14,32 @@ Errors about market data (``on_error``): entitlement codes become one notice per
 (``data_health.EntitlementWatch``); 101 (no line left) on a subscription is reported, on a
 chain scan it fails the scan (reported, never a silently partial chain); 200 for a contract
 qualified earlier (a restarted TWS that lost its conIds) drops the cached conId and requests
-the contract afresh, once. Lines are counted (``lines_in_use``): a chain scan asks for at most
-the lines the subscriptions leave free of ``market_data_lines`` (``_SCAN_RESERVE`` kept for
-new subscriptions).
+the contract afresh, once. Lines are counted (``lines_in_use``, the scan's included); chain
+scans are ``broker.ib.chain_scan.ChainScanner``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 
 from ib_async import Contract as IbContract
 from ib_async import ContractDetails, Ticker
 from loguru import logger
 
 from broker.base import BrokerNotice, Contract, DataType, Quote
+from broker.ib.chain_scan import OPTION_TICKS, ChainScanner
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
 from broker.ib.data_health import EntitlementWatch
 from broker.ib.errors import ErrorClass, classify
 from broker.ib.parsing.contracts import to_ib_contract
-from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
+from broker.ib.parsing.market import quote_from_ticker
 from broker.ib.resilience import StaleWatchdog
 from broker.ib.ticks import TickBook
 
 __all__ = ["MarketData"]
-
-#: Generic ticks for option subscriptions: 101 = open interest (greeks come by default).
-_OPTION_TICKS = "101"
 
 
 @dataclass(slots=True)
@@ -59,15 +56,6 @@ class _Subscription:
 _UNKNOWN_FOR_S = 600.0
 #: "Displaying delayed market data": news only when live data was asked for.
 _SHOWING_DELAYED = 10167
-#: Lines a chain scan leaves free for subscriptions that may start meanwhile.
-_SCAN_RESERVE = 5
-
-
-@dataclass(slots=True)
-class _ChainCache:
-    at: datetime  # engine clock
-    mono: float  # wall (monotonic) seconds
-    quotes: list[Quote] = field(default_factory=list)
 
 
 def _only(found: list[ContractDetails], sec_type: str) -> ContractDetails | None:
@@ -87,18 +75,14 @@ class MarketData:
         self._last: dict[str, Quote] = {}
         self._flush_at: float | None = None
         self._last_flush = 0.0
-        self._chains: dict[tuple[object, ...], _ChainCache] = {}
         # Contract keys IB answered "no security definition", with when (IB adds strikes
         # during the day, so a refusal is remembered for ``_UNKNOWN_FOR_S`` only).
         self._unknown: dict[str, float] = {}
-        self._scanning = asyncio.Lock()  # one chain scan at a time: each ends within its budget
-        self._scan_tickers: list[Ticker] = []  # the running scan's own lines
-        self._scan_refused: list[str] = []  # contracts of the running scan IB refused (101)
         self.entitlements = EntitlementWatch()
         self.data_type = DataType.LIVE  # of the stock quotes, as last reported
         self.delivered = 0
         self.received = 0
-        self.scan_failures = 0
+        self.scanner = ChainScanner(self)
 
     # -- subscriptions --------------------------------------------------------------------------
     def subscribe(self, contracts: list[Contract]) -> None:
@@ -144,13 +128,13 @@ class MarketData:
     def lines_in_use(self) -> int:
         """Market-data lines open at IB: streaming subscriptions and the running scan's."""
         streams = sum(1 for sub in self._subs.values() if sub.ticker is not None)
-        return streams + len(self._scan_tickers)
+        return streams + len(self.scanner.tickers)
 
     def on_error(self, req_id: int, code: int, text: str) -> bool:
         """A market-data error (entitlement, 101, 200); False if it is not about our data."""
         kind = classify(code)
         ticker = self.ctx.ib.wrapper.reqId2Ticker.get(req_id) if req_id > 0 else None
-        in_scan = ticker is not None and any(t is ticker for t in self._scan_tickers)
+        in_scan = ticker is not None and self.scanner.owns(ticker)
         key = self._by_con_id.get(ticker.contract.conId) if ticker and ticker.contract else None
         sub = self._subs.get(key) if key else None
         ib_contract = ticker.contract if ticker is not None else None
@@ -169,7 +153,7 @@ class MarketData:
             return True
         if kind is ErrorClass.MARKET_DATA_LINES:
             if in_scan:
-                self._scan_refused.append(str(label))
+                self.scanner.refused.append(str(label))
                 return True
             if sub is not None:
                 sub.ticker = None  # no line: requested again with the next refresh
@@ -242,7 +226,7 @@ class MarketData:
             await self.ctx.paced()
             if not self.ctx.ib.isConnected():
                 return  # the reconnect resubscribes
-            ticks = _OPTION_TICKS if sub.contract.is_option else ""
+            ticks = OPTION_TICKS if sub.contract.is_option else ""
             sub.ticker = self.ctx.ib.reqMktData(contract, ticks)
             sub.ib_contract = contract
             self._by_con_id[contract.conId] = sub.contract.key
@@ -333,7 +317,7 @@ class MarketData:
             self.delivered += 1
             self.ctx.emitter.quote(quote)
 
-    # -- option chains --------------------------------------------------------------------------
+    # -- option chains (broker/ib/chain_scan.py) ------------------------------------------------
     async def option_chain(
         self,
         symbol: str,
@@ -343,123 +327,21 @@ class MarketData:
         max_expiry: date | None,
         wait_s: float = 2.0,
     ) -> list[Quote]:
-        """Quotes with greeks for ``symbol``'s listed options in the window: the chain from
-        ``reqSecDefOptParams``, the strikes near the spot, contract details to qualify them,
-        then streaming market data (``wait_s`` for bid/ask and IB's model greeks; open interest
-        needs a streaming request, not a snapshot). Every request waits for its turn in the
-        data budget (``IbContext.data_slot``). Cached per (symbol, right, window) while younger
-        than ``chain_cache_clock_s`` clock seconds or ``chain_cache_wall_s`` wall seconds."""
-        options = self.ctx.options
-        key = (symbol, right, min_expiry, max_expiry)
-        async with self._scanning:  # scans run one after another, each within the budget
-            now = self.ctx.clock.now()
-            cached = self._chains.get(key)
-            if cached is not None and (
-                (now - cached.at).total_seconds() < options.chain_cache_clock_s
-                or self.ctx.mono() - cached.mono < options.chain_cache_wall_s
-            ):
-                return cached.quotes
-            return await self._scan(
-                key,
-                symbol,
-                ChainWindow(right=right, min_expiry=min_expiry, max_expiry=max_expiry),
-                wait_s,
-            )
-
-    async def _scan(
-        self, key: tuple[object, ...], symbol: str, window: ChainWindow, wait_s: float
-    ) -> list[Quote]:
-        now = self.ctx.clock.now()
-        underlying = await self.qualify(Contract.stock(symbol))
-        if underlying is None:
-            return []
-        await self.ctx.data_slot()
-        chains = await self.ctx.bounded(
-            self.ctx.ib.reqSecDefOptParamsAsync(symbol, "", "STK", underlying.conId),
-            f"option chain of {symbol}",
+        """``ChainScanner.option_chain``."""
+        return await self.scanner.option_chain(
+            symbol, right=right, min_expiry=min_expiry, max_expiry=max_expiry, wait_s=wait_s
         )
-        spot_quote = self._last.get(symbol)
-        spot = spot_quote.mid if spot_quote else None
-        wanted = self._within_lines(symbol, chain_contracts(chains, symbol, spot, window))
-        if wanted is None:
-            return []
-        quotes = await self._snapshot_quotes(wanted, wait_s) if wanted else []
-        refused, self._scan_refused = self._scan_refused, []
-        if refused:
-            self._scan_failed(
-                symbol,
-                f"IB refused {len(refused)} of its {len(wanted)} lines with 101 (max number of "
-                f"tickers) with {self.lines_in_use()} lines in use",
-            )
-            return []
-        self._chains[key] = _ChainCache(now, self.ctx.mono(), quotes)
-        return quotes
 
-    def _within_lines(self, symbol: str, wanted: list[Contract]) -> list[Contract] | None:
-        """``wanted`` cut to the lines left free (nearest the money first: the list's order);
-        None, reported as a failed scan, when no line is free."""
-        streaming = {key for key, sub in self._subs.items() if sub.ticker is not None}
-        free = self.ctx.options.market_data_lines - self.lines_in_use() - _SCAN_RESERVE
-        new = [c for c in wanted if c.key not in streaming]
-        if new and free <= 0:
-            self._scan_failed(
-                symbol,
-                f"no market-data line free ({self.lines_in_use()} in use of "
-                f"broker.ib.market_data_lines = {self.ctx.options.market_data_lines})",
-            )
-            return None
-        if len(new) <= free:
-            return wanted
-        keep = {c.key for c in new[:free]}
-        logger.info(
-            "ib: chain of {}: {} of {} contracts fit in the {} free lines",
-            symbol,
-            free,
-            len(new),
-            free,
-        )
-        return [c for c in wanted if c.key in streaming or c.key in keep]
+    @property
+    def scan_failures(self) -> int:
+        return self.scanner.failures
 
-    def _scan_failed(self, symbol: str, why: str) -> None:
-        self.scan_failures += 1
-        text = f"option chain scan of {symbol} failed: {why}"
-        logger.error("ib: {}", text)
-        self.ctx.emitter.event(BrokerNotice("market_data_lines", text, self.ctx.clock.now(), 101))
+    def streaming(self, key: str) -> Ticker | None:
+        """The ticker of a running subscription of ``key`` (None if not streaming)."""
+        sub = self._subs.get(key)
+        return sub.ticker if sub is not None else None
 
-    async def _snapshot_quotes(self, wanted: list[Contract], wait_s: float) -> list[Quote]:
-        ib = self.ctx.ib
-        qualified = [(c, await self.qualify(c)) for c in wanted]
-        streams: list[tuple[Contract, Ticker]] = []
-        own: list[IbContract] = []
-        try:
-            for contract, ib_contract in qualified:
-                sub = self._subs.get(contract.key)
-                if sub is not None and sub.ticker is not None:
-                    streams.append((contract, sub.ticker))  # already streaming: read it
-                elif ib_contract is not None:
-                    await self.ctx.data_slot()
-                    ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
-                    own.append(ib_contract)
-                    self._scan_tickers.append(ticker)
-                    streams.append((contract, ticker))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait_s
-            while (
-                loop.time() < deadline
-                and not self._scan_refused
-                and not all(t.modelGreeks is not None and t.bid > 0 for _, t in streams)
-            ):
-                await asyncio.sleep(0.05)
-        finally:
-            # Also when the caller gave up (timeout): no market-data line is left open.
-            self._scan_tickers = []
-            for ib_contract in own:
-                if ib.isConnected():
-                    ib.cancelMktData(ib_contract)
-        now = self.ctx.clock.now()
-        quotes = []
-        for contract, ticker in streams:
-            quote = quote_from_ticker(ticker, contract, time=now)
-            if quote is not None:
-                quotes.append(quote)
-        return quotes
+    def spot(self, symbol: str) -> float | None:
+        """The mid of the latest quote of ``symbol`` (None before one came)."""
+        quote = self._last.get(symbol)
+        return quote.mid if quote is not None else None
