@@ -401,6 +401,7 @@ class IBBroker:
                 "pacing_violations": desk.ctx.throttle.violations,
                 "market_data_lines": market.lines_in_use(),
                 "scan_failures": market.scan_failures,
+                "stale_resubscribes": connection.stale_resubscribes,
             },
             5.0,
         )

@@ -85,6 +85,8 @@ class Connection:
         self.link_watch = LinkWatch(options.relogin_after_s, options.relogin_after_attempts)
         self._degraded_at: int | None = None  # quotes received when 2110 came (None: no 2110)
         self._resubscribed_at: datetime | None = None  # the stale watchdog's last resubscribe
+        self._resubscribes = 0  # in this stale spell
+        self.stale_resubscribes = 0  # in all (stats)
 
     def wire(self) -> None:
         """Attach the handlers (bound methods of objects that live as long as the broker, so
@@ -396,20 +398,27 @@ class Connection:
             self._report(f"market data stale: no quotes for {silence:.0f}s")
         else:
             self._resubscribed_at = None
+            self._resubscribes = 0
             self._report("market data flowing again")
 
     def _resubscribe_stale(self, now: datetime) -> None:
         """Stale data while the market is open and the link is up: request every stream
         again (data that did not come back after 1102 or the nightly reset, IbcAlpha/IBC#143),
-        at once and then once per ``stale_data_clock_s`` while it stays stale."""
+        at once, then after ``stale_data_clock_s`` doubling up to 32 times that while it stays
+        stale. The first of a stale spell is a ``BrokerNotice`` (a risk event), the rest are
+        logged."""
         last = self._resubscribed_at
-        if last is not None and (now - last).total_seconds() < self.ctx.options.stale_data_clock_s:
+        wait_s = self.ctx.options.stale_data_clock_s * 2 ** max(0, min(self._resubscribes - 1, 5))
+        if last is not None and (now - last).total_seconds() < wait_s:
             return
         self._resubscribed_at = now
         count = self.market.refresh_streams()
         text = f"market data stale: requested {count} stream(s) again"
-        logger.warning("ib: {}", text)
-        self.ctx.emitter.event(BrokerNotice("link", text, now))
+        logger.warning("ib: {} (time {})", text, self._resubscribes + 1)
+        if self._resubscribes == 0:
+            self.ctx.emitter.event(BrokerNotice("link", text, now))
+        self._resubscribes += 1
+        self.stale_resubscribes += 1
 
     async def _sync_clock(self) -> None:
         if not self.health.socket_up:

@@ -192,3 +192,15 @@ def test_a_reconnect_that_keeps_failing_says_logged_out_once_and_keeps_trying(
     assert len(_notices(h, "logged_out")) == 1
     servers(port=port)
     wait_until(lambda: h.recorder.connection_states()[-1:] == [UP], 15.0, what="back")
+
+
+def test_a_silence_that_lasts_is_requested_again_with_backoff_and_reported_once(
+    tws: TwsSimServer, harness: MakeHarness
+) -> None:
+    h = harness(stale_data_clock_s=10.0).start("AAPL")  # 10 clock s = 0.5 s at 20x
+    tws.stop_quotes()  # the feed never comes back
+    wait_until(lambda: h.broker.stats()["stale_resubscribes"] >= 3, 10.0, what="3 requests")
+    clock_s = (h.clock.now() - h.recorder.of(ConnectionEvent)[0].time).total_seconds()
+    assert clock_s >= 10 + 20 - 2  # the third waited twice the first interval (not 10 + 10)
+    assert len(_notices(h, "link")) == 1
+    assert h.recorder.connection_states() == [STALE]
