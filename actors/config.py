@@ -122,12 +122,26 @@ class IbSettings(_Section):
     # open and completed orders and REJECTED if IB does not have it.
     ack_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     dry_run: bool = False  # shadow mode: data and account from IB, orders never sent
+    # reqMarketDataType after every connect; the delayed kinds are allowed on paper only.
+    market_data_type: Literal["live", "frozen", "delayed", "delayed-frozen"] = "live"
+    market_data_lines: int = Field(default=100, ge=10, le=10_000)  # IB's line limit (101)
+    # The reconnect keeps failing this long (wall seconds) or this many times: LOGGED OUT.
+    relogin_after_s: float = Field(default=600.0, gt=0, le=86_400)
+    relogin_after_attempts: int = Field(default=8, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _check_live_port(self) -> IbSettings:
         if self.port in LIVE_TRADING_PORTS and not self.allow_live:
             message = f"{self.port} is a live trading port; set broker.ib.allow_live = true"
             raise problems_error((("port",), f"{message} to use it"))
+        if self.port in LIVE_TRADING_PORTS and self.market_data_type.startswith("delayed"):
+            raise problems_error(
+                (
+                    ("market_data_type",),
+                    f'"{self.market_data_type}" is allowed on paper only ({self.port} is a '
+                    'live trading port): use "live" or "frozen"',
+                )
+            )
         return self
 
 
@@ -252,6 +266,9 @@ class ExitSettings(_Section):
     profit_target_pct: float = Field(default=3.0, gt=0, le=100)
     max_holding_min: int = Field(default=120, ge=1, le=10_080)
     exit_before_close_min: int = Field(default=5, ge=0, le=1440)  # 0 disables
+    # A position's mark older than this (clock seconds, market open) is stale: shown so, and
+    # only a protective stop or time exit may act on it (labelled); a profit target waits.
+    stale_mark_s: float = Field(default=120.0, gt=0, le=86_400)
     options: OptionExitSettings = OptionExitSettings()
 
 

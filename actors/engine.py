@@ -59,6 +59,7 @@ from broker.base import (
     AccountSnapshot,
     Broker,
     BrokerEvent,
+    BrokerNotice,
     ConnectionEvent,
     ConnectionState,
     Contract,
@@ -133,6 +134,8 @@ class _Router:
                 self._link_lost = False
                 self._book.tell("order_manager", Tick("reconnect_reconcile", event.time))
             self._book.tell("governor", event)
+        elif isinstance(event, BrokerNotice):
+            self._book.tell("governor", event)  # the risk event and the header's flags
         else:
             self._book.tell("order_manager", event)
 
@@ -264,6 +267,9 @@ class Engine:
         clock = self.clock
         self._timers.append(clock.call_every(interval, self._tick_reconcile, name="reconcile"))
         self._timers.append(clock.call_every(60.0, self._tick_day, name="day-roll"))
+        # Stale marks are judged on the clock: no quote comes to say a mark went stale.
+        marks_s = max(1.0, self.config.exits.stale_mark_s / 4)
+        self._timers.append(clock.call_every(marks_s, self._tick_marks, name="marks"))
         if self.config.inbox.enabled:
             self._timers.append(
                 clock.call_every(self.config.inbox.poll_interval_s, self._tick_inbox, name="inbox")
@@ -279,6 +285,9 @@ class Engine:
 
     def _tick_inbox(self) -> None:
         self.book.tell("inbox", Tick("inbox", self.clock.now()))
+
+    def _tick_marks(self) -> None:
+        self.book.tell("position_monitor", Tick("marks", self.clock.now()))
 
     def _tick_day(self) -> None:
         self.book.tell("governor", Tick("day", self.clock.now()))

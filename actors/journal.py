@@ -33,6 +33,16 @@ class Journal(EngineActor):
         else:
             super().handle(message)
 
+    def _with_data_note(self, decision: SignalDecision) -> str:
+        """The decision's detail, with "[delayed data]" when the quote it was made on (the
+        contract's, else its underlying's) is delayed: every such decision says so."""
+        contract = decision.signal.contract
+        quotes = self.ctx.quotes
+        quote = quotes.latest(contract.key) or quotes.latest(contract.underlying.key)
+        if quote is None or not quote.data_type.is_delayed or "delayed data" in decision.detail:
+            return decision.detail
+        return f"{decision.detail} [delayed data]".strip()
+
     def _store(self, decision: SignalDecision) -> None:
         signal = decision.signal
         self.ctx.ledger.insert_signal(
@@ -47,7 +57,7 @@ class Journal(EngineActor):
                 accepted=decision.accepted,
                 stage=decision.stage,
                 rule=decision.rule,
-                detail=decision.detail,
+                detail=self._with_data_note(decision),
             )
         )
         self.stored += 1

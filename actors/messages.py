@@ -130,6 +130,9 @@ class ExitRequest:
     order_type: OrderType = OrderType.MKT
     limit_price: Decimal | None = None
     reprice: RepricePlan | None = None  # how the OrderManager walks a limit toward the touch
+    # What the decision's mark was, when not fresh and live ("stale mark, 300s old; delayed
+    # data"): the VA records it with the exit (actors/rules/marks.py).
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +155,9 @@ class OrderProposal:
     reprice: RepricePlan | None = None  # re-price the limit while it works
     delta: float | None = None  # option entries: the delta at the decision
     dte: int | None = None  # option entries: calendar days to expiry at the decision
+    # An exit decided on a stale or delayed mark says so ("stale mark, 312s old"): recorded
+    # with the decision (``ExitRequest.note``).
+    note: str = ""
 
     @property
     def reduce_only(self) -> bool:
@@ -392,6 +398,9 @@ class VAInspection:
     handled: tuple[tuple[str, float, float], ...]  # message type, wall time, handling ms
     crashes: int
     margin_checks: tuple[str, ...] = ()  # the last what-if margins beside our Reg-T, newest first
+    # Per holding: contract, the mark's age in clock seconds (None: no quote), stale (older
+    # than exits.stale_mark_s while the market is open), delayed data.
+    mark_ages: tuple[tuple[str, float | None, bool, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +461,11 @@ class PositionSnapshot:
     delta_dollars: float | None = None
     theta_per_day: float | None = None
     margin: Decimal | None = None
+    # The mark's quote time (engine clock), whether it is older than exits.stale_mark_s while
+    # the market is open, and whether it came from delayed data.
+    mark_time: datetime | None = None
+    mark_stale: bool = False
+    mark_delayed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,6 +516,8 @@ class RiskStatus:
     # The account's day P&L as the broker reports it (IB reqPnL's dailyPnL; the simulator's
     # own), None until it has reported today. ``day_pnl`` is the figure the breaker judges.
     account_day_pnl: Decimal | None = None
+    data_delayed: bool = False  # the broker's quotes are delayed (15-20 minutes old)
+    logged_out: bool = False  # the reconnect keeps failing: TWS needs a new login
 
 
 @dataclass(frozen=True, slots=True)

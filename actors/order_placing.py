@@ -269,7 +269,9 @@ class PlacingMixin:
                 decision.accepted,
                 "order_manager",
                 decision.rule or "accepted",
-                decision.detail,
+                f"{decision.detail} [{proposal.note}]".strip()
+                if proposal.note
+                else decision.detail,
                 now,
             ),
         )

@@ -7,11 +7,17 @@ stop, time) with the order each one closes with, greeks, days to expiry and P&L 
 of the credit on every position snapshot, and per VA and for the portfolio a
 ``GreeksSnapshot`` (delta in dollars, theta per day, margin in use) after every batch of
 quotes.
+
+Stale marks (``actors/rules/marks.py``): every snapshot carries its mark's time and whether it
+is stale or delayed. On each ``Tick("marks")`` (engine timer) a mark that went stale is
+published as such, and the exit rules run on it: a stop or time exit goes out labelled with
+the mark's age (``ExitRequest.note``), a profit target waits for a fresh quote.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,11 +25,13 @@ from typing import Any
 from actors.base import EngineActor
 from actors.context import EngineContext
 from actors.messages import (
+    EngineEvent,
     ExitRequest,
     GreeksSnapshot,
     PositionChanged,
     PositionSnapshot,
     QuotesReady,
+    Tick,
     UnrealizedUpdate,
 )
 from actors.rules.exits import (
@@ -34,6 +42,7 @@ from actors.rules.exits import (
     profit_target_price,
 )
 from actors.rules.greeks import PositionRisk, days_to_expiry, position_risk, total_risk
+from actors.rules.marks import MarkAge, exit_note, exit_policy, mark_age
 from actors.rules.repricing import RepricePlan, repriced_limit
 from broker.base import Contract, OrderType, Quote, Side
 
@@ -56,6 +65,15 @@ class _Watched:
     exit_requested_at: datetime | None = None
     quote: Quote | None = None  # the latest quote of the contract (greeks for an option)
     risk: PositionRisk | None = None  # as on the last snapshot published
+    stale: bool = False  # the mark was stale on the last snapshot published
+
+    @property
+    def mark_time(self) -> datetime | None:
+        return self.quote.time if self.quote is not None and self.mark is not None else None
+
+    @property
+    def delayed(self) -> bool:
+        return self.quote is not None and self.quote.data_type.is_delayed
 
     def unrealized(self) -> Decimal:
         if self.mark is None:
@@ -132,6 +150,8 @@ class PositionMonitor(EngineActor):
     def handle(self, message: object) -> None:
         if isinstance(message, QuotesReady):
             self._on_quotes(self.ctx.quotes.take(self.address))
+        elif isinstance(message, Tick) and message.name == "marks":
+            self._on_marks_tick(self.ctx.clock.now())
         elif isinstance(message, PositionChanged):
             self._on_position(message)
         else:
@@ -156,6 +176,7 @@ class PositionMonitor(EngineActor):
             change.stop_price,
             change.opened_at,
             mark=previous.mark if previous else None,
+            quote=previous.quote if previous else None,
         )
         self.watched[key] = watched
         self.ctx.quotes.subscribe(self.address, change.contract.key)
@@ -195,7 +216,46 @@ class PositionMonitor(EngineActor):
         )
         self._publish_greeks(now, marked)
 
-    def _evaluate(self, watched: _Watched, now: datetime) -> None:
+    # -- mark ages ------------------------------------------------------------------------------
+    def _age(self, watched: _Watched, now: datetime) -> MarkAge:
+        calendar = self.ctx.calendar
+        return mark_age(
+            watched.mark_time,
+            now,
+            limit_s=self.ctx.config.exits.stale_mark_s,
+            market_open=calendar.is_open(now),
+            session_open=calendar.session_open(calendar.trading_day(now)),
+        )
+
+    def _on_marks_tick(self, now: datetime) -> None:
+        """Publish marks that went stale (or fresh) since the last snapshot, and run the exit
+        rules on stale ones: no quote will run them (actors/rules/marks.py)."""
+        for watched in list(self.watched.values()):
+            age = self._age(watched, now)
+            if age.stale:
+                if watched.contract.is_option:
+                    self._option_exit(watched, now, age)
+                else:
+                    self._evaluate(watched, now, age)
+            if age.stale != watched.stale:
+                self._publish(watched, now)
+
+    def _request_exit(self, watched: _Watched, request: ExitRequest) -> None:
+        """Send an exit; one that decided on a stale or delayed mark is also shown."""
+        watched.exit_requested = request.reason
+        watched.exit_requested_at = request.time
+        self.tell(f"va:{watched.va_id}", request)
+        if request.note:
+            self.bus.publish(
+                EngineEvent(
+                    kind="risk",
+                    text=f"exit {request.reason} {watched.contract.key}: {request.note}",
+                    time=request.time,
+                    va_id=watched.va_id,
+                )
+            )
+
+    def _evaluate(self, watched: _Watched, now: datetime, age: MarkAge | None = None) -> None:
         if watched.mark is None:
             return
         # A request may be refused (halted, paced): ask again after a while, not per tick.
@@ -204,23 +264,32 @@ class PositionMonitor(EngineActor):
             and (now - watched.exit_requested_at).total_seconds() < EXIT_RETRY_S
         ):
             return
-        reason = evaluate_stock_exit(
-            quantity=watched.quantity,
-            avg_price=watched.avg_price,
-            mark=watched.mark,
-            stop_price=watched.stop_price,
-            opened_at=watched.opened_at,
-            now=now,
-            rules=self.rules,
-            calendar=self.ctx.calendar,
+        age = age or self._age(watched, now)
+        # On a stale mark the profit target cannot fire (it waits for a fresh mark); the stop
+        # and the time rules still run.
+        rules = replace(self.rules, profit_target_pct=math.inf) if age.stale else self.rules
+        reason = exit_policy(
+            evaluate_stock_exit(
+                quantity=watched.quantity,
+                avg_price=watched.avg_price,
+                mark=watched.mark,
+                stop_price=watched.stop_price,
+                opened_at=watched.opened_at,
+                now=now,
+                rules=rules,
+                calendar=self.ctx.calendar,
+            ),
+            age,
         )
         if reason is None:
             return
-        watched.exit_requested = reason
-        watched.exit_requested_at = now
-        self.tell(f"va:{watched.va_id}", ExitRequest(watched.va_id, watched.contract, reason, now))
+        note = exit_note(age, delayed=watched.delayed)
+        self._request_exit(
+            watched, ExitRequest(watched.va_id, watched.contract, reason, now, note=note)
+        )
 
     def _publish(self, watched: _Watched, now: datetime, *, closed: bool = False) -> None:
+        watched.stale = self._age(watched, now).stale
         self.bus.publish(self._position_snapshot(watched, now, closed=closed))
 
     def _position_snapshot(
@@ -240,6 +309,9 @@ class PositionMonitor(EngineActor):
             stop_price=watched.stop_price,
             opened_at=watched.opened_at,
             time=now,
+            mark_time=watched.mark_time,
+            mark_stale=watched.stale,
+            mark_delayed=watched.delayed,
             **extra,
         )
 
@@ -248,20 +320,25 @@ class PositionMonitor(EngineActor):
         return [self._position_snapshot(w, now) for w in self.watched.values()]
 
     # -- options and risk figures ----------------------------------------------------------------
-    def _option_exit(self, watched: _Watched, now: datetime) -> None:
+    def _option_exit(self, watched: _Watched, now: datetime, age: MarkAge | None = None) -> None:
         """Evaluate the option exit rules; a request for the same reason is not repeated for
-        ``EXIT_RETRY_S``, a different (more urgent) one goes out at once."""
+        ``EXIT_RETRY_S``, a different (more urgent) one goes out at once. On a stale mark the
+        profit target waits (an infinite ask never reaches it); stop and time go out labelled."""
         quote, contract = watched.quote, watched.contract
         if quote is None or watched.mark is None or contract.expiry is None:
             return
-        reason = evaluate_option_exit(
-            quantity=watched.quantity,
-            credit=watched.avg_price,
-            ask=Decimal(repr(quote.ask)),
-            mark=watched.mark,
-            dte=days_to_expiry(contract.expiry, self.ctx.calendar.local(now).date()),
-            rules=self.option_rules,
-            tick=self.ctx.broker.tick_rule(contract),
+        age = age or self._age(watched, now)
+        reason = exit_policy(
+            evaluate_option_exit(
+                quantity=watched.quantity,
+                credit=watched.avg_price,
+                ask=Decimal("Infinity") if age.stale else Decimal(repr(quote.ask)),
+                mark=watched.mark,
+                dte=days_to_expiry(contract.expiry, self.ctx.calendar.local(now).date()),
+                rules=self.option_rules,
+                tick=self.ctx.broker.tick_rule(contract),
+            ),
+            age,
         )
         if reason is None:
             return
@@ -271,9 +348,8 @@ class PositionMonitor(EngineActor):
             and (now - watched.exit_requested_at).total_seconds() < EXIT_RETRY_S
         ):
             return
-        watched.exit_requested = reason
-        watched.exit_requested_at = now
-        self.tell(f"va:{watched.va_id}", self._option_exit_request(watched, quote, reason, now))
+        request = self._option_exit_request(watched, quote, reason, now)
+        self._request_exit(watched, replace(request, note=exit_note(age, delayed=watched.delayed)))
 
     def _option_exit_request(
         self, watched: _Watched, quote: Quote, reason: str, now: datetime

@@ -51,7 +51,14 @@ from actors.rules.reconcile_text import (
     first_differences,
     mismatch_differences,
 )
-from broker.base import AccountPnL, ConnectionEvent, ConnectionState, GateState, OrderStatus
+from broker.base import (
+    AccountPnL,
+    BrokerNotice,
+    ConnectionEvent,
+    ConnectionState,
+    GateState,
+    OrderStatus,
+)
 from db.records import RiskEventRecord
 
 __all__ = ["Acceptance", "RiskGovernor"]
@@ -78,6 +85,7 @@ class Acceptance:
     margin_pct: Decimal | None
     sector: str
     sector_pct: Decimal | None
+    data_delayed: bool = False  # accepted while the broker's quotes were delayed
 
 
 class RiskGovernor(ExposureMixin, EngineActor):
@@ -91,6 +99,8 @@ class RiskGovernor(ExposureMixin, EngineActor):
         self.reason = "start"
         self.connected = True
         self.data_stale = False  # the broker's market data is stale: entries freeze
+        self.data_delayed = False  # the broker's quotes are delayed (shown, recorded)
+        self.logged_out = False  # the broker link keeps failing: re-login needed
         self.trading_day: date | None = None
         self.trades_today = 0
         self.day_start_net_liq = ZERO
@@ -205,6 +215,8 @@ class RiskGovernor(ExposureMixin, EngineActor):
             self._store(message.kind, message.reason, message.time, message.detail)
         elif isinstance(message, ConnectionEvent):
             self._on_connection(message)
+        elif isinstance(message, BrokerNotice):
+            self._on_notice(message)
         elif isinstance(message, Tick):
             self._roll_day(message.time)
         else:
@@ -238,6 +250,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
                 rr.sector_concentration_pct(
                     self._sector_exposure(), proposal.sector, self._notional(proposal), self.net_liq
                 ),
+                self.data_delayed,
             )
         )
 
@@ -310,7 +323,14 @@ class RiskGovernor(ExposureMixin, EngineActor):
         )
         self.tell(
             "journal",
-            SignalDecision(signal, False, "governor", decision.rule, decision.detail, now),
+            SignalDecision(
+                signal,
+                False,
+                "governor",
+                decision.rule,
+                f"{decision.detail} [{proposal.note}]" if proposal.note else decision.detail,
+                now,
+            ),
         )
 
     def _on_position(self, change: PositionChanged) -> None:
@@ -440,8 +460,27 @@ class RiskGovernor(ExposureMixin, EngineActor):
         entries only, so exits, stops and flatten still pass."""
         self.connected = event.state is not ConnectionState.DISCONNECTED
         self.data_stale = event.state is ConnectionState.DATA_STALE
+        if self.connected:
+            self.logged_out = False
         self._store("connection", f"{event.state.value}: {event.detail}", event.time)
         self._apply_gate()
+        self._publish()
+
+    def _on_notice(self, notice: BrokerNotice) -> None:
+        """A broker notice is one risk event (kind ``notice.kind``, IB's code in the detail);
+        delayed data and a logged-out link also flag the status (the header shows them)."""
+        if notice.kind == "data_type":
+            self.data_delayed = notice.text.startswith("delayed")
+            reason = (
+                f"quotes are {notice.text} (15-20 minutes old): decisions on them say so"
+                if self.data_delayed
+                else f"quotes are {notice.text} now"
+            )
+        else:
+            reason = notice.text
+            if notice.kind == "logged_out":
+                self.logged_out = True
+        self._store(notice.kind, reason, notice.time, json.dumps({"code": notice.code}))
         self._publish()
 
     # -- state ------------------------------------------------------------------------------
@@ -535,6 +574,8 @@ class RiskGovernor(ExposureMixin, EngineActor):
             data_stale=self.data_stale,
             differences=self.differences,
             account_day_pnl=self.broker_pnl,
+            data_delayed=self.data_delayed,
+            logged_out=self.logged_out,
         )
 
     def snapshot(self) -> RiskStatus:

@@ -173,7 +173,8 @@ class OptionTrading(SignalHandling):
             quantity=choice.contracts,
             order_type=OrderType.LMT,
             purpose=Purpose.ENTRY,
-            reason=f"naked_put delta {delta:.2f} {choice.dte}DTE credit {option_mid(quote):.2f}",
+            reason=f"naked_put delta {delta:.2f} {choice.dte}DTE credit {option_mid(quote):.2f}"
+            + (" [delayed data]" if quote.data_type.is_delayed else ""),
             time=now,
             ref_price=limit,
             limit_price=limit,

@@ -9,6 +9,7 @@ thread and uses the VA's state.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING
@@ -139,7 +140,9 @@ class SignalHandling:
             quantity=quantity,
             order_type=order_type,
             purpose=Purpose.ENTRY,
-            reason=signal.reason,
+            reason=f"{signal.reason} [delayed data]"
+            if quote.data_type.is_delayed
+            else signal.reason,
             time=now,
             ref_price=touch,
             limit_price=limit if order_type is OrderType.LMT else None,
@@ -209,8 +212,12 @@ class SignalHandling:
         )
         if isinstance(proposal, Decision):
             if proposal.rule != "exit_working":
+                if request.note:
+                    proposal = reject(proposal.rule, f"{proposal.detail} [{request.note}]")
                 self._decide(signal, proposal, now)
             return
+        if request.note:  # decided on a stale or delayed mark: recorded with the decision
+            proposal = replace(proposal, note=request.note)
         self.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
         self._exit_reasons[proposal.proposal_id] = request.reason
         self.tell("governor", proposal)

@@ -41,6 +41,7 @@ from actors.messages import (
     VAInspection,
     VASnapshot,
 )
+from actors.rules.marks import mark_age
 from actors.rules.va_rules import VABook
 from actors.strategies.ma_cross import MACross
 from actors.strategies.naked_put import NakedPut
@@ -117,7 +118,27 @@ class VirtualAccount(OptionTrading, EngineActor):
             handled=tuple(tuple(h) for h in self.handled),  # type: ignore[misc]
             crashes=self.crashes,
             margin_checks=tuple(self.margin_checks),
+            mark_ages=self._mark_ages(),
         )
+
+    def _mark_ages(self) -> tuple[tuple[str, float | None, bool, bool], ...]:
+        """How old each holding's mark (its latest quote) is, for the inspector."""
+        now, calendar = self.ctx.clock.now(), self.ctx.calendar
+        ages = []
+        for holding in self.vabook.holdings.values():
+            if not holding.quantity:
+                continue
+            quote = self.ctx.quotes.latest(holding.contract.key)
+            age = mark_age(
+                quote.time if quote is not None else None,
+                now,
+                limit_s=self.ctx.config.exits.stale_mark_s,
+                market_open=calendar.is_open(now),
+                session_open=calendar.session_open(calendar.trading_day(now)),
+            )
+            delayed = quote is not None and quote.data_type.is_delayed
+            ages.append((holding.contract.key, age.age_s, age.stale, delayed))
+        return tuple(ages)
 
     def on_start(self) -> None:
         self.recover()

@@ -28,6 +28,7 @@ __all__ = [
     "Broker",
     "BrokerEvent",
     "BrokerListener",
+    "BrokerNotice",
     "BrokerOrderState",
     "BrokerPosition",
     "CommissionReported",
@@ -35,6 +36,7 @@ __all__ = [
     "ConnectionEvent",
     "ConnectionState",
     "Contract",
+    "DataType",
     "ExecutionCorrected",
     "ExecutionEvent",
     "ExpiryEvent",
@@ -147,6 +149,20 @@ class Contract:
         return self if self.sec_type == "STK" else Contract.stock(self.symbol)
 
 
+class DataType(StrEnum):
+    """What kind of market data a quote is (IB's ``marketDataType`` 1-4): live, frozen (the
+    last live values, markets closed), delayed (15-20 minutes old) or delayed-frozen."""
+
+    LIVE = "live"
+    FROZEN = "frozen"
+    DELAYED = "delayed"
+    DELAYED_FROZEN = "delayed-frozen"
+
+    @property
+    def is_delayed(self) -> bool:
+        return self in (DataType.DELAYED, DataType.DELAYED_FROZEN)
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     """Top of book for one contract at one moment (exchange-time aware timestamp).
@@ -154,7 +170,8 @@ class Quote:
     Option quotes also carry the implied volatility (annual, 0.25 = 25 %) and the greeks per
     share of one contract: ``delta`` (per $1 of the underlying), ``gamma`` (per $1), ``theta``
     (dollars per calendar day), ``vega`` (dollars per volatility point), and the open interest
-    in contracts. They are None / 0 for stocks.
+    in contracts. They are None / 0 for stocks. ``data_type`` says whether the prices are live
+    or delayed (``time`` is when the quote was received either way).
     """
 
     contract: Contract
@@ -170,6 +187,7 @@ class Quote:
     theta: float | None = None
     vega: float | None = None
     open_interest: int = 0
+    data_type: DataType = DataType.LIVE
 
     @property
     def mid(self) -> float:
@@ -370,6 +388,21 @@ class ConnectionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class BrokerNotice:
+    """Something about the broker link the trader must see, raised once per occurrence (not
+    per contract or per second): ``kind`` is ``market_data`` (an entitlement error: IB's code
+    and text with what to do), ``data_type`` (quotes became delayed or live again: ``text`` is
+    the ``DataType`` value), ``market_data_lines`` (IB's line limit reached: error 101),
+    ``logged_out`` (the reconnect keeps failing: re-login needed) or ``link`` (other link
+    news, e.g. 2110 or a resubscription after stale data)."""
+
+    kind: str
+    text: str
+    time: datetime
+    code: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class BrokerOrderState:
     """A working order as the broker reports it (for reconciliation)."""
 
@@ -418,6 +451,7 @@ BrokerEvent = (
     | CommissionReported
     | AccountSnapshot
     | ConnectionEvent
+    | BrokerNotice
     | ExpiryEvent
     | AssignmentEvent
     | AccountPnL

@@ -63,6 +63,7 @@ class Board:
         self.positions: dict[str, PositionSnapshot] = {}
         self.orders: dict[str, OrderSnapshot] = {}
         self._cooling: set[str] = set()  # VAs whose cooldown countdown moves with the clock
+        self._stale_vas: set[str] = set()  # VAs with a position whose mark is stale
 
     def show_configured(self) -> None:
         """A row per configured VA, waiting for its first snapshot (once the table is mounted)."""
@@ -87,7 +88,18 @@ class Board:
         """Show ``batch``, then move the clock-driven cells (order ages, cooldowns) to ``now``."""
         self._apply_vas(batch.vas, now)
         self._apply_positions(batch.positions)
+        self._flag_stale_vas(now)
         self._apply_orders(batch.orders, now)
+
+    def _flag_stale_vas(self, now: datetime) -> None:
+        """Re-draw the VA rows whose "a mark is stale" flag changed with these positions."""
+        stale = {p.va_id for p in self.positions.values() if p.mark_stale}
+        changed, self._stale_vas = stale ^ self._stale_vas, stale
+        for va_id in changed & self.vas.keys():
+            with _logged_failure("VA", va_id):
+                self._vas_table.upsert(
+                    va_id, va_cells(self.vas[va_id], now, stale_marks=va_id in stale)
+                )
 
     def _order(self, va_id: str) -> tuple[int, str]:
         return (self._rank.get(va_id, len(self._rank)), va_id)
@@ -104,7 +116,7 @@ class Board:
             else:
                 self._cooling.discard(va_id)
             with _logged_failure("VA", va_id):
-                table.upsert(va_id, va_cells(snapshot, now))
+                table.upsert(va_id, va_cells(snapshot, now, stale_marks=va_id in self._stale_vas))
         if added:  # only VAs the config does not list (tests, tools): never in a normal run
             table.sort_rows("id", self._order)
         for va_id in self._cooling:

@@ -35,6 +35,7 @@ __all__ = [
     "day_pnl_text",
     "event_line",
     "limits_label",
+    "mark_cell",
     "money",
     "order_age_cell",
     "order_cells",
@@ -155,16 +156,20 @@ def va_state_cell(snapshot: VASnapshot, now: datetime) -> Text:
     return Text(label, style=_VA_STATE_STYLES.get(snapshot.state, ""))
 
 
-def va_cells(snapshot: VASnapshot, now: datetime) -> tuple[Text, ...]:
-    """One virtual-account row, in ``VA_COLUMNS`` order, at exchange time ``now``."""
+def va_cells(snapshot: VASnapshot, now: datetime, *, stale_marks: bool = False) -> tuple[Text, ...]:
+    """One virtual-account row, in ``VA_COLUMNS`` order, at exchange time ``now``; with
+    ``stale_marks`` (a position of the VA has a stale mark) the day P&L is flagged STALE."""
     drawdown_style = "red" if snapshot.drawdown_pct >= 5 else ""
+    day_pnl = _pnl(snapshot.day_pnl)
+    if stale_marks:
+        day_pnl.append(" STALE", "reverse yellow")
     return (
         Text(snapshot.va_id, style="bold"),
         Text(snapshot.strategy),
         Text(snapshot.symbol or "-"),
         va_state_cell(snapshot, now),
         _right(money(snapshot.equity)),
-        _pnl(snapshot.day_pnl),
+        day_pnl,
         _pnl(snapshot.equity - snapshot.capital),
         _right(f"{snapshot.drawdown_pct:.2f}", drawdown_style),
         _right(f"{snapshot.wins}/{snapshot.losses}"),
@@ -196,7 +201,7 @@ def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
         Text(snapshot.contract.key),
         _right(f"{snapshot.quantity:+d}", "green" if snapshot.quantity > 0 else "red"),
         _price(snapshot.avg_price),
-        _price(snapshot.mark),
+        mark_cell(snapshot),
         _pnl(snapshot.unrealized_pnl),
         _pct(snapshot.unrealized_pct),
         _price(snapshot.stop_price),
@@ -204,6 +209,17 @@ def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
         _optional(None if delta is None else snapshot.theta_per_day, "+,.2f"),
         _optional(snapshot.dte, "d"),
     )
+
+
+def mark_cell(snapshot: PositionSnapshot) -> Text:
+    """The mark, flagged ``STALE <age>`` (reverse yellow) when older than exits.stale_mark_s
+    while the market is open, and ``DLY`` when it came from delayed data."""
+    cell = _price(snapshot.mark)
+    if snapshot.mark_stale and snapshot.mark_time is not None:
+        cell.append(f" STALE {age_label(snapshot.time - snapshot.mark_time)}", "reverse yellow")
+    if snapshot.mark_delayed:
+        cell.append(" DLY", "yellow")
+    return cell
 
 
 def position_line(snapshot: PositionSnapshot) -> str:

@@ -116,8 +116,14 @@ class StatusHeader(Horizontal):
             connection_class, connection = "-unknown", " BROKER ? "
         elif status.connected and status.data_stale:
             connection_class, connection = "-stale", " DATA STALE "
+        elif status.connected and status.data_delayed:
+            # Delayed quotes (a paper login without live data): trading on 15-minute-old
+            # prices must be visible at all times.
+            connection_class, connection = "-stale", " DELAYED "
         elif status.connected:
             connection_class, connection = "-connected", " CONNECTED "
+        elif status.logged_out:
+            connection_class, connection = "-disconnected", " LOGGED OUT "
         else:
             connection_class, connection = "-disconnected", " DISCONNECTED "
         self._set_class("connection", connection_class, _CONNECTION_CLASSES)

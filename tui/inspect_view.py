@@ -7,7 +7,7 @@ times (``time.time()`` on the actor's thread); they are shown in the exchange's 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from rich.text import Text
@@ -96,13 +96,24 @@ def account_text(snapshot: VASnapshot, now: datetime, *, crashes: int | None = N
 
 
 def holdings_text(inspection: VAInspection) -> Text:
-    """``AAA  +100 @ 100.00  mark 101.50`` per holding; then the last margin checks of short
-    option entries: the broker's what-if initial margin beside our Reg-T estimate."""
-    lines = []
-    for contract, quantity, avg_price, mark in inspection.holdings:
+    """``AAA  +100 @ 100.00  mark 101.50`` per holding, with its mark's age (STALE when older
+    than exits.stale_mark_s) and "delayed" for delayed data; then the last margin checks of
+    short option entries: the broker's what-if initial margin beside our Reg-T estimate."""
+    ages = {key: (age_s, stale, delayed) for key, age_s, stale, delayed in inspection.mark_ages}
+    text = Text()
+    for n, (contract, quantity, avg_price, mark) in enumerate(inspection.holdings):
         mark_text = "-" if mark is None else f"{mark:,.2f}"
-        lines.append(f"{contract:<12} {quantity:+d} @ {avg_price:,.2f}  mark {mark_text}")
-    text = Text("\n".join(lines)) if lines else Text("flat", style="dim")
+        if n:
+            text.append("\n")
+        text.append(f"{contract:<12} {quantity:+d} @ {avg_price:,.2f}  mark {mark_text}")
+        age_s, stale, delayed = ages.get(contract, (None, False, False))
+        if age_s is not None:
+            label = f"  {'STALE ' if stale else ''}{age_label(timedelta(seconds=age_s))} old"
+            text.append(label, "reverse yellow" if stale else "dim")
+        if delayed:
+            text.append("  delayed", "yellow")
+    if not inspection.holdings:
+        text = Text("flat", style="dim")
     if inspection.margin_checks:
         text.append("\nmargin checks (broker what-if vs our Reg-T)", style="dim")
         for line in inspection.margin_checks:

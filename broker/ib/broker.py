@@ -45,7 +45,7 @@ from broker.ib.market_data import MarketData
 from broker.ib.orders import OrderDesk
 from broker.ib.parsing.orders import completed_order
 from broker.ib.resilience import Backoff, RequestBudget, StaleWatchdog
-from broker.ib.safety import check_port
+from broker.ib.safety import check_market_data_type, check_port
 from broker.ticks import TickRule, default_rule
 
 __all__ = ["IBBroker"]
@@ -74,6 +74,7 @@ class IBBroker:
         clock: Clock | None = None,
     ) -> None:
         check_port(options.port, allow_live=options.allow_live, live_flag=options.live)
+        check_market_data_type(options.market_data_type, port=options.port)
         self.name = "ib-dry-run" if options.dry_run else "ib"
         self.options = options
         self._gate = gate
@@ -398,6 +399,9 @@ class IBBroker:
                 "client_id_refusals": connection.refusals,
                 "late_commissions": desk.flow.late_commissions,
                 "pacing_violations": desk.ctx.throttle.violations,
+                "market_data_lines": market.lines_in_use(),
+                "scan_failures": market.scan_failures,
+                "stale_resubscribes": connection.stale_resubscribes,
             },
             5.0,
         )

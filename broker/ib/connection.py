@@ -31,20 +31,24 @@ from datetime import datetime
 from loguru import logger
 
 from actors.clock import VirtualClock
-from broker.base import ConnectionEvent, ConnectionState
+from broker.base import BrokerNotice, ConnectionEvent, ConnectionState
 from broker.ib.account import AccountFeed
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
+from broker.ib.data_health import IB_DATA_TYPES, LinkWatch
 from broker.ib.errors import ErrorClass, classify
 from broker.ib.market_data import MarketData
 from broker.ib.notices import NoticeLog
 from broker.ib.orders import OrderDesk
 from broker.ib.resilience import Backoff, LinkHealth, StaleWatchdog
-from broker.ib.safety import check_account
+from broker.ib.safety import LiveTradingRefused, check_account, check_market_data_type
 
 __all__ = ["ClientIdInUse", "Connection"]
 
 _HOUSEKEEPING_S = 0.1
+_MARKET_KINDS = frozenset(
+    {ErrorClass.MARKET_DATA, ErrorClass.MARKET_DATA_LINES, ErrorClass.NO_SECURITY}
+)
 
 
 class ClientIdInUse(ConnectionError):
@@ -77,6 +81,12 @@ class Connection:
         self._tasks: list[asyncio.Task[None]] = []
         self.reconnects = 0
         self.refusals = 0
+        options = ctx.options
+        self.link_watch = LinkWatch(options.relogin_after_s, options.relogin_after_attempts)
+        self._degraded_at: int | None = None  # quotes received when 2110 came (None: no 2110)
+        self._resubscribed_at: datetime | None = None  # the stale watchdog's last resubscribe
+        self._resubscribes = 0  # in this stale spell
+        self.stale_resubscribes = 0  # in all (stats)
 
     def wire(self) -> None:
         """Attach the handlers (bound methods of objects that live as long as the broker, so
@@ -197,10 +207,18 @@ class Connection:
             )
         try:
             check_account(account, allow_live=options.allow_live, live_flag=options.live)
+            try:
+                check_market_data_type(options.market_data_type, port=options.port, account=account)
+            except ValueError as err:
+                raise LiveTradingRefused(str(err)) from None
         except Exception:
             ctx.ib.disconnect()
             raise
         ctx.account = account
+        # Every connection starts at live data in TWS: ask for the configured type first,
+        # before any reqMktData (after a reconnect too: TWS forgot it with the socket).
+        ctx.ib.reqMarketDataType(IB_DATA_TYPES[options.market_data_type])
+        self.market.entitlements.reset()
 
     # -- losing and restoring the link ---------------------------------------------------------
     def _on_disconnected(self) -> None:
@@ -208,6 +226,7 @@ class Connection:
             return
         self.health.socket_up = False
         self.ctx.link_up = False
+        self.link_watch.lost(self.ctx.mono())
         self._report("connection to TWS lost")
         if self._reconnect_task is None or self._reconnect_task.done():
             self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
@@ -227,11 +246,13 @@ class Connection:
                     self._connecting = True
                     self.ctx.ib.disconnect()
                     self._connecting = False
+                self._judge_logged_out()
                 continue
             except Exception:
                 logger.exception("ib: reconnect failed; giving up (restart the engine)")
                 return
             self.backoff.reset()
+            self.link_watch.restored()
             self.reconnects += 1
             self.health.socket_up = True
             self.health.ib_link_up = True
@@ -239,6 +260,16 @@ class Connection:
             self._data_afresh()
             self._report(f"reconnected as client {self.ctx.client_id}")
             return
+
+    def _judge_logged_out(self) -> None:
+        """After enough failed attempts (or time), say LOGGED OUT once: a risk event and the
+        header; the loop keeps retrying at the backoff's cap."""
+        now_s = self.ctx.mono()
+        if not self.link_watch.failed(now_s):
+            return
+        text = self.link_watch.describe(now_s, self.backoff.cap_s)
+        logger.error("ib: {}", text)
+        self.ctx.emitter.event(BrokerNotice("logged_out", text, self.ctx.clock.now()))
 
     async def _restore(self, code: int) -> None:
         """1101 / 1102: TWS is back in touch with IB on the same socket."""
@@ -249,6 +280,7 @@ class Connection:
         except Exception:
             logger.exception("ib: resync after {} failed", code)
         self.health.ib_link_up = True
+        self._degraded_at = None
         self.ctx.link_up = self.health.can_send
         self._data_afresh()
         self._report(f"IB connectivity restored ({code})")
@@ -301,12 +333,22 @@ class Connection:
             self.ctx.link_up = False
             self._report("TWS lost its connection to IB (1100)")
             return
+        if kind is ErrorClass.LINK_DEGRADED:
+            # 2110: TWS lost its servers. Orders cannot reach IB and data pauses, as after
+            # 1100; it ends with 1101/1102 or, as TWS restores it silently, when quotes flow.
+            self.health.ib_link_up = False
+            self.ctx.link_up = False
+            self._degraded_at = self.market.received
+            self._report(f"link degraded: TWS lost its server connection ({code})")
+            return
         if kind in (ErrorClass.RESTORED, ErrorClass.RESTORED_DATA_LOST):
             asyncio.get_running_loop().create_task(self._restore(code))
             return
         if kind is ErrorClass.FARM_NOTICE:
             return
         if req_id > 0 and self.desk.on_error(req_id, code, text):
+            return
+        if kind in _MARKET_KINDS and self.market.on_error(req_id, code, text):
             return
         if kind is ErrorClass.PACING and req_id > 0 and self.market.retry_request(req_id):
             return
@@ -333,6 +375,11 @@ class Connection:
                 logger.exception("ib: clock sync failed")
 
     def _watch_data(self) -> None:
+        if self._degraded_at is not None and self.market.received > self._degraded_at:
+            # Quotes after a 2110: TWS has its servers back without saying 1102.
+            self._degraded_at = None
+            asyncio.get_running_loop().create_task(self._restore(2110))
+            return
         if not self.health.socket_up or not any(not c.is_option for c in self.market.contracts()):
             return
         now = self.ctx.clock.now()
@@ -341,6 +388,8 @@ class Connection:
         stale = self.watchdog.is_stale(
             now, market_open=calendar.is_open(now), session_open=session_open
         )
+        if stale and self.health.can_send:
+            self._resubscribe_stale(now)
         if stale == (not self.health.data_fresh):
             return
         self.health.data_fresh = not stale
@@ -348,7 +397,28 @@ class Connection:
             silence = self.watchdog.silence_s(now, session_open)
             self._report(f"market data stale: no quotes for {silence:.0f}s")
         else:
+            self._resubscribed_at = None
+            self._resubscribes = 0
             self._report("market data flowing again")
+
+    def _resubscribe_stale(self, now: datetime) -> None:
+        """Stale data while the market is open and the link is up: request every stream
+        again (data that did not come back after 1102 or the nightly reset, IbcAlpha/IBC#143),
+        at once, then after ``stale_data_clock_s`` doubling up to 32 times that while it stays
+        stale. The first of a stale spell is a ``BrokerNotice`` (a risk event), the rest are
+        logged."""
+        last = self._resubscribed_at
+        wait_s = self.ctx.options.stale_data_clock_s * 2 ** max(0, min(self._resubscribes - 1, 5))
+        if last is not None and (now - last).total_seconds() < wait_s:
+            return
+        self._resubscribed_at = now
+        count = self.market.refresh_streams()
+        text = f"market data stale: requested {count} stream(s) again"
+        logger.warning("ib: {} (time {})", text, self._resubscribes + 1)
+        if self._resubscribes == 0:
+            self.ctx.emitter.event(BrokerNotice("link", text, now))
+        self._resubscribes += 1
+        self.stale_resubscribes += 1
 
     async def _sync_clock(self) -> None:
         if not self.health.socket_up:

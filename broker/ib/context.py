@@ -74,6 +74,12 @@ class IbOptions:
     # How long ``option_chain`` may block its caller: a scan waits for the ones before it, and
     # each of its requests for its turn in the data budget.
     option_chain_timeout_s: float = 30.0
+    # reqMarketDataType after every connect: live | frozen | delayed | delayed-frozen.
+    market_data_type: str = "live"
+    market_data_lines: int = 100  # IB's line limit: chain scans use what subscriptions leave
+    # A failing reconnect is called LOGGED OUT after this long (wall) or this many attempts.
+    relogin_after_s: float = 600.0
+    relogin_after_attempts: int = 8
 
     @classmethod
     def from_settings(
@@ -89,6 +95,10 @@ class IbOptions:
             "connect_timeout_s": settings.connect_timeout_s,
             "stale_data_clock_s": settings.stale_data_s,
             "ack_timeout_clock_s": settings.ack_timeout_s,
+            "market_data_type": settings.market_data_type,
+            "market_data_lines": settings.market_data_lines,
+            "relogin_after_s": settings.relogin_after_s,
+            "relogin_after_attempts": settings.relogin_after_attempts,
             "live": live,
             "dry_run": dry_run or settings.dry_run,
         }

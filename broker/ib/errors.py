@@ -29,6 +29,8 @@ class ErrorClass(StrEnum):
     PRICE_INCREMENT = "price_increment"  # 110: a rejection for a new order, else a warning
     NO_SECURITY = "no_security"  # 200: no such contract
     MARKET_DATA = "market_data"  # 354, 10089-10091, 10167-10168, 10197: data not available
+    MARKET_DATA_LINES = "market_data_lines"  # 101: max number of tickers reached
+    LINK_DEGRADED = "link_degraded"  # 2110: TWS lost its link to IB's servers (like 1100)
     INFO = "info"  # anything else: logged only
 
 
@@ -56,6 +58,8 @@ _BY_CODE: dict[int, ErrorClass] = {
     10167: ErrorClass.MARKET_DATA,
     10168: ErrorClass.MARKET_DATA,
     10197: ErrorClass.MARKET_DATA,
+    101: ErrorClass.MARKET_DATA_LINES,
+    2110: ErrorClass.LINK_DEGRADED,
 }
 _FARM_CODES = frozenset({2103, 2104, 2105, 2106, 2107, 2108, 2119, 2157, 2158})
 

@@ -6,31 +6,40 @@ quote of each contract waits in ``_pending`` and a flush delivers at most one qu
 per ``quote_interval_clock_s`` of engine time (the interval is converted to wall time with the
 clock's speed, so a 60x session against ``tws-sim --speed 60`` coalesces over the same slice of
 simulated time as a real-time session). A quote is stamped with the engine time it was received
-(TWS sends no exchange time for bid and ask).
+(TWS sends no exchange time for bid and ask) and carries its data type (live or delayed, from
+IB's ``marketDataType``); a change of the type the stock quotes come in is one
+``BrokerNotice("data_type")``.
+
+Errors about market data (``on_error``): entitlement codes become one notice per code
+(``data_health.EntitlementWatch``); 101 (no line left) on a subscription is reported, on a
+chain scan it fails the scan (reported, never a silently partial chain); 200 for a contract
+qualified earlier (a restarted TWS that lost its conIds) drops the cached conId and requests
+the contract afresh, once. Lines are counted (``lines_in_use``, the scan's included); chain
+scans are ``broker.ib.chain_scan.ChainScanner``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 
 from ib_async import Contract as IbContract
 from ib_async import ContractDetails, Ticker
 from loguru import logger
 
-from broker.base import Contract, Quote
+from broker.base import BrokerNotice, Contract, DataType, Quote
+from broker.ib.chain_scan import OPTION_TICKS, ChainScanner
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
+from broker.ib.data_health import EntitlementWatch
+from broker.ib.errors import ErrorClass, classify
 from broker.ib.parsing.contracts import to_ib_contract
-from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
+from broker.ib.parsing.market import quote_from_ticker
 from broker.ib.resilience import StaleWatchdog
 from broker.ib.ticks import TickBook
 
 __all__ = ["MarketData"]
-
-#: Generic ticks for option subscriptions: 101 = open interest (greeks come by default).
-_OPTION_TICKS = "101"
 
 
 @dataclass(slots=True)
@@ -40,17 +49,13 @@ class _Subscription:
     ticker: Ticker | None = None
     ib_contract: IbContract | None = None
     starting: bool = False
+    requalified: bool = False  # asked again after a 200 (once, until a quote comes)
 
 
 #: How long a contract IB did not know is not asked for again (wall seconds).
 _UNKNOWN_FOR_S = 600.0
-
-
-@dataclass(slots=True)
-class _ChainCache:
-    at: datetime  # engine clock
-    mono: float  # wall (monotonic) seconds
-    quotes: list[Quote] = field(default_factory=list)
+#: "Displaying delayed market data": news only when live data was asked for.
+_SHOWING_DELAYED = 10167
 
 
 def _only(found: list[ContractDetails], sec_type: str) -> ContractDetails | None:
@@ -70,13 +75,14 @@ class MarketData:
         self._last: dict[str, Quote] = {}
         self._flush_at: float | None = None
         self._last_flush = 0.0
-        self._chains: dict[tuple[object, ...], _ChainCache] = {}
         # Contract keys IB answered "no security definition", with when (IB adds strikes
         # during the day, so a refusal is remembered for ``_UNKNOWN_FOR_S`` only).
         self._unknown: dict[str, float] = {}
-        self._scanning = asyncio.Lock()  # one chain scan at a time: each ends within its budget
+        self.entitlements = EntitlementWatch()
+        self.data_type = DataType.LIVE  # of the stock quotes, as last reported
         self.delivered = 0
         self.received = 0
+        self.scanner = ChainScanner(self)
 
     # -- subscriptions --------------------------------------------------------------------------
     def subscribe(self, contracts: list[Contract]) -> None:
@@ -108,6 +114,79 @@ class MarketData:
                 self.ctx.ib.cancelMktData(sub.ib_contract)
             sub.ticker = None
             self._start(sub)
+
+    def refresh_streams(self) -> int:
+        """Cancel and request every subscription again without resetting the watchdog (the
+        stale-data path: it stays stale until quotes come); how many."""
+        for sub in self._subs.values():
+            if sub.ib_contract is not None and self.ctx.ib.isConnected():
+                self.ctx.ib.cancelMktData(sub.ib_contract)
+            sub.ticker = None
+            self._start(sub)
+        return len(self._subs)
+
+    def lines_in_use(self) -> int:
+        """Market-data lines open at IB: streaming subscriptions and the running scan's."""
+        streams = sum(1 for sub in self._subs.values() if sub.ticker is not None)
+        return streams + len(self.scanner.tickers)
+
+    def on_error(self, req_id: int, code: int, text: str) -> bool:
+        """A market-data error (entitlement, 101, 200); False if it is not about our data."""
+        kind = classify(code)
+        ticker = self.ctx.ib.wrapper.reqId2Ticker.get(req_id) if req_id > 0 else None
+        in_scan = ticker is not None and self.scanner.owns(ticker)
+        key = self._by_con_id.get(ticker.contract.conId) if ticker and ticker.contract else None
+        sub = self._subs.get(key) if key else None
+        ib_contract = ticker.contract if ticker is not None else None
+        label = key or (ib_contract.localSymbol or ib_contract.symbol if ib_contract else "")
+        now = self.ctx.clock.now()
+        if kind is ErrorClass.MARKET_DATA:
+            if code == _SHOWING_DELAYED and self.ctx.options.market_data_type.startswith("delayed"):
+                logger.debug("ib: {} ({}): {}", code, label, text)  # asked for: no news
+                return True
+            notice = self.entitlements.on_error(code, text, str(label), now)
+            if notice is not None:
+                logger.warning("ib: {}", notice.text)
+                self.ctx.emitter.event(notice)
+            else:
+                logger.debug("ib: market data {} again ({}): {}", code, label, text)
+            return True
+        if kind is ErrorClass.MARKET_DATA_LINES:
+            if in_scan:
+                self.scanner.refused.append(str(label))
+                return True
+            if sub is not None:
+                sub.ticker = None  # no line: requested again with the next refresh
+                text = (
+                    f"IB 101 on {key}: {text.strip()} -- {self.lines_in_use()} lines in use "
+                    f"of broker.ib.market_data_lines = {self.ctx.options.market_data_lines}: "
+                    "no quotes for it (raise the limit at IB or watch fewer contracts)"
+                )
+                logger.error("ib: {}", text)
+                self.ctx.emitter.event(BrokerNotice("market_data_lines", text, now, code))
+                return True
+            return False
+        if kind is ErrorClass.NO_SECURITY and sub is not None:
+            return self._requalify(sub)
+        return False
+
+    def _requalify(self, sub: _Subscription) -> bool:
+        """200 on a subscription: the conId we cached may be one a restarted TWS no longer
+        knows. Forget it and request the contract afresh, once until a quote comes."""
+        key = sub.contract.key
+        if sub.requalified:
+            logger.warning("ib: IB does not know {} (200 again): no quotes for it", key)
+            return True
+        sub.requalified = True
+        old = self.ctx.qualified.pop(key, None)
+        if old is not None:
+            self._by_con_id.pop(old.conId, None)
+        self._unknown.pop(key, None)
+        sub.ticker = None
+        sub.ib_contract = None
+        logger.warning("ib: 200 for {}: qualifying it again and resubscribing", key)
+        self._start(sub)
+        return True
 
     def retry_request(self, req_id: int) -> bool:
         """A market-data request IB refused (pacing, not subscribed): request it again after
@@ -147,7 +226,7 @@ class MarketData:
             await self.ctx.paced()
             if not self.ctx.ib.isConnected():
                 return  # the reconnect resubscribes
-            ticks = _OPTION_TICKS if sub.contract.is_option else ""
+            ticks = OPTION_TICKS if sub.contract.is_option else ""
             sub.ticker = self.ctx.ib.reqMktData(contract, ticks)
             sub.ib_contract = contract
             self._by_con_id[contract.conId] = sub.contract.key
@@ -197,12 +276,22 @@ class MarketData:
             if quote is None:
                 continue
             self.received += 1
+            sub.requalified = False
             self._pending[sub.contract.key] = quote
             self._last[sub.contract.key] = quote
             if not sub.contract.is_option:
                 self.watchdog.quote(now)
+                if quote.data_type is not self.data_type:
+                    self._data_type_changed(quote.data_type, sub.contract.key)
         if self._pending:
             self._schedule_flush()
+
+    def _data_type_changed(self, data_type: DataType, key: str) -> None:
+        """The stock quotes changed kind (delayed <-> live): one notice for the engine."""
+        self.data_type = data_type
+        now = self.ctx.clock.now()
+        logger.warning("ib: market data is now {} (first seen on {})", data_type.value, key)
+        self.ctx.emitter.event(BrokerNotice("data_type", data_type.value, now))
 
     def _interval_s(self) -> float:
         speed = self.ctx.clock.speed or 1.0
@@ -228,7 +317,7 @@ class MarketData:
             self.delivered += 1
             self.ctx.emitter.quote(quote)
 
-    # -- option chains --------------------------------------------------------------------------
+    # -- option chains (broker/ib/chain_scan.py) ------------------------------------------------
     async def option_chain(
         self,
         symbol: str,
@@ -238,78 +327,21 @@ class MarketData:
         max_expiry: date | None,
         wait_s: float = 2.0,
     ) -> list[Quote]:
-        """Quotes with greeks for ``symbol``'s listed options in the window: the chain from
-        ``reqSecDefOptParams``, the strikes near the spot, contract details to qualify them,
-        then streaming market data (``wait_s`` for bid/ask and IB's model greeks; open interest
-        needs a streaming request, not a snapshot). Every request waits for its turn in the
-        data budget (``IbContext.data_slot``). Cached per (symbol, right, window) while younger
-        than ``chain_cache_clock_s`` clock seconds or ``chain_cache_wall_s`` wall seconds."""
-        options = self.ctx.options
-        key = (symbol, right, min_expiry, max_expiry)
-        async with self._scanning:  # scans run one after another, each within the budget
-            now = self.ctx.clock.now()
-            cached = self._chains.get(key)
-            if cached is not None and (
-                (now - cached.at).total_seconds() < options.chain_cache_clock_s
-                or self.ctx.mono() - cached.mono < options.chain_cache_wall_s
-            ):
-                return cached.quotes
-            return await self._scan(
-                key,
-                symbol,
-                ChainWindow(right=right, min_expiry=min_expiry, max_expiry=max_expiry),
-                wait_s,
-            )
-
-    async def _scan(
-        self, key: tuple[object, ...], symbol: str, window: ChainWindow, wait_s: float
-    ) -> list[Quote]:
-        now = self.ctx.clock.now()
-        underlying = await self.qualify(Contract.stock(symbol))
-        if underlying is None:
-            return []
-        await self.ctx.data_slot()
-        chains = await self.ctx.bounded(
-            self.ctx.ib.reqSecDefOptParamsAsync(symbol, "", "STK", underlying.conId),
-            f"option chain of {symbol}",
+        """``ChainScanner.option_chain``."""
+        return await self.scanner.option_chain(
+            symbol, right=right, min_expiry=min_expiry, max_expiry=max_expiry, wait_s=wait_s
         )
-        spot_quote = self._last.get(symbol)
-        spot = spot_quote.mid if spot_quote else None
-        wanted = chain_contracts(chains, symbol, spot, window)
-        quotes = await self._snapshot_quotes(wanted, wait_s) if wanted else []
-        self._chains[key] = _ChainCache(now, self.ctx.mono(), quotes)
-        return quotes
 
-    async def _snapshot_quotes(self, wanted: list[Contract], wait_s: float) -> list[Quote]:
-        ib = self.ctx.ib
-        qualified = [(c, await self.qualify(c)) for c in wanted]
-        streams: list[tuple[Contract, Ticker]] = []
-        own: list[IbContract] = []
-        try:
-            for contract, ib_contract in qualified:
-                sub = self._subs.get(contract.key)
-                if sub is not None and sub.ticker is not None:
-                    streams.append((contract, sub.ticker))  # already streaming: read it
-                elif ib_contract is not None:
-                    await self.ctx.data_slot()
-                    ticker = ib.reqMktData(ib_contract, _OPTION_TICKS)
-                    own.append(ib_contract)
-                    streams.append((contract, ticker))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait_s
-            while loop.time() < deadline and not all(
-                t.modelGreeks is not None and t.bid > 0 for _, t in streams
-            ):
-                await asyncio.sleep(0.05)
-        finally:
-            # Also when the caller gave up (timeout): no market-data line is left open.
-            for ib_contract in own:
-                if ib.isConnected():
-                    ib.cancelMktData(ib_contract)
-        now = self.ctx.clock.now()
-        quotes = []
-        for contract, ticker in streams:
-            quote = quote_from_ticker(ticker, contract, time=now)
-            if quote is not None:
-                quotes.append(quote)
-        return quotes
+    @property
+    def scan_failures(self) -> int:
+        return self.scanner.failures
+
+    def streaming(self, key: str) -> Ticker | None:
+        """The ticker of a running subscription of ``key`` (None if not streaming)."""
+        sub = self._subs.get(key)
+        return sub.ticker if sub is not None else None
+
+    def spot(self, symbol: str) -> float | None:
+        """The mid of the latest quote of ``symbol`` (None before one came)."""
+        quote = self._last.get(symbol)
+        return quote.mid if quote is not None else None

@@ -15,6 +15,7 @@ __all__ = [
     "PAPER_TRADING_PORTS",
     "LiveTradingRefused",
     "check_account",
+    "check_market_data_type",
     "check_port",
     "is_paper_account",
 ]
@@ -68,3 +69,23 @@ def check_account(account: str, *, allow_live: bool, live_flag: bool) -> None:
             f"IB account {account} is not a paper account (paper accounts start with D): "
             f"refused ({_HOW})"
         )
+
+
+def check_market_data_type(kind: str, *, port: int, account: str = "") -> None:
+    """Delayed data is for paper trading only: refuse it on a live port or a live account.
+
+    Raises:
+        ValueError: one line naming ``broker.ib.market_data_type`` and why.
+    """
+    if not kind.startswith("delayed"):
+        return
+    if port in LIVE_TRADING_PORTS:
+        where = f"port {port} is a live-trading port"
+    elif account and not is_paper_account(account):
+        where = f"account {account} is not a paper account"
+    else:
+        return
+    raise ValueError(
+        f'broker.ib.market_data_type = "{kind}" is allowed on paper only ({where}): '
+        'use "live" or "frozen"'
+    )

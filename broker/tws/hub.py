@@ -39,6 +39,7 @@ from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.codec import Field
 from broker.tws.contracts import Instrument
+from broker.tws.entitlements import check_entitlement
 from broker.tws.faults import FaultState
 from broker.tws.feeds import AccountFeeds
 from broker.tws.history import PriceHistory
@@ -107,7 +108,14 @@ class TwsHub:
             commission_per_contract=settings.commission_per_contract,
             option_commission_min=settings.option_commission_min,
         )
-        self.market = MarketDataHub(settings.registry, settings.calendar, reference)
+        self.market = MarketDataHub(
+            settings.registry,
+            settings.calendar,
+            reference,
+            entitlement=check_entitlement(settings.entitlements),
+            max_lines=settings.max_market_data_lines,
+            delayed_lag_s=settings.delayed_lag_s,
+        )
         self.history = PriceHistory(
             settings.symbols, settings.calendar, anchor=settings.start, seed=settings.seed
         )
@@ -237,10 +245,17 @@ class TwsHub:
         self.market.outage = True
         self.broadcast(msg.error(msg.NO_REQ_ID, 1100))
 
-    def connectivity_restored(self, data_lost: bool) -> None:
-        """1102, or 1101 with every market-data subscription dropped; ticks resume."""
+    def server_link_broken(self) -> None:
+        """2110 to every client (TWS lost its server; IB restores it itself and then sends
+        1101/1102); ticks pause until ``connectivity_restored``."""
+        self.market.outage = True
+        self.broadcast(msg.error(msg.NO_REQ_ID, 2110))
+
+    def connectivity_restored(self, data_lost: bool, silent_loss: bool = False) -> None:
+        """1102, or 1101 with every market-data subscription dropped; ticks resume. With
+        ``silent_loss`` the subscriptions are dropped under a 1102."""
         self.market.outage = False
-        if data_lost:
+        if data_lost or silent_loss:
             self.market.drop_all()
         self.broadcast(msg.error(msg.NO_REQ_ID, 1101 if data_lost else 1102))
 

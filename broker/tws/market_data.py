@@ -25,6 +25,15 @@ from broker.sim.market import to_cents
 from broker.tws import messages as msg
 from broker.tws.codec import Field
 from broker.tws.contracts import Instrument, InstrumentRegistry
+from broker.tws.entitlements import (
+    DEFAULT_MAX_LINES,
+    DELAYED_LAG_S,
+    DelayLine,
+    Entitlement,
+    Grant,
+    delayed_fields,
+    grant,
+)
 
 __all__ = ["DailyStats", "MarketDataHub", "MarketState", "MessageSink", "StockBook"]
 
@@ -116,6 +125,10 @@ class _Subscription:
     sink: MessageSink
     req_id: int
     instrument: Instrument
+    delayed: bool = False  # ticks go out as their delayed types (66-76, 80-83, 88)
+
+    def send(self, fields: list[Field]) -> None:
+        self.sink.send(delayed_fields(fields) if self.delayed else fields)
 
 
 class MarketDataHub:
@@ -126,6 +139,10 @@ class MarketDataHub:
         calendar: gives the trading day a quote belongs to (daily statistics roll on it).
         reference_prices: each symbol's starting price, reported as the previous close until a
             session has closed.
+        entitlement: what the account may see (``broker.tws.entitlements``).
+        max_lines: concurrent streams allowed over every session (IB's default 100); the next
+            request gets error 101.
+        delayed_lag_s: how late a delayed stream's market is (simulated seconds).
     """
 
     def __init__(
@@ -133,6 +150,10 @@ class MarketDataHub:
         registry: InstrumentRegistry,
         calendar: TradingCalendar,
         reference_prices: Mapping[str, Decimal],
+        *,
+        entitlement: Entitlement = "live",
+        max_lines: int = DEFAULT_MAX_LINES,
+        delayed_lag_s: float = DELAYED_LAG_S,
     ) -> None:
         self._registry = registry
         self._calendar = calendar
@@ -142,7 +163,13 @@ class MarketDataHub:
         self._books: dict[int, MarketState] = {}
         self._subs: dict[tuple[int, int], _Subscription] = {}
         self.quoting = True  # False: no ticks are sent (fault: stop quoting)
+        # Symbols (a stock and its options) or option keys whose ticks are held back (fault).
+        self.silent: set[str] = set()
         self.outage = False  # True between a 1100 notice and its 1101/1102
+        self.entitlement: Entitlement = entitlement
+        self.max_lines = max_lines
+        self._requested: dict[int, int] = {}  # session id -> reqMarketDataType (default 1)
+        self._delay: DelayLine[MarketState] = DelayLine(delayed_lag_s)
         #: Called with the instrument of every streaming subscription that ends.
         self.on_release: Callable[[Instrument], None] | None = None
 
@@ -159,14 +186,56 @@ class MarketDataHub:
         self.publish(instrument.con_id, StockBook(quote=quote, stats=stats))
 
     def publish(self, con_id: int, book: MarketState) -> None:
-        """Make ``book`` the market of ``con_id`` and stream it to its subscribers."""
+        """Make ``book`` the market of ``con_id`` and stream it to its subscribers (a delayed
+        stream gets the market of ``delayed_lag_s`` ago)."""
         self._books[con_id] = book
+        when = _time_of(book)
+        if self.entitlement == "delayed" and when is not None:
+            self._delay.record(con_id, when, book)
         if not self.live:
             return
         for sub in list(self._subs.values()):
-            if sub.instrument.con_id == con_id:
-                for fields in book.ticks(sub.req_id, first=False):
-                    sub.sink.send(fields)
+            if sub.instrument.con_id == con_id and not self._silenced(sub.instrument):
+                shown = self._delayed(con_id, book) if sub.delayed else book
+                for fields in shown.ticks(sub.req_id, first=False):
+                    sub.send(fields)
+
+    def _delayed(self, con_id: int, book: MarketState) -> MarketState:
+        when = _time_of(book)
+        old = self._delay.as_of(con_id, when) if when is not None else None
+        return old if old is not None else book
+
+    def _silenced(self, instrument: Instrument) -> bool:
+        if not self.silent:
+            return False
+        return instrument.symbol in self.silent or instrument.contract().key in self.silent
+
+    # -- entitlements ----------------------------------------------------------------------------
+    def set_data_type(self, session_id: int, data_type: int) -> None:
+        """``reqMarketDataType`` (message 59): the type the session's next requests ask for."""
+        self._requested[session_id] = data_type
+
+    def set_entitlement(self, entitlement: Entitlement) -> None:
+        """Switch what the account may see; every open stream is granted again (a stream the
+        new entitlement refuses gets the refusal's error and ends)."""
+        self.entitlement = entitlement
+        for key, sub in list(self._subs.items()):
+            granted = grant(entitlement, self._requested.get(key[0], 1))
+            if granted.refused:
+                sub.sink.send(msg.error(sub.req_id, granted.error))
+                del self._subs[key]
+                self._released([sub])
+            elif granted.delayed != sub.delayed:
+                self._announce(sub.sink, sub.req_id, granted)
+                self._subs[key] = _Subscription(
+                    sub.sink, sub.req_id, sub.instrument, granted.delayed
+                )
+
+    @staticmethod
+    def _announce(sink: MessageSink, req_id: int, granted: Grant) -> None:
+        sink.send(msg.market_data_type(req_id, granted.data_type))
+        if granted.notice:
+            sink.send(msg.error(req_id, granted.notice))
 
     def has_book(self, con_id: int) -> bool:
         return con_id in self._books
@@ -181,24 +250,38 @@ class MarketDataHub:
 
     def subscribe(
         self, sink: MessageSink, req_id: int, instrument: Instrument, *, snapshot: bool
-    ) -> None:
-        """Answer ``reqMktData``: market data type and tick parameters, the current ticks (when
-        quoting), then ``tickSnapshotEnd`` for a snapshot or a stream from here on."""
-        sink.send(msg.market_data_type(req_id, 1))
+    ) -> bool:
+        """Answer ``reqMktData``: refused with the entitlement's error (354, 10089, 10168) or,
+        beyond ``max_lines`` streams, 101; else market data type (and 10167 when delayed) and
+        tick parameters, the current ticks (when quoting), then ``tickSnapshotEnd`` for a
+        snapshot or a stream from here on. False when refused."""
+        granted = grant(self.entitlement, self._requested.get(sink.session_id, 1))
+        if granted.refused:
+            sink.send(msg.error(req_id, granted.error))
+            return False
+        if not snapshot and len(self._subs) >= self.max_lines:
+            sink.send(msg.error(req_id, 101))
+            return False
+        sub = _Subscription(sink, req_id, instrument, granted.delayed)
+        self._announce(sink, req_id, granted)
         sink.send(msg.tick_req_params(req_id, instrument.min_tick))
         book = self._books.get(instrument.con_id)
-        if book is not None and self.live:
+        if book is not None and granted.delayed:
+            book = self._delayed(instrument.con_id, book)
+        quoting = self.live and not self._silenced(instrument)
+        if book is not None and quoting:
             for fields in book.ticks(req_id, first=True):
-                sink.send(fields)
-        elif self.live:  # no quote yet (before the open): the previous close only
+                sub.send(fields)
+        elif quoting:  # no quote yet (before the open): the previous close only
             stats = self._stats.get(instrument.con_id)
             close = stats.close if stats is not None else None
             if close is not None:
-                sink.send(msg.tick_price(req_id, _CLOSE, close, 0))
+                sub.send(msg.tick_price(req_id, _CLOSE, close, 0))
         if snapshot:
             sink.send(msg.tick_snapshot_end(req_id))
-            return
-        self._subs[(sink.session_id, req_id)] = _Subscription(sink, req_id, instrument)
+            return True
+        self._subs[(sink.session_id, req_id)] = sub
+        return True
 
     def cancel(self, session_id: int, req_id: int) -> None:
         """``cancelMktData``: stop the stream (no answer; unknown ids are ignored)."""
@@ -208,6 +291,7 @@ class MarketDataHub:
 
     def drop_session(self, session_id: int) -> None:
         """Forget every subscription of a closed session."""
+        self._requested.pop(session_id, None)
         self._released([self._subs.pop(k) for k in [k for k in self._subs if k[0] == session_id]])
 
     def drop_all(self) -> int:
@@ -232,3 +316,9 @@ class MarketDataHub:
         """The time of the latest quote seen, None before the first."""
         times = [b.quote.time for b in self._books.values() if isinstance(b, StockBook)]
         return max(times) if times else None
+
+
+def _time_of(book: MarketState) -> datetime | None:
+    """The simulated time of a book's quote (stock and option books carry one)."""
+    quote = getattr(book, "quote", None)
+    return quote.time if isinstance(quote, Quote) else None

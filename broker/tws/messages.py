@@ -61,6 +61,7 @@ NO_REQ_ID = -1
 #: The texts TWS uses for the codes this server sends (clients key on the number only).
 ERROR_TEXTS: dict[int, str] = {
     100: "Max rate of messages per second has been exceeded.",
+    101: "Max number of tickers has been reached.",
     103: "Duplicate order id",
     104: "Can't modify a filled order.",
     105: "Order being modified does not match the original order.",
@@ -74,9 +75,15 @@ ERROR_TEXTS: dict[int, str] = {
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
+    2110: "Connectivity between Trader Workstation and server is broken. It will be restored "
+    "automatically.",
     2104: "Market data farm connection is OK:usfarm",
     2106: "HMDS data farm connection is OK:ushmds",
     2158: "Sec-def data farm connection is OK:secdefnj",
+    10089: "Requested market data requires additional subscription for API. See link in "
+    "'Market Data Connections' dialog for more details.Delayed market data is available.",
+    10167: "Requested market data is not subscribed. Displaying delayed market data.",
+    10168: "Requested market data is not subscribed. Delayed market data is not enabled.",
     10147: "OrderId {order_id} that needs to be cancelled is not found.",
     10148: "OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {state}.",
     10349: "Order TIF was set to DAY based on order preset.",

@@ -47,7 +47,7 @@ _REQ_ID_INDEX = {
 #: Requests the simulator does not serve: message id -> error code sent with the request id.
 _UNSUPPORTED = {20: 162, 87: 162, 88: 162, 96: 162, 10: 354, 50: 354, 97: 354, 52: 354, 22: 354}
 #: Requests that need no answer.
-_IGNORED = frozenset({11, 14, 15, 23, 25, 51, 53, 59, 71, 89, 90, 98})
+_IGNORED = frozenset({11, 14, 15, 23, 25, 51, 53, 71, 89, 90, 98})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,7 @@ class RequestRouter:
             17: self._req_managed_accounts,
             49: self._req_current_time,
             58: self._req_global_cancel,
+            59: self._req_market_data_type,
             61: self._req_positions,
             62: self._req_account_summary,
             63: self._cancel_account_summary,
@@ -275,7 +276,17 @@ class RequestRouter:
         if quote is not None and not self._s.market.has_book(instrument.con_id):
             und = self._s.market.stock_mid(instrument.symbol)
             self._s.market.publish(instrument.con_id, OptionBook(quote, und))
-        self._s.market.subscribe(session, req_id, instrument, snapshot=snapshot)
+        served = self._s.market.subscribe(session, req_id, instrument, snapshot=snapshot)
+        if not served and not snapshot and known is not None:  # refused: no stream to feed
+            options.source.unsubscribe_quotes([known[1]])
+
+    def _req_market_data_type(self, session: ClientSession, r: FieldReader) -> None:
+        r.skip()  # version
+        data_type = r.integer()
+        if data_type not in (1, 2, 3, 4):
+            session.send(msg.error(msg.NO_REQ_ID, 321, f"Invalid market data type {data_type}"))
+            return
+        self._s.market.set_data_type(session.session_id, data_type)
 
     def _cancel_mkt_data(self, session: ClientSession, r: FieldReader) -> None:
         r.skip()

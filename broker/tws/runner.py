@@ -2,6 +2,7 @@
 
     tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N] [--start ISO-8601]
             [--config PATH] [--allow-remote] [--state FILE | --no-state] [--scenario FILE]
+            [--entitlements live|delayed|none] [--max-market-data-lines N]
 
 Symbols, spreads, volatilities, cash, commissions and margins come from the config's ``[sim]``
 section; session hours, holidays and the time zone from ``[engine]``. ``run_tws_sim`` runs on
@@ -31,6 +32,7 @@ from loguru import logger
 from actors.calendar import TradingCalendar
 from actors.config import ConfigError, EngineConfig, load_config
 from actors.engine_build import option_spec, sim_symbols
+from broker.tws.entitlements import DEFAULT_MAX_LINES, ENTITLEMENTS
 from broker.tws.scenario import ScenarioError, load_scenario
 from broker.tws.server import TwsSimServer
 from broker.tws.state_codec import StateError
@@ -71,6 +73,19 @@ def add_tws_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         "--no-state", action="store_true", help="no state file: a fresh account every run"
     )
     parser.add_argument("--scenario", help="a TOML file of faults at simulated times (a drill)")
+    parser.add_argument(
+        "--entitlements",
+        choices=ENTITLEMENTS,
+        default="live",
+        help="the account's market data: live, delayed only (paper without subscriptions: "
+        "10089 for live requests, ticks 66-68 for delayed) or none (354/10168)",
+    )
+    parser.add_argument(
+        "--max-market-data-lines",
+        type=int,
+        default=DEFAULT_MAX_LINES,
+        help=f"concurrent market-data lines (default {DEFAULT_MAX_LINES}, IB's); error 101 beyond",
+    )
     return parser
 
 
@@ -94,6 +109,8 @@ def server_from_config(
     start: datetime | None = None,
     allow_remote: bool = False,
     state_file: Path | None = None,
+    entitlements: str = "live",
+    max_market_data_lines: int = DEFAULT_MAX_LINES,
 ) -> TwsSimServer:
     """A (not yet started) server for an engine config's ``[sim]`` and ``[engine]`` sections.
 
@@ -131,6 +148,8 @@ def server_from_config(
         commission_per_contract=sim.options.commission_per_contract,
         option_commission_min=sim.options.commission_min,
         option_spec=option_spec(sim.options),
+        entitlements=entitlements,
+        max_market_data_lines=max_market_data_lines,
     )
 
 
@@ -181,6 +200,8 @@ def run_tws_sim(
             start=start,
             allow_remote=getattr(args, "allow_remote", False),
             state_file=state_path(args),
+            entitlements=getattr(args, "entitlements", "live"),
+            max_market_data_lines=getattr(args, "max_market_data_lines", DEFAULT_MAX_LINES),
         )
         if getattr(args, "scenario", None):
             server.schedule_faults(

@@ -34,6 +34,7 @@ from broker.sim import SimBroker, SimSymbol
 from broker.tws import messages as msg
 from broker.tws.contracts import InstrumentRegistry
 from broker.tws.drill_book import DrillBook, FiredFault
+from broker.tws.entitlements import check_entitlement
 from broker.tws.faults import DEFAULT_REJECT_REASON, FaultState
 from broker.tws.hub import TwsHub
 from broker.tws.scenario import ScenarioFault
@@ -69,7 +70,8 @@ class TwsSimServer:
             margins, init_margin_pct, drift_annual, industries, account_push_interval_s (180:
             TWS's cadence), pnl_push_interval_s, primary_exchange,
             primary_exchanges (per-symbol listing overrides),
-            commission_per_contract, option_commission_min, option_spec).
+            commission_per_contract, option_commission_min, option_spec, entitlements,
+            max_market_data_lines).
 
     Raises:
         ValueError: a remote host without ``allow_remote``, or invalid settings.
@@ -299,16 +301,22 @@ class TwsSimServer:
         """Send 1100 to every client and stop the ticks until connectivity is restored."""
         self._call(lambda: self._hub_or_fail().connectivity_lost())
 
-    def connectivity_restored(self, *, data_lost: bool = False) -> None:
+    def connectivity_restored(self, *, data_lost: bool = False, silent_loss: bool = False) -> None:
         """Send 1102 (data maintained) or 1101 (data lost: every market-data subscription is
-        dropped and must be requested again) and resume the ticks."""
-        self._call(lambda: self._hub_or_fail().connectivity_restored(data_lost))
+        dropped and must be requested again) and resume the ticks. ``silent_loss``: 1102, yet
+        every subscription is gone (data that does not come back after the nightly reset,
+        IbcAlpha/IBC#143): only a client that requests again gets ticks."""
+        self._call(lambda: self._hub_or_fail().connectivity_restored(data_lost, silent_loss))
 
     def simulate_outage(self, duration_s: float, *, data_lost: bool = False) -> None:
         """1100 now, then 1101/1102 after ``duration_s`` wall seconds."""
         self.connectivity_lost()
         loop, hub = self._loop_or_fail(), self._hub_or_fail()
-        loop.call_soon_threadsafe(loop.call_later, duration_s, hub.connectivity_restored, data_lost)
+
+        def restore() -> None:
+            hub.connectivity_restored(data_lost)
+
+        loop.call_soon_threadsafe(loop.call_later, duration_s, restore)
 
     def reject_next_order(
         self, reason: str = DEFAULT_REJECT_REASON, *, code: int = 201, send_status: bool = True
@@ -370,12 +378,50 @@ class TwsSimServer:
         assert self._broker is not None, "start() first"
         return self._broker.assign_early(symbol)
 
-    def stop_quotes(self) -> None:
-        """No more ticks to any subscriber (the market keeps moving and matching)."""
-        self._call(lambda: setattr(self._hub_or_fail().market, "quoting", False))
+    def stop_quotes(self, symbol: str | None = None) -> None:
+        """No more ticks (the market keeps moving and matching): for every contract, or only
+        for ``symbol`` (a stock symbol: the stock and its options; or one option's contract
+        key, ``"AAPL 20260116 P 150"``). Quotes stay silent across 1100/1101/1102 until
+        ``resume_quotes`` (IbcAlpha/IBC#143: data that does not come back after the nightly
+        reset)."""
 
-    def resume_quotes(self) -> None:
-        self._call(lambda: setattr(self._hub_or_fail().market, "quoting", True))
+        def stop() -> None:
+            market = self._hub_or_fail().market
+            if symbol is None:
+                market.quoting = False
+            else:
+                market.silent.add(symbol)
+
+        self._call(stop)
+
+    def resume_quotes(self, symbol: str | None = None) -> None:
+        """Ticks again: for everything (``None`` also clears every per-symbol stop), or for
+        ``symbol`` only."""
+
+        def resume() -> None:
+            market = self._hub_or_fail().market
+            if symbol is None:
+                market.quoting = True
+                market.silent.clear()
+            else:
+                market.silent.discard(symbol)
+
+        self._call(resume)
+
+    def set_entitlements(self, mode: str) -> None:
+        """Switch the account's market-data entitlements (live, delayed, none); open streams
+        are granted again (see ``broker.tws.entitlements``).
+
+        Raises:
+            ValueError: an unknown mode.
+        """
+        entitlement = check_entitlement(mode)
+        self._call(lambda: self._hub_or_fail().market.set_entitlement(entitlement))
+
+    def server_link_broken(self) -> None:
+        """Send 2110 (TWS lost its link to IB's servers) to every client and pause the ticks
+        until ``connectivity_restored``."""
+        self._call(lambda: self._hub_or_fail().server_link_broken())
 
     def reject_working_order(
         self,

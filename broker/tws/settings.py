@@ -13,6 +13,7 @@ from actors.calendar import TradingCalendar
 from broker.sim import SimSymbol
 from broker.sim.chains import OptionSpec
 from broker.tws.contracts import InstrumentRegistry
+from broker.tws.entitlements import DEFAULT_MAX_LINES, DELAYED_LAG_S, check_entitlement
 
 __all__ = ["DEFAULT_ACCOUNT", "TwsSimSettings", "check_host"]
 
@@ -78,6 +79,10 @@ class TwsSimSettings:
     # Expired options are settled overnight (at this local time the morning after the
     # expiration day), as IB processes them; None settles them at the close.
     settlement_time: time | None = time(2, 30)
+    # What the account may see: live | delayed | none (broker/tws/entitlements.py).
+    entitlements: str = "live"
+    max_market_data_lines: int = DEFAULT_MAX_LINES  # IB's default; error 101 beyond
+    delayed_lag_s: float = DELAYED_LAG_S  # how late delayed streams are (simulated seconds)
     registry: InstrumentRegistry = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +100,13 @@ class TwsSimSettings:
             raise ValueError("pnl_push_interval_s must be > 0")
         if not 0 <= self.init_margin_pct <= 100:
             raise ValueError(f"init_margin_pct must be 0..100 (got {self.init_margin_pct})")
+        check_entitlement(self.entitlements)
+        if self.max_market_data_lines < 1:
+            raise ValueError(
+                f"max_market_data_lines must be >= 1 (got {self.max_market_data_lines})"
+            )
+        if self.delayed_lag_s < 0:
+            raise ValueError(f"delayed_lag_s must be >= 0 (got {self.delayed_lag_s})")
         if self.start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if not self.account or "," in self.account:

@@ -128,6 +128,10 @@ SPEC_DEFAULTS: dict[str, Any] = {
             "stale_data_s": 60.0,
             "ack_timeout_s": 30.0,
             "dry_run": False,
+            "market_data_type": "live",
+            "market_data_lines": 100,
+            "relogin_after_s": 600.0,
+            "relogin_after_attempts": 8,
         },
     },
     "sim": {
@@ -192,6 +196,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "profit_target_pct": 3.0,
         "max_holding_min": 120,
         "exit_before_close_min": 5,
+        "stale_mark_s": 120.0,
         "options": {
             "profit_take_pct": 50.0,
             "stop_loss_multiple": 3.0,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from ib_async import OptionChain, Ticker
 
 from broker.base import Contract, Quote
+from broker.ib.data_health import data_type_of
 from broker.ib.parsing.contracts import parse_expiry, plain_strike
 
 __all__ = ["ChainWindow", "chain_contracts", "quote_from_ticker"]
@@ -36,7 +37,9 @@ def _size(value: float | None) -> int:
 def quote_from_ticker(ticker: Ticker, contract: Contract, *, time: datetime) -> Quote | None:
     """The quote a ticker shows now, stamped ``time`` (when it was received: TWS sends no
     exchange time for bid/ask). None until there is a two-sided market (bid > 0, ask >= bid).
-    Options carry IV, greeks (per share, IB's model) and open interest when IB sent them."""
+    Options carry IV, greeks (per share, IB's model) and open interest when IB sent them. The
+    data type is IB's ``marketDataType`` (message 58; ib_async already folds the delayed ticks
+    66-68 and 80-83 into bid/ask/last and ``modelGreeks``)."""
     bid, ask = _finite(ticker.bid), _finite(ticker.ask)
     if bid is None or ask is None or bid <= 0 or ask < bid:
         return None
@@ -75,6 +78,7 @@ def quote_from_ticker(ticker: Ticker, contract: Contract, *, time: datetime) -> 
         theta=theta,
         vega=vega,
         open_interest=open_interest,
+        data_type=data_type_of(ticker.marketDataType),
     )
 
 

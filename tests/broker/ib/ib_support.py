@@ -65,7 +65,7 @@ def wait_until(predicate: Callable[[], T], timeout_s: float = WAIT_S, what: str 
 def make_server(**options: Any) -> TwsSimServer:
     server = TwsSimServer(
         "127.0.0.1",
-        0,
+        options.pop("port", 0),
         symbols=options.pop("symbols", SYMBOLS),
         seed=options.pop("seed", 7),
         start=options.pop("start", START),
