@@ -1,6 +1,7 @@
 """Every fault kind under a trading engine on ``--broker ib``: the shipped scenario
 ``broker/tws/scenarios/every_fault.toml`` runs on an in-process tws-sim while a stock VA trades an
-MA cross on 10-second bars (with protective stops) and a naked-put VA sells AAPL puts. All along,
+MA cross on 10-second bars (with protective stops), an inbox VA holds 100 XOM (the oldest working
+stop, which the scenario makes Inactive) and a naked-put VA sells AAPL puts. All along,
 a watcher reads what IB holds and records every stock position without a working protective stop
 beyond a short grace; at the end the ledger equals IB (positions, executions, working orders),
 no order of ours is left PENDING_SUBMIT and every fault fired and hit something.
@@ -12,6 +13,7 @@ wall seconds) is then a few simulated minutes, well before the early assignment 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -68,6 +70,13 @@ spread_bps = 1.0
 sector = "Financials"
 display_size = 5000
 
+[sim.symbols.XOM]
+price = 110.0
+volatility = 0.20
+spread_bps = 1.0
+sector = "Energy"
+display_size = 5000
+
 [risk]
 max_trades_per_day = 400
 max_concurrent_positions = 10
@@ -85,6 +94,25 @@ max_option_spread_pct = 50.0
 [orders]
 entry_type = "LMT"
 stop_loss_pct = 2.0
+
+[inbox]
+enabled = true
+path = "{inbox}"
+poll_interval_s = 1.0
+
+[[accounts]]
+id = "held"
+capital = 200000
+universe = ["XOM"]
+[accounts.strategy]
+kind = "external"
+[accounts.limits]
+risk_per_trade_pct = 1.0
+max_position_pct = 25.0
+max_open_positions = 1
+max_drawdown_pct = 50.0
+cooldown_losses = 50
+cooldown_s = 5.0
 
 [[accounts]]
 id = "stocks"
@@ -208,6 +236,24 @@ class Watcher:
         return covered < abs(quantity)
 
 
+def hold_xom(server: TwsSimServer, inbox: Path) -> None:
+    """The ``held`` VA buys 100 XOM through the inbox at a marketable limit and holds it (its
+    2 % stop is about ten standard deviations of XOM's 40 simulated minutes away): a stock
+    position through every fault, and the oldest working stop, the one ``order_inactive``
+    with ``order_id = 0`` pulls."""
+    quote = server.last_quote("XOM")
+    assert quote is not None
+    line = {
+        "id": "in-xom",
+        "va": "held",
+        "symbol": "XOM",
+        "side": "BUY",
+        "quantity": 100,
+        "limit_price": round(quote.ask + 0.3, 2),
+    }
+    inbox.write_text(json.dumps(line) + "\n", encoding="utf-8")
+
+
 def broker_executions(server: TwsSimServer) -> dict[str, str]:
     """execId base (before its last period) -> orderRef, of our client's executions at IB."""
 
@@ -238,7 +284,8 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
     missing = supported - {f.kind for f in faults}
     assert not missing, f"{SCENARIO.name} lacks fault kinds this tws-sim supports: {missing}"
 
-    config = parse_config(CONFIG, source="every_fault.toml")
+    inbox = tmp_path / "signals.jsonl"
+    config = parse_config(CONFIG.replace("{inbox}", inbox.as_posix()), source="every_fault.toml")
     tws = server_from_config(config, port=0, speed=SPEED, start=TUESDAY_10)
     engine_servers.append(tws)
     tws.schedule_faults(faults)
@@ -253,6 +300,7 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
         engine = Engine(config, run, broker=broker, gate=gate)
         engines.append(engine)
         engine.start()
+        hold_xom(tws, inbox)
         last_due = max(f.due for f in faults)
         wait_until(
             lambda: len(tws.fired_faults()) == len(faults),
@@ -269,6 +317,8 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
     outcomes = {f.kind: f.outcome for f in fired}
     assert not [f.detail for f in fired if f.outcome.startswith("error")], outcomes
     assert outcomes["order_inactive"] == "True", "no working stop was made Inactive"
+    xom_stop = engine.ledger.order("in-xom.stop")
+    assert xom_stop is not None and xom_stop.status is OrderStatus.INACTIVE
     assert int(outcomes["assign_early"]) >= 1, "no short AAPL put was held to assign"
     assert int(outcomes["drop_connection"]) >= 1
 
@@ -278,9 +328,13 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
 
     def agree() -> bool:
         positions, refs = ib_state(tws)
-        working = {o.id for o in engine.ledger.orders() if o.status.is_working}
-        return ledger_positions(engine) == positions and working == refs
+        orders = engine.ledger.orders()
+        working = {o.id for o in orders if o.status.is_working}
+        settled = not [o for o in orders if o.status is OrderStatus.PENDING_SUBMIT]
+        return settled and ledger_positions(engine) == positions and working == refs
 
+    # Bounded: an order placed just before the halt (a reconnect's protective stop) is
+    # PENDING_SUBMIT for the few ms until IB acknowledges it; none may stay so.
     wait_until(agree, timeout_s=15, what="ledger positions and working orders == IB's")
     at_ib = broker_executions(tws)
     booked = {e.exec_id.rsplit(".", 1)[0] for e in engine.ledger.executions()}
