@@ -95,6 +95,11 @@ max_option_spread_pct = 50.0
 entry_type = "LMT"
 stop_loss_pct = 2.0
 
+[exits.options]
+# The put is held until the early assignment: no profit take or stop buys it back first.
+profit_take_pct = 99
+stop_loss_multiple = 50
+
 [inbox]
 enabled = true
 path = "{inbox}"
@@ -148,8 +153,8 @@ max_margin_pct = 40.0
 max_contracts = 2
 scan_interval_s = 60.0
 retry_after_reject_s = 60.0
-reprice_interval_s = 30.0
-reprice_steps = 4
+reprice_interval_s = 20.0
+reprice_steps = 2
 [accounts.limits]
 risk_per_trade_pct = 1.0
 max_position_pct = 25.0
@@ -300,7 +305,20 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
         engine = Engine(config, run, broker=broker, gate=gate)
         engines.append(engine)
         engine.start()
+        wait_until(
+            lambda: any(e.kind == "reconciled" for e in engine.ledger.risk_events()),
+            timeout_s=10,
+            what="the startup reconciliation (the gate opens after it)",
+        )
         hold_xom(tws, inbox)
+        wait_until(
+            lambda: (
+                (stop := engine.ledger.order("in-xom.stop")) is not None
+                and stop.status is OrderStatus.SUBMITTED
+            ),
+            timeout_s=10,
+            what="XOM bought and its stop working",
+        )
         last_due = max(f.due for f in faults)
         wait_until(
             lambda: len(tws.fired_faults()) == len(faults),
