@@ -249,7 +249,8 @@ class OptionTrading(SignalHandling):
 
     # -- assignment --------------------------------------------------------------------------
     def _options_on_fill(self, fill: Fill) -> None:
-        """Remember stock delivered by an assignment, to close it at the next open."""
+        """Remember stock delivered by an assignment, to close it at the next quote of an open
+        market (while the gate lets exits pass)."""
         spec = self.account.strategy
         if (
             fill.purpose is Purpose.ASSIGNMENT
@@ -263,6 +264,8 @@ class OptionTrading(SignalHandling):
         self._sync_option_subscriptions()
 
     def _close_assigned(self, by_key: dict[str, Quote], now: datetime) -> None:
+        if not self.ctx.gate.allows(reduce_only=True):
+            return  # disconnected or halted: kept for a quote once exits may pass again
         for key in sorted(self._assigned):
             quote = by_key.get(key)
             if quote is None or not self.ctx.calendar.is_open(quote.time):
@@ -313,8 +316,12 @@ class OptionTrading(SignalHandling):
         return False
 
     def _exit_finished(self, order_id: str, contract_key: str) -> None:
-        """A working exit ended: send the request that was waiting to replace it."""
-        self._exit_reasons.pop(order_id, None)
+        """A working exit ended: send the request that was waiting to replace it. An
+        assignment's close that ended (refused, or unfilled at the broker) with stock still held
+        is tried again at the next quote: that stock has no protective stop."""
+        reason = self._exit_reasons.pop(order_id, None)
+        if reason == "assignment" and self.vabook.position(contract_key) != 0:
+            self._assigned.add(contract_key)
         request = self._replacing.pop(contract_key, None)
         if request is not None and contract_key not in self.vabook.working_exits.values():
             self._on_exit_request(request)

@@ -243,8 +243,10 @@ class OrderDesk:
         return True
 
     def make_inactive(self, order_id: int, client_id: int | None = None) -> bool:
-        """Fault: pull a live order from the market and report it ``Inactive``."""
-        record = self.find(order_id, client_id)
+        """Fault: pull a live order from the market and report it ``Inactive``. ``order_id`` 0
+        picks the oldest working stop order (STP, STP LMT) of ``client_id`` (or of any client):
+        a scenario file cannot know the ids a client will use."""
+        record = self.find(order_id, client_id) if order_id else self._oldest_stop(client_id)
         if record is None or record.done:
             return False
         if record.transmitted and record.sim_id is not None:
@@ -253,6 +255,14 @@ class OrderDesk:
         else:
             self._finish(record, "Inactive")
         return True
+
+    def _oldest_stop(self, client_id: int | None) -> TwsOrder | None:
+        stops = [
+            o
+            for o in self.open_orders(client_id)
+            if o.spec.order_type in ("STP", "STP LMT") and o.transmitted and o.status == "Submitted"
+        ]
+        return stops[0] if stops else None
 
     # -- simulator events ------------------------------------------------------------------------
     def on_status(self, event: OrderStatusEvent) -> None:

@@ -163,7 +163,14 @@ KINDS: Mapping[str, FaultKind] = {
     "order_inactive": FaultKind(
         "make_order_inactive",
         (
-            FieldSpec("order_id", "int", True, True, doc="the client's order id"),
+            FieldSpec(
+                "order_id",
+                "int",
+                True,
+                True,
+                minimum=0,
+                doc="the client's order id (0: the oldest working stop order)",
+            ),
             FieldSpec("client_id", "int", doc="the client (default: any)"),
         ),
         "pull a live order and report it Inactive",

@@ -41,6 +41,7 @@ from broker.tws.scenario import ScenarioFault
 from broker.tws.settings import TwsSimSettings, check_host
 from broker.tws.state import StateKeeper, capture, load_state, restore
 from broker.tws.state_codec import SavedState
+from broker.tws.views import AccountView, account_view
 
 __all__ = ["TwsSimServer"]
 
@@ -283,6 +284,11 @@ class TwsSimServer:
         assert self._broker is not None, "start() first"
         return self._broker.last_quote(symbol)
 
+    def account_view(self) -> AccountView:
+        """What IB holds now (positions and working orders, ``broker.tws.views``), read on the
+        loop thread; readable while a nightly reset pauses the listener."""
+        return self._call(lambda: account_view(self._hub_or_fail()))
+
     def connected_client_ids(self) -> list[int]:
         """Client ids of the sessions past ``startApi``."""
         return self._call(lambda: self._hub_or_fail().client_ids())
@@ -439,7 +445,8 @@ class TwsSimServer:
 
     def make_order_inactive(self, order_id: int, *, client_id: int | None = None) -> bool:
         """Pull a live order from the market and report it ``Inactive``; False if no such live
-        order. The client may modify it (resubmitted) or cancel it."""
+        order. ``order_id`` 0: the oldest working stop order (of ``client_id``). The client may
+        modify it (resubmitted) or cancel it."""
         return self._call(lambda: self._hub_or_fail().desk.make_inactive(order_id, client_id))
 
     def send_order_notice(

@@ -111,6 +111,10 @@ send_status = false
             '[[fault]]\nafter = "1m"\nkind = "set_entitlements"\nmode = "free"\n',
             "drill.toml:4: fault 1 (set_entitlements): mode: must be one of live, delayed, none",
         ),
+        (
+            '[[fault]]\nafter = "1m"\nkind = "order_inactive"\norder_id = -1\n',
+            "drill.toml:4: fault 1 (order_inactive): order_id: must be >= 0 (got -1)",
+        ),
         ('[[fault]\nkind = "x"\n', "drill.toml: invalid TOML"),
         ('[faults]\nkind = "x"\n', "drill.toml:1: faults: unknown top-level key"),
     ],
