@@ -383,6 +383,9 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
     purposes = {o.id: o.purpose for o in orders}
     traded = [e for e in executions if purposes[e.order_id] in ("entry", "stop", "exit")]
     assert all(e.commission > 0 for e in traded), "a commission lost (the late one?)"
+    # The account's live data taken away (10089 for every live request): one clear event.
+    entitlement = [e for e in engine.ledger.risk_events() if e.kind == "market_data"]
+    assert len(entitlement) == 1 and "10089" in entitlement[0].reason, entitlement
 
     logger.info(
         f"every-fault drill: {time.monotonic() - began:.0f} s wall, {len(orders)} orders, "
