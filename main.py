@@ -7,8 +7,11 @@
     python main.py report [--config PATH] [--db URL] [--json]
     python main.py tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N]
                            [--start ISO-8601] [--config PATH]
+    python main.py validate [--config PATH] [--days N] [--speed N] [--seed N] [--db URL]
+                            [--min-trades N] [--out FILE.md] [--json]
 
-Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure.
+Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
+failed check).
 """
 
 from __future__ import annotations
@@ -76,6 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", default="config.toml")
     report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
     report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+    validate = sub.add_parser(
+        "validate",
+        help="the naked-put VAs over the IB API against tws-sim, with drills; a report",
+    )
+    validate.add_argument("--config", default="config.toml")
+    validate.add_argument("--days", type=int, default=12, help="simulated trading days")
+    validate.add_argument("--speed", type=float, default=300.0, help="simulated x real time")
+    validate.add_argument("--seed", type=int, help="market seed (default: sim.seed)")
+    validate.add_argument(
+        "--db", default="sqlite:///data/validation.db", help="the run's ledger (a fresh one)"
+    )
+    validate.add_argument("--min-trades", type=int, default=20, help="closed option trades")
+    validate.add_argument("--out", help="also write the Markdown report to this file")
+    validate.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     from broker.tws.runner import add_tws_sim_arguments  # noqa: PLC0415 - light: no ib_async
 
@@ -351,6 +369,75 @@ def cmd_tws_sim(args: argparse.Namespace) -> int:
     return run_tws_sim(args)
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from actors.config_errors import ConfigError  # noqa: PLC0415
+    from actors.validation import (  # noqa: PLC0415
+        ValidationOptions,
+        format_markdown,
+        run_validation,
+    )
+
+    try:
+        _check_validate_args(args)
+    except UsageError as err:
+        print(f"validate: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from actors.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+
+    given = sys.argv[1:] if sys.argv[1:2] == ["validate"] else ["validate"]
+    options = ValidationOptions(
+        config_path=args.config,
+        days=args.days,
+        speed=args.speed,
+        seed=args.seed,
+        database_url=args.db,
+        min_trades=args.min_trades,
+        command="python main.py " + " ".join(given),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    setup_logging("logs/validation", console=False, level="INFO")
+    try:
+        result = run_validation(options)
+    except ConfigError as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        shutdown_logging()
+    markdown = format_markdown(result)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            out.write(markdown)
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(markdown, end="")
+    return 0 if result["passed"] else 1
+
+
+def _check_validate_args(args: argparse.Namespace) -> None:
+    if not 1 <= args.days <= 60:
+        raise UsageError(f"--days: must be 1 to 60 (got {args.days})")
+    if not 1 <= args.speed <= 2000:
+        raise UsageError(f"--speed: must be 1 to 2000 (got {args.speed:g})")
+    if args.min_trades < 0:
+        raise UsageError(f"--min-trades: must be >= 0 (got {args.min_trades})")
+    _fresh_database(args.db)
+
+
+def _fresh_database(url: str) -> None:
+    """The validation writes a ledger of its own: refuse one that already has a file."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        path = url[len(prefix) :]
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            raise UsageError(f"--db: {path} exists; the validation needs a fresh ledger")
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
@@ -358,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         "check-config": cmd_check_config,
         "report": cmd_report,
         "tws-sim": cmd_tws_sim,
+        "validate": cmd_validate,
     }
     return handlers[args.command](args)
 

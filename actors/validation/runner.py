@@ -1,0 +1,423 @@
+"""``main.py validate``: the engine over ``--broker ib`` against an in-process simulated TWS,
+with drills, for a number of simulated trading days; then the ledger is compared with what IB
+says and a report is written.
+
+Threads: ``run_validation`` runs on the caller's thread and blocks until the run is over; it
+polls the simulated TWS's clock every 0.25 wall seconds and runs the drills from there (the
+engine's actors and the server's loop run on their own threads). The broker view is read
+through a second API client on the caller's thread (``broker_view``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.config import EngineConfig
+from actors.config_errors import ConfigError, one_line
+from actors.engine import Engine, RunOptions
+from actors.messages import EngineEvent, OrderSnapshot, Purpose, RiskStatus, TradingState
+from actors.validation.broker_view import read_broker_view, working_order_refs
+from actors.validation.report import (
+    BreakerDrill,
+    Comparison,
+    FaultOutcome,
+    HaltDrill,
+    RunFacts,
+    build_validation,
+)
+from actors.validation.setup import HorizonOverrides, ValidationSetup, validation_config
+from broker.base import GateState, OrderStatus, TradingGate
+from broker.ib import IBBroker, IbOptions
+from broker.tws import TwsSimServer, server_from_config
+from db.report import build_report
+
+__all__ = ["ValidationOptions", "run_validation"]
+
+_POLL_S = 0.25
+_DRILL_WAIT_S = 5.0
+#: A second API client for the broker's view (never the engine's client id).
+_VIEW_CLIENT_ID = 901
+_TICK_REJECTION = re.compile(r"\b110\b")
+#: How long after a fault the engine's events count as its answer (clock time).
+_ANSWER_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationOptions:
+    """The run's size and knobs (``main.py validate`` flags)."""
+
+    config_path: str = "config.toml"
+    days: int = 12
+    speed: float = 300.0
+    seed: int | None = None
+    start: datetime | None = None  # default: the Monday open before the latest session
+    database_url: str = "sqlite:///data/validation.db"
+    min_trades: int = 20
+    crash_pct: float = 25.0
+    client_id: int = 17
+    wall_limit_s: float = 28 * 60.0
+    horizon: HorizonOverrides = field(default_factory=HorizonOverrides)
+    command: str = "python main.py validate"
+    progress: Callable[[str], None] = field(default=lambda _line: None)
+
+
+class _Events:
+    """The engine's events (bus callback, any thread), kept for the fault answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.items: list[EngineEvent] = []
+
+    def __call__(self, item: object) -> None:
+        if isinstance(item, EngineEvent) and item.kind in ("risk", "reject", "info"):
+            with self._lock:
+                self.items.append(item)
+
+    def after(self, moment: datetime, window: timedelta) -> tuple[str, ...]:
+        with self._lock:
+            found = [e for e in self.items if moment <= e.time <= moment + window]
+        return tuple(f"{e.time:%H:%M:%S} {e.kind}: {e.text}" for e in found[:6])
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    source = one_line(path)
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError([f"{source}: file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{source}: cannot read file: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+
+
+def _governor(engine: Engine) -> RiskStatus | None:
+    try:
+        status = engine.ask_snapshot("governor", timeout_s=2.0)
+    except (pykka.Timeout, pykka.ActorDeadError):  # busy or restarting: asked again later
+        return None
+    return status if isinstance(status, RiskStatus) else None
+
+
+def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> float | None:
+    """Wall milliseconds until ``predicate`` held (polled every 20 ms), None after timeout."""
+    start = time.monotonic()
+    pause = threading.Event()
+    while time.monotonic() - start < timeout_s:
+        if predicate():
+            return (time.monotonic() - start) * 1000.0
+        pause.wait(0.02)
+    return None
+
+
+class _Run:
+    """One validation run's state (the caller's thread only)."""
+
+    def __init__(self, options: ValidationOptions, setup: ValidationSetup) -> None:
+        self.options = options
+        self.setup = setup
+        self.config: EngineConfig = setup.config
+        start = options.start or _default_start(self.config)
+        self.server: TwsSimServer = server_from_config(
+            self.config, port=0, speed=options.speed, start=start, seed=options.seed
+        )
+        self.events = _Events()
+        self.engine: Engine | None = None
+        self.halt: HaltDrill | None = None
+        self.breaker: BreakerDrill | None = None
+        self._crash_at: datetime | None = None
+        self._crashed: tuple[str, ...] = ()
+
+    # -- the run ------------------------------------------------------------------------
+    def start(self) -> Engine:
+        self.server.start()
+        ib = IbOptions.from_settings(self.config.broker.ib, port=self.server.port)
+        gate = TradingGate(GateState.CLOSED, "engine starting")
+        broker = IBBroker(ib, gate=gate, calendar=self.server.calendar)
+        run = RunOptions(database_url=self.options.database_url, speed=self.options.speed)
+        engine = Engine(self.config, run, broker=broker, gate=gate)
+        engine.bus.subscribe(self.events)
+        self.engine = engine
+        engine.start()
+        return engine
+
+    def schedule(self) -> tuple[datetime, datetime]:
+        """(end, breaker due) in the simulated TWS's time. The halt drill is due from the
+        start: it runs at the first moment an entry of ours is working at IB."""
+        calendar = self.server.calendar
+        first = calendar.trading_day(self.server.now())
+        days = [first]
+        while len(days) < self.options.days:
+            days.append(calendar.next_trading_day(days[-1]))
+        end = calendar.session_close(days[-1])
+        breaker_day = days[min(2, len(days) - 1)]
+        breaker_due = calendar.session_open(breaker_day) + timedelta(minutes=120)
+        return end, breaker_due
+
+    def loop(self, engine: Engine) -> None:
+        end, breaker_due = self.schedule()
+        began = time.monotonic()
+        pause = threading.Event()
+        day = None
+        while self.server.now() < end:
+            today = self.server.now().date()
+            if today != day:
+                day = today
+                self._progress(engine, began)
+            if time.monotonic() - began > self.options.wall_limit_s:
+                logger.warning("validate: wall-time limit reached at {}", self.server.now())
+                break
+            now = self.server.now()
+            if self.halt is None:
+                self._try_halt_drill(engine)
+            if self.breaker is None and now >= breaker_due:
+                self._try_breaker_drill(engine)
+            pause.wait(_POLL_S)
+        if self.breaker is None and self._crash_at is not None:
+            self._breaker_result(engine, None)
+
+    def _progress(self, engine: Engine, began: float) -> None:
+        closed = sum(1 for t in build_report(engine.ledger, tz=self.config.tz)["trades"])
+        self.options.progress(
+            f"validate: {self.server.now():%a %Y-%m-%d %H:%M} after "
+            f"{time.monotonic() - began:.0f} wall s: {closed} closed trade(s)"
+        )
+
+    # -- the emergency halt -----------------------------------------------------------
+    def _try_halt_drill(self, engine: Engine) -> None:
+        """Halt at the first poll that finds an entry of ours working (sent or being sent),
+        measure until the governor reports HALTED and until every such entry has ended in the
+        ledger with none working at IB, then resume."""
+        entries = {o.order_id for o in _working(engine) if o.purpose is Purpose.ENTRY}
+        if not entries:
+            return
+        at = self.server.now()
+        started = time.monotonic()
+        engine.halt("validation drill: emergency halt")
+
+        def halted() -> bool:
+            status = _governor(engine)
+            return status is not None and status.state is TradingState.HALTED
+
+        halted_ms = _wait_for(halted, _DRILL_WAIT_S)
+
+        def entries_gone() -> bool:
+            for order_id in entries:
+                record = engine.ledger.order(order_id)
+                if record is None or not record.status.is_terminal:
+                    return False
+            return not (working_order_refs(self.server.port, _VIEW_CLIENT_ID) & entries)
+
+        gone = _wait_for(entries_gone, _DRILL_WAIT_S)
+        gone_ms = None if gone is None else (time.monotonic() - started) * 1000.0
+        engine.resume("validation drill: resume after the emergency halt")
+
+        def active() -> bool:
+            status = _governor(engine)
+            return status is not None and status.state is TradingState.ACTIVE
+
+        resumed = _wait_for(active, _DRILL_WAIT_S) is not None
+        self.halt = HaltDrill(_iso(at), halted_ms, gone_ms, len(entries), resumed)
+        logger.info("validate: halt drill {}", self.halt)
+
+    # -- the daily-loss circuit breaker ------------------------------------------------
+    def _try_breaker_drill(self, engine: Engine) -> None:
+        if self._crash_at is None:
+            held = _short_option_underlyings(engine)
+            if not held:
+                return
+            for symbol in held:
+                quote = self.server.last_quote(symbol)
+                if quote is None:
+                    continue
+                mid = Decimal(str((quote.bid + quote.ask) / 2))
+                crashed = mid * (1 - Decimal(str(self.options.crash_pct)) / 100)
+                self.server.set_mid(symbol, crashed.quantize(Decimal("0.01")))
+            self._crash_at = self.server.now()
+            self._crashed = held
+            logger.info("validate: crashed {} by {} %", held, self.options.crash_pct)
+            return
+        status = _governor(engine)
+        tripped = (
+            status is not None
+            and "daily_loss" in status.reason
+            and status.state
+            in (
+                TradingState.REDUCING,
+                TradingState.FLATTENING,
+            )
+        )
+        if tripped or self.server.now() - self._crash_at > timedelta(hours=3):
+            self._breaker_result(engine, status)
+
+    def _breaker_result(self, engine: Engine, status: RiskStatus | None) -> None:
+        status = status or _governor(engine)
+        tripped = status is not None and "daily_loss" in status.reason
+        assert self._crash_at is not None
+        self.breaker = BreakerDrill(
+            at=_iso(self._crash_at),
+            crashed=self._crashed,
+            crash_pct=self.options.crash_pct,
+            tripped_at=_iso(self.server.now()) if tripped else None,
+            state=str(status.state) if status is not None else "unknown",
+            reason=status.reason if status is not None else "no answer from the governor",
+        )
+        logger.info("validate: breaker drill {}", self.breaker)
+
+    # -- the end ----------------------------------------------------------------------
+    def compare(self, engine: Engine) -> Comparison:
+        engine.wait_idle(timeout_s=10.0)
+        ledger = engine.ledger
+        orders = ledger.orders()
+        ours = {o.id for o in orders}
+        ledger_positions: dict[str, int] = {}
+        for position in ledger.open_positions():
+            key = position.contract_key
+            ledger_positions[key] = ledger_positions.get(key, 0) + position.quantity
+        pending = tuple(o.id for o in orders if o.status is OrderStatus.PENDING_SUBMIT)
+        ticks = tuple(
+            o.id
+            for o in orders
+            if o.status is OrderStatus.REJECTED and _TICK_REJECTION.search(o.reason or "")
+        )
+        working = {o.id for o in orders if not o.status.is_terminal}
+        errors: list[str] = []
+        try:
+            view = read_broker_view(self.server.port, _VIEW_CLIENT_ID)
+        except (TimeoutError, ConnectionError, OSError) as err:
+            errors.append(f"could not read IB's view: {err}")
+            return Comparison(
+                {k: v for k, v in ledger_positions.items() if v},
+                {},
+                (),
+                (),
+                (),
+                pending,
+                ticks,
+                tuple(errors),
+            )
+        stored = {_exec_base(e.exec_id) for e in ledger.executions()}
+        missing = tuple(
+            sorted(
+                exec_id
+                for exec_id, ref in view.executions.items()
+                if ref in ours and _exec_base(exec_id) not in stored
+            )
+        )
+        at_ib = view.working_refs & ours
+        return Comparison(
+            ledger_positions={k: v for k, v in ledger_positions.items() if v},
+            broker_positions=dict(view.positions),
+            executions_missing_in_ledger=missing,
+            ledger_working_not_at_broker=tuple(sorted(working - at_ib)),
+            broker_working_not_in_ledger=tuple(sorted(at_ib - working)),
+            pending_submit=pending,
+            tick_rejections=ticks,
+            errors=tuple(errors),
+        )
+
+    def faults(self) -> list[FaultOutcome]:
+        fired = getattr(self.server, "fired_faults", None)
+        if fired is None:
+            return []
+        return [
+            FaultOutcome(_iso(f.time), f.kind, f.detail, self.events.after(f.time, _ANSWER_WINDOW))
+            for f in fired()
+        ]
+
+
+def _exec_base(exec_id: str) -> str:
+    """An execution id without its correction suffix (IB corrects ``.01`` with ``.02``)."""
+    head, dot, _ = exec_id.rpartition(".")
+    return head if dot else exec_id
+
+
+def _working(engine: Engine) -> tuple[OrderSnapshot, ...]:
+    try:
+        return engine.working_orders(timeout_s=2.0)
+    except (pykka.Timeout, pykka.ActorDeadError):  # busy: the drill waits for a later poll
+        return ()
+
+
+def _short_option_underlyings(engine: Engine) -> tuple[str, ...]:
+    symbols = {
+        p.contract_key.split()[0]
+        for p in engine.ledger.open_positions()
+        if p.quantity < 0 and len(p.contract_key.split()) == 4
+    }
+    return tuple(sorted(symbols))
+
+
+def _default_start(config: EngineConfig) -> datetime:
+    """A Monday open, 30 minutes in, in the config's time zone (a fixed, reproducible week)."""
+    return datetime(2026, 1, 5, 10, 0, tzinfo=config.tz)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def run_validation(options: ValidationOptions) -> dict[str, Any]:
+    """Run the validation and return its result (``report.build_validation``).
+
+    Raises:
+        ConfigError: the config cannot be read or validated (one line per problem).
+        ValueError: the config has no naked-put VA.
+    """
+    data = _read_config(options.config_path)
+    setup = validation_config(
+        data,
+        database_url=options.database_url,
+        client_id=options.client_id,
+        speed=options.speed,
+        horizon=options.horizon,
+        source=one_line(options.config_path),
+    )
+    run = _Run(options, setup)
+    wall_start = time.monotonic()
+    engine: Engine | None = None
+    try:
+        engine = run.start()
+        sim_start = run.server.now()
+        run.loop(engine)
+        sim_end = run.server.now()
+        comparison = run.compare(engine)
+        report = build_report(engine.ledger, tz=run.config.tz)
+        faults = run.faults()
+    finally:
+        if engine is not None:
+            engine.stop()
+        run.server.stop()
+    facts = RunFacts(
+        command=options.command,
+        speed=options.speed,
+        days=options.days,
+        sim_start=_iso(sim_start),
+        sim_end=_iso(sim_end),
+        wall_s=time.monotonic() - wall_start,
+        seed=options.seed if options.seed is not None else run.config.sim.seed,
+        vas=setup.vas,
+        changes=setup.changes,
+        scenario="none",
+    )
+    return build_validation(
+        run=facts,
+        report=report,
+        comparison=comparison,
+        halt=run.halt,
+        breaker=run.breaker,
+        faults=faults,
+        min_trades=options.min_trades,
+    )
