@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean check-config report
+.PHONY: run test lint typecheck unit bench clean check-config report validate
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
@@ -33,6 +33,11 @@ bench: $(STAMP)
 
 check-config: $(STAMP)
 	$(BIN)/python main.py check-config
+
+# The 20-trade validation over the IB API against tws-sim (about 15 wall minutes); see README.
+validate: $(STAMP)
+	rm -f data/validation.db
+	$(BIN)/python main.py validate --out docs/VALIDATION.md
 
 report: $(STAMP)
 	$(BIN)/python main.py report
