@@ -93,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--min-trades", type=int, default=20, help="closed option trades")
     validate.add_argument("--out", help="also write the Markdown report to this file")
+    validate.add_argument(
+        "--scenario",
+        help="tws-sim fault drill (default: broker/tws/scenarios/validation.toml; none: none)",
+    )
     validate.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
     from broker.tws.runner import add_tws_sim_arguments  # noqa: PLC0415 - light: no ib_async
@@ -370,6 +374,8 @@ def cmd_tws_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+
     from actors.config_errors import ConfigError  # noqa: PLC0415
     from actors.validation import (  # noqa: PLC0415
         ValidationOptions,
@@ -395,6 +401,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         command="python main.py " + " ".join(given),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
+    if args.scenario is not None:
+        options = replace(options, scenario=None if args.scenario == "none" else args.scenario)
     setup_logging("logs/validation", console=False, level="INFO")
     try:
         result = run_validation(options)

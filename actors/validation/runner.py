@@ -40,7 +40,7 @@ from actors.validation.report import (
 from actors.validation.setup import HorizonOverrides, ValidationSetup, validation_config
 from broker.base import GateState, OrderStatus, TradingGate
 from broker.ib import IBBroker, IbOptions
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws import TwsSimServer, load_scenario, server_from_config
 from db.report import build_report
 
 __all__ = ["ValidationOptions", "run_validation"]
@@ -49,6 +49,8 @@ _POLL_S = 0.25
 _DRILL_WAIT_S = 5.0
 #: A second API client for the broker's view (never the engine's client id).
 _VIEW_CLIENT_ID = 901
+#: The shipped drill of the validation: every fault kind, spread over the first eight days.
+DEFAULT_SCENARIO = str(Path(__file__).resolve().parents[2] / "broker/tws/scenarios/validation.toml")
 _TICK_REJECTION = re.compile(r"\b110\b")
 #: How long after a fault the engine's events count as its answer (clock time).
 _ANSWER_WINDOW = timedelta(minutes=10)
@@ -70,6 +72,8 @@ class ValidationOptions:
     wall_limit_s: float = 28 * 60.0
     horizon: HorizonOverrides = field(default_factory=HorizonOverrides)
     command: str = "python main.py validate"
+    #: The faults tws-sim injects (``broker/tws/scenario.py``); None: no faults.
+    scenario: str | None = DEFAULT_SCENARIO
     progress: Callable[[str], None] = field(default=lambda _line: None)
 
 
@@ -133,6 +137,12 @@ class _Run:
         self.server: TwsSimServer = server_from_config(
             self.config, port=0, speed=options.speed, start=start, seed=options.seed
         )
+        if options.scenario is not None:
+            self.server.schedule_faults(
+                load_scenario(
+                    options.scenario, tz=self.config.tz, start=start, server_class=TwsSimServer
+                )
+            )
         self.events = _Events()
         self.engine: Engine | None = None
         self.halt: HaltDrill | None = None
@@ -329,12 +339,9 @@ class _Run:
         )
 
     def faults(self) -> list[FaultOutcome]:
-        fired = getattr(self.server, "fired_faults", None)
-        if fired is None:
-            return []
         return [
             FaultOutcome(_iso(f.time), f.kind, f.detail, self.events.after(f.time, _ANSWER_WINDOW))
-            for f in fired()
+            for f in self.server.fired_faults()
         ]
 
 
@@ -374,7 +381,8 @@ def run_validation(options: ValidationOptions) -> dict[str, Any]:
 
     Raises:
         ConfigError: the config cannot be read or validated (one line per problem).
-        ValueError: the config has no naked-put VA.
+        ValueError: the config has no naked-put VA, or the scenario cannot be run
+            (``ScenarioError``, one line naming the file, the fault and the key).
     """
     data = _read_config(options.config_path)
     setup = validation_config(
@@ -410,7 +418,7 @@ def run_validation(options: ValidationOptions) -> dict[str, Any]:
         seed=options.seed if options.seed is not None else run.config.sim.seed,
         vas=setup.vas,
         changes=setup.changes,
-        scenario="none",
+        scenario=options.scenario or "none",
     )
     return build_validation(
         run=facts,

@@ -41,6 +41,10 @@ def test_two_validated_days_trade_options_drills_and_ends_equal_to_ib(tmp_path: 
         assert name not in failed, f"{name}: {failed[name]}"
     halt = result["halt"]
     assert halt is not None and halt["entries_working_at_halt"] >= 1
+    fired = [f["kind"] for f in result["faults"]]
+    # The shipped drill's first two days (the rest falls after the run's end).
+    assert fired[:3] == ["drop_connection", "reject_next_order", "outage"], fired
+    assert "refuse_next_modification" in fired and "stop_quotes" in fired, fired
     with sqlite3.connect(db) as conn:
         (sold,) = conn.execute(
             "SELECT COUNT(*) FROM execution WHERE side = 'SELL' AND multiplier = 100"
@@ -78,3 +82,12 @@ def test_a_config_without_naked_put_vas_exits_2(tmp_path: Path) -> None:
     run = _validate("--config", str(config), "--db", f"sqlite:///{tmp_path / 'v.db'}", cwd=tmp_path)
     assert run.returncode == 2
     assert "no enabled naked_put VA" in run.stderr
+
+
+def test_a_bad_scenario_file_exits_2_naming_the_file_and_key(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text('[[fault]]\nafter = "1h"\nkind = "explode"\n', encoding="utf-8")
+    run = _validate("--scenario", str(scenario), "--db", f"sqlite:///{tmp_path / 'v.db'}")
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert str(scenario) in line and "kind" in line
