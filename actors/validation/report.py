@@ -59,7 +59,8 @@ class HaltDrill:
 
 @dataclass(frozen=True, slots=True)
 class BreakerDrill:
-    """The daily-loss circuit breaker tripped on purpose by a crash of the underlyings held."""
+    """The daily-loss circuit breaker tripped on purpose by a sell-off of the underlyings held:
+    when it began, which fell and by how much in all (percent), when the governor tripped."""
 
     at: str | None
     crashed: tuple[str, ...]
@@ -163,7 +164,7 @@ def build_validation(
         check(
             "daily-loss circuit breaker",
             breaker.tripped_at is not None,
-            f"crash of {', '.join(breaker.crashed)} by {breaker.crash_pct:g} % at "
+            f"sell-off of {', '.join(breaker.crashed)} by {breaker.crash_pct:g} % from "
             f"{breaker.at}: {breaker.state} at {breaker.tripped_at or 'never'} ({breaker.reason})",
         )
     check(
@@ -255,8 +256,9 @@ def format_markdown(result: dict[str, Any]) -> str:
     breaker = result["breaker"]
     if breaker is not None:
         lines.append(
-            f"- Daily-loss circuit breaker: at {breaker['at']} the simulated TWS crashed "
-            f"{', '.join(breaker['crashed']) or 'nothing'} by {breaker['crash_pct']:g} %; the "
+            f"- Daily-loss circuit breaker: from {breaker['at']} the simulated TWS sold off "
+            f"{', '.join(breaker['crashed']) or 'nothing'} (down {breaker['crash_pct']:g} % in "
+            f"all, a step every 10 simulated minutes until the breaker tripped); the "
             f"governor went {breaker['state']} at {breaker['tripped_at'] or 'never'} "
             f"({_cell(breaker['reason'])})."
         )

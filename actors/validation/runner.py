@@ -46,6 +46,9 @@ from db.report import build_report
 __all__ = ["ValidationOptions", "run_validation"]
 
 _POLL_S = 0.25
+#: The sell-off of the breaker drill: a step every 10 simulated minutes, at most 8 steps.
+_CRASH_EVERY = timedelta(minutes=10)
+_CRASH_STEPS = 8
 _DRILL_WAIT_S = 5.0
 #: A second API client for the broker's view (never the engine's client id).
 _VIEW_CLIENT_ID = 901
@@ -67,7 +70,7 @@ class ValidationOptions:
     start: datetime | None = None  # default: the Monday open before the latest session
     database_url: str = "sqlite:///data/validation.db"
     min_trades: int = 20
-    crash_pct: float = 25.0
+    crash_step_pct: float = 4.0
     client_id: int = 17
     wall_limit_s: float = 28 * 60.0
     horizon: HorizonOverrides = field(default_factory=HorizonOverrides)
@@ -149,6 +152,8 @@ class _Run:
         self.breaker: BreakerDrill | None = None
         self._crash_at: datetime | None = None
         self._crashed: tuple[str, ...] = ()
+        self._crash_steps = 0
+        self._last_step_at: datetime | None = None
 
     # -- the run ------------------------------------------------------------------------
     def start(self) -> Engine:
@@ -244,42 +249,59 @@ class _Run:
 
     # -- the daily-loss circuit breaker ------------------------------------------------
     def _try_breaker_drill(self, engine: Engine) -> None:
+        """A sell-off of the underlyings of the short puts held: each falls ``crash_step_pct``
+        every ``_CRASH_EVERY`` of simulated time until the governor trips its daily-loss
+        breaker, at most ``_CRASH_STEPS`` times (enough to trip it, no more: a larger crash
+        would also pause the VAs for drawdown and end their trading for the run)."""
+        now = self.server.now()
         if self._crash_at is None:
             held = _short_option_underlyings(engine)
             if not held:
                 return
-            for symbol in held:
-                quote = self.server.last_quote(symbol)
-                if quote is None:
-                    continue
-                mid = Decimal(str((quote.bid + quote.ask) / 2))
-                crashed = mid * (1 - Decimal(str(self.options.crash_pct)) / 100)
-                self.server.set_mid(symbol, crashed.quantize(Decimal("0.01")))
-            self._crash_at = self.server.now()
+            self._crash_at = now
             self._crashed = held
-            logger.info("validate: crashed {} by {} %", held, self.options.crash_pct)
+            self._crash_step(now)
             return
         status = _governor(engine)
         tripped = (
             status is not None
             and "daily_loss" in status.reason
-            and status.state
-            in (
-                TradingState.REDUCING,
-                TradingState.FLATTENING,
-            )
+            and status.state in (TradingState.REDUCING, TradingState.FLATTENING)
         )
-        if tripped or self.server.now() - self._crash_at > timedelta(hours=3):
+        if tripped:
             self._breaker_result(engine, status)
+        elif self._crash_steps < _CRASH_STEPS:
+            if self._last_step_at is not None and now - self._last_step_at >= _CRASH_EVERY:
+                self._crash_step(now)
+        elif self._last_step_at is not None and now - self._last_step_at > timedelta(hours=1):
+            self._breaker_result(engine, status)
+
+    def _crash_step(self, now: datetime) -> None:
+        step = Decimal(str(self.options.crash_step_pct)) / 100
+        for symbol in self._crashed:
+            quote = self.server.last_quote(symbol)
+            if quote is None:
+                continue
+            mid = Decimal(str((quote.bid + quote.ask) / 2))
+            self.server.set_mid(symbol, (mid * (1 - step)).quantize(Decimal("0.01")))
+        self._crash_steps += 1
+        self._last_step_at = now
+        logger.info(
+            "validate: sell-off step {}: {} down {} %",
+            self._crash_steps,
+            self._crashed,
+            self.options.crash_step_pct,
+        )
 
     def _breaker_result(self, engine: Engine, status: RiskStatus | None) -> None:
         status = status or _governor(engine)
         tripped = status is not None and "daily_loss" in status.reason
         assert self._crash_at is not None
+        fallen = 100 * (1 - (1 - self.options.crash_step_pct / 100) ** self._crash_steps)
         self.breaker = BreakerDrill(
             at=_iso(self._crash_at),
             crashed=self._crashed,
-            crash_pct=self.options.crash_pct,
+            crash_pct=round(fallen, 1),
             tripped_at=_iso(self.server.now()) if tripped else None,
             state=str(status.state) if status is not None else "unknown",
             reason=status.reason if status is not None else "no answer from the governor",
