@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the naked-put VAs over the IB API against tws-sim, with drills; a report",
     )
     validate.add_argument("--config", default="config.toml")
-    validate.add_argument("--days", type=int, default=12, help="simulated trading days")
+    validate.add_argument("--days", type=int, default=15, help="simulated trading days")
     validate.add_argument("--speed", type=float, default=300.0, help="simulated x real time")
     validate.add_argument("--seed", type=int, help="market seed (default: sim.seed)")
     validate.add_argument(

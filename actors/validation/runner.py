@@ -64,7 +64,7 @@ class ValidationOptions:
     """The run's size and knobs (``main.py validate`` flags)."""
 
     config_path: str = "config.toml"
-    days: int = 12
+    days: int = 15
     speed: float = 300.0
     seed: int | None = None
     start: datetime | None = None  # default: the Monday open before the latest session
@@ -168,9 +168,11 @@ class _Run:
         engine.start()
         return engine
 
-    def schedule(self) -> tuple[datetime, datetime]:
-        """(end, breaker due) in the simulated TWS's time. The halt drill is due from the
-        start: it runs at the first moment an entry of ours is working at IB."""
+    def schedule(self) -> tuple[datetime, datetime, datetime]:
+        """(end, halt due, breaker due) in the simulated TWS's time. The halt drill runs at the
+        first poll after ``halt due`` that finds an entry of ours working: 13:30 of the first
+        day, after the shipped drill's first-day faults (a halt timed while TWS withholds its
+        answer to an order would measure the fault, not the halt)."""
         calendar = self.server.calendar
         first = calendar.trading_day(self.server.now())
         days = [first]
@@ -179,10 +181,11 @@ class _Run:
         end = calendar.session_close(days[-1])
         breaker_day = days[min(2, len(days) - 1)]
         breaker_due = calendar.session_open(breaker_day) + timedelta(minutes=120)
-        return end, breaker_due
+        halt_due = calendar.session_open(first) + timedelta(hours=4)
+        return end, halt_due, breaker_due
 
     def loop(self, engine: Engine) -> None:
-        end, breaker_due = self.schedule()
+        end, halt_due, breaker_due = self.schedule()
         began = time.monotonic()
         pause = threading.Event()
         day = None
@@ -195,7 +198,7 @@ class _Run:
                 logger.warning("validate: wall-time limit reached at {}", self.server.now())
                 break
             now = self.server.now()
-            if self.halt is None:
+            if self.halt is None and now >= halt_due:
                 self._try_halt_drill(engine)
             if self.breaker is None and now >= breaker_due:
                 self._try_breaker_drill(engine)
@@ -394,6 +397,18 @@ def _default_start(config: EngineConfig) -> datetime:
     return datetime(2026, 1, 5, 10, 0, tzinfo=config.tz)
 
 
+def _shown(path: str | None) -> str:
+    """A scenario path as the report shows it: relative to the working directory when inside
+    it (the shipped drill reads ``broker/tws/scenarios/validation.toml``), else as given."""
+    if path is None:
+        return "none"
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -440,7 +455,7 @@ def run_validation(options: ValidationOptions) -> dict[str, Any]:
         seed=options.seed if options.seed is not None else run.config.sim.seed,
         vas=setup.vas,
         changes=setup.changes,
-        scenario=options.scenario or "none",
+        scenario=_shown(options.scenario),
     )
     return build_validation(
         run=facts,
