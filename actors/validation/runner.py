@@ -54,7 +54,8 @@ _DRILL_WAIT_S = 5.0
 _VIEW_CLIENT_ID = 901
 #: The shipped drill of the validation: every fault kind, spread over the first eight days.
 DEFAULT_SCENARIO = str(Path(__file__).resolve().parents[2] / "broker/tws/scenarios/validation.toml")
-_TICK_REJECTION = re.compile(r"\b110\b")
+#: A rejection for an off-tick price: IB's 110 text, or our simulator's "110 ..." reason.
+_TICK_REJECTION = re.compile(r"\b110\b|minimum price variation", re.IGNORECASE)
 #: How long after a fault the engine's events count as its answer (clock time).
 _ANSWER_WINDOW = timedelta(minutes=10)
 
@@ -148,6 +149,7 @@ class _Run:
             )
         self.events = _Events()
         self.engine: Engine | None = None
+        self.broker: IBBroker | None = None
         self.halt: HaltDrill | None = None
         self.breaker: BreakerDrill | None = None
         self._crash_at: datetime | None = None
@@ -161,6 +163,7 @@ class _Run:
         ib = IbOptions.from_settings(self.config.broker.ib, port=self.server.port)
         gate = TradingGate(GateState.CLOSED, "engine starting")
         broker = IBBroker(ib, gate=gate, calendar=self.server.calendar)
+        self.broker = broker
         run = RunOptions(database_url=self.options.database_url, speed=self.options.speed)
         engine = Engine(self.config, run, broker=broker, gate=gate)
         engine.bus.subscribe(self.events)
@@ -329,6 +332,7 @@ class _Run:
         )
         working = {o.id for o in orders if not o.status.is_terminal}
         errors: list[str] = []
+        notices = self.broker.notice_counts() if self.broker is not None else {}
         try:
             view = read_broker_view(self.server.port, _VIEW_CLIENT_ID)
         except (TimeoutError, ConnectionError, OSError) as err:
@@ -341,6 +345,7 @@ class _Run:
                 (),
                 pending,
                 ticks,
+                notices.get(110, 0),
                 tuple(errors),
             )
         stored = {_exec_base(e.exec_id) for e in ledger.executions()}
@@ -360,6 +365,7 @@ class _Run:
             broker_working_not_in_ledger=tuple(sorted(at_ib - working)),
             pending_submit=pending,
             tick_rejections=ticks,
+            tick_notices=notices.get(110, 0),
             errors=tuple(errors),
         )
 

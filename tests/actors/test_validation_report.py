@@ -112,6 +112,9 @@ def test_pending_orders_and_tick_rejections_fail_the_run() -> None:
         "orders left PENDING_SUBMIT",
         "110 rejections of our own prices",
     ]
+    # IB's 110 on a modification rejects no order: the adapter's count of the code fails it too.
+    refused_modify = replace(AGREE, tick_notices=1)
+    assert _failed(_build(comparison=refused_modify)) == ["110 rejections of our own prices"]
 
 
 def test_a_slow_or_missing_halt_and_an_untripped_breaker_fail() -> None:
