@@ -68,6 +68,7 @@ class BreakerDrill:
     tripped_at: str | None
     state: str
     reason: str
+    day_pnl: float | None = None  # the governor's day P&L at the end of the drill
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +263,7 @@ def format_markdown(result: dict[str, Any]) -> str:
             f"{', '.join(breaker['crashed']) or 'nothing'} (down {breaker['crash_pct']:g} % in "
             f"all, a step every 10 simulated minutes until the breaker tripped); the "
             f"governor went {breaker['state']} at {breaker['tripped_at'] or 'never'} "
-            f"({_cell(breaker['reason'])})."
+            f"({_cell(breaker['reason'])}; day P&L {breaker['day_pnl']})."
         )
     lines += ["", "## Faults injected and the engine's answers", ""]
     if not result["faults"]:

@@ -311,6 +311,7 @@ class _Run:
             tripped_at=_iso(self.server.now()) if tripped else None,
             state=str(status.state) if status is not None else "unknown",
             reason=status.reason if status is not None else "no answer from the governor",
+            day_pnl=float(status.day_pnl) if status is not None else None,
         )
         logger.info("validate: breaker drill {}", self.breaker)
 

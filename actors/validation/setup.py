@@ -28,12 +28,15 @@ class HorizonOverrides:
     of simulated time for 20 round trips). ``time_exit_dte``: days to expiry at which a
     position is bought back. ``reprice_interval_s``: clock seconds between an entry's
     re-prices (the shipped 5 s is 17 wall milliseconds at 300x, shorter than one round trip to
-    TWS)."""
+    TWS), ``reprice_steps`` how many. ``daily_loss_limit_pct``: the breaker's limit, low enough
+    for the drill's sell-off to reach."""
 
     target_dte: int = 4
     max_dte: int = 11
     time_exit_dte: int = 3
     reprice_interval_s: float = 60.0
+    reprice_steps: int = 4
+    daily_loss_limit_pct: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +89,11 @@ def validation_config(
         strategy["target_dte"] = horizon.target_dte
         strategy["max_dte"] = max(horizon.max_dte, horizon.target_dte)
         strategy["reprice_interval_s"] = horizon.reprice_interval_s
+        strategy["reprice_steps"] = horizon.reprice_steps
     changes.append(
         f"naked_put VAs: target_dte = {horizon.target_dte}, max_dte = {horizon.max_dte}, "
-        f"reprice_interval_s = {horizon.reprice_interval_s}: round trips within days"
+        f"reprice_interval_s = {horizon.reprice_interval_s}, reprice_steps = "
+        f"{horizon.reprice_steps}: round trips within days"
     )
     out.setdefault("broker", {})["kind"] = "ib"
     ib = out["broker"].setdefault("ib", {})
@@ -101,6 +106,21 @@ def validation_config(
     changes.append(f"[broker.ib] stale_data_s = {stale_s}: two wall seconds at {speed:g}x")
     out.setdefault("engine", {})["database_url"] = database_url
     put("inbox", "enabled", False, "no external signals in the validation")
+    stale_s = horizon.reprice_interval_s * (horizon.reprice_steps + 2)
+    put(
+        "orders",
+        "stale_entry_s",
+        stale_s,
+        "an entry walks its re-prices before it counts as stale (at the shipped 30 clock s an "
+        f"option entry is cancelled a tenth of a wall second after it went out at {speed:g}x)",
+    )
+    put(
+        "risk",
+        "daily_loss_limit_pct",
+        horizon.daily_loss_limit_pct,
+        "the breaker drill's sell-off of a few short puts must be able to trip it (the "
+        "option stops close each put at 3x its credit, so the loss per VA is bounded)",
+    )
     put("filters", "max_quote_age_ms", 60_000, f"a wall millisecond is {speed:g} clock ms")
     exits = out.setdefault("exits", {})
     options = exits.setdefault("options", {})
