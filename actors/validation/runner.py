@@ -46,6 +46,8 @@ from db.report import build_report
 __all__ = ["ValidationOptions", "run_validation"]
 
 _POLL_S = 0.25
+#: How long the final comparison may wait for fills in flight at the halt (wall seconds).
+_SETTLE_S = 30.0
 #: The sell-off of the breaker drill: a step every 10 simulated minutes, at most 8 steps.
 _CRASH_EVERY = timedelta(minutes=10)
 _CRASH_STEPS = 8
@@ -181,7 +183,9 @@ class _Run:
         days = [first]
         while len(days) < self.options.days:
             days.append(calendar.next_trading_day(days[-1]))
-        end = calendar.session_close(days[-1])
+        # Ten simulated minutes before the last close: the loop sees the end before tws-sim
+        # skips the night (the next open's exits would race the final comparison).
+        end = calendar.session_close(days[-1]) - timedelta(minutes=10)
         breaker_day = days[min(2, len(days) - 1)]
         breaker_due = calendar.session_open(breaker_day) + timedelta(minutes=120)
         halt_due = calendar.session_open(first) + timedelta(hours=4)
@@ -316,6 +320,20 @@ class _Run:
         logger.info("validate: breaker drill {}", self.breaker)
 
     # -- the end ----------------------------------------------------------------------
+    def settle_and_compare(self, engine: Engine) -> Comparison:
+        """Halt (nothing new goes out), then compare until the ledger agrees with IB or
+        ``_SETTLE_S`` wall seconds have passed: an exit that was working at the halt may still
+        fill, and its execution takes a moment to reach the ledger. The last comparison counts."""
+        engine.halt("validation over: the final comparison with IB")
+        started = time.monotonic()
+        pause = threading.Event()
+        while True:
+            comparison = self.compare(engine)
+            settled = comparison.positions_agree and not comparison.pending_submit
+            if settled or time.monotonic() - started > _SETTLE_S or comparison.errors:
+                return comparison
+            pause.wait(1.0)
+
     def compare(self, engine: Engine) -> Comparison:
         engine.wait_idle(timeout_s=10.0)
         ledger = engine.ledger
@@ -445,7 +463,7 @@ def run_validation(options: ValidationOptions) -> dict[str, Any]:
         sim_start = run.server.now()
         run.loop(engine)
         sim_end = run.server.now()
-        comparison = run.compare(engine)
+        comparison = run.settle_and_compare(engine)
         report = build_report(engine.ledger, tz=run.config.tz)
         faults = run.faults()
     finally:
