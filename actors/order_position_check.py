@@ -6,9 +6,11 @@ reconcile tick, while no pass is open), by the same rules: only consistent reads
 difference is reported (a ``periodic`` ``reconciled`` notice: the governor halts per
 ``engine.on_mismatch``) only when the next check finds the same contracts differing. Without
 it, a position the ledger missed while connected (an assignment it did not book) stayed unseen
-until the next restart or reconnect. The spacing is long enough for an option settlement IB
-reports as position changes to be booked first (``broker/ib/parsing/settlement.py`` waits 2
-wall seconds: 240 clock seconds at 120x).
+until the next restart or reconnect. The spacing is also at least ``SETTLE_WALL_S`` wall seconds
+(``SETTLE_WALL_S`` times a virtual clock's speed on the clock), so an option settlement IB reports
+as position changes is booked before a second check could see it: the IB adapter waits 2 wall
+seconds for the changes' counterparts (``broker/ib/parsing/settlement.py``), 600 clock seconds at
+the validation run's 300x.
 
 Reads and rules are the passes' (``actors/order_reconcile.py``, ``actors/rules/reconcile.py``).
 """
@@ -32,10 +34,12 @@ if TYPE_CHECKING:
     from actors.order_reconcile import _Pass
     from actors.order_state import WorkingOrder
 
-__all__ = ["POSITION_CHECK_S", "PositionCheckMixin"]
+__all__ = ["POSITION_CHECK_S", "SETTLE_WALL_S", "PositionCheckMixin"]
 
-#: Clock seconds between the periodic position checks outside the passes.
+#: Clock seconds between the periodic position checks outside the passes (at least).
 POSITION_CHECK_S = 300.0
+#: Wall seconds between two checks, at least: more than the IB adapter's settlement grace.
+SETTLE_WALL_S = 5.0
 
 
 class PositionCheckMixin:
@@ -66,7 +70,7 @@ class PositionCheckMixin:
         if self._checked_at is None:
             self._checked_at = clock_now
             return
-        if (clock_now - self._checked_at).total_seconds() < POSITION_CHECK_S:
+        if (clock_now - self._checked_at).total_seconds() < self._check_spacing_s():
             return
         self._checked_at = clock_now
         self._take_in()
@@ -105,3 +109,11 @@ class PositionCheckMixin:
                 ),
             ),
         )
+
+    def _check_spacing_s(self) -> float:
+        """Clock seconds between two checks: ``POSITION_CHECK_S``, or ``SETTLE_WALL_S`` wall
+        seconds on a faster virtual clock (a max-speed clock is advanced by its driver)."""
+        speed = getattr(self.ctx.clock, "speed", None)
+        if not isinstance(speed, int | float):
+            return POSITION_CHECK_S
+        return max(POSITION_CHECK_S, SETTLE_WALL_S * float(speed))

@@ -5,9 +5,10 @@ once it is seen at two periodic checks, not only at the next restart or reconnec
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from actors.messages import TradingState
-from actors.order_position_check import POSITION_CHECK_S
+from actors.order_position_check import POSITION_CHECK_S, SETTLE_WALL_S, PositionCheckMixin
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import start_engine
 
@@ -51,3 +52,15 @@ def test_a_difference_gone_by_the_next_check_is_not_reported(tmp_path: Path) -> 
         assert sim.snapshot("governor").state is TradingState.ACTIVE
     finally:
         sim.engine.stop()
+
+
+def test_checks_on_a_fast_clock_are_spaced_beyond_the_brokers_settlement_grace() -> None:
+    # At 300x, 300 clock seconds are 1 wall second: a settlement the IB adapter still waits
+    # 2 wall seconds to match would be seen at two checks. The spacing keeps 5 wall seconds.
+    check = PositionCheckMixin()
+    check.ctx = SimpleNamespace(clock=SimpleNamespace(speed=300.0))  # type: ignore[assignment]
+    assert check._check_spacing_s() == SETTLE_WALL_S * 300.0 > POSITION_CHECK_S
+    check.ctx = SimpleNamespace(clock=SimpleNamespace(speed=10.0))  # type: ignore[assignment]
+    assert check._check_spacing_s() == POSITION_CHECK_S
+    check.ctx = SimpleNamespace(clock=SimpleNamespace(speed=None))  # type: ignore[assignment]
+    assert check._check_spacing_s() == POSITION_CHECK_S
