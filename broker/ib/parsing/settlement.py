@@ -111,7 +111,8 @@ class SettlementWatch:
         if signed == 0:
             return
         change = self._open.get(contract.key)
-        if change is None:
+        if change is None or change.amount == 0:
+            # Nothing left to explain: it explains its own position change, still to come.
             self._credit[contract.key] = self._credit.get(contract.key, 0) + signed
             return
         # Kept at 0 until ``expire``: the execution may be one IB reports before its own

@@ -200,3 +200,14 @@ def test_a_corrected_execution_counts_only_its_difference() -> None:
     w.execution("ab.01.02", AAPL, Side.BUY, 60)  # corrected to 60 shares
     assert w.position(AAPL, 60, now_s=0.0, time=AT) == []
     assert w.expire(100.0) == ([], [])
+
+
+def test_a_new_trade_after_a_change_was_explained_waits_for_its_own_position() -> None:
+    w = watch()
+    opened(w, LATER_PUT, -1, "e1")
+    assert w.position(LATER_PUT, 0, now_s=10.0, time=AT) == []
+    w.execution("e2", LATER_PUT, Side.BUY, 1)  # late: explains the change to 0
+    w.execution("e3", LATER_PUT, Side.SELL, 2)  # a new sale, before its position message
+    assert w.expire(12.5) == ([], [])  # the sale is not an unexplained change
+    assert w.position(LATER_PUT, -2, now_s=12.6, time=AT) == []
+    assert w.expire(100.0) == ([], [])
