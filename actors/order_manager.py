@@ -41,6 +41,7 @@ from actors.order_margin import MarginGateMixin
 from actors.order_options import OptionOrdersMixin
 from actors.order_pacing import PacingMixin
 from actors.order_placing import PlacingMixin
+from actors.order_position_check import PositionCheckMixin
 from actors.order_proofs import ProofsMixin
 from actors.order_reconcile import ReconcileMixin
 from actors.order_refusals import RefusalMixin
@@ -76,6 +77,7 @@ class OrderManager(
     OppositeSideMixin,
     MarginGateMixin,
     ReconcileMixin,
+    PositionCheckMixin,
     RefusalMixin,
     ExitGuardMixin,
     FlattenMixin,
@@ -101,6 +103,7 @@ class OrderManager(
         self.link_up = True
         self._init_pacing()
         self._init_reconcile()
+        self._init_position_check()
         self._init_flatten()
         self._init_option_orders()
         self._init_exit_guard()
@@ -203,6 +206,7 @@ class OrderManager(
         try:
             self._look_again(now)  # second look for the last pass
             self._reconcile(now)  # before cancels that would race it
+            self._check_positions(now)
             self._cancel_stale(now)
         except ConnectionError as err:
             logger.info("order manager: reconcile tick skipped, the broker link is down: {}", err)

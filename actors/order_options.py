@@ -295,6 +295,8 @@ class OptionOrdersMixin:
             for (va, position_key), position in self.positions.items()
             if position_key == key and position.quantity != 0
         )
+        if not holders and isinstance(event, AssignmentEvent):
+            holders = self._closed_after_assignment(event)
         booked = sum(quantity for _, quantity in holders)
         if 0 < abs(event.quantity) < abs(booked) and (event.quantity > 0) == (booked > 0):
             # Part of the account's position (an early assignment of some contracts).
@@ -335,6 +337,24 @@ class OptionOrdersMixin:
                     event.price,
                     Purpose.ASSIGNMENT,
                 )
+
+    def _closed_after_assignment(self, event: AssignmentEvent) -> list[tuple[str, int]]:
+        """No VA holds the contracts IB assigned: the VA that traded them last closed them after
+        IB had assigned them (a buy-back sent at the open, before the position changes that
+        report the overnight assignment had been matched; IB then holds the bought contracts
+        long). That VA gets the assignment: its books then hold what IB holds."""
+        key = event.contract.key
+        last = [e for e in self.ctx.ledger.executions() if e.contract_key == key]
+        if not last:
+            return []
+        va = last[-1].va_id
+        logger.warning(
+            "order manager: {} assigned {} after VA {} closed them: booked to it",
+            key,
+            event.quantity,
+            va,
+        )
+        return [(va, event.quantity)]
 
     def _book_synthetic(
         self,

@@ -15,6 +15,8 @@ executions the same before and after it) and count as a mismatch only when stabl
 once it has one, at most ``LOOKS`` looks after it began. A pass whose broker read raised (the
 actor restarts from the ledger) runs again at the next reconcile tick.
 
+Between passes, ``actors/order_position_check.py`` compares positions periodically.
+
 Runs on the OrderManager's actor thread.
 """
 

@@ -52,6 +52,7 @@ class _Change:
     amount: int  # signed change of the position not explained by executions
     since_s: float
     time: datetime
+    start: int  # the position IB reported before the change began
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +111,13 @@ class SettlementWatch:
         if signed == 0:
             return
         change = self._open.get(contract.key)
-        if change is None:
+        if change is None or change.amount == 0:
+            # Nothing left to explain: it explains its own position change, still to come.
             self._credit[contract.key] = self._credit.get(contract.key, 0) + signed
             return
+        # Kept at 0 until ``expire``: the execution may be one IB reports before its own
+        # position change (a buy-back of a put IB assigned a moment ago), not a late one.
         change.amount -= signed
-        if change.amount == 0:
-            del self._open[contract.key]
 
     def position(
         self, contract: Contract, quantity: int, *, now_s: float, time: datetime
@@ -128,11 +130,9 @@ class SettlementWatch:
         if delta != 0:
             change = self._open.get(key)
             if change is None:
-                self._open[key] = _Change(contract, delta, now_s, time)
+                self._open[key] = _Change(contract, delta, now_s, time, old)
             else:
                 change.amount += delta
-                if change.amount == 0:
-                    del self._open[key]
         return self._match(None)
 
     def snapshot(
@@ -158,6 +158,8 @@ class SettlementWatch:
             if now_s - change.since_s < self.grace_s:
                 continue
             del self._open[key]
+            if change.amount == 0:
+                continue  # explained after all
             if self._settles(change):
                 events.append(self._expiry(change))
             else:
@@ -178,14 +180,15 @@ class SettlementWatch:
         )
 
     def _assigned_early(self, change: _Change) -> bool:
-        """A short option position that shrank toward 0 (not past it): what an assignment
-        before expiry does."""
-        held = self.held(change.contract.key)
+        """A short option position that shrank toward 0 (not past it) by what no execution
+        explains: what an assignment before expiry does. Measured from the position before the
+        change, not from the latest: our own buy-back of the assigned contracts, sent before we
+        learned of the assignment, may since have made IB's position long."""
         return (
             change.contract.is_option
             and change.amount > 0
-            and held <= 0
-            and held - change.amount < 0
+            and change.start < 0
+            and change.start + change.amount <= 0
         )
 
     @staticmethod
@@ -201,7 +204,7 @@ class SettlementWatch:
         at least ``grace_s`` old: our own closing execution had that long to explain one."""
         events: list[Settlement] = []
         for key, stock in list(self._open.items()):
-            if stock.contract.is_option:
+            if stock.contract.is_option or stock.amount == 0:
                 continue
             options = sorted(
                 (
@@ -249,7 +252,7 @@ class SettlementWatch:
         contract = change.contract
         assert contract.strike is not None
         event_id = self._event_id("assigned", contract)
-        left = self.held(contract.key)
+        left = change.start + change.amount  # what the assignment left short
         if left != 0 or not self._expired(contract):
             # Early, perhaps in parts: one event per part (what is left names it).
             event_id = f"{event_id}-early-left{-left}"

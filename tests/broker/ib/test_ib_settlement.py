@@ -171,9 +171,43 @@ def test_a_short_put_bought_back_while_stock_was_bought_is_not_an_early_assignme
     assert w.expire(20.0) == ([], [])
 
 
+def test_a_buy_back_sent_after_an_unseen_early_assignment_leaves_it_an_assignment() -> None:
+    # IB assigned the short put overnight; at the open, before the watch's grace ended, our
+    # buy-to-close of the (gone) put filled: IB holds the delivered stock and a long put.
+    w = watch()
+    opened(w, LATER_PUT, -1, "e1")
+    assert w.position(LATER_PUT, 0, now_s=10.0, time=AT) == []
+    assert w.position(AAPL, 100, now_s=10.0, time=AT) == []
+    w.execution("e2", LATER_PUT, Side.BUY, 1)
+    assert w.position(LATER_PUT, 1, now_s=10.5, time=AT) == []
+    assert w.expire(11.0) == ([], [])  # within the grace
+    (event,), dropped = w.expire(13.0)
+    assert dropped == []
+    assert isinstance(event, AssignmentEvent)
+    assert (event.contract, event.quantity, event.stock, event.stock_quantity) == (
+        LATER_PUT,
+        -1,
+        AAPL,
+        100,
+    )
+    assert event.event_id.endswith("-early-left0")
+    assert w.expire(100.0) == ([], [])
+
+
 def test_a_corrected_execution_counts_only_its_difference() -> None:
     w = watch()
     w.execution("ab.01.01", AAPL, Side.BUY, 100)
     w.execution("ab.01.02", AAPL, Side.BUY, 60)  # corrected to 60 shares
     assert w.position(AAPL, 60, now_s=0.0, time=AT) == []
+    assert w.expire(100.0) == ([], [])
+
+
+def test_a_new_trade_after_a_change_was_explained_waits_for_its_own_position() -> None:
+    w = watch()
+    opened(w, LATER_PUT, -1, "e1")
+    assert w.position(LATER_PUT, 0, now_s=10.0, time=AT) == []
+    w.execution("e2", LATER_PUT, Side.BUY, 1)  # late: explains the change to 0
+    w.execution("e3", LATER_PUT, Side.SELL, 2)  # a new sale, before its position message
+    assert w.expire(12.5) == ([], [])  # the sale is not an unexplained change
+    assert w.position(LATER_PUT, -2, now_s=12.6, time=AT) == []
     assert w.expire(100.0) == ([], [])
