@@ -34,7 +34,7 @@ bench: $(STAMP)
 check-config: $(STAMP)
 	$(BIN)/python main.py check-config
 
-# The 20-trade validation over the IB API against tws-sim (about 15 wall minutes); see README.
+# The 20-trade validation over the IB API against tws-sim (about 20 wall minutes); see README.
 validate: $(STAMP)
 	rm -f data/validation.db
 	$(BIN)/python main.py validate --out docs/VALIDATION.md
