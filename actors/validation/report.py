@@ -73,7 +73,8 @@ class BreakerDrill:
 
 @dataclass(frozen=True, slots=True)
 class FaultOutcome:
-    """One fault the scenario injected, and what the engine said in the minutes after it."""
+    """One fault the scenario injected, and what the engine said from then until the next
+    fault (an hour at most): its events and the risk events it stored, six at most."""
 
     time: str
     kind: str

@@ -58,8 +58,10 @@ _VIEW_CLIENT_ID = 901
 DEFAULT_SCENARIO = str(Path(__file__).resolve().parents[2] / "broker/tws/scenarios/validation.toml")
 #: A rejection for an off-tick price: IB's 110 text, or our simulator's "110 ..." reason.
 _TICK_REJECTION = re.compile(r"\b110\b|minimum price variation", re.IGNORECASE)
-#: How long after a fault the engine's events count as its answer (clock time).
-_ANSWER_WINDOW = timedelta(minutes=10)
+#: The engine's answer to a fault: what it said from a minute before (its clock may trail
+#: TWS's by seconds) until the next fault, an hour at most (simulated time).
+_ANSWER_WINDOW = timedelta(hours=1)
+_LEAD = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,10 @@ class _Events:
             with self._lock:
                 self.items.append(item)
 
-    def after(self, moment: datetime, window: timedelta) -> tuple[str, ...]:
+    def between(self, start: datetime, end: datetime) -> list[str]:
         with self._lock:
-            found = [e for e in self.items if moment <= e.time <= moment + window]
-        return tuple(f"{e.time:%H:%M:%S} {e.kind}: {e.text}" for e in found[:6])
+            found = [e for e in self.items if start <= e.time <= end]
+        return [f"{e.time:%H:%M:%S} {e.kind}: {e.text}" for e in found]
 
 
 def _read_config(path: str) -> dict[str, Any]:
@@ -388,11 +390,25 @@ class _Run:
             errors=tuple(errors),
         )
 
-    def faults(self) -> list[FaultOutcome]:
-        return [
-            FaultOutcome(_iso(f.time), f.kind, f.detail, self.events.after(f.time, _ANSWER_WINDOW))
-            for f in self.server.fired_faults()
-        ]
+    def faults(self, engine: Engine) -> list[FaultOutcome]:
+        """Each fault fired, with what the engine said around it: its live events and the
+        risk events it stored (a refused modification, a notice, a reconciliation)."""
+        stored = engine.ledger.risk_events()
+        fired = sorted(self.server.fired_faults(), key=lambda f: f.time)
+        out = []
+        for i, f in enumerate(fired):
+            # An armed fault (the next order, modification, execution) acts at the client's
+            # next move: look until the next fault fired, an hour at most.
+            later = [g.time for g in fired[i + 1 :] if g.time > f.time]
+            lo, hi = f.time - _LEAD, min([f.time + _ANSWER_WINDOW, *later])
+            kept = [
+                f"{e.time.astimezone(self.config.tz):%H:%M:%S} {e.kind}: {e.reason}"
+                for e in stored
+                if lo <= e.time <= hi and e.kind not in ("day_reset", "day_start")
+            ]
+            answers = tuple(dict.fromkeys([*self.events.between(lo, hi), *kept]))
+            out.append(FaultOutcome(_iso(f.time), f.kind, f.detail, answers[:6]))
+        return out
 
 
 def _exec_base(exec_id: str) -> str:
@@ -465,7 +481,7 @@ def run_validation(options: ValidationOptions) -> dict[str, Any]:
         sim_end = run.server.now()
         comparison = run.settle_and_compare(engine)
         report = build_report(engine.ledger, tz=run.config.tz)
-        faults = run.faults()
+        faults = run.faults(engine)
     finally:
         if engine is not None:
             engine.stop()

@@ -116,6 +116,13 @@ def validation_config(
     )
     put(
         "risk",
+        "what_if_timeout_s",
+        min(600.0, max(30.0, 2.0 * speed)),
+        f"two wall seconds for IB's what-if answer at {speed:g}x (the shipped 30 clock s is "
+        f"{30 / speed * 1000:.0f} wall ms)",
+    )
+    put(
+        "risk",
         "daily_loss_limit_pct",
         horizon.daily_loss_limit_pct,
         "the breaker drill's sell-off of a few short puts must be able to trip it (the "

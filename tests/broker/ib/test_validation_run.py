@@ -45,6 +45,8 @@ def test_two_validated_days_trade_options_drills_and_ends_equal_to_ib(tmp_path: 
     # The shipped drill's first two days (the rest falls after the run's end).
     assert fired[:3] == ["drop_connection", "reject_next_order", "outage"], fired
     assert "refuse_next_modification" in fired and "stop_quotes" in fired, fired
+    (dropped, *_) = [f for f in result["faults"] if f["kind"] == "drop_connection"]
+    assert any("DISCONNECTED" in answer for answer in dropped["answers"]), dropped
     with sqlite3.connect(db) as conn:
         (sold,) = conn.execute(
             "SELECT COUNT(*) FROM execution WHERE side = 'SELL' AND multiplier = 100"
