@@ -77,10 +77,11 @@ def test_a_stream_of_codes_is_logged_at_its_levels_with_repeats_folded(
     assert notices.seen == Counter({202: 13, 10148: 1, 201: 1})
 
 
-def _to_current_stderr(message: str) -> None:
-    """Whatever sys.stderr is when a later test logs (this test's capsys stream is closed by
-    then: a sink bound to it raised "I/O operation on closed file")."""
-    sys.stderr.write(message)
+#: The stream loguru's default sink had: pytest's session-wide capture, set before this module
+#: was imported. The test puts it back (a sink bound to capsys's stream raised "I/O operation on
+#: closed file" once capsys closed it; one bound to whatever ``sys.stderr`` is at the moment
+#: wrote to the terminal while pytest had suspended its capture).
+_SESSION_STDERR = sys.stderr
 
 
 def test_headless_mode_prints_no_expected_notice_and_no_ib_async_duplicate(
@@ -102,7 +103,7 @@ def test_headless_mode_prints_no_expected_notice_and_no_ib_async_duplicate(
         logger.complete()
     finally:
         shutdown_logging()
-        logger.add(_to_current_stderr, level="DEBUG")
+        logger.add(_SESSION_STDERR, level="DEBUG")
         root.handlers[:] = handlers
         root.setLevel(level)
     printed = capsys.readouterr().err
