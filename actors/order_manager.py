@@ -415,15 +415,7 @@ class OrderManager(
             )
         )
         if position.quantity == 0:
-            self.positions.pop((record.va_id, record.contract_key), None)
-            self._cancel_where(
-                lambda o: (
-                    o.record.va_id == record.va_id
-                    and o.record.contract_key == record.contract_key
-                    and o.purpose is not Purpose.ENTRY
-                ),
-                "position closed",
-            )
+            self._position_closed(record.va_id, record.contract_key, "position closed")
         elif purpose is not Purpose.ENTRY:
             # Only a closing fill shrinks the stops; while an entry fills, its attached stop
             # keeps the entry's size and the broker holds it to what the parent has filled.
@@ -475,6 +467,18 @@ class OrderManager(
                 self._resize(order, order.done + held, f"stop resized to position {held}")
 
     # -- cancels, flatten, reconcile ---------------------------------------------------------
+    def _position_closed(self, va_id: str, contract_key: str, reason: str) -> None:
+        """A VA's position in a contract is flat: forget it and cancel its stops and exits."""
+        self.positions.pop((va_id, contract_key), None)
+        self._cancel_where(
+            lambda o: (
+                o.record.va_id == va_id
+                and o.record.contract_key == contract_key
+                and o.purpose is not Purpose.ENTRY
+            ),
+            reason,
+        )
+
     def _cancel_where(self, predicate: object, reason: str) -> int:
         count = 0
         for order in list(self.orders.values()):

@@ -20,7 +20,7 @@ from loguru import logger
 
 from actors.base import Bus
 from actors.context import EngineContext
-from actors.messages import EngineEvent, FillRevised, PositionChanged, Purpose
+from actors.messages import EngineEvent, FillRevised, PositionChanged
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.rules.trades import derive_positions_and_trades
 from broker.base import CommissionReported
@@ -36,7 +36,7 @@ class RevisionsMixin:
     positions: dict[tuple[str, str], HeldPosition]
 
     # Provided by the OrderManager.
-    _cancel_where: Callable[[object, str], int]
+    _position_closed: Callable[[str, str, str], None]
     _shrink_stops: Callable[[str, str, int], None]
     _stop_price: Callable[[str, str], Decimal | None]
     tell: Callable[[str, object], bool]
@@ -71,14 +71,8 @@ class RevisionsMixin:
         self.tell("governor", change)
         self.bus.publish(EngineEvent("fill", detail, new.time, record.va_id))
         if position.quantity == 0:
-            self.positions.pop((record.va_id, record.contract_key), None)
-            self._cancel_where(
-                lambda o: (
-                    o.record.va_id == record.va_id
-                    and o.record.contract_key == record.contract_key
-                    and o.purpose is not Purpose.ENTRY
-                ),
-                "position closed by a corrected execution",
+            self._position_closed(
+                record.va_id, record.contract_key, "position closed by a corrected execution"
             )
         else:
             self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
