@@ -20,10 +20,11 @@ test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check actors broker db tui main.py
+	$(BIN)/ruff format --check core actors broker db engine tui main.py
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy actors broker db tui main.py
+	$(BIN)/mypy core actors broker db engine tui main.py
 
 unit: $(STAMP)
 	$(BIN)/pytest

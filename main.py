@@ -27,8 +27,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from actors.config import EngineConfig
-    from actors.engine import Engine, RunOptions
+    from core.config import EngineConfig
+    from engine.engine import Engine
+    from engine.options import RunOptions
 
 EXIT_BAD_INPUT = 2
 EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, recovered like a crash
@@ -108,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str) -> EngineConfig:
-    from actors.config import ConfigError, load_config  # noqa: PLC0415
+    from core.config import ConfigError, load_config  # noqa: PLC0415
 
     try:
         return load_config(path)
@@ -187,8 +188,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
-    from actors.calendar import TradingCalendar  # noqa: PLC0415
-    from actors.engine import RunOptions  # noqa: PLC0415
+    from core.calendar import TradingCalendar  # noqa: PLC0415
+    from engine.options import RunOptions  # noqa: PLC0415
 
     calendar = TradingCalendar.build(
         config.tz, config.open_time, config.close_time, config.engine.holidays
@@ -211,8 +212,8 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
 def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | None) -> RunOptions:
     """Run options against TWS / IB Gateway: the clock starts at the broker's time (no
     --start), at --speed (1 = real time; N only makes sense against ``tws-sim --speed N``)."""
-    from actors.engine import RunOptions  # noqa: PLC0415
     from broker.ib.safety import LiveTradingRefused, check_port  # noqa: PLC0415
+    from engine.options import RunOptions  # noqa: PLC0415
 
     if args.start:
         raise UsageError("--start: not with --broker ib (the clock starts at the broker's time)")
@@ -231,7 +232,7 @@ def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | N
 
 
 def _print_event(item: object) -> None:
-    from actors.messages import EngineEvent  # noqa: PLC0415
+    from actors.messages.events import EngineEvent  # noqa: PLC0415
 
     if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
         print(
@@ -285,7 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    from actors.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
 
     setup_logging(config.engine.log_dir, console=args.headless)
     try:
@@ -340,7 +341,7 @@ def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -
     """
     from dataclasses import replace  # noqa: PLC0415
 
-    from actors.engine import Engine  # noqa: PLC0415
+    from engine.engine import Engine  # noqa: PLC0415
 
     if config.broker.kind != "ib":
         return Engine(config, options)
@@ -376,8 +377,8 @@ def cmd_tws_sim(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from dataclasses import replace  # noqa: PLC0415
 
-    from actors.config_errors import ConfigError  # noqa: PLC0415
-    from actors.validation import (  # noqa: PLC0415
+    from core.config_errors import ConfigError  # noqa: PLC0415
+    from engine.validation import (  # noqa: PLC0415
         ValidationOptions,
         format_markdown,
         run_validation,
@@ -388,7 +389,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except UsageError as err:
         print(f"validate: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from actors.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
 
     given = sys.argv[1:] if sys.argv[1:2] == ["validate"] else ["validate"]
     options = ValidationOptions(

@@ -21,11 +21,13 @@ from typing import Any
 
 from loguru import logger
 
-from actors.base import EngineActor
-from actors.config import EngineConfig
-from actors.context import EngineContext
-from actors.messages import InboxRejected, Signal, Tick
-from broker.base import Contract, OrderType, Side
+from actors.messages.commands import Signal
+from actors.messages.events import InboxRejected
+from actors.messages.timers import InboxReadDue
+from actors.runtime.base import EngineActor
+from actors.runtime.context import EngineContext
+from core.config import EngineConfig
+from core.domain import Contract, OrderType, Side
 
 __all__ = ["Inbox", "LineError", "parse_line"]
 
@@ -113,15 +115,16 @@ def parse_line(
         close=close,
         quantity=quantity,
         order_type=OrderType.LMT if limit is not None else None,
-        # As written: the VA rounds it onto the stock's ticks by side (broker.ticks).
+        # As written: the VA rounds it onto the stock's ticks by side (core.ticks).
         limit_price=Decimal(str(limit)) if limit is not None else None,
     )
 
 
-class Inbox(EngineActor):
-    """Reads ``inbox.path`` on every ``Tick("inbox")``; single reader of that file."""
+class Inbox(EngineActor[InboxReadDue]):
+    """Reads ``inbox.path`` on every ``InboxReadDue``; single reader of that file."""
 
     address = "inbox"
+    accepts = (InboxReadDue,)
 
     def __init__(self, ctx: EngineContext) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
@@ -143,11 +146,8 @@ class Inbox(EngineActor):
         self.line_no = 0
         self.seen.clear()
 
-    def handle(self, message: object) -> None:
-        if isinstance(message, Tick):
-            self._read(message.time)
-        else:
-            super().handle(message)
+    def handle(self, message: InboxReadDue) -> None:
+        self._read(message.time)
 
     def _read(self, now: datetime) -> None:
         try:

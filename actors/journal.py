@@ -6,16 +6,22 @@ once, and rejections are published on the bus as events.
 
 from __future__ import annotations
 
-from actors.base import EngineActor
-from actors.context import EngineContext
-from actors.messages import EngineEvent, InboxRejected, SignalDecision
+from typing import assert_never, get_args
+
+from actors.messages.events import EngineEvent, InboxRejected, SignalDecision
+from actors.runtime.base import EngineActor
+from actors.runtime.context import EngineContext
 from db.records import SignalRecord
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "JournalMessage"]
+
+#: What the journal is told.
+JournalMessage = SignalDecision | InboxRejected
 
 
-class Journal(EngineActor):
+class Journal(EngineActor[JournalMessage]):
     address = "journal"
+    accepts = get_args(JournalMessage)
 
     def __init__(self, ctx: EngineContext) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
@@ -25,13 +31,14 @@ class Journal(EngineActor):
     def on_stop(self) -> None:
         self.ctx.ledger.close()
 
-    def handle(self, message: object) -> None:
-        if isinstance(message, SignalDecision):
-            self._store(message)
-        elif isinstance(message, InboxRejected):
-            self._store_rejected_line(message)
-        else:
-            super().handle(message)
+    def handle(self, message: JournalMessage) -> None:
+        match message:
+            case SignalDecision():
+                self._store(message)
+            case InboxRejected():
+                self._store_rejected_line(message)
+            case _:
+                assert_never(message)
 
     def _with_data_note(self, decision: SignalDecision) -> str:
         """The decision's detail, with "[delayed data]" when the quote it was made on (the

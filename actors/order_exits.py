@@ -48,15 +48,17 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from actors.context import EngineContext
-from actors.messages import EngineEvent, OrderProposal, Purpose, RiskNotice
+from actors.messages.commands import OrderProposal
+from actors.messages.events import EngineEvent, RiskNotice
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules.decision import OK, Decision, reject
-from broker.base import ExecutionEvent, OrderStatus, Side
+from actors.runtime.context import EngineContext
+from core.domain import OrderStatus, Purpose, Side
+from core.events import ExecutionEvent
+from core.rules.decision import OK, Decision, reject
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
-    from actors.base import Bus
+    from actors.runtime.base import Bus
 
 __all__ = ["OCA_ALREADY_FILLED", "ExitGuardMixin", "overfilled"]
 

@@ -25,19 +25,22 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from actors.clock import Timer
-from actors.context import EngineContext
-from actors.messages import FlattenDone, OrderProposal, Purpose, Tick, TradingState
+from actors.messages.commands import OrderProposal
+from actors.messages.events import FlattenDone
+from actors.messages.timers import RepriceDue
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.risk_governor import STATE_KIND
-from actors.rules.flatten import Cross, plan_flatten
-from actors.rules.repricing import plan_progress, reprice_detail, to_market_detail
-from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
-from broker.ticks import round_to_tick
+from actors.runtime.context import EngineContext
+from core.clock import Timer
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Purpose, Side, TradingState
+from core.events import ExecutionEvent
+from core.rules.flatten import Cross, plan_flatten
+from core.rules.repricing import plan_progress, reprice_detail, to_market_detail
+from core.ticks import round_to_tick
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
-    from actors.base import AddressBook
+    from actors.runtime.base import AddressBook
 
 __all__ = ["FlattenMixin"]
 
@@ -265,7 +268,7 @@ class FlattenMixin:
 
     def _reprice_tick(self) -> None:
         """Clock thread: wake the actor to re-price its flatten orders."""
-        self.book.tell(self.address, Tick("reprice", self.ctx.clock.now()))
+        self.book.tell(self.address, RepriceDue(self.ctx.clock.now()))
 
     def _reprice(self, now: datetime) -> None:
         self._reprice_timer = None

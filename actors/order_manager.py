@@ -17,23 +17,18 @@ from functools import partial
 
 from loguru import logger
 
-from actors.base import EngineActor
-from actors.context import EngineContext
-from actors.messages import (
-    CancelEntries,
-    CancelOrder,
-    EngineEvent,
-    Fill,
-    Flatten,
-    GetWorkingOrders,
-    OrderSnapshot,
-    OrderUpdate,
-    PlaceOrder,
-    PositionChanged,
-    Purpose,
-    Query,
-    RiskNotice,
-    Tick,
+from actors.messages.commands import CancelEntries, CancelOrder, Flatten, PlaceOrder
+from actors.messages.events import EngineEvent, Fill, OrderUpdate, PositionChanged, RiskNotice
+from actors.messages.queries import GetWorkingOrders, Query
+from actors.messages.snapshots import OrderSnapshot
+from actors.messages.timers import (
+    PaceDue,
+    ReconcileDue,
+    ReconnectReconcileDue,
+    RepriceDue,
+    RepricePlansDue,
+    StartupReconcileDue,
+    TimerMessage,
 )
 from actors.order_exits import ExitGuardMixin
 from actors.order_flatten import FlattenMixin
@@ -48,8 +43,10 @@ from actors.order_refusals import RefusalMixin
 from actors.order_revisions import RevisionsMixin
 from actors.order_sides import OppositeSideMixin
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules.positions import apply_execution
-from broker.base import (
+from actors.runtime.base import EngineActor
+from actors.runtime.context import EngineContext
+from core.domain import OrderStatus, OrderType, Purpose, Side
+from core.events import (
     AssignmentEvent,
     CommissionReported,
     ConnectionEvent,
@@ -59,11 +56,9 @@ from broker.base import (
     ExpiryEvent,
     MarginCheck,
     ModifyRefusedEvent,
-    OrderStatus,
     OrderStatusEvent,
-    OrderType,
-    Side,
 )
+from core.rules.positions import apply_execution
 from db.records import ExecutionRecord, OrderRecord
 
 __all__ = ["OrderManager"]
@@ -170,20 +165,26 @@ class OrderManager(
             self._flatten(message.va_id, message.reason)
         elif isinstance(message, ConnectionEvent):
             self.link_up = message.state is not ConnectionState.DISCONNECTED
-        elif isinstance(message, Tick):
-            self._expire_margin_checks(message.time)
-            if message.name in ("startup_reconcile", "reconnect_reconcile"):
-                self._pass_tick(message.time, message.name.split("_")[0])
-            elif message.name == "pace":
-                self._drain()
-            elif message.name == "reprice":
-                self._reprice(message.time)
-            elif message.name == "reprice-plan":
-                self._reprice_plans(message.time)
-            elif message.name == "reconcile":
-                self._reconcile_tick(message.time)
+        elif isinstance(message, TimerMessage):
+            self._on_timer(message)
         else:
             super().handle(message)
+
+    def _on_timer(self, timer: TimerMessage) -> None:
+        self._expire_margin_checks(timer.time)
+        match timer:
+            case StartupReconcileDue():
+                self._pass_tick(timer.time, "startup")
+            case ReconnectReconcileDue():
+                self._pass_tick(timer.time, "reconnect")
+            case PaceDue():
+                self._drain()
+            case RepriceDue():
+                self._reprice(timer.time)
+            case RepricePlansDue():
+                self._reprice_plans(timer.time)
+            case ReconcileDue():
+                self._reconcile_tick(timer.time)
 
     def _pass_tick(self, now: datetime, kind: str) -> None:
         """Start (or take up again) a reconciliation pass; a pass whose read finds the link

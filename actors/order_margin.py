@@ -4,7 +4,7 @@ A short option entry that passed the filters and the gate is not stored yet: the
 asks the broker for a what-if (``Broker.check_margin``: IB's what-if order, the simulator's
 Reg-T) and goes on with its mailbox (tell, not ask). The answer comes back as a
 ``MarginCheck`` message: the entry is placed if the initial-margin change fits in the
-available funds (``actors.rules.broker_margin``), else refused to its VA with the numbers. A
+available funds (``core.rules.broker_margin``), else refused to its VA with the numbers. A
 check not answered within ``risk.what_if_timeout_s`` (engine clock seconds; the IB adapter
 itself answers with an error after its request timeout) is refused as such at the next tick.
 Each answer is also told to the VA with our Reg-T estimate beside it, for the inspector.
@@ -21,12 +21,14 @@ from decimal import Decimal
 
 from loguru import logger
 
-from actors.context import EngineContext
-from actors.messages import MarginReview, OrderProposal, Purpose
-from actors.rules.broker_margin import check_what_if, review_line
-from actors.rules.decision import Decision, reject
-from actors.rules.margin import short_option_margin
-from broker.base import MarginCheck, OrderRequest, Side
+from actors.messages.commands import OrderProposal
+from actors.messages.events import MarginReview
+from actors.runtime.context import EngineContext
+from core.domain import OrderRequest, Purpose, Side
+from core.events import MarginCheck
+from core.rules.broker_margin import check_what_if, review_line
+from core.rules.decision import Decision, reject
+from core.rules.margin import short_option_margin
 
 __all__ = ["MarginGateMixin"]
 

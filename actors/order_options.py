@@ -25,14 +25,18 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from actors.clock import Timer
-from actors.config import NakedPutStrategy
-from actors.context import EngineContext
-from actors.messages import CancelOrder, OrderProposal, Purpose, RiskNotice, Tick
+from actors.messages.commands import CancelOrder, OrderProposal
+from actors.messages.events import RiskNotice
+from actors.messages.timers import RepricePlansDue
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules import filters
-from actors.rules.decision import OK, Decision
-from actors.rules.repricing import (
+from actors.runtime.context import EngineContext
+from core.clock import Timer
+from core.config import NakedPutStrategy
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Purpose, Side
+from core.events import AssignmentEvent, ExecutionEvent, ExpiryEvent
+from core.rules import filters
+from core.rules.decision import OK, Decision
+from core.rules.repricing import (
     RepricePlan,
     plan_done,
     plan_progress,
@@ -40,22 +44,12 @@ from actors.rules.repricing import (
     repriced_limit,
     to_market_detail,
 )
-from actors.rules.settle_found import allocate
-from broker.base import (
-    AssignmentEvent,
-    Contract,
-    ExecutionEvent,
-    ExpiryEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
-    Side,
-)
+from core.rules.settle_found import allocate
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
-    from actors.base import AddressBook
+    from actors.runtime.base import AddressBook
 
 __all__ = ["OptionOrdersMixin"]
 
@@ -199,7 +193,7 @@ class OptionOrdersMixin:
 
     def _plan_tick(self) -> None:
         """Clock thread: wake the actor to re-price the orders whose plan is due."""
-        self.book.tell(self.address, Tick("reprice-plan", self.ctx.clock.now()))
+        self.book.tell(self.address, RepricePlansDue(self.ctx.clock.now()))
 
     def _reprice_plans(self, now: datetime) -> None:
         self._plan_timer = None

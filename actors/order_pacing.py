@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from actors.base import AddressBook
-from actors.clock import Timer
-from actors.context import EngineContext
-from actors.messages import Tick
+from actors.messages.timers import PaceDue
+from actors.runtime.base import AddressBook
+from actors.runtime.context import EngineContext
+from core.clock import Timer
 
 __all__ = ["PacingMixin"]
 
@@ -52,4 +52,4 @@ class PacingMixin:
 
     def _pace_tick(self) -> None:
         """Clock thread: wake the actor to drain its paced outbox."""
-        self.book.tell(self.address, Tick("pace", self.ctx.clock.now()))
+        self.book.tell(self.address, PaceDue(self.ctx.clock.now()))

@@ -12,20 +12,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 
-from actors.context import EngineContext
-from actors.messages import (
-    OrderProposal,
-    OrderRejected,
-    Purpose,
-    RepricePlan,
-    Signal,
-    SignalDecision,
-)
+from actors.messages.commands import OrderProposal, Signal
+from actors.messages.events import OrderRejected, SignalDecision
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules import filters
-from actors.rules.decision import OK, Decision, reject
-from broker.base import OrderRequest, OrderStatus, OrderType, Side
-from broker.ticks import on_tick_request
+from actors.runtime.context import EngineContext
+from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Side
+from core.rules import filters
+from core.rules.decision import OK, Decision, reject
+from core.rules.repricing import RepricePlan
+from core.ticks import on_tick_request
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
 

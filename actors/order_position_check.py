@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from actors.context import EngineContext
-from actors.messages import RiskNotice
+from actors.messages.events import RiskNotice
 from actors.order_proofs import CHECK_HINT
-from actors.rules.reconcile import PositionRead, Verdict, judge_positions
-from actors.rules.reconcile_text import reconciled_reason
+from actors.runtime.context import EngineContext
+from core.rules.reconcile import PositionRead, Verdict, judge_positions
+from core.rules.reconcile_text import reconciled_reason
 
 if TYPE_CHECKING:
     from actors.order_reconcile import _Pass

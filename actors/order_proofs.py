@@ -22,17 +22,11 @@ from decimal import Decimal
 
 from loguru import logger
 
-from actors.context import EngineContext
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules.settle_found import settlements_found
-from broker.base import (
-    AssignmentEvent,
-    CompletedOrder,
-    Contract,
-    ExecutionEvent,
-    ExpiryEvent,
-    OrderType,
-)
+from actors.runtime.context import EngineContext
+from core.domain import Contract, OrderType
+from core.events import AssignmentEvent, CompletedOrder, ExecutionEvent, ExpiryEvent
+from core.rules.settle_found import settlements_found
 
 __all__ = ["CHECK_HINT", "ProofsMixin", "missing_fill_price"]
 

@@ -32,21 +32,23 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from actors.context import EngineContext
-from actors.messages import Purpose, RiskNotice
+from actors.messages.events import RiskNotice
 from actors.order_proofs import CHECK_HINT
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
-from actors.rules.reconcile import position_differences as compare_positions
-from actors.rules.reconcile_text import reconciled_reason
-from broker.base import ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
-from broker.ticks import TickRule, on_tick_request, round_to_tick
+from actors.runtime.context import EngineContext
+from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Side
+from core.events import ExecutionEvent
+from core.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
+from core.rules.reconcile import position_differences as compare_positions
+from core.rules.reconcile_text import reconciled_reason
+from core.rules.stops import protective_stop_price, stop_distance
+from core.ticks import on_tick_request
 from db.records import OrderRecord
 
 if TYPE_CHECKING:
-    from actors.base import AddressBook
+    from actors.runtime.base import AddressBook
 
-__all__ = ["ReconcileMixin", "replacement_stop"]
+__all__ = ["ReconcileMixin"]
 
 #: Positions reads per look before the look counts as inconsistent (the market kept filling).
 READS_PER_LOOK = 3
@@ -55,16 +57,6 @@ _WORDS = {
     "startup": ("while the engine was away", "at startup"),
     "reconnect": ("while the connection was down", "after a reconnect"),
 }
-
-
-def replacement_stop(avg_price: Decimal, side: Side, stop_pct: Decimal, tick: TickRule) -> Decimal:
-    """The stop price of a replaced protective stop with no earlier stop to copy: ``stop_pct``
-    (a fraction) away from the position's average price, on the stop's ``side`` (SELL under a
-    long), rounded onto ``tick`` toward the market (``round_to_tick``: an average fill price is
-    rarely on tick, e.g. 100.0233)."""
-    distance = avg_price * stop_pct
-    price = avg_price - distance if side is Side.SELL else avg_price + distance
-    return round_to_tick(price, tick, side=side)
 
 
 @dataclass(slots=True)
@@ -387,7 +379,9 @@ class ReconcileMixin:
             if lost:
                 price = lost[-1].stop_price
             else:
-                price = replacement_stop(position.avg_price, side, stop_pct, tick)
+                price = protective_stop_price(
+                    position.avg_price, stop_distance(position.avg_price, stop_pct), side, tick
+                )
             request = OrderRequest(
                 self.ctx.new_id(f"{va_id}-restop"),
                 position.contract,

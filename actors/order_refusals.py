@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from actors.context import EngineContext
-from actors.messages import EngineEvent, Purpose, RiskNotice
+from actors.messages.events import EngineEvent, RiskNotice
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules.repricing import reprice_detail
-from broker.base import ModifyRefusedEvent, OrderStatus
+from actors.runtime.context import EngineContext
+from core.domain import OrderStatus, Purpose
+from core.events import ModifyRefusedEvent
+from core.rules.repricing import reprice_detail
 
 if TYPE_CHECKING:
-    from actors.base import Bus
+    from actors.runtime.base import Bus
 
 __all__ = ["RefusalMixin"]
 

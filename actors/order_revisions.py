@@ -2,7 +2,7 @@
 commission reports that came after their execution (runs on the OrderManager's actor thread).
 
 A correction (``ExecutionCorrected``, or a replayed execution whose id is a later revision of a
-stored one: ``broker/exec_ids.py``) replaces the stored execution in the ledger
+stored one: ``core/exec_ids.py``) replaces the stored execution in the ledger
 (``Ledger.correct_execution``); it is never a second fill. The position of that VA and
 contract is then derived again from the ledger's executions (the ledger is the truth), the VA
 rebuilds its book from them (``FillRevised``), and the position monitor and the governor get
@@ -18,12 +18,12 @@ from decimal import Decimal
 
 from loguru import logger
 
-from actors.base import Bus
-from actors.context import EngineContext
-from actors.messages import EngineEvent, FillRevised, PositionChanged
+from actors.messages.events import EngineEvent, FillRevised, PositionChanged
 from actors.order_state import HeldPosition, WorkingOrder
-from actors.rules.trades import derive_positions_and_trades
-from broker.base import CommissionReported
+from actors.runtime.base import Bus
+from actors.runtime.context import EngineContext
+from core.events import CommissionReported
+from core.rules.trades import derive_positions_and_trades
 from db.records import ExecutionRecord, OrderRecord
 
 __all__ = ["RevisionsMixin"]

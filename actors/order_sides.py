@@ -30,11 +30,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import partial
 
-from actors.context import EngineContext
-from actors.messages import OrderProposal, Purpose
+from actors.messages.commands import OrderProposal
 from actors.order_state import WorkingOrder
-from actors.rules.decision import OK, Decision, reject
-from broker.base import Contract, Side
+from actors.runtime.context import EngineContext
+from core.domain import Contract, Purpose, Side
+from core.rules.decision import OK, Decision, reject
 from db.records import OrderRecord
 
 __all__ = ["OppositeSideMixin"]

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from actors.messages import Purpose
-from broker.base import Contract, OrderStatus
+from core.domain import Contract, OrderStatus, Purpose
 from db.records import OrderRecord
 
 __all__ = ["HeldPosition", "WorkingOrder"]

@@ -9,7 +9,7 @@ of the credit on every position snapshot, and per VA and for the portfolio a
 quotes.
 
 Stale marks (``actors/rules/marks.py``): every snapshot carries its mark's time and whether it
-is stale or delayed. On each ``Tick("marks")`` (engine timer) a mark that went stale is
+is stale or delayed. On each ``MarksDue`` (engine timer) a mark that went stale is
 published as such, and the exit rules run on it: a stop or time exit goes out labelled with
 the mark's age (``ExitRequest.note``), a profit target waits for a fresh quote.
 """
@@ -22,29 +22,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from actors.base import EngineActor
-from actors.context import EngineContext
-from actors.messages import (
-    EngineEvent,
-    ExitRequest,
-    GreeksSnapshot,
-    PositionChanged,
-    PositionSnapshot,
-    QuotesReady,
-    Tick,
-    UnrealizedUpdate,
-)
-from actors.rules.exits import (
+from actors.messages.commands import ExitRequest
+from actors.messages.events import EngineEvent, PositionChanged, QuotesReady, UnrealizedUpdate
+from actors.messages.snapshots import GreeksSnapshot, PositionSnapshot
+from actors.messages.timers import MarksDue
+from actors.runtime.base import EngineActor
+from actors.runtime.context import EngineContext
+from core.domain import Contract, OrderType, Quote, Side
+from core.rules.exits import (
     OptionExitRules,
     StockExitRules,
     evaluate_option_exit,
     evaluate_stock_exit,
     profit_target_price,
 )
-from actors.rules.greeks import PositionRisk, days_to_expiry, position_risk, total_risk
-from actors.rules.marks import MarkAge, exit_note, exit_policy, mark_age
-from actors.rules.repricing import RepricePlan, repriced_limit
-from broker.base import Contract, OrderType, Quote, Side
+from core.rules.greeks import PositionRisk, days_to_expiry, position_risk, total_risk
+from core.rules.marks import MarkAge, exit_note, exit_policy, mark_age
+from core.rules.repricing import RepricePlan, repriced_limit
 
 __all__ = ["PositionMonitor"]
 
@@ -150,7 +144,7 @@ class PositionMonitor(EngineActor):
     def handle(self, message: object) -> None:
         if isinstance(message, QuotesReady):
             self._on_quotes(self.ctx.quotes.take(self.address))
-        elif isinstance(message, Tick) and message.name == "marks":
+        elif isinstance(message, MarksDue):
             self._on_marks_tick(self.ctx.clock.now())
         elif isinstance(message, PositionChanged):
             self._on_position(message)

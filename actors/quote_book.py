@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
-from actors.base import AddressBook
-from actors.messages import QuotesReady
-from broker.base import Quote
+from actors.messages.events import QuotesReady
+from actors.runtime.base import AddressBook
+from core.domain import Quote
 
 __all__ = ["QuoteBook"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from actors.context import EngineContext
-from actors.messages import OrderProposal
-from actors.rules.margin import assignment_value, option_position_margin, short_option_margin
-from broker.base import Contract
+from actors.messages.commands import OrderProposal
+from actors.runtime.context import EngineContext
+from core.domain import Contract
+from core.rules.margin import assignment_value, option_position_margin, short_option_margin
 
 __all__ = ["Exposure", "ExposureMixin", "exposure_notional"]
 

@@ -16,48 +16,43 @@ from decimal import Decimal
 
 from loguru import logger
 
-from actors.base import EngineActor
-from actors.context import EngineContext
-from actors.messages import (
-    AccountUpdate,
+from actors.messages.commands import (
     CancelEntries,
-    EngineEvent,
     Flatten,
-    FlattenDone,
     Halt,
-    HaltAck,
     OrderProposal,
-    OrderRejected,
-    OrderUpdate,
     PauseVA,
     PlaceOrder,
-    PositionChanged,
-    Purpose,
     Resume,
-    RiskNotice,
-    RiskStatus,
     Signal,
+)
+from actors.messages.events import (
+    AccountUpdate,
+    EngineEvent,
+    FlattenDone,
+    HaltAck,
+    OrderRejected,
+    OrderUpdate,
+    PositionChanged,
+    RiskNotice,
     SignalDecision,
-    Tick,
-    TradingState,
     UnrealizedUpdate,
 )
+from actors.messages.snapshots import RiskStatus
+from actors.messages.timers import DayRollDue
 from actors.risk_exposure import Exposure, ExposureMixin, exposure_notional
-from actors.rules import risk_rules as rr
-from actors.rules.daily_loss import DayPnL, judged_day_pnl
-from actors.rules.decision import Decision
-from actors.rules.reconcile_text import (
+from actors.runtime.base import EngineActor
+from actors.runtime.context import EngineContext
+from core.domain import OrderStatus, Purpose, TradingState
+from core.events import AccountPnL, BrokerNotice, ConnectionEvent, ConnectionState
+from core.gate import GateState
+from core.rules import risk_rules as rr
+from core.rules.daily_loss import DayPnL, judged_day_pnl
+from core.rules.decision import Decision
+from core.rules.reconcile_text import (
     differences_of,
     first_differences,
     mismatch_differences,
-)
-from broker.base import (
-    AccountPnL,
-    BrokerNotice,
-    ConnectionEvent,
-    ConnectionState,
-    GateState,
-    OrderStatus,
 )
 from db.records import RiskEventRecord
 
@@ -217,7 +212,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
             self._on_connection(message)
         elif isinstance(message, BrokerNotice):
             self._on_notice(message)
-        elif isinstance(message, Tick):
+        elif isinstance(message, DayRollDue):
             self._roll_day(message.time)
         else:
             super().handle(message)
@@ -371,7 +366,7 @@ class RiskGovernor(ExposureMixin, EngineActor):
         )
 
     def _check_daily_loss(self) -> None:
-        """Trip the breaker once a day when the judged day P&L (``actors.rules.daily_loss``:
+        """Trip the breaker once a day when the judged day P&L (``core.rules.daily_loss``:
         the worse of the broker's daily P&L and the net liquidation change) reaches the limit."""
         day_pnl = self._day_pnl()
         if (

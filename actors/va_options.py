@@ -19,25 +19,17 @@ from datetime import datetime
 
 from loguru import logger
 
-from actors.config import NakedPutStrategy
-from actors.messages import (
-    CancelOrder,
-    ExitRequest,
-    Fill,
-    OrderProposal,
-    Purpose,
-    Signal,
-    SignalDecision,
-    TradingState,
-)
-from actors.rules import filters
-from actors.rules.decision import Decision, reject
-from actors.rules.repricing import RepricePlan, repriced_limit
-from actors.rules.va_rules import check_entry
-from actors.strategies.ma_cross import MACross
-from actors.strategies.naked_put import NakedPut, PutChoice, option_mid
+from actors.messages.commands import CancelOrder, ExitRequest, OrderProposal, Signal
+from actors.messages.events import Fill, SignalDecision
 from actors.va_signals import SignalHandling
-from broker.base import Contract, OrderType, Quote, Side
+from core.config import NakedPutStrategy
+from core.domain import Contract, OrderType, Purpose, Quote, Side, TradingState
+from core.rules import filters
+from core.rules.decision import Decision, reject
+from core.rules.repricing import RepricePlan, repriced_limit
+from core.rules.va_rules import check_entry
+from core.strategies.ma_cross import MACross
+from core.strategies.naked_put import NakedPut, PutChoice, option_mid
 
 __all__ = ["CANDIDATE_TIMEOUT_S", "EXIT_URGENCY", "OptionTrading"]
 

@@ -14,21 +14,16 @@ from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import TYPE_CHECKING
 
-from actors.config import AccountConfig, AccountLimits
-from actors.context import EngineContext
-from actors.messages import (
-    ExitRequest,
-    OrderProposal,
-    Purpose,
-    Signal,
-    SignalDecision,
-    TradingState,
-)
-from actors.rules.decision import Decision, reject
-from actors.rules.repricing import RepricePlan
-from actors.rules.va_rules import VABook, check_entry, size_position
-from broker.base import Contract, OrderType, Quote, Side
-from broker.ticks import round_to_tick
+from actors.messages.commands import ExitRequest, OrderProposal, Signal
+from actors.messages.events import SignalDecision
+from actors.runtime.context import EngineContext
+from core.config import AccountConfig, AccountLimits
+from core.domain import Contract, OrderType, Purpose, Quote, Side, TradingState
+from core.rules.decision import Decision, reject
+from core.rules.repricing import RepricePlan
+from core.rules.stops import protective_stop_price, stop_distance
+from core.rules.va_rules import VABook, check_entry, size_position
+from core.ticks import round_to_tick
 
 __all__ = ["CENT", "SignalHandling", "exact_mid"]
 
@@ -107,16 +102,16 @@ class SignalHandling:
         buy = signal.side is Side.BUY
         touch = _price(quote.ask if buy else quote.bid, up=buy)
         stop_pct = Decimal(str(self.ctx.config.orders.stop_loss_pct)) / 100
-        stop_distance = (touch * stop_pct).quantize(CENT)
+        distance = stop_distance(touch, stop_pct).quantize(CENT)
         quantity = signal.quantity or size_position(
             equity=self.vabook.equity,
             capital=self.vabook.capital,
             price=touch,
-            stop_distance=stop_distance,
+            stop_distance=distance,
             limits=self.limits,
         )
         if quantity <= 0:
-            return reject("size", f"0 shares at {touch} with stop distance {stop_distance}")
+            return reject("size", f"0 shares at {touch} with stop distance {distance}")
         order_type = signal.order_type or OrderType(self._entry_type())
         tick = self.ctx.broker.tick_rule(signal.contract)
         limit = signal.limit_price
@@ -125,13 +120,7 @@ class SignalHandling:
             limit = touch * (1 + offset if buy else 1 - offset)
         if limit is not None:  # the offset limit, or the inbox's: onto the stock's ticks
             limit = round_to_tick(limit, tick, side=signal.side)
-        # The protective stop rounds by its own side (the opposite): toward the market, so
-        # the loss at the stop stays within the ``stop_distance`` the size was computed on.
-        stop_price = round_to_tick(
-            touch - stop_distance if buy else touch + stop_distance,
-            tick,
-            side=signal.side.opposite,
-        )
+        stop_price = protective_stop_price(touch, distance, signal.side.opposite, tick)
         return OrderProposal(
             proposal_id=signal.signal_id,
             va_id=self.va_id,

@@ -18,36 +18,28 @@ from typing import Any
 
 from loguru import logger
 
-from actors.base import EngineActor
-from actors.context import EngineContext
-from actors.messages import (
-    ExitRequest,
+from actors.messages.commands import ExitRequest, Halt, PauseVA, Resume, Signal
+from actors.messages.events import (
     Fill,
     FillRevised,
-    Halt,
     HaltAck,
-    InspectVA,
     MarginReview,
     OrderRejected,
     OrderUpdate,
-    PauseVA,
-    Purpose,
-    Query,
     QuotesReady,
-    Resume,
     RiskNotice,
-    Signal,
-    TradingState,
-    VAInspection,
-    VASnapshot,
 )
-from actors.rules.marks import mark_age
-from actors.rules.va_rules import VABook
-from actors.strategies.ma_cross import MACross
-from actors.strategies.naked_put import NakedPut
+from actors.messages.queries import InspectVA, Query, VAInspection
+from actors.messages.snapshots import VASnapshot
+from actors.runtime.base import EngineActor
+from actors.runtime.context import EngineContext
 from actors.va_options import OptionTrading
 from actors.va_signals import exact_mid
-from broker.base import Contract, Quote, Side
+from core.domain import Contract, Purpose, Quote, Side, TradingState
+from core.rules.marks import mark_age
+from core.rules.va_rules import VABook
+from core.strategies.ma_cross import MACross
+from core.strategies.naked_put import NakedPut
 from db.records import OrderRecord
 
 __all__ = ["VirtualAccount"]

@@ -22,13 +22,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from actors.context import LockedPacer
-from actors.engine import Engine
-from actors.rules.risk_rules import Pacer
+from actors.runtime.context import LockedPacer
 from bench.harness import MONDAY_10, BenchEngine, bench_config
 from bench.stats import Row, median, median_of_runs, ms, summary_ms
-from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.rules.risk_rules import Pacer
 from db.records import ExecutionRecord, OrderRecord
+from engine.engine import Engine
 
 __all__ = ["FIGURE", "TARGET", "describe", "run", "seed_positions"]
 

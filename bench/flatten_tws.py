@@ -24,10 +24,11 @@ from typing import Any
 
 from loguru import logger
 
-from actors.messages import OrderSnapshot
+from actors.messages.snapshots import OrderSnapshot
 from bench.harness import MONDAY_10, bench_config, production_logging
 from bench.stats import Row, median_of_runs, ratio
-from broker.base import GateState, OrderStatus
+from core.domain import OrderStatus
+from core.gate import GateState
 
 __all__ = ["FIGURE", "NOT_BUILT", "TARGET", "adapter_available", "describe", "run"]
 
@@ -112,10 +113,11 @@ def _wait(predicate: Any, timeout_s: float, what: str) -> None:
 
 
 def one_run(positions: int) -> dict[str, Any]:
-    from actors.engine import Engine, RunOptions
-    from actors.messages import Signal
-    from broker.base import Contract, Side
-    from broker.tws import server_from_config
+    from actors.messages.commands import Signal
+    from broker.tws.runner import server_from_config
+    from core.domain import Contract, Side
+    from engine.engine import Engine
+    from engine.options import RunOptions
 
     directory = Path(tempfile.mkdtemp(prefix="bench-tws-"))
     base = bench_config(vas=positions, symbols=20, universe=1)

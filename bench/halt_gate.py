@@ -17,7 +17,7 @@ from typing import Any
 from bench.harness import BenchEngine, bench_config, symbol_names
 from bench.load import QuoteFeeder, TuiThread
 from bench.stats import Row, median_of_runs, ms, spread, summary_ms
-from broker.base import TradingGate
+from core.gate import TradingGate
 
 __all__ = ["FIGURE", "TARGET", "describe", "measure", "run"]
 

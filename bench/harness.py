@@ -24,10 +24,13 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from actors.config import AccountConfig, EngineConfig
-from actors.engine import Engine, RunOptions
-from actors.messages import OrderSnapshot, Signal, TradingState
-from broker.base import Contract, GateState, OrderRequest, OrderStatus, Side
+from actors.messages.commands import Signal
+from actors.messages.snapshots import OrderSnapshot
+from core.config import AccountConfig, EngineConfig
+from core.domain import Contract, OrderRequest, OrderStatus, Side, TradingState
+from core.gate import GateState
+from engine.engine import Engine
+from engine.options import RunOptions
 
 __all__ = [
     "MONDAY_10",
@@ -124,7 +127,7 @@ def bench_config(
 def production_logging(directory: Path) -> Iterator[None]:
     """The sinks ``main.py run`` installs (DEBUG to rotated files, enqueued), in ``directory``;
     afterwards loguru's default stderr sink and the stdlib root logger are put back."""
-    from actors.logging_setup import setup_logging, shutdown_logging
+    from engine.logging_setup import setup_logging, shutdown_logging
 
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level

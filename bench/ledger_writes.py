@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import Row, median_of_runs, ratio
-from broker.base import Contract, OrderRequest, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderType, Side
 from db import Ledger, close_database, open_database
 from db.connection import SQLITE_PRAGMAS
 from db.records import AccountRecord, ExecutionRecord, OrderRecord

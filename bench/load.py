@@ -20,8 +20,8 @@ from typing import Any
 
 import pykka
 
-from actors.engine import Engine
-from broker.base import Quote
+from core.domain import Quote
+from engine.engine import Engine
 
 __all__ = ["QuoteFeeder", "TuiThread", "handoff_us", "rss_kb"]
 

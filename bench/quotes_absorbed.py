@@ -19,7 +19,8 @@ import threading
 import time
 from typing import Any
 
-from actors.messages import PositionSnapshot, QuotesReady
+from actors.messages.events import QuotesReady
+from actors.messages.snapshots import PositionSnapshot
 from bench.harness import BenchEngine, bench_config, symbol_names
 from bench.load import QuoteFeeder
 from bench.stats import Row, median, median_of_runs, ms, summary_ms

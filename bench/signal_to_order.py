@@ -19,10 +19,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from actors.messages import Purpose, TradingState
-from actors.rules import filters
-from actors.rules import risk_rules as rr
-from actors.rules.va_rules import VABook, check_entry
 from bench.harness import BenchEngine, bench_config
 from bench.load import handoff_us
 from bench.stats import (
@@ -35,7 +31,11 @@ from bench.stats import (
     spread,
     summary_ms,
 )
-from broker.base import Contract, GateState, TradingGate
+from core.domain import Contract, Purpose, TradingState
+from core.gate import GateState, TradingGate
+from core.rules import filters
+from core.rules import risk_rules as rr
+from core.rules.va_rules import VABook, check_entry
 from db.ledger import Ledger
 
 __all__ = ["FIGURE", "HOPS", "TARGET", "describe", "measure_rules_us", "run", "timed_ledger_writes"]

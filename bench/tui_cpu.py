@@ -96,10 +96,11 @@ class _Engine:
 
 
 def _child(out: Path, *, seconds: float, vas: int, hz: float, orders: int) -> None:
-    from actors.base import Bus
-    from actors.config import BrokerSettings
-    from actors.messages import OrderSnapshot, Purpose, RiskStatus, TradingState, VASnapshot
-    from broker.base import Contract, GateState, OrderStatus, OrderType, Side, TradingGate
+    from actors.messages.snapshots import OrderSnapshot, RiskStatus, VASnapshot
+    from actors.runtime.base import Bus
+    from core.config import BrokerSettings
+    from core.domain import Contract, OrderStatus, OrderType, Purpose, Side, TradingState
+    from core.gate import GateState, TradingGate
     from tui import EngineApp
 
     engine = _Engine(bus=Bus(), gate=TradingGate(GateState.OPEN, "bench"))

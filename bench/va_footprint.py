@@ -17,7 +17,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from actors.messages import GetSnapshot
+from actors.messages.queries import GetSnapshot
 from actors.virtual_account import VirtualAccount
 from bench.harness import BenchEngine, bench_config
 from bench.load import rss_kb

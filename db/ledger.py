@@ -26,9 +26,9 @@ from typing import Any, TypeVar, cast
 
 import peewee
 
-from actors.rules.trades import derive_positions_and_trades
-from broker.base import OrderStatus, OrderType, Side
-from broker.exec_ids import exec_id_parts
+from core.domain import OrderStatus, OrderType, Side
+from core.exec_ids import exec_id_parts
+from core.rules.trades import derive_positions_and_trades
 from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
 from db.models import database_proxy as _proxy
 from db.records import (
@@ -197,7 +197,7 @@ class Ledger:
 
     def insert_execution(self, rec: ExecutionRecord) -> bool:
         """Store an execution once: False (and nothing written) if ``rec.exec_id`` is stored,
-        or a later revision of it (a correction, ``broker/exec_ids.py``) already is.
+        or a later revision of it (a correction, ``core/exec_ids.py``) already is.
 
         Raises:
             LedgerError: ``rec.order_id`` is not a stored order.

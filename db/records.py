@@ -17,7 +17,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.events import ExecutionEvent
 
 __all__ = [
     "AccountRecord",

@@ -31,8 +31,8 @@ from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from actors.rules.reconcile_text import differences_of
-from actors.rules.trades import Trade, derive_positions_and_trades
+from core.rules.reconcile_text import differences_of
+from core.rules.trades import Trade, derive_positions_and_trades
 from db.ledger import Ledger
 from db.records import OrderRecord, RiskEventRecord, SignalRecord
 

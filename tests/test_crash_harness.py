@@ -188,21 +188,14 @@ def test_a_bracket_entry_cancelled_before_its_ack_is_not_reported_cancelled_if_i
     """Bug C, fixed: once its stop released it, the entry's ib_async order is transmit=True,
     and what ib_async says while our cancel call runs is not taken as IB's status
     (broker/ib/brackets.py, broker/ib/orders.py)."""
-    from actors.calendar import TradingCalendar
-    from actors.clock import VirtualClock
-    from broker.base import (
-        Contract,
-        ExecutionEvent,
-        GateState,
-        OrderRequest,
-        OrderStatusEvent,
-        OrderType,
-        Side,
-        TradingGate,
-    )
     from broker.ib import IBBroker, IbOptions
     from broker.sim import SimSymbol
-    from broker.tws import TwsSimServer
+    from broker.tws.server import TwsSimServer
+    from core.calendar import TradingCalendar
+    from core.clock import VirtualClock
+    from core.domain import Contract, OrderRequest, OrderType, Side
+    from core.events import ExecutionEvent, OrderStatusEvent
+    from core.gate import GateState, TradingGate
 
     tz = ZoneInfo("America/New_York")
     server = TwsSimServer(

@@ -123,6 +123,7 @@ def test_the_first_stop_signal_asks_for_a_stop_and_the_second_exits_at_once(
 ) -> None:
     """The second signal must not depend on the stop in progress finishing (an actor stuck in
     a broker call): it leaves with ``os._exit``, which no ``finally`` or thread can delay."""
+
     class Exited(BaseException):  # stands for the process ending: nothing runs after it
         pass
 

@@ -1,7 +1,7 @@
 """The terminal dashboard: a Textual app that watches the engine's bus and sends it commands.
 
 ``EngineApp`` depends only on ``EngineControls`` (a structural protocol the real
-``actors.engine.Engine`` satisfies), so it runs against a fake in tests. ``run_tui(engine,
+``engine.engine.Engine`` satisfies), so it runs against a fake in tests. ``run_tui(engine,
 config_path=...)`` runs it on the main thread; the caller starts and stops the engine.
 
 Screens: the dashboard (``tui.app``), the VA inspector (``tui.inspector``), the config screen

@@ -31,14 +31,9 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer
 
-from actors.messages import (
-    OrderSnapshot,
-    PositionSnapshot,
-    RiskStatus,
-    TradingState,
-    VASnapshot,
-)
-from actors.rules.reconcile_text import difference_lines
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
+from core.domain import TradingState
+from core.rules.reconcile_text import difference_lines
 from tui.board import Board
 from tui.bridge import BusBridge
 from tui.config_screen import ConfigScreen

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from loguru import logger
 
-from actors.messages import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from tui.bridge import Batch
 from tui.formatting import (
     order_age_cell,

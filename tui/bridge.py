@@ -14,13 +14,8 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from actors.messages import (
-    EngineEvent,
-    OrderSnapshot,
-    PositionSnapshot,
-    RiskStatus,
-    VASnapshot,
-)
+from actors.messages.events import EngineEvent
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from tui.formatting import position_key
 
 __all__ = ["Batch", "BusBridge", "Snapshot"]

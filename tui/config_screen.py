@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
-from actors.config import ConfigError
+from core.config import ConfigError
 from tui.config_view import config_lines, reload_problems_text, reload_result_text
 from tui.controls import EngineControls, TradingMode
 from tui.header import StatusHeader

@@ -1,6 +1,6 @@
 """The engine as the TUI sees it: a small structural protocol, and the trading-mode label.
 
-The app depends on ``EngineControls`` only, never on ``actors.engine.Engine``, so tests pass a
+The app depends on ``EngineControls`` only, never on ``engine.engine.Engine``, so tests pass a
 fake that records calls and no actor needs to run. Every method in the protocol is thread-safe.
 The commands (halt, resume, flatten, pause) return at once (the real engine ``tell``s actors) and
 the UI thread calls them directly; ``ask_snapshot``, ``inspect_va`` and ``reload_config`` block
@@ -14,9 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from actors.config import LIVE_TRADING_PORTS
-from actors.messages import VAInspection
-from broker.base import GateState
+from actors.messages.queries import VAInspection
+from core.config import LIVE_TRADING_PORTS
+from core.gate import GateState
 
 __all__ = [
     "PAPER_TRADING_PORTS",
@@ -39,7 +39,7 @@ PAPER_TRADING_PORTS = frozenset({7497, 4002})
 
 
 class BusLike(Protocol):
-    """Publish/subscribe for snapshots and events (``actors.base.Bus``)."""
+    """Publish/subscribe for snapshots and events (``actors.runtime.base.Bus``)."""
 
     def subscribe(self, callback: Callable[[object], None]) -> Callable[[], None]:
         """Add ``callback`` (called on publishers' threads); returns the unsubscribe function."""
@@ -47,7 +47,7 @@ class BusLike(Protocol):
 
 
 class ClockLike(Protocol):
-    """The engine's clock (``actors.clock.Clock``); ``now()`` is safe from any thread."""
+    """The engine's clock (``core.clock.Clock``); ``now()`` is safe from any thread."""
 
     @property
     def speed(self) -> float | None:
@@ -143,7 +143,7 @@ class ConfigLike(BrokeredConfigLike, Protocol):
 
 
 class ReloadPlanLike(Protocol):
-    """The outcome of a config reload (``actors.config_reload.ReloadPlan``)."""
+    """The outcome of a config reload (``core.config_reload.ReloadPlan``)."""
 
     @property
     def applied(self) -> tuple[str, ...]:
@@ -222,7 +222,7 @@ class EngineControls(Protocol):
         worker threads only.
 
         Raises:
-            actors.config.ConfigError: the file is invalid (``problems``: one line each);
+            core.config.ConfigError: the file is invalid (``problems``: one line each);
                 nothing was applied.
         """
         ...
@@ -260,7 +260,7 @@ def trading_mode(config: BrokeredConfigLike) -> TradingMode:
 
 
 if TYPE_CHECKING:
-    from actors.engine import Engine
+    from engine.engine import Engine
 
     def _engine_satisfies_protocol(engine: Engine) -> EngineControls:
         # mypy proves here that the real engine fits the protocol the app depends on.

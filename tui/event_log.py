@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from actors.messages import EngineEvent
+from actors.messages.events import EngineEvent
 from tui.formatting import event_line
 
 __all__ = ["EventLog"]

@@ -13,13 +13,9 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from actors.messages import (
-    EngineEvent,
-    OrderSnapshot,
-    PositionSnapshot,
-    TradingState,
-    VASnapshot,
-)
+from actors.messages.events import EngineEvent
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, VASnapshot
+from core.domain import TradingState
 
 __all__ = [
     "EVENT_STYLES",

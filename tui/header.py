@@ -16,8 +16,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from actors.messages import RiskStatus, TradingState
-from broker.base import GateState
+from actors.messages.snapshots import RiskStatus
+from core.domain import TradingState
+from core.gate import GateState
 from tui.controls import TradingMode
 from tui.formatting import (
     STATE_CLASSES,

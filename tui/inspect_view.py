@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from actors.messages import OrderSnapshot, VAInspection, VASnapshot
+from actors.messages.queries import VAInspection
+from actors.messages.snapshots import OrderSnapshot, VASnapshot
 from tui.config_view import MASK, is_secret
 from tui.formatting import age_label, countdown_label, money, va_state_cell
 

@@ -21,8 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from actors.messages import OrderSnapshot, RiskStatus, VAInspection, VASnapshot
-from actors.rules.reconcile_text import first_differences
+from actors.messages.queries import VAInspection
+from actors.messages.snapshots import OrderSnapshot, RiskStatus, VASnapshot
+from core.rules.reconcile_text import first_differences
 from tui.controls import EngineControls, TradingMode
 from tui.header import StatusHeader
 from tui.inspect_view import (

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from loguru import logger
 
-from actors.config import load_config
-from actors.engine import Engine, RunOptions
+from core.config import load_config
+from engine.engine import Engine
+from engine.options import RunOptions
 from tui.app import EngineApp
 
 __all__ = ["export_screenshot"]

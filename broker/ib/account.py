@@ -25,14 +25,6 @@ from decimal import Decimal
 from ib_async import AccountValue, Fill, Position, Trade
 from loguru import logger
 
-from broker.base import (
-    AccountSnapshot,
-    BrokerOrderState,
-    BrokerPosition,
-    Contract,
-    ExecutionEvent,
-)
-from broker.exec_ids import superseded
 from broker.ib.context import IbContext
 from broker.ib.order_state import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
@@ -46,6 +38,9 @@ from broker.ib.parsing.orders import (
 )
 from broker.ib.parsing.settlement import Settlement, SettlementWatch
 from broker.ib.parsing.unset import amount_or_none
+from core.domain import Contract
+from core.events import AccountSnapshot, BrokerOrderState, BrokerPosition, ExecutionEvent
+from core.exec_ids import superseded
 
 __all__ = ["AccountFeed"]
 

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from ib_async import Order
 from loguru import logger
 
-from broker.base import OrderRequest, OrderStatus
 from broker.ib.context import IbContext
 from broker.ib.order_state import Tracked
+from core.domain import OrderRequest, OrderStatus
 
 __all__ = ["BracketMixin"]
 

@@ -21,20 +21,7 @@ from decimal import Decimal
 from ib_async import IB
 from loguru import logger
 
-from actors.calendar import TradingCalendar
-from actors.clock import Clock, WallClock
-from broker.base import (
-    AccountSnapshot,
-    BrokerListener,
-    BrokerOrderState,
-    BrokerPosition,
-    CompletedOrder,
-    Contract,
-    ExecutionEvent,
-    OrderRequest,
-    Quote,
-    TradingGate,
-)
+from broker.base import BrokerListener
 from broker.ib.account import AccountFeed
 from broker.ib.connection import Connection
 from broker.ib.context import Emitter, IbContext, IbOptions
@@ -46,7 +33,18 @@ from broker.ib.orders import OrderDesk
 from broker.ib.parsing.orders import completed_order
 from broker.ib.resilience import Backoff, RequestBudget, StaleWatchdog
 from broker.ib.safety import check_market_data_type, check_port
-from broker.ticks import TickRule, default_rule
+from core.calendar import TradingCalendar
+from core.clock import Clock, WallClock
+from core.domain import Contract, OrderRequest, Quote
+from core.events import (
+    AccountSnapshot,
+    BrokerOrderState,
+    BrokerPosition,
+    CompletedOrder,
+    ExecutionEvent,
+)
+from core.gate import TradingGate
+from core.ticks import TickRule, default_rule
 
 __all__ = ["IBBroker"]
 

@@ -15,24 +15,39 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ib_async import Contract as IbContract
 from ib_async import Ticker
 from loguru import logger
 
-from broker.base import BrokerNotice, Contract, Quote
 from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
+from core.domain import Contract, Quote
+from core.events import BrokerNotice
 
 if TYPE_CHECKING:
-    from broker.ib.market_data import MarketData
+    from broker.ib.context import IbContext
 
-__all__ = ["OPTION_TICKS", "SCAN_RESERVE", "ChainScanner"]
+__all__ = ["OPTION_TICKS", "SCAN_RESERVE", "ChainScanner", "ScanMarket"]
 
 #: Generic ticks for option subscriptions: 101 = open interest (greeks come by default).
 OPTION_TICKS = "101"
 #: Lines a chain scan leaves free for subscriptions that may start meanwhile.
 SCAN_RESERVE = 5
+
+
+class ScanMarket(Protocol):
+    """What a chain scan reads of the market-data desk that owns it (``MarketData``)."""
+
+    ctx: IbContext
+
+    def lines_in_use(self) -> int: ...
+
+    async def qualify(self, contract: Contract, *, budgeted: bool = True) -> IbContract | None: ...
+
+    def streaming(self, key: str) -> Ticker | None: ...
+
+    def spot(self, symbol: str) -> float | None: ...
 
 
 @dataclass(slots=True)
@@ -45,7 +60,7 @@ class _ChainCache:
 class ChainScanner:
     """Scans one chain at a time for ``market`` (whose subscriptions and quotes it reads)."""
 
-    def __init__(self, market: MarketData) -> None:
+    def __init__(self, market: ScanMarket) -> None:
         self.market = market
         self.ctx = market.ctx
         self._chains: dict[tuple[object, ...], _ChainCache] = {}

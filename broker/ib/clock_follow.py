@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from loguru import logger
 
-from actors.clock import Clock, VirtualClock
+from core.clock import Clock, VirtualClock
 
 __all__ = ["SLACK", "follow_broker_time"]
 

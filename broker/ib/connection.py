@@ -30,8 +30,6 @@ from datetime import datetime
 
 from loguru import logger
 
-from actors.clock import VirtualClock
-from broker.base import BrokerNotice, ConnectionEvent, ConnectionState
 from broker.ib.account import AccountFeed
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
@@ -42,6 +40,8 @@ from broker.ib.notices import NoticeLog
 from broker.ib.orders import OrderDesk
 from broker.ib.resilience import Backoff, LinkHealth, StaleWatchdog
 from broker.ib.safety import LiveTradingRefused, check_account, check_market_data_type
+from core.clock import VirtualClock
+from core.events import BrokerNotice, ConnectionEvent, ConnectionState
 
 __all__ = ["ClientIdInUse", "Connection"]
 

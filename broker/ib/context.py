@@ -19,11 +19,13 @@ from ib_async import IB
 from ib_async import Contract as IbContract
 from loguru import logger
 
-from actors.calendar import TradingCalendar
-from actors.clock import Clock
-from actors.config import IbSettings
-from broker.base import AccountPnL, AccountSnapshot, BrokerEvent, BrokerListener, Quote
+from broker.base import BrokerListener
 from broker.ib.resilience import PacingThrottle, RequestBudget
+from core.calendar import TradingCalendar
+from core.clock import Clock
+from core.config import IbSettings
+from core.domain import Quote
+from core.events import AccountPnL, AccountSnapshot, BrokerEvent
 
 __all__ = ["Emitter", "IbContext", "IbOptions"]
 

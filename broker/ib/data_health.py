@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from broker.base import BrokerNotice, DataType
+from core.domain import DataType
+from core.events import BrokerNotice
 
 __all__ = [
     "ENTITLEMENT_ADVICE",

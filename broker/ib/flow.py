@@ -9,7 +9,7 @@ reconnect the same execution comes again from ``reqExecutions``. The engine want
   ``CommissionReported`` (IB sends ``commissionReport`` on its own, sometimes late:
   tws-api executions_commissions.html; pst-group/pysystemtrade PR #1661);
 * a correction (an ``execId`` that differs from a delivered one only after its last period,
-  ``broker/exec_ids.py``) as an ``ExecutionCorrected`` with the execution it replaces, never as
+  ``core/exec_ids.py``) as an ``ExecutionCorrected`` with the execution it replaces, never as
   a second fill; a correction of an execution still waiting for its commission simply takes
   its place; an older revision seen after a newer one (a replay) is dropped;
 * no status that reports more filled than the executions already delivered for that order (the
@@ -27,15 +27,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from broker.base import (
+from core.domain import OrderStatus
+from core.events import (
     BrokerEvent,
     CommissionReported,
     ExecutionCorrected,
     ExecutionEvent,
-    OrderStatus,
     OrderStatusEvent,
 )
-from broker.exec_ids import exec_id_parts
+from core.exec_ids import exec_id_parts
 
 __all__ = ["OrderFlow"]
 

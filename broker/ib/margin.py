@@ -30,12 +30,13 @@ from decimal import Decimal
 from ib_async import OrderState, PnL
 from loguru import logger
 
-from broker.base import MarginCheck, OrderRequest
 from broker.ib.context import IbContext
 from broker.ib.parsing.account import account_figures, account_pnl
 from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.orders import to_ib_order
 from broker.ib.parsing.unset import amount_or_none
+from core.domain import OrderRequest
+from core.events import MarginCheck
 
 __all__ = ["MarginDesk"]
 

@@ -28,7 +28,6 @@ from ib_async import Contract as IbContract
 from ib_async import ContractDetails, Ticker
 from loguru import logger
 
-from broker.base import BrokerNotice, Contract, DataType, Quote
 from broker.ib.chain_scan import OPTION_TICKS, ChainScanner
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
@@ -38,6 +37,8 @@ from broker.ib.parsing.contracts import to_ib_contract
 from broker.ib.parsing.market import quote_from_ticker
 from broker.ib.resilience import StaleWatchdog
 from broker.ib.ticks import TickBook
+from core.domain import Contract, DataType, Quote
+from core.events import BrokerNotice
 
 __all__ = ["MarketData"]
 

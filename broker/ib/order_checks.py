@@ -31,18 +31,13 @@ from decimal import Decimal
 from ib_async import Order, Trade
 from loguru import logger
 
-from broker.base import (
-    ModifyRefusedEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-)
 from broker.ib.context import IbContext
 from broker.ib.errors import is_order_warning
 from broker.ib.flow import OrderFlow
 from broker.ib.order_state import PendingModify, Tracked
 from broker.ib.parsing.orders import status_of_trade
+from core.domain import OrderRequest, OrderStatus, OrderType
+from core.events import ModifyRefusedEvent, OrderStatusEvent
 
 __all__ = ["CheckMixin", "IbOrders"]
 

@@ -14,9 +14,9 @@ from ib_async import IB, Order
 from ib_async import Contract as IbContract
 from loguru import logger
 
-from broker.base import OrderRequest, OrderStatus
 from broker.ib.context import IbContext
 from broker.ib.parsing.orders import commission_amount
+from core.domain import OrderRequest, OrderStatus
 
 __all__ = ["PacedOutbox", "PendingModify", "Tracked", "commission_of"]
 

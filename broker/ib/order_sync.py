@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from ib_async import Trade
 
-from broker.base import BrokerOrderState, OrderStatus, OrderStatusEvent
 from broker.ib.context import IbContext
 from broker.ib.flow import OrderFlow
 from broker.ib.order_state import Tracked
@@ -18,6 +17,8 @@ from broker.ib.parsing.orders import (
     request_from_trade,
     status_of_trade,
 )
+from core.domain import OrderStatus
+from core.events import BrokerOrderState, OrderStatusEvent
 
 __all__ = ["SyncMixin"]
 

@@ -39,13 +39,6 @@ from decimal import Decimal
 from ib_async import CommissionReport, Fill, Order, Trade
 from loguru import logger
 
-from broker.base import (
-    BrokerEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-)
 from broker.ib.brackets import BracketMixin
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
@@ -62,6 +55,8 @@ from broker.ib.parsing.orders import (
     status_event,
     to_ib_order,
 )
+from core.domain import OrderRequest, OrderStatus, OrderType
+from core.events import BrokerEvent, OrderStatusEvent
 
 __all__ = ["OrderDesk"]
 

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from broker.base import ConnectionState
+from core.events import ConnectionState
 
 __all__ = ["Backoff", "LinkHealth", "PacingThrottle", "StaleWatchdog"]
 

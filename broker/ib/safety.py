@@ -8,7 +8,7 @@ refused unless the config says ``broker.ib.allow_live = true`` *and* the command
 
 from __future__ import annotations
 
-from actors.config import LIVE_TRADING_PORTS
+from core.config import LIVE_TRADING_PORTS
 
 __all__ = [
     "LIVE_TRADING_PORTS",

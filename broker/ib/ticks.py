@@ -12,7 +12,7 @@ share one request; a rule IB did not answer is asked for again only after
 
 Threads: ``learn`` runs on the ib-loop thread (it awaits IB). ``rule`` is read from actor
 threads: it only reads a dict the loop thread writes with single assignments (atomic in
-CPython), and answers ``broker.ticks.default_rule`` (nickel for an option: on tick in every
+CPython), and answers ``core.ticks.default_rule`` (nickel for an option: on tick in every
 class) for a contract not learnt yet or whose rule IB did not send.
 """
 
@@ -23,9 +23,9 @@ import asyncio
 from ib_async import ContractDetails
 from loguru import logger
 
-from broker.base import Contract
 from broker.ib.context import IbContext
-from broker.ticks import TickRule, default_rule
+from core.domain import Contract
+from core.ticks import TickRule, default_rule
 
 __all__ = ["RETRY_FAILED_RULE_S", "TickBook", "smart_rule_id"]
 

@@ -5,7 +5,7 @@ lock. All money is ``Decimal``: cash is exact (fill prices are cents, commission
 derived figures of a snapshot (net liquidation, maintenance margin, available funds) are rounded
 to cents. Positions are keyed by contract key (a stock's key is its symbol); an option's value
 and cash flows are multiplied by its multiplier, and a short option needs Reg-T margin
-(``actors.rules.margin``).
+(``core.rules.margin``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from actors.rules.margin import option_position_margin
-from broker.base import AccountSnapshot, BrokerPosition, Contract, Side
+from core.domain import Contract, Side
+from core.events import AccountSnapshot, BrokerPosition
+from core.rules.margin import option_position_margin
 
 __all__ = ["SimAccount", "cumulative_commission", "execution_commission"]
 

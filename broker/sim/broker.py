@@ -18,31 +18,28 @@ from decimal import Decimal
 
 from loguru import logger
 
-from actors.calendar import TradingCalendar
-from actors.clock import Clock, Timer, VirtualClock
-from broker.base import (
-    AccountPnL,
-    AccountSnapshot,
-    AssignmentEvent,
-    BrokerEvent,
-    BrokerListener,
-    BrokerOrderState,
-    BrokerPosition,
-    CompletedOrder,
-    Contract,
-    ExecutionEvent,
-    MarginCheck,
-    OrderRequest,
-    OrderStatus,
-    Quote,
-    TradingGate,
-)
+from broker.base import BrokerListener
 from broker.sim.account import SimAccount
 from broker.sim.chains import OptionSpec
 from broker.sim.market import TRADING_DAY_YEARS, MarketModel, SimSymbol, years_of_trading
 from broker.sim.matching import OrderBook
 from broker.sim.option_desk import OptionDesk
-from broker.ticks import TickRule
+from core.calendar import TradingCalendar
+from core.clock import Clock, Timer, VirtualClock
+from core.domain import Contract, OrderRequest, OrderStatus, Quote
+from core.events import (
+    AccountPnL,
+    AccountSnapshot,
+    AssignmentEvent,
+    BrokerEvent,
+    BrokerOrderState,
+    BrokerPosition,
+    CompletedOrder,
+    ExecutionEvent,
+    MarginCheck,
+)
+from core.gate import TradingGate
+from core.ticks import TickRule
 
 __all__ = ["SimBroker"]
 

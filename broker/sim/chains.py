@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from actors.calendar import TradingCalendar
-from broker.base import Contract, Quote
 from broker.sim.market import CENT, MarketModel
 from broker.sim.options import DAYS_PER_YEAR, bs_greeks
+from core.calendar import TradingCalendar
+from core.domain import Contract, Quote
 
 __all__ = [
     "OptionMarket",

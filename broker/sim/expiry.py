@@ -18,11 +18,12 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-from broker.base import AssignmentEvent, BrokerEvent, Contract, ExpiryEvent, Side
 from broker.sim.account import SimAccount
 from broker.sim.chains import OptionMarket
 from broker.sim.market import MarketModel
 from broker.sim.matching import OrderBook
+from core.domain import Contract, Side
+from core.events import AssignmentEvent, BrokerEvent, ExpiryEvent
 
 __all__ = ["assign_early", "intrinsic_value", "settle_expirations"]
 

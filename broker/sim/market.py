@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from broker.base import Contract, Quote
-from broker.ticks import OPTION_CLASSES, STOCK, TickRule, default_rule
+from core.domain import Contract, Quote
+from core.ticks import OPTION_CLASSES, STOCK, TickRule, default_rule
 
 __all__ = [
     "CENT",
@@ -55,7 +55,7 @@ class SimSymbol:
         volatility: annual volatility as a fraction (0.30 for 30 %).
         spread_bps: the quoted spread as basis points of the mid (at least one cent is quoted).
         display_size: the typical size shown at the bid and at the ask, shares (>= 100).
-        option_ticks: the tick class of its options (``broker.ticks.OPTION_CLASSES``):
+        option_ticks: the tick class of its options (``core.ticks.OPTION_CLASSES``):
             ``penny``, ``penny_all`` or ``nickel`` (the default, as for most US classes).
     """
 

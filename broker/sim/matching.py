@@ -30,22 +30,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from broker.base import (
-    BrokerEvent,
-    BrokerOrderState,
-    CompletedOrder,
-    Contract,
-    ExecutionEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-    Quote,
-    Side,
-)
 from broker.sim.account import SimAccount, execution_commission
 from broker.sim.chains import OptionMarket
 from broker.sim.market import MarketModel, to_cents
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
+from core.events import (
+    BrokerEvent,
+    BrokerOrderState,
+    CompletedOrder,
+    ExecutionEvent,
+    OrderStatusEvent,
+)
 
 __all__ = [
     "OCA_ALREADY_FILLED",

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from actors.calendar import TradingCalendar
-from broker.base import BrokerEvent, Contract, Quote
 from broker.sim.account import SimAccount
 from broker.sim.chains import OptionMarket, OptionSpec
 from broker.sim.expiry import assign_early, settle_expirations
 from broker.sim.market import MarketModel
 from broker.sim.matching import OrderBook
+from core.calendar import TradingCalendar
+from core.domain import Contract, Quote
+from core.events import BrokerEvent
 
 __all__ = ["OptionDesk"]
 

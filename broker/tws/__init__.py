@@ -15,29 +15,3 @@ account by contract, stocks and options, and its tags) and ``feeds`` (account su
 across restarts),
 ``scenario`` and ``drill_book`` (fault drills from a TOML file).
 """
-
-from __future__ import annotations
-
-from broker.tws.drill_book import FiredFault
-from broker.tws.faults import DEFAULT_REJECT_REASON
-from broker.tws.runner import add_tws_sim_arguments, main, run_tws_sim, server_from_config
-from broker.tws.scenario import ScenarioError, ScenarioFault, load_scenario
-from broker.tws.server import TwsSimServer
-from broker.tws.settings import DEFAULT_ACCOUNT, TwsSimSettings
-from broker.tws.state_codec import StateError
-
-__all__ = [
-    "DEFAULT_ACCOUNT",
-    "DEFAULT_REJECT_REASON",
-    "FiredFault",
-    "ScenarioError",
-    "ScenarioFault",
-    "StateError",
-    "TwsSimServer",
-    "TwsSimSettings",
-    "add_tws_sim_arguments",
-    "load_scenario",
-    "main",
-    "run_tws_sim",
-    "server_from_config",
-]

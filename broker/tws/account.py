@@ -19,7 +19,7 @@ What-if orders are answered with the initial and maintenance margin changes of t
 marks. For a short option the change is IB's rule for an uncovered option in a Reg-T account
 (IBKR "Options Margin Requirements", US options, short put: put price x 100 + max(20 % of the
 underlying - the out-of-the-money amount, 10 % of the strike) x 100; short call: the same with
-10 % of the underlying), the formula of ``actors.rules.margin``, for initial and maintenance
+10 % of the underlying), the formula of ``core.rules.margin``, for initial and maintenance
 alike; a stock's initial change is ``init_margin_pct`` of its value.
 """
 
@@ -32,14 +32,15 @@ from decimal import Decimal
 
 from loguru import logger
 
-from actors.rules.margin import option_position_margin
-from broker.base import AssignmentEvent, Contract, ExpiryEvent, Quote, Side
 from broker.sim.account import SimAccount, cumulative_commission
 from broker.sim.market import to_cents
 from broker.tws.account_values import account_value_rows, money_text, summary_rows
 from broker.tws.contracts import Instrument, InstrumentRegistry
 from broker.tws.order_codec import MarginState
 from broker.tws.state_codec import BookState
+from core.domain import Contract, Quote, Side
+from core.events import AssignmentEvent, ExpiryEvent
+from core.rules.margin import option_position_margin
 
 __all__ = ["AccountBook", "PortfolioLine"]
 

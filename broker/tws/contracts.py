@@ -16,13 +16,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from actors.calendar import TradingCalendar
-from broker.base import Contract
 from broker.sim.chains import plain_strike
 from broker.sim.listings import primary_exchange as listed_on
 from broker.sim.listings import primary_matches, routable
-from broker.ticks import NICKEL, OPTION_CLASSES, STOCK, TickRule
 from broker.tws.codec import Field, FieldReader
+from core.calendar import TradingCalendar
+from core.domain import Contract
+from core.ticks import NICKEL, OPTION_CLASSES, STOCK, TickRule
 
 __all__ = [
     "MARKET_RULES",
@@ -189,7 +189,7 @@ class InstrumentRegistry:
             default) reports each symbol's real listing (``broker.sim.listings``).
         industries: optional sector/industry name per symbol (contractDetails.industry).
         primary_exchanges: per-symbol listing overrides (win over the table).
-        option_ticks: the tick class of each symbol's options (``broker.ticks``
+        option_ticks: the tick class of each symbol's options (``core.ticks``
             ``OPTION_CLASSES`` names); ``nickel`` for a symbol not listed.
     """
 

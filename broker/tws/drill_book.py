@@ -15,15 +15,30 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
-from actors.clock import Timer
 from broker.tws.scenario import KINDS, ScenarioFault
+from core.clock import Timer
 
 if TYPE_CHECKING:
-    from broker.tws.server import TwsSimServer
+    import asyncio
+
+    from core.clock import VirtualClock
+
+
+class DrillTarget(Protocol):
+    """What a drill book drives: the simulated TWS (``TwsSimServer``), whose fault methods
+    the scenario's kinds name."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def now(self) -> datetime: ...
+
+    def clock_and_loop(self) -> tuple[VirtualClock, asyncio.AbstractEventLoop]: ...
+
 
 __all__ = ["DrillBook", "FiredFault"]
 
@@ -56,7 +71,7 @@ class FiredFault:
 class DrillBook:
     """The scenario faults of one ``TwsSimServer`` (see the module docstring for threads)."""
 
-    def __init__(self, server: TwsSimServer) -> None:
+    def __init__(self, server: DrillTarget) -> None:
         self._server = server
         self._lock = threading.Lock()
         self._pending: list[ScenarioFault] = []

@@ -15,13 +15,13 @@ from decimal import Decimal
 
 from loguru import logger
 
-from broker.base import Side
-from broker.exec_ids import exec_id_parts
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.codec import Field
 from broker.tws.order_codec import TwsExecution
 from broker.tws.order_records import TwsOrder
+from core.domain import Side
+from core.exec_ids import exec_id_parts
 
 __all__ = ["book_correction", "commission_message", "corrected", "next_revision"]
 

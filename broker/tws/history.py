@@ -32,9 +32,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from actors.calendar import TradingCalendar
-from broker.base import Quote
 from broker.sim import SimSymbol
+from core.calendar import TradingCalendar
+from core.domain import Quote
 
 __all__ = ["HISTORY_YEARS", "Minute", "PriceHistory"]
 

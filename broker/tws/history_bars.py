@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from actors.calendar import TradingCalendar
 from broker.tws.codec import Field
 from broker.tws.history import Minute
+from core.calendar import TradingCalendar
 
 __all__ = ["BarSpec", "bar_fields", "bar_label", "group_bars", "stamp"]
 

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from actors.calendar import TradingCalendar
 from broker.tws import messages as msg
 from broker.tws.codec import Field, FieldReader
 from broker.tws.combos import is_combo
@@ -51,6 +50,7 @@ from broker.tws.history import PriceHistory
 from broker.tws.history_bars import bar_fields, group_bars, stamp
 from broker.tws.history_streams import HistoryStreams
 from broker.tws.market_data import MessageSink
+from core.calendar import TradingCalendar
 
 __all__ = ["HistoryDesk", "HistoryRequest", "read_history_request"]
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from actors.calendar import TradingCalendar
-from broker.base import Quote
 from broker.tws.codec import Field
 from broker.tws.history import PriceHistory
 from broker.tws.history_bars import BarSpec, bar_fields, bar_label
 from broker.tws.market_data import MessageSink
+from core.calendar import TradingCalendar
+from core.domain import Quote
 
 __all__ = ["HistoryStreams"]
 

@@ -25,16 +25,6 @@ from decimal import Decimal
 
 from loguru import logger
 
-from broker.base import (
-    AccountSnapshot,
-    AssignmentEvent,
-    BrokerEvent,
-    Contract,
-    ExecutionEvent,
-    ExpiryEvent,
-    OrderStatusEvent,
-    Quote,
-)
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.codec import Field
@@ -51,6 +41,15 @@ from broker.tws.orders import OrderDesk
 from broker.tws.requests import RequestRouter, Services
 from broker.tws.session import ClientSession
 from broker.tws.settings import TwsSimSettings
+from core.domain import Contract, Quote
+from core.events import (
+    AccountSnapshot,
+    AssignmentEvent,
+    BrokerEvent,
+    ExecutionEvent,
+    ExpiryEvent,
+    OrderStatusEvent,
+)
 
 __all__ = ["TwsHub"]
 

@@ -19,8 +19,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from actors.calendar import TradingCalendar
-from broker.base import Quote
 from broker.sim.market import to_cents
 from broker.tws import messages as msg
 from broker.tws.codec import Field
@@ -34,6 +32,8 @@ from broker.tws.entitlements import (
     delayed_fields,
     grant,
 )
+from core.calendar import TradingCalendar
+from core.domain import Quote
 
 __all__ = ["DailyStats", "MarketDataHub", "MarketState", "MessageSink", "StockBook"]
 

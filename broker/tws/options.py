@@ -18,12 +18,12 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
-from broker.base import Contract, Quote
 from broker.sim.chains import plain_strike
 from broker.sim.market import to_cents
 from broker.tws import messages as msg
 from broker.tws.codec import Field
 from broker.tws.contracts import ContractQuery, Instrument, InstrumentRegistry
+from core.domain import Contract, Quote
 
 __all__ = [
     "InstrumentResolver",

@@ -16,8 +16,6 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from broker.base import ExecutionEvent, OrderRequest, OrderType, Side
-from broker.ticks import TickRule
 from broker.tws import messages as msg
 from broker.tws.codec import Field, FieldReader
 from broker.tws.contracts import SUPPORTED_ORDER_TYPES, Instrument
@@ -29,6 +27,9 @@ from broker.tws.order_codec import (
     exec_details_fields,
     open_order_fields,
 )
+from core.domain import OrderRequest, OrderType, Side
+from core.events import ExecutionEvent
+from core.ticks import TickRule
 
 __all__ = [
     "DONE_STATUSES",

@@ -35,12 +35,6 @@ from decimal import Decimal
 
 from loguru import logger
 
-from broker.base import (
-    ExecutionEvent,
-    OrderStatus,
-    OrderStatusEvent,
-    Side,
-)
 from broker.sim.matching import oca_admission
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
@@ -68,6 +62,8 @@ from broker.tws.order_records import (
     sim_request,
 )
 from broker.tws.state_codec import DeskState
+from core.domain import OrderStatus, Side
+from core.events import ExecutionEvent, OrderStatusEvent
 
 __all__ = ["OrderDesk"]
 

@@ -16,7 +16,6 @@ from datetime import datetime
 
 from loguru import logger
 
-from actors.calendar import TradingCalendar
 from broker.tws import messages as msg
 from broker.tws.codec import FieldReader
 from broker.tws.combos import combo_refusal, is_combo
@@ -36,6 +35,7 @@ from broker.tws.order_codec import completed_order_fields, parse_place_order
 from broker.tws.order_records import ExecFilter
 from broker.tws.orders import OrderDesk
 from broker.tws.session import ClientSession
+from core.calendar import TradingCalendar
 
 __all__ = ["RequestRouter", "Services"]
 

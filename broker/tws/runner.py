@@ -29,13 +29,13 @@ from types import FrameType
 
 from loguru import logger
 
-from actors.calendar import TradingCalendar
-from actors.config import ConfigError, EngineConfig, load_config
-from actors.engine_build import option_spec, sim_symbols
+from broker.sim.from_config import option_spec, sim_symbols
 from broker.tws.entitlements import DEFAULT_MAX_LINES, ENTITLEMENTS
 from broker.tws.scenario import ScenarioError, load_scenario
 from broker.tws.server import TwsSimServer
 from broker.tws.state_codec import StateError
+from core.calendar import TradingCalendar
+from core.config import ConfigError, EngineConfig, load_config
 
 STATE_FILE_NAME = "tws-sim-state.json"
 

@@ -27,9 +27,6 @@ from typing import TypeVar
 
 from loguru import logger
 
-from actors.calendar import TradingCalendar
-from actors.clock import VirtualClock
-from broker.base import BrokerEvent, Contract, GateState, Quote, TradingGate
 from broker.sim import SimBroker, SimSymbol
 from broker.tws import messages as msg
 from broker.tws.contracts import InstrumentRegistry
@@ -42,6 +39,11 @@ from broker.tws.settings import TwsSimSettings, check_host
 from broker.tws.state import StateKeeper, capture, load_state, restore
 from broker.tws.state_codec import SavedState
 from broker.tws.views import AccountView, account_view
+from core.calendar import TradingCalendar
+from core.clock import VirtualClock
+from core.domain import Contract, Quote
+from core.events import BrokerEvent
+from core.gate import GateState, TradingGate
 
 __all__ = ["TwsSimServer"]
 

@@ -9,11 +9,11 @@ from datetime import datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from actors.calendar import TradingCalendar
 from broker.sim import SimSymbol
 from broker.sim.chains import OptionSpec
 from broker.tws.contracts import InstrumentRegistry
 from broker.tws.entitlements import DEFAULT_MAX_LINES, DELAYED_LAG_S, check_entitlement
+from core.calendar import TradingCalendar
 
 __all__ = ["DEFAULT_ACCOUNT", "TwsSimSettings", "check_host"]
 

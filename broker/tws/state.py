@@ -37,13 +37,13 @@ from typing import Any
 
 from loguru import logger
 
-from broker.base import Contract, OrderStatus
 from broker.sim import SimBroker
 from broker.tws.contracts import Instrument, InstrumentRegistry
 from broker.tws.hub import TwsHub
 from broker.tws.options import option_instrument
 from broker.tws.order_records import TwsOrder, sim_request
 from broker.tws.state_codec import SavedState, StateError, decode_state, encode_state
+from core.domain import Contract, OrderStatus
 
 __all__ = [
     "SAVE_INTERVAL_S",

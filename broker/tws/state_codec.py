@@ -21,7 +21,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from broker.base import Contract
 from broker.tws.order_codec import TwsExecution
 from broker.tws.order_records import TwsOrder
 from broker.tws.state_fields import (
@@ -35,6 +34,7 @@ from broker.tws.state_fields import (
     write_contract,
     write_fields,
 )
+from core.domain import Contract
 
 __all__ = [
     "STATE_VERSION",

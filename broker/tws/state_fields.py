@@ -17,10 +17,10 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from broker.base import Contract
 from broker.tws.contracts import Instrument
 from broker.tws.order_codec import OrderSpec
 from broker.tws.order_records import TwsOrder
+from core.domain import Contract
 
 __all__ = [
     "Reader",

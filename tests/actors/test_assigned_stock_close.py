@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broker.base import GateState
+from core.gate import GateState
 from tests.actors.test_naked_put_engine import config, orders, running, sold_put
 
 

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from actors.engine import Engine, _Router
-from actors.messages import Crash, Tick, TradingState
-from actors.supervision import CrashPolicy
-from broker.base import ConnectionEvent, ConnectionState
+from actors.messages.events import Crash
+from actors.messages.timers import ReconcileDue, ReconnectReconcileDue
+from actors.runtime.supervision import CrashPolicy
+from core.domain import TradingState
+from core.events import ConnectionEvent, ConnectionState
+from engine.engine import Engine, _Router
 from tests.support.engine import SimEngine, start_engine
 
 
@@ -89,8 +91,8 @@ def test_a_read_that_finds_the_link_gone_before_its_event_is_no_crash(tmp_path: 
     sim = start_engine(tmp_path, broker_factory=factory)
     try:
         links[0].down.set()
-        sim.engine.book.tell("order_manager", Tick("reconcile", sim.engine.clock.now()))
-        sim.engine.book.tell("order_manager", Tick("reconnect_reconcile", sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", ReconnectReconcileDue(sim.engine.clock.now()))
         sim.idle()
         assert links[0].reads == 2
         assert _crash_events(sim) == [] and sim.engine.crashes == {}
@@ -114,8 +116,8 @@ def test_a_read_the_broker_does_not_answer_in_time_skips_the_tick(tmp_path: Path
     sim = start_engine(tmp_path, broker_factory=factory)
     try:
         links[0].down.set()
-        sim.engine.book.tell("order_manager", Tick("reconcile", sim.engine.clock.now()))
-        sim.engine.book.tell("order_manager", Tick("reconnect_reconcile", sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", ReconnectReconcileDue(sim.engine.clock.now()))
         sim.idle()
         assert links[0].reads == 2
         assert _crash_events(sim) == [] and sim.engine.crashes == {}

@@ -11,10 +11,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.engine import Engine, RunOptions
 from actors.inbox import LineError, parse_line
-from actors.messages import Signal
-from broker.base import Side
+from actors.messages.commands import Signal
+from core.domain import Side
+from engine.engine import Engine
+from engine.options import RunOptions
 from tests.support.engine import MONDAY_10, NY, SimEngine, make_config
 
 # Sim quotes arrive every 5 s; an inbox line read between ticks sees a quote up to 5 s old.

@@ -10,8 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from actors.messages import TradingState
-from broker.base import Side
+from core.domain import Side, TradingState
 from tests.support.engine import SimEngine, make_config, start_engine
 
 SYMBOLS = {"va1": ["AAPL", "MSFT"], "va2": ["JPM", "AAPL"]}

@@ -15,11 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.config import EngineConfig, parse_config
-from actors.messages import ExitRequest, GreeksSnapshot, PositionSnapshot
-from actors.rules.margin import short_put_margin
-from actors.rules.repricing import RepricePlan
-from broker.base import OrderType
+from actors.messages.commands import ExitRequest
+from actors.messages.snapshots import GreeksSnapshot, PositionSnapshot
+from core.config import EngineConfig, parse_config
+from core.domain import OrderType
+from core.rules.margin import short_put_margin
+from core.rules.repricing import RepricePlan
 from db.records import OrderRecord
 from db.report import build_report
 from tests.support.engine import NY, SimEngine, start_engine

@@ -9,11 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from actors.engine import Engine
-from actors.messages import ExitRequest, OrderProposal, PlaceOrder, Purpose
-from broker.base import OrderRequest, OrderType, Side
+from actors.messages.commands import ExitRequest, OrderProposal, PlaceOrder
 from broker.sim import SimBroker
+from core.domain import OrderRequest, OrderType, Purpose, Side
 from db.records import OrderRecord
+from engine.engine import Engine
 from tests.actors.test_naked_put_engine import config, orders, sold_put
 from tests.support.engine import SimEngine, start_engine
 

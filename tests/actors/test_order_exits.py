@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from actors.engine import Engine
 from actors.order_exits import overfilled
-from broker.base import BrokerEvent, BrokerListener, OrderRequest, OrderStatus, Quote, Side
+from broker.base import BrokerListener
 from broker.sim import SimBroker
+from core.domain import OrderRequest, OrderStatus, Quote, Side
+from core.events import BrokerEvent
 from db.records import OrderRecord
+from engine.engine import Engine
 from tests.support.engine import SimEngine, start_engine
 
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from broker.base import ExecutionEvent, OrderRequest, Side
+from core.domain import OrderRequest, Side
+from core.events import ExecutionEvent
+from engine.engine import Engine
 from tests.support.engine import make_config, start_engine
 
 

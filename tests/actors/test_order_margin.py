@@ -11,9 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from actors.messages import OrderProposal, PlaceOrder, Purpose
-from broker.base import MarginCheck, OrderRequest, OrderType, Side
+from actors.messages.commands import OrderProposal, PlaceOrder
+from core.domain import OrderRequest, OrderType, Purpose, Side
+from core.events import MarginCheck
+from engine.engine import Engine
 from tests.support.engine import SimEngine, make_config, start_engine
 
 FILTERS = "max_option_spread_pct = 200.0"

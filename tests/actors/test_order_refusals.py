@@ -10,16 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from actors.messages import GetWorkingOrders, Purpose
-from actors.rules.repricing import plan_progress
-from broker.base import (
-    ModifyRefusedEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-)
+from actors.messages.queries import GetWorkingOrders
+from core.domain import OrderRequest, OrderStatus, OrderType, Purpose
+from core.events import ModifyRefusedEvent, OrderStatusEvent
+from core.rules.repricing import plan_progress
+from engine.engine import Engine
 from tests.actors.test_naked_put_engine import config as put_config
 from tests.actors.test_reprice_recovery import _working_put_entry
 from tests.support.engine import SimEngine, start_engine

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import pykka
 import pytest
 
-from actors.base import AddressBook
-from actors.clock import InFlight
-from actors.messages import QuotesReady
+from actors.messages.events import QuotesReady
 from actors.quote_book import QuoteBook
-from broker.base import Contract, Quote
+from actors.runtime.base import AddressBook
+from core.clock import InFlight
+from core.domain import Contract, Quote
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 3, 11, 10, 0, tzinfo=NY)

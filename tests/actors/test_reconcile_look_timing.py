@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.engine import _Router
-from actors.messages import Tick, TradingState
-from broker.base import ConnectionEvent, ConnectionState
+from actors.messages.timers import ReconcileDue
+from core.domain import TradingState
+from core.events import ConnectionEvent, ConnectionState
+from engine.engine import _Router
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import start_engine
 
@@ -28,7 +29,7 @@ def test_a_backlog_of_reconcile_ticks_delivered_at_once_is_not_a_second_look(
         # Ticks that queued behind the reconnect pass's reads: handled back to back, with the
         # clock standing still.
         for _ in range(4):
-            book.tell("order_manager", Tick("reconcile", now))
+            book.tell("order_manager", ReconcileDue(now))
         sim.idle()
         assert reconciled(sim)[-1]["pass"] == "startup"  # still no verdict: one look so far
         assert sim.snapshot("governor").state is TradingState.ACTIVE

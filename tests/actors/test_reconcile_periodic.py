@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from actors.messages import TradingState
 from actors.order_position_check import POSITION_CHECK_S, SETTLE_WALL_S, PositionCheckMixin
+from core.domain import TradingState
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import start_engine
 

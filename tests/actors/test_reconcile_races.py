@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from actors.engine import Engine
-from actors.messages import TradingState
-from broker.base import Contract, ExecutionEvent, GateState, OrderStatus, OrderType, Side
+from core.domain import Contract, OrderStatus, OrderType, Side, TradingState
+from core.events import ExecutionEvent
+from core.gate import GateState
+from engine.engine import Engine
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import MONDAY_10, SimEngine, make_config, start_engine
 

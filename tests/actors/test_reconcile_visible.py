@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.engine import _Router
-from actors.messages import Crash, EngineEvent, TradingState
-from broker.base import ConnectionEvent, ConnectionState
+from actors.messages.events import Crash, EngineEvent
+from core.domain import TradingState
+from core.events import ConnectionEvent, ConnectionState
+from engine.engine import _Router
 from tests.support.broker_truth import BrokerTruth
 from tests.support.engine import start_engine
 

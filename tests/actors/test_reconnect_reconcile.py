@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from actors.engine import Engine, _Router
-from actors.messages import TradingState
-from broker.base import ConnectionEvent, ConnectionState, OrderStatus, OrderType, Side
+from core.domain import OrderStatus, OrderType, Side, TradingState
+from core.events import ConnectionEvent, ConnectionState
+from engine.engine import Engine, _Router
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import SimEngine, make_config, start_engine
 

@@ -11,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.config import EngineConfig
-from actors.engine import Engine
-from actors.messages import Crash
+from actors.messages.events import Crash
+from core.config import EngineConfig
 from db.records import OrderRecord
+from engine.engine import Engine
 from tests.actors.test_naked_put_engine import config as put_config
 from tests.support.engine import SimEngine, make_config, start_engine
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.engine import Engine, RunOptions
-from actors.messages import RiskStatus, TradingState
-from broker.base import GateState
+from actors.messages.snapshots import RiskStatus
+from core.domain import TradingState
+from core.gate import GateState
+from engine.engine import Engine
+from engine.options import RunOptions
 from tests.support.engine import MONDAY_10, make_config, start_engine
 
 

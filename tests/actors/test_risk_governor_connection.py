@@ -7,9 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from actors.messages import RiskStatus
-from broker.base import ConnectionEvent, ConnectionState, GateState, OrderRequest, Side
+from actors.messages.snapshots import RiskStatus
+from core.domain import OrderRequest, Side
+from core.events import ConnectionEvent, ConnectionState
+from core.gate import GateState
+from engine.engine import Engine
 from tests.support.engine import SimEngine, start_engine
 
 

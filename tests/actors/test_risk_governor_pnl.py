@@ -7,8 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from actors.messages import AccountUpdate, RiskStatus, Tick, TradingState
-from broker.base import AccountPnL, GateState
+from actors.messages.events import AccountUpdate
+from actors.messages.snapshots import RiskStatus
+from actors.messages.timers import DayRollDue
+from core.domain import TradingState
+from core.events import AccountPnL
+from core.gate import GateState
 from tests.support.engine import SimEngine, start_engine
 
 START_NET_LIQ = Decimal(1_000_000)  # the test config's starting cash, nothing held
@@ -77,7 +81,7 @@ def test_a_new_trading_day_forgets_the_brokers_pnl_of_the_day_before(tmp_path: P
         assert _pnl(sim, "-5000.00").account_day_pnl == Decimal("-5000.00")
         clock, calendar = sim.engine.clock, sim.engine.calendar
         clock.skip_to(calendar.next_open(clock.now()))
-        sim.engine.book.tell("governor", Tick("day", clock.now()))
+        sim.engine.book.tell("governor", DayRollDue(clock.now()))
         sim.idle()
         status = sim.snapshot("governor")
         assert status.account_day_pnl is None and status.state is TradingState.ACTIVE

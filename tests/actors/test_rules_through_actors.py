@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from actors.config import EngineConfig
-from actors.messages import RiskStatus, Tick, TradingState, VASnapshot
-from broker.base import GateState, OrderStatus, OrderType, Side
+from actors.messages.snapshots import RiskStatus, VASnapshot
+from actors.messages.timers import DayRollDue
+from core.config import EngineConfig
+from core.domain import OrderStatus, OrderType, Side, TradingState
+from core.gate import GateState
 from tests.support.engine import MONDAY_10, NY, SimEngine, make_config, start_engine
 
 CENT = Decimal("0.01")
@@ -376,7 +378,7 @@ def test_daily_counters_reset_at_the_exchange_trading_day_not_at_midnight(
             datetime(2026, 11, 17, 0, 30, tzinfo=NY),
             datetime(2026, 11, 17, 9, 29, tzinfo=NY),
         ):
-            sim.engine.book.tell("governor", Tick("day", moment))
+            sim.engine.book.tell("governor", DayRollDue(moment))
             sim.idle()
             assert ("trades", "2/2") in sim.snapshot("governor").limits
         assert risk_events(sim, "day_reset") == []

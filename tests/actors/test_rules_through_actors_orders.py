@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from actors.config import EngineConfig
-from actors.engine import Engine
-from actors.messages import Tick
-from broker.base import BrokerOrderState, OrderRequest, OrderStatus, OrderType, Side
+from actors.messages.timers import ReconcileDue
+from core.config import EngineConfig
+from core.domain import OrderRequest, OrderStatus, OrderType, Side
+from core.events import BrokerOrderState
+from engine.engine import Engine
 from tests.support.engine import MONDAY_10, SimEngine, make_config, start_engine
 
 CENT = Decimal("0.01")
@@ -372,11 +373,11 @@ def test_an_order_ended_while_the_order_manager_stalled_is_not_reported_unknown(
         assert sim.ledger.order(stop).status is OrderStatus.SUBMITTED
         reads.armed.set()
         now = sim.engine.clock.now()
-        sim.engine.book.tell("order_manager", Tick("reconcile", now))
+        sim.engine.book.tell("order_manager", ReconcileDue(now))
         assert reads.inside.wait(10), "the OrderManager never reached the broker read"
         # Sent while it is stalled: queued ahead of what the broker says from now on.
-        sim.engine.book.tell("order_manager", Tick("reconcile", now))
-        sim.engine.book.tell("order_manager", Tick("reconcile", now))
+        sim.engine.book.tell("order_manager", ReconcileDue(now))
+        sim.engine.book.tell("order_manager", ReconcileDue(now))
         sim.engine.broker.cancel_order(stop)  # the broker ends it; its CANCELLED is queued
         reads.release.set()
         sim.idle()

@@ -11,17 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from actors.messages import EngineEvent, PositionChanged, PositionSnapshot, RiskStatus
-from broker.base import (
-    BrokerListener,
-    BrokerNotice,
-    ConnectionEvent,
-    ConnectionState,
-    Contract,
-    DataType,
-    Quote,
-)
+from actors.messages.events import EngineEvent, PositionChanged
+from actors.messages.snapshots import PositionSnapshot, RiskStatus
+from broker.base import BrokerListener
+from core.domain import Contract, DataType, Quote
+from core.events import BrokerNotice, ConnectionEvent, ConnectionState
+from engine.engine import Engine
 from tests.support.engine import SimEngine, make_config, start_engine
 
 

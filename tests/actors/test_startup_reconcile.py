@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from actors.messages import Tick, TradingState
+from actors.messages.timers import StartupReconcileDue
 from actors.order_proofs import CHECK_HINT
-from broker.base import ExecutionEvent, GateState
+from core.domain import TradingState
+from core.events import ExecutionEvent
+from core.gate import GateState
+from engine.engine import Engine
 from tests.support.engine import MONDAY_10, make_config, start_engine
 
 
@@ -113,7 +115,7 @@ def test_a_fill_the_ledger_missed_is_taken_in(tmp_path: Path) -> None:
         sid = sim.signal("va1", "AAPL", quantity=50)
         assert dropped and dropped[0].client_order_id == sid
         assert sim.ledger.executions(va_id="va1") == []
-        sim.engine.book.tell("order_manager", Tick("startup_reconcile", sim.engine.clock.now()))
+        sim.engine.book.tell("order_manager", StartupReconcileDue(sim.engine.clock.now()))
         sim.idle()
         [stored] = sim.ledger.executions(va_id="va1")
         assert stored.exec_id == dropped[0].exec_id

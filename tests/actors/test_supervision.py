@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from actors.messages import Crash, Tick, TradingState
-from broker.base import GateState
+from actors.messages.events import Crash
+from actors.messages.timers import ReconcileDue
+from core.domain import TradingState
+from core.gate import GateState
+from engine.engine import Engine
 from tests.support.engine import SimEngine, make_config, start_engine
 
 
@@ -135,7 +137,7 @@ def test_a_stop_while_an_actor_waits_on_the_broker_ends_in_time_and_restarts_not
     manager, va = sim.engine.book.get("order_manager"), sim.engine.book.get("va:va1")
     assert manager is not None and va is not None
     armed.set()
-    sim.engine.book.tell("order_manager", Tick("reconcile", sim.engine.clock.now()))
+    sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
     assert inside.wait(5), "the OrderManager never reached the broker read"
     started = time.monotonic()
     sim.engine.stop(timeout_s=3.0)

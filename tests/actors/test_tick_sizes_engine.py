@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from actors.engine import Engine
-from broker.base import OrderRequest, OrderStatus, OrderType
-from broker.ticks import NICKEL, STOCK
+from core.domain import OrderRequest, OrderStatus, OrderType
+from core.ticks import NICKEL, STOCK
+from engine.engine import Engine
 from tests.actors.test_naked_put_engine import MONDAY_10, config, move, orders, sold_put
 from tests.support.engine import SimEngine, make_config, start_engine
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from actors.config_errors import ConfigError
-from actors.validation.report import (
+from core.config_errors import ConfigError
+from engine.validation.report import (
     BreakerDrill,
     Comparison,
     FaultOutcome,
@@ -19,7 +19,7 @@ from actors.validation.report import (
     build_validation,
     format_markdown,
 )
-from actors.validation.setup import HorizonOverrides, validation_config
+from engine.validation.setup import HorizonOverrides, validation_config
 
 SHIPPED = tomllib.loads(Path("config.toml").read_text(encoding="utf-8"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.messages import VASnapshot
-from broker.base import OrderStatus, Side
+from actors.messages.snapshots import VASnapshot
+from core.domain import OrderStatus, Side
 from tests.support.engine import start_engine
 
 
@@ -70,7 +70,7 @@ def test_a_symbol_outside_the_universe_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_va_rebuilds_its_position_from_the_ledger_after_a_crash(tmp_path: Path) -> None:
-    from actors.messages import Crash
+    from actors.messages.events import Crash
 
     sim = start_engine(tmp_path)
     try:

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.base import Contract, ExecutionEvent, OrderRequest, OrderStatus, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.events import ExecutionEvent
 from db import (
     AccountRecord,
     DuplicateOrderError,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import db.connection
-from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
 from db import Ledger, close_database, open_database, run_migrations
 from db.records import ExecutionRecord, OrderRecord
 from db.report import build_report

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.base import OrderStatus, OrderType, Side
+from core.domain import OrderStatus, OrderType, Side
 from db import (
     AccountRecord,
     ExecutionRecord,

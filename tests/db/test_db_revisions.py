@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from broker.base import OrderType, Side
+from core.domain import OrderType, Side
 from db import ExecutionRecord, Ledger, LedgerError, OrderRecord
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)

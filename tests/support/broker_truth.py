@@ -11,18 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from actors.engine import Engine
-from broker.base import (
-    BrokerOrderState,
-    BrokerPosition,
-    Contract,
-    ExecutionEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-    Side,
-)
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.events import BrokerOrderState, BrokerPosition, ExecutionEvent, OrderStatusEvent
+from engine.engine import Engine
 from tests.support.engine import MONDAY_10, SimEngine
 
 __all__ = ["AAPL", "BrokerTruth", "reconciled"]

@@ -1097,8 +1097,8 @@ class CrashHarness:
         self.config_path.chmod(0o600)
 
     def _start_market(self) -> None:
-        from actors.config import load_config
-        from broker.tws import server_from_config
+        from broker.tws.runner import server_from_config
+        from core.config import load_config
 
         self._write_config(7497)  # the simulator reads [sim] and [engine] only
         config = load_config(self.config_path)

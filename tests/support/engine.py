@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from actors.config import EngineConfig, parse_config
-from actors.engine import Engine, RunOptions
-from actors.messages import Signal
-from broker.base import Contract, OrderType, Side
+from actors.messages.commands import Signal
+from core.config import EngineConfig, parse_config
+from core.domain import Contract, OrderType, Side
+from engine.engine import Engine
+from engine.options import RunOptions
 
 NY = ZoneInfo("America/New_York")
 # A Monday; 10:00 is past the no-entry margin after the open.

@@ -7,15 +7,14 @@ from __future__ import annotations
 import threading
 from typing import TypeVar
 
-from broker.base import (
+from core.domain import OrderStatus, Quote
+from core.events import (
     AccountSnapshot,
     BrokerEvent,
     ConnectionEvent,
     ConnectionState,
     ExecutionEvent,
-    OrderStatus,
     OrderStatusEvent,
-    Quote,
 )
 
 __all__ = ["Recorder"]

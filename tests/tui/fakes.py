@@ -15,20 +15,14 @@ from zoneinfo import ZoneInfo
 import pykka
 from textual.pilot import Pilot
 
-from actors.base import Bus
-from actors.config import BrokerSettings, EngineConfig, load_config
-from actors.config_reload import ReloadPlan, plan_reload
-from actors.messages import (
-    EngineEvent,
-    OrderSnapshot,
-    PositionSnapshot,
-    Purpose,
-    RiskStatus,
-    TradingState,
-    VAInspection,
-    VASnapshot,
-)
-from broker.base import Contract, GateState, OrderStatus, OrderType, Side, TradingGate
+from actors.messages.events import EngineEvent
+from actors.messages.queries import VAInspection
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
+from actors.runtime.base import Bus
+from core.config import BrokerSettings, EngineConfig, load_config
+from core.config_reload import ReloadPlan, plan_reload
+from core.domain import Contract, OrderStatus, OrderType, Purpose, Side, TradingState
+from core.gate import GateState, TradingGate
 from tests.support.engine import make_config
 
 NY = ZoneInfo("America/New_York")
@@ -77,7 +71,7 @@ class CountingBus(Bus):
 
 
 class FakeEngine:
-    """Stands in for ``actors.engine.Engine``: a real ``Bus``, ``TradingGate`` and
+    """Stands in for ``engine.engine.Engine``: a real ``Bus``, ``TradingGate`` and
     ``EngineConfig``, commands recorded in a thread-safe list, every command returning at once.
 
     ``on_flatten`` (optional) plays the engine's reaction on another thread. ``inspect_va``

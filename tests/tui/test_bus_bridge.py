@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-from actors.base import Bus
-from actors.messages import TradingState
-from broker.base import OrderStatus
+from actors.runtime.base import Bus
+from core.domain import OrderStatus, TradingState
 from tests.tui.fakes import Snapshots
 from tui.bridge import BusBridge
 

@@ -9,9 +9,8 @@ from decimal import Decimal
 from rich.text import Text
 from textual.widgets import Static
 
-from actors.config import BrokerSettings, IbSettings
-from actors.messages import TradingState
-from broker.base import OrderStatus
+from core.config import BrokerSettings, IbSettings
+from core.domain import OrderStatus, TradingState
 from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
 from tui.event_log import EventLog

@@ -10,8 +10,8 @@ from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from actors.messages import TradingState
-from broker.base import GateState, OrderStatus
+from core.domain import OrderStatus, TradingState
+from core.gate import GateState
 from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp, QuitChoice
 from tui.screens import ConfirmScreen, QuitScreen

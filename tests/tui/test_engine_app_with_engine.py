@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from actors.engine import Engine
-from actors.messages import QuotesReady, TradingState
-from broker.base import GateState
+from actors.messages.events import QuotesReady
+from core.domain import TradingState
+from core.gate import GateState
+from engine.engine import Engine
 from tests.support.engine import start_engine
 from tests.tui.fakes import wait_for
 from tui import EngineApp, QuitChoice

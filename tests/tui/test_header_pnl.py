@@ -9,8 +9,8 @@ from decimal import Decimal
 from rich.text import Text
 from textual.widgets import Static
 
-from actors.config import BrokerSettings
-from actors.messages import TradingState
+from core.config import BrokerSettings
+from core.domain import TradingState
 from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
 

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from broker.base import GateState
+from core.gate import GateState
 from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tests.tui.test_engine_app_keys import dialog_text
 from tui import EngineApp

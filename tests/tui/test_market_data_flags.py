@@ -8,7 +8,7 @@ from datetime import timedelta
 from rich.text import Text
 from textual.widgets import Static
 
-from actors.messages import TradingState
+from core.domain import TradingState
 from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
 from tui.inspect_view import holdings_text

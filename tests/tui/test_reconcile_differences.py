@@ -3,7 +3,7 @@ lists them and the inspector names them."""
 
 from __future__ import annotations
 
-from actors.messages import TradingState
+from core.domain import TradingState
 from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
 from tests.tui.test_engine_app_keys import dialog_text
 from tests.tui.test_inspector import inspector, open_inspector, screen_label

@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 
-from broker.base import OrderStatus
+from core.domain import OrderStatus
 from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
 from tui.tables import KeyedTable

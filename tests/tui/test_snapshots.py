@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from actors.messages import TradingState
-from broker.base import Contract, OrderStatus, Side
+from core.domain import Contract, OrderStatus, Side, TradingState
 from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
 from tui.inspector import InspectorScreen

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from actors.config import BrokerSettings, IbSettings
-from broker.base import Contract, OrderStatus
+from core.config import BrokerSettings, IbSettings
+from core.domain import Contract, OrderStatus
 from tests.tui.fakes import NOW, FakeConfig, Snapshots
 from tui.controls import TradingMode, trading_mode
 from tui.formatting import (

@@ -9,9 +9,9 @@ from decimal import Decimal
 from ib_async import AccountValue, PnL, Position
 from loguru import logger
 
-from broker.base import AccountPnL, AccountSnapshot, BrokerPosition
 from broker.ib.parsing.contracts import from_ib_contract
 from broker.ib.parsing.unset import amount_or_none, count_or_none
+from core.events import AccountPnL, AccountSnapshot, BrokerPosition
 
 __all__ = [
     "ACCOUNT_TAGS",

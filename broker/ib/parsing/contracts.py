@@ -8,7 +8,7 @@ from decimal import Decimal
 from ib_async import Contract as IbContract
 from ib_async import Option, Stock
 
-from broker.base import Contract
+from core.domain import Contract
 
 __all__ = ["expiry_text", "from_ib_contract", "parse_expiry", "plain_strike", "to_ib_contract"]
 

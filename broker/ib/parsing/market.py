@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from ib_async import OptionChain, Ticker
 
-from broker.base import Contract, Quote
 from broker.ib.data_health import data_type_of
 from broker.ib.parsing.contracts import parse_expiry, plain_strike
+from core.domain import Contract, Quote
 
 __all__ = ["ChainWindow", "chain_contracts", "quote_from_ticker"]
 

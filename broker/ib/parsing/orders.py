@@ -13,18 +13,10 @@ from zoneinfo import ZoneInfo
 from ib_async import Fill, Order, Trade
 from loguru import logger
 
-from broker.base import (
-    BrokerOrderState,
-    CompletedOrder,
-    ExecutionEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-    Side,
-)
 from broker.ib.parsing.contracts import from_ib_contract
 from broker.ib.parsing.unset import amount_or_none, count_or_none, is_unset
+from core.domain import OrderRequest, OrderStatus, OrderType, Side
+from core.events import BrokerOrderState, CompletedOrder, ExecutionEvent, OrderStatusEvent
 
 __all__ = [
     "OCA_REDUCE",

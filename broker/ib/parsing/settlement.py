@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from broker.base import AssignmentEvent, Contract, ExpiryEvent, Side
-from broker.exec_ids import exec_id_parts
+from core.domain import Contract, Side
+from core.events import AssignmentEvent, ExpiryEvent
+from core.exec_ids import exec_id_parts
 
 __all__ = ["Settlement", "SettlementWatch", "UnexplainedChange"]
 
@@ -98,7 +99,7 @@ class SettlementWatch:
     # -- inputs ---------------------------------------------------------------------------------
     def execution(self, exec_id: str, contract: Contract, side: Side, quantity: int) -> None:
         """One of our executions (live or replayed; each exec id counts once; a correction,
-        ``broker/exec_ids.py``, counts only its difference from the revision it replaces)."""
+        ``core/exec_ids.py``, counts only its difference from the revision it replaces)."""
         if exec_id in self._seen:
             return
         self._seen.add(exec_id)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from ib_support import Harness, make_server
 
-from actors.engine import Engine
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from engine.engine import Engine
 
 
 @pytest.fixture

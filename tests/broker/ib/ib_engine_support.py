@@ -14,12 +14,14 @@ from typing import Any
 
 from ib_support import FAST, TZ, other_client, wait_until
 
-from actors.config import EngineConfig, parse_config
-from actors.engine import Engine, RunOptions
-from actors.messages import RiskStatus
-from broker.base import GateState, TradingGate
+from actors.messages.snapshots import RiskStatus
 from broker.ib import IBBroker, IbOptions
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from core.config import EngineConfig, parse_config
+from core.gate import GateState, TradingGate
+from engine.engine import Engine
+from engine.options import RunOptions
 
 SPEED = 60.0
 #: A Tuesday, 10:00 New York: past the no-entry margin after the open.

@@ -13,19 +13,12 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from actors.clock import VirtualClock
-from broker.base import (
-    Contract,
-    GateState,
-    OrderRequest,
-    OrderType,
-    Quote,
-    Side,
-    TradingGate,
-)
 from broker.ib import IBBroker, IbOptions
 from broker.sim import SimSymbol
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.clock import VirtualClock
+from core.domain import Contract, OrderRequest, OrderType, Quote, Side
+from core.gate import GateState, TradingGate
 from tests.support.recorder import Recorder
 
 TZ = ZoneInfo("America/New_York")

@@ -19,18 +19,11 @@ from ib_support import (
 )
 from loguru import logger
 
-from broker.base import (
-    Contract,
-    ExecutionEvent,
-    GateState,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-    Quote,
-    Side,
-)
-from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
+from broker.tws.server import TwsSimServer
+from broker.tws.settings import DEFAULT_ACCOUNT
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
+from core.events import ExecutionEvent, OrderStatusEvent
+from core.gate import GateState
 from tests.support.recorder import Recorder
 
 MakeHarness = Callable[..., Harness]

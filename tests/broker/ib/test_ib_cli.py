@@ -19,8 +19,9 @@ import pytest
 from ib_support import make_server, other_client
 
 import main
-from actors.config import load_config
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from core.config import load_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = ROOT / "config.toml"

@@ -10,12 +10,14 @@ from pathlib import Path
 from ib_engine_support import engine_config, governor, signal
 from ib_support import FAST, TZ, wait_until
 
-from actors.clock import VirtualClock
-from actors.engine import Engine, RunOptions
-from broker.base import GateState, TradingGate
 from broker.ib import IBBroker, IbOptions
 from broker.ib.clock_follow import SLACK, follow_broker_time
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from core.clock import VirtualClock
+from core.gate import GateState, TradingGate
+from engine.engine import Engine
+from engine.options import RunOptions
 
 #: Both clocks at 120x, as in the run that found the lag.
 SPEED = 120.0

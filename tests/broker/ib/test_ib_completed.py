@@ -11,8 +11,9 @@ from ib_async import OrderStatus as IbOrderStatus
 
 from actors.order_proofs import missing_fill_price
 from actors.order_state import WorkingOrder
-from broker.base import CompletedOrder, Contract, OrderRequest, OrderStatus, OrderType, Side
 from broker.ib.parsing.orders import completed_order
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.events import CompletedOrder
 from db.records import OrderRecord
 
 T = datetime(2026, 1, 7, 15, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from broker.base import DataType
 from broker.ib.data_health import IB_DATA_TYPES, EntitlementWatch, LinkWatch, data_type_of
 from broker.ib.errors import ErrorClass, classify
+from core.domain import DataType
 
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 

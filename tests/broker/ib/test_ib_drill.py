@@ -23,10 +23,11 @@ from ib_engine_support import (
 )
 from ib_support import TZ, other_client, wait_until
 
-from actors.engine import Engine
-from broker.base import OrderStatus
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
 from broker.tws.scenario import load_scenario
+from broker.tws.server import TwsSimServer
+from core.domain import OrderStatus
+from engine.engine import Engine
 
 DRILL = """
 [[fault]]

@@ -24,9 +24,9 @@ from ib_engine_support import (
 from ib_support import other_client, wait_until
 
 import main
-from actors.engine import Engine
-from broker.base import OrderStatus
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import OrderStatus
+from engine.engine import Engine
 
 
 def reconciliations(engine: Engine) -> int:

@@ -16,10 +16,10 @@ from test_ib_engine_options import (
     broker_positions_by_key,
 )
 
-from actors.config import parse_config
-from actors.engine import Engine
-from broker.tws import TwsSimServer
 from broker.tws.scenario import ScenarioFault
+from broker.tws.server import TwsSimServer
+from core.config import parse_config
+from engine.engine import Engine
 
 #: A Tuesday a minute after the (half-hour) session opens.
 TUESDAY_0931 = datetime(2026, 1, 6, 9, 31, tzinfo=TZ)

@@ -9,9 +9,10 @@ from pathlib import Path
 from ib_engine_support import SPEED, engine_config, governor, make_engine
 from ib_support import Harness, wait_until
 
-from actors.engine import Engine
-from broker.base import ConnectionState
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from core.events import ConnectionState
+from engine.engine import Engine
 
 
 def _kinds(engine: Engine, kind: str) -> list[str]:

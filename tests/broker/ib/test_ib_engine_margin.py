@@ -18,11 +18,13 @@ from ib_engine_support import TUESDAY_10
 from ib_support import FAST, other_client, wait_until
 from test_ib_engine_options import NAKED_PUT_TOML, SPEED
 
-from actors.config import EngineConfig, parse_config
-from actors.engine import Engine, RunOptions
-from broker.base import GateState, TradingGate
 from broker.ib import IBBroker, IbOptions
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from core.config import EngineConfig, parse_config
+from core.gate import GateState, TradingGate
+from engine.engine import Engine
+from engine.options import RunOptions
 
 #: $30,000 of cash; the trader's 300 AAPL (about $57,000) leave about $1,500 of AvailableFunds
 #: (equity with loan 30,000 less 50 % initial margin) while maintenance is about $14,250.

@@ -9,8 +9,9 @@ from pathlib import Path
 from ib_engine_support import SPEED, TUESDAY_10, engine_config, governor, make_engine, signal
 from ib_support import wait_until
 
-from actors.engine import Engine
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from engine.engine import Engine
 
 
 def test_an_engine_on_a_delayed_account_shows_delayed_and_labels_its_decisions(

@@ -18,13 +18,15 @@ from typing import Any
 from ib_engine_support import TUESDAY_10, ib_header, ledger_positions
 from ib_support import FAST, TZ, other_client, wait_until
 
-from actors.config import EngineConfig, parse_config
-from actors.engine import Engine, RunOptions
-from broker.base import GateState, TradingGate
 from broker.ib import IBBroker, IbOptions
 from broker.ib.parsing.contracts import from_ib_contract
-from broker.ticks import NICKEL
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
+from broker.tws.server import TwsSimServer
+from core.config import EngineConfig, parse_config
+from core.gate import GateState, TradingGate
+from core.ticks import NICKEL
+from engine.engine import Engine
+from engine.options import RunOptions
 
 SPEED = 10.0
 

@@ -24,10 +24,9 @@ from ib_engine_support import (
 from ib_support import all_open_orders, other_client, wait_until
 from test_ib_engine import orders_by_id, start
 
-from actors.engine import Engine
-from actors.messages import Purpose
-from broker.base import OrderStatus
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import OrderStatus, Purpose
+from engine.engine import Engine
 
 PRECAUTION = (
     "The following order value estimate exceeds the Total Value Limit of 1000 USD. "

@@ -22,9 +22,9 @@ from ib_engine_support import (
 from ib_support import TZ, wait_until
 from test_ib_engine import orders_by_id, start
 
-from actors.engine import Engine
-from broker.base import OrderStatus
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import OrderStatus
+from engine.engine import Engine
 
 #: A Tuesday, 20 minutes before the close (20 wall seconds at 60x).
 TUESDAY_1540 = datetime(2026, 1, 6, 15, 40, tzinfo=TZ)

@@ -21,11 +21,12 @@ from test_ib_engine_options import (
     broker_positions_by_key,
 )
 
-from actors.config import parse_config
-from actors.engine import Engine, RunOptions
-from broker.base import GateState, TradingGate
 from broker.ib import IBBroker, IbOptions
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.config import parse_config
+from core.gate import GateState, TradingGate
+from engine.engine import Engine
+from engine.options import RunOptions
 
 #: The Monday after the Friday expiration of THURSDAY_0931's puts.
 MONDAY_0931 = datetime(2026, 1, 12, 9, 31, tzinfo=TZ)

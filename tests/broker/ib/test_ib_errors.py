@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 from ib_support import Harness, all_open_orders, limit, stop, wait_until
 
-from broker.base import ConnectionEvent, ConnectionState, Contract, OrderStatus, Side
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import Contract, OrderStatus, Side
+from core.events import ConnectionEvent, ConnectionState
 from tests.support.recorder import Recorder
 
 MakeHarness = Callable[..., Harness]
@@ -235,7 +236,7 @@ def test_the_clock_is_moved_forward_when_the_brokers_time_jumps_ahead(
 
     from ib_support import TZ
 
-    from actors.clock import VirtualClock
+    from core.clock import VirtualClock
 
     h = harness(clock_sync_s=0.2)
     h.clock.stop()

@@ -26,14 +26,17 @@ from ib_engine_support import TUESDAY_10, governor, ib_header, ledger_positions
 from ib_support import FAST, TZ, other_client, wait_until
 from loguru import logger
 
-from actors.config import parse_config
-from actors.engine import Engine, RunOptions
-from broker.base import GateState, OrderStatus, TradingGate
 from broker.ib import IBBroker, IbOptions
 from broker.ib.account import SETTLE_GRACE_S
-from broker.tws import TwsSimServer, server_from_config
+from broker.tws.runner import server_from_config
 from broker.tws.scenario import KINDS, load_scenario
+from broker.tws.server import TwsSimServer
 from broker.tws.views import AccountView
+from core.config import parse_config
+from core.domain import OrderStatus
+from core.gate import GateState, TradingGate
+from engine.engine import Engine
+from engine.options import RunOptions
 
 SPEED = 40.0
 CLIENT_ID = 31

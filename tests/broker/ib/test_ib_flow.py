@@ -8,16 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from broker.base import (
-    CommissionReported,
-    Contract,
-    ExecutionCorrected,
-    ExecutionEvent,
-    OrderStatus,
-    OrderStatusEvent,
-    Side,
-)
 from broker.ib.flow import OrderFlow
+from core.domain import Contract, OrderStatus, Side
+from core.events import CommissionReported, ExecutionCorrected, ExecutionEvent, OrderStatusEvent
 
 T = datetime(2026, 1, 6, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 

@@ -10,18 +10,9 @@ from decimal import Decimal
 
 from ib_support import Harness, wait_until
 
-from broker.base import (
-    AccountPnL,
-    AccountSnapshot,
-    ConnectionEvent,
-    ConnectionState,
-    Contract,
-    MarginCheck,
-    OrderRequest,
-    OrderType,
-    Side,
-)
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import Contract, OrderRequest, OrderType, Side
+from core.events import AccountPnL, AccountSnapshot, ConnectionEvent, ConnectionState, MarginCheck
 
 MakeHarness = Callable[..., Harness]
 

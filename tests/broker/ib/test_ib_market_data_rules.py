@@ -10,18 +10,12 @@ from collections.abc import Callable
 import pytest
 from ib_support import TZ, Harness, wait_until
 
-from actors.calendar import TradingCalendar
-from broker.base import (
-    BrokerNotice,
-    ConnectionEvent,
-    ConnectionState,
-    Contract,
-    DataType,
-    GateState,
-    TradingGate,
-)
 from broker.ib import IBBroker, IbOptions
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.calendar import TradingCalendar
+from core.domain import Contract, DataType
+from core.events import BrokerNotice, ConnectionEvent, ConnectionState
+from core.gate import GateState, TradingGate
 
 MakeHarness = Callable[..., Harness]
 DOWN, UP = ConnectionState.DISCONNECTED, ConnectionState.CONNECTED

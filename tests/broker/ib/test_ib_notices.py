@@ -13,10 +13,10 @@ import pytest
 from ib_support import Harness, limit, stop, wait_until
 from loguru import logger
 
-from actors.logging_setup import setup_logging, shutdown_logging
-from broker.base import OrderStatus, Side
 from broker.ib.errors import notice_level
 from broker.ib.notices import NoticeLog
+from core.domain import OrderStatus, Side
+from engine.logging_setup import setup_logging, shutdown_logging
 
 MakeHarness = Callable[..., Harness]
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from ib_support import Harness, limit, stop, wait_until
 
 from actors.order_exits import OCA_ALREADY_FILLED
-from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
 
 MakeHarness = Callable[..., Harness]
 

@@ -12,16 +12,9 @@ from decimal import Decimal
 
 from ib_support import TZ, Harness, wait_until
 
-from broker.base import (
-    AssignmentEvent,
-    Contract,
-    ExpiryEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
-    Side,
-)
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.events import AssignmentEvent, ExpiryEvent
 
 #: A Friday (an expiration day) five minutes before the close.
 EXPIRY_DAY_START = datetime(2024, 3, 15, 15, 55, tzinfo=TZ)

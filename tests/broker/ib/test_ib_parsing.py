@@ -25,7 +25,6 @@ from ib_async import (
 from ib_async import Contract as IbContract
 from ib_async import OrderStatus as IbOrderStatus
 
-from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
 from broker.ib.parsing.account import account_snapshot, broker_position
 from broker.ib.parsing.contracts import from_ib_contract, plain_strike, to_ib_contract
 from broker.ib.parsing.market import ChainWindow, chain_contracts, quote_from_ticker
@@ -40,6 +39,7 @@ from broker.ib.parsing.orders import (
     status_of_trade,
     to_ib_order,
 )
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
 
 NY = ZoneInfo("America/New_York")
 T = datetime(2026, 1, 6, 10, 0, tzinfo=NY)

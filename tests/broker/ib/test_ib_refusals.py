@@ -15,8 +15,9 @@ import pytest
 from ib_async import LimitOrder, Stock
 from ib_support import Harness, all_open_orders, limit, other_client, wait_until
 
-from broker.base import ModifyRefusedEvent, OrderStatus, Side
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import OrderStatus, Side
+from core.events import ModifyRefusedEvent
 
 MakeHarness = Callable[..., Harness]
 PRECAUTION = (

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.base import ConnectionState
 from broker.ib.errors import ErrorClass, classify, rejection_reason
 from broker.ib.resilience import (
     Backoff,
@@ -19,6 +18,7 @@ from broker.ib.resilience import (
     StaleWatchdog,
 )
 from broker.ib.safety import LiveTradingRefused, check_account, check_port, is_paper_account
+from core.events import ConnectionState
 
 OPEN = datetime(2026, 1, 6, 9, 30, tzinfo=ZoneInfo("America/New_York"))
 

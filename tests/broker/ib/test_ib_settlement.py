@@ -7,8 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from broker.base import AssignmentEvent, Contract, ExpiryEvent, Side
 from broker.ib.parsing.settlement import SettlementWatch, UnexplainedChange
+from core.domain import Contract, Side
+from core.events import AssignmentEvent, ExpiryEvent
 
 TZ = ZoneInfo("America/New_York")
 AT = datetime(2024, 3, 15, 16, 0, tzinfo=TZ)

@@ -14,12 +14,12 @@ from typing import cast
 from ib_async import ContractDetails, PriceIncrement
 from ib_support import SYMBOLS, Harness, limit, wait_until
 
-from broker.base import Contract, OrderStatus, Side
 from broker.ib.context import IbContext
 from broker.ib.ticks import RETRY_FAILED_RULE_S, TickBook, smart_rule_id
 from broker.sim import SimSymbol
-from broker.ticks import NICKEL, STOCK, TickRule
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
+from core.domain import Contract, OrderStatus, Side
+from core.ticks import NICKEL, STOCK, TickRule
 
 D = Decimal
 

@@ -25,7 +25,6 @@ from ib_async import OrderStatus as IbOrderStatus
 from ib_async.util import UNSET_DOUBLE as IB_UNSET_DOUBLE
 from ib_async.util import UNSET_INTEGER as IB_UNSET_INTEGER
 
-from broker.base import OrderStatus
 from broker.ib.parsing.account import account_pnl, account_snapshot, broker_position
 from broker.ib.parsing.orders import (
     commission_amount,
@@ -42,6 +41,7 @@ from broker.ib.parsing.unset import (
     count_or_none,
     is_unset,
 )
+from core.domain import OrderStatus
 
 NY = ZoneInfo("America/New_York")
 T = datetime(2026, 1, 6, 10, 0, tzinfo=NY)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.validation import ValidationOptions, run_validation
+from engine.validation import ValidationOptions, run_validation
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -12,19 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actors.calendar import TradingCalendar
-from actors.clock import VirtualClock
-from broker.base import (
-    BrokerListener,
-    Contract,
-    GateState,
-    OrderRequest,
-    OrderType,
-    Quote,
-    Side,
-    TradingGate,
-)
+from broker.base import BrokerListener
 from broker.sim import SimBroker, SimSymbol
+from core.calendar import TradingCalendar
+from core.clock import VirtualClock
+from core.domain import Contract, OrderRequest, OrderType, Quote, Side
+from core.gate import GateState, TradingGate
 from tests.support.recorder import Recorder
 
 TZ = ZoneInfo("America/New_York")

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.base import Contract, Side
 from broker.sim.account import SimAccount, cumulative_commission, execution_commission
+from core.domain import Contract, Side
 
 T0 = datetime(2024, 3, 13, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 PER_SHARE = Decimal("0.0035")

@@ -8,15 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from broker.base import (
-    ExecutionEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-    Quote,
-    Side,
-)
+from core.domain import OrderRequest, OrderStatus, OrderType, Quote, Side
+from core.events import ExecutionEvent, OrderStatusEvent
 
 if TYPE_CHECKING:
     from conftest import MakeSim, Sim

@@ -16,20 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broker.base import (
-    AccountSnapshot,
-    BrokerEvent,
-    Contract,
-    ExecutionEvent,
-    GateState,
-    OrderRequest,
-    OrderStatus,
-    OrderStatusEvent,
-    OrderType,
-    Quote,
-    Side,
-)
 from broker.sim import SimSymbol
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
+from core.events import AccountSnapshot, BrokerEvent, ExecutionEvent, OrderStatusEvent
+from core.gate import GateState
 
 if TYPE_CHECKING:
     from conftest import MakeSim

@@ -9,8 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actors.calendar import TradingCalendar
-from broker.base import Contract
 from broker.sim import SimSymbol
 from broker.sim.chains import (
     OptionMarket,
@@ -23,6 +21,8 @@ from broker.sim.chains import (
     third_friday,
 )
 from broker.sim.market import MarketModel
+from core.calendar import TradingCalendar
+from core.domain import Contract
 
 NY = ZoneInfo("America/New_York")
 GOOD_FRIDAY = date(2026, 4, 3)

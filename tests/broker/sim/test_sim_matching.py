@@ -6,7 +6,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
 from broker.sim.matching import (
     SimOrder,
     match_order,
@@ -15,6 +14,7 @@ from broker.sim.matching import (
     stop_triggered,
     target_quantity,
 )
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
 
 T0 = datetime(2024, 3, 13, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 AAA = Contract.stock("AAA")

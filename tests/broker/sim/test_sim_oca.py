@@ -8,8 +8,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from broker.base import OrderRequest, OrderStatus, OrderType, Side
 from broker.sim.matching import OCA_ALREADY_FILLED, oca_admission
+from core.domain import OrderRequest, OrderStatus, OrderType, Side
 
 if TYPE_CHECKING:
     from conftest import MakeSim, Sim

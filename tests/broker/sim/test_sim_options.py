@@ -8,16 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from actors.rules.margin import short_put_margin
-from broker.base import (
-    AssignmentEvent,
-    Contract,
-    ExpiryEvent,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
-    Side,
-)
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.events import AssignmentEvent, ExpiryEvent
+from core.rules.margin import short_put_margin
 from tests.broker.sim.conftest import TZ, MakeSim
 
 #: Friday 2024-03-15 is the first listed expiration after the fixtures' Wednesday open.

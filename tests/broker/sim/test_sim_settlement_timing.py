@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from broker.base import AssignmentEvent, Contract, ExpiryEvent, OrderRequest, OrderType, Side
+from core.domain import Contract, OrderRequest, OrderType, Side
+from core.events import AssignmentEvent, ExpiryEvent
 from tests.broker.sim.conftest import TZ, MakeSim
 
 FRIDAY = date(2024, 3, 15)

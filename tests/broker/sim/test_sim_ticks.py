@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from broker.base import Contract, OrderRequest, OrderStatus, OrderType, Side
 from broker.sim import SimSymbol
-from broker.ticks import NICKEL, PENNY, STOCK
+from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
+from core.ticks import NICKEL, PENNY, STOCK
 from tests.broker.sim.conftest import SYMBOLS, MakeSim
 
 APRIL = date(2024, 4, 19)

@@ -14,7 +14,7 @@ import pytest
 from ib_async import IB
 from tws_support import START, SYMBOLS, Connect, bounded
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 @pytest.fixture

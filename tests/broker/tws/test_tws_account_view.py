@@ -7,7 +7,7 @@ from __future__ import annotations
 from ib_async import LimitOrder, MarketOrder, StopOrder
 from tws_support import Connect, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 async def test_the_account_view_shows_the_position_and_the_working_stop_placed_by_a_client(

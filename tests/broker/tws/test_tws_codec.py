@@ -18,7 +18,6 @@ from ibapi.decoder import Decoder as OfficialDecoder
 from ibapi.wrapper import EWrapper
 from tws_support import TZ
 
-from actors.calendar import TradingCalendar
 from broker.sim import SimSymbol
 from broker.tws.codec import (
     UNSET_DOUBLE,
@@ -42,6 +41,7 @@ from broker.tws.order_codec import (
     open_order_fields,
     parse_place_order,
 )
+from core.calendar import TradingCalendar
 
 AAPL = InstrumentRegistry(["AAPL"]).by_symbol("AAPL")
 WHEN = datetime(2024, 3, 13, 14, 30, 5, tzinfo=UTC)

@@ -9,7 +9,8 @@ from datetime import timedelta
 from ib_async import IB, Stock
 from tws_support import START, Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
+from broker.tws.server import TwsSimServer
+from broker.tws.settings import DEFAULT_ACCOUNT
 
 
 async def test_connect_completes_quickly_with_the_managed_account_and_a_next_order_id(

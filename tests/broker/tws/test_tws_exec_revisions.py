@@ -10,7 +10,7 @@ from decimal import Decimal
 from ib_async import ExecutionFilter, MarketOrder, Option, Trade
 from tws_support import TZ, Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 #: A Thursday half an hour before the close: the next session is a new day.
 THURSDAY_LATE = datetime(2024, 3, 14, 15, 59, tzinfo=TZ)

@@ -9,7 +9,7 @@ import asyncio
 from ib_async import IB, LimitOrder, MarketOrder, Stock, Ticker
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 def record_errors(ib: IB) -> list[tuple[int, int, str]]:

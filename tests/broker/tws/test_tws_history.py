@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from ib_async import IB, BarData, Stock
 from tws_support import START, TZ, Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 def _errors(ib: IB) -> list[tuple[int, int, str]]:

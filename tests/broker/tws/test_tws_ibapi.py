@@ -21,7 +21,8 @@ from ibapi.order import Order
 from ibapi.tag_value import TagValue
 from ibapi.wrapper import EWrapper
 
-from broker.tws import DEFAULT_ACCOUNT, TwsSimServer
+from broker.tws.server import TwsSimServer
+from broker.tws.settings import DEFAULT_ACCOUNT
 
 WAIT_S = 5.0
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from ib_async import IB, Option, Stock, Ticker
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
 from broker.tws.entitlements import delayed_fields
+from broker.tws.server import TwsSimServer
 
 
 def _errors(ib: IB) -> list[tuple[int, int, str]]:

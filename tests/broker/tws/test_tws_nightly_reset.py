@@ -8,7 +8,7 @@ import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 async def test_the_nightly_reset_drops_clients_with_1100_and_keeps_account_orders_and_time(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from ib_async import IB, MarketOrder, Option, Trade
 from tws_support import TZ, Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 CASH = Decimal(1_000_000)
 #: A Friday (an expiration day) five minutes before the close.

@@ -9,7 +9,7 @@ from datetime import date
 from ib_async import IB, Option, Ticker
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 async def _chain(ib: IB, symbol: str = "AAPL") -> tuple[list[str], list[float]]:

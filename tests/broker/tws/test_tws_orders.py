@@ -18,7 +18,7 @@ from ib_async import (
 )
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 def mid(tws: TwsSimServer, symbol: str = "AAPL") -> float:

@@ -13,7 +13,7 @@ from itertools import pairwise
 from ib_async import IB, AccountValue, LimitOrder, MarketOrder, Option, PnL
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 async def _put(ib: IB, tws: TwsSimServer, *, offset: float) -> Option:

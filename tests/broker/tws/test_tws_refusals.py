@@ -8,7 +8,7 @@ from __future__ import annotations
 from ib_async import IB, LimitOrder, MarketOrder, Trade
 from tws_support import Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 PRECAUTION = (
     "The following order value estimate exceeds the Total Value Limit of 1000000 USD. "

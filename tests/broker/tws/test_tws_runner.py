@@ -14,9 +14,9 @@ import pytest
 from ib_async import IB, Stock
 from tws_support import SYMBOLS, TZ, bounded, wait_for_condition
 
-from actors.config import parse_config
-from broker.tws import TwsSimServer, add_tws_sim_arguments, run_tws_sim
-from broker.tws.runner import server_from_config
+from broker.tws.runner import add_tws_sim_arguments, run_tws_sim, server_from_config
+from broker.tws.server import TwsSimServer
+from core.config import parse_config
 
 CONFIG = """
 [sim]

@@ -14,7 +14,6 @@ import pytest
 from ib_async import IB, LimitOrder, MarketOrder
 from tws_support import START, TZ, Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
 from broker.tws.scenario import (
     KINDS,
     ScenarioError,
@@ -22,6 +21,7 @@ from broker.tws.scenario import (
     load_scenario,
     parse_scenario,
 )
+from broker.tws.server import TwsSimServer
 
 
 def scenario(tmp_path: Path, text: str, server: TwsSimServer) -> Path:

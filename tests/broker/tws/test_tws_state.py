@@ -13,8 +13,8 @@ import pytest
 from ib_async import IB, ExecutionFilter, LimitOrder, MarketOrder, StopOrder
 from tws_support import START, SYMBOLS, Connect, bounded, qualified, wait_for_condition
 
-from broker.tws import TwsSimServer
 from broker.tws import state as state_module
+from broker.tws.server import TwsSimServer
 from broker.tws.state_codec import StateError
 
 

@@ -23,7 +23,7 @@ from ib_async import (
 from tws_support import SYMBOLS, Connect, bounded, qualified, wait_for_condition
 
 from broker.sim import SimSymbol
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 WIDE = {
     **SYMBOLS,

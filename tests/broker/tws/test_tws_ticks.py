@@ -11,7 +11,7 @@ from ib_async import IB, LimitOrder, Option, Stock, Trade
 from tws_support import SYMBOLS, Connect, bounded, qualified, wait_for_condition
 
 from broker.sim import SimSymbol
-from broker.tws import TwsSimServer
+from broker.tws.server import TwsSimServer
 
 
 def _errors(ib: IB) -> list[tuple[int, int]]:

@@ -1,0 +1,116 @@
+"""Exit rules evaluated by the PositionMonitor on every mark. Priority: profit > stop > time.
+
+Stocks: ``evaluate_stock_exit`` (their attached protective stop order is the first protection).
+Short options: ``evaluate_option_exit``; an option entry has no attached stop, so the stop
+rule here is its only stop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from core.calendar import TradingCalendar
+from core.domain import Side
+from core.ticks import TickRule, round_to_tick
+
+__all__ = [
+    "OptionExitRules",
+    "StockExitRules",
+    "evaluate_option_exit",
+    "evaluate_stock_exit",
+    "profit_target_price",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StockExitRules:
+    profit_target_pct: float
+    max_holding_min: int
+    exit_before_close_min: int
+
+
+def evaluate_stock_exit(
+    *,
+    quantity: int,
+    avg_price: Decimal,
+    mark: Decimal,
+    stop_price: Decimal | None,
+    opened_at: datetime | None,
+    now: datetime,
+    rules: StockExitRules,
+    calendar: TradingCalendar,
+) -> str | None:
+    """The reason to exit now, or None. ``stop`` fires only if the mark is through the
+    protective stop and the broker's stop has not taken the position out (a gap, a rejected
+    stop): the attached stop order is the primary protection."""
+    if quantity == 0 or avg_price <= 0:
+        return None
+    direction = 1 if quantity > 0 else -1
+    move_pct = float((mark - avg_price) / avg_price * 100) * direction
+    if move_pct >= rules.profit_target_pct:
+        return "profit_target"
+    if stop_price is not None and (mark - stop_price) * direction <= 0:
+        return "stop"
+    if opened_at is not None and rules.max_holding_min > 0:
+        held_min = (now - opened_at).total_seconds() / 60.0
+        if held_min >= rules.max_holding_min:
+            return "time"
+    if (
+        rules.exit_before_close_min > 0
+        and calendar.is_open(now)
+        and calendar.minutes_to_close(now) <= rules.exit_before_close_min
+    ):
+        return "session_close"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class OptionExitRules:
+    """``profit_take_pct``: buy back once the price is at or below (100 - this) percent of the
+    credit (50: at half the credit). ``stop_loss_multiple``: once the mark is at or above this
+    many times the credit (3: the loss is 200 % of the premium). ``time_exit_dte``: at or below
+    this many calendar days to expiry (0 disables)."""
+
+    profit_take_pct: float
+    stop_loss_multiple: float
+    time_exit_dte: int
+
+
+def profit_target_price(credit: Decimal, rules: OptionExitRules, tick: TickRule) -> Decimal:
+    """The highest price a profit-target buy-back pays, per share: the credit times
+    (1 - ``profit_take_pct`` / 100), rounded down onto the option's ``tick`` rule (a buy:
+    ``round_to_tick``), and at least its smallest tick."""
+    keep = Decimal(str(rules.profit_take_pct)) / 100
+    return round_to_tick(credit * (1 - keep), tick, side=Side.BUY)
+
+
+def evaluate_option_exit(
+    *,
+    quantity: int,
+    credit: Decimal,
+    ask: Decimal,
+    mark: Decimal,
+    dte: int,
+    rules: OptionExitRules,
+    tick: TickRule,
+) -> str | None:
+    """The reason to close an option position now, or None.
+
+    For a short position (``quantity`` < 0) sold at ``credit`` per share: ``profit_target``
+    when the ``ask`` (what buying back costs) is at or below ``profit_target_price`` (on the
+    option's ``tick`` rule: the price the buy-back is sent at); ``stop`` when the ``mark``
+    (the mid, so a wide ask alone does not stop it out) is at or above ``stop_loss_multiple``
+    x credit. For any position: ``time`` at ``time_exit_dte`` days to expiry or fewer.
+    """
+    if quantity == 0 or credit <= 0:
+        return None
+    if quantity < 0:
+        if ask <= profit_target_price(credit, rules, tick):
+            return "profit_target"
+        if mark >= credit * Decimal(str(rules.stop_loss_multiple)):
+            return "stop"
+    if rules.time_exit_dte > 0 and dte <= rules.time_exit_dte:
+        return "time"
+    return None

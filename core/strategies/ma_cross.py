@@ -1,0 +1,76 @@
+"""A plain moving-average crossover on time bars built from quote mids.
+
+Pure: fed quotes, returns intents. A fast SMA crossing above the slow SMA asks to go long (or
+to close a short); crossing below asks to close a long (or to go short when allowed).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.domain import Quote, Side
+
+__all__ = ["Intent", "MACross"]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What a strategy wants: open ``side``, or close the current position."""
+
+    side: Side
+    close: bool
+    reason: str
+
+
+class MACross:
+    name = "ma_cross"
+
+    def __init__(
+        self, *, fast_bars: int, slow_bars: int, bar_seconds: int, allow_short: bool
+    ) -> None:
+        if not 0 < fast_bars < slow_bars:
+            raise ValueError(f"fast_bars must be < slow_bars (got {fast_bars}, {slow_bars})")
+        self.fast_bars = fast_bars
+        self.slow_bars = slow_bars
+        self.bar_seconds = bar_seconds
+        self.allow_short = allow_short
+        self._closes: dict[str, deque[float]] = {}
+        self._bar: dict[str, tuple[int, float]] = {}  # key -> (bar index, last mid)
+        self._prev_diff: dict[str, float] = {}
+
+    def _bar_index(self, when: datetime) -> int:
+        return int(when.timestamp()) // self.bar_seconds
+
+    def on_quote(self, quote: Quote, position: int) -> Intent | None:
+        """Feed one quote; ``position`` is the VA's signed quantity in this contract."""
+        key = quote.contract.key
+        index = self._bar_index(quote.time)
+        current = self._bar.get(key)
+        self._bar[key] = (index, quote.mid)
+        if current is None or current[0] == index:
+            return None
+        # The previous bar just closed at its last mid.
+        closes = self._closes.setdefault(key, deque(maxlen=self.slow_bars))
+        closes.append(current[1])
+        if len(closes) < self.slow_bars:
+            return None
+        fast = sum(list(closes)[-self.fast_bars :]) / self.fast_bars
+        slow = sum(closes) / self.slow_bars
+        diff = fast - slow
+        prev = self._prev_diff.get(key)
+        self._prev_diff[key] = diff
+        if prev is None:
+            return None
+        if prev <= 0 < diff:
+            if position < 0:
+                return Intent(Side.BUY, True, "ma_cross up: close short")
+            if position == 0:
+                return Intent(Side.BUY, False, f"ma_cross up {fast:.2f}>{slow:.2f}")
+        elif prev >= 0 > diff:
+            if position > 0:
+                return Intent(Side.SELL, True, "ma_cross down: close long")
+            if position == 0 and self.allow_short:
+                return Intent(Side.SELL, False, f"ma_cross down {fast:.2f}<{slow:.2f}")
+        return None

@@ -1,0 +1,463 @@
+"""The composition root: builds the actor system from config, starts it in dependency order
+and stops it in reverse.
+
+Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> inbox ->
+broker -> timers -> clock. Stop: clock and timers -> every actor but the journal (reverse start
+order) -> broker -> journal -> ledger. Called from the main thread (or a test); nothing here
+runs per message. What is built from config (clock, broker, pacer) is ``engine.build``.
+
+With Interactive Brokers the adapter connects first, in the constructor: the engine's clock is
+a ``VirtualClock`` started at the broker's current time and running at ``--speed``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pykka
+from loguru import logger
+
+from actors.inbox import Inbox
+from actors.journal import Journal
+from actors.messages.commands import ConfigChanged, Flatten, Halt, PauseVA, Resume
+from actors.messages.events import AccountUpdate, RiskNotice
+from actors.messages.queries import GetSnapshot, GetWorkingOrders, InspectVA, VAInspection
+from actors.messages.snapshots import OrderSnapshot
+from actors.messages.timers import (
+    DayRollDue,
+    InboxReadDue,
+    MarksDue,
+    ReconcileDue,
+    ReconnectReconcileDue,
+    StartupReconcileDue,
+)
+from actors.order_manager import OrderManager
+from actors.position_monitor import PositionMonitor
+from actors.quote_book import QuoteBook
+from actors.risk_governor import RiskGovernor
+from actors.runtime.base import AddressBook, Bus, EngineActor
+from actors.runtime.context import EngineContext, LockedPacer
+from actors.runtime.supervision import CrashPolicy
+from actors.virtual_account import VirtualAccount
+from broker.base import Broker
+from core.calendar import TradingCalendar
+from core.clock import Clock, VirtualClock
+from core.config import EngineConfig, load_config
+from core.config_reload import ReloadPlan, plan_reload
+from core.domain import Contract, Quote, TradingState
+from core.events import (
+    AccountPnL,
+    AccountSnapshot,
+    BrokerEvent,
+    BrokerNotice,
+    ConnectionEvent,
+    ConnectionState,
+)
+from core.gate import GateState, TradingGate
+from db import Ledger, close_database, open_database
+from db.records import AccountRecord
+from engine import build
+from engine.options import RunOptions
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Engine"]
+
+#: A VA that crashes this many times is paused.
+VA_CRASH_LIMIT = 3
+
+
+#: Of a stop's time budget, what is kept for the broker's disconnect and for the journal, which
+#: stops last.
+_BROKER_STOP_S = 1.5
+_JOURNAL_STOP_S = 0.5
+#: How long the actors get to finish their mailboxes with the broker still up. An actor still
+#: inside a broker call after that (a VA's option-chain scan takes seconds) is released by the
+#: broker's stop: at shutdown such a read has nothing left to serve.
+_ACTORS_FIRST_S = 1.0
+
+
+class _Router:
+    """BrokerListener: turns broker callbacks into QuoteBook updates and counted tells.
+    Runs on the broker's thread; never blocks."""
+
+    def __init__(self, book: AddressBook, quotes: QuoteBook) -> None:
+        self._book = book
+        self._quotes = quotes
+        self._link_lost = False  # DISCONNECTED seen since the last CONNECTED
+
+    def on_quote(self, quote: Quote) -> None:
+        self._quotes.update(quote)
+
+    def on_broker_event(self, event: BrokerEvent) -> None:
+        if isinstance(event, AccountSnapshot):
+            self._book.tell(
+                "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
+            )
+        elif isinstance(event, AccountPnL):
+            self._book.tell("governor", event)  # the daily loss breaker's fast figure
+        elif isinstance(event, ConnectionEvent):
+            # The order manager makes no broker read while the link is down.
+            self._book.tell("order_manager", event)
+            if event.state is ConnectionState.DISCONNECTED:
+                self._link_lost = True
+            elif event.state is ConnectionState.CONNECTED and self._link_lost:
+                # Back after a loss: the broker has replayed what happened meanwhile (fills,
+                # statuses); the order manager compares again (a pass of its own kind, see
+                # actors/order_reconcile.py). Told first, so nothing the governor lets through
+                # overtakes it. Quotes flowing again after stale data lost nothing: no pass.
+                self._link_lost = False
+                self._book.tell("order_manager", ReconnectReconcileDue(event.time))
+            self._book.tell("governor", event)
+        elif isinstance(event, BrokerNotice):
+            self._book.tell("governor", event)  # the risk event and the header's flags
+        else:
+            self._book.tell("order_manager", event)
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        options: RunOptions | None = None,
+        *,
+        broker: Broker | None = None,
+        clock: Clock | None = None,
+        gate: TradingGate | None = None,
+    ) -> None:
+        """Args beyond the config: ``broker``/``clock`` replace the ones the config would
+        build (tests, tools); ``gate`` is the kill switch when a given broker was built with
+        it (the broker checks it again on every order)."""
+        self.config = config
+        self.options = options or RunOptions()
+        tz = config.tz
+        self.calendar = TradingCalendar.build(
+            tz, config.open_time, config.close_time, config.engine.holidays
+        )
+        self.gate = gate or TradingGate(GateState.CLOSED, "engine starting")
+        ib_settings = config.broker.ib
+        self.dry_run = self.options.dry_run or (config.broker.kind == "ib" and ib_settings.dry_run)
+        ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
+        try:
+            self.clock = clock or (
+                build.anchored_clock(config, self.options, ib)
+                if ib
+                else build.make_clock(config, self.options, self.calendar)
+            )
+            if ib is not None and clock is not None:
+                ib.use_clock(clock)
+            self.book = AddressBook(self.clock.inflight)
+            self.bus = Bus()
+            self.quotes = QuoteBook(self.book)
+            url = self.options.database_url or config.engine.database_url
+            self.database = open_database(url)
+            self.ledger = Ledger(self.database, dry_run=self.dry_run)
+            self.broker = (
+                broker
+                or ib
+                or build.sim_broker(config, self.options, self.clock, self.calendar, self.gate)
+            )
+        except BaseException:
+            if ib is not None:
+                ib.stop()  # connected to anchor the clock: disconnect again
+            raise
+        self.ctx = EngineContext(
+            config=config,
+            clock=self.clock,
+            calendar=self.calendar,
+            ledger=self.ledger,
+            book=self.book,
+            bus=self.bus,
+            quotes=self.quotes,
+            gate=self.gate,
+            broker=self.broker,
+            pacer=LockedPacer(build.entry_pacer(config)),
+            on_crash=self._on_crash,
+        )
+        self.done = threading.Event()
+        self._reload_lock = threading.Lock()
+        self.crashes: Counter[str] = Counter()
+        #: Backoff and halt for an actor that keeps crashing (tests may replace it before start).
+        self.crash_policy = CrashPolicy()
+        self._crash_lock = threading.Lock()
+        self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
+        self._timers: list[Any] = []
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, *, drive_clock: bool = True) -> None:
+        """Start everything in dependency order. Raises if an actor fails to start.
+
+        Args:
+            drive_clock: start the clock's driver thread. Tests pass False and advance a
+                max-speed clock themselves with ``run_until``/``advance``.
+        """
+        self.ledger.upsert_accounts(
+            [
+                AccountRecord(
+                    id=a.id,
+                    strategy=a.strategy.kind,
+                    capital=Decimal(a.capital),
+                    created_at=self.clock.now(),
+                )
+                for a in self.config.accounts
+            ]
+        )
+        self._spawn("journal", Journal.start(self.ctx))
+        self._spawn("governor", RiskGovernor.start(self.ctx))
+        self._spawn("order_manager", OrderManager.start(self.ctx))
+        self._spawn("position_monitor", PositionMonitor.start(self.ctx))
+        for account in self.config.accounts:
+            if account.enabled:
+                self._spawn(f"va:{account.id}", VirtualAccount.start(self.ctx, account.id))
+        if self.config.inbox.enabled:
+            self._spawn("inbox", Inbox.start(self.ctx))
+        # Barrier: every actor has run on_start (recovery from the ledger) before data flows.
+        for name, ref in self._refs:
+            ref.ask(GetSnapshot(), timeout=10)
+            logger.debug("engine: {} ready", name)
+        build.restore_sim_account(self.broker, self.ledger)
+        self.broker.start(_Router(self.book, self.quotes))
+        symbols = sorted({s for a in self.config.accounts for s in a.universe})
+        self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
+        # Nothing trades before the ledger and the broker have been compared.
+        self.book.tell("order_manager", StartupReconcileDue(self.clock.now()))
+        self._schedule()
+        self._started = True
+        if drive_clock:
+            self.clock.start()
+        logger.info(
+            "engine: started with {} VAs at {} (speed {})",
+            len(self.config.accounts),
+            self.clock.now().isoformat(),
+            self.clock.speed or "max",
+        )
+
+    def _spawn(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        self.book.register(name, ref)
+        self._refs.append((name, ref))
+
+    def _schedule(self) -> None:
+        interval = self.config.engine.reconcile_interval_s
+        clock = self.clock
+        self._timers.append(clock.call_every(interval, self._tick_reconcile, name="reconcile"))
+        self._timers.append(clock.call_every(60.0, self._tick_day, name="day-roll"))
+        # Stale marks are judged on the clock: no quote comes to say a mark went stale.
+        marks_s = max(1.0, self.config.exits.stale_mark_s / 4)
+        self._timers.append(clock.call_every(marks_s, self._tick_marks, name="marks"))
+        if self.config.inbox.enabled:
+            self._timers.append(
+                clock.call_every(self.config.inbox.poll_interval_s, self._tick_inbox, name="inbox")
+            )
+        until = self.options.until
+        if until is None and clock.speed is None:
+            until = self.calendar.session_close(self.calendar.trading_day(clock.now()))
+        if until is not None:
+            self._timers.append(clock.call_at(until, self._reached_until, name="until"))
+
+    def _tick_reconcile(self) -> None:
+        self.book.tell("order_manager", ReconcileDue(self.clock.now()))
+
+    def _tick_inbox(self) -> None:
+        self.book.tell("inbox", InboxReadDue(self.clock.now()))
+
+    def _tick_marks(self) -> None:
+        self.book.tell("position_monitor", MarksDue(self.clock.now()))
+
+    def _tick_day(self) -> None:
+        self.book.tell("governor", DayRollDue(self.clock.now()))
+
+    def _reached_until(self) -> None:
+        logger.info("engine: reached {}", self.clock.now().isoformat())
+        self.clock.stop()  # runs on the driver thread: stops advancing time at once
+        self.done.set()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop as config says: ``engine.on_shutdown = "flatten"`` closes every position first
+        (bounded by ``timeout_s``), ``"leave"`` leaves them with their protective stops."""
+        if self._started and self.config.engine.on_shutdown == "flatten":
+            self.flatten("shutdown")
+            deadline = time.monotonic() + timeout_s
+            pause = threading.Event()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.error("engine: flatten on shutdown did not finish in {}s", timeout_s)
+                    break
+                try:
+                    state = self.ask_snapshot("governor", timeout_s=min(1.0, left)).state
+                except pykka.Timeout:
+                    continue  # a busy governor: ask again while time is left
+                if state is TradingState.HALTED:
+                    break
+                pause.wait(min(0.05, left))
+        self.stop(timeout_s)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop within ``timeout_s``. Time and the timers stop and the gate closes; every actor
+        but the journal is asked to stop, in reverse start order, and finishes what is in its
+        mailbox (fills and order events; quote wake-ups and ticks are dropped once stopping) with
+        the broker still up for up to ``_ACTORS_FIRST_S``; then the broker disconnects (a request
+        still in flight fails, and its actor's error is only logged); then the journal, which
+        stores what the others told it, and storage. Orders working at the broker stay working
+        (stops are GTC); what the broker reports after its actor stopped is taken in at the next
+        start."""
+        if not self._started and not self._refs:
+            close_database(self.database)
+            return
+        deadline = time.monotonic() + timeout_s
+        self._started = False
+        for timer in self._timers:
+            timer.cancel()
+        self.clock.stop()
+        self.gate.set(GateState.CLOSED, "engine stopping")
+        self.book.closing = True
+        refs = list(reversed(self._refs))
+        workers = [(name, ref, ref.stop(block=False)) for name, ref in refs if name != "journal"]
+        first = min(time.monotonic() + _ACTORS_FIRST_S, deadline - _BROKER_STOP_S)
+        left = self._await_stops(workers, first)
+        try:
+            self.broker.stop()
+        except Exception:
+            logger.exception("engine: broker stop failed")
+        left = self._await_stops(left, deadline - _JOURNAL_STOP_S)
+        journal = [(name, ref, ref.stop(block=False)) for name, ref in refs if name == "journal"]
+        for name, _ref, _future in self._await_stops(left + journal, deadline):
+            logger.error("engine: {} did not stop within {:.1f}s", name, timeout_s)
+        for name, ref in refs:
+            self.book.unregister(name, ref)
+        self._refs.clear()
+        self.ledger.close()
+        close_database(self.database)
+        self.done.set()
+        logger.info("engine: stopped")
+
+    @staticmethod
+    def _await_stops(
+        stopping: list[tuple[str, pykka.ActorRef[Any], pykka.Future[Any]]], until: float
+    ) -> list[tuple[str, pykka.ActorRef[Any], pykka.Future[Any]]]:
+        """Wait for each actor's stop until the monotonic time ``until``; the ones still
+        running."""
+        running = []
+        for name, ref, future in stopping:
+            try:
+                future.get(timeout=max(0.05, until - time.monotonic()))
+            except pykka.Timeout:
+                running.append((name, ref, future))
+        return running
+
+    # -- supervision ------------------------------------------------------------------------
+    def _on_crash(self, address: str, exc: BaseException) -> float:
+        """Called on the crashed actor's thread: record it, pause a VA that keeps crashing, and
+        apply the crash policy (``actors/supervision.py``). Returns the wall seconds the actor
+        waits before its restart; a crash loop halts the engine once, with the reason."""
+        error = f"{type(exc).__name__}: {exc}"
+        with self._crash_lock:
+            self.crashes[address] += 1
+            count = self.crashes[address]
+            verdict = self.crash_policy.record(address, time.monotonic(), error)
+        if address in ("governor", "order_manager"):
+            # Nothing passes while the risk or order state is being rebuilt; the governor
+            # re-applies the gate for its trading state once both are back.
+            self.gate.set(GateState.CLOSED, f"{address} restarting")
+        delayed = f" in {verdict.delay_s:.1f}s" if verdict.delay_s else ""
+        self.book.tell(
+            "governor",
+            RiskNotice(
+                "actor_crash",
+                f"{address} crashed ({error}); restarted from the ledger{delayed} (#{count})",
+                self.clock.now(),
+            ),
+        )
+        if verdict.halt_reason:
+            logger.error("engine: {}", verdict.halt_reason)
+            self.halt(verdict.halt_reason)
+        if address.startswith("va:") and count >= VA_CRASH_LIMIT:
+            va_id = address[3:]
+            self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
+        return verdict.delay_s
+
+    # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
+    def reload_config(self, path: str) -> ReloadPlan:
+        """Validate ``path``, apply what may change live, store a risk event with the diff.
+
+        Raises:
+            ConfigError: the file is invalid; nothing is applied.
+        """
+        plan = plan_reload(self.config, load_config(path))
+        if plan.changed:
+            with self._reload_lock:
+                self.config = self.ctx.config = plan.config
+            self.ctx.pacer.resize(*build.pacer_limits(plan.config))
+            for name in self.book.names():
+                self.book.tell(name, ConfigChanged(plan.applied))
+            self.book.tell(
+                "governor",
+                RiskNotice(
+                    "config_reload",
+                    f"{len(plan.applied)} change(s) applied from {path}",
+                    self.clock.now(),
+                    "; ".join(plan.applied),
+                ),
+            )
+        return plan
+
+    def halt(self, reason: str = "manual halt") -> None:
+        """The kill switch: the gate closes here, at once; the governor confirms it."""
+        self.gate.set(GateState.CLOSED, reason)
+        self.book.tell("governor", Halt(reason, self.clock.now()))
+
+    def resume(self, reason: str = "manual resume") -> None:
+        self.book.tell("governor", Resume(reason, self.clock.now()))
+
+    def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
+        self.book.tell("governor", Flatten(reason, va_id, self.clock.now()))
+
+    def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
+        self.book.tell(f"va:{va_id}", PauseVA(va_id, paused, reason))
+
+    def inspect_va(self, va_id: str, timeout_s: float = 1.0) -> VAInspection:
+        """The VA's inspection view. Blocks up to ``timeout_s``: call from a worker thread,
+        never from the UI loop.
+
+        Raises:
+            pykka.Timeout: the VA did not answer in time (busy or stalled).
+            LookupError: no such VA.
+        """
+        result = self.book.ask(f"va:{va_id}", InspectVA(), timeout_s=timeout_s)
+        assert isinstance(result, VAInspection)
+        return result
+
+    def working_orders(self, timeout_s: float = 1.0) -> tuple[OrderSnapshot, ...]:
+        """Every working order now (blocks up to ``timeout_s``: worker threads only)."""
+        result = self.book.ask("order_manager", GetWorkingOrders(), timeout_s=timeout_s)
+        return tuple(result)
+
+    def ask_snapshot(self, name: str, timeout_s: float = 2.0) -> Any:
+        return self.book.ask(name, GetSnapshot(), timeout_s=timeout_s)
+
+    def actor(self, name: str) -> EngineActor | None:
+        """The actor object (tests and the inspector read its public counters only)."""
+        ref = self.book.get(name)
+        if ref is None:
+            return None
+        actor = ref._actor_weakref()
+        return actor if isinstance(actor, EngineActor) else None
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        return self.clock.inflight.wait_idle(timeout_s)
+
+    def run_until(self, until: datetime) -> None:
+        """Max-speed runs driven by the caller's thread (tests): advance to ``until``."""
+        if not isinstance(self.clock, VirtualClock):
+            raise TypeError("run_until needs a virtual clock")
+        self.clock.run_until(until)
+
+    def advance(self, seconds: float) -> None:
+        self.run_until(self.clock.now() + timedelta(seconds=seconds))

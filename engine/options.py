@@ -1,0 +1,19 @@
+"""How one run is started: the command line's choices that are not in config.toml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Command-line choices layered over config.toml."""
+
+    database_url: str | None = None
+    speed: float | None = 1.0  # None = max
+    start: datetime | None = None  # simulated runs only; default: the latest session open
+    until: datetime | None = None
+    seed: int | None = None
+    live: bool = False  # --live: with broker.ib.allow_live, a live port or account is allowed
+    dry_run: bool = False  # --dry-run: orders are stored (marked dry_run) and never sent
