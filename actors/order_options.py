@@ -31,7 +31,6 @@ from actors.messages.timers import RepricePlansDue
 from actors.order_state import HeldPosition, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.clock import Timer
-from core.config import NakedPutStrategy
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Purpose, Side
 from core.events import AssignmentEvent, ExecutionEvent, ExpiryEvent
 from core.rules import filters
@@ -154,18 +153,15 @@ class OptionOrdersMixin:
 
     def _stored_plan(self, record: OrderRecord) -> RepricePlan | None:
         """The plan the engine places an order like ``record`` with, by the config now (the
-        naked-put entry walk, ``actors/va_options.py``; the option stop and time exits,
-        ``actors/position_monitor.py``), or None for an order that has none."""
+        strategy's entry walk, ``StrategySettings.entry_reprice_plan``; the option stop and
+        time exits, ``actors/position_monitor.py``), or None for an order that has none."""
         if record.order_type is not OrderType.LMT or not record.contract.is_option:
             return None
         if record.purpose == Purpose.ENTRY:
             spec = next(
                 (a.strategy for a in self.ctx.config.accounts if a.id == record.va_id), None
             )
-            if not isinstance(spec, NakedPutStrategy):
-                return None
-            steps = spec.reprice_steps
-            return RepricePlan(interval_s=spec.reprice_interval_s, steps=steps, max_reprices=steps)
+            return spec.entry_reprice_plan() if spec is not None else None
         if record.purpose != Purpose.EXIT:
             return None
         cfg = self.ctx.config.exits.options

@@ -39,6 +39,7 @@ __all__ = [
     "describe_value",
     "format_path",
     "invalid_value",
+    "nested_problems",
     "one_line",
     "problems_error",
     "toml_problem",
@@ -212,12 +213,6 @@ def _message(error: Any) -> tuple[tuple[PathPart, ...], str]:
         return (), f"must be {sign} {describe_value(ctx.get(key))} {got}"
     if kind == "literal_error":
         return (), f"must be one of {_literal_choices(str(ctx.get('expected', '')))} {got}"
-    if kind == "union_tag_not_found":
-        return ("kind",), "required key missing"
-    if kind == "union_tag_invalid":
-        tag = value.get("kind") if isinstance(value, dict) else ctx.get("tag")
-        choices = _literal_choices(str(ctx.get("expected_tags", "")))
-        return ("kind",), f"must be one of {choices} (got {describe_value(tag)})"
     if kind in ("too_short", "too_long"):
         bound = ctx.get("min_length" if kind == "too_short" else "max_length")
         if kind == "too_short" and bound == 1:
@@ -231,46 +226,51 @@ def _message(error: Any) -> tuple[tuple[PathPart, ...], str]:
     return (), one_line(f"{text[:1].lower()}{text[1:]} {got}")
 
 
-def _clean_loc(loc: Sequence[PathPart], tags: frozenset[str]) -> tuple[PathPart, ...]:
-    """Drop pydantic's bookkeeping parts: dict-key markers and the union tag after a strategy."""
-    return tuple(
-        part
-        for index, part in enumerate(loc)
-        if part != "[key]" and not (index and loc[index - 1] == "strategy" and part in tags)
-    )
+def _problems(exc: ValidationError) -> list[Problem]:
+    """Every problem of ``exc`` as a key path (from the validated model) and its message."""
+    errors = exc.errors(include_url=False)
+    inner = {error["loc"][:depth] for error in errors for depth in range(len(error["loc"]))}
+    found: list[Problem] = []
+    for error in errors:
+        if error["type"] == "too_short" and error["loc"] in inner:
+            continue  # an array whose items are invalid counts only its valid ones; say just that
+        loc = tuple(part for part in error["loc"] if part != "[key]")  # dict-key markers
+        if error["type"] == _PROBLEMS:
+            nested: Sequence[Problem] = error["ctx"]["problems"]
+        else:
+            extra, message = _message(error)
+            nested = [(extra, message)]
+        found.extend(((*loc, *path), message) for path, message in nested)
+    return found
 
 
-def validation_problems(
-    exc: ValidationError, *, source: str, union_tags: Iterable[str] = ()
-) -> list[str]:
+def nested_problems(exc: ValidationError) -> PydanticCustomError:
+    """The error a validator raises for a sub-model it validated itself (a strategy's own
+    model): every problem of ``exc`` at its key path below the validated field.
+
+    Args:
+        exc: The error raised by validating the sub-model.
+
+    Returns:
+        An error to ``raise`` inside a pydantic validator.
+    """
+    return problems_error(*_problems(exc))
+
+
+def validation_problems(exc: ValidationError, *, source: str) -> list[str]:
     """Translate a pydantic ``ValidationError`` into one line per problem.
 
     Args:
         exc: The error raised by validating the config models.
         source: The file name to start each line with, e.g. ``config.toml``.
-        union_tags: The ``kind`` tags of discriminated unions, which pydantic inserts into error
-            locations and which a config file never spells.
 
     Returns:
         Lines ``<source>: <key path>: <message>``, in pydantic's (file) order.
     """
-    tags = frozenset(union_tags)
-    errors = exc.errors(include_url=False)
-    inner = {error["loc"][:depth] for error in errors for depth in range(len(error["loc"]))}
-    lines: list[str] = []
-    for error in errors:
-        if error["type"] == "too_short" and error["loc"] in inner:
-            continue  # an array whose items are invalid counts only its valid ones; say just that
-        loc = _clean_loc(error["loc"], tags)
-        if error["type"] == _PROBLEMS:
-            found: Sequence[Problem] = error["ctx"]["problems"]
-        else:
-            extra, message = _message(error)
-            found = [(extra, message)]
-        for path, message in found:
-            where = format_path((*loc, *path)) or "(top level)"
-            lines.append(f"{one_line(source)}: {where}: {one_line(message)}")
-    return lines
+    return [
+        f"{one_line(source)}: {format_path(path) or '(top level)'}: {one_line(message)}"
+        for path, message in _problems(exc)
+    ]
 
 
 def toml_problem(exc: ValueError | RecursionError, *, source: str) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from actors.messages.commands import Signal
-from core.domain import Contract, OrderStatus, Purpose, Side, TradingState
+from core.domain import Contract, OrderStatus, Purpose, Quote, Side, TradingState
 
 
 # -- market -----------------------------------------------------------------------------------
@@ -189,3 +189,17 @@ class EngineEvent:
     time: datetime
     va_id: str | None = None
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainScanned:
+    """A VA's chain reader -> that VA: the option chain its strategy asked for, read on the
+    reader's worker thread (a chain read takes seconds over IB, and the VA keeps handling fills
+    meanwhile). ``scan_id`` names the scan it answers; ``error`` is set (and ``chain`` empty)
+    when the broker read raised."""
+
+    va_id: str
+    scan_id: int
+    symbol: str
+    chain: tuple[Quote, ...]
+    error: str = ""

@@ -1,31 +1,60 @@
 """A plain moving-average crossover on time bars built from quote mids.
 
 Pure: fed quotes, returns intents. A fast SMA crossing above the slow SMA asks to go long (or
-to close a short); crossing below asks to close a long (or to go short when allowed).
+to close a short); crossing below asks to close a long (or to go short when allowed). Its config
+model is ``MaCrossStrategy`` (``[accounts.strategy] kind = "ma_cross"``), registered below.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
+from pydantic import Field, model_validator
+
+from core.config_errors import problems_error
 from core.domain import Quote, Side
+from core.strategies.protocol import Intent, OptionSelling
+from core.strategies.registry import StrategySettings, register_strategy
 
-__all__ = ["Intent", "MACross"]
+__all__ = ["MACross", "MaCrossStrategy"]
 
 
-@dataclass(frozen=True, slots=True)
-class Intent:
-    """What a strategy wants: open ``side``, or close the current position."""
+class MaCrossStrategy(StrategySettings):
+    """``kind = "ma_cross"``: moving-average crossover on time bars built from quotes."""
 
-    side: Side
-    close: bool
-    reason: str
+    kind: Literal["ma_cross"] = "ma_cross"
+    fast_bars: int = Field(default=5, ge=1, le=1000)
+    slow_bars: int = Field(default=20, ge=2, le=1000)
+    bar_seconds: int = Field(default=60, ge=5, le=3600)
+    order_type: Literal["LMT", "MKT"] = "LMT"
+    allow_short: bool = False
+
+    @model_validator(mode="after")
+    def _check_periods(self) -> MaCrossStrategy:
+        if self.fast_bars >= self.slow_bars:
+            got = f"fast_bars = {self.fast_bars}, slow_bars = {self.slow_bars}"
+            raise problems_error((("fast_bars",), f"must be < slow_bars (got {got})"))
+        return self
+
+    def entry_order_type(self) -> str:
+        return self.order_type
 
 
 class MACross:
-    name = "ma_cross"
+    """The crossover state per contract; one per VA (owned by its actor thread)."""
+
+    kind = "ma_cross"
+
+    @classmethod
+    def from_settings(cls, settings: MaCrossStrategy) -> MACross:
+        return cls(
+            fast_bars=settings.fast_bars,
+            slow_bars=settings.slow_bars,
+            bar_seconds=settings.bar_seconds,
+            allow_short=settings.allow_short,
+        )
 
     def __init__(
         self, *, fast_bars: int, slow_bars: int, bar_seconds: int, allow_short: bool
@@ -74,3 +103,9 @@ class MACross:
             if position == 0 and self.allow_short:
                 return Intent(Side.SELL, False, f"ma_cross down {fast:.2f}<{slow:.2f}")
         return None
+
+    def option_selling(self) -> OptionSelling | None:
+        return None
+
+
+register_strategy(MaCrossStrategy, MACross.from_settings)

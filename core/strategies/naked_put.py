@@ -2,9 +2,10 @@
 beyond a target DTE, sized by the VA's capital and the Reg-T margin of a short put.
 
 Pure: fed a chain snapshot (``Broker.option_chain``), returns a choice or the reason there is
-none. The VirtualAccount decides when to scan (flat and allowed) and turns a choice into a
-sell-to-open limit order at the mid, re-priced toward the bid. Exits are the
-PositionMonitor's option exit rules (profit target, stop, time), not the strategy's.
+none. The VirtualAccount decides when to scan (flat and allowed), reads the chain off its own
+thread and turns a choice into a sell-to-open limit order at the mid, re-priced toward the bid.
+Exits are the PositionMonitor's option exit rules (profit target, stop, time), not the
+strategy's. Its config model is ``NakedPutStrategy`` (``kind = "naked_put"``), registered below.
 """
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from typing import Protocol
+from typing import Literal
 
+from pydantic import Field, model_validator
+
+from core.config_errors import Money, problems_error
 from core.domain import Quote
 from core.rules.greeks import days_to_expiry
 from core.rules.margin import short_put_margin
+from core.rules.repricing import RepricePlan
+from core.strategies.protocol import ChainRequest, Intent, OptionChoice, OptionSelling
+from core.strategies.registry import StrategySettings, register_strategy
 
 __all__ = [
     "NakedPut",
-    "NakedPutParams",
-    "PutChoice",
+    "NakedPutStrategy",
     "option_mid",
     "select_put",
     "size_contracts",
@@ -33,38 +38,33 @@ __all__ = [
 _CENT = Decimal("0.01")
 
 
-class NakedPutParams(Protocol):
-    """What the strategy reads from its config (``core.config.NakedPutStrategy``)."""
+class NakedPutStrategy(StrategySettings):
+    """``kind = "naked_put"``: sell a put at a target delta, sized by Reg-T margin."""
 
-    @property
-    def target_delta(self) -> float: ...
-    @property
-    def target_dte(self) -> int: ...
-    @property
-    def max_dte(self) -> int: ...
-    @property
-    def min_credit(self) -> Decimal: ...
-    @property
-    def min_open_interest(self) -> int: ...
-    @property
-    def max_margin_pct(self) -> float: ...
-    @property
-    def max_contracts(self) -> int: ...
-    @property
-    def scan_interval_s(self) -> float: ...
+    kind: Literal["naked_put"] = "naked_put"
+    target_delta: float = Field(default=0.30, gt=0, lt=1)  # |delta| of the put sold
+    target_dte: int = Field(default=30, ge=1, le=365)  # first expiration at or beyond
+    max_dte: int = Field(default=45, ge=1, le=730)  # ... but not beyond this
+    min_credit: Money = Field(default=Decimal("0.50"), gt=0, le=10_000)  # mid, per share
+    min_open_interest: int = Field(default=100, ge=0, le=10_000_000)
+    max_margin_pct: float = Field(default=50.0, gt=0, le=100)  # of VA capital, Reg-T
+    max_contracts: int = Field(default=10, ge=1, le=10_000)
+    scan_interval_s: float = Field(default=60.0, ge=1, le=86_400)  # chain scans while flat
+    retry_after_reject_s: float = Field(default=900.0, ge=0, le=86_400)
+    reprice_interval_s: float = Field(default=5.0, gt=0, le=600)  # entry: mid toward bid
+    reprice_steps: int = Field(default=4, ge=0, le=50)
+    on_assignment: Literal["close", "keep"] = "close"  # close assigned stock at next open
 
+    @model_validator(mode="after")
+    def _check_dte(self) -> NakedPutStrategy:
+        if self.max_dte < self.target_dte:
+            got = f"max_dte = {self.max_dte}, target_dte = {self.target_dte}"
+            raise problems_error((("max_dte",), f"must be >= target_dte (got {got})"))
+        return self
 
-@dataclass(frozen=True, slots=True)
-class PutChoice:
-    """The put to sell: its quote at the decision, how many contracts, the credit per share
-    (the mid, rounded up to the cent), delta, days to expiry and the margin of one contract."""
-
-    quote: Quote
-    contracts: int
-    credit: Decimal
-    delta: float
-    dte: int
-    margin_per_contract: Decimal
+    def entry_reprice_plan(self) -> RepricePlan:
+        steps = self.reprice_steps
+        return RepricePlan(interval_s=self.reprice_interval_s, steps=steps, max_reprices=steps)
 
 
 def option_mid(quote: Quote) -> Decimal:
@@ -129,13 +129,24 @@ def size_contracts(
 
 
 class NakedPut:
-    """Scan pacing and the choice of the put; one per VA (owned by its actor thread)."""
+    """Scan pacing and the choice of the put; one per VA (owned by its actor thread). A
+    ``Strategy`` that makes no signals and offers the option-selling cycle (itself)."""
 
-    name = "naked_put"
+    kind = "naked_put"
 
-    def __init__(self, params: NakedPutParams) -> None:
+    def __init__(self, params: NakedPutStrategy) -> None:
         self.params = params
         self._next_scan: datetime | None = None
+
+    def on_quote(self, quote: Quote, position: int) -> Intent | None:
+        return None
+
+    def option_selling(self) -> OptionSelling:
+        return self
+
+    @property
+    def closes_assigned_stock(self) -> bool:
+        return self.params.on_assignment == "close"
 
     def scan_due(self, now: datetime) -> bool:
         """Whether a chain scan may run now (one per ``scan_interval_s``)."""
@@ -146,10 +157,23 @@ class NakedPut:
         delay = self.params.scan_interval_s if seconds is None else seconds
         self._next_scan = now + timedelta(seconds=delay)
 
+    def entry_ended(self, now: datetime, *, refused: bool) -> None:
+        """Wait ``retry_after_reject_s`` after a refused entry, a scan interval after an
+        unfilled one."""
+        self.wait(now, self.params.retry_after_reject_s if refused else None)
+
     def expiry_window(self, today: date) -> tuple[date, date]:
         """The expirations the strategy may trade (to narrow the chain asked for)."""
         p = self.params
         return today + timedelta(days=p.target_dte), today + timedelta(days=p.max_dte)
+
+    def chain_request(self, symbol: str, today: date) -> ChainRequest:
+        """The puts of ``symbol`` in the expiry window."""
+        low, high = self.expiry_window(today)
+        return ChainRequest(symbol, "P", low, high)
+
+    def entry_plan(self) -> RepricePlan:
+        return self.params.entry_reprice_plan()
 
     def choose(
         self,
@@ -159,7 +183,7 @@ class NakedPut:
         today: date,
         capital: Decimal,
         equity: Decimal,
-    ) -> PutChoice | str:
+    ) -> OptionChoice | str:
         """The put to sell and the contracts, or why none (see ``select_put``,
         ``size_contracts``)."""
         p = self.params
@@ -193,7 +217,7 @@ class NakedPut:
         )
         if contracts <= 0:
             return f"margin {margin:.2f} a contract exceeds {p.max_margin_pct}% of capital"
-        return PutChoice(
+        return OptionChoice(
             quote=picked,
             contracts=contracts,
             credit=credit,
@@ -201,3 +225,6 @@ class NakedPut:
             dte=days_to_expiry(contract.expiry, today),
             margin_per_contract=margin,
         )
+
+
+register_strategy(NakedPutStrategy, NakedPut)

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from core.config import STRATEGY_KINDS, EngineConfig
+from core.config import EngineConfig
 from core.config_errors import ConfigError, validation_problems
 
 __all__ = ["HorizonOverrides", "ValidationSetup", "validation_config"]
@@ -141,7 +141,5 @@ def validation_config(
     try:
         config = EngineConfig.model_validate(out)
     except ValidationError as exc:
-        raise ConfigError(
-            validation_problems(exc, source=source, union_tags=STRATEGY_KINDS)
-        ) from None
+        raise ConfigError(validation_problems(exc, source=source)) from None
     return ValidationSetup(config, tuple(changes), tuple(a["id"] for a in puts))

@@ -24,11 +24,8 @@ from core.config import (
     EngineConfig,
     EngineSettings,
     ExitSettings,
-    ExternalStrategy,
     FilterSettings,
     IbSettings,
-    MaCrossStrategy,
-    NakedPutStrategy,
     OptionExitSettings,
     OptionSettings,
     OrderSettings,
@@ -38,6 +35,9 @@ from core.config import (
     load_config,
     parse_config,
 )
+from core.strategies.external import ExternalStrategy
+from core.strategies.ma_cross import MaCrossStrategy
+from core.strategies.naked_put import NakedPutStrategy
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config.toml"
 
@@ -402,7 +402,7 @@ ONE_PROBLEM = [
     pytest.param(
         replaced('kind = "external"', 'kind = "rsi"'),
         "config.toml: accounts[1].strategy.kind: "
-        'must be one of "ma_cross", "naked_put", "external" (got "rsi")',
+        'must be one of "external", "ma_cross", "naked_put" (got "rsi")',
         id="unknown-strategy-kind",
     ),
     pytest.param(

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.domain import Contract, Quote, Side
-from core.strategies.ma_cross import Intent, MACross
+from core.strategies.ma_cross import MACross
+from core.strategies.protocol import Intent
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2026, 3, 11, 10, 0, tzinfo=NY)  # on a minute boundary

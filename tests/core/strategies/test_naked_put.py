@@ -7,9 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from core.config import NakedPutStrategy
 from core.domain import Contract, Quote
-from core.strategies.naked_put import NakedPut, select_put, size_contracts
+from core.strategies.naked_put import NakedPut, NakedPutStrategy, select_put, size_contracts
 
 NY = ZoneInfo("America/New_York")
 TODAY = date(2026, 1, 5)
