@@ -45,6 +45,8 @@ def stallable(engine: Engine, *names: str) -> Iterator[None]:
                 original(message)
 
         actor.handle = handle  # type: ignore[method-assign]
+        if actor.accepts:  # a typed actor drops a message its union does not name
+            actor.accepts = (*actor.accepts, Stall)
     yield
 
 
