@@ -66,7 +66,7 @@ class PositionMonitor(EngineActor[PositionMonitorMessage]):
             settings=self.settings,
             ages=self.ages,
             calendar=ctx.calendar,
-            broker=ctx.broker,
+            ticks=ctx.broker,
             book=ctx.book,
             bus=ctx.bus,
         )

@@ -10,14 +10,15 @@ A part of the monitor, run on its actor thread.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from actors.messages.commands import ExitRequest
 from actors.messages.events import EngineEvent
 from actors.position_monitor.marks import MarkAges
 from actors.position_monitor.positions import MonitorSettings, WatchedPosition
 from actors.runtime.base import AddressBook, Bus
-from broker.base import Broker
 from core.calendar import TradingCalendar
+from core.domain import Contract
 from core.rules.exit_orders import option_exit_order
 from core.rules.exits import (
     option_exit_on_mark,
@@ -27,8 +28,15 @@ from core.rules.exits import (
 )
 from core.rules.greeks import days_to_expiry
 from core.rules.marks import MarkAge, exit_note
+from core.ticks import TickRule
 
-__all__ = ["ExitRequests"]
+__all__ = ["ExitRequests", "TickRules"]
+
+
+class TickRules(Protocol):
+    """Where a contract's price increments come from (the broker, at once: no request)."""
+
+    def tick_rule(self, contract: Contract) -> TickRule: ...
 
 
 class ExitRequests:
@@ -38,14 +46,14 @@ class ExitRequests:
         settings: MonitorSettings,
         ages: MarkAges,
         calendar: TradingCalendar,
-        broker: Broker,
+        ticks: TickRules,
         book: AddressBook,
         bus: Bus,
     ) -> None:
         self._settings = settings
         self._ages = ages
         self._calendar = calendar
-        self._broker = broker  # read for a contract's tick rule only
+        self._ticks = ticks
         self._book = book
         self._bus = bus
 
@@ -92,7 +100,7 @@ class ExitRequests:
         if quote is None or watched.mark is None or contract.expiry is None:
             return
         age = age or self._ages.age(watched, now)
-        rules, tick = self._settings.option_rules, self._broker.tick_rule(contract)
+        rules, tick = self._settings.option_rules, self._ticks.tick_rule(contract)
         reason = option_exit_on_mark(
             quantity=watched.quantity,
             credit=watched.avg_price,
