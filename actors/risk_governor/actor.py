@@ -232,7 +232,7 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
             case HaltAck():
                 self.keeper.halt_acks.add(message.va_id)
             case RiskNotice():
-                self._risk_notice(message)
+                self._route_risk_notice(message)
             case ConnectionEvent():
                 self.link.connection_changed(message)
             case BrokerNotice():
@@ -242,7 +242,7 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
             case _:
                 assert_never(message)
 
-    def _risk_notice(self, notice: RiskNotice) -> None:
+    def _route_risk_notice(self, notice: RiskNotice) -> None:
         if notice.kind == "recovered":
             self.keeper.apply_gate()  # the order manager is back: the gate follows the state
         elif notice.kind == "reconciled":
