@@ -89,41 +89,41 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
         self.settings = GovernorSettings.of(ctx.config)
-        self.trading = TradingStatus()
-        self.day = DayFigures()
+        self.trading_status = TradingStatus()
+        self.day_figures = DayFigures()
         self.exposures = ExposureBook(quotes=ctx.quotes, settings=self.settings)
         self.events = RiskEventWriter(
-            ledger=ctx.ledger, bus=ctx.bus, status=self.trading, day=self.day
+            ledger=ctx.ledger, bus=ctx.bus, status=self.trading_status, day=self.day_figures
         )
         self.publisher = RiskStatusPublisher(
             settings=self.settings,
-            status=self.trading,
-            day=self.day,
+            status=self.trading_status,
+            day=self.day_figures,
             exposures=self.exposures,
             pacer=ctx.pacer,
             clock=ctx.clock,
             bus=ctx.bus,
         )
-        self.keeper = TradingStateKeeper(
-            status=self.trading,
+        self.state_keeper = TradingStateKeeper(
+            status=self.trading_status,
             gate=ctx.gate,
             events=self.events,
             publisher=self.publisher,
             clock=ctx.clock,
             book=ctx.book,
         )
-        self.link = BrokerLinkWatch(
-            status=self.trading,
+        self.broker_link = BrokerLinkWatch(
+            status=self.trading_status,
             settings=self.settings,
-            keeper=self.keeper,
+            keeper=self.state_keeper,
             events=self.events,
             publisher=self.publisher,
         )
-        self.breaker = DailyLossBreaker(
-            day=self.day,
-            status=self.trading,
+        self.daily_loss = DailyLossBreaker(
+            day=self.day_figures,
+            status=self.trading_status,
             settings=self.settings,
-            keeper=self.keeper,
+            keeper=self.state_keeper,
             events=self.events,
             publisher=self.publisher,
             calendar=ctx.calendar,
@@ -131,10 +131,10 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
         )
         self.approvals = EntryApprovals(
             settings=self.settings,
-            status=self.trading,
-            day=self.day,
+            status=self.trading_status,
+            day=self.day_figures,
             exposures=self.exposures,
-            breaker=self.breaker,
+            breaker=self.daily_loss,
             pacer=ctx.pacer,
             clock=ctx.clock,
             book=ctx.book,
@@ -143,15 +143,15 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
     # -- what tests, the bench and the inspector read ---------------------------------------------
     @property
     def state(self) -> TradingState:
-        return self.trading.state
+        return self.trading_status.state
 
     @property
     def reason(self) -> str:
-        return self.trading.reason
+        return self.trading_status.reason
 
     @property
     def halt_acks(self) -> set[str]:
-        return self.keeper.halt_acks
+        return self.state_keeper.halt_acks
 
     @property
     def acceptances(self) -> deque[Acceptance]:
@@ -173,35 +173,35 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
         start with ``starting``, and after a crash). A flatten the engine was in when it
         stopped ends HALTED at start; after a crash of this actor alone the OrderManager is
         still flattening, so FLATTENING stays and its ``FlattenDone`` ends it as usual."""
-        self.keeper.close_gate_to_recover()
+        self.state_keeper.close_gate_to_recover()
         ledger, calendar = self.ctx.ledger, self.ctx.calendar
         last = ledger.latest_risk_event(STATE_KIND)
-        self.day.trading_day = calendar.trading_day(self.ctx.clock.now())
+        self.day_figures.trading_day = calendar.trading_day(self.ctx.clock.now())
         if last is not None:
-            self.trading.state = TradingState(last.state)
-            self.trading.reason = last.reason
+            self.trading_status.state = TradingState(last.state)
+            self.trading_status.reason = last.reason
             if (
-                daily_loss_latch_released(self.trading.state, last.reason)
-                and calendar.trading_day(last.time) != self.day.trading_day
+                daily_loss_latch_released(self.trading_status.state, last.reason)
+                and calendar.trading_day(last.time) != self.day_figures.trading_day
             ):
-                self.keeper.set_state(
+                self.state_keeper.set_state(
                     TradingState.ACTIVE, "new trading day: daily loss latch released"
                 )
         last_pass = ledger.latest_risk_event("reconciled")
         if last_pass is not None:
-            self.trading.differences = mismatch_differences(last_pass.detail)
-        if starting and self.trading.state is TradingState.FLATTENING:
-            self.keeper.set_state(TradingState.HALTED, "restart during flatten: halted")
-        self.day.day_start_net_liq = self.breaker.stored_day_start(ledger)
-        self.day.trades_today = sum(
+            self.trading_status.differences = mismatch_differences(last_pass.detail)
+        if starting and self.trading_status.state is TradingState.FLATTENING:
+            self.state_keeper.set_state(TradingState.HALTED, "restart during flatten: halted")
+        self.day_figures.day_start_net_liq = self.daily_loss.stored_day_start(ledger)
+        self.day_figures.trades_today = sum(
             1
             for order in ledger.orders()
             if order.purpose == Purpose.ENTRY
-            and calendar.trading_day(order.created_at) == self.day.trading_day
+            and calendar.trading_day(order.created_at) == self.day_figures.trading_day
             and order.status is not OrderStatus.REJECTED
         )
         self.exposures.rebuild(ledger.open_positions(), self.ctx.config.sector_of)
-        self.keeper.apply_gate()
+        self.state_keeper.apply_gate()
 
     # -- messages ---------------------------------------------------------------------------
     def handle(self, message: RiskGovernorMessage) -> None:
@@ -216,37 +216,37 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
             case OrderRejected():
                 self.approvals.order_rejected(message)
             case AccountUpdate():
-                self.breaker.account_updated(message)
+                self.daily_loss.account_updated(message)
             case AccountPnL():
-                self.breaker.broker_pnl_updated(message)
+                self.daily_loss.broker_pnl_updated(message)
             case UnrealizedUpdate():
                 pass  # the day P&L comes from the broker (AccountPnL) and net liquidation
             case Halt():
-                self.keeper.halt(message.reason)
+                self.state_keeper.halt(message.reason)
             case Resume():
-                self.keeper.resume(message.reason)
+                self.state_keeper.resume(message.reason)
             case Flatten():
-                self.keeper.flatten(message)
+                self.state_keeper.flatten(message)
             case FlattenDone():
-                self.keeper.flatten_done(message.va_id)
+                self.state_keeper.flatten_done(message.va_id)
             case HaltAck():
-                self.keeper.halt_acks.add(message.va_id)
+                self.state_keeper.halt_acks.add(message.va_id)
             case RiskNotice():
                 self._route_risk_notice(message)
             case ConnectionEvent():
-                self.link.connection_changed(message)
+                self.broker_link.connection_changed(message)
             case BrokerNotice():
-                self.link.notice(message)
+                self.broker_link.notice(message)
             case DayRollDue():
-                self.breaker.roll_day(message.time)
+                self.daily_loss.roll_day(message.time)
             case _:
                 assert_never(message)
 
     def _route_risk_notice(self, notice: RiskNotice) -> None:
         if notice.kind == "recovered":
-            self.keeper.apply_gate()  # the order manager is back: the gate follows the state
+            self.state_keeper.apply_gate()  # the order manager is back: the gate follows the state
         elif notice.kind == "reconciled":
-            self.link.reconciled(notice)
+            self.broker_link.reconciled(notice)
         else:
             self.events.store(notice.kind, notice.reason, notice.time, notice.detail)
 
