@@ -31,8 +31,8 @@ from core.domain import Contract, OrderType, Side
 
 __all__ = ["Inbox", "LineError", "parse_line"]
 
-_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-_KEYS = {"id", "va", "symbol", "side", "quantity", "limit_price", "close"}
+_RECORD_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+_LINE_KEYS = {"id", "va", "symbol", "side", "quantity", "limit_price", "close"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,7 @@ class LineError:
     reason: str
 
 
-def _no_constants(name: str) -> Any:
+def _refuse_nan_and_infinity(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
 
 
@@ -56,7 +56,7 @@ def parse_line(
     """Validate one inbox line. Never raises: every problem is a ``LineError``."""
     fallback_id = f"inbox-L{line_no}"
     try:
-        data = json.loads(text, parse_constant=_no_constants)
+        data = json.loads(text, parse_constant=_refuse_nan_and_infinity)
     except (ValueError, RecursionError) as exc:
         return LineError(fallback_id, "", "", None, f"line {line_no}: malformed JSON ({exc})")
     if not isinstance(data, dict):
@@ -65,12 +65,12 @@ def parse_line(
     va_id = va if isinstance(va, str) else ""
     sym = symbol if isinstance(symbol, str) else ""
     side = Side(data["side"]) if data.get("side") in ("BUY", "SELL") else None
-    record_id = raw_id if isinstance(raw_id, str) and _ID.match(raw_id) else fallback_id
+    record_id = raw_id if isinstance(raw_id, str) and _RECORD_ID.match(raw_id) else fallback_id
 
     def error(reason: str) -> LineError:
         return LineError(record_id, va_id, sym, side, f"line {line_no}: {reason}")
 
-    unknown = sorted(set(data) - _KEYS)
+    unknown = sorted(set(data) - _LINE_KEYS)
     if unknown:
         return error(f"{unknown[0]}: unknown key")
     if record_id == fallback_id:
@@ -147,9 +147,9 @@ class Inbox(EngineActor[InboxReadDue]):
         self.seen.clear()
 
     def handle(self, message: InboxReadDue) -> None:
-        self._read(message.time)
+        self._read_new_lines(message.time)
 
-    def _read(self, now: datetime) -> None:
+    def _read_new_lines(self, now: datetime) -> None:
         try:
             with self.path.open("rb") as handle:
                 handle.seek(self.offset)
@@ -164,14 +164,14 @@ class Inbox(EngineActor[InboxReadDue]):
             return  # no complete line yet
         for raw in chunk[: end + 1].splitlines():
             self.line_no += 1
-            self._line(raw, now)
+            self._handle_line(raw, now)
         self.offset += end + 1
 
-    def _known(self, record_id: str) -> bool:
+    def _already_stored(self, record_id: str) -> bool:
         ledger = self.ctx.ledger
         return ledger.signal(record_id) is not None or ledger.order(record_id) is not None
 
-    def _line(self, raw: bytes, now: datetime) -> None:
+    def _handle_line(self, raw: bytes, now: datetime) -> None:
         text = raw.decode("utf-8", errors="replace").strip()
         if not text:
             return
@@ -180,13 +180,13 @@ class Inbox(EngineActor[InboxReadDue]):
         if record_id in self.seen:
             # A second line with an id already used in this file: refused, under its own id.
             dup_id = f"{record_id}#L{self.line_no}"
-            if not self._known(dup_id):
+            if not self._already_stored(dup_id):
                 va, sym, side = (
                     (parsed.va_id, parsed.contract.symbol, parsed.side)
                     if isinstance(parsed, Signal)
                     else (parsed.va_id, parsed.symbol, parsed.side)
                 )
-                self._reject(
+                self._refuse_line(
                     LineError(
                         dup_id, va, sym, side, f"line {self.line_no}: id: duplicate {record_id!r}"
                     ),
@@ -194,16 +194,16 @@ class Inbox(EngineActor[InboxReadDue]):
                 )
             return
         self.seen.add(record_id)
-        if self._known(record_id):
+        if self._already_stored(record_id):
             self.skipped += 1  # consumed before a restart
             return
         if isinstance(parsed, LineError):
-            self._reject(parsed, now)
+            self._refuse_line(parsed, now)
             return
         self.accepted += 1
         self.tell(f"va:{parsed.va_id}", parsed)
 
-    def _reject(self, error: LineError, now: datetime) -> None:
+    def _refuse_line(self, error: LineError, now: datetime) -> None:
         self.rejected += 1
         logger.warning("inbox: {} refused: {}", error.record_id, error.reason)
         self.tell(

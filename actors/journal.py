@@ -34,7 +34,7 @@ class Journal(EngineActor[JournalMessage]):
     def handle(self, message: JournalMessage) -> None:
         match message:
             case SignalDecision():
-                self._store(message)
+                self._store_decision(message)
             case InboxRejected():
                 self._store_rejected_line(message)
             case _:
@@ -50,7 +50,7 @@ class Journal(EngineActor[JournalMessage]):
             return decision.detail
         return f"{decision.detail} [delayed data]".strip()
 
-    def _store(self, decision: SignalDecision) -> None:
+    def _store_decision(self, decision: SignalDecision) -> None:
         signal = decision.signal
         self.ctx.ledger.insert_signal(
             SignalRecord(

@@ -18,7 +18,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["BROKER_PNL", "NET_LIQUIDATION", "DayPnL", "judged_day_pnl"]
+from core.domain import TradingState
+from core.rules.risk_rules import daily_loss_limit, daily_loss_tripped
+
+__all__ = [
+    "BROKER_PNL",
+    "DAILY_LOSS",
+    "NET_LIQUIDATION",
+    "DayPnL",
+    "daily_loss_latch_released",
+    "daily_loss_trip_reason",
+    "judged_day_pnl",
+]
+
+#: How a daily-loss trip's reason starts (the REDUCING latch it set is known by it).
+DAILY_LOSS = "daily_loss"
 
 BROKER_PNL = "broker daily P&L"
 NET_LIQUIDATION = "net liquidation"
@@ -47,3 +61,30 @@ def judged_day_pnl(
     if by_net_liq is not None and by_net_liq < broker_pnl:
         return DayPnL(by_net_liq, NET_LIQUIDATION)
     return DayPnL(broker_pnl, BROKER_PNL)
+
+
+def daily_loss_trip_reason(
+    day_pnl: DayPnL,
+    *,
+    day_start_net_liquidation: Decimal,
+    limit_pct: float,
+    state: TradingState,
+    tripped_today: bool,
+) -> str | None:
+    """The reason to trip the daily-loss breaker now, or None. It trips once a trading day
+    (``tripped_today``: it already did), only while ACTIVE, when the judged ``day_pnl`` is at
+    or below the limit (``limit_pct`` of the day's starting net liquidation)."""
+    if (
+        state is not TradingState.ACTIVE
+        or tripped_today
+        or not daily_loss_tripped(day_pnl.value, day_start_net_liquidation, limit_pct)
+    ):
+        return None
+    limit = daily_loss_limit(day_start_net_liquidation, limit_pct)
+    return f"{DAILY_LOSS} {day_pnl.value:.2f} <= {limit:.2f} (by {day_pnl.source})"
+
+
+def daily_loss_latch_released(state: TradingState, reason: str) -> bool:
+    """Whether a new trading day releases the state: REDUCING set by the daily-loss breaker
+    (a halt or a flatten stays until someone resumes)."""
+    return state is TradingState.REDUCING and DAILY_LOSS in reason

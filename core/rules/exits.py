@@ -7,21 +7,32 @@ rule here is its only stop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from core.calendar import TradingCalendar
 from core.domain import Side
+from core.rules.marks import MarkAge, exit_policy
 from core.ticks import TickRule, round_to_tick
 
 __all__ = [
+    "EXIT_RETRY_S",
     "OptionExitRules",
     "StockExitRules",
     "evaluate_option_exit",
     "evaluate_stock_exit",
+    "option_exit_on_mark",
+    "option_exit_waits",
     "profit_target_price",
+    "stock_exit_on_mark",
+    "stock_exit_waits",
 ]
+
+#: Clock seconds before an exit request is sent again (it may have been refused: halted,
+#: paced): asked again after a while, not on every mark.
+EXIT_RETRY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +125,78 @@ def evaluate_option_exit(
     if rules.time_exit_dte > 0 and dte <= rules.time_exit_dte:
         return "time"
     return None
+
+
+def stock_exit_on_mark(
+    *,
+    quantity: int,
+    avg_price: Decimal,
+    mark: Decimal,
+    stop_price: Decimal | None,
+    opened_at: datetime | None,
+    now: datetime,
+    rules: StockExitRules,
+    calendar: TradingCalendar,
+    age: MarkAge,
+) -> str | None:
+    """``evaluate_stock_exit`` on a mark of age ``age``: on a stale mark the profit target
+    cannot fire (it waits for a fresh mark, ``core.rules.marks``); the stop and the time rules
+    still run."""
+    judged = replace(rules, profit_target_pct=math.inf) if age.stale else rules
+    reason = evaluate_stock_exit(
+        quantity=quantity,
+        avg_price=avg_price,
+        mark=mark,
+        stop_price=stop_price,
+        opened_at=opened_at,
+        now=now,
+        rules=judged,
+        calendar=calendar,
+    )
+    return exit_policy(reason, age)
+
+
+def option_exit_on_mark(
+    *,
+    quantity: int,
+    credit: Decimal,
+    ask: float,
+    mark: Decimal,
+    dte: int,
+    rules: OptionExitRules,
+    tick: TickRule,
+    age: MarkAge,
+) -> str | None:
+    """``evaluate_option_exit`` on a mark of age ``age``: on a stale mark the profit target
+    waits (an infinite ask never reaches it); stop and time still fire."""
+    reason = evaluate_option_exit(
+        quantity=quantity,
+        credit=credit,
+        ask=Decimal("Infinity") if age.stale else Decimal(repr(ask)),
+        mark=mark,
+        dte=dte,
+        rules=rules,
+        tick=tick,
+    )
+    return exit_policy(reason, age)
+
+
+def stock_exit_waits(
+    requested_at: datetime | None, now: datetime, *, retry_s: float = EXIT_RETRY_S
+) -> bool:
+    """A stock position with an exit requested less than ``retry_s`` ago is not judged again
+    (whatever the reason)."""
+    return requested_at is not None and (now - requested_at).total_seconds() < retry_s
+
+
+def option_exit_waits(
+    reason: str,
+    *,
+    requested_reason: str,
+    requested_at: datetime | None,
+    now: datetime,
+    retry_s: float = EXIT_RETRY_S,
+) -> bool:
+    """An option exit for the reason already requested less than ``retry_s`` ago waits; a
+    different (more urgent) reason goes out at once."""
+    return reason == requested_reason and stock_exit_waits(requested_at, now, retry_s=retry_s)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 __all__ = [
+    "ReconciledOutcome",
     "difference_lines",
     "differences_of",
     "first_differences",
     "mismatch_differences",
+    "reconciled_outcome",
     "reconciled_reason",
 ]
 
@@ -72,3 +76,36 @@ def difference_lines(differences: Sequence[str], *, limit: int = 12) -> list[str
     if len(differences) > limit:
         lines.append(f"  ... and {len(differences) - limit} more (main.py report lists all)")
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciledOutcome:
+    """What the governor does with a ``reconciled`` notice: the differences it shows (none
+    without a mismatch) and the reason to halt (None: trade on)."""
+
+    differences: tuple[str, ...]
+    halt_reason: str | None
+
+
+def reconciled_outcome(detail: str, *, on_mismatch: Literal["halt", "trade"]) -> ReconciledOutcome:
+    """Judge a ``reconciled`` notice's JSON detail (``mismatch``, ``pass``: startup or
+    reconnect, ``check``: what the broker read was, ``differences``). A mismatch halts unless
+    ``on_mismatch`` is "trade"; an unreadable detail counts as a startup mismatch. The halt
+    reason names the first two differences, positions first."""
+    try:
+        parsed = json.loads(detail)
+        mismatch = bool(parsed.get("mismatch"))
+        kind = str(parsed.get("pass") or "startup")
+        check = str(parsed.get("check") or "")
+    except (ValueError, AttributeError):
+        mismatch, kind, check = True, "startup", ""
+    differences = differences_of(detail) if mismatch else ()
+    if not mismatch or on_mismatch != "halt":
+        return ReconciledOutcome(differences, None)
+    positions = [d for d in differences if d.startswith("position ")]
+    return ReconciledOutcome(
+        differences,
+        f"{kind} reconciliation: ledger and broker positions differ: "
+        f"{first_differences(positions or list(differences), shown=2)}; "
+        f"{check + '; ' if check else ''}resume to trade",
+    )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from core.domain import Purpose, TradingState
 from core.rules.decision import OK, Decision, reject
 
 __all__ = [
+    "EntryFigures",
     "Pacer",
+    "check_broker_link",
     "check_concurrent_positions",
+    "check_entry_limits",
     "check_margin",
     "check_sector",
     "check_state",
@@ -31,6 +35,16 @@ def check_state(state: TradingState, purpose: Purpose) -> Decision:
         return reject("trading_state", "HALTED: no new orders")
     if purpose is Purpose.ENTRY:
         return reject("trading_state", f"{state.value}: exits only")
+    return OK
+
+
+def check_broker_link(*, connected: bool, data_stale: bool) -> Decision:
+    """Entries need the broker connected and its market data live (stale data freezes entries:
+    exits, stops and flatten still pass)."""
+    if not connected:
+        return reject("connection", "broker disconnected")
+    if data_stale:
+        return reject("data_stale", "market data stale: entries frozen until quotes return")
     return OK
 
 
@@ -99,6 +113,59 @@ def check_sector(
         return reject("sector_concentration", "no exposure base")
     if pct > Decimal(str(max_pct)):
         return reject("sector_concentration", f"{sector} {pct:.1f}% > {max_pct:.1f}%")
+    return OK
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFigures:
+    """The account's figures one entry is judged on (money in the account's currency).
+
+    ``pending_new_positions``: entries approved but not yet filled that will open a position
+    not already held (an entry filling in parts is a held position: counted once).
+    ``used_margin``: the margin in use, pending entries included, before this order."""
+
+    trades_today: int
+    open_positions: int
+    pending_new_positions: int
+    used_margin: Decimal
+    order_margin: Decimal
+    net_liquidation: Decimal
+    sector_exposure: Mapping[str, Decimal]
+    sector: str
+    order_notional: Decimal
+
+
+def check_entry_limits(
+    figures: EntryFigures,
+    *,
+    max_trades_per_day: int,
+    max_concurrent_positions: int,
+    max_margin_utilization_pct: float,
+    max_sector_concentration_pct: float,
+) -> Decision:
+    """The global limits of an entry, in order (trades per day, concurrent positions, margin,
+    sector concentration); the first refusal wins."""
+    for decision in (
+        check_trades_per_day(figures.trades_today, max_trades_per_day),
+        check_concurrent_positions(
+            figures.open_positions, figures.pending_new_positions, max_concurrent_positions
+        ),
+        check_margin(
+            figures.used_margin,
+            figures.order_margin,
+            figures.net_liquidation,
+            max_margin_utilization_pct,
+        ),
+        check_sector(
+            figures.sector_exposure,
+            figures.sector,
+            figures.order_notional,
+            figures.net_liquidation,
+            max_sector_concentration_pct,
+        ),
+    ):
+        if not decision:
+            return decision
     return OK
 
 

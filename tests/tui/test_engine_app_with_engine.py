@@ -45,8 +45,8 @@ def stallable(engine: Engine, *names: str) -> Iterator[None]:
                 original(message)
 
         actor.handle = handle  # type: ignore[method-assign]
-        if actor.accepts:  # a typed actor drops a message its union does not name
-            actor.accepts = (*actor.accepts, Stall)
+        # A typed actor drops what is outside the union it is told: let ``Stall`` in too.
+        actor.accepts = (*actor.accepts, Stall) if actor.accepts else ()
     yield
 
 

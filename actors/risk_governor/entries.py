@@ -1,0 +1,182 @@
+"""The RiskGovernor's approval of proposals: every global rule in order (the trading state,
+the broker link, then for an entry trades per day, concurrent positions, margin, sector
+concentration: ``core.rules.risk_rules``, and last the order pacing); an approved proposal
+goes to the OrderManager, a refused one back to its VA and into the journal. An approved
+entry counts as a trade of the day until the broker refuses it.
+
+A part of the governor, run on its actor thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from actors.messages.commands import OrderProposal, PlaceOrder, Signal
+from actors.messages.events import OrderRejected, OrderUpdate, SignalDecision
+from actors.risk_governor.exposure import ExposureBook
+from actors.risk_governor.pnl import DailyLossBreaker
+from actors.risk_governor.state import Acceptance, DayFigures, GovernorSettings, TradingStatus
+from actors.runtime.base import AddressBook
+from actors.runtime.context import LockedPacer
+from core.clock import Clock
+from core.domain import OrderStatus, Purpose
+from core.rules import risk_rules as rr
+from core.rules.decision import Decision
+
+__all__ = ["EntryApprovals"]
+
+
+class EntryApprovals:
+    def __init__(
+        self,
+        *,
+        settings: GovernorSettings,
+        status: TradingStatus,
+        day: DayFigures,
+        exposures: ExposureBook,
+        breaker: DailyLossBreaker,
+        pacer: LockedPacer,
+        clock: Clock,
+        book: AddressBook,
+    ) -> None:
+        self._settings = settings
+        self._status = status
+        self._day = day
+        self._exposures = exposures
+        self._breaker = breaker
+        self._pacer = pacer
+        self._clock = clock
+        self._book = book
+        #: The figures of the latest accepted entries (the inspector and tests read them).
+        self.acceptances: deque[Acceptance] = deque(maxlen=500)
+
+    def proposal(self, proposal: OrderProposal) -> None:
+        now = self._clock.now()
+        self._breaker.roll_day(now)
+        decision = self.check(proposal, now)
+        if not decision:
+            self._refuse(proposal, decision, now)
+            return
+        if proposal.purpose is Purpose.ENTRY:
+            self._record_acceptance(proposal, now)
+            self._day.trades_today += 1
+            self._exposures.pending[proposal.proposal_id] = proposal
+        self._book.tell("order_manager", PlaceOrder(proposal))
+
+    def check(self, proposal: OrderProposal, now: datetime) -> Decision:
+        """Every global rule, in order; the first refusal wins. An approved entry takes its
+        pacing slots."""
+        status = self._status
+        decision = rr.check_state(status.state, proposal.purpose)
+        if not decision or proposal.purpose is not Purpose.ENTRY:
+            return decision
+        decision = rr.check_broker_link(connected=status.connected, data_stale=status.data_stale)
+        if not decision:
+            return decision
+        risk = self._settings.risk
+        decision = rr.check_entry_limits(
+            self._entry_figures(proposal),
+            max_trades_per_day=risk.max_trades_per_day,
+            max_concurrent_positions=risk.max_concurrent_positions,
+            max_margin_utilization_pct=risk.max_margin_utilization_pct,
+            max_sector_concentration_pct=risk.max_sector_concentration_pct,
+        )
+        if not decision:
+            return decision
+        # Two broker messages: the entry and its protective stop (an option entry has none).
+        return self._pacer.try_entry(now.timestamp(), 1 if proposal.stop_price is None else 2)
+
+    def order_updated(self, update: OrderUpdate) -> None:
+        """An entry done: no longer pending; refused by the broker, no trade happened (as the
+        governor's recovery counts it too)."""
+        if (
+            update.status.is_terminal
+            and self._exposures.pending.pop(update.order_id, None) is not None
+            and update.status is OrderStatus.REJECTED
+            and update.filled == 0
+        ):
+            self._day.trades_today = max(0, self._day.trades_today - 1)
+
+    def order_rejected(self, rejected: OrderRejected) -> None:
+        """An approved entry refused downstream (the OrderManager's filters): no trade."""
+        if self._exposures.pending.pop(rejected.proposal_id, None) is not None:
+            self._day.trades_today = max(0, self._day.trades_today - 1)
+
+    def _entry_figures(self, proposal: OrderProposal) -> rr.EntryFigures:
+        exposures = self._exposures
+        held = exposures.held_keys()
+        return rr.EntryFigures(
+            trades_today=self._day.trades_today,
+            open_positions=len(held),
+            pending_new_positions=exposures.pending_new_positions(held),
+            used_margin=exposures.used_margin(self._day.maint_margin),
+            order_margin=exposures.order_margin(proposal),
+            net_liquidation=self._day.net_liq,
+            sector_exposure=exposures.sector_exposure(),
+            sector=proposal.sector,
+            order_notional=exposures.notional(proposal),
+        )
+
+    def _record_acceptance(self, proposal: OrderProposal, now: datetime) -> None:
+        """Keep the figures an entry was accepted on."""
+        exposures = self._exposures
+        self.acceptances.append(
+            Acceptance(
+                proposal.proposal_id,
+                now,
+                self._status.state,
+                self._day.trades_today + 1,
+                rr.margin_utilization_pct(
+                    exposures.used_margin(self._day.maint_margin),
+                    exposures.order_margin(proposal),
+                    self._day.net_liq,
+                ),
+                proposal.sector,
+                rr.sector_concentration_pct(
+                    exposures.sector_exposure(),
+                    proposal.sector,
+                    exposures.notional(proposal),
+                    self._day.net_liq,
+                ),
+                self._status.data_delayed,
+            )
+        )
+
+    def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
+        """Tell the VA and the journal why."""
+        self._book.tell(
+            f"va:{proposal.va_id}",
+            OrderRejected(
+                proposal.proposal_id,
+                proposal.va_id,
+                proposal.contract,
+                proposal.purpose,
+                "governor",
+                decision.rule,
+                decision.detail,
+                now,
+            ),
+        )
+        signal = Signal(
+            proposal.proposal_id,
+            proposal.va_id,
+            proposal.contract,
+            proposal.side,
+            proposal.time,
+            "governor",
+            proposal.reason,
+            close=proposal.purpose is not Purpose.ENTRY,
+            quantity=proposal.quantity,
+        )
+        self._book.tell(
+            "journal",
+            SignalDecision(
+                signal,
+                False,
+                "governor",
+                decision.rule,
+                f"{decision.detail} [{proposal.note}]" if proposal.note else decision.detail,
+                now,
+            ),
+        )
