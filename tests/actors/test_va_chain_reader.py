@@ -57,9 +57,9 @@ def parts() -> Any:
     inflight = InFlight()
     book = AddressBook(inflight)
     mailbox = Mailbox(inflight)
-    book.register("va:v1", mailbox)  # type: ignore[arg-type]
+    book.register("va:v1", mailbox)
     broker = SlowBroker()
-    reader = ChainReader(broker=broker, book=book, address="va:v1", va_id="v1")  # type: ignore[arg-type]
+    reader = ChainReader(broker=broker, book=book, address="va:v1", va_id="v1")
     yield book, mailbox, broker, reader
     broker.go.set()
     reader.close()
