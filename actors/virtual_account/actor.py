@@ -135,7 +135,7 @@ class VirtualAccount(EngineActor[VAMessage]):
         va.account = account
         if strategy_changed:
             va.strategy = build_strategy(account.strategy)
-            self.options.scan = None
+            self.options.forget_scan()
         self.log.note("config reloaded" + (" (strategy restarted)" if strategy_changed else ""))
         self._publish()
 

@@ -81,6 +81,10 @@ class OptionEntries:
         self._candidate_since: datetime | None = None
         self._last_note = ""
 
+    def forget_scan(self) -> None:
+        """Forget the scan under way (a new strategy): its chain is dropped when it comes."""
+        self.scan = None
+
     def reset(self) -> None:
         """Forget the scan under way and the candidate (a restart, a new strategy): a result
         that arrives later is dropped."""
