@@ -31,8 +31,7 @@ from actors.messages.timers import (
 )
 from actors.order_manager.orders import order_snapshot
 from actors.order_manager.parts import OrderManagerParts
-from actors.order_manager.reconcile import PassKind
-from actors.order_manager.state import HeldPosition, WorkingOrder
+from actors.order_manager.state import HeldPosition, PassKind, WorkingOrder
 from actors.runtime.base import EngineActor
 from actors.runtime.context import EngineContext
 from core.events import (
@@ -145,7 +144,7 @@ class OrderManager(EngineActor[OrderManagerMessage]):
             case ModifyRefusedEvent():
                 parts.refusals.on_modify_refused(message)
             case MarginCheck():
-                parts.margin.on_margin_check(message)
+                parts.placing.on_margin_check(message)
             case ExpiryEvent() | AssignmentEvent():
                 parts.settlement.on_settlement(message)
             case ConnectionEvent():
@@ -171,7 +170,7 @@ class OrderManager(EngineActor[OrderManagerMessage]):
                 assert_never(message)
 
     def _on_timer(self, timer: OrderManagerTimer) -> None:
-        self.parts.margin.expire_margin_checks(timer.time)
+        self.parts.placing.expire_margin_checks(timer.time)
         match timer:
             case StartupReconcileDue():
                 self._run_pass(timer.time, "startup")

@@ -13,15 +13,12 @@ the broker does not answer in time).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from actors.order_manager.executions import Executions
 from actors.order_manager.state import OrderBook
 from actors.runtime.context import EngineContext
 from core.rules.reconcile import PositionRead
 from core.rules.reconcile import position_differences as compare_positions
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["READS_PER_LOOK", "BrokerReads"]
 
@@ -32,23 +29,29 @@ READS_PER_LOOK = 3
 class BrokerReads:
     """Reads the broker for a reconciliation and takes in the executions it finds."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        executions: Executions,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.executions = executions
         self._exec_ids: frozenset[str] = frozenset()  # the broker's executions at the last read
 
     def read_executions(self) -> frozenset[str]:
         """Read the broker's executions and take in those of our orders (stored once each:
         the ledger skips known ids). Returns the execution ids read."""
         executions = self.ctx.broker.executions()
-        awaiting = self.parts.reconcile.awaiting_second_look
+        awaiting = self.state.awaiting_second_look
         for execution in executions:
             if execution.exec_id in self._exec_ids:
                 continue  # taken in at an earlier read
             oid = execution.client_order_id
             if oid in self.state.orders or oid in awaiting or self.ctx.ledger.order(oid):
-                self.parts.executions.on_execution(execution)
+                self.executions.on_execution(execution)
         self._exec_ids = frozenset(e.exec_id for e in executions)
         return self._exec_ids
 

@@ -1,6 +1,6 @@
 """Executions for the OrderManager: each stored once (keyed by the broker's id), booked into
 the VA's position, told to the VA, the position monitor and the governor; a closed position
-takes its stops and exits with it, a partial exit shrinks its stops.
+takes its stops and exits with it, a partial exit shrinks its stops (``OrderUpdates``).
 
 ``Executions`` is a part of the OrderManager: every method runs on its actor thread.
 """
@@ -8,18 +8,17 @@ takes its stops and exits with it, a partial exit shrinks its stops.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from actors.messages.events import EngineEvent, Fill, PositionChanged, RiskNotice
+from actors.order_manager.exits import ExitGuard
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.revisions import Revisions
 from actors.order_manager.state import HeldPosition, OrderBook
 from actors.runtime.context import EngineContext
 from core.domain import Purpose
 from core.events import ExecutionEvent
 from core.rules.positions import apply_execution
 from db.records import ExecutionRecord, OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["Executions"]
 
@@ -28,10 +27,20 @@ class Executions:
     """Books executions into ``state.positions`` (every source: the broker's events, a
     reconciliation's reads, internal crosses, synthetic expiry and assignment fills)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        revisions: Revisions,
+        exits: ExitGuard,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.orders = orders
+        self.revisions = revisions
+        self.exits = exits
 
     def on_execution(self, event: ExecutionEvent) -> None:
         order = self.state.orders.get(event.client_order_id)
@@ -60,7 +69,7 @@ class Executions:
         )
         replaced = self.ctx.ledger.correct_execution(execution)
         if replaced is not None:
-            self.parts.revisions.on_correction(record, replaced, execution)
+            self.revisions.on_correction(record, replaced, execution)
             return
         if not self.ctx.ledger.insert_execution(execution):
             return  # seen before (replay after reconnect or restart): never counted twice
@@ -73,7 +82,7 @@ class Executions:
             if parent is not None and parent.working:
                 # The stop fired while its entry was still filling: the rest of the entry
                 # would be unprotected, so it is cancelled.
-                self.parts.orders.cancel(parent.id)
+                self.orders.cancel(parent.id)
         position, realized = self._book(record, event)
         fill = Fill(
             event.exec_id,
@@ -112,12 +121,12 @@ class Executions:
             )
         )
         if position.quantity == 0:
-            self.position_closed(record.va_id, record.contract_key, "position closed")
+            self.orders.position_closed(record.va_id, record.contract_key, "position closed")
         elif purpose is not Purpose.ENTRY:
             # Only a closing fill shrinks the stops; while an entry fills, its attached stop
             # keeps the entry's size and the broker holds it to what the parent has filled.
-            self.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
-        self.parts.exits.check_overfill(record, event, position)
+            self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
+        self.exits.check_overfill(record, event, position)
 
     def _book(self, record: OrderRecord, event: ExecutionEvent) -> tuple[HeldPosition, Decimal]:
         key = (record.va_id, record.contract_key)
@@ -139,29 +148,3 @@ class Executions:
         position.avg_price = step.avg_price
         realized = step.realized - event.commission
         return position, realized
-
-    def shrink_stops(self, va_id: str, contract_key: str, held: int) -> None:
-        """After a partial exit, no stop may cover more than what is still held."""
-        for order in list(self.state.orders.values()):
-            record = order.record
-            if (
-                order.purpose is Purpose.STOP
-                and record.va_id == va_id
-                and record.contract_key == contract_key
-                and record.quantity - order.done > held
-            ):
-                self.parts.orders.resize(
-                    order, order.done + held, f"stop resized to position {held}"
-                )
-
-    def position_closed(self, va_id: str, contract_key: str, reason: str) -> None:
-        """A VA's position in a contract is flat: forget it and cancel its stops and exits."""
-        self.state.positions.pop((va_id, contract_key), None)
-        self.parts.orders.cancel_where(
-            lambda o: (
-                o.record.va_id == va_id
-                and o.record.contract_key == contract_key
-                and o.purpose is not Purpose.ENTRY
-            ),
-            reason,
-        )

@@ -43,21 +43,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.commands import OrderProposal
 from actors.messages.events import EngineEvent, RiskNotice
+from actors.order_manager.orders import MarketCloser
 from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.domain import OrderStatus, Purpose, Side
 from core.events import ExecutionEvent
 from core.rules.decision import OK, Decision, reject
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["OCA_ALREADY_FILLED", "ExitGuard", "overfilled"]
 
@@ -80,10 +77,10 @@ def overfilled(before: int, after: int) -> bool:
 class ExitGuard:
     """Reduce-only exits and the overfill guard (a part of the OrderManager)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(self, ctx: EngineContext, state: OrderBook, *, closer: MarketCloser) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.closer = closer
         self._filled_groups: set[str] = set()  # OCA groups the broker said already filled
 
     def clip_reduce_only(self, proposal: OrderProposal) -> tuple[Decision, OrderProposal]:
@@ -141,7 +138,9 @@ class ExitGuard:
                 return f"oca-{stop.parent_id or stop.id}"
         return None
 
-    def order_ended(self, order: WorkingOrder, status: OrderStatus, reason: str) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """An order ended. An exit refused because its stop's OCA group already filled marks
         the group filled (the stop's fill is on its way); a stop that ended clears its mark."""
         record = order.record
@@ -203,6 +202,4 @@ class ExitGuard:
         return done[child.id] > done[child.parent_id]
 
     def _close_overfill(self, va_id: str, position: HeldPosition, now: datetime) -> None:
-        self.parts.placing.close_at_market(
-            va_id, position, reason="overfill", now=now, tag="overfill"
-        )
+        self.closer.close_at_market(va_id, position, reason="overfill", now=now, tag="overfill")

@@ -21,14 +21,16 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.commands import OrderProposal
 from actors.messages.events import FlattenDone
 from actors.messages.timers import RepriceDue
+from actors.order_manager.executions import Executions
+from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.pacing import PacedOutbox
+from actors.order_manager.placing import Placing
 from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
 from actors.risk_governor import STATE_KIND
 from actors.runtime.context import EngineContext
@@ -39,9 +41,6 @@ from core.rules.flatten import Cross, plan_flatten
 from core.rules.repricing import plan_progress, reprice_detail, to_market_detail
 from core.ticks import round_to_tick
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["Flatten"]
 
@@ -58,13 +57,17 @@ class Flatten:
         outbox: PacedOutbox,
         *,
         address: str,
-        parts: OrderManagerParts,
+        orders: OrderUpdates,
+        executions: Executions,
+        placing: Placing,
     ) -> None:
         self.ctx = ctx
         self.state = state
         self.outbox = outbox
         self.address = address
-        self.parts = parts
+        self.orders = orders
+        self.executions = executions
+        self.placing = placing
         self._reprice_timer: Timer | None = None
         self._reset()
 
@@ -128,7 +131,7 @@ class Flatten:
         working per contract and side. Protective stops stay until their position is closed."""
         now = self.ctx.clock.now()
         self.flattening.add(va_id)
-        self.parts.orders.cancel_entries(va_id, f"flatten: {reason}")
+        self.orders.cancel_entries(va_id, f"flatten: {reason}")
         plan = plan_flatten(
             (owner, key, position.quantity)
             for (owner, key), position in self.state.positions.items()
@@ -174,7 +177,7 @@ class Flatten:
                 time=now,
                 detail=f"crossed internally against {other} at the mid",
             )
-            self.parts.executions.on_execution(
+            self.executions.on_execution(
                 ExecutionEvent(
                     f"cross-{order_id}",
                     order_id,
@@ -225,7 +228,7 @@ class Flatten:
             limit_price=touch,
             sector=position.sector,
         )
-        self.parts.placing.place(proposal)
+        self.placing.place(proposal)
         if touch is not None and proposal.proposal_id in self.state.orders:
             self._repricing[proposal.proposal_id] = 0
 
@@ -241,7 +244,7 @@ class Flatten:
         """Go on with a whole-account flatten after a crash: cancel working entries, then cross
         or close every position that has no working exit (its close was queued or lost)."""
         self._resume = False
-        self.parts.orders.cancel_entries(None, "flatten resumed after an order manager crash")
+        self.orders.cancel_entries(None, "flatten resumed after an order manager crash")
         covered = {
             (o.record.va_id, o.record.contract_key)
             for o in self.state.orders.values()
@@ -288,8 +291,8 @@ class Flatten:
                 # first, so that a crash before the confirmation still goes to market.
                 del self._repricing[order_id]
                 self._to_market.add(order_id)
-                self.parts.orders.store_event(order, now, to_market_detail("flatten", done))
-                self.parts.orders.cancel(order_id)
+                self.orders.store_event(order, now, to_market_detail("flatten", done))
+                self.orders.cancel(order_id)
                 continue
             # With the gate closed to exits (a halt, a restart) the market order could not
             # go out: the limit stays, re-pegged to the touch, until it may.
@@ -299,12 +302,12 @@ class Flatten:
                 continue
             order.record = replace(order.record, limit_price=touch)
             self.outbox.send(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
-            self.parts.orders.store_event(
-                order, now, reprice_detail("flatten", count, limit, touch)
-            )
+            self.orders.store_event(order, now, reprice_detail("flatten", count, limit, touch))
         self._schedule_reprice()
 
-    def order_ended(self, order: WorkingOrder, when: datetime) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """A flatten-related order ended: go to market if it was cancelled for that, give the
         next queued close its turn, and report when everything in scope is flat."""
         if order.id in self._to_market:

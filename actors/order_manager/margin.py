@@ -4,7 +4,8 @@ A short option entry that passed the filters and the gate is not stored yet: the
 asks the broker for a what-if (``Broker.check_margin``: IB's what-if order, the simulator's
 Reg-T) and goes on with its mailbox (tell, not ask). The answer comes back as a
 ``MarginCheck`` message: the entry is placed if the initial-margin change fits in the
-available funds (``core.rules.broker_margin``), else refused to its VA with the numbers. A
+available funds (``core.rules.broker_margin``), else refused to its VA with the numbers (the
+part answers with a ``Decision``; ``Placing`` places or refuses). A
 check not answered within ``risk.what_if_timeout_s`` (engine clock seconds; the IB adapter
 itself answers with an error after its request timeout) is refused as such at the next tick.
 Each answer is also told to the VA with our Reg-T estimate beside it, for the inspector.
@@ -17,21 +18,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.commands import OrderProposal
 from actors.messages.events import MarginReview
+from actors.order_manager.sides import OppositeSides
 from actors.runtime.context import EngineContext
 from core.domain import OrderRequest, Purpose, Side
 from core.events import MarginCheck
 from core.rules.broker_margin import check_what_if, review_line
-from core.rules.decision import reject
+from core.rules.decision import OK, Decision, reject
 from core.rules.margin import short_option_margin
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["AwaitingWhatIf", "MarginGate"]
 
@@ -51,9 +49,9 @@ class MarginGate:
     actor (it restarts in place, ``recover()`` does not touch them): a late answer still finds
     its entry."""
 
-    def __init__(self, ctx: EngineContext, *, parts: OrderManagerParts) -> None:
+    def __init__(self, ctx: EngineContext, *, sides: OppositeSides) -> None:
         self.ctx = ctx
-        self.parts = parts
+        self.sides = sides
         self._margin_waits: dict[str, AwaitingWhatIf] = {}
 
     def wants_what_if(self, proposal: OrderProposal) -> bool:
@@ -65,8 +63,9 @@ class MarginGate:
             and proposal.side is Side.SELL
         )
 
-    def ask_margin(self, proposal: OrderProposal, now: datetime) -> None:
-        """Ask the broker for a what-if of ``proposal``; the entry waits for the answer."""
+    def ask_margin(self, proposal: OrderProposal, now: datetime) -> Decision:
+        """Ask the broker for a what-if of ``proposal``; the entry waits for the answer (OK),
+        or is to be refused now when the broker cannot ask at all."""
         self._margin_waits[proposal.proposal_id] = AwaitingWhatIf(proposal, now)
         request = OrderRequest(
             client_order_id=proposal.proposal_id,
@@ -81,15 +80,17 @@ class MarginGate:
         except Exception as err:  # the broker cannot ask at all: refuse now, with why
             logger.warning("order manager: what-if of {} not asked: {}", proposal.proposal_id, err)
             self._margin_waits.pop(proposal.proposal_id, None)
-            self.parts.placing.refuse(
-                proposal, reject("what_if", f"no what-if margin check: {err}"), now
-            )
+            return reject("what_if", f"no what-if margin check: {err}")
+        return OK
 
-    def on_margin_check(self, check: MarginCheck) -> None:
+    def answer(self, check: MarginCheck) -> tuple[OrderProposal, Decision, datetime] | None:
+        """The broker's what-if answer: the waiting entry, whether it may be placed now (the
+        margin fits, the gate is open, nothing works on the other side of its option), and
+        when that was decided; None for an answer whose entry no longer waits."""
         waiting = self._margin_waits.pop(check.client_order_id, None)
         if waiting is None:
             logger.debug("order manager: what-if answer for {} came late", check.client_order_id)
-            return
+            return None
         proposal, now = waiting.proposal, self.ctx.clock.now()
         decision = check_what_if(check)
         line = review_line(proposal.contract.key, check, self._reg_t(proposal))
@@ -97,31 +98,25 @@ class MarginGate:
             f"va:{proposal.va_id}", MarginReview(proposal.va_id, line, bool(decision), now)
         )
         if not decision:
-            self.parts.placing.refuse(proposal, decision, now)
-            return
+            return proposal, decision, now
         if not self.ctx.gate.allows(reduce_only=False):  # closed while the broker answered
             gate = self.ctx.gate
-            self.parts.placing.refuse(
-                proposal, reject("gate", f"gate {gate.state.value}: {gate.reason}"), now
-            )
-            return
-        side_free = self.parts.sides.entry_side_free(
-            proposal
-        )  # an exit may have gone out meanwhile
-        if not side_free:
-            self.parts.placing.refuse(proposal, side_free, now)
-            return
-        self.parts.placing.place_approved(proposal, now)
+            return proposal, reject("gate", f"gate {gate.state.value}: {gate.reason}"), now
+        # An exit may have gone out meanwhile.
+        return proposal, self.sides.entry_side_free(proposal), now
 
-    def expire_margin_checks(self, now: datetime) -> None:
-        """Refuse the entries whose what-if went unanswered for ``risk.what_if_timeout_s``."""
+    def expired(self, now: datetime) -> list[tuple[OrderProposal, Decision]]:
+        """The entries whose what-if went unanswered for ``risk.what_if_timeout_s``, each with
+        its refusal; they no longer wait."""
         timeout_s = self.ctx.config.risk.what_if_timeout_s
         limit = timedelta(seconds=timeout_s)
+        refused: list[tuple[OrderProposal, Decision]] = []
         for key, waiting in list(self._margin_waits.items()):
             if now - waiting.asked_at >= limit:
                 del self._margin_waits[key]
                 detail = f"the broker did not answer the what-if within {timeout_s:.0f}s"
-                self.parts.placing.refuse(waiting.proposal, reject("what_if", detail), now)
+                refused.append((waiting.proposal, reject("what_if", detail)))
+        return refused
 
     def _reg_t(self, proposal: OrderProposal) -> Decimal | None:
         """Our Reg-T estimate of the entry (the governor's figure), for the cross-check."""

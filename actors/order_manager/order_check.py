@@ -12,16 +12,14 @@ blocks on the broker's open orders read.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from actors.messages.events import RiskNotice
+from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.state import OrderBook
+from actors.order_manager.stop_cover import StopCover
 from actors.runtime.context import EngineContext
 from core.domain import OrderStatus
 from core.rules.reconcile import seen_twice
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["WorkingOrderCheck"]
 
@@ -29,10 +27,18 @@ __all__ = ["WorkingOrderCheck"]
 class WorkingOrderCheck:
     """Compares working orders with the broker's and reports each difference once."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        stop_cover: StopCover,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.orders = orders
+        self.stop_cover = stop_cover
         self._reported: set[str] = set()  # differences already reported, by order id
         # Differences seen, by when the read that first saw them was made.
         self._first_seen: dict[str, datetime] = {}
@@ -73,11 +79,9 @@ class WorkingOrderCheck:
                 continue
             elif order.status is OrderStatus.PENDING_SUBMIT:
                 reason = "never acknowledged by the broker, which does not list it"
-                self.parts.orders.set_status(
-                    oid, OrderStatus.REJECTED, order.done, None, now, reason
-                )
+                self.orders.set_status(oid, OrderStatus.REJECTED, order.done, None, now, reason)
                 self.report_once(oid, f"order {oid} {reason}", now)
-                self.parts.stop_cover.restore_stops(now)
+                self.stop_cover.restore_stops(now)
             else:
                 self.report_once(oid, f"order {oid} working here, unknown to the broker", now)
 

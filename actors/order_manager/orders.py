@@ -1,6 +1,7 @@
 """Order status for the OrderManager: the broker's status events, every status change stored
-and told, what an ended order sets off in the other parts, and the small order edits (a
-resize, a stored order event, cancels) the parts share.
+and told, the parts that follow an order's end (``OrderEndListener``, registered when the parts
+are wired), and the small order edits the parts share (a resize, a stored order event, cancels,
+stops shrunk to a position, a closed position's orders cancelled).
 
 ``OrderUpdates`` is a part of the OrderManager: every method runs on its actor thread.
 """
@@ -12,24 +13,49 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from loguru import logger
 
 from actors.messages.events import EngineEvent, OrderUpdate, RiskNotice
 from actors.messages.snapshots import OrderSnapshot
 from actors.order_manager.pacing import PacedOutbox
-from actors.order_manager.state import OrderBook, WorkingOrder
+from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.domain import OrderStatus, OrderType, Purpose, Side
 from core.events import OrderStatusEvent
 
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
-
-__all__ = ["OrderUpdates", "order_snapshot"]
+__all__ = [
+    "MarketCloser",
+    "OrderChangeListener",
+    "OrderEndListener",
+    "OrderUpdates",
+    "order_snapshot",
+]
 
 _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
+
+
+class OrderEndListener(Protocol):
+    """A part that follows the end of a tracked order (told after it left ``state.orders``)."""
+
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None: ...
+
+
+class OrderChangeListener(Protocol):
+    """A part that follows every status change of a tracked order."""
+
+    def order_changed(self, order: WorkingOrder, status: OrderStatus, reason: str) -> None: ...
+
+
+class MarketCloser(Protocol):
+    """Closes a VA's whole position with a market exit (``Placing.close_at_market``)."""
+
+    def close_at_market(
+        self, va_id: str, position: HeldPosition, *, reason: str, now: datetime, tag: str
+    ) -> None: ...
 
 
 class OrderUpdates:
@@ -37,18 +63,23 @@ class OrderUpdates:
     the VA (and the governor for entries) and published; an order's end is handed to the parts
     that follow it (exits, re-pricing plans, flatten, held option exits, refused stops)."""
 
-    def __init__(
-        self,
-        ctx: EngineContext,
-        state: OrderBook,
-        outbox: PacedOutbox,
-        *,
-        parts: OrderManagerParts,
-    ) -> None:
+    def __init__(self, ctx: EngineContext, state: OrderBook, outbox: PacedOutbox) -> None:
         self.ctx = ctx
         self.state = state
         self.outbox = outbox
-        self.parts = parts
+        self._end_listeners: list[OrderEndListener] = []
+        self._change_listeners: list[OrderChangeListener] = []
+
+    def follow(
+        self,
+        *,
+        ended: list[OrderEndListener],
+        changed: list[OrderChangeListener],
+    ) -> None:
+        """Register the parts told of every order's end (in this order) and of every status
+        change (after the end's listeners); called once, when the parts are wired."""
+        self._end_listeners = list(ended)
+        self._change_listeners = list(changed)
 
     def on_status(self, event: OrderStatusEvent) -> None:
         order = self.state.orders.get(event.client_order_id)
@@ -109,7 +140,8 @@ class OrderUpdates:
         if status.is_terminal:
             self._ended(order, status, when, reason)
         if changed:
-            self.parts.refusals.stop_status(order, status, reason)
+            for change_listener in self._change_listeners:
+                change_listener.order_changed(order, status, reason)
         self.publish(order)
 
     def _ended(self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str) -> None:
@@ -130,35 +162,14 @@ class OrderUpdates:
         self.ctx.book.tell(f"va:{record.va_id}", update)
         if order.purpose is Purpose.ENTRY:
             self.ctx.book.tell("governor", update)
-            self._fit_stop_to_entry(order)
         if status is OrderStatus.REJECTED:
             self.ctx.bus.publish(
                 EngineEvent(
                     "reject", f"order {order.id} rejected by broker: {reason}", when, record.va_id
                 )
             )
-        self.parts.exits.order_ended(order, status, reason)
-        self.parts.repricing.order_ended(order, when)
-        self.parts.flatten.order_ended(order, when)
-        self.parts.sides.release_held_exits(order.id)
-
-    def _fit_stop_to_entry(self, entry: WorkingOrder) -> None:
-        """Once an entry is done, its protective stop covers exactly what is held (the entry's
-        fill, less whatever exits already sold), or is cancelled when nothing is held."""
-        stop = self.state.orders.get(f"{entry.id}.stop")
-        position = self.state.positions.get((entry.record.va_id, entry.record.contract_key))
-        held = abs(position.quantity) if position else 0
-        if stop is None or not stop.working:
-            if held and entry.record.contract.sec_type == "STK":
-                # Its stop was refused (or lost) while it filled: the position gets one now.
-                self.parts.stop_cover.restore_stops(self.ctx.clock.now())
-            return
-        if held == 0:
-            self.cancel(stop.id)
-            return
-        target = stop.done + held
-        if target != stop.record.quantity:
-            self.resize(stop, target, f"stop resized to the position {held} after the entry ended")
+        for end_listener in self._end_listeners:
+            end_listener.order_ended(order, status, when, reason)
 
     def resize(self, order: WorkingOrder, quantity: int, detail: str) -> None:
         """Change a working order's total quantity: here, at the broker (paced), and stored."""
@@ -203,6 +214,30 @@ class OrderUpdates:
         """Cancel the working entries of ``va_id`` (of every VA for None)."""
         self.cancel_where(
             lambda o: o.purpose is Purpose.ENTRY and (va_id is None or o.record.va_id == va_id),
+            reason,
+        )
+
+    def shrink_stops(self, va_id: str, contract_key: str, held: int) -> None:
+        """After a partial exit, no stop may cover more than what is still held."""
+        for order in list(self.state.orders.values()):
+            record = order.record
+            if (
+                order.purpose is Purpose.STOP
+                and record.va_id == va_id
+                and record.contract_key == contract_key
+                and record.quantity - order.done > held
+            ):
+                self.resize(order, order.done + held, f"stop resized to position {held}")
+
+    def position_closed(self, va_id: str, contract_key: str, reason: str) -> None:
+        """A VA's position in a contract is flat: forget it and cancel its stops and exits."""
+        self.state.positions.pop((va_id, contract_key), None)
+        self.cancel_where(
+            lambda o: (
+                o.record.va_id == va_id
+                and o.record.contract_key == contract_key
+                and o.purpose is not Purpose.ENTRY
+            ),
             reason,
         )
 

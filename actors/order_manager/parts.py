@@ -1,15 +1,21 @@
-"""The OrderManager's parts, built together around one shared ``OrderBook``.
+"""The OrderManager's parts, wired together around one shared ``OrderBook``.
 
-Each part is a plain class with its collaborators given in its constructor: the engine's
-context, the shared state, the paced outbox, and ``parts`` (this object) for the siblings it
-calls, the way Mopidy's ``Core`` builds ``PlaybackController(audio=..., backends=...,
-core=self)``. Calls between parts go through typed attributes here, so mypy checks each
-call against the real signature, and a part can be built and tested without an actor.
+Each part is a plain class given its collaborators in its constructor: the engine's context,
+the shared state, the paced outbox and the sibling parts it calls, the way Mopidy's ``Core``
+builds ``PlaybackController(audio=..., backends=..., core=self)``. The parts import each other
+one way only (no import cycle); the two calls that go back up are explicit seams:
+
+* an order's end and status changes reach the parts that follow them through
+  ``OrderUpdates.follow`` (``OrderEndListener``, ``OrderChangeListener``);
+* a market close (``MarketCloser``) asked by the overfill guard, a refused stop or a re-pricing
+  plan goes to ``Placing.close_at_market`` through this object.
 
 Built on the thread that builds the actor; used only on the actor's thread after that.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from actors.order_manager.broker_reads import BrokerReads
 from actors.order_manager.executions import Executions
@@ -29,8 +35,9 @@ from actors.order_manager.revisions import Revisions
 from actors.order_manager.settlement import Settlements
 from actors.order_manager.sides import OppositeSides
 from actors.order_manager.stale import StaleEntries
-from actors.order_manager.state import OrderBook
+from actors.order_manager.state import HeldPosition, OrderBook
 from actors.order_manager.stop_cover import StopCover
+from actors.order_manager.submission import Submitter
 from actors.runtime.context import EngineContext
 
 __all__ = ["OrderManagerParts"]
@@ -42,26 +49,76 @@ class OrderManagerParts:
 
     def __init__(self, ctx: EngineContext, *, address: str) -> None:
         self.ctx = ctx
-        self.state = OrderBook()
-        self.outbox = PacedOutbox(ctx, address=address)
-        state, outbox = self.state, self.outbox
-        self.orders = OrderUpdates(ctx, state, outbox, parts=self)
-        self.executions = Executions(ctx, state, parts=self)
-        self.revisions = Revisions(ctx, state, parts=self)
-        self.placing = Placing(ctx, state, parts=self)
-        self.sides = OppositeSides(state, outbox, parts=self)
-        self.margin = MarginGate(ctx, parts=self)
-        self.exits = ExitGuard(ctx, state, parts=self)
-        self.refusals = Refusals(ctx, state, parts=self)
-        self.stop_cover = StopCover(ctx, state, outbox, parts=self)
-        self.flatten = Flatten(ctx, state, outbox, address=address, parts=self)
-        self.repricing = RepricePlans(ctx, state, outbox, address=address, parts=self)
-        self.settlement = Settlements(ctx, state, parts=self)
-        self.broker_reads = BrokerReads(ctx, state, parts=self)
-        self.reconcile = Reconciliation(ctx, state, parts=self)
-        self.proofs = Proofs(ctx, state, parts=self)
-        self.order_check = WorkingOrderCheck(ctx, state, parts=self)
-        self.position_check = PositionCheck(ctx, parts=self)
-        self.stale_entries = StaleEntries(
-            state, config=lambda: ctx.config.orders, cancel=self.orders.cancel
+        self.state = state = OrderBook()
+        self.outbox = outbox = PacedOutbox(ctx, address=address)
+        self.orders = orders = OrderUpdates(ctx, state, outbox)
+        self.exits = ExitGuard(ctx, state, closer=self)
+        self.submitter = Submitter(ctx, state, orders=orders, exits=self.exits)
+        self.sides = OppositeSides(state, outbox, orders=orders, submitter=self.submitter)
+        self.margin = MarginGate(ctx, sides=self.sides)
+        self.stop_cover = StopCover(ctx, state, outbox, orders=orders, submitter=self.submitter)
+        self.repricing = RepricePlans(
+            ctx, state, outbox, address=address, orders=orders, closer=self
         )
+        self.refusals = Refusals(
+            ctx,
+            state,
+            orders=orders,
+            stop_cover=self.stop_cover,
+            repricing=self.repricing,
+            closer=self,
+        )
+        self.placing = Placing(
+            ctx,
+            state,
+            orders=orders,
+            submitter=self.submitter,
+            exits=self.exits,
+            sides=self.sides,
+            margin=self.margin,
+            repricing=self.repricing,
+        )
+        self.revisions = Revisions(ctx, state, orders=orders)
+        self.executions = Executions(
+            ctx, state, orders=orders, revisions=self.revisions, exits=self.exits
+        )
+        self.flatten = Flatten(
+            ctx,
+            state,
+            outbox,
+            address=address,
+            orders=orders,
+            executions=self.executions,
+            placing=self.placing,
+        )
+        self.settlement = Settlements(ctx, state, executions=self.executions)
+        self.proofs = Proofs(
+            ctx, state, orders=orders, executions=self.executions, settlement=self.settlement
+        )
+        self.reads = BrokerReads(ctx, state, executions=self.executions)
+        self.order_check = WorkingOrderCheck(ctx, state, orders=orders, stop_cover=self.stop_cover)
+        self.reconcile = Reconciliation(
+            ctx,
+            state,
+            orders=orders,
+            reads=self.reads,
+            proofs=self.proofs,
+            stop_cover=self.stop_cover,
+            order_check=self.order_check,
+        )
+        self.position_check = PositionCheck(ctx, state, reconcile=self.reconcile, reads=self.reads)
+        self.stale_entries = StaleEntries(
+            state, config=lambda: ctx.config.orders, cancel=orders.cancel
+        )
+        # An order's end, in this order: the entry's stop fitted, the exit guard, the
+        # re-pricing plan, the flatten, the option exits held for it; then a stop's refusal.
+        orders.follow(
+            ended=[self.stop_cover, self.exits, self.repricing, self.flatten, self.sides],
+            changed=[self.refusals],
+        )
+
+    def close_at_market(
+        self, va_id: str, position: HeldPosition, *, reason: str, now: datetime, tag: str
+    ) -> None:
+        """``MarketCloser`` for the parts below ``Placing``: close with a market exit."""
+        self.placing.close_at_market(va_id, position, reason=reason, now=now, tag=tag)

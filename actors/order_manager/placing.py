@@ -8,23 +8,25 @@ the pacer. A refusal goes back to the VA and the governor and into the journal.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from actors.messages.commands import OrderProposal, Signal
 from actors.messages.events import OrderRejected, SignalDecision
+from actors.order_manager.exits import ExitGuard
+from actors.order_manager.margin import MarginGate
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.repricing import RepricePlans
+from actors.order_manager.sides import OppositeSides
 from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
+from actors.order_manager.submission import Submitter
 from actors.runtime.context import EngineContext
 from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Side
+from core.events import MarginCheck
 from core.rules import filters
 from core.rules.decision import OK, Decision, reject
 from core.ticks import on_tick_request
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["Placing"]
 
@@ -32,10 +34,26 @@ __all__ = ["Placing"]
 class Placing:
     """Filters, write-ahead records and submission of new orders (a part of the OrderManager)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        submitter: Submitter,
+        exits: ExitGuard,
+        sides: OppositeSides,
+        margin: MarginGate,
+        repricing: RepricePlans,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.orders = orders
+        self.submitter = submitter
+        self.exits = exits
+        self.sides = sides
+        self.margin = margin
+        self.repricing = repricing
 
     def close_at_market(
         self, va_id: str, position: HeldPosition, *, reason: str, now: datetime, tag: str
@@ -63,12 +81,12 @@ class Placing:
         if proposal.purpose is Purpose.ENTRY:
             decision = self._filters(proposal, now)
             if decision:
-                decision = self.parts.sides.entry_side_free(proposal)
+                decision = self.sides.entry_side_free(proposal)
         else:
-            decision, proposal = self.parts.exits.clip_reduce_only(proposal)
+            decision, proposal = self.exits.clip_reduce_only(proposal)
             if decision:
                 # Getting out: an entry still filling in this contract would re-open it.
-                self.parts.orders.cancel_where(
+                self.orders.cancel_where(
                     lambda o: (
                         o.purpose is Purpose.ENTRY
                         and o.record.va_id == proposal.va_id
@@ -81,12 +99,28 @@ class Placing:
         if not decision:
             self.refuse(proposal, decision, now)
             return
-        if self.parts.margin.wants_what_if(proposal):
-            self.parts.margin.ask_margin(
-                proposal, now
-            )  # placed, or refused, when the broker answers
+        if self.margin.wants_what_if(proposal):
+            asked = self.margin.ask_margin(proposal, now)  # placed, or refused, on the answer
+            if not asked:
+                self.refuse(proposal, asked, now)
             return
         self.place_approved(proposal, now)
+
+    def on_margin_check(self, check: MarginCheck) -> None:
+        """The broker's what-if answer: the waiting entry is placed, or refused."""
+        answered = self.margin.answer(check)
+        if answered is None:
+            return
+        proposal, decision, now = answered
+        if not decision:
+            self.refuse(proposal, decision, now)
+            return
+        self.place_approved(proposal, now)
+
+    def expire_margin_checks(self, now: datetime) -> None:
+        """Refuse the entries whose what-if went unanswered too long."""
+        for proposal, decision in self.margin.expired(now):
+            self.refuse(proposal, decision, now)
 
     def place_approved(self, proposal: OrderProposal, now: datetime) -> None:
         """Store (write-ahead), journal and submit a proposal that passed every check."""
@@ -109,33 +143,16 @@ class Placing:
         family = [r.id for r in records]
         for record in records:
             if proposal.purpose is Purpose.ENTRY:
-                self.submit(record.id)  # the governor took the pacing slots for entry + stop
+                self.submitter.submit(
+                    record.id
+                )  # the governor took the pacing slots (entry + stop)
             else:
-                self.parts.sides.submit_exit(
-                    record, family
-                )  # held while the other side works (options)
+                self.sides.submit_exit(record, family)  # held while the other side works (options)
         if proposal.reprice is not None:
-            self.parts.repricing.start(
-                records[0].id, proposal.reprice, proposal.reason.split(" ")[0]
-            )
+            self.repricing.start(records[0].id, proposal.reprice, proposal.reason.split(" ")[0])
         placed = self.state.orders.get(records[0].id)
         if placed is not None:
-            self.parts.orders.publish(placed)
-
-    def submit(self, order_id: str) -> None:
-        order = self.state.orders.get(order_id)
-        if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
-            return
-        order.handed_at = self.ctx.clock.now()
-        if not self.ctx.broker.place_order(self._request(order.record)):
-            self.parts.orders.set_status(
-                order_id,
-                OrderStatus.REJECTED,
-                0,
-                None,
-                self.ctx.clock.now(),
-                "refused at the broker adapter (gate closed)",
-            )
+            self.orders.publish(placed)
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
         if proposal.contract.is_option:
@@ -172,7 +189,7 @@ class Placing:
                 now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
             ),
             filters.check_option_spread(quote, cfg.max_option_spread_pct),
-            self.parts.placing.check_working_room(proposal),
+            self.check_working_room(proposal),
         ):
             if not decision:
                 return decision
@@ -241,16 +258,6 @@ class Placing:
                 )
             )
         return records
-
-    def _request(self, record: OrderRecord) -> OrderRequest:
-        request = record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
-        group = self.parts.exits.oca_group(record)
-        # An entry whose protective stop is placed right after it: the broker sends the two
-        # as one family (IB holds the entry until the stop arrives).
-        attached = any(
-            o.working and o.record.parent_id == record.id for o in self.state.orders.values()
-        )
-        return replace(request, oca_group=group, has_attached=attached)
 
     def refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
         rejected = OrderRejected(

@@ -19,18 +19,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.events import RiskNotice
+from actors.order_manager.broker_reads import BrokerReads
 from actors.order_manager.proofs import CHECK_HINT
+from actors.order_manager.reconcile import Reconciliation
+from actors.order_manager.state import OrderBook
 from actors.runtime.context import EngineContext
 from core.rules.reconcile import PositionRead, Verdict, judge_positions
 from core.rules.reconcile_text import reconciled_reason
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["POSITION_CHECK_S", "SETTLE_WALL_S", "PositionCheck", "check_spacing_s"]
 
@@ -43,9 +42,13 @@ SETTLE_WALL_S = 5.0
 class PositionCheck:
     """Compares positions every ``POSITION_CHECK_S`` while no pass is open."""
 
-    def __init__(self, ctx: EngineContext, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self, ctx: EngineContext, state: OrderBook, *, reconcile: Reconciliation, reads: BrokerReads
+    ) -> None:
         self.ctx = ctx
-        self.parts = parts
+        self.state = state
+        self.reconcile = reconcile
+        self.reads = reads
         # When the check last looked, its last consistent read with differences, and the
         # differences it reported (each set once).
         self._checked_at: datetime | None = None
@@ -57,8 +60,7 @@ class PositionCheck:
         ``POSITION_CHECK_S`` on the clock while no pass is open (a pass compares them itself):
         a difference seen on consistent reads at two checks in a row is reported once."""
         clock_now = self.ctx.clock.now()
-        reconcile = self.parts.reconcile
-        if reconcile.open_pass is not None or reconcile.awaiting_second_look:
+        if self.reconcile.open_pass is not None or self.state.awaiting_second_look:
             self._checked_at, self._checked = clock_now, None
             return
         if self._checked_at is None:
@@ -67,8 +69,8 @@ class PositionCheck:
         if (clock_now - self._checked_at).total_seconds() < check_spacing_s(self.ctx.clock):
             return
         self._checked_at = clock_now
-        self.parts.broker_reads.read_executions()
-        read = self.parts.broker_reads.read_positions()
+        self.reads.read_executions()
+        read = self.reads.read_positions()
         if not read.consistent:
             return  # the market kept filling: this check does not count
         if not read.differences:

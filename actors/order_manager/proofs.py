@@ -20,18 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from actors.order_manager.executions import Executions
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.settlement import Settlements
 from actors.order_manager.state import OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.domain import Contract, OrderType
 from core.events import AssignmentEvent, CompletedOrder, ExecutionEvent
 from core.rules.settle_found import settlements_found
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["CHECK_HINT", "Proofs", "missing_fill_price"]
 
@@ -48,10 +47,20 @@ class Proofs:
     """Fills and settlements a reconciliation pass proves without executions (a part of the
     OrderManager)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        executions: Executions,
+        settlement: Settlements,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.orders = orders
+        self.executions = executions
+        self.settlement = settlement
 
     def prove_from_completed(
         self, gone: Iterable[WorkingOrder], executed: dict[str, int], now: datetime
@@ -81,7 +90,7 @@ class Proofs:
                     )
                     continue
                 price, basis = priced
-                self.parts.executions.on_execution(
+                self.executions.on_execution(
                     ExecutionEvent(
                         f"ib-completed-{order.id}-filled{done.filled}",
                         order.id,
@@ -101,7 +110,7 @@ class Proofs:
                 )
                 logger.warning("order manager: {}", differences[-1])
             if order.id in self.state.orders:
-                self.parts.orders.set_status(
+                self.orders.set_status(
                     order.id,
                     done.status,
                     executed.get(order.id, 0),
@@ -133,7 +142,7 @@ class Proofs:
                 "(IB no longer lists it)"
             )
             logger.warning("order manager: {}", differences[-1])
-            self.parts.settlement.on_settlement(event)
+            self.settlement.on_settlement(event)
         return differences
 
     def _expiry_passed(self, contract: Contract) -> bool:

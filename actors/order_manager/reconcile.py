@@ -26,24 +26,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
 
 from loguru import logger
 
 from actors.messages.events import RiskNotice
-from actors.order_manager.proofs import CHECK_HINT
-from actors.order_manager.state import OrderBook, WorkingOrder
+from actors.order_manager.broker_reads import BrokerReads
+from actors.order_manager.order_check import WorkingOrderCheck
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.proofs import CHECK_HINT, Proofs
+from actors.order_manager.state import OrderBook, PassKind, WorkingOrder
+from actors.order_manager.stop_cover import StopCover
 from actors.runtime.context import EngineContext
 from core.domain import OrderStatus
 from core.rules.reconcile import LOOKS, PositionRead, Verdict, judge_positions
 from core.rules.reconcile_text import reconciled_reason
 
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
-
 __all__ = ["OpenPass", "PassKind", "Reconciliation"]
-
-PassKind = Literal["startup", "reconnect"]
 
 #: How each kind of pass words what it finds: (where the order went, when it was not found).
 _WORDS: dict[PassKind, tuple[str, str]] = {
@@ -66,12 +64,24 @@ class OpenPass:
 class Reconciliation:
     """The startup and reconnect passes, and the second looks they leave to reconcile ticks."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        reads: BrokerReads,
+        proofs: Proofs,
+        stop_cover: StopCover,
+        order_check: WorkingOrderCheck,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
-        # Orders a pass did not find at the broker, awaiting their second look: order, pass kind.
-        self.awaiting_second_look: dict[str, tuple[WorkingOrder, PassKind]] = {}
+        self.orders = orders
+        self.reads = reads
+        self.proofs = proofs
+        self.stop_cover = stop_cover
+        self.order_check = order_check
         self.open_pass: OpenPass | None = None
         # When (clock time) the last look of a pass began: the next is a reconcile interval later.
         self._looked_at: datetime | None = None
@@ -91,7 +101,7 @@ class Reconciliation:
         open_pass.orders_done = False
         self._looked_at = self.ctx.clock.now()
         differences: list[str] = []
-        reads = self.parts.broker_reads
+        reads = self.reads
         # Open orders before executions: an order missing from this read has ended, so every
         # fill it will ever have happened before the executions read that follows.
         open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
@@ -100,7 +110,7 @@ class Reconciliation:
         orders = self.state.orders
         # Fills whose executions IB no longer lists (an earlier day's), proven by its
         # completed orders (``proofs.py``).
-        differences += self.parts.proofs.prove_from_completed(
+        differences += self.proofs.prove_from_completed(
             [
                 o
                 for o in orders.values()
@@ -129,12 +139,12 @@ class Reconciliation:
             differences.append(f"order {order.id} ({order.record.purpose}) is not at the broker")
             # Not ended yet: its fill may still be on its way. Out of the working orders (a lost
             # stop is replaced now), it is ended at its second look.
-            self.awaiting_second_look[order.id] = (orders.pop(order.id), kind)
+            self.state.awaiting_second_look[order.id] = (orders.pop(order.id), kind)
         for oid in sorted(open_ids - orders.keys()):
             differences.append(f"broker order {oid} is not in the ledger")
         if kind == "startup":
-            differences += self.parts.proofs.settle_found(now)  # before positions are compared
-        self.parts.stop_cover.restore_stops(now)
+            differences += self.proofs.settle_found(now)  # before positions are compared
+        self.stop_cover.restore_stops(now)
         open_pass.differences.extend(differences)
         open_pass.orders_done = True
         self._look_at_positions(now)
@@ -143,7 +153,7 @@ class Reconciliation:
         """The second look, at a reconcile tick: end the orders a pass did not find at the
         broker now that their late fills had time to arrive, and look at the positions again
         for a pass without a verdict."""
-        if not self.awaiting_second_look and self.open_pass is None:
+        if not self.state.awaiting_second_look and self.open_pass is None:
             return
         if self.open_pass is not None and not self.open_pass.orders_done:
             self.run_pass(now, kind=self.open_pass.kind)
@@ -152,22 +162,20 @@ class Reconciliation:
             return
         self._looked_at = self.ctx.clock.now()
         open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
-        self.parts.broker_reads.read_executions()
-        awaiting, self.awaiting_second_look = self.awaiting_second_look, {}
-        executed = self.parts.broker_reads.executed_by_order() if awaiting else {}
+        self.reads.read_executions()
+        awaiting, self.state.awaiting_second_look = self.state.awaiting_second_look, {}
+        executed = self.reads.executed_by_order() if awaiting else {}
         for oid, (held_back, kind) in sorted(awaiting.items()):
             stored = self.ctx.ledger.order(oid)
             if stored is None or stored.status.is_terminal:
                 continue  # ended meanwhile (after a restart of this actor rebuilt it)
             order = self.state.orders.setdefault(oid, held_back)
             if oid in open_ids or order.record.parent_id in open_ids:
-                self.parts.order_check.report_once(
-                    oid, f"order {oid} is at the broker after all", now
-                )
+                self.order_check.report_once(oid, f"order {oid} is at the broker after all", now)
                 continue
             self._end_order_not_at_broker(order, executed, now, kind)
         if awaiting:
-            self.parts.stop_cover.restore_stops(now)
+            self.stop_cover.restore_stops(now)
         if self.open_pass is not None:
             self._look_at_positions(now)
 
@@ -192,7 +200,7 @@ class Reconciliation:
             status, reason = OrderStatus.FILLED, f"filled {away}"
         else:
             status, reason = OrderStatus.CANCELLED, f"not at the broker {at}"
-        self.parts.orders.set_status(order.id, status, filled, order.avg_fill_price, now, reason)
+        self.orders.set_status(order.id, status, filled, order.avg_fill_price, now, reason)
         return f"order {order.id} ({order.record.purpose}) {reason}"
 
     def _look_at_positions(self, now: datetime) -> None:
@@ -200,9 +208,9 @@ class Reconciliation:
         open_pass = self.open_pass
         assert open_pass is not None
         open_pass.looks += 1
-        read = self.parts.broker_reads.read_positions()
+        read = self.reads.read_positions()
         undecided = frozenset(
-            order.record.contract_key for order, _ in self.awaiting_second_look.values()
+            order.record.contract_key for order, _ in self.state.awaiting_second_look.values()
         )
         verdict = judge_positions(
             read, open_pass.previous, undecided=undecided, final=open_pass.looks >= LOOKS

@@ -21,19 +21,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.events import EngineEvent, RiskNotice
+from actors.order_manager.orders import MarketCloser, OrderUpdates
+from actors.order_manager.repricing import RepricePlans
 from actors.order_manager.state import OrderBook, WorkingOrder
+from actors.order_manager.stop_cover import StopCover
 from actors.runtime.context import EngineContext
 from core.domain import OrderStatus, Purpose
 from core.events import ModifyRefusedEvent
 from core.rules.repricing import reprice_detail
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["Refusals"]
 
@@ -43,14 +42,26 @@ _REFUSED = frozenset({OrderStatus.REJECTED, OrderStatus.INACTIVE})
 class Refusals:
     """What follows a refused stop or modification (a part of the OrderManager)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        stop_cover: StopCover,
+        repricing: RepricePlans,
+        closer: MarketCloser,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.orders = orders
+        self.stop_cover = stop_cover
+        self.repricing = repricing
+        self.closer = closer
         # Positions whose stop was refused and replaced, until a stop of theirs is acknowledged.
         self._restopped: set[tuple[str, str]] = set()
 
-    def stop_status(self, order: WorkingOrder, status: OrderStatus, reason: str) -> None:
+    def order_changed(self, order: WorkingOrder, status: OrderStatus, reason: str) -> None:
         """A protective stop changed status: acknowledged, it clears its position's refusal
         mark; refused, its position gets a new stop or is closed."""
         if order.purpose is not Purpose.STOP:
@@ -67,9 +78,9 @@ class Refusals:
         parent = self.state.orders.get(record.parent_id) if record.parent_id else None
         if parent is not None and parent.working:
             # An entry must not work without its stop: cancelled; what it filled meanwhile is
-            # protected when it ends (``_fit_stop_to_entry``).
+            # protected when it ends (``StopCover.order_ended``).
             logger.warning("order manager: stop {} refused: cancelling its entry", record.id)
-            self.parts.orders.cancel(parent.id)
+            self.orders.cancel(parent.id)
         position = self.state.positions.get(key)
         if position is None or position.quantity == 0 or position.contract.sec_type != "STK":
             return
@@ -81,7 +92,7 @@ class Refusals:
             logger.warning("order manager: {}; replacing it", text)
             self.ctx.book.tell("governor", RiskNotice("stop_refused", f"{text}; replaced", now))
             self.ctx.bus.publish(EngineEvent("risk", f"{text}; replaced", now, record.va_id))
-            self.parts.stop_cover.restore_stops(now)
+            self.stop_cover.restore_stops(now)
             return
         self._restopped.discard(key)
         detail = f"position {position.quantity} {record.contract_key} closed at market"
@@ -91,7 +102,7 @@ class Refusals:
             RiskNotice("stop_refused", f"{text} again: the position is closed", now, detail),
         )
         self.ctx.bus.publish(EngineEvent("risk", f"{text} again; {detail}", now, record.va_id))
-        self.parts.placing.close_at_market(
+        self.closer.close_at_market(
             record.va_id, position, reason="stop_refused", now=now, tag="nostop"
         )
 
@@ -111,7 +122,7 @@ class Refusals:
             f"modify refused by the broker ({event.code}: {event.reason}); it keeps quantity "
             f"{kept.quantity} limit {kept.limit_price} stop {kept.stop_price}"
         )
-        plan = self.parts.repricing.plan_of(order.id)
+        plan = self.repricing.plan_of(order.id)
         if plan is not None and kept.limit_price is not None:
             detail = reprice_detail(
                 f"{detail};", plan.reprices, plan.plan.max_reprices, kept.limit_price

@@ -12,18 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.commands import CancelOrder
 from actors.messages.timers import RepricePlansDue
+from actors.order_manager.orders import MarketCloser, OrderUpdates
 from actors.order_manager.pacing import PacedOutbox
 from actors.order_manager.state import OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.clock import Timer
 from core.config import NakedPutStrategy
-from core.domain import OrderType, Purpose, Side
+from core.domain import OrderStatus, OrderType, Purpose, Side
 from core.rules.repricing import (
     RepricePlan,
     plan_done,
@@ -33,9 +33,6 @@ from core.rules.repricing import (
     to_market_detail,
 )
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["PlanProgress", "RepricePlans"]
 
@@ -60,13 +57,15 @@ class RepricePlans:
         outbox: PacedOutbox,
         *,
         address: str,
-        parts: OrderManagerParts,
+        orders: OrderUpdates,
+        closer: MarketCloser,
     ) -> None:
         self.ctx = ctx
         self.state = state
         self.outbox = outbox
         self.address = address
-        self.parts = parts
+        self.orders = orders
+        self.closer = closer
         self._plan_timer: Timer | None = None
         self._reset()
 
@@ -195,10 +194,10 @@ class RepricePlans:
                     # two closing orders for one position are never working at once. Stored
                     # first, so that a crash before the confirmation still goes to market.
                     self._plan_to_market[order_id] = state.reason
-                    self.parts.orders.store_event(
+                    self.orders.store_event(
                         order, now, to_market_detail(state.reason, state.reprices)
                     )
-                    self.parts.orders.cancel(order_id)
+                    self.orders.cancel(order_id)
                 continue
             state.reprices += 1
             self._reprice_one(order, state, now)
@@ -222,24 +221,24 @@ class RepricePlans:
         order.record = replace(record, limit_price=limit)
         self.outbox.send(partial(self.ctx.broker.modify_order, order.id, limit_price=limit))
         most = state.plan.max_reprices
-        self.parts.orders.store_event(
+        self.orders.store_event(
             order, now, reprice_detail(state.reason, state.reprices, most, limit)
         )
 
-    def order_ended(self, order: WorkingOrder, when: datetime) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """An order ended: forget its plan; if it was cancelled to go to market, close what
         is still held at market with the same reason."""
         self._plans.pop(order.id, None)
-        reason = self._plan_to_market.pop(order.id, None)
-        if reason is None:
+        to_market = self._plan_to_market.pop(order.id, None)
+        if to_market is None:
             return
         record = order.record
         position = self.state.positions.get((record.va_id, record.contract_key))
         if position is None or position.quantity == 0:
             return
-        self.parts.placing.close_at_market(
-            record.va_id, position, reason=reason, now=when, tag="mkt"
-        )
+        self.closer.close_at_market(record.va_id, position, reason=to_market, now=when, tag="mkt")
 
     # -- single cancels ----------------------------------------------------------------------
     def cancel_one(self, command: CancelOrder) -> None:
@@ -248,6 +247,6 @@ class RepricePlans:
             return
         self._plans.pop(order.id, None)
         logger.debug("order manager: cancel {} ({})", order.id, command.reason)
-        self.parts.orders.cancel(order.id)
+        self.orders.cancel(order.id)
 
     # -- expiry and assignment ---------------------------------------------------------------

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.events import EngineEvent, FillRevised, PositionChanged
+from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.state import HeldPosition, OrderBook
 from actors.runtime.context import EngineContext
 from core.events import CommissionReported
 from core.rules.trades import derive_positions_and_trades
 from db.records import ExecutionRecord, OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["Revisions"]
 
@@ -35,10 +32,16 @@ __all__ = ["Revisions"]
 class Revisions:
     """Corrections and late commissions of stored executions (a part of the OrderManager)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.orders = orders
 
     def on_correction(
         self, record: OrderRecord, old: ExecutionRecord, new: ExecutionRecord
@@ -72,13 +75,11 @@ class Revisions:
         self.ctx.book.tell("governor", change)
         self.ctx.bus.publish(EngineEvent("fill", detail, new.time, record.va_id))
         if position.quantity == 0:
-            self.parts.executions.position_closed(
+            self.orders.position_closed(
                 record.va_id, record.contract_key, "position closed by a corrected execution"
             )
         else:
-            self.parts.executions.shrink_stops(
-                record.va_id, record.contract_key, abs(position.quantity)
-            )
+            self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
 
     def _refile(self, record: OrderRecord, when: datetime) -> None:
         """The order's filled quantity as its executions now add up (a status from IB counted

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.events import RiskNotice
+from actors.order_manager.executions import Executions
 from actors.order_manager.state import OrderBook
 from actors.runtime.context import EngineContext
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Purpose, Side
@@ -26,9 +26,6 @@ from core.events import AssignmentEvent, ExecutionEvent, ExpiryEvent
 from core.rules.settle_found import allocate
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["Settlements"]
 
@@ -38,10 +35,16 @@ _ZERO = Decimal(0)
 class Settlements:
     """Books expiries and assignments per VA (a part of the OrderManager)."""
 
-    def __init__(self, ctx: EngineContext, state: OrderBook, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        executions: Executions,
+    ) -> None:
         self.ctx = ctx
         self.state = state
-        self.parts = parts
+        self.executions = executions
 
     def on_settlement(self, event: ExpiryEvent | AssignmentEvent) -> None:
         """Book an option's expiry, exercise or assignment for every VA that held it."""
@@ -134,6 +137,6 @@ class Settlements:
             self.ctx.ledger.insert_orders([record])
         except DuplicateOrderError:
             return  # the same broker event again: booked already
-        self.parts.executions.on_execution(
+        self.executions.on_execution(
             ExecutionEvent(order_id, order_id, contract, side, quantity, price, _ZERO, event.time)
         )

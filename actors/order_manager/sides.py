@@ -28,18 +28,17 @@ was never sent, like any order whose submission was cut short.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
 
 from actors.messages.commands import OrderProposal
+from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.pacing import PacedOutbox
 from actors.order_manager.state import OrderBook, WorkingOrder
-from core.domain import Contract, Purpose, Side
+from actors.order_manager.submission import Submitter
+from core.domain import Contract, OrderStatus, Purpose, Side
 from core.rules.decision import OK, Decision, reject
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["OppositeSides"]
 
@@ -47,10 +46,18 @@ __all__ = ["OppositeSides"]
 class OppositeSides:
     """One side at a time on an option contract (a part of the OrderManager)."""
 
-    def __init__(self, state: OrderBook, outbox: PacedOutbox, *, parts: OrderManagerParts) -> None:
+    def __init__(
+        self,
+        state: OrderBook,
+        outbox: PacedOutbox,
+        *,
+        orders: OrderUpdates,
+        submitter: Submitter,
+    ) -> None:
         self.state = state
         self.outbox = outbox
-        self.parts = parts
+        self.orders = orders
+        self.submitter = submitter
         self._held_exits: dict[str, frozenset[str]] = {}  # exit id -> opposite orders it waits on
 
     def _opposite_working(
@@ -90,19 +97,22 @@ class OppositeSides:
         contract, side = record.contract, Side(record.side)
         blocking = self._opposite_working(contract, side, family)
         if not blocking:
-            self.outbox.send(partial(self.parts.placing.submit, record.id))
+            self.outbox.send(partial(self.submitter.submit, record.id))
             return
         self._held_exits[record.id] = frozenset(o.id for o in blocking)
         # The exit's own VA's entries were cancelled by ``Placing.place`` already; other VAs' here.
         entries = {
             o.id for o in blocking if o.purpose is Purpose.ENTRY and o.record.va_id != record.va_id
         }
-        self.parts.orders.cancel_where(
+        self.orders.cancel_where(
             lambda o: o.id in entries, "exit placed: IB refuses both sides of one option"
         )
 
-    def release_held_exits(self, ended_id: str) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """An order ended: send each held exit whose opposite-side orders have all ended."""
+        ended_id = order.id
         self._held_exits.pop(ended_id, None)
         for exit_id, waits in list(self._held_exits.items()):
             if ended_id not in waits:
@@ -114,4 +124,4 @@ class OppositeSides:
                 self._held_exits[exit_id] = left
                 continue
             del self._held_exits[exit_id]
-            self.outbox.send(partial(self.parts.placing.submit, exit_id))
+            self.outbox.send(partial(self.submitter.submit, exit_id))

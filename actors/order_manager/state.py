@@ -6,11 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from core.domain import Contract, OrderStatus, Purpose, Side
 from db.records import OrderRecord
 
-__all__ = ["HeldPosition", "OrderBook", "WorkingOrder"]
+__all__ = ["HeldPosition", "OrderBook", "PassKind", "WorkingOrder"]
+
+#: The kinds of reconciliation pass.
+PassKind = Literal["startup", "reconnect"]
 
 # ``purpose`` is read for every order on every scan (flatten, cancels, reduce-only clips):
 # a dict lookup, not an enum construction (bench/flatten_engine.py).
@@ -63,11 +67,14 @@ class HeldPosition:
 class OrderBook:
     """The orders the OrderManager tracks and the positions it booked, per VA and contract.
 
-    One object, held by every part: ``recover()`` replaces its two dicts in place of the
-    object, so no part may keep a reference to a dict across messages."""
+    One object, held by every part: ``recover()`` replaces ``orders`` and ``positions`` rather
+    than the object, so no part may keep a reference to either dict across messages."""
 
     orders: dict[str, WorkingOrder] = field(default_factory=dict)
     positions: dict[tuple[str, str], HeldPosition] = field(default_factory=dict)
+    # Orders a reconciliation pass did not find at the broker, taken out of ``orders`` until
+    # their second look: order, pass kind. Kept across ``recover()``.
+    awaiting_second_look: dict[str, tuple[WorkingOrder, PassKind]] = field(default_factory=dict)
 
     def stop_price(self, va_id: str, contract_key: str) -> Decimal | None:
         """The stop price of a protective stop tracked for this VA's position, if any."""

@@ -1,6 +1,7 @@
 """Protective stops put back for the OrderManager: every open stock position that has no
 working stop gets a new one (after a reconciliation found a stop gone, a stop refused, an
-entry that filled while its stop was refused).
+entry that filled while its stop was refused), and an ended entry's stop fitted to what it
+filled.
 
 ``StopCover`` is a part of the OrderManager: every method runs on its actor thread.
 """
@@ -10,18 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING
 
+from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.pacing import PacedOutbox
 from actors.order_manager.state import OrderBook, WorkingOrder
+from actors.order_manager.submission import Submitter
 from actors.runtime.context import EngineContext
 from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Side
 from core.rules.stops import protective_stop_price, stop_distance
 from core.ticks import on_tick_request
 from db.records import OrderRecord
-
-if TYPE_CHECKING:
-    from actors.order_manager.parts import OrderManagerParts
 
 __all__ = ["StopCover"]
 
@@ -35,12 +34,41 @@ class StopCover:
         state: OrderBook,
         outbox: PacedOutbox,
         *,
-        parts: OrderManagerParts,
+        orders: OrderUpdates,
+        submitter: Submitter,
     ) -> None:
         self.ctx = ctx
         self.state = state
         self.outbox = outbox
-        self.parts = parts
+        self.orders = orders
+        self.submitter = submitter
+
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
+        """An entry ended: its protective stop is fitted to what is held."""
+        if order.purpose is Purpose.ENTRY:
+            self._fit_stop_to_entry(order)
+
+    def _fit_stop_to_entry(self, entry: WorkingOrder) -> None:
+        """Once an entry is done, its protective stop covers exactly what is held (the entry's
+        fill, less whatever exits already sold), or is cancelled when nothing is held."""
+        stop = self.state.orders.get(f"{entry.id}.stop")
+        position = self.state.positions.get((entry.record.va_id, entry.record.contract_key))
+        held = abs(position.quantity) if position else 0
+        if stop is None or not stop.working:
+            if held and entry.record.contract.sec_type == "STK":
+                # Its stop was refused (or lost) while it filled: the position gets one now.
+                self.restore_stops(self.ctx.clock.now())
+            return
+        if held == 0:
+            self.orders.cancel(stop.id)
+            return
+        target = stop.done + held
+        if target != stop.record.quantity:
+            self.orders.resize(
+                stop, target, f"stop resized to the position {held} after the entry ended"
+            )
 
     def restore_stops(self, now: datetime) -> None:
         """Every open stock position gets a working protective stop again (a new order: the
@@ -84,4 +112,4 @@ class StopCover:
             self.state.orders[record.id] = WorkingOrder(
                 record, OrderStatus.PENDING_SUBMIT, last_event_at=now
             )
-            self.outbox.send(partial(self.parts.placing.submit, record.id))
+            self.outbox.send(partial(self.submitter.submit, record.id))
