@@ -83,7 +83,7 @@ class Executions:
                 # The stop fired while its entry was still filling: the rest of the entry
                 # would be unprotected, so it is cancelled.
                 self.orders.cancel(parent.id)
-        position, realized = self._book(record, event)
+        position, realized = self._book_position(record, event)
         fill = Fill(
             event.exec_id,
             record.id,
@@ -128,7 +128,9 @@ class Executions:
             self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
         self.exits.check_overfill(record, event, position)
 
-    def _book(self, record: OrderRecord, event: ExecutionEvent) -> tuple[HeldPosition, Decimal]:
+    def _book_position(
+        self, record: OrderRecord, event: ExecutionEvent
+    ) -> tuple[HeldPosition, Decimal]:
         key = (record.va_id, record.contract_key)
         position = self.state.positions.get(key)
         if position is None:

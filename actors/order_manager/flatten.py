@@ -138,13 +138,13 @@ class Flatten:
             if va_id is None or owner == va_id
         )
         for cross in plan.crosses:
-            self._cross(cross, now)
+            self._cross_internally(cross, now)
         self._backlog.extend((va, key) for va, key, _q in plan.closes)
         self._flatten_more(now)
         self._schedule_reprice()
         self._check_flatten_done(now)
 
-    def _cross(self, cross: Cross, now: datetime) -> None:
+    def _cross_internally(self, cross: Cross, now: datetime) -> None:
         """Book both sides of an internal cross at the mid (no broker order, no commission)."""
         position = self.state.positions[(cross.long_va, cross.contract_key)]
         quote = self.ctx.quotes.latest(cross.contract_key)
@@ -213,7 +213,7 @@ class Flatten:
         self, owner: str, position: HeldPosition, now: datetime, *, marketable: bool
     ) -> None:
         side = Side.SELL if position.quantity > 0 else Side.BUY
-        touch = self._touch(position.contract, side) if marketable else None
+        touch = self._touch_price(position.contract, side) if marketable else None
         proposal = OrderProposal(
             proposal_id=self.ctx.new_id(f"{owner}-flat"),
             va_id=owner,
@@ -232,7 +232,7 @@ class Flatten:
         if touch is not None and proposal.proposal_id in self.state.orders:
             self._repricing[proposal.proposal_id] = 0
 
-    def _touch(self, contract: Contract, side: Side) -> Decimal | None:
+    def _touch_price(self, contract: Contract, side: Side) -> Decimal | None:
         """The price a marketable limit needs now: the bid to sell, the ask to buy."""
         quote = self.ctx.quotes.latest(contract.key)
         if quote is None:
@@ -256,7 +256,7 @@ class Flatten:
             if (owner, key) not in covered
         )
         for cross in plan.crosses:
-            self._cross(cross, now)
+            self._cross_internally(cross, now)
         self._backlog.extend((va, key) for va, key, _q in plan.closes)
         self._flatten_more(now)
         self._check_flatten_done(now)
@@ -297,7 +297,7 @@ class Flatten:
             # With the gate closed to exits (a halt, a restart) the market order could not
             # go out: the limit stays, re-pegged to the touch, until it may.
             count = self._repricing[order_id] = min(done + 1, limit)
-            touch = self._touch(order.record.contract, Side(order.record.side))
+            touch = self._touch_price(order.record.contract, Side(order.record.side))
             if touch is None or touch == order.record.limit_price:
                 continue
             order.record = replace(order.record, limit_price=touch)

@@ -138,13 +138,15 @@ class OrderUpdates:
                 detail=reason,
             )
         if status.is_terminal:
-            self._ended(order, status, when, reason)
+            self._end_order(order, status, when, reason)
         if changed:
             for change_listener in self._change_listeners:
                 change_listener.order_changed(order, status, reason)
         self.publish(order)
 
-    def _ended(self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str) -> None:
+    def _end_order(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         record = order.record
         del self.state.orders[order.id]
         update = OrderUpdate(

@@ -44,7 +44,7 @@ from core.rules.reconcile_text import reconciled_reason
 __all__ = ["OpenPass", "PassKind", "Reconciliation"]
 
 #: How each kind of pass words what it finds: (where the order went, when it was not found).
-_WORDS: dict[PassKind, tuple[str, str]] = {
+_PASS_WORDING: dict[PassKind, tuple[str, str]] = {
     "startup": ("while the engine was away", "at startup"),
     "reconnect": ("while the connection was down", "after a reconnect"),
 }
@@ -194,7 +194,7 @@ class Reconciliation:
     ) -> str:
         """End an order the broker no longer works: filled if its executions add up, else
         cancelled with what did fill. Returns the difference to report."""
-        away, at = _WORDS[kind]
+        away, at = _PASS_WORDING[kind]
         filled = min(max(order.done, executed.get(order.id, 0)), order.record.quantity)
         if filled == order.record.quantity:
             status, reason = OrderStatus.FILLED, f"filled {away}"

@@ -51,13 +51,13 @@ class Revisions:
         order = self.state.orders.get(record.id)
         if order is not None:
             order.executed += new.quantity - old.quantity
-        self._refile(record, new.time)
+        self._refile_filled_quantity(record, new.time)
         detail = (
             f"execution {old.exec_id} ({old.quantity} @ {old.price}) corrected by "
             f"{new.exec_id} ({new.quantity} @ {new.price})"
         )
         logger.warning("order manager: {} for order {}", detail, record.id)
-        position = self._rederive(record, new.time)
+        position = self._position_from_ledger(record, new.time)
         self.ctx.book.tell(
             f"va:{record.va_id}", FillRevised(record.va_id, new.exec_id, detail, new.time)
         )
@@ -81,7 +81,7 @@ class Revisions:
         else:
             self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
 
-    def _refile(self, record: OrderRecord, when: datetime) -> None:
+    def _refile_filled_quantity(self, record: OrderRecord, when: datetime) -> None:
         """The order's filled quantity as its executions now add up (a status from IB counted
         the execution before its correction)."""
         executed = sum(
@@ -122,7 +122,7 @@ class Revisions:
             f"va:{old.va_id}", FillRevised(old.va_id, event.exec_id, detail, event.time)
         )
 
-    def _rederive(self, record: OrderRecord, now: datetime) -> HeldPosition:
+    def _position_from_ledger(self, record: OrderRecord, now: datetime) -> HeldPosition:
         """The position of ``record``'s VA and contract derived again from the ledger."""
         key = (record.va_id, record.contract_key)
         executions = [
