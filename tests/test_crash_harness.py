@@ -119,7 +119,7 @@ def test_no_fill_during_a_startup_reconciliation_halts_the_engine(
 ) -> None:
     """Bug D, fixed: the reconciliation reads open orders before executions, ends an order
     the broker does not have only at its second look, and counts a position difference only
-    when stable (actors/order_reconcile.py, actors/rules/reconcile.py)."""
+    when stable (actors/order_manager/reconcile.py, core/rules/reconcile.py)."""
     raced = [
         v["cause"] or v["detail"]
         for v in crash_report["violations"]

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import pykka
 from loguru import logger
@@ -187,8 +187,9 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
                 raise RuntimeError(f"{self.address}: {message.reason}")
             if isinstance(message, ConfigChanged):
                 self.on_config_changed()
-            elif not self.accepts or isinstance(message, self.accepts):
-                self.handle(message)
+            elif isinstance(message, self.accepts):
+                # ``accepts`` is ``get_args(M)``: the check above is the narrowing to ``M``.
+                self.handle(cast("M", message))
             else:
                 logger.warning("{}: unhandled message {}", self.address, type(message).__name__)
         except Exception as exc:
@@ -230,7 +231,7 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
 
     def handle(self, message: M) -> None:
         """Handle a told message of this actor's union (override)."""
-        logger.warning("{}: unhandled message {}", self.address, type(message).__name__)
+        raise NotImplementedError(f"{type(self).__name__} names messages it does not handle")
 
     def answer(self, query: Query) -> Any:
         """Answer an asked query other than GetSnapshot (override)."""

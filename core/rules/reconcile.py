@@ -9,15 +9,28 @@ next look (a reconcile tick later), so a fill whose position reached the broker'
 its execution did (still being replayed) never counts; a contract with an order whose fate is
 still open (not at the broker, its fills perhaps on their way) is not judged before that order's
 second look.
+
+An order difference (an order working here the broker does not list, a broker order the
+ledger lacks) is read while the events explaining it may still be on their way; it is reported
+only when a tick sent *after* the read that first saw it sees it again (``seen_twice``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["LOOKS", "PositionRead", "Verdict", "judge_positions", "position_differences"]
+__all__ = [
+    "LOOKS",
+    "PositionRead",
+    "SeenTwice",
+    "Verdict",
+    "judge_positions",
+    "position_differences",
+    "seen_twice",
+]
 
 #: Looks at the positions before a pass gives up on a stable answer: the pass itself, then
 #: one per reconcile tick.
@@ -70,3 +83,38 @@ def judge_positions(
     if stable:
         return Verdict.DIFFER
     return Verdict.UNCONFIRMED if final else Verdict.UNSETTLED
+
+
+@dataclass(frozen=True, slots=True)
+class SeenTwice:
+    """The order differences of one comparison: when each was first seen, and which of them
+    to report now."""
+
+    first_seen: dict[str, datetime]  # every difference of this read, by the read that first saw it
+    confirmed: tuple[str, ...]  # seen by an earlier read too, and this tick was sent after it
+
+
+def seen_twice(
+    earlier: Mapping[str, datetime],
+    differing: Iterable[str],
+    *,
+    read_at: datetime,
+    tick_sent_at: datetime,
+) -> SeenTwice:
+    """Judge the order differences (``differing``, order ids in the order to report them) of a
+    read made by ``read_at`` at a tick sent at ``tick_sent_at``, given when earlier reads first
+    saw a difference (``earlier``, the ``first_seen`` of the last comparison).
+
+    A difference is confirmed when an earlier read saw it and the tick was sent after that
+    read: such a tick is queued behind every event the broker had told before the read, so a
+    difference it still sees is not an event on its way. Counting ticks is not enough: after a
+    stall the ticks sent meanwhile are handled back to back, ahead of the events that came with
+    them. A difference this read no longer sees is forgotten."""
+    first_seen: dict[str, datetime] = {}
+    confirmed: list[str] = []
+    for key in differing:
+        first = earlier.get(key)
+        first_seen[key] = first if first is not None else read_at
+        if first is not None and tick_sent_at > first:
+            confirmed.append(key)
+    return SeenTwice(first_seen, tuple(confirmed))

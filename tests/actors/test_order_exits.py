@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from actors.order_exits import overfilled
+from actors.order_manager.exits import overfilled
 from broker.base import BrokerListener
 from broker.sim import SimBroker
 from core.domain import OrderRequest, OrderStatus, Quote, Side

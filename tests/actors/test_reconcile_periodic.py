@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from actors.order_position_check import POSITION_CHECK_S, SETTLE_WALL_S, PositionCheckMixin
+from actors.order_manager.position_check import POSITION_CHECK_S, SETTLE_WALL_S, check_spacing_s
 from core.domain import TradingState
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import start_engine
@@ -57,10 +57,6 @@ def test_a_difference_gone_by_the_next_check_is_not_reported(tmp_path: Path) -> 
 def test_checks_on_a_fast_clock_are_spaced_beyond_the_brokers_settlement_grace() -> None:
     # At 300x, 300 clock seconds are 1 wall second: a settlement the IB adapter still waits
     # 2 wall seconds to match would be seen at two checks. The spacing keeps 5 wall seconds.
-    check = PositionCheckMixin()
-    check.ctx = SimpleNamespace(clock=SimpleNamespace(speed=300.0))  # type: ignore[assignment]
-    assert check._check_spacing_s() == SETTLE_WALL_S * 300.0 > POSITION_CHECK_S
-    check.ctx = SimpleNamespace(clock=SimpleNamespace(speed=10.0))  # type: ignore[assignment]
-    assert check._check_spacing_s() == POSITION_CHECK_S
-    check.ctx = SimpleNamespace(clock=SimpleNamespace(speed=None))  # type: ignore[assignment]
-    assert check._check_spacing_s() == POSITION_CHECK_S
+    assert check_spacing_s(SimpleNamespace(speed=300.0)) == SETTLE_WALL_S * 300.0 > POSITION_CHECK_S
+    assert check_spacing_s(SimpleNamespace(speed=10.0)) == POSITION_CHECK_S
+    assert check_spacing_s(SimpleNamespace(speed=None)) == POSITION_CHECK_S

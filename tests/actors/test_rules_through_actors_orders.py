@@ -20,7 +20,7 @@ import pytest
 from actors.messages.timers import ReconcileDue
 from core.config import EngineConfig
 from core.domain import OrderRequest, OrderStatus, OrderType, Side
-from core.events import BrokerOrderState
+from core.events import BrokerOrderState, OrderStatusEvent
 from engine.engine import Engine
 from tests.support.engine import MONDAY_10, SimEngine, make_config, start_engine
 
@@ -223,7 +223,7 @@ def _deaf_to_cancels(engine: Any) -> Any:
     return broker
 
 
-def test_a_stale_entry_whose_cancel_goes_unanswered_is_asked_again_only_after_stale_entry_s(
+def test_a_stale_entry_whose_cancel_goes_unanswered_is_asked_once_until_the_broker_answers(
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path, broker_factory=_deaf_to_cancels)
@@ -235,9 +235,15 @@ def test_a_stale_entry_whose_cancel_goes_unanswered_is_asked_again_only_after_st
         assert asked == [sid]
         sim.advance(25)  # five more reconcile ticks with the entry still working
         assert asked == [sid], "one cancel per reconcile tick would flood a slow broker"
-        sim.advance(5)  # stale_entry_s after the first: asked again
-        assert asked == [sid, sid]
+        sim.advance(35)  # past stale_entry_s after the first: the broker has not answered
+        assert asked == [sid]
         assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
+        # The broker answers: the order is still working, so the cancel did not take.
+        now = sim.engine.clock.now()
+        still = OrderStatusEvent(sid, OrderStatus.SUBMITTED, 0, 100, None, now)
+        sim.engine.book.tell("order_manager", still)
+        sim.advance(5)  # the next reconcile tick, stale_quiet_s after the answer
+        assert asked == [sid, sid]
     finally:
         sim.engine.stop()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages.timers import StartupReconcileDue
-from actors.order_proofs import CHECK_HINT
+from actors.order_manager.proofs import CHECK_HINT
 from core.domain import TradingState
 from core.events import ExecutionEvent
 from core.gate import GateState

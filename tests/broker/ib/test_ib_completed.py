@@ -9,8 +9,8 @@ from decimal import Decimal
 from ib_async import Order, Stock, Trade
 from ib_async import OrderStatus as IbOrderStatus
 
-from actors.order_proofs import missing_fill_price
-from actors.order_state import WorkingOrder
+from actors.order_manager.proofs import missing_fill_price
+from actors.order_manager.state import WorkingOrder
 from broker.ib.parsing.orders import completed_order
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
 from core.events import CompletedOrder

@@ -1,7 +1,7 @@
 """IBBroker against the simulated TWS: an exit placed into the OCA group of a protective stop
 that has already filled (its fill not yet acted on) is refused by TWS with error 201 "OCA group
 is already filled" and reaches the engine as REJECTED with a reason the OrderManager
-recognises (``actors.order_exits.OCA_ALREADY_FILLED``); it never fills (bug E)."""
+recognises (``actors.order_manager.exits.OCA_ALREADY_FILLED``); it never fills (bug E)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ib_support import Harness, limit, stop, wait_until
 
-from actors.order_exits import OCA_ALREADY_FILLED
+from actors.order_manager.exits import OCA_ALREADY_FILLED
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
 
 MakeHarness = Callable[..., Harness]

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
-from core.rules.reconcile import PositionRead, Verdict, judge_positions, position_differences
+from core.rules.reconcile import (
+    PositionRead,
+    Verdict,
+    judge_positions,
+    position_differences,
+    seen_twice,
+)
 
 AGREED = position_differences({"AAPL": 50}, {"AAPL": 50})
 SHORT_AAPL = position_differences({"AAPL": 50}, {})
@@ -58,3 +65,29 @@ def test_a_contract_with_an_order_of_open_fate_is_not_judged_before_its_second_l
     assert final is Verdict.UNCONFIRMED
     other = frozenset({"MSFT"})
     assert judge_positions(SHORT_AAPL, SHORT_AAPL, undecided=other) is Verdict.DIFFER
+
+
+T0 = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+
+
+def test_an_order_difference_seen_by_one_read_only_is_not_reported() -> None:
+    judged = seen_twice({}, ["o1"], read_at=T0, tick_sent_at=T0 - timedelta(seconds=1))
+    assert judged.confirmed == () and judged.first_seen == {"o1": T0}
+
+
+def test_an_order_difference_seen_again_by_a_tick_sent_after_the_first_read_is_reported() -> None:
+    later = T0 + timedelta(seconds=5)
+    judged = seen_twice({"o1": T0}, ["o1"], read_at=later, tick_sent_at=later)
+    assert judged.confirmed == ("o1",) and judged.first_seen == {"o1": T0}
+
+
+def test_ticks_queued_behind_a_stall_do_not_confirm_a_difference_seen_during_it() -> None:
+    # Ticks sent before the first read was made were queued ahead of the events explaining it.
+    judged = seen_twice({"o1": T0}, ["o1"], read_at=T0 + timedelta(seconds=5), tick_sent_at=T0)
+    assert judged.confirmed == () and judged.first_seen == {"o1": T0}
+
+
+def test_a_difference_gone_from_the_read_is_forgotten_and_counts_afresh() -> None:
+    later = T0 + timedelta(seconds=5)
+    judged = seen_twice({"o1": T0}, ["o2"], read_at=later, tick_sent_at=later)
+    assert judged.confirmed == () and judged.first_seen == {"o2": later}

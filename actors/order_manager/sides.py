@@ -1,7 +1,7 @@
 """One side at a time on an option: the OrderManager never has a BUY and a SELL working on the
 same option contract in the IB account.
 
-``OppositeSideMixin`` is a mixin of ``OrderManager``: every method runs on its actor thread.
+``OppositeSides`` is a part of the OrderManager: every method runs on its actor thread.
 
 Why: IB refuses an order on one US option contract while an order on the other side of that
 contract works in the same account (IB's U.S. option exchange rules disclosure names the
@@ -27,29 +27,37 @@ was never sent, like any order whose submission was cut short.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from datetime import datetime
 from functools import partial
 
 from actors.messages.commands import OrderProposal
-from actors.order_state import WorkingOrder
-from actors.runtime.context import EngineContext
-from core.domain import Contract, Purpose, Side
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.pacing import PacedOutbox
+from actors.order_manager.state import OrderBook, WorkingOrder
+from actors.order_manager.submission import Submitter
+from core.domain import Contract, OrderStatus, Purpose, Side
 from core.rules.decision import OK, Decision, reject
 from db.records import OrderRecord
 
-__all__ = ["OppositeSideMixin"]
+__all__ = ["OppositeSides"]
 
 
-class OppositeSideMixin:
-    ctx: EngineContext
-    orders: dict[str, WorkingOrder]
+class OppositeSides:
+    """One side at a time on an option contract (a part of the OrderManager)."""
 
-    # Provided by the OrderManager and its other mixins.
-    _paced: Callable[[Callable[[], None]], None]
-    _submit: Callable[[str], None]
-    _cancel_where: Callable[[object, str], int]
-
-    def _init_opposite_sides(self) -> None:
+    def __init__(
+        self,
+        state: OrderBook,
+        outbox: PacedOutbox,
+        *,
+        orders: OrderUpdates,
+        submitter: Submitter,
+    ) -> None:
+        self.state = state
+        self.outbox = outbox
+        self.orders = orders
+        self.submitter = submitter
         self._held_exits: dict[str, frozenset[str]] = {}  # exit id -> opposite orders it waits on
 
     def _opposite_working(
@@ -63,7 +71,7 @@ class OppositeSideMixin:
         opposite = side.opposite
         return [
             o
-            for o in self.orders.values()
+            for o in self.state.orders.values()
             if o.working
             and o.record.contract_key == contract.key
             and Side(o.record.side) is opposite
@@ -71,7 +79,7 @@ class OppositeSideMixin:
             and o.record.parent_id not in kin
         ]
 
-    def _entry_side_free(self, proposal: OrderProposal) -> Decision:
+    def entry_side_free(self, proposal: OrderProposal) -> Decision:
         """An option entry may go only while nothing works on the other side of its contract."""
         blocking = self._opposite_working(proposal.contract, proposal.side)
         if not blocking:
@@ -83,36 +91,37 @@ class OppositeSideMixin:
             f"({ids}); IB refuses both sides of one option in an account",
         )
 
-    def _submit_exit(self, record: OrderRecord, family: Iterable[str]) -> None:
+    def submit_exit(self, record: OrderRecord, family: Iterable[str]) -> None:
         """Send an exit through the pacer, or, for an option with opposite-side orders working,
         cancel the opposite entries and hold the exit until every opposite order has ended."""
         contract, side = record.contract, Side(record.side)
         blocking = self._opposite_working(contract, side, family)
         if not blocking:
-            self._paced(partial(self._submit, record.id))
+            self.outbox.send(partial(self.submitter.submit, record.id))
             return
         self._held_exits[record.id] = frozenset(o.id for o in blocking)
-        # The exit's own VA's entries were cancelled by ``_place`` already; other VAs' here.
+        # The exit's own VA's entries were cancelled by ``Placing.place`` already; other VAs' here.
         entries = {
             o.id for o in blocking if o.purpose is Purpose.ENTRY and o.record.va_id != record.va_id
         }
-        self._cancel_where(
+        self.orders.cancel_where(
             lambda o: o.id in entries, "exit placed: IB refuses both sides of one option"
         )
 
-    def _release_held_exits(self, ended_id: str) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """An order ended: send each held exit whose opposite-side orders have all ended."""
+        ended_id = order.id
         self._held_exits.pop(ended_id, None)
         for exit_id, waits in list(self._held_exits.items()):
             if ended_id not in waits:
                 continue
-            left = frozenset(i for i in waits if i in self.orders and self.orders[i].working)
+            left = frozenset(
+                i for i in waits if i in self.state.orders and self.state.orders[i].working
+            )
             if left:
                 self._held_exits[exit_id] = left
                 continue
             del self._held_exits[exit_id]
-            self._paced(partial(self._submit, exit_id))
-
-    def _held_exit_ids(self) -> frozenset[str]:
-        """Exits waiting for opposite-side orders to end (not yet sent to the broker)."""
-        return frozenset(self._held_exits)
+            self.outbox.send(partial(self.submitter.submit, exit_id))

@@ -3,56 +3,64 @@ or is clipped reduce-only (exits), then the gate; its orders (an entry with its 
 are stored before anything reaches the broker (write-ahead), journaled, and submitted through
 the pacer. A refusal goes back to the VA and the governor and into the journal.
 
-``PlacingMixin`` is a mixin of ``OrderManager``: every method runs on its actor thread.
+``Placing`` is a part of the OrderManager: every method runs on its actor thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime
 
 from actors.messages.commands import OrderProposal, Signal
 from actors.messages.events import OrderRejected, SignalDecision
-from actors.order_state import HeldPosition, WorkingOrder
+from actors.order_manager.exits import ExitGuard
+from actors.order_manager.margin import MarginGate
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.repricing import RepricePlans
+from actors.order_manager.sides import OppositeSides
+from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
+from actors.order_manager.submission import Submitter
 from actors.runtime.context import EngineContext
 from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Side
+from core.events import MarginCheck
 from core.rules import filters
 from core.rules.decision import OK, Decision, reject
-from core.rules.repricing import RepricePlan
 from core.ticks import on_tick_request
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
 
-__all__ = ["PlacingMixin"]
+__all__ = ["Placing"]
 
 
-class PlacingMixin:
-    ctx: EngineContext
-    orders: dict[str, WorkingOrder]
+class Placing:
+    """Filters, write-ahead records and submission of new orders (a part of the OrderManager)."""
 
-    # Provided by the OrderManager and its other mixins.
-    tell: Callable[[str, object], bool]
-    _clip_reduce_only: Callable[[OrderProposal], tuple[Decision, OrderProposal]]
-    _cancel_where: Callable[[object, str], int]
-    _paced: Callable[[Callable[[], None]], None]
-    _start_plan: Callable[[str, RepricePlan, str], None]
-    _publish_order: Callable[..., None]
-    _set_status: Callable[..., None]
-    _option_filters: Callable[[OrderProposal, datetime], Decision]
-    _working_on: Callable[[str, Side], int]
-    _oca_group: Callable[[OrderRecord], str | None]
-    _entry_side_free: Callable[[OrderProposal], Decision]
-    _submit_exit: Callable[[OrderRecord, Iterable[str]], None]
-    _wants_what_if: Callable[[OrderProposal], bool]
-    _ask_margin: Callable[[OrderProposal, datetime], None]
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        submitter: Submitter,
+        exits: ExitGuard,
+        sides: OppositeSides,
+        margin: MarginGate,
+        repricing: RepricePlans,
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.orders = orders
+        self.submitter = submitter
+        self.exits = exits
+        self.sides = sides
+        self.margin = margin
+        self.repricing = repricing
 
-    def _close_at_market(
+    def close_at_market(
         self, va_id: str, position: HeldPosition, *, reason: str, now: datetime, tag: str
     ) -> None:
         """Close ``va_id``'s whole ``position`` with a MARKET exit (``tag`` names it in the
         order id; ``reason`` is the exit's reason in the ledger)."""
-        self._place(
+        self.place(
             OrderProposal(
                 proposal_id=self.ctx.new_id(f"{va_id}-{tag}"),
                 va_id=va_id,
@@ -68,17 +76,17 @@ class PlacingMixin:
             )
         )
 
-    def _place(self, proposal: OrderProposal) -> None:
+    def place(self, proposal: OrderProposal) -> None:
         now = self.ctx.clock.now()
         if proposal.purpose is Purpose.ENTRY:
             decision = self._filters(proposal, now)
             if decision:
-                decision = self._entry_side_free(proposal)  # order_sides
+                decision = self.sides.entry_side_free(proposal)
         else:
-            decision, proposal = self._clip_reduce_only(proposal)
+            decision, proposal = self.exits.clip_reduce_only(proposal)
             if decision:
                 # Getting out: an entry still filling in this contract would re-open it.
-                self._cancel_where(
+                self.orders.cancel_where(
                     lambda o: (
                         o.purpose is Purpose.ENTRY
                         and o.record.va_id == proposal.va_id
@@ -89,55 +97,62 @@ class PlacingMixin:
         if decision and not self.ctx.gate.allows(reduce_only=proposal.reduce_only):
             decision = reject("gate", f"gate {self.ctx.gate.state.value}: {self.ctx.gate.reason}")
         if not decision:
-            self._refuse(proposal, decision, now)
+            self.refuse(proposal, decision, now)
             return
-        if self._wants_what_if(proposal):
-            self._ask_margin(proposal, now)  # placed, or refused, when the broker answers
+        if self.margin.wants_what_if(proposal):
+            asked = self.margin.ask_margin(proposal, now)  # placed, or refused, on the answer
+            if not asked:
+                self.refuse(proposal, asked, now)
             return
-        self._place_approved(proposal, now)
+        self.place_approved(proposal, now)
 
-    def _place_approved(self, proposal: OrderProposal, now: datetime) -> None:
+    def on_margin_check(self, check: MarginCheck) -> None:
+        """The broker's what-if answer: the waiting entry is placed, or refused."""
+        answered = self.margin.answer(check)
+        if answered is None:
+            return
+        proposal, decision, now = answered
+        if not decision:
+            self.refuse(proposal, decision, now)
+            return
+        self.place_approved(proposal, now)
+
+    def expire_margin_checks(self, now: datetime) -> None:
+        """Refuse the entries whose what-if went unanswered too long."""
+        for proposal, decision in self.margin.expired(now):
+            self.refuse(proposal, decision, now)
+
+    def place_approved(self, proposal: OrderProposal, now: datetime) -> None:
         """Store (write-ahead), journal and submit a proposal that passed every check."""
         records = self._records(proposal, now)
         try:
             self.ctx.ledger.insert_orders(records)  # write-ahead: stored before the broker
         except DuplicateOrderError:
             # An id already used (a replayed signal): never a second order under one id.
-            self._refuse(
+            self.refuse(
                 proposal,
                 reject("duplicate_id", f"order {proposal.proposal_id} already exists"),
                 now,
             )
             return
         for record in records:
-            self.orders[record.id] = WorkingOrder(
+            self.state.orders[record.id] = WorkingOrder(
                 record, OrderStatus.PENDING_SUBMIT, last_event_at=now
             )
         self._journal(proposal, OK, now)
         family = [r.id for r in records]
         for record in records:
             if proposal.purpose is Purpose.ENTRY:
-                self._submit(record.id)  # the governor took the pacing slots for entry + stop
+                self.submitter.submit(
+                    record.id
+                )  # the governor took the pacing slots (entry + stop)
             else:
-                self._submit_exit(record, family)  # held while the other side works (options)
+                self.sides.submit_exit(record, family)  # held while the other side works (options)
         if proposal.reprice is not None:
-            self._start_plan(records[0].id, proposal.reprice, proposal.reason.split(" ")[0])
-        self._publish_order(records[0].id)
-
-    def _submit(self, order_id: str) -> None:
-        order = self.orders.get(order_id)
-        if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
-            return
-        order.handed_at = self.ctx.clock.now()
-        if not self.ctx.broker.place_order(self._request(order.record)):
-            self._set_status(
-                order_id,
-                OrderStatus.REJECTED,
-                0,
-                None,
-                self.ctx.clock.now(),
-                "refused at the broker adapter (gate closed)",
-            )
+            self.repricing.start(records[0].id, proposal.reprice, proposal.reason.split(" ")[0])
+        placed = self.state.orders.get(records[0].id)
+        if placed is not None:
+            self.orders.publish(placed)
 
     def _filters(self, proposal: OrderProposal, now: datetime) -> Decision:
         if proposal.contract.is_option:
@@ -154,20 +169,42 @@ class PlacingMixin:
             ),
             filters.check_spread(quote, cfg.max_spread_bps),
             filters.check_slippage(quote, proposal.quantity, buy=buy, max_bps=cfg.max_slippage_bps),
-            self._check_working_room(proposal),
+            self.check_working_room(proposal),
         ):
             if not decision:
                 return decision
         return OK
 
-    def _check_working_room(self, proposal: OrderProposal) -> Decision:
+    def _option_filters(self, proposal: OrderProposal, now: datetime) -> Decision:
+        """Entry filters for an option: a fresh quote, the trading window, the spread as a
+        percent of the mid, and room under the working-order limit. (Expected slippage is not
+        checked: the limit starts at the mid and never passes the natural price.)"""
+        cfg = self.ctx.config.filters
+        quote = self.ctx.quotes.latest(proposal.contract.key)
+        decision = filters.check_quote_age(quote, now, cfg.max_quote_age_ms)
+        if not decision or quote is None:
+            return decision
+        for decision in (
+            filters.check_trading_window(
+                now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
+            ),
+            filters.check_option_spread(quote, cfg.max_option_spread_pct),
+            self.check_working_room(proposal),
+        ):
+            if not decision:
+                return decision
+        return OK
+
+    # -- re-pricing --------------------------------------------------------------------------
+
+    def check_working_room(self, proposal: OrderProposal) -> Decision:
         """IB keeps at most ``orders.max_working_per_contract_side`` working orders per contract
         and side. An entry (and its stop, on the other side) may use all but one of them: the
         last is kept so a flatten can always get an exit out."""
         cap = self.ctx.config.orders.max_working_per_contract_side
         key = proposal.contract.key
         for side in (proposal.side, proposal.side.opposite):
-            used = self._working_on(key, side)
+            used = self.state.working_on(key, side)
             if used + 1 > cap - 1:
                 return reject("working_orders", f"{key} {side.value} {used}+1/{cap - 1}")
         return OK
@@ -222,15 +259,7 @@ class PlacingMixin:
             )
         return records
 
-    def _request(self, record: OrderRecord) -> OrderRequest:
-        request = record.to_request(tif="GTC" if record.purpose == Purpose.STOP else "DAY")
-        group = self._oca_group(record)
-        # An entry whose protective stop is placed right after it: the broker sends the two
-        # as one family (IB holds the entry until the stop arrives).
-        attached = any(o.working and o.record.parent_id == record.id for o in self.orders.values())
-        return replace(request, oca_group=group, has_attached=attached)
-
-    def _refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
+    def refuse(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
         rejected = OrderRejected(
             proposal.proposal_id,
             proposal.va_id,
@@ -241,8 +270,8 @@ class PlacingMixin:
             decision.detail,
             now,
         )
-        self.tell(f"va:{proposal.va_id}", rejected)
-        self.tell("governor", rejected)
+        self.ctx.book.tell(f"va:{proposal.va_id}", rejected)
+        self.ctx.book.tell("governor", rejected)
         self._journal(proposal, decision, now)
 
     def _journal(self, proposal: OrderProposal, decision: Decision, now: datetime) -> None:
@@ -257,7 +286,7 @@ class PlacingMixin:
             close=proposal.purpose is not Purpose.ENTRY,
             quantity=proposal.quantity,
         )
-        self.tell(
+        self.ctx.book.tell(
             "journal",
             SignalDecision(
                 signal,

@@ -1,5 +1,6 @@
 """Revisions of stored executions for the OrderManager: IB's execution corrections and
-commission reports that came after their execution (runs on the OrderManager's actor thread).
+commission reports that came after their execution (``Revisions``, a part of the OrderManager:
+runs on its actor thread).
 
 A correction (``ExecutionCorrected``, or a replayed execution whose id is a later revision of a
 stored one: ``core/exec_ids.py``) replaces the stored execution in the ledger
@@ -12,72 +13,75 @@ the VA's P&L the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 from loguru import logger
 
 from actors.messages.events import EngineEvent, FillRevised, PositionChanged
-from actors.order_state import HeldPosition, WorkingOrder
-from actors.runtime.base import Bus
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.state import HeldPosition, OrderBook
 from actors.runtime.context import EngineContext
 from core.events import CommissionReported
 from core.rules.trades import derive_positions_and_trades
 from db.records import ExecutionRecord, OrderRecord
 
-__all__ = ["RevisionsMixin"]
+__all__ = ["Revisions"]
 
 
-class RevisionsMixin:
-    ctx: EngineContext
-    bus: Bus
-    orders: dict[str, WorkingOrder]
-    positions: dict[tuple[str, str], HeldPosition]
+class Revisions:
+    """Corrections and late commissions of stored executions (a part of the OrderManager)."""
 
-    # Provided by the OrderManager.
-    _position_closed: Callable[[str, str, str], None]
-    _shrink_stops: Callable[[str, str, int], None]
-    _stop_price: Callable[[str, str], Decimal | None]
-    tell: Callable[[str, object], bool]
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.orders = orders
 
-    def _on_correction(
+    def on_correction(
         self, record: OrderRecord, old: ExecutionRecord, new: ExecutionRecord
     ) -> None:
         """``new`` has replaced ``old`` in the ledger: follow it in the order, the position,
         the VA, the monitor and the governor."""
-        order = self.orders.get(record.id)
+        order = self.state.orders.get(record.id)
         if order is not None:
             order.executed += new.quantity - old.quantity
-        self._refile(record, new.time)
+        self._refile_filled_quantity(record, new.time)
         detail = (
             f"execution {old.exec_id} ({old.quantity} @ {old.price}) corrected by "
             f"{new.exec_id} ({new.quantity} @ {new.price})"
         )
         logger.warning("order manager: {} for order {}", detail, record.id)
-        position = self._rederive(record, new.time)
-        self.tell(f"va:{record.va_id}", FillRevised(record.va_id, new.exec_id, detail, new.time))
+        position = self._position_from_ledger(record, new.time)
+        self.ctx.book.tell(
+            f"va:{record.va_id}", FillRevised(record.va_id, new.exec_id, detail, new.time)
+        )
         change = PositionChanged(
             record.va_id,
             record.contract,
             position.quantity,
             position.avg_price,
-            self._stop_price(record.va_id, record.contract_key),
+            self.state.stop_price(record.va_id, record.contract_key),
             position.opened_at,
             new.time,
             position.sector,
         )
-        self.tell("position_monitor", change)
-        self.tell("governor", change)
-        self.bus.publish(EngineEvent("fill", detail, new.time, record.va_id))
+        self.ctx.book.tell("position_monitor", change)
+        self.ctx.book.tell("governor", change)
+        self.ctx.bus.publish(EngineEvent("fill", detail, new.time, record.va_id))
         if position.quantity == 0:
-            self._position_closed(
+            self.orders.position_closed(
                 record.va_id, record.contract_key, "position closed by a corrected execution"
             )
         else:
-            self._shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
+            self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
 
-    def _refile(self, record: OrderRecord, when: datetime) -> None:
+    def _refile_filled_quantity(self, record: OrderRecord, when: datetime) -> None:
         """The order's filled quantity as its executions now add up (a status from IB counted
         the execution before its correction)."""
         executed = sum(
@@ -85,7 +89,7 @@ class RevisionsMixin:
             for e in self.ctx.ledger.executions(va_id=record.va_id)
             if e.order_id == record.id
         )
-        order = self.orders.get(record.id)
+        order = self.state.orders.get(record.id)
         stored = self.ctx.ledger.order(record.id)
         if stored is None or stored.filled == executed:
             return
@@ -100,7 +104,7 @@ class RevisionsMixin:
             detail="filled quantity follows a corrected execution",
         )
 
-    def _on_late_commission(self, event: CommissionReported) -> None:
+    def on_late_commission(self, event: CommissionReported) -> None:
         """Store a commission that came after its execution was booked without it."""
         old = self.ctx.ledger.set_commission(event.exec_id, event.commission)
         if old is None:
@@ -114,9 +118,11 @@ class RevisionsMixin:
             return
         detail = f"commission of {event.exec_id}: {old.commission} -> {event.commission}"
         logger.info("order manager: late {}", detail)
-        self.tell(f"va:{old.va_id}", FillRevised(old.va_id, event.exec_id, detail, event.time))
+        self.ctx.book.tell(
+            f"va:{old.va_id}", FillRevised(old.va_id, event.exec_id, detail, event.time)
+        )
 
-    def _rederive(self, record: OrderRecord, now: datetime) -> HeldPosition:
+    def _position_from_ledger(self, record: OrderRecord, now: datetime) -> HeldPosition:
         """The position of ``record``'s VA and contract derived again from the ledger."""
         key = (record.va_id, record.contract_key)
         executions = [
@@ -126,12 +132,12 @@ class RevisionsMixin:
         ]
         states, _ = derive_positions_and_trades(executions, {})
         state = states.get(key)
-        position = self.positions.get(key)
+        position = self.state.positions.get(key)
         if position is None:
             position = HeldPosition(
                 record.contract, sector=self.ctx.config.sector_of(record.contract.symbol)
             )
-            self.positions[key] = position
+            self.state.positions[key] = position
         position.quantity = state.quantity if state is not None else 0
         position.avg_price = state.avg_price if state is not None else Decimal(0)
         position.opened_at = state.opened_at if state is not None else None

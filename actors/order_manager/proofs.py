@@ -1,4 +1,5 @@
-"""What a reconciliation pass proves without the executions (the OrderManager's actor thread).
+"""What a reconciliation pass proves without the executions (``Proofs``, a part of the
+OrderManager: runs on its actor thread).
 
 IB lists only the current day's executions (``reqExecutions``; IB's API documentation,
 *Executions and Commissions*), so a fill that happened while the engine was down across
@@ -11,24 +12,27 @@ IB's status. A fill whose price cannot be bounded this way is not booked: the po
 comparison then reports it, and the halt says what to check.
 
 Options the ledger holds that IB settled overnight while the engine was stopped are booked as
-expiries or assignments before positions are compared (``actors/rules/settle_found.py``).
+expiries or assignments before positions are compared (``core/rules/settle_found.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
 from loguru import logger
 
-from actors.order_state import HeldPosition, WorkingOrder
+from actors.order_manager.executions import Executions
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.settlement import Settlements
+from actors.order_manager.state import OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.domain import Contract, OrderType
-from core.events import AssignmentEvent, CompletedOrder, ExecutionEvent, ExpiryEvent
+from core.events import AssignmentEvent, CompletedOrder, ExecutionEvent
 from core.rules.settle_found import settlements_found
 
-__all__ = ["CHECK_HINT", "ProofsMixin", "missing_fill_price"]
+__all__ = ["CHECK_HINT", "Proofs", "missing_fill_price"]
 
 #: Appended to a position mismatch: where the trader finds what the engine could not prove.
 CHECK_HINT = (
@@ -39,17 +43,26 @@ CHECK_HINT = (
 _ZERO = Decimal(0)
 
 
-class ProofsMixin:
-    ctx: EngineContext
-    orders: dict[str, WorkingOrder]
-    positions: dict[tuple[str, str], HeldPosition]
+class Proofs:
+    """Fills and settlements a reconciliation pass proves without executions (a part of the
+    OrderManager)."""
 
-    # Provided by the OrderManager.
-    _on_execution: Callable[[ExecutionEvent], None]
-    _on_settlement: Callable[[ExpiryEvent | AssignmentEvent], None]
-    _set_status: Callable[..., None]
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        executions: Executions,
+        settlement: Settlements,
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.orders = orders
+        self.executions = executions
+        self.settlement = settlement
 
-    def _prove_from_completed(
+    def prove_from_completed(
         self, gone: Iterable[WorkingOrder], executed: dict[str, int], now: datetime
     ) -> list[str]:
         """Book what IB's completed orders say ``gone`` orders (not at the broker when the
@@ -77,7 +90,7 @@ class ProofsMixin:
                     )
                     continue
                 price, basis = priced
-                self._on_execution(
+                self.executions.on_execution(
                     ExecutionEvent(
                         f"ib-completed-{order.id}-filled{done.filled}",
                         order.id,
@@ -96,8 +109,8 @@ class ProofsMixin:
                     f"listed); booked at {price} ({basis}), commission unknown"
                 )
                 logger.warning("order manager: {}", differences[-1])
-            if order.id in self.orders:
-                self._set_status(
+            if order.id in self.state.orders:
+                self.orders.set_status(
                     order.id,
                     done.status,
                     executed.get(order.id, 0),
@@ -107,11 +120,11 @@ class ProofsMixin:
                 )
         return differences
 
-    def _settle_found(self, now: datetime) -> list[str]:
+    def settle_found(self, now: datetime) -> list[str]:
         """Book the expiries and assignments IB processed while the engine was stopped (the
         ledger's expired options IB no longer lists). Returns the differences to report."""
         ours: dict[str, tuple[Contract, int]] = {}
-        for (_va, key), held in self.positions.items():
+        for (_va, key), held in self.state.positions.items():
             contract, quantity = ours.get(key, (held.contract, 0))
             ours[key] = (contract, quantity + held.quantity)
         if not any(c.is_option and q for c, q in ours.values()):
@@ -129,7 +142,7 @@ class ProofsMixin:
                 "(IB no longer lists it)"
             )
             logger.warning("order manager: {}", differences[-1])
-            self._on_settlement(event)
+            self.settlement.on_settlement(event)
         return differences
 
     def _expiry_passed(self, contract: Contract) -> bool:

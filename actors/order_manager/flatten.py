@@ -1,9 +1,10 @@
 """Flatten for the OrderManager: net each contract across VAs, close the rest with re-priced
 marketable limits that fall back to market, and keep within IB's working-order limit.
 
-Runs on the OrderManager's actor thread (``_reprice_tick`` on the clock's).
+``Flatten`` is a part of the OrderManager: runs on its actor thread (``_reprice_tick`` on the
+clock's).
 
-What a flatten keeps in memory is rebuilt from the ledger by ``_recover_flatten``
+What a flatten keeps in memory is rebuilt from the ledger by ``Flatten.recover``
 (``recover()``): every working flatten limit is re-priced again from its last stored re-price
 and still goes to market (one that was being cancelled for that, too). After a crash of the
 OrderManager alone, the governor is still ``FLATTENING`` (its stored state) and waits for
@@ -16,19 +17,21 @@ orders go on. A per-VA flatten's queue is not rebuilt.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.commands import OrderProposal
 from actors.messages.events import FlattenDone
 from actors.messages.timers import RepriceDue
-from actors.order_state import HeldPosition, WorkingOrder
+from actors.order_manager.executions import Executions
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.pacing import PacedOutbox
+from actors.order_manager.placing import Placing
+from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
 from actors.risk_governor import STATE_KIND
 from actors.runtime.context import EngineContext
 from core.clock import Timer
@@ -39,38 +42,45 @@ from core.rules.repricing import plan_progress, reprice_detail, to_market_detail
 from core.ticks import round_to_tick
 from db.records import OrderRecord
 
-if TYPE_CHECKING:
-    from actors.runtime.base import AddressBook
-
-__all__ = ["FlattenMixin"]
+__all__ = ["Flatten"]
 
 MID_QUANTUM = Decimal("0.0001")
 
 
-class FlattenMixin:
-    ctx: EngineContext
-    book: AddressBook
-    address: str
-    orders: dict[str, WorkingOrder]
-    positions: dict[tuple[str, str], HeldPosition]
+class Flatten:
+    """Flatten a VA or the whole account (a part of the OrderManager)."""
 
-    # Provided by the OrderManager.
-    _place: Callable[[OrderProposal], None]
-    _paced: Callable[[Callable[[], None]], None]
-    _cancel_entries: Callable[[str | None, str], None]
-    _on_execution: Callable[[ExecutionEvent], None]
-    _store_event: Callable[[WorkingOrder, datetime, str], None]
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        outbox: PacedOutbox,
+        *,
+        address: str,
+        orders: OrderUpdates,
+        executions: Executions,
+        placing: Placing,
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.outbox = outbox
+        self.address = address
+        self.orders = orders
+        self.executions = executions
+        self.placing = placing
+        self._reprice_timer: Timer | None = None
+        self._reset()
 
-    def _init_flatten(self) -> None:
+    def _reset(self) -> None:
         self.flattening: set[str | None] = set()  # None = all VAs
         self._repricing: dict[str, int] = {}  # flatten limit order id -> re-prices so far
         self._to_market: set[str] = set()  # flatten limits cancelled to go to market
-        self._reprice_timer: Timer | None = None
+        self._reprice_timer = None
         self._backlog: deque[tuple[str, str]] = deque()  # (va, contract key) waiting a turn
         self._resume = False  # a whole-account flatten to resume once exits may pass
 
-    def _recover_flatten(self, now: datetime, *, resume: bool) -> None:
-        """Rebuild the flatten's re-pricing from the ledger (``self.orders`` already rebuilt).
+    def recover(self, now: datetime, *, resume: bool) -> None:
+        """Rebuild the flatten's re-pricing from the ledger (``self.state.orders`` already rebuilt).
 
         Every working flatten limit is re-priced again from its last stored re-price (a count
         below the true one only delays the market order by that many intervals; never past
@@ -81,9 +91,9 @@ class FlattenMixin:
         and every position without a working exit is crossed or closed like at the start."""
         if self._reprice_timer is not None:
             self._reprice_timer.cancel()
-        self._init_flatten()
+        self._reset()
         limit = self.ctx.config.orders.flatten_max_reprices
-        for order in self.orders.values():
+        for order in self.state.orders.values():
             record = order.record
             if not (
                 order.working
@@ -113,7 +123,7 @@ class FlattenMixin:
             )
         self._schedule_reprice()
 
-    def _flatten(self, va_id: str | None, reason: str) -> None:
+    def flatten(self, va_id: str | None, reason: str) -> None:
         """Cancel working entries; cross opposite positions in a contract internally at the
         mid; close the rest per VA with a reduce-only marketable limit at the touch, re-priced
         every ``orders.flatten_reprice_s`` up to ``orders.flatten_max_reprices`` times, then
@@ -121,22 +131,22 @@ class FlattenMixin:
         working per contract and side. Protective stops stay until their position is closed."""
         now = self.ctx.clock.now()
         self.flattening.add(va_id)
-        self._cancel_entries(va_id, f"flatten: {reason}")
+        self.orders.cancel_entries(va_id, f"flatten: {reason}")
         plan = plan_flatten(
             (owner, key, position.quantity)
-            for (owner, key), position in self.positions.items()
+            for (owner, key), position in self.state.positions.items()
             if va_id is None or owner == va_id
         )
         for cross in plan.crosses:
-            self._cross(cross, now)
+            self._cross_internally(cross, now)
         self._backlog.extend((va, key) for va, key, _q in plan.closes)
         self._flatten_more(now)
         self._schedule_reprice()
         self._check_flatten_done(now)
 
-    def _cross(self, cross: Cross, now: datetime) -> None:
+    def _cross_internally(self, cross: Cross, now: datetime) -> None:
         """Book both sides of an internal cross at the mid (no broker order, no commission)."""
-        position = self.positions[(cross.long_va, cross.contract_key)]
+        position = self.state.positions[(cross.long_va, cross.contract_key)]
         quote = self.ctx.quotes.latest(cross.contract_key)
         price = (
             ((Decimal(str(quote.bid)) + Decimal(str(quote.ask))) / 2).quantize(MID_QUANTUM)
@@ -167,7 +177,7 @@ class FlattenMixin:
                 time=now,
                 detail=f"crossed internally against {other} at the mid",
             )
-            self._on_execution(
+            self.executions.on_execution(
                 ExecutionEvent(
                     f"cross-{order_id}",
                     order_id,
@@ -180,14 +190,6 @@ class FlattenMixin:
                 )
             )
 
-    def _working_on(self, contract_key: str, side: Side) -> int:
-        """Working orders of every VA in one contract and side (protective stops included)."""
-        return sum(
-            1
-            for o in self.orders.values()
-            if o.working and o.record.contract_key == contract_key and o.record.side is side
-        )
-
     def _flatten_more(self, now: datetime) -> None:
         """Place queued flatten closes while the contract-side has room under IB's limit and
         the gate lets exits pass (else they wait for a re-price tick at which it does)."""
@@ -197,11 +199,11 @@ class FlattenMixin:
         waiting: deque[tuple[str, str]] = deque()
         while self._backlog:
             va, key = self._backlog.popleft()
-            position = self.positions.get((va, key))
+            position = self.state.positions.get((va, key))
             if position is None or position.quantity == 0:
                 continue
             side = Side.SELL if position.quantity > 0 else Side.BUY
-            if self._working_on(key, side) >= cap:
+            if self.state.working_on(key, side) >= cap:
                 waiting.append((va, key))
                 continue
             self._flatten_position(va, position, now, marketable=True)
@@ -211,7 +213,7 @@ class FlattenMixin:
         self, owner: str, position: HeldPosition, now: datetime, *, marketable: bool
     ) -> None:
         side = Side.SELL if position.quantity > 0 else Side.BUY
-        touch = self._touch(position.contract, side) if marketable else None
+        touch = self._touch_price(position.contract, side) if marketable else None
         proposal = OrderProposal(
             proposal_id=self.ctx.new_id(f"{owner}-flat"),
             va_id=owner,
@@ -226,11 +228,11 @@ class FlattenMixin:
             limit_price=touch,
             sector=position.sector,
         )
-        self._place(proposal)
-        if touch is not None and proposal.proposal_id in self.orders:
+        self.placing.place(proposal)
+        if touch is not None and proposal.proposal_id in self.state.orders:
             self._repricing[proposal.proposal_id] = 0
 
-    def _touch(self, contract: Contract, side: Side) -> Decimal | None:
+    def _touch_price(self, contract: Contract, side: Side) -> Decimal | None:
         """The price a marketable limit needs now: the bid to sell, the ask to buy."""
         quote = self.ctx.quotes.latest(contract.key)
         if quote is None:
@@ -242,19 +244,19 @@ class FlattenMixin:
         """Go on with a whole-account flatten after a crash: cancel working entries, then cross
         or close every position that has no working exit (its close was queued or lost)."""
         self._resume = False
-        self._cancel_entries(None, "flatten resumed after an order manager crash")
+        self.orders.cancel_entries(None, "flatten resumed after an order manager crash")
         covered = {
             (o.record.va_id, o.record.contract_key)
-            for o in self.orders.values()
+            for o in self.state.orders.values()
             if o.working and o.purpose is Purpose.EXIT
         }
         plan = plan_flatten(
             (owner, key, position.quantity)
-            for (owner, key), position in self.positions.items()
+            for (owner, key), position in self.state.positions.items()
             if (owner, key) not in covered
         )
         for cross in plan.crosses:
-            self._cross(cross, now)
+            self._cross_internally(cross, now)
         self._backlog.extend((va, key) for va, key, _q in plan.closes)
         self._flatten_more(now)
         self._check_flatten_done(now)
@@ -268,9 +270,9 @@ class FlattenMixin:
 
     def _reprice_tick(self) -> None:
         """Clock thread: wake the actor to re-price its flatten orders."""
-        self.book.tell(self.address, RepriceDue(self.ctx.clock.now()))
+        self.ctx.book.tell(self.address, RepriceDue(self.ctx.clock.now()))
 
-    def _reprice(self, now: datetime) -> None:
+    def reprice(self, now: datetime) -> None:
         self._reprice_timer = None
         exits_pass = self.ctx.gate.allows(reduce_only=True)
         if self._resume and exits_pass:
@@ -279,7 +281,7 @@ class FlattenMixin:
             self._flatten_more(now)
         limit = self.ctx.config.orders.flatten_max_reprices
         for order_id, done in list(self._repricing.items()):
-            order = self.orders.get(order_id)
+            order = self.state.orders.get(order_id)
             if order is None or not order.working:
                 del self._repricing[order_id]
                 continue
@@ -289,27 +291,29 @@ class FlattenMixin:
                 # first, so that a crash before the confirmation still goes to market.
                 del self._repricing[order_id]
                 self._to_market.add(order_id)
-                self._store_event(order, now, to_market_detail("flatten", done))
-                self._paced(partial(self.ctx.broker.cancel_order, order_id))
+                self.orders.store_event(order, now, to_market_detail("flatten", done))
+                self.orders.cancel(order_id)
                 continue
             # With the gate closed to exits (a halt, a restart) the market order could not
             # go out: the limit stays, re-pegged to the touch, until it may.
             count = self._repricing[order_id] = min(done + 1, limit)
-            touch = self._touch(order.record.contract, Side(order.record.side))
+            touch = self._touch_price(order.record.contract, Side(order.record.side))
             if touch is None or touch == order.record.limit_price:
                 continue
             order.record = replace(order.record, limit_price=touch)
-            self._paced(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
-            self._store_event(order, now, reprice_detail("flatten", count, limit, touch))
+            self.outbox.send(partial(self.ctx.broker.modify_order, order_id, limit_price=touch))
+            self.orders.store_event(order, now, reprice_detail("flatten", count, limit, touch))
         self._schedule_reprice()
 
-    def _flatten_order_done(self, order: WorkingOrder, when: datetime) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """A flatten-related order ended: go to market if it was cancelled for that, give the
         next queued close its turn, and report when everything in scope is flat."""
         if order.id in self._to_market:
             self._to_market.discard(order.id)
             owner, key = order.record.va_id, order.record.contract_key
-            position = self.positions.get((owner, key))
+            position = self.state.positions.get((owner, key))
             if position is not None and position.quantity != 0:
                 if self.ctx.gate.allows(reduce_only=True):
                     self._flatten_position(owner, position, when, marketable=False)
@@ -326,11 +330,11 @@ class FlattenMixin:
         for scope in list(self.flattening):
             busy = any(
                 (scope is None or o.record.va_id == scope) and o.purpose is not Purpose.STOP
-                for o in self.orders.values()
+                for o in self.state.orders.values()
             ) or any(
                 p.quantity != 0 and (scope is None or owner == scope)
-                for (owner, _), p in self.positions.items()
+                for (owner, _), p in self.state.positions.items()
             )
             if not busy:
                 self.flattening.discard(scope)
-                self.book.tell("governor", FlattenDone(scope, now))
+                self.ctx.book.tell("governor", FlattenDone(scope, now))

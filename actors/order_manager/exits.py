@@ -1,7 +1,7 @@
 """Exits for the OrderManager: reduce-only clipping, the protective stop's OCA group, and the
 guards that keep an exit from ever opening the other side.
 
-Mixed into the OrderManager; runs on its actor thread.
+``ExitGuard`` is a part of the OrderManager; runs on its actor thread.
 
 **How an exit and the protective stop share a position.** Both go to the broker in one
 reducing OCA group (IB ``ocaType`` 2, named after the entry): a fill of either reduces the
@@ -41,26 +41,22 @@ Real IB stock orders have no reduce-only flag; the OCA group is the only broker-
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.commands import OrderProposal
 from actors.messages.events import EngineEvent, RiskNotice
-from actors.order_state import HeldPosition, WorkingOrder
+from actors.order_manager.orders import MarketCloser
+from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.domain import OrderStatus, Purpose, Side
 from core.events import ExecutionEvent
 from core.rules.decision import OK, Decision, reject
 from db.records import OrderRecord
 
-if TYPE_CHECKING:
-    from actors.runtime.base import Bus
-
-__all__ = ["OCA_ALREADY_FILLED", "ExitGuardMixin", "overfilled"]
+__all__ = ["OCA_ALREADY_FILLED", "ExitGuard", "overfilled"]
 
 #: IB's reason (error 201) for an order placed into an OCA group that has already filled.
 OCA_ALREADY_FILLED = "OCA group is already filled"
@@ -78,23 +74,19 @@ def overfilled(before: int, after: int) -> bool:
     return abs(after) > abs(before)
 
 
-class ExitGuardMixin:
-    ctx: EngineContext
-    bus: Bus
-    orders: dict[str, WorkingOrder]
-    positions: dict[tuple[str, str], HeldPosition]
+class ExitGuard:
+    """Reduce-only exits and the overfill guard (a part of the OrderManager)."""
 
-    # Provided by the OrderManager.
-    _close_at_market: Callable[..., None]
-    tell: Callable[[str, object], bool]
-
-    def _init_exit_guard(self) -> None:
+    def __init__(self, ctx: EngineContext, state: OrderBook, *, closer: MarketCloser) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.closer = closer
         self._filled_groups: set[str] = set()  # OCA groups the broker said already filled
 
-    def _clip_reduce_only(self, proposal: OrderProposal) -> tuple[Decision, OrderProposal]:
+    def clip_reduce_only(self, proposal: OrderProposal) -> tuple[Decision, OrderProposal]:
         """An exit may only shrink the VA's position: clipped to what is open, never flipped,
         and never sent into the OCA group of a stop the broker said has already filled."""
-        position = self.positions.get((proposal.va_id, proposal.contract.key))
+        position = self.state.positions.get((proposal.va_id, proposal.contract.key))
         held = position.quantity if position else 0
         if held == 0 or (held > 0) == (proposal.side is Side.BUY):
             return reject(
@@ -109,7 +101,7 @@ class ExitGuardMixin:
             ), proposal
         pending = sum(
             o.record.quantity - o.filled
-            for o in self.orders.values()
+            for o in self.state.orders.values()
             if o.working
             and o.purpose is Purpose.EXIT
             and o.record.va_id == proposal.va_id
@@ -122,7 +114,7 @@ class ExitGuardMixin:
             proposal = replace(proposal, quantity=room)
         return OK, proposal
 
-    def _oca_group(self, record: OrderRecord) -> str | None:
+    def oca_group(self, record: OrderRecord) -> str | None:
         """A protective stop and every exit of the same position share one reducing OCA group
         (named after the entry), so their fills can never add up to more than the position."""
         if record.purpose == Purpose.STOP:
@@ -134,7 +126,7 @@ class ExitGuardMixin:
     def _stop_group(self, va_id: str, contract_key: str, side: Side) -> str | None:
         """The OCA group of the working protective stop of this VA's position that an exit on
         ``side`` would close along with, if any."""
-        for order in self.orders.values():
+        for order in self.state.orders.values():
             stop = order.record
             if (
                 order.purpose is Purpose.STOP
@@ -146,7 +138,9 @@ class ExitGuardMixin:
                 return f"oca-{stop.parent_id or stop.id}"
         return None
 
-    def _exit_order_done(self, order: WorkingOrder, status: OrderStatus, reason: str) -> None:
+    def order_ended(
+        self, order: WorkingOrder, status: OrderStatus, when: datetime, reason: str
+    ) -> None:
         """An order ended. An exit refused because its stop's OCA group already filled marks
         the group filled (the stop's fill is on its way); a stop that ended clears its mark."""
         record = order.record
@@ -169,7 +163,7 @@ class ExitGuardMixin:
             group,
         )
 
-    def _check_overfill(
+    def check_overfill(
         self, record: OrderRecord, event: ExecutionEvent, position: HeldPosition
     ) -> None:
         """After booking ``event``: a reduce-only order (exit, stop) that left the position on
@@ -188,11 +182,11 @@ class ExitGuardMixin:
             f"{record.contract_key}: position {before} -> {after}"
         )
         logger.error("order manager: overfill: {}; closing {}", detail, after)
-        self.tell(
+        self.ctx.book.tell(
             "governor",
             RiskNotice("overfill", "a reduce-only order opened a position", now, detail),
         )
-        self.bus.publish(EngineEvent("overfill", f"{detail}; closing it", now, record.va_id))
+        self.ctx.bus.publish(EngineEvent("overfill", f"{detail}; closing it", now, record.va_id))
         self._close_overfill(record.va_id, position, now)
 
     def _ahead_of_parent(self, child: OrderRecord) -> bool:
@@ -208,4 +202,4 @@ class ExitGuardMixin:
         return done[child.id] > done[child.parent_id]
 
     def _close_overfill(self, va_id: str, position: HeldPosition, now: datetime) -> None:
-        self._close_at_market(va_id, position, reason="overfill", now=now, tag="overfill")
+        self.closer.close_at_market(va_id, position, reason="overfill", now=now, tag="overfill")

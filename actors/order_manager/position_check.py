@@ -1,5 +1,5 @@
-"""The periodic position comparison between the reconciliation passes (the OrderManager's
-actor thread).
+"""The periodic position comparison between the reconciliation passes (``PositionCheck``, a
+part of the OrderManager: runs on its actor thread and blocks on broker reads).
 
 Between passes, positions are compared again every ``POSITION_CHECK_S`` clock seconds (at a
 reconcile tick, while no pass is open), by the same rules: only consistent reads count, and a
@@ -12,29 +12,26 @@ as position changes is booked before a second check could see it: the IB adapter
 seconds for the changes' counterparts (``broker/ib/parsing/settlement.py``), 600 clock seconds at
 the validation run's 300x.
 
-Reads and rules are the passes' (``actors/order_reconcile.py``, ``actors/rules/reconcile.py``).
+Reads and rules are the passes' (``broker_reads.py``, ``core/rules/reconcile.py``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from actors.messages.events import RiskNotice
-from actors.order_proofs import CHECK_HINT
+from actors.order_manager.broker_reads import BrokerReads
+from actors.order_manager.proofs import CHECK_HINT
+from actors.order_manager.reconcile import Reconciliation
+from actors.order_manager.state import OrderBook
 from actors.runtime.context import EngineContext
 from core.rules.reconcile import PositionRead, Verdict, judge_positions
 from core.rules.reconcile_text import reconciled_reason
 
-if TYPE_CHECKING:
-    from actors.order_reconcile import _Pass
-    from actors.order_state import WorkingOrder
-
-__all__ = ["POSITION_CHECK_S", "SETTLE_WALL_S", "PositionCheckMixin"]
+__all__ = ["POSITION_CHECK_S", "SETTLE_WALL_S", "PositionCheck", "check_spacing_s"]
 
 #: Clock seconds between the periodic position checks outside the passes (at least).
 POSITION_CHECK_S = 300.0
@@ -42,39 +39,38 @@ POSITION_CHECK_S = 300.0
 SETTLE_WALL_S = 5.0
 
 
-class PositionCheckMixin:
-    ctx: EngineContext
-    _pass: _Pass | None  # the open reconciliation pass (``ReconcileMixin``)
-    _unseen: dict[str, tuple[WorkingOrder, str]]  # orders awaiting their second look
+class PositionCheck:
+    """Compares positions every ``POSITION_CHECK_S`` while no pass is open."""
 
-    # Provided by the ReconcileMixin and the OrderManager.
-    _take_in: Callable[[], frozenset[str]]
-    _read_positions: Callable[[], PositionRead]
-    tell: Callable[[str, object], bool]
-
-    def _init_position_check(self) -> None:
+    def __init__(
+        self, ctx: EngineContext, state: OrderBook, *, reconcile: Reconciliation, reads: BrokerReads
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.reconcile = reconcile
+        self.reads = reads
         # When the check last looked, its last consistent read with differences, and the
         # differences it reported (each set once).
         self._checked_at: datetime | None = None
         self._checked: PositionRead | None = None
         self._check_reported: tuple[str, ...] = ()
 
-    def _check_positions(self, now: datetime) -> None:
+    def check_positions(self, now: datetime) -> None:
         """The periodic position comparison (at a reconcile tick sent at ``now``), every
         ``POSITION_CHECK_S`` on the clock while no pass is open (a pass compares them itself):
         a difference seen on consistent reads at two checks in a row is reported once."""
         clock_now = self.ctx.clock.now()
-        if self._pass is not None or self._unseen:
+        if self.reconcile.open_pass is not None or self.state.awaiting_second_look:
             self._checked_at, self._checked = clock_now, None
             return
         if self._checked_at is None:
             self._checked_at = clock_now
             return
-        if (clock_now - self._checked_at).total_seconds() < self._check_spacing_s():
+        if (clock_now - self._checked_at).total_seconds() < check_spacing_s(self.ctx.clock):
             return
         self._checked_at = clock_now
-        self._take_in()
-        read = self._read_positions()
+        self.reads.read_executions()
+        read = self.reads.read_positions()
         if not read.consistent:
             return  # the market kept filling: this check does not count
         if not read.differences:
@@ -90,7 +86,7 @@ class PositionCheckMixin:
             return
         self._check_reported = read.differences
         differences = list(read.differences)
-        self.tell(
+        self.ctx.book.tell(
             "governor",
             RiskNotice(
                 "reconciled",
@@ -110,10 +106,12 @@ class PositionCheckMixin:
             ),
         )
 
-    def _check_spacing_s(self) -> float:
-        """Clock seconds between two checks: ``POSITION_CHECK_S``, or ``SETTLE_WALL_S`` wall
-        seconds on a faster virtual clock (a max-speed clock is advanced by its driver)."""
-        speed = getattr(self.ctx.clock, "speed", None)
-        if not isinstance(speed, int | float):
-            return POSITION_CHECK_S
-        return max(POSITION_CHECK_S, SETTLE_WALL_S * float(speed))
+
+def check_spacing_s(clock: object) -> float:
+    """Clock seconds between two checks: ``POSITION_CHECK_S``, or ``SETTLE_WALL_S`` wall
+    seconds on a faster virtual clock (its ``speed``; a max-speed clock is advanced by its
+    driver and has none)."""
+    speed = getattr(clock, "speed", None)
+    if not isinstance(speed, int | float):
+        return POSITION_CHECK_S
+    return max(POSITION_CHECK_S, SETTLE_WALL_S * float(speed))

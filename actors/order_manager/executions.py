@@ -1,0 +1,152 @@
+"""Executions for the OrderManager: each stored once (keyed by the broker's id), booked into
+the VA's position, told to the VA, the position monitor and the governor; a closed position
+takes its stops and exits with it, a partial exit shrinks its stops (``OrderUpdates``).
+
+``Executions`` is a part of the OrderManager: every method runs on its actor thread.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from actors.messages.events import EngineEvent, Fill, PositionChanged, RiskNotice
+from actors.order_manager.exits import ExitGuard
+from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.revisions import Revisions
+from actors.order_manager.state import HeldPosition, OrderBook
+from actors.runtime.context import EngineContext
+from core.domain import Purpose
+from core.events import ExecutionEvent
+from core.rules.positions import apply_execution
+from db.records import ExecutionRecord, OrderRecord
+
+__all__ = ["Executions"]
+
+
+class Executions:
+    """Books executions into ``state.positions`` (every source: the broker's events, a
+    reconciliation's reads, internal crosses, synthetic expiry and assignment fills)."""
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        state: OrderBook,
+        *,
+        orders: OrderUpdates,
+        revisions: Revisions,
+        exits: ExitGuard,
+    ) -> None:
+        self.ctx = ctx
+        self.state = state
+        self.orders = orders
+        self.revisions = revisions
+        self.exits = exits
+
+    def on_execution(self, event: ExecutionEvent) -> None:
+        order = self.state.orders.get(event.client_order_id)
+        record = order.record if order else self.ctx.ledger.order(event.client_order_id)
+        if record is None:
+            self.ctx.book.tell(
+                "governor",
+                RiskNotice(
+                    "unknown_execution",
+                    f"execution {event.exec_id} for unknown order {event.client_order_id}",
+                    event.time,
+                ),
+            )
+            return
+        execution = ExecutionRecord(
+            exec_id=event.exec_id,
+            order_id=record.id,
+            va_id=record.va_id,
+            contract_key=record.contract_key,
+            side=event.side,
+            quantity=event.quantity,
+            price=event.price,
+            commission=event.commission,
+            time=event.time,
+            multiplier=record.contract.multiplier,
+        )
+        replaced = self.ctx.ledger.correct_execution(execution)
+        if replaced is not None:
+            self.revisions.on_correction(record, replaced, execution)
+            return
+        if not self.ctx.ledger.insert_execution(execution):
+            return  # seen before (replay after reconnect or restart): never counted twice
+        if order is not None:
+            # Executions are the truth for what filled; the status event may come later.
+            order.executed += event.quantity
+        purpose = Purpose(record.purpose)
+        if purpose is Purpose.STOP and record.parent_id:
+            parent = self.state.orders.get(record.parent_id)
+            if parent is not None and parent.working:
+                # The stop fired while its entry was still filling: the rest of the entry
+                # would be unprotected, so it is cancelled.
+                self.orders.cancel(parent.id)
+        position, realized = self._book_position(record, event)
+        fill = Fill(
+            event.exec_id,
+            record.id,
+            record.va_id,
+            record.contract,
+            event.side,
+            event.quantity,
+            event.price,
+            event.commission,
+            event.time,
+            purpose,
+            record.reason,
+        )
+        self.ctx.book.tell(f"va:{record.va_id}", fill)
+        change = PositionChanged(
+            record.va_id,
+            record.contract,
+            position.quantity,
+            position.avg_price,
+            self.state.stop_price(record.va_id, record.contract_key),
+            position.opened_at,
+            event.time,
+            position.sector,
+            realized,
+        )
+        self.ctx.book.tell("position_monitor", change)
+        self.ctx.book.tell("governor", change)
+        self.ctx.bus.publish(
+            EngineEvent(
+                "fill",
+                f"{event.side.value} {event.quantity} {record.contract_key} "
+                f"@ {event.price} ({record.purpose}: {record.reason or '-'})",
+                event.time,
+                record.va_id,
+            )
+        )
+        if position.quantity == 0:
+            self.orders.position_closed(record.va_id, record.contract_key, "position closed")
+        elif purpose is not Purpose.ENTRY:
+            # Only a closing fill shrinks the stops; while an entry fills, its attached stop
+            # keeps the entry's size and the broker holds it to what the parent has filled.
+            self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
+        self.exits.check_overfill(record, event, position)
+
+    def _book_position(
+        self, record: OrderRecord, event: ExecutionEvent
+    ) -> tuple[HeldPosition, Decimal]:
+        key = (record.va_id, record.contract_key)
+        position = self.state.positions.get(key)
+        if position is None:
+            position = self.state.positions[key] = HeldPosition(
+                record.contract, sector=self.ctx.config.sector_of(record.contract.symbol)
+            )
+        step = apply_execution(
+            position.quantity,
+            position.avg_price,
+            event.quantity * event.side.sign,
+            event.price,
+            record.contract.multiplier,
+        )
+        if step.opened:
+            position.opened_at = event.time
+        position.quantity = step.quantity
+        position.avg_price = step.avg_price
+        realized = step.realized - event.commission
+        return position, realized
