@@ -203,3 +203,17 @@ class ChainScanned:
     symbol: str
     chain: tuple[Quote, ...]
     error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerReadDone:
+    """The OrderManager's reconcile reader -> the OrderManager: the answer to one broker read of
+    a reconciliation (open orders, executions, positions or completed orders), made on the
+    reader's worker thread (a read takes seconds over IB, and the OrderManager keeps handling
+    fills meanwhile). ``read_id`` names the read it answers (an answer to an abandoned read is
+    dropped); ``error`` is what the read raised (``ConnectionError``, ``TimeoutError``, ...),
+    ``result`` then empty."""
+
+    read_id: int
+    result: tuple[object, ...]
+    error: Exception | None = None

@@ -2,8 +2,9 @@
 lifecycle: placing orders with their protective stops (``placing.py``), broker events
 (``orders.py``, ``executions.py``, ``revisions.py``, ``refusals.py``), reduce-only exits
 (``exits.py``), flatten (``flatten.py``), reconciliation (``reconcile.py``, ``order_check.py``,
-``position_check.py``, ``stale.py``), limit re-pricing (``repricing.py``) and option expiry and
-assignment (``settlement.py``).
+``position_check.py``, ``stale.py``; their broker reads made on a worker thread, one job at a
+time, ``read_steps.py``, so a fill never waits behind a read), limit re-pricing
+(``repricing.py``) and option expiry and assignment (``settlement.py``).
 
 Single writer of the ``order``, ``order_event`` and ``execution`` tables. Every order is
 stored (status ``pending_submit``) before it is handed to the broker, with our client order id
@@ -18,7 +19,7 @@ from typing import assert_never, get_args
 from loguru import logger
 
 from actors.messages.commands import CancelEntries, CancelOrder, Flatten, PlaceOrder
-from actors.messages.events import RiskNotice
+from actors.messages.events import BrokerReadDone, RiskNotice
 from actors.messages.queries import GetWorkingOrders, Query
 from actors.messages.snapshots import OrderSnapshot
 from actors.messages.timers import (
@@ -31,6 +32,7 @@ from actors.messages.timers import (
 )
 from actors.order_manager.orders import order_snapshot
 from actors.order_manager.parts import OrderManagerParts
+from actors.order_manager.read_steps import Steps
 from actors.order_manager.state import HeldPosition, PassKind, WorkingOrder
 from actors.runtime.base import EngineActor
 from actors.runtime.context import EngineContext
@@ -60,7 +62,7 @@ OrderManagerTimer = (
 )
 
 #: What the OrderManager is told: the broker's order events, the governor's and the VAs'
-#: commands, the broker link's state, and its timers.
+#: commands, the broker link's state, its timers, and the answers to its reconcile reads.
 OrderManagerMessage = (
     ExecutionEvent
     | ExecutionCorrected
@@ -76,6 +78,7 @@ OrderManagerMessage = (
     | CancelOrder
     | Flatten
     | OrderManagerTimer
+    | BrokerReadDone
 )
 
 
@@ -93,13 +96,16 @@ class OrderManager(EngineActor[OrderManagerMessage]):
         # The broker's link as its ConnectionEvents say (told by the engine's router): while it
         # is down no broker read is made (a down link is a state, not a crash).
         self.link_up = True
+        # A pass asked for while another job read the broker: run once that job ends.
+        self._waiting_pass: tuple[datetime, PassKind] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
         self.recover(starting=True)
 
     def on_stop(self) -> None:
-        self.ctx.ledger.close()
+        self.parts.read_jobs.close()  # waits for a broker read under way (the broker's stop
+        self.ctx.ledger.close()  # fails one still waiting)
 
     def recover(self, *, starting: bool = False) -> None:
         """Rebuild working orders, positions and re-pricing plans from the ledger (at start
@@ -108,6 +114,9 @@ class OrderManager(EngineActor[OrderManagerMessage]):
         look, entries awaiting a what-if, held option exits, the paced outbox) survives."""
         ledger = self.ctx.ledger
         state = self.parts.state
+        # A reconcile job's view of the old state is worth nothing: an open pass runs again
+        # at the next tick.
+        self.parts.read_jobs.abandon()
         state.orders = {
             o.id: WorkingOrder(o, o.status, o.filled, o.avg_fill_price, o.updated_at)
             for o in ledger.orders(working_only=True)
@@ -157,6 +166,9 @@ class OrderManager(EngineActor[OrderManagerMessage]):
                 parts.repricing.cancel_one(message)
             case Flatten():
                 parts.flatten.flatten(message.va_id, message.reason)
+            case BrokerReadDone():
+                parts.read_jobs.on_answer(message)
+                self._start_waiting_pass()
             case (
                 StartupReconcileDue()
                 | ReconnectReconcileDue()
@@ -188,33 +200,60 @@ class OrderManager(EngineActor[OrderManagerMessage]):
                 assert_never(timer)
 
     def _run_pass(self, now: datetime, kind: PassKind) -> None:
-        """Start (or take up again) a reconciliation pass; a pass whose read finds the link
-        gone stays open and runs again at the first reconcile tick with the link back."""
-        try:
-            self.parts.reconcile.run_pass(now, kind=kind)
-        except ConnectionError as err:
-            logger.info("order manager: {} reconciliation waits for the link: {}", kind, err)
-        except TimeoutError as err:
-            logger.warning("order manager: {} reconciliation waits for the broker: {}", kind, err)
+        """Start (or take up again) a reconciliation pass, at once or, while another job reads
+        the broker, once that job ends. A pass whose read finds the link gone stays open and
+        runs again at the first reconcile tick with the link back."""
+        jobs = self.parts.read_jobs
+        if jobs.busy:
+            if self._waiting_pass is None:
+                self._waiting_pass = (now, kind)
+            return
+
+        def waits(err: Exception) -> None:
+            if isinstance(err, ConnectionError):
+                logger.info("order manager: {} reconciliation waits for the link: {}", kind, err)
+            else:
+                logger.warning(
+                    "order manager: {} reconciliation waits for the broker: {}", kind, err
+                )
+
+        jobs.start(self.parts.reconcile.run_pass(now, kind=kind), on_link_error=waits)
+
+    def _start_waiting_pass(self) -> None:
+        """Run the pass that waited for a job to end, now that none runs."""
+        if self._waiting_pass is not None and not self.parts.read_jobs.busy:
+            (now, kind), self._waiting_pass = self._waiting_pass, None
+            self._run_pass(now, kind)
 
     def _reconcile_tick(self, now: datetime) -> None:
         """The periodic tick: the second look of the last pass, the comparison of working
-        orders, positions, stale entries. Skipped while the link is down; a read that finds the
-        link gone before its DISCONNECTED event arrived is skipped too (a pass it interrupted
-        runs again at the next tick after the reconnect), and so is a read the broker did not
-        answer in time (IB behind a backlog of requests: a slow answer is not a crash)."""
-        if not self.link_up:
+        orders, positions, stale entries. Skipped while the link is down, and while an earlier
+        job still reads the broker (a tick is never queued twice: the next one comes). A read
+        that finds the link gone before its DISCONNECTED event arrived ends the tick's job (a
+        pass it interrupted runs again at the next tick after the reconnect), and so does a
+        read the broker did not answer in time (IB behind a backlog of requests: a slow answer
+        is not a crash)."""
+        self._start_waiting_pass()
+        if not self.link_up or self.parts.read_jobs.busy:
             return
+
+        def skipped(err: Exception) -> None:
+            if isinstance(err, ConnectionError):
+                logger.info(
+                    "order manager: reconcile tick skipped, the broker link is down: {}", err
+                )
+            else:
+                logger.warning("order manager: reconcile tick skipped, no answer in time: {}", err)
+
+        self.parts.read_jobs.start(self._tick_steps(now), on_link_error=skipped)
+
+    def _tick_steps(self, now: datetime) -> Steps[None]:
+        """A reconcile tick's job (``_reconcile_tick``), its reads made on the worker."""
         parts = self.parts
-        try:
-            parts.reconcile.second_look(now)
-            parts.order_check.compare(now)  # before cancels that would race it
-            parts.position_check.check_positions(now)
-            parts.stale_entries.cancel_stale(now)
-        except ConnectionError as err:
-            logger.info("order manager: reconcile tick skipped, the broker link is down: {}", err)
-        except TimeoutError as err:
-            logger.warning("order manager: reconcile tick skipped, no answer in time: {}", err)
+        yield from parts.reconcile.second_look(now)
+        yield from parts.order_check.compare(now)  # before cancels that would race it
+        yield from parts.position_check.check_positions(now)
+        parts.stale_entries.cancel_stale(now)
 
     # -- views ------------------------------------------------------------------------------
     def answer(self, query: Query) -> tuple[OrderSnapshot, ...]:

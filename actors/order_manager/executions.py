@@ -69,10 +69,12 @@ class Executions:
         )
         replaced = self.ctx.ledger.correct_execution(execution)
         if replaced is not None:
+            self.state.note_booked(execution.exec_id)
             self.revisions.on_correction(record, replaced, execution)
             return
         if not self.ctx.ledger.insert_execution(execution):
             return  # seen before (replay after reconnect or restart): never counted twice
+        self.state.note_booked(execution.exec_id)
         if order is not None:
             # Executions are the truth for what filled; the status event may come later.
             order.executed += event.quantity

@@ -5,8 +5,10 @@ The broker is read while the events explaining a difference (the order's end, ..
 wait in the actor's mailbox: a difference is reported only when a tick sent *after* the read
 that first saw it sees it again (``core.rules.reconcile.seen_twice``).
 
-``WorkingOrderCheck`` is a part of the OrderManager: every method runs on its actor thread and
-blocks on the broker's open orders read.
+``WorkingOrderCheck`` is a part of the OrderManager: every method runs on its actor thread;
+``compare`` is a step of a reconcile tick's job (``read_steps.py``): the open orders are read on
+a worker thread while the actor handles what it is told, so only the orders handed to the
+broker before the read count.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import datetime
 
 from actors.messages.events import RiskNotice
 from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.read_steps import Steps, open_orders
 from actors.order_manager.state import OrderBook
 from actors.order_manager.stop_cover import StopCover
 from actors.runtime.context import EngineContext
@@ -43,19 +46,21 @@ class WorkingOrderCheck:
         # Differences seen, by when the read that first saw them was made.
         self._first_seen: dict[str, datetime] = {}
 
-    def compare(self, now: datetime) -> None:
+    def compare(self, now: datetime) -> Steps[None]:
         """Compare the working orders with the broker's open orders (``now``: when the tick
         was sent); report the differences seen by an earlier read too."""
-        broker_orders = {o.client_order_id for o in self.ctx.broker.open_orders()}
-        read_at = self.ctx.clock.now()  # the read happened before this
-        orders = self.state.orders
         # A PENDING_SUBMIT order counts once it was handed to the broker (not while it waits in
         # the pacer): one the broker does not list on two reads never reached it.
-        ours = {
+        handed = {
             oid
-            for oid, o in orders.items()
+            for oid, o in self.state.orders.items()
             if o.working and (o.status is not OrderStatus.PENDING_SUBMIT or o.handed_at)
         }
+        broker_orders = {o.client_order_id for o in (yield from open_orders())}
+        read_at = self.ctx.clock.now()  # the read happened before this
+        orders = self.state.orders
+        # Those still working once read (one may have ended while the broker was read).
+        ours = {oid for oid in handed if oid in orders and orders[oid].working}
         # An attached stop is held by the broker until its parent fills.
         missing = [
             oid

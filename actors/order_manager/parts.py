@@ -28,6 +28,7 @@ from actors.order_manager.pacing import PacedOutbox
 from actors.order_manager.placing import Placing
 from actors.order_manager.position_check import PositionCheck
 from actors.order_manager.proofs import Proofs
+from actors.order_manager.read_steps import ReadJobs
 from actors.order_manager.reconcile import Reconciliation
 from actors.order_manager.refusals import Refusals
 from actors.order_manager.repricing import RepricePlans
@@ -96,6 +97,7 @@ class OrderManagerParts:
             ctx, state, orders=orders, executions=self.executions, settlement=self.settlement
         )
         self.reads = BrokerReads(ctx, state, executions=self.executions)
+        self.read_jobs = ReadJobs(ctx, address=address)
         self.order_check = WorkingOrderCheck(ctx, state, orders=orders, stop_cover=self.stop_cover)
         self.reconcile = Reconciliation(
             ctx,

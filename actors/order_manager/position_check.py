@@ -1,5 +1,6 @@
 """The periodic position comparison between the reconciliation passes (``PositionCheck``, a
-part of the OrderManager: runs on its actor thread and blocks on broker reads).
+part of the OrderManager: runs on its actor thread; its reads are steps of a reconcile tick's
+job, made on a worker thread, ``read_steps.py``).
 
 Between passes, positions are compared again every ``POSITION_CHECK_S`` clock seconds (at a
 reconcile tick, while no pass is open), by the same rules: only consistent reads count, and a
@@ -25,6 +26,7 @@ from loguru import logger
 from actors.messages.events import RiskNotice
 from actors.order_manager.broker_reads import BrokerReads
 from actors.order_manager.proofs import CHECK_HINT
+from actors.order_manager.read_steps import Steps
 from actors.order_manager.reconcile import Reconciliation
 from actors.order_manager.state import OrderBook
 from actors.runtime.context import EngineContext
@@ -55,7 +57,7 @@ class PositionCheck:
         self._checked: PositionRead | None = None
         self._check_reported: tuple[str, ...] = ()
 
-    def check_positions(self, now: datetime) -> None:
+    def check_positions(self, now: datetime) -> Steps[None]:
         """The periodic position comparison (at a reconcile tick sent at ``now``), every
         ``POSITION_CHECK_S`` on the clock while no pass is open (a pass compares them itself):
         a difference seen on consistent reads at two checks in a row is reported once."""
@@ -69,8 +71,8 @@ class PositionCheck:
         if (clock_now - self._checked_at).total_seconds() < check_spacing_s(self.ctx.clock):
             return
         self._checked_at = clock_now
-        self.reads.read_executions()
-        read = self.reads.read_positions()
+        yield from self.reads.read_executions()
+        read = yield from self.reads.read_positions()
         if not read.consistent:
             return  # the market kept filling: this check does not count
         if not read.differences:

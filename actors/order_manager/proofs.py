@@ -23,8 +23,10 @@ from decimal import Decimal
 
 from loguru import logger
 
+from actors.order_manager.broker_reads import executed_by_order
 from actors.order_manager.executions import Executions
 from actors.order_manager.orders import OrderUpdates
+from actors.order_manager.read_steps import Steps, completed_orders, positions
 from actors.order_manager.settlement import Settlements
 from actors.order_manager.state import OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
@@ -64,17 +66,22 @@ class Proofs:
 
     def prove_from_completed(
         self, gone: Iterable[WorkingOrder], executed: dict[str, int], now: datetime
-    ) -> list[str]:
+    ) -> Steps[list[str]]:
         """Book what IB's completed orders say ``gone`` orders (not at the broker when the
         pass read its open orders, so every execution of theirs IB still lists was in the
         executions read after) filled beyond their executions, and end those orders with IB's
-        status. Returns the differences to report."""
+        status. ``executed`` (shares executed per order, from the ledger) is brought up to date
+        after the read (fills are handled while the broker is read) and with what is booked
+        here. Returns the differences to report."""
         short = [o for o in gone if executed.get(o.id, 0) < o.record.quantity]
         if not short:
             return []
-        completed = {c.client_order_id: c for c in self.ctx.broker.completed_orders()}
+        completed = {c.client_order_id: c for c in (yield from completed_orders())}
+        executed.update(executed_by_order(self.ctx.ledger))
         differences: list[str] = []
         for order in short:
+            if order.id not in self.state.orders:
+                continue  # ended while the broker was read
             done = completed.get(order.id)
             if done is None or not done.status.is_terminal:
                 continue
@@ -120,7 +127,7 @@ class Proofs:
                 )
         return differences
 
-    def settle_found(self, now: datetime) -> list[str]:
+    def settle_found(self, now: datetime) -> Steps[list[str]]:
         """Book the expiries and assignments IB processed while the engine was stopped (the
         ledger's expired options IB no longer lists). Returns the differences to report."""
         ours: dict[str, tuple[Contract, int]] = {}
@@ -130,7 +137,7 @@ class Proofs:
         if not any(c.is_option and q for c, q in ours.values()):
             return []
         theirs: dict[str, int] = {}
-        for position in self.ctx.broker.positions():
+        for position in (yield from positions()):
             key = position.contract.key
             theirs[key] = theirs.get(key, 0) + position.quantity
         events = settlements_found(ours, theirs, expired=self._expiry_passed, time=now)

@@ -17,8 +17,10 @@ actor restarts from the ledger) runs again at the next reconcile tick.
 Between passes, ``position_check.py`` compares positions periodically and ``order_check.py``
 the working orders; ``stale.py`` cancels stale entries.
 
-``Reconciliation`` is a part of the OrderManager: every method runs on its actor thread and
-blocks on broker reads (``broker_reads.py``).
+``Reconciliation`` is a part of the OrderManager: every method runs on its actor thread. A pass
+and a second look are jobs in steps (``read_steps.py``): each broker read is made on a worker
+thread while the actor handles fills, so after each read the orders are taken as they are then;
+the orders a pass may find gone are those handed to the broker before its open-orders read.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from actors.order_manager.broker_reads import BrokerReads
 from actors.order_manager.order_check import WorkingOrderCheck
 from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.proofs import CHECK_HINT, Proofs
+from actors.order_manager.read_steps import Steps, open_orders
 from actors.order_manager.state import OrderBook, PassKind, WorkingOrder
 from actors.order_manager.stop_cover import StopCover
 from actors.runtime.context import EngineContext
@@ -86,7 +89,7 @@ class Reconciliation:
         # When (clock time) the last look of a pass began: the next is a reconcile interval later.
         self._looked_at: datetime | None = None
 
-    def run_pass(self, now: datetime, *, kind: PassKind) -> None:
+    def run_pass(self, now: datetime, *, kind: PassKind) -> Steps[None]:
         """A reconciliation pass (``kind`` "startup" before any trading, "reconnect" after a
         connection loss): take in executions the ledger missed, end orders the broker no longer
         has (filled now if their executions add up, else at their second look), re-protect
@@ -102,37 +105,45 @@ class Reconciliation:
         self._looked_at = self.ctx.clock.now()
         differences: list[str] = []
         reads = self.reads
+        # Only orders handed to the broker before the open-orders read can be missing from it
+        # (fills and new orders are handled while the broker is read), and one that ends
+        # while it is read may be listed by it.
+        tracked = set(self.state.orders)
+        handed = {
+            o.id
+            for o in self.state.orders.values()
+            if o.working
+            and not (
+                kind == "reconnect"
+                and o.status is OrderStatus.PENDING_SUBMIT
+                and o.handed_at is None
+            )
+        }
         # Open orders before executions: an order missing from this read has ended, so every
         # fill it will ever have happened before the executions read that follows.
-        open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
-        reads.read_executions()
+        open_ids = {o.client_order_id for o in (yield from open_orders())}
+        yield from reads.read_executions()
         executed = reads.executed_by_order()
-        orders = self.state.orders
         # Fills whose executions IB no longer lists (an earlier day's), proven by its
         # completed orders (``proofs.py``).
-        differences += self.proofs.prove_from_completed(
+        differences += yield from self.proofs.prove_from_completed(
             [
                 o
-                for o in orders.values()
+                for o in self.state.orders.values()
                 if o.working
+                and o.id in handed
                 and o.id not in open_ids
                 and o.record.parent_id not in open_ids
-                and not (kind == "reconnect" and o.status is OrderStatus.PENDING_SUBMIT)
             ],
             executed,
             now,
         )
+        orders = self.state.orders
         for order in list(orders.values()):
-            if order.id in open_ids or not order.working:
+            if order.id in open_ids or not order.working or order.id not in handed:
                 continue
             if order.record.parent_id in open_ids:
                 continue  # an attached stop: the broker holds it with its parent
-            if (
-                kind == "reconnect"
-                and order.status is OrderStatus.PENDING_SUBMIT
-                and order.handed_at is None
-            ):
-                continue  # still in our paced outbox, not sent yet
             if max(order.done, executed.get(order.id, 0)) >= order.record.quantity:
                 differences.append(self._end_order_not_at_broker(order, executed, now, kind))
                 continue
@@ -140,29 +151,29 @@ class Reconciliation:
             # Not ended yet: its fill may still be on its way. Out of the working orders (a lost
             # stop is replaced now), it is ended at its second look.
             self.state.awaiting_second_look[order.id] = (orders.pop(order.id), kind)
-        for oid in sorted(open_ids - orders.keys()):
+        for oid in sorted(open_ids - self.state.orders.keys() - tracked):
             differences.append(f"broker order {oid} is not in the ledger")
         if kind == "startup":
-            differences += self.proofs.settle_found(now)  # before positions are compared
+            differences += yield from self.proofs.settle_found(now)  # before positions
         self.stop_cover.restore_stops(now)
         open_pass.differences.extend(differences)
         open_pass.orders_done = True
-        self._look_at_positions(now)
+        yield from self._look_at_positions(now)
 
-    def second_look(self, now: datetime) -> None:
+    def second_look(self, now: datetime) -> Steps[None]:
         """The second look, at a reconcile tick: end the orders a pass did not find at the
         broker now that their late fills had time to arrive, and look at the positions again
         for a pass without a verdict."""
         if not self.state.awaiting_second_look and self.open_pass is None:
             return
         if self.open_pass is not None and not self.open_pass.orders_done:
-            self.run_pass(now, kind=self.open_pass.kind)
+            yield from self.run_pass(now, kind=self.open_pass.kind)
             return
         if not self._look_due():
             return
         self._looked_at = self.ctx.clock.now()
-        open_ids = {o.client_order_id for o in self.ctx.broker.open_orders()}
-        self.reads.read_executions()
+        open_ids = {o.client_order_id for o in (yield from open_orders())}
+        yield from self.reads.read_executions()
         awaiting, self.state.awaiting_second_look = self.state.awaiting_second_look, {}
         executed = self.reads.executed_by_order() if awaiting else {}
         for oid, (held_back, kind) in sorted(awaiting.items()):
@@ -177,7 +188,7 @@ class Reconciliation:
         if awaiting:
             self.stop_cover.restore_stops(now)
         if self.open_pass is not None:
-            self._look_at_positions(now)
+            yield from self._look_at_positions(now)
 
     def _look_due(self) -> bool:
         """True when the last look began at least a reconcile interval ago on the clock (10 %
@@ -203,12 +214,12 @@ class Reconciliation:
         self.orders.set_status(order.id, status, filled, order.avg_fill_price, now, reason)
         return f"order {order.id} ({order.record.purpose}) {reason}"
 
-    def _look_at_positions(self, now: datetime) -> None:
+    def _look_at_positions(self, now: datetime) -> Steps[None]:
         """One look at the positions for the open pass; with a verdict, tell the governor."""
         open_pass = self.open_pass
         assert open_pass is not None
         open_pass.looks += 1
-        read = self.reads.read_positions()
+        read = yield from self.reads.read_positions()
         undecided = frozenset(
             order.record.contract_key for order, _ in self.state.awaiting_second_look.values()
         )

@@ -75,6 +75,21 @@ class OrderBook:
     # Orders a reconciliation pass did not find at the broker, taken out of ``orders`` until
     # their second look: order, pass kind. Kept across ``recover()``.
     awaiting_second_look: dict[str, tuple[WorkingOrder, PassKind]] = field(default_factory=dict)
+    # Executions booked while a positions read is under way (``broker_reads.py``; None: none).
+    booked_while_reading: set[str] | None = None
+
+    def watch_booked(self) -> set[str]:
+        """Start collecting the ids of executions booked from now on; returns the set."""
+        self.booked_while_reading = set()
+        return self.booked_while_reading
+
+    def stop_watching_booked(self) -> None:
+        self.booked_while_reading = None
+
+    def note_booked(self, exec_id: str) -> None:
+        """An execution was booked (stored, or stored as a correction)."""
+        if self.booked_while_reading is not None:
+            self.booked_while_reading.add(exec_id)
 
     def stop_price(self, va_id: str, contract_key: str) -> Decimal | None:
         """The stop price of a protective stop tracked for this VA's position, if any."""

@@ -2,21 +2,21 @@
 VA must keep handling fills and order updates meanwhile.
 
 ``ChainReader`` is a part of ``VirtualAccount``. ``read`` and ``close`` run on the VA's actor
-thread; the broker read runs on the reader's one worker thread (created at the first read, so a
-VA that sells no options has none), which tells the result to the VA as a ``ChainScanned``. A
-read counts as a message in flight until its result is told, so a max-speed virtual clock waits
-for it as it waits for any handler. A stopping engine starts no read.
+thread; the broker read runs on the reader's one worker thread (``actors/runtime/worker_reads.py``,
+created at the first read, so a VA that sells no options has none), which tells the result to the
+VA as a ``ChainScanned``. A read counts as a message in flight until its result is told, so a
+max-speed virtual clock waits for it as it waits for any handler. A stopping engine starts no read.
 """
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 from loguru import logger
 
 from actors.messages.events import ChainScanned
 from actors.runtime.base import AddressBook
+from actors.runtime.worker_reads import WorkerReads
 from broker.base import Broker
+from core.domain import Quote
 from core.strategies.protocol import ChainRequest
 
 __all__ = ["ChainReader"]
@@ -27,49 +27,34 @@ class ChainReader:
 
     def __init__(self, *, broker: Broker, book: AddressBook, address: str, va_id: str) -> None:
         self._broker = broker
-        self._book = book
         self._address = address
         self._va_id = va_id
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: WorkerReads[tuple[Quote, ...]] = WorkerReads(
+            book=book, address=address, thread_name=f"{address}-chains"
+        )
 
     def read(self, scan_id: int, request: ChainRequest) -> bool:
         """Start reading ``request`` (VA thread); False when the engine is stopping."""
-        if self._book.closing:
-            return False
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"{self._address}-chains")
-        self._book.inflight.inc()
-        try:
-            self._executor.submit(self._read, scan_id, request)
-        except RuntimeError:  # shut down: the VA is stopping
-            self._book.inflight.dec()
-            return False
-        return True
 
-    def _read(self, scan_id: int, request: ChainRequest) -> None:
-        """Worker thread: read the chain and tell it to the VA."""
-        try:
-            if self._book.closing:
-                return  # stopping: no broker read is started
-            error = ""
-            try:
-                chain = tuple(
-                    self._broker.option_chain(
-                        request.symbol,
-                        right=request.right,
-                        min_expiry=request.min_expiry,
-                        max_expiry=request.max_expiry,
-                    )
+        def read_chain() -> tuple[Quote, ...]:  # worker thread
+            return tuple(
+                self._broker.option_chain(
+                    request.symbol,
+                    right=request.right,
+                    min_expiry=request.min_expiry,
+                    max_expiry=request.max_expiry,
                 )
-            except Exception as exc:
-                logger.info("{}: option chain of {} failed: {}", self._address, request.symbol, exc)
-                chain, error = (), f"{type(exc).__name__}: {exc}"
-            result = ChainScanned(self._va_id, scan_id, request.symbol, chain, error)
-            self._book.tell(self._address, result)
-        finally:
-            self._book.inflight.dec()
+            )
+
+        def answer(chain: tuple[Quote, ...] | None, exc: Exception | None) -> ChainScanned:
+            if exc is None:
+                return ChainScanned(self._va_id, scan_id, request.symbol, chain or ())
+            logger.info("{}: option chain of {} failed: {}", self._address, request.symbol, exc)
+            error = f"{type(exc).__name__}: {exc}"
+            return ChainScanned(self._va_id, scan_id, request.symbol, (), error)
+
+        return self._worker.submit(read_chain, answer)
 
     def close(self) -> None:
         """Wait for a read under way to end (VA thread, ``on_stop``); no read starts after."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        self._worker.close()
