@@ -7,8 +7,8 @@ that first saw it sees it again (``core.rules.reconcile.seen_twice``).
 
 ``WorkingOrderCheck`` is a part of the OrderManager: every method runs on its actor thread;
 ``compare`` is a step of a reconcile tick's job (``read_steps.py``): the open orders are read on
-a worker thread while the actor handles what it is told, so only the orders handed to the
-broker before the read count.
+a worker thread while the actor handles what it is told (an order handed to the broker after
+the read began is seen once missing, never twice).
 """
 
 from __future__ import annotations
@@ -49,18 +49,16 @@ class WorkingOrderCheck:
     def compare(self, now: datetime) -> Steps[None]:
         """Compare the working orders with the broker's open orders (``now``: when the tick
         was sent); report the differences seen by an earlier read too."""
-        # A PENDING_SUBMIT order counts once it was handed to the broker (not while it waits in
-        # the pacer): one the broker does not list on two reads never reached it.
-        handed = {
-            oid
-            for oid, o in self.state.orders.items()
-            if o.working and (o.status is not OrderStatus.PENDING_SUBMIT or o.handed_at)
-        }
         broker_orders = {o.client_order_id for o in (yield from open_orders())}
         read_at = self.ctx.clock.now()  # the read happened before this
         orders = self.state.orders
-        # Those still working once read (one may have ended while the broker was read).
-        ours = {oid for oid in handed if oid in orders and orders[oid].working}
+        # A PENDING_SUBMIT order counts once it was handed to the broker (not while it waits in
+        # the pacer): one the broker does not list on two reads never reached it.
+        ours = {
+            oid
+            for oid, o in orders.items()
+            if o.working and (o.status is not OrderStatus.PENDING_SUBMIT or o.handed_at)
+        }
         # An attached stop is held by the broker until its parent fills.
         missing = [
             oid
