@@ -335,8 +335,9 @@ def test_an_order_at_the_broker_unknown_to_the_ledger_is_reported_at_the_next_re
 
 
 class _Reads:
-    """A broker whose ``open_orders`` can be held (the OrderManager stalls inside the read
-    until ``release``) or can leave out some orders (one the broker lost without a word)."""
+    """A broker whose ``open_orders`` can be held (the OrderManager's reader waits inside the
+    read until ``release``, the OrderManager handles what it is told meanwhile) or can leave out
+    some orders (one the broker lost without a word)."""
 
     def __init__(self) -> None:
         self.armed = threading.Event()
@@ -367,10 +368,12 @@ def test_an_order_ended_while_the_order_manager_stalled_is_not_reported_unknown(
     tmp_path: Path,
 ) -> None:
     """Harness finding: after a stall (at 120x, a slow startup read of a second is 24 reconcile
-    ticks), the OrderManager handles the ticks sent meanwhile back to back. The broker ended a
-    stop in the meantime (an OCA partner filled): every one of those reads misses it while its
-    CANCELLED waits behind the ticks in the mailbox, so "seen at two ticks in a row" reported
-    the stop "working here, unknown to the broker", a moment before it ended cancelled."""
+    ticks), the OrderManager handled the ticks sent meanwhile back to back. The broker ended a
+    stop in the meantime (an OCA partner filled): every one of those reads missed it while its
+    CANCELLED waited behind the ticks in the mailbox, so "seen at two ticks in a row" reported
+    the stop "working here, unknown to the broker", a moment before it ended cancelled. Now the
+    read is made on the reader's thread: the ticks told while it is held are not queued behind
+    it, and the CANCELLED is handled before the read's answer; still no report."""
     reads = _Reads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
     try:
@@ -380,8 +383,8 @@ def test_an_order_ended_while_the_order_manager_stalled_is_not_reported_unknown(
         reads.armed.set()
         now = sim.engine.clock.now()
         sim.engine.book.tell("order_manager", ReconcileDue(now))
-        assert reads.inside.wait(10), "the OrderManager never reached the broker read"
-        # Sent while it is stalled: queued ahead of what the broker says from now on.
+        assert reads.inside.wait(10), "the OrderManager's reader never reached the broker read"
+        # Sent while the read is held: ahead of what the broker says from now on.
         sim.engine.book.tell("order_manager", ReconcileDue(now))
         sim.engine.book.tell("order_manager", ReconcileDue(now))
         sim.engine.broker.cancel_order(stop)  # the broker ends it; its CANCELLED is queued

@@ -107,9 +107,10 @@ def test_the_working_orders_can_be_asked_for_at_start(tmp_path: Path) -> None:
 def test_a_stop_while_an_actor_waits_on_the_broker_ends_in_time_and_restarts_nothing(
     tmp_path: Path,
 ) -> None:
-    """Bug F: the OrderManager is inside a broker read when the engine stops. The other actors
-    stop meanwhile; the broker's stop then fails the read, which is only logged (no crash, no
-    rebuild from the ledger), and the whole stop stays within its bound."""
+    """Bug F: the OrderManager's reconcile reader is inside a broker read when the engine stops
+    (the OrderManager waits for it in ``on_stop``). The other actors stop meanwhile; the
+    broker's stop then fails the read, whose answer nobody takes (no crash, no rebuild from the
+    ledger), and the whole stop stays within its bound."""
     inside = threading.Event()
     broker_stopped = threading.Event()
     armed = threading.Event()
@@ -138,7 +139,7 @@ def test_a_stop_while_an_actor_waits_on_the_broker_ends_in_time_and_restarts_not
     assert manager is not None and va is not None
     armed.set()
     sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
-    assert inside.wait(5), "the OrderManager never reached the broker read"
+    assert inside.wait(5), "the OrderManager's reader never reached the broker read"
     started = time.monotonic()
     sim.engine.stop(timeout_s=3.0)
     assert time.monotonic() - started < 3.0 + 1.0  # the bound, with room for a loaded machine
