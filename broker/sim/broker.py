@@ -22,8 +22,8 @@ from broker.base import BrokerListener
 from broker.sim.account import SimAccount
 from broker.sim.chains import OptionSpec
 from broker.sim.market import TRADING_DAY_YEARS, MarketModel, SimSymbol, years_of_trading
-from broker.sim.matching import OrderBook
 from broker.sim.option_desk import OptionDesk
+from broker.sim.order_book import OrderBook
 from core.calendar import TradingCalendar
 from core.clock import Clock, Timer, VirtualClock
 from core.domain import Contract, OrderRequest, OrderStatus, Quote
