@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import peewee
 
-from core.domain import OrderStatus, OrderType, Side
+from core.domain import OrderStatus, Side
 from core.exec_ids import exec_id_parts
 from core.rules.trades import derive_positions_and_trades
 from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
@@ -40,13 +40,20 @@ from db.records import (
     RiskEventRecord,
     SignalRecord,
 )
+from db.rows import (
+    execution_record,
+    execution_row,
+    order_record,
+    order_row,
+    plain,
+    record_of,
+    rows_of,
+)
 from db.statements import Statements
 
 __all__ = ["DuplicateOrderError", "Ledger", "LedgerError", "UnknownOrderError"]
 
 _TERMINAL = [str(status) for status in OrderStatus if status.is_terminal]
-_ONE = Decimal(1)
-_R = TypeVar("_R")
 
 
 class LedgerError(Exception):
@@ -135,7 +142,7 @@ class Ledger:
             return
         ids = {rec.id for rec in batch}
         batch.sort(key=lambda rec: rec.parent_id in ids)
-        orders = [_order_row(rec) for rec in batch]
+        orders = [order_row(rec) for rec in batch]
         events = [
             {
                 "order": rec.id,
@@ -154,7 +161,7 @@ class Ledger:
             if len(ids) < len(batch):
                 message = f"duplicate order ids in one batch: {[r.id for r in batch]}"
                 raise DuplicateOrderError(message) from exc
-            stored = [row["id"] for row in _dicts(Order.select(Order.id).where(Order.id.in_(ids)))]
+            stored = [row["id"] for row in rows_of(Order.select(Order.id).where(Order.id.in_(ids)))]
             if stored:
                 raise DuplicateOrderError(f"order id already stored: {sorted(stored)}") from exc
             raise LedgerError(f"orders {sorted(ids)} refused: {exc}") from exc
@@ -207,7 +214,7 @@ class Ledger:
                 if self._revisions(rec.exec_id, newer=True):
                     return False
                 inserted = self._sql.insert(
-                    Execution, [_execution_row(rec)], skip_conflict_on="exec_id"
+                    Execution, [execution_row(rec)], skip_conflict_on="exec_id"
                 )
         except peewee.IntegrityError as exc:
             raise LedgerError(f"execution {rec.exec_id!r} refused: {exc}") from exc
@@ -233,7 +240,7 @@ class Ledger:
                     f"execution {rec.exec_id!r} corrects {old.exec_id!r} of order "
                     f"{old.order_id!r}, not of {rec.order_id!r}"
                 )
-            row = _execution_row(rec)
+            row = execution_row(rec)
             try:
                 Execution.update(**row).where(Execution.exec_id == old.exec_id).execute()
                 for stale in earlier[:-1]:  # never more than one, unless stored by hand
@@ -246,11 +253,11 @@ class Ledger:
         """Store the commission of a stored execution (its report came late). Returns the
         execution as it was; None (nothing written) if ``exec_id`` is not stored."""
         with self._db.atomic():
-            rows = _dicts(Execution.select().where(Execution.exec_id == exec_id))
+            rows = rows_of(Execution.select().where(Execution.exec_id == exec_id))
             if not rows:
                 return None
             Execution.update(commission=commission).where(Execution.exec_id == exec_id).execute()
-        return _execution_record(rows[0])
+        return execution_record(rows[0])
 
     def _revisions(self, exec_id: str, *, newer: bool) -> list[ExecutionRecord]:
         """The stored revisions of the execution ``exec_id`` other than itself, later ones
@@ -261,12 +268,12 @@ class Ledger:
         # A LIKE prefix match (a wildcard in ``base`` only widens it: checked below).
         query = Execution.select().where(Execution.exec_id.startswith(f"{base}."))
         found = []
-        for row in _dicts(query):
+        for row in rows_of(query):
             other_base, other_revision = exec_id_parts(row["exec_id"])
             if other_base != base or row["exec_id"] == exec_id:
                 continue
             if (other_revision > revision) if newer else (other_revision < revision):
-                found.append((other_revision, _execution_record(row)))
+                found.append((other_revision, execution_record(row)))
         return [record for _, record in sorted(found, key=lambda item: item[0])]
 
     def insert_signal(self, rec: SignalRecord) -> None:
@@ -306,7 +313,7 @@ class Ledger:
     def accounts(self) -> list[AccountRecord]:
         """Every virtual account, by id."""
         query = VirtualAccount.select().order_by(VirtualAccount.id)
-        return [_record(AccountRecord, r, capital=_plain(r["capital"])) for r in _dicts(query)]
+        return [record_of(AccountRecord, r, capital=plain(r["capital"])) for r in rows_of(query)]
 
     def orders(self, *, working_only: bool = False, va_id: str | None = None) -> list[OrderRecord]:
         """Orders by creation time; ``working_only`` keeps non-terminal ones."""
@@ -315,19 +322,19 @@ class Ledger:
             query = query.where(Order.status.not_in(_TERMINAL))
         if va_id is not None:
             query = query.where(Order.va_id == va_id)
-        return [_order_record(r) for r in _dicts(query.order_by(Order.created_at, Order.id))]
+        return [order_record(r) for r in rows_of(query.order_by(Order.created_at, Order.id))]
 
     def order(self, order_id: str) -> OrderRecord | None:
         """The order ``order_id``, or None."""
-        rows = _dicts(Order.select().where(Order.id == order_id))
-        return _order_record(rows[0]) if rows else None
+        rows = rows_of(Order.select().where(Order.id == order_id))
+        return order_record(rows[0]) if rows else None
 
     def order_events(self, order_id: str) -> list[OrderEventRecord]:
         """The order's stored transitions, oldest first."""
         query = OrderEvent.select().where(OrderEvent.order == order_id).order_by(OrderEvent.id)
         return [
-            _record(OrderEventRecord, r, order_id=r["order"], status=OrderStatus(r["status"]))
-            for r in _dicts(query)
+            record_of(OrderEventRecord, r, order_id=r["order"], status=OrderStatus(r["status"]))
+            for r in rows_of(query)
         ]
 
     def executions(self, *, va_id: str | None = None) -> list[ExecutionRecord]:
@@ -335,28 +342,30 @@ class Ledger:
         query = Execution.select()
         if va_id is not None:
             query = query.where(Execution.va_id == va_id)
-        return [_execution_record(r) for r in _dicts(query.order_by(Execution.time, Execution.id))]
+        return [execution_record(r) for r in rows_of(query.order_by(Execution.time, Execution.id))]
 
     def signal(self, signal_id: str) -> SignalRecord | None:
         """One stored signal decision by id, or None."""
-        rows = _dicts(Signal.select().where(Signal.id == signal_id))
+        rows = rows_of(Signal.select().where(Signal.id == signal_id))
         if not rows:
             return None
         row = rows[0]
-        return _record(SignalRecord, row, side=Side(row["side"]) if row["side"] else None)
+        return record_of(SignalRecord, row, side=Side(row["side"]) if row["side"] else None)
 
     def signals(self, *, va_id: str | None = None) -> list[SignalRecord]:
         """Signal decisions in time order."""
         query = Signal.select()
         if va_id is not None:
             query = query.where(Signal.va_id == va_id)
-        rows = _dicts(query.order_by(Signal.time, Signal.id))
-        return [_record(SignalRecord, r, side=Side(r["side"]) if r["side"] else None) for r in rows]
+        rows = rows_of(query.order_by(Signal.time, Signal.id))
+        return [
+            record_of(SignalRecord, r, side=Side(r["side"]) if r["side"] else None) for r in rows
+        ]
 
     def risk_events(self) -> list[RiskEventRecord]:
         """Risk events in time order."""
         query = RiskEvent.select().order_by(RiskEvent.time, RiskEvent.id)
-        return [_record(RiskEventRecord, r) for r in _dicts(query)]
+        return [record_of(RiskEventRecord, r) for r in rows_of(query)]
 
     def open_positions(self) -> list[OpenPosition]:
         """Every VA's open positions, derived from the executions (the ledger is the truth)."""
@@ -374,103 +383,5 @@ class Ledger:
         query = RiskEvent.select()
         if kind is not None:
             query = query.where(RiskEvent.kind == kind)
-        rows = _dicts(query.order_by(RiskEvent.time.desc(), RiskEvent.id.desc()).limit(1))
-        return _record(RiskEventRecord, rows[0]) if rows else None
-
-
-def _dicts(query: Any) -> list[dict[str, Any]]:
-    """The rows of a select as dicts (field name -> Python value; a foreign key gives its id)."""
-    return list(query.dicts())
-
-
-def _execution_row(rec: ExecutionRecord) -> dict[str, Any]:
-    return {
-        "exec_id": rec.exec_id,
-        "order": rec.order_id,
-        "va_id": rec.va_id,
-        "contract_key": rec.contract_key,
-        "side": str(rec.side),
-        "quantity": rec.quantity,
-        "price": rec.price,
-        "commission": rec.commission,
-        "multiplier": rec.multiplier,
-        "time": rec.time,
-    }
-
-
-def _execution_record(r: dict[str, Any]) -> ExecutionRecord:
-    return _record(
-        ExecutionRecord,
-        r,
-        order_id=r["order"],
-        side=Side(r["side"]),
-        price=_plain(r["price"]),
-        commission=_plain(r["commission"]),
-    )
-
-
-def _order_row(rec: OrderRecord) -> dict[str, Any]:
-    return {
-        "id": rec.id,
-        "va_id": rec.va_id,
-        "contract_key": rec.contract_key,
-        "symbol": rec.symbol,
-        "sec_type": rec.sec_type,
-        "expiry": rec.expiry,
-        "strike": rec.strike,
-        "right": rec.right,
-        "multiplier": rec.multiplier,
-        "side": str(rec.side),
-        "order_type": str(rec.order_type),
-        "quantity": rec.quantity,
-        "limit_price": rec.limit_price,
-        "stop_price": rec.stop_price,
-        "parent": rec.parent_id,
-        "reduce_only": rec.reduce_only,
-        "purpose": str(rec.purpose),
-        "reason": rec.reason,
-        "status": str(rec.status),
-        "filled": rec.filled,
-        "avg_fill_price": rec.avg_fill_price,
-        "broker_order_id": rec.broker_order_id,
-        "signal_id": rec.signal_id,
-        "dry_run": rec.dry_run,
-        "created_at": rec.created_at,
-        "updated_at": rec.updated_at or rec.created_at,
-        "delta_at_entry": rec.delta_at_entry,
-        "dte_at_entry": rec.dte_at_entry,
-    }
-
-
-def _order_record(r: dict[str, Any]) -> OrderRecord:
-    return _record(
-        OrderRecord,
-        r,
-        side=Side(r["side"]),
-        order_type=OrderType(r["order_type"]),
-        status=OrderStatus(r["status"]),
-        parent_id=r["parent"],
-        strike=_plain_or_none(r["strike"]),
-        limit_price=_plain_or_none(r["limit_price"]),
-        stop_price=_plain_or_none(r["stop_price"]),
-        avg_fill_price=_plain_or_none(r["avg_fill_price"]),
-    )
-
-
-def _record(cls: type[_R], row: dict[str, Any], **converted: Any) -> _R:
-    """A record of type ``cls`` from a row: each field from the row column of the same name,
-    unless given in ``converted`` (enums, decimals, renamed foreign keys)."""
-    values = {f.name: row[f.name] for f in fields(cast(Any, cls)) if f.name not in converted}
-    return cls(**values, **converted)
-
-
-def _plain(value: Decimal) -> Decimal:
-    """The same number without trailing zeros or exponent, whichever backend returned it
-    (``Decimal("450.000000")`` from PostgreSQL and ``450.0`` from SQLite both give ``450``)."""
-    if value == value.to_integral_value():
-        return value.quantize(_ONE)
-    return value.normalize()
-
-
-def _plain_or_none(value: Decimal | None) -> Decimal | None:
-    return None if value is None else _plain(value)
+        rows = rows_of(query.order_by(RiskEvent.time.desc(), RiskEvent.id.desc()).limit(1))
+        return record_of(RiskEventRecord, rows[0]) if rows else None

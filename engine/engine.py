@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pykka
 from loguru import logger
@@ -25,15 +25,10 @@ from loguru import logger
 from actors.inbox import Inbox
 from actors.journal import Journal
 from actors.messages.commands import ConfigChanged, Flatten, Halt, PauseVA, Resume
-from actors.messages.events import AccountUpdate, RiskNotice
+from actors.messages.events import RiskNotice
 from actors.messages.queries import GetSnapshot, GetWorkingOrders, InspectVA, VAInspection
 from actors.messages.snapshots import OrderSnapshot
 from actors.messages.timers import (
-    DayRollDue,
-    InboxReadDue,
-    MarksDue,
-    ReconcileDue,
-    ReconnectReconcileDue,
     StartupReconcileDue,
 )
 from actors.order_manager import OrderManager
@@ -49,23 +44,14 @@ from core.calendar import TradingCalendar
 from core.clock import Clock, VirtualClock
 from core.config import EngineConfig, load_config
 from core.config_reload import ReloadPlan, plan_reload
-from core.domain import Contract, Quote, TradingState
-from core.events import (
-    AccountPnL,
-    AccountSnapshot,
-    BrokerEvent,
-    BrokerNotice,
-    ConnectionEvent,
-    ConnectionState,
-)
+from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
 from db.records import AccountRecord
 from engine import build
+from engine.broker_router import BrokerRouter
 from engine.options import RunOptions
-
-if TYPE_CHECKING:
-    pass
+from engine.timers import EngineTimers
 
 __all__ = ["Engine"]
 
@@ -81,44 +67,6 @@ _JOURNAL_STOP_S = 0.5
 #: inside a broker call after that (a VA's option-chain scan takes seconds) is released by the
 #: broker's stop: at shutdown such a read has nothing left to serve.
 _ACTORS_FIRST_S = 1.0
-
-
-class _Router:
-    """BrokerListener: turns broker callbacks into QuoteBook updates and counted tells.
-    Runs on the broker's thread; never blocks."""
-
-    def __init__(self, book: AddressBook, quotes: QuoteBook) -> None:
-        self._book = book
-        self._quotes = quotes
-        self._link_lost = False  # DISCONNECTED seen since the last CONNECTED
-
-    def on_quote(self, quote: Quote) -> None:
-        self._quotes.update(quote)
-
-    def on_broker_event(self, event: BrokerEvent) -> None:
-        if isinstance(event, AccountSnapshot):
-            self._book.tell(
-                "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
-            )
-        elif isinstance(event, AccountPnL):
-            self._book.tell("governor", event)  # the daily loss breaker's fast figure
-        elif isinstance(event, ConnectionEvent):
-            # The order manager makes no broker read while the link is down.
-            self._book.tell("order_manager", event)
-            if event.state is ConnectionState.DISCONNECTED:
-                self._link_lost = True
-            elif event.state is ConnectionState.CONNECTED and self._link_lost:
-                # Back after a loss: the broker has replayed what happened meanwhile (fills,
-                # statuses); the order manager compares again (a pass of its own kind, see
-                # actors/order_reconcile.py). Told first, so nothing the governor lets through
-                # overtakes it. Quotes flowing again after stale data lost nothing: no pass.
-                self._link_lost = False
-                self._book.tell("order_manager", ReconnectReconcileDue(event.time))
-            self._book.tell("governor", event)
-        elif isinstance(event, BrokerNotice):
-            self._book.tell("governor", event)  # the risk event and the header's flags
-        else:
-            self._book.tell("order_manager", event)
 
 
 class Engine:
@@ -187,7 +135,9 @@ class Engine:
         self.crash_policy = CrashPolicy()
         self._crash_lock = threading.Lock()
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
-        self._timers: list[Any] = []
+        self._timers = EngineTimers(
+            clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
+        )
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -223,12 +173,12 @@ class Engine:
             ref.ask(GetSnapshot(), timeout=10)
             logger.debug("engine: {} ready", name)
         build.restore_sim_account(self.broker, self.ledger)
-        self.broker.start(_Router(self.book, self.quotes))
+        self.broker.start(BrokerRouter(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
         self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
         # Nothing trades before the ledger and the broker have been compared.
         self.book.tell("order_manager", StartupReconcileDue(self.clock.now()))
-        self._schedule()
+        self._timers.start(self.config, self.options.until)
         self._started = True
         if drive_clock:
             self.clock.start()
@@ -242,41 +192,6 @@ class Engine:
     def _spawn(self, name: str, ref: pykka.ActorRef[Any]) -> None:
         self.book.register(name, ref)
         self._refs.append((name, ref))
-
-    def _schedule(self) -> None:
-        interval = self.config.engine.reconcile_interval_s
-        clock = self.clock
-        self._timers.append(clock.call_every(interval, self._tick_reconcile, name="reconcile"))
-        self._timers.append(clock.call_every(60.0, self._tick_day, name="day-roll"))
-        # Stale marks are judged on the clock: no quote comes to say a mark went stale.
-        marks_s = max(1.0, self.config.exits.stale_mark_s / 4)
-        self._timers.append(clock.call_every(marks_s, self._tick_marks, name="marks"))
-        if self.config.inbox.enabled:
-            self._timers.append(
-                clock.call_every(self.config.inbox.poll_interval_s, self._tick_inbox, name="inbox")
-            )
-        until = self.options.until
-        if until is None and clock.speed is None:
-            until = self.calendar.session_close(self.calendar.trading_day(clock.now()))
-        if until is not None:
-            self._timers.append(clock.call_at(until, self._reached_until, name="until"))
-
-    def _tick_reconcile(self) -> None:
-        self.book.tell("order_manager", ReconcileDue(self.clock.now()))
-
-    def _tick_inbox(self) -> None:
-        self.book.tell("inbox", InboxReadDue(self.clock.now()))
-
-    def _tick_marks(self) -> None:
-        self.book.tell("position_monitor", MarksDue(self.clock.now()))
-
-    def _tick_day(self) -> None:
-        self.book.tell("governor", DayRollDue(self.clock.now()))
-
-    def _reached_until(self) -> None:
-        logger.info("engine: reached {}", self.clock.now().isoformat())
-        self.clock.stop()  # runs on the driver thread: stops advancing time at once
-        self.done.set()
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop as config says: ``engine.on_shutdown = "flatten"`` closes every position first
@@ -313,8 +228,7 @@ class Engine:
             return
         deadline = time.monotonic() + timeout_s
         self._started = False
-        for timer in self._timers:
-            timer.cancel()
+        self._timers.cancel()
         self.clock.stop()
         self.gate.set(GateState.CLOSED, "engine stopping")
         self.book.closing = True

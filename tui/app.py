@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-from loguru import logger
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -33,17 +32,17 @@ from textual.widgets import DataTable, Footer
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from core.domain import TradingState
-from core.rules.reconcile_text import difference_lines
 from tui.board import Board
 from tui.bridge import BusBridge
 from tui.config_screen import ConfigScreen
+from tui.confirmations import flatten_all_prompt, flatten_va_prompt, resume_lines
 from tui.controls import EngineControls, trading_mode
 from tui.event_log import EventLog
+from tui.first_snapshots import first_snapshots
 from tui.formatting import (
     ORDER_COLUMNS,
     POSITION_COLUMNS,
     VA_COLUMNS,
-    position_line,
 )
 from tui.header import StatusHeader
 from tui.help import HelpScreen
@@ -54,20 +53,8 @@ from tui.tables import KeyedTable
 __all__ = ["EngineApp", "run_tui"]
 
 
-#: Positions listed by name in a flatten confirmation; the rest are counted.
-FLATTEN_LIST_MAX = 12
-
 #: Actions that act on the dashboard's own tables: hidden on the other full screens.
 _DASHBOARD_ONLY = frozenset({"flatten_va", "pause_va", "inspect", "config"})
-
-
-def _position_lines(positions: list[PositionSnapshot]) -> list[str]:
-    lines = [position_line(p) for p in positions[:FLATTEN_LIST_MAX]]
-    if len(positions) > FLATTEN_LIST_MAX:
-        lines.append(f"... and {len(positions) - FLATTEN_LIST_MAX} more")
-    if not positions:
-        lines.append("No open position is shown.")
-    return lines
 
 
 class EngineApp(App[QuitChoice | None]):
@@ -179,24 +166,8 @@ class EngineApp(App[QuitChoice | None]):
     def _ask_first_snapshots(self) -> None:
         """Worker thread: ask the governor, the position monitor and every VA for their state,
         so the dashboard is complete before they next publish; never touches a widget."""
-        vas = (f"va:{va_id}" for va_id in self._board.configured)
-        items: list[object] = []
-        for name in ("governor", "position_monitor", *vas):
-            try:
-                answer = self._engine.ask_snapshot(name, timeout_s=self._inspect_timeout_s)
-            except LookupError:  # not running: nothing to show
-                continue
-            except Exception as exc:  # busy or stopping: its next publish will do
-                logger.debug("tui: no first snapshot from {}: {!r}", name, exc)
-                continue
-            items.extend(answer if isinstance(answer, list | tuple) else [answer])
-        working_orders = getattr(self._engine, "working_orders", None)
-        if working_orders is not None:
-            try:
-                items.extend(working_orders(timeout_s=self._inspect_timeout_s))
-            except Exception as exc:  # busy or stopping: its next publish will do
-                logger.debug("tui: no working orders at start: {!r}", exc)
-        self.post_message(self.Seeded(tuple(items)))
+        items = first_snapshots(self._engine, self._board.configured, self._inspect_timeout_s)
+        self.post_message(self.Seeded(items))
 
     def on_engine_app_seeded(self, message: Seeded) -> None:
         """Park the first snapshots for the next flush, except where something newer is known
@@ -293,12 +264,7 @@ class EngineApp(App[QuitChoice | None]):
         """``r``: resume trading after a confirmation."""
         if self._dialog_open():
             return
-        status = self._risk
-        lines = [f"State: {status.state.value} ({status.reason})"] if status else []
-        if status is not None and status.differences:
-            lines.append("The last reconciliation found ledger and broker apart:")
-            lines.extend(difference_lines(status.differences))
-        lines.append("New entries will be allowed again.")
+        lines = resume_lines(self._risk)
         self.push_screen(ConfirmScreen("Resume trading?", lines), self._resume_answered)
 
     def _resume_answered(self, confirmed: bool | None) -> None:
@@ -311,10 +277,7 @@ class EngineApp(App[QuitChoice | None]):
         if self._dialog_open():
             return
         positions = list(self._board.positions.values())
-        lines = _position_lines(positions)
-        lines.append(f"{len(self._board.orders)} working order(s): entries are cancelled.")
-        lines.append("Trading is HALTED once everything is flat.")
-        title = f"Flatten all: close {len(positions)} position(s)?"
+        title, lines = flatten_all_prompt(positions, len(self._board.orders))
         self.push_screen(ConfirmScreen(title, lines), self._flatten_answered)
 
     def _flatten_answered(self, confirmed: bool | None) -> None:
@@ -334,12 +297,8 @@ class EngineApp(App[QuitChoice | None]):
         """Ask to flatten ``va_id``, listing its positions and orders; flatten on yes."""
         if self._dialog_open():
             return
-        positions = [p for p in self._board.positions.values() if p.va_id == va_id]
-        orders = sum(1 for o in self._board.orders.values() if o.va_id == va_id)
-        lines = _position_lines(positions)
-        lines.append(f"{orders} working order(s) of {va_id}: entries are cancelled.")
-        lines.append(f"{va_id} is paused afterwards (p unpauses it); the other VAs trade on.")
-        title = f"Flatten {va_id}: close its {len(positions)} position(s)?"
+        board = self._board
+        title, lines = flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
@@ -373,15 +332,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """``enter`` (or a click on the cursor row) in a table: inspect that row's VA."""
-        key = event.row_key.value
-        table_id = event.data_table.id
-        va_id: str | None = None
-        if table_id == "vas":
-            va_id = key
-        elif table_id == "positions" and key in self._board.positions:
-            va_id = self._board.positions[key].va_id
-        elif table_id == "orders" and key in self._board.orders:
-            va_id = self._board.orders[key].va_id
+        va_id = self._board.va_of_row(event.data_table.id, event.row_key.value)
         if va_id is not None:
             event.stop()
             self.open_inspector(va_id)

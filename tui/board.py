@@ -76,6 +76,16 @@ class Board:
         """The VA under the cursor of the VA table."""
         return self._vas_table.cursor_key
 
+    def va_of_row(self, table_id: str | None, key: str | None) -> str | None:
+        """The VA a row of the VA, positions or orders table belongs to (None: unknown)."""
+        if table_id == "vas":
+            return key
+        if table_id == "positions" and key in self.positions:
+            return self.positions[key].va_id
+        if table_id == "orders" and key in self.orders:
+            return self.orders[key].va_id
+        return None
+
     def is_new(self, item: RiskStatus | VASnapshot | PositionSnapshot) -> bool:
         """True when nothing is shown yet for ``item``'s key (risk status: never decided here)."""
         if isinstance(item, VASnapshot):

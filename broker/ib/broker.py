@@ -18,20 +18,16 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
-from ib_async import IB
 from loguru import logger
 
 from broker.base import BrokerListener
 from broker.ib.account import AccountFeed
-from broker.ib.connection import Connection
-from broker.ib.context import Emitter, IbContext, IbOptions
-from broker.ib.flow import OrderFlow
+from broker.ib.context import IbContext, IbOptions
 from broker.ib.loop import LoopThread
-from broker.ib.margin import MarginDesk
 from broker.ib.market_data import MarketData
 from broker.ib.orders import OrderDesk
 from broker.ib.parsing.orders import completed_order
-from broker.ib.resilience import Backoff, RequestBudget, StaleWatchdog
+from broker.ib.parts import IbParts, build_parts
 from broker.ib.safety import check_market_data_type, check_port
 from core.calendar import TradingCalendar
 from core.clock import Clock, WallClock
@@ -79,12 +75,7 @@ class IBBroker:
         self._calendar = calendar
         self._clock: Clock = clock or WallClock(calendar.tz)
         self._loop = LoopThread()
-        self._ctx: IbContext | None = None
-        self._connection: Connection | None = None
-        self._desk: OrderDesk | None = None
-        self._market: MarketData | None = None
-        self._account: AccountFeed | None = None
-        self._margin: MarginDesk | None = None
+        self._parts: IbParts | None = None
         self._started = False
         self._orders_read_at = float("-inf")  # loop mono time of the last fresh orders read
 
@@ -98,18 +89,20 @@ class IBBroker:
             LiveTradingRefused: not a paper account and live trading not asked for twice.
             ConnectionError | TimeoutError | OSError: TWS cannot be reached.
         """
-        if self._connection is not None:
+        if self._parts is not None:
             return self._loop.run(self._broker_time(), self.options.request_timeout_s)
         self._loop.start()
         options = self.options
         attempts = 2 * options.client_id_attempts
         budget = attempts * (options.connect_timeout_s + options.reconnect_base_s + 2.0)
         try:
-            self._loop.call(self._build, timeout_s=5.0)
-            now = self._loop.run(self._connection_or_fail().connect(), budget)
-            margin = self._margin
-            if margin is not None:
-                self._loop.call(margin.subscribe_pnl, timeout_s=5.0)  # later connects: itself
+            parts = self._loop.call(
+                lambda: build_parts(options, clock=self._clock, calendar=self._calendar),
+                timeout_s=5.0,
+            )
+            self._parts = parts
+            now = self._loop.run(parts.connection.connect(), budget)
+            self._loop.call(parts.margin.subscribe_pnl, timeout_s=5.0)  # later connects: itself
             return now
         except BaseException:
             self._teardown()
@@ -118,8 +111,8 @@ class IBBroker:
     def use_clock(self, clock: Clock) -> None:
         """Stamp everything with ``clock`` from now on (before ``start``)."""
         self._clock = clock
-        if self._ctx is not None:
-            ctx = self._ctx
+        if self._parts is not None:
+            ctx = self._parts.ctx
             self._loop.call(lambda: setattr(ctx, "clock", clock), timeout_s=5.0)
 
     def start(self, listener: BrokerListener) -> None:
@@ -130,9 +123,10 @@ class IBBroker:
         """
         if self._started:
             raise RuntimeError("IBBroker is already started")
-        if self._connection is None:
+        if self._parts is None:
             self.connect()
-        ctx, account, desk = self._ctx_or_fail(), self._account_or_fail(), self._desk_or_fail()
+        parts = self._parts_or_fail()
+        ctx, account, desk = parts.ctx, parts.account, parts.desk
 
         def attach() -> None:
             desk.begin()  # statuses learned while connecting, stamped with the engine's clock
@@ -158,57 +152,22 @@ class IBBroker:
         self._teardown()
 
     def _teardown(self) -> None:
-        connection = self._connection
-        if connection is not None and self._loop.running:
+        parts = self._parts
+        if parts is not None and self._loop.running:
             try:
-                self._loop.run(connection.close(), 5.0)
+                self._loop.run(parts.connection.close(), 5.0)
             except Exception:
                 logger.exception("ib: disconnect failed")
         self._loop.stop()
-        self._connection = None
-
-    def _build(self) -> None:
-        """Create the ``IB`` object and the loop-side parts (on the loop thread)."""
-        options = self.options
-        ib = IB()
-        ib.RaiseRequestErrors = False
-        ctx = IbContext(
-            options=options,
-            ib=ib,
-            clock=self._clock,
-            calendar=self._calendar,
-            emitter=Emitter(),
-            data_budget=RequestBudget(options.data_requests_per_s, burst=10),
-        )
-        watchdog = StaleWatchdog(options.stale_data_clock_s)
-        self._ctx = ctx
-        self._desk = OrderDesk(
-            ctx,
-            OrderFlow(
-                commission_wait_s=options.commission_wait_s, status_wait_s=options.status_wait_s
-            ),
-        )
-        self._market = MarketData(ctx, watchdog)
-        self._account = AccountFeed(ctx)
-        self._desk.read_orders = self._account.ib_orders
-        self._margin = MarginDesk(ctx)
-        self._connection = Connection(
-            ctx,
-            desk=self._desk,
-            market=self._market,
-            account=self._account,
-            watchdog=watchdog,
-            backoff=Backoff(options.reconnect_base_s, options.reconnect_cap_s),
-        )
-        self._connection.wire()
+        self._parts = None
 
     # -- market data ---------------------------------------------------------------------------
     def tick_rule(self, contract: Contract) -> TickRule:
         """``contract``'s price increments from IB's contract details and market rule, learnt
         when the contract was qualified (a subscription or a chain scan); ``default_rule``
         before that (any thread, never waits)."""
-        market = self._market
-        return market.ticks.rule(contract) if market is not None else default_rule(contract)
+        parts = self._parts
+        return parts.market.ticks.rule(contract) if parts is not None else default_rule(contract)
 
     def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
         wanted = list(contracts)
@@ -268,8 +227,8 @@ class IBBroker:
                 self._gate.reason,
             )
             return self._refused(order, f"gate {self._gate.state}")
-        connection = self._connection
-        if connection is None or not connection.health.can_send:
+        parts = self._parts
+        if parts is None or not parts.connection.health.can_send:
             logger.warning("ib: link to IB is down: order {} refused", order.client_order_id)
             return self._refused(order, "the link to IB is down")
         self._loop.post(self._desk_or_fail().place, order)
@@ -277,9 +236,9 @@ class IBBroker:
 
     def _refused(self, order: OrderRequest, reason: str) -> bool:
         """False; an attached order refused here also ends the parent held for it."""
-        desk = self._desk
-        if order.parent_id and desk is not None:
-            self._loop.post(desk.child_refused, order, reason)
+        parts = self._parts
+        if order.parent_id and parts is not None:
+            self._loop.post(parts.desk.child_refused, order, reason)
         return False
 
     def cancel_order(self, client_order_id: str) -> None:
@@ -306,10 +265,11 @@ class IBBroker:
     def notice_counts(self, timeout_s: float = 2.0) -> dict[int, int]:
         """How often IB sent each error/notice code since the adapter was built (copied on the
         ib-loop thread; any thread may call). Empty before the first connect."""
-        connection = self._connection
-        if connection is None or not self._loop.running:
+        parts = self._parts
+        if parts is None or not self._loop.running:
             return {}
-        return self._loop.call(lambda: dict(connection.notices.seen), timeout_s=timeout_s)
+        notices = parts.connection.notices
+        return self._loop.call(lambda: dict(notices.seen), timeout_s=timeout_s)
 
     def cancel_all(self) -> None:
         """Cancel every working order of ours (by client order id, one ``cancelOrder`` each);
@@ -378,23 +338,21 @@ class IBBroker:
     def check_margin(self, order: OrderRequest) -> None:
         """What-if ``order`` at IB (any thread; returns at once): a ``MarginCheck`` event follows
         within ``request_timeout_s`` (see ``broker.ib.margin``)."""
-        margin = self._margin
-        if margin is None:
-            raise RuntimeError("IBBroker is not connected")
-        self._loop.post(margin.check, order)
+        self._loop.post(self._parts_or_fail().margin.check, order)
 
     def stats(self) -> dict[str, int]:
         """Counters for tests and logs: orders sent, quotes, reconnects, late commissions."""
-        desk, market, connection = self._desk, self._market, self._connection
-        if desk is None or market is None or connection is None:
+        parts = self._parts
+        if parts is None:
             return {}
+        desk, market, connection = parts.desk, parts.market, parts.connection
         return self._loop.call(
             lambda: {
                 "orders_sent": desk.sent,
                 "quotes_received": market.received,
                 "quotes_delivered": market.delivered,
                 "reconnects": connection.reconnects,
-                "client_id_refusals": connection.refusals,
+                "client_id_refusals": connection.login.refusals,
                 "late_commissions": desk.flow.late_commissions,
                 "pacing_violations": desk.ctx.throttle.violations,
                 "market_data_lines": market.lines_in_use(),
@@ -406,8 +364,8 @@ class IBBroker:
 
     @property
     def connected(self) -> bool:
-        connection = self._connection
-        return connection is not None and connection.health.can_send
+        parts = self._parts
+        return parts is not None and parts.connection.health.can_send
 
     @property
     def client_id(self) -> int:
@@ -423,27 +381,19 @@ class IBBroker:
         now = await ctx.bounded(ctx.ib.reqCurrentTimeAsync(), "current time")
         return now.astimezone(ctx.tz)
 
-    def _ctx_or_fail(self) -> IbContext:
-        if self._ctx is None:
+    def _parts_or_fail(self) -> IbParts:
+        if self._parts is None:
             raise RuntimeError("IBBroker is not connected (call connect() or start())")
-        return self._ctx
+        return self._parts
 
-    def _connection_or_fail(self) -> Connection:
-        if self._connection is None:
-            raise RuntimeError("IBBroker is not connected")
-        return self._connection
+    def _ctx_or_fail(self) -> IbContext:
+        return self._parts_or_fail().ctx
 
     def _desk_or_fail(self) -> OrderDesk:
-        if self._desk is None:
-            raise RuntimeError("IBBroker is not connected")
-        return self._desk
+        return self._parts_or_fail().desk
 
     def _market_or_fail(self) -> MarketData:
-        if self._market is None:
-            raise RuntimeError("IBBroker is not connected")
-        return self._market
+        return self._parts_or_fail().market
 
     def _account_or_fail(self) -> AccountFeed:
-        if self._account is None:
-            raise RuntimeError("IBBroker is not connected")
-        return self._account
+        return self._parts_or_fail().account

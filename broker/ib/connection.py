@@ -1,9 +1,9 @@
 """``Connection``: connects to TWS / IB Gateway, keeps the link healthy and restores it
 (ib-loop thread only).
 
-* Connect with a timeout; a 326 (client id in use) refusal backs off and retries, moving to the
-  next client id after ``client_id_attempts`` refusals of one id (logged: orders of the old id
-  can then not be cancelled from here).
+* Connect with a timeout (``login.Login``: one attempt and the account's checks); a 326
+  (client id in use) refusal backs off and retries, moving to the next client id after
+  ``client_id_attempts`` refusals of one id.
 * The account must be a paper account unless live trading was asked for twice (``safety``).
 * The link is ``LinkHealth``: the socket, TWS's own link to IB (1100 lost, 1101/1102 restored)
   and fresh data (the stale-data watchdog). Every change is a ``ConnectionEvent``: the governor
@@ -33,17 +33,17 @@ from loguru import logger
 from broker.ib.account import AccountFeed
 from broker.ib.clock_follow import follow_broker_time
 from broker.ib.context import IbContext
-from broker.ib.data_health import IB_DATA_TYPES, LinkWatch
+from broker.ib.data_health import LinkWatch
 from broker.ib.errors import ErrorClass, classify
+from broker.ib.login import ClientIdInUse, Login
 from broker.ib.market_data import MarketData
 from broker.ib.notices import NoticeLog
 from broker.ib.orders import OrderDesk
 from broker.ib.resilience import Backoff, LinkHealth, StaleWatchdog
-from broker.ib.safety import LiveTradingRefused, check_account, check_market_data_type
 from core.clock import VirtualClock
 from core.events import BrokerNotice, ConnectionEvent, ConnectionState
 
-__all__ = ["ClientIdInUse", "Connection"]
+__all__ = ["Connection"]
 
 _HOUSEKEEPING_S = 0.1
 _MARKET_KINDS = frozenset(
@@ -51,11 +51,10 @@ _MARKET_KINDS = frozenset(
 )
 
 
-class ClientIdInUse(ConnectionError):
-    """TWS refused the client id (error 326)."""
-
-
 class Connection:
+    """The link to TWS: connects (``Login``), watches and restores it, and runs the
+    housekeeping (ib-loop thread only)."""
+
     def __init__(
         self,
         ctx: IbContext,
@@ -75,12 +74,10 @@ class Connection:
         self.health = LinkHealth()
         self.notices = NoticeLog()  # every IB code logged once here, at its level, folded
         self._closing = False
-        self._connecting = False
-        self._refused: asyncio.Event | None = None
+        self.login = Login(ctx, market)
         self._reconnect_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.reconnects = 0
-        self.refusals = 0
         options = ctx.options
         self.link_watch = LinkWatch(options.relogin_after_s, options.relogin_after_attempts)
         self._degraded_at: int | None = None  # quotes received when 2110 came (None: no 2110)
@@ -113,7 +110,7 @@ class Connection:
         self.ctx.client_id = options.client_id
         for attempt in range(1, 2 * options.client_id_attempts + 1):
             try:
-                await self._connect_once()
+                await self.login.attempt()
                 break
             except ClientIdInUse:
                 if attempt == 2 * options.client_id_attempts:
@@ -129,100 +126,9 @@ class Connection:
         self._tasks.append(loop.create_task(self._clock_sync(), name="ib-clock-sync"))
         return now.astimezone(self.ctx.tz)
 
-    async def _connect_once(self) -> None:
-        """One connection attempt with the current client id.
-
-        Raises:
-            ClientIdInUse: 326 (the next client id is taken after enough refusals).
-        """
-        ctx, options = self.ctx, self.ctx.options
-        refused = self._refused = asyncio.Event()
-        self._connecting = True
-        loop = asyncio.get_running_loop()
-        connect = loop.create_task(
-            ctx.ib.connectAsync(
-                options.host,
-                options.port,
-                clientId=ctx.client_id,
-                timeout=options.connect_timeout_s,
-                account=options.account,
-            )
-        )
-        watch = loop.create_task(refused.wait())
-        try:
-            await asyncio.wait(
-                {connect, watch},
-                timeout=options.connect_timeout_s + 1,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if refused.is_set():
-                connect.cancel()
-                with contextlib.suppress(BaseException):
-                    await connect
-                ctx.ib.disconnect()
-                self._client_id_refused()
-                raise ClientIdInUse(f"client id {ctx.client_id} is in use")
-            if not connect.done():
-                connect.cancel()
-                with contextlib.suppress(BaseException):
-                    await connect
-                raise TimeoutError(f"no connection within {options.connect_timeout_s:.0f}s")
-            connect.result()
-            self._check_account()
-        finally:
-            watch.cancel()
-            self._connecting = False
-            self._refused = None
-
-    def _client_id_refused(self) -> None:
-        self.refusals += 1
-        if self.refusals % self.ctx.options.client_id_attempts == 0:
-            old = self.ctx.client_id
-            self.ctx.client_id = old + 1
-            logger.warning(
-                "ib: client id {} refused {} times (326): trying {} (orders placed under {} "
-                "cannot be cancelled from this session)",
-                old,
-                self.ctx.options.client_id_attempts,
-                self.ctx.client_id,
-                old,
-            )
-        else:
-            logger.warning("ib: client id {} in use (326): backing off", self.ctx.client_id)
-
-    def _check_account(self) -> None:
-        ctx, options = self.ctx, self.ctx.options
-        accounts = ctx.ib.managedAccounts()
-        account = options.account or (accounts[0] if len(accounts) == 1 else "")
-        if options.account and accounts and options.account not in accounts:
-            ctx.ib.disconnect()
-            raise ConnectionError(
-                f"broker.ib.account {options.account} is not one of this login's accounts "
-                f"({', '.join(accounts)})"
-            )
-        if not account:
-            ctx.ib.disconnect()
-            raise ConnectionError(
-                f"this login has several accounts ({', '.join(accounts)}): set broker.ib.account"
-            )
-        try:
-            check_account(account, allow_live=options.allow_live, live_flag=options.live)
-            try:
-                check_market_data_type(options.market_data_type, port=options.port, account=account)
-            except ValueError as err:
-                raise LiveTradingRefused(str(err)) from None
-        except Exception:
-            ctx.ib.disconnect()
-            raise
-        ctx.account = account
-        # Every connection starts at live data in TWS: ask for the configured type first,
-        # before any reqMktData (after a reconnect too: TWS forgot it with the socket).
-        ctx.ib.reqMarketDataType(IB_DATA_TYPES[options.market_data_type])
-        self.market.entitlements.reset()
-
     # -- losing and restoring the link ---------------------------------------------------------
     def _on_disconnected(self) -> None:
-        if self._closing or self._connecting:
+        if self._closing or self.login.connecting:
             return
         self.health.socket_up = False
         self.ctx.link_up = False
@@ -237,16 +143,14 @@ class Connection:
             logger.warning("ib: reconnecting in {:.1f}s (attempt {})", delay, self.backoff.attempts)
             await asyncio.sleep(delay)
             try:
-                await self._connect_once()
+                await self.login.attempt()
                 self.market.resubscribe(data_lost=False)
                 await self._resync()
             except (ConnectionError, TimeoutError, OSError) as err:
                 logger.warning("ib: reconnect failed: {}", err)
                 if self.ctx.ib.isConnected():
-                    self._connecting = True
-                    self.ctx.ib.disconnect()
-                    self._connecting = False
-                self._judge_logged_out()
+                    self.login.disconnect_quietly()
+                self._report_logged_out_when_due()
                 continue
             except Exception:
                 logger.exception("ib: reconnect failed; giving up (restart the engine)")
@@ -261,7 +165,7 @@ class Connection:
             self._report(f"reconnected as client {self.ctx.client_id}")
             return
 
-    def _judge_logged_out(self) -> None:
+    def _report_logged_out_when_due(self) -> None:
         """After enough failed attempts (or time), say LOGGED OUT once: a risk event and the
         header; the loop keeps retrying at the backoff's cap."""
         now_s = self.ctx.mono()
@@ -325,8 +229,7 @@ class Connection:
                 "ib: pacing violation (100) on request {}: pausing {:.1f}s", req_id, pause
             )
         if kind is ErrorClass.CLIENT_ID_IN_USE:
-            if self._refused is not None:
-                self._refused.set()
+            self.login.client_id_refused()
             return
         if kind is ErrorClass.CONNECTIVITY_LOST:
             self.health.ib_link_up = False

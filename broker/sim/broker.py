@@ -13,22 +13,24 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, time
 from decimal import Decimal
 
 from loguru import logger
 
 from broker.base import BrokerListener
 from broker.sim.account import SimAccount
+from broker.sim.account_reports import AccountReports
 from broker.sim.chains import OptionSpec
-from broker.sim.market import TRADING_DAY_YEARS, MarketModel, SimSymbol, years_of_trading
-from broker.sim.matching import OrderBook
+from broker.sim.delivery import EventDelivery
+from broker.sim.market import MarketModel, SimSymbol
+from broker.sim.market_steps import MarketSteps
 from broker.sim.option_desk import OptionDesk
+from broker.sim.order_book import OrderBook
 from core.calendar import TradingCalendar
-from core.clock import Clock, Timer, VirtualClock
+from core.clock import Clock
 from core.domain import Contract, OrderRequest, OrderStatus, Quote
 from core.events import (
-    AccountPnL,
     AccountSnapshot,
     AssignmentEvent,
     BrokerEvent,
@@ -36,7 +38,6 @@ from core.events import (
     BrokerPosition,
     CompletedOrder,
     ExecutionEvent,
-    MarginCheck,
 )
 from core.gate import TradingGate
 from core.ticks import TickRule
@@ -96,8 +97,6 @@ class SimBroker:
         self._clock = clock
         self._calendar = calendar
         self._gate = gate
-        self._tick = timedelta(seconds=tick_interval_s)
-        self._tick_years = years_of_trading(tick_interval_s)
         self._market = MarketModel(symbols, seed=seed, drift_annual=drift_annual)
         self._options = OptionDesk(self._market, calendar, options or OptionSpec(), seed=seed)
         self._account = SimAccount(
@@ -114,22 +113,29 @@ class SimBroker:
             commission_per_contract=commission_per_contract,
             option_commission_min=option_commission_min,
         )
+        self._reports = AccountReports(
+            market=self._market, options=self._options, account=self._account, calendar=calendar
+        )
         self._lock = threading.Lock()
-        self._emit_lock = threading.Lock()
-        self._local = threading.local()
         self._pending: deque[Quote | BrokerEvent] = deque()
         self._listener: BrokerListener | None = None
-        self._running = False
-        self._step_timer: Timer | None = None
-        self._skip_timer: Timer | None = None
-        self._expiry_timer: Timer | None = None
-        self._next_step_at: datetime | None = None
-        self._last_session: date | None = None
+        self._delivery = EventDelivery(self._lock, self._pending, lambda: self._listener)
         self._subscribed: set[str] = set()
-        self._settlement_time = settlement_time
-        self._pnl_day: date | None = None  # the trading day ``_pnl_base`` belongs to
-        self._pnl_base: Decimal | None = None  # net liquidation at the previous close
-        self._last_net_liq: Decimal | None = None
+        self._steps = MarketSteps(
+            clock=clock,
+            calendar=calendar,
+            lock=self._lock,
+            market=self._market,
+            options=self._options,
+            book=self._book,
+            account=self._account,
+            reports=self._reports,
+            pending=self._pending,
+            drain=self._delivery.drain,
+            subscribed=self._subscribed,
+            tick_interval_s=tick_interval_s,
+            settlement_time=settlement_time,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def restore_account(self, fills: Iterable[ExecutionEvent]) -> int:
@@ -142,7 +148,7 @@ class SimBroker:
         """
         count = 0
         with self._lock:
-            if self._running:
+            if self._steps.running:
                 raise RuntimeError("restore_account must come before start()")
             for fill in fills:
                 self._account.apply_fill(
@@ -168,7 +174,7 @@ class SimBroker:
             RuntimeError: already started.
         """
         with self._lock:
-            if self._running:
+            if self._steps.running:
                 raise RuntimeError("restore_state must come before start()")
             self._account.restore(cash, holdings)
             for request, filled, notional, status in orders:
@@ -185,24 +191,17 @@ class SimBroker:
             RuntimeError: already started (``stop()`` first).
         """
         with self._lock:
-            if self._running:
+            if self._steps.running:
                 raise RuntimeError("SimBroker is already started")
             self._listener = listener
-            self._running = True
-            now = self._clock.now()
-            first = now if self._calendar.is_open(now) else self._calendar.next_open(now)
-            self._schedule_step(first)
-        self._drain()
+            self._steps.start(self._clock.now())
+        self._delivery.drain()
 
     def stop(self) -> None:
         """Cancel the market timers (idempotent). Orders, account and listener are kept, so
         reads keep working and cancels are still reported."""
         with self._lock:
-            self._running = False
-            for timer in (self._step_timer, self._skip_timer, self._expiry_timer):
-                if timer is not None:
-                    timer.cancel()
-            self._step_timer = self._skip_timer = self._expiry_timer = None
+            self._steps.stop()
 
     # -- market data ----------------------------------------------------------------------------
     def subscribe_quotes(self, contracts: Iterable[Contract]) -> None:
@@ -220,16 +219,8 @@ class SimBroker:
             for contract in wanted:
                 if contract.sec_type == "OPT":
                     self._options.check(contract, now)
-                elif contract.sec_type != "STK":
-                    raise ValueError(
-                        f"unsupported instrument {contract.key!r}: the simulator quotes stocks "
-                        f"(STK) and listed options (OPT), not {contract.sec_type}"
-                    )
-                elif contract.symbol not in self._market:
-                    raise ValueError(
-                        f"unknown symbol {contract.symbol!r}: simulated symbols are "
-                        f"{', '.join(self._market.symbols)}"
-                    )
+                else:
+                    self._market.check_stock(contract)
             self._options.subscribe(c for c in wanted if c.is_option)
             self._subscribed.update(c.symbol for c in wanted if not c.is_option)
 
@@ -323,7 +314,7 @@ class SimBroker:
                 self._options.ensure_quote(order.contract, now)  # a marketable order fills now
             events = self._book.place(order, now, match_now=self._calendar.is_open(now))
             self._pending.extend(events)
-        self._drain()
+        self._delivery.drain()
         return True
 
     def cancel_order(self, client_order_id: str) -> None:
@@ -335,7 +326,7 @@ class SimBroker:
                 logger.debug("sim: cancel of {}: not a working order", client_order_id)
                 return
             self._pending.extend(events)
-        self._drain()
+        self._delivery.drain()
 
     def modify_order(
         self,
@@ -364,7 +355,7 @@ class SimBroker:
                 match_now=self._calendar.is_open(now),
             )
             self._pending.extend(events)
-        self._drain()
+        self._delivery.drain()
 
     # -- reads (any thread) ---------------------------------------------------------------------
     def open_orders(self) -> list[BrokerOrderState]:
@@ -390,7 +381,7 @@ class SimBroker:
     def account(self) -> AccountSnapshot:
         """The account now, positions valued at the latest mids."""
         with self._lock:
-            return self._account_snapshot(self._clock.now())
+            return self._reports.snapshot(self._clock.now())
 
     def check_margin(self, order: OrderRequest) -> None:
         """What-if (any thread): the margin ``order`` would add if it filled at the marks, and
@@ -399,87 +390,8 @@ class SimBroker:
         event before this returns. A contract the simulator cannot mark gets an answer with
         ``error``."""
         with self._lock:
-            now = self._clock.now()
-            key = order.client_order_id
-            try:
-                marks = self._marks(now)
-                if order.contract.is_option:
-                    marks[order.contract.key] = self._options.market.mark(order.contract, now)
-                change = self._account.margin_change(
-                    order.contract, order.side, order.quantity, marks
-                ).quantize(Decimal("0.01"))
-                snapshot = self._account.snapshot(marks, now)
-                check = MarginCheck(
-                    key,
-                    change,
-                    snapshot.available_funds,
-                    now,
-                    init_margin_after=snapshot.maint_margin + change,
-                    equity_with_loan_after=snapshot.net_liquidation,
-                )
-            except (KeyError, ValueError) as err:
-                problem = f"no margin estimate for {order.contract.key}: {err}"
-                check = MarginCheck(key, None, None, now, error=problem)
-            self._pending.append(check)
-        self._drain()
-
-    # -- market steps (clock thread) --------------------------------------------------------
-    def _schedule_step(self, when: datetime) -> None:
-        self._next_step_at = when
-        self._step_timer = self._clock.call_at(when, self._step, name="sim-market-step")
-
-    def _step(self) -> None:
-        """One market step (clock thread): quote, match, report the account, schedule the next.
-
-        Steps lie on a grid of ``tick_interval_s`` from the session open; a step more than a
-        tick late resynchronises to now instead of catching up. The step whose successor would
-        fall at or after the close schedules the next open instead and, on a ``VirtualClock``,
-        a timer at the close that skips the clock to that open (the skip runs as its own timer
-        so, at max speed, the actors have handled the last quotes before time jumps). A step
-        that finds the session already closed (it ran late, past the close) quotes nothing and
-        moves to the next open the same way.
-        """
-        skip_now: datetime | None = None
-        with self._lock:
-            if not self._running:
-                return
-            now = self._clock.now()
-            planned = self._next_step_at or now
-            if not self._calendar.is_open(now):
-                self._settle(now)  # ran past a close: settle what expired there first
-                next_open = self._calendar.next_open(now)
-                self._schedule_step(next_open)
-                skip_now = next_open
-            else:
-                if self._last_session != self._calendar.trading_day(now):
-                    self._settle(now)  # a session's first step: what settled overnight
-                self._market_step(now)
-                nxt = planned + self._tick
-                if nxt <= now:  # more than a tick late: resynchronise, no catch-up burst
-                    nxt = now + self._tick
-                close = self._calendar.session_close(self._calendar.local(now).date())
-                if nxt < close:
-                    self._schedule_step(nxt)
-                else:
-                    next_open = self._calendar.next_open(close)
-                    self._schedule_step(next_open)
-                    self._expiry_timer = self._clock.call_at(
-                        self._settles_after(close), self._expire, name="sim-option-expiry"
-                    )
-                    self._schedule_skip(close, next_open)
-        self._drain()
-        clock = self._clock
-        if skip_now is not None and isinstance(clock, VirtualClock):
-            clock.skip_to(skip_now)
-
-    def _expire(self) -> None:
-        """At a session close (clock thread, before the skip to the next open): settle the
-        options that expire now."""
-        with self._lock:
-            if not self._running:
-                return
-            self._settle(self._clock.now())
-        self._drain()
+            self._pending.append(self._reports.margin_check(order, self._clock.now()))
+        self._delivery.drain()
 
     def assign_early(self, symbol: str) -> int:
         """Assign every short option of ``symbol`` held now (any thread); returns the
@@ -489,97 +401,6 @@ class SimBroker:
             events = self._options.assign_early(symbol, now, self._account)
             if events:
                 self._pending.extend(events)
-                self._pending.extend(self._account_events(now))
-        self._drain()
+                self._pending.extend(self._reports.events(now))
+        self._delivery.drain()
         return sum(-e.quantity for e in events if isinstance(e, AssignmentEvent))
-
-    def _settles_after(self, close: datetime) -> datetime:
-        """When options that expire at ``close`` are settled."""
-        if self._settlement_time is None:
-            return close
-        day = self._calendar.local(close).date() + timedelta(days=1)
-        return datetime.combine(day, self._settlement_time, tzinfo=self._calendar.tz)
-
-    def _settles_at(self, expiry: date) -> datetime:
-        return self._settles_after(self._options.market.expiry_moment(expiry))
-
-    def _settle(self, now: datetime) -> None:
-        events = self._options.settle(now, self._account, self._book, self._settles_at)
-        if events:
-            self._pending.extend(events)
-            self._pending.extend(self._account_events(now))
-
-    def _schedule_skip(self, close: datetime, next_open: datetime) -> None:
-        clock = self._clock
-        if isinstance(clock, VirtualClock):
-            self._skip_timer = clock.call_at(
-                close, lambda: clock.skip_to(next_open), name="sim-skip-night"
-            )
-
-    def _market_step(self, now: datetime) -> None:
-        # dt: nothing for the very first step (quote the starting prices), one trading day for
-        # the first step of a later session (the whole night or weekend as one move), one tick
-        # otherwise.
-        session = self._calendar.trading_day(now)
-        if self._last_session is None:
-            dt_years = 0.0
-        elif session != self._last_session:
-            dt_years = TRADING_DAY_YEARS
-        else:
-            dt_years = self._tick_years
-        self._last_session = session
-        quotes = self._market.step(dt_years=dt_years, time=now)
-        self._pending.extend(q for q in quotes if q.contract.symbol in self._subscribed)
-        option_quotes = self._options.step(now, self._book.working_option_contracts())
-        subscribed = self._options.is_subscribed
-        self._pending.extend(q for q in option_quotes if subscribed(q.contract.key))
-        self._pending.extend(self._book.match_quotes(quotes + option_quotes, now))
-        self._pending.extend(self._account_events(now))
-
-    def _marks(self, now: datetime) -> dict[str, Decimal]:
-        marks = {symbol: self._market.mark(symbol) for symbol in self._market.symbols}
-        marks.update(self._options.marks(self._account, now))
-        return marks
-
-    def _account_snapshot(self, now: datetime) -> AccountSnapshot:
-        return self._account.snapshot(self._marks(now), now)
-
-    def _account_events(self, now: datetime) -> list[BrokerEvent]:
-        """The day's P&L (as IB's ``reqPnL`` gives it: net liquidation now less at the previous
-        session's last step, so a night's move counts on the new day; on the first day, less
-        the first net liquidation), then the account snapshot of the same marks."""
-        snapshot = self._account_snapshot(now)
-        day = self._calendar.trading_day(now)
-        if day != self._pnl_day:
-            self._pnl_day = day
-            last = self._last_net_liq
-            self._pnl_base = last if last is not None else snapshot.net_liquidation
-        self._last_net_liq = snapshot.net_liquidation
-        base = self._pnl_base if self._pnl_base is not None else snapshot.net_liquidation
-        pnl = AccountPnL(snapshot.net_liquidation - base, None, None, now)
-        return [pnl, snapshot]
-
-    # -- delivery -------------------------------------------------------------------------------
-    def _drain(self) -> None:
-        """Deliver queued quotes and events in order, outside the state lock. A call from inside
-        a listener callback returns at once: the outer loop delivers what it queued."""
-        if getattr(self._local, "draining", False):
-            return
-        with self._emit_lock:
-            self._local.draining = True
-            try:
-                while True:
-                    with self._lock:
-                        listener = self._listener
-                        if listener is None or not self._pending:
-                            return
-                        item = self._pending.popleft()
-                    try:
-                        if isinstance(item, Quote):
-                            listener.on_quote(item)
-                        else:
-                            listener.on_broker_event(item)
-                    except Exception:
-                        logger.exception("sim: listener raised on {}", type(item).__name__)
-            finally:
-                self._local.draining = False

@@ -21,7 +21,7 @@ from decimal import Decimal
 from broker.sim.account import SimAccount
 from broker.sim.chains import OptionMarket
 from broker.sim.market import MarketModel
-from broker.sim.matching import OrderBook
+from broker.sim.order_book import OrderBook
 from core.domain import Contract, Side
 from core.events import AssignmentEvent, BrokerEvent, ExpiryEvent
 

@@ -165,6 +165,19 @@ class MarketModel:
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._specs
 
+    def check_stock(self, contract: Contract) -> None:
+        """Raises ValueError naming why ``contract`` is not a simulated stock."""
+        if contract.sec_type != "STK":
+            raise ValueError(
+                f"unsupported instrument {contract.key!r}: the simulator quotes stocks "
+                f"(STK) and listed options (OPT), not {contract.sec_type}"
+            )
+        if contract.symbol not in self._specs:
+            raise ValueError(
+                f"unknown symbol {contract.symbol!r}: simulated symbols are "
+                f"{', '.join(self.symbols)}"
+            )
+
     def contract(self, symbol: str) -> Contract:
         """The canonical stock contract of ``symbol`` (KeyError if unknown)."""
         return self._contracts[symbol]

@@ -1,9 +1,8 @@
-"""Order matching against the top of book: what an order may fill, at what price, and the
-order book that applies those fills.
+"""Order matching against the top of book: what an order may fill and at what price.
 
 Pure: no I/O, no threads, no clock (times are passed in). ``match_order`` and friends read a
-``SimOrder`` and decide; ``OrderBook`` owns the orders and applies the decisions, returning the
-events they produce in order. ``SimBroker`` owns the book and calls it under its lock.
+``SimOrder`` and decide; ``OrderBook`` (``broker.sim.order_book``) owns the orders and applies
+the decisions. ``SimBroker`` owns the book and calls it under its lock.
 
 Rules (fills are always at the touch, never through it):
 
@@ -24,35 +23,26 @@ Rules (fills are always at the touch, never through it):
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
-from broker.sim.account import SimAccount, execution_commission
-from broker.sim.chains import OptionMarket
-from broker.sim.market import MarketModel, to_cents
+from broker.sim.market import to_cents
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
-from core.events import (
-    BrokerEvent,
-    BrokerOrderState,
-    CompletedOrder,
-    ExecutionEvent,
-    OrderStatusEvent,
-)
+from core.ticks import TickRule
 
 __all__ = [
     "OCA_ALREADY_FILLED",
     "Match",
-    "OrderBook",
     "SimOrder",
     "match_order",
+    "modify_problem",
     "oca_admission",
     "open_quantity",
     "rejection_reason",
     "stop_triggered",
     "target_quantity",
+    "tick_problem",
 ]
 
 _PRICE_QUANTUM = Decimal("0.0001")
@@ -152,6 +142,38 @@ def rejection_reason(
     return None
 
 
+def tick_problem(
+    contract: Contract, rule: TickRule, limit_price: Decimal | None, stop_price: Decimal | None
+) -> str | None:
+    """Why a price is refused as off its contract's ticks (``rule``), as TWS refuses it (error
+    110, on a new order and on a modification), or None."""
+    for price in (limit_price, stop_price):
+        if price is not None and price > 0 and not rule.on_tick(price):
+            return (
+                f"110 price {price} does not conform to the minimum price variation of "
+                f"{contract.key} ({rule.name}: {rule.increment_at(price)} at this price)"
+            )
+    return None
+
+
+def modify_problem(
+    sim: SimOrder,
+    rule: TickRule,
+    quantity: int | None,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+) -> str | None:
+    """Why a modify of the working order ``sim`` is refused (``rule``: its contract's ticks),
+    or None if it may be applied."""
+    if quantity is not None and (quantity <= 0 or quantity < sim.filled):
+        return f"quantity {quantity} is not > 0 or is below the {sim.filled} filled"
+    if limit_price is not None and (sim.order_type is not OrderType.LMT or limit_price <= 0):
+        return f"limit price {limit_price} is <= 0 or not for a {sim.order_type} order"
+    if stop_price is not None and (sim.order_type is not OrderType.STP or stop_price <= 0):
+        return f"stop price {stop_price} is <= 0 or not for a {sim.order_type} order"
+    return tick_problem(sim.request.contract, rule, limit_price, stop_price)
+
+
 def target_quantity(order: SimOrder, parent: SimOrder | None) -> int:
     """The total the order is to fill as things stand: its quantity, or for a child whose parent
     is done (terminal), the smaller of its quantity and what the parent filled."""
@@ -221,387 +243,3 @@ def match_order(order: SimOrder, quote: Quote, *, open_qty: int, liquidity: int)
         if not marketable:
             return Match(triggered=False)
     return Match(triggered=triggered, quantity=quantity, price=touch)
-
-
-class OrderBook:
-    """Every order the simulator has seen, the fills applied to them and the account they move.
-
-    Not thread-safe: ``SimBroker`` calls it under its lock. Methods that change orders return
-    the events that resulted, in the order they happened (per order: SUBMITTED, then an
-    ``ExecutionEvent`` and a PARTIALLY_FILLED/FILLED status per fill). Working orders match in
-    placement order (time priority) and share a quote's displayed size.
-
-    Args:
-        market: supplies the latest stock quotes and canonical contracts.
-        account: every execution is booked into it.
-        commission_per_share / commission_min: the IB-like per-order commission schedule.
-        options: the option quotes; None: options are rejected.
-        commission_per_contract / option_commission_min: the schedule for option orders.
-    """
-
-    def __init__(
-        self,
-        *,
-        market: MarketModel,
-        account: SimAccount,
-        commission_per_share: Decimal,
-        commission_min: Decimal,
-        options: OptionMarket | None = None,
-        commission_per_contract: Decimal = Decimal("0.65"),
-        option_commission_min: Decimal = Decimal("1.00"),
-    ) -> None:
-        self._market = market
-        self._account = account
-        self._per_share = commission_per_share
-        self._commission_min = commission_min
-        self._options = options
-        self._per_contract = commission_per_contract
-        self._option_min = option_commission_min
-        self._now: datetime | None = None
-        self._orders: dict[str, SimOrder] = {}
-        self._working: dict[str, SimOrder] = {}  # insertion order = time priority
-        self._children: dict[str, list[str]] = {}
-        self._executions: list[ExecutionEvent] = []
-        self._liquidity: dict[tuple[str, Side], int] = {}
-        self._next_order_id = 1
-        self._next_exec_id = 1
-        # Execution ids must never repeat across runs: the ledger stores each id once, so a
-        # second run on the same database would otherwise drop its first fills as duplicates.
-        self._exec_prefix = f"sim-{uuid.uuid4().hex[:8]}"
-        self._events: list[BrokerEvent] = []
-
-    def __contains__(self, client_order_id: object) -> bool:
-        """Whether this client id was ever placed (working, finished or rejected)."""
-        return client_order_id in self._orders
-
-    # -- changes ----------------------------------------------------------------------------
-    def place(self, order: OrderRequest, now: datetime, *, match_now: bool) -> list[BrokerEvent]:
-        """Record a new order (the caller has refused duplicates): REJECTED if the venue
-        refuses it, else SUBMITTED and, with ``match_now``, matched against the latest quote."""
-        self._now = now
-        sim = SimOrder(
-            request=order,
-            broker_order_id=self._next_order_id,
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-        )
-        self._next_order_id += 1
-        self._orders[order.client_order_id] = sim
-        reason = self._rejection_reason(order)
-        if reason is None and order.oca_group:
-            reason, sim.quantity = self._admit_to_oca(sim)
-        if reason is not None:
-            sim.status = OrderStatus.REJECTED
-            self._events.append(self._status_event(sim, now, reason=reason))
-        else:
-            self._working[order.client_order_id] = sim
-            if order.parent_id is not None:
-                self._children.setdefault(order.parent_id, []).append(order.client_order_id)
-            self._events.append(self._status_event(sim, now))
-            if match_now:
-                self._try_match(sim, now)
-        return self._take_events()
-
-    def restore(
-        self, order: OrderRequest, *, filled: int, notional: Decimal, status: OrderStatus
-    ) -> None:
-        """Take back an order saved across a restart, with what it had filled (no events, no
-        matching now). A working one matches again from the next quote; a finished one is kept
-        only as the parent its restored children are capped by (restore parents first)."""
-        sim = SimOrder(
-            request=order,
-            broker_order_id=self._next_order_id,
-            quantity=order.quantity,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            status=status,
-            filled=filled,
-            notional=notional,
-        )
-        self._next_order_id += 1
-        self._orders[order.client_order_id] = sim
-        if status.is_working:
-            self._working[order.client_order_id] = sim
-            if order.parent_id is not None:
-                self._children.setdefault(order.parent_id, []).append(order.client_order_id)
-
-    def cancel(self, client_order_id: str, now: datetime, reason: str) -> list[BrokerEvent]:
-        """Cancel a working order (no events if it is not working). A parent with no fill takes
-        its attached orders with it."""
-        sim = self._working.get(client_order_id)
-        if sim is not None:
-            self._finish(sim, OrderStatus.CANCELLED, now, reason=reason)
-        return self._take_events()
-
-    def modify_problem(
-        self,
-        client_order_id: str,
-        quantity: int | None,
-        limit_price: Decimal | None,
-        stop_price: Decimal | None,
-    ) -> str | None:
-        """Why this modify is refused, or None if ``modify`` may apply it."""
-        sim = self._working.get(client_order_id)
-        if sim is None:
-            return "not a working order"
-        if quantity is not None and (quantity <= 0 or quantity < sim.filled):
-            return f"quantity {quantity} is not > 0 or is below the {sim.filled} filled"
-        if limit_price is not None and (sim.order_type is not OrderType.LMT or limit_price <= 0):
-            return f"limit price {limit_price} is <= 0 or not for a {sim.order_type} order"
-        if stop_price is not None and (sim.order_type is not OrderType.STP or stop_price <= 0):
-            return f"stop price {stop_price} is <= 0 or not for a {sim.order_type} order"
-        return self._tick_problem(sim.request.contract, limit_price, stop_price)
-
-    def _tick_problem(
-        self, contract: Contract, limit_price: Decimal | None, stop_price: Decimal | None
-    ) -> str | None:
-        """Why a price is refused as off its contract's ticks, as TWS refuses it (error 110,
-        on a new order and on a modification), or None."""
-        rule = self._market.tick_rule(contract)
-        for price in (limit_price, stop_price):
-            if price is not None and price > 0 and not rule.on_tick(price):
-                return (
-                    f"110 price {price} does not conform to the minimum price variation of "
-                    f"{contract.key} ({rule.name}: {rule.increment_at(price)} at this price)"
-                )
-        return None
-
-    def modify(
-        self,
-        client_order_id: str,
-        now: datetime,
-        *,
-        quantity: int | None,
-        limit_price: Decimal | None,
-        stop_price: Decimal | None,
-        match_now: bool,
-    ) -> list[BrokerEvent]:
-        """Apply a modify ``modify_problem`` accepted: a status event with the new remaining
-        (FILLED if the new quantity equals the filled), then any fill it makes possible."""
-        sim = self._working[client_order_id]
-        if quantity is not None:
-            sim.quantity = quantity
-        if limit_price is not None:
-            sim.limit_price = limit_price
-        if stop_price is not None:
-            sim.stop_price = stop_price
-        if sim.filled >= target_quantity(sim, self._parent(sim)):
-            self._finish(sim, OrderStatus.FILLED, now)
-        else:
-            self._events.append(self._status_event(sim, now))
-            if match_now:
-                self._try_match(sim, now)
-        return self._take_events()
-
-    def cancel_contract(self, contract_key: str, now: datetime, reason: str) -> list[BrokerEvent]:
-        """Cancel every working order in one contract (an option at its expiry)."""
-        for sim in [o for o in self._working.values() if o.key == contract_key]:
-            if sim.status.is_working:
-                self._finish(sim, OrderStatus.CANCELLED, now, reason=reason)
-        return self._take_events()
-
-    def working_option_contracts(self) -> list[Contract]:
-        """The option contracts of every working order (each once, in placement order)."""
-        seen: dict[str, Contract] = {}
-        for sim in self._working.values():
-            if sim.request.contract.is_option:
-                seen.setdefault(sim.key, sim.request.contract)
-        return list(seen.values())
-
-    def match_quotes(self, quotes: list[Quote], now: datetime) -> list[BrokerEvent]:
-        """A new quote per contract has arrived: reset the displayed sizes and match every
-        working order in time priority."""
-        self._liquidity.clear()
-        for quote in quotes:
-            self._liquidity[(quote.contract.key, Side.BUY)] = quote.ask_size
-            self._liquidity[(quote.contract.key, Side.SELL)] = quote.bid_size
-        for sim in list(self._working.values()):
-            if sim.status.is_working:
-                self._try_match(sim, now)
-        return self._take_events()
-
-    # -- reads ------------------------------------------------------------------------------
-    def open_orders(self) -> list[BrokerOrderState]:
-        """Every working order, in placement order; ``quantity`` is a child's capped size."""
-        return [
-            BrokerOrderState(
-                client_order_id=o.client_order_id,
-                contract=o.request.contract,
-                side=o.side,
-                order_type=o.order_type,
-                quantity=target_quantity(o, self._parent(o)),
-                filled=o.filled,
-                status=o.status,
-            )
-            for o in self._working.values()
-        ]
-
-    def executions(self) -> list[ExecutionEvent]:
-        return list(self._executions)
-
-    def completed_orders(self) -> list[CompletedOrder]:
-        """Every order that is done, in placement order."""
-        return [
-            CompletedOrder(
-                client_order_id=o.client_order_id,
-                contract=o.request.contract,
-                side=o.side,
-                status=o.status,
-                quantity=o.quantity,
-                filled=o.filled,
-                avg_fill_price=(o.notional / o.filled) if o.filled else None,
-                time=None,
-                order_type=o.order_type,
-                limit_price=o.limit_price,
-                stop_price=o.stop_price,
-            )
-            for o in self._orders.values()
-            if o.status.is_terminal
-        ]
-
-    # -- internals --------------------------------------------------------------------------
-    def _take_events(self) -> list[BrokerEvent]:
-        events, self._events = self._events, []
-        return events
-
-    def _rejection_reason(self, order: OrderRequest) -> str | None:
-        options, now = self._options, self._now
-        option_problem: Callable[[Contract], str | None] | None = None
-        if options is not None and now is not None:
-            moment = now
-
-            def option_problem(contract: Contract) -> str | None:
-                return options.listing_problem(contract, moment)
-
-        reason = rejection_reason(order, known_symbols=self._market, option_problem=option_problem)
-        if reason is None:
-            reason = self._tick_problem(order.contract, order.limit_price, order.stop_price)
-        if reason is not None or order.parent_id is None:
-            return reason
-        parent = self._orders.get(order.parent_id)
-        if parent is None or order.parent_id == order.client_order_id:
-            return f"unknown parent order {order.parent_id!r}"
-        if parent.status.is_terminal and parent.filled == 0:
-            return f"parent order {order.parent_id!r} is {parent.status} with no fill"
-        return None
-
-    def _admit_to_oca(self, sim: SimOrder) -> tuple[str | None, int]:
-        """``oca_admission`` for ``sim`` against the earlier members of its OCA group."""
-        group = sim.request.oca_group
-        members = [
-            (o.filled, open_quantity(o, self._parent(o)), o.status.is_working)
-            for o in self._orders.values()
-            if o is not sim and o.request.oca_group == group
-        ]
-        reason, quantity = oca_admission(sim.quantity, members)
-        return (f"{reason} ({group})" if reason else None), quantity
-
-    def _parent(self, sim: SimOrder) -> SimOrder | None:
-        parent_id = sim.request.parent_id
-        return self._orders.get(parent_id) if parent_id is not None else None
-
-    def _quote(self, sim: SimOrder) -> Quote | None:
-        if sim.request.contract.is_option:
-            return self._options.last_quote(sim.key) if self._options is not None else None
-        return self._market.last_quote(sim.symbol)
-
-    def _try_match(self, sim: SimOrder, now: datetime) -> None:
-        quote = self._quote(sim)
-        if quote is None:
-            return
-        parent = self._parent(sim)
-        key = (sim.key, sim.side)
-        liquidity = self._liquidity.get(key, 0)
-        match = match_order(sim, quote, open_qty=open_quantity(sim, parent), liquidity=liquidity)
-        sim.triggered = match.triggered
-        if match.quantity > 0 and match.price is not None:
-            self._liquidity[key] = liquidity - match.quantity
-            self._fill(sim, parent, match.quantity, match.price, now)
-
-    def _fill(
-        self, sim: SimOrder, parent: SimOrder | None, quantity: int, price: Decimal, now: datetime
-    ) -> None:
-        option = sim.request.contract.is_option
-        commission = execution_commission(
-            sim.filled,
-            quantity,
-            per_share=self._per_contract if option else self._per_share,
-            minimum=self._option_min if option else self._commission_min,
-        )
-        execution = ExecutionEvent(
-            exec_id=f"{self._exec_prefix}-{self._next_exec_id:08d}",
-            client_order_id=sim.client_order_id,
-            contract=sim.request.contract,
-            side=sim.side,
-            quantity=quantity,
-            price=price,
-            commission=commission,
-            time=now,
-        )
-        self._next_exec_id += 1
-        self._executions.append(execution)
-        contract = sim.request.contract if option else self._market.contract(sim.symbol)
-        self._account.apply_fill(contract, sim.side, quantity, price, commission)
-        sim.filled += quantity
-        sim.notional += quantity * price
-        self._events.append(execution)
-        if sim.filled >= target_quantity(sim, parent):
-            self._finish(sim, OrderStatus.FILLED, now)
-        else:
-            sim.status = OrderStatus.PARTIALLY_FILLED
-            self._events.append(self._status_event(sim, now))
-        if sim.request.oca_group:
-            self._reduce_oca(sim, quantity, now)
-
-    def _reduce_oca(self, filled: SimOrder, quantity: int, now: datetime) -> None:
-        """One-cancels-all with reduction: every other working member of ``filled``'s group
-        loses ``quantity``; a member reduced to what it already filled is cancelled."""
-        group = filled.request.oca_group
-        for other in list(self._working.values()):
-            if other is filled or other.request.oca_group != group:
-                continue
-            other.quantity = max(other.quantity - quantity, other.filled)
-            if other.quantity <= other.filled:
-                self._finish(
-                    other,
-                    OrderStatus.CANCELLED,
-                    now,
-                    reason=f"OCA group {group}: reduced by a fill of {filled.client_order_id}",
-                )
-            else:
-                self._events.append(self._status_event(other, now))
-
-    def _finish(self, sim: SimOrder, status: OrderStatus, now: datetime, reason: str = "") -> None:
-        """Make ``sim`` terminal with ``status``, report it, then settle its attached orders."""
-        sim.status = status
-        self._working.pop(sim.client_order_id, None)
-        self._events.append(self._status_event(sim, now, reason=reason))
-        for child_id in self._children.get(sim.client_order_id, ()):
-            child = self._working.get(child_id)
-            if child is None:
-                continue
-            if sim.filled == 0:
-                why = f"parent {sim.client_order_id} {status} with no fill"
-                self._finish(child, OrderStatus.CANCELLED, now, reason=why)
-            elif child.filled >= target_quantity(child, sim):
-                self._finish(child, OrderStatus.FILLED, now)
-            elif target_quantity(child, sim) < child.quantity:
-                # The child now covers only what the parent filled: report the smaller remaining.
-                self._events.append(self._status_event(child, now))
-
-    def _status_event(self, sim: SimOrder, now: datetime, reason: str = "") -> OrderStatusEvent:
-        if sim.status is OrderStatus.FILLED:
-            remaining = 0
-        else:
-            remaining = max(target_quantity(sim, self._parent(sim)) - sim.filled, 0)
-        return OrderStatusEvent(
-            client_order_id=sim.client_order_id,
-            status=sim.status,
-            filled=sim.filled,
-            remaining=remaining,
-            avg_fill_price=sim.avg_fill_price,
-            time=now,
-            reason=reason,
-            broker_order_id=sim.broker_order_id,
-        )

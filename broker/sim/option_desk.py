@@ -16,7 +16,7 @@ from broker.sim.account import SimAccount
 from broker.sim.chains import OptionMarket, OptionSpec
 from broker.sim.expiry import assign_early, settle_expirations
 from broker.sim.market import MarketModel
-from broker.sim.matching import OrderBook
+from broker.sim.order_book import OrderBook
 from core.calendar import TradingCalendar
 from core.domain import Contract, Quote
 from core.events import BrokerEvent

@@ -51,18 +51,36 @@ class FaultState:
         self._corrections: deque[tuple[Decimal | None, int | None]] = deque()
         self._commission_delays: deque[float] = deque()
 
-    def correct_next_execution(self, price: Decimal | None, quantity: int | None) -> None:
+    def correct_next_execution(self, price: float | None, quantity: float | None) -> None:
         """The next execution (any client) is followed by its correction with this price
-        and/or quantity (unchanged where None)."""
+        and/or quantity (unchanged where None).
+
+        Raises:
+            ValueError: a price not above 0 or a quantity that is not a whole number >= 1.
+        """
+        if price is not None and not price > 0:
+            raise ValueError(f"correct_next_execution: price must be > 0 (got {price})")
+        if quantity is not None and (quantity < 1 or quantity != int(quantity)):
+            raise ValueError(f"correct_next_execution: quantity must be >= 1 (got {quantity})")
+        correction = (
+            None if price is None else Decimal(str(price)),
+            None if quantity is None else int(quantity),
+        )
         with self._lock:
-            self._corrections.append((price, quantity))
+            self._corrections.append(correction)
 
     def take_correction(self) -> tuple[Decimal | None, int | None] | None:
         with self._lock:
             return self._corrections.popleft() if self._corrections else None
 
     def delay_next_commission(self, delay_s: float) -> None:
-        """The next execution's commission report comes ``delay_s`` wall seconds after it."""
+        """The next execution's commission report comes ``delay_s`` wall seconds after it.
+
+        Raises:
+            ValueError: a negative delay.
+        """
+        if not delay_s >= 0:
+            raise ValueError(f"delay_next_commission: delay_s must be >= 0 (got {delay_s})")
         with self._lock:
             self._commission_delays.append(delay_s)
 

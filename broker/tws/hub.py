@@ -235,6 +235,25 @@ class TwsHub:
         for session in self._ready():
             session.send(fields)
 
+    def send_order_notice(
+        self, order_id: int, code: int, text: str | None, client_id: int | None
+    ) -> bool:
+        """An informational error for a live order, to its client (the order is not changed);
+        False if no such live order."""
+        order = self.desk.find(order_id, client_id)
+        if order is None or order.done:
+            return False
+        self.send_to_client(order.client_id, msg.error(order_id, code, text))
+        return True
+
+    def send_error(self, req_id: int, code: int, text: str, client_id: int | None) -> None:
+        """Any error or notice, to one client id or (None) to every client."""
+        fields = msg.error(req_id, code, text)
+        if client_id is None:
+            self.broadcast(fields)
+        else:
+            self.send_to_client(client_id, fields)
+
     def _ready(self) -> list[ClientSession]:
         return [s for s in self._sessions.values() if s.ready]
 

@@ -205,6 +205,22 @@ class MarketDataHub:
         old = self._delay.as_of(con_id, when) if when is not None else None
         return old if old is not None else book
 
+    def stop_quotes(self, symbol: str | None) -> None:
+        """No more ticks for every contract (None), or for a stock and its options, or one
+        option's contract key; until ``resume_quotes``."""
+        if symbol is None:
+            self.quoting = False
+        else:
+            self.silent.add(symbol)
+
+    def resume_quotes(self, symbol: str | None) -> None:
+        """Ticks again for everything (None also clears every per-symbol stop), or ``symbol``."""
+        if symbol is None:
+            self.quoting = True
+            self.silent.clear()
+        else:
+            self.silent.discard(symbol)
+
     def _silenced(self, instrument: Instrument) -> bool:
         if not self.silent:
             return False

@@ -21,12 +21,12 @@ from broker.tws.codec import Field, FieldReader
 from broker.tws.contracts import SUPPORTED_ORDER_TYPES, Instrument
 from broker.tws.order_codec import (
     MarginState,
-    OrderSpec,
     OrderView,
     TwsExecution,
     exec_details_fields,
     open_order_fields,
 )
+from broker.tws.order_parsing import OrderSpec
 from core.domain import OrderRequest, OrderType, Side
 from core.events import ExecutionEvent
 from core.ticks import TickRule

@@ -25,9 +25,7 @@ What the desk adds to the simulator:
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -35,34 +33,27 @@ from decimal import Decimal
 
 from loguru import logger
 
-from broker.sim.matching import oca_admission
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.combos import combo_refusal, is_combo
 from broker.tws.contracts import Instrument, InstrumentMatcher
-from broker.tws.exec_revisions import book_correction, commission_message
+from broker.tws.exec_revisions import book_correction
 from broker.tws.faults import FaultState
-from broker.tws.option_sides import opposite_side_problem
-from broker.tws.order_codec import (
-    PlacedOrder,
-    TwsExecution,
-    exec_details_fields,
-    open_order_fields,
-)
+from broker.tws.order_admission import admission_problem, what_if_reply
+from broker.tws.order_codec import TwsExecution
+from broker.tws.order_parsing import PlacedOrder
 from broker.tws.order_records import (
     ClientRouter,
     ExecFilter,
     SimOrderPort,
     TwsOrder,
-    execution_messages,
     modify_problem,
-    new_order_problem,
-    oca_group_members,
     oca_members,
     sim_request,
 )
+from broker.tws.order_reports import OrderReports
 from broker.tws.state_codec import DeskState
-from core.domain import OrderStatus, Side
+from core.domain import OrderStatus
 from core.events import ExecutionEvent, OrderStatusEvent
 
 __all__ = ["OrderDesk"]
@@ -108,7 +99,7 @@ class OrderDesk:
         self._exec_prefix = exec_id_prefix
         self._orders: dict[tuple[int, int], TwsOrder] = {}
         self._by_sim: dict[str, TwsOrder] = {}
-        self._completed: list[TwsOrder] = []
+        self._reports = OrderReports(router=router, now=now)
         self._executions: list[TwsExecution] = []
         self._max_order_id: dict[int, int] = {}
 
@@ -134,7 +125,7 @@ class OrderDesk:
 
     def completed_orders(self) -> list[TwsOrder]:
         """Filled, cancelled and inactive orders (rejections included), oldest first."""
-        return list(self._completed)
+        return list(self._reports.completed)
 
     def executions(self, flt: ExecFilter) -> list[TwsExecution]:
         return [e for e in self._executions if flt.matches(e)]
@@ -178,28 +169,18 @@ class OrderDesk:
             remaining=int(placed.spec.total_quantity),
         )
         self._orders[(client_id, order_id)] = record
-        problem = new_order_problem(
-            placed.spec,
-            instrument,
-            unsupported=placed.unsupported,
-            account_id=self._book.account_id,
+        problem = admission_problem(
+            record, placed, parent, self._orders.values(), self._broker, self._book.account_id
         )
-        if problem is None and placed.spec.parent_id:
-            if parent is None:
-                problem = 201, f"parent order {placed.spec.parent_id} not found"
-            elif parent.done and parent.filled == 0:
-                problem = 201, f"parent order {parent.order_id} is {parent.status}"
-        if problem is None:
-            problem = opposite_side_problem(record, self._orders.values())
-        if problem is None and placed.spec.oca_group:
-            problem = self._admit_to_oca(record)
         if problem is None:
             forced = self._faults.take_reject()
             if forced is not None:
-                self._reject(record, forced.code, forced.reason, forced_status=forced.send_status)
+                self._reports.reject(
+                    record, forced.code, forced.reason, forced_status=forced.send_status
+                )
                 return
         if problem is not None:
-            self._reject(record, *problem)
+            self._reports.reject(record, *problem)
             return
         if parent is not None:
             parent.children.append(record)
@@ -235,7 +216,7 @@ class OrderDesk:
         if record.transmitted and record.sim_id is not None:
             self._by_sim.pop(record.sim_id, None)  # the simulator's own cancel is not reported
             self._broker.cancel_order(record.sim_id)
-        self._reject(record, code, reason)
+        self._reports.reject(record, code, reason)
         return True
 
     def make_inactive(self, order_id: int, client_id: int | None = None) -> bool:
@@ -249,7 +230,7 @@ class OrderDesk:
             record.going_inactive = True
             self._broker.cancel_order(record.sim_id)
         else:
-            self._finish(record, "Inactive")
+            self._reports.finish(record, "Inactive")
         return True
 
     def _oldest_stop(self, client_id: int | None) -> TwsOrder | None:
@@ -269,19 +250,21 @@ class OrderDesk:
         status = event.status
         if status in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED):
             record.remaining = event.remaining
-            self._set_status(record, "PreSubmitted" if record.held_by_parent else "Submitted")
+            self._reports.set_status(
+                record, "PreSubmitted" if record.held_by_parent else "Submitted"
+            )
         elif status is OrderStatus.FILLED:
             record.remaining = 0
-            self._finish(record, "Filled")
+            self._reports.finish(record, "Filled")
         elif status is OrderStatus.CANCELLED:
             record.remaining = event.remaining
             if record.going_inactive:
-                self._finish(record, "Inactive")
+                self._reports.finish(record, "Inactive")
             else:
                 reason = event.reason if record.cancel_reason is None else record.cancel_reason
-                self._finish(record, "Cancelled", reason=reason)
+                self._reports.finish(record, "Cancelled", reason=reason)
         elif status is OrderStatus.REJECTED:
-            self._reject(record, 201, event.reason)
+            self._reports.reject(record, 201, event.reason)
 
     def on_execution(self, event: ExecutionEvent) -> None:
         """An execution from the simulator: execDetails + commissionReport to the owner, then
@@ -299,7 +282,7 @@ class OrderDesk:
         exec_id = f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
         execution = record.execution(event, exec_id, realized)
         self._executions.append(execution)
-        self._send_live(record.client_id, execution, self._faults.take_commission_delay())
+        self._reports.send_live(record.client_id, execution, self._faults.take_commission_delay())
         correction = self._faults.take_correction()
         if correction is not None:
             fixed = book_correction(record, execution, self._book, *correction)
@@ -308,13 +291,12 @@ class OrderDesk:
         self._on_fill(record.instrument)
         for child in record.children:
             if child.status == "PreSubmitted" and not child.held_by_parent:
-                self._set_status(child, "Submitted")
+                self._reports.set_status(child, "Submitted")
         self._apply_oca(record, event.quantity)
 
     def send_execution(self, client_id: int, execution: TwsExecution, req_id: int) -> None:
         """Send one execution (``execDetails`` then its ``commissionReport``) to a client."""
-        for fields in execution_messages(execution, req_id):
-            self._router.send_to_client(client_id, fields)
+        self._reports.send_execution(client_id, execution, req_id)
 
     # -- state across restarts (``broker.tws.state``) -------------------------------------------
     def export_state(self) -> DeskState:
@@ -323,7 +305,7 @@ class OrderDesk:
         self._perm_ids, self._exec_seq = itertools.count(perm_id), itertools.count(seq)
         return DeskState(
             orders=tuple(self._orders.values()),
-            completed=tuple(o.perm_id for o in self._completed),
+            completed=tuple(o.perm_id for o in self._reports.completed),
             executions=tuple(self._executions),
             next_perm_id=perm_id,
             exec_prefix=self._exec_prefix,
@@ -337,7 +319,7 @@ class OrderDesk:
         self._orders = {(o.client_id, o.order_id): o for o in state.orders}
         self._by_sim = {o.sim_id: o for o in state.orders if o.sim_id is not None}
         by_perm = {o.perm_id: o for o in state.orders}
-        self._completed = [by_perm[perm_id] for perm_id in state.completed]
+        self._reports.completed[:] = [by_perm[perm_id] for perm_id in state.completed]
         self._executions = list(state.executions)
         self._perm_ids = itertools.count(state.next_perm_id)
         self._exec_prefix = state.exec_prefix
@@ -345,72 +327,6 @@ class OrderDesk:
         self._max_order_id = dict(state.max_order_ids)
 
     # -- internals -----------------------------------------------------------------------------
-    def _send_live(self, client_id: int, execution: TwsExecution, delay_s: float | None) -> None:
-        """A live execution: its commission report at once, or ``delay_s`` wall seconds later
-        (a fault)."""
-        if delay_s is None:
-            self.send_execution(client_id, execution, req_id=-1)
-            return
-        self._router.send_to_client(client_id, exec_details_fields(execution, -1))
-        asyncio.get_running_loop().call_later(
-            delay_s, self._router.send_to_client, client_id, commission_message(execution)
-        )
-
-    def _set_status(self, record: TwsOrder, status: str) -> None:
-        record.status = status
-        if not record.announced:
-            record.announced = True
-            self._router.send_to_client(record.client_id, record.open_order())
-        self._router.send_to_client(record.client_id, record.order_status())
-
-    def _finish(self, record: TwsOrder, status: str, reason: str = "") -> None:
-        """Make a record done, report it (202 for a cancellation) and file it as completed."""
-        announced = record.announced
-        record.status = status
-        record.completed_time = self._now()
-        self._completed.append(record)
-        if not announced:
-            record.announced = True
-            self._router.send_to_client(record.client_id, record.open_order())
-        self._router.send_to_client(record.client_id, record.order_status())
-        if status == "Filled":
-            self._router.send_to_client(record.client_id, record.open_order())
-        elif announced and status == "Cancelled":
-            error = msg.error(record.order_id, 202, None, reason=reason)
-            self._router.send_to_client(record.client_id, error)
-        self._cancel_held_children(record)
-
-    def _cancel_held_children(self, record: TwsOrder) -> None:
-        """Children never sent to the simulator die with a parent that did not fill (the
-        simulator cancels the ones it holds itself)."""
-        if record.filled > 0:
-            return
-        for child in record.children:
-            if not child.done and not child.transmitted:
-                self._finish(child, "Cancelled", reason="parent cancelled")
-
-    def _reject(
-        self, record: TwsOrder, code: int, reason: str, *, forced_status: bool | None = None
-    ) -> None:
-        """Refuse an order: the error to its owner; the record becomes a completed Cancelled.
-        An announced order's ``orderStatus`` follows the error; ``forced_status`` (a fault)
-        says whether one follows for any order (True: announced first)."""
-        record.status = "Cancelled"
-        record.completed_time = self._now()
-        self._completed.append(record)
-        if code == 201 or not reason:  # "Order rejected - reason:" + the reason
-            error = msg.error(record.order_id, code, None, reason=reason)
-        else:
-            error = msg.error(record.order_id, code, reason)
-        self._router.send_to_client(record.client_id, error)
-        send_status = record.announced if forced_status is None else forced_status
-        if send_status:
-            if not record.announced:
-                record.announced = True
-                self._router.send_to_client(record.client_id, record.open_order())
-            self._router.send_to_client(record.client_id, record.order_status())
-        self._cancel_held_children(record)
-
     def _transmit_family(self, record: TwsOrder) -> None:
         root = record.parent or record
         for member in (root, *root.children):
@@ -423,14 +339,14 @@ class OrderDesk:
         record.sim_id = sim_id
         self._by_sim[sim_id] = record
         if not self._broker.place_order(sim_request(record)):
-            self._reject(record, 201, "the simulator refused the order")
+            self._reports.reject(record, 201, "the simulator refused the order")
 
     def _cancel(self, record: TwsOrder, reason: str) -> None:
         record.cancel_reason = reason
         if record.transmitted and record.sim_id is not None:
             self._broker.cancel_order(record.sim_id)
         else:
-            self._finish(record, "Cancelled", reason=reason)
+            self._reports.finish(record, "Cancelled", reason=reason)
 
     def _modify(self, record: TwsOrder, placed: PlacedOrder) -> None:
         refusal = self._faults.take_modify_refusal()
@@ -472,38 +388,8 @@ class OrderDesk:
 
     def _what_if(self, client_id: int, placed: PlacedOrder, instrument: Instrument) -> None:
         """A what-if order: an ``openOrder`` with the margin impact; nothing is placed."""
-        spec, account = placed.spec, self._book.account_id
-        problem = new_order_problem(
-            spec, instrument, unsupported=placed.unsupported, account_id=account
-        )
-        if problem is not None:
-            error = msg.error(placed.order_id, problem[0], None, reason=problem[1])
-            self._router.send_to_client(client_id, error)
-            return
-        price = spec.lmt_price if spec.order_type == "LMT" else None
-        quantity = int(spec.total_quantity)
-        margin = self._book.what_if(instrument, Side(spec.action), quantity, price, self._now())
-        record = TwsOrder(0, client_id, placed.order_id, instrument, spec, account)
-        record.status = "PreSubmitted"
-        self._router.send_to_client(client_id, open_order_fields(record.view(margin)))
-
-    def _admit_to_oca(self, record: TwsOrder) -> tuple[int, str] | None:
-        """A new order joining an OCA group (``oca_admission``): refused with IB's 201 "OCA group
-        is already filled." once a member filled and none works any more (or, for ``ocaType``
-        1, after any fill); in a reducing group still partly working, reduced to what is open."""
-        sim_filled: Counter[str] = Counter()
-        for execution in self._broker.executions():
-            sim_filled[execution.client_order_id] += execution.quantity
-        members = oca_group_members(record, self._orders.values(), sim_filled)
-        reason, quantity = oca_admission(
-            record.quantity, members, reduce=record.spec.oca_type in (2, 3)
-        )
-        if reason is not None:
-            return 201, f"{reason}."
-        if quantity < record.quantity:
-            record.spec = replace(record.spec, total_quantity=Decimal(quantity))
-            record.remaining = quantity
-        return None
+        reply = what_if_reply(client_id, placed, instrument, self._book, self._now())
+        self._router.send_to_client(client_id, reply)
 
     def _apply_oca(self, record: TwsOrder, quantity: int) -> None:
         """After ``record`` filled ``quantity``: cancel or reduce the rest of its OCA group."""

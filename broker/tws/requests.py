@@ -31,7 +31,8 @@ from broker.tws.feeds import AccountFeeds
 from broker.tws.history_requests import HistoryDesk, read_history_request
 from broker.tws.market_data import MarketDataHub
 from broker.tws.options import OptionBook, OptionListing
-from broker.tws.order_codec import completed_order_fields, parse_place_order
+from broker.tws.order_codec import completed_order_fields
+from broker.tws.order_parsing import parse_place_order
 from broker.tws.order_records import ExecFilter
 from broker.tws.orders import OrderDesk
 from broker.tws.session import ClientSession

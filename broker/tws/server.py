@@ -1,14 +1,13 @@
 """``TwsSimServer``: a TWS API server (protocol version 178) backed by the market simulator.
 
-Threads:
+The server is the public face: its settings, the state file across restarts, the market
+helpers and the faults a test or a scenario injects. What one start builds and runs (the clock,
+the simulator, the hub, the ``tws-sim-loop`` thread and its listener) is a ``ServerRun``
+(``broker.tws.server_run``), which says which thread does what.
 
-* ``tws-sim-loop``: the server's own asyncio event loop. It owns every socket, session,
-  subscription and order record; all protocol work happens here.
-* ``clock-driver``: the ``VirtualClock``'s timer thread, which steps ``SimBroker``'s market
-  (quotes and matching). ``SimBroker`` delivers quotes and events to a listener that only hands
-  them to the loop with ``call_soon_threadsafe``, in the order they happened.
-* the caller's thread: ``start``/``stop`` and the fault-injection methods, which run their work
-  on the loop and wait for it (bounded) so a test sees the effect once the call returns.
+Threads: ``start``/``stop`` and every market helper and fault method run on the caller's
+thread; a fault's work runs on the loop and the call waits for it (bounded), so a test sees
+the effect once the call returns.
 
 The simulated time (``reqCurrentTime``, execution times, the connection time) is the clock's,
 so a client can anchor its own clock to it.
@@ -17,8 +16,6 @@ so a client can anchor its own clock to it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -27,28 +24,24 @@ from typing import TypeVar
 
 from loguru import logger
 
-from broker.sim import SimBroker, SimSymbol
-from broker.tws import messages as msg
+from broker.sim import SimSymbol
 from broker.tws.contracts import InstrumentRegistry
 from broker.tws.drill_book import DrillBook, FiredFault
 from broker.tws.entitlements import check_entitlement
 from broker.tws.faults import DEFAULT_REJECT_REASON, FaultState
 from broker.tws.hub import TwsHub
 from broker.tws.scenario import ScenarioFault
+from broker.tws.server_run import ServerRun, resume_point
 from broker.tws.settings import TwsSimSettings, check_host
-from broker.tws.state import StateKeeper, capture, load_state, restore
 from broker.tws.state_codec import SavedState
 from broker.tws.views import AccountView, account_view
 from core.calendar import TradingCalendar
 from core.clock import VirtualClock
-from core.domain import Contract, Quote
-from core.events import BrokerEvent
-from core.gate import GateState, TradingGate
+from core.domain import Quote
 
 __all__ = ["TwsSimServer"]
 
 T = TypeVar("T")
-_CALL_TIMEOUT_S = 5.0
 
 
 class TwsSimServer:
@@ -110,26 +103,14 @@ class TwsSimServer:
             options=options,
         )
         self._faults = FaultState()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
+        self._run: ServerRun | None = None
         self._bound_port: int | None = None
-        self._clock: VirtualClock | None = None
-        self._broker: SimBroker | None = None
-        self._hub: TwsHub | None = None
+        self._starts = 0
         self._state_path = Path(state_file) if state_file is not None else None
-        self._saved = (
-            load_state(self._state_path, self._settings.registry, account=self._settings.account)
-            if self._state_path is not None
-            else None
+        self._saved, self._start_at = resume_point(
+            self._state_path, self._settings, self._settings.start
         )
-        saved_clock = self._saved.clock if self._saved is not None else self._settings.start
-        self._start_at = max(self._settings.start, saved_clock)
-        self._keeper: StateKeeper | None = None
-        self._keeper_task: asyncio.Task[None] | None = None
         self._drills = DrillBook(self)
-        self._relisten: asyncio.TimerHandle | None = None
-        self._reopen: asyncio.Task[None] | None = None
 
     # -- properties ------------------------------------------------------------------------------
     @property
@@ -151,7 +132,7 @@ class TwsSimServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._run is not None and self._run.running
 
     @property
     def registry(self) -> InstrumentRegistry:
@@ -160,8 +141,8 @@ class TwsSimServer:
     def now(self) -> datetime:
         """The simulated time (exchange zone); the start time before ``start`` (the saved
         time when a state file resumes a later one)."""
-        if self._clock is not None:
-            return self._clock.now()
+        if self._run is not None:
+            return self._run.clock.now()
         return self._start_at.astimezone(self._settings.calendar.tz)
 
     @property
@@ -183,91 +164,33 @@ class TwsSimServer:
             RuntimeError: already started.
             OSError: the port could not be bound.
         """
-        if self._thread is not None:
+        if self.running:
             raise RuntimeError("TwsSimServer is already started")
-        s = self._settings
-        if self._keeper is not None and self._state_path is not None:  # started before: reload
-            self._saved = load_state(self._state_path, s.registry, account=s.account)
-            if self._saved is not None:
-                self._start_at = max(self._start_at, self._saved.clock)
-        self._clock = VirtualClock(s.calendar.tz, self._start_at, s.speed)
-        self._broker = SimBroker(
-            clock=self._clock,
-            calendar=s.calendar,
-            gate=TradingGate(GateState.OPEN, "tws-sim"),
-            symbols=s.symbols,
-            seed=s.seed,
-            tick_interval_s=s.tick_interval_s,
-            starting_cash=s.starting_cash,
-            commission_per_share=s.commission_per_share,
-            commission_min=s.commission_min,
-            maint_margin_long_pct=s.maint_margin_long_pct,
-            maint_margin_short_pct=s.maint_margin_short_pct,
-            drift_annual=s.drift_annual,
-            options=s.option_spec,
-            commission_per_contract=s.commission_per_contract,
-            option_commission_min=s.option_commission_min,
-            settlement_time=s.settlement_time,
+        if self._starts and self._state_path is not None:  # started before: reload
+            self._saved, self._start_at = resume_point(
+                self._state_path, self._settings, self._start_at
+            )
+        run = ServerRun(
+            self._settings,
+            self._faults,
+            start_at=self._start_at,
+            port=self.port,
+            saved=self._saved,
+            state_path=self._state_path,
         )
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._hub = TwsHub(s, self._broker, self._faults, self.now, loop, options=self._broker)
-        if self._saved is not None:
-            restore(self._saved, self._hub, self._broker)
-        if self._state_path is not None:
-            self._keeper = StateKeeper(self._state_path, self._capture_state)
-            self._hub.on_account_change = self._keeper.save
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:  # the tws-sim-loop thread
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._listen())
-            except BaseException as exc:  # reported to start()'s caller
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-
-        self._thread = threading.Thread(target=run, name="tws-sim-loop", daemon=True)
-        self._thread.start()
-        if not started.wait(timeout_s) or failure:
-            self._thread.join(timeout_s)
-            loop.close()
-            self._thread = self._loop = self._hub = self._broker = self._clock = None
-            raise failure[0] if failure else TimeoutError("tws-sim did not start listening")
-        self._broker.subscribe_quotes(Contract.stock(sym) for sym in s.symbols)
-        self._broker.start(_Bridge(loop, self._hub.on_quote, self._hub.on_event))
-        self._clock.start()
+        run.start(timeout_s)  # raises: no run is kept
+        self._run = run
+        self._starts += 1
+        self._bound_port = run.port
         self._drills.on_started()
-        if s.calendar.is_open(self._start_at) and not self._hub.first_quote.wait(timeout_s):
-            logger.warning("tws-sim: no quote within {}s of the start", timeout_s)
+        run.wait_first_quote(timeout_s)
         logger.info("tws-sim: listening on {}:{} (simulated {})", self.host, self.port, self.now())
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the market, close every connection and the listener, end the loop thread
         (idempotent)."""
-        if self._broker is not None:
-            self._broker.stop()
-        if self._clock is not None:
-            self._clock.stop(timeout_s)
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if thread.is_alive():
-            try:
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout_s)
-            except Exception:
-                logger.exception("tws-sim: shutdown did not complete")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout_s)
-        if not thread.is_alive():
-            loop.close()
-        self._thread = None
-        self._loop = None
+        if self._run is not None:
+            self._run.stop(timeout_s, on_stopping=self._drills.on_stopping)
 
     def __enter__(self) -> TwsSimServer:
         self.start()
@@ -279,12 +202,10 @@ class TwsSimServer:
     # -- market helpers (any thread) -------------------------------------------------------------
     def set_mid(self, symbol: str, price: float | Decimal) -> None:
         """Move a symbol's mid now; the next market step quotes around it and matches orders."""
-        assert self._broker is not None, "start() first"
-        self._broker.set_mid(symbol, price)
+        self._started().broker.set_mid(symbol, price)
 
     def last_quote(self, symbol: str) -> Quote | None:
-        assert self._broker is not None, "start() first"
-        return self._broker.last_quote(symbol)
+        return self._started().broker.last_quote(symbol)
 
     def account_view(self) -> AccountView:
         """What IB holds now (positions and working orders, ``broker.tws.views``), read on the
@@ -319,11 +240,8 @@ class TwsSimServer:
     def simulate_outage(self, duration_s: float, *, data_lost: bool = False) -> None:
         """1100 now, then 1101/1102 after ``duration_s`` wall seconds."""
         self.connectivity_lost()
-        loop, hub = self._loop_or_fail(), self._hub_or_fail()
-
-        def restore() -> None:
-            hub.connectivity_restored(data_lost)
-
+        loop, hub = self._started().loop, self._hub_or_fail()
+        restore = lambda: hub.connectivity_restored(data_lost)  # noqa: E731
         loop.call_soon_threadsafe(loop.call_later, duration_s, restore)
 
     def reject_next_order(
@@ -358,14 +276,7 @@ class TwsSimServer:
         Raises:
             ValueError: a price not above 0 or a quantity that is not a whole number >= 1.
         """
-        if price is not None and not price > 0:
-            raise ValueError(f"correct_next_execution: price must be > 0 (got {price})")
-        if quantity is not None and (quantity < 1 or quantity != int(quantity)):
-            raise ValueError(f"correct_next_execution: quantity must be >= 1 (got {quantity})")
-        self._faults.correct_next_execution(
-            None if price is None else Decimal(str(price)),
-            None if quantity is None else int(quantity),
-        )
+        self._faults.correct_next_execution(price, quantity)
 
     def delay_next_commission(self, delay_s: float) -> None:
         """The next execution's ``commissionReport`` comes ``delay_s`` WALL seconds after its
@@ -374,8 +285,6 @@ class TwsSimServer:
         Raises:
             ValueError: a negative delay.
         """
-        if not delay_s >= 0:
-            raise ValueError(f"delay_next_commission: delay_s must be >= 0 (got {delay_s})")
         self._faults.delay_next_commission(delay_s)
 
     def assign_early(self, symbol: str) -> int:
@@ -383,8 +292,7 @@ class TwsSimServer:
         (American options can be assigned on any day): each leaves the account and delivers
         its shares at the strike, reported, as IB does, only as position and account changes.
         Returns the contracts assigned (0 when none is held short)."""
-        assert self._broker is not None, "start() first"
-        return self._broker.assign_early(symbol)
+        return self._started().broker.assign_early(symbol)
 
     def stop_quotes(self, symbol: str | None = None) -> None:
         """No more ticks (the market keeps moving and matching): for every contract, or only
@@ -392,29 +300,12 @@ class TwsSimServer:
         key, ``"AAPL 20260116 P 150"``). Quotes stay silent across 1100/1101/1102 until
         ``resume_quotes`` (IbcAlpha/IBC#143: data that does not come back after the nightly
         reset)."""
-
-        def stop() -> None:
-            market = self._hub_or_fail().market
-            if symbol is None:
-                market.quoting = False
-            else:
-                market.silent.add(symbol)
-
-        self._call(stop)
+        self._call(lambda: self._hub_or_fail().market.stop_quotes(symbol))
 
     def resume_quotes(self, symbol: str | None = None) -> None:
         """Ticks again: for everything (``None`` also clears every per-symbol stop), or for
         ``symbol`` only."""
-
-        def resume() -> None:
-            market = self._hub_or_fail().market
-            if symbol is None:
-                market.quoting = True
-                market.silent.clear()
-            else:
-                market.silent.discard(symbol)
-
-        self._call(resume)
+        self._call(lambda: self._hub_or_fail().market.resume_quotes(symbol))
 
     def set_entitlements(self, mode: str) -> None:
         """Switch the account's market-data entitlements (live, delayed, none); open streams
@@ -461,30 +352,15 @@ class TwsSimServer:
     ) -> bool:
         """Send an informational error for a live order to its client (the order is not
         changed); False if no such live order."""
-
-        def notice() -> bool:
-            hub = self._hub_or_fail()
-            order = hub.desk.find(order_id, client_id)
-            if order is None or order.done:
-                return False
-            hub.send_to_client(order.client_id, msg.error(order_id, code, text))
-            return True
-
-        return self._call(notice)
+        return self._call(
+            lambda: self._hub_or_fail().send_order_notice(order_id, code, text, client_id)
+        )
 
     def send_error(
         self, req_id: int, code: int, text: str, *, client_id: int | None = None
     ) -> None:
         """Send any error/notice (to one client id, or to every client)."""
-
-        def send() -> None:
-            hub, fields = self._hub_or_fail(), msg.error(req_id, code, text)
-            if client_id is None:
-                hub.broadcast(fields)
-            else:
-                hub.send_to_client(client_id, fields)
-
-        self._call(send)
+        self._call(lambda: self._hub_or_fail().send_error(req_id, code, text, client_id))
 
     def nightly_reset(self, pause_s: float = 5.0) -> None:
         """TWS / IB Gateway's daily restart (IBC's auto-restart; IbcAlpha/IBC#143): 1100 to
@@ -499,12 +375,13 @@ class TwsSimServer:
         """
         if not pause_s >= 0:
             raise ValueError(f"pause_s must be >= 0 (got {pause_s})")
-        self._call(lambda: self._reset_now(pause_s))
+        run = self._started()
+        self._call(lambda: run.reset_now(pause_s))
 
     @property
     def listening(self) -> bool:
         """Whether the server accepts connections (False while a nightly reset pauses)."""
-        return self._server is not None and self.running
+        return self._run is not None and self._run.listening
 
     # -- scenarios (any thread) ----------------------------------------------------------------
     def schedule_faults(self, faults: Iterable[ScenarioFault]) -> None:
@@ -518,109 +395,20 @@ class TwsSimServer:
 
     def clock_and_loop(self) -> tuple[VirtualClock, asyncio.AbstractEventLoop]:
         """The running clock and event loop (for ``DrillBook``). RuntimeError before start."""
-        if self._clock is None:
-            raise RuntimeError("TwsSimServer is not started")
-        return self._clock, self._loop_or_fail()
+        run = self._started()
+        if not run.running:
+            raise RuntimeError("TwsSimServer is not running")
+        return run.clock, run.loop
 
     # -- internals ---------------------------------------------------------------------------------
-    async def _listen(self) -> None:
-        port = self._bound_port if self._bound_port is not None else self._settings.port
-        self._server = await asyncio.start_server(
-            self._hub_or_fail().serve_connection, self._settings.host, port
-        )
-        self._bound_port = self._server.sockets[0].getsockname()[1]
-        if self._keeper is not None and self._keeper_task is None:
-            self._keeper_task = asyncio.get_running_loop().create_task(self._keeper.run())
-
-    def _reset_now(self, pause_s: float) -> None:
-        """The nightly reset's first half (loop thread); the listener returns after
-        ``pause_s``."""
-        hub, loop = self._hub_or_fail(), self._loop_or_fail()
-        logger.info("tws-sim: nightly reset: 1100, connections closed for {}s", pause_s)
-        hub.broadcast(msg.error(msg.NO_REQ_ID, 1100))
-        hub.close_sessions()
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        if self._keeper is not None:
-            self._keeper.save(force=True)
-
-        def back() -> None:
-            self._relisten = None
-            self._reopen = loop.create_task(self._listen())
-            logger.info("tws-sim: nightly reset over: listening again on {}", self.port)
-
-        self._relisten = loop.call_later(pause_s, back)
-
-    async def _shutdown(self) -> None:
-        self._drills.on_stopping()
-        if self._relisten is not None:
-            self._relisten.cancel()
-        if self._keeper_task is not None:
-            self._keeper_task.cancel()
-            self._keeper_task = None
-        if self._keeper is not None:
-            self._keeper.save(force=True)
-        if self._server is not None:
-            self._server.close()
-        if self._hub is not None:
-            self._hub.close_sessions()
-        if self._server is not None:
-            await asyncio.wait_for(self._server.wait_closed(), _CALL_TIMEOUT_S)
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=_CALL_TIMEOUT_S)
-
-    def _capture_state(self) -> SavedState:
-        """The state to save (loop thread)."""
-        assert self._hub is not None and self._broker is not None
-        s = self._settings
-        return capture(
-            self._hub, self._broker, now=self.now(), account=s.account, symbols=s.symbols
-        )
+    def _started(self) -> ServerRun:
+        if self._run is None:
+            raise RuntimeError("TwsSimServer is not started")
+        return self._run
 
     def _hub_or_fail(self) -> TwsHub:
-        if self._hub is None:
-            raise RuntimeError("TwsSimServer is not started")
-        return self._hub
-
-    def _loop_or_fail(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None or not self.running:
-            raise RuntimeError("TwsSimServer is not running")
-        return self._loop
+        return self._started().hub
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the loop thread and return its result (waits at most 5 s)."""
-        loop = self._loop_or_fail()
-        if threading.current_thread() is self._thread:
-            return fn()
-
-        async def run() -> T:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(_CALL_TIMEOUT_S)
-
-
-class _Bridge:
-    """The simulator's listener: hands every quote and event to the loop, in order (runs on
-    the clock thread or on the loop thread itself; never blocks)."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        on_quote: Callable[[Quote], None],
-        on_event: Callable[[BrokerEvent], None],
-    ) -> None:
-        self._loop = loop
-        self._on_quote = on_quote
-        self._on_event = on_event
-
-    def on_quote(self, quote: Quote) -> None:
-        self._post(self._on_quote, quote)
-
-    def on_broker_event(self, event: BrokerEvent) -> None:
-        self._post(self._on_event, event)
-
-    def _post(self, fn: Callable[[T], None], item: T) -> None:
-        with contextlib.suppress(RuntimeError):  # a closed loop: the server is stopping
-            self._loop.call_soon_threadsafe(fn, item)
+        return self._started().call(fn)

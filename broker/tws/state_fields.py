@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from broker.tws.contracts import Instrument
-from broker.tws.order_codec import OrderSpec
+from broker.tws.order_parsing import OrderSpec
 from broker.tws.order_records import TwsOrder
 from core.domain import Contract
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, TypeVar
 
 from ib_async import IB
 
 from broker.ib.parsing.contracts import from_ib_contract
 
-__all__ = ["BrokerView", "read_broker_view", "working_order_refs"]
+__all__ = ["BrokerView", "BrokerViewSession", "read_broker_view"]
 
 T = TypeVar("T")
 _TIMEOUT_S = 15.0
@@ -76,11 +77,61 @@ def read_broker_view(port: int, client_id: int) -> BrokerView:
     return _with_client(port, client_id, read)
 
 
-def working_order_refs(port: int, client_id: int) -> frozenset[str]:
-    """The orderRefs of every order working at the broker now (any client)."""
+async def _working_refs(ib: IB) -> frozenset[str]:
+    trades: list[Any] = await ib.reqAllOpenOrdersAsync()
+    return frozenset(t.order.orderRef for t in trades if t.order.orderRef)
 
-    async def read(ib: IB) -> frozenset[str]:
-        trades: list[Any] = await ib.reqAllOpenOrdersAsync()
-        return frozenset(t.order.orderRef for t in trades if t.order.orderRef)
 
-    return _with_client(port, client_id, read)
+class BrokerViewSession:
+    """One API connection kept open for repeated reads (the halt drill polls every 20 ms).
+
+    A context manager: entering connects (blocks, bounded by ``_TIMEOUT_S``), leaving
+    disconnects. Threads: the thread that enters runs every read and the exit; the connection's
+    event loop runs only inside those calls (``asyncio.Runner``), so IB's messages that arrive
+    between reads wait in the socket until the next one.
+
+    Raises (on entering and on each read):
+        TimeoutError, ConnectionError, OSError: the broker did not answer.
+    """
+
+    def __init__(self, port: int, client_id: int) -> None:
+        self._port = port
+        self._client_id = client_id
+        self._runner = asyncio.Runner()
+        self._ib = IB()
+
+    def __enter__(self) -> BrokerViewSession:
+        try:
+            self._runner.run(
+                asyncio.wait_for(
+                    self._ib.connectAsync(
+                        "127.0.0.1", self._port, clientId=self._client_id, timeout=_TIMEOUT_S
+                    ),
+                    _TIMEOUT_S,
+                )
+            )
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._close()
+
+    def working_order_refs(self) -> frozenset[str]:
+        """The orderRefs of every order working at the broker now (any client)."""
+        return self._runner.run(asyncio.wait_for(_working_refs(self._ib), _TIMEOUT_S))
+
+    def _close(self) -> None:
+        async def disconnect() -> None:
+            self._ib.disconnect()
+
+        try:
+            self._runner.run(disconnect())
+        finally:
+            self._runner.close()

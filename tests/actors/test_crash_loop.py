@@ -16,7 +16,8 @@ from actors.messages.timers import ReconcileDue, ReconnectReconcileDue
 from actors.runtime.supervision import CrashPolicy
 from core.domain import TradingState
 from core.events import ConnectionEvent, ConnectionState
-from engine.engine import Engine, _Router
+from engine.broker_router import BrokerRouter
+from engine.engine import Engine
 from tests.support.engine import SimEngine, start_engine
 
 
@@ -45,7 +46,7 @@ def _crash_events(sim: SimEngine) -> list[str]:
     return [e.reason for e in sim.ledger.risk_events() if e.kind == "actor_crash"]
 
 
-def _link(sim: SimEngine, router: _Router, state: ConnectionState) -> None:
+def _link(sim: SimEngine, router: BrokerRouter, state: ConnectionState) -> None:
     """What the IB adapter reports, through the engine's router."""
     router.on_broker_event(ConnectionEvent(state, state.value.lower(), sim.engine.clock.now()))
     sim.idle()
@@ -63,7 +64,7 @@ def test_reconcile_ticks_while_disconnected_read_nothing_and_crash_nothing(
     sim = start_engine(tmp_path, broker_factory=factory)
     try:
         sim.signal("va1", "AAPL", quantity=10)
-        link, router = links[0], _Router(sim.engine.book, sim.engine.quotes)
+        link, router = links[0], BrokerRouter(sim.engine.book, sim.engine.quotes)
         link.down.set()
         _link(sim, router, ConnectionState.DISCONNECTED)
         sim.advance(60)  # a dozen reconcile ticks

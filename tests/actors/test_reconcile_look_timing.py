@@ -8,7 +8,7 @@ from pathlib import Path
 from actors.messages.timers import ReconcileDue
 from core.domain import TradingState
 from core.events import ConnectionEvent, ConnectionState
-from engine.engine import _Router
+from engine.broker_router import BrokerRouter
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import start_engine
 
@@ -21,7 +21,7 @@ def test_a_backlog_of_reconcile_ticks_delivered_at_once_is_not_a_second_look(
         sim.signal("va1", "AAPL", quantity=50)
         truth = BrokerTruth(sim.engine)
         truth.extra_positions = lambda n: {"AAPL": -50}  # sold elsewhere while we were away
-        router = _Router(sim.engine.book, sim.engine.quotes)
+        router = BrokerRouter(sim.engine.book, sim.engine.quotes)
         now = sim.engine.clock.now()
         book = sim.engine.book
         router.on_broker_event(ConnectionEvent(ConnectionState.DISCONNECTED, "lost", now))

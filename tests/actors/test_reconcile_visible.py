@@ -9,7 +9,7 @@ from pathlib import Path
 from actors.messages.events import Crash, EngineEvent
 from core.domain import TradingState
 from core.events import ConnectionEvent, ConnectionState
-from engine.engine import _Router
+from engine.broker_router import BrokerRouter
 from tests.support.broker_truth import BrokerTruth
 from tests.support.engine import start_engine
 
@@ -22,7 +22,7 @@ def test_a_mismatch_names_its_contracts_in_the_event_the_halt_and_the_status(
         sim.signal("va1", "AAPL", quantity=50)
         truth = BrokerTruth(sim.engine)
         truth.extra_positions = lambda n: {"AAPL": -50}  # sold elsewhere while we were away
-        router = _Router(sim.engine.book, sim.engine.quotes)
+        router = BrokerRouter(sim.engine.book, sim.engine.quotes)
         now = sim.engine.clock.now()
         router.on_broker_event(ConnectionEvent(ConnectionState.DISCONNECTED, "lost", now))
         router.on_broker_event(ConnectionEvent(ConnectionState.CONNECTED, "back", now))

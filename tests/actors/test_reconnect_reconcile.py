@@ -10,7 +10,8 @@ import pytest
 
 from core.domain import OrderStatus, OrderType, Side, TradingState
 from core.events import ConnectionEvent, ConnectionState
-from engine.engine import Engine, _Router
+from engine.broker_router import BrokerRouter
+from engine.engine import Engine
 from tests.support.broker_truth import BrokerTruth, reconciled
 from tests.support.engine import SimEngine, make_config, start_engine
 
@@ -27,7 +28,7 @@ def _mismatch_trade() -> Any:
 
 def _link(sim: SimEngine, *states: ConnectionState) -> None:
     """What the IB adapter reports, in order, through one router."""
-    router = _Router(sim.engine.book, sim.engine.quotes)
+    router = BrokerRouter(sim.engine.book, sim.engine.quotes)
     now = sim.engine.clock.now()
     for state in states:
         router.on_broker_event(ConnectionEvent(state, state.value.lower(), now))

@@ -182,7 +182,11 @@ def test_a_reconnect_that_keeps_failing_says_logged_out_once_and_keeps_trying(
     wait_until(lambda: _notices(h, "logged_out"), 10.0, what="LOGGED OUT")
     (notice,) = _notices(h, "logged_out")
     assert "log in again" in notice.text and "keeps retrying every 0.2s" in notice.text
-    wait_until(lambda: h.broker._connection.backoff.attempts >= 6, 10.0, what="more attempts")
+    wait_until(
+        lambda: h.broker._parts_or_fail().connection.backoff.attempts >= 6,
+        10.0,
+        what="more attempts",
+    )
     assert len(_notices(h, "logged_out")) == 1
     servers(port=port)
     wait_until(lambda: h.recorder.connection_states()[-1:] == [UP], 15.0, what="back")

@@ -124,6 +124,6 @@ def test_a_modification_right_after_a_cancel_is_not_sent(harness: MakeHarness) -
     # A later order's acknowledgement comes after any answer to the modification.
     assert h.broker.place_order(limit("l1", Side.BUY, quote.bid - 20))
     wait_until(lambda: OrderStatus.SUBMITTED in h.recorder.statuses("l1"), what="l1 works")
-    connection = h.broker._connection  # type: ignore[attr-defined]
+    connection = h.broker._parts_or_fail().connection
     seen = h.broker._loop.call(lambda: dict(connection.notices.seen), 5.0)  # type: ignore[attr-defined]
     assert 103 not in seen, seen

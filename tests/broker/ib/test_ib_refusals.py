@@ -75,7 +75,7 @@ def test_an_order_ib_lists_nowhere_is_rejected_after_the_timeout(
     h = harness(ack_timeout_clock_s=3600.0).start("AAPL")
     tws.reject_next_order("Order message error", code=399, send_status=False)
     assert h.broker.place_order(limit("lost", Side.BUY, h.quote().bid - 5, reduce_only=True))
-    desk = h.broker._desk
+    desk = h.broker._desk_or_fail()
     assert desk is not None
     wait_until(lambda: h.broker._loop.call(lambda: desk.orders["lost"].sent_at, 5.0))
 
@@ -136,7 +136,7 @@ def test_a_modification_ib_echoes_is_kept(tws: TwsSimServer, harness: MakeHarnes
         lambda: [Decimal(str(t.order.lmtPrice)) for t in all_open_orders(tws)] == [price + 1],
         what="the new price at IB",
     )
-    desk = h.broker._desk
+    desk = h.broker._desk_or_fail()
     assert desk is not None
     assert h.broker._loop.call(lambda: desk.orders["mod"].modify, 5.0) is None
     assert h.recorder.of(ModifyRefusedEvent) == []

@@ -9,12 +9,15 @@ from zoneinfo import ZoneInfo
 from broker.sim.matching import (
     SimOrder,
     match_order,
+    modify_problem,
     open_quantity,
     rejection_reason,
     stop_triggered,
     target_quantity,
+    tick_problem,
 )
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
+from core.ticks import NICKEL, STOCK
 
 T0 = datetime(2024, 3, 13, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 AAA = Contract.stock("AAA")
@@ -144,3 +147,22 @@ def test_the_venue_rejects_options_unknown_symbols_bad_quantities_and_missing_pr
     assert reasons[4] is not None and "stop price" in reasons[4]
     ok = order(Side.BUY, OrderType.LMT, limit="1").request
     assert rejection_reason(ok, known_symbols=KNOWN) is None
+
+
+def test_an_off_tick_price_is_refused_with_the_110_text_and_an_on_tick_one_passes() -> None:
+    option = Contract.option("AAA", date(2024, 3, 15), Decimal("100"), "P")
+    problem = tick_problem(option, NICKEL, Decimal("3.12"), None)
+    assert problem is not None and problem.startswith("110 price 3.12 does not conform")
+    assert tick_problem(option, NICKEL, Decimal("3.10"), None) is None
+
+
+def test_a_modify_below_the_filled_quantity_or_of_a_price_the_type_lacks_is_refused() -> None:
+    sim = order(Side.BUY, OrderType.LMT, 100, limit="100.00")
+    sim.filled = 40
+    assert modify_problem(sim, STOCK, 30, None, None) == (
+        "quantity 30 is not > 0 or is below the 40 filled"
+    )
+    assert modify_problem(sim, STOCK, None, None, Decimal("99")) == (
+        "stop price 99 is <= 0 or not for a LMT order"
+    )
+    assert modify_problem(sim, STOCK, 50, Decimal("100.01"), None) is None

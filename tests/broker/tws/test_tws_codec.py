@@ -33,14 +33,13 @@ from broker.tws.contracts import ContractQuery, InstrumentRegistry, contract_det
 from broker.tws.history import PriceHistory
 from broker.tws.history_requests import HistoryDesk, HistoryRequest
 from broker.tws.order_codec import (
-    OrderSpec,
     OrderView,
     TwsExecution,
     completed_order_fields,
     exec_details_fields,
     open_order_fields,
-    parse_place_order,
 )
+from broker.tws.order_parsing import OrderSpec, parse_place_order
 from core.calendar import TradingCalendar
 
 AAPL = InstrumentRegistry(["AAPL"]).by_symbol("AAPL")

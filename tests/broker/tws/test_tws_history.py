@@ -197,7 +197,7 @@ async def test_keep_up_to_date_streams_the_forming_bar_until_cancelled(
     )
     ib.cancelHistoricalData(bars)
     await wait_for_condition(
-        lambda: tws._hub is not None and tws._hub.history_desk.streams.count() == 0,
+        lambda: tws._run is not None and tws._run.hub.history_desk.streams.count() == 0,
         what="the stream to end",
     )
 

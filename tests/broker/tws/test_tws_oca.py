@@ -11,7 +11,7 @@ from tws_support import Connect, qualified, wait_for_condition
 
 from broker.sim.matching import OCA_ALREADY_FILLED, oca_admission
 from broker.tws.contracts import Instrument
-from broker.tws.order_codec import OrderSpec
+from broker.tws.order_parsing import OrderSpec
 from broker.tws.order_records import TwsOrder, oca_group_members
 from broker.tws.server import TwsSimServer
 
