@@ -112,10 +112,7 @@ def running(
     tmp_path: Path, cfg: EngineConfig, *, start: datetime = MONDAY_10
 ) -> Iterator[SimEngine]:
     sim = start_engine(tmp_path, cfg, start=start, warmup_s=1)
-    try:
-        yield sim
-    finally:
-        sim.engine.stop()
+    yield sim
 
 
 def orders(sim: SimEngine, va: str | None = None, **where: str) -> list[OrderRecord]:

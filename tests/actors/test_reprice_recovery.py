@@ -31,10 +31,7 @@ def _flat_config(max_reprices: int) -> EngineConfig:
 @contextmanager
 def _engine(tmp_path: Path, config: EngineConfig, **options: Any) -> Iterator[SimEngine]:
     sim = start_engine(tmp_path, config, warmup_s=1, **options)
-    try:
-        yield sim
-    finally:
-        sim.engine.stop()
+    yield sim
 
 
 def _failing_reprice(sim: SimEngine, *, at: int) -> list[str]:

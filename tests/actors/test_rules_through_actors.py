@@ -32,10 +32,7 @@ def running(
     tmp_path: Path, config: EngineConfig | None = None, *, start: datetime = MONDAY_10
 ) -> Iterator[SimEngine]:
     sim = start_engine(tmp_path, config, start=start)
-    try:
-        yield sim
-    finally:
-        sim.engine.stop()
+    yield sim
 
 
 def touch(sim: SimEngine, symbol: str, side: Side = Side.BUY) -> Decimal:

@@ -32,10 +32,7 @@ def running(
     tmp_path: Path, config: EngineConfig | None = None, *, start: datetime = MONDAY_10
 ) -> Iterator[SimEngine]:
     sim = start_engine(tmp_path, config, start=start)
-    try:
-        yield sim
-    finally:
-        sim.engine.stop()
+    yield sim
 
 
 def decide(sim: SimEngine, va_id: str, symbol: str, *args: Any, **kwargs: Any) -> Any:
@@ -227,19 +224,16 @@ def test_a_stale_entry_whose_cancel_goes_unanswered_is_asked_again_only_after_st
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path, broker_factory=_deaf_to_cancels)
-    try:
-        below = Decimal(str(quote(sim, "AAPL").bid)) - 5
-        sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=below)
-        asked = sim.engine.broker.asked
-        sim.advance(30)  # stale_entry_s: the first cancel
-        assert asked == [sid]
-        sim.advance(25)  # five more reconcile ticks with the entry still working
-        assert asked == [sid], "one cancel per reconcile tick would flood a slow broker"
-        sim.advance(5)  # stale_entry_s after the first: asked again
-        assert asked == [sid, sid]
-        assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
-    finally:
-        sim.engine.stop()
+    below = Decimal(str(quote(sim, "AAPL").bid)) - 5
+    sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=below)
+    asked = sim.engine.broker.asked
+    sim.advance(30)  # stale_entry_s: the first cancel
+    assert asked == [sid]
+    sim.advance(25)  # five more reconcile ticks with the entry still working
+    assert asked == [sid], "one cancel per reconcile tick would flood a slow broker"
+    sim.advance(5)  # stale_entry_s after the first: asked again
+    assert asked == [sid, sid]
+    assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
 
 
 def test_a_partly_filled_entry_is_never_covered_by_more_stop_than_it_filled(
@@ -386,7 +380,6 @@ def test_an_order_ended_while_the_order_manager_stalled_is_not_reported_unknown(
         assert _reconcile_reports(sim) == []
     finally:
         reads.release.set()
-        sim.engine.stop()
 
 
 def test_a_working_order_the_broker_lost_is_reported_at_the_second_reconcile(
@@ -394,17 +387,14 @@ def test_a_working_order_the_broker_lost_is_reported_at_the_second_reconcile(
 ) -> None:
     reads = _Reads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        sid = sim.signal("va1", "AAPL", quantity=10)
-        reads.hidden.add(f"{sid}.stop")  # gone at the broker, and no event says so
-        sim.advance(5)  # seen once: its end could still be on its way
-        assert _reconcile_reports(sim) == []
-        sim.advance(5)  # seen again by a tick sent after that read: a real difference
-        assert _reconcile_reports(sim) == [f"order {sid}.stop working here, unknown to the broker"]
-        sim.advance(15)  # reported once
-        assert len(_reconcile_reports(sim)) == 1
-    finally:
-        sim.engine.stop()
+    sid = sim.signal("va1", "AAPL", quantity=10)
+    reads.hidden.add(f"{sid}.stop")  # gone at the broker, and no event says so
+    sim.advance(5)  # seen once: its end could still be on its way
+    assert _reconcile_reports(sim) == []
+    sim.advance(5)  # seen again by a tick sent after that read: a real difference
+    assert _reconcile_reports(sim) == [f"order {sid}.stop working here, unknown to the broker"]
+    sim.advance(15)  # reported once
+    assert len(_reconcile_reports(sim)) == 1
 
 
 # -- stops filling in parts, and stops firing while their entry fills (OCA + parent cancel) ----
