@@ -98,8 +98,8 @@ def test_governance_invariants_hold_after_every_step(steps: list[tuple]) -> None
                     halted_signals.add(sid)
             elif kind == "move":
                 _, symbol, change = item
-                quote = sim.engine.broker.last_quote(symbol)  # type: ignore[attr-defined]
-                sim.engine.broker.set_mid(symbol, quote.mid * (1 + change))  # type: ignore[attr-defined]
+                quote = sim.broker.last_quote(symbol)
+                sim.broker.set_mid(symbol, quote.mid * (1 + change))
                 sim.advance(5)
             elif kind == "advance":
                 sim.advance(item[1])

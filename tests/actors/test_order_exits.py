@@ -82,7 +82,7 @@ def _stop_fills_unheard(sim: SimEngine, delayed: _Delayed, entry_id: str) -> Ord
     that exit."""
     stop = sim.ledger.order(f"{entry_id}.stop")
     delayed.hold.add(stop.id)
-    sim.engine.broker.set_mid("AAPL", float(stop.stop_price) - 1)  # type: ignore[attr-defined]
+    sim.broker.set_mid("AAPL", float(stop.stop_price) - 1)
     sim.advance(5)
     assert [e for e in delayed.held if getattr(e, "status", None) is OrderStatus.FILLED]
     assert sim.ledger.order(stop.id).status.is_working  # the engine has not heard yet
@@ -158,7 +158,7 @@ def test_a_stops_execution_that_arrives_before_its_entrys_is_not_taken_for_an_ov
     delayed.hold.update({entry, f"{entry}.stop"})
     assert sim.signal("va1", "AAPL", quantity=10) == entry  # fills at once, unheard
     stop = sim.ledger.order(f"{entry}.stop")
-    sim.engine.broker.set_mid("AAPL", float(stop.stop_price) - 1)  # type: ignore[attr-defined]
+    sim.broker.set_mid("AAPL", float(stop.stop_price) - 1)
     sim.advance(5)  # the stop fills too
     assert _broker_position(sim) == 0
     delayed.release(stop.id, entry)  # e.g. a replay that reports the child first

@@ -12,27 +12,32 @@ from engine.engine import Engine
 from tests.support.engine import make_config, start_engine
 
 
-def _write_ahead_checking(engine: Engine) -> Any:
-    """The real sim broker, but every order must already be in the ledger when it arrives."""
-    broker = engine.broker
-    seen: list[str] = []
-    original = broker.place_order
+class _WriteAheadCheck:
+    """A broker factory: the real sim broker, but every order must already be in the ledger
+    when it arrives; ``seen`` lists the orders that reached it."""
 
-    def place_order(order: OrderRequest) -> bool:
-        stored = engine.ledger.order(order.client_order_id)
-        assert stored is not None, f"{order.client_order_id} reached the broker unstored"
-        seen.append(order.client_order_id)
-        return original(order)
+    def __init__(self) -> None:
+        self.seen: list[str] = []
 
-    broker.place_order = place_order  # type: ignore[method-assign]
-    broker.seen = seen  # type: ignore[attr-defined]
-    return broker
+    def __call__(self, engine: Engine) -> Any:
+        broker = engine.broker
+        original = broker.place_order
+
+        def place_order(order: OrderRequest) -> bool:
+            stored = engine.ledger.order(order.client_order_id)
+            assert stored is not None, f"{order.client_order_id} reached the broker unstored"
+            self.seen.append(order.client_order_id)
+            return original(order)
+
+        broker.place_order = place_order  # type: ignore[method-assign]
+        return broker
 
 
 def test_every_order_is_stored_before_the_broker_sees_it(tmp_path: Path) -> None:
-    sim = start_engine(tmp_path, broker_factory=_write_ahead_checking)
+    check = _WriteAheadCheck()
+    sim = start_engine(tmp_path, broker_factory=check)
     sid = sim.signal("va1", "AAPL")
-    assert sim.engine.broker.seen == [sid, f"{sid}.stop"]  # type: ignore[attr-defined]
+    assert check.seen == [sid, f"{sid}.stop"]
 
 
 def test_an_execution_delivered_twice_is_stored_and_counted_once(tmp_path: Path) -> None:
@@ -93,7 +98,7 @@ def test_the_protective_stop_fires_and_the_trade_closes_as_stopped(tmp_path: Pat
     sim = start_engine(tmp_path)
     sid = sim.signal("va1", "AAPL")
     stop = sim.ledger.order(f"{sid}.stop")
-    sim.engine.broker.set_mid("AAPL", float(stop.stop_price) - 1)  # type: ignore[attr-defined]
+    sim.broker.set_mid("AAPL", float(stop.stop_price) - 1)
     sim.advance(5)
     assert sim.ledger.order(f"{sid}.stop").status.value == "filled"
     assert sim.ledger.open_positions() == []
@@ -146,11 +151,11 @@ def test_flatten_reprices_its_limit_then_falls_back_to_market(tmp_path: Path) ->
         stop = sim.ledger.order(f"{sid}.stop")
         assert stop.quantity == 400 and stop.status.is_working
     assert sim.snapshot("order_manager")["positions"]["va1|AAPL"] == 400
-    broker = sim.engine.broker
+    broker = sim.broker
     sim.engine.flatten("test")
     sim.idle()
     for price in (99.6, 99.2, 98.8, 98.5, 98.3):  # walks away, above the stop at ~98
-        broker.set_mid("AAPL", price)  # type: ignore[attr-defined]
+        broker.set_mid("AAPL", price)
         sim.advance(1)
     sim.advance(5)
     exits = [o for o in sim.ledger.orders() if o.purpose == "exit"]
@@ -180,18 +185,18 @@ def test_flatten_crosses_opposite_vas_internally_and_sends_only_the_net(tmp_path
     sim = start_engine(tmp_path)
     sim.signal("va1", "AAPL", quantity=100)
     sim.signal("va2", "AAPL", Side.SELL, quantity=60)  # va2 goes short the same contract
-    broker = sim.engine.broker
-    broker_execs_before = len(broker.executions())  # type: ignore[attr-defined]
+    broker = sim.broker
+    broker_execs_before = len(broker.executions())
     sim.engine.flatten("net test")
     sim.advance(5)
     assert sim.ledger.open_positions() == []
-    assert broker.positions() == []  # type: ignore[attr-defined]
+    assert broker.positions() == []
     crosses = [o for o in sim.ledger.orders() if o.reason == "flatten_cross"]
     assert sorted((o.va_id, o.side.value, o.quantity) for o in crosses) == [
         ("va1", "SELL", 60),
         ("va2", "BUY", 60),
     ]
-    new_broker_execs = broker.executions()[broker_execs_before:]  # type: ignore[attr-defined]
+    new_broker_execs = broker.executions()[broker_execs_before:]
     assert sum(e.quantity for e in new_broker_execs) == 40  # only the net went out
     cross_execs = [e for e in sim.ledger.executions() if e.exec_id.startswith("cross-")]
     assert len(cross_execs) == 2 and all(e.commission == 0 for e in cross_execs)

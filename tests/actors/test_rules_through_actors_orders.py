@@ -32,7 +32,10 @@ def running(
     tmp_path: Path, config: EngineConfig | None = None, *, start: datetime = MONDAY_10
 ) -> Iterator[SimEngine]:
     sim = start_engine(tmp_path, config, start=start)
-    yield sim
+    try:
+        yield sim
+    finally:
+        sim.engine.stop()
 
 
 def decide(sim: SimEngine, va_id: str, symbol: str, *args: Any, **kwargs: Any) -> Any:
@@ -42,12 +45,12 @@ def decide(sim: SimEngine, va_id: str, symbol: str, *args: Any, **kwargs: Any) -
 
 
 def quote(sim: SimEngine, symbol: str) -> Any:
-    return sim.engine.broker.last_quote(symbol)  # type: ignore[attr-defined]
+    return sim.broker.last_quote(symbol)
 
 
 def move(sim: SimEngine, symbol: str, mid: Decimal | float) -> None:
     """Quote ``symbol`` around ``mid`` at the next market step, and let every actor see it."""
-    sim.engine.broker.set_mid(symbol, float(mid))  # type: ignore[attr-defined]
+    sim.broker.set_mid(symbol, float(mid))
     sim.advance(5)
 
 
@@ -405,7 +408,7 @@ def test_a_protective_stop_filling_in_parts_never_flips_the_position(tmp_path: P
     with running(tmp_path, config) as sim:
         sid, _ = filling_in_parts(sim)
         assert sim.ledger.order(sid).status is OrderStatus.FILLED
-        sim.engine.broker.set_mid("AAPL", 97.0)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", 97.0)
         for _ in range(6):
             sim.advance(5)
             assert held(sim, "va1", "AAPL") >= 0, "the stop-out sold more than was held"
@@ -415,7 +418,7 @@ def test_a_protective_stop_filling_in_parts_never_flips_the_position(tmp_path: P
 def test_a_stop_firing_while_its_entry_fills_leaves_no_share_unprotected(tmp_path: Path) -> None:
     with running(tmp_path, PARTS) as sim:
         sid = sim.signal("va1", "AAPL", quantity=250)
-        sim.engine.broker.set_mid("AAPL", 97.0)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", 97.0)
         sim.advance(30)
         position = held(sim, "va1", "AAPL")
         protected = sum(

@@ -181,7 +181,7 @@ def test_broker_notices_become_risk_events_and_flag_the_status(tmp_path: Path) -
 
 def test_the_engine_routes_broker_notices_to_the_governor(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    listener = sim.engine.broker._listener  # type: ignore[attr-defined]
+    listener = sim.broker._listener
     listener.on_broker_event(BrokerNotice("data_type", "delayed", sim.engine.clock.now()))
     sim.idle()
     assert sim.snapshot("governor").data_delayed

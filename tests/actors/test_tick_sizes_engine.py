@@ -59,7 +59,10 @@ def _nickel_engine(tmp_path: Path, sent: _Sent) -> Iterator[SimEngine]:
         warmup_s=1,
         broker_factory=_recording(sent),
     )
-    yield sim
+    try:
+        yield sim
+    finally:
+        sim.engine.stop()
 
 
 def test_a_naked_put_entry_and_its_reprices_on_a_nickel_class_are_sent_on_tick(

@@ -164,6 +164,14 @@ def make_engine(config: EngineConfig, server: TwsSimServer, db_url: str, **optio
     return Engine(config, run, broker=broker, gate=gate)
 
 
+def ib_broker(engine: Engine) -> IBBroker:
+    """The engine's IB adapter, typed, for what the ``Broker`` protocol lacks (``stats``).
+    Fails the test if the engine runs on another broker."""
+    broker = engine.broker
+    assert isinstance(broker, IBBroker), f"engine runs on {type(broker).__name__}, not IBBroker"
+    return broker
+
+
 def signal(tmp_path: Path, sid: str, va: str, symbol: str, side: str, **extra: Any) -> None:
     """Append one inbox line."""
     line = {"id": sid, "va": va, "symbol": symbol, "side": side, **extra}
