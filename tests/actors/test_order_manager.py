@@ -3,41 +3,42 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from core.domain import OrderRequest, Side
+from core.domain import OrderType, Side
 from core.events import ExecutionEvent
-from engine.engine import Engine
 from tests.support.engine import make_config, start_engine
-
-
-class _WriteAheadCheck:
-    """A broker factory: the real sim broker, but every order must already be in the ledger
-    when it arrives; ``seen`` lists the orders that reached it."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def __call__(self, engine: Engine) -> Any:
-        broker = engine.broker
-        original = broker.place_order
-
-        def place_order(order: OrderRequest) -> bool:
-            stored = engine.ledger.order(order.client_order_id)
-            assert stored is not None, f"{order.client_order_id} reached the broker unstored"
-            self.seen.append(order.client_order_id)
-            return original(order)
-
-        broker.place_order = place_order  # type: ignore[method-assign]
-        return broker
+from tests.support.fake_broker import (
+    BrokerCall,
+    FakeBroker,
+    default_answer,
+    filled,
+    funded_account,
+    stock_quote,
+)
 
 
 def test_every_order_is_stored_before_the_broker_sees_it(tmp_path: Path) -> None:
-    check = _WriteAheadCheck()
-    sim = start_engine(tmp_path, broker_factory=check)
+    seen: list[str] = []
+
+    def handler(call: BrokerCall) -> object:
+        """Every order must already be in the ledger when it arrives; a market order fills."""
+        if call.method == "place_order":
+            order = call.order
+            stored = sim.ledger.order(order.client_order_id)
+            assert stored is not None, f"{order.client_order_id} reached the broker unstored"
+            seen.append(order.client_order_id)
+            if order.order_type is OrderType.MKT:
+                fake.deliver(filled(order, price=Decimal("100.01"), time=sim.engine.clock.now()))
+        return default_answer(call)
+
+    fake = FakeBroker(handler)
+    sim = start_engine(tmp_path, broker_factory=lambda engine: fake)
+    fake.deliver(funded_account(sim.engine.clock.now()))
+    fake.quote(stock_quote("AAPL", 100.0, sim.engine.clock.now()))
     sid = sim.signal("va1", "AAPL")
-    assert check.seen == [sid, f"{sid}.stop"]
+    assert seen == [sid, f"{sid}.stop"]
 
 
 def test_an_execution_delivered_twice_is_stored_and_counted_once(tmp_path: Path) -> None:

@@ -18,6 +18,14 @@ from engine.engine import Engine
 from tests.actors.test_naked_put_engine import config as put_config
 from tests.actors.test_reprice_recovery import _working_put_entry
 from tests.support.engine import SimEngine, start_engine
+from tests.support.fake_broker import (
+    BrokerCall,
+    FakeBroker,
+    default_answer,
+    filled,
+    funded_account,
+    stock_quote,
+)
 
 REASON = "The following order value estimate exceeds the Total Value Limit (TEST)"
 
@@ -68,7 +76,38 @@ def risk_kinds(sim: SimEngine) -> list[str]:
 
 
 def test_a_refused_protective_stop_is_replaced_at_once(tmp_path: Path) -> None:
-    sim = start_engine(tmp_path, broker_factory=refusing_stops(1))
+    stops_refused: list[str] = []
+
+    def handler(call: BrokerCall) -> object:
+        """Market orders fill at once; the first stop is refused, the next ones work."""
+        if call.method == "place_order":
+            order, now = call.order, sim.engine.clock.now()
+            if order.order_type is OrderType.MKT:
+                fake.deliver(filled(order, price=Decimal("100.01"), time=now))
+            elif not stops_refused:
+                stops_refused.append(order.client_order_id)
+                fake.deliver(
+                    OrderStatusEvent(
+                        order.client_order_id, OrderStatus.REJECTED, 0, 0, None, now, REASON
+                    )
+                )
+            else:
+                fake.deliver(
+                    OrderStatusEvent(
+                        order.client_order_id,
+                        OrderStatus.SUBMITTED,
+                        0,
+                        order.quantity,
+                        None,
+                        now,
+                    )
+                )
+        return default_answer(call)
+
+    fake = FakeBroker(handler)
+    sim = start_engine(tmp_path, broker_factory=lambda engine: fake)
+    fake.deliver(funded_account(sim.engine.clock.now()))
+    fake.quote(stock_quote("AAPL", 100.0, sim.engine.clock.now()))
     sid = sim.signal("va1", "AAPL")
     refused = sim.ledger.order(f"{sid}.stop")
     assert refused.status is OrderStatus.REJECTED and refused.reason == REASON

@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from actors.messages.snapshots import RiskStatus
-from core.domain import TradingState
+from core.domain import OrderStatus, TradingState
+from core.events import OrderStatusEvent
 from core.gate import GateState
 from engine.engine import Engine
 from engine.options import RunOptions
 from tests.support.engine import MONDAY_10, STARTED, make_config, start_engine
+from tests.support.fake_broker import (
+    BrokerCall,
+    FakeBroker,
+    default_answer,
+    funded_account,
+    stock_quote,
+)
 
 
 def test_halt_closes_the_gate_at_once_and_is_stored_with_its_reason(tmp_path: Path) -> None:
@@ -92,26 +100,25 @@ def test_flatten_closes_every_position_and_ends_halted(tmp_path: Path) -> None:
     assert all(o.reason == "flatten" for o in exits)
 
 
-def _rejecting_entries(engine: Engine):  # type: ignore[no-untyped-def]
-    """The real sim broker, but every entry reaches it with quantity 0: the venue rejects it."""
-    from dataclasses import replace
-
-    broker = engine.broker
-    original = broker.place_order
-
-    def place_order(order):  # type: ignore[no-untyped-def]
-        if order.parent_id is None and not order.reduce_only:
-            order = replace(order, quantity=0)
-        return original(order)
-
-    broker.place_order = place_order  # type: ignore[method-assign]
-    return broker
-
-
 def test_an_entry_rejected_by_the_broker_is_not_counted_as_a_trade(tmp_path: Path) -> None:
+    def handler(call: BrokerCall) -> object:
+        """The venue rejects every entry."""
+        if call.method == "place_order":
+            order = call.order
+            if order.parent_id is None and not order.reduce_only:
+                now = sim.engine.clock.now()
+                rejected = OrderStatusEvent(
+                    order.client_order_id, OrderStatus.REJECTED, 0, 0, None, now, "no entries"
+                )
+                fake.deliver(rejected)
+        return default_answer(call)
+
+    fake = FakeBroker(handler)
     sim = start_engine(
-        tmp_path, make_config(risk="max_trades_per_day = 1"), broker_factory=_rejecting_entries
+        tmp_path, make_config(risk="max_trades_per_day = 1"), broker_factory=lambda e: fake
     )
+    fake.deliver(funded_account(sim.engine.clock.now()))
+    fake.quote(stock_quote("AAPL", 100.0, sim.engine.clock.now()))
     first = sim.signal("va1", "AAPL")
     assert sim.ledger.order(first).status.value == "rejected"
     assert ("trades", "0/1") in sim.snapshot("governor").limits
