@@ -87,31 +87,34 @@ def test_governance_invariants_hold_after_every_step(steps: list[tuple]) -> None
     with tempfile.TemporaryDirectory() as tmp:
         sim = start_engine(Path(tmp), CONFIG)
         halted_signals: set[str] = set()
-        for item in steps:
-            kind = item[0]
-            if kind == "signal":
-                _, va, index, side, close = item
-                symbol = SYMBOLS[va][index]
-                sid = sim.signal(va, symbol, side, close=close)
-                state = sim.snapshot("governor").state
-                if state is not TradingState.ACTIVE and not close:
-                    halted_signals.add(sid)
-            elif kind == "move":
-                _, symbol, change = item
-                quote = sim.broker.last_quote(symbol)
-                sim.broker.set_mid(symbol, quote.mid * (1 + change))
-                sim.advance(5)
-            elif kind == "advance":
-                sim.advance(item[1])
-            elif kind == "halt":
-                sim.engine.halt("property test")
-                sim.idle()
-            elif kind == "flatten":
-                sim.engine.flatten("property test")
-                sim.advance(10)
-            else:
-                sim.engine.resume("property test")
-                sim.idle()
-            _check(sim, halted_signals)
-        for decision in sim.ledger.signals():
-            event(f"rule: {decision.rule}")
+        try:  # one engine per example: stopped before the next one starts
+            for item in steps:
+                kind = item[0]
+                if kind == "signal":
+                    _, va, index, side, close = item
+                    symbol = SYMBOLS[va][index]
+                    sid = sim.signal(va, symbol, side, close=close)
+                    state = sim.snapshot("governor").state
+                    if state is not TradingState.ACTIVE and not close:
+                        halted_signals.add(sid)
+                elif kind == "move":
+                    _, symbol, change = item
+                    quote = sim.broker.last_quote(symbol)
+                    sim.broker.set_mid(symbol, quote.mid * (1 + change))
+                    sim.advance(5)
+                elif kind == "advance":
+                    sim.advance(item[1])
+                elif kind == "halt":
+                    sim.engine.halt("property test")
+                    sim.idle()
+                elif kind == "flatten":
+                    sim.engine.flatten("property test")
+                    sim.advance(10)
+                else:
+                    sim.engine.resume("property test")
+                    sim.idle()
+                _check(sim, halted_signals)
+            for decision in sim.ledger.signals():
+                event(f"rule: {decision.rule}")
+        finally:
+            sim.engine.stop()
