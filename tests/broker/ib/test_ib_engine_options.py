@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ib_engine_support import TUESDAY_10, ib_header, ledger_positions, make_engine
 from ib_support import TZ, other_client, wait_until
 
@@ -173,6 +174,7 @@ SETTLEMENT_TOML = SETTLEMENT_TOML[: SETTLEMENT_TOML.index("[[accounts]]")] + "".
 THURSDAY_0931 = datetime(2026, 1, 8, 9, 31, tzinfo=TZ)
 
 
+@pytest.mark.slow
 def test_puts_sold_on_ib_expire_or_are_assigned_at_the_close_and_the_vas_book_it(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from ib_engine_support import (
     broker_positions,
     engine_config,
@@ -107,6 +108,7 @@ def test_a_commission_report_later_than_the_wait_lands_in_the_ledger(
     assert ib_broker(engine).stats()["late_commissions"] == 1
 
 
+@pytest.mark.slow
 def test_a_stop_filled_while_the_engine_was_down_across_midnight_is_proven_not_halted(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ib_engine_support import TUESDAY_10, governor, ledger_positions, make_engine
 from ib_support import TZ, wait_until
 from test_ib_engine_options import (
@@ -33,6 +34,7 @@ def _puts(engine: Engine, va: str) -> list[Any]:
     return [e for e in engine.ledger.executions(va_id=va) if " P " in e.contract_key]
 
 
+@pytest.mark.slow
 def test_an_engine_stopped_across_the_expiration_night_settles_at_restart_and_trades_on(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ib_engine_support import TUESDAY_10, governor, ib_header, ledger_positions, make_engine
 from ib_support import TZ, other_client, wait_until
 from loguru import logger
@@ -279,6 +280,7 @@ def ib_state(server: TwsSimServer) -> tuple[dict[str, int], set[str]]:
     return view.positions, refs
 
 
+@pytest.mark.slow
 def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_stock_unprotected(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
