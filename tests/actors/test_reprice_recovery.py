@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages.events import Crash
+from broker.sim.broker import SimBroker
 from core.config import EngineConfig
 from db.records import OrderRecord
 from engine.engine import Engine
@@ -56,14 +57,13 @@ def _failing_reprice(sim: SimEngine, *, at: int) -> list[str]:
     return asked
 
 
-def _same_broker(old: Any) -> Callable[[Engine], Any]:
+def _same_broker(old: SimBroker) -> Callable[[Engine], Any]:
     """The restarted engine's simulator takes over the old one's market, account and working
     orders, as a TWS keeps them while the engine is away."""
 
     def factory(engine: Engine) -> Any:
         broker = sim_broker(engine)
-        for part in ("_market", "_options", "_account", "_book"):
-            setattr(broker, part, getattr(old, part))
+        broker.take_over(old)
         broker.restore_account = lambda fills: 0  # type: ignore[method-assign]  # already there
         return broker
 
@@ -202,7 +202,7 @@ def test_a_flatten_limit_still_goes_to_market_after_an_engine_restart(tmp_path: 
         [limit_order] = _flatten_exits(first)
         assert _counts(_plan_events(first, limit_order.id)) == ["1/1"]
         first.broker.set_mid("AAPL", 99.3)
-        old_broker, stopped_at = first.engine.broker, first.engine.clock.now()
+        old_broker, stopped_at = first.broker, first.engine.clock.now()
     restart = {"start": stopped_at, "broker_factory": _same_broker(old_broker)}
     with _engine(tmp_path, _flat_config(max_reprices=1), **restart) as again:
         governor = again.snapshot("governor")
@@ -266,7 +266,7 @@ def test_an_option_entry_goes_on_walking_to_the_bid_after_the_order_manager_cras
 def test_an_option_entry_goes_on_walking_after_an_engine_restart(tmp_path: Path) -> None:
     with _engine(tmp_path, put_config()) as first:
         entry = _working_put_entry(first)
-        old_broker, stopped_at = first.engine.broker, first.engine.clock.now()
+        old_broker, stopped_at = first.broker, first.engine.clock.now()
     restart = {"start": stopped_at, "broker_factory": _same_broker(old_broker)}
     with _engine(tmp_path, put_config(), **restart) as again:
         assert _walk_to_the_bid(again, entry) == ["1/4", "2/4", "3/4", "4/4"]
