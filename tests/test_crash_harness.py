@@ -1,5 +1,5 @@
 """The crash harness at CI size: the engine SIGKILLed at 50 random moments while it trades
-through the simulated TWS (``tests/support/crash_harness.py``; docs/RELIABILITY.md), and the
+through the simulated TWS (``tests/support/crash/``; docs/RELIABILITY.md), and the
 bugs the harness found, each pinned by a test that fails while the bug is there.
 
 The harness runs once for the module, in its own process group with a hard bound, so a hang can
@@ -37,7 +37,8 @@ EXIT_RACE = "exit_sized_before_the_closing_fill_arrived"  # bug E
 STARTUP_RACE = "fill_during_the_startup_reconciliation"  # bug D
 STOP_ORDER = "broker_stopped_before_the_actors"  # bug F
 
-# Whichever test first asks for the module's harness run waits for it.
+# Whichever test first asks for the module's harness run waits for it. The tests that read its
+# report are `slow` (the run takes minutes): `pytest -m "not slow"` leaves them out.
 pytestmark = pytest.mark.timeout(HARD_LIMIT_S + 30)
 
 
@@ -48,7 +49,7 @@ def crash_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     # A startup mismatch (bug D) would halt the engine for the rest of the run and leave the
     # remaining kills nothing to do: it stays a violation, the engine trades on.
     command = [
-        sys.executable, "-m", "tests.support.crash_harness",
+        sys.executable, "-m", "tests.support.crash",
         "--kills", str(KILLS), "--seed", str(SEED), "--speed", "120", "--on-mismatch", "trade",
         "--timeout", str(HARNESS_BUDGET_S), "--workdir", str(work / "run"),
         "--report", str(report),
@@ -82,6 +83,7 @@ def _tail(report: dict[str, Any]) -> str:
     return str(report["output"])[-4000:]
 
 
+@pytest.mark.slow
 def test_fifty_sigkills_lose_nothing_and_double_nothing(crash_report: dict[str, Any]) -> None:
     """After every restart and at the end: positions per contract equal the broker's, no order
     reached the broker twice, every execution is in the ledger exactly once, the governance
@@ -105,6 +107,7 @@ def test_fifty_sigkills_lose_nothing_and_double_nothing(crash_report: dict[str, 
         assert stop["exit_code"] == 0 and stop["seconds"] <= 5.0, stop
 
 
+@pytest.mark.slow
 def test_a_graceful_stop_crashes_no_actor_and_never_overruns(
     crash_report: dict[str, Any],
 ) -> None:
@@ -114,6 +117,7 @@ def test_a_graceful_stop_crashes_no_actor_and_never_overruns(
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.slow
 def test_no_fill_during_a_startup_reconciliation_halts_the_engine(
     crash_report: dict[str, Any],
 ) -> None:
@@ -128,6 +132,7 @@ def test_no_fill_during_a_startup_reconciliation_halts_the_engine(
     assert not raced, "\n".join(raced)
 
 
+@pytest.mark.slow
 def test_no_exit_fills_into_a_position_a_stop_had_just_closed(
     crash_report: dict[str, Any],
 ) -> None:
@@ -138,6 +143,7 @@ def test_no_exit_fills_into_a_position_a_stop_had_just_closed(
     assert not raced, "\n".join(raced)
 
 
+@pytest.mark.slow
 def test_every_order_ends_in_the_ledger_as_it_ended_at_the_broker(
     crash_report: dict[str, Any],
 ) -> None:
@@ -151,6 +157,7 @@ def test_every_order_ends_in_the_ledger_as_it_ended_at_the_broker(
     assert not wrong, "\n".join(wrong[:20])
 
 
+@pytest.mark.slow
 def test_every_ledger_time_comes_from_the_engines_clock(crash_report: dict[str, Any]) -> None:
     """Bug B, fixed: order statuses IB reports while the adapter connects are turned into
     events only at ``IBBroker.start``, once the engine's clock is set (broker/ib/orders.py

@@ -1,6 +1,6 @@
 """Crash policy for the engine's supervision (pure: no pykka, no threads).
 
-An actor that crashes is restarted in place (``actors/base.py``). One crash now and then is
+An actor that crashes is restarted in place (``actors/runtime/base.py``). One crash now and then is
 what supervision is for; the same actor crashing again and again is a loop (a broker read that
 fails every tick, a poisoned state the ledger rebuilds): restarting it at once would only repeat
 the crash, fill the log with tracebacks and the database with ``actor_crash`` events. So the

@@ -238,7 +238,7 @@ class IBBroker:
         """False; an attached order refused here also ends the parent held for it."""
         parts = self._parts
         if order.parent_id and parts is not None:
-            self._loop.post(parts.desk.child_refused, order, reason)
+            self._loop.post(parts.desk.brackets.child_refused, order, reason)
         return False
 
     def cancel_order(self, client_order_id: str) -> None:
@@ -288,15 +288,15 @@ class IBBroker:
         other clients' open orders."""
         desk = self._desk_or_fail()
         if self.options.dry_run:
-            return desk.working()
+            return desk.sync.working()
         account = self._account_or_fail()
         now = self._ctx_or_fail().mono()
         if now - self._orders_read_at >= self.options.orders_refresh_s:
             open_all, completed = await account.ib_orders()
             self._orders_read_at = self._ctx_or_fail().mono()
-            desk.take_ib_orders(open_all, completed)
+            desk.checks.take_ib_orders(open_all, completed)
         foreign = await account.foreign_orders()
-        return desk.working() + foreign
+        return desk.sync.working() + foreign
 
     def executions(self) -> list[ExecutionEvent]:
         """The day's executions at IB (none in dry-run: the shadow ledger has no fills)."""
@@ -348,7 +348,7 @@ class IBBroker:
         desk, market, connection = parts.desk, parts.market, parts.connection
         return self._loop.call(
             lambda: {
-                "orders_sent": desk.sent,
+                "orders_sent": desk.sender.sent,
                 "quotes_received": market.received,
                 "quotes_delivered": market.delivered,
                 "reconnects": connection.reconnects,

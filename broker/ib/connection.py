@@ -92,7 +92,7 @@ class Connection:
         ib.errorEvent += self._on_error
         ib.disconnectedEvent += self._on_disconnected
         ib.orderStatusEvent += self.desk.on_order_status
-        ib.openOrderEvent += self.desk.on_open_order  # echoes of our modifications
+        ib.openOrderEvent += self.desk.checks.on_open_order  # echoes of our modifications
         ib.execDetailsEvent += self.desk.on_exec_details
         ib.commissionReportEvent += self.desk.on_commission
         ib.pendingTickersEvent += self.market.on_pending_tickers
@@ -117,7 +117,7 @@ class Connection:
                     raise
                 await asyncio.sleep(options.reconnect_base_s)
         now = await self.ctx.bounded(self.ctx.ib.reqCurrentTimeAsync(), "current time")
-        self.desk.learn_trades(self.ctx.ib.openTrades())
+        self.desk.sync.learn_trades(self.ctx.ib.openTrades())
         self.health.socket_up = True
         self.ctx.link_up = True
         self.health.update()
@@ -201,13 +201,16 @@ class Connection:
         for fill in await self.account.fills():
             # Ours: this client id's, or an order we track placed under an earlier client id
             # (after a 326 moved us to the next id), found by its orderRef.
-            if fill.execution.clientId == client_id or fill.execution.orderRef in self.desk.orders:
+            if (
+                fill.execution.clientId == client_id
+                or fill.execution.orderRef in self.desk.table.orders
+            ):
                 self.desk.take_fill(fill)
         open_trades = await self.account.open_trades()
         completed = await self.account.completed_trades()
-        self.desk.learn_trades(open_trades)
-        self.desk.sync_statuses(open_trades, completed)
-        self.desk.replay_kept()
+        self.desk.sync.learn_trades(open_trades)
+        self.desk.sync.sync_statuses(open_trades, completed)
+        self.desk.sender.replay_kept()
 
     def _report(self, detail: str) -> None:
         state = self.health.update()

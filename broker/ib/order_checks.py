@@ -1,4 +1,5 @@
-"""Checks of the order desk against IB itself (ib-loop thread only).
+"""``OrderChecks``: the order desk's part that checks its orders against IB itself (ib-loop
+thread only).
 
 * **Acknowledgement timeout.** IB refuses many API orders with an error and no ``orderStatus``
   (451 precautions, IbcAlpha/IBC#227; 10311, IbcAlpha/IBC#222); the desk ends those at the error.
@@ -18,6 +19,9 @@
   it; a refusal (103, 104, 105, 110, 321, 329, 10147, 10148, or any order error while it is
   pending) puts the ``Order`` and the request back and emits ``ModifyRefusedEvent`` so the
   OrderManager puts its ledger back too.
+
+Built by ``OrderDesk`` with the desk's ``OrderTable``, its ``OrderFlow``, its
+``OrderStatuses`` and ``read_orders`` (the account feed's fresh read of IB's orders).
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from loguru import logger
 from broker.ib.context import IbContext
 from broker.ib.errors import is_order_warning
 from broker.ib.flow import OrderFlow
-from broker.ib.order_state import PendingModify, Tracked
+from broker.ib.order_state import OrderTable, PendingModify, Tracked
+from broker.ib.order_statuses import OrderStatuses
 from broker.ib.parsing.orders import status_of_trade
 from core.domain import OrderRequest, OrderStatus, OrderType
-from core.events import ModifyRefusedEvent, OrderStatusEvent
+from core.events import ModifyRefusedEvent
 
-__all__ = ["CheckMixin", "IbOrders"]
+__all__ = ["IbOrders", "OrderChecks"]
 
 #: IB's open orders (all clients) and completed orders, read fresh.
 IbOrders = tuple[list[Trade], list[Trade]]
@@ -49,17 +54,26 @@ _MODIFY_REFUSALS = frozenset({103, 104, 105, 110, 321, 329, 10147, 10148})
 _NOT_ABOUT_MODIFY = frozenset({100, 202})
 
 
-class CheckMixin:
-    ctx: IbContext
-    flow: OrderFlow
-    orders: dict[str, Tracked]
-    _status: Callable[[Tracked, OrderStatus, str], None]
-    _emit_status: Callable[[Tracked, OrderStatusEvent], None]
+class OrderChecks:
+    """Acknowledgement checks, IB's orders read fresh, and modifications held until IB echoes
+    them (ib-loop thread only; ``check_acks`` needs the running loop)."""
 
-    def _init_checks(self) -> None:
-        #: Reads IB's open and completed orders (set by ``IBBroker``: the account feed's reads
-        #: share one lock, as ib_async keeps one result list for all open-order requests).
-        self.read_orders: Callable[[], Awaitable[IbOrders]] | None = None
+    def __init__(
+        self,
+        ctx: IbContext,
+        table: OrderTable,
+        *,
+        flow: OrderFlow,
+        statuses: OrderStatuses,
+        read_orders: Callable[[], Awaitable[IbOrders]],
+    ) -> None:
+        self._ctx = ctx
+        self._table = table
+        self._flow = flow
+        self._statuses = statuses
+        #: Reads IB's open and completed orders (the account feed's reads share one lock, as
+        #: ib_async keeps one result list for all open-order requests).
+        self._read_orders = read_orders
         self._verifying = False
         self.verifications = 0  # acknowledgement checks made (a counter for tests and stats)
 
@@ -67,17 +81,17 @@ class CheckMixin:
     def check_acks(self) -> None:
         """Start one verification for the orders whose acknowledgement is overdue (from the
         housekeeping tick; at most one verification runs at a time)."""
-        if self._verifying or self.read_orders is None or not self.ctx.link_up:
+        if self._verifying or not self._ctx.link_up:
             return
         if self._overdue():
             self._verifying = True
             asyncio.get_running_loop().create_task(self._verify(), name="ib-ack-check")
 
     def _overdue(self) -> list[Tracked]:
-        now, limit = self.ctx.clock.now(), self.ctx.options.ack_timeout_clock_s
+        now, limit = self._ctx.clock.now(), self._ctx.options.ack_timeout_clock_s
         return [
             t
-            for t in self.orders.values()
+            for t in self._table.orders.values()
             if t.status is OrderStatus.PENDING_SUBMIT
             and t.sent_at is not None
             and not t.at_ib
@@ -87,8 +101,7 @@ class CheckMixin:
 
     async def _verify(self) -> None:
         try:
-            assert self.read_orders is not None
-            open_all, completed = await self.read_orders()
+            open_all, completed = await self._read_orders()
             self.verifications += 1
             self.take_ib_orders(open_all, completed)
         except (ConnectionError, TimeoutError) as err:
@@ -103,13 +116,13 @@ class CheckMixin:
         """Bring every working order in line with IB's open and completed orders (read fresh
         just now): an order IB ended is ended here; an overdue unacknowledged one IB does not
         have is REJECTED."""
-        ours = self.ctx.client_id
+        ours = self._ctx.client_id
         open_refs = {
             t.order.orderRef: t for t in open_all if t.order.orderRef and t.order.clientId == ours
         }
         done_refs = {t.order.orderRef: t for t in completed if t.order.orderRef}
         overdue = {id(t) for t in self._overdue()}
-        for cid, tracked in list(self.orders.items()):
+        for cid, tracked in list(self._table.orders.items()):
             if not tracked.working or tracked.dry or tracked.held:
                 continue
             if cid in open_refs:
@@ -119,23 +132,25 @@ class CheckMixin:
                 self.on_open_order(open_refs[cid])
                 if tracked.status is OrderStatus.PENDING_SUBMIT and id(tracked) in overdue:
                     logger.info("ib: order {} is open at IB: acknowledged", cid)
-                    self._status(tracked, OrderStatus.SUBMITTED, "listed in IB's open orders")
+                    self._statuses.report(
+                        tracked, OrderStatus.SUBMITTED, "listed in IB's open orders"
+                    )
                 continue
             ended = done_refs.get(cid)
             if ended is not None:
                 tracked.at_ib = True
                 self._ended_at_ib(cid, tracked, ended)
             elif id(tracked) in overdue:
-                limit = self.ctx.options.ack_timeout_clock_s
+                limit = self._ctx.options.ack_timeout_clock_s
                 reason = f"IB did not acknowledge it within {limit:g}s and lists no such order" + (
                     f" (IB said: {tracked.reason})" if tracked.reason else ""
                 )
                 logger.warning("ib: order {} rejected: {}", cid, reason)
-                self._status(tracked, OrderStatus.REJECTED, reason)
+                self._statuses.report(tracked, OrderStatus.REJECTED, reason)
 
     def _ended_at_ib(self, cid: str, tracked: Tracked, trade: Trade) -> None:
         event = status_of_trade(
-            trade, cid, executed=self.flow.executed(cid), time=self.ctx.clock.now()
+            trade, cid, executed=self._flow.executed(cid), time=self._ctx.clock.now()
         )
         if event is None or not event.status.is_terminal:
             return
@@ -155,7 +170,7 @@ class CheckMixin:
             event.status.value,
             event.reason,
         )
-        self._emit_status(tracked, event)
+        self._statuses.report_event(tracked, event)
 
     # -- modifications -------------------------------------------------------------------------
     def hold_modify(self, tracked: Tracked) -> None:
@@ -203,7 +218,7 @@ class CheckMixin:
             before.limit_price,
             before.stop_price,
         )
-        self.ctx.emitter.event(
+        self._ctx.emitter.event(
             ModifyRefusedEvent(
                 before.client_order_id,
                 before.quantity,
@@ -211,16 +226,16 @@ class CheckMixin:
                 before.stop_price,
                 code,
                 text,
-                self.ctx.clock.now(),
+                self._ctx.clock.now(),
             )
         )
         return True
 
     def _tracked_of(self, order: Order) -> Tracked | None:
-        tracked = self.orders.get(order.orderRef) if order.orderRef else None
+        tracked = self._table.orders.get(order.orderRef) if order.orderRef else None
         if tracked is None or tracked.order is None:
             return None
-        if order.clientId != self.ctx.client_id:
+        if order.clientId != self._ctx.client_id:
             return None
         return tracked
 

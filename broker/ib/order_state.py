@@ -1,12 +1,13 @@
-"""The order desk's records: one ``Tracked`` per order, the commission lookup, and the FIFO
-outbox that holds order requests back during a pacing pause (ib-loop thread only)."""
+"""The order desk's records: one ``Tracked`` per order, the ``OrderTable`` its parts share, the
+commission lookup, and the FIFO outbox that holds order requests back during a pacing pause
+(ib-loop thread only)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -18,7 +19,7 @@ from broker.ib.context import IbContext
 from broker.ib.parsing.orders import commission_amount
 from core.domain import OrderRequest, OrderStatus
 
-__all__ = ["PacedOutbox", "PendingModify", "Tracked", "commission_of"]
+__all__ = ["OrderTable", "PacedOutbox", "PendingModify", "Tracked", "commission_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,35 @@ class Tracked:
     @property
     def working(self) -> bool:
         return not self.status.is_terminal
+
+    def release_hold(self) -> None:
+        """No longer held: the safety release of a held parent is called off."""
+        self.held = False
+        if self.hold_timer is not None:
+            self.hold_timer.cancel()
+            self.hold_timer = None
+
+
+@dataclass(slots=True)
+class OrderTable:
+    """The orders the desk tracks, shared by the desk and its parts (ib-loop thread only):
+    ``orders`` by our client order id (IB's ``orderRef``), and ``by_ib_id`` from IB's
+    ``orderId`` back to our id (IB's errors name the ``orderId``)."""
+
+    orders: dict[str, Tracked] = field(default_factory=dict)
+    by_ib_id: dict[int, str] = field(default_factory=dict)
+
+    def add(self, tracked: Tracked) -> None:
+        """Track ``tracked`` under its client order id (and its IB ``orderId``, if it has one)."""
+        cid = tracked.request.client_order_id
+        self.orders[cid] = tracked
+        if tracked.order is not None and tracked.order.orderId:
+            self.by_ib_id[tracked.order.orderId] = cid
+
+    def of_ib_id(self, order_id: int) -> Tracked | None:
+        """The order IB knows as ``order_id``, None if it is not one of ours."""
+        cid = self.by_ib_id.get(order_id)
+        return self.orders.get(cid) if cid else None
 
 
 def commission_of(ib: IB, exec_id: str) -> Decimal | None:

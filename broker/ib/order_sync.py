@@ -1,16 +1,19 @@
-"""Reconciliation for the order desk: orders IB knows that we had not tracked (an earlier
-run's), IB's status of every working order after a reconnect, and what is working now
-(ib-loop thread only)."""
+"""``OrderSync``: the order desk's part that brings its orders in line with IB's after a
+(re)connect: orders IB knows that we had not tracked (an earlier run's), IB's status of every
+working order after a reconnect, and what is working now (ib-loop thread only).
+
+Built by ``OrderDesk`` with the desk's ``OrderTable``, its ``OrderFlow`` and its
+``OrderStatuses``.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from ib_async import Trade
 
 from broker.ib.context import IbContext
 from broker.ib.flow import OrderFlow
-from broker.ib.order_state import Tracked
+from broker.ib.order_state import OrderTable, Tracked
+from broker.ib.order_statuses import OrderStatuses
 from broker.ib.parsing.orders import (
     broker_order_state,
     client_order_id,
@@ -18,30 +21,34 @@ from broker.ib.parsing.orders import (
     status_of_trade,
 )
 from core.domain import OrderStatus
-from core.events import BrokerOrderState, OrderStatusEvent
+from core.events import BrokerOrderState
 
-__all__ = ["SyncMixin"]
+__all__ = ["OrderSync"]
 
 _WORKING_IB = ("Submitted", "PreSubmitted")
 
 
-class SyncMixin:
-    ctx: IbContext
-    flow: OrderFlow
-    orders: dict[str, Tracked]
-    _by_ib_id: dict[int, str]
-    _status: Callable[[Tracked, OrderStatus, str], None]
-    _emit_status: Callable[[Tracked, OrderStatusEvent], None]
+class OrderSync:
+    """Tracks IB's orders for our client and takes IB's statuses after a reconnect
+    (ib-loop thread only)."""
+
+    def __init__(
+        self, ctx: IbContext, table: OrderTable, *, flow: OrderFlow, statuses: OrderStatuses
+    ) -> None:
+        self._ctx = ctx
+        self._table = table
+        self._flow = flow
+        self._statuses = statuses
 
     def learn_trades(self, trades: list[Trade]) -> None:
         """Track the working orders IB knows for our client (e.g. left by an earlier run)."""
         for trade in trades:
-            if trade.order.clientId != self.ctx.client_id:
+            if trade.order.clientId != self._ctx.client_id:
                 continue
             if trade.orderStatus.status not in ("Filled", "Cancelled", "Inactive", "ApiCancelled"):
                 cid = client_order_id(trade.order.orderRef, trade.order.permId)
-                if cid not in self.orders:
-                    self._learn(trade)
+                if cid not in self._table.orders:
+                    self.learn(trade)
 
     def sync_statuses(self, open_trades: list[Trade], completed: list[Trade]) -> None:
         """After a reconnect: every order we think is working gets IB's current status (after
@@ -51,22 +58,26 @@ class SyncMixin:
         for trade in [*completed, *open_trades]:  # open ones win
             if trade.order.orderRef:
                 by_ref[trade.order.orderRef] = trade
-        now = self.ctx.clock.now()
-        for cid, tracked in list(self.orders.items()):
+        now = self._ctx.clock.now()
+        for cid, tracked in list(self._table.orders.items()):
             if not tracked.working or tracked.dry or tracked.held:
                 continue
             found = by_ref.get(cid)
             if found is None:
                 if tracked.status is OrderStatus.PENDING_SUBMIT:
-                    self._status(tracked, OrderStatus.REJECTED, "never reached IB (link lost)")
+                    self._statuses.report(
+                        tracked, OrderStatus.REJECTED, "never reached IB (link lost)"
+                    )
                 else:
-                    self._status(tracked, OrderStatus.CANCELLED, "not at IB after reconnect")
+                    self._statuses.report(
+                        tracked, OrderStatus.CANCELLED, "not at IB after reconnect"
+                    )
                 continue
             event = status_of_trade(
-                found, cid, executed=self.flow.executed(cid), time=now, reason=tracked.reason
+                found, cid, executed=self._flow.executed(cid), time=now, reason=tracked.reason
             )
             if event is not None:
-                self._emit_status(tracked, event)
+                self._statuses.report_event(tracked, event)
 
     def working(self) -> list[BrokerOrderState]:
         """Our working orders (dry-run ones included), as IB last reported them; an order
@@ -74,11 +85,11 @@ class SyncMixin:
         counts as working, so a reconciliation never retires it ahead of its fills."""
         return [
             broker_order_state(t.request, t.status, t.filled)
-            for cid, t in self.orders.items()
-            if t.working or not self.flow.is_terminal(cid)
+            for cid, t in self._table.orders.items()
+            if t.working or not self._flow.is_terminal(cid)
         ]
 
-    def _learn(self, trade: Trade) -> Tracked | None:
+    def learn(self, trade: Trade) -> Tracked | None:
         """Track an order IB knows and we had not (our client's, from an earlier run)."""
         request = request_from_trade(trade)
         if request is None or not trade.order.orderRef:
@@ -87,7 +98,5 @@ class SyncMixin:
         if trade.orderStatus.status in _WORKING_IB:
             tracked.status = OrderStatus.SUBMITTED
         tracked.filled = int(trade.orderStatus.filled or 0)
-        self.orders[request.client_order_id] = tracked
-        if trade.order.orderId:
-            self._by_ib_id[trade.order.orderId] = request.client_order_id
+        self._table.add(tracked)
         return tracked

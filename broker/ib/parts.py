@@ -49,13 +49,13 @@ def build_parts(options: IbOptions, *, clock: Clock, calendar: TradingCalendar) 
         data_budget=RequestBudget(options.data_requests_per_s, burst=10),
     )
     watchdog = StaleWatchdog(options.stale_data_clock_s)
+    account = AccountFeed(ctx)
     desk = OrderDesk(
         ctx,
         OrderFlow(commission_wait_s=options.commission_wait_s, status_wait_s=options.status_wait_s),
+        read_orders=account.ib_orders,
     )
     market = MarketData(ctx, watchdog)
-    account = AccountFeed(ctx)
-    desk.read_orders = account.ib_orders
     connection = Connection(
         ctx,
         desk=desk,

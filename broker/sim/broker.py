@@ -113,29 +113,56 @@ class SimBroker:
             commission_per_contract=commission_per_contract,
             option_commission_min=option_commission_min,
         )
-        self._reports = AccountReports(
-            market=self._market, options=self._options, account=self._account, calendar=calendar
-        )
         self._lock = threading.Lock()
         self._pending: deque[Quote | BrokerEvent] = deque()
         self._listener: BrokerListener | None = None
         self._delivery = EventDelivery(self._lock, self._pending, lambda: self._listener)
         self._subscribed: set[str] = set()
-        self._steps = MarketSteps(
-            clock=clock,
-            calendar=calendar,
+        self._tick_interval_s = tick_interval_s
+        self._settlement_time = settlement_time
+        self._reports, self._steps = self._market_parts()
+
+    def _market_parts(self) -> tuple[AccountReports, MarketSteps]:
+        """The account reports and the market's step schedule, over this simulator's market,
+        options, account and order book."""
+        reports = AccountReports(
+            market=self._market,
+            options=self._options,
+            account=self._account,
+            calendar=self._calendar,
+        )
+        steps = MarketSteps(
+            clock=self._clock,
+            calendar=self._calendar,
             lock=self._lock,
             market=self._market,
             options=self._options,
             book=self._book,
             account=self._account,
-            reports=self._reports,
+            reports=reports,
             pending=self._pending,
             drain=self._delivery.drain,
             subscribed=self._subscribed,
-            tick_interval_s=tick_interval_s,
-            settlement_time=settlement_time,
+            tick_interval_s=self._tick_interval_s,
+            settlement_time=self._settlement_time,
         )
+        return reports, steps
+
+    def take_over(self, other: SimBroker) -> None:
+        """Continue ``other``'s market: its prices, option chains, account and working orders,
+        as a TWS keeps all of them while an engine is away. For a restarted engine on a
+        simulator that must not start afresh (tests of recovery across restarts); before
+        ``start()``, with ``other`` stopped.
+
+        Raises:
+            RuntimeError: this simulator is already started.
+        """
+        with self._lock:
+            if self._steps.running:
+                raise RuntimeError("take_over must come before start()")
+            self._market, self._options = other._market, other._options
+            self._account, self._book = other._account, other._book
+            self._reports, self._steps = self._market_parts()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def restore_account(self, fills: Iterable[ExecutionEvent]) -> int:

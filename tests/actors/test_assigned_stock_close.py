@@ -15,7 +15,7 @@ def test_assigned_stock_is_closed_once_the_gate_opens_after_a_disconnect(tmp_pat
     with running(tmp_path, config()) as sim:
         put = sold_put(sim)
         sim.engine.gate.set(GateState.CLOSED, "broker disconnected")  # as a link loss closes it
-        assert sim.engine.broker.assign_early("AAA") == put.quantity  # type: ignore[attr-defined]
+        assert sim.broker.assign_early("AAA") == put.quantity
         sim.advance(300)  # five market steps: quotes come, no exit may pass
         [stock] = [p for p in sim.ledger.open_positions() if p.contract_key == "AAA"]
         assert stock.quantity == 100 * put.quantity

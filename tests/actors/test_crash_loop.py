@@ -62,22 +62,19 @@ def test_reconcile_ticks_while_disconnected_read_nothing_and_crash_nothing(
         return engine.broker
 
     sim = start_engine(tmp_path, broker_factory=factory)
-    try:
-        sim.signal("va1", "AAPL", quantity=10)
-        link, router = links[0], BrokerRouter(sim.engine.book, sim.engine.quotes)
-        link.down.set()
-        _link(sim, router, ConnectionState.DISCONNECTED)
-        sim.advance(60)  # a dozen reconcile ticks
-        assert link.reads == 0, "a broker read was made while DISCONNECTED"
-        assert _crash_events(sim) == []
-        link.down.clear()
-        _link(sim, router, ConnectionState.CONNECTED)
-        sim.advance(10)
-        passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
-        assert passes[-1].startswith("reconnect reconciliation")
-        assert _crash_events(sim) == []
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=10)
+    link, router = links[0], BrokerRouter(sim.engine.book, sim.engine.quotes)
+    link.down.set()
+    _link(sim, router, ConnectionState.DISCONNECTED)
+    sim.advance(60)  # a dozen reconcile ticks
+    assert link.reads == 0, "a broker read was made while DISCONNECTED"
+    assert _crash_events(sim) == []
+    link.down.clear()
+    _link(sim, router, ConnectionState.CONNECTED)
+    sim.advance(10)
+    passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
+    assert passes[-1].startswith("reconnect reconciliation")
+    assert _crash_events(sim) == []
 
 
 def test_a_read_that_finds_the_link_gone_before_its_event_is_no_crash(tmp_path: Path) -> None:
@@ -90,19 +87,16 @@ def test_a_read_that_finds_the_link_gone_before_its_event_is_no_crash(tmp_path: 
         return engine.broker
 
     sim = start_engine(tmp_path, broker_factory=factory)
-    try:
-        links[0].down.set()
-        sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
-        sim.engine.book.tell("order_manager", ReconnectReconcileDue(sim.engine.clock.now()))
-        sim.idle()
-        assert links[0].reads == 2
-        assert _crash_events(sim) == [] and sim.engine.crashes == {}
-        links[0].down.clear()
-        sim.advance(10)  # the interrupted reconnect pass runs again at a tick with the link up
-        passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
-        assert passes[-1].startswith("reconnect reconciliation")
-    finally:
-        sim.engine.stop()
+    links[0].down.set()
+    sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
+    sim.engine.book.tell("order_manager", ReconnectReconcileDue(sim.engine.clock.now()))
+    sim.idle()
+    assert links[0].reads == 2
+    assert _crash_events(sim) == [] and sim.engine.crashes == {}
+    links[0].down.clear()
+    sim.advance(10)  # the interrupted reconnect pass runs again at a tick with the link up
+    passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
+    assert passes[-1].startswith("reconnect reconciliation")
 
 
 def test_a_read_the_broker_does_not_answer_in_time_skips_the_tick(tmp_path: Path) -> None:
@@ -115,19 +109,16 @@ def test_a_read_the_broker_does_not_answer_in_time_skips_the_tick(tmp_path: Path
         return engine.broker
 
     sim = start_engine(tmp_path, broker_factory=factory)
-    try:
-        links[0].down.set()
-        sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
-        sim.engine.book.tell("order_manager", ReconnectReconcileDue(sim.engine.clock.now()))
-        sim.idle()
-        assert links[0].reads == 2
-        assert _crash_events(sim) == [] and sim.engine.crashes == {}
-        links[0].down.clear()
-        sim.advance(10)
-        passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
-        assert passes[-1].startswith("reconnect reconciliation")
-    finally:
-        sim.engine.stop()
+    links[0].down.set()
+    sim.engine.book.tell("order_manager", ReconcileDue(sim.engine.clock.now()))
+    sim.engine.book.tell("order_manager", ReconnectReconcileDue(sim.engine.clock.now()))
+    sim.idle()
+    assert links[0].reads == 2
+    assert _crash_events(sim) == [] and sim.engine.crashes == {}
+    links[0].down.clear()
+    sim.advance(10)
+    passes = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconciled"]
+    assert passes[-1].startswith("reconnect reconciliation")
 
 
 def test_the_crash_policy_restarts_at_once_then_backs_off_then_halts_once() -> None:
@@ -184,4 +175,3 @@ def test_an_actor_crashing_in_a_loop_is_backed_off_and_the_engine_halts_with_the
         assert len({e.reason for e in halts}) == 1  # one reason, said once
     finally:
         logger.remove(sink)
-        sim.engine.stop()

@@ -86,17 +86,14 @@ def test_an_unknown_kind_lists_the_registered_example_among_the_kinds() -> None:
 
 def test_a_virtual_account_runs_the_example_strategy_from_quote_to_fill(tmp_path: Path) -> None:
     config = parse_config(config_text('kind = "breakout_example"\nlevel = 101.0'))
-    sim = start_engine(tmp_path, config)
-    try:
-        assert sim.snapshot("va:va1").strategy == "breakout_example"
-        assert sim.ledger.orders(va_id="va1") == []
-        sim.engine.broker.set_mid("AAPL", 102.0)
-        sim.advance(5)  # the next market step quotes AAPL above the level
-        [entry] = [o for o in sim.ledger.orders(va_id="va1") if o.purpose == Purpose.ENTRY]
-        assert entry.contract.key == "AAPL" and entry.side is Side.BUY
-        assert entry.status is OrderStatus.FILLED
-        decision = sim.decisions()[entry.id]
-        assert decision.accepted and decision.source == "breakout_example"
-        assert sim.snapshot("va:va1").open_positions == 1
-    finally:
-        sim.engine.stop()
+    sim = start_engine(tmp_path, config)  # stopped by the conftest's teardown
+    assert sim.snapshot("va:va1").strategy == "breakout_example"
+    assert sim.ledger.orders(va_id="va1") == []
+    sim.engine.broker.set_mid("AAPL", 102.0)
+    sim.advance(5)  # the next market step quotes AAPL above the level
+    [entry] = [o for o in sim.ledger.orders(va_id="va1") if o.purpose == Purpose.ENTRY]
+    assert entry.contract.key == "AAPL" and entry.side is Side.BUY
+    assert entry.status is OrderStatus.FILLED
+    decision = sim.decisions()[entry.id]
+    assert decision.accepted and decision.source == "breakout_example"
+    assert sim.snapshot("va:va1").open_positions == 1

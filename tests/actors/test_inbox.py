@@ -16,7 +16,7 @@ from actors.messages.commands import Signal
 from core.domain import Side
 from engine.engine import Engine
 from engine.options import RunOptions
-from tests.support.engine import MONDAY_10, NY, SimEngine, make_config
+from tests.support.engine import MONDAY_10, NY, STARTED, SimEngine, make_config
 
 # Sim quotes arrive every 5 s; an inbox line read between ticks sees a quote up to 5 s old.
 CONFIG = make_config(filters="max_quote_age_ms = 6000")
@@ -123,9 +123,13 @@ def _engine(tmp_path: Path) -> SimEngine:
     config = CONFIG.model_copy(
         update={"inbox": CONFIG.inbox.model_copy(update={"path": str(inbox)})}
     )
-    engine = Engine(
-        config,
-        RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10),
+    engine = STARTED.track(
+        Engine(
+            config,
+            RunOptions(
+                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
+            ),
+        )
     )
     sim = SimEngine(engine)
     engine.start(drive_clock=False)
@@ -142,35 +146,30 @@ def _append(path: Path, *lines: str) -> None:
 def test_inbox_lines_are_traded_or_refused_and_the_engine_keeps_running(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox.jsonl"
     sim = _engine(tmp_path)
-    try:
-        _append(
-            inbox,
-            json.dumps(
-                {"id": "ok-1", "va": "va1", "symbol": "AAPL", "side": "BUY", "quantity": 10}
-            ),
-            "garbage {",
-            json.dumps({"id": "ok-1", "va": "va2", "symbol": "JPM", "side": "BUY"}),
-            json.dumps({"id": "neg", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": -1}),
-        )
-        sim.advance(2)
-        decisions = sim.decisions()
-        assert decisions["ok-1"].accepted
-        assert sim.ledger.order("ok-1").quantity == 10
-        assert decisions["inbox-L2"].rule == "bad_signal"
-        assert "malformed JSON" in decisions["inbox-L2"].detail
-        assert decisions["ok-1#L3"].detail == "line 3: id: duplicate 'ok-1'"
-        assert decisions["neg"].detail.startswith("line 4: quantity:")
-        # a line still being written (no newline yet) waits
-        with inbox.open("a") as handle:
-            handle.write('{"id": "late", "va": "va2", "symbol": "JPM", "side": "BUY"')
-        sim.advance(2)
-        assert "late" not in sim.decisions()
-        with inbox.open("a") as handle:
-            handle.write("}\n")
-        sim.advance(2)
-        assert sim.decisions()["late"].accepted
-    finally:
-        sim.engine.stop()
+    _append(
+        inbox,
+        json.dumps({"id": "ok-1", "va": "va1", "symbol": "AAPL", "side": "BUY", "quantity": 10}),
+        "garbage {",
+        json.dumps({"id": "ok-1", "va": "va2", "symbol": "JPM", "side": "BUY"}),
+        json.dumps({"id": "neg", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": -1}),
+    )
+    sim.advance(2)
+    decisions = sim.decisions()
+    assert decisions["ok-1"].accepted
+    assert sim.ledger.order("ok-1").quantity == 10
+    assert decisions["inbox-L2"].rule == "bad_signal"
+    assert "malformed JSON" in decisions["inbox-L2"].detail
+    assert decisions["ok-1#L3"].detail == "line 3: id: duplicate 'ok-1'"
+    assert decisions["neg"].detail.startswith("line 4: quantity:")
+    # a line still being written (no newline yet) waits
+    with inbox.open("a") as handle:
+        handle.write('{"id": "late", "va": "va2", "symbol": "JPM", "side": "BUY"')
+    sim.advance(2)
+    assert "late" not in sim.decisions()
+    with inbox.open("a") as handle:
+        handle.write("}\n")
+    sim.advance(2)
+    assert sim.decisions()["late"].accepted
 
 
 def test_each_line_is_consumed_exactly_once_across_a_restart(tmp_path: Path) -> None:
@@ -184,15 +183,12 @@ def test_each_line_is_consumed_exactly_once_across_a_restart(tmp_path: Path) -> 
     sim.advance(2)
     sim.engine.stop()
     again = _engine(tmp_path)
-    try:
-        _append(
-            inbox,
-            json.dumps({"id": "b", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": 5}),
-        )
-        again.advance(2)
-        orders = [o.id for o in again.ledger.orders() if o.purpose == "entry"]
-        assert orders == ["a", "b"]
-        assert sorted(again.decisions()) == ["a", "b", "inbox-L2"]
-        assert again.snapshot("inbox")["skipped"] == 2
-    finally:
-        again.engine.stop()
+    _append(
+        inbox,
+        json.dumps({"id": "b", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": 5}),
+    )
+    again.advance(2)
+    orders = [o.id for o in again.ledger.orders() if o.purpose == "entry"]
+    assert orders == ["a", "b"]
+    assert sorted(again.decisions()) == ["a", "b", "inbox-L2"]
+    assert again.snapshot("inbox")["skipped"] == 2

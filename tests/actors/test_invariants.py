@@ -87,7 +87,7 @@ def test_governance_invariants_hold_after_every_step(steps: list[tuple]) -> None
     with tempfile.TemporaryDirectory() as tmp:
         sim = start_engine(Path(tmp), CONFIG)
         halted_signals: set[str] = set()
-        try:
+        try:  # one engine per example: stopped before the next one starts
             for item in steps:
                 kind = item[0]
                 if kind == "signal":
@@ -99,8 +99,8 @@ def test_governance_invariants_hold_after_every_step(steps: list[tuple]) -> None
                         halted_signals.add(sid)
                 elif kind == "move":
                     _, symbol, change = item
-                    quote = sim.engine.broker.last_quote(symbol)  # type: ignore[attr-defined]
-                    sim.engine.broker.set_mid(symbol, quote.mid * (1 + change))  # type: ignore[attr-defined]
+                    quote = sim.broker.last_quote(symbol)
+                    sim.broker.set_mid(symbol, quote.mid * (1 + change))
                     sim.advance(5)
                 elif kind == "advance":
                     sim.advance(item[1])

@@ -137,7 +137,7 @@ def sold_put(sim: SimEngine, va: str = "puts-a") -> OrderRecord:
 
 
 def move(sim: SimEngine, symbol: str, mid: float, seconds: float = 60) -> None:
-    sim.engine.broker.set_mid(symbol, mid)  # type: ignore[attr-defined]
+    sim.broker.set_mid(symbol, mid)
     sim.advance(seconds)
 
 
@@ -314,7 +314,7 @@ def test_the_put_margin_counts_at_the_broker_and_at_acceptance(tmp_path: Path) -
         assert entry.contract.strike is not None
         sim.advance(60)
         account = sim.engine.broker.account()
-        quote = sim.engine.broker.last_quote("AAA")  # type: ignore[attr-defined]
+        quote = sim.broker.last_quote("AAA")
         spot = (Decimal(repr(quote.bid)) + Decimal(repr(quote.ask))) / 2
         option = sim.engine.quotes.latest(entry.contract_key)
         premium = (Decimal(repr(option.bid)) + Decimal(repr(option.ask))) / 2

@@ -100,60 +100,51 @@ def test_an_option_entry_is_refused_while_an_exit_works_on_the_other_side(
     tmp_path: Path,
 ) -> None:
     sim, watch = _start(tmp_path)
-    try:
-        entry = sold_put(sim)
-        now = sim.engine.clock.now()
-        resting = ExitRequest(
-            "puts-a", entry.contract, "profit_target", now, OrderType.LMT, Decimal("0.01")
-        )
-        sim.engine.book.tell("va:puts-a", resting)
-        sim.idle()
-        [profit] = orders(sim, "puts-a", purpose="exit")
-        assert profit.status.value == "submitted"
-        _resting_entry(sim, entry, "t-second-sell")
-        assert [o.id for o in orders(sim, "puts-a", purpose="entry")] == [entry.id]
-        decision = sim.decisions()["t-second-sell"]
-        assert (decision.accepted, decision.rule) == (False, "opposite_side")
-        assert watch.crossed == []
-    finally:
-        sim.engine.stop()
+    entry = sold_put(sim)
+    now = sim.engine.clock.now()
+    resting = ExitRequest(
+        "puts-a", entry.contract, "profit_target", now, OrderType.LMT, Decimal("0.01")
+    )
+    sim.engine.book.tell("va:puts-a", resting)
+    sim.idle()
+    [profit] = orders(sim, "puts-a", purpose="exit")
+    assert profit.status.value == "submitted"
+    _resting_entry(sim, entry, "t-second-sell")
+    assert [o.id for o in orders(sim, "puts-a", purpose="entry")] == [entry.id]
+    decision = sim.decisions()["t-second-sell"]
+    assert (decision.accepted, decision.rule) == (False, "opposite_side")
+    assert watch.crossed == []
 
 
 def test_an_exit_waits_until_the_entry_on_the_other_side_is_cancelled(tmp_path: Path) -> None:
     sim, watch = _start(tmp_path)
-    try:
-        entry = sold_put(sim)
-        _resting_entry(sim, entry, "t-resting-sell")
-        assert sim.ledger.order("t-resting-sell").status.value == "submitted"
-        watch.hold_cancels = True  # the entry's cancel is on its way
-        now = sim.engine.clock.now()
-        sim.engine.book.tell("va:puts-a", ExitRequest("puts-a", entry.contract, "stop", now))
-        sim.advance(2)
-        [exit_order] = orders(sim, "puts-a", purpose="exit")
-        assert exit_order.status.value == "pending_submit"  # held: the SELL still works
-        assert watch.held == ["t-resting-sell"]
-        watch.release()
-        sim.advance(5)
-        assert sim.ledger.order("t-resting-sell").status.value == "cancelled"
-        assert sim.ledger.order(exit_order.id).status.value == "filled"
-        assert sim.ledger.open_positions() == []
-        assert watch.crossed == []
-    finally:
-        sim.engine.stop()
+    entry = sold_put(sim)
+    _resting_entry(sim, entry, "t-resting-sell")
+    assert sim.ledger.order("t-resting-sell").status.value == "submitted"
+    watch.hold_cancels = True  # the entry's cancel is on its way
+    now = sim.engine.clock.now()
+    sim.engine.book.tell("va:puts-a", ExitRequest("puts-a", entry.contract, "stop", now))
+    sim.advance(2)
+    [exit_order] = orders(sim, "puts-a", purpose="exit")
+    assert exit_order.status.value == "pending_submit"  # held: the SELL still works
+    assert watch.held == ["t-resting-sell"]
+    watch.release()
+    sim.advance(5)
+    assert sim.ledger.order("t-resting-sell").status.value == "cancelled"
+    assert sim.ledger.order(exit_order.id).status.value == "filled"
+    assert sim.ledger.open_positions() == []
+    assert watch.crossed == []
 
 
 def test_an_exit_cancels_another_vas_entry_on_the_other_side_first(tmp_path: Path) -> None:
     sim, watch = _start(tmp_path, b_enabled=True)
-    try:
-        entry = sold_put(sim)
-        _resting_entry(sim, entry, "t-other-va-sell", va_id="puts-b")
-        assert sim.ledger.order("t-other-va-sell").status.value == "submitted"
-        now = sim.engine.clock.now()
-        sim.engine.book.tell("va:puts-a", ExitRequest("puts-a", entry.contract, "stop", now))
-        sim.advance(5)
-        assert sim.ledger.order("t-other-va-sell").status.value == "cancelled"
-        [exit_order] = orders(sim, "puts-a", purpose="exit")
-        assert sim.ledger.order(exit_order.id).status.value == "filled"
-        assert watch.crossed == []
-    finally:
-        sim.engine.stop()
+    entry = sold_put(sim)
+    _resting_entry(sim, entry, "t-other-va-sell", va_id="puts-b")
+    assert sim.ledger.order("t-other-va-sell").status.value == "submitted"
+    now = sim.engine.clock.now()
+    sim.engine.book.tell("va:puts-a", ExitRequest("puts-a", entry.contract, "stop", now))
+    sim.advance(5)
+    assert sim.ledger.order("t-other-va-sell").status.value == "cancelled"
+    [exit_order] = orders(sim, "puts-a", purpose="exit")
+    assert sim.ledger.order(exit_order.id).status.value == "filled"
+    assert watch.crossed == []

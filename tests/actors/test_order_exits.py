@@ -82,7 +82,7 @@ def _stop_fills_unheard(sim: SimEngine, delayed: _Delayed, entry_id: str) -> Ord
     that exit."""
     stop = sim.ledger.order(f"{entry_id}.stop")
     delayed.hold.add(stop.id)
-    sim.engine.broker.set_mid("AAPL", float(stop.stop_price) - 1)  # type: ignore[attr-defined]
+    sim.broker.set_mid("AAPL", float(stop.stop_price) - 1)
     sim.advance(5)
     assert [e for e in delayed.held if getattr(e, "status", None) is OrderStatus.FILLED]
     assert sim.ledger.order(stop.id).status.is_working  # the engine has not heard yet
@@ -100,86 +100,72 @@ def test_an_exit_sent_while_the_stops_fill_is_on_its_way_never_fills_into_the_fl
     tmp_path: Path,
 ) -> None:
     sim, delayed = _start(tmp_path)
-    try:
-        entry = sim.signal("va1", "AAPL", quantity=10)
-        exit_order = sim.ledger.order(_stop_fills_unheard(sim, delayed, entry).id)
-        assert exit_order.status is OrderStatus.REJECTED and exit_order.filled == 0
-        assert "OCA group is already filled" in exit_order.reason
-        assert not [e for e in sim.ledger.executions() if e.order_id == exit_order.id]
-        assert _broker_position(sim) == 0
-        delayed.release()
-        sim.idle()
-        assert sim.ledger.order(f"{entry}.stop").status is OrderStatus.FILLED
-        assert sim.ledger.open_positions() == []
-        assert "va1|AAPL" not in sim.snapshot("order_manager")["positions"]
-        snap = sim.snapshot("va:va1")
-        assert snap.symbol is None and snap.working_orders == 0
-        assert _broker_position(sim) == 0
-    finally:
-        sim.engine.stop()
+    entry = sim.signal("va1", "AAPL", quantity=10)
+    exit_order = sim.ledger.order(_stop_fills_unheard(sim, delayed, entry).id)
+    assert exit_order.status is OrderStatus.REJECTED and exit_order.filled == 0
+    assert "OCA group is already filled" in exit_order.reason
+    assert not [e for e in sim.ledger.executions() if e.order_id == exit_order.id]
+    assert _broker_position(sim) == 0
+    delayed.release()
+    sim.idle()
+    assert sim.ledger.order(f"{entry}.stop").status is OrderStatus.FILLED
+    assert sim.ledger.open_positions() == []
+    assert "va1|AAPL" not in sim.snapshot("order_manager")["positions"]
+    snap = sim.snapshot("va:va1")
+    assert snap.symbol is None and snap.working_orders == 0
+    assert _broker_position(sim) == 0
 
 
 def test_after_the_broker_says_the_stop_filled_no_exit_is_sent_into_its_group_again(
     tmp_path: Path,
 ) -> None:
     sim, delayed = _start(tmp_path)
-    try:
-        entry = sim.signal("va1", "AAPL", quantity=10)
-        first = _stop_fills_unheard(sim, delayed, entry)
-        assert sim.ledger.order(first.id).status is OrderStatus.REJECTED
-        again = sim.signal("va1", "AAPL", Side.SELL, close=True)  # e.g. the monitor's retry
-        assert sim.decisions()[again].rule == "stop_filled"
-        assert sim.ledger.order(again) is None  # refused here, never sent
-        delayed.release()
-        sim.idle()
-        assert sim.ledger.open_positions() == [] and _broker_position(sim) == 0
-        assert sim.ledger.order(sim.signal("va1", "AAPL", Side.SELL, close=True)) is None
-    finally:
-        sim.engine.stop()
+    entry = sim.signal("va1", "AAPL", quantity=10)
+    first = _stop_fills_unheard(sim, delayed, entry)
+    assert sim.ledger.order(first.id).status is OrderStatus.REJECTED
+    again = sim.signal("va1", "AAPL", Side.SELL, close=True)  # e.g. the monitor's retry
+    assert sim.decisions()[again].rule == "stop_filled"
+    assert sim.ledger.order(again) is None  # refused here, never sent
+    delayed.release()
+    sim.idle()
+    assert sim.ledger.open_positions() == [] and _broker_position(sim) == 0
+    assert sim.ledger.order(sim.signal("va1", "AAPL", Side.SELL, close=True)) is None
 
 
 def test_an_exit_that_a_venue_without_oca_fills_into_a_flat_position_is_reported_and_closed(
     tmp_path: Path,
 ) -> None:
     sim, delayed = _start(tmp_path, strip_oca=True)
-    try:
-        entry = sim.signal("va1", "AAPL", quantity=10)
-        exit_order = _stop_fills_unheard(sim, delayed, entry)
-        assert sim.ledger.order(exit_order.id).status is OrderStatus.FILLED  # nothing stopped it
-        assert _broker_position(sim) == -10  # the other side, at the broker
-        delayed.release()  # the stop's fill now books the engine's position to -10
-        sim.advance(5)
-        overfills = [r for r in sim.ledger.risk_events() if r.kind == "overfill"]
-        assert len(overfills) == 1 and f"{entry}.stop" in overfills[0].reason + str(
-            overfills[0].detail
-        )
-        closes = [o for o in sim.ledger.orders(va_id="va1") if o.reason == "overfill"]
-        assert len(closes) == 1 and closes[0].side is Side.BUY and closes[0].quantity == 10
-        assert closes[0].status is OrderStatus.FILLED
-        assert _broker_position(sim) == 0 and sim.ledger.open_positions() == []
-    finally:
-        sim.engine.stop()
+    entry = sim.signal("va1", "AAPL", quantity=10)
+    exit_order = _stop_fills_unheard(sim, delayed, entry)
+    assert sim.ledger.order(exit_order.id).status is OrderStatus.FILLED  # nothing stopped it
+    assert _broker_position(sim) == -10  # the other side, at the broker
+    delayed.release()  # the stop's fill now books the engine's position to -10
+    sim.advance(5)
+    overfills = [r for r in sim.ledger.risk_events() if r.kind == "overfill"]
+    assert len(overfills) == 1 and f"{entry}.stop" in overfills[0].reason + str(overfills[0].detail)
+    closes = [o for o in sim.ledger.orders(va_id="va1") if o.reason == "overfill"]
+    assert len(closes) == 1 and closes[0].side is Side.BUY and closes[0].quantity == 10
+    assert closes[0].status is OrderStatus.FILLED
+    assert _broker_position(sim) == 0 and sim.ledger.open_positions() == []
 
 
 def test_a_stops_execution_that_arrives_before_its_entrys_is_not_taken_for_an_overfill(
     tmp_path: Path,
 ) -> None:
     sim, delayed = _start(tmp_path)
-    try:
-        entry = f"t-va1-{sim._n + 1}"  # the id ``signal`` gives the next signal
-        delayed.hold.update({entry, f"{entry}.stop"})
-        assert sim.signal("va1", "AAPL", quantity=10) == entry  # fills at once, unheard
-        stop = sim.ledger.order(f"{entry}.stop")
-        sim.engine.broker.set_mid("AAPL", float(stop.stop_price) - 1)  # type: ignore[attr-defined]
-        sim.advance(5)  # the stop fills too
-        assert _broker_position(sim) == 0
-        delayed.release(stop.id, entry)  # e.g. a replay that reports the child first
-        sim.advance(5)
-        assert not [r for r in sim.ledger.risk_events() if r.kind == "overfill"]
-        assert not [o for o in sim.ledger.orders(va_id="va1") if o.reason == "overfill"]
-        assert sim.ledger.open_positions() == [] and _broker_position(sim) == 0
-    finally:
-        sim.engine.stop()
+    entry = f"t-va1-{sim._n + 1}"  # the id ``signal`` gives the next signal
+    delayed.hold.update({entry, f"{entry}.stop"})
+    assert sim.signal("va1", "AAPL", quantity=10) == entry  # fills at once, unheard
+    stop = sim.ledger.order(f"{entry}.stop")
+    sim.broker.set_mid("AAPL", float(stop.stop_price) - 1)
+    sim.advance(5)  # the stop fills too
+    assert _broker_position(sim) == 0
+    delayed.release(stop.id, entry)  # e.g. a replay that reports the child first
+    sim.advance(5)
+    assert not [r for r in sim.ledger.risk_events() if r.kind == "overfill"]
+    assert not [o for o in sim.ledger.orders(va_id="va1") if o.reason == "overfill"]
+    assert sim.ledger.open_positions() == [] and _broker_position(sim) == 0
 
 
 def test_a_reduce_only_fill_overfills_when_it_crosses_zero_or_grows_the_position() -> None:

@@ -17,25 +17,22 @@ def test_a_backlog_of_reconcile_ticks_delivered_at_once_is_not_a_second_look(
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        truth = BrokerTruth(sim.engine)
-        truth.extra_positions = lambda n: {"AAPL": -50}  # sold elsewhere while we were away
-        router = BrokerRouter(sim.engine.book, sim.engine.quotes)
-        now = sim.engine.clock.now()
-        book = sim.engine.book
-        router.on_broker_event(ConnectionEvent(ConnectionState.DISCONNECTED, "lost", now))
-        router.on_broker_event(ConnectionEvent(ConnectionState.CONNECTED, "back", now))
-        # Ticks that queued behind the reconnect pass's reads: handled back to back, with the
-        # clock standing still.
-        for _ in range(4):
-            book.tell("order_manager", ReconcileDue(now))
-        sim.idle()
-        assert reconciled(sim)[-1]["pass"] == "startup"  # still no verdict: one look so far
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        sim.advance(5)  # one reconcile interval on the clock: the second look
-        reconnect = reconciled(sim)[-1]
-        assert reconnect["pass"] == "reconnect" and reconnect["looks"] == 2
-        assert sim.snapshot("governor").state is TradingState.HALTED
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    truth = BrokerTruth(sim.engine)
+    truth.extra_positions = lambda n: {"AAPL": -50}  # sold elsewhere while we were away
+    router = BrokerRouter(sim.engine.book, sim.engine.quotes)
+    now = sim.engine.clock.now()
+    book = sim.engine.book
+    router.on_broker_event(ConnectionEvent(ConnectionState.DISCONNECTED, "lost", now))
+    router.on_broker_event(ConnectionEvent(ConnectionState.CONNECTED, "back", now))
+    # Ticks that queued behind the reconnect pass's reads: handled back to back, with the
+    # clock standing still.
+    for _ in range(4):
+        book.tell("order_manager", ReconcileDue(now))
+    sim.idle()
+    assert reconciled(sim)[-1]["pass"] == "startup"  # still no verdict: one look so far
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    sim.advance(5)  # one reconcile interval on the clock: the second look
+    reconnect = reconciled(sim)[-1]
+    assert reconnect["pass"] == "reconnect" and reconnect["looks"] == 2
+    assert sim.snapshot("governor").state is TradingState.HALTED

@@ -17,41 +17,35 @@ def test_a_position_difference_appearing_between_passes_halts_at_the_second_chec
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        truth = BrokerTruth(sim.engine)
-        sim.advance(POSITION_CHECK_S + 5)  # checks that agree
-        assert [r["pass"] for r in reconciled(sim)] == ["startup"]
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        truth.extra_positions = lambda n: {"SPY": 300}  # delivered by an unbooked assignment
-        sim.advance(POSITION_CHECK_S)  # the first check that sees it: look again
-        assert [r["pass"] for r in reconciled(sim)] == ["startup"]
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        sim.advance(POSITION_CHECK_S)  # seen again: a mismatch
-        periodic = reconciled(sim)[-1]
-        assert periodic["pass"] == "periodic" and periodic["mismatch"] is True
-        assert periodic["differences"] == ["position SPY: ledger 0, broker 300"]
-        assert sim.snapshot("governor").state is TradingState.HALTED
-        sim.advance(2 * POSITION_CHECK_S)  # reported once
-        assert [r["pass"] for r in reconciled(sim)] == ["startup", "periodic"]
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    truth = BrokerTruth(sim.engine)
+    sim.advance(POSITION_CHECK_S + 5)  # checks that agree
+    assert [r["pass"] for r in reconciled(sim)] == ["startup"]
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    truth.extra_positions = lambda n: {"SPY": 300}  # delivered by an unbooked assignment
+    sim.advance(POSITION_CHECK_S)  # the first check that sees it: look again
+    assert [r["pass"] for r in reconciled(sim)] == ["startup"]
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    sim.advance(POSITION_CHECK_S)  # seen again: a mismatch
+    periodic = reconciled(sim)[-1]
+    assert periodic["pass"] == "periodic" and periodic["mismatch"] is True
+    assert periodic["differences"] == ["position SPY: ledger 0, broker 300"]
+    assert sim.snapshot("governor").state is TradingState.HALTED
+    sim.advance(2 * POSITION_CHECK_S)  # reported once
+    assert [r["pass"] for r in reconciled(sim)] == ["startup", "periodic"]
 
 
 def test_a_difference_gone_by_the_next_check_is_not_reported(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        truth = BrokerTruth(sim.engine)
-        sim.advance(POSITION_CHECK_S + 5)
-        truth.extra_positions = lambda n: {"SPY": 300}
-        sim.advance(POSITION_CHECK_S)
-        truth.extra_positions = lambda n: {}  # booked meanwhile
-        sim.advance(2 * POSITION_CHECK_S)
-        assert [r["pass"] for r in reconciled(sim)] == ["startup"]
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    truth = BrokerTruth(sim.engine)
+    sim.advance(POSITION_CHECK_S + 5)
+    truth.extra_positions = lambda n: {"SPY": 300}
+    sim.advance(POSITION_CHECK_S)
+    truth.extra_positions = lambda n: {}  # booked meanwhile
+    sim.advance(2 * POSITION_CHECK_S)
+    assert [r["pass"] for r in reconciled(sim)] == ["startup"]
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
 
 
 def test_checks_on_a_fast_clock_are_spaced_beyond_the_brokers_settlement_grace() -> None:

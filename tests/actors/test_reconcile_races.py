@@ -52,24 +52,20 @@ def _restart(
 def _resting_entry(tmp_path: Path) -> str:
     """A first run that leaves a resting limit entry of 50 AAPL and its attached stop."""
     first = start_engine(tmp_path, PATIENT)
-    try:
-        sid = first.signal(
-            "va1", "AAPL", quantity=50, order_type=OrderType.LMT, limit_price=Decimal("90.00")
-        )
-        assert first.ledger.order(sid).status is OrderStatus.SUBMITTED
-    finally:
-        first.engine.stop()
+    sid = first.signal(
+        "va1", "AAPL", quantity=50, order_type=OrderType.LMT, limit_price=Decimal("90.00")
+    )
+    assert first.ledger.order(sid).status is OrderStatus.SUBMITTED
+    first.engine.stop()
     return sid
 
 
 def _held_with_stop(tmp_path: Path) -> str:
     """A first run that leaves 50 AAPL held with its protective stop working."""
     first = start_engine(tmp_path)
-    try:
-        sid = first.signal("va1", "AAPL", quantity=50)
-        assert first.ledger.order(f"{sid}.stop").status is OrderStatus.SUBMITTED
-    finally:
-        first.engine.stop()
+    sid = first.signal("va1", "AAPL", quantity=50)
+    assert first.ledger.order(f"{sid}.stop").status is OrderStatus.SUBMITTED
+    first.engine.stop()
     return sid
 
 
@@ -94,19 +90,16 @@ def test_an_entry_that_fills_between_any_two_reads_keeps_its_stop_and_halts_noth
             truth.after[after_read] = lambda: truth.fill(sid)
 
     sim, truth = _restart(tmp_path, prepare)
-    try:
-        sim.advance(5)  # the first reconcile tick: the second look
-        sim.advance(5)  # and one more, for a pass that needed it
-        assert [d["mismatch"] for d in reconciled(sim, LATER)] == [False]
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        assert sim.engine.gate.state is GateState.OPEN
-        entry, stop = sim.ledger.order(sid), sim.ledger.order(f"{sid}.stop")
-        assert (entry.status, entry.filled) == (OrderStatus.FILLED, 50)
-        assert stop.status is OrderStatus.SUBMITTED and stop.quantity == 50
-        assert f"{sid}.stop" not in truth.cancelled
-        assert _held(sim) == {"AAPL": 50} == truth.held()
-    finally:
-        sim.engine.stop()
+    sim.advance(5)  # the first reconcile tick: the second look
+    sim.advance(5)  # and one more, for a pass that needed it
+    assert [d["mismatch"] for d in reconciled(sim, LATER)] == [False]
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    assert sim.engine.gate.state is GateState.OPEN
+    entry, stop = sim.ledger.order(sid), sim.ledger.order(f"{sid}.stop")
+    assert (entry.status, entry.filled) == (OrderStatus.FILLED, 50)
+    assert stop.status is OrderStatus.SUBMITTED and stop.quantity == 50
+    assert f"{sid}.stop" not in truth.cancelled
+    assert _held(sim) == {"AAPL": 50} == truth.held()
 
 
 @pytest.mark.parametrize("after_read", [0, 1, 2, 3, 4, 5])
@@ -124,18 +117,15 @@ def test_a_stop_that_fires_between_any_two_reads_ends_filled_and_halts_nothing(
             truth.after[after_read] = lambda: truth.fill(stop_id)
 
     sim, truth = _restart(tmp_path, prepare)
-    try:
-        sim.advance(5)
-        sim.advance(5)
-        assert [d["mismatch"] for d in reconciled(sim, LATER)] == [False]
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        stop = sim.ledger.order(stop_id)
-        assert (stop.status, stop.filled) == (OrderStatus.FILLED, 50)
-        assert _held(sim) == {} == truth.held()
-        working = [o.id for o in sim.ledger.orders(working_only=True)]
-        assert working == [], f"a stop left working on a flat position: {working}"
-    finally:
-        sim.engine.stop()
+    sim.advance(5)
+    sim.advance(5)
+    assert [d["mismatch"] for d in reconciled(sim, LATER)] == [False]
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    stop = sim.ledger.order(stop_id)
+    assert (stop.status, stop.filled) == (OrderStatus.FILLED, 50)
+    assert _held(sim) == {} == truth.held()
+    working = [o.id for o in sim.ledger.orders(working_only=True)]
+    assert working == [], f"a stop left working on a flat position: {working}"
 
 
 @pytest.mark.parametrize("after_read", [1, 2, 3, 4])
@@ -150,16 +140,13 @@ def test_an_entry_cancelled_at_the_broker_during_the_pass_ends_cancelled_with_it
         truth.after[after_read] = lambda: truth.cancel(sid, f"{sid}.stop")
 
     sim, _truth = _restart(tmp_path, prepare)
-    try:
-        sim.advance(5)
-        assert [d["mismatch"] for d in reconciled(sim, LATER)] == [False]
-        for oid in (sid, f"{sid}.stop"):
-            order = sim.ledger.order(oid)
-            assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)
-        assert _held(sim) == {} and sim.snapshot("va:va1").working_orders == 0
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-    finally:
-        sim.engine.stop()
+    sim.advance(5)
+    assert [d["mismatch"] for d in reconciled(sim, LATER)] == [False]
+    for oid in (sid, f"{sid}.stop"):
+        order = sim.ledger.order(oid)
+        assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)
+    assert _held(sim) == {} and sim.snapshot("va:va1").working_orders == 0
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
 
 
 def test_a_replaced_stop_that_fills_at_once_is_no_position_mismatch(tmp_path: Path) -> None:
@@ -171,19 +158,16 @@ def test_a_replaced_stop_that_fills_at_once_is_no_position_mismatch(tmp_path: Pa
         truth.fill_on_place = lambda order: "restop" in order.client_order_id
 
     sim, truth = _restart(tmp_path, prepare)
-    try:
-        [restop] = [oid for oid in truth.placed if "restop" in oid]
-        [detail] = reconciled(sim, LATER)
-        assert detail["mismatch"] is False
-        assert detail["differences"] == [f"order {sid}.stop (stop) is not at the broker"]
-        assert sim.engine.gate.state is GateState.OPEN
-        sim.advance(5)
-        assert sim.ledger.order(restop).status is OrderStatus.FILLED
-        assert sim.ledger.order(f"{sid}.stop").status is OrderStatus.CANCELLED
-        assert _held(sim) == {} == truth.held()
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-    finally:
-        sim.engine.stop()
+    [restop] = [oid for oid in truth.placed if "restop" in oid]
+    [detail] = reconciled(sim, LATER)
+    assert detail["mismatch"] is False
+    assert detail["differences"] == [f"order {sid}.stop (stop) is not at the broker"]
+    assert sim.engine.gate.state is GateState.OPEN
+    sim.advance(5)
+    assert sim.ledger.order(restop).status is OrderStatus.FILLED
+    assert sim.ledger.order(f"{sid}.stop").status is OrderStatus.CANCELLED
+    assert _held(sim) == {} == truth.held()
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
 
 
 def test_an_order_the_broker_does_not_have_is_ended_at_its_second_look_not_at_once(
@@ -191,20 +175,17 @@ def test_an_order_the_broker_does_not_have_is_ended_at_its_second_look_not_at_on
 ) -> None:
     sid = _resting_entry(tmp_path)  # the simulator forgot it: nothing in BrokerTruth
     sim, _truth = _restart(tmp_path, lambda truth: None)
-    try:
-        [detail] = reconciled(sim, LATER)  # the pass is reported, trading opens...
-        assert detail["mismatch"] is False
-        assert f"order {sid} (entry) is not at the broker" in detail["differences"]
-        assert sim.engine.gate.state is GateState.OPEN
-        assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED  # ...the order waits
-        sim.advance(5)
-        for oid in (sid, f"{sid}.stop"):
-            order = sim.ledger.order(oid)
-            assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)
-            assert sim.ledger.order_events(oid)[-1].detail == "not at the broker at startup"
-        assert sim.snapshot("va:va1").working_orders == 0
-    finally:
-        sim.engine.stop()
+    [detail] = reconciled(sim, LATER)  # the pass is reported, trading opens...
+    assert detail["mismatch"] is False
+    assert f"order {sid} (entry) is not at the broker" in detail["differences"]
+    assert sim.engine.gate.state is GateState.OPEN
+    assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED  # ...the order waits
+    sim.advance(5)
+    for oid in (sid, f"{sid}.stop"):
+        order = sim.ledger.order(oid)
+        assert (order.status, order.filled) == (OrderStatus.CANCELLED, 0)
+        assert sim.ledger.order_events(oid)[-1].detail == "not at the broker at startup"
+    assert sim.snapshot("va:va1").working_orders == 0
 
 
 def test_an_order_back_at_the_broker_by_its_second_look_keeps_working(tmp_path: Path) -> None:
@@ -220,15 +201,12 @@ def test_an_order_back_at_the_broker_by_its_second_look_keeps_working(tmp_path: 
         truth.after[1] = relist  # right after the pass's open orders read
 
     sim, _truth = _restart(tmp_path, prepare)
-    try:
-        sim.advance(5)
-        for oid in (sid, f"{sid}.stop"):
-            assert sim.ledger.order(oid).status is OrderStatus.SUBMITTED
-        reports = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconcile"]
-        assert f"order {sid} is at the broker after all" in reports
-        assert sim.snapshot("va:va1").working_orders == 1
-    finally:
-        sim.engine.stop()
+    sim.advance(5)
+    for oid in (sid, f"{sid}.stop"):
+        assert sim.ledger.order(oid).status is OrderStatus.SUBMITTED
+    reports = [e.reason for e in sim.ledger.risk_events() if e.kind == "reconcile"]
+    assert f"order {sid} is at the broker after all" in reports
+    assert sim.snapshot("va:va1").working_orders == 1
 
 
 def test_a_fill_that_reaches_the_engine_after_the_pass_ends_its_order_filled(
@@ -247,23 +225,20 @@ def test_a_fill_that_reaches_the_engine_after_the_pass_ends_its_order_filled(
         truth.fills.remove(late[0])  # not in the executions read yet
 
     sim, truth = _restart(tmp_path, prepare)
-    try:
-        assert reconciled(sim, LATER) == []  # no verdict on AAPL while the entry's fate is open
-        assert sim.engine.gate.state is GateState.CLOSED
-        truth.fills.append(late[0])
-        truth.push(late[0], truth.status(sid, OrderStatus.FILLED, 50))
-        sim.idle()
-        sim.advance(5)
-        [detail] = reconciled(sim, LATER)
-        assert detail["mismatch"] is False
-        assert sim.engine.gate.state is GateState.OPEN
-        entry = sim.ledger.order(sid)
-        assert (entry.status, entry.filled) == (OrderStatus.FILLED, 50)
-        assert sim.ledger.order(f"{sid}.stop").status is OrderStatus.SUBMITTED
-        assert f"{sid}.stop" not in truth.cancelled
-        assert _held(sim) == {"AAPL": 50}
-    finally:
-        sim.engine.stop()
+    assert reconciled(sim, LATER) == []  # no verdict on AAPL while the entry's fate is open
+    assert sim.engine.gate.state is GateState.CLOSED
+    truth.fills.append(late[0])
+    truth.push(late[0], truth.status(sid, OrderStatus.FILLED, 50))
+    sim.idle()
+    sim.advance(5)
+    [detail] = reconciled(sim, LATER)
+    assert detail["mismatch"] is False
+    assert sim.engine.gate.state is GateState.OPEN
+    entry = sim.ledger.order(sid)
+    assert (entry.status, entry.filled) == (OrderStatus.FILLED, 50)
+    assert sim.ledger.order(f"{sid}.stop").status is OrderStatus.SUBMITTED
+    assert f"{sid}.stop" not in truth.cancelled
+    assert _held(sim) == {"AAPL": 50}
 
 
 def test_a_position_difference_seen_once_is_not_a_mismatch(tmp_path: Path) -> None:
@@ -276,15 +251,12 @@ def test_a_position_difference_seen_once_is_not_a_mismatch(tmp_path: Path) -> No
         )
 
     sim, _truth = _restart(tmp_path, prepare)
-    try:
-        assert reconciled(sim, LATER) == [] and sim.engine.gate.state is GateState.CLOSED
-        sim.advance(5)
-        [detail] = reconciled(sim, LATER)
-        assert detail["mismatch"] is False and detail["looks"] == 2
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        assert sim.engine.gate.state is GateState.OPEN
-    finally:
-        sim.engine.stop()
+    assert reconciled(sim, LATER) == [] and sim.engine.gate.state is GateState.CLOSED
+    sim.advance(5)
+    [detail] = reconciled(sim, LATER)
+    assert detail["mismatch"] is False and detail["looks"] == 2
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    assert sim.engine.gate.state is GateState.OPEN
 
 
 def test_a_stable_position_difference_halts_at_its_second_look(tmp_path: Path) -> None:
@@ -294,18 +266,15 @@ def test_a_stable_position_difference_halts_at_its_second_look(tmp_path: Path) -
         truth.extra_positions = lambda n: {"MSFT": 10}  # someone else's trade
 
     sim, _truth = _restart(tmp_path, prepare)
-    try:
-        assert reconciled(sim, LATER) == [] and sim.engine.gate.state is GateState.CLOSED
-        sim.advance(5)
-        [detail] = reconciled(sim, LATER)
-        assert detail["mismatch"] is True and detail["pass"] == "startup"
-        assert "position MSFT: ledger 0, broker 10" in detail["differences"]
-        governor = sim.snapshot("governor")
-        assert governor.state is TradingState.HALTED
-        assert governor.reason.startswith("startup reconciliation: ")
-        assert sim.engine.gate.state is GateState.CLOSED
-    finally:
-        sim.engine.stop()
+    assert reconciled(sim, LATER) == [] and sim.engine.gate.state is GateState.CLOSED
+    sim.advance(5)
+    [detail] = reconciled(sim, LATER)
+    assert detail["mismatch"] is True and detail["pass"] == "startup"
+    assert "position MSFT: ledger 0, broker 10" in detail["differences"]
+    governor = sim.snapshot("governor")
+    assert governor.state is TradingState.HALTED
+    assert governor.reason.startswith("startup reconciliation: ")
+    assert sim.engine.gate.state is GateState.CLOSED
 
 
 def test_executions_that_change_at_every_read_are_reported_unconfirmed_without_a_halt(
@@ -334,17 +303,14 @@ def test_executions_that_change_at_every_read_are_reported_unconfirmed_without_a
         truth.extra_positions = lambda n: {"MSFT": n}
 
     sim, _truth = _restart(tmp_path, prepare)
-    try:
-        sim.advance(5)
-        assert reconciled(sim, LATER) == []
-        sim.advance(5)
-        [detail] = reconciled(sim, LATER)
-        assert detail["mismatch"] is False and detail["verdict"] == "unconfirmed"
-        assert detail["looks"] == 3
-        assert any(d.endswith("(unconfirmed)") for d in detail["differences"])
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-    finally:
-        sim.engine.stop()
+    sim.advance(5)
+    assert reconciled(sim, LATER) == []
+    sim.advance(5)
+    [detail] = reconciled(sim, LATER)
+    assert detail["mismatch"] is False and detail["verdict"] == "unconfirmed"
+    assert detail["looks"] == 3
+    assert any(d.endswith("(unconfirmed)") for d in detail["differences"])
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
 
 
 def test_a_pass_whose_broker_read_fails_runs_again_at_the_next_tick(tmp_path: Path) -> None:
@@ -363,17 +329,14 @@ def test_a_pass_whose_broker_read_fails_runs_again_at_the_next_tick(tmp_path: Pa
         truth.extra_executions = flaky
 
     sim, _truth = _restart(tmp_path, prepare)
-    try:
-        assert failed and reconciled(sim, LATER) == []
-        assert sim.engine.gate.state is GateState.CLOSED
-        crashes = [e for e in sim.ledger.risk_events() if e.kind == "actor_crash"]
-        assert crashes == []
-        sim.advance(5)
-        [detail] = reconciled(sim, LATER)
-        assert detail["mismatch"] is False
-        assert sim.engine.gate.state is GateState.OPEN
-        sim.advance(5)  # the lost stop's second look
-        [stop] = [o for o in sim.ledger.orders(working_only=True) if o.purpose == "stop"]
-        assert "restop" in stop.id and stop.quantity == 50
-    finally:
-        sim.engine.stop()
+    assert failed and reconciled(sim, LATER) == []
+    assert sim.engine.gate.state is GateState.CLOSED
+    crashes = [e for e in sim.ledger.risk_events() if e.kind == "actor_crash"]
+    assert crashes == []
+    sim.advance(5)
+    [detail] = reconciled(sim, LATER)
+    assert detail["mismatch"] is False
+    assert sim.engine.gate.state is GateState.OPEN
+    sim.advance(5)  # the lost stop's second look
+    [stop] = [o for o in sim.ledger.orders(working_only=True) if o.purpose == "stop"]
+    assert "restop" in stop.id and stop.quantity == 50

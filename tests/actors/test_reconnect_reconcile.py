@@ -43,29 +43,23 @@ def _reconnect(sim: SimEngine) -> None:
 def test_quotes_flowing_again_after_stale_data_run_no_reconciliation(tmp_path: Path) -> None:
     """Stale data loses nothing at the broker: only a lost link is followed by a pass."""
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        _link(sim, ConnectionState.DATA_STALE, ConnectionState.CONNECTED)
-        assert [r["pass"] for r in reconciled(sim)] == ["startup"]
-        _reconnect(sim)
-        assert [r["pass"] for r in reconciled(sim)] == ["startup", "reconnect"]
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    _link(sim, ConnectionState.DATA_STALE, ConnectionState.CONNECTED)
+    assert [r["pass"] for r in reconciled(sim)] == ["startup"]
+    _reconnect(sim)
+    assert [r["pass"] for r in reconciled(sim)] == ["startup", "reconnect"]
 
 
 def test_a_reconnect_runs_a_pass_of_its_own_kind(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        _reconnect(sim)
-        startup, reconnect = reconciled(sim)
-        assert startup["pass"] == "startup" and reconnect["pass"] == "reconnect"
-        assert reconnect["mismatch"] is False and reconnect["differences"] == []
-        [event] = [e for e in sim.ledger.risk_events() if e.kind == "reconciled"][-1:]
-        assert event.reason == "reconnect reconciliation: 0 difference(s)"
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    _reconnect(sim)
+    startup, reconnect = reconciled(sim)
+    assert startup["pass"] == "startup" and reconnect["pass"] == "reconnect"
+    assert reconnect["mismatch"] is False and reconnect["differences"] == []
+    [event] = [e for e in sim.ledger.risk_events() if e.kind == "reconciled"][-1:]
+    assert event.reason == "reconnect reconciliation: 0 difference(s)"
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
 
 
 def test_a_fill_still_being_replayed_after_a_reconnect_never_halts(tmp_path: Path) -> None:
@@ -79,28 +73,25 @@ def test_a_fill_still_being_replayed_after_a_reconnect_never_halts(tmp_path: Pat
         return engine.broker
 
     sim = start_engine(tmp_path, broker_factory=factory)
-    try:
-        [truth] = truths
-        sid = sim.signal("va1", "AAPL", quantity=50)
-        stop_id = f"{sid}.stop"
-        assert sim.ledger.order(stop_id).status is OrderStatus.SUBMITTED
-        late = truth.fill(stop_id, push=False)
-        truth.fills.remove(late)  # the broker's positions have it, its executions not yet
-        _reconnect(sim)
-        assert reconciled(sim)[-1]["pass"] == "startup"  # no verdict on AAPL yet
-        truth.fills.append(late)
-        truth.push(late, truth.status(stop_id, OrderStatus.FILLED, 50))
-        sim.idle()
-        sim.advance(5)
-        reconnect = reconciled(sim)[-1]
-        assert reconnect["pass"] == "reconnect" and reconnect["mismatch"] is False
-        stop = sim.ledger.order(stop_id)
-        assert (stop.status, stop.filled) == (OrderStatus.FILLED, 50)
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        assert _held(sim) == {} == truth.held()
-        assert [o.id for o in sim.ledger.orders(working_only=True)] == []
-    finally:
-        sim.engine.stop()
+    [truth] = truths
+    sid = sim.signal("va1", "AAPL", quantity=50)
+    stop_id = f"{sid}.stop"
+    assert sim.ledger.order(stop_id).status is OrderStatus.SUBMITTED
+    late = truth.fill(stop_id, push=False)
+    truth.fills.remove(late)  # the broker's positions have it, its executions not yet
+    _reconnect(sim)
+    assert reconciled(sim)[-1]["pass"] == "startup"  # no verdict on AAPL yet
+    truth.fills.append(late)
+    truth.push(late, truth.status(stop_id, OrderStatus.FILLED, 50))
+    sim.idle()
+    sim.advance(5)
+    reconnect = reconciled(sim)[-1]
+    assert reconnect["pass"] == "reconnect" and reconnect["mismatch"] is False
+    stop = sim.ledger.order(stop_id)
+    assert (stop.status, stop.filled) == (OrderStatus.FILLED, 50)
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    assert _held(sim) == {} == truth.held()
+    assert [o.id for o in sim.ledger.orders(working_only=True)] == []
 
 
 @pytest.mark.parametrize("on_mismatch", ["halt", "trade"])
@@ -109,44 +100,38 @@ def test_a_stable_mismatch_after_a_reconnect_follows_on_mismatch(
 ) -> None:
     config = make_config() if on_mismatch == "halt" else _mismatch_trade()
     sim = start_engine(tmp_path, config)
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        truth = BrokerTruth(sim.engine)
-        truth.extra_positions = lambda n: {"AAPL": -50}  # sold elsewhere while we were away
-        _reconnect(sim)
-        assert reconciled(sim)[-1]["pass"] == "startup"  # no verdict before the second look
-        assert sim.snapshot("governor").state is TradingState.ACTIVE
-        sim.advance(5)
-        reconnect = reconciled(sim)[-1]
-        assert reconnect["pass"] == "reconnect" and reconnect["mismatch"] is True
-        assert "position AAPL: ledger 50, broker 0" in reconnect["differences"]
-        governor = sim.snapshot("governor")
-        if on_mismatch == "halt":
-            assert governor.state is TradingState.HALTED
-            assert governor.reason.startswith("reconnect reconciliation: ")
-        else:
-            assert governor.state is TradingState.ACTIVE
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    truth = BrokerTruth(sim.engine)
+    truth.extra_positions = lambda n: {"AAPL": -50}  # sold elsewhere while we were away
+    _reconnect(sim)
+    assert reconciled(sim)[-1]["pass"] == "startup"  # no verdict before the second look
+    assert sim.snapshot("governor").state is TradingState.ACTIVE
+    sim.advance(5)
+    reconnect = reconciled(sim)[-1]
+    assert reconnect["pass"] == "reconnect" and reconnect["mismatch"] is True
+    assert "position AAPL: ledger 50, broker 0" in reconnect["differences"]
+    governor = sim.snapshot("governor")
+    if on_mismatch == "halt":
+        assert governor.state is TradingState.HALTED
+        assert governor.reason.startswith("reconnect reconciliation: ")
+    else:
+        assert governor.state is TradingState.ACTIVE
 
 
 def test_a_reconnect_pass_leaves_an_order_not_yet_sent_alone(tmp_path: Path) -> None:
     """An exit still waiting in the paced outbox is not at the broker yet: not a difference,
     and it goes out once its slot comes."""
     sim = start_engine(tmp_path, make_config(risk="max_messages_per_s = 10"))
-    try:
-        sim.signal("va1", "AAPL", quantity=50)
-        now_s = sim.engine.clock.now().timestamp()
-        while sim.engine.ctx.pacer.delay_for(now_s) == 0:  # fill the window
-            pass
-        exit_id = sim.signal("va1", "AAPL", Side.SELL, close=True)
-        assert sim.ledger.order(exit_id).status is OrderStatus.PENDING_SUBMIT
-        _reconnect(sim)
-        reconnect = reconciled(sim)[-1]
-        assert reconnect["pass"] == "reconnect" and reconnect["differences"] == []
-        assert sim.ledger.order(exit_id).status is OrderStatus.PENDING_SUBMIT
-        sim.advance(2)
-        assert sim.ledger.order(exit_id).status is OrderStatus.FILLED
-        assert sim.ledger.open_positions() == []
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=50)
+    now_s = sim.engine.clock.now().timestamp()
+    while sim.engine.ctx.pacer.delay_for(now_s) == 0:  # fill the window
+        pass
+    exit_id = sim.signal("va1", "AAPL", Side.SELL, close=True)
+    assert sim.ledger.order(exit_id).status is OrderStatus.PENDING_SUBMIT
+    _reconnect(sim)
+    reconnect = reconciled(sim)[-1]
+    assert reconnect["pass"] == "reconnect" and reconnect["differences"] == []
+    assert sim.ledger.order(exit_id).status is OrderStatus.PENDING_SUBMIT
+    sim.advance(2)
+    assert sim.ledger.order(exit_id).status is OrderStatus.FILLED
+    assert sim.ledger.open_positions() == []

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from actors.messages.events import Crash
+from broker.sim.broker import SimBroker
 from core.config import EngineConfig
 from db.records import OrderRecord
 from engine.engine import Engine
 from tests.actors.test_naked_put_engine import config as put_config
-from tests.support.engine import SimEngine, make_config, start_engine
+from tests.support.engine import SimEngine, make_config, sim_broker, start_engine
 
 
 def _flat_config(max_reprices: int) -> EngineConfig:
@@ -56,15 +57,14 @@ def _failing_reprice(sim: SimEngine, *, at: int) -> list[str]:
     return asked
 
 
-def _same_broker(old: Any) -> Callable[[Engine], Any]:
+def _same_broker(old: SimBroker) -> Callable[[Engine], Any]:
     """The restarted engine's simulator takes over the old one's market, account and working
     orders, as a TWS keeps them while the engine is away."""
 
     def factory(engine: Engine) -> Any:
-        broker = engine.broker
-        for part in ("_market", "_options", "_account", "_book"):
-            setattr(broker, part, getattr(old, part))
-        broker.restore_account = lambda fills: 0  # type: ignore[attr-defined]
+        broker = sim_broker(engine)
+        broker.take_over(old)
+        broker.restore_account = lambda fills: 0  # type: ignore[method-assign]  # already there
         return broker
 
     return factory
@@ -96,7 +96,7 @@ def _hold_aapl(sim: SimEngine, quantity: int) -> None:
 def _walk_away(sim: SimEngine, prices: tuple[float, ...]) -> None:
     """The market falls a step a second, so a limit at the last bid never fills by itself."""
     for price in prices:
-        sim.engine.broker.set_mid("AAPL", price)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", price)
         sim.advance(1)
 
 
@@ -144,11 +144,11 @@ def test_a_flatten_that_waits_for_room_is_resumed_after_the_order_manager_crashe
         sim.signal("va2", "AAPL", quantity=100)
         sim.advance(3)  # the entries fill 100 a tick
         _failing_reprice(sim, at=1)
-        sim.engine.broker.set_mid("AAPL", 99.8)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", 99.8)
         sim.engine.flatten("cap test")
         sim.idle()
         [first] = _flatten_exits(sim)
-        sim.engine.broker.set_mid("AAPL", 99.6)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", 99.6)
         sim.advance(1)  # the first re-price crashes the OrderManager
         assert len(_crashes(sim)) == 1
         _walk_away(sim, (99.5, 99.4, 99.3, 99.2, 99.1, 99.0, 98.9, 98.8))
@@ -201,8 +201,8 @@ def test_a_flatten_limit_still_goes_to_market_after_an_engine_restart(tmp_path: 
         _walk_away(first, (99.6,))
         [limit_order] = _flatten_exits(first)
         assert _counts(_plan_events(first, limit_order.id)) == ["1/1"]
-        first.engine.broker.set_mid("AAPL", 99.3)  # type: ignore[attr-defined]
-        old_broker, stopped_at = first.engine.broker, first.engine.clock.now()
+        first.broker.set_mid("AAPL", 99.3)
+        old_broker, stopped_at = first.broker, first.engine.clock.now()
     restart = {"start": stopped_at, "broker_factory": _same_broker(old_broker)}
     with _engine(tmp_path, _flat_config(max_reprices=1), **restart) as again:
         governor = again.snapshot("governor")
@@ -266,7 +266,7 @@ def test_an_option_entry_goes_on_walking_to_the_bid_after_the_order_manager_cras
 def test_an_option_entry_goes_on_walking_after_an_engine_restart(tmp_path: Path) -> None:
     with _engine(tmp_path, put_config()) as first:
         entry = _working_put_entry(first)
-        old_broker, stopped_at = first.engine.broker, first.engine.clock.now()
+        old_broker, stopped_at = first.broker, first.engine.clock.now()
     restart = {"start": stopped_at, "broker_factory": _same_broker(old_broker)}
     with _engine(tmp_path, put_config(), **restart) as again:
         assert _walk_to_the_bid(again, entry) == ["1/4", "2/4", "3/4", "4/4"]

@@ -42,49 +42,40 @@ def test_the_brokers_daily_pnl_trips_the_breaker_while_net_liquidation_has_not_m
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path)
-    try:
-        status = _net_liq(sim, START_NET_LIQ)
-        assert status.daily_loss_limit == LIMIT and status.state is TradingState.ACTIVE
-        inside = _pnl(sim, "-19999.99")
-        assert inside.state is TradingState.ACTIVE
-        assert (inside.day_pnl, inside.account_day_pnl) == (Decimal("-19999.99"),) * 2
-        tripped = _pnl(sim, "-20000.00")
-        assert tripped.state is TradingState.REDUCING
-        assert tripped.reason == "daily_loss -20000.00 <= -20000.00 (by broker daily P&L)"
-        assert sim.engine.gate.state is GateState.EXITS_ONLY
-        stored = sim.ledger.latest_risk_event("state")
-        assert stored is not None and stored.state == "REDUCING"
-        assert "broker daily P&L" in stored.reason
-    finally:
-        sim.engine.stop()
+    status = _net_liq(sim, START_NET_LIQ)
+    assert status.daily_loss_limit == LIMIT and status.state is TradingState.ACTIVE
+    inside = _pnl(sim, "-19999.99")
+    assert inside.state is TradingState.ACTIVE
+    assert (inside.day_pnl, inside.account_day_pnl) == (Decimal("-19999.99"),) * 2
+    tripped = _pnl(sim, "-20000.00")
+    assert tripped.state is TradingState.REDUCING
+    assert tripped.reason == "daily_loss -20000.00 <= -20000.00 (by broker daily P&L)"
+    assert sim.engine.gate.state is GateState.EXITS_ONLY
+    stored = sim.ledger.latest_risk_event("state")
+    assert stored is not None and stored.state == "REDUCING"
+    assert "broker daily P&L" in stored.reason
 
 
 def test_net_liquidation_still_trips_the_breaker_when_the_brokers_pnl_lags_behind(
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path)
-    try:
-        _net_liq(sim, START_NET_LIQ)
-        assert _pnl(sim, "-150.00").state is TradingState.ACTIVE
-        status = _net_liq(sim, START_NET_LIQ - 25_000)
-        assert status.state is TradingState.REDUCING
-        assert status.reason == "daily_loss -25000.00 <= -20000.00 (by net liquidation)"
-        assert status.account_day_pnl == Decimal("-150.00")  # the header shows both figures
-    finally:
-        sim.engine.stop()
+    _net_liq(sim, START_NET_LIQ)
+    assert _pnl(sim, "-150.00").state is TradingState.ACTIVE
+    status = _net_liq(sim, START_NET_LIQ - 25_000)
+    assert status.state is TradingState.REDUCING
+    assert status.reason == "daily_loss -25000.00 <= -20000.00 (by net liquidation)"
+    assert status.account_day_pnl == Decimal("-150.00")  # the header shows both figures
 
 
 def test_a_new_trading_day_forgets_the_brokers_pnl_of_the_day_before(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        _net_liq(sim, START_NET_LIQ)
-        assert _pnl(sim, "-5000.00").account_day_pnl == Decimal("-5000.00")
-        clock, calendar = sim.engine.clock, sim.engine.calendar
-        clock.skip_to(calendar.next_open(clock.now()))
-        sim.engine.book.tell("governor", DayRollDue(clock.now()))
-        sim.idle()
-        status = sim.snapshot("governor")
-        assert status.account_day_pnl is None and status.state is TradingState.ACTIVE
-        assert _pnl(sim, "-100.00").account_day_pnl == Decimal("-100.00")
-    finally:
-        sim.engine.stop()
+    _net_liq(sim, START_NET_LIQ)
+    assert _pnl(sim, "-5000.00").account_day_pnl == Decimal("-5000.00")
+    clock, calendar = sim.engine.clock, sim.engine.calendar
+    clock.skip_to(calendar.next_open(clock.now()))
+    sim.engine.book.tell("governor", DayRollDue(clock.now()))
+    sim.idle()
+    status = sim.snapshot("governor")
+    assert status.account_day_pnl is None and status.state is TradingState.ACTIVE
+    assert _pnl(sim, "-100.00").account_day_pnl == Decimal("-100.00")

@@ -40,13 +40,13 @@ def running(
 
 def touch(sim: SimEngine, symbol: str, side: Side = Side.BUY) -> Decimal:
     """The price a market order on ``side`` fills at now: the ask to buy, the bid to sell."""
-    quote = sim.engine.broker.last_quote(symbol)  # type: ignore[attr-defined]
+    quote = sim.broker.last_quote(symbol)
     return Decimal(str(quote.ask if side is Side.BUY else quote.bid)).quantize(CENT)
 
 
 def move(sim: SimEngine, symbol: str, mid: Decimal | float) -> None:
     """Quote ``symbol`` around ``mid`` at the next market step, and let every actor see it."""
-    sim.engine.broker.set_mid(symbol, float(mid))  # type: ignore[attr-defined]
+    sim.broker.set_mid(symbol, float(mid))
     sim.advance(5)
 
 

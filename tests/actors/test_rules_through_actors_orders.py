@@ -45,12 +45,12 @@ def decide(sim: SimEngine, va_id: str, symbol: str, *args: Any, **kwargs: Any) -
 
 
 def quote(sim: SimEngine, symbol: str) -> Any:
-    return sim.engine.broker.last_quote(symbol)  # type: ignore[attr-defined]
+    return sim.broker.last_quote(symbol)
 
 
 def move(sim: SimEngine, symbol: str, mid: Decimal | float) -> None:
     """Quote ``symbol`` around ``mid`` at the next market step, and let every actor see it."""
-    sim.engine.broker.set_mid(symbol, float(mid))  # type: ignore[attr-defined]
+    sim.broker.set_mid(symbol, float(mid))
     sim.advance(5)
 
 
@@ -227,25 +227,22 @@ def test_a_stale_entry_whose_cancel_goes_unanswered_is_asked_once_until_the_brok
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path, broker_factory=_deaf_to_cancels)
-    try:
-        below = Decimal(str(quote(sim, "AAPL").bid)) - 5
-        sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=below)
-        asked = sim.engine.broker.asked
-        sim.advance(30)  # stale_entry_s: the first cancel
-        assert asked == [sid]
-        sim.advance(25)  # five more reconcile ticks with the entry still working
-        assert asked == [sid], "one cancel per reconcile tick would flood a slow broker"
-        sim.advance(35)  # past stale_entry_s after the first: the broker has not answered
-        assert asked == [sid]
-        assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
-        # The broker answers: the order is still working, so the cancel did not take.
-        now = sim.engine.clock.now()
-        still = OrderStatusEvent(sid, OrderStatus.SUBMITTED, 0, 100, None, now)
-        sim.engine.book.tell("order_manager", still)
-        sim.advance(5)  # the next reconcile tick, stale_quiet_s after the answer
-        assert asked == [sid, sid]
-    finally:
-        sim.engine.stop()
+    below = Decimal(str(quote(sim, "AAPL").bid)) - 5
+    sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=below)
+    asked = sim.engine.broker.asked
+    sim.advance(30)  # stale_entry_s: the first cancel
+    assert asked == [sid]
+    sim.advance(25)  # five more reconcile ticks with the entry still working
+    assert asked == [sid], "one cancel per reconcile tick would flood a slow broker"
+    sim.advance(35)  # past stale_entry_s after the first: the broker has not answered
+    assert asked == [sid]
+    assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
+    # The broker answers: the order is still working, so the cancel did not take.
+    now = sim.engine.clock.now()
+    still = OrderStatusEvent(sid, OrderStatus.SUBMITTED, 0, 100, None, now)
+    sim.engine.book.tell("order_manager", still)
+    sim.advance(5)  # the next reconcile tick, stale_quiet_s after the answer
+    assert asked == [sid, sid]
 
 
 def test_a_partly_filled_entry_is_never_covered_by_more_stop_than_it_filled(
@@ -395,7 +392,6 @@ def test_an_order_ended_while_the_order_manager_stalled_is_not_reported_unknown(
         assert _reconcile_reports(sim) == []
     finally:
         reads.release.set()
-        sim.engine.stop()
 
 
 def test_a_working_order_the_broker_lost_is_reported_at_the_second_reconcile(
@@ -403,17 +399,14 @@ def test_a_working_order_the_broker_lost_is_reported_at_the_second_reconcile(
 ) -> None:
     reads = _Reads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        sid = sim.signal("va1", "AAPL", quantity=10)
-        reads.hidden.add(f"{sid}.stop")  # gone at the broker, and no event says so
-        sim.advance(5)  # seen once: its end could still be on its way
-        assert _reconcile_reports(sim) == []
-        sim.advance(5)  # seen again by a tick sent after that read: a real difference
-        assert _reconcile_reports(sim) == [f"order {sid}.stop working here, unknown to the broker"]
-        sim.advance(15)  # reported once
-        assert len(_reconcile_reports(sim)) == 1
-    finally:
-        sim.engine.stop()
+    sid = sim.signal("va1", "AAPL", quantity=10)
+    reads.hidden.add(f"{sid}.stop")  # gone at the broker, and no event says so
+    sim.advance(5)  # seen once: its end could still be on its way
+    assert _reconcile_reports(sim) == []
+    sim.advance(5)  # seen again by a tick sent after that read: a real difference
+    assert _reconcile_reports(sim) == [f"order {sid}.stop working here, unknown to the broker"]
+    sim.advance(15)  # reported once
+    assert len(_reconcile_reports(sim)) == 1
 
 
 # -- stops filling in parts, and stops firing while their entry fills (OCA + parent cancel) ----
@@ -424,7 +417,7 @@ def test_a_protective_stop_filling_in_parts_never_flips_the_position(tmp_path: P
     with running(tmp_path, config) as sim:
         sid, _ = filling_in_parts(sim)
         assert sim.ledger.order(sid).status is OrderStatus.FILLED
-        sim.engine.broker.set_mid("AAPL", 97.0)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", 97.0)
         for _ in range(6):
             sim.advance(5)
             assert held(sim, "va1", "AAPL") >= 0, "the stop-out sold more than was held"
@@ -434,7 +427,7 @@ def test_a_protective_stop_filling_in_parts_never_flips_the_position(tmp_path: P
 def test_a_stop_firing_while_its_entry_fills_leaves_no_share_unprotected(tmp_path: Path) -> None:
     with running(tmp_path, PARTS) as sim:
         sid = sim.signal("va1", "AAPL", quantity=250)
-        sim.engine.broker.set_mid("AAPL", 97.0)  # type: ignore[attr-defined]
+        sim.broker.set_mid("AAPL", 97.0)
         sim.advance(30)
         position = held(sim, "va1", "AAPL")
         protected = sum(

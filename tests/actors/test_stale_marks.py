@@ -72,44 +72,38 @@ def test_a_mark_without_quotes_is_flagged_stale_on_the_clock_and_fresh_again_wit
     tmp_path: Path,
 ) -> None:
     sim = _start(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=100)
-        sim.advance(5)
-        fresh = _position(sim, "va1", "AAPL")
-        assert not fresh.mark_stale and fresh.mark_time is not None
-        _filter(sim).muted.add("AAPL")
-        sim.advance(20)
-        assert not _position(sim, "va1", "AAPL").mark_stale  # 20 s < stale_mark_s
-        sim.advance(20)
-        stale = _position(sim, "va1", "AAPL")
-        assert stale.mark_stale and stale.mark_time == fresh.mark_time
-        published = [p for p in sim.of_type(PositionSnapshot) if p.contract.key == "AAPL"]
-        assert published[-1].mark_stale  # the TUI was told, not only the snapshot asked for
-        _filter(sim).muted.clear()
-        sim.advance(10)
-        assert not _position(sim, "va1", "AAPL").mark_stale
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=100)
+    sim.advance(5)
+    fresh = _position(sim, "va1", "AAPL")
+    assert not fresh.mark_stale and fresh.mark_time is not None
+    _filter(sim).muted.add("AAPL")
+    sim.advance(20)
+    assert not _position(sim, "va1", "AAPL").mark_stale  # 20 s < stale_mark_s
+    sim.advance(20)
+    stale = _position(sim, "va1", "AAPL")
+    assert stale.mark_stale and stale.mark_time == fresh.mark_time
+    published = [p for p in sim.of_type(PositionSnapshot) if p.contract.key == "AAPL"]
+    assert published[-1].mark_stale  # the TUI was told, not only the snapshot asked for
+    _filter(sim).muted.clear()
+    sim.advance(10)
+    assert not _position(sim, "va1", "AAPL").mark_stale
 
 
 def test_a_time_exit_on_a_stale_mark_goes_out_and_is_recorded_with_the_marks_age(
     tmp_path: Path,
 ) -> None:
     sim = _start(tmp_path, exits="stale_mark_s = 30\nmax_holding_min = 2")
-    try:
-        sim.signal("va1", "AAPL", quantity=100)
-        sim.advance(5)
-        _filter(sim).muted.add("AAPL")  # no quote will run the exit rules from now on
-        sim.advance(130)
-        exits = [o for o in sim.ledger.orders() if o.purpose == "exit"]
-        assert [o.reason for o in exits] == ["time"]
-        (recorded,) = [s for s in sim.ledger.signals() if s.id == exits[0].id]
-        assert recorded.accepted and recorded.stage == "order_manager"
-        assert "[stale mark" in recorded.detail and "s old]" in recorded.detail
-        events = [e.text for e in sim.of_type(EngineEvent) if e.text.startswith("exit time")]
-        assert events and "stale mark" in events[0]
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=100)
+    sim.advance(5)
+    _filter(sim).muted.add("AAPL")  # no quote will run the exit rules from now on
+    sim.advance(130)
+    exits = [o for o in sim.ledger.orders() if o.purpose == "exit"]
+    assert [o.reason for o in exits] == ["time"]
+    (recorded,) = [s for s in sim.ledger.signals() if s.id == exits[0].id]
+    assert recorded.accepted and recorded.stage == "order_manager"
+    assert "[stale mark" in recorded.detail and "s old]" in recorded.detail
+    events = [e.text for e in sim.of_type(EngineEvent) if e.text.startswith("exit time")]
+    assert events and "stale mark" in events[0]
 
 
 def _inject(sim: SimEngine, avg: str, stop: str | None) -> None:
@@ -133,36 +127,30 @@ def _inject(sim: SimEngine, avg: str, stop: str | None) -> None:
 
 def test_a_stop_on_a_stale_mark_exits_labelled_and_a_profit_target_waits(tmp_path: Path) -> None:
     sim = _start(tmp_path, exits="stale_mark_s = 30\nprofit_target_pct = 1.0")
-    try:
-        _filter(sim).muted.add("AAPL")
-        sim.advance(40)  # the AAPL quote in the book is now older than stale_mark_s
-        _inject(sim, "90", None)  # the stale mark (~100) is 11 % over the entry: a target
-        sim.advance(30)
-        assert not [s for s in sim.ledger.signals() if s.contract_key == "AAPL"]  # it waits
-        _inject(sim, "110", "105")  # the stale mark (~100) is through the stop at 105
-        sim.advance(15)
-        refused = [s for s in sim.ledger.signals() if s.contract_key == "AAPL"]
-        assert [s.rule for s in refused] == ["no_position"]  # an exit request came
-        assert "[stale mark" in refused[0].detail
-        _filter(sim).muted.clear()  # a fresh mark: now the target of the first may fire
-    finally:
-        sim.engine.stop()
+    _filter(sim).muted.add("AAPL")
+    sim.advance(40)  # the AAPL quote in the book is now older than stale_mark_s
+    _inject(sim, "90", None)  # the stale mark (~100) is 11 % over the entry: a target
+    sim.advance(30)
+    assert not [s for s in sim.ledger.signals() if s.contract_key == "AAPL"]  # it waits
+    _inject(sim, "110", "105")  # the stale mark (~100) is through the stop at 105
+    sim.advance(15)
+    refused = [s for s in sim.ledger.signals() if s.contract_key == "AAPL"]
+    assert [s.rule for s in refused] == ["no_position"]  # an exit request came
+    assert "[stale mark" in refused[0].detail
+    _filter(sim).muted.clear()  # a fresh mark: now the target of the first may fire
 
 
 def test_decisions_on_delayed_quotes_say_so(tmp_path: Path) -> None:
     sim = _start(tmp_path)
-    try:
-        _filter(sim).data_type = DataType.DELAYED
-        sim.advance(5)
-        refused = sim.signal("va1", "JPM")  # not in va1's universe: refused, recorded
-        accepted = sim.signal("va1", "AAPL", quantity=10)
-        decisions = sim.decisions()
-        assert decisions[refused].detail.endswith("[delayed data]")
-        assert decisions[accepted].detail.endswith("[delayed data]")
-        entry = sim.ledger.order(accepted)
-        assert entry.reason.endswith("[delayed data]")
-    finally:
-        sim.engine.stop()
+    _filter(sim).data_type = DataType.DELAYED
+    sim.advance(5)
+    refused = sim.signal("va1", "JPM")  # not in va1's universe: refused, recorded
+    accepted = sim.signal("va1", "AAPL", quantity=10)
+    decisions = sim.decisions()
+    assert decisions[refused].detail.endswith("[delayed data]")
+    assert decisions[accepted].detail.endswith("[delayed data]")
+    entry = sim.ledger.order(accepted)
+    assert entry.reason.endswith("[delayed data]")
 
 
 def _notice(sim: SimEngine, kind: str, text: str) -> None:
@@ -172,34 +160,28 @@ def _notice(sim: SimEngine, kind: str, text: str) -> None:
 
 def test_broker_notices_become_risk_events_and_flag_the_status(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        _notice(sim, "market_data", "IB 10089 on AAPL: ... -- subscribe")
-        event = sim.ledger.latest_risk_event("market_data")
-        assert event is not None and event.reason.startswith("IB 10089 on AAPL")
-        _notice(sim, "data_type", "delayed")
-        status = sim.snapshot("governor")
-        assert isinstance(status, RiskStatus) and status.data_delayed
-        _notice(sim, "data_type", "live")
-        assert not sim.snapshot("governor").data_delayed
-        now = sim.engine.clock.now()
-        sim.engine.book.tell("governor", ConnectionEvent(ConnectionState.DISCONNECTED, "x", now))
-        _notice(sim, "logged_out", "LOGGED OUT? ... log in again")
-        status = sim.snapshot("governor")
-        assert status.logged_out and not status.connected
-        assert sim.ledger.latest_risk_event("logged_out") is not None
-        sim.engine.book.tell("governor", ConnectionEvent(ConnectionState.CONNECTED, "back", now))
-        sim.idle()
-        assert not sim.snapshot("governor").logged_out
-    finally:
-        sim.engine.stop()
+    _notice(sim, "market_data", "IB 10089 on AAPL: ... -- subscribe")
+    event = sim.ledger.latest_risk_event("market_data")
+    assert event is not None and event.reason.startswith("IB 10089 on AAPL")
+    _notice(sim, "data_type", "delayed")
+    status = sim.snapshot("governor")
+    assert isinstance(status, RiskStatus) and status.data_delayed
+    _notice(sim, "data_type", "live")
+    assert not sim.snapshot("governor").data_delayed
+    now = sim.engine.clock.now()
+    sim.engine.book.tell("governor", ConnectionEvent(ConnectionState.DISCONNECTED, "x", now))
+    _notice(sim, "logged_out", "LOGGED OUT? ... log in again")
+    status = sim.snapshot("governor")
+    assert status.logged_out and not status.connected
+    assert sim.ledger.latest_risk_event("logged_out") is not None
+    sim.engine.book.tell("governor", ConnectionEvent(ConnectionState.CONNECTED, "back", now))
+    sim.idle()
+    assert not sim.snapshot("governor").logged_out
 
 
 def test_the_engine_routes_broker_notices_to_the_governor(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        listener = sim.engine.broker._listener  # type: ignore[attr-defined]
-        listener.on_broker_event(BrokerNotice("data_type", "delayed", sim.engine.clock.now()))
-        sim.idle()
-        assert sim.snapshot("governor").data_delayed
-    finally:
-        sim.engine.stop()
+    listener = sim.broker._listener
+    listener.on_broker_event(BrokerNotice("data_type", "delayed", sim.engine.clock.now()))
+    sim.idle()
+    assert sim.snapshot("governor").data_delayed

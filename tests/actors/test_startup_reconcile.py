@@ -27,20 +27,17 @@ def test_a_restart_keeps_the_position_and_replaces_the_lost_stop(tmp_path: Path)
     old_stop = first.ledger.order(f"{sid}.stop")
     first.engine.stop()
     again = start_engine(tmp_path, start=MONDAY_10.replace(minute=30))
-    try:
-        detail = _reconciled(again)
-        assert detail["mismatch"] is False
-        assert detail["differences"] == [f"order {sid}.stop (stop) is not at the broker"]
-        assert again.ledger.order(f"{sid}.stop").status.value == "cancelled"
-        [new_stop] = [o for o in again.ledger.orders(working_only=True) if o.purpose == "stop"]
-        assert new_stop.quantity == 50 and new_stop.stop_price == old_stop.stop_price
-        assert again.engine.gate.state is GateState.OPEN
-        assert again.snapshot("va:va1").open_positions == 1
-        exit_id = again.signal("va1", "AAPL", close=True)
-        assert again.ledger.order(exit_id).status.value == "filled"
-        assert again.ledger.open_positions() == [] and again.engine.broker.positions() == []
-    finally:
-        again.engine.stop()
+    detail = _reconciled(again)
+    assert detail["mismatch"] is False
+    assert detail["differences"] == [f"order {sid}.stop (stop) is not at the broker"]
+    assert again.ledger.order(f"{sid}.stop").status.value == "cancelled"
+    [new_stop] = [o for o in again.ledger.orders(working_only=True) if o.purpose == "stop"]
+    assert new_stop.quantity == 50 and new_stop.stop_price == old_stop.stop_price
+    assert again.engine.gate.state is GateState.OPEN
+    assert again.snapshot("va:va1").open_positions == 1
+    exit_id = again.signal("va1", "AAPL", close=True)
+    assert again.ledger.order(exit_id).status.value == "filled"
+    assert again.ledger.open_positions() == [] and again.engine.broker.positions() == []
 
 
 def _forgetful(engine: Engine) -> Any:
@@ -54,17 +51,14 @@ def test_a_position_the_broker_does_not_have_halts_trading(tmp_path: Path) -> No
     first.signal("va1", "AAPL", quantity=50)
     first.engine.stop()
     again = start_engine(tmp_path, broker_factory=_forgetful)
-    try:
-        detail = _reconciled(again)
-        assert detail["mismatch"] is True
-        assert "position AAPL: ledger 50, broker 0" in detail["differences"]
-        assert detail["check"] == CHECK_HINT  # what the trader should check
-        status = again.snapshot("governor")
-        assert status.state is TradingState.HALTED
-        assert CHECK_HINT in status.reason
-        assert again.engine.gate.state is GateState.CLOSED
-    finally:
-        again.engine.stop()
+    detail = _reconciled(again)
+    assert detail["mismatch"] is True
+    assert "position AAPL: ledger 50, broker 0" in detail["differences"]
+    assert detail["check"] == CHECK_HINT  # what the trader should check
+    status = again.snapshot("governor")
+    assert status.state is TradingState.HALTED
+    assert CHECK_HINT in status.reason
+    assert again.engine.gate.state is GateState.CLOSED
 
 
 def test_with_on_mismatch_trade_the_engine_reports_and_trades_on(tmp_path: Path) -> None:
@@ -76,11 +70,8 @@ def test_with_on_mismatch_trade_the_engine_reports_and_trades_on(tmp_path: Path)
         update={"engine": config.engine.model_copy(update={"on_mismatch": "trade"})}
     )
     again = start_engine(tmp_path, config, broker_factory=_forgetful)
-    try:
-        assert _reconciled(again)["mismatch"] is True
-        assert again.snapshot("governor").state is TradingState.ACTIVE
-    finally:
-        again.engine.stop()
+    assert _reconciled(again)["mismatch"] is True
+    assert again.snapshot("governor").state is TradingState.ACTIVE
 
 
 def test_a_fill_the_ledger_missed_is_taken_in(tmp_path: Path) -> None:
@@ -111,16 +102,13 @@ def test_a_fill_the_ledger_missed_is_taken_in(tmp_path: Path) -> None:
         return broker
 
     sim = start_engine(tmp_path, broker_factory=dropping)
-    try:
-        sid = sim.signal("va1", "AAPL", quantity=50)
-        assert dropped and dropped[0].client_order_id == sid
-        assert sim.ledger.executions(va_id="va1") == []
-        sim.engine.book.tell("order_manager", StartupReconcileDue(sim.engine.clock.now()))
-        sim.idle()
-        [stored] = sim.ledger.executions(va_id="va1")
-        assert stored.exec_id == dropped[0].exec_id
-        assert sim.snapshot("va:va1").open_positions == 1
-        order = sim.ledger.order(sid)
-        assert (order.status.value, order.filled) == ("filled", 50)
-    finally:
-        sim.engine.stop()
+    sid = sim.signal("va1", "AAPL", quantity=50)
+    assert dropped and dropped[0].client_order_id == sid
+    assert sim.ledger.executions(va_id="va1") == []
+    sim.engine.book.tell("order_manager", StartupReconcileDue(sim.engine.clock.now()))
+    sim.idle()
+    [stored] = sim.ledger.executions(va_id="va1")
+    assert stored.exec_id == dropped[0].exec_id
+    assert sim.snapshot("va:va1").open_positions == 1
+    order = sim.ledger.order(sid)
+    assert (order.status.value, order.filled) == ("filled", 50)

@@ -32,76 +32,61 @@ def _crash_events(sim: SimEngine, address: str) -> list[str]:
 
 def test_a_crashed_governor_restarts_with_its_stored_state_and_gate(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.engine.halt("before crash")
-        sim.idle()
-        _crash(sim, "governor")
-        assert len(_crash_events(sim, "governor")) == 1
-        assert sim.snapshot("governor").state is TradingState.HALTED
-        assert sim.engine.gate.state is GateState.CLOSED
-        sim.engine.resume("after crash")
-        sim.idle()
-        assert sim.engine.gate.state is GateState.OPEN
-        sid = sim.signal("va1", "AAPL")
-        assert sim.decisions()[sid].accepted
-    finally:
-        sim.engine.stop()
+    sim.engine.halt("before crash")
+    sim.idle()
+    _crash(sim, "governor")
+    assert len(_crash_events(sim, "governor")) == 1
+    assert sim.snapshot("governor").state is TradingState.HALTED
+    assert sim.engine.gate.state is GateState.CLOSED
+    sim.engine.resume("after crash")
+    sim.idle()
+    assert sim.engine.gate.state is GateState.OPEN
+    sid = sim.signal("va1", "AAPL")
+    assert sim.decisions()[sid].accepted
 
 
 def test_a_crashed_order_manager_keeps_its_orders_and_reopens_the_gate(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sid = sim.signal("va1", "AAPL", quantity=10)
-        sim.engine._on_crash("order_manager", RuntimeError("seen by the supervisor"))
-        assert sim.engine.gate.state is GateState.CLOSED  # closed while it rebuilds
-        sim.idle()
-        _crash(sim, "order_manager")  # the actor's own crash and restart
-        assert sim.engine.gate.state is GateState.OPEN  # reopened once it is back
-        assert len(_crash_events(sim, "order_manager")) == 2
-        snap = sim.snapshot("order_manager")
-        assert f"{sid}.stop" in snap["working"] and snap["positions"]["va1|AAPL"] == 10
-        exit_id = sim.signal("va1", "AAPL", close=True)
-        assert sim.ledger.order(exit_id).status.value == "filled"
-        assert sim.ledger.open_positions() == []
-    finally:
-        sim.engine.stop()
+    sid = sim.signal("va1", "AAPL", quantity=10)
+    sim.engine._on_crash("order_manager", RuntimeError("seen by the supervisor"))
+    assert sim.engine.gate.state is GateState.CLOSED  # closed while it rebuilds
+    sim.idle()
+    _crash(sim, "order_manager")  # the actor's own crash and restart
+    assert sim.engine.gate.state is GateState.OPEN  # reopened once it is back
+    assert len(_crash_events(sim, "order_manager")) == 2
+    snap = sim.snapshot("order_manager")
+    assert f"{sid}.stop" in snap["working"] and snap["positions"]["va1|AAPL"] == 10
+    exit_id = sim.signal("va1", "AAPL", close=True)
+    assert sim.ledger.order(exit_id).status.value == "filled"
+    assert sim.ledger.open_positions() == []
 
 
 def test_a_crashed_position_monitor_still_watches_the_open_positions(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=10)
-        _crash(sim, "position_monitor")
-        assert len(_crash_events(sim, "position_monitor")) == 1
-        [position] = sim.snapshot("position_monitor")
-        assert (position.va_id, position.contract.key, position.quantity) == ("va1", "AAPL", 10)
-        assert position.stop_price is not None
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=10)
+    _crash(sim, "position_monitor")
+    assert len(_crash_events(sim, "position_monitor")) == 1
+    [position] = sim.snapshot("position_monitor")
+    assert (position.va_id, position.contract.key, position.quantity) == ("va1", "AAPL", 10)
+    assert position.stop_price is not None
 
 
 def test_a_va_that_keeps_crashing_is_paused(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        for _ in range(3):
-            _crash(sim, "va:va1")
-        assert len(_crash_events(sim, "va:va1")) == 3
-        assert sim.snapshot("va:va1").state == "paused"
-        sid = sim.signal("va1", "AAPL")
-        assert sim.decisions()[sid].rule == "paused"
-        assert sim.snapshot("va:va2").state == "idle"
-    finally:
-        sim.engine.stop()
+    for _ in range(3):
+        _crash(sim, "va:va1")
+    assert len(_crash_events(sim, "va:va1")) == 3
+    assert sim.snapshot("va:va1").state == "paused"
+    sid = sim.signal("va1", "AAPL")
+    assert sim.decisions()[sid].rule == "paused"
+    assert sim.snapshot("va:va2").state == "idle"
 
 
 def test_the_working_orders_can_be_asked_for_at_start(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sid = sim.signal("va1", "AAPL", quantity=10)
-        [stop] = sim.engine.working_orders(timeout_s=5)
-        assert (stop.order_id, stop.quantity, stop.status.value) == (f"{sid}.stop", 10, "submitted")
-    finally:
-        sim.engine.stop()
+    sid = sim.signal("va1", "AAPL", quantity=10)
+    [stop] = sim.engine.working_orders(timeout_s=5)
+    assert (stop.order_id, stop.quantity, stop.status.value) == (f"{sid}.stop", 10, "submitted")
 
 
 def test_a_stop_while_an_actor_waits_on_the_broker_ends_in_time_and_restarts_nothing(
@@ -151,17 +136,14 @@ def test_a_governor_crash_during_a_flatten_lets_the_flatten_finish(tmp_path: Pat
     # 100 shares shown at the touch: a 300-share close takes more than one market step.
     config = make_config(filters="max_slippage_bps = 50", display_size=100)
     sim = start_engine(tmp_path, config)
-    try:
-        sim.signal("va1", "AAPL", quantity=300)
-        sim.advance(15)
-        assert sum(p.quantity for p in sim.ledger.open_positions()) == 300
-        sim.engine.flatten("test")
-        sim.idle()  # the closing order is out and partly filled; the market has not moved
-        assert sim.snapshot("governor").state is TradingState.FLATTENING
-        _crash(sim, "governor")
-        assert sim.snapshot("governor").state is TradingState.FLATTENING
-        sim.advance(30)
-        assert sim.ledger.open_positions() == []
-        assert sim.snapshot("governor").state is TradingState.HALTED  # by the flatten's end
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=300)
+    sim.advance(15)
+    assert sum(p.quantity for p in sim.ledger.open_positions()) == 300
+    sim.engine.flatten("test")
+    sim.idle()  # the closing order is out and partly filled; the market has not moved
+    assert sim.snapshot("governor").state is TradingState.FLATTENING
+    _crash(sim, "governor")
+    assert sim.snapshot("governor").state is TradingState.FLATTENING
+    sim.advance(30)
+    assert sim.ledger.open_positions() == []
+    assert sim.snapshot("governor").state is TradingState.HALTED  # by the flatten's end

@@ -102,14 +102,11 @@ def test_a_stock_signals_limit_and_its_protective_stop_are_sent_on_the_stocks_ti
 ) -> None:
     sent = _Sent()
     sim = start_engine(tmp_path, make_config(), broker_factory=_recording(sent))
-    try:
-        bid = Decimal(repr(sim.engine.broker.last_quote("AAPL").bid))
-        asked = bid - Decimal("5.005")  # an inbox line may ask for any price
-        sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=asked)
-        entry, stop = sim.ledger.order(sid), sim.ledger.order(f"{sid}.stop")
-        assert entry.limit_price == asked - Decimal("0.005")  # a buy rounds down
-        assert entry.status is OrderStatus.SUBMITTED  # not refused with 110
-        assert stop.stop_price is not None and STOCK.on_tick(stop.stop_price)
-        assert sent.prices and all(STOCK.on_tick(p) for _, _, p in sent.prices)
-    finally:
-        sim.engine.stop()
+    bid = Decimal(repr(sim.engine.broker.last_quote("AAPL").bid))
+    asked = bid - Decimal("5.005")  # an inbox line may ask for any price
+    sid = sim.signal("va1", "AAPL", order_type=OrderType.LMT, limit_price=asked)
+    entry, stop = sim.ledger.order(sid), sim.ledger.order(f"{sid}.stop")
+    assert entry.limit_price == asked - Decimal("0.005")  # a buy rounds down
+    assert entry.status is OrderStatus.SUBMITTED  # not refused with 110
+    assert stop.stop_price is not None and STOCK.on_tick(stop.stop_price)
+    assert sent.prices and all(STOCK.on_tick(p) for _, _, p in sent.prices)

@@ -62,66 +62,54 @@ def test_an_identical_config_changes_nothing() -> None:
 
 def test_reloading_on_a_running_engine_reaches_the_governor_and_is_stored(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        path = tmp_path / "new.toml"
-        path.write_text(_toml(risk="max_trades_per_day = 1"))
-        plan = sim.engine.reload_config(str(path))
-        sim.idle()
-        assert plan.applied == ("risk.max_trades_per_day: 10 -> 1",)
-        assert ("trades", "0/1") in sim.snapshot("governor").limits
-        sim.signal("va1", "AAPL")
-        refused = sim.signal("va2", "JPM")
-        assert sim.decisions()[refused].rule == "max_trades_per_day"
-        events = [e for e in sim.ledger.risk_events() if e.kind == "config_reload"]
-        assert events and "max_trades_per_day: 10 -> 1" in events[-1].detail
-    finally:
-        sim.engine.stop()
+    path = tmp_path / "new.toml"
+    path.write_text(_toml(risk="max_trades_per_day = 1"))
+    plan = sim.engine.reload_config(str(path))
+    sim.idle()
+    assert plan.applied == ("risk.max_trades_per_day: 10 -> 1",)
+    assert ("trades", "0/1") in sim.snapshot("governor").limits
+    sim.signal("va1", "AAPL")
+    refused = sim.signal("va2", "JPM")
+    assert sim.decisions()[refused].rule == "max_trades_per_day"
+    events = [e for e in sim.ledger.risk_events() if e.kind == "config_reload"]
+    assert events and "max_trades_per_day: 10 -> 1" in events[-1].detail
 
 
 def test_reloaded_pacing_limits_apply_to_the_next_entry(tmp_path: Path) -> None:
     """The pacer is built once at start; a reload of its limits must reach it, not only the
     config object (one entry a second: the entry and its stop take both entry slots)."""
     sim = start_engine(tmp_path)
-    try:
-        path = tmp_path / "new.toml"
-        path.write_text(_toml(risk="max_messages_per_s = 4\nentry_burst = 1"))
-        plan = sim.engine.reload_config(str(path))
-        sim.idle()
-        assert "risk.max_messages_per_s: 45 -> 4" in plan.applied
-        first = sim.signal("va1", "AAPL")
-        second = sim.signal("va2", "JPM")  # the same instant
-        assert sim.decisions()[first].accepted
-        refused = sim.decisions()[second]
-        assert (refused.rule, refused.detail) == ("order_pacing", "2+2/4 msgs in 1s")
-        assert ("pacing", "2/4") in sim.snapshot("governor").limits
-    finally:
-        sim.engine.stop()
+    path = tmp_path / "new.toml"
+    path.write_text(_toml(risk="max_messages_per_s = 4\nentry_burst = 1"))
+    plan = sim.engine.reload_config(str(path))
+    sim.idle()
+    assert "risk.max_messages_per_s: 45 -> 4" in plan.applied
+    first = sim.signal("va1", "AAPL")
+    second = sim.signal("va2", "JPM")  # the same instant
+    assert sim.decisions()[first].accepted
+    refused = sim.decisions()[second]
+    assert (refused.rule, refused.detail) == ("order_pacing", "2+2/4 msgs in 1s")
+    assert ("pacing", "2/4") in sim.snapshot("governor").limits
 
 
 def test_an_invalid_file_is_refused_whole_and_nothing_changes(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        path = tmp_path / "bad.toml"
-        path.write_text(_toml(risk="max_trades_per_day = -1"))
-        with pytest.raises(ConfigError) as err:
-            sim.engine.reload_config(str(path))
-        assert err.value.problems == [f"{path}: risk.max_trades_per_day: must be >= 1 (got -1)"]
-        assert sim.engine.config.risk.max_trades_per_day == 10
-        assert not [e for e in sim.ledger.risk_events() if e.kind == "config_reload"]
-    finally:
-        sim.engine.stop()
+    path = tmp_path / "bad.toml"
+    path.write_text(_toml(risk="max_trades_per_day = -1"))
+    with pytest.raises(ConfigError) as err:
+        sim.engine.reload_config(str(path))
+    assert err.value.problems == [f"{path}: risk.max_trades_per_day: must be >= 1 (got -1)"]
+    assert sim.engine.config.risk.max_trades_per_day == 10
+    assert not [e for e in sim.ledger.risk_events() if e.kind == "config_reload"]
 
 
 def test_the_inspector_sees_the_vas_config_holdings_and_handled_messages(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
-    try:
-        sim.signal("va1", "AAPL", quantity=10)
-        view = sim.engine.book.ask("va:va1", InspectVA(), timeout_s=5)
-        assert isinstance(view, VAInspection)
-        assert ("capital", "100000") in view.config
-        assert [(c, q) for c, q, _avg, _mark in view.holdings] == [("AAPL", 10)]
-        names = [name for name, _t, _ms in view.handled]
-        assert "Signal" in names and "Fill" in names
-        assert all(ms >= 0 for _n, _t, ms in view.handled)
-    finally:
-        sim.engine.stop()
+    sim.signal("va1", "AAPL", quantity=10)
+    view = sim.engine.book.ask("va:va1", InspectVA(), timeout_s=5)
+    assert isinstance(view, VAInspection)
+    assert ("capital", "100000") in view.config
+    assert [(c, q) for c, q, _avg, _mark in view.holdings] == [("AAPL", 10)]
+    names = [name for name, _t, _ms in view.handled]
+    assert "Signal" in names and "Fill" in names
+    assert all(ms >= 0 for _n, _t, ms in view.handled)

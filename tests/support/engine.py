@@ -2,6 +2,10 @@
 
 No driver thread: ``advance`` fires the clock's timers (market steps, reconcile ticks) in order
 and waits, bounded, for every actor message to be handled before each one.
+
+Every engine a test starts is recorded in ``STARTED``; the suite fixture in ``tests/conftest.py``
+stops them all in teardown, so a test needs no ``try/finally``. A test that stops an engine
+itself (a restart) may: stopping a stopped engine does nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from actors.messages.commands import Signal
+from broker.sim.broker import SimBroker
 from core.config import EngineConfig, parse_config
 from core.domain import Contract, OrderType, Side
 from engine.engine import Engine
@@ -108,6 +113,44 @@ def make_config(
     return parse_config(text)
 
 
+class StartedEngines:
+    """The engines started during one test, stopped together in its teardown (test thread)."""
+
+    def __init__(self) -> None:
+        self._engines: list[Engine] = []
+
+    def track(self, engine: Engine) -> Engine:
+        """Record ``engine`` (before it starts, so a failed start is stopped too); returns it."""
+        self._engines.append(engine)
+        return engine
+
+    def stop_all(self, timeout_s: float = 5.0) -> None:
+        """Stop every recorded engine, the newest first, and forget them. An engine the test
+        already stopped is stopped again, which does nothing. Raises the first stop error after
+        trying every engine."""
+        engines, self._engines = self._engines, []
+        errors: list[BaseException] = []
+        for engine in reversed(engines):
+            try:
+                engine.stop(timeout_s)
+            except Exception as exc:  # keep stopping the others; report after
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+STARTED = StartedEngines()
+
+
+def sim_broker(engine: Engine) -> SimBroker:
+    """The engine's simulator, typed, for the test controls the ``Broker`` protocol lacks
+    (``set_mid``, ``last_quote``, ``assign_early``, ...). Fails the test if the engine runs
+    on another broker."""
+    broker = engine.broker
+    assert isinstance(broker, SimBroker), f"engine runs on {type(broker).__name__}, not SimBroker"
+    return broker
+
+
 @dataclass
 class SimEngine:
     """An engine plus what tests need to drive it and watch it."""
@@ -120,6 +163,11 @@ class SimEngine:
     @property
     def ledger(self) -> Any:
         return self.engine.ledger
+
+    @property
+    def broker(self) -> SimBroker:
+        """The engine's simulator, typed (see ``sim_broker``)."""
+        return sim_broker(self.engine)
 
     def advance(self, seconds: float) -> None:
         self.engine.advance(seconds)
@@ -183,7 +231,7 @@ def start_engine(
     options = RunOptions(
         database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=start
     )
-    engine = Engine(config, options)
+    engine = STARTED.track(Engine(config, options))
     if broker_factory is not None:
         engine.broker = engine.ctx.broker = broker_factory(engine)
     sim = SimEngine(engine, id_suffix=f"-{engine.ctx.run_id}" if restarted else "")

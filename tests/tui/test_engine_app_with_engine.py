@@ -52,45 +52,39 @@ def stallable(engine: Engine, *names: str) -> Iterator[None]:
 
 async def test_the_dashboard_asks_a_running_engine_for_its_state_at_start(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)  # started, and quiet: nothing will be published
-    try:
-        app = EngineApp(sim.engine, flush_interval_s=0.05)
-        async with app.run_test(size=(160, 40)) as pilot:
-            await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
-            vas = app.query_one("#vas", KeyedTable)
-            await wait_for(pilot, lambda: list(vas.keys()) == ["va1", "va2"])
-    finally:
-        sim.engine.stop()
+    app = EngineApp(sim.engine, flush_interval_s=0.05)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+        vas = app.query_one("#vas", KeyedTable)
+        await wait_for(pilot, lambda: list(vas.keys()) == ["va1", "va2"])
 
 
 async def test_a_real_engine_fills_a_position_the_dashboard_shows_it_and_h_halts_it(
     tmp_path: Path,
 ) -> None:
     sim = start_engine(tmp_path)
-    try:
-        app = EngineApp(sim.engine, flush_interval_s=0.05)
-        async with app.run_test(size=(160, 40)) as pilot:
-            sim.signal("va1", "AAPL", quantity=10)
-            sim.advance(10)
-            positions = app.query_one("#positions", KeyedTable)
-            await wait_for(pilot, lambda: "va1|AAPL" in positions, timeout_s=5)
-            assert [str(cell) for cell in positions.get_row("va1|AAPL")][:3] == [
-                "va1",
-                "AAPL",
-                "+10",
-            ]
-            await wait_for(pilot, lambda: "va1" in app.query_one("#vas", KeyedTable))
+    app = EngineApp(sim.engine, flush_interval_s=0.05)
+    async with app.run_test(size=(160, 40)) as pilot:
+        sim.signal("va1", "AAPL", quantity=10)
+        sim.advance(10)
+        positions = app.query_one("#positions", KeyedTable)
+        await wait_for(pilot, lambda: "va1|AAPL" in positions, timeout_s=5)
+        assert [str(cell) for cell in positions.get_row("va1|AAPL")][:3] == [
+            "va1",
+            "AAPL",
+            "+10",
+        ]
+        await wait_for(pilot, lambda: "va1" in app.query_one("#vas", KeyedTable))
 
-            await pilot.press("h")
-            assert sim.engine.gate.state is GateState.CLOSED
-            sim.idle()
-            await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED, timeout_s=5)
+        await pilot.press("h")
+        assert sim.engine.gate.state is GateState.CLOSED
+        sim.idle()
+        await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED, timeout_s=5)
 
-            await pilot.press("q")
-            assert isinstance(app.screen, QuitScreen)
-            await pilot.press("l")
-            assert app.return_value is QuitChoice.LEAVE
-    finally:
-        sim.engine.stop()
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("l")
+        assert app.return_value is QuitChoice.LEAVE
 
 
 async def test_h_closes_the_gate_at_once_while_every_actor_is_busy(tmp_path: Path) -> None:
@@ -139,5 +133,4 @@ async def test_h_closes_the_gate_at_once_while_every_actor_is_busy(tmp_path: Pat
                 names = [name for name, _, _ in screen.inspection.handled]
                 assert names.count("QuotesReady") >= 10, "the backlog was not handled"
     finally:
-        release.set()
-        engine.stop()
+        release.set()  # the stalled actors finish, so the teardown's stop is prompt

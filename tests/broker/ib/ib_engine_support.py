@@ -153,15 +153,31 @@ def tws_for(config: EngineConfig, *, start: datetime = TUESDAY_10) -> TwsSimServ
     return server
 
 
-def make_engine(config: EngineConfig, server: TwsSimServer, db_url: str, **options: Any) -> Engine:
+def make_engine(
+    config: EngineConfig,
+    server: TwsSimServer,
+    db_url: str,
+    *,
+    speed: float = SPEED,
+    **options: Any,
+) -> Engine:
     """An engine on ``server`` (not started): the adapter is built with the test's fast
-    options and the engine anchors its clock at the server's time."""
+    options (``options`` override them) and the engine anchors its clock at the server's
+    time, running at ``speed`` (the server's)."""
     values = {**FAST, **options}
     ib_options = IbOptions.from_settings(config.broker.ib, port=server.port, **values)
     gate = TradingGate(GateState.CLOSED, "engine starting")
     broker = IBBroker(ib_options, gate=gate, calendar=server.calendar)
-    run = RunOptions(database_url=db_url, speed=SPEED)
+    run = RunOptions(database_url=db_url, speed=speed)
     return Engine(config, run, broker=broker, gate=gate)
+
+
+def ib_broker(engine: Engine) -> IBBroker:
+    """The engine's IB adapter, typed, for what the ``Broker`` protocol lacks (``stats``).
+    Fails the test if the engine runs on another broker."""
+    broker = engine.broker
+    assert isinstance(broker, IBBroker), f"engine runs on {type(broker).__name__}, not IBBroker"
+    return broker
 
 
 def signal(tmp_path: Path, sid: str, va: str, symbol: str, side: str, **extra: Any) -> None:

@@ -198,6 +198,7 @@ def report(path: Path, db: str) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_run_broker_ib_against_tws_sim_in_two_processes_trades_and_reports(
     tmp_path: Path, tws_process: list[TwsSimProcess]
 ) -> None:
@@ -255,6 +256,7 @@ def test_dry_run_stores_orders_marked_dry_run_and_none_reaches_tws(
     assert "dry-run" in run_cli("report", "--config", str(path), "--db", db).stdout
 
 
+@pytest.mark.slow
 def test_thirty_simulated_minutes_on_the_default_config_produce_trades(
     tmp_path: Path, tws_process: list[TwsSimProcess]
 ) -> None:

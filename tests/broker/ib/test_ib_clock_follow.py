@@ -7,17 +7,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ib_engine_support import engine_config, governor, signal
-from ib_support import FAST, TZ, wait_until
+from ib_engine_support import engine_config, governor, make_engine, signal
+from ib_support import TZ, wait_until
 
-from broker.ib import IBBroker, IbOptions
 from broker.ib.clock_follow import SLACK, follow_broker_time
 from broker.tws.runner import server_from_config
 from broker.tws.server import TwsSimServer
 from core.clock import VirtualClock
-from core.gate import GateState, TradingGate
 from engine.engine import Engine
-from engine.options import RunOptions
 
 #: Both clocks at 120x, as in the run that found the lag.
 SPEED = 120.0
@@ -50,11 +47,7 @@ def test_a_night_skipped_by_tws_moves_the_engine_clock_at_once_and_entries_pass_
     tws = server_from_config(config, port=0, speed=SPEED, start=TUESDAY_1559)
     tws.start()
     engine_servers.append(tws)
-    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **FAST)
-    gate = TradingGate(GateState.CLOSED, "engine starting")
-    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
-    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
-    engine = Engine(config, run, broker=broker, gate=gate)
+    engine = make_engine(config, tws, f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
     engines.append(engine)
     engine.start()
     wait_until(

@@ -15,6 +15,7 @@ from ib_engine_support import (
     broker_positions,
     engine_config,
     governor,
+    ib_broker,
     ledger_positions,
     make_engine,
     positions_agree,
@@ -135,8 +136,8 @@ def test_a_connection_dropped_mid_session_sends_nothing_while_down_and_takes_in_
     wait_until(
         lambda: orders_by_id(engine)[stop_id].status is OrderStatus.SUBMITTED, what="stop working"
     )
-    broker = engine.broker
-    sent_before = broker.stats()["orders_sent"]  # type: ignore[attr-defined]
+    broker = ib_broker(engine)
+    sent_before = broker.stats()["orders_sent"]
     open_before, done_before = broker_order_refs(tws)
 
     tws.drop_connections()
@@ -146,7 +147,7 @@ def test_a_connection_dropped_mid_session_sends_nothing_while_down_and_takes_in_
     tws.set_mid("AAPL", stop_price - 3)  # the stop fires at IB while we are away
     wait_until(lambda: broker_positions(tws) == {}, what="the stop filled at IB")
     assert not governor(engine).connected  # still away (the first retry waits 2-2.5 s)
-    assert broker.stats()["orders_sent"] == sent_before  # type: ignore[attr-defined]
+    assert broker.stats()["orders_sent"] == sent_before
 
     wait_until(lambda: governor(engine).connected, timeout_s=10, what="reconnected")
     wait_until(

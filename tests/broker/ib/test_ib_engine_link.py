@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ib_engine_support import SPEED, engine_config, governor, make_engine
+from ib_engine_support import SPEED, engine_config, governor, ib_broker, make_engine
 from ib_support import Harness, wait_until
 
 from broker.tws.runner import server_from_config
@@ -59,7 +59,7 @@ def test_tws_stopped_under_a_running_engine_crashes_no_actor_and_reconnects_once
     assert len(connection) == 2, connection  # one when it went, one when it came back
     assert connection[0].startswith("DISCONNECTED") and connection[1].startswith("CONNECTED")
     assert _kinds(engine, "actor_crash") == []
-    assert engine.broker.stats()["reconnects"] == 1  # type: ignore[attr-defined]
+    assert ib_broker(engine).stats()["reconnects"] == 1
 
 
 def test_an_option_chain_read_while_the_link_is_down_is_empty_not_an_error(

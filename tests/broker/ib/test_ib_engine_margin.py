@@ -14,17 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ib_async import MarketOrder, Stock
-from ib_engine_support import TUESDAY_10
-from ib_support import FAST, other_client, wait_until
+from ib_engine_support import TUESDAY_10, make_engine
+from ib_support import other_client, wait_until
 from test_ib_engine_options import NAKED_PUT_TOML, SPEED
 
-from broker.ib import IBBroker, IbOptions
 from broker.tws.runner import server_from_config
 from broker.tws.server import TwsSimServer
 from core.config import EngineConfig, parse_config
-from core.gate import GateState, TradingGate
 from engine.engine import Engine
-from engine.options import RunOptions
 
 #: $30,000 of cash; the trader's 300 AAPL (about $57,000) leave about $1,500 of AvailableFunds
 #: (equity with loan 30,000 less 50 % initial margin) while maintenance is about $14,250.
@@ -80,11 +77,7 @@ def _engine_on(
     tws: TwsSimServer, config: EngineConfig, tmp_path: Path, engines: list[Engine]
 ) -> Engine:
     """A started engine on the running ``tws`` (whose account the trader already used)."""
-    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **FAST)
-    gate = TradingGate(GateState.CLOSED, "engine starting")
-    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
-    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
-    engine = Engine(config, run, broker=broker, gate=gate)
+    engine = make_engine(config, tws, f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
     engines.append(engine)
     engine.start()
     return engine

@@ -15,18 +15,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ib_engine_support import TUESDAY_10, ib_header, ledger_positions
-from ib_support import FAST, TZ, other_client, wait_until
+import pytest
+from ib_engine_support import TUESDAY_10, ib_header, ledger_positions, make_engine
+from ib_support import TZ, other_client, wait_until
 
-from broker.ib import IBBroker, IbOptions
 from broker.ib.parsing.contracts import from_ib_contract
 from broker.tws.runner import server_from_config
 from broker.tws.server import TwsSimServer
 from core.config import EngineConfig, parse_config
-from core.gate import GateState, TradingGate
 from core.ticks import NICKEL
 from engine.engine import Engine
-from engine.options import RunOptions
 
 SPEED = 10.0
 
@@ -87,12 +85,9 @@ def _run(
     tws = server_from_config(config, port=0, speed=speed, start=start)
     engine_servers.append(tws)
     tws.start()
-    overrides: dict[str, Any] = {**FAST, **ib_overrides}
-    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **overrides)
-    gate = TradingGate(GateState.CLOSED, "engine starting")
-    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
-    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=speed)
-    engine = Engine(config, run, broker=broker, gate=gate)
+    engine = make_engine(
+        config, tws, f"sqlite:///{tmp_path / 'ib.db'}", speed=speed, **ib_overrides
+    )
     engines.append(engine)
     engine.start()
     return tws, engine
@@ -179,6 +174,7 @@ SETTLEMENT_TOML = SETTLEMENT_TOML[: SETTLEMENT_TOML.index("[[accounts]]")] + "".
 THURSDAY_0931 = datetime(2026, 1, 8, 9, 31, tzinfo=TZ)
 
 
+@pytest.mark.slow
 def test_puts_sold_on_ib_expire_or_are_assigned_at_the_close_and_the_vas_book_it(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:

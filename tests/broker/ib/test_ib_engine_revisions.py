@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from ib_engine_support import (
     broker_positions,
     engine_config,
     governor,
+    ib_broker,
     ledger_positions,
     make_engine,
     signal,
@@ -103,9 +105,10 @@ def test_a_commission_report_later_than_the_wait_lands_in_the_ledger(
         ),
         what="the VA's realized P&L to carry the commission",
     )
-    assert engine.broker.stats()["late_commissions"] == 1  # type: ignore[attr-defined]
+    assert ib_broker(engine).stats()["late_commissions"] == 1
 
 
+@pytest.mark.slow
 def test_a_stop_filled_while_the_engine_was_down_across_midnight_is_proven_not_halted(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:

@@ -10,8 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ib_engine_support import TUESDAY_10, governor, ledger_positions
-from ib_support import FAST, TZ, wait_until
+import pytest
+from ib_engine_support import TUESDAY_10, governor, ledger_positions, make_engine
+from ib_support import TZ, wait_until
 from test_ib_engine_options import (
     NAKED_PUT_TOML,
     SETTLEMENT_TOML,
@@ -21,12 +22,9 @@ from test_ib_engine_options import (
     broker_positions_by_key,
 )
 
-from broker.ib import IBBroker, IbOptions
 from broker.tws.server import TwsSimServer
 from core.config import parse_config
-from core.gate import GateState, TradingGate
 from engine.engine import Engine
-from engine.options import RunOptions
 
 #: The Monday after the Friday expiration of THURSDAY_0931's puts.
 MONDAY_0931 = datetime(2026, 1, 12, 9, 31, tzinfo=TZ)
@@ -36,6 +34,7 @@ def _puts(engine: Engine, va: str) -> list[Any]:
     return [e for e in engine.ledger.executions(va_id=va) if " P " in e.contract_key]
 
 
+@pytest.mark.slow
 def test_an_engine_stopped_across_the_expiration_night_settles_at_restart_and_trades_on(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
@@ -55,11 +54,8 @@ def test_an_engine_stopped_across_the_expiration_night_settles_at_restart_and_tr
     wait_until(lambda: tws.now() >= MONDAY_0931, timeout_s=40.0, what="the Monday session")
     assert not [k for k in broker_positions_by_key(tws) if " P " in k], "IB settled overnight"
 
-    ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **FAST, clock_sync_s=0.5)
-    gate = TradingGate(GateState.CLOSED, "engine starting")
-    broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
-    run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=120.0)
-    second = Engine(config, run, broker=broker, gate=gate)
+    db_url = f"sqlite:///{tmp_path / 'ib.db'}"
+    second = make_engine(config, tws, db_url, speed=120.0, clock_sync_s=0.5)
     engines.append(second)
     second.start()
 

@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ib_engine_support import TUESDAY_10, governor, ib_header, ledger_positions
-from ib_support import FAST, TZ, other_client, wait_until
+import pytest
+from ib_engine_support import TUESDAY_10, governor, ib_header, ledger_positions, make_engine
+from ib_support import TZ, other_client, wait_until
 from loguru import logger
 
-from broker.ib import IBBroker, IbOptions
 from broker.ib.account import SETTLE_GRACE_S
 from broker.tws.runner import server_from_config
 from broker.tws.scenario import KINDS, load_scenario
@@ -34,9 +34,7 @@ from broker.tws.server import TwsSimServer
 from broker.tws.views import AccountView
 from core.config import parse_config
 from core.domain import OrderStatus
-from core.gate import GateState, TradingGate
 from engine.engine import Engine
-from engine.options import RunOptions
 
 SPEED = 40.0
 CLIENT_ID = 31
@@ -282,6 +280,7 @@ def ib_state(server: TwsSimServer) -> tuple[dict[str, int], set[str]]:
     return view.positions, refs
 
 
+@pytest.mark.slow
 def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_stock_unprotected(
     tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
 ) -> None:
@@ -302,11 +301,7 @@ def test_every_fault_kind_under_a_trading_engine_loses_nothing_and_never_leaves_
     watcher = Watcher(tws)
     watcher.start()
     try:
-        ib_options = IbOptions.from_settings(config.broker.ib, port=tws.port, **FAST)
-        gate = TradingGate(GateState.CLOSED, "engine starting")
-        broker = IBBroker(ib_options, gate=gate, calendar=tws.calendar)
-        run = RunOptions(database_url=f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
-        engine = Engine(config, run, broker=broker, gate=gate)
+        engine = make_engine(config, tws, f"sqlite:///{tmp_path / 'ib.db'}", speed=SPEED)
         engines.append(engine)
         engine.start()
         wait_until(

@@ -77,13 +77,13 @@ def test_an_order_ib_lists_nowhere_is_rejected_after_the_timeout(
     assert h.broker.place_order(limit("lost", Side.BUY, h.quote().bid - 5, reduce_only=True))
     desk = h.broker._desk_or_fail()
     assert desk is not None
-    wait_until(lambda: h.broker._loop.call(lambda: desk.orders["lost"].sent_at, 5.0))
+    wait_until(lambda: h.broker._loop.call(lambda: desk.table.orders["lost"].sent_at, 5.0))
 
     def overdue_and_read_empty() -> None:
-        tracked = desk.orders["lost"]
+        tracked = desk.table.orders["lost"]
         assert tracked.sent_at is not None
         tracked.sent_at -= timedelta(seconds=3601)  # sent an hour ago
-        desk.take_ib_orders([], [])  # IB's lists, read fresh, do not have it
+        desk.checks.take_ib_orders([], [])  # IB's lists, read fresh, do not have it
 
     h.broker._loop.call(overdue_and_read_empty, 5.0)
     [event] = h.recorder.status_events("lost")
@@ -138,7 +138,7 @@ def test_a_modification_ib_echoes_is_kept(tws: TwsSimServer, harness: MakeHarnes
     )
     desk = h.broker._desk_or_fail()
     assert desk is not None
-    assert h.broker._loop.call(lambda: desk.orders["mod"].modify, 5.0) is None
+    assert h.broker._loop.call(lambda: desk.table.orders["mod"].modify, 5.0) is None
     assert h.recorder.of(ModifyRefusedEvent) == []
 
 

@@ -23,6 +23,7 @@ def _check(result: dict[str, object], name: str) -> dict[str, object]:
     return found
 
 
+@pytest.mark.slow
 def test_two_validated_days_trade_options_drills_and_ends_equal_to_ib(tmp_path: Path) -> None:
     db = tmp_path / "validation.db"
     result = run_validation(

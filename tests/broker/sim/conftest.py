@@ -101,6 +101,7 @@ def make_sim() -> Iterator[MakeSim]:
         run_first_step: bool = True,
         listener: BrokerListener | None = None,
         holidays: frozenset[date] = frozenset(),
+        take_over: SimBroker | None = None,
         **options: Any,
     ) -> Sim:
         clock = VirtualClock(TZ, start, speed=None)
@@ -119,6 +120,8 @@ def make_sim() -> Iterator[MakeSim]:
         recorder = Recorder()
         sim = Sim(clock, calendar, gate, broker, recorder)
         built.append(sim)
+        if take_over is not None:
+            broker.take_over(take_over)
         if subscribe:
             broker.subscribe_quotes(Contract.stock(s) for s in (symbols or SYMBOLS))
         broker.start(listener or recorder)

@@ -295,3 +295,29 @@ def test_starting_twice_is_refused(make_sim: MakeSim) -> None:
     sim = make_sim()
     with pytest.raises(RuntimeError, match="already started"):
         sim.broker.start(sim.listener)
+
+
+def test_a_simulator_that_takes_over_another_continues_its_market_account_and_orders(
+    make_sim: MakeSim, make_order: MakeOrder
+) -> None:
+    first = make_sim()
+    assert first.broker.place_order(make_order("b1", 100))
+    rest = make_order("rest", 100, order_type=OrderType.LMT, limit=Decimal("50"))
+    assert first.broker.place_order(rest)
+    first.step(30)
+    last = first.quote("AAA")
+    first.broker.stop()
+    second = make_sim(start=first.clock.now(), seed=99, take_over=first.broker)
+    assert [(p.contract.key, p.quantity) for p in second.broker.positions()] == [("AAA", 100)]
+    assert [o.client_order_id for o in second.broker.open_orders()] == ["rest"]
+    # The first step quotes the market where the first simulator left it, not seed 99's start.
+    assert (second.quote("AAA").bid, second.quote("AAA").ask) == (last.bid, last.ask)
+    fresh = make_sim(start=first.clock.now(), seed=99)
+    assert (fresh.quote("AAA").bid, fresh.quote("AAA").ask) != (last.bid, last.ask)
+
+
+def test_a_started_simulator_refuses_to_take_over_another(make_sim: MakeSim) -> None:
+    first, second = make_sim(), make_sim()
+    first.broker.stop()
+    with pytest.raises(RuntimeError, match="before start"):
+        second.broker.take_over(first.broker)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from broker.sim.broker import SimBroker
 from core.domain import Contract, OrderRequest, OrderType, Side
 from core.events import AssignmentEvent, ExpiryEvent
 from tests.broker.sim.conftest import TZ, MakeSim
@@ -16,9 +17,9 @@ FRIDAY_CLOSE = datetime(2024, 3, 15, 16, 0, tzinfo=TZ)
 SATURDAY_0230 = datetime(2024, 3, 16, 2, 30, tzinfo=TZ)
 
 
-def _sell(sim_broker: object, cid: str, contract: Contract, quantity: int) -> None:
+def _sell(sim_broker: SimBroker, cid: str, contract: Contract, quantity: int) -> None:
     request = OrderRequest(cid, contract, Side.SELL, OrderType.MKT, quantity)
-    assert sim_broker.place_order(request)  # type: ignore[attr-defined]
+    assert sim_broker.place_order(request)
 
 
 def test_an_expired_put_stays_held_after_the_close_and_settles_overnight(
