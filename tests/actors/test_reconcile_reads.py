@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from actors.messages.commands import Signal
 from actors.messages.timers import ReconcileDue, ReconnectReconcileDue
@@ -73,6 +75,15 @@ class HeldReads:
         return held_read
 
 
+@pytest.fixture
+def reads() -> Iterator[HeldReads]:
+    """The held reads; a read still held when the test ends is released (before the engines
+    stop)."""
+    held = HeldReads()
+    yield held
+    held.release.set()
+
+
 def _wait_for(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
     """Poll ``condition`` (bounded) while the engine is busy: a held read counts in flight, so
     ``SimEngine.idle`` would wait for it."""
@@ -106,149 +117,123 @@ def _executed(sim: SimEngine, order_id: str) -> int:
 
 
 def test_a_fill_told_while_a_reconcile_read_is_held_is_booked_before_the_read_returns(
-    tmp_path: Path,
+    tmp_path: Path, reads: HeldReads
 ) -> None:
-    reads = HeldReads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        opened = reads.calls["open_orders"]
-        reads.hold("open_orders")
-        now = sim.engine.clock.now()
-        sim.engine.book.tell("order_manager", ReconcileDue(now))
-        assert reads.inside.wait(10), "the reconcile tick never read the broker"
-        # Ticks told while the read is held are not queued behind it: the next one comes.
-        sim.engine.book.tell("order_manager", ReconcileDue(now))
-        sim.engine.book.tell("order_manager", ReconcileDue(now))
-        _tell_entry(sim, "held-1")
-        assert _wait_for(lambda: _executed(sim, "held-1") == 10), "the fill waited for the read"
-        assert not reads.release.is_set()
-        reads.release.set()
-        sim.idle()
-        assert sim.ledger.order("held-1").status is OrderStatus.FILLED
-        assert sim.ledger.order("held-1.stop").status is OrderStatus.SUBMITTED
-        assert reads.calls["open_orders"] == opened + 1
-        assert [e.kind for e in sim.ledger.risk_events() if e.kind.startswith("reconcil")] == [
-            "reconciled"  # the startup pass's only
-        ]
-    finally:
-        reads.release.set()
-        sim.engine.stop()
+    opened = reads.calls["open_orders"]
+    reads.hold("open_orders")
+    now = sim.engine.clock.now()
+    sim.engine.book.tell("order_manager", ReconcileDue(now))
+    assert reads.inside.wait(10), "the reconcile tick never read the broker"
+    # Ticks told while the read is held are not queued behind it: the next one comes.
+    sim.engine.book.tell("order_manager", ReconcileDue(now))
+    sim.engine.book.tell("order_manager", ReconcileDue(now))
+    _tell_entry(sim, "held-1")
+    assert _wait_for(lambda: _executed(sim, "held-1") == 10), "the fill waited for the read"
+    assert not reads.release.is_set()
+    reads.release.set()
+    sim.idle()
+    assert sim.ledger.order("held-1").status is OrderStatus.FILLED
+    assert sim.ledger.order("held-1.stop").status is OrderStatus.SUBMITTED
+    assert reads.calls["open_orders"] == opened + 1
+    assert [e.kind for e in sim.ledger.risk_events() if e.kind.startswith("reconcil")] == [
+        "reconciled"  # the startup pass's only
+    ]
 
 
 def test_a_positions_read_made_stale_by_a_fill_booked_meanwhile_is_read_again(
-    tmp_path: Path,
+    tmp_path: Path, reads: HeldReads
 ) -> None:
     """The reconnect pass reads open orders, executions, positions, executions. The second
     executions read is answered before a fill the OrderManager books while it is held: the
     broker's executions look unchanged around the positions read, but the ledger holds a fill
     that read did not see. The read is inconsistent and made again, so the pass agrees at its
     first look instead of seeing a difference that is not one."""
-    reads = HeldReads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        reads.hold("executions", nth=2)
-        since = sim.engine.clock.now()
-        sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
-        assert reads.inside.wait(10), "the pass never made its second executions read"
-        _tell_entry(sim, "stale-1")
-        assert _wait_for(lambda: _executed(sim, "stale-1") == 10), "the fill waited for the read"
-        reads.release.set()
-        sim.idle()
-        [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
-        assert (notice["looks"], notice["differences"], notice["mismatch"]) == (1, [], False)
-        assert reads.calls["positions"] >= 2  # read again
-    finally:
-        reads.release.set()
-        sim.engine.stop()
+    reads.hold("executions", nth=2)
+    since = sim.engine.clock.now()
+    sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
+    assert reads.inside.wait(10), "the pass never made its second executions read"
+    _tell_entry(sim, "stale-1")
+    assert _wait_for(lambda: _executed(sim, "stale-1") == 10), "the fill waited for the read"
+    reads.release.set()
+    sim.idle()
+    [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
+    assert (notice["looks"], notice["differences"], notice["mismatch"]) == (1, [], False)
+    assert reads.calls["positions"] >= 2  # read again
 
 
 def test_an_order_placed_while_a_pass_reads_the_open_orders_is_not_taken_for_gone(
-    tmp_path: Path,
+    tmp_path: Path, reads: HeldReads
 ) -> None:
     """An entry filled and its stop placed while the reconnect pass's open-orders read is held:
     that read cannot list the stop, which is still no order the broker lost."""
-    reads = HeldReads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        since = sim.engine.clock.now()
-        reads.hold("open_orders")
-        sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
-        assert reads.inside.wait(10)
-        _tell_entry(sim, "new-1")
-        assert _wait_for(lambda: sim.ledger.order("new-1.stop") is not None)
-        reads.release.set()
-        sim.idle()
-        [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
-        assert notice["differences"] == []
-        assert sim.ledger.order("new-1.stop").status is OrderStatus.SUBMITTED
-    finally:
-        reads.release.set()
-        sim.engine.stop()
+    since = sim.engine.clock.now()
+    reads.hold("open_orders")
+    sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
+    assert reads.inside.wait(10)
+    _tell_entry(sim, "new-1")
+    assert _wait_for(lambda: sim.ledger.order("new-1.stop") is not None)
+    reads.release.set()
+    sim.idle()
+    [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
+    assert notice["differences"] == []
+    assert sim.ledger.order("new-1.stop").status is OrderStatus.SUBMITTED
 
 
 def test_an_order_ended_while_a_pass_reads_the_open_orders_is_not_reported_unknown(
-    tmp_path: Path,
+    tmp_path: Path, reads: HeldReads
 ) -> None:
     """A resting entry the broker lists in the held open-orders read ends (cancelled) before
     the read returns: it is no broker order the ledger lacks."""
-    reads = HeldReads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        sid = sim.signal(
-            "va1", "AAPL", quantity=10, order_type=OrderType.LMT, limit_price=Decimal("90.00")
-        )
-        assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
-        since = sim.engine.clock.now()
-        reads.hold("open_orders")
-        sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
-        assert reads.inside.wait(10)
-        sim.engine.broker.cancel_order(sid)
-        assert _wait_for(lambda: sim.ledger.order(sid).status is OrderStatus.CANCELLED)
-        reads.release.set()
-        sim.idle()
-        [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
-        assert notice["differences"] == []
-    finally:
-        reads.release.set()
-        sim.engine.stop()
+    sid = sim.signal(
+        "va1", "AAPL", quantity=10, order_type=OrderType.LMT, limit_price=Decimal("90.00")
+    )
+    assert sim.ledger.order(sid).status is OrderStatus.SUBMITTED
+    since = sim.engine.clock.now()
+    reads.hold("open_orders")
+    sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
+    assert reads.inside.wait(10)
+    sim.engine.broker.cancel_order(sid)
+    assert _wait_for(lambda: sim.ledger.order(sid).status is OrderStatus.CANCELLED)
+    reads.release.set()
+    sim.idle()
+    [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
+    assert notice["differences"] == []
 
 
 def test_a_pass_whose_read_finds_the_link_gone_stays_open_and_runs_again_after_the_reconnect(
-    tmp_path: Path,
+    tmp_path: Path, reads: HeldReads
 ) -> None:
-    reads = HeldReads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
-    try:
-        since = sim.engine.clock.now()
-        reads.hold("open_orders")
-        reads.error = ConnectionError("the link is gone")
-        sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
-        assert reads.inside.wait(10)
-        _tell_entry(sim, "gone-1")  # booked while the read is held
-        assert _wait_for(lambda: _executed(sim, "gone-1") == 10), "the fill waited for the read"
-        down = ConnectionEvent(ConnectionState.DISCONNECTED, "test", since)
-        sim.engine.book.tell("order_manager", down)
-        reads.release.set()
-        sim.idle()
-        reads.error = None
-        sim.advance(10)  # reconcile ticks while the link is down read nothing
-        assert [n for n in reconciled(sim, since) if n["pass"] == "reconnect"] == []
-        up = ConnectionEvent(ConnectionState.CONNECTED, "test", sim.engine.clock.now())
-        sim.engine.book.tell("order_manager", up)
-        sim.advance(5)  # the next tick runs the open pass again
-        [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
-        assert notice["mismatch"] is False and notice["differences"] == []
-    finally:
-        reads.release.set()
-        sim.engine.stop()
+    since = sim.engine.clock.now()
+    reads.hold("open_orders")
+    reads.error = ConnectionError("the link is gone")
+    sim.engine.book.tell("order_manager", ReconnectReconcileDue(since))
+    assert reads.inside.wait(10)
+    _tell_entry(sim, "gone-1")  # booked while the read is held
+    assert _wait_for(lambda: _executed(sim, "gone-1") == 10), "the fill waited for the read"
+    down = ConnectionEvent(ConnectionState.DISCONNECTED, "test", since)
+    sim.engine.book.tell("order_manager", down)
+    reads.release.set()
+    sim.idle()
+    reads.error = None
+    sim.advance(10)  # reconcile ticks while the link is down read nothing
+    assert [n for n in reconciled(sim, since) if n["pass"] == "reconnect"] == []
+    up = ConnectionEvent(ConnectionState.CONNECTED, "test", sim.engine.clock.now())
+    sim.engine.book.tell("order_manager", up)
+    sim.advance(5)  # the next tick runs the open pass again
+    [notice] = [n for n in reconciled(sim, since) if n["pass"] == "reconnect"]
+    assert notice["mismatch"] is False and notice["differences"] == []
 
 
 def test_a_stop_while_a_reconcile_read_is_held_books_what_was_told_and_ends_in_time(
-    tmp_path: Path,
+    tmp_path: Path, reads: HeldReads
 ) -> None:
     """The read is held until the broker's stop fails it; a fill told meanwhile is booked with
     the broker still up, the stop stays within its bound, and the reader's thread is gone."""
-    reads = HeldReads()
     sim = start_engine(tmp_path, broker_factory=reads.factory)
     reads.hold("open_orders")
     reads.error = RuntimeError("ib-loop is not running")  # what the IB adapter raises then
