@@ -104,8 +104,9 @@ class OrderManager(EngineActor[OrderManagerMessage]):
         self.recover(starting=True)
 
     def on_stop(self) -> None:
-        self.parts.read_jobs.close()  # waits for a broker read under way (the broker's stop
-        self.ctx.ledger.close()  # fails one still waiting)
+        # Waits for a reconcile read under way (the broker's stop fails one still waiting).
+        self.parts.read_jobs.close()
+        self.ctx.ledger.close()
 
     def recover(self, *, starting: bool = False) -> None:
         """Rebuild working orders, positions and re-pricing plans from the ledger (at start
