@@ -294,6 +294,12 @@ class TwsSimServer:
         Returns the contracts assigned (0 when none is held short)."""
         return self._started().broker.assign_early(symbol)
 
+    def freeze_market(self) -> None:
+        """No more quotes and no more matching: the simulator's market timers stop, while its
+        orders and account stay, so reads and cancels still work (a still market for an exact
+        final comparison, as the crash harness makes at its end)."""
+        self._started().broker.stop()
+
     def stop_quotes(self, symbol: str | None = None) -> None:
         """No more ticks (the market keeps moving and matching): for every contract, or only
         for ``symbol`` (a stock symbol: the stock and its options; or one option's contract

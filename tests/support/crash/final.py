@@ -69,13 +69,11 @@ def final_figures(
     ledger: LedgerSnapshot,
     result: CheckResult,
     *,
-    frozen: bool,
     frozen_at: str,
     trading_day: Callable[[datetime], date],
 ) -> dict[str, Any]:
     """The report's ``final`` section: what broker and ledger hold at the end."""
     return {
-        "market_frozen": frozen,
         "frozen_at_sim_time": frozen_at,
         "broker_orders": len(broker.orders),
         "broker_orders_with_our_ref": sum(

@@ -110,16 +110,11 @@ class Market:
             return None
         return view
 
-    def freeze(self) -> bool:
-        """No more quotes and no more matching: the market's timers stop (the simulator keeps
-        its orders and account, so reads and cancels still work). False if only the quotes
-        could be stopped."""
-        sim = getattr(self.server, "_broker", None)  # the server's SimBroker (in-process)
-        if sim is None or not hasattr(sim, "stop"):
-            self.server.stop_quotes()
-            return False
-        sim.stop()
-        return True
+    def freeze(self) -> None:
+        """No more quotes and no more matching (``TwsSimServer.freeze_market``, which raises
+        when it cannot): the simulator keeps its orders and account, so reads and cancels still
+        work."""
+        self.server.freeze_market()
 
     def stop(self) -> None:
         if self.server is not None:
