@@ -194,3 +194,24 @@ async def test_client_id_in_use_refuses_the_next_connection_with_326(
     assert 326 in codes(errors)
     retry = await connect(client_id=9)  # the fault was one-shot
     assert retry.isConnected()
+
+
+async def test_a_frozen_market_quotes_and_matches_nothing_and_still_answers_cancels(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    contract = await qualified(ib)
+    order = far_limit(tws)
+    trade = ib.placeOrder(contract, order)
+    await wait_for_condition(lambda: trade.orderStatus.status == "Submitted", what="Submitted")
+    tws.freeze_market()
+    frozen_quote, frozen_at = tws.last_quote("AAPL"), tws.now()
+    tws.set_mid("AAPL", order.lmtPrice - 5)  # marketable, on a market that no longer steps
+    # Ten market steps' worth of simulated time (1 s steps at 20x: half a wall second).
+    await wait_for_condition(
+        lambda: (tws.now() - frozen_at).total_seconds() >= 10, what="simulated time to pass"
+    )
+    assert trade.orderStatus.status == "Submitted"
+    assert tws.last_quote("AAPL") == frozen_quote
+    ib.cancelOrder(order)
+    await wait_for_condition(lambda: trade.orderStatus.status == "Cancelled", what="Cancelled")
