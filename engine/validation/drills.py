@@ -55,29 +55,18 @@ def governor_status(engine: Engine) -> RiskStatus | None:
 
 
 def acknowledged_entries(orders: Iterable[OrderSnapshot]) -> frozenset[str] | None:
-    """The ids of the working entries IB has acknowledged (SUBMITTED or PARTIALLY_FILLED);
-    None when there is none.
+    """The ids of the working entries when IB has acknowledged every one of them; None when
+    there is no working entry or one is still PENDING_SUBMIT.
 
-    Why the halt drill times only these: an entry still waiting for IB's acknowledgement cannot
-    end until IB answers (the cancel of an unacknowledged order waits for its ack), so timing it
-    would time IB's acknowledgement, not the halt. The drill's bound
-    (``report.HALT_BOUND_MS``) measures how fast a halt ends orders IB is working. Requiring
-    every working entry to be acknowledged instead left polls with nothing to time often
-    enough to push the drill into the next day's sell-off.
+    Why the halt drill waits for this: an entry still waiting for IB's acknowledgement cannot
+    end until IB answers (the cancel of an unacknowledged order waits for its ack), so a halt
+    pressed then would time IB's acknowledgement, not the halt. The drill's bound
+    (``report.HALT_BOUND_MS``) measures how fast a halt ends orders IB is working.
     """
-    acknowledged = [
-        o.order_id
-        for o in orders
-        if o.purpose is Purpose.ENTRY and o.status.is_working and o.status in _ACKNOWLEDGED
-    ]
-    return frozenset(acknowledged) or None
-
-
-def halt_drill_due(now: datetime, due: datetime, *, done: bool, sell_off_running: bool) -> bool:
-    """Whether the emergency-halt drill may run at ``now``: once, from ``due``, and never
-    while the sell-off drill is under way (a halt and its resume in the middle of a sell-off
-    would clear the daily-loss breaker the sell-off is there to trip)."""
-    return not done and now >= due and not sell_off_running
+    entries = [o for o in orders if o.purpose is Purpose.ENTRY and o.status.is_working]
+    if not entries or any(o.status not in _ACKNOWLEDGED for o in entries):
+        return None
+    return frozenset(o.order_id for o in entries)
 
 
 def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> float | None:
@@ -168,11 +157,6 @@ class SellOffDrill:
     @property
     def started(self) -> bool:
         return self._crash_at is not None
-
-    @property
-    def running(self) -> bool:
-        """Started and not yet ended."""
-        return self.started and self.result is None
 
     def try_step(self, engine: Engine) -> None:
         """Start the sell-off once short puts are held, step it, or end it when the breaker

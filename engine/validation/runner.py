@@ -32,12 +32,7 @@ from db.report import build_report
 from engine.engine import Engine
 from engine.options import RunOptions
 from engine.validation.comparison import EngineEventLog, compare_with_broker, fault_outcomes
-from engine.validation.drills import (
-    EmergencyHaltDrill,
-    SellOffDrill,
-    halt_drill_due,
-    iso_seconds,
-)
+from engine.validation.drills import EmergencyHaltDrill, SellOffDrill, iso_seconds
 from engine.validation.report import Comparison, RunFacts, build_validation
 from engine.validation.setup import HorizonOverrides, ValidationSetup, validation_config
 
@@ -155,8 +150,7 @@ class _Run:
                 logger.warning("validate: wall-time limit reached at {}", self.server.now())
                 break
             now = self.server.now()
-            done, selling_off = self.halt.result is not None, self.breaker.running
-            if halt_drill_due(now, halt_due, done=done, sell_off_running=selling_off):
+            if self.halt.result is None and now >= halt_due:
                 self.halt.try_run(engine)
             if self.breaker.result is None and now >= breaker_due:
                 self.breaker.try_step(engine)

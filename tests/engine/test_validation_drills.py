@@ -4,7 +4,7 @@ through."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from broker.sim import SimSymbol
 from broker.tws.server import TwsSimServer
 from core.domain import Contract, OrderStatus, OrderType, Purpose, Side
 from engine.validation.broker_view import BrokerViewSession
-from engine.validation.drills import acknowledged_entries, halt_drill_due
+from engine.validation.drills import acknowledged_entries
 
 TZ = ZoneInfo("America/New_York")
 NOW = datetime(2024, 3, 13, 10, 0, tzinfo=TZ)
@@ -39,22 +39,9 @@ def _order(order_id: str, status: OrderStatus, purpose: Purpose = Purpose.ENTRY)
     )
 
 
-def test_the_halt_drill_times_only_the_entries_ib_has_acknowledged() -> None:
+def test_the_halt_drill_waits_while_a_working_entry_is_not_yet_acknowledged_by_ib() -> None:
     orders = [_order("e-1", OrderStatus.SUBMITTED), _order("e-2", OrderStatus.PENDING_SUBMIT)]
-    assert acknowledged_entries(orders) == frozenset({"e-1"})
-
-
-def test_the_halt_drill_waits_while_no_working_entry_is_acknowledged_by_ib() -> None:
-    assert acknowledged_entries([_order("e-2", OrderStatus.PENDING_SUBMIT)]) is None
-
-
-def test_the_halt_drill_runs_once_from_its_time_and_never_during_the_sell_off() -> None:
-    due = NOW
-    later = NOW + timedelta(minutes=1)
-    assert halt_drill_due(later, due, done=False, sell_off_running=False)
-    assert not halt_drill_due(NOW - timedelta(minutes=1), due, done=False, sell_off_running=False)
-    assert not halt_drill_due(later, due, done=True, sell_off_running=False)
-    assert not halt_drill_due(later, due, done=False, sell_off_running=True)
+    assert acknowledged_entries(orders) is None
 
 
 def test_the_halt_drill_runs_once_every_working_entry_is_acknowledged() -> None:
