@@ -230,8 +230,10 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
             logger.exception("{}: recovery failed; the actor keeps its last state", self.address)
 
     def handle(self, message: M) -> None:
-        """Handle a told message of this actor's union (override)."""
-        raise NotImplementedError(f"{type(self).__name__} names messages it does not handle")
+        """Handle a told message of this actor's union. Every engine actor overrides it with a
+        ``match`` over its union; an actor that names messages in ``accepts`` without handling
+        them logs and drops them, like a message outside its union."""
+        logger.warning("{}: unhandled message {}", self.address, type(message).__name__)
 
     def answer(self, query: Query) -> Any:
         """Answer an asked query other than GetSnapshot (override)."""
