@@ -292,9 +292,10 @@ class IBBroker:
         account = self._account_or_fail()
         now = self._ctx_or_fail().mono()
         if now - self._orders_read_at >= self.options.orders_refresh_s:
+            asked_at = self._ctx_or_fail().clock.now()
             open_all, completed = await account.ib_orders()
             self._orders_read_at = self._ctx_or_fail().mono()
-            desk.checks.take_ib_orders(open_all, completed)
+            desk.checks.take_ib_orders(open_all, completed, asked_at=asked_at)
         foreign = await account.foreign_orders()
         return desk.sync.working() + foreign
 

@@ -30,6 +30,7 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from ib_async import Order, Trade
@@ -87,13 +88,16 @@ class OrderChecks:
             self._verifying = True
             asyncio.get_running_loop().create_task(self._verify(), name="ib-ack-check")
 
-    def _overdue(self) -> list[Tracked]:
+    def _overdue(self, sent_by: datetime | None = None) -> list[Tracked]:
+        """The unacknowledged orders sent ``ack_timeout_clock_s`` or more ago, and no later
+        than ``sent_by`` when given."""
         now, limit = self._ctx.clock.now(), self._ctx.options.ack_timeout_clock_s
         return [
             t
             for t in self._table.orders.values()
             if t.status is OrderStatus.PENDING_SUBMIT
             and t.sent_at is not None
+            and (sent_by is None or t.sent_at <= sent_by)
             and not t.at_ib
             and not t.held
             and (now - t.sent_at).total_seconds() >= limit
@@ -101,9 +105,10 @@ class OrderChecks:
 
     async def _verify(self) -> None:
         try:
+            asked_at = self._ctx.clock.now()
             open_all, completed = await self._read_orders()
             self.verifications += 1
-            self.take_ib_orders(open_all, completed)
+            self.take_ib_orders(open_all, completed, asked_at=asked_at)
         except (ConnectionError, TimeoutError) as err:
             logger.info("ib: acknowledgement check: {}; tried again later", err)
         except Exception:
@@ -112,16 +117,21 @@ class OrderChecks:
             self._verifying = False
 
     # -- IB's orders, read fresh ---------------------------------------------------------------
-    def take_ib_orders(self, open_all: list[Trade], completed: list[Trade]) -> None:
+    def take_ib_orders(
+        self, open_all: list[Trade], completed: list[Trade], *, asked_at: datetime
+    ) -> None:
         """Bring every working order in line with IB's open and completed orders (read fresh
-        just now): an order IB ended is ended here; an overdue unacknowledged one IB does not
-        have is REJECTED."""
+        just now, asked for at ``asked_at`` on the engine clock): an order IB ended is ended
+        here; an overdue unacknowledged one IB does not have is REJECTED, if it was sent before
+        the read was asked for (IB handles an API client's messages in order, so the lists
+        cover it; an order sent while the read was under way may be missing from them and is
+        judged by the next read)."""
         ours = self._ctx.client_id
         open_refs = {
             t.order.orderRef: t for t in open_all if t.order.orderRef and t.order.clientId == ours
         }
         done_refs = {t.order.orderRef: t for t in completed if t.order.orderRef}
-        overdue = {id(t) for t in self._overdue()}
+        overdue = {id(t) for t in self._overdue(sent_by=asked_at)}
         for cid, tracked in list(self._table.orders.items()):
             if not tracked.working or tracked.dry or tracked.held:
                 continue

@@ -47,6 +47,7 @@ class FaultState:
         self._rejects: deque[Refusal] = deque()
         self._modify_refusals: deque[Refusal] = deque()
         self._pacing = 0
+        self._pacing_clients: frozenset[int] = frozenset()
         self._refusals = 0
         self._corrections: deque[tuple[Decimal | None, int | None]] = deque()
         self._commission_delays: deque[float] = deque()
@@ -113,17 +114,21 @@ class FaultState:
         with self._lock:
             return self._modify_refusals.popleft() if self._modify_refusals else None
 
-    def pacing_violation_next(self, count: int = 1) -> None:
-        """The next ``count`` requests (any client, after the handshake) are answered with
-        error 100 instead of being processed."""
+    def pacing_violation_next(self, count: int, clients: frozenset[int]) -> None:
+        """The next ``count`` requests of the clients ``clients`` (after the handshake) are
+        answered with error 100 instead of being processed."""
         with self._lock:
             self._pacing += count
+            self._pacing_clients |= clients
 
-    def take_pacing(self) -> bool:
+    def take_pacing(self, client_id: int | None) -> bool:
+        """Whether this request of ``client_id`` is refused for pacing (one of the count)."""
         with self._lock:
-            if self._pacing <= 0:
+            if self._pacing <= 0 or client_id not in self._pacing_clients:
                 return False
             self._pacing -= 1
+            if self._pacing == 0:
+                self._pacing_clients = frozenset()
             return True
 
     def refuse_next_connect(self, count: int = 1) -> None:

@@ -122,7 +122,7 @@ class RequestRouter:
         msg_id = int(fields[0]) if fields[0].lstrip("-").isdigit() else -1
         req_id = self._req_id(msg_id, fields)
         logger.debug("tws-sim: client {} request {} (id {})", session.client_id, msg_id, req_id)
-        if self._s.faults.take_pacing():
+        if self._s.faults.take_pacing(session.client_id):
             session.send(msg.error(req_id, 100))
             return
         if msg_id == 3:

@@ -258,8 +258,11 @@ class TwsSimServer:
         self._faults.refuse_next_modification(code=code, reason=reason)
 
     def pacing_violation_next(self, count: int = 1) -> None:
-        """The next ``count`` requests get error 100 (with their request id) and are dropped."""
-        self._faults.pacing_violation_next(count)
+        """The next ``count`` requests of the clients connected now get error 100 (with their
+        request id) and are dropped. IB paces each connection by its own traffic, so a client
+        that connects later (a second program reading the account) is never refused for it."""
+        clients = frozenset(self.connected_client_ids())
+        self._faults.pacing_violation_next(count, clients)
 
     def refuse_next_connect(self, count: int = 1) -> None:
         """The next ``count`` API connections get error 326 (client id in use) and are closed."""

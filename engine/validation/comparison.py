@@ -75,7 +75,7 @@ def compare_with_broker(
     try:
         view = read_broker_view(port, view_client_id)
     except (TimeoutError, ConnectionError, OSError) as err:
-        errors.append(f"could not read IB's view: {err}")
+        errors.append(f"could not read IB's view: {str(err) or type(err).__name__}")
         return Comparison(
             {k: v for k, v in ledger_positions.items() if v},
             {},

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,18 +25,28 @@ from engine.validation.broker_view import BrokerViewSession
 from engine.validation.report import BreakerDrill, HaltDrill
 
 __all__ = [
+    "GAP_CAP_PCT",
     "EmergencyHaltDrill",
     "SellOffDrill",
+    "ShortPut",
     "acknowledged_entries",
+    "gap_to_trip",
     "governor_status",
     "iso_seconds",
+    "loss_at_drop",
+    "short_puts",
 ]
 
 #: How long each step of a drill may wait for the engine or IB (wall seconds).
 _DRILL_WAIT_S = 5.0
-#: The sell-off of the breaker drill: a step every 10 simulated minutes, at most 8 steps.
+#: The sell-off of the breaker drill: a move every 10 simulated minutes, at most 8 moves.
 _CRASH_EVERY = timedelta(minutes=10)
 _CRASH_STEPS = 8
+#: The gap aims at this multiple of what the day may still lose (the stops fill at the gapped
+#: market; the puts' time value and the other positions' moves make the loss differ).
+_GAP_MARGIN = Decimal("1.5")
+#: The deepest gap the drill makes (percent).
+GAP_CAP_PCT = 40
 #: Statuses of an entry that IB has acknowledged and still works.
 _ACKNOWLEDGED = frozenset({OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED})
 
@@ -136,11 +147,53 @@ class EmergencyHaltDrill:
         logger.info("validate: halt drill {}", self.result)
 
 
+@dataclass(frozen=True, slots=True)
+class ShortPut:
+    """A short put held, as the sell-off sizes its gap from it (``credit`` per share)."""
+
+    symbol: str
+    strike: Decimal
+    contracts: int
+    multiplier: int
+    credit: Decimal
+
+
+def loss_at_drop(puts: Iterable[ShortPut], mids: Mapping[str, Decimal], drop_pct: int) -> Decimal:
+    """What the short puts lose when every underlying falls ``drop_pct`` percent from its mid:
+    each put's intrinsic value there less its credit (a put held is worth at least that, so
+    this is the least the gap costs). Puts whose underlying has no mid count nothing."""
+    loss = Decimal(0)
+    for put in puts:
+        mid = mids.get(put.symbol)
+        if mid is None:
+            continue
+        intrinsic = max(Decimal(0), put.strike - mid * (100 - drop_pct) / 100)
+        loss += (intrinsic - put.credit) * put.contracts * put.multiplier
+    return loss
+
+
+def gap_to_trip(
+    puts: Iterable[ShortPut], mids: Mapping[str, Decimal], loss_needed: Decimal, *, least_pct: int
+) -> int:
+    """The drop (whole percent, ``least_pct`` to ``GAP_CAP_PCT``) at which the puts lose at
+    least ``loss_needed``: the smallest such one, else the cap."""
+    held = list(puts)
+    for drop in range(least_pct, GAP_CAP_PCT + 1):
+        if loss_at_drop(held, mids, drop) >= loss_needed:
+            return drop
+    return GAP_CAP_PCT
+
+
 class SellOffDrill:
-    """A sell-off of the underlyings of the short puts held: each falls ``step_pct`` every
-    ``_CRASH_EVERY`` of simulated time until the governor trips its daily-loss breaker, at most
-    ``_CRASH_STEPS`` times (enough to trip it, no more: a larger crash would also pause the VAs
-    for drawdown and end their trading for the run).
+    """A sell-off of the underlyings of the short puts held, to trip the daily-loss breaker.
+
+    The first move is a gap: every underlying held falls at once by the drop at which the puts
+    lose 1.5 times what the day may still lose before the limit (``gap_to_trip``), so the
+    option stops (3x the credit) fill beyond their price, as on a real gap, instead of bounding
+    the loss below the limit. The gap is no larger than that (a VA's drawdown limit should not
+    pause it for the rest of the run). If the breaker has not tripped ``_CRASH_EVERY`` later,
+    each underlying falls ``step_pct`` more, every ``_CRASH_EVERY``, at most ``_CRASH_STEPS``
+    moves in all.
 
     ``result`` is None until the drill has ended.
     """
@@ -151,6 +204,7 @@ class SellOffDrill:
         self._crash_at: datetime | None = None
         self._crashed: tuple[str, ...] = ()
         self._steps = 0
+        self._remaining = Decimal(1)  # each underlying's price now, as a share of before
         self._last_step_at: datetime | None = None
         self.result: BreakerDrill | None = None
 
@@ -158,19 +212,30 @@ class SellOffDrill:
     def started(self) -> bool:
         return self._crash_at is not None
 
+    @property
+    def running(self) -> bool:
+        """Started and not yet ended (a halt and resume now would clear its breaker)."""
+        return self.started and self.result is None
+
     def try_step(self, engine: Engine) -> None:
-        """Start the sell-off once short puts are held, step it, or end it when the breaker
-        tripped or the last step had an hour to trip it."""
+        """Gap the underlyings once short puts are held and the governor has told its day
+        P&L, step the sell-off on, or end it when the breaker tripped or the last move had an
+        hour to trip it."""
         now = self._server.now()
-        if self._crash_at is None:
-            held = _short_option_underlyings(engine)
-            if not held:
-                return
-            self._crash_at = now
-            self._crashed = held
-            self._step(now)
-            return
         status = governor_status(engine)
+        if self._crash_at is None:
+            puts = short_puts(engine)
+            if not puts or status is None:
+                return
+            mids = {p.symbol: mid for p in puts if (mid := self._mid(p.symbol)) is not None}
+            still = status.day_pnl - status.daily_loss_limit  # what the day may still lose
+            drop = gap_to_trip(
+                puts, mids, still * _GAP_MARGIN, least_pct=max(1, round(self._step_pct))
+            )
+            self._crash_at = now
+            self._crashed = tuple(sorted(mids))
+            self._move(now, drop, f"gap sized to lose {still * _GAP_MARGIN:.0f}")
+            return
         tripped = (
             status is not None
             and "daily_loss" in status.reason
@@ -180,22 +245,29 @@ class SellOffDrill:
             self.finish(engine, status)
         elif self._steps < _CRASH_STEPS:
             if self._last_step_at is not None and now - self._last_step_at >= _CRASH_EVERY:
-                self._step(now)
+                self._move(now, self._step_pct, "a further step")
         elif self._last_step_at is not None and now - self._last_step_at > timedelta(hours=1):
             self.finish(engine, status)
 
-    def _step(self, now: datetime) -> None:
-        step = Decimal(str(self._step_pct)) / 100
+    def _mid(self, symbol: str) -> Decimal | None:
+        quote = self._server.last_quote(symbol)
+        return None if quote is None else Decimal(str((quote.bid + quote.ask) / 2))
+
+    def _move(self, now: datetime, drop_pct: float, why: str) -> None:
+        share = 1 - Decimal(str(drop_pct)) / 100
         for symbol in self._crashed:
-            quote = self._server.last_quote(symbol)
-            if quote is None:
-                continue
-            mid = Decimal(str((quote.bid + quote.ask) / 2))
-            self._server.set_mid(symbol, (mid * (1 - step)).quantize(Decimal("0.01")))
+            mid = self._mid(symbol)
+            if mid is not None:
+                self._server.set_mid(symbol, (mid * share).quantize(Decimal("0.01")))
+        self._remaining *= share
         self._steps += 1
         self._last_step_at = now
         logger.info(
-            "validate: sell-off step {}: {} down {} %", self._steps, self._crashed, self._step_pct
+            "validate: sell-off move {}: {} down {} % ({})",
+            self._steps,
+            self._crashed,
+            drop_pct,
+            why,
         )
 
     def finish(self, engine: Engine, status: RiskStatus | None = None) -> None:
@@ -203,11 +275,10 @@ class SellOffDrill:
         status = status or governor_status(engine)
         tripped = status is not None and "daily_loss" in status.reason
         assert self._crash_at is not None
-        fallen = 100 * (1 - (1 - self._step_pct / 100) ** self._steps)
         self.result = BreakerDrill(
             at=iso_seconds(self._crash_at),
             crashed=self._crashed,
-            crash_pct=round(fallen, 1),
+            crash_pct=round(float(100 * (1 - self._remaining)), 1),
             tripped_at=iso_seconds(self._server.now()) if tripped else None,
             state=str(status.state) if status is not None else "unknown",
             reason=status.reason if status is not None else "no answer from the governor",
@@ -216,10 +287,16 @@ class SellOffDrill:
         logger.info("validate: breaker drill {}", self.result)
 
 
-def _short_option_underlyings(engine: Engine) -> tuple[str, ...]:
-    symbols = {
-        p.contract_key.split()[0]
+def short_puts(engine: Engine) -> list[ShortPut]:
+    """The short puts the ledger holds, one entry per VA and contract."""
+    return [
+        ShortPut(
+            symbol=p.contract.symbol,
+            strike=p.contract.strike,
+            contracts=-p.quantity,
+            multiplier=p.multiplier,
+            credit=p.avg_price,
+        )
         for p in engine.ledger.open_positions()
-        if p.quantity < 0 and len(p.contract_key.split()) == 4
-    }
-    return tuple(sorted(symbols))
+        if p.quantity < 0 and p.contract.right == "P" and p.contract.strike is not None
+    ]

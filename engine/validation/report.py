@@ -59,8 +59,9 @@ class HaltDrill:
 
 @dataclass(frozen=True, slots=True)
 class BreakerDrill:
-    """The daily-loss circuit breaker tripped on purpose by a sell-off of the underlyings held:
-    when it began, which fell and by how much in all (percent), when the governor tripped."""
+    """The daily-loss circuit breaker tripped on purpose by a sell-off of the underlyings held
+    (a gap, then steps): when it began, which fell and by how much in all (percent), when the
+    governor tripped."""
 
     at: str | None
     crashed: tuple[str, ...]
@@ -262,7 +263,8 @@ def format_markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"- Daily-loss circuit breaker: from {breaker['at']} the simulated TWS sold off "
             f"{', '.join(breaker['crashed']) or 'nothing'} (down {breaker['crash_pct']:g} % in "
-            f"all, a step every 10 simulated minutes until the breaker tripped); the "
+            f"all: a gap sized to cross the loss limit, then a step every 10 simulated "
+            f"minutes until the breaker tripped); the "
             f"governor went {breaker['state']} at {breaker['tripped_at'] or 'never'} "
             f"({_cell(breaker['reason'])}; day P&L {breaker['day_pnl']})."
         )

@@ -41,6 +41,9 @@ __all__ = ["ValidationOptions", "run_validation"]
 _POLL_S = 0.25
 #: How long the final comparison may wait for fills in flight at the halt (wall seconds).
 _SETTLE_S = 30.0
+#: How long past its due time the breaker drill waits for the halt drill to have run: the
+#: breaker ends the day's entries, and the halt drill needs an entry working.
+_HALT_FIRST = timedelta(hours=2)
 #: A second API client for the broker's view (never the engine's client id).
 _VIEW_CLIENT_ID = 901
 #: The shipped drill of the validation: every fault kind, spread over the first eight days.
@@ -119,10 +122,11 @@ class _Run:
 
     def schedule(self) -> tuple[datetime, datetime, datetime]:
         """(end, halt due, breaker due) in the simulated TWS's time. The halt drill runs at the
-        first poll after ``halt due`` that finds entries of ours working and acknowledged by
-        IB (``drills.acknowledged_entries``): 13:30 of the first day, after the shipped
-        drill's first-day faults (a halt timed while TWS withholds its answer to an order
-        would measure the fault, not the halt)."""
+        first poll from ``halt due`` on that finds entries of ours working and acknowledged by
+        IB (``drills.acknowledged_entries``): from the run's start, when every VA enters, and
+        before the shipped drill's first fault (a halt timed while TWS withholds its answer to
+        an order would measure the fault, not the halt). A VA holding its position enters
+        nothing more, so a later halt may find no entry to end before the run is over."""
         calendar = self.server.calendar
         first = calendar.trading_day(self.server.now())
         days = [first]
@@ -133,7 +137,7 @@ class _Run:
         end = calendar.session_close(days[-1]) - timedelta(minutes=10)
         breaker_day = days[min(2, len(days) - 1)]
         breaker_due = calendar.session_open(breaker_day) + timedelta(minutes=120)
-        halt_due = calendar.session_open(first) + timedelta(hours=4)
+        halt_due = self.server.now()
         return end, halt_due, breaker_due
 
     def loop(self, engine: Engine) -> None:
@@ -150,9 +154,10 @@ class _Run:
                 logger.warning("validate: wall-time limit reached at {}", self.server.now())
                 break
             now = self.server.now()
-            if self.halt.result is None and now >= halt_due:
+            if self.halt.result is None and now >= halt_due and not self.breaker.running:
                 self.halt.try_run(engine)
-            if self.breaker.result is None and now >= breaker_due:
+            halt_over = self.halt.result is not None or now >= breaker_due + _HALT_FIRST
+            if self.breaker.result is None and now >= breaker_due and halt_over:
                 self.breaker.try_step(engine)
             pause.wait(_POLL_S)
         if self.breaker.result is None and self.breaker.started:
@@ -169,7 +174,9 @@ class _Run:
     def settle_and_compare(self, engine: Engine) -> Comparison:
         """Halt (nothing new goes out), then compare until the ledger agrees with IB or
         ``_SETTLE_S`` wall seconds have passed: an exit that was working at the halt may still
-        fill, and its execution takes a moment to reach the ledger. The last comparison counts."""
+        fill, and its execution takes a moment to reach the ledger; a read of IB's view that
+        failed (a timeout, a refused request) is tried again within the same bound. The last
+        comparison counts."""
         engine.halt("validation over: the final comparison with IB")
         started = time.monotonic()
         pause = threading.Event()
@@ -177,8 +184,10 @@ class _Run:
             comparison = compare_with_broker(
                 engine, port=self.server.port, view_client_id=_VIEW_CLIENT_ID, broker=self.broker
             )
-            settled = comparison.positions_agree and not comparison.pending_submit
-            if settled or time.monotonic() - started > _SETTLE_S or comparison.errors:
+            settled = not (
+                comparison.errors or comparison.pending_submit or not comparison.positions_agree
+            )
+            if settled or time.monotonic() - started > _SETTLE_S:
                 return comparison
             pause.wait(1.0)
 

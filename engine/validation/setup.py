@@ -104,6 +104,13 @@ def validation_config(
     stale_s = max(float(ib.get("stale_data_s", 60.0)), 2.0 * speed)
     ib["stale_data_s"] = stale_s
     changes.append(f"[broker.ib] stale_data_s = {stale_s}: two wall seconds at {speed:g}x")
+    ack_s = max(float(ib.get("ack_timeout_s", 30.0)), 2.0 * speed)
+    ib["ack_timeout_s"] = ack_s
+    changes.append(
+        f"[broker.ib] ack_timeout_s = {ack_s}: two wall seconds at {speed:g}x for IB's "
+        "acknowledgement of an order (the shipped 30 clock s is "
+        f"{30 / speed * 1000:.0f} wall ms)"
+    )
     out.setdefault("engine", {})["database_url"] = database_url
     put("inbox", "enabled", False, "no external signals in the validation")
     stale_s = horizon.reprice_interval_s * (horizon.reprice_steps + 2)
@@ -125,8 +132,8 @@ def validation_config(
         "risk",
         "daily_loss_limit_pct",
         horizon.daily_loss_limit_pct,
-        "the breaker drill's sell-off of a few short puts must be able to trip it (the "
-        "option stops close each put at 3x its credit, so the loss per VA is bounded)",
+        "the breaker drill's gap of the few short puts held must be able to trip it without "
+        "a loss so deep that a VA's drawdown limit pauses it for the rest of the run",
     )
     put("filters", "max_quote_age_ms", 60_000, f"a wall millisecond is {speed:g} clock ms")
     exits = out.setdefault("exits", {})

@@ -144,6 +144,7 @@ def test_the_validation_config_keeps_only_the_naked_put_vas_on_ib() -> None:
     assert all(a.strategy.target_dte == HorizonOverrides().target_dte for a in config.accounts)
     assert config.exits.options.time_exit_dte == HorizonOverrides().time_exit_dte
     assert config.broker.ib.stale_data_s == 600.0
+    assert config.broker.ib.ack_timeout_s == 600.0
     assert not config.inbox.enabled
     assert any("VAs left out" in line for line in setup.changes)
     assert SHIPPED["broker"]["kind"] == "sim"  # the input is not changed

@@ -65,7 +65,7 @@ def test_an_overdue_order_ib_lists_is_acknowledged_and_one_it_does_not_list_is_r
     missing = _sent(bench, tracked_entry("missing", order_id=6), seconds_ago=31)
     recent = _sent(bench, tracked_entry("recent", order_id=7), seconds_ago=5)
 
-    checks.take_ib_orders([ib_trade("listed", "Submitted")], [])
+    checks.take_ib_orders([ib_trade("listed", "Submitted")], [], asked_at=bench.clock.now())
 
     assert listed.status is OrderStatus.SUBMITTED and listed.at_ib
     assert missing.status is OrderStatus.REJECTED
@@ -74,11 +74,27 @@ def test_an_overdue_order_ib_lists_is_acknowledged_and_one_it_does_not_list_is_r
     assert recent.status is OrderStatus.PENDING_SUBMIT  # not overdue: left alone
 
 
+def test_an_order_sent_after_the_read_was_asked_for_waits_for_the_next_read() -> None:
+    # A read that took long: the order went out while it was under way, so IB's lists need not
+    # have it yet; an order that fills meanwhile must not be called rejected.
+    bench = DeskBench()
+    asked_at = bench.clock.now() - timedelta(seconds=40)
+    during = _sent(bench, tracked_entry("during", order_id=5), seconds_ago=31)
+    before = _sent(bench, tracked_entry("before", order_id=6), seconds_ago=45)
+
+    _checks(bench).take_ib_orders([], [], asked_at=asked_at)
+
+    assert during.status is OrderStatus.PENDING_SUBMIT and not bench.recorder.statuses("during")
+    assert before.status is OrderStatus.REJECTED
+
+
 def test_another_clients_order_with_our_order_ref_does_not_acknowledge_ours() -> None:
     bench = DeskBench()
     mine = _sent(bench, tracked_entry("mine", order_id=5), seconds_ago=31)
 
-    _checks(bench).take_ib_orders([ib_trade("mine", "Submitted", client_id=99)], [])
+    _checks(bench).take_ib_orders(
+        [ib_trade("mine", "Submitted", client_id=99)], [], asked_at=bench.clock.now()
+    )
 
     assert mine.status is OrderStatus.REJECTED
 
@@ -89,7 +105,7 @@ def test_an_order_ib_ended_after_an_error_we_did_not_ask_for_is_rejected_with_ib
     tracked.status, tracked.at_ib = OrderStatus.SUBMITTED, True
     tracked.refusal_code, tracked.reason = 10311, "directly routed"
 
-    _checks(bench).take_ib_orders([], [ib_trade("entry", "Cancelled")])
+    _checks(bench).take_ib_orders([], [ib_trade("entry", "Cancelled")], asked_at=bench.clock.now())
 
     assert tracked.status is OrderStatus.REJECTED
     assert bench.recorder.status_events("entry")[-1].reason == "directly routed"

@@ -83,7 +83,7 @@ def test_an_order_ib_lists_nowhere_is_rejected_after_the_timeout(
         tracked = desk.table.orders["lost"]
         assert tracked.sent_at is not None
         tracked.sent_at -= timedelta(seconds=3601)  # sent an hour ago
-        desk.checks.take_ib_orders([], [])  # IB's lists, read fresh, do not have it
+        desk.checks.take_ib_orders([], [], asked_at=h.clock.now())  # read fresh: not there
 
     h.broker._loop.call(overdue_and_read_empty, 5.0)
     [event] = h.recorder.status_events("lost")

@@ -122,6 +122,20 @@ async def test_a_pacing_violation_answers_the_next_request_with_error_100(
     assert (await qualified(ib)).conId == tws.con_id("AAPL")
 
 
+async def test_a_pacing_violation_refuses_only_the_clients_connected_when_it_fired(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    engine = await connect(client_id=1)
+    tws.pacing_violation_next()
+    reader = await connect(client_id=2)  # a second program, connected after the violation
+    reader_errors = record_errors(reader)
+    assert (await qualified(reader)).conId == tws.con_id("AAPL")
+    assert 100 not in codes(reader_errors)
+    engine_errors = record_errors(engine)
+    assert await bounded(engine.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))) == [None]
+    assert 100 in codes(engine_errors)
+
+
 async def test_stopped_quotes_send_no_ticks_until_resumed(
     tws: TwsSimServer, connect: Connect
 ) -> None:
