@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pykka
 import pytest
 
 from tests.support.engine import STARTED
+from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +21,27 @@ def _stop_all_engines_and_actors() -> Iterator[None]:
         STARTED.stop_all()
     finally:
         pykka.ActorRegistry.stop_all(block=True, timeout=5)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session (skipped, saying why, where none can run)."""
+    why = PostgresServer.unavailable()
+    if why is not None:
+        pytest.skip(f"PostgreSQL: {why}")
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty ledger database's URL: an SQLite file, then a database on the session's
+    PostgreSQL server (a test taking it runs once on each)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
