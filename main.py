@@ -289,9 +289,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
 
     setup_logging(config.engine.log_dir, console=args.headless)
+    from db.refusals import LedgerRefused  # noqa: PLC0415
+
     try:
         engine = _engine(config, options, args.until)
-    except UsageError as err:
+    except (UsageError, LedgerRefused) as err:
         print(f"main.py run: {err}", file=sys.stderr)
         shutdown_logging()
         return EXIT_BAD_INPUT
