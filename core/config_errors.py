@@ -26,9 +26,11 @@ from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ARRAY",
+    "INSTANCE_NAME",
     "AccountId",
     "ClockTime",
     "ConfigError",
+    "InstanceName",
     "IsoDate",
     "Money",
     "NonBlank",
@@ -297,6 +299,8 @@ def toml_problem(exc: ValueError | RecursionError, *, source: str) -> str:
 
 _SYMBOL = re.compile(r"[A-Z][A-Z.]{0,9}")
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+#: An engine instance's name (``[engine] instance``): also a PostgreSQL schema name's tail.
+INSTANCE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -380,6 +384,16 @@ def _account_id(value: str) -> str:
     return value
 
 
+def _instance_name(value: str) -> str:
+    """Accept an engine instance name (``INSTANCE_NAME``)."""
+    if not INSTANCE_NAME.fullmatch(value):
+        raise invalid_value(
+            'must be 1-40 characters from a-z, 0-9 and "_", starting with a letter '
+            f"(got {describe_value(value)})"
+        )
+    return value
+
+
 ARRAY = BeforeValidator(_as_tuple)
 """Put in ``Annotated[tuple[X, ...], ARRAY]`` so a strict tuple field takes a TOML array."""
 Money = Annotated[Decimal, BeforeValidator(_to_decimal)]
@@ -396,3 +410,5 @@ SymbolName = Annotated[str, AfterValidator(_symbol_name)]
 """A stock symbol such as ``AAPL`` or ``BRK.B``."""
 AccountId = Annotated[str, AfterValidator(_account_id)]
 """A virtual account id such as ``trend-1``."""
+InstanceName = Annotated[str, AfterValidator(_instance_name)]
+"""An engine instance name such as ``main`` or ``account_2``."""

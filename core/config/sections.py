@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from core.config_errors import (
     ARRAY,
     ClockTime,
+    InstanceName,
     IsoDate,
     Money,
     NonBlank,
@@ -46,6 +47,9 @@ class EngineSettings(Section):
 
     timezone: TimeZoneName = "America/New_York"  # exchange time zone (IANA)
     database_url: NonBlank = "sqlite:///data/engine.db"  # ledger database URL
+    # This engine's name in its ledger: several engines share one PostgreSQL database, each
+    # with its own instance (its rows and its lease); lowercase letters, digits, "_".
+    instance: InstanceName = "main"
     log_dir: NonBlank = "logs"  # directory for log files
     session_open: ClockTime = "09:30"  # regular session open, HH:MM local
     session_close: ClockTime = "16:00"  # regular session close, HH:MM local

@@ -108,6 +108,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "engine": {
         "timezone": "America/New_York",
         "database_url": "sqlite:///data/engine.db",
+        "instance": "main",
         "log_dir": "logs",
         "session_open": "09:30",
         "session_close": "16:00",
@@ -354,6 +355,14 @@ def test_the_config_is_frozen() -> None:
 # --- one line per problem ---------------------------------------------------------------------
 
 ONE_PROBLEM = [
+    pytest.param(
+        replaced(
+            'timezone = "America/New_York"', 'timezone = "America/New_York"\ninstance = "Acct-2"'
+        ),
+        'config.toml: engine.instance: must be 1-40 characters from a-z, 0-9 and "_", starting '
+        'with a letter (got "Acct-2")',
+        id="instance-name",
+    ),
     pytest.param(
         replaced("capital = 70000", "capital = -5"),
         "config.toml: accounts[2].capital: must be > 0 (got -5)",
