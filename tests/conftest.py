@@ -25,10 +25,13 @@ def _stop_all_engines_and_actors() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL server for the session (skipped, saying why, where none can run)."""
+    """A throwaway PostgreSQL server for the session (skipped, saying why, where none can run).
+
+    Stopped, and its directory removed, at the end of the session whatever the tests did (and
+    by its watchdog if the session dies first: tests/support/postgres.py)."""
     why = PostgresServer.unavailable()
     if why is not None:
-        pytest.skip(f"PostgreSQL: {why}")
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
     server = PostgresServer()
     try:
         server.start()

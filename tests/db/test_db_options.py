@@ -23,9 +23,9 @@ PUT = Contract.option("SPY", date(2026, 2, 6), Decimal(560), "P")
 
 
 def test_a_database_made_before_the_option_columns_upgrades_in_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    url = ledger_url
     older = tmp_path / "migrations"
     older.mkdir()
     shutil.copy(db.connection.MIGRATIONS_DIR / "0001_initial.py", older)
@@ -35,7 +35,9 @@ def test_a_database_made_before_the_option_columns_upgrades_in_place(
         'INSERT INTO "order" (id, va_id, contract_key, symbol, sec_type, multiplier, side, '
         "order_type, quantity, reduce_only, purpose, reason, status, filled, dry_run, "
         "created_at, updated_at) VALUES ('o1', 'va1', 'SPY', 'SPY', 'STK', 1, 'BUY', 'MKT', 1, "
-        "0, 'entry', '', 'filled', 1, 0, '2026-01-05 15:00:00', '2026-01-05 15:00:00')"
+        f"{first.param}, 'entry', '', 'filled', 1, {first.param}, "
+        "'2026-01-05 15:00:00', '2026-01-05 15:00:00')",
+        (False, False),  # booleans: PostgreSQL refuses an integer for a boolean column
     )
     close_database(first)
     monkeypatch.undo()

@@ -49,9 +49,9 @@ def test_the_report_lists_every_difference_of_a_reconciliation(ledger: Ledger) -
 
 
 def test_main_report_prints_the_differences_as_text_and_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ledger_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'r.db'}"
+    url = ledger_url
     database = open_database(url)
     try:
         _reconciled(Ledger(database))
