@@ -2,8 +2,10 @@
 through the simulated TWS (``tests/support/crash/``; docs/RELIABILITY.md), and the
 bugs the harness found, each pinned by a test that fails while the bug is there.
 
-The harness runs once for the module, in its own process group with a hard bound, so a hang can
-never outlive the test: on timeout the whole group (harness, engine, market) is SIGKILLed.
+The harness runs once per ledger backend, on an SQLite file and on a database of the session's
+PostgreSQL server (the tests that read its report run for each), in its own process group with
+a hard bound, so a hang can never outlive the test: on timeout the whole group (harness, engine,
+market) is SIGKILLed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.support.postgres import PostgresServer
+
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 50
 SEED = 20261117  # the kill plan (kinds and delays) is a function of the seed
@@ -42,17 +46,23 @@ STOP_ORDER = "broker_stopped_before_the_actors"  # bug F
 pytestmark = pytest.mark.timeout(HARD_LIMIT_S + 30)
 
 
-@pytest.fixture(scope="module")
-def crash_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    work = tmp_path_factory.mktemp("crash-harness")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def crash_report(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    work = tmp_path_factory.mktemp(f"crash-harness-{request.param}")
     report = work / "report.json"
+    ledger: list[str] = []  # default: an SQLite file in the work dir
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        ledger = ["--db", server.new_database("crash")]
     # A startup mismatch (bug D) would halt the engine for the rest of the run and leave the
     # remaining kills nothing to do: it stays a violation, the engine trades on.
     command = [
         sys.executable, "-m", "tests.support.crash",
         "--kills", str(KILLS), "--seed", str(SEED), "--speed", "120", "--on-mismatch", "trade",
         "--timeout", str(HARNESS_BUDGET_S), "--workdir", str(work / "run"),
-        "--report", str(report),
+        "--report", str(report), *ledger,
     ]  # fmt: skip
     proc = subprocess.Popen(
         command,
@@ -76,6 +86,7 @@ def crash_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     assert report.exists(), f"no report (exit code {proc.returncode}):\n{output[-4000:]}"
     data: dict[str, Any] = json.loads(report.read_text())
     data["output"] = output
+    data["backend"] = request.param
     yield data
 
 
@@ -90,6 +101,7 @@ def test_fifty_sigkills_lose_nothing_and_double_nothing(crash_report: dict[str, 
     invariants hold (one symbol per VA, no entry against a position, every position protected),
     every graceful stop took under 5 s. No violation of any kind is tolerated."""
     report = crash_report
+    assert report["run"]["ledger"] == report["backend"]
     assert report["errors"] == [], _tail(report)
     violations = [f"{v['check']} ({v['cause']}): {v['detail'][:300]}" for v in report["violations"]]
     assert violations == [], "\n".join(violations[:20]) + "\n" + _tail(report)

@@ -118,18 +118,14 @@ def test_no_line_ever_raises_and_every_refusal_is_one_line(text: str) -> None:
         assert parsed.quantity is None or 0 < parsed.quantity <= 100_000
 
 
-def _engine(tmp_path: Path) -> SimEngine:
+def _engine(tmp_path: Path, database_url: str | None = None) -> SimEngine:
     inbox = tmp_path / "inbox.jsonl"
     config = CONFIG.model_copy(
         update={"inbox": CONFIG.inbox.model_copy(update={"path": str(inbox)})}
     )
+    url = database_url or f"sqlite:///{tmp_path / 'engine.db'}"
     engine = STARTED.track(
-        Engine(
-            config,
-            RunOptions(
-                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
-            ),
-        )
+        Engine(config, RunOptions(database_url=url, speed=None, start=MONDAY_10))
     )
     sim = SimEngine(engine)
     engine.start(drive_clock=False)
@@ -172,9 +168,11 @@ def test_inbox_lines_are_traded_or_refused_and_the_engine_keeps_running(tmp_path
     assert sim.decisions()["late"].accepted
 
 
-def test_each_line_is_consumed_exactly_once_across_a_restart(tmp_path: Path) -> None:
+def test_each_line_is_consumed_exactly_once_across_a_restart(
+    tmp_path: Path, ledger_url: str
+) -> None:
     inbox = tmp_path / "inbox.jsonl"
-    sim = _engine(tmp_path)
+    sim = _engine(tmp_path, ledger_url)
     _append(
         inbox,
         json.dumps({"id": "a", "va": "va1", "symbol": "AAPL", "side": "BUY", "quantity": 5}),
@@ -182,7 +180,7 @@ def test_each_line_is_consumed_exactly_once_across_a_restart(tmp_path: Path) -> 
     )
     sim.advance(2)
     sim.engine.stop()
-    again = _engine(tmp_path)
+    again = _engine(tmp_path, ledger_url)
     _append(
         inbox,
         json.dumps({"id": "b", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": 5}),

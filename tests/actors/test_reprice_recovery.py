@@ -193,8 +193,10 @@ def test_a_flatten_limit_cancelled_to_go_to_market_still_goes_if_the_crash_comes
         assert sim.snapshot("governor").state.value == "ACTIVE"
 
 
-def test_a_flatten_limit_still_goes_to_market_after_an_engine_restart(tmp_path: Path) -> None:
-    with _engine(tmp_path, _flat_config(max_reprices=1)) as first:
+def test_a_flatten_limit_still_goes_to_market_after_an_engine_restart(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    with _engine(tmp_path, _flat_config(max_reprices=1), database_url=ledger_url) as first:
         _hold_aapl(first, 800)
         first.engine.flatten("test")
         first.idle()
@@ -203,7 +205,11 @@ def test_a_flatten_limit_still_goes_to_market_after_an_engine_restart(tmp_path: 
         assert _counts(_plan_events(first, limit_order.id)) == ["1/1"]
         first.broker.set_mid("AAPL", 99.3)
         old_broker, stopped_at = first.broker, first.engine.clock.now()
-    restart = {"start": stopped_at, "broker_factory": _same_broker(old_broker)}
+    restart = {
+        "start": stopped_at,
+        "broker_factory": _same_broker(old_broker),
+        "database_url": ledger_url,
+    }
     with _engine(tmp_path, _flat_config(max_reprices=1), **restart) as again:
         governor = again.snapshot("governor")
         assert (governor.state.value, governor.reason) == (
@@ -263,11 +269,17 @@ def test_an_option_entry_goes_on_walking_to_the_bid_after_the_order_manager_cras
         assert position.quantity == -entry.quantity
 
 
-def test_an_option_entry_goes_on_walking_after_an_engine_restart(tmp_path: Path) -> None:
-    with _engine(tmp_path, put_config()) as first:
+def test_an_option_entry_goes_on_walking_after_an_engine_restart(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    with _engine(tmp_path, put_config(), database_url=ledger_url) as first:
         entry = _working_put_entry(first)
         old_broker, stopped_at = first.broker, first.engine.clock.now()
-    restart = {"start": stopped_at, "broker_factory": _same_broker(old_broker)}
+    restart = {
+        "start": stopped_at,
+        "broker_factory": _same_broker(old_broker),
+        "database_url": ledger_url,
+    }
     with _engine(tmp_path, put_config(), **restart) as again:
         assert _walk_to_the_bid(again, entry) == ["1/4", "2/4", "3/4", "4/4"]
         filled = again.ledger.order(entry.id)

@@ -67,19 +67,14 @@ def test_max_trades_per_day_refuses_the_trade_over_the_limit(tmp_path: Path) -> 
     assert ("trades", "1/1") in sim.snapshot("governor").limits
 
 
-def test_a_halt_survives_a_restart(tmp_path: Path) -> None:
-    sim = start_engine(tmp_path)
+def test_a_halt_survives_a_restart(tmp_path: Path, ledger_url: str) -> None:
+    sim = start_engine(tmp_path, database_url=ledger_url)
     sim.engine.halt("before restart")
     sim.idle()
     sim.engine.stop()
     config = make_config()
     again = STARTED.track(
-        Engine(
-            config,
-            RunOptions(
-                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
-            ),
-        )
+        Engine(config, RunOptions(database_url=ledger_url, speed=None, start=MONDAY_10))
     )
     again.start(drive_clock=False)
     assert again.ask_snapshot("governor", timeout_s=5).state is TradingState.HALTED
@@ -125,19 +120,14 @@ def test_an_entry_rejected_by_the_broker_is_not_counted_as_a_trade(tmp_path: Pat
     assert sim.snapshot("va:va1").symbol is None  # released
 
 
-def test_a_paused_va_is_still_paused_after_a_restart(tmp_path: Path) -> None:
-    sim = start_engine(tmp_path)
+def test_a_paused_va_is_still_paused_after_a_restart(tmp_path: Path, ledger_url: str) -> None:
+    sim = start_engine(tmp_path, database_url=ledger_url)
     sim.engine.pause_va("va1", paused=True, reason="trader pause")
     sim.idle()
     assert sim.snapshot("va:va1").state == "paused"
     sim.engine.stop()
     again = STARTED.track(
-        Engine(
-            make_config(),
-            RunOptions(
-                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
-            ),
-        )
+        Engine(make_config(), RunOptions(database_url=ledger_url, speed=None, start=MONDAY_10))
     )
     again.start(drive_clock=False)
     assert again.ask_snapshot("va:va1", timeout_s=5).state == "paused"

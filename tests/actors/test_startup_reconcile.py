@@ -21,12 +21,14 @@ def _reconciled(sim: Any) -> dict[str, Any]:
     return json.loads(event.detail)
 
 
-def test_a_restart_keeps_the_position_and_replaces_the_lost_stop(tmp_path: Path) -> None:
-    first = start_engine(tmp_path)
+def test_a_restart_keeps_the_position_and_replaces_the_lost_stop(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    first = start_engine(tmp_path, database_url=ledger_url)
     sid = first.signal("va1", "AAPL", quantity=50)
     old_stop = first.ledger.order(f"{sid}.stop")
     first.engine.stop()
-    again = start_engine(tmp_path, start=MONDAY_10.replace(minute=30))
+    again = start_engine(tmp_path, start=MONDAY_10.replace(minute=30), database_url=ledger_url)
     detail = _reconciled(again)
     assert detail["mismatch"] is False
     assert detail["differences"] == [f"order {sid}.stop (stop) is not at the broker"]
@@ -46,11 +48,11 @@ def _forgetful(engine: Engine) -> Any:
     return broker
 
 
-def test_a_position_the_broker_does_not_have_halts_trading(tmp_path: Path) -> None:
-    first = start_engine(tmp_path)
+def test_a_position_the_broker_does_not_have_halts_trading(tmp_path: Path, ledger_url: str) -> None:
+    first = start_engine(tmp_path, database_url=ledger_url)
     first.signal("va1", "AAPL", quantity=50)
     first.engine.stop()
-    again = start_engine(tmp_path, broker_factory=_forgetful)
+    again = start_engine(tmp_path, broker_factory=_forgetful, database_url=ledger_url)
     detail = _reconciled(again)
     assert detail["mismatch"] is True
     assert "position AAPL: ledger 50, broker 0" in detail["differences"]

@@ -30,8 +30,10 @@ def _crash_events(sim: SimEngine, address: str) -> list[str]:
     ]
 
 
-def test_a_crashed_governor_restarts_with_its_stored_state_and_gate(tmp_path: Path) -> None:
-    sim = start_engine(tmp_path)
+def test_a_crashed_governor_restarts_with_its_stored_state_and_gate(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    sim = start_engine(tmp_path, database_url=ledger_url)
     sim.engine.halt("before crash")
     sim.idle()
     _crash(sim, "governor")
@@ -45,8 +47,10 @@ def test_a_crashed_governor_restarts_with_its_stored_state_and_gate(tmp_path: Pa
     assert sim.decisions()[sid].accepted
 
 
-def test_a_crashed_order_manager_keeps_its_orders_and_reopens_the_gate(tmp_path: Path) -> None:
-    sim = start_engine(tmp_path)
+def test_a_crashed_order_manager_keeps_its_orders_and_reopens_the_gate(
+    tmp_path: Path, ledger_url: str
+) -> None:
+    sim = start_engine(tmp_path, database_url=ledger_url)
     sid = sim.signal("va1", "AAPL", quantity=10)
     sim.engine._on_crash("order_manager", RuntimeError("seen by the supervisor"))
     assert sim.engine.gate.state is GateState.CLOSED  # closed while it rebuilds

@@ -141,6 +141,9 @@ class StartedEngines:
 
 STARTED = StartedEngines()
 
+_LEDGERS_STARTED: set[str] = set()
+"""The ledger URLs ``start_engine`` has started an engine on (a second start is a restart)."""
+
 
 def sim_broker(engine: Engine) -> SimBroker:
     """The engine's simulator, typed, for the test controls the ``Broker`` protocol lacks
@@ -224,13 +227,16 @@ def start_engine(
     start: datetime = MONDAY_10,
     broker_factory: Callable[[Engine], Any] | None = None,
     warmup_s: float = 5.0,
+    database_url: str | None = None,
 ) -> SimEngine:
-    """Start an engine on the simulator (or a broker from ``broker_factory``) at ``start``."""
+    """Start an engine on the simulator (or a broker from ``broker_factory``) at ``start``, on
+    the ledger at ``database_url`` (the ``ledger_url`` fixture's, to run on SQLite and on
+    PostgreSQL) or, by default, on ``tmp_path/engine.db``."""
     config = config or make_config()
-    restarted = (tmp_path / "engine.db").exists()
-    options = RunOptions(
-        database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=start
-    )
+    url = database_url or f"sqlite:///{tmp_path / 'engine.db'}"
+    restarted = url in _LEDGERS_STARTED or (tmp_path / "engine.db").exists()
+    _LEDGERS_STARTED.add(url)
+    options = RunOptions(database_url=url, speed=None, start=start)
     engine = STARTED.track(Engine(config, options))
     if broker_factory is not None:
         engine.broker = engine.ctx.broker = broker_factory(engine)

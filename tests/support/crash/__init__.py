@@ -4,17 +4,19 @@ TWS, restart it, and check after every restart and at the end that nothing was l
     python -m tests.support.crash [--kills N] [--seed S] [--speed X] [--report PATH]
                                   [--start ISO] [--workdir DIR] [--keep]
                                   [--timeout S] [--max-trades-per-day N]
-                                  [--default-bars] [--on-mismatch halt|trade]
+                                  [--default-bars] [--on-mismatch halt|trade] [--db URL]
 
 Two processes, all on loopback:
 
 * the market: a ``TwsSimServer`` (the TWS API protocol over the market simulator) running in
   this process on a free port, from a temporary copy of ``config.toml``;
 * the engine: ``main.py run --broker ib --headless --speed X`` in a child process with its own
-  SQLite ledger, SIGKILLed at random moments (seeded): right after it starts, right after its
-  startup reconciliation, right after it stored an order (the write-ahead window), right after
-  it stored an execution, or at a random moment of trading; every tenth stop is a graceful
-  SIGTERM instead (exit code 0 within 5 s). Then it is started again.
+  ledger (an SQLite file in the work dir, or the empty database ``--db`` names, e.g. on a
+  PostgreSQL server; the harness reads either by URL, read-only), SIGKILLed at random moments
+  (seeded): right after it starts, right after its startup reconciliation, right after it
+  stored an order (the write-ahead window), right after it stored an execution, or at a random
+  moment of trading; every tenth stop is a graceful SIGTERM instead (exit code 0 within 5 s).
+  Then it is started again.
 
 After each restart, once the engine has stored its ``reconciled`` risk event (the ledger is
 polled read-only, bounded), and at the end (the market frozen, the engine stopped with SIGTERM),

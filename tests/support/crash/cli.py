@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "engine keeps trading after a startup position mismatch (still a violation here)",
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config to copy")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="the engine's ledger: an empty database, e.g. postgresql://user@host:port/db "
+        "(default: an SQLite file in the work dir)",
+    )
     return parser
 
 
@@ -97,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         fast_bars=not args.default_bars,
         on_mismatch=args.on_mismatch,
         config=args.config,
+        database_url=args.db,
     )
     harness = CrashHarness(options)
     with _signals_raise():

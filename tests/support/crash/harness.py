@@ -56,9 +56,9 @@ class CrashHarness:
         self._own_workdir = options.workdir is None
         self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="crash-harness-"))
         self.record = RunRecord(self.workdir, options.deadline_s)
-        self.db_path = self.workdir / "engine.db"
-        self.probe = LedgerProbe(self.db_path)
-        self.ledger = LedgerReader(self.db_path)
+        self.database_url = options.database_url or f"sqlite:///{self.workdir / 'engine.db'}"
+        self.probe = LedgerProbe(self.database_url)
+        self.ledger = LedgerReader(self.database_url)
         self.market = Market(options, self.workdir)
         self._checker: Checker | None = None
         self._engine: EngineProcess | None = None
@@ -94,7 +94,7 @@ class CrashHarness:
             "--config",
             str(self.market.config_path),
             "--db",
-            f"sqlite:///{self.db_path}",
+            self.database_url,
         ]
 
     def _spawn(self) -> EngineProcess:
@@ -129,7 +129,10 @@ class CrashHarness:
         kinds, weights = zip(*KILL_KINDS.items(), strict=True)
         return self.rng.choices(kinds, weights)[0]
 
-    def _kill(self, engine: EngineProcess, kind: str, trigger: str, rowid: int) -> KillPoint:
+    def _kill(
+        self, engine: EngineProcess, kind: str, trigger: str, known: frozenset[str] = frozenset()
+    ) -> KillPoint:
+        """Kill the engine; for an order kill, ``known`` are the orders stored before."""
         engine.kill()
         orders, execs = self.probe.counts()
         point = KillPoint(
@@ -143,7 +146,7 @@ class CrashHarness:
             executions_in_ledger=execs,
         )
         if kind == "order" and trigger == "order":
-            point.stored_orders = self.probe.orders_after(rowid)
+            point.stored_orders = self.probe.orders_after(known)
             time.sleep(0.05)  # the TWS reads what the engine wrote before it died
             view = self.market.tws_view()
             if view is not None:
@@ -160,15 +163,15 @@ class CrashHarness:
         mark = len(self.record.violations)  # the kill points before survive if none is added
         if kind == "start" and not graceful:
             time.sleep(self.rng.uniform(0.05, 1.5))
-            point = self._kill(engine, kind, "start", 0)
+            point = self._kill(engine, kind, "start")
             self._progress(point)
             return
         if not self.checker.wait_reconciled(engine, before, at):
-            self._kill(engine, kind, "no-reconcile", 0)
+            self._kill(engine, kind, "no-reconcile")
             return
         if kind == "reconciled" and not graceful:
             time.sleep(self.rng.uniform(0.0, 0.05))
-            point = self._kill(engine, kind, "reconciled", 0)
+            point = self._kill(engine, kind, "reconciled")
             self._progress(point)
             return
         self.record.restart_checks += 1
@@ -188,7 +191,7 @@ class CrashHarness:
             time.sleep(self.rng.uniform(0.5, 2.0))
             self._graceful_stop(engine, at)
             return
-        rowid = self.probe.max_order_rowid()
+        known = self.probe.order_ids() if kind == "order" else frozenset()
         if kind in ("order", "fill"):
             trigger = self._wait_for(engine, kind, TRIGGER_WAIT_S)
             delay = self.rng.uniform(0.0, 0.05 if kind == "order" else 0.02)
@@ -205,7 +208,7 @@ class CrashHarness:
                 f"run {engine.number} exited with {engine.process.returncode}:\n{engine.tail()}",
                 at,
             )
-        point = self._kill(engine, kind, trigger, rowid)
+        point = self._kill(engine, kind, trigger, known)
         self._progress(point)
 
     def _graceful_stop(self, engine: EngineProcess, at: str) -> None:
@@ -302,7 +305,8 @@ class CrashHarness:
             say(
                 f"crash harness: {self.options.kills} kills, seed {self.options.seed}, speed "
                 f"{self.options.speed:g}x, market on 127.0.0.1:{self.market.server.port} from "
-                f"{self.market.sim_now()}, work dir {self.workdir}"
+                f"{self.market.sim_now()}, ledger {self.database_url.split(':', 1)[0]}, "
+                f"work dir {self.workdir}"
             )
             cycle = 0
             while len(record.kill_points) < self.options.kills:

@@ -1,14 +1,22 @@
-"""The engine's ledger as the harness reads it, read-only: cheap counters polled every few
-milliseconds, and consistent snapshots through ``db.Ledger`` (both on the harness's thread)."""
+"""The engine's ledger as the harness reads it, read-only, on SQLite or PostgreSQL (by URL):
+cheap counters polled every few milliseconds, and consistent snapshots through ``db.Ledger``
+(both on the harness's thread)."""
 
 from __future__ import annotations
 
 import contextlib
-import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+
+import peewee
+from playhouse import db_url
+
+from db.instances import DEFAULT_INSTANCE, schema_name
 
 ENDED = ("cancelled", "rejected", "inactive")
 _TIME_COLUMNS = (
@@ -21,57 +29,88 @@ _TIME_COLUMNS = (
 )
 
 
+def read_only_database(url: str, *, timeout_s: float) -> peewee.Database | None:
+    """A peewee database that reads the ledger at ``url`` and cannot write it: an SQLite file
+    opened read-only (None while the file does not exist), or PostgreSQL sessions whose
+    transactions are read-only, the engine's schema (``ledger_main``) first on the search path.
+
+    Raises:
+        ValueError: neither an SQLite nor a PostgreSQL URL.
+    """
+    kind = db_url.schemes.get(urlparse(url).scheme)
+    if kind is not None and issubclass(kind, peewee.SqliteDatabase):
+        path = Path(str(db_url.parse(url)["database"]))
+        if not path.exists():
+            return None
+        return peewee.SqliteDatabase(f"file:{path}?mode=ro", uri=True, timeout=timeout_s)
+    if kind is not None and issubclass(kind, peewee.PostgresqlDatabase):
+        settings = {
+            "default_transaction_read_only": "on",
+            "search_path": f"{schema_name(DEFAULT_INSTANCE)},public",
+            "lock_timeout": f"{int(timeout_s * 1000)}",
+        }
+        options = " ".join(f"-c {name}={value}" for name, value in settings.items())
+        database: peewee.Database = db_url.connect(url, options=options)
+        return database
+    raise ValueError(f"the crash harness reads an SQLite or PostgreSQL ledger, not {url!r}")
+
+
+def snapshot_transaction(database: peewee.Database) -> AbstractContextManager[Any]:
+    """One read transaction that sees one state of the ledger: SQLite's deferred transaction
+    (a WAL snapshot from its first read), PostgreSQL's ``REPEATABLE READ`` (its default, READ
+    COMMITTED, would let each statement see newer commits)."""
+    if isinstance(database, peewee.PostgresqlDatabase):
+        atomic: AbstractContextManager[Any] = database.atomic(isolation_level="REPEATABLE READ")
+        return atomic
+    return database.atomic()
+
+
 # -- the ledger, read-only ---------------------------------------------------------------------
 class LedgerProbe:
-    """Cheap counters polled every few milliseconds (plain sqlite3, read-only, autocommit)."""
+    """Cheap counters polled every few milliseconds (single statements, autocommit)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db: peewee.Database | None = None
 
-    def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+    def _rows(self, sql: str, *args: object) -> Iterator[tuple[Any, ...]] | None:
+        """The rows of ``sql`` (``{p}`` marks a parameter); None when the ledger cannot be
+        read yet (no file, no tables, no server: the engine has not made it)."""
         try:
-            if self._conn is None:
-                if not self.path.exists():
+            if self._db is None:
+                self._db = read_only_database(self.url, timeout_s=2.0)
+                if self._db is None:
                     return None
-                self._conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, timeout=2.0, isolation_level=None
-                )
-            row: tuple[Any, ...] | None = self._conn.execute(sql, args).fetchone()
-            return row
-        except sqlite3.Error:
+            cursor = self._db.execute_sql(sql.format(p=self._db.param), args)
+            return iter(cursor.fetchall())
+        except peewee.PeeweeException:
             self.close()
             return None
 
-    def _all(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
-        try:
-            if self._conn is None and self._one("SELECT 1") is None:
-                return []
-            assert self._conn is not None
-            return list(self._conn.execute(sql, args).fetchall())
-        except sqlite3.Error:
-            self.close()
-            return []
+    def _one(self, sql: str, *args: object) -> tuple[Any, ...] | None:
+        rows = self._rows(sql, *args)
+        return next(rows, None) if rows is not None else None
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-        self._conn = None
+        if self._db is not None and not self._db.is_closed():
+            with contextlib.suppress(peewee.PeeweeException):
+                self._db.close()
+        self._db = None
 
     def counts(self) -> tuple[int, int]:
         """(orders, executions) stored; (0, 0) before the tables exist."""
         row = self._one('SELECT (SELECT count(*) FROM "order"), (SELECT count(*) FROM execution)')
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
-    def max_order_rowid(self) -> int:
-        row = self._one('SELECT coalesce(max(rowid), 0) FROM "order"')
-        return int(row[0]) if row else 0
+    def order_ids(self) -> frozenset[str]:
+        """The ids of the orders stored so far."""
+        return frozenset(r[0] for r in self._rows('SELECT id FROM "order"') or ())
 
-    def orders_after(self, rowid: int) -> list[str]:
-        return [
-            r[0] for r in self._all('SELECT id FROM "order" WHERE rowid > ? ORDER BY rowid', rowid)
-        ]
+    def orders_after(self, known: Iterable[str]) -> list[str]:
+        """The orders stored that are not in ``known`` (by creation time)."""
+        seen = set(known)
+        rows = self._rows('SELECT id FROM "order" ORDER BY created_at, id') or ()
+        return [r[0] for r in rows if r[0] not in seen]
 
     def max_risk_event_id(self) -> int:
         row = self._one("SELECT coalesce(max(id), 0) FROM risk_event")
@@ -79,12 +118,13 @@ class LedgerProbe:
 
     def times_outside(self, first: datetime, last: datetime) -> dict[str, tuple[int, str]]:
         """Per ledger time column: how many stored times fall outside [first, last] and one of
-        them (the ledger stores naive UTC text)."""
+        them (the ledger stores naive UTC)."""
         low, high = (t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for t in (first, last))
         found: dict[str, tuple[int, str]] = {}
         for table, column in _TIME_COLUMNS:
             row = self._one(
-                f"SELECT count(*), max({column}) FROM {table} WHERE {column} < ? OR {column} > ?",
+                f"SELECT count(*), max({column}) FROM {table} "
+                f"WHERE {column} < {{p}} OR {column} > {{p}}",
                 low,
                 high,
             )
@@ -96,7 +136,7 @@ class LedgerProbe:
     def reconciled_after(self, event_id: int) -> tuple[int, str, datetime] | None:
         """The first ``reconciled`` risk event stored after ``event_id``: (id, detail, time)."""
         row = self._one(
-            "SELECT id, detail, time FROM risk_event WHERE kind = 'reconciled' AND id > ? "
+            "SELECT id, detail, time FROM risk_event WHERE kind = 'reconciled' AND id > {p} "
             "ORDER BY id LIMIT 1",
             event_id,
         )
@@ -119,31 +159,30 @@ class LedgerSnapshot:
 class LedgerReader:
     """Consistent snapshots through ``db.Ledger`` on a read-only connection (one transaction)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._db: Any = None
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db: peewee.Database | None = None
         self._ledger: Any = None
 
     def snapshot(self) -> LedgerSnapshot | None:
-        import peewee
-
         from db import Ledger
         from db.models import database_proxy
 
-        if not self.path.exists():
-            return None
         try:
             if self._db is None:
-                self._db = peewee.SqliteDatabase(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+                self._db = read_only_database(self.url, timeout_s=5.0)
+                if self._db is None:
+                    return None
                 database_proxy.initialize(self._db)
                 self._ledger = Ledger(self._db)
-            with self._db.atomic():  # one read transaction: one consistent snapshot
+            with snapshot_transaction(self._db):  # one consistent snapshot
                 orders = {o.id: o for o in self._ledger.orders()}
                 executions = self._ledger.executions()
                 positions = self._ledger.open_positions()
                 events = self._ledger.risk_events()
+                p = self._db.param
                 cursor = self._db.execute_sql(
-                    "SELECT order_id, detail FROM order_event WHERE status IN (?, ?, ?) "
+                    f"SELECT order_id, detail FROM order_event WHERE status IN ({p}, {p}, {p}) "
                     "ORDER BY id",
                     ENDED,
                 )
@@ -159,5 +198,6 @@ class LedgerReader:
 
     def close(self) -> None:
         if self._db is not None and not self._db.is_closed():
-            self._db.close()
+            with contextlib.suppress(peewee.PeeweeException):
+                self._db.close()
         self._db = None

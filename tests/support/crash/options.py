@@ -69,6 +69,7 @@ class HarnessOptions:
     fast_bars: bool = True
     on_mismatch: str | None = None  # "trade": keep trading after a startup mismatch (None: config)
     config: Path = DEFAULT_CONFIG
+    database_url: str | None = None  # an empty ledger database (None: an SQLite file in workdir)
 
     @property
     def deadline_s(self) -> float:

@@ -80,11 +80,17 @@ def build_summary(
             "requested_kills": options.kills,
             "config_overrides": overrides,
             "workdir": str(workdir),
+            "ledger": _backend(options.database_url),
             "machine": machine(),
         },
         "timeline": [asdict(p) for p in record.kill_points],
     }
     return summary
+
+
+def _backend(database_url: str | None) -> str:
+    """The ledger's backend, without credentials: "sqlite" or "postgresql"."""
+    return "sqlite" if database_url is None else database_url.split(":", 1)[0]
 
 
 def configure_logging(workdir: Path) -> None:
