@@ -13,6 +13,10 @@ write lock at ``BEGIN IMMEDIATE``; reads are single statements, which WAL never 
 Several calls can be made one unit with ``with ledger.transaction(): ...`` (inner calls
 become savepoints). peewee keeps one connection per thread: a thread that used the ledger
 calls ``close()`` before it ends (an actor in ``on_stop``).
+
+Where text decides the order of a list (ids, ties of one moment), the ledger sorts in Python:
+code-point order on every backend, whatever order the database's collation sorts text in
+(PostgreSQL's is often English, where "a" < "B"; SQLite's is binary).
 """
 
 from __future__ import annotations
@@ -312,8 +316,8 @@ class Ledger:
     # -- reads -------------------------------------------------------------------------------
     def accounts(self) -> list[AccountRecord]:
         """Every virtual account, by id."""
-        query = VirtualAccount.select().order_by(VirtualAccount.id)
-        return [record_of(AccountRecord, r, capital=plain(r["capital"])) for r in rows_of(query)]
+        rows = sorted(rows_of(VirtualAccount.select()), key=lambda r: r["id"])
+        return [record_of(AccountRecord, r, capital=plain(r["capital"])) for r in rows]
 
     def orders(self, *, working_only: bool = False, va_id: str | None = None) -> list[OrderRecord]:
         """Orders by creation time; ``working_only`` keeps non-terminal ones."""
@@ -322,7 +326,8 @@ class Ledger:
             query = query.where(Order.status.not_in(_TERMINAL))
         if va_id is not None:
             query = query.where(Order.va_id == va_id)
-        return [order_record(r) for r in rows_of(query.order_by(Order.created_at, Order.id))]
+        rows = sorted(rows_of(query), key=lambda r: (r["created_at"], r["id"]))
+        return [order_record(r) for r in rows]
 
     def order(self, order_id: str) -> OrderRecord | None:
         """The order ``order_id``, or None."""
@@ -357,7 +362,7 @@ class Ledger:
         query = Signal.select()
         if va_id is not None:
             query = query.where(Signal.va_id == va_id)
-        rows = rows_of(query.order_by(Signal.time, Signal.id))
+        rows = sorted(rows_of(query), key=lambda r: (r["time"], r["id"]))
         return [
             record_of(SignalRecord, r, side=Side(r["side"]) if r["side"] else None) for r in rows
         ]

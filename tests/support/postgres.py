@@ -46,6 +46,10 @@ _SETTINGS = (
     "dynamic_shared_memory_type=mmap",  # in the data directory, not /dev/shm: removed with it
 )
 _INSTALL_HINT = "install the server (Debian: apt-get install postgresql-15)"
+#: Text in the test databases sorts as on most servers (ICU English: "a" < "B"), not in the
+#: byte order of the "C" locale this machine image has, which is SQLite's too and would hide an
+#: ordering the ledger leaves to the database.
+_COLLATION = "en-US"
 
 # Runs in its own session: waits for the end of its stdin (the test process closed it, or
 # died), then stops the server at once and removes its directory. argv: the stop command
@@ -194,7 +198,7 @@ class PostgresServer:
         return f"postgresql://{_USER}@127.0.0.1:{self.port}/{database}"
 
     def new_database(self, prefix: str = "ledger") -> str:
-        """Create an empty database and return its URL."""
+        """Create an empty database (text sorted by ICU ``en-US``) and return its URL."""
         import psycopg2
 
         name = f"{prefix}_{next(self._numbers)}"
@@ -202,7 +206,10 @@ class PostgresServer:
         try:
             admin.autocommit = True
             with admin.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{name}"')
+                cursor.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                    f"ICU_LOCALE '{_COLLATION}' LOCALE 'C'"
+                )
         finally:
             admin.close()
         return self.url(name)

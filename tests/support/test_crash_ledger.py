@@ -97,6 +97,7 @@ def test_the_probe_counts_and_finds_what_was_stored_after_a_mark(
     before = probe.max_risk_event_id()
     assert probe.reconciled_after(before) is None
     _store(ledger_url, _order("d", 4), _order("c", 3), reconciled='{"mismatch": false}')
+    assert probe.counts() == (4, 4)
     assert probe.orders_after(known) == ["c", "d"]  # by creation time
     found = probe.reconciled_after(before)
     assert found is not None
