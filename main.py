@@ -172,10 +172,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from db import Ledger, close_database, open_database  # noqa: PLC0415
+    from db.refusals import LedgerRefused  # noqa: PLC0415
     from db.report import build_report, format_text_report  # noqa: PLC0415
 
     config = _load(args.config)
-    database = open_database(args.db or config.engine.database_url)
+    try:
+        database = open_database(args.db or config.engine.database_url)
+    except LedgerRefused as err:
+        print(f"main.py report: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         report = build_report(Ledger(database), tz=config.tz)
     finally:

@@ -26,10 +26,12 @@ from playhouse import db_url
 from playhouse.migrations import Runner
 
 from db.models import database_proxy
+from db.refusals import LedgerRefused
 
 __all__ = [
     "MIGRATIONS_DIR",
     "SQLITE_PRAGMAS",
+    "LedgerUnreachable",
     "close_database",
     "open_database",
     "open_temporary_database",
@@ -50,6 +52,10 @@ SQLITE_PRAGMAS: dict[str, object] = {
 _MEMORY = ":memory:"
 
 
+class LedgerUnreachable(LedgerRefused):
+    """The ledger database cannot be opened: no driver for it, no server, no such database."""
+
+
 def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
     """Open the database at ``url``, bind the ledger models to it and apply pending migrations.
 
@@ -63,7 +69,8 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
     Raises:
         RuntimeError: unknown URL scheme.
         ValueError: the URL names no database.
-        peewee.OperationalError: the database cannot be opened or a migration fails.
+        LedgerUnreachable: the database cannot be opened (driver, server, database, file).
+        peewee.OperationalError: a migration fails.
     """
     scheme = urlparse(url).scheme
     db_class = db_url.schemes.get(scheme)
@@ -76,7 +83,7 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
     db: peewee.Database = db_url.connect(url, **options)
     database_proxy.initialize(db)
     try:
-        db.connect(reuse_if_open=True)
+        _connect(db, url)
         if migrate:
             run_migrations(db)
     except BaseException:
@@ -113,6 +120,31 @@ def close_database(db: peewee.Database) -> None:
     """
     if not db.is_closed():
         db.close()
+
+
+def _connect(db: peewee.Database, url: str) -> None:
+    """Open the calling thread's connection, or say in one line why the ledger cannot be."""
+    where = _without_password(url)
+    try:
+        db.connect(reuse_if_open=True)
+    except peewee.ImproperlyConfigured as err:
+        raise LedgerUnreachable(
+            f"the ledger {where} needs the PostgreSQL driver ({err}): pip install -e '.[postgres]'"
+        ) from err
+    except peewee.OperationalError as err:
+        reason = (str(err).strip().splitlines() or ["no reason given"])[0]
+        raise LedgerUnreachable(
+            f"cannot open the ledger {where}: {reason} (is the server running, and does the "
+            "database exist?)"
+        ) from err
+
+
+def _without_password(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    host = parsed.netloc.rsplit("@", 1)[1]
+    return parsed._replace(netloc=f"{parsed.username}:***@{host}").geturl()
 
 
 def _create_private_file(path: Path) -> None:

@@ -14,8 +14,11 @@ import pytest
 from playhouse.schema_diff import diff_models
 
 import db.connection
+import main
 from db import AccountRecord, Ledger, close_database, open_database, run_migrations
+from db.connection import LedgerUnreachable
 from db.models import MODELS
+from tests.support.postgres import PostgresServer, free_port
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
 
@@ -155,3 +158,38 @@ def test_a_ledger_refuses_a_database_the_models_are_not_bound_to(tmp_path: Path)
     finally:
         close_database(database)
         close_database(other)
+
+
+def test_a_ledger_on_no_server_is_refused_in_one_line_without_its_password() -> None:
+    url = f"postgresql://engine:secret@127.0.0.1:{free_port()}/ledger"
+    with pytest.raises(LedgerUnreachable) as refused:
+        open_database(url)
+    message = str(refused.value)
+    assert message.startswith("cannot open the ledger postgresql://engine:***@127.0.0.1:")
+    assert "is the server running, and does the database exist?" in message
+    assert "secret" not in message and "\n" not in message
+
+
+def test_a_database_the_server_does_not_have_is_named(postgres: PostgresServer) -> None:
+    with pytest.raises(LedgerUnreachable, match='database "nowhere" does not exist'):
+        open_database(postgres.url("nowhere"))
+
+
+def test_without_the_driver_the_refusal_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(peewee, "psycopg2", None)
+    monkeypatch.setattr(peewee, "psycopg", None)
+    with pytest.raises(LedgerUnreachable, match=r"needs the PostgreSQL driver .*\[postgres\]"):
+        open_database("postgresql://engine@127.0.0.1:5432/ledger")
+
+
+def test_main_report_on_an_unreachable_ledger_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = Path(__file__).resolve().parents[2] / "config.toml"
+    url = f"postgresql://engine@127.0.0.1:{free_port()}/ledger"
+    assert main.main(["report", "--config", str(config), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"main.py report: cannot open the ledger {url}: ")
+    assert err.count("\n") == 1

@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["PostgresServer"]
+__all__ = ["PostgresServer", "free_port"]
 
 _USER = "engine"
 _BINARIES = ("initdb", "pg_ctl")
@@ -62,7 +62,8 @@ shutil.rmtree(sys.argv[2], ignore_errors=True)
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nothing listens on at 127.0.0.1 (free when asked)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -96,7 +97,7 @@ class PostgresServer:
 
     def __init__(self) -> None:
         self._dir = _temporary_directory()
-        self.port = _free_port()
+        self.port = free_port()
         self._numbers = itertools.count(1)
         self._running = False
         self._watchdog: subprocess.Popen[bytes] | None = None
