@@ -55,6 +55,7 @@ class BrokerSnapshot:
     positions: dict[str, int]  # contract key -> quantity (non-zero)
     orders: dict[int, BrokerOrder]  # permId -> order (open ones win over completed)
     stable: bool  # the executions did not change while the positions and orders were read
+    time: datetime | None = None  # the broker's clock after the reads (UTC)
 
 
 def _contract_key(contract: Any) -> str:
@@ -117,6 +118,7 @@ class BrokerReader:
             completed = await ib.reqCompletedOrdersAsync(False) if with_completed else []
             open_trades = await ib.reqAllOpenOrdersAsync()
             second = await ib.reqExecutionsAsync()
+            now = await ib.reqCurrentTimeAsync()  # after the executions: their day or later
         finally:
             ib.disconnect()
         orders: dict[int, BrokerOrder] = {}
@@ -155,4 +157,5 @@ class BrokerReader:
             positions={k: q for k, q in held.items() if q},
             orders=orders,
             stable={f.execution.execId for f in first} == {e.exec_id for e in executions},
+            time=now.astimezone(UTC),
         )

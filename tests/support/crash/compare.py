@@ -125,9 +125,14 @@ def compare(
                 )
             )
     cut = max((e.time for e in ledger.executions if e.exec_id in seen), default=None)
+    # IB lists today's executions only, and so does tws-sim (``executions_today_only``): a
+    # ledger execution of an earlier trading day than the broker's cannot be among them.
+    today = trading_day(broker.time) if broker.time is not None else None
     extra = False
     for mine in ledger.executions:
         if mine.exec_id in seen or _synthetic(mine, orders):
+            continue
+        if today is not None and trading_day(mine.time) < today:
             continue
         extra = True
         if cut is not None and mine.time < cut - timedelta(seconds=2):
