@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from core.domain import OrderStatus, OrderType, Side
 from db.records import ExecutionRecord, OrderRecord
-from tests.support.crash.broker import BrokerExec, BrokerSnapshot
+from tests.support.crash.broker import BrokerExec, BrokerReader, BrokerSnapshot
+from tests.support.crash.checks import Checker
 from tests.support.crash.compare import compare
-from tests.support.crash.ledger import LedgerSnapshot
+from tests.support.crash.ledger import LedgerProbe, LedgerReader, LedgerSnapshot
+from tests.support.crash.record import RunRecord
 
 NY = ZoneInfo("America/New_York")
 TUESDAY = datetime(2026, 11, 17, 10, 0, tzinfo=NY)
@@ -78,6 +81,30 @@ def test_yesterdays_executions_are_not_missing_at_a_broker_that_lists_today_only
     assert result.executions == []
     assert result.consistent and result.ok
     assert result.fills_checked == 2
+    assert result.fills == {e.exec_id for e in today}
+
+
+def test_the_fills_checked_are_every_days_found_at_that_days_checks(tmp_path: Path) -> None:
+    """What the report counts: each broker execution found in the ledger by any comparison."""
+    old_orders, yesterday = _round_trip("va1", "AAPL", TUESDAY)
+    new_orders, today = _round_trip("va1", "MSFT", WEDNESDAY)
+    record = RunRecord(tmp_path, deadline_s=60)
+    checker = Checker(
+        record=record,
+        probe=LedgerProbe("sqlite:///unused.db"),
+        ledger=LedgerReader("sqlite:///unused.db"),
+        broker=BrokerReader(0),
+        max_trades=10,
+        trading_day=lambda t: t.astimezone(NY).date(),
+    )
+    orders = {o.id: o for o in old_orders + new_orders}
+    for day, executions in ((TUESDAY, yesterday), (WEDNESDAY, yesterday + today)):
+        listed = [e for e in executions if e.time.date() == day.date()]
+        broker = BrokerSnapshot(
+            [_at_broker(e) for e in listed], {}, {}, True, day + timedelta(hours=1)
+        )
+        checker.compare(broker, LedgerSnapshot(orders, executions, [], []))
+    assert record.fills_seen == {e.exec_id for e in yesterday + today}
 
 
 def test_an_execution_of_today_the_broker_lacks_is_still_found() -> None:

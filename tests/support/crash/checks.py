@@ -46,9 +46,11 @@ class Checker:
         self.trading_day = trading_day
 
     def compare(self, broker: BrokerSnapshot, ledger: LedgerSnapshot) -> CheckResult:
-        return compare(
+        result = compare(
             broker, ledger, max_trades_per_day=self.max_trades, trading_day=self.trading_day
         )
+        self.record.fills_seen |= result.fills
+        return result
 
     # -- waiting --------------------------------------------------------------------------------
     def wait_reconciled(self, engine: EngineProcess, after_id: int, at: str) -> bool:

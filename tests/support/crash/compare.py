@@ -107,6 +107,7 @@ def compare(
             )
             continue
         result.fills_checked += 1
+        result.fills.add(ex.exec_id)
         same = (
             mine.order_id == ex.order_ref
             and mine.side.value == ex.side

@@ -28,6 +28,7 @@ class CheckResult:
     consistent: bool = False  # the broker stood still while read and the ledger has exactly it
     orders_checked: int = 0
     fills_checked: int = 0
+    fills: set[str] = field(default_factory=set)  # exec ids of the broker's found in the ledger
 
     @property
     def settled(self) -> bool:

@@ -33,6 +33,9 @@ class RunRecord:
     checks_passed: int = 0
     converge_retries: int = 0
     reconciled_differences: int = 0
+    # Every broker execution found in the ledger by any comparison: the broker lists today's
+    # executions only, so a run that crosses the close checks each day's at that day's checks.
+    fills_seen: set[str] = field(default_factory=set)
     final: dict[str, Any] = field(default_factory=dict)
     _seen: set[tuple[str, str]] = field(default_factory=set)
     _pending: list[KillPoint] = field(default_factory=list)  # kill points not yet checked

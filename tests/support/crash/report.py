@@ -66,7 +66,7 @@ def build_summary(
             "converge_retries": record.converge_retries,
             "differences_reported_by_startup_reconciliations": record.reconciled_differences,
             "orders_checked": record.final.get("orders_checked", 0),
-            "fills_checked": record.final.get("fills_checked", 0),
+            "fills_checked": len(record.fills_seen),
         },
         "final": record.final,
         "run": {
