@@ -25,6 +25,13 @@ import peewee
 from playhouse import db_url
 from playhouse.migrations import Runner
 
+from db.instances import (
+    DEFAULT_INSTANCE,
+    claim_instance,
+    create_schema,
+    is_postgres,
+    postgres_options,
+)
 from db.models import database_proxy
 
 __all__ = [
@@ -50,8 +57,16 @@ SQLITE_PRAGMAS: dict[str, object] = {
 _MEMORY = ":memory:"
 
 
-def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
+def open_database(
+    url: str, *, instance: str = DEFAULT_INSTANCE, migrate: bool = True
+) -> peewee.Database:
     """Open the database at ``url``, bind the ledger models to it and apply pending migrations.
+
+    ``instance`` names the engine in its ledger (``db/instances.py``). On PostgreSQL every
+    connection's ``search_path`` is the instance's schema ``ledger_<instance>`` (created here
+    when ``migrate``): the tables, the migrations table included, are the instance's own. On
+    SQLite the file records its instance; another instance's engine is refused. With
+    ``migrate=False`` (a reader: ``report``, ``check-ledger``) nothing is created or written.
 
     For an SQLite file, the parent directory is created owner-only (0o700) and the file
     owner-only (0o600) before the first connection; SQLite gives its ``-wal``/``-shm`` files
@@ -62,7 +77,8 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
 
     Raises:
         RuntimeError: unknown URL scheme.
-        ValueError: the URL names no database.
+        ValueError: the URL names no database, or ``instance`` is not an instance name.
+        db.instances.InstanceRefused: the SQLite file holds another instance.
         peewee.OperationalError: the database cannot be opened or a migration fails.
     """
     scheme = urlparse(url).scheme
@@ -73,12 +89,17 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
         if path != _MEMORY and not path.startswith("file:"):
             _create_private_file(Path(path))
         options = {"pragmas": dict(SQLITE_PRAGMAS), "lock_type": "IMMEDIATE"}
+    elif db_class is not None and issubclass(db_class, peewee.PostgresqlDatabase):
+        options = postgres_options(instance)
     db: peewee.Database = db_url.connect(url, **options)
     database_proxy.initialize(db)
     try:
         db.connect(reuse_if_open=True)
+        if migrate and is_postgres(db):
+            create_schema(db, instance)
         if migrate:
             run_migrations(db)
+        claim_instance(db, instance, where=_where(url), write=migrate)
     except BaseException:
         db.close()
         raise
@@ -113,6 +134,15 @@ def close_database(db: peewee.Database) -> None:
     """
     if not db.is_closed():
         db.close()
+
+
+def _where(url: str) -> str:
+    """The ledger as a refusal names it: the SQLite file's path, else the URL's host and
+    database (never a password)."""
+    parsed = urlparse(url)
+    if parsed.scheme.startswith("sqlite"):
+        return str(db_url.parse(url)["database"])
+    return f"{parsed.hostname or 'localhost'}{parsed.path}"
 
 
 def _create_private_file(path: Path) -> None:

@@ -104,7 +104,7 @@ class Engine:
             self.bus = Bus()
             self.quotes = QuoteBook(self.book)
             url = self.options.database_url or config.engine.database_url
-            self.database = open_database(url)
+            self.database = open_database(url, instance=config.engine.instance)
             self.ledger = Ledger(self.database, dry_run=self.dry_run)
             self.broker = (
                 broker
