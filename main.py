@@ -1,17 +1,18 @@
-"""Command line: run | check-config | report | tws-sim.
+"""Command line: run | check-config | report | check-ledger | tws-sim | validate.
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
     python main.py check-config [--config PATH]
-    python main.py report [--config PATH] [--db URL] [--json]
+    python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
+    python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
     python main.py tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N]
                            [--start ISO-8601] [--config PATH]
     python main.py validate [--config PATH] [--days N] [--speed N] [--seed N] [--db URL]
                             [--min-trades N] [--out FILE.md] [--json]
 
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
-failed check).
+failed check; for check-ledger: problems found).
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", default="config.toml")
     report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
     report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    which = report.add_mutually_exclusive_group()
+    which.add_argument("--instance", help="the engine instance (default: engine.instance)")
+    which.add_argument(
+        "--all", action="store_true", help="every instance in the database, and the totals"
+    )
+
+    ledger = sub.add_parser("check-ledger", help="verify the ledger's invariants")
+    ledger.add_argument("--config", default="config.toml")
+    ledger.add_argument("--db", help="database URL (default: engine.database_url of the config)")
+    ledger.add_argument("--instance", help="the engine instance (default: engine.instance)")
 
     validate = sub.add_parser(
         "validate",
@@ -171,20 +182,50 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from db import Ledger, close_database, open_database  # noqa: PLC0415
-    from db.report import build_report, format_text_report  # noqa: PLC0415
+    from db.consolidated import format_consolidated_text  # noqa: PLC0415
+    from db.reading import NoLedger, read_reports  # noqa: PLC0415
+    from db.refusals import LedgerRefused  # noqa: PLC0415
+    from db.report import format_text_report  # noqa: PLC0415
 
     config = _load(args.config)
-    database = open_database(args.db or config.engine.database_url)
+    url, instance = _ledger_of(args, config)
     try:
-        report = build_report(Ledger(database), tz=config.tz)
-    finally:
-        close_database(database)
+        report, consolidated = read_reports(
+            url, instance=instance, every_instance=args.all, tz=config.tz
+        )
+    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
+        print(f"main.py report: {err}", file=sys.stderr)  # no such ledger, a bad URL or name
+        return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(report, indent=None, default=str))
+    elif consolidated:
+        print(format_consolidated_text(report))
     else:
         print(format_text_report(report))
     return 0
+
+
+def cmd_check_ledger(args: argparse.Namespace) -> int:
+    from db.reading import NoLedger, read_instance_problems  # noqa: PLC0415
+    from db.refusals import LedgerRefused  # noqa: PLC0415
+
+    config = _load(args.config)
+    url, instance = _ledger_of(args, config)
+    try:
+        problems = read_instance_problems(url, instance=instance)
+    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
+        print(f"main.py check-ledger: {err}", file=sys.stderr)  # no such ledger, a bad URL or name
+        return EXIT_BAD_INPUT
+    for problem in problems:
+        print(problem.line())
+    if not problems:
+        print("ok")
+    return 1 if problems else 0
+
+
+def _ledger_of(args: argparse.Namespace, config: EngineConfig) -> tuple[str, str]:
+    """The database URL and instance a reading command names (else the config's)."""
+    return args.db or config.engine.database_url, args.instance or config.engine.instance
 
 
 def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
@@ -455,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "check-config": cmd_check_config,
         "report": cmd_report,
+        "check-ledger": cmd_check_ledger,
         "tws-sim": cmd_tws_sim,
         "validate": cmd_validate,
     }

@@ -80,9 +80,7 @@ def recorded_instance(db: peewee.Database) -> str | None:
     made before instances)."""
     if _META not in db.get_tables():
         return None
-    row = db.execute_sql(
-        f"SELECT value FROM {_META} WHERE key = {db.param}", (_KEY,)
-    ).fetchone()
+    row = db.execute_sql(f"SELECT value FROM {_META} WHERE key = {db.param}", (_KEY,)).fetchone()
     return str(row[0]) if row else None
 
 

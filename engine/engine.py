@@ -47,6 +47,7 @@ from core.config_reload import ReloadPlan, plan_reload
 from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
+from db.integrity import refuse_broken
 from db.records import AccountRecord
 from engine import build
 from engine.broker_router import BrokerRouter
@@ -106,6 +107,7 @@ class Engine:
             url = self.options.database_url or config.engine.database_url
             self.database = open_database(url, instance=config.engine.instance)
             self.ledger = Ledger(self.database, dry_run=self.dry_run)
+            refuse_broken(self.database)  # before any actor: no trading on a broken ledger
             self.broker = (
                 broker
                 or ib

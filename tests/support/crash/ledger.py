@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ENDED = ("cancelled", "rejected", "inactive")
+from db.integrity import ENDED  # the statuses that end an order short of a fill
+
 _TIME_COLUMNS = (
     ('"order"', "created_at"),
     ('"order"', "updated_at"),

@@ -1,0 +1,98 @@
+"""Reading a ledger without running an engine (``main.py report`` and ``check-ledger``): open
+an instance's ledger read-only (no migration, no schema or file created, nothing written, so a
+reader never races an engine), build its report or find its problems, close it.
+
+Runs on the calling thread (the command's main thread).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any, TypeVar
+
+import peewee
+from playhouse import db_url
+
+from db.connection import close_database, open_database
+from db.consolidated import consolidate
+from db.instances import instances_in, is_postgres, schema_name
+from db.integrity import LedgerProblem, read_problems
+from db.ledger import Ledger
+from db.report import build_report
+
+__all__ = ["NoLedger", "read_instance_problems", "read_reports"]
+
+_T = TypeVar("_T")
+
+
+class NoLedger(Exception):
+    """There is no ledger of that instance at that URL; ``str(err)`` says so in one line."""
+
+
+def read_reports(
+    url: str, *, instance: str, every_instance: bool, tz: tzinfo
+) -> tuple[dict[str, Any], bool]:
+    """``(report, consolidated)``: the report of ``instance`` (``db.report.build_report``), or
+    with ``every_instance`` the consolidated report of every instance the database holds
+    (``db.consolidated.consolidate``).
+
+    Raises:
+        NoLedger: no ledger of the instance (or none at all) at ``url``.
+        db.instances.InstanceRefused: the SQLite file holds another instance.
+    """
+    if not every_instance:
+        return _reading(url, instance, lambda db: build_report(Ledger(db), tz=tz)), False
+    names = _reading(url, instance, lambda db: instances_in(db, fallback=instance), check=False)
+    if not names:
+        raise NoLedger(f"no instance has a ledger at {_shown(url)}")
+    reports = {n: _reading(url, n, lambda db: build_report(Ledger(db), tz=tz)) for n in names}
+    return consolidate(reports), True
+
+
+def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:
+    """Every broken invariant of ``instance``'s ledger (``db.integrity``).
+
+    Raises:
+        NoLedger, db.instances.InstanceRefused: as ``read_reports``.
+    """
+    return _reading(url, instance, read_problems)
+
+
+def _reading(
+    url: str, instance: str, read: Callable[[peewee.Database], _T], *, check: bool = True
+) -> _T:
+    path = _sqlite_path(url)
+    if path is not None and not Path(path).exists():
+        raise NoLedger(f"no ledger at {path} (no such file)")
+    database = open_database(url, instance=instance, migrate=False)
+    try:
+        if check and "order" not in database.get_tables():
+            where = (
+                f"in schema {schema_name(instance)} of {_shown(url)}"
+                if is_postgres(database)
+                else f"in {path}"
+            )
+            raise NoLedger(f"no ledger of instance {instance!r} {where}")
+        return read(database)
+    finally:
+        close_database(database)
+
+
+def _sqlite_path(url: str) -> str | None:
+    scheme = url.split(":", 1)[0]
+    db_class = db_url.schemes.get(scheme)
+    if db_class is None or not issubclass(db_class, peewee.SqliteDatabase):
+        return None
+    path = str(db_url.parse(url)["database"])
+    return None if path == ":memory:" or path.startswith("file:") else path
+
+
+def _shown(url: str) -> str:
+    """The URL without a password."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, user = head.partition("://")
+    return f"{scheme}://{user.split(':', 1)[0]}@{tail}"
