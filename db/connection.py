@@ -31,6 +31,7 @@ from db.instances import (
     create_schema,
     is_postgres,
     postgres_options,
+    schema_name,
 )
 from db.models import database_proxy
 
@@ -81,6 +82,7 @@ def open_database(
         db.instances.InstanceRefused: the SQLite file holds another instance.
         peewee.OperationalError: the database cannot be opened or a migration fails.
     """
+    schema_name(instance)  # raises ValueError for a name that is not an instance's
     scheme = urlparse(url).scheme
     db_class = db_url.schemes.get(scheme)
     options: dict[str, object] = {}

@@ -44,7 +44,7 @@ def read_reports(
     """
     if not every_instance:
         return _reading(url, instance, lambda db: build_report(Ledger(db), tz=tz)), False
-    names = _reading(url, instance, lambda db: instances_in(db, fallback=instance), check=False)
+    names = _instances(url, fallback=instance)
     if not names:
         raise NoLedger(f"no instance has a ledger at {_shown(url)}")
     reports = {n: _reading(url, n, lambda db: build_report(Ledger(db), tz=tz)) for n in names}
@@ -58,6 +58,21 @@ def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:
         NoLedger, db.instances.InstanceRefused: as ``read_reports``.
     """
     return _reading(url, instance, read_problems)
+
+
+def _instances(url: str, *, fallback: str) -> list[str]:
+    """The instances with a ledger at ``url``; an SQLite file is read as it is (whichever
+    instance it records, none refused)."""
+    path = _sqlite_path(url)
+    if path is None:
+        return _reading(url, fallback, lambda db: instances_in(db, fallback=fallback), check=False)
+    if not Path(path).exists():
+        raise NoLedger(f"no ledger at {path} (no such file)")
+    database = peewee.SqliteDatabase(f"file:{path}?mode=ro", uri=True)
+    try:
+        return instances_in(database, fallback=fallback) if "order" in database.get_tables() else []
+    finally:
+        database.close()
 
 
 def _reading(
