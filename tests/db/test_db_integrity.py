@@ -16,9 +16,10 @@ import pytest
 import main
 from core.domain import OrderStatus, OrderType, Side
 from db import ExecutionRecord, Ledger, OrderRecord, close_database, open_database
-from db.integrity import LedgerBroken, read_problems, refuse_broken
+from db.integrity import LedgerBroken, ended_then_filled, read_problems, refuse_broken
 from db.models import Execution, OrderEvent
 from db.rows import execution_row
+from tests.support.crash import problems as crash_problems
 from tests.support.crash.ledger import LedgerSnapshot
 from tests.support.crash.problems import written_off_then_filled
 
@@ -242,3 +243,4 @@ def test_the_crash_harness_finds_written_off_orders_through_the_same_check(
     finally:
         close_database(database)
     assert list(written_off_then_filled(snapshot)) == ["o3"]
+    assert crash_problems.ended_then_filled is ended_then_filled  # one check, not a copy
