@@ -122,26 +122,16 @@ def test_the_engine_run_refuses_another_instances_sqlite_file_with_exit_2(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     _write(url, "alpha", "va1", "SPY", None)
+    config = tmp_path / "beta.toml"
+    config.write_text(CONFIG.read_text().replace('instance = "main"', 'instance = "beta"', 1))
     code = main.main(
-        [
-            "run",
-            "--headless",
-            "--config",
-            str(CONFIG),
-            "--db",
-            url,
-            "--speed",
-            "max",
-            "--start",
-            "2026-03-03T09:30",
-            "--until",
-            "09:31",
-        ]
-    )
+        ["run", "--headless", "--config", str(config), "--db", url, "--speed", "max",
+         "--start", "2026-03-03T09:30", "--until", "09:31"]
+    )  # fmt: skip
     assert code == 2
     lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("main.py run: ")]
     assert lines == [
-        f"main.py run: {tmp_path / 'ledger.db'} holds instance 'alpha'; this engine is 'main': "
+        f"main.py run: {tmp_path / 'ledger.db'} holds instance 'alpha'; this engine is 'beta': "
         "give each instance its own SQLite file, or share a PostgreSQL database"
     ]
 
