@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 
 import peewee
 from playhouse import db_url
+from playhouse.migrations import Runner
 
-from db.connection import close_database, open_database
+from db.connection import MIGRATIONS_DIR, close_database, open_database
 from db.consolidated import consolidate
 from db.instances import instances_in, is_postgres, schema_name
 from db.integrity import LedgerProblem, read_problems
@@ -90,9 +91,24 @@ def _reading(
                 else f"in {path}"
             )
             raise NoLedger(f"no ledger of instance {instance!r} {where}")
+        if check:
+            _refuse_older(database, instance)
         return read(database)
     finally:
         close_database(database)
+
+
+def _refuse_older(database: peewee.Database, instance: str) -> None:
+    """A reader does not migrate (it would race an engine): a ledger made by an older version
+    is named, with what to do."""
+    runner = Runner(database, directory=str(MIGRATIONS_DIR))
+    applied = runner.applied()
+    pending = [m.name for m in runner.migrations() if m.name not in applied]
+    if pending:
+        raise NoLedger(
+            f"the ledger of instance {instance!r} predates migration {pending[0]}: start the "
+            "engine on it once (it upgrades the ledger), then read it"
+        )
 
 
 def _sqlite_path(url: str) -> str | None:

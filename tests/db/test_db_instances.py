@@ -5,12 +5,14 @@ only its own rows; an SQLite file holds one instance and refuses another; ``main
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+import db.connection
 import main
 from core.domain import OrderStatus, OrderType, Side
 from db import AccountRecord, ExecutionRecord, Ledger, OrderRecord, close_database, open_database
@@ -192,3 +194,29 @@ def test_report_of_an_instance_without_a_ledger_exits_2_with_one_line(
         assert err.startswith("main.py report: ") and "holds instance 'alpha'" in err
     code, _, err = _report(capsys, "--db", ledger_url, "--instance", "Bad-Name")
     assert code == 2 and err == "main.py report: not an instance name: 'Bad-Name'\n"
+
+
+def test_report_never_migrates_an_older_ledger_and_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    older = tmp_path / "migrations"
+    older.mkdir()
+    shutil.copy(db.connection.MIGRATIONS_DIR / "0001_initial.py", older)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with monkeypatch.context() as patched:
+        patched.setattr(db.connection, "MIGRATIONS_DIR", older)
+        close_database(open_database(url))
+    code, out, err = _report(capsys, "--db", url)
+    assert code == 2 and out == ""
+    assert err == (
+        "main.py report: the ledger of instance 'main' predates migration "
+        "0002_option_entry_fields: start the engine on it once (it upgrades the ledger), "
+        "then read it\n"
+    )
+    database = open_database(url, migrate=False)
+    try:
+        assert [r[0] for r in database.execute_sql("SELECT name FROM schema_migration")] == [
+            "0001_initial"
+        ]
+    finally:
+        close_database(database)
