@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -87,8 +88,6 @@ def test_two_instances_on_one_postgres_database_see_only_their_own_rows(
 
 
 def test_every_thread_of_an_instance_gets_its_schema(postgres: PostgresServer) -> None:
-    import threading
-
     url = postgres.new_database()
     _write(url, "alpha", "va1", "SPY", None)
     database = open_database(url, instance="alpha", migrate=False)
