@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from db.connection import close_database, open_database, pending_migrations
@@ -120,8 +121,6 @@ def test_a_refused_postgresql_engine_names_the_session_when_the_holder_wrote_no_
 ) -> None:
     """A holder that has the lock but whose row is missing (or a stale row of a killed engine):
     the server's view of the session holding the lock names it."""
-    import psycopg2  # noqa: PLC0415
-
     url = postgres.new_database()
     leases.append(acquire_lease(url, instance="main", command="the holder"))
     connection = psycopg2.connect(url)
