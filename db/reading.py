@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 import peewee
 from playhouse import db_url
-from playhouse.migrations import Runner
 
-from db.connection import MIGRATIONS_DIR, close_database, open_database
+from db.connection import MIGRATIONS_DIR, close_database, open_database, pending_migrations
 from db.consolidated import consolidate
 from db.instances import instances_in, is_postgres, schema_name
 from db.integrity import LedgerProblem, read_problems
+from db.lease import ledger_name
 from db.ledger import Ledger
 from db.report import build_report
 
@@ -47,7 +47,7 @@ def read_reports(
         return _reading(url, instance, lambda db: build_report(Ledger(db), tz=tz)), False
     names = _instances(url, fallback=instance)
     if not names:
-        raise NoLedger(f"no instance has a ledger at {_shown(url)}")
+        raise NoLedger(f"no instance has a ledger at {ledger_name(url)}")
     reports = {n: _reading(url, n, lambda db: build_report(Ledger(db), tz=tz)) for n in names}
     return consolidate(reports), True
 
@@ -68,7 +68,7 @@ def _instances(url: str, *, fallback: str) -> list[str]:
     if path is None:
         return _reading(url, fallback, lambda db: instances_in(db, fallback=fallback), check=False)
     if not Path(path).exists():
-        raise NoLedger(f"no ledger at {path} (no such file)")
+        raise NoLedger(_not_migrated(url, fallback, _all_migrations(), postgres=False))
     database = peewee.SqliteDatabase(f"file:{path}?mode=ro", uri=True)
     try:
         return instances_in(database, fallback=fallback) if "order" in database.get_tables() else []
@@ -81,34 +81,32 @@ def _reading(
 ) -> _T:
     path = _sqlite_path(url)
     if path is not None and not Path(path).exists():
-        raise NoLedger(f"no ledger at {path} (no such file)")
+        raise NoLedger(_not_migrated(url, instance, _all_migrations(), postgres=False))
     database = open_database(url, instance=instance, migrate=False)
     try:
-        if check and "order" not in database.get_tables():
-            where = (
-                f"in schema {schema_name(instance)} of {_shown(url)}"
-                if is_postgres(database)
-                else f"in {path}"
-            )
-            raise NoLedger(f"no ledger of instance {instance!r} {where}")
-        if check:
-            _refuse_older(database, instance)
+        pending = pending_migrations(database) if check else []
+        if pending:
+            raise NoLedger(_not_migrated(url, instance, pending, postgres=is_postgres(database)))
         return read(database)
     finally:
         close_database(database)
 
 
-def _refuse_older(database: peewee.Database, instance: str) -> None:
-    """A reader does not migrate (it would race an engine): a ledger made by an older version
-    is named, with what to do."""
-    runner = Runner(database, directory=str(MIGRATIONS_DIR))
-    applied = runner.applied()
-    pending = [m.name for m in runner.migrations() if m.name not in applied]
-    if pending:
-        raise NoLedger(
-            f"the ledger of instance {instance!r} predates migration {pending[0]}: start the "
-            "engine on it once (it upgrades the ledger), then read it"
-        )
+def _not_migrated(url: str, instance: str, pending: list[str], *, postgres: bool) -> str:
+    """A reader does not migrate (it would race an engine): the ledger, what it lacks and what
+    to do."""
+    where = ledger_name(url)
+    if postgres:
+        where += f" (instance {instance!r}, schema {schema_name(instance)})"
+    return (
+        f"ledger {where} is not migrated yet ({len(pending)} migration(s) pending, from "
+        f"{pending[0]}): no engine of this version has run on it; check --db and --instance, "
+        "or run the engine first"
+    )
+
+
+def _all_migrations() -> list[str]:
+    return sorted(p.stem for p in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def _sqlite_path(url: str) -> str | None:
@@ -118,12 +116,3 @@ def _sqlite_path(url: str) -> str | None:
         return None
     path = str(db_url.parse(url)["database"])
     return None if path == ":memory:" or path.startswith("file:") else path
-
-
-def _shown(url: str) -> str:
-    """The URL without a password."""
-    head, at, tail = url.rpartition("@")
-    if not at:
-        return url
-    scheme, _, user = head.partition("://")
-    return f"{scheme}://{user.split(':', 1)[0]}@{tail}"

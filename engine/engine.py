@@ -12,6 +12,8 @@ a ``VirtualClock`` started at the broker's current time and running at ``--speed
 
 from __future__ import annotations
 
+import shlex
+import sys
 import threading
 import time
 from collections import Counter
@@ -48,6 +50,7 @@ from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
 from db.integrity import refuse_broken
+from db.lease import acquire_lease
 from db.records import AccountRecord
 from engine import build
 from engine.broker_router import BrokerRouter
@@ -85,6 +88,27 @@ class Engine:
         it (the broker checks it again on every order)."""
         self.config = config
         self.options = options or RunOptions()
+        url = self.options.database_url or config.engine.database_url
+        # First of all: a refused engine connects to nothing and writes nothing.
+        self.lease = acquire_lease(
+            url, instance=config.engine.instance, command=shlex.join(sys.argv)
+        )
+        try:
+            self._build(config, url, broker=broker, clock=clock, gate=gate)
+        except BaseException:
+            self.lease.release()
+            raise
+
+    def _build(
+        self,
+        config: EngineConfig,
+        url: str,
+        *,
+        broker: Broker | None,
+        clock: Clock | None,
+        gate: TradingGate | None,
+    ) -> None:
+        """The rest of the constructor, run holding the ledger's lease."""
         tz = config.tz
         self.calendar = TradingCalendar.build(
             tz, config.open_time, config.close_time, config.engine.holidays
@@ -104,7 +128,6 @@ class Engine:
             self.book = AddressBook(self.clock.inflight)
             self.bus = Bus()
             self.quotes = QuoteBook(self.book)
-            url = self.options.database_url or config.engine.database_url
             self.database = open_database(url, instance=config.engine.instance)
             self.ledger = Ledger(self.database, dry_run=self.dry_run)
             refuse_broken(self.database)  # before any actor: no trading on a broken ledger
@@ -227,6 +250,7 @@ class Engine:
         start."""
         if not self._started and not self._refs:
             close_database(self.database)
+            self.lease.release()
             return
         deadline = time.monotonic() + timeout_s
         self._started = False
@@ -251,6 +275,7 @@ class Engine:
         self._refs.clear()
         self.ledger.close()
         close_database(self.database)
+        self.lease.release()
         self.done.set()
         logger.info("engine: stopped")
 

@@ -186,9 +186,8 @@ def test_report_of_an_instance_without_a_ledger_exits_2_with_one_line(
     code, out, err = _report(capsys, "--db", ledger_url, "--instance", "gamma")
     assert code == 2 and out == ""
     if ledger_url.startswith("postgresql"):
-        assert err.startswith(
-            "main.py report: no ledger of instance 'gamma' in schema ledger_gamma"
-        )
+        assert err.startswith("main.py report: ledger postgresql://127.0.0.1:")
+        assert "(instance 'gamma', schema ledger_gamma) is not migrated yet (3 migration(s)" in err
     else:
         assert err.startswith("main.py report: ") and "holds instance 'alpha'" in err
     code, _, err = _report(capsys, "--db", ledger_url, "--instance", "Bad-Name")
@@ -208,9 +207,9 @@ def test_report_never_migrates_an_older_ledger_and_says_what_to_do(
     code, out, err = _report(capsys, "--db", url)
     assert code == 2 and out == ""
     assert err == (
-        "main.py report: the ledger of instance 'main' predates migration "
-        "0002_option_entry_fields: start the engine on it once (it upgrades the ledger), "
-        "then read it\n"
+        f"main.py report: ledger {tmp_path / 'ledger.db'} is not migrated yet (2 migration(s) "
+        "pending, from 0002_option_entry_fields): no engine of this version has run on it; "
+        "check --db and --instance, or run the engine first\n"
     )
     database = open_database(url, migrate=False)
     try:
