@@ -6,8 +6,11 @@ broker -> timers -> clock. Stop: clock and timers -> every actor but the journal
 order) -> broker -> journal -> ledger. Called from the main thread (or a test); nothing here
 runs per message. What is built from config (clock, broker, pacer) is ``engine.build``.
 
-With Interactive Brokers the adapter connects first, in the constructor: the engine's clock is
-a ``VirtualClock`` started at the broker's current time and running at ``--speed``.
+The constructor opens the ledger first and reads its last record: a simulated clock starts
+after it (``core.rules.timeline``), and with Interactive Brokers, whose adapter connects in the
+constructor (the engine's clock is a ``VirtualClock`` started at the broker's current time and
+running at ``--speed``), a broker clock behind it is refused (``db.refusals.TimelineRefused``,
+the connection stopped again) before anything is written or sent.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
 from db.records import AccountRecord
+from db.refusals import ledger_label
 from engine import build
 from engine.broker_router import BrokerRouter
 from engine.options import RunOptions
@@ -92,20 +96,27 @@ class Engine:
         ib_settings = config.broker.ib
         self.dry_run = self.options.dry_run or (config.broker.kind == "ib" and ib_settings.dry_run)
         ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
+        url = self.options.database_url or config.engine.database_url
+        self.database = open_database(url)
         try:
+            # The ledger is read before the clock is made: time in a ledger only moves forward.
+            self.ledger = Ledger(self.database, dry_run=self.dry_run)
+            last_record = self.ledger.last_record_time()
+            label = ledger_label(url)
             self.clock = clock or (
                 build.anchored_clock(config, self.options, ib)
                 if ib
-                else build.make_clock(config, self.options, self.calendar)
+                else build.make_clock(
+                    config, self.options, self.calendar, last_record=last_record, ledger=label
+                )
             )
             if ib is not None and clock is not None:
                 ib.use_clock(clock)
+            if ib is not None or clock is not None:  # time the broker or the caller set
+                build.follow_timeline(self.clock, last_record=last_record, ledger=label)
             self.book = AddressBook(self.clock.inflight)
             self.bus = Bus()
             self.quotes = QuoteBook(self.book)
-            url = self.options.database_url or config.engine.database_url
-            self.database = open_database(url)
-            self.ledger = Ledger(self.database, dry_run=self.dry_run)
             self.broker = (
                 broker
                 or ib
@@ -114,6 +125,7 @@ class Engine:
         except BaseException:
             if ib is not None:
                 ib.stop()  # connected to anchor the clock: disconnect again
+            close_database(self.database)
             raise
         self.ctx = EngineContext(
             config=config,
