@@ -69,9 +69,7 @@ def _every_kind_at(ledger: Ledger, at: datetime) -> None:
     """One record of each kind, at ``at`` or up to 3 s after it (the risk event last)."""
     ledger.upsert_accounts([AccountRecord("va1", "external", Decimal(100_000), at)])
     ledger.insert_order(_order("o1", at))
-    ledger.update_order(
-        "o1", status=OrderStatus.SUBMITTED, filled=0, avg_fill_price=None, time=at
-    )
+    ledger.update_order("o1", status=OrderStatus.SUBMITTED, filled=0, avg_fill_price=None, time=at)
     ledger.insert_execution(_execution("x1", at + timedelta(seconds=1)))
     ledger.insert_signal(_signal("s1", at + timedelta(seconds=2)))
     ledger.insert_risk_event(RiskEventRecord(at + timedelta(seconds=3), "halt", "HALTED", "x"))
