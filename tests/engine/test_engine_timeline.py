@@ -11,6 +11,7 @@ import pytest
 
 from core.clock import VirtualClock
 from db import Ledger, RiskEventRecord, close_database, open_database
+from db.models import database_proxy
 from db.refusals import LedgerRefused, TimelineRefused
 from engine.engine import Engine
 from engine.options import RunOptions
@@ -72,6 +73,7 @@ def test_a_start_at_or_before_the_ledgers_last_record_is_refused_and_writes_noth
             TimelineRefused, match=r"^--start 2026-11-16T1[02]:00:00(\.400000)?-05:00 is not after"
         ):
             _engine(url, start=start)
+        assert database_proxy.obj.is_closed()  # the refused engine closed what it opened
     assert issubclass(TimelineRefused, LedgerRefused)  # main.py run: exit 2, one line
     assert _rows(url) == before
 
