@@ -20,7 +20,6 @@ from broker.tws.server import TwsSimServer
 from core.config import load_config
 from db import Ledger, RiskEventRecord, close_database, open_database
 from db.refusals import TimelineRefused
-from engine.engine import Engine
 
 #: A record a day after tws-sim's clock: the ledger was written by a later run.
 LATER = TUESDAY_10 + timedelta(days=1)
@@ -53,7 +52,7 @@ def _held(url: str) -> tuple[list[RiskEventRecord], int, int]:
 
 
 def test_a_broker_clock_behind_the_ledger_is_refused_and_the_connection_closed(
-    tmp_path: Path, engines: list[Engine], engine_servers: list[TwsSimServer]
+    tmp_path: Path, engine_servers: list[TwsSimServer]
 ) -> None:
     config = engine_config(tmp_path, trading=False)
     tws = tws_for(config)
@@ -61,7 +60,8 @@ def test_a_broker_clock_behind_the_ledger_is_refused_and_the_connection_closed(
     url = f"sqlite:///{tmp_path / 'ib.db'}"
     stored = _ledger_ahead_of_the_broker(url)
     with pytest.raises(TimelineRefused) as refused:
-        engines.append(make_engine(config, tws, url))
+        engine = make_engine(config, tws, url)
+        engine.broker.stop()  # reached only when not refused (the test fails): disconnect
     found = CLOCK_ERROR.fullmatch(str(refused.value))
     assert found is not None, str(refused.value)
     assert found["ledger"] == url
