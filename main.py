@@ -172,11 +172,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from db import Ledger, close_database, open_database  # noqa: PLC0415
+    from db.connection import pending_migrations  # noqa: PLC0415
+    from db.lease import ledger_name  # noqa: PLC0415
     from db.report import build_report, format_text_report  # noqa: PLC0415
 
     config = _load(args.config)
-    database = open_database(args.db or config.engine.database_url)
+    url = args.db or config.engine.database_url
+    # Reads only, without the engine's lease: never migrates (an engine may be doing it).
+    database = open_database(url, migrate=False)
     try:
+        pending = pending_migrations(database)
+        if pending:
+            print(
+                f"main.py report: ledger {ledger_name(url)} is not migrated yet "
+                f"({len(pending)} migration(s) pending, from {pending[0]}): "
+                "no engine of this version has run on it; check --db, or run the engine first",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
         report = build_report(Ledger(database), tz=config.tz)
     finally:
         close_database(database)

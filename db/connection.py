@@ -25,6 +25,7 @@ import peewee
 from playhouse import db_url
 from playhouse.migrations import Runner
 
+from db.lease import migration_lock_sql
 from db.models import database_proxy
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "close_database",
     "open_database",
     "open_temporary_database",
+    "pending_migrations",
     "run_migrations",
 ]
 
@@ -78,7 +80,7 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
     try:
         db.connect(reuse_if_open=True)
         if migrate:
-            run_migrations(db)
+            _migrate_under_lock(db)
     except BaseException:
         db.close()
         raise
@@ -104,6 +106,28 @@ def run_migrations(db: peewee.Database) -> list[str]:
     runner = Runner(db, directory=str(MIGRATIONS_DIR))
     applied: list[str] = runner.up()
     return applied
+
+
+def pending_migrations(db: peewee.Database) -> list[str]:
+    """The migrations ``run_migrations`` would apply to ``db``, in order; reads only (for the
+    commands that read a ledger without its lease: they never migrate one an engine may be
+    migrating)."""
+    runner = Runner(db, directory=str(MIGRATIONS_DIR))
+    return [m.name for m in runner.status() if m.path is not None and m.applied is None]
+
+
+def _migrate_under_lock(db: peewee.Database) -> None:
+    """``run_migrations``, on PostgreSQL under a database-wide advisory lock: engines of several
+    instances starting at once on an empty database take turns (concurrent ``CREATE TABLE``
+    fails with a duplicate ``pg_type`` key); the second finds nothing left to apply. An SQLite
+    ledger is migrated under its engine's lease and SQLite's own write lock."""
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        run_migrations(db)
+        return
+    take, give_back = migration_lock_sql()
+    db.execute_sql(take)
+    run_migrations(db)  # if it fails, open_database closes the session, which drops the lock
+    db.execute_sql(give_back)
 
 
 def close_database(db: peewee.Database) -> None:
