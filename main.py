@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", default=None, help="simulation speed: N (x real time) or max")
     run.add_argument(
         "--start",
-        help="simulated start, ISO-8601 in exchange time "
-        "(default: the open of the latest trading day)",
+        help="simulated start, ISO-8601 in exchange time, after the ledger's last record "
+        "(default: the next session open after it; an empty ledger: the latest trading day's)",
     )
     run.add_argument(
         "--until", help="stop at HH:MM exchange time on the start day, or at an ISO-8601 moment"
@@ -229,24 +229,19 @@ def _ledger_of(args: argparse.Namespace, config: EngineConfig) -> tuple[str, str
 
 
 def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
-    from core.calendar import TradingCalendar  # noqa: PLC0415
+    """Run options on the simulator. Without ``--start`` the ledger decides where the run
+    starts (``core.rules.timeline``), and ``--until`` is read against that start once the
+    engine is built (``_engine``)."""
     from engine.options import RunOptions  # noqa: PLC0415
 
-    calendar = TradingCalendar.build(
-        config.tz, config.open_time, config.close_time, config.engine.holidays
-    )
     speed = _parse_speed(args.speed)
     if config.broker.kind == "ib":
         return _ib_options(args, config, speed)
     if args.live or args.dry_run:
         flag = "--live" if args.live else "--dry-run"
         raise UsageError(f"{flag}: only with --broker ib")
-    start = (
-        _parse_moment("--start", args.start, config)
-        if args.start
-        else calendar.latest_open(datetime.now(config.tz))
-    )
-    until = _parse_until(args.until, start, config)
+    start = _parse_moment("--start", args.start, config) if args.start else None
+    until = _parse_until(args.until, start, config) if start is not None else None
     return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
 
 
@@ -375,24 +370,43 @@ class _BrokerUnavailable(Exception):
 
 
 def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -> Engine:
-    """The engine, connected to IB first when ``broker.kind = "ib"`` (then ``--until`` is read
-    against the broker's time).
+    """The engine, connected to IB first when ``broker.kind = "ib"``. ``--until`` not read
+    yet (IB, or a simulated run whose start the ledger chose) is read against the engine's
+    start.
 
     Raises:
         UsageError: a bad --until.
+        LedgerRefused: the ledger refuses this run (e.g. a start behind its last record).
         _BrokerUnavailable: IB refused the account (exit 2) or cannot be reached (exit 1).
     """
     from dataclasses import replace  # noqa: PLC0415
 
     from engine.engine import Engine  # noqa: PLC0415
 
-    if config.broker.kind != "ib":
-        return Engine(config, options)
+    engine = _ib_engine(config, options) if config.broker.kind == "ib" else Engine(config, options)
+    if options.until is not None or until_text is None:
+        return engine
+    try:
+        until = _parse_until(until_text, engine.clock.now(), config)
+    except UsageError:
+        engine.stop()
+        raise
+    engine.options = replace(engine.options, until=until)
+    return engine
+
+
+def _ib_engine(config: EngineConfig, options: RunOptions) -> Engine:
+    """The engine on IB, its clock anchored at the broker's time.
+
+    Raises:
+        _BrokerUnavailable: IB refused the account (exit 2) or cannot be reached (exit 1).
+    """
     from broker.ib import LiveTradingRefused  # noqa: PLC0415
+    from engine.engine import Engine  # noqa: PLC0415
 
     ib = config.broker.ib
     try:
-        engine = Engine(config, options)
+        return Engine(config, options)
     except LiveTradingRefused as err:
         raise _BrokerUnavailable(str(err), EXIT_BAD_INPUT) from None
     except (ConnectionError, TimeoutError, OSError) as err:
@@ -402,13 +416,6 @@ def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -
             "(is it running with the API enabled on that port?)",
             1,
         ) from None
-    try:
-        until = _parse_until(until_text, engine.clock.now(), config)
-    except UsageError:
-        engine.stop()
-        raise
-    engine.options = replace(engine.options, until=until)
-    return engine
 
 
 def cmd_tws_sim(args: argparse.Namespace) -> int:

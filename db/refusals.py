@@ -4,8 +4,23 @@ rows break an invariant). Nothing is written to the ledger by a refused engine."
 
 from __future__ import annotations
 
-__all__ = ["LedgerRefused"]
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["LedgerRefused", "TimelineRefused", "ledger_label"]
 
 
 class LedgerRefused(Exception):
     """The engine may not use this ledger; ``str(err)`` is one line saying why and what to do."""
+
+
+class TimelineRefused(LedgerRefused):
+    """The run would start at or before the ledger's last record (``core.rules.timeline``)."""
+
+
+def ledger_label(url: str) -> str:
+    """``url`` as a refusal names the ledger: its password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -4,7 +4,7 @@ restarts, and bad lines that never stop the engine."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -118,7 +118,7 @@ def test_no_line_ever_raises_and_every_refusal_is_one_line(text: str) -> None:
         assert parsed.quantity is None or 0 < parsed.quantity <= 100_000
 
 
-def _engine(tmp_path: Path) -> SimEngine:
+def _engine(tmp_path: Path, start: datetime = MONDAY_10) -> SimEngine:
     inbox = tmp_path / "inbox.jsonl"
     config = CONFIG.model_copy(
         update={"inbox": CONFIG.inbox.model_copy(update={"path": str(inbox)})}
@@ -126,9 +126,7 @@ def _engine(tmp_path: Path) -> SimEngine:
     engine = STARTED.track(
         Engine(
             config,
-            RunOptions(
-                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
-            ),
+            RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=start),
         )
     )
     sim = SimEngine(engine)
@@ -181,8 +179,9 @@ def test_each_line_is_consumed_exactly_once_across_a_restart(tmp_path: Path) -> 
         "bad line",
     )
     sim.advance(2)
+    back = sim.engine.clock.now() + timedelta(seconds=1)  # time in a ledger moves forward
     sim.engine.stop()
-    again = _engine(tmp_path)
+    again = _engine(tmp_path, back)
     _append(
         inbox,
         json.dumps({"id": "b", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": 5}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from actors.messages.snapshots import RiskStatus
@@ -10,7 +11,7 @@ from core.events import OrderStatusEvent
 from core.gate import GateState
 from engine.engine import Engine
 from engine.options import RunOptions
-from tests.support.engine import MONDAY_10, STARTED, make_config, start_engine
+from tests.support.engine import STARTED, make_config, start_engine
 from tests.support.fake_broker import (
     BrokerCall,
     FakeBroker,
@@ -71,14 +72,13 @@ def test_a_halt_survives_a_restart(tmp_path: Path) -> None:
     sim = start_engine(tmp_path)
     sim.engine.halt("before restart")
     sim.idle()
+    back = sim.engine.clock.now() + timedelta(seconds=1)  # time in a ledger moves forward
     sim.engine.stop()
     config = make_config()
     again = STARTED.track(
         Engine(
             config,
-            RunOptions(
-                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
-            ),
+            RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=back),
         )
     )
     again.start(drive_clock=False)
@@ -130,13 +130,12 @@ def test_a_paused_va_is_still_paused_after_a_restart(tmp_path: Path) -> None:
     sim.engine.pause_va("va1", paused=True, reason="trader pause")
     sim.idle()
     assert sim.snapshot("va:va1").state == "paused"
+    back = sim.engine.clock.now() + timedelta(seconds=1)  # time in a ledger moves forward
     sim.engine.stop()
     again = STARTED.track(
         Engine(
             make_config(),
-            RunOptions(
-                database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=MONDAY_10
-            ),
+            RunOptions(database_url=f"sqlite:///{tmp_path / 'engine.db'}", speed=None, start=back),
         )
     )
     again.start(drive_clock=False)
