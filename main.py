@@ -1,17 +1,18 @@
-"""Command line: run | check-config | report | tws-sim.
+"""Command line: run | check-config | report | check-ledger | tws-sim | validate.
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
     python main.py check-config [--config PATH]
-    python main.py report [--config PATH] [--db URL] [--json]
+    python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
+    python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
     python main.py tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N]
                            [--start ISO-8601] [--config PATH]
     python main.py validate [--config PATH] [--days N] [--speed N] [--seed N] [--db URL]
                             [--min-trades N] [--out FILE.md] [--json]
 
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
-failed check).
+failed check; for check-ledger: problems found).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", default=None, help="simulation speed: N (x real time) or max")
     run.add_argument(
         "--start",
-        help="simulated start, ISO-8601 in exchange time "
-        "(default: the open of the latest trading day)",
+        help="simulated start, ISO-8601 in exchange time, after the ledger's last record "
+        "(default: the next session open after it; an empty ledger: the latest trading day's)",
     )
     run.add_argument(
         "--until", help="stop at HH:MM exchange time on the start day, or at an ISO-8601 moment"
@@ -80,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", default="config.toml")
     report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
     report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    which = report.add_mutually_exclusive_group()
+    which.add_argument("--instance", help="the engine instance (default: engine.instance)")
+    which.add_argument(
+        "--all", action="store_true", help="every instance in the database, and the totals"
+    )
+
+    ledger = sub.add_parser("check-ledger", help="verify the ledger's invariants")
+    ledger.add_argument("--config", default="config.toml")
+    ledger.add_argument("--db", help="database URL (default: engine.database_url of the config)")
+    ledger.add_argument("--instance", help="the engine instance (default: engine.instance)")
 
     validate = sub.add_parser(
         "validate",
@@ -171,46 +182,66 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from db import Ledger, close_database, open_database  # noqa: PLC0415
+    from db.consolidated import format_consolidated_text  # noqa: PLC0415
+    from db.reading import NoLedger, read_reports  # noqa: PLC0415
     from db.refusals import LedgerRefused  # noqa: PLC0415
-    from db.report import build_report, format_text_report  # noqa: PLC0415
+    from db.report import format_text_report  # noqa: PLC0415
 
     config = _load(args.config)
+    url, instance = _ledger_of(args, config)
     try:
-        database = open_database(args.db or config.engine.database_url)
-    except LedgerRefused as err:
-        print(f"main.py report: {err}", file=sys.stderr)
+        report, consolidated = read_reports(
+            url, instance=instance, every_instance=args.all, tz=config.tz
+        )
+    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
+        print(f"main.py report: {err}", file=sys.stderr)  # no such ledger, a bad URL or name
         return EXIT_BAD_INPUT
-    try:
-        report = build_report(Ledger(database), tz=config.tz)
-    finally:
-        close_database(database)
     if args.json:
         print(json.dumps(report, indent=None, default=str))
+    elif consolidated:
+        print(format_consolidated_text(report))
     else:
         print(format_text_report(report))
     return 0
 
 
+def cmd_check_ledger(args: argparse.Namespace) -> int:
+    from db.reading import NoLedger, read_instance_problems  # noqa: PLC0415
+    from db.refusals import LedgerRefused  # noqa: PLC0415
+
+    config = _load(args.config)
+    url, instance = _ledger_of(args, config)
+    try:
+        problems = read_instance_problems(url, instance=instance)
+    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
+        print(f"main.py check-ledger: {err}", file=sys.stderr)  # no such ledger, a bad URL or name
+        return EXIT_BAD_INPUT
+    for problem in problems:
+        print(problem.line())
+    if not problems:
+        print("ok")
+    return 1 if problems else 0
+
+
+def _ledger_of(args: argparse.Namespace, config: EngineConfig) -> tuple[str, str]:
+    """The database URL and instance a reading command names (else the config's)."""
+    return args.db or config.engine.database_url, args.instance or config.engine.instance
+
+
 def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
-    from core.calendar import TradingCalendar  # noqa: PLC0415
+    """Run options on the simulator. Without ``--start`` the ledger decides where the run
+    starts (``core.rules.timeline``), and ``--until`` is read against that start once the
+    engine is built (``_engine``)."""
     from engine.options import RunOptions  # noqa: PLC0415
 
-    calendar = TradingCalendar.build(
-        config.tz, config.open_time, config.close_time, config.engine.holidays
-    )
     speed = _parse_speed(args.speed)
     if config.broker.kind == "ib":
         return _ib_options(args, config, speed)
     if args.live or args.dry_run:
         flag = "--live" if args.live else "--dry-run"
         raise UsageError(f"{flag}: only with --broker ib")
-    start = (
-        _parse_moment("--start", args.start, config)
-        if args.start
-        else calendar.latest_open(datetime.now(config.tz))
-    )
-    until = _parse_until(args.until, start, config)
+    start = _parse_moment("--start", args.start, config) if args.start else None
+    until = _parse_until(args.until, start, config) if start is not None else None
     return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
 
 
@@ -339,24 +370,43 @@ class _BrokerUnavailable(Exception):
 
 
 def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -> Engine:
-    """The engine, connected to IB first when ``broker.kind = "ib"`` (then ``--until`` is read
-    against the broker's time).
+    """The engine, connected to IB first when ``broker.kind = "ib"``. ``--until`` not read
+    yet (IB, or a simulated run whose start the ledger chose) is read against the engine's
+    start.
 
     Raises:
         UsageError: a bad --until.
+        LedgerRefused: the ledger refuses this run (e.g. a start behind its last record).
         _BrokerUnavailable: IB refused the account (exit 2) or cannot be reached (exit 1).
     """
     from dataclasses import replace  # noqa: PLC0415
 
     from engine.engine import Engine  # noqa: PLC0415
 
-    if config.broker.kind != "ib":
-        return Engine(config, options)
+    engine = _ib_engine(config, options) if config.broker.kind == "ib" else Engine(config, options)
+    if options.until is not None or until_text is None:
+        return engine
+    try:
+        until = _parse_until(until_text, engine.clock.now(), config)
+    except UsageError:
+        engine.stop()
+        raise
+    engine.options = replace(engine.options, until=until)
+    return engine
+
+
+def _ib_engine(config: EngineConfig, options: RunOptions) -> Engine:
+    """The engine on IB, its clock anchored at the broker's time.
+
+    Raises:
+        _BrokerUnavailable: IB refused the account (exit 2) or cannot be reached (exit 1).
+    """
     from broker.ib import LiveTradingRefused  # noqa: PLC0415
+    from engine.engine import Engine  # noqa: PLC0415
 
     ib = config.broker.ib
     try:
-        engine = Engine(config, options)
+        return Engine(config, options)
     except LiveTradingRefused as err:
         raise _BrokerUnavailable(str(err), EXIT_BAD_INPUT) from None
     except (ConnectionError, TimeoutError, OSError) as err:
@@ -366,13 +416,6 @@ def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -
             "(is it running with the API enabled on that port?)",
             1,
         ) from None
-    try:
-        until = _parse_until(until_text, engine.clock.now(), config)
-    except UsageError:
-        engine.stop()
-        raise
-    engine.options = replace(engine.options, until=until)
-    return engine
 
 
 def cmd_tws_sim(args: argparse.Namespace) -> int:
@@ -460,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "check-config": cmd_check_config,
         "report": cmd_report,
+        "check-ledger": cmd_check_ledger,
         "tws-sim": cmd_tws_sim,
         "validate": cmd_validate,
     }

@@ -25,8 +25,17 @@ import peewee
 from playhouse import db_url
 from playhouse.migrations import Runner
 
+from db.instances import (
+    DEFAULT_INSTANCE,
+    claim_instance,
+    create_schema,
+    is_postgres,
+    postgres_options,
+    schema_name,
+)
+from db.lease import migration_lock_sql
 from db.models import database_proxy
-from db.refusals import LedgerRefused
+from db.refusals import LedgerUnreachable, ledger_label
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -35,6 +44,7 @@ __all__ = [
     "close_database",
     "open_database",
     "open_temporary_database",
+    "pending_migrations",
     "run_migrations",
 ]
 
@@ -52,12 +62,16 @@ SQLITE_PRAGMAS: dict[str, object] = {
 _MEMORY = ":memory:"
 
 
-class LedgerUnreachable(LedgerRefused):
-    """The ledger database cannot be opened: no driver for it, no server, no such database."""
-
-
-def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
+def open_database(
+    url: str, *, instance: str = DEFAULT_INSTANCE, migrate: bool = True
+) -> peewee.Database:
     """Open the database at ``url``, bind the ledger models to it and apply pending migrations.
+
+    ``instance`` names the engine in its ledger (``db/instances.py``). On PostgreSQL every
+    connection's ``search_path`` is the instance's schema ``ledger_<instance>`` (created here
+    when ``migrate``): the tables, the migrations table included, are the instance's own. On
+    SQLite the file records its instance; another instance's engine is refused. With
+    ``migrate=False`` (a reader: ``report``, ``check-ledger``) nothing is created or written.
 
     For an SQLite file, the parent directory is created owner-only (0o700) and the file
     owner-only (0o600) before the first connection; SQLite gives its ``-wal``/``-shm`` files
@@ -68,10 +82,12 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
 
     Raises:
         RuntimeError: unknown URL scheme.
-        ValueError: the URL names no database.
+        ValueError: the URL names no database, or ``instance`` is not an instance name.
         LedgerUnreachable: the database cannot be opened (driver, server, database, file).
+        db.instances.InstanceRefused: the SQLite file holds another instance.
         peewee.OperationalError: a migration fails.
     """
+    schema_name(instance)  # raises ValueError for a name that is not an instance's
     scheme = urlparse(url).scheme
     db_class = db_url.schemes.get(scheme)
     options: dict[str, object] = {}
@@ -80,12 +96,17 @@ def open_database(url: str, *, migrate: bool = True) -> peewee.Database:
         if path != _MEMORY and not path.startswith("file:"):
             _create_private_file(Path(path))
         options = {"pragmas": dict(SQLITE_PRAGMAS), "lock_type": "IMMEDIATE"}
+    elif db_class is not None and issubclass(db_class, peewee.PostgresqlDatabase):
+        options = postgres_options(instance)
     db: peewee.Database = db_url.connect(url, **options)
     database_proxy.initialize(db)
     try:
         _connect(db, url)
+        if migrate and is_postgres(db):
+            create_schema(db, instance)
         if migrate:
-            run_migrations(db)
+            _migrate_under_lock(db)
+        claim_instance(db, instance, where=_where(url), write=migrate)
     except BaseException:
         db.close()
         raise
@@ -113,6 +134,28 @@ def run_migrations(db: peewee.Database) -> list[str]:
     return applied
 
 
+def pending_migrations(db: peewee.Database) -> list[str]:
+    """The migrations ``run_migrations`` would apply to ``db``, in order; reads only (for the
+    commands that read a ledger without its lease: they never migrate one an engine may be
+    migrating)."""
+    runner = Runner(db, directory=str(MIGRATIONS_DIR))
+    return [m.name for m in runner.status() if m.path is not None and m.applied is None]
+
+
+def _migrate_under_lock(db: peewee.Database) -> None:
+    """``run_migrations``, on PostgreSQL under a database-wide advisory lock: engines of several
+    instances starting at once on an empty database take turns (concurrent ``CREATE TABLE``
+    fails with a duplicate ``pg_type`` key); the second finds nothing left to apply. An SQLite
+    ledger is migrated under its engine's lease and SQLite's own write lock."""
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        run_migrations(db)
+        return
+    take, give_back = migration_lock_sql()
+    db.execute_sql(take)
+    run_migrations(db)  # if it fails, open_database closes the session, which drops the lock
+    db.execute_sql(give_back)
+
+
 def close_database(db: peewee.Database) -> None:
     """Close the calling thread's connection to ``db`` (a no-op if it has none).
 
@@ -124,27 +167,21 @@ def close_database(db: peewee.Database) -> None:
 
 def _connect(db: peewee.Database, url: str) -> None:
     """Open the calling thread's connection, or say in one line why the ledger cannot be."""
-    where = _without_password(url)
     try:
         db.connect(reuse_if_open=True)
     except peewee.ImproperlyConfigured as err:
-        raise LedgerUnreachable(
-            f"the ledger {where} needs the PostgreSQL driver ({err}): pip install -e '.[postgres]'"
-        ) from err
+        raise LedgerUnreachable.no_driver(ledger_label(url), err) from err
     except peewee.OperationalError as err:
-        reason = (str(err).strip().splitlines() or ["no reason given"])[0]
-        raise LedgerUnreachable(
-            f"cannot open the ledger {where}: {reason} (is the server running, and does the "
-            "database exist?)"
-        ) from err
+        raise LedgerUnreachable.failed(ledger_label(url), err) from err
 
 
-def _without_password(url: str) -> str:
+def _where(url: str) -> str:
+    """The ledger as a refusal names it: the SQLite file's path, else the URL's host and
+    database (never a password)."""
     parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    host = parsed.netloc.rsplit("@", 1)[1]
-    return parsed._replace(netloc=f"{parsed.username}:***@{host}").geturl()
+    if parsed.scheme.startswith("sqlite"):
+        return str(db_url.parse(url)["database"])
+    return f"{parsed.hostname or 'localhost'}{parsed.path}"
 
 
 def _create_private_file(path: Path) -> None:

@@ -29,11 +29,20 @@ from decimal import Decimal
 from typing import Any
 
 import peewee
+from peewee import fn
 
 from core.domain import OrderStatus, Side
 from core.exec_ids import exec_id_parts
 from core.rules.trades import derive_positions_and_trades
-from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
+from db.models import (
+    Execution,
+    Order,
+    OrderEvent,
+    RiskEvent,
+    Signal,
+    UTCDateTimeField,
+    VirtualAccount,
+)
 from db.models import database_proxy as _proxy
 from db.records import (
     AccountRecord,
@@ -57,6 +66,8 @@ from db.statements import Statements
 
 __all__ = ["DuplicateOrderError", "Ledger", "LedgerError", "UnknownOrderError"]
 
+#: Reads a time column's raw value (a string on SQLite, a naive datetime on PostgreSQL).
+_AT = UTCDateTimeField()
 _TERMINAL = [str(status) for status in OrderStatus if status.is_terminal]
 
 
@@ -382,6 +393,27 @@ class Ledger:
             for (va, key), p in sorted(positions.items())
             if p.quantity != 0 and (va, key) in contracts
         ]
+
+    def last_record_time(self) -> datetime | None:
+        """The latest time of any record in the ledger (an account's creation, an order's
+        creation or update, an order event, an execution, a signal, a risk event), aware in
+        UTC like every time the ledger returns; None for a ledger with no records. One query:
+        the newest time of each table, then the newest of those."""
+        columns = (
+            VirtualAccount.created_at,
+            Order.created_at,
+            Order.updated_at,
+            OrderEvent.time,
+            Execution.time,
+            Signal.time,
+            RiskEvent.time,
+        )
+        selects = [column.model.select(fn.MAX(column).alias("at")) for column in columns]
+        query = selects[0]
+        for select in selects[1:]:
+            query = query + select  # UNION ALL
+        times = [_AT.python_value(at) for (at,) in query.tuples() if at is not None]
+        return max(times, default=None)
 
     def latest_risk_event(self, kind: str | None = None) -> RiskEventRecord | None:
         """The newest risk event (of ``kind``, if given), or None."""

@@ -4,8 +4,42 @@ rows break an invariant). Nothing is written to the ledger by a refused engine."
 
 from __future__ import annotations
 
-__all__ = ["LedgerRefused"]
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["LedgerRefused", "LedgerUnreachable", "TimelineRefused", "ledger_label"]
 
 
 class LedgerRefused(Exception):
     """The engine may not use this ledger; ``str(err)`` is one line saying why and what to do."""
+
+
+class LedgerUnreachable(LedgerRefused):
+    """The ledger database cannot be reached: no driver for it, no server, no such database."""
+
+    @classmethod
+    def no_driver(cls, where: str, why: object) -> LedgerUnreachable:
+        return cls(
+            f"the ledger {where} needs the PostgreSQL driver ({why}): pip install -e '.[postgres]'"
+        )
+
+    @classmethod
+    def failed(cls, where: str, error: BaseException) -> LedgerUnreachable:
+        """The driver's first line of ``error`` and what to check."""
+        reason = (str(error).strip().splitlines() or ["no reason given"])[0]
+        return cls(
+            f"cannot open the ledger {where}: {reason} (is the server running, and does the "
+            "database exist?)"
+        )
+
+
+class TimelineRefused(LedgerRefused):
+    """The run would start at or before the ledger's last record (``core.rules.timeline``)."""
+
+
+def ledger_label(url: str) -> str:
+    """``url`` as a refusal names the ledger: its password, if any, replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

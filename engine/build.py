@@ -1,7 +1,8 @@
 """What the engine builds from config before any actor starts: the entry pacer, the
-Interactive Brokers adapter and the clock anchored at its time, the simulated clock, the
-simulator broker, and the simulator's account restored from the ledger. Pure construction:
-called once, from ``Engine.__init__``/``Engine.start`` on the main thread.
+Interactive Brokers adapter and the clock anchored at its time, the simulated clock (which
+follows the ledger's timeline), the simulator broker, and the simulator's account restored
+from the ledger. Pure construction: called once, from ``Engine.__init__``/``Engine.start``
+on the main thread.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from core.clock import Clock, VirtualClock, WallClock
 from core.config import EngineConfig
 from core.events import ExecutionEvent
 from core.gate import TradingGate
+from core.rules import timeline
 from core.rules.risk_rules import Pacer
 from db import Ledger
+from db.refusals import TimelineRefused
 
 if TYPE_CHECKING:
     from broker.ib import IBBroker
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "anchored_clock",
     "entry_pacer",
+    "follow_timeline",
     "ib_broker",
     "make_clock",
     "pacer_limits",
@@ -92,14 +96,48 @@ def anchored_clock(config: EngineConfig, options: RunOptions, ib: IBBroker) -> C
     return clock
 
 
-def make_clock(config: EngineConfig, options: RunOptions, calendar: TradingCalendar) -> Clock:
-    """The simulator's clock (virtual, from ``--start`` or the latest session open), else the
-    wall clock."""
+def make_clock(
+    config: EngineConfig,
+    options: RunOptions,
+    calendar: TradingCalendar,
+    *,
+    last_record: datetime | None = None,
+    ledger: str = "",
+) -> Clock:
+    """The simulator's clock, else the wall clock. The simulated start follows the ledger's
+    timeline (``core.rules.timeline.sim_start``): ``--start``, or with none the next session
+    open after the ledger's ``last_record`` (an empty ledger: the latest session open).
+
+    Raises:
+        TimelineRefused: ``--start`` is not after the ledger's last record.
+    """
     if config.broker.kind != "sim":
         return WallClock(config.tz)
-    now = datetime.now(config.tz)
-    start = options.start or calendar.latest_open(now)
+    start = timeline.sim_start(
+        last_record=last_record,
+        requested=options.start,
+        calendar=calendar,
+        now=datetime.now(config.tz),
+        ledger=ledger,
+    )
+    if isinstance(start, timeline.TimelineRefusal):
+        raise TimelineRefused(start.reason)
     return VirtualClock(config.tz, start, options.speed)
+
+
+def follow_timeline(clock: Clock, *, last_record: datetime | None, ledger: str) -> None:
+    """Check a clock the engine did not start itself (anchored at the broker's time, or given
+    by the caller) against the ledger's last record (``core.rules.timeline.broker_start``);
+    a virtual clock within the broker's whole-second resolution behind it skips forward to it.
+
+    Raises:
+        TimelineRefused: the clock is behind the ledger (a clock error).
+    """
+    start = timeline.broker_start(last_record=last_record, broker_now=clock.now(), ledger=ledger)
+    if isinstance(start, timeline.TimelineRefusal):
+        raise TimelineRefused(start.reason)
+    if isinstance(clock, VirtualClock):
+        clock.skip_to(start)
 
 
 def sim_broker(

@@ -6,12 +6,18 @@ broker -> timers -> clock. Stop: clock and timers -> every actor but the journal
 order) -> broker -> journal -> ledger. Called from the main thread (or a test); nothing here
 runs per message. What is built from config (clock, broker, pacer) is ``engine.build``.
 
-With Interactive Brokers the adapter connects first, in the constructor: the engine's clock is
-a ``VirtualClock`` started at the broker's current time and running at ``--speed``.
+The constructor takes the ledger's lease (``db.lease``), then opens the ledger and reads its
+last record: a simulated clock starts after it (``core.rules.timeline``), and with Interactive
+Brokers, whose adapter connects in the constructor (the engine's clock is a ``VirtualClock``
+started at the broker's current time and running at ``--speed``), a broker clock behind it is
+refused (``db.refusals.TimelineRefused``, the connection stopped again) before anything is
+written or sent.
 """
 
 from __future__ import annotations
 
+import shlex
+import sys
 import threading
 import time
 from collections import Counter
@@ -47,7 +53,10 @@ from core.config_reload import ReloadPlan, plan_reload
 from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
+from db.integrity import refuse_broken
+from db.lease import acquire_lease
 from db.records import AccountRecord
+from db.refusals import ledger_label
 from engine import build
 from engine.broker_router import BrokerRouter
 from engine.options import RunOptions
@@ -84,6 +93,27 @@ class Engine:
         it (the broker checks it again on every order)."""
         self.config = config
         self.options = options or RunOptions()
+        url = self.options.database_url or config.engine.database_url
+        # First of all: a refused engine connects to nothing and writes nothing.
+        self.lease = acquire_lease(
+            url, instance=config.engine.instance, command=shlex.join(sys.argv)
+        )
+        try:
+            self._build(config, url, broker=broker, clock=clock, gate=gate)
+        except BaseException:
+            self.lease.release()
+            raise
+
+    def _build(
+        self,
+        config: EngineConfig,
+        url: str,
+        *,
+        broker: Broker | None,
+        clock: Clock | None,
+        gate: TradingGate | None,
+    ) -> None:
+        """The rest of the constructor, run holding the ledger's lease."""
         tz = config.tz
         self.calendar = TradingCalendar.build(
             tz, config.open_time, config.close_time, config.engine.holidays
@@ -91,21 +121,30 @@ class Engine:
         self.gate = gate or TradingGate(GateState.CLOSED, "engine starting")
         ib_settings = config.broker.ib
         self.dry_run = self.options.dry_run or (config.broker.kind == "ib" and ib_settings.dry_run)
-        ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
+        # The ledger first (a broken one is refused before a broker is reached), read before
+        # the clock is made: time in a ledger only moves forward.
+        self.database = open_database(url, instance=config.engine.instance)
+        ib = None
         try:
+            refuse_broken(self.database)  # before any actor: no trading on a broken ledger
+            self.ledger = Ledger(self.database, dry_run=self.dry_run)
+            last_record = self.ledger.last_record_time()
+            label = ledger_label(url)
+            ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
             self.clock = clock or (
                 build.anchored_clock(config, self.options, ib)
                 if ib
-                else build.make_clock(config, self.options, self.calendar)
+                else build.make_clock(
+                    config, self.options, self.calendar, last_record=last_record, ledger=label
+                )
             )
             if ib is not None and clock is not None:
                 ib.use_clock(clock)
+            if ib is not None or clock is not None:  # time the broker or the caller set
+                build.follow_timeline(self.clock, last_record=last_record, ledger=label)
             self.book = AddressBook(self.clock.inflight)
             self.bus = Bus()
             self.quotes = QuoteBook(self.book)
-            url = self.options.database_url or config.engine.database_url
-            self.database = open_database(url)
-            self.ledger = Ledger(self.database, dry_run=self.dry_run)
             self.broker = (
                 broker
                 or ib
@@ -114,6 +153,7 @@ class Engine:
         except BaseException:
             if ib is not None:
                 ib.stop()  # connected to anchor the clock: disconnect again
+            close_database(self.database)
             raise
         self.ctx = EngineContext(
             config=config,
@@ -225,6 +265,7 @@ class Engine:
         start."""
         if not self._started and not self._refs:
             close_database(self.database)
+            self.lease.release()
             return
         deadline = time.monotonic() + timeout_s
         self._started = False
@@ -249,6 +290,7 @@ class Engine:
         self._refs.clear()
         self.ledger.close()
         close_database(self.database)
+        self.lease.release()
         self.done.set()
         logger.info("engine: stopped")
 

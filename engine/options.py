@@ -12,7 +12,9 @@ class RunOptions:
 
     database_url: str | None = None
     speed: float | None = 1.0  # None = max
-    start: datetime | None = None  # simulated runs only; default: the latest session open
+    # Simulated runs only. None: the ledger decides (the next session open after its last
+    # record; an empty ledger: the latest session open). Never at or before its last record.
+    start: datetime | None = None
     until: datetime | None = None
     seed: int | None = None
     live: bool = False  # --live: with broker.ib.allow_live, a live port or account is allowed

@@ -4,7 +4,7 @@ restarts, and bad lines that never stop the engine."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -118,15 +118,15 @@ def test_no_line_ever_raises_and_every_refusal_is_one_line(text: str) -> None:
         assert parsed.quantity is None or 0 < parsed.quantity <= 100_000
 
 
-def _engine(tmp_path: Path, database_url: str | None = None) -> SimEngine:
+def _engine(
+    tmp_path: Path, database_url: str | None = None, start: datetime = MONDAY_10
+) -> SimEngine:
     inbox = tmp_path / "inbox.jsonl"
     config = CONFIG.model_copy(
         update={"inbox": CONFIG.inbox.model_copy(update={"path": str(inbox)})}
     )
     url = database_url or f"sqlite:///{tmp_path / 'engine.db'}"
-    engine = STARTED.track(
-        Engine(config, RunOptions(database_url=url, speed=None, start=MONDAY_10))
-    )
+    engine = STARTED.track(Engine(config, RunOptions(database_url=url, speed=None, start=start)))
     sim = SimEngine(engine)
     engine.start(drive_clock=False)
     sim.advance(5)
@@ -179,8 +179,9 @@ def test_each_line_is_consumed_exactly_once_across_a_restart(
         "bad line",
     )
     sim.advance(2)
+    back = sim.engine.clock.now() + timedelta(seconds=1)  # time in a ledger moves forward
     sim.engine.stop()
-    again = _engine(tmp_path, ledger_url)
+    again = _engine(tmp_path, ledger_url, back)
     _append(
         inbox,
         json.dumps({"id": "b", "va": "va2", "symbol": "JPM", "side": "BUY", "quantity": 5}),

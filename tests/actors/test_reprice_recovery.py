@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from db.records import OrderRecord
 from engine.engine import Engine
 from tests.actors.test_naked_put_engine import config as put_config
 from tests.support.engine import SimEngine, make_config, sim_broker, start_engine
+
+#: A restart comes back a second after the stop: time in a ledger only moves forward.
+_A_SECOND = timedelta(seconds=1)
 
 
 def _flat_config(max_reprices: int) -> EngineConfig:
@@ -206,7 +210,7 @@ def test_a_flatten_limit_still_goes_to_market_after_an_engine_restart(
         first.broker.set_mid("AAPL", 99.3)
         old_broker, stopped_at = first.broker, first.engine.clock.now()
     restart = {
-        "start": stopped_at,
+        "start": stopped_at + _A_SECOND,
         "broker_factory": _same_broker(old_broker),
         "database_url": ledger_url,
     }
@@ -276,7 +280,7 @@ def test_an_option_entry_goes_on_walking_after_an_engine_restart(
         entry = _working_put_entry(first)
         old_broker, stopped_at = first.broker, first.engine.clock.now()
     restart = {
-        "start": stopped_at,
+        "start": stopped_at + _A_SECOND,
         "broker_factory": _same_broker(old_broker),
         "database_url": ledger_url,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from actors.messages.snapshots import RiskStatus
@@ -10,7 +11,7 @@ from core.events import OrderStatusEvent
 from core.gate import GateState
 from engine.engine import Engine
 from engine.options import RunOptions
-from tests.support.engine import MONDAY_10, STARTED, make_config, start_engine
+from tests.support.engine import STARTED, make_config, start_engine
 from tests.support.fake_broker import (
     BrokerCall,
     FakeBroker,
@@ -71,10 +72,11 @@ def test_a_halt_survives_a_restart(tmp_path: Path, ledger_url: str) -> None:
     sim = start_engine(tmp_path, database_url=ledger_url)
     sim.engine.halt("before restart")
     sim.idle()
+    back = sim.engine.clock.now() + timedelta(seconds=1)  # time in a ledger moves forward
     sim.engine.stop()
     config = make_config()
     again = STARTED.track(
-        Engine(config, RunOptions(database_url=ledger_url, speed=None, start=MONDAY_10))
+        Engine(config, RunOptions(database_url=ledger_url, speed=None, start=back))
     )
     again.start(drive_clock=False)
     assert again.ask_snapshot("governor", timeout_s=5).state is TradingState.HALTED
@@ -125,9 +127,10 @@ def test_a_paused_va_is_still_paused_after_a_restart(tmp_path: Path, ledger_url:
     sim.engine.pause_va("va1", paused=True, reason="trader pause")
     sim.idle()
     assert sim.snapshot("va:va1").state == "paused"
+    back = sim.engine.clock.now() + timedelta(seconds=1)  # time in a ledger moves forward
     sim.engine.stop()
     again = STARTED.track(
-        Engine(make_config(), RunOptions(database_url=ledger_url, speed=None, start=MONDAY_10))
+        Engine(make_config(), RunOptions(database_url=ledger_url, speed=None, start=back))
     )
     again.start(drive_clock=False)
     assert again.ask_snapshot("va:va1", timeout_s=5).state == "paused"

@@ -60,6 +60,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(ledger_url: str) -> No
     assert [row[0] for row in applied] == [
         "0001_initial",
         "0002_option_entry_fields",
+        "0003_ledger_meta",
     ]
     Ledger(first).upsert_accounts([AccountRecord("va1", "demo", Decimal("1000"), T0)])
     close_database(first)
@@ -67,7 +68,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(ledger_url: str) -> No
     second = open_database(url)
     try:
         assert run_migrations(second) == []
-        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 2
+        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 3
         assert [a.id for a in Ledger(second).accounts()] == ["va1"]
     finally:
         close_database(second)

@@ -44,7 +44,7 @@ def test_a_database_made_before_the_option_columns_upgrades_in_place(
 
     upgraded = open_database(url, migrate=False)
     try:
-        assert run_migrations(upgraded) == ["0002_option_entry_fields"]
+        assert run_migrations(upgraded) == ["0002_option_entry_fields", "0003_ledger_meta"]
         [order] = Ledger(upgraded).orders()
         assert (order.id, order.delta_at_entry, order.dte_at_entry) == ("o1", None, None)
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from actors.messages.commands import Signal
 from broker.sim.broker import SimBroker
 from core.config import EngineConfig, parse_config
 from core.domain import Contract, OrderType, Side
+from db import Ledger, close_database, open_database
 from engine.engine import Engine
 from engine.options import RunOptions
 
@@ -224,18 +225,26 @@ def start_engine(
     tmp_path: Path,
     config: EngineConfig | None = None,
     *,
-    start: datetime = MONDAY_10,
+    start: datetime | None = None,
     broker_factory: Callable[[Engine], Any] | None = None,
     warmup_s: float = 5.0,
     database_url: str | None = None,
 ) -> SimEngine:
     """Start an engine on the simulator (or a broker from ``broker_factory``) at ``start``, on
     the ledger at ``database_url`` (the ``ledger_url`` fixture's, to run on SQLite and on
-    PostgreSQL) or, by default, on ``tmp_path/engine.db``."""
+    PostgreSQL) or, by default, on ``tmp_path/engine.db``.
+
+    Without ``start``: ``MONDAY_10`` on a fresh ledger; on a restart (the ledger of an earlier
+    engine of the test) a second after that ledger's last record, since time in a ledger only
+    moves forward (a ``start`` given at or before it is refused, as ``main.py run`` would be).
+    """
     config = config or make_config()
     url = database_url or f"sqlite:///{tmp_path / 'engine.db'}"
     restarted = url in _LEDGERS_STARTED or (tmp_path / "engine.db").exists()
     _LEDGERS_STARTED.add(url)
+    if start is None:
+        last = last_record_time(url) if restarted else None
+        start = MONDAY_10 if last is None else (last + timedelta(seconds=1)).astimezone(NY)
     options = RunOptions(database_url=url, speed=None, start=start)
     engine = STARTED.track(Engine(config, options))
     if broker_factory is not None:
@@ -245,3 +254,12 @@ def start_engine(
     engine.start(drive_clock=False)
     sim.advance(warmup_s)  # the first market step: quotes for every symbol
     return sim
+
+
+def last_record_time(url: str) -> datetime | None:
+    """The last record time of the ledger at ``url`` (opened and closed on the test thread)."""
+    database = open_database(url)
+    try:
+        return Ledger(database).last_record_time()
+    finally:
+        close_database(database)

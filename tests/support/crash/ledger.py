@@ -17,8 +17,8 @@ import peewee
 from playhouse import db_url
 
 from db.instances import DEFAULT_INSTANCE, schema_name
+from db.integrity import ENDED  # the statuses that end an order short of a fill
 
-ENDED = ("cancelled", "rejected", "inactive")
 _TIME_COLUMNS = (
     ('"order"', "created_at"),
     ('"order"', "updated_at"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from db.integrity import ended_then_filled
 from tests.support.crash.ledger import LedgerSnapshot
 
 STARTUP_RETIRED = "not at the broker at startup"  # the OrderManager's startup retirement
@@ -46,13 +47,11 @@ def written_off_then_filled(ledger: LedgerSnapshot) -> dict[str, Problem]:
     ``cancelled_then_filled``: ended on a status from the adapter (bug C);
     ``retired_then_filled``: retired by the startup reconciliation as "not at the broker" while
     it was filling there (bug D)."""
-    executed: dict[str, int] = defaultdict(int)
-    for ex in ledger.executions:
-        executed[ex.order_id] += ex.quantity
+    over = ended_then_filled(ledger.orders, ledger.executions)  # the check the engine runs too
     found: dict[str, Problem] = {}
     for order_id, detail in ledger.end_details.items():
         order = ledger.orders[order_id]
-        if executed[order_id] <= order.filled:
+        if order_id not in over:
             continue
         retired = detail.startswith(STARTUP_RETIRED)
         how = "at startup as not at the broker" if retired else "on a broker status"
@@ -62,7 +61,7 @@ def written_off_then_filled(ledger: LedgerSnapshot) -> dict[str, Problem]:
             f"{order_id} ({order.purpose} {order.side.value} {order.quantity} "
             f"{order.contract_key}, {order.va_id}): the ledger ended it {order.status.value} with "
             f"{order.filled} filled {how} ({detail or 'no reason'!s}), then "
-            f"{executed[order_id]} filled at the broker",
+            f"{over[order_id]} filled at the broker",
         )
     return found
 
