@@ -17,6 +17,7 @@ import db.connection
 import main
 from db import AccountRecord, Ledger, close_database, open_database, run_migrations
 from db.connection import LedgerUnreachable
+from db.lease import acquire_lease
 from db.models import MODELS
 from tests.support.postgres import PostgresServer, free_port
 
@@ -194,3 +195,10 @@ def test_main_report_on_an_unreachable_ledger_exits_2_with_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"main.py report: cannot open the ledger {url}: ")
     assert err.count("\n") == 1
+
+
+def test_an_engine_on_no_server_is_refused_by_its_lease_in_the_same_line() -> None:
+    """``main.py run`` takes the lease first: it says what ``open_database`` would."""
+    url = f"postgresql://engine@127.0.0.1:{free_port()}/ledger"
+    with pytest.raises(LedgerUnreachable, match=r"is the server running, and does the database"):
+        acquire_lease(url, instance="main", command="test")
