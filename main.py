@@ -507,7 +507,13 @@ def main(argv: list[str] | None = None) -> int:
         "tws-sim": cmd_tws_sim,
         "validate": cmd_validate,
     }
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except BrokenPipeError:
+        # The reader of stdout went away (``report | head``): the rest has nowhere to go. Point
+        # stdout at /dev/null so that the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

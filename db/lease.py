@@ -178,15 +178,18 @@ class _FileLease:
 
     @classmethod
     def acquire(cls, database: Path, me: Holder) -> _FileLease:
-        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = lease_file(database)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:  # a read-only or foreign directory: one line, never a traceback
+            raise _unwritable(database, path, err) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                 os.close(fd)
-                raise
+                raise _unwritable(database, path, err) from None
             holder = _read_holder_file(fd)
             os.close(fd)
             raise _refusal(str(database), me.instance, holder) from None
@@ -208,6 +211,14 @@ class _FileLease:
             os.ftruncate(fd, 0)  # no stale holder for the next reader
         finally:
             os.close(fd)  # closing drops the flock
+
+
+def _unwritable(database: Path, path: Path, err: OSError) -> LedgerUnreachable:
+    """The one line for a lease file that cannot be made or locked (a read-only directory,
+    another user's file)."""
+    return LedgerUnreachable(
+        f"cannot take the lease on the ledger {database}: {path}: {err.strerror}"
+    )
 
 
 def _as_json(holder: Holder) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import main
+from db import close_database, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.toml"
@@ -144,3 +145,20 @@ def test_the_first_stop_signal_asks_for_a_stop_and_the_second_exits_at_once(
         "signal 15: stopping",
         "second signal: forcing exit",
     ]
+
+
+def test_report_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    # `main.py report | head -1`: the reader is gone before the report is written.
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    close_database(open_database(url))
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "report", "--db", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -201,3 +201,14 @@ def test_processes_migrating_an_empty_postgresql_database_at_once_never_crash(
             assert pending_migrations(database) == []
         finally:
             close_database(database)
+
+
+def test_a_lease_file_that_cannot_be_made_is_refused_in_one_line(tmp_path: Path) -> None:
+    # Not a traceback, and not mistaken (as an OSError was) for "cannot connect to TWS".
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with pytest.raises(LedgerRefused) as refused:
+        acquire_lease(f"sqlite:///{blocker / 'ledger.db'}", instance="main", command="engine")
+    line = str(refused.value)
+    assert line.startswith(f"cannot take the lease on the ledger {blocker / 'ledger.db'}: ")
+    assert "\n" not in line
