@@ -18,7 +18,6 @@ failed check; for check-ledger: problems found).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -32,12 +31,17 @@ if TYPE_CHECKING:
     from engine.engine import Engine
     from engine.options import RunOptions
 
-EXIT_BAD_INPUT = 2
+from engine.commands import (
+    EXIT_BAD_INPUT,
+    UsageError,
+    cmd_check_config,
+    cmd_check_ledger,
+    cmd_report,
+    cmd_validate,
+    load_config_or_exit,
+)
+
 EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, recovered like a crash
-
-
-class UsageError(Exception):
-    """A command-line value that cannot be used; the message names the option."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,17 +123,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str) -> EngineConfig:
-    from core.config import ConfigError, load_config  # noqa: PLC0415
-
-    try:
-        return load_config(path)
-    except ConfigError as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT) from None
-
-
 def _parse_speed(text: str | None) -> float | None:
     if text is None:
         return 1.0
@@ -170,62 +163,6 @@ def _parse_until(text: str | None, start: datetime, config: EngineConfig) -> dat
     if until <= start:
         raise UsageError(f"--until: {until.isoformat()} is not after the start {start.isoformat()}")
     return until
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    print(
-        f"{args.config}: ok ({len(config.accounts)} virtual accounts, "
-        f"{len(config.sim.symbols)} symbols, broker {config.broker.kind})"
-    )
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from db.consolidated import format_consolidated_text  # noqa: PLC0415
-    from db.reading import NoLedger, read_reports  # noqa: PLC0415
-    from db.refusals import LedgerRefused  # noqa: PLC0415
-    from db.report import format_text_report  # noqa: PLC0415
-
-    config = _load(args.config)
-    url, instance = _ledger_of(args, config)
-    try:
-        report, consolidated = read_reports(
-            url, instance=instance, every_instance=args.all, tz=config.tz
-        )
-    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
-        print(f"main.py report: {err}", file=sys.stderr)  # no such ledger, a bad URL or name
-        return EXIT_BAD_INPUT
-    if args.json:
-        print(json.dumps(report, indent=None, default=str))
-    elif consolidated:
-        print(format_consolidated_text(report))
-    else:
-        print(format_text_report(report))
-    return 0
-
-
-def cmd_check_ledger(args: argparse.Namespace) -> int:
-    from db.reading import NoLedger, read_instance_problems  # noqa: PLC0415
-    from db.refusals import LedgerRefused  # noqa: PLC0415
-
-    config = _load(args.config)
-    url, instance = _ledger_of(args, config)
-    try:
-        problems = read_instance_problems(url, instance=instance)
-    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
-        print(f"main.py check-ledger: {err}", file=sys.stderr)  # no such ledger, a bad URL or name
-        return EXIT_BAD_INPUT
-    for problem in problems:
-        print(problem.line())
-    if not problems:
-        print("ok")
-    return 1 if problems else 0
-
-
-def _ledger_of(args: argparse.Namespace, config: EngineConfig) -> tuple[str, str]:
-    """The database URL and instance a reading command names (else the config's)."""
-    return args.db or config.engine.database_url, args.instance or config.engine.instance
 
 
 def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
@@ -308,7 +245,7 @@ def _wait_headless(engine: Engine, stop: threading.Event) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = load_config_or_exit(args.config)
     if args.broker:
         config = config.model_copy(
             update={"broker": config.broker.model_copy(update={"kind": args.broker})}
@@ -422,79 +359,6 @@ def cmd_tws_sim(args: argparse.Namespace) -> int:
     from broker.tws.runner import run_tws_sim  # noqa: PLC0415
 
     return run_tws_sim(args)
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    from dataclasses import replace  # noqa: PLC0415
-
-    from core.config_errors import ConfigError  # noqa: PLC0415
-    from engine.validation import (  # noqa: PLC0415
-        ValidationOptions,
-        format_markdown,
-        run_validation,
-    )
-
-    try:
-        _check_validate_args(args)
-    except UsageError as err:
-        print(f"validate: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
-
-    given = sys.argv[1:] if sys.argv[1:2] == ["validate"] else ["validate"]
-    options = ValidationOptions(
-        config_path=args.config,
-        days=args.days,
-        speed=args.speed,
-        seed=args.seed,
-        database_url=args.db,
-        min_trades=args.min_trades,
-        command="python main.py " + " ".join(given),
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
-    if args.scenario is not None:
-        options = replace(options, scenario=None if args.scenario == "none" else args.scenario)
-    setup_logging("logs/validation", console=False, level="INFO")
-    try:
-        result = run_validation(options)
-    except ConfigError as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as err:
-        print(err, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    finally:
-        shutdown_logging()
-    markdown = format_markdown(result)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as out:
-            out.write(markdown)
-    if args.json:
-        print(json.dumps(result, default=str))
-    else:
-        print(markdown, end="")
-    return 0 if result["passed"] else 1
-
-
-def _check_validate_args(args: argparse.Namespace) -> None:
-    if not 1 <= args.days <= 60:
-        raise UsageError(f"--days: must be 1 to 60 (got {args.days})")
-    if not 1 <= args.speed <= 2000:
-        raise UsageError(f"--speed: must be 1 to 2000 (got {args.speed:g})")
-    if args.min_trades < 0:
-        raise UsageError(f"--min-trades: must be >= 0 (got {args.min_trades})")
-    _fresh_database(args.db)
-
-
-def _fresh_database(url: str) -> None:
-    """The validation writes a ledger of its own: refuse one that already has a file."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix):
-        path = url[len(prefix) :]
-        if os.path.exists(path) and os.path.getsize(path) > 0:
-            raise UsageError(f"--db: {path} exists; the validation needs a fresh ledger")
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
