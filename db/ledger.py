@@ -368,6 +368,21 @@ class Ledger:
         row = rows[0]
         return record_of(SignalRecord, row, side=Side(row["side"]) if row["side"] else None)
 
+    def ids_in_use(self, ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
+        """Of ``ids``, those the ledger uses, each with what uses it: ``("signal", source, "")``
+        for a stored decision, else ``("order", signal id, reason)`` for an order."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, tuple[str, str, str]] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            signals = Signal.select(Signal.id, Signal.source).where(Signal.id.in_(part))
+            for sig in rows_of(signals):
+                found[sig["id"]] = ("signal", sig["source"], "")
+            orders = Order.select(Order.id, Order.signal_id, Order.reason).where(Order.id.in_(part))
+            for order in rows_of(orders):
+                found.setdefault(order["id"], ("order", order["signal_id"] or "", order["reason"]))
+        return found
+
     def signals(self, *, va_id: str | None = None) -> list[SignalRecord]:
         """Signal decisions in time order."""
         query = Signal.select()

@@ -51,6 +51,12 @@ class InboxReadDue(TimerMessage):
 
 
 @dataclass(frozen=True, slots=True)
+class InboxReadMore(TimerMessage):
+    """Inbox -> itself: read the next bounded chunk (between chunks a stop gets in; dropped,
+    like every timer, once the engine is stopping)."""
+
+
+@dataclass(frozen=True, slots=True)
 class MarksDue(TimerMessage):
     """Engine -> PositionMonitor, periodic: look for marks that went stale."""
 
