@@ -67,7 +67,7 @@ def _made_by_an_inbox_line(record_id: str, use: tuple[str, str, str]) -> bool:
 def _describe(use: tuple[str, str, str]) -> str:
     table, first, _ = use
     if table == "signal":
-        return f"a {first} signal"
+        return f"a signal from {first!r}"
     return "an order" if not first else f"an order of signal {first!r}"
 
 
@@ -237,8 +237,8 @@ class Inbox(EngineActor[InboxMessage]):
                     va,
                     sym,
                     side,
-                    f"line {line.line_no}: id: {record_id!r} is already {_describe(use)}'s id "
-                    "in the ledger: give the line a new id",
+                    f"line {line.line_no}: id: {record_id!r} is already used in the ledger by "
+                    f"{_describe(use)}: give the line a new id",
                 ),
                 now,
             )

@@ -110,6 +110,12 @@ class InboxFile:
             logger.info("inbox: {} is a readable file again", self.path)
         self.problem = problem
 
+    def _not_a_file(self, mode: int) -> str:
+        return (
+            f"{self.path} is {_kind(mode)}, not a regular file: not read; set inbox.path to a "
+            "file that your tools append JSON lines to"
+        )
+
     def _look(self) -> tuple[int, int] | None:
         """The identity of the regular file at the path, or None (missing, or not readable as
         one: said once)."""
@@ -122,10 +128,7 @@ class InboxFile:
             self._say(f"cannot read {self.path}: {exc.strerror or exc}")
             return None
         if not stat.S_ISREG(st.st_mode):
-            self._say(
-                f"{self.path} is {_kind(st.st_mode)}, not a regular file: not read; "
-                "set inbox.path to a file that your tools append JSON lines to"
-            )
+            self._say(self._not_a_file(st.st_mode))
             return None
         return (st.st_dev, st.st_ino)
 
@@ -141,7 +144,7 @@ class InboxFile:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
-            self._say(f"{self.path} is {_kind(st.st_mode)}, not a regular file: not read")
+            self._say(self._not_a_file(st.st_mode))
             return False
         self._say(None)
         self._fd, self._ident = fd, (st.st_dev, st.st_ino)

@@ -83,6 +83,13 @@ def test_each_kind_of_bad_line_is_refused_with_a_reason_naming_the_field() -> No
         json.dumps({**base, "limit_price": 0}): "line 1: limit_price: must be a number > 0",
         json.dumps({**base, "colour": "red"}): "line 1: colour: unknown key",
         json.dumps({**base, "id": ""}): "line 1: id: must be 1-64",
+        # json keeps the last of two equal keys in silence: which id did the writer mean?
+        '{"id": "x-1", "id": "x-2", "va": "va1", "symbol": "AAPL", "side": "BUY"}': (
+            "line 1: id: duplicate key"
+        ),
+        '{"id": "x-1", "va": "va1", "symbol": "AAPL", "side": "BUY", "side": "SELL"}': (
+            "line 1: side: duplicate key"
+        ),
     }
     for text, expected in cases.items():
         parsed = _parse(text)
