@@ -178,6 +178,8 @@ class InboxFile:
                 return _NOTHING
         elif ident != self._ident:
             # The path names another file now (or none): finish the old one, then switch.
+            if self._rewritten():
+                self._restart()
             chunk = self._read(final=True)
             if chunk.lines or chunk.more:
                 return Chunk(chunk.lines, more=True)
@@ -211,7 +213,7 @@ class InboxFile:
             lines.append(self._line(data[pos:]))  # overlong: refused, the rest skipped
             self._skipping = True
             pos = len(data)
-        elif final and len(lines) < CHUNK_LINES and 0 < rest < CHUNK_BYTES:
+        elif final and len(lines) < CHUNK_LINES and rest and len(data) < CHUNK_BYTES:
             lines.append(self._line(data[pos:]))  # a finished file's unterminated last line
             pos = len(data)
         self._advance(data, pos)
