@@ -10,6 +10,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from actors import inbox_file
 from actors.inbox_file import CHUNK_BYTES, CHUNK_LINES, MAX_LINE_BYTES, InboxFile, RawLine
@@ -108,18 +109,23 @@ def test_a_directory_at_the_path_is_said_once_then_again_when_it_changes(tmp_pat
     file there at last is read."""
     inbox = tmp_path / "inbox.jsonl"
     inbox.mkdir()
-    sim = _engine(tmp_path)
-    sim.advance(30)  # 30 polls
-    assert sim.snapshot("inbox")["problems_said"] == 1
-    inbox.rmdir()
-    os.mkfifo(inbox)
-    sim.advance(30)
-    assert sim.snapshot("inbox")["problems_said"] == 2
-    inbox.unlink()
-    _append(inbox, json.dumps({"id": "f-1", "va": "va2", "symbol": "JPM", "side": "BUY"}))
-    sim.advance(2)
+    errors: list[str] = []
+    sink = logger.add(lambda m: errors.append(str(m)), level="ERROR", filter="actors")
+    try:
+        sim = _engine(tmp_path)
+        sim.advance(30)  # 30 polls
+        assert len(errors) == 1 and "is a directory, not a regular file" in errors[0]
+        inbox.rmdir()
+        os.mkfifo(inbox)
+        sim.advance(30)
+        assert len(errors) == 2 and "is a FIFO" in errors[1]
+        inbox.unlink()
+        _append(inbox, json.dumps({"id": "f-1", "va": "va2", "symbol": "JPM", "side": "BUY"}))
+        sim.advance(2)
+    finally:
+        logger.remove(sink)
     assert "f-1" in sim.decisions()
-    assert sim.snapshot("inbox")["problems_said"] == 2
+    assert len(errors) == 2
 
 
 def test_an_engine_whose_inbox_is_dev_zero_or_a_fifo_runs_and_stops(tmp_path: Path) -> None:

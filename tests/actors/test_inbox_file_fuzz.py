@@ -117,7 +117,7 @@ class _Model:
             self.replaced(tail, lines)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(_OPS)
 def test_every_line_is_handed_out_once_whatever_happens_to_the_file(
     ops: list[tuple[str, list[bytes | int]]],
