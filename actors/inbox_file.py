@@ -6,8 +6,8 @@ rotation tools handle it:
 
 * **append**: new complete lines are read from where the last read ended;
 * **truncation** (``: > file``, copytruncate, an editor rewriting in place): the file is shorter
-  than what was read, or the bytes just before that point changed; it is read again from its
-  start (a new *generation*);
+  than what was read, or its first bytes or the bytes just before that point changed; it is
+  read again from its start (a new *generation*);
 * **a new file at the path** (deleted and recreated, renamed away and recreated, a new file
   renamed over it): the file is known by (st_dev, st_ino); the old file, still open, is read to
   its end first (an unterminated last line counts as a line: that file is finished), then the
@@ -38,7 +38,8 @@ MAX_LINE_BYTES = 4096
 CHUNK_BYTES = 64 * 1024
 #: ... and at most this many lines handed out.
 CHUNK_LINES = 500
-#: How many bytes before the read position are compared to notice a rewrite in place.
+#: How many bytes at the file's start and before the read position are compared to notice a
+#: rewrite in place.
 _TAIL_BYTES = 64
 
 
@@ -87,7 +88,8 @@ class InboxFile:
         self.offset = 0  # bytes of the current file already handed out (or skipped)
         self.line_no = 0
         self.generation = 0
-        self._tail = b""  # the bytes just before ``offset``, to notice a rewrite in place
+        self._tail = b""  # the bytes just before ``offset``, to notice a rewrite in place ...
+        self._head = b""  # ... and the file's first bytes
         self._skipping = False  # inside an overlong line: skip to the next newline
         self.problem: str | None = None  # why the path is not read, while it is not
         self.problems_said = 0
@@ -157,6 +159,7 @@ class InboxFile:
         self.line_no = 0
         self.generation += 1
         self._tail = b""
+        self._head = b""
         self._skipping = False
 
     def _rewritten(self) -> bool:
@@ -166,6 +169,8 @@ class InboxFile:
             return True
         if not self._tail:
             return False
+        if os.pread(self._fd, len(self._head), 0) != self._head:
+            return True
         before = os.pread(self._fd, len(self._tail), self.offset - len(self._tail))
         return before != self._tail
 
@@ -227,5 +232,7 @@ class InboxFile:
         return RawLine(self.line_no, data, self.generation)
 
     def _advance(self, data: bytes, pos: int) -> None:
+        if len(self._head) < _TAIL_BYTES:
+            self._head = (self._head + data[:pos])[:_TAIL_BYTES]
         self.offset += pos
         self._tail = (self._tail + data[:pos])[-_TAIL_BYTES:]
