@@ -147,12 +147,9 @@ class ClientSession:
         warning line naming the client; idempotent."""
         if self._closed:
             return
+        who = "a client before startApi" if self.client_id is None else f"client {self.client_id}"
         logger.warning(
-            "tws-sim: dropping client {} (session {}, {}): {}",
-            self.client_id,
-            self._id,
-            self.peer,
-            reason,
+            "tws-sim: dropping {} (session {}, {}): {}", who, self._id, self.peer, reason
         )
         self._closed = True
         self._decoder.clear()
@@ -208,8 +205,10 @@ class ClientSession:
                     return
                 self._handle(split_fields(payload))
                 # Back-pressure: handle no more of this client's requests while its replies
-                # are above the high-water mark (returns at once when they are not).
-                await self._writer.drain()
+                # are above the high-water mark. (Not awaited otherwise: drain raises once the
+                # peer has gone, and requests it sent before going are still handled.)
+                if self._writer.transport.get_write_buffer_size() > self._high_water:
+                    await self._writer.drain()
 
     def _handle(self, fields: list[str]) -> None:
         if not fields:

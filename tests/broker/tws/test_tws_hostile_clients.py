@@ -241,3 +241,16 @@ async def test_a_client_not_reading_its_replies_is_not_read_from_until_it_catche
         assert _count_replies(sock, b"52", 12_000) == 12_000  # every reply once it reads
     finally:
         sock.close()
+
+
+async def test_a_huge_handshake_frame_drops_the_connection_before_start_api(
+    tws: TwsSimServer, warnings_logged: list[str]
+) -> None:
+    sock = socket.create_connection(("127.0.0.1", tws.port), timeout=SOCKET_TIMEOUT_S)
+    try:
+        _send_ignoring_reset(sock, b"API\0" + struct.pack(">I", HUGE_PREFIX) + b"v" * 1000)
+        assert _closed_by_server(sock)
+    finally:
+        sock.close()
+    await wait_for_condition(lambda: tws.connection_count() == 0, what="the connection gone")
+    assert any("dropping a client before startApi" in line for line in warnings_logged)
