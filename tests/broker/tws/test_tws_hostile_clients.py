@@ -1,7 +1,8 @@
 """The simulated TWS against hostile and stuck clients on real sockets: an oversized length
 prefix drops only that connection, ten connections announcing huge frames hold no memory, and a
 client that never reads is dropped at its backlog limit while a well-behaved ib_async client
-keeps receiving ticks.
+keeps receiving ticks, and a client not reading its replies is not read from until it catches up
+(back-pressure).
 
 The raw clients are blocking sockets with a timeout (every recv is bounded); the server runs on
 its own loop thread, so a blocking call here never stalls it.
@@ -10,6 +11,7 @@ its own loop thread, so a blocking call here never stalls it.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import struct
 from collections.abc import Callable, Iterator
@@ -89,8 +91,9 @@ def _send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
 
 
 def _rss_bytes() -> int:
+    """This process's resident memory now (the server runs in it, on its loop thread)."""
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 async def test_an_oversized_length_prefix_drops_that_connection_only(
@@ -115,11 +118,12 @@ async def test_ten_connections_announcing_huge_frames_hold_no_memory(
     tws: TwsSimServer, connect: Connect
 ) -> None:
     ib = await connect(client_id=1)
+    huge_start = struct.pack(">I", HUGE_PREFIX) + b"\1" * (4 << 20)  # built before measuring
     rss_before = _rss_bytes()
     socks = [_raw_client(tws.port, client_id=10 + n) for n in range(10)]
     try:
         for sock in socks:  # a huge frame announced, 4 MiB of it sent, then nothing
-            _send_ignoring_reset(sock, struct.pack(">I", HUGE_PREFIX) + b"\1" * (4 << 20))
+            _send_ignoring_reset(sock, huge_start)
         for sock in socks:
             assert _closed_by_server(sock)
         await wait_for_condition(lambda: tws.connection_count() == 1, what="ten dropped")
