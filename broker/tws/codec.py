@@ -25,6 +25,7 @@ __all__ = [
     "Field",
     "FieldReader",
     "FrameDecoder",
+    "FrameTooLarge",
     "ProtocolError",
     "encode_frame",
     "format_field",
@@ -40,8 +41,14 @@ API_GREETING = b"API\0"
 UNSET_DOUBLE = "1.7976931348623157E308"
 #: IB's "unset" integer.
 UNSET_INTEGER = 2**31 - 1
-#: Frames above this size are refused (a real client never sends one; 16 MiB).
-MAX_FRAME_BYTES = 16 * 1024 * 1024
+#: Incoming frames above this size close the connection. The largest message a client sends
+#: at server version 178 is ``placeOrder``: 256 bytes for a plain stock order from ib_async
+#: (386 from the official client, which spells unset values in full), 614/752 bytes for a
+#: four-leg combo with five algo parameters, and 4.7 KB for an absurd 50-leg combo with 20
+#: conditions and 50 of each tag list. 64 KiB leaves more than ten times that headroom, while
+#: ten stalled half-sent frames hold at most 640 KiB (IB's own clients cap at 16 MiB - 1,
+#: ``MAX_MSG_LEN``, and drop the link with error 507 "Bad message length").
+MAX_FRAME_BYTES = 64 * 1024
 
 Field = str | int | float | Decimal | bool | None
 """A value that ``format_field`` can put on the wire."""
@@ -52,6 +59,10 @@ _UNSET_THRESHOLD = Decimal("1e300")  # anything this large is IB's unset double
 
 class ProtocolError(Exception):
     """The peer sent something that is not the TWS API protocol (the session is closed)."""
+
+
+class FrameTooLarge(ProtocolError):
+    """A length prefix above ``MAX_FRAME_BYTES`` (the session is dropped at once)."""
 
 
 def format_field(value: Field) -> str:
@@ -126,18 +137,32 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._buffer = bytearray()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet part of a complete frame (at most 4 + ``MAX_FRAME_BYTES``
+        plus one read)."""
+        return len(self._buffer)
+
+    def clear(self) -> None:
+        """Forget any partial frame and release its memory (the connection is gone)."""
+        self._buffer = bytearray()
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return every payload now complete, in order.
 
         Raises:
-            ProtocolError: a frame announces more than ``MAX_FRAME_BYTES``.
+            FrameTooLarge: a frame announces more than ``MAX_FRAME_BYTES`` (the buffer is
+                cleared: nothing of it is kept).
         """
         self._buffer.extend(data)
         frames: list[bytes] = []
         while len(self._buffer) >= _LENGTH.size:
             (size,) = _LENGTH.unpack_from(self._buffer)
             if size > MAX_FRAME_BYTES:
-                raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME_BYTES}")
+                self.clear()
+                raise FrameTooLarge(
+                    f"a frame length of {size} bytes is over the {MAX_FRAME_BYTES}-byte limit"
+                )
             end = _LENGTH.size + size
             if len(self._buffer) < end:
                 break

@@ -175,7 +175,13 @@ class TwsHub:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         """The listener's callback: one session per connection, served until it closes."""
-        session = ClientSession(next(self._session_ids), reader, writer, self)
+        session = ClientSession(
+            next(self._session_ids),
+            reader,
+            writer,
+            self,
+            send_backlog_limit=self._settings.send_backlog_limit_bytes,
+        )
         self._sessions[session.session_id] = session
         logger.info("tws-sim: connection {} from {}", session.session_id, session.peer)
         await session.run()
@@ -188,6 +194,14 @@ class TwsHub:
         for session in victims:
             session.close()
         return len(victims)
+
+    def buffered_bytes(self) -> int:
+        """Bytes every open connection holds in the process (partial frames, unsent output)."""
+        return sum(s.buffered_bytes for s in self._sessions.values())
+
+    def session_count(self) -> int:
+        """Open connections, whether past ``startApi`` or not."""
+        return len(self._sessions)
 
     def client_ids(self) -> list[int]:
         """Client ids of the sessions past ``startApi``, sorted."""

@@ -67,7 +67,8 @@ class TwsSimServer:
             TWS's cadence), pnl_push_interval_s, primary_exchange,
             primary_exchanges (per-symbol listing overrides),
             commission_per_contract, option_commission_min, option_spec, entitlements,
-            max_market_data_lines).
+            max_market_data_lines, send_backlog_limit_bytes: a client with more unsent
+            bytes than this is dropped, default 8 MiB).
 
     Raises:
         ValueError: a remote host without ``allow_remote``, or invalid settings.
@@ -215,6 +216,15 @@ class TwsSimServer:
     def connected_client_ids(self) -> list[int]:
         """Client ids of the sessions past ``startApi``."""
         return self._call(lambda: self._hub_or_fail().client_ids())
+
+    def buffered_bytes(self) -> int:
+        """Bytes the open connections hold in the process: partial incoming frames and
+        output their clients have not read yet."""
+        return self._call(lambda: self._hub_or_fail().buffered_bytes())
+
+    def connection_count(self) -> int:
+        """Open connections, whether past ``startApi`` or not."""
+        return self._call(lambda: self._hub_or_fail().session_count())
 
     def market_data_lines(self) -> int:
         """Market-data subscriptions open, over every session (IB caps them per account)."""

@@ -8,11 +8,22 @@ one length-prefixed ``v<min>..<max>`` string; the server answers one frame of ex
 (server version 178 and the connection time) and nothing else until the client's ``startApi``
 (71) arrives. A client whose range does not include 178 is disconnected. After ``startApi`` the
 host decides (client id in use -> 326 and close) and every later frame goes to the host.
+
+Bounded memory per connection. Incoming: a frame may not announce more than ``MAX_FRAME_BYTES``
+(``broker.tws.codec``); a larger length prefix drops the connection with one warning. Outgoing:
+``send`` never blocks (the market loop and the other clients must not wait for one reader), so
+the session watches its transport's write buffer instead. Above ``SEND_HIGH_WATER_BYTES`` the
+transport reports back-pressure and the session stops reading that client's requests until its
+buffer drains (``drain``); a client with more than ``send_backlog_limit`` bytes unsent (it has
+stopped reading while its subscriptions keep producing) is dropped with a warning naming its
+client id and how far behind it is. A dropped connection is aborted, not closed: its unsent
+bytes and any partial frame are released at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Protocol
 
@@ -25,13 +36,29 @@ from broker.tws.codec import (
     Field,
     FieldReader,
     FrameDecoder,
+    FrameTooLarge,
     ProtocolError,
     encode_frame,
     parse_version_range,
     split_fields,
 )
 
-__all__ = ["ClientSession", "SessionHost"]
+__all__ = [
+    "DEFAULT_SEND_BACKLOG_LIMIT",
+    "MIN_SEND_BACKLOG_LIMIT",
+    "SEND_HIGH_WATER_BYTES",
+    "ClientSession",
+    "SessionHost",
+]
+
+#: Unsent bytes above which the transport reports back-pressure (asyncio's default: 64 KiB).
+SEND_HIGH_WATER_BYTES = 256 * 1024
+#: A client with more unsent bytes than this is dropped. The largest single reply tws-sim
+#: writes at once is a history request of 30,000 one-minute bars (about 2 MB); the kernel's
+#: socket buffers hold a few MB more before anything waits in the process.
+DEFAULT_SEND_BACKLOG_LIMIT = 8 * 1024 * 1024
+#: The smallest backlog limit a server accepts (a reply must fit).
+MIN_SEND_BACKLOG_LIMIT = 64 * 1024
 
 _READ_CHUNK = 64 * 1024
 _START_API = 71
@@ -65,6 +92,8 @@ class ClientSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         host: SessionHost,
+        *,
+        send_backlog_limit: int = DEFAULT_SEND_BACKLOG_LIMIT,
     ) -> None:
         self._id = session_id
         self._reader = reader
@@ -74,6 +103,10 @@ class ClientSession:
         self.client_id: int | None = None
         self.peer = str(writer.get_extra_info("peername"))
         self._closed = False
+        self._backlog_limit = send_backlog_limit
+        self._behind_since: float | None = None  # monotonic time the backlog passed high water
+        self._high_water = min(SEND_HIGH_WATER_BYTES, send_backlog_limit // 2)
+        writer.transport.set_write_buffer_limits(high=self._high_water)
 
     @property
     def session_id(self) -> int:
@@ -84,17 +117,50 @@ class ClientSession:
         """Whether the API is started (``startApi`` accepted) and the socket open."""
         return self.client_id is not None and not self._closed
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes this connection holds in the process: a partial incoming frame plus output
+        the client has not taken yet."""
+        return self._decoder.buffered + self._writer.transport.get_write_buffer_size()
+
     def send(self, fields: list[Field]) -> None:
-        """Queue one message (dropped silently once the connection is closing)."""
+        """Queue one message (dropped silently once the connection is closing); drop the
+        client if its unsent output passes the backlog limit."""
         if self._closed or self._writer.is_closing():
             return
         self._writer.write(encode_frame(fields))
+        backlog = self._writer.transport.get_write_buffer_size()
+        if backlog <= self._high_water:
+            self._behind_since = None
+            return
+        now = time.monotonic()
+        if self._behind_since is None:
+            self._behind_since = now
+        if backlog > self._backlog_limit:
+            self.drop(
+                f"{backlog} bytes unsent, over the {self._backlog_limit}-byte limit, "
+                f"behind for {now - self._behind_since:.1f}s: it is not reading"
+            )
+
+    def drop(self, reason: str) -> None:
+        """Abort the connection now (unsent output discarded, memory released) with one
+        warning line naming the client; idempotent."""
+        if self._closed:
+            return
+        who = "a client before startApi" if self.client_id is None else f"client {self.client_id}"
+        logger.warning(
+            "tws-sim: dropping {} (session {}, {}): {}", who, self._id, self.peer, reason
+        )
+        self._closed = True
+        self._decoder.clear()
+        self._writer.transport.abort()
 
     def close(self) -> None:
         """Close the socket (buffered messages are flushed first); idempotent."""
         if self._closed:
             return
         self._closed = True
+        self._decoder.clear()
         self._writer.close()
 
     async def run(self) -> None:
@@ -102,6 +168,8 @@ class ClientSession:
         try:
             await asyncio.wait_for(self._handshake(), _HANDSHAKE_TIMEOUT_S)
             await self._serve()
+        except FrameTooLarge as exc:
+            self.drop(str(exc))
         except (TimeoutError, ProtocolError) as exc:
             logger.warning("tws-sim: session {} ({}): {}", self._id, self.peer, exc)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -136,6 +204,11 @@ class ClientSession:
                 if self._closed:
                     return
                 self._handle(split_fields(payload))
+                # Back-pressure: handle no more of this client's requests while its replies
+                # are above the high-water mark. (Not awaited otherwise: drain raises once the
+                # peer has gone, and requests it sent before going are still handled.)
+                if self._writer.transport.get_write_buffer_size() > self._high_water:
+                    await self._writer.drain()
 
     def _handle(self, fields: list[str]) -> None:
         if not fields:

@@ -13,6 +13,7 @@ from broker.sim import SimSymbol
 from broker.sim.chains import OptionSpec
 from broker.tws.contracts import InstrumentRegistry
 from broker.tws.entitlements import DEFAULT_MAX_LINES, DELAYED_LAG_S, check_entitlement
+from broker.tws.session import DEFAULT_SEND_BACKLOG_LIMIT, MIN_SEND_BACKLOG_LIMIT
 from core.calendar import TradingCalendar
 
 __all__ = ["DEFAULT_ACCOUNT", "TwsSimSettings", "check_host"]
@@ -83,6 +84,8 @@ class TwsSimSettings:
     entitlements: str = "live"
     max_market_data_lines: int = DEFAULT_MAX_LINES  # IB's default; error 101 beyond
     delayed_lag_s: float = DELAYED_LAG_S  # how late delayed streams are (simulated seconds)
+    # A client with more unsent bytes than this is dropped (broker/tws/session.py).
+    send_backlog_limit_bytes: int = DEFAULT_SEND_BACKLOG_LIMIT
     registry: InstrumentRegistry = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +107,11 @@ class TwsSimSettings:
         if self.max_market_data_lines < 1:
             raise ValueError(
                 f"max_market_data_lines must be >= 1 (got {self.max_market_data_lines})"
+            )
+        if self.send_backlog_limit_bytes < MIN_SEND_BACKLOG_LIMIT:
+            raise ValueError(
+                f"send_backlog_limit_bytes must be >= {MIN_SEND_BACKLOG_LIMIT} "
+                f"(got {self.send_backlog_limit_bytes})"
             )
         if self.delayed_lag_s < 0:
             raise ValueError(f"delayed_lag_s must be >= 0 (got {self.delayed_lag_s})")

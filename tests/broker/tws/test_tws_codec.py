@@ -5,24 +5,27 @@ in the attribute it belongs to."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from ib_async import IB, Client, LimitOrder, Stock, TagValue
+from ib_async import IB, Client, ComboLeg, Contract, LimitOrder, Order, Stock, TagValue
 from ib_async.decoder import Decoder as AsyncDecoder
-from ib_async.order import PriceCondition, TimeCondition
+from ib_async.order import OrderComboLeg, PriceCondition, TimeCondition
 from ibapi.decoder import Decoder as OfficialDecoder
 from ibapi.wrapper import EWrapper
 from tws_support import TZ
 
 from broker.sim import SimSymbol
 from broker.tws.codec import (
+    MAX_FRAME_BYTES,
     UNSET_DOUBLE,
     FieldReader,
     FrameDecoder,
+    FrameTooLarge,
     ProtocolError,
     encode_frame,
     format_field,
@@ -57,6 +60,47 @@ def test_frames_split_across_reads_are_reassembled_in_order() -> None:
     decoder = FrameDecoder()
     got = decoder.feed(stream[:3]) + decoder.feed(stream[3:9]) + decoder.feed(stream[9:])
     assert [split_fields(p) for p in got] == [["49", "1"], ["17", "1"]]
+
+
+def test_a_length_over_the_cap_is_refused_and_nothing_of_it_is_kept() -> None:
+    decoder = FrameDecoder()
+    exactly_the_cap = struct.pack(">I", MAX_FRAME_BYTES) + b"\1" * MAX_FRAME_BYTES
+    assert [len(p) for p in decoder.feed(exactly_the_cap)] == [MAX_FRAME_BYTES]
+    with pytest.raises(FrameTooLarge, match=f"16777215 bytes is over the {MAX_FRAME_BYTES}-byte"):
+        decoder.feed(struct.pack(">I", 0xFFFFFF) + b"\1" * 1000)
+    assert decoder.buffered == 0
+
+
+def test_the_largest_realistic_place_order_fits_the_frame_cap_ten_times_over() -> None:
+    # ib_async's own encoder at server version 178: a 50-leg combo, 20 conditions, 50 entries
+    # in each tag list (algo, smart-combo routing, misc options): about 4.7 KB.
+    client = Client(wrapper=None)
+    client.connState = Client.CONNECTED
+    client._serverVersion = 178
+    sent: list[bytes] = []
+    client.sendMsg = lambda text: sent.append(text.encode())  # type: ignore[method-assign]
+    legs = [
+        ComboLeg(conId=100_000_000 + n, ratio=1, action="BUY", exchange="SMART") for n in range(50)
+    ]
+    combo = Contract(secType="BAG", symbol="AAPL", exchange="SMART", currency="USD", comboLegs=legs)
+    tags = [TagValue("adaptivePriority", "Normal")] * 50
+    order = Order(
+        action="BUY",
+        totalQuantity=1,
+        orderType="LMT",
+        lmtPrice=1.23,
+        orderRef="x" * 40,
+        orderComboLegs=[OrderComboLeg(price=1.5)] * 50,
+        algoStrategy="Adaptive",
+        algoParams=tags,
+        smartComboRoutingParams=tags,
+        orderMiscOptions=tags,
+        conditions=[PriceCondition(price=100.0, conId=265598, exch="SMART")] * 20,
+    )
+    client.placeOrder(1_234_567, combo, order)
+    (frame,) = sent
+    assert len(frame) > 4_000
+    assert 10 * len(frame) < MAX_FRAME_BYTES
 
 
 def test_fields_are_formatted_as_both_clients_parse_them() -> None:
