@@ -132,8 +132,11 @@ def _parse_speed(text: str | None) -> float | None:
         speed = float(text)
     except ValueError:
         raise UsageError(f"--speed: expected a number or max (got {text!r})") from None
-    if not 0 < speed <= 100_000:
-        raise UsageError(f"--speed: must be > 0 and <= 100000 (got {text})")
+    from core.moments import speed_out_of_range  # noqa: PLC0415
+
+    problem = speed_out_of_range("--speed", speed)
+    if problem:
+        raise UsageError(problem)
     return speed
 
 
@@ -144,6 +147,11 @@ def _parse_moment(option: str, text: str, config: EngineConfig) -> datetime:
         raise UsageError(
             f"{option}: expected ISO-8601 like 2026-01-05T09:30 (got {text!r})"
         ) from None
+    from core.moments import moment_out_of_range  # noqa: PLC0415
+
+    problem = moment_out_of_range(option, moment)
+    if problem:
+        raise UsageError(problem)
     return (
         moment.replace(tzinfo=config.tz) if moment.tzinfo is None else moment.astimezone(config.tz)
     )
