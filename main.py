@@ -298,11 +298,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             choice = run_tui(engine, config_path=args.config, stop_requested=signals.requested)
             leave_working = choice is QuitChoice.LEAVE
     finally:
-        if leave_working:
-            engine.stop()
+        if leave_working or engine.stopped_because is not None:
+            engine.stop()  # nothing more is decided: positions keep their protective stops
         else:
             engine.shutdown()
         shutdown_logging()
+    if engine.stopped_because is not None:
+        print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -55,6 +55,7 @@ from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
 from db.integrity import refuse_broken
 from db.lease import acquire_lease
+from db.ledger import LedgerUnwritable
 from db.records import AccountRecord
 from db.refusals import ledger_label
 from engine import build
@@ -72,6 +73,9 @@ VA_CRASH_LIMIT = 3
 #: stops last.
 _BROKER_STOP_S = 1.5
 _JOURNAL_STOP_S = 0.5
+#: A journal that cannot write waits this long (wall seconds) for the engine's stop instead of
+#: restarting; the wait ends as soon as the engine stops.
+_UNWRITABLE_WAIT_S = 3600.0
 #: How long the actors get to finish their mailboxes with the broker still up. An actor still
 #: inside a broker call after that (a VA's option-chain scan takes seconds) is released by the
 #: broker's stop: at shutdown such a read has nothing left to serve.
@@ -169,6 +173,8 @@ class Engine:
             on_crash=self._on_crash,
         )
         self.done = threading.Event()
+        #: Why the engine ended its run by itself (a journal that cannot write), else None.
+        self.stopped_because: str | None = None
         self._reload_lock = threading.Lock()
         self.crashes: Counter[str] = Counter()
         #: Backoff and halt for an actor that keeps crashing (tests may replace it before start).
@@ -312,7 +318,10 @@ class Engine:
     def _on_crash(self, address: str, exc: BaseException) -> float:
         """Called on the crashed actor's thread: record it, pause a VA that keeps crashing, and
         apply the crash policy (``actors/supervision.py``). Returns the wall seconds the actor
-        waits before its restart; a crash loop halts the engine once, with the reason."""
+        waits before its restart; a crash loop halts the engine once, with the reason. A journal
+        that cannot write stops the engine instead (``_journal_cannot_write``)."""
+        if address == "journal" and isinstance(exc, LedgerUnwritable):
+            return self._journal_cannot_write(exc)
         error = f"{type(exc).__name__}: {exc}"
         with self._crash_lock:
             self.crashes[address] += 1
@@ -338,6 +347,28 @@ class Engine:
             va_id = address[3:]
             self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
         return verdict.delay_s
+
+    def _journal_cannot_write(self, exc: LedgerUnwritable) -> float:
+        """On the journal's thread: the ledger refused a decision (its table renamed or
+        altered under the engine, a read-only disk). A decision that cannot be stored is a
+        decision not taken, and restarting the journal would only lose the next one too: the
+        gate closes at once, the governor halts trading, and the run ends (``done``; ``main.py
+        run`` stops without flattening and exits 1 with ``stopped_because``). The journal waits
+        for that stop instead of restarting."""
+        reason = (
+            f"the journal cannot write to the ledger ({exc}): a decision that cannot be stored "
+            "is not taken; trading halted and the engine stopped"
+        )
+        with self._crash_lock:
+            self.crashes["journal"] += 1
+            first = self.stopped_because is None
+            if first:
+                self.stopped_because = reason
+        if first:
+            logger.critical("engine: {}", reason)
+            self.halt(reason)
+            self.done.set()
+        return _UNWRITABLE_WAIT_S
 
     # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
     def reload_config(self, path: str) -> ReloadPlan:
