@@ -3,11 +3,17 @@ is one line on stderr naming it, exit 2 for bad input, exit 1 for a runtime faul
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from playhouse.migrations import Runner
+
+from db import close_database, open_database
+from db.connection import MIGRATIONS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.toml"
@@ -122,3 +128,140 @@ def test_run_refuses_an_infinite_speed(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert one_line(result) == "main.py run: --speed: must be > 0 and <= 100000 (got inf)"
+
+
+def _garbage(tmp_path: Path) -> tuple[Path, str]:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not a database\n" * 50)
+    return path, "file is not a database"
+
+
+def _truncated(tmp_path: Path) -> tuple[Path, str]:
+    whole = tmp_path / "whole.db"
+    close_database(open_database(f"sqlite:///{whole}"))
+    path = tmp_path / "truncated.db"
+    path.write_bytes(whole.read_bytes()[:20_000])
+    return path, "database disk image is malformed"
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated], ids=["garbage", "truncated"])
+@pytest.mark.parametrize("command", ["run", "report", "check-ledger"])
+def test_a_damaged_ledger_is_refused_in_one_line_by_every_command(
+    tmp_path: Path, damage: object, command: str
+) -> None:
+    path, reason = damage(tmp_path)  # type: ignore[operator]
+    extra = (
+        ["--headless", "--speed", "max", "--start", "2026-11-16T09:30"] if command == "run" else []
+    )
+    result = main_py(
+        command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert one_line(result) == (
+        f"main.py {command}: the ledger {path} cannot be read: {reason}; check --db (is it the "
+        "ledger file?) or restore the ledger from a backup"
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "report", "check-ledger"])
+def test_a_database_url_of_no_known_scheme_is_refused_in_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    extra = ["--headless", "--speed", "max"] if command == "run" else []
+    result = main_py(command, "--config", str(CONFIG), "--db", "mongodb://x", *extra, cwd=tmp_path)
+    assert result.returncode == 2
+    assert one_line(result) == (
+        f"main.py {command}: the ledger URL mongodb://x has an unknown scheme 'mongodb': use "
+        "sqlite:///PATH or postgresql://USER@HOST/DATABASE in --db or engine.database_url"
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_a_ledger_path_that_is_a_directory_is_refused_in_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    extra = ["--headless", "--speed", "max"] if command == "run" else []
+    result = main_py(
+        command, "--config", str(CONFIG), "--db", f"sqlite:///{folder}", *extra, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert one_line(result) == (
+        f"main.py {command}: the ledger {folder} is a directory, not a database file: name a file "
+        f"in --db or engine.database_url (e.g. sqlite:///{folder / 'engine.db'})"
+    )
+    assert list(folder.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "logs") == ["ledgers"]
+
+
+def test_a_ledger_path_under_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file")
+    database = tmp_path / "notes.txt" / "ledger.db"
+    result = main_py(
+        "run",
+        "--headless",
+        "--speed",
+        "max",
+        "--config",
+        str(CONFIG),
+        "--db",
+        f"sqlite:///{database}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert one_line(result) == (
+        f"main.py run: the ledger {database} cannot be made: {tmp_path / 'notes.txt'} is a file, "
+        "not a directory; check --db or engine.database_url"
+    )
+
+
+def test_report_on_a_mistyped_path_creates_no_ledger(tmp_path: Path) -> None:
+    typo = tmp_path / "dat" / "engine.db"
+    result = main_py("report", "--config", str(CONFIG), "--db", f"sqlite:///{typo}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert one_line(result).startswith(f"main.py report: ledger {typo} is not migrated yet (")
+    assert not (tmp_path / "dat").exists()
+
+
+def test_a_postgresql_ledger_without_the_driver_is_refused_in_one_line(tmp_path: Path) -> None:
+    # A driver that cannot be imported, first on the path: as on an install without [postgres].
+    for name in ("psycopg2", "psycopg"):
+        (tmp_path / "no_driver" / name).mkdir(parents=True)
+        (tmp_path / "no_driver" / name / "__init__.py").write_text(
+            f"raise ImportError(\"No module named '{name}'\")\n"
+        )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "no_driver")}
+    url = "postgresql://engine@127.0.0.1:5432/ledger"
+    for command in ("run", "report"):
+        extra = ["--headless", "--speed", "max"] if command == "run" else []
+        result = main_py(
+            command, "--config", str(CONFIG), "--db", url, *extra, cwd=tmp_path, env=env
+        )
+        assert result.returncode == 2
+        line = one_line(result)
+        assert line.startswith(f"main.py {command}: the ledger ")
+        assert re.search(
+            r" needs the PostgreSQL driver \(.+\): pip install -e '\.\[postgres\]'$", line
+        ), line
+
+
+def test_a_ledger_a_newer_version_migrated_is_refused_by_every_command(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    database = open_database(f"sqlite:///{path}")
+    try:
+        Runner(database, directory=str(MIGRATIONS_DIR)).History.create(name="0004_future")
+    finally:
+        close_database(database)
+    for command in ("run", "report", "check-ledger"):
+        extra = ["--headless", "--speed", "max"] if command == "run" else []
+        result = main_py(
+            command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
+        )
+        assert result.returncode == 2
+        known = len(list(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py")))
+        assert one_line(result) == (
+            f"main.py {command}: the ledger {path} has a newer schema than this engine knows "
+            f"(migration 0004_future is not among this version's {known}): run the version that "
+            "migrated it, or another --db"
+        )
