@@ -186,8 +186,25 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
         flag = "--live" if args.live else "--dry-run"
         raise UsageError(f"{flag}: only with --broker ib")
     start = _parse_moment("--start", args.start, config) if args.start else None
+    if start is not None:
+        start = _session_start(start, config)
     until = _parse_until(args.until, start, config) if start is not None else None
     return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
+
+
+def _session_start(start: datetime, config: EngineConfig) -> datetime:
+    """A ``--start`` with no session (weekend, holiday, after the close) moves to the next
+    open, said in one line on stderr (``core.moments.session_start``)."""
+    from core.calendar import TradingCalendar  # noqa: PLC0415
+    from core.moments import session_start  # noqa: PLC0415
+
+    calendar = TradingCalendar.build(
+        config.tz, config.open_time, config.close_time, config.engine.holidays
+    )
+    moved, line = session_start(calendar, start)
+    if line is not None:
+        print(f"main.py run: {line}", file=sys.stderr, flush=True)
+    return moved
 
 
 def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | None) -> RunOptions:

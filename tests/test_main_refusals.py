@@ -265,3 +265,46 @@ def test_a_ledger_a_newer_version_migrated_is_refused_by_every_command(tmp_path:
             f"(migration 0004_future is not among this version's {known}): run the version that "
             "migrated it, or another --db"
         )
+
+
+@pytest.mark.parametrize(
+    ("start", "line"),
+    [
+        (
+            "2026-12-05T09:30",
+            "main.py run: no session on 2026-12-05 (Saturday): the run starts at the next open "
+            "2026-12-07T09:30",
+        ),
+        (
+            "2026-11-16T17:00",
+            "main.py run: no session after the close on 2026-11-16 (16:00): the run starts at the "
+            "next open 2026-11-17T09:30",
+        ),
+    ],
+    ids=["saturday", "after-the-close"],
+)
+def test_a_start_with_no_session_says_so_and_runs_from_the_next_open(
+    tmp_path: Path, start: str, line: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = main_py(
+        "run",
+        "--headless",
+        "--config",
+        str(CONFIG),
+        "--speed",
+        "max",
+        "--db",
+        url,
+        "--start",
+        start,
+        "--until",
+        "09:40",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0] == line
+    opened = line.rsplit(" ", 1)[1]
+    day = opened[:10]
+    assert f"{day} 09:30:00 risk - day_start: net liquidation" in result.stderr
