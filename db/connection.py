@@ -39,10 +39,12 @@ from db.private_files import make_private_dirs, refuse_unusable_path, tighten
 from db.refusals import (
     LedgerUnreachable,
     LedgerUnreadable,
+    SchemaAltered,
     SchemaTooNew,
     UnknownLedgerScheme,
     ledger_label,
 )
+from db.schema_shape import altered_tables
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -58,6 +60,10 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 """Numbered migration files (``NNNN_name.py`` with ``up(migrator, db)``), applied in order."""
+
+SHIPPED_MIGRATIONS_DIR = MIGRATIONS_DIR
+"""The migrations the ledger models (``db.models``) describe the result of: a ledger that has
+applied exactly these must have every model's table and column."""
 
 SQLITE_PRAGMAS: dict[str, object] = {
     "journal_mode": "wal",
@@ -96,6 +102,7 @@ def open_database(
         LedgerUnreachable: the database cannot be opened (driver, server, database, file).
         db.refusals.LedgerUnreadable: the file is not a database, or a damaged one.
         db.refusals.SchemaTooNew: the ledger records a migration this version does not have.
+        db.refusals.SchemaAltered: a table or column of this version's models is missing.
         db.private_files.LedgerPathRefused: the SQLite path is a directory or under a file.
         db.instances.InstanceRefused: the SQLite file holds another instance.
         peewee.OperationalError: a migration fails.
@@ -121,9 +128,11 @@ def open_database(
         _connect(db, url)
         if migrate and is_postgres(db):
             create_schema(db, instance)
-        _refuse_unknown_migrations(db, url)
         if migrate:
-            _migrate_under_lock(db)
+            _migrate_under_lock(db, url)  # a ledger a newer version migrated is refused first
+        else:
+            _refuse_unknown_migrations(db, url)
+        _refuse_altered_tables(db, url, instance)
         claim_instance(db, instance, where=_where(url), write=migrate)
     except peewee.DatabaseError as err:
         db.close()
@@ -184,21 +193,45 @@ def _refuse_unknown_migrations(db: peewee.Database, url: str) -> None:
         )
 
 
+def _refuse_altered_tables(db: peewee.Database, url: str, instance: str) -> None:
+    """A migrated ledger whose tables were changed by hand or another program (a renamed
+    table or column) would fail on the first write there: refused now (``db.schema_shape``).
+    A reader's ledger with migrations pending is left to the reader, which says so."""
+    applied = set(Runner(db, directory=str(SHIPPED_MIGRATIONS_DIR)).applied())
+    if applied != {path.stem for path in _migration_files(SHIPPED_MIGRATIONS_DIR)}:
+        return  # not at this version's schema (a reader's ledger with migrations pending)
+    lacking = altered_tables(db, schema=schema_name(instance) if is_postgres(db) else None)
+    if lacking:
+        raise SchemaAltered(
+            f"the ledger {_where(url)} does not have the tables its migrations made "
+            f"({'; '.join(lacking)}): it was changed by hand or by another program; restore it "
+            "from a backup, or use another --db"
+        )
+
+
 def _known_migrations() -> list[Path]:
-    return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return _migration_files(MIGRATIONS_DIR)
 
 
-def _migrate_under_lock(db: peewee.Database) -> None:
+def _migration_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
+def _migrate_under_lock(db: peewee.Database, url: str) -> None:
     """``run_migrations``, on PostgreSQL under a database-wide advisory lock: engines of several
     instances starting at once on an empty database take turns (concurrent ``CREATE TABLE``
     fails with a duplicate ``pg_type`` key); the second finds nothing left to apply. An SQLite
-    ledger is migrated under its engine's lease and SQLite's own write lock."""
+    ledger is migrated under its engine's lease and SQLite's own write lock. Either way a
+    ledger that records a migration this version lacks is refused before anything is applied."""
     if not isinstance(db, peewee.PostgresqlDatabase):
+        _refuse_unknown_migrations(db, url)
         run_migrations(db)
         return
     take, give_back = migration_lock_sql()
     db.execute_sql(take)
-    run_migrations(db)  # if it fails, open_database closes the session, which drops the lock
+    # If either fails, open_database closes the session, which drops the lock.
+    _refuse_unknown_migrations(db, url)
+    run_migrations(db)
     db.execute_sql(give_back)
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "LedgerRefused",
     "LedgerUnreachable",
     "LedgerUnreadable",
+    "SchemaAltered",
     "SchemaTooNew",
     "TimelineRefused",
     "UnknownLedgerScheme",
@@ -62,6 +63,11 @@ class LedgerUnreadable(LedgerRefused):
 
 class SchemaTooNew(LedgerRefused):
     """The ledger records migrations this engine does not have: a newer version made it."""
+
+
+class SchemaAltered(LedgerRefused):
+    """A table or column the engine's models use is missing from a migrated ledger (renamed or
+    dropped by hand or by another program)."""
 
 
 class UnknownLedgerScheme(LedgerRefused, RuntimeError):

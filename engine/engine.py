@@ -16,6 +16,7 @@ written or sent.
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import threading
@@ -73,9 +74,6 @@ VA_CRASH_LIMIT = 3
 #: stops last.
 _BROKER_STOP_S = 1.5
 _JOURNAL_STOP_S = 0.5
-#: A journal that cannot write waits this long (wall seconds) for the engine's stop instead of
-#: restarting; the wait ends as soon as the engine stops.
-_UNWRITABLE_WAIT_S = 3600.0
 #: How long the actors get to finish their mailboxes with the broker still up. An actor still
 #: inside a broker call after that (a VA's option-chain scan takes seconds) is released by the
 #: broker's stop: at shutdown such a read has nothing left to serve.
@@ -368,7 +366,7 @@ class Engine:
             logger.critical("engine: {}", reason)
             self.halt(reason)
             self.done.set()
-        return _UNWRITABLE_WAIT_S
+        return math.inf  # not restarted: it waits for the stop (``EngineActor._crashed``)
 
     # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
     def reload_config(self, path: str) -> ReloadPlan:

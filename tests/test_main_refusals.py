@@ -308,3 +308,25 @@ def test_a_start_with_no_session_says_so_and_runs_from_the_next_open(
     opened = line.rsplit(" ", 1)[1]
     day = opened[:10]
     assert f"{day} 09:30:00 risk - day_start: net liquidation" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "report", "check-ledger"])
+def test_a_ledger_whose_table_was_renamed_is_refused_by_every_command(
+    tmp_path: Path, command: str
+) -> None:
+    path = tmp_path / "ledger.db"
+    database = open_database(f"sqlite:///{path}")
+    try:
+        database.execute_sql("ALTER TABLE signal RENAME TO signal_old")
+    finally:
+        close_database(database)
+    extra = ["--headless", "--speed", "max"] if command == "run" else []
+    result = main_py(
+        command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert one_line(result) == (
+        f"main.py {command}: the ledger {path} does not have the tables its migrations made (no "
+        "table signal): it was changed by hand or by another program; restore it from a backup, "
+        "or use another --db"
+    )

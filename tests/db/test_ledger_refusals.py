@@ -12,7 +12,7 @@ from playhouse.migrations import Runner
 from db import close_database, open_database
 from db.connection import MIGRATIONS_DIR
 from db.private_files import LedgerPathRefused
-from db.refusals import LedgerUnreadable, SchemaTooNew, UnknownLedgerScheme
+from db.refusals import LedgerUnreadable, SchemaAltered, SchemaTooNew, UnknownLedgerScheme
 
 
 def _add_future_migration(url: str) -> None:
@@ -91,3 +91,29 @@ def test_a_ledger_path_under_a_file_is_refused_and_nothing_is_created(tmp_path: 
         f"{tmp_path / 'notes'} is a file, not a directory; check --db or engine.database_url"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]
+
+
+@pytest.mark.parametrize(
+    ("alteration", "lacking"),
+    [
+        ("ALTER TABLE signal RENAME COLUMN detail TO detail_old", "table signal: no column detail"),
+        ("ALTER TABLE signal RENAME TO signal_old", "no table signal"),
+    ],
+    ids=["column-renamed", "table-renamed"],
+)
+@pytest.mark.parametrize("migrate", [True, False], ids=["engine", "reader"])
+def test_a_ledger_whose_tables_were_changed_by_hand_is_refused(
+    ledger_url: str, alteration: str, lacking: str, migrate: bool
+) -> None:
+    db = open_database(ledger_url)
+    try:
+        db.execute_sql(alteration)
+    finally:
+        close_database(db)
+    with pytest.raises(SchemaAltered) as caught:
+        open_database(ledger_url, migrate=migrate)
+    message = str(caught.value)
+    assert (
+        f"does not have the tables its migrations made ({lacking}): it was changed by " in message
+    )
+    assert message.endswith("restore it from a backup, or use another --db")
