@@ -18,6 +18,9 @@ reconnection, sees its own empty database. Tests that involve threads use
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -51,6 +54,7 @@ __all__ = [
     "SQLITE_PRAGMAS",
     "LedgerUnreachable",
     "close_database",
+    "damage_refused",
     "open_database",
     "open_temporary_database",
     "pending_migrations",
@@ -134,7 +138,7 @@ def open_database(
             _refuse_unknown_migrations(db, url)
         _refuse_altered_tables(db, url, instance)
         claim_instance(db, instance, where=_where(url), write=migrate)
-    except peewee.DatabaseError as err:
+    except (peewee.DatabaseError, sqlite3.DatabaseError) as err:
         db.close()
         if LedgerUnreadable.is_damage(err):
             raise LedgerUnreadable.damaged(_where(url), err) from err
@@ -143,6 +147,19 @@ def open_database(
         db.close()
         raise
     return db
+
+
+@contextmanager
+def damage_refused(url: str) -> Iterator[None]:
+    """Reading the ledger at ``url`` inside: a damaged file met there (SQLite's "database disk
+    image is malformed" from a page the opening did not read) becomes the one-line
+    ``LedgerUnreadable``; other errors pass."""
+    try:
+        yield
+    except (peewee.DatabaseError, sqlite3.DatabaseError) as err:
+        if LedgerUnreadable.is_damage(err):
+            raise LedgerUnreadable.damaged(_where(url), err) from err
+        raise
 
 
 def open_temporary_database(directory: str | os.PathLike[str]) -> peewee.Database:

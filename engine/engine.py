@@ -54,6 +54,7 @@ from core.config_reload import ReloadPlan, plan_reload
 from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
+from db.connection import damage_refused
 from db.integrity import refuse_broken
 from db.lease import acquire_lease
 from db.ledger import LedgerUnwritable
@@ -128,9 +129,10 @@ class Engine:
         self.database = open_database(url, instance=config.engine.instance)
         ib = None
         try:
-            refuse_broken(self.database)  # before any actor: no trading on a broken ledger
-            self.ledger = Ledger(self.database, dry_run=self.dry_run)
-            last_record = self.ledger.last_record_time()
+            with damage_refused(url):  # a damaged page read here: one line, not a traceback
+                refuse_broken(self.database)  # before any actor: no trading on a broken ledger
+                self.ledger = Ledger(self.database, dry_run=self.dry_run)
+                last_record = self.ledger.last_record_time()
             label = ledger_label(url)
             ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
             self.clock = clock or (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -329,4 +330,33 @@ def test_a_ledger_whose_table_was_renamed_is_refused_by_every_command(
         f"main.py {command}: the ledger {path} does not have the tables its migrations made (no "
         "table signal): it was changed by hand or by another program; restore it from a backup, "
         "or use another --db"
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_a_ledger_damaged_where_only_reading_finds_it_is_refused_in_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    # Opening reads the schema and the migrations; the damage is in the signal table's first
+    # page, which only the reads after it (the last record, the report) meet.
+    path = tmp_path / "ledger.db"
+    close_database(open_database(f"sqlite:///{path}"))
+    with sqlite3.connect(path) as ledger:
+        (root,) = ledger.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'signal'"
+        ).fetchone()
+        (page_size,) = ledger.execute("PRAGMA page_size").fetchone()
+    with path.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+    extra = (
+        ["--headless", "--speed", "max", "--start", "2026-11-16T09:30"] if command == "run" else []
+    )
+    result = main_py(
+        command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert one_line(result) == (
+        f"main.py {command}: the ledger {path} cannot be read: database disk image is malformed; "
+        "check --db (is it the ledger file?) or restore the ledger from a backup"
     )
