@@ -132,8 +132,11 @@ def _parse_speed(text: str | None) -> float | None:
         speed = float(text)
     except ValueError:
         raise UsageError(f"--speed: expected a number or max (got {text!r})") from None
-    if not 0 < speed <= 100_000:
-        raise UsageError(f"--speed: must be > 0 and <= 100000 (got {text})")
+    from core.moments import speed_out_of_range  # noqa: PLC0415
+
+    problem = speed_out_of_range("--speed", speed)
+    if problem:
+        raise UsageError(problem)
     return speed
 
 
@@ -144,6 +147,11 @@ def _parse_moment(option: str, text: str, config: EngineConfig) -> datetime:
         raise UsageError(
             f"{option}: expected ISO-8601 like 2026-01-05T09:30 (got {text!r})"
         ) from None
+    from core.moments import moment_out_of_range  # noqa: PLC0415
+
+    problem = moment_out_of_range(option, moment)
+    if problem:
+        raise UsageError(problem)
     return (
         moment.replace(tzinfo=config.tz) if moment.tzinfo is None else moment.astimezone(config.tz)
     )
@@ -178,8 +186,25 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
         flag = "--live" if args.live else "--dry-run"
         raise UsageError(f"{flag}: only with --broker ib")
     start = _parse_moment("--start", args.start, config) if args.start else None
+    if start is not None:
+        start = _session_start(start, config)
     until = _parse_until(args.until, start, config) if start is not None else None
     return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
+
+
+def _session_start(start: datetime, config: EngineConfig) -> datetime:
+    """A ``--start`` with no session (weekend, holiday, after the close) moves to the next
+    open, said in one line on stderr (``core.moments.session_start``)."""
+    from core.calendar import TradingCalendar  # noqa: PLC0415
+    from core.moments import session_start  # noqa: PLC0415
+
+    calendar = TradingCalendar.build(
+        config.tz, config.open_time, config.close_time, config.engine.holidays
+    )
+    moved, line = session_start(calendar, start)
+    if line is not None:
+        print(f"main.py run: {line}", file=sys.stderr, flush=True)
+    return moved
 
 
 def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | None) -> RunOptions:
@@ -290,11 +315,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             choice = run_tui(engine, config_path=args.config, stop_requested=signals.requested)
             leave_working = choice is QuitChoice.LEAVE
     finally:
-        if leave_working:
-            engine.stop()
+        if leave_working or engine.stopped_because is not None:
+            engine.stop()  # nothing more is decided: positions keep their protective stops
         else:
             engine.shutdown()
         shutdown_logging()
+    if engine.stopped_because is not None:
+        print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,7 +31,8 @@ import peewee
 from playhouse import db_url
 
 from db.instances import schema_name
-from db.refusals import LedgerRefused, LedgerUnreachable
+from db.private_files import make_private_dirs, refuse_unusable_path, tighten
+from db.refusals import LedgerRefused, LedgerUnreachable, UnknownLedgerScheme
 
 __all__ = [
     "LEASE_KEY",
@@ -90,7 +91,9 @@ def acquire_lease(url: str, *, instance: str, command: str) -> LedgerLease:
 
     Raises:
         LeaseHeld: another engine (process) holds it; the message names the holder.
-        RuntimeError: unknown URL scheme.
+        db.refusals.UnknownLedgerScheme: unknown URL scheme (a ``RuntimeError``).
+        db.private_files.LedgerPathRefused: an SQLite path that is a directory or under a
+            file.
     """
     me = Holder(
         host=socket.gethostname(),
@@ -135,7 +138,7 @@ def _database_class(url: str) -> type[peewee.Database]:
     scheme = urlparse(url).scheme
     db_class = db_url.schemes.get(scheme)
     if db_class is None:
-        raise RuntimeError(f"unknown database URL scheme {scheme!r} in {url!r}")
+        raise UnknownLedgerScheme.of(url)
     klass: type[peewee.Database] = db_class
     return klass
 
@@ -179,9 +182,11 @@ class _FileLease:
     @classmethod
     def acquire(cls, database: Path, me: Holder) -> _FileLease:
         path = lease_file(database)
+        refuse_unusable_path(database)
         try:
-            database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_dirs(database.parent)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            tighten(path)
         except OSError as err:  # a read-only or foreign directory: one line, never a traceback
             raise _unwritable(database, path, err) from None
         try:

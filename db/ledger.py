@@ -64,7 +64,13 @@ from db.rows import (
 )
 from db.statements import Statements
 
-__all__ = ["DuplicateOrderError", "Ledger", "LedgerError", "UnknownOrderError"]
+__all__ = [
+    "DuplicateOrderError",
+    "Ledger",
+    "LedgerError",
+    "LedgerUnwritable",
+    "UnknownOrderError",
+]
 
 #: Reads a time column's raw value (a string on SQLite, a naive datetime on PostgreSQL).
 _AT = UTCDateTimeField()
@@ -73,6 +79,11 @@ _TERMINAL = [str(status) for status in OrderStatus if status.is_terminal]
 
 class LedgerError(Exception):
     """A write the ledger refused (a constraint failed); nothing of that call was stored."""
+
+
+class LedgerUnwritable(Exception):
+    """The ledger could not store a write at all (a table or column gone or changed under the
+    engine, a read-only or full disk); nothing of that call was stored."""
 
 
 class DuplicateOrderError(LedgerError):
@@ -296,6 +307,7 @@ class Ledger:
 
         Raises:
             LedgerError: ``rec.id`` is already stored (nothing written).
+            LedgerUnwritable: the database refused the write itself (nothing written).
         """
         try:
             row = {
@@ -315,6 +327,8 @@ class Ledger:
                 self._sql.insert(Signal, [row])
         except peewee.IntegrityError as exc:
             raise LedgerError(f"signal {rec.id!r} refused: {exc}") from exc
+        except peewee.DatabaseError as exc:
+            raise LedgerUnwritable(f"signal {rec.id!r} not stored: {exc}") from exc
 
     def insert_risk_event(self, rec: RiskEventRecord) -> int:
         """Store a risk event (``rec.id`` is ignored); returns its new id."""

@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 import peewee
 from playhouse import db_url
 
-from db.connection import MIGRATIONS_DIR, close_database, open_database, pending_migrations
+from db.connection import (
+    MIGRATIONS_DIR,
+    close_database,
+    damage_refused,
+    open_database,
+    pending_migrations,
+)
 from db.consolidated import consolidate
 from db.instances import instances_in, is_postgres, schema_name
 from db.integrity import LedgerProblem, read_problems
@@ -87,7 +93,8 @@ def _reading(
         pending = pending_migrations(database) if check else []
         if pending:
             raise NoLedger(_not_migrated(url, instance, pending, postgres=is_postgres(database)))
-        return read(database)
+        with damage_refused(url):
+            return read(database)
     finally:
         close_database(database)
 

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["LedgerRefused", "LedgerUnreachable", "TimelineRefused", "ledger_label"]
+__all__ = [
+    "LedgerRefused",
+    "LedgerUnreachable",
+    "LedgerUnreadable",
+    "SchemaAltered",
+    "SchemaTooNew",
+    "TimelineRefused",
+    "UnknownLedgerScheme",
+    "ledger_label",
+]
 
 
 class LedgerRefused(Exception):
@@ -29,6 +38,48 @@ class LedgerUnreachable(LedgerRefused):
         return cls(
             f"cannot open the ledger {where}: {reason} (is the server running, and does the "
             "database exist?)"
+        )
+
+
+class LedgerUnreadable(LedgerRefused):
+    """The ledger file is not a database, or a damaged one (SQLite's "file is not a database",
+    "database disk image is malformed")."""
+
+    MARKS = ("file is not a database", "database disk image is malformed")
+
+    @classmethod
+    def is_damage(cls, error: BaseException) -> bool:
+        """Whether ``error`` (a driver's) says the file is no database or a damaged one."""
+        return any(mark in str(error) for mark in cls.MARKS)
+
+    @classmethod
+    def damaged(cls, where: str, error: BaseException) -> LedgerUnreadable:
+        reason = (str(error).strip().splitlines() or ["unreadable"])[0]
+        return cls(
+            f"the ledger {where} cannot be read: {reason}; check --db (is it the ledger file?) "
+            "or restore the ledger from a backup"
+        )
+
+
+class SchemaTooNew(LedgerRefused):
+    """The ledger records migrations this engine does not have: a newer version made it."""
+
+
+class SchemaAltered(LedgerRefused):
+    """A table or column the engine's models use is missing from a migrated ledger (renamed or
+    dropped by hand or by another program)."""
+
+
+class UnknownLedgerScheme(LedgerRefused, RuntimeError):
+    """The ledger URL's scheme names no database this engine can use (a ``RuntimeError`` as
+    peewee's own refusal of it is)."""
+
+    @classmethod
+    def of(cls, url: str) -> UnknownLedgerScheme:
+        scheme = urlsplit(url).scheme or "(none)"
+        return cls(
+            f"the ledger URL {ledger_label(url)} has an unknown scheme {scheme!r}: use "
+            "sqlite:///PATH or postgresql://USER@HOST/DATABASE in --db or engine.database_url"
         )
 
 

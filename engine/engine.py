@@ -16,6 +16,7 @@ written or sent.
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import threading
@@ -53,8 +54,10 @@ from core.config_reload import ReloadPlan, plan_reload
 from core.domain import Contract, TradingState
 from core.gate import GateState, TradingGate
 from db import Ledger, close_database, open_database
+from db.connection import damage_refused
 from db.integrity import refuse_broken
 from db.lease import acquire_lease
+from db.ledger import LedgerUnwritable
 from db.records import AccountRecord
 from db.refusals import ledger_label
 from engine import build
@@ -126,9 +129,10 @@ class Engine:
         self.database = open_database(url, instance=config.engine.instance)
         ib = None
         try:
-            refuse_broken(self.database)  # before any actor: no trading on a broken ledger
-            self.ledger = Ledger(self.database, dry_run=self.dry_run)
-            last_record = self.ledger.last_record_time()
+            with damage_refused(url):  # a damaged page read here: one line, not a traceback
+                refuse_broken(self.database)  # before any actor: no trading on a broken ledger
+                self.ledger = Ledger(self.database, dry_run=self.dry_run)
+                last_record = self.ledger.last_record_time()
             label = ledger_label(url)
             ib = build.ib_broker(config, self.options, self.gate, self.calendar, given=broker)
             self.clock = clock or (
@@ -169,6 +173,8 @@ class Engine:
             on_crash=self._on_crash,
         )
         self.done = threading.Event()
+        #: Why the engine ended its run by itself (a journal that cannot write), else None.
+        self.stopped_because: str | None = None
         self._reload_lock = threading.Lock()
         self.crashes: Counter[str] = Counter()
         #: Backoff and halt for an actor that keeps crashing (tests may replace it before start).
@@ -312,7 +318,10 @@ class Engine:
     def _on_crash(self, address: str, exc: BaseException) -> float:
         """Called on the crashed actor's thread: record it, pause a VA that keeps crashing, and
         apply the crash policy (``actors/supervision.py``). Returns the wall seconds the actor
-        waits before its restart; a crash loop halts the engine once, with the reason."""
+        waits before its restart; a crash loop halts the engine once, with the reason. A journal
+        that cannot write stops the engine instead (``_journal_cannot_write``)."""
+        if address == "journal" and isinstance(exc, LedgerUnwritable):
+            return self._journal_cannot_write(exc)
         error = f"{type(exc).__name__}: {exc}"
         with self._crash_lock:
             self.crashes[address] += 1
@@ -338,6 +347,28 @@ class Engine:
             va_id = address[3:]
             self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
         return verdict.delay_s
+
+    def _journal_cannot_write(self, exc: LedgerUnwritable) -> float:
+        """On the journal's thread: the ledger refused a decision (its table renamed or
+        altered under the engine, a read-only disk). A decision that cannot be stored is a
+        decision not taken, and restarting the journal would only lose the next one too: the
+        gate closes at once, the governor halts trading, and the run ends (``done``; ``main.py
+        run`` stops without flattening and exits 1 with ``stopped_because``). The journal waits
+        for that stop instead of restarting."""
+        reason = (
+            f"the journal cannot write to the ledger ({exc}): a decision that cannot be stored "
+            "is not taken; trading halted and the engine stopped"
+        )
+        with self._crash_lock:
+            self.crashes["journal"] += 1
+            first = self.stopped_because is None
+            if first:
+                self.stopped_because = reason
+        if first:
+            logger.critical("engine: {}", reason)
+            self.halt(reason)
+            self.done.set()
+        return math.inf  # not restarted: it waits for the stop (``EngineActor._crashed``)
 
     # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
     def reload_config(self, path: str) -> ReloadPlan:

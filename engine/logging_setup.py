@@ -14,6 +14,8 @@ from types import FrameType
 
 from loguru import logger
 
+from db.private_files import make_private_dirs, tighten
+
 __all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging"]
 
 
@@ -57,14 +59,18 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
     """Install the sinks.
 
     Args:
-        log_dir: directory for ``engine.log`` and ``engine.jsonl`` (created 0700; files 0600).
+        log_dir: directory for ``engine.log`` and ``engine.jsonl`` (it and every parent created
+            0700; files 0600, existing ones tightened to 0600).
         console: also log warnings and errors to stderr (headless runs). With the TUI this must
             be False: the UI draws on the terminal.
         level: the file sinks' level.
     """
     path = Path(log_dir)
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path)
     os.chmod(path, 0o700)
+    for existing in sorted(path.glob("engine*")):
+        if existing.is_file():
+            tighten(existing)  # a log left at 0644 by an older version or another umask
     old_umask = os.umask(0o077)  # log files are created owner-only
     try:
         logger.remove()

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -54,9 +55,9 @@ class AddressBook:
         else:
             self._closing.clear()
 
-    def wait_closing(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` wall seconds for the engine's stop (a crash backoff is cut
-        short by it); True when stopping."""
+    def wait_closing(self, timeout_s: float | None) -> bool:
+        """Wait up to ``timeout_s`` wall seconds (None: until it comes) for the engine's stop
+        (a crash backoff is cut short by it); True when stopping."""
         return self._closing.wait(timeout_s)
 
     def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
@@ -151,7 +152,8 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
     ref and every queued message survive, so nothing sent to it is lost while it restarts.
     ``on_crash`` returns how long to wait before the restart (wall seconds, ``None`` or 0 for at
     once: an actor that keeps crashing is backed off, ``actors/supervision.py``); the wait ends
-    early when the engine stops.
+    early when the engine stops. ``math.inf``: no restart, the crash stops the engine (the actor
+    waits for that stop; what it is told meanwhile waits in its mailbox).
     """
 
     #: Stable address of this actor in the AddressBook.
@@ -212,6 +214,16 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
     def _crashed(self, message: object, exc: Exception) -> None:
         self.crashes += 1
         delay_s = self._on_crash(self.address, exc) if self._on_crash is not None else None
+        if delay_s == math.inf:  # the engine stops because of this crash: no restart
+            logger.error(
+                "{} crashed on {} ({}: {}); not restarted: the engine stops",
+                self.address,
+                type(message).__name__,
+                type(exc).__name__,
+                exc,
+            )
+            self.book.wait_closing(None)
+            return
         # A crash in a loop (backed off) repeats the traceback already logged: one line each.
         logger.opt(exception=None if delay_s else exc).error(
             "{} crashed on {} (crash #{}: {}: {}); restarting from the ledger{}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -109,7 +110,8 @@ class LoopThread:
         """Run ``coro`` on the loop and wait for it (never from the loop thread itself).
 
         Raises:
-            TimeoutError: no result within ``timeout_s`` (the coroutine is cancelled).
+            TimeoutError: no result within ``timeout_s`` (the coroutine is cancelled), or the
+                coroutine's own timeout; either message gives the wall seconds waited.
             RuntimeError: called on the loop thread, or the loop is not running.
             Whatever ``coro`` raises.
         """
@@ -117,11 +119,18 @@ class LoopThread:
             coro.close()
             raise RuntimeError("LoopThread.run would block its own loop")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        started = time.monotonic()
         try:
             return future.result(timeout_s)
-        except concurrent.futures.TimeoutError:
+        except concurrent.futures.TimeoutError as err:
+            # Since 3.11 the wait's timeout and one the coroutine raised itself (a connect
+            # timeout) are the same class: only a future still pending timed out here.
+            waited = time.monotonic() - started
+            if future.done() and not future.cancelled() and future.exception() is err:
+                reason = str(err) or "timed out"
+                raise TimeoutError(f"{self.name}: {reason} after {waited:.1f}s") from err
             future.cancel()
-            raise TimeoutError(f"no answer from {self.name} within {timeout_s:.1f}s") from None
+            raise TimeoutError(f"no answer from {self.name} within {waited:.1f}s") from None
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

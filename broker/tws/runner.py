@@ -36,6 +36,7 @@ from broker.tws.server import TwsSimServer
 from broker.tws.state_codec import StateError
 from core.calendar import TradingCalendar
 from core.config import ConfigError, EngineConfig, load_config
+from core.moments import moment_out_of_range, speed_out_of_range
 
 STATE_FILE_NAME = "tws-sim-state.json"
 
@@ -161,7 +162,15 @@ def _say(line: str) -> None:
 def _parse_start(text: str | None, config: EngineConfig) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"--start: expected ISO-8601 like 2026-01-05T09:30 (got {text!r})"
+        ) from None
+    problem = moment_out_of_range("--start", moment)
+    if problem:
+        raise ValueError(problem)
     return moment.replace(tzinfo=config.tz) if moment.tzinfo is None else moment
 
 
@@ -189,8 +198,9 @@ def run_tws_sim(
         return EXIT_BAD_INPUT
     try:
         start = _parse_start(args.start, config)
-        if not args.speed > 0:
-            raise ValueError(f"--speed must be > 0 (got {args.speed})")
+        speed_problem = speed_out_of_range("--speed", args.speed)
+        if speed_problem:
+            raise ValueError(speed_problem)
         server = server_from_config(
             config,
             host=args.host,

@@ -205,10 +205,12 @@ def test_processes_migrating_an_empty_postgresql_database_at_once_never_crash(
 
 def test_a_lease_file_that_cannot_be_made_is_refused_in_one_line(tmp_path: Path) -> None:
     # Not a traceback, and not mistaken (as an OSError was) for "cannot connect to TWS".
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
+    # (A ledger path under a file is refused before, as a path: tests/db/test_ledger_refusals.)
+    blocker = tmp_path / "ledger.db.lease"
+    blocker.mkdir()  # the lease file's name is taken by a directory
     with pytest.raises(LedgerRefused) as refused:
-        acquire_lease(f"sqlite:///{blocker / 'ledger.db'}", instance="main", command="engine")
+        acquire_lease(f"sqlite:///{tmp_path / 'ledger.db'}", instance="main", command="engine")
     line = str(refused.value)
-    assert line.startswith(f"cannot take the lease on the ledger {blocker / 'ledger.db'}: ")
-    assert "\n" not in line
+    assert line == (
+        f"cannot take the lease on the ledger {tmp_path / 'ledger.db'}: {blocker}: Is a directory"
+    )

@@ -11,6 +11,7 @@ import pytest
 
 from core.config import EngineConfig
 from db.lease import LeaseHeld, acquire_lease
+from db.refusals import LedgerUnreadable
 from engine.engine import Engine
 from engine.options import RunOptions
 from tests.support.engine import MONDAY_10, make_config, start_engine
@@ -55,9 +56,11 @@ def test_a_running_engine_holds_its_ledger_until_it_stops(tmp_path: Path) -> Non
 
 def test_an_engine_whose_construction_fails_gives_its_lease_back(tmp_path: Path) -> None:
     not_a_database = tmp_path / "engine.db"
-    not_a_database.mkdir()  # sqlite cannot open a directory: the constructor fails after leasing
+    # sqlite cannot read a file of text: the constructor fails after leasing (a directory is
+    # now refused before the lease, by the lease itself).
+    not_a_database.write_text("not a database\n" * 100)
     url = f"sqlite:///{not_a_database}"
     options = RunOptions(database_url=url, speed=None, start=MONDAY_10)
-    with pytest.raises(Exception, match="unable to open database file"):
+    with pytest.raises(LedgerUnreadable, match="file is not a database"):
         Engine(make_config(), options)
     acquire_lease(url, instance="main", command="after the failure").release()
