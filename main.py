@@ -42,6 +42,7 @@ from engine.commands import (
 )
 
 EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, recovered like a crash
+MAX_SEED = 2**63 - 1  # sim.seed's bound: a seed is a non-negative 64-bit integer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,6 +178,8 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
     if args.live or args.dry_run:
         flag = "--live" if args.live else "--dry-run"
         raise UsageError(f"{flag}: only with --broker ib")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed: must be >= 0 and <= {MAX_SEED} (got {args.seed})")
     start = _parse_moment("--start", args.start, config) if args.start else None
     until = _parse_until(args.until, start, config) if start is not None else None
     return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)

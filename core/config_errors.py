@@ -17,7 +17,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -311,7 +311,8 @@ def _as_tuple(value: object) -> object:
 
 
 def _to_decimal(value: object) -> Decimal:
-    """Read money exactly: an integer, a float (by its shortest repr) or a numeric string."""
+    """Read money exactly: a TOML integer or float (by its shortest repr). A string is refused
+    like any other string for a number (TOML is typed: ``capital = "250000"`` is a mistake)."""
     result: Decimal | None = None
     if isinstance(value, Decimal):
         result = value
@@ -319,9 +320,6 @@ def _to_decimal(value: object) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, float):
         result = Decimal(repr(value))
-    elif isinstance(value, str):
-        with contextlib.suppress(InvalidOperation):
-            result = Decimal(value.strip())
     if result is None:
         raise invalid_value(f"expected a number (got {describe_value(value)})")
     if not result.is_finite():
@@ -397,7 +395,8 @@ def _instance_name(value: str) -> str:
 ARRAY = BeforeValidator(_as_tuple)
 """Put in ``Annotated[tuple[X, ...], ARRAY]`` so a strict tuple field takes a TOML array."""
 Money = Annotated[Decimal, BeforeValidator(_to_decimal)]
-"""An exact amount: a TOML integer, float or numeric string, read as ``Decimal``."""
+"""An exact amount: a TOML integer or float, read as ``Decimal`` (a float by its shortest repr,
+so ``0.0035`` is exactly 0.0035)."""
 IsoDate = Annotated[date, BeforeValidator(_to_date)]
 """A calendar date: a TOML local date or a ``"YYYY-MM-DD"`` string."""
 NonBlank = Annotated[str, AfterValidator(_non_blank)]
