@@ -212,6 +212,12 @@ class RiskSettings(Section):
     # engine-clock seconds, refused as unanswered.
     what_if_margin: bool = True
     what_if_timeout_s: float = Field(default=30.0, ge=1, le=600)  # >= a what-if round trip
+    # The fat-finger guard (core/rules/price_collar.py): an entry whose limit lies more than
+    # this percent above the ask or below the bid is refused with the numbers (IB's own order
+    # precautions do the same); a limit that rounds to 0 at the tick is refused too.
+    price_collar_pct: float = Field(default=10.0, gt=0, le=100)
+    # Options move several percent on a tick: their own collar, same measure.
+    option_price_collar_pct: float = Field(default=50.0, gt=0, le=1000)
 
 
 class FilterSettings(Section):

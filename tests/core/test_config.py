@@ -174,6 +174,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "entry_burst": 10,
         "what_if_margin": True,
         "what_if_timeout_s": 30.0,
+        "price_collar_pct": 10.0,
+        "option_price_collar_pct": 50.0,
     },
     "filters": {
         "max_spread_bps": 10.0,
