@@ -208,11 +208,15 @@ def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | N
 
 
 def _print_event(item: object) -> None:
+    """The headless printer: one stderr line per fill or risk event, every string in it from
+    outside (a reason, a broker's text) escaped by ``core.text.printable`` (bus thread)."""
     from actors.messages.events import EngineEvent  # noqa: PLC0415
+    from core.text import printable  # noqa: PLC0415
 
     if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
+        va, text = printable(item.va_id or "-"), printable(item.text)
         print(
-            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {item.va_id or '-'} {item.text}",
+            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {va} {text}",
             file=sys.stderr,
             flush=True,
         )

@@ -28,6 +28,7 @@ from actors.runtime.base import EngineActor
 from actors.runtime.context import EngineContext
 from core.config import EngineConfig
 from core.domain import Contract, OrderType, Side
+from core.text import printable
 
 __all__ = ["Inbox", "LineError", "parse_line"]
 
@@ -72,7 +73,7 @@ def parse_line(
 
     unknown = sorted(set(data) - _LINE_KEYS)
     if unknown:
-        return error(f"{unknown[0]}: unknown key")
+        return error(f"{printable(unknown[0])}: unknown key")  # a key is anyone's text
     if record_id == fallback_id:
         return error(f"id: must be 1-64 letters, digits or _.:- (got {raw_id!r})")
     accounts = {a.id: a for a in config.accounts}

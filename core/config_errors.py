@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
+from core.text import printable
+
 __all__ = [
     "ARRAY",
     "INSTANCE_NAME",
@@ -110,9 +112,7 @@ def one_line(text: str) -> str:
     Returns:
         ``text`` unchanged if it is printable, else with ``\\n``-style escapes.
     """
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return printable(text)
 
 
 def describe_value(value: object) -> str:
