@@ -6,7 +6,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from core.domain import TradingState
 from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
+from tests.tui.test_engine_app import label
+from tests.tui.test_engine_app_keys import dialog_text
+from tests.tui.test_inspector import inspector, open_inspector, screen_label
 from tui import EngineApp
 from tui.event_log import EventLog
 from tui.inspect_view import decisions_text
@@ -44,3 +48,32 @@ def test_a_forged_reason_among_a_vas_decisions_stays_on_its_line() -> None:
         "10:15:20 entry accepted",
         f"10:15:21 entry refused: {SHOWN}",
     ]
+
+
+async def test_a_forged_halt_reason_and_difference_stay_escaped_in_header_dialog_and_inspector(
+    engine: FakeEngine,
+) -> None:
+    engine.inspections["va1"] = Snapshots.inspection()
+    app = EngineApp(engine, flush_interval_s=0.05)
+    async with app.run_test(size=(200, 40)) as pilot:
+        halted = Snapshots.risk(
+            TradingState.HALTED, reason=f"ib: {FORGED}", differences=(f"order {FORGED}",)
+        )
+        publish_from_thread(engine.bus, [halted])
+        await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED)
+        flags = label(app, "flags")
+        assert "\n" not in flags and "\x1b" not in flags and "[red]x[/red]\\n" in flags
+
+        await pilot.press("r")
+        dialog = dialog_text(app)
+        assert f"State: HALTED (ib: {SHOWN})" in dialog.splitlines()
+        assert "\x1b" not in dialog and not any(
+            line.startswith("...fill") for line in dialog.splitlines()
+        )
+        await pilot.press("n")
+
+        await open_inspector(app, engine, pilot)
+        await wait_for(pilot, lambda: inspector(app).inspection is not None)
+        answer = screen_label(app, "inspector-answer")
+        assert f"reconciliation differences: order {SHOWN}" in answer
+        assert "\x1b" not in answer
