@@ -4,12 +4,16 @@ or rounds to zero at the tick, is refused with its numbers and never reaches the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from actors.messages.commands import PlaceOrder
 from core.domain import OrderType, Side
+from core.ticks import round_to_tick
 from engine.engine import Engine
 from engine.options import RunOptions
+from tests.actors.test_order_margin import FILTERS, _short_put
 from tests.support.engine import MONDAY_10, STARTED, SimEngine, make_config, start_engine
 
 # Sim quotes arrive every 5 s; an inbox line read between ticks sees a quote up to 5 s old.
@@ -91,3 +95,31 @@ def test_the_issues_fat_finger_lines_are_refused_on_the_simulator_not_filled_or_
     assert sim.ledger.order("huge") is None and sim.ledger.order("tiny") is None
     positions = {p.contract.key: p.quantity for p in sim.broker.positions()}
     assert positions.get("AAPL") == 10  # the good line alone
+
+
+def test_an_option_entry_outside_its_own_collar_is_refused_and_one_inside_is_placed(
+    tmp_path: Path,
+) -> None:
+    """Options have their own, wider collar (``risk.option_price_collar_pct``): a limit ~45 %
+    over a put's ask is placed where a stock's 10 % would refuse it; 20x the ask is not."""
+    config = make_config(filters=FILTERS, risk="what_if_margin = false")
+    sim = start_engine(tmp_path, config)
+    sale = _short_put(sim, "put-near", 1, strike=Decimal(110))  # worth about $10
+    quote = sim.engine.quotes.latest(sale.contract.key)
+    assert quote is not None
+    tick = sim.engine.broker.tick_rule(sale.contract)
+    near = round_to_tick(Decimal(str(quote.ask)) * Decimal("1.4"), tick, side=Side.SELL)
+    far = round_to_tick(Decimal(str(quote.ask)) * 20, tick, side=Side.SELL)
+    for proposal in (
+        replace(sale, limit_price=near),
+        replace(sale, proposal_id="put-far", limit_price=far),
+    ):
+        sim.engine.book.tell("order_manager", PlaceOrder(proposal))
+        sim.idle()
+    assert sim.ledger.order("put-near") is not None
+    assert sim.ledger.order("put-far") is None
+    refused = sim.decisions()["put-far"]
+    assert refused.rule == "price_collar"
+    assert refused.detail.endswith(
+        f"above the quote (bid {quote.bid:.2f}, ask {quote.ask:.2f}); the collar is 50%"
+    )
