@@ -42,6 +42,7 @@ from engine.commands import (
 )
 
 EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, recovered like a crash
+MAX_SEED = 2**63 - 1  # sim.seed's bound: a seed is a non-negative 64-bit integer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -185,6 +186,8 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
     if args.live or args.dry_run:
         flag = "--live" if args.live else "--dry-run"
         raise UsageError(f"{flag}: only with --broker ib")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed: must be >= 0 and <= {MAX_SEED} (got {args.seed})")
     start = _parse_moment("--start", args.start, config) if args.start else None
     if start is not None:
         start = _session_start(start, config)
@@ -230,11 +233,15 @@ def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | N
 
 
 def _print_event(item: object) -> None:
+    """The headless printer: one stderr line per fill or risk event, every string in it from
+    outside (a reason, a broker's text) escaped by ``core.text.printable`` (bus thread)."""
     from actors.messages.events import EngineEvent  # noqa: PLC0415
+    from core.text import printable  # noqa: PLC0415
 
     if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
+        va, text = printable(item.va_id or "-"), printable(item.text)
         print(
-            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {item.va_id or '-'} {item.text}",
+            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {va} {text}",
             file=sys.stderr,
             flush=True,
         )

@@ -15,6 +15,7 @@ from typing import Any
 from actors.messages.commands import Signal
 from core.config import EngineConfig
 from core.domain import Contract, OrderType, Side
+from core.text import printable
 
 __all__ = ["LineError", "parse_line"]
 
@@ -89,7 +90,7 @@ def parse_line(
 
     unknown = sorted(set(data) - _LINE_KEYS)
     if unknown:
-        return error(f"{unknown[0]}: unknown key")
+        return error(f"{printable(unknown[0])}: unknown key")  # a key is anyone's text
     if record_id == fallback_id:
         return error(f"id: must be 1-64 letters, digits or _.:- (got {raw_id!r})")
     accounts = {a.id: a for a in config.accounts}

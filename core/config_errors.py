@@ -17,12 +17,14 @@ import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, ValidationError
 from pydantic_core import PydanticCustomError
+
+from core.text import printable
 
 __all__ = [
     "ARRAY",
@@ -110,9 +112,7 @@ def one_line(text: str) -> str:
     Returns:
         ``text`` unchanged if it is printable, else with ``\\n``-style escapes.
     """
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return printable(text)
 
 
 def describe_value(value: object) -> str:
@@ -311,7 +311,8 @@ def _as_tuple(value: object) -> object:
 
 
 def _to_decimal(value: object) -> Decimal:
-    """Read money exactly: an integer, a float (by its shortest repr) or a numeric string."""
+    """Read money exactly: a TOML integer or float (by its shortest repr). A string is refused
+    like any other string for a number (TOML is typed: ``capital = "250000"`` is a mistake)."""
     result: Decimal | None = None
     if isinstance(value, Decimal):
         result = value
@@ -319,9 +320,6 @@ def _to_decimal(value: object) -> Decimal:
         result = Decimal(value)
     elif isinstance(value, float):
         result = Decimal(repr(value))
-    elif isinstance(value, str):
-        with contextlib.suppress(InvalidOperation):
-            result = Decimal(value.strip())
     if result is None:
         raise invalid_value(f"expected a number (got {describe_value(value)})")
     if not result.is_finite():
@@ -397,7 +395,8 @@ def _instance_name(value: str) -> str:
 ARRAY = BeforeValidator(_as_tuple)
 """Put in ``Annotated[tuple[X, ...], ARRAY]`` so a strict tuple field takes a TOML array."""
 Money = Annotated[Decimal, BeforeValidator(_to_decimal)]
-"""An exact amount: a TOML integer, float or numeric string, read as ``Decimal``."""
+"""An exact amount: a TOML integer or float, read as ``Decimal`` (a float by its shortest repr,
+so ``0.0035`` is exactly 0.0035)."""
 IsoDate = Annotated[date, BeforeValidator(_to_date)]
 """A calendar date: a TOML local date or a ``"YYYY-MM-DD"`` string."""
 NonBlank = Annotated[str, AfterValidator(_non_blank)]

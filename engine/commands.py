@@ -157,6 +157,8 @@ def _check_validate_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--speed: must be 1 to 2000 (got {args.speed:g})")
     if args.min_trades < 0:
         raise UsageError(f"--min-trades: must be >= 0 (got {args.min_trades})")
+    if args.seed is not None and not 0 <= args.seed < 2**63:  # sim.seed's bounds
+        raise UsageError(f"--seed: must be >= 0 and <= {2**63 - 1} (got {args.seed})")
     _fresh_database(args.db)
 
 

@@ -11,10 +11,15 @@ import re
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from core.text import printable
 from db.private_files import make_private_dirs, tighten
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 __all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging"]
 
@@ -55,8 +60,16 @@ class InterceptHandler(logging.Handler):
         )
 
 
+def _one_line(record: Record) -> None:
+    """Every log message made one printable line (``core.text.printable``) before any sink
+    sees it: a newline or an ESC in a string from outside (an inbox key, a signal's reason, a
+    broker's error text or order ref) can neither forge a log line nor reach the terminal.
+    A traceback is not the message: it is still written below it. Runs on the logging thread."""
+    record["message"] = printable(record["message"])
+
+
 def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -> None:
-    """Install the sinks.
+    """Install the sinks. Every message is escaped to one printable line first (``_one_line``).
 
     Args:
         log_dir: directory for ``engine.log`` and ``engine.jsonl`` (it and every parent created
@@ -74,6 +87,7 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
     old_umask = os.umask(0o077)  # log files are created owner-only
     try:
         logger.remove()
+        logger.configure(patcher=_one_line)
         logger.add(
             path / "engine.log",
             level=level,
@@ -115,3 +129,4 @@ def shutdown_logging() -> None:
     """Flush the enqueued sinks (call at exit)."""
     logger.complete()
     logger.remove()
+    logger.configure(patcher=None)

@@ -57,6 +57,30 @@ def test_run_refuses_a_bad_speed_with_exit_2(
     assert "--speed" in capsys.readouterr().err
 
 
+def test_run_refuses_a_negative_seed_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main.main(
+        [
+            "run",
+            "--headless",
+            "--config",
+            str(CONFIG),
+            "--seed",
+            "-5",
+            "--db",
+            f"sqlite:///{tmp_path / 'x.db'}",
+        ]
+    )
+    assert code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"--seed: must be >= 0 and <= {2**63 - 1} (got -5)")
+    )
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_a_headless_session_at_max_speed_trades_and_reports(tmp_path: Path) -> None:
     """The foundation's promise: a simulated session, several VAs trading, every entry with its
     protective stop, and a report that says so."""

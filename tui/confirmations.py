@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus
 from core.rules.reconcile_text import difference_lines
+from core.text import printable
 from tui.formatting import position_line
 
 __all__ = [
@@ -36,10 +37,10 @@ def position_lines(positions: list[PositionSnapshot]) -> list[str]:
 
 def resume_lines(status: RiskStatus | None) -> list[str]:
     """The resume confirmation: the state, what the last reconciliation found apart."""
-    lines = [f"State: {status.state.value} ({status.reason})"] if status else []
+    lines = [f"State: {status.state.value} ({printable(status.reason)})"] if status else []
     if status is not None and status.differences:
         lines.append("The last reconciliation found ledger and broker apart:")
-        lines.extend(difference_lines(status.differences))
+        lines.extend(printable(line) for line in difference_lines(status.differences))
     lines.append("New entries will be allowed again.")
     return lines
 

@@ -2,7 +2,8 @@
 
 No Textual import and no state, so every function here is tested without an app. Cells are
 always ``Text`` (never ``str``): a DataTable parses ``str`` cells as console markup, and a
-contract key or a rejection reason must never be read as markup.
+contract key or a rejection reason must never be read as markup. Text from outside (an event's
+reason, a broker's text) also goes through ``core.text.printable``: one line, no ANSI escape.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.text import Text
 from actors.messages.events import EngineEvent
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, VASnapshot
 from core.domain import TradingState
+from core.text import printable
 
 __all__ = [
     "EVENT_STYLES",
@@ -256,9 +258,9 @@ def order_cells(snapshot: OrderSnapshot, now: datetime) -> tuple[Text, ...]:
     """One working-order row, in ``ORDER_COLUMNS`` order, aged at exchange time ``now``."""
     side_style = "green" if snapshot.side.value == "BUY" else "red"
     return (
-        Text(short_order_id(snapshot)),
+        Text(printable(short_order_id(snapshot))),  # an id from the inbox or the broker
         Text(snapshot.va_id),
-        Text(snapshot.contract.key),
+        Text(printable(snapshot.contract.key)),
         Text(snapshot.side.value, style=side_style),
         Text(f"{snapshot.order_type.value} {snapshot.purpose.value}"),
         _right(f"{snapshot.filled}/{snapshot.quantity}"),
@@ -339,6 +341,6 @@ def event_line(event: EngineEvent) -> Text:
     line = Text(f"{event.time:%H:%M:%S} ", style="dim")
     line.append(f"{event.kind:<6} ", style=EVENT_STYLES.get(event.kind, ""))
     if event.va_id:
-        line.append(f"{event.va_id} ", style="bold")
-    line.append(event.text)
+        line.append(f"{printable(event.va_id)} ", style="bold")
+    line.append(printable(event.text))  # a reason or a broker's text: one line, no escapes
     return line

@@ -19,6 +19,7 @@ from textual.widgets import Static
 from actors.messages.snapshots import RiskStatus
 from core.domain import TradingState
 from core.gate import GateState
+from core.text import printable
 from tui.controls import TradingMode
 from tui.formatting import (
     STATE_CLASSES,
@@ -107,7 +108,7 @@ class StatusHeader(Horizontal):
         if status is not None and status.state is not TradingState.ACTIVE and status.reason:
             # Why it is not trading (a halt survives restarts: the trader must see its cause).
             hint = "  (r: resume)" if status.state is TradingState.HALTED else ""
-            flags.append(f"  {status.reason[:90]}{hint}", style="yellow")
+            flags.append(f"  {printable(status.reason[:90])}{hint}", style="yellow")
         if note:
             flags.append(f"  {note}", style="bold yellow")
         self._show("flags", flags)

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from actors.messages.queries import VAInspection
 from actors.messages.snapshots import OrderSnapshot, VASnapshot
+from core.text import printable
 from tui.config_view import MASK, is_secret
 from tui.formatting import age_label, countdown_label, money, va_state_cell
 
@@ -132,7 +133,7 @@ def orders_text(
     for order_id in order_ids:
         if text:
             text.append("\n")
-        text.append(order_id, style="bold")
+        text.append(printable(order_id), style="bold")
         order = known.get(order_id)
         if order is not None:
             text.append(
@@ -152,7 +153,8 @@ def config_text(pairs: Iterable[tuple[str, str]]) -> Text:
 
 def decisions_text(decisions: Sequence[str]) -> Text:
     """The VA's last decisions with their reasons, newest first (as the VA keeps them)."""
-    return Text("\n".join(decisions)) if decisions else Text("none yet", style="dim")
+    lines = [printable(decision) for decision in decisions]  # reasons: text from outside
+    return Text("\n".join(lines)) if lines else Text("none yet", style="dim")
 
 
 def handled_text(handled: Sequence[tuple[str, float, float]], now: datetime) -> Text:

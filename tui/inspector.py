@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 from actors.messages.queries import VAInspection
 from actors.messages.snapshots import OrderSnapshot, RiskStatus, VASnapshot
 from core.rules.reconcile_text import first_differences
+from core.text import printable
 from tui.controls import EngineControls, TradingMode
 from tui.header import StatusHeader
 from tui.inspect_view import (
@@ -228,7 +229,7 @@ class InspectorScreen(Screen[None]):
         status = self._dashboard.risk_status
         if status is not None and status.differences:
             answer.append("\nreconciliation differences: ", style="bold red")
-            answer.append(first_differences(status.differences))
+            answer.append(printable(first_differences(status.differences)))  # broker's text
         self.query_one("#inspector-answer", Static).update(answer)
         if snapshot is not None:
             self.query_one("#account", Panel).show(account_text(snapshot, now, crashes=crashes))

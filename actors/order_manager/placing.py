@@ -20,10 +20,11 @@ from actors.order_manager.sides import OppositeSides
 from actors.order_manager.state import HeldPosition, OrderBook, WorkingOrder
 from actors.order_manager.submission import Submitter
 from actors.runtime.context import EngineContext
-from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Side
+from core.domain import OrderRequest, OrderStatus, OrderType, Purpose, Quote, Side
 from core.events import MarginCheck
 from core.rules import filters
 from core.rules.decision import OK, Decision, reject
+from core.rules.price_collar import check_limit_on_tick, check_price_collar
 from core.ticks import on_tick_request
 from db.ledger import DuplicateOrderError
 from db.records import OrderRecord
@@ -164,6 +165,7 @@ class Placing:
             return decision
         buy = proposal.side is Side.BUY
         for decision in (
+            self._check_limit(proposal, quote),
             filters.check_trading_window(
                 now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
             ),
@@ -185,6 +187,7 @@ class Placing:
         if not decision or quote is None:
             return decision
         for decision in (
+            self._check_limit(proposal, quote),
             filters.check_trading_window(
                 now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
             ),
@@ -194,6 +197,20 @@ class Placing:
             if not decision:
                 return decision
         return OK
+
+    def _check_limit(self, proposal: OrderProposal, quote: Quote) -> Decision:
+        """The fat-finger guard (``core.rules.price_collar``) on an entry's limit: it keeps a
+        price on the contract's ticks and lies within the collar around the quote."""
+        limit = proposal.limit_price
+        if limit is None:
+            return OK
+        tick = self.ctx.broker.tick_rule(proposal.contract)
+        decision = check_limit_on_tick(limit, tick, side=proposal.side)
+        if not decision:
+            return decision
+        risk = self.ctx.config.risk
+        pct = risk.option_price_collar_pct if proposal.contract.is_option else risk.price_collar_pct
+        return check_price_collar(limit, quote, max_pct=pct)
 
     # -- re-pricing --------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from actors.virtual_account.exits import ExitProposals
 from actors.virtual_account.state import DecisionLog, Tell, VAState
 from core.domain import OrderType, Purpose, Side, TradingState
 from core.rules.decision import Decision, reject
+from core.rules.price_collar import check_limit_on_tick
 from core.rules.stops import protective_stop_price, stop_distance
 from core.rules.va_rules import check_entry, size_position
 from core.ticks import round_to_tick
@@ -104,6 +105,9 @@ class SignalProposals:
             offset = Decimal(str(self.ctx.config.orders.entry_limit_offset_bps)) / 10_000
             limit = touch * (1 + offset if buy else 1 - offset)
         if limit is not None:  # the offset limit, or the inbox's: onto the stock's ticks
+            on_tick = check_limit_on_tick(limit, tick, side=signal.side)
+            if not on_tick:  # never raised to the smallest tick: a price nobody asked for
+                return on_tick
             limit = round_to_tick(limit, tick, side=signal.side)
         stop_price = protective_stop_price(touch, distance, signal.side.opposite, tick)
         return OrderProposal(

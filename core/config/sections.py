@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from core.config_errors import (
     ARRAY,
@@ -18,9 +18,11 @@ from core.config_errors import (
     NonBlank,
     SymbolName,
     TimeZoneName,
+    invalid_value,
     problems_error,
 )
 from core.config_section import MAX_MONEY, Section
+from core.config_values import database_url_problem, directory_problem
 
 __all__ = [
     "LIVE_TRADING_PORTS",
@@ -42,15 +44,37 @@ LIVE_TRADING_PORTS = frozenset({7496, 4001})
 """TWS and IB Gateway's default live-trading ports; using one needs ``broker.ib.allow_live``."""
 
 
+def _database_url(value: str) -> str:
+    """Accept only the ledger URLs the engine supports (``core.config_values``)."""
+    if (problem := database_url_problem(value)) is not None:
+        raise invalid_value(problem)
+    return value
+
+
+def _log_dir(value: str) -> str:
+    """Accept a directory, or a path that can become one (no file on the way)."""
+    if (problem := directory_problem(value)) is not None:
+        raise invalid_value(problem)
+    return value
+
+
+def _round_lots(value: int) -> int:
+    """Accept a whole number of round lots (100 shares)."""
+    if value % 100:
+        raise invalid_value(f"must be a multiple of 100, round lots (got {value})")
+    return value
+
+
 class EngineSettings(Section):
     """``[engine]``: time, storage, the trading session and shutdown behaviour."""
 
     timezone: TimeZoneName = "America/New_York"  # exchange time zone (IANA)
-    database_url: NonBlank = "sqlite:///data/engine.db"  # ledger database URL
+    # The ledger: sqlite:///path or postgresql://... (nothing else is supported).
+    database_url: Annotated[NonBlank, AfterValidator(_database_url)] = "sqlite:///data/engine.db"
     # This engine's name in its ledger: several engines share one PostgreSQL database, each
     # with its own instance (its rows and its lease); lowercase letters, digits, "_".
     instance: InstanceName = "main"
-    log_dir: NonBlank = "logs"  # directory for log files
+    log_dir: Annotated[NonBlank, AfterValidator(_log_dir)] = "logs"  # a directory, or none yet
     session_open: ClockTime = "09:30"  # regular session open, HH:MM local
     session_close: ClockTime = "16:00"  # regular session close, HH:MM local
     reconcile_interval_s: float = Field(default=5.0, ge=1, le=60)  # ledger/broker reconcile
@@ -76,18 +100,21 @@ class IbSettings(Section):
     client_id: int = Field(default=17, ge=0, le=2**31 - 1)  # API client id
     allow_live: bool = False  # permit a live-trading port
     account: str = ""  # IB account code; empty = the login's only account
-    connect_timeout_s: float = Field(default=10.0, gt=0, le=300)  # connect/handshake timeout
+    # Connect/handshake timeout; under a second no TWS handshake completes (a round trip or two).
+    connect_timeout_s: float = Field(default=10.0, ge=1, le=300)
     # No quotes for this many clock seconds while the market is open: alarm, entries frozen.
-    stale_data_s: float = Field(default=60.0, gt=0, le=3600)
+    # At least 1 s: IB sends a quiet stock's quote every few seconds, less would call it stale.
+    stale_data_s: float = Field(default=60.0, ge=1, le=3600)
     # An order IB has not acknowledged after this many clock seconds is looked up in IB's
     # open and completed orders and REJECTED if IB does not have it.
-    ack_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # At least 1 s: IB's acknowledgement is a round trip; sooner would look up every order.
+    ack_timeout_s: float = Field(default=30.0, ge=1, le=3600)
     dry_run: bool = False  # shadow mode: data and account from IB, orders never sent
     # reqMarketDataType after every connect; the delayed kinds are allowed on paper only.
     market_data_type: Literal["live", "frozen", "delayed", "delayed-frozen"] = "live"
     market_data_lines: int = Field(default=100, ge=10, le=10_000)  # IB's line limit (101)
     # The reconnect keeps failing this long (wall seconds) or this many times: LOGGED OUT.
-    relogin_after_s: float = Field(default=600.0, gt=0, le=86_400)
+    relogin_after_s: float = Field(default=600.0, ge=10, le=86_400)  # >= one reconnect attempt
     relogin_after_attempts: int = Field(default=8, ge=1, le=10_000)
 
     @model_validator(mode="after")
@@ -120,7 +147,10 @@ class SymbolSettings(Section):
     volatility: float = Field(gt=0, le=3)  # annualised volatility, 0.25 = 25 %
     spread_bps: float = Field(gt=0, le=500)  # typical bid/ask spread
     sector: NonBlank  # sector name for concentration limits
-    display_size: int = Field(default=500, ge=100, le=10_000_000)  # shares shown at the touch
+    # Shares shown at the touch, in round lots (a multiple of 100).
+    display_size: Annotated[int, AfterValidator(_round_lots)] = Field(
+        default=500, ge=100, le=10_000_000
+    )
     # tws-sim's primaryExchange for this stock; unset = its real listing (broker.sim.listings)
     primary_exchange: Literal["NASDAQ", "ISLAND", "NYSE", "ARCA", "AMEX", "BATS"] | None = None
     # Tick class of its options (core.ticks): penny = $0.01 below $3 and $0.05 from $3,
@@ -153,7 +183,9 @@ class SimSettings(Section):
     """``[sim]``: the in-process market simulator and the symbol registry."""
 
     seed: int = Field(default=42, ge=0, le=2**63 - 1)  # random seed
-    tick_interval_s: float = Field(default=5.0, gt=0, le=60)  # simulated time between ticks
+    # Simulated time between ticks; at least 0.25 s, IB's own quote aggregation interval for
+    # stocks (a shorter tick only multiplies the work: 1e-9 burnt a core and 600 MB in 40 s).
+    tick_interval_s: float = Field(default=5.0, ge=0.25, le=60)
     starting_cash: Money = Field(default=Decimal(1_000_000), gt=0, le=MAX_MONEY)
     commission_per_share: Money = Field(default=Decimal("0.0035"), ge=0, le=1)
     commission_min: Money = Field(default=Decimal("0.35"), ge=0, le=100)  # per order
@@ -179,7 +211,13 @@ class RiskSettings(Section):
     # against AvailableFunds) and are refused when it does not fit; unanswered after this many
     # engine-clock seconds, refused as unanswered.
     what_if_margin: bool = True
-    what_if_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    what_if_timeout_s: float = Field(default=30.0, ge=1, le=600)  # >= a what-if round trip
+    # The fat-finger guard (core/rules/price_collar.py): an entry whose limit lies more than
+    # this percent above the ask or below the bid is refused with the numbers (IB's own order
+    # precautions do the same); a limit that rounds to 0 at the tick is refused too.
+    price_collar_pct: float = Field(default=10.0, gt=0, le=100)
+    # Options move several percent on a tick: their own collar, same measure.
+    option_price_collar_pct: float = Field(default=50.0, gt=0, le=1000)
 
 
 class FilterSettings(Section):
@@ -187,7 +225,9 @@ class FilterSettings(Section):
 
     max_spread_bps: float = Field(default=10.0, gt=0, le=1000)
     max_slippage_bps: float = Field(default=5.0, ge=0, le=1000)
-    max_quote_age_ms: int = Field(default=500, ge=1, le=60_000)
+    # At least 250 ms, IB's quote aggregation interval for stocks: a younger quote cannot be
+    # demanded.
+    max_quote_age_ms: int = Field(default=500, ge=250, le=60_000)
     open_margin_min: int = Field(default=5, ge=0, le=1440)  # no entries after the open
     close_margin_min: int = Field(default=15, ge=0, le=1440)  # no entries before the close
     max_option_spread_pct: float = Field(default=25.0, gt=0, le=200)  # of an option's mid
@@ -199,9 +239,12 @@ class OrderSettings(Section):
     stop_loss_pct: float = Field(default=2.0, gt=0, lt=50)  # protective stop distance
     entry_type: Literal["LMT", "MKT"] = "LMT"
     entry_limit_offset_bps: float = Field(default=2.0, ge=0, le=500)  # through the touch
-    stale_entry_s: float = Field(default=30.0, gt=0, le=3600)  # cancel unfilled entries
-    stale_quiet_s: float = Field(default=3.0, gt=0, le=600)  # no fill for this long first
-    flatten_reprice_s: float = Field(default=1.0, gt=0, le=60)
+    # Cancel unfilled entries after this long, waiting stale_quiet_s without a fill first;
+    # at least 1 s each: an entry needs a round trip to be acknowledged, let alone filled.
+    stale_entry_s: float = Field(default=30.0, ge=1, le=3600)
+    stale_quiet_s: float = Field(default=3.0, ge=1, le=600)
+    # At least 0.25 s (IB's quote interval): a faster reprice sees no new quote, only pacing.
+    flatten_reprice_s: float = Field(default=1.0, ge=0.25, le=60)
     flatten_max_reprices: int = Field(default=5, ge=0, le=100)
     # IB keeps at most 20 working orders per contract and side; flatten queues beyond this.
     max_working_per_contract_side: int = Field(default=20, ge=1, le=20)
@@ -214,9 +257,10 @@ class OptionExitSettings(Section):
     stop_loss_multiple: float = Field(default=3.0, gt=1, le=100)  # mark >= N x credit
     time_exit_dte: int = Field(default=3, ge=0, le=365)  # days to expiry; 0 disables
     stop_order: Literal["marketable_limit", "market"] = "marketable_limit"
-    stop_reprice_s: float = Field(default=1.0, gt=0, le=60)  # marketable limit re-priced ...
+    # The marketable limit is re-priced every stop_reprice_s (>= 0.25 s, IB's quote interval) ...
+    stop_reprice_s: float = Field(default=1.0, ge=0.25, le=60)
     stop_max_reprices: int = Field(default=3, ge=0, le=100)  # ... this often, then MARKET
-    limit_reprice_s: float = Field(default=5.0, gt=0, le=600)  # time exit: mid toward ask
+    limit_reprice_s: float = Field(default=5.0, ge=0.25, le=600)  # time exit: mid toward ask
     limit_reprice_steps: int = Field(default=3, ge=0, le=50)
 
 
@@ -229,7 +273,7 @@ class ExitSettings(Section):
     exit_before_close_min: int = Field(default=5, ge=0, le=1440)  # 0 disables
     # A position's mark older than this (clock seconds, market open) is stale: shown so, and
     # only a protective stop or time exit may act on it (labelled); a profit target waits.
-    stale_mark_s: float = Field(default=120.0, gt=0, le=86_400)
+    stale_mark_s: float = Field(default=120.0, ge=1, le=86_400)  # >= 1 s: see stale_data_s
     options: OptionExitSettings = OptionExitSettings()
 
 
@@ -238,5 +282,7 @@ class InboxSettings(Section):
 
     enabled: bool = True
     path: str = Field(default="inbox/signals.jsonl", min_length=1)
-    poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    # At least 0.1 s: each poll stats and reads the file (1e-9 burnt a core and 600 MB in 40 s);
+    # a signal waits at most this long, far less than an entry's time to fill.
+    poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     max_quantity: int = Field(default=100_000, ge=1, le=10_000_000)  # a larger line is refused

@@ -51,7 +51,8 @@ class NakedPutStrategy(StrategySettings):
     max_contracts: int = Field(default=10, ge=1, le=10_000)
     scan_interval_s: float = Field(default=60.0, ge=1, le=86_400)  # chain scans while flat
     retry_after_reject_s: float = Field(default=900.0, ge=0, le=86_400)
-    reprice_interval_s: float = Field(default=5.0, gt=0, le=600)  # entry: mid toward bid
+    # Entry: mid toward bid; at least 0.25 s, IB's quote interval (a faster one sees no new quote).
+    reprice_interval_s: float = Field(default=5.0, ge=0.25, le=600)
     reprice_steps: int = Field(default=4, ge=0, le=50)
     on_assignment: Literal["close", "keep"] = "close"  # close assigned stock at next open
 

@@ -75,7 +75,7 @@ def _start(tmp_path: Path, *, b_enabled: bool = False) -> tuple[SimEngine, _Side
 def _resting_entry(
     sim: SimEngine, entry: OrderRecord, proposal_id: str, va_id: str = "puts-a"
 ) -> None:
-    """Another SELL of the same put, far above the market (it rests), straight to the
+    """Another SELL of the same put, well above the market (it rests), straight to the
     OrderManager as the governor would send it, on a fresh quote (one market step a minute)."""
     sim.advance(60 - sim.engine.clock.now().second)  # to the next step: a quote of age 0
     now = sim.engine.clock.now()
@@ -89,8 +89,8 @@ def _resting_entry(
         purpose=Purpose.ENTRY,
         reason="naked_put test",
         time=now,
-        ref_price=Decimal("50.00"),
-        limit_price=Decimal("50.00"),
+        ref_price=Decimal("3.00"),
+        limit_price=Decimal("3.00"),  # ~45 % above the ask: rests, inside the option collar
     )
     sim.engine.book.tell("order_manager", PlaceOrder(proposal))
     sim.idle()

@@ -135,7 +135,7 @@ def test_an_entry_whose_other_side_started_working_while_the_what_if_was_out_is_
         proposal_id="put-bid",
         va_id="va2",
         side=Side.BUY,
-        limit_price=Decimal("1.00"),  # far below the bid: it rests
+        limit_price=Decimal("5.00"),  # ~47 % below the bid: it rests, inside the option collar
         time=sim.engine.clock.now(),
     )
     _place(sim, bid)  # a long option: no what-if, it works at once

@@ -174,6 +174,8 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "entry_burst": 10,
         "what_if_margin": True,
         "what_if_timeout_s": 30.0,
+        "price_collar_pct": 10.0,
+        "option_price_collar_pct": 50.0,
     },
     "filters": {
         "max_spread_bps": 10.0,
@@ -336,7 +338,7 @@ def test_the_convenience_accessors_answer_from_the_config() -> None:
 
 def test_money_is_read_exactly_as_decimal_and_holidays_as_dates() -> None:
     config = parse_config(
-        replaced("capital = 30000", 'capital = "12345.67"').replace(
+        replaced("capital = 30000", "capital = 12345.67").replace(
             "[engine]\n", '[engine]\nholidays = [2025-12-25, "2026-01-01"]\n'
         )
         + "[sim]\ncommission_per_share = 0.0035\n"
@@ -370,7 +372,7 @@ ONE_PROBLEM = [
     ),
     pytest.param(
         replaced("max_trades_per_day = 10", "max_trades_per_day = 10\nwhat_if_timeout_s = 0"),
-        "config.toml: risk.what_if_timeout_s: must be > 0.0 (got 0)",
+        "config.toml: risk.what_if_timeout_s: must be >= 1.0 (got 0)",
         id="what-if-timeout-zero",
     ),
     pytest.param(
@@ -390,7 +392,7 @@ ONE_PROBLEM = [
     ),
     pytest.param(
         replaced("port = 7497", "port = 7497\nack_timeout_s = 0"),
-        "config.toml: broker.ib.ack_timeout_s: must be > 0.0 (got 0)",
+        "config.toml: broker.ib.ack_timeout_s: must be >= 1.0 (got 0)",
         id="ack-timeout-zero",
     ),
     pytest.param(
@@ -498,6 +500,105 @@ ONE_PROBLEM = [
         '[engine]\ntimezone = "UTC"\nlog_dir = \n',
         "config.toml: line 3, column 11: Invalid value",
         id="malformed-toml",
+    ),
+    # Issue 15, item 8: values that passed validation and should not.
+    pytest.param(
+        BASE + "[inbox]\npoll_interval_s = 1e-9\n",
+        "config.toml: inbox.poll_interval_s: must be >= 0.1 (got 1e-09)",
+        id="inbox-poll-interval-too-short",
+    ),
+    pytest.param(
+        BASE + "[sim]\ntick_interval_s = 1e-9\n",
+        "config.toml: sim.tick_interval_s: must be >= 0.25 (got 1e-09)",
+        id="sim-tick-interval-too-short",
+    ),
+    pytest.param(
+        replaced("port = 7497", "port = 7497\nconnect_timeout_s = 0.001"),
+        "config.toml: broker.ib.connect_timeout_s: must be >= 1.0 (got 0.001)",
+        id="connect-timeout-too-short",
+    ),
+    pytest.param(
+        replaced("port = 7497", "port = 7497\nstale_data_s = 0.5"),
+        "config.toml: broker.ib.stale_data_s: must be >= 1.0 (got 0.5)",
+        id="stale-data-too-short",
+    ),
+    pytest.param(
+        replaced("port = 7497", "port = 7497\nrelogin_after_s = 1"),
+        "config.toml: broker.ib.relogin_after_s: must be >= 10.0 (got 1)",
+        id="relogin-after-too-short",
+    ),
+    pytest.param(
+        BASE + "[filters]\nmax_quote_age_ms = 1\n",
+        "config.toml: filters.max_quote_age_ms: must be >= 250 (got 1)",
+        id="quote-age-too-short",
+    ),
+    pytest.param(
+        replaced('entry_type = "LMT"', 'entry_type = "LMT"\nstale_entry_s = 0.01'),
+        "config.toml: orders.stale_entry_s: must be >= 1.0 (got 0.01)",
+        id="stale-entry-too-short",
+    ),
+    pytest.param(
+        replaced('entry_type = "LMT"', 'entry_type = "LMT"\nstale_quiet_s = 0.01'),
+        "config.toml: orders.stale_quiet_s: must be >= 1.0 (got 0.01)",
+        id="stale-quiet-too-short",
+    ),
+    pytest.param(
+        replaced('entry_type = "LMT"', 'entry_type = "LMT"\nflatten_reprice_s = 1e-6'),
+        "config.toml: orders.flatten_reprice_s: must be >= 0.25 (got 1e-06)",
+        id="flatten-reprice-too-short",
+    ),
+    pytest.param(
+        BASE + "[exits]\nstale_mark_s = 0.1\n",
+        "config.toml: exits.stale_mark_s: must be >= 1.0 (got 0.1)",
+        id="stale-mark-too-short",
+    ),
+    pytest.param(
+        BASE + "[exits.options]\nstop_reprice_s = 0.01\n",
+        "config.toml: exits.options.stop_reprice_s: must be >= 0.25 (got 0.01)",
+        id="stop-reprice-too-short",
+    ),
+    pytest.param(
+        BASE + "[exits.options]\nlimit_reprice_s = 0.01\n",
+        "config.toml: exits.options.limit_reprice_s: must be >= 0.25 (got 0.01)",
+        id="limit-reprice-too-short",
+    ),
+    pytest.param(
+        replaced('kind = "external"', 'kind = "naked_put"\nreprice_interval_s = 0.001'),
+        "config.toml: accounts[1].strategy.reprice_interval_s: must be >= 0.25 (got 0.001)",
+        id="naked-put-reprice-too-short",
+    ),
+    pytest.param(
+        replaced("capital = 70000", 'capital = "250000"'),
+        'config.toml: accounts[2].capital: expected a number (got "250000")',
+        id="string-for-money",
+    ),
+    pytest.param(
+        replaced('sector = "Energy"', 'sector = "Energy"\ndisplay_size = 150'),
+        "config.toml: sim.symbols.XOM.display_size: must be a multiple of 100, round lots "
+        "(got 150)",
+        id="display-size-not-round-lots",
+    ),
+    pytest.param(
+        BASE + "[sim]\nseed = -5\n",
+        "config.toml: sim.seed: must be >= 0 (got -5)",
+        id="negative-seed",
+    ),
+    pytest.param(
+        replaced("[engine]\n", '[engine]\ndatabase_url = "mongodb://x"\n'),
+        'config.toml: engine.database_url: unsupported database "mongodb://x": use '
+        "sqlite:///path/to/file.db or postgresql://user@host/database",
+        id="unsupported-database",
+    ),
+    pytest.param(
+        replaced("[engine]\n", f"[engine]\nlog_dir = {json.dumps(__file__)}\n"),
+        f"config.toml: engine.log_dir: {json.dumps(__file__)} is a file, not a directory",
+        id="log-dir-is-a-file",
+    ),
+    pytest.param(
+        replaced("[engine]\n", f"[engine]\nlog_dir = {json.dumps(__file__ + '/logs')}\n"),
+        f"config.toml: engine.log_dir: {json.dumps(__file__ + '/logs')} is under the file "
+        f"{json.dumps(__file__)}",
+        id="log-dir-under-a-file",
     ),
 ]
 

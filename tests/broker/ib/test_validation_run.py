@@ -71,6 +71,9 @@ def test_bad_validate_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
     days = _validate("--days", "0")
     assert days.returncode == 2
     assert days.stderr.strip() == "validate: --days: must be 1 to 60 (got 0)"
+    seed = _validate("--seed", "-5")
+    assert seed.returncode == 2
+    assert seed.stderr.strip() == f"validate: --seed: must be >= 0 and <= {2**63 - 1} (got -5)"
     used = tmp_path / "used.db"
     used.write_bytes(b"x")
     again = _validate("--db", f"sqlite:///{used}")
