@@ -35,6 +35,14 @@ def main_py(
     )
 
 
+def on_ledger(command: str, path: Path, *, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``main.py <command>`` on the SQLite ledger ``path`` (``run``: headless, a fixed start)."""
+    extra = (
+        ["--headless", "--speed", "max", "--start", "2026-11-16T09:30"] if command == "run" else []
+    )
+    return main_py(command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=cwd)
+
+
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -151,12 +159,7 @@ def test_a_damaged_ledger_is_refused_in_one_line_by_every_command(
     tmp_path: Path, damage: object, command: str
 ) -> None:
     path, reason = damage(tmp_path)  # type: ignore[operator]
-    extra = (
-        ["--headless", "--speed", "max", "--start", "2026-11-16T09:30"] if command == "run" else []
-    )
-    result = main_py(
-        command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
-    )
+    result = on_ledger(command, path, cwd=tmp_path)
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger {path} cannot be read: {reason}; check --db (is it the "
@@ -349,12 +352,7 @@ def test_a_ledger_damaged_where_only_reading_finds_it_is_refused_in_one_line(
     with path.open("r+b") as file:
         file.seek((root - 1) * page_size)
         file.write(b"\xff" * page_size)
-    extra = (
-        ["--headless", "--speed", "max", "--start", "2026-11-16T09:30"] if command == "run" else []
-    )
-    result = main_py(
-        command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
-    )
+    result = on_ledger(command, path, cwd=tmp_path)
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger {path} cannot be read: database disk image is malformed; "
