@@ -3,20 +3,9 @@ once per chunk of lines), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from db import Ledger, close_database, open_database
+from db import Ledger
 from db.records import SignalRecord
 from tests.db.test_db_ledger import T0, _order
-
-
-@pytest.fixture
-def ledger(ledger_url: str) -> Iterator[Ledger]:
-    database = open_database(ledger_url)
-    yield Ledger(database)
-    close_database(database)
 
 
 def _decision(signal_id: str, source: str) -> SignalRecord:

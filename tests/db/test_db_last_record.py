@@ -3,7 +3,7 @@ PostgreSQL (``ledger_url``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -18,19 +18,10 @@ from db import (
     OrderRecord,
     RiskEventRecord,
     SignalRecord,
-    close_database,
-    open_database,
 )
 
 T0 = datetime(2026, 11, 16, 14, 30, tzinfo=UTC)
 LATEST = T0 + timedelta(hours=1, microseconds=500_000)
-
-
-@pytest.fixture
-def ledger(ledger_url: str) -> Iterator[Ledger]:
-    database = open_database(ledger_url)
-    yield Ledger(database)
-    close_database(database)
 
 
 def _order(order_id: str, at: datetime) -> OrderRecord:
