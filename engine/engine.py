@@ -16,7 +16,6 @@ written or sent.
 
 from __future__ import annotations
 
-import math
 import shlex
 import sys
 import threading
@@ -57,18 +56,14 @@ from db import Ledger, close_database, open_database
 from db.connection import damage_refused
 from db.integrity import refuse_broken
 from db.lease import acquire_lease
-from db.ledger import LedgerUnwritable
 from db.records import AccountRecord
 from db.refusals import ledger_label
-from engine import build
+from engine import build, crashes
 from engine.broker_router import BrokerRouter
 from engine.options import RunOptions
 from engine.timers import EngineTimers
 
 __all__ = ["Engine"]
-
-#: A VA that crashes this many times is paused.
-VA_CRASH_LIMIT = 3
 
 
 #: Of a stop's time budget, what is kept for the broker's disconnect and for the journal, which
@@ -179,7 +174,7 @@ class Engine:
         self.crashes: Counter[str] = Counter()
         #: Backoff and halt for an actor that keeps crashing (tests may replace it before start).
         self.crash_policy = CrashPolicy()
-        self._crash_lock = threading.Lock()
+        self.crash_lock = threading.Lock()  # guards crashes and stopped_because (engine/crashes.py)
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
         self._timers = EngineTimers(
             clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
@@ -316,59 +311,9 @@ class Engine:
 
     # -- supervision ------------------------------------------------------------------------
     def _on_crash(self, address: str, exc: BaseException) -> float:
-        """Called on the crashed actor's thread: record it, pause a VA that keeps crashing, and
-        apply the crash policy (``actors/supervision.py``). Returns the wall seconds the actor
-        waits before its restart; a crash loop halts the engine once, with the reason. A journal
-        that cannot write stops the engine instead (``_journal_cannot_write``)."""
-        if address == "journal" and isinstance(exc, LedgerUnwritable):
-            return self._journal_cannot_write(exc)
-        error = f"{type(exc).__name__}: {exc}"
-        with self._crash_lock:
-            self.crashes[address] += 1
-            count = self.crashes[address]
-            verdict = self.crash_policy.record(address, time.monotonic(), error)
-        if address in ("governor", "order_manager"):
-            # Nothing passes while the risk or order state is being rebuilt; the governor
-            # re-applies the gate for its trading state once both are back.
-            self.gate.set(GateState.CLOSED, f"{address} restarting")
-        delayed = f" in {verdict.delay_s:.1f}s" if verdict.delay_s else ""
-        self.book.tell(
-            "governor",
-            RiskNotice(
-                "actor_crash",
-                f"{address} crashed ({error}); restarted from the ledger{delayed} (#{count})",
-                self.clock.now(),
-            ),
-        )
-        if verdict.halt_reason:
-            logger.error("engine: {}", verdict.halt_reason)
-            self.halt(verdict.halt_reason)
-        if address.startswith("va:") and count >= VA_CRASH_LIMIT:
-            va_id = address[3:]
-            self.book.tell(address, PauseVA(va_id, True, f"crashed {count} times"))
-        return verdict.delay_s
-
-    def _journal_cannot_write(self, exc: LedgerUnwritable) -> float:
-        """On the journal's thread: the ledger refused a decision (its table renamed or
-        altered under the engine, a read-only disk). A decision that cannot be stored is a
-        decision not taken, and restarting the journal would only lose the next one too: the
-        gate closes at once, the governor halts trading, and the run ends (``done``; ``main.py
-        run`` stops without flattening and exits 1 with ``stopped_because``). The journal waits
-        for that stop instead of restarting."""
-        reason = (
-            f"the journal cannot write to the ledger ({exc}): a decision that cannot be stored "
-            "is not taken; trading halted and the engine stopped"
-        )
-        with self._crash_lock:
-            self.crashes["journal"] += 1
-            first = self.stopped_because is None
-            if first:
-                self.stopped_because = reason
-        if first:
-            logger.critical("engine: {}", reason)
-            self.halt(reason)
-            self.done.set()
-        return math.inf  # not restarted: it waits for the stop (``EngineActor._crashed``)
+        """Called on the crashed actor's thread: how long it waits before its restart
+        (``engine/crashes.py`` ``actor_crashed``)."""
+        return crashes.actor_crashed(self, address, exc)
 
     # -- commands (any thread: TUI, signal handlers, tests) ---------------------------------
     def reload_config(self, path: str) -> ReloadPlan:
