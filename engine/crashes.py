@@ -9,26 +9,44 @@ Threads: the crashed actor's thread; the engine's counters are guarded by its cr
 from __future__ import annotations
 
 import math
+import threading
 import time
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import Protocol
 
 from loguru import logger
 
 from actors.messages.commands import PauseVA
 from actors.messages.events import RiskNotice
-from core.gate import GateState
+from actors.runtime.base import AddressBook
+from actors.runtime.supervision import CrashPolicy
+from core.clock import Clock
+from core.gate import GateState, TradingGate
 from db.ledger import LedgerUnwritable
 
-if TYPE_CHECKING:
-    from engine.engine import Engine
-
-__all__ = ["VA_CRASH_LIMIT", "actor_crashed", "journal_cannot_write"]
+__all__ = ["VA_CRASH_LIMIT", "Supervised", "actor_crashed", "journal_cannot_write"]
 
 #: A VA that crashed this many times is paused.
 VA_CRASH_LIMIT = 3
 
 
-def actor_crashed(engine: Engine, address: str, exc: BaseException) -> float:
+class Supervised(Protocol):
+    """What of the engine a crash touches (``engine.engine.Engine`` is one; a protocol, so
+    that this module does not import the engine that imports it)."""
+
+    crash_lock: threading.Lock
+    crashes: Counter[str]
+    crash_policy: CrashPolicy
+    stopped_because: str | None
+    gate: TradingGate
+    book: AddressBook
+    clock: Clock
+    done: threading.Event
+
+    def halt(self, reason: str = ...) -> None: ...
+
+
+def actor_crashed(engine: Supervised, address: str, exc: BaseException) -> float:
     """Called on the crashed actor's thread: record it, pause a VA that keeps crashing, and
     apply the crash policy (``actors/runtime/supervision.py``). Returns the wall seconds the actor
     waits before its restart; a crash loop halts the engine once, with the reason. A journal
@@ -62,7 +80,7 @@ def actor_crashed(engine: Engine, address: str, exc: BaseException) -> float:
     return verdict.delay_s
 
 
-def journal_cannot_write(engine: Engine, exc: LedgerUnwritable) -> float:
+def journal_cannot_write(engine: Supervised, exc: LedgerUnwritable) -> float:
     """On the journal's thread: the ledger refused a decision (its table renamed or
     altered under the engine, a read-only disk). A decision that cannot be stored is a
     decision not taken, and restarting the journal would only lose the next one too: the
