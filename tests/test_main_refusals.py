@@ -35,12 +35,19 @@ def main_py(
     )
 
 
-def on_ledger(command: str, path: Path, *, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """``main.py <command>`` on the SQLite ledger ``path`` (``run``: headless, a fixed start)."""
-    extra = (
-        ["--headless", "--speed", "max", "--start", "2026-11-16T09:30"] if command == "run" else []
-    )
-    return main_py(command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=cwd)
+def on_ledger(
+    command: str,
+    url: str,
+    *,
+    cwd: Path,
+    start: str | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``main.py <command> --db url`` (``run``: headless at max speed, from ``start`` if given)."""
+    extra = ["--headless", "--speed", "max"] if command == "run" else []
+    if command == "run" and start is not None:
+        extra += ["--start", start]
+    return main_py(command, "--config", str(CONFIG), "--db", url, *extra, cwd=cwd, env=env)
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -159,7 +166,7 @@ def test_a_damaged_ledger_is_refused_in_one_line_by_every_command(
     tmp_path: Path, damage: object, command: str
 ) -> None:
     path, reason = damage(tmp_path)  # type: ignore[operator]
-    result = on_ledger(command, path, cwd=tmp_path)
+    result = on_ledger(command, f"sqlite:///{path}", cwd=tmp_path, start="2026-11-16T09:30")
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger {path} cannot be read: {reason}; check --db (is it the "
@@ -171,8 +178,7 @@ def test_a_damaged_ledger_is_refused_in_one_line_by_every_command(
 def test_a_database_url_of_no_known_scheme_is_refused_in_one_line(
     tmp_path: Path, command: str
 ) -> None:
-    extra = ["--headless", "--speed", "max"] if command == "run" else []
-    result = main_py(command, "--config", str(CONFIG), "--db", "mongodb://x", *extra, cwd=tmp_path)
+    result = on_ledger(command, "mongodb://x", cwd=tmp_path)
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger URL mongodb://x has an unknown scheme 'mongodb': use "
@@ -186,10 +192,7 @@ def test_a_ledger_path_that_is_a_directory_is_refused_in_one_line(
 ) -> None:
     folder = tmp_path / "ledgers"
     folder.mkdir()
-    extra = ["--headless", "--speed", "max"] if command == "run" else []
-    result = main_py(
-        command, "--config", str(CONFIG), "--db", f"sqlite:///{folder}", *extra, cwd=tmp_path
-    )
+    result = on_ledger(command, f"sqlite:///{folder}", cwd=tmp_path)
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger {folder} is a directory, not a database file: name a file "
@@ -238,10 +241,7 @@ def test_a_postgresql_ledger_without_the_driver_is_refused_in_one_line(tmp_path:
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "no_driver")}
     url = "postgresql://engine@127.0.0.1:5432/ledger"
     for command in ("run", "report"):
-        extra = ["--headless", "--speed", "max"] if command == "run" else []
-        result = main_py(
-            command, "--config", str(CONFIG), "--db", url, *extra, cwd=tmp_path, env=env
-        )
+        result = on_ledger(command, url, cwd=tmp_path, env=env)
         assert result.returncode == 2
         line = one_line(result)
         assert line.startswith(f"main.py {command}: the ledger ")
@@ -258,10 +258,7 @@ def test_a_ledger_a_newer_version_migrated_is_refused_by_every_command(tmp_path:
     finally:
         close_database(database)
     for command in ("run", "report", "check-ledger"):
-        extra = ["--headless", "--speed", "max"] if command == "run" else []
-        result = main_py(
-            command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
-        )
+        result = on_ledger(command, f"sqlite:///{path}", cwd=tmp_path)
         assert result.returncode == 2
         known = len(list(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.py")))
         assert one_line(result) == (
@@ -324,10 +321,7 @@ def test_a_ledger_whose_table_was_renamed_is_refused_by_every_command(
         database.execute_sql("ALTER TABLE signal RENAME TO signal_old")
     finally:
         close_database(database)
-    extra = ["--headless", "--speed", "max"] if command == "run" else []
-    result = main_py(
-        command, "--config", str(CONFIG), "--db", f"sqlite:///{path}", *extra, cwd=tmp_path
-    )
+    result = on_ledger(command, f"sqlite:///{path}", cwd=tmp_path)
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger {path} does not have the tables its migrations made (no "
@@ -352,7 +346,7 @@ def test_a_ledger_damaged_where_only_reading_finds_it_is_refused_in_one_line(
     with path.open("r+b") as file:
         file.seek((root - 1) * page_size)
         file.write(b"\xff" * page_size)
-    result = on_ledger(command, path, cwd=tmp_path)
+    result = on_ledger(command, f"sqlite:///{path}", cwd=tmp_path, start="2026-11-16T09:30")
     assert result.returncode == 2
     assert one_line(result) == (
         f"main.py {command}: the ledger {path} cannot be read: database disk image is malformed; "

@@ -120,10 +120,10 @@ class _Run:
         engine.start()
         return engine
 
-    def schedule(self) -> tuple[datetime, datetime, datetime]:
-        """(end, halt due, breaker due) in the simulated TWS's time. The halt drill runs at the
-        first poll from ``halt due`` on that finds entries of ours working and acknowledged by
-        IB (``drills.acknowledged_entries``): from the run's start, when every VA enters, and
+    def schedule(self) -> tuple[datetime, datetime]:
+        """(end, breaker due) in the simulated TWS's time. The halt drill has no due time: it
+        runs at the first poll that finds entries of ours working and acknowledged by IB
+        (``drills.acknowledged_entries``), from the run's start, when every VA enters, and
         before the shipped drill's first fault (a halt timed while TWS withholds its answer to
         an order would measure the fault, not the halt). A VA holding its position enters
         nothing more, so a later halt may find no entry to end before the run is over."""
@@ -137,11 +137,10 @@ class _Run:
         end = calendar.session_close(days[-1]) - timedelta(minutes=10)
         breaker_day = days[min(2, len(days) - 1)]
         breaker_due = calendar.session_open(breaker_day) + timedelta(minutes=120)
-        halt_due = self.server.now()
-        return end, halt_due, breaker_due
+        return end, breaker_due
 
     def loop(self, engine: Engine) -> None:
-        end, halt_due, breaker_due = self.schedule()
+        end, breaker_due = self.schedule()
         began = time.monotonic()
         pause = threading.Event()
         day = None
@@ -154,7 +153,7 @@ class _Run:
                 logger.warning("validate: wall-time limit reached at {}", self.server.now())
                 break
             now = self.server.now()
-            if self.halt.result is None and now >= halt_due and not self.breaker.running:
+            if self.halt.result is None and not self.breaker.running:
                 self.halt.try_run(engine)
             halt_over = self.halt.result is not None or now >= breaker_due + _HALT_FIRST
             if self.breaker.result is None and now >= breaker_due and halt_over:
