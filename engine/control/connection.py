@@ -50,7 +50,7 @@ class ConnectionHost(Protocol):
 
     def forget(self, connection: Connection) -> None: ...
 
-    def welcome_frames(self, connection: Connection) -> bytes: ...
+    def welcome_frames(self, hello: wire.Hello) -> bytes: ...
 
     def full_frame(self, dropped_events: int) -> bytes: ...
 
@@ -261,12 +261,13 @@ class Connection(asyncio.Protocol):
         self._bad = 0
         if self._hello_timer is not None:
             self._hello_timer.cancel()
+        frames = self._host.welcome_frames(hello)  # flushes to the others first, not to us
         self.hello = hello
         self.client = printable(hello.client)
         logger.info(
             "control: {} attached{}", self.client, " (read-only)" if hello.read_only else ""
         )
-        self._write(self._host.welcome_frames(self))
+        self._write(frames)
         self.frames += 1
 
     def _on_request(self, request: wire.Request) -> None:
