@@ -63,6 +63,7 @@ class ClientStats:
     welcomed: bool
     read_only: bool
     buffered: int  # bytes waiting in the server for this client
+    unread: int  # bytes received from it and not handled yet (a partial line, paused input)
     behind: bool  # lost updates, waits for a full state
     dropped_events: int  # events lost since its last frame
     dropped_total: int  # events lost since it connected
@@ -176,6 +177,7 @@ class Connection(asyncio.Protocol):
             welcomed=self.hello is not None,
             read_only=self.hello is not None and self.hello.read_only,
             buffered=self.buffered,
+            unread=len(self._partial) + len(self._unread),
             behind=self.behind,
             dropped_events=self.dropped,
             dropped_total=self.dropped_total,

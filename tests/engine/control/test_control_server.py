@@ -13,13 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from actors.messages.queries import VAInspection
-from actors.messages.snapshots import VASnapshot
 from core.domain import Side
 from core.gate import GateState
 from engine.control import wire
 from engine.engine import Engine
 from tests.support.control_wire import RawClient
-from tests.support.engine import BASE_TOML, SimEngine, make_config
+from tests.support.engine import BASE_TOML, SimEngine
 
 Serve = Callable[..., SimEngine]
 
