@@ -253,11 +253,9 @@ def _print_event(item: object) -> None:
 
     if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
         va, text = printable(item.va_id or "-"), printable(item.text)
-        print(
-            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {va} {text}",
-            file=sys.stderr,
-            flush=True,
-        )
+        # One write per line: lines from several threads never run into each other.
+        sys.stderr.write(f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {va} {text}\n")
+        sys.stderr.flush()
 
 
 class _StopSignals:
@@ -340,7 +338,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             engine.bus.subscribe(_print_event)
             engine.start()
             if engine.control is not None:
-                print(f"control: serving on {engine.control.path}", file=sys.stderr, flush=True)
+                sys.stderr.write(f"control: serving on {engine.control.path}\n")
+                sys.stderr.flush()
             _wait_headless(engine, signals.requested)
         else:
             from tui import QuitChoice, run_tui  # noqa: PLC0415
