@@ -122,7 +122,8 @@ async def test_a_config_reload_from_the_attached_dashboard_applies_the_change(
 ) -> None:
     sim = start_engine(short_dir, served())
     config_file = short_dir / "engine.toml"
-    text = BASE_TOML.format(risk="max_trades_per_day = 7", filters="", exits="", limits="", orders="")
+    changed = {"risk": "max_trades_per_day = 7", "filters": "", "exits": "", "limits": ""}
+    text = BASE_TOML.format(orders="", **changed)
     config_file.write_text(text + "\n[control]\nflush_interval_s = 0.02\n", encoding="utf-8")
     sim.engine.options = replace(sim.engine.options, config_path=str(config_file))
     app = EngineApp(attach(remotes, sim), flush_interval_s=FAST)
