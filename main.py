@@ -3,7 +3,7 @@
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
-    python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only]
+    python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only] [--wait S]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
     python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     attach.add_argument("--db", help="the engine's --db (its socket is beside the ledger)")
     attach.add_argument("--socket", help="the engine's control socket (overrides the config)")
     attach.add_argument("--read-only", action="store_true", help="a viewer: no trading keys")
+    attach.add_argument(
+        "--wait", type=float, default=10.0, help="seconds to wait for the engine (default 10)"
+    )
 
     check = sub.add_parser("check-config", help="validate the config and exit")
     check.add_argument("--config", default="config.toml")
