@@ -171,36 +171,38 @@ def test_attach_refuses_a_bad_wait_a_long_socket_and_a_bad_config_with_exit_2(
 def test_attach_in_a_terminal_trades_a_viewer_cannot_and_q_detaches_or_stops(
     tmp_path: Path,
 ) -> None:
-    with headless_engine(tmp_path) as (engine, socket):
-        with terminal("attach", "--socket", socket, "--read-only", cwd=tmp_path) as viewer:
-            viewer.wait_for("Virtual accounts")
-            viewer.wait_for("READ-ONLY viewer")  # the footer
-            viewer.press("h")
-            viewer.wait_for("read-only viewer: attach without --read-only to trade")
-            assert gate_of(socket) is GateState.OPEN
+    with (
+        headless_engine(tmp_path) as (engine, socket),
+        terminal("attach", "--socket", socket, "--read-only", cwd=tmp_path) as viewer,
+    ):
+        viewer.wait_for("Virtual accounts")
+        viewer.wait_for("READ-ONLY viewer")  # the footer
+        viewer.press("h")
+        viewer.wait_for("read-only viewer: attach without --read-only to trade")
+        assert gate_of(socket) is GateState.OPEN
 
-            with terminal("attach", "--socket", socket, cwd=tmp_path) as trader:
-                trader.wait_for("Virtual accounts")
-                trader.press("h")
-                trader.wait_for("Halt confirmed: the gate is closed")
-                assert gate_of(socket) is GateState.CLOSED
-                trader.press("q")
-                trader.wait_for("Leave the dashboard?")
-                trader.press("d")
-                assert trader.proc.wait(timeout=30) == 0
-                trader.wait_for(f"main.py attach: detached; the engine at {socket} keeps running")
-            assert engine.poll() is None
+        with terminal("attach", "--socket", socket, cwd=tmp_path) as trader:
+            trader.wait_for("Virtual accounts")
+            trader.press("h")
+            trader.wait_for("Halt confirmed: the gate is closed")
+            assert gate_of(socket) is GateState.CLOSED
+            trader.press("q")
+            trader.wait_for("Leave the dashboard?")
+            trader.press("d")
+            assert trader.proc.wait(timeout=30) == 0
+            trader.wait_for(f"main.py attach: detached; the engine at {socket} keeps running")
+        assert engine.poll() is None
 
-            with terminal("attach", "--socket", socket, cwd=tmp_path) as trader:
-                trader.wait_for("Virtual accounts")
-                trader.press("q")
-                trader.wait_for("Leave the dashboard?")
-                trader.press("s")
-                assert trader.proc.wait(timeout=30) == 0
-                trader.wait_for(f"main.py attach: the engine at {socket} stopped (stop)")
-            assert engine.wait(timeout=30) == 0
-            viewer.wait_for(f"engine not running at {socket}")
-            viewer.press("q")
-            viewer.wait_for("Leave the dashboard?")
-            viewer.press("d")
-            assert viewer.proc.wait(timeout=30) == 0
+        with terminal("attach", "--socket", socket, cwd=tmp_path) as trader:
+            trader.wait_for("Virtual accounts")
+            trader.press("q")
+            trader.wait_for("Leave the dashboard?")
+            trader.press("s")
+            assert trader.proc.wait(timeout=30) == 0
+            trader.wait_for(f"main.py attach: the engine at {socket} stopped (stop)")
+        assert engine.wait(timeout=30) == 0
+        viewer.wait_for(f"engine not running at {socket}")
+        viewer.press("q")
+        viewer.wait_for("Leave the dashboard?")
+        viewer.press("d")
+        assert viewer.proc.wait(timeout=30) == 0
