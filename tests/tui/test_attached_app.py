@@ -270,3 +270,23 @@ async def test_a_reload_the_engine_never_answers_is_shown_on_the_config_screen(
         await pilot.press("R")
         expected = "reload not confirmed: reload_config: no answer from the engine within 0.4 s"
         await wait_for(pilot, lambda: expected in screen.result_text)
+
+
+async def test_an_engines_refusal_is_shown_as_it_is_never_read_as_markup(
+    engines, remotes, sock_path
+) -> None:
+    def answer(request: Request) -> Reply:
+        return Reply(request.id, False, error="refused [/] by [bold]policy", code="failed")
+
+    serve(engines, sock_path, answer=answer)
+    app = EngineApp(attach(remotes, sock_path), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.selected_va == "va1")
+        await pilot.press("p")
+        expected = "Pause va1 NOT confirmed: refused [/] by [bold]policy"
+
+        def shown() -> bool:
+            return expected in [str(toast.render()) for toast in app.query("Toast")]
+
+        await wait_for(pilot, shown)
+        assert app.is_running
