@@ -124,6 +124,18 @@ def test_deltas_carry_the_latest_snapshot_per_va_not_every_update(
     assert all(sum(v.va_id == template.va_id for v in s.vas) <= 1 for s in states.values())
 
 
+def _seen_or_wait(client: RawClient, done: Callable[[wire.State], bool]) -> wire.State:
+    """The first state ``done`` accepts among those received (also while waiting for replies),
+    reading more until one comes."""
+    checked = 0
+    while True:
+        for state in client.states[checked:]:
+            if done(state):
+                return state
+        checked = len(client.states)
+        client.next_of(wire.State)
+
+
 def test_a_read_only_connection_is_refused_every_command_and_answered_the_questions(
     serve: Serve, clients: list[RawClient]
 ) -> None:
@@ -175,7 +187,7 @@ def test_stop_asks_the_run_to_end_and_says_so_in_an_event(
 
     assert reply.ok
     assert sim.engine.stop_requested.is_set() and sim.engine.stop_flatten is False
-    _states_until(client, lambda s: any("stop requested" in e.text for e in s.events))
+    _seen_or_wait(client, lambda s: any("stop requested" in e.text for e in s.events))
     from main import _wait_headless
 
     _wait_headless(sim.engine, threading.Event())  # returns at once: the run ends
@@ -212,15 +224,17 @@ def test_reload_config_applies_the_file_and_the_next_state_carries_the_new_confi
     text = changed + "\n[control]\nflush_interval_s = 0.02\n"
     config_file.write_text(text, encoding="utf-8")
 
+    before = len(client.states)
     reply = client.request("reload_config")
 
     assert reply.ok, reply.error
     result = wire.decode_result("reload_config", reply.result)
     assert result.applied == ("risk.max_trades_per_day: 10 -> 7",)
     assert result.refused == ()
-    state = client.next_of(wire.State)
-    while state.config is None:
-        state = client.next_of(wire.State)
+    # The first state carrying a config after the request (it may come before the reply).
+    while not any(s.config is not None for s in client.states[before:]):
+        client.next_of(wire.State)
+    state = next(s for s in client.states[before:] if s.config is not None)
     assert state.config["risk"]["max_trades_per_day"] == 7
 
     broken = text.replace("max_trades_per_day = 7", 'max_trades_per_day = "seven"')
@@ -291,8 +305,7 @@ def test_health_is_ok_while_running_and_not_while_stopping(
 
     assert client.request("halt", {"reason": "look"}).ok
     sim.idle()
-    client.next_of(wire.State)
-    client.next_of(wire.State)
+    _seen_or_wait(client, lambda s: s.risk is not None and s.risk.state.value == "HALTED")
     halted = wire.decode_result("health", client.request("health").result)
     assert halted.ok  # halted is a state to look at, not a dead engine
     assert any(p.startswith("trading HALTED") for p in halted.problems)
