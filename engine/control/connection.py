@@ -50,7 +50,7 @@ class ConnectionHost(Protocol):
 
     def forget(self, connection: Connection) -> None: ...
 
-    def welcome_frames(self, connection: Connection) -> bytes: ...
+    def welcome_frames(self, hello: wire.Hello) -> bytes: ...
 
     def full_frame(self, dropped_events: int) -> bytes: ...
 
@@ -63,6 +63,7 @@ class ClientStats:
     welcomed: bool
     read_only: bool
     buffered: int  # bytes waiting in the server for this client
+    unread: int  # bytes received from it and not handled yet (a partial line, paused input)
     behind: bool  # lost updates, waits for a full state
     dropped_events: int  # events lost since its last frame
     dropped_total: int  # events lost since it connected
@@ -176,6 +177,7 @@ class Connection(asyncio.Protocol):
             welcomed=self.hello is not None,
             read_only=self.hello is not None and self.hello.read_only,
             buffered=self.buffered,
+            unread=len(self._partial) + len(self._unread),
             behind=self.behind,
             dropped_events=self.dropped,
             dropped_total=self.dropped_total,
@@ -261,12 +263,13 @@ class Connection(asyncio.Protocol):
         self._bad = 0
         if self._hello_timer is not None:
             self._hello_timer.cancel()
+        frames = self._host.welcome_frames(hello)  # flushes to the others first, not to us
         self.hello = hello
         self.client = printable(hello.client)
         logger.info(
             "control: {} attached{}", self.client, " (read-only)" if hello.read_only else ""
         )
-        self._write(self._host.welcome_frames(self))
+        self._write(frames)
         self.frames += 1
 
     def _on_request(self, request: wire.Request) -> None:

@@ -305,14 +305,16 @@ class ControlServer:
     def forget(self, connection: Connection) -> None:
         self._clients.discard(connection)
 
-    def welcome_frames(self, connection: Connection) -> bytes:
-        """``Welcome`` and a full ``State`` for a client that said hello."""
-        assert self._info is not None and connection.hello is not None
+    def welcome_frames(self, hello: wire.Hello) -> bytes:
+        """``Welcome`` and a full ``State`` for a client that said hello, as of now (what is
+        parked is flushed first: a delta to the others, in the picture for this one)."""
+        assert self._info is not None
+        self._flush()
         welcome = wire.Welcome(
             v=wire.PROTOCOL_VERSION,
             engine=self._info,
             config=self._config_dumped(),
-            read_only=connection.hello.read_only,
+            read_only=hello.read_only,
         )
         return wire.encode(welcome) + self.full_frame(0)
 
