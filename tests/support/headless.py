@@ -70,8 +70,9 @@ def headless_argv(place: Place, *extra: str, speed: str = "1000") -> list[str]:
 
 
 def wait_serving(proc: subprocess.Popen[bytes], socket: str, timeout_s: float) -> Connection:
-    """Wait (bounded) until ``proc`` serves ``socket``: a read-only connection to it (close
-    it). Fails the test if the process exits first or the time runs out."""
+    """Wait (bounded) until ``proc`` serves ``socket`` and its VAs have started (the socket is
+    served before the actors start): a read-only connection to it (close it). Fails the test
+    if the process exits first or the time runs out."""
     deadline = time.monotonic() + timeout_s
     problem = ""
     while time.monotonic() < deadline:
@@ -82,9 +83,10 @@ def wait_serving(proc: subprocess.Popen[bytes], socket: str, timeout_s: float) -
         except (OSError, ConnectionError) as err:
             problem = str(err)
         else:
-            if connection.welcome.engine.pid == proc.pid:
+            if connection.welcome.engine.pid == proc.pid and connection.first_state.vas:
                 return connection
             connection.close()
+            problem = "serving, its VAs not started yet"
         with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=0.1)
     raise AssertionError(f"no engine served {socket} within {timeout_s}s: {problem}")

@@ -1,0 +1,216 @@
+"""``main.py run`` without ``--headless`` (``engine.operations.run_attached``): the engine as a
+real child process (``main.py run --headless`` on the simulator, serving its control socket),
+the dashboard replaced by a scripted function (this is a test of the spawn, wait, attach and
+stop logic; the dashboard itself is tested in tests/tui)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import main
+from engine.control.client import Connection
+from engine.operations.run_attached import DashboardChoice, RunPlan, headless_argv, run_attached
+from tests.support.headless import (
+    CONFIG,
+    Place,
+    headless_engine,
+    main_py,
+    short_place,
+)
+from tests.support.headless import headless_argv as engine_argv
+
+
+@pytest.fixture
+def place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Place]:
+    """A fresh ledger under /tmp; the test (and so the child it starts) runs in ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    with short_place(tmp_path) as where:
+        yield where
+
+
+def _plan(place: Place, *extra: str, start: bool = True) -> RunPlan:
+    command = engine_argv(place, *extra)
+    if not start:  # no --start: the ledger decides where the run starts
+        at = command.index("--start")
+        del command[at : at + 2]
+    return RunPlan(
+        command=tuple(command),
+        socket=place.socket,
+        output=place.cwd / "logs" / "engine-main.out",
+        config_path=str(CONFIG),
+        start_timeout_s=60,
+    )
+
+
+class _Dashboard:
+    """The scripted dashboard: connects to the engine like the real one, then does ``act``
+    and leaves with ``choice``. Remembers the engine's pid, to kill it if a test fails."""
+
+    def __init__(self, choice: DashboardChoice | None, act: str = "") -> None:
+        self.choice = choice
+        self.act = act
+        self.pid: int | None = None
+        self.ended_by_run = False
+
+    def __call__(self, socket: str, end: threading.Event) -> DashboardChoice | None:
+        connection = Connection.open(socket, client="scripted dashboard", read_only=True)
+        self.pid = connection.welcome.engine.pid
+        connection.close()
+        if self.act == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)  # what `kill <run's pid>` does
+        elif self.act == "kill engine":
+            os.kill(self.pid, signal.SIGKILL)
+        if self.act:
+            self.ended_by_run = end.wait(30)
+        return self.choice
+
+    def kill_engine(self) -> None:
+        if self.pid is not None and not _gone(self.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_child_that_fails_early_is_reported_with_its_line_and_exit_code(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--until 09:00`` can only be read against the start the ledger chooses, in the child:
+    it refuses it and exits 2 before serving; run says the child's line and exits 2."""
+    dashboard = _Dashboard(DashboardChoice.DETACH)
+    code = run_attached(_plan(place, "--until", "09:00", start=False), dashboard)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert dashboard.pid is None  # never attached
+    lines = err.splitlines()
+    assert lines[0].startswith("main.py run: engine started (pid ")
+    assert lines[0].endswith(f"output in {place.cwd / 'logs' / 'engine-main.out'}")
+    assert lines[-1].startswith("main.py run: --until: ")
+    assert "is not after the start" in lines[-1]
+    assert lines[-1] in (place.cwd / "logs" / "engine-main.out").read_text()
+
+
+def test_a_ledger_held_by_another_engine_is_reported_with_the_childs_line(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The running engine serves the socket the child would: run does not mistake it for its
+    child (another pid), and says the child's refusal."""
+    with headless_engine(place) as holder:
+        dashboard = _Dashboard(DashboardChoice.DETACH)
+        code = run_attached(_plan(place), dashboard)
+        err = capsys.readouterr().err
+        assert code == 2, err
+        assert dashboard.pid is None
+        assert err.splitlines()[-1].startswith("main.py run: ")
+        assert f"pid {holder.pid}" in err.splitlines()[-1]  # the lease names its holder
+        assert holder.poll() is None  # the other engine is untouched
+
+
+def test_detach_leaves_the_engine_running_and_says_how_to_come_back(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard = _Dashboard(DashboardChoice.DETACH)
+    try:
+        code = run_attached(_plan(place), dashboard)
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert dashboard.pid is not None and not _gone(dashboard.pid)
+        assert f"detached; the engine keeps running (pid {dashboard.pid}" in err
+        assert f"python main.py attach --config {CONFIG}" in err
+        assert f"python main.py stop --config {CONFIG}" in err
+        status = main_py("status", "--socket", place.socket, "--json", cwd=place.cwd)
+        assert status.returncode == 0, status.stderr  # still trading, still serving
+        stop = main_py("stop", "--socket", place.socket, cwd=place.cwd)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert _gone(dashboard.pid)
+    finally:
+        dashboard.kill_engine()
+
+
+@pytest.mark.parametrize(
+    ("choice", "asked"),
+    [
+        (DashboardChoice.LEAVE, "(leave positions working)"),
+        (DashboardChoice.FLATTEN, "(flatten first)"),
+    ],
+)
+def test_stop_from_the_dashboard_ends_the_engine_and_run_returns_its_exit_code(
+    place: Place, capsys: pytest.CaptureFixture[str], choice: DashboardChoice, asked: str
+) -> None:
+    dashboard = _Dashboard(choice)
+    try:
+        code = run_attached(_plan(place), dashboard)
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert dashboard.pid is not None and _gone(dashboard.pid)
+        output = (place.cwd / "logs" / "engine-main.out").read_text()
+        assert f"stop requested over the control channel {asked}" in output
+    finally:
+        dashboard.kill_engine()
+
+
+def test_sigterm_while_attached_ends_the_dashboard_and_stops_the_engine_as_configured(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    dashboard = _Dashboard(DashboardChoice.DETACH, act="sigterm")
+    try:
+        code = run_attached(_plan(place), dashboard)
+        err = capsys.readouterr().err
+        assert dashboard.ended_by_run  # the signal ended the dashboard
+        assert code == 0, err
+        assert "stopping the engine" in err
+        assert dashboard.pid is not None and _gone(dashboard.pid)  # a detach does not win
+        output = (place.cwd / "logs" / "engine-main.out").read_text()
+        assert "stop requested over the control channel (as configured)" in output
+        assert signal.getsignal(signal.SIGTERM) is before  # run's handler is gone again
+    finally:
+        dashboard.kill_engine()
+
+
+def test_an_engine_that_dies_under_the_dashboard_ends_it_with_its_exit_code(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard = _Dashboard(DashboardChoice.DETACH, act="kill engine")
+    try:
+        code = run_attached(_plan(place), dashboard)
+        capsys.readouterr()
+        assert dashboard.ended_by_run
+        assert code == -signal.SIGKILL
+    finally:
+        dashboard.kill_engine()
+
+
+def test_the_child_is_started_with_every_run_option(tmp_path: Path) -> None:
+    given = [
+        "run", "--config", "c.toml", "--broker", "ib", "--db", "sqlite:///x.db", "--speed", "5",
+        "--start", "2026-11-16T09:30", "--until", "16:00", "--seed", "7", "--live", "--dry-run",
+    ]  # fmt: skip
+    parser = main._parser()
+    args = parser.parse_args(given)
+    command = headless_argv("main.py", args)
+    assert command[1:4] == ("main.py", "run", "--headless")
+    again = parser.parse_args(list(command[2:]))
+    assert vars(again) == vars(args) | {"headless": True}
+    # Every option of `run` is in `given`: a new option fails here until it is passed on too.
+    run_parser = next(
+        action.choices["run"]
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    options = {o for action in run_parser._actions for o in action.option_strings}
+    assert options - {"-h", "--help", "--headless"} <= set(given)
