@@ -1,9 +1,10 @@
-"""Command line: run | status | health | stop | check-config | report | check-ledger | tws-sim |
-validate.
+"""Command line: run | attach | status | health | stop | check-config | report | check-ledger |
+tws-sim | validate.
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
+    python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only]
     python main.py status [--config PATH] [--db URL] [--socket PATH] [--json]
     python main.py health [--config PATH] [--db URL] [--socket PATH]
     python main.py stop [--config PATH] [--db URL] [--socket PATH] [--flatten | --leave]
@@ -89,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
         help="--broker ib: market data and account from IB, orders stored but never sent",
     )
 
+    attach = sub.add_parser("attach", help="the dashboard of an engine running elsewhere")
+    attach.add_argument("--config", default="config.toml", help="the engine's config")
+    attach.add_argument("--db", help="the engine's --db (its socket is beside the ledger)")
+    attach.add_argument("--socket", help="the engine's control socket (overrides the config)")
+    attach.add_argument("--read-only", action="store_true", help="a viewer: no trading keys")
     from engine.operations.arguments import add_operations  # noqa: PLC0415 - light: argparse
 
     add_operations(sub)  # status, health, stop
@@ -310,6 +316,12 @@ def _ib_engine(config: EngineConfig, options: RunOptions) -> Engine:
         ) from None
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    from tui.attach_command import cmd_attach as attach  # noqa: PLC0415 - Textual: not for all
+
+    return attach(args)
+
+
 def cmd_tws_sim(args: argparse.Namespace) -> int:
     from broker.tws.runner import run_tws_sim  # noqa: PLC0415
 
@@ -334,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     handlers = {
         "run": cmd_run,
+        "attach": cmd_attach,
         "check-config": cmd_check_config,
         "report": cmd_report,
         "check-ledger": cmd_check_ledger,

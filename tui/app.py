@@ -12,6 +12,12 @@ Threads:
 * Questions that block run in worker threads and post their answers back as messages: the
   snapshots asked once at start (the engine was started before the app subscribed), the VA
   inspector's ask (``tui.inspector``) and a config reload (``tui.config_screen``).
+
+Attached to an engine in another process (``tui.remote.RemoteEngine``, ``tui.attached``) the
+bus items arrive on the link's reader thread and are parked the same way; a full state replaces
+what is shown; the commands' outcomes arrive as notices; a banner says when the engine cannot be
+reached; ``q`` offers to detach or to stop the engine; a read-only viewer is refused every key
+that trades.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,11 +39,12 @@ from textual.widgets import DataTable, Footer
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from core.domain import TradingState
+from tui.attached import TRADING_ACTIONS, TRADING_KEYS, Leaving, LinkBanner
 from tui.board import Board
-from tui.bridge import BusBridge
+from tui.bridge import BusBridge, Drained
 from tui.config_screen import ConfigScreen
 from tui.confirmations import flatten_all_prompt, flatten_va_prompt, resume_lines
-from tui.controls import EngineControls, trading_mode
+from tui.controls import READ_ONLY_REFUSAL, EngineControls, attached, trading_mode
 from tui.event_log import EventLog
 from tui.first_snapshots import first_snapshots
 from tui.formatting import (
@@ -47,7 +55,7 @@ from tui.formatting import (
 from tui.header import StatusHeader
 from tui.help import HelpScreen
 from tui.inspector import InspectorScreen
-from tui.screens import ConfirmScreen, QuitChoice, QuitScreen
+from tui.screens import ConfirmScreen, DetachScreen, QuitChoice, QuitScreen
 from tui.tables import KeyedTable
 
 __all__ = ["EngineApp", "run_tui"]
@@ -61,7 +69,8 @@ class EngineApp(App[QuitChoice | None]):
     """The live dashboard of one engine.
 
     The return value (``App.run()``, ``app.return_value``) says how the user left: nothing was
-    open, trades were left working, or everything was flattened first.
+    open, trades were left working, or everything was flattened first; attached to an engine in
+    another process: detached, or the engine was stopped (``QuitChoice``).
 
     Args:
         engine: the engine, or any object with the ``EngineControls`` members.
@@ -89,6 +98,7 @@ class EngineApp(App[QuitChoice | None]):
         Binding("c", "config", "Config"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("v", "viewer", "READ-ONLY viewer"),
     ]
 
     #: The governor's trading state (None until its first status); refreshes the footer.
@@ -116,6 +126,9 @@ class EngineApp(App[QuitChoice | None]):
         self._engine = engine
         self._stop_requested = stop_requested
         self._config_path = None if config_path is None else os.fspath(config_path)
+        self._attached = attached(engine)
+        self._read_only = self._attached is not None and self._attached.read_only
+        self._leaving = None if self._attached is None else Leaving(self._attached)
         self._mode = trading_mode(engine.config)
         self._bridge = BusBridge(max_events=max_events)
         self._flush_interval_s = flush_interval_s
@@ -139,6 +152,7 @@ class EngineApp(App[QuitChoice | None]):
     # -- layout and lifecycle (UI thread) ---------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
+        yield LinkBanner(id="link-banner")
         with Vertical(id="body"):
             yield self._vas_table
             with Horizontal(id="trades"):
@@ -155,7 +169,8 @@ class EngineApp(App[QuitChoice | None]):
         self._unsubscribe = self._engine.bus.subscribe(self._bridge)
         self.set_interval(self._flush_interval_s, self._apply_pending, name="flush")
         self.call_after_refresh(self._apply_pending)
-        self.run_worker(self._ask_first_snapshots, name="first snapshots", thread=True)
+        if self._attached is None:  # attached, the full state arrives on the bus at once
+            self.run_worker(self._ask_first_snapshots, name="first snapshots", thread=True)
 
     def on_unmount(self) -> None:
         """Unsubscribe the bridge (UI thread, at shutdown)."""
@@ -216,13 +231,21 @@ class EngineApp(App[QuitChoice | None]):
         self.flushes += 1
         batch = self._bridge.drain()
         now = self._engine.clock.now()
+        if batch.replace_all:
+            self._replace_all(batch)
         if batch.risk is not None:
             self._risk = batch.risk
             self.trading_state = batch.risk.state
-        self._board.apply(batch, now)
-        if batch.events or batch.dropped_events:
+        self._board.apply(batch, now, replace_all=batch.replace_all)
+        if batch.replace_all:
+            self.query_one("#events", EventLog).replace(batch.events, dropped=batch.dropped_events)
+        elif batch.events or batch.dropped_events:
             events = self.query_one("#events", EventLog)
             events.add(batch.events, dropped=batch.dropped_events)
+        for notice in batch.notices:
+            self.notify(notice.text, severity=notice.severity)  # type: ignore[arg-type]
+        if self._attached is not None:
+            self._show_attachment()
         gate = self._engine.gate.state
         vas = self._board.vas.values()
         engine_pnl = sum((va.day_pnl for va in vas), Decimal(0)) if vas else None
@@ -232,6 +255,28 @@ class EngineApp(App[QuitChoice | None]):
         if self._quit_when_flat and not self._board.positions and not self._board.orders:
             self._quit_when_flat = False
             self.exit(QuitChoice.FLATTEN)
+
+    def _replace_all(self, batch: Drained) -> None:
+        """A full state from the attached engine: what it does not list is gone, and its
+        config (a restarted engine may run another) decides the VA rows."""
+        self._risk = batch.risk
+        self.trading_state = None if batch.risk is None else batch.risk.state
+        configured = [a.id for a in self._engine.config.accounts if a.enabled]
+        if tuple(configured) != self._board.configured:
+            self._board.reconfigure(configured)
+
+    def _show_attachment(self) -> None:
+        """The link's banner (the last state dimmed while the engine is away), and the
+        outcome of a stop asked at quit."""
+        assert self._attached is not None and self._leaving is not None
+        reachable = self.query_one("#link-banner", LinkBanner).show_link(self._attached)
+        self.query_one("#body").set_class(not reachable, "-stale")
+        choice, problem = self._leaving.outcome()
+        if choice is not None:
+            self.exit(choice)
+        elif problem:
+            self._note = ""
+            self.notify(f"{problem}; the dashboard stays attached.", severity="error")
 
     def _headers(self) -> Iterator[StatusHeader]:
         # The dashboard's header and the one of every screen pushed over it.
@@ -246,7 +291,27 @@ class EngineApp(App[QuitChoice | None]):
             return None
         if action == "resume" and self.trading_state is TradingState.ACTIVE:
             return None
+        if action == "viewer":
+            return self._read_only
+        if self._read_only and action in TRADING_ACTIONS:
+            return None  # greyed out; the key is refused with a notice (on_key)
         return action not in _DASHBOARD_ONLY or self._on_dashboard()
+
+    def on_key(self, event: events.Key) -> None:
+        """A read-only viewer pressing a trading key is told why nothing happens."""
+        if self._read_only and event.key in TRADING_KEYS:
+            event.stop()
+            self.action_viewer()
+
+    def action_viewer(self) -> None:
+        """``v`` (read-only only): say why the trading keys do nothing."""
+        self.notify(READ_ONLY_REFUSAL, severity="warning")
+
+    def _refused(self) -> bool:
+        """True (and the viewer told) when this dashboard may not trade."""
+        if self._read_only:
+            self.action_viewer()
+        return self._read_only
 
     def _dialog_open(self) -> bool:
         return isinstance(self.screen, ModalScreen)
@@ -256,13 +321,19 @@ class EngineApp(App[QuitChoice | None]):
 
     def action_halt(self) -> None:
         """``h``: the kill switch. No confirmation, works over every screen and dialog; the
-        engine closes the gate itself, before the governor has even seen the message."""
+        engine closes the gate itself, before the governor has even seen the message (attached:
+        before it answers; the answer comes as a notice)."""
+        if self._refused():
+            return
         self._engine.halt("halt key")
-        self.notify("Halt sent: the gate is closed.", severity="error")
+        if self._attached is None:
+            self.notify("Halt sent: the gate is closed.", severity="error")
+        else:
+            self.notify("Halt sent to the engine.", severity="error")
 
     def action_resume(self) -> None:
         """``r``: resume trading after a confirmation."""
-        if self._dialog_open():
+        if self._dialog_open() or self._refused():
             return
         lines = resume_lines(self._risk)
         self.push_screen(ConfirmScreen("Resume trading?", lines), self._resume_answered)
@@ -274,7 +345,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def action_flatten(self) -> None:
         """``f``: close every position after a confirmation listing them."""
-        if self._dialog_open():
+        if self._dialog_open() or self._refused():
             return
         positions = list(self._board.positions.values())
         title, lines = flatten_all_prompt(positions, len(self._board.orders))
@@ -295,7 +366,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def request_flatten_va(self, va_id: str) -> None:
         """Ask to flatten ``va_id``, listing its positions and orders; flatten on yes."""
-        if self._dialog_open():
+        if self._dialog_open() or self._refused():
             return
         board = self._board
         title, lines = flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
@@ -317,7 +388,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def toggle_pause_va(self, va_id: str) -> None:
         """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""
-        if self._dialog_open():
+        if self._dialog_open() or self._refused():
             return
         snapshot = self._board.vas.get(va_id)
         pause = snapshot is None or snapshot.state != "paused"
@@ -355,16 +426,26 @@ class EngineApp(App[QuitChoice | None]):
         """``c``: the config screen."""
         if self._on_dashboard():
             path = self._config_path
-            self.push_screen(ConfigScreen(engine=self._engine, mode=self._mode, config_path=path))
+            if path is None and self._attached is not None:
+                path = self._attached.config_path  # the engine reloads its own file
+            screen = ConfigScreen(
+                engine=self._engine, mode=self._mode, config_path=path, read_only=self._read_only
+            )
+            self.push_screen(screen)
 
     def action_help(self) -> None:
         """``?``: every key."""
         if not self._dialog_open():
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(read_only=self._read_only))
 
     async def action_quit(self) -> None:
         """``q`` (and ctrl+q): quit at once if nothing is open, else ask what to do first."""
         if self._dialog_open():
+            return
+        if self._attached is not None:
+            positions, orders = len(self._board.positions), len(self._board.orders)
+            detach = DetachScreen(positions=positions, orders=orders, read_only=self._read_only)
+            self.push_screen(detach, self._detach_answered)
             return
         if not self._board.positions and not self._board.orders:
             self.exit(QuitChoice.NOTHING_OPEN)
@@ -385,6 +466,12 @@ class EngineApp(App[QuitChoice | None]):
             self._quit_when_flat = False
             self._note = ""
 
+    def _detach_answered(self, choice: QuitChoice | None) -> None:
+        if choice is QuitChoice.DETACH:
+            self.exit(QuitChoice.DETACH)
+        elif choice is not None and not self._refused() and self._leaving is not None:
+            self._note = self._leaving.stop(choice)
+
 
 def run_tui(
     engine: EngineControls,
@@ -397,6 +484,9 @@ def run_tui(
     The caller starts the engine before and stops it after; the dashboard only watches the
     bus, sends commands, and reloads ``config_path`` on request (config screen, ``R``). Setting
     ``stop_requested`` (a signal handler does) ends it within one flush interval.
+
+    ``engine`` may also be a ``tui.remote.RemoteEngine`` (``main.py attach``): then the
+    caller closes it after, and the return value says whether the engine still runs.
 
     Returns:
         How the user left (None if the app ended otherwise: a stop request, an error).
