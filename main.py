@@ -17,8 +17,9 @@ tws-sim | validate.
     python main.py validate [--config PATH] [--days N] [--speed N] [--seed N] [--db URL]
                             [--min-trades N] [--out FILE.md] [--json]
 
-``status``, ``health`` and ``stop`` talk to a running engine over its control socket
-(``engine/operations/``).
+``run`` without ``--headless`` starts ``run --headless`` as a child process and attaches the
+dashboard to it (``engine/operations/run_attached.py``); ``attach``, ``status``, ``health`` and
+``stop`` talk to a running engine over its control socket.
 
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
 failed check; for check-ledger: problems found; for status, health and stop: no engine runs
@@ -187,11 +188,11 @@ def _wait_headless(engine: Engine, stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
-def _stop_engine(engine: Engine, *, leave_working: bool) -> None:
-    """The run's end: as the trader chose at quit (``leave_working``), as a ``stop`` over the
-    control channel asked, else as ``engine.on_shutdown`` says."""
+def _stop_engine(engine: Engine) -> None:
+    """The run's end: as a ``stop`` over the control channel asked, else as
+    ``engine.on_shutdown`` says."""
     flatten = engine.stop_flatten if engine.stop_requested.is_set() else None
-    if leave_working or engine.stopped_because is not None or flatten is False:
+    if engine.stopped_because is not None or flatten is False:
         engine.stop()  # nothing more is decided: positions keep their protective stops
     else:
         engine.shutdown(flatten=flatten)
@@ -211,6 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except UsageError as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not args.headless:
+        return _run_with_dashboard(args, config)
 
     from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
 
@@ -229,34 +232,54 @@ def cmd_run(args: argparse.Namespace) -> int:
         return err.exit_code
     from engine.control.server import ControlRefused  # noqa: PLC0415
 
-    leave_working = False
     signals = _StopSignals()
     signals.install()
     try:
-        if args.headless:
-            engine.bus.subscribe(_print_event)
-            engine.start()
-            if engine.control is not None:
-                sys.stderr.write(f"control: serving on {engine.control.path}\n")
-                sys.stderr.flush()
-            _wait_headless(engine, signals.requested)
-        else:
-            from tui import QuitChoice, run_tui  # noqa: PLC0415
-
-            engine.start()
-            # The trader's answer at quit ("leave them working") wins over on_shutdown.
-            choice = run_tui(engine, config_path=args.config, stop_requested=signals.requested)
-            leave_working = choice is QuitChoice.LEAVE
+        engine.bus.subscribe(_print_event)
+        engine.start()
+        if engine.control is not None:
+            sys.stderr.write(f"control: serving on {engine.control.path}\n")
+            sys.stderr.flush()
+        _wait_headless(engine, signals.requested)
     except ControlRefused as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
-        _stop_engine(engine, leave_working=leave_working)
+        _stop_engine(engine)
         shutdown_logging()
     if engine.stopped_because is not None:
         print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_with_dashboard(args: argparse.Namespace, config: EngineConfig) -> int:
+    """``run`` without ``--headless``: ``run --headless`` as a child process, the dashboard
+    (``tui.attach_command.attach_dashboard``) attached to it (``engine.operations``)."""
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+    from engine.operations.run_attached import (  # noqa: PLC0415
+        DashboardChoice,
+        dashboard_choice,
+        plan_run,
+        run_attached,
+    )
+
+    plan = plan_run(os.path.abspath(__file__), args, config)
+    if isinstance(plan, str):
+        print(f"main.py run: {plan}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def attach(socket: str, end: threading.Event) -> DashboardChoice | None:
+        from tui.attach_command import attach_dashboard  # noqa: PLC0415 - Textual: only here
+
+        # The dashboard owns the terminal: its log goes to a file of its own.
+        setup_logging(os.path.join(config.engine.log_dir, "attach"), console=False, level="INFO")
+        try:
+            return dashboard_choice(attach_dashboard(socket, end, client="main.py run"))
+        finally:
+            shutdown_logging()
+
+    return run_attached(plan, attach)
 
 
 class _BrokerUnavailable(Exception):

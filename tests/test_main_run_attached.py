@@ -17,7 +17,13 @@ import pytest
 
 import main
 from engine.control.client import Connection
-from engine.operations.run_attached import DashboardChoice, RunPlan, headless_argv, run_attached
+from engine.operations.run_attached import (
+    DashboardChoice,
+    RunPlan,
+    dashboard_choice,
+    headless_argv,
+    run_attached,
+)
 from tests.support.headless import (
     CONFIG,
     Place,
@@ -26,6 +32,7 @@ from tests.support.headless import (
     short_place,
 )
 from tests.support.headless import headless_argv as engine_argv
+from tui.screens import QuitChoice
 
 
 @pytest.fixture
@@ -214,3 +221,18 @@ def test_the_child_is_started_with_every_run_option(tmp_path: Path) -> None:
     )
     options = {o for action in run_parser._actions for o in action.option_strings}
     assert options - {"-h", "--help", "--headless"} <= set(given)
+
+
+def test_every_way_out_of_the_dashboard_means_detach_or_a_stop() -> None:
+    """A new ``QuitChoice`` fails here until ``run`` knows what to do after it."""
+    assert {choice: dashboard_choice(choice) for choice in QuitChoice} == {
+        QuitChoice.DETACH: DashboardChoice.DETACH,
+        QuitChoice.STOP: DashboardChoice.LEAVE,
+        QuitChoice.LEAVE: DashboardChoice.LEAVE,
+        QuitChoice.STOP_FLATTEN: DashboardChoice.FLATTEN,
+        QuitChoice.FLATTEN: DashboardChoice.FLATTEN,
+        QuitChoice.NOTHING_OPEN: DashboardChoice.STOP,
+    }
+    assert dashboard_choice(None) is None
+    with pytest.raises(ValueError, match="'vanish': unknown here"):
+        dashboard_choice("vanish")

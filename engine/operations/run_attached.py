@@ -50,6 +50,7 @@ __all__ = [
     "Attach",
     "DashboardChoice",
     "RunPlan",
+    "dashboard_choice",
     "headless_argv",
     "plan_run",
     "run_attached",
@@ -67,6 +68,33 @@ class DashboardChoice(StrEnum):
     LEAVE = "leave"  # stop it; positions keep working with their protective stops
     FLATTEN = "flatten"  # stop it once flat
     STOP = "stop"  # stop it as engine.on_shutdown says (e.g. nothing was open)
+
+
+#: The dashboard's own ways out (``tui.screens.QuitChoice``'s values) as ``DashboardChoice``:
+#: attached, a stop was already asked and confirmed by the dashboard (``stop``,
+#: ``stop_flatten``); the in-process names are read the same way.
+_QUIT_CHOICES = {
+    "detach": DashboardChoice.DETACH,
+    "stop": DashboardChoice.LEAVE,
+    "leave": DashboardChoice.LEAVE,
+    "stop_flatten": DashboardChoice.FLATTEN,
+    "flatten": DashboardChoice.FLATTEN,
+    "nothing_open": DashboardChoice.STOP,
+}
+
+
+def dashboard_choice(quit_choice: str | None) -> DashboardChoice | None:
+    """The dashboard's answer (a ``tui.screens.QuitChoice``, a ``StrEnum``) as ours.
+
+    Raises:
+        ValueError: an answer this module does not know (a new way out of the dashboard).
+    """
+    if quit_choice is None:
+        return None
+    try:
+        return _QUIT_CHOICES[str(quit_choice)]
+    except KeyError:
+        raise ValueError(f"the dashboard left with {quit_choice!r}: unknown here") from None
 
 
 #: The dashboard: ``attach(socket, end)`` runs it on the calling (main) thread, attached to the
