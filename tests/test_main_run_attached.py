@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ def _plan(place: Place, *extra: str, start: bool = True) -> RunPlan:
         command=tuple(command),
         socket=place.socket,
         output=place.cwd / "logs" / "engine-main.out",
-        config_path=str(CONFIG),
+        finds=("--config", str(CONFIG), "--db", place.url),
         start_timeout_s=60,
     )
 
@@ -122,8 +123,13 @@ def test_a_ledger_held_by_another_engine_is_reported_with_the_childs_line(
         err = capsys.readouterr().err
         assert code == 2, err
         assert dashboard.pid is None
-        assert err.splitlines()[-1].startswith("main.py run: ")
-        assert f"pid {holder.pid}" in err.splitlines()[-1]  # the lease names its holder
+        refusal, hint = err.splitlines()[-2:]
+        assert refusal.startswith("main.py run: ")
+        assert f"pid {holder.pid}" in refusal  # the lease names its holder
+        assert hint == (
+            "main.py run: an engine is running there already: "
+            f"`python main.py attach --config {CONFIG} --db {place.url}` shows it"
+        )
         assert holder.poll() is None  # the other engine is untouched
 
 
@@ -137,8 +143,8 @@ def test_detach_leaves_the_engine_running_and_says_how_to_come_back(
         assert code == 0, err
         assert dashboard.pid is not None and not _gone(dashboard.pid)
         assert f"detached; the engine keeps running (pid {dashboard.pid}" in err
-        assert f"python main.py attach --config {CONFIG}" in err
-        assert f"python main.py stop --config {CONFIG}" in err
+        assert f"python main.py attach --config {CONFIG} --db {place.url}" in err
+        assert f"python main.py stop --config {CONFIG} --db {place.url}" in err
         status = main_py("status", "--socket", place.socket, "--json", cwd=place.cwd)
         assert status.returncode == 0, status.stderr  # still trading, still serving
         stop = main_py("stop", "--socket", place.socket, cwd=place.cwd)
@@ -236,3 +242,22 @@ def test_every_way_out_of_the_dashboard_means_detach_or_a_stop() -> None:
     assert dashboard_choice(None) is None
     with pytest.raises(ValueError, match="'vanish': unknown here"):
         dashboard_choice("vanish")
+
+
+def test_run_with_the_control_channel_off_is_refused_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    text, changed = re.subn(
+        r"(\[control\][^\[]*?)enabled = true", r"\1enabled = false", CONFIG.read_text(), count=1
+    )
+    assert changed == 1, "the shipped config changed: update this test"
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    code = main.main(["run", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"main.py run: {config}: [control] enabled = false: the dashboard attaches over the "
+        "control channel; enable it, or run --headless\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # nothing started

@@ -122,7 +122,8 @@ def test_run_attaches_the_dashboard_and_detach_leaves_the_engine_trading(
     screen = term.wait_for("EXIT=")
     assert "EXIT=0" in screen, screen
     assert f"detached; the engine keeps running (pid {pid}" in screen
-    assert "python main.py attach" in screen and "python main.py stop" in screen
+    assert f"python main.py attach --config {CONFIG} --db {place.url}" in screen
+    assert f"python main.py stop --config {CONFIG} --db {place.url}" in screen
     status = main_py("status", "--socket", place.socket, cwd=place.cwd)
     assert status.returncode == 0, status.stderr
     assert f"pid {pid}" in status.stdout.splitlines()[0]

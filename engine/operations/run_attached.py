@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -43,7 +44,7 @@ from core.config import EngineConfig
 from core.config_values import control_socket_path
 from db.private_files import make_private_dirs, tighten
 from engine.control.client import Connection, ControlError
-from engine.operations.stop import stop_engine
+from engine.operations.stop import is_served, stop_engine
 
 __all__ = [
     "EXIT_FORCED",
@@ -105,12 +106,14 @@ Attach = Callable[[str, threading.Event], DashboardChoice | None]
 @dataclass(frozen=True, slots=True)
 class RunPlan:
     """What ``run_attached`` starts: the child's ``command``, the ``socket`` it will serve,
-    the ``output`` file for its stdout and stderr, and the bounds of the waits."""
+    the ``output`` file for its stdout and stderr, the options that find it again (``finds``:
+    ``--config`` and ``--db`` as given, for the lines that say how to come back), and the
+    bounds of the waits."""
 
     command: tuple[str, ...]
     socket: str
     output: Path
-    config_path: str
+    finds: tuple[str, ...]
     start_timeout_s: float = 120.0  # an IB connection and a ledger's recovery come first
     stop_timeout_s: float = 30.0  # the engine's 5 s, a flatten's 5 s, and margin
 
@@ -129,7 +132,10 @@ def plan_run(main_script: str, args: argparse.Namespace, config: EngineConfig) -
         command=headless_argv(main_script, args),
         socket=os.path.abspath(control_socket_path(config.control.socket, url, instance)),
         output=Path(config.engine.log_dir) / f"engine-{instance}.out",
-        config_path=args.config,
+        finds=(
+            *(("--config", args.config) if args.config != "config.toml" else ()),
+            *(("--db", args.db) if args.db else ()),
+        ),
     )
 
 
@@ -294,6 +300,12 @@ def _not_started(
     code = child.poll()
     if code is not None:
         print(_child_error(plan.output, offset, code), file=sys.stderr)
+        if is_served(plan.socket):  # most likely the engine that holds the ledger
+            print(
+                f"main.py run: an engine is running there already: `python main.py attach"
+                f"{_finds(plan)}` shows it",
+                file=sys.stderr,
+            )
         return code
     if not signals.requested.is_set():
         print(
@@ -303,6 +315,11 @@ def _not_started(
         )
     code = _end_child(child, plan.stop_timeout_s)
     return code if signals.requested.is_set() else code or 1
+
+
+def _finds(plan: RunPlan) -> str:
+    """The options that find this engine again, as typed after a command (or "")."""
+    return f" {shlex.join(plan.finds)}" if plan.finds else ""
 
 
 def _after_dashboard(
@@ -318,7 +335,7 @@ def _after_dashboard(
             print(_child_error(plan.output, offset, code), file=sys.stderr)
         return code
     if choice is DashboardChoice.DETACH and not signalled:
-        where = "" if plan.config_path == "config.toml" else f" --config {plan.config_path}"
+        where = _finds(plan)
         print(
             f"main.py run: detached; the engine keeps running (pid {child.pid}, output in "
             f"{plan.output}).\n"

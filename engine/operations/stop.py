@@ -24,7 +24,7 @@ from engine.commands import EXIT_BAD_INPUT, UsageError
 from engine.control.client import Connection, ControlError, EngineNotRunning
 from engine.operations.target import socket_of
 
-__all__ = ["StopResult", "cmd_stop", "stop_engine"]
+__all__ = ["StopResult", "cmd_stop", "is_served", "stop_engine"]
 _CONNECT_TIMEOUT_S = 5.0
 _POLL_S = 0.05
 
@@ -39,7 +39,7 @@ class StopResult:
     line: str
 
 
-def _served(path: str) -> bool:
+def is_served(path: str) -> bool:
     """Whether something accepts connections on the Unix socket ``path`` now."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -85,7 +85,7 @@ def _wait_process_gone(pid: int, timeout_s: float) -> bool:
 def _wait_unserved(path: str, deadline: float) -> bool:
     """Poll until nothing serves ``path`` (monotonic ``deadline``); whether it got there."""
     pause = threading.Event()
-    while _served(path):
+    while is_served(path):
         left = deadline - time.monotonic()
         if left <= 0:
             return False
