@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -261,3 +262,43 @@ def test_run_with_the_control_channel_off_is_refused_before_anything_starts(
         "control channel; enable it, or run --headless\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]  # nothing started
+
+
+def _sleeper(place: Place, *, start_timeout_s: float) -> RunPlan:
+    """A child that never serves its socket (a stand-in for an engine stuck before serving)."""
+    return RunPlan(
+        command=(sys.executable, "-c", "import time; time.sleep(120)"),
+        socket=place.socket,
+        output=place.cwd / "logs" / "engine-main.out",
+        finds=(),
+        start_timeout_s=start_timeout_s,
+    )
+
+
+def test_a_child_that_never_serves_is_stopped_and_run_exits_1(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard = _Dashboard(DashboardChoice.DETACH)
+    code = run_attached(_sleeper(place, start_timeout_s=1), dashboard)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert dashboard.pid is None
+    assert f"did not serve {place.socket} within 1 s; stopping it" in err
+    assert "sending the engine (pid " in err and ") SIGTERM" in err
+
+
+def test_a_signal_while_the_engine_starts_stops_it(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dashboard = _Dashboard(DashboardChoice.DETACH)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code = run_attached(_sleeper(place, start_timeout_s=60), dashboard)
+    finally:
+        timer.cancel()
+    err = capsys.readouterr().err
+    assert code == -signal.SIGTERM, err  # the sleeper has no graceful stop: SIGTERM ends it
+    assert dashboard.pid is None
+    assert "signal 2: stopping the engine" in err
+    assert "did not serve" not in err

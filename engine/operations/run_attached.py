@@ -244,22 +244,18 @@ def _spawn(plan: RunPlan) -> tuple[subprocess.Popen[bytes], int]:
     return child, offset
 
 
-def _end_child(child: subprocess.Popen[bytes], timeout_s: float) -> int:
-    """Wait for the child (at most ``timeout_s``); then SIGTERM (its graceful stop), then
-    SIGKILL. Its exit code."""
-    for number in (None, signal.SIGTERM, signal.SIGKILL):
-        if number is not None:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(number)
-        try:
-            return child.wait(timeout=timeout_s if number is None else _KILL_WAIT_S)
-        except subprocess.TimeoutExpired:
-            which = "it" if number is None else f"signal {number}"
-            print(
-                f"main.py run: the engine (pid {child.pid}) did not exit after {which}",
-                file=sys.stderr,
-            )
-    return child.wait(timeout=_KILL_WAIT_S)
+def _end_child(child: subprocess.Popen[bytes], wait_s: float) -> int:
+    """Wait (at most ``wait_s``) for the child to exit by itself; then SIGTERM (its graceful
+    stop) and SIGKILL, each waited for at most ``_KILL_WAIT_S``. Its exit code."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        return child.wait(timeout=wait_s)
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        print(f"main.py run: sending the engine (pid {child.pid}) {number.name}", file=sys.stderr)
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(number)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return child.wait(timeout=_KILL_WAIT_S)
+    return child.wait(timeout=_KILL_WAIT_S)  # SIGKILL cannot be refused
 
 
 def run_attached(plan: RunPlan, attach: Attach) -> int:
@@ -313,8 +309,8 @@ def _not_started(
             f"{plan.start_timeout_s:g} s; stopping it (its output: {plan.output})",
             file=sys.stderr,
         )
-    code = _end_child(child, plan.stop_timeout_s)
-    return code if signals.requested.is_set() else code or 1
+    code = _end_child(child, 0)  # it serves nothing: only a signal can stop it
+    return code if signals.requested.is_set() else 1
 
 
 def _finds(plan: RunPlan) -> str:
