@@ -4,12 +4,14 @@ separate processes against a real headless engine serving its control socket."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.config import load_config
+from engine.operations.status import HEALTH_TIMEOUT_S
 from tests.support.headless import CONFIG, Place, headless_engine, main_py, short_place
 
 ENABLED_VAS = sorted(a.id for a in load_config(CONFIG).accounts if a.enabled)
@@ -106,3 +108,23 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], said: 
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(said), result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_health_of_a_socket_that_never_answers_is_unhealthy_within_its_bound(
+    tmp_path: Path,
+) -> None:
+    """Something accepts connections there but never says welcome (a wedged engine): the
+    health check gives up after its bound and says so in one line."""
+    with short_place(tmp_path) as place:
+        Path(place.socket).parent.mkdir()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(place.socket)
+            listener.listen(4)
+            result = main_py("health", "--socket", place.socket, cwd=tmp_path)
+        finally:
+            listener.close()
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"unhealthy: the engine at {place.socket} did not answer within {HEALTH_TIMEOUT_S:g} s\n"
+    )
