@@ -302,3 +302,39 @@ def test_a_signal_while_the_engine_starts_stops_it(
     assert dashboard.pid is None
     assert "signal 2: stopping the engine" in err
     assert "did not serve" not in err
+
+
+def test_main_py_run_reports_a_child_that_fails_early_in_its_own_words(tmp_path: Path) -> None:
+    """The command as typed (no terminal needed: the dashboard never starts)."""
+    with short_place(tmp_path) as where:
+        result = main_py(
+            "run", "--config", str(CONFIG), "--until", "09:00", "--db", where.url, cwd=tmp_path
+        )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("main.py run: engine started (pid ")
+    assert lines[0].endswith("output in logs/engine-main.out")
+    assert lines[-1].startswith("main.py run: --until: ")
+    assert len(lines) == 2
+
+
+def test_a_dashboard_that_fails_stops_the_engine(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid: list[int] = []
+
+    def broken(socket: str, end: threading.Event) -> DashboardChoice | None:
+        connection = Connection.open(socket, client="test", read_only=True)
+        pid.append(connection.welcome.engine.pid)
+        connection.close()
+        raise RuntimeError("the screen went away")
+
+    try:
+        code = run_attached(_plan(place), broken)
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert "the dashboard failed (RuntimeError: the screen went away); stopping" in err
+        assert _gone(pid[0])
+    finally:
+        if pid and not _gone(pid[0]):
+            os.kill(pid[0], signal.SIGKILL)

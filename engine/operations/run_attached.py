@@ -286,7 +286,11 @@ def run_attached(plan: RunPlan, attach: Attach) -> int:
         try:
             choice = attach(plan.socket, end)
         except Exception as err:  # the dashboard failed: stop the engine as a signal would
-            print(f"main.py run: the dashboard failed: {err}", file=sys.stderr)
+            print(
+                f"main.py run: the dashboard failed ({type(err).__name__}: {err}); "
+                "stopping the engine",
+                file=sys.stderr,
+            )
         return _after_dashboard(plan, child, offset, choice, signals.requested.is_set())
 
 
