@@ -271,6 +271,7 @@ class EngineApp(App[QuitChoice | None]):
         assert self._attached is not None and self._leaving is not None
         reachable = self.query_one("#link-banner", LinkBanner).show_link(self._attached)
         self.query_one("#body").set_class(not reachable, "-stale")
+        self.query_one("#status").set_class(not reachable, "-stale")
         choice, problem = self._leaving.outcome()
         if choice is not None:
             self.exit(choice)

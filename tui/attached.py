@@ -37,12 +37,13 @@ class LinkBanner(Static):
     def show_link(self, engine: AttachedControls) -> bool:
         """Show the link's problem, or hide; returns whether the engine is reachable."""
         status = engine.link_status
-        line = (
-            ""
-            if status.connected
-            else f"engine not running at {status.path}: {status.problem}; "
-            f"reattaching every {status.reconnect_s:g} s (showing the last state it sent)"
-        )
+        line = ""
+        if not status.connected:
+            problem = status.problem.replace(status.path, "it")  # the path is said once
+            line = (
+                f"engine not running at {status.path}: {problem}; reattaching every "
+                f"{status.reconnect_s:g} s (showing the last state it sent)"
+            )
         if line != self._shown:
             self._shown = line
             self.update(Text(line))

@@ -162,20 +162,20 @@ class DetachScreen(ModalScreen[QuitChoice | None]):
     def compose(self) -> ComposeResult:
         body = (
             f"{self._positions} open position(s) and {self._orders} working order(s).\n"
-            "Detach: the engine keeps running and trading; attach again any time.\n"
-            "Stop: the engine stops; positions stay with their protective stops.\n"
-            "Flatten, stop: the engine closes everything, then stops."
+            "Detach: the engine keeps trading; attach again later.\n"
+            "Stop: it stops; positions keep their protective stops.\n"
+            "Flatten, stop: it closes everything, then stops."
         )
         if self._read_only:
-            body += "\nREAD-ONLY viewer: only detaching is possible."
+            body += "\nREAD-ONLY viewer: you can only detach."
         with Vertical(classes="dialog"):
             yield Label(Text("Leave the dashboard?"), classes="dialog-title")
             yield Static(Text(body), classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Detach (d)", id="detach", variant="primary")
-                yield Button("Stop engine (s)", id="stop", variant="warning")
+                yield Button("Stop (s)", id="stop", variant="warning")
                 yield Button("Flatten, stop (f)", id="stop_flatten", variant="error")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         """Focus Detach: enter leaves the engine running."""
