@@ -145,3 +145,19 @@ def test_run_stops_the_engine_when_the_dashboard_asks_and_exits_0(
     status = main_py("status", "--socket", place.socket, cwd=place.cwd)
     assert status.returncode == 1
     assert status.stderr.startswith(f"main.py status: no engine is serving {place.socket}")
+
+
+def test_closing_the_terminal_ends_the_dashboard_and_leaves_the_engine_trading(
+    terminal: tuple[_Terminal, Place],
+) -> None:
+    """An SSH session that drops: the terminal goes (SIGHUP to what runs in it); the engine,
+    in a session of its own, keeps trading."""
+    term, place = terminal
+    pid = _engine_pid(place, term)
+    term.wait_for("trend-tech")
+    term.close()  # the terminal and everything in its session get SIGHUP
+    status = main_py("status", "--socket", place.socket, cwd=place.cwd)
+    assert status.returncode == 0, status.stderr
+    assert f"pid {pid}" in status.stdout.splitlines()[0]
+    stop = main_py("stop", "--socket", place.socket, cwd=place.cwd)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
