@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -110,7 +111,10 @@ def test_a_child_that_fails_early_is_reported_with_its_line_and_exit_code(
     assert lines[0].endswith(f"output in {place.cwd / 'logs' / 'engine-main.out'}")
     assert lines[-1].startswith("main.py run: --until: ")
     assert "is not after the start" in lines[-1]
-    assert lines[-1] in (place.cwd / "logs" / "engine-main.out").read_text()
+    output = place.cwd / "logs" / "engine-main.out"
+    assert lines[-1] in output.read_text()
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600  # what the engine prints is private
+    assert stat.S_IMODE(output.parent.stat().st_mode) == 0o700
 
 
 def test_a_ledger_held_by_another_engine_is_reported_with_the_childs_line(

@@ -231,9 +231,10 @@ def _spawn(plan: RunPlan) -> tuple[subprocess.Popen[bytes], int]:
     """Start the child, its output appended to ``plan.output`` (0600 in a 0700 directory);
     the child and the file's size before it (where its words start)."""
     make_private_dirs(plan.output.parent)
-    with plan.output.open("ab") as output:
-        tighten(plan.output)
-        offset = output.tell()
+    handle = os.open(plan.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(handle, "ab") as output:
+        tighten(plan.output)  # one made by an older run with a looser mode
+        offset = output.seek(0, os.SEEK_END)
         child = subprocess.Popen(
             plan.command,
             stdin=subprocess.DEVNULL,
