@@ -24,7 +24,7 @@ from engine.commands import EXIT_BAD_INPUT, UsageError
 from engine.control.client import Connection, ControlError, EngineNotRunning
 from engine.operations.target import socket_of
 
-__all__ = ["StopResult", "cmd_stop", "is_served", "stop_engine"]
+__all__ = ["StopResult", "cmd_stop", "ends_with_its_namespace", "is_served", "stop_engine"]
 _CONNECT_TIMEOUT_S = 5.0
 _POLL_S = 0.05
 
@@ -65,6 +65,27 @@ def _is_engine_process(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
     return state != b"Z" and b"main" in command
+
+
+#: What a container runtime runs as pid 1 to reap children (``init: true``, ``--init``): it
+#: exits when its one child, the engine, does.
+_INIT_SHIMS = frozenset({"docker-init", "tini", "dumb-init", "catatonit"})
+
+
+def ends_with_its_namespace(pid: int, proc: str = "/proc") -> bool:
+    """Whether the end of process ``pid`` ends this pid namespace (a container): it is pid 1,
+    or pid 1 is an init shim and ``pid`` its child. Everything in the namespace, this command
+    included, is then killed as the engine exits: ``stop`` cannot wait for the process."""
+    if pid == 1:
+        return True
+    try:
+        with open(f"{proc}/{pid}/stat", "rb") as stat:
+            parent = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        with open(f"{proc}/1/comm", encoding="utf-8", errors="replace") as comm:
+            init = comm.read().strip()
+    except (OSError, IndexError, ValueError):
+        return False
+    return parent == 1 and init in _INIT_SHIMS
 
 
 def _wait_process_gone(pid: int, timeout_s: float) -> bool:
@@ -120,6 +141,13 @@ def stop_engine(
         return StopResult(False, pid, f"the engine (pid {pid}): {err}")
     said_bye = connection.wait_closed(max(0.0, deadline - time.monotonic()))
     connection.close()
+    if said_bye and ends_with_its_namespace(pid):
+        # Its bye comes after its actors and broker stopped; all it does after that is close
+        # its ledger, and its container (with this command in it) ends as it exits.
+        return StopResult(
+            True, pid, f"the engine (pid {pid}) stopped trading and said bye; its container "
+            "ends with it",
+        )  # fmt: skip
     gone = (
         said_bye
         and _wait_unserved(path, deadline)
