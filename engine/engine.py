@@ -1,9 +1,9 @@
 """The composition root: builds the actor system from config, starts it in dependency order
 and stops it in reverse.
 
-Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> inbox ->
-broker -> timers -> clock. Stop: clock and timers -> every actor but the journal (reverse start
-order) -> broker -> journal -> ledger. Called from the main thread (or a test); nothing here
+Start: ledger -> control channel -> journal -> governor -> order manager -> position monitor ->
+VAs -> inbox -> broker -> timers -> clock. Stop: clock and timers -> every actor but the journal
+(reverse start order) -> broker -> journal -> control channel -> ledger. Called from the main thread (or a test); nothing here
 runs per message. What is built from config (clock, broker, pacer) is ``engine.build``.
 
 The constructor takes the ledger's lease (``db.lease``), then opens the ledger and reads its
@@ -177,12 +177,9 @@ class Engine:
         self.crash_policy = CrashPolicy()
         self.crash_lock = threading.Lock()  # guards crashes and stopped_because (engine/crashes.py)
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
-        #: The control channel (``engine/control/``), served from ``start`` to ``stop``.
-        self.control: ControlServer | None = None
+        self.control: ControlServer | None = None  # engine/control/, from start to stop
         self.control_hello_timeout_s = HELLO_TIMEOUT_S  # tests may shorten it before start
-        #: Set by ``request_stop`` (the control channel's ``stop``): the run ends as on SIGTERM,
-        #: flattening first when ``stop_flatten`` (None: as ``engine.on_shutdown`` says).
-        self.stop_requested = threading.Event()
+        self.stop_requested = threading.Event()  # request_stop: end the run, as on SIGTERM
         self.stop_flatten: bool | None = None
         self._timers = EngineTimers(
             clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
@@ -201,12 +198,7 @@ class Engine:
         """
         if self.config.control.enabled:
             url = self.options.database_url or self.config.engine.database_url
-            control = ControlServer.for_engine(
-                self, url, hello_timeout_s=self.control_hello_timeout_s
-            )
-            control.start()
-            self.control = control
-            self.bus.subscribe(control.parking)
+            self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)
         self.ledger.upsert_accounts(
             [
                 AccountRecord(

@@ -30,11 +30,12 @@ import concurrent.futures
 import os
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from loguru import logger
 
+from actors.runtime.base import Bus
 from core.config import ControlSettings
 from core.config_values import control_socket_path, socket_path_problem
 from core.trading_mode import trading_mode
@@ -106,6 +107,7 @@ class ControlServer:
         self._inode = 0
         self._tick: asyncio.Task[None] | None = None
         self._listener: asyncio.AbstractServer | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     @classmethod
     def for_engine(
@@ -128,6 +130,20 @@ class ControlServer:
             own_directory=not settings.socket,
             hello_timeout_s=hello_timeout_s,
         )
+
+    @classmethod
+    def serve(
+        cls, engine: ControlledEngine, bus: Bus, database_url: str, hello_timeout_s: float
+    ) -> ControlServer:
+        """``for_engine``, started and subscribed to ``bus`` (unsubscribed again by ``stop``).
+
+        Raises:
+            ControlRefused: the socket cannot be served (one line).
+        """
+        server = cls.for_engine(engine, database_url, hello_timeout_s=hello_timeout_s)
+        server.start()
+        server._unsubscribe = bus.subscribe(server.parking)
+        return server
 
     # -- the engine's thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -184,6 +200,7 @@ class ControlServer:
         """Send a last state and ``Bye("engine stopping")`` to every client, close them, stop
         the thread and remove the socket file. Safe to call twice."""
         self._stopping.set()
+        self._unsubscribe()
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return

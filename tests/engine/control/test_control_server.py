@@ -124,6 +124,18 @@ def test_deltas_carry_the_latest_snapshot_per_va_not_every_update(
     assert all(sum(v.va_id == template.va_id for v in s.vas) <= 1 for s in states.values())
 
 
+def _seen_or_wait(client: RawClient, done: Callable[[wire.State], bool]) -> wire.State:
+    """The first state ``done`` accepts among those received (also while waiting for replies),
+    reading more until one comes."""
+    checked = 0
+    while True:
+        for state in client.states[checked:]:
+            if done(state):
+                return state
+        checked = len(client.states)
+        client.next_of(wire.State)
+
+
 def test_a_read_only_connection_is_refused_every_command_and_answered_the_questions(
     serve: Serve, clients: list[RawClient]
 ) -> None:
@@ -175,7 +187,7 @@ def test_stop_asks_the_run_to_end_and_says_so_in_an_event(
 
     assert reply.ok
     assert sim.engine.stop_requested.is_set() and sim.engine.stop_flatten is False
-    _states_until(client, lambda s: any("stop requested" in e.text for e in s.events))
+    _seen_or_wait(client, lambda s: any("stop requested" in e.text for e in s.events))
     from main import _wait_headless
 
     _wait_headless(sim.engine, threading.Event())  # returns at once: the run ends
@@ -212,15 +224,17 @@ def test_reload_config_applies_the_file_and_the_next_state_carries_the_new_confi
     text = changed + "\n[control]\nflush_interval_s = 0.02\n"
     config_file.write_text(text, encoding="utf-8")
 
+    before = len(client.states)
     reply = client.request("reload_config")
 
     assert reply.ok, reply.error
     result = wire.decode_result("reload_config", reply.result)
     assert result.applied == ("risk.max_trades_per_day: 10 -> 7",)
     assert result.refused == ()
-    state = client.next_of(wire.State)
-    while state.config is None:
-        state = client.next_of(wire.State)
+    # The first state carrying a config after the request (it may come before the reply).
+    while not any(s.config is not None for s in client.states[before:]):
+        client.next_of(wire.State)
+    state = next(s for s in client.states[before:] if s.config is not None)
     assert state.config["risk"]["max_trades_per_day"] == 7
 
     broken = text.replace("max_trades_per_day = 7", 'max_trades_per_day = "seven"')
@@ -262,17 +276,20 @@ def test_inspect_va_answers_the_vas_view_or_not_found_or_timeout_without_stallin
     with stallable(sim.engine, "va:va1"):
         sim.engine.book.tell("va:va1", Stall(release))
         try:
-            asking.send(wire.Request(id=99, op="inspect_va", args={"va_id": "va1", "timeout_s": 2}))
-            # Meanwhile the other client is answered and kept up to date.
+            stuck = wire.Request(id=99, op="inspect_va", args={"va_id": "va1", "timeout_s": 10})
+            asking.send(stuck)
+            # Meanwhile the other client is answered at once and kept up to date: the ask
+            # waits on a worker thread, not on the server's loop.
+            other.sock.settimeout(3)
             assert other.request("ping").ok
-            before = len(other.states)
             other.next_of(wire.State)
             other.next_of(wire.State)
-            assert len(other.states) >= before + 2
-            stuck = asking.next_of(wire.Reply, timeout_s=10)
+            short = other.request("inspect_va", {"va_id": "va1", "timeout_s": 0.2})
+            assert (short.ok, short.code) == (False, "timeout")
         finally:
             release.set()
-    assert (stuck.id, stuck.ok, stuck.code) == (99, False, "timeout")
+    answered = asking.next_of(wire.Reply, timeout_s=10)
+    assert (answered.id, answered.ok) == (99, True)  # the VA answered once free
 
 
 def test_health_is_ok_while_running_and_not_while_stopping(
@@ -288,8 +305,7 @@ def test_health_is_ok_while_running_and_not_while_stopping(
 
     assert client.request("halt", {"reason": "look"}).ok
     sim.idle()
-    client.next_of(wire.State)
-    client.next_of(wire.State)
+    _seen_or_wait(client, lambda s: s.risk is not None and s.risk.state.value == "HALTED")
     halted = wire.decode_result("health", client.request("health").result)
     assert halted.ok  # halted is a state to look at, not a dead engine
     assert any(p.startswith("trading HALTED") for p in halted.problems)
