@@ -4,7 +4,7 @@ tws-sim | validate.
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
-    python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only]
+    python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only] [--wait S]
     python main.py status [--config PATH] [--db URL] [--socket PATH] [--json]
     python main.py health [--config PATH] [--db URL] [--socket PATH]
     python main.py stop [--config PATH] [--db URL] [--socket PATH] [--flatten | --leave]
@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     attach.add_argument("--db", help="the engine's --db (its socket is beside the ledger)")
     attach.add_argument("--socket", help="the engine's control socket (overrides the config)")
     attach.add_argument("--read-only", action="store_true", help="a viewer: no trading keys")
+    attach.add_argument(
+        "--wait", type=float, default=10.0, help="seconds to wait for the engine (default 10)"
+    )
     from engine.operations.arguments import add_operations  # noqa: PLC0415 - light: argparse
 
     add_operations(sub)  # status, health, stop

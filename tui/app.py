@@ -39,12 +39,11 @@ from textual.widgets import DataTable, Footer
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from core.domain import TradingState
-from tui.attached import TRADING_ACTIONS, TRADING_KEYS, Leaving, LinkBanner
+from tui.attached import TRADING_ACTIONS, TRADING_KEYS, LinkBanner
 from tui.board import Board
 from tui.bridge import BusBridge, Drained
 from tui.config_screen import ConfigScreen
-from tui.confirmations import flatten_all_prompt, flatten_va_prompt, resume_lines
-from tui.controls import READ_ONLY_REFUSAL, EngineControls, attached, trading_mode
+from tui.controls import EngineControls, attached, trading_mode
 from tui.event_log import EventLog
 from tui.first_snapshots import first_snapshots
 from tui.formatting import (
@@ -55,8 +54,10 @@ from tui.formatting import (
 from tui.header import StatusHeader
 from tui.help import HelpScreen
 from tui.inspector import InspectorScreen
-from tui.screens import ConfirmScreen, DetachScreen, QuitChoice, QuitScreen
+from tui.quitting import Quitting
+from tui.screens import QuitChoice
 from tui.tables import KeyedTable
+from tui.trading_keys import TradingKeys
 
 __all__ = ["EngineApp", "run_tui"]
 
@@ -128,7 +129,6 @@ class EngineApp(App[QuitChoice | None]):
         self._config_path = None if config_path is None else os.fspath(config_path)
         self._attached = attached(engine)
         self._read_only = self._attached is not None and self._attached.read_only
-        self._leaving = None if self._attached is None else Leaving(self._attached)
         self._mode = trading_mode(engine.config)
         self._bridge = BusBridge(max_events=max_events)
         self._flush_interval_s = flush_interval_s
@@ -145,8 +145,15 @@ class EngineApp(App[QuitChoice | None]):
             orders=self._orders_table,
             configured=[account.id for account in engine.config.accounts if account.enabled],
         )
-        self._quit_when_flat = False
-        self._note = ""
+        self._keys = TradingKeys(
+            self,
+            engine,
+            self._board,
+            lambda: self._risk,
+            attached=self._attached is not None,
+            read_only=self._read_only,
+        )
+        self._quitting = Quitting(self, engine, self._board, self._keys, self._attached)
         self.flushes = 0
 
     # -- layout and lifecycle (UI thread) ---------------------------------------------------
@@ -251,10 +258,8 @@ class EngineApp(App[QuitChoice | None]):
         engine_pnl = sum((va.day_pnl for va in vas), Decimal(0)) if vas else None
         for header in self._headers():
             header.show_clock(now, self._engine.clock.speed)
-            header.show_risk(self._risk, gate, note=self._note, engine_pnl=engine_pnl)
-        if self._quit_when_flat and not self._board.positions and not self._board.orders:
-            self._quit_when_flat = False
-            self.exit(QuitChoice.FLATTEN)
+            header.show_risk(self._risk, gate, note=self._quitting.note, engine_pnl=engine_pnl)
+        self._quitting.check()
 
     def _replace_all(self, batch: Drained) -> None:
         """A full state from the attached engine: what it does not list is gone, and its
@@ -266,18 +271,11 @@ class EngineApp(App[QuitChoice | None]):
             self._board.reconfigure(configured)
 
     def _show_attachment(self) -> None:
-        """The link's banner (the last state dimmed while the engine is away), and the
-        outcome of a stop asked at quit."""
-        assert self._attached is not None and self._leaving is not None
+        """The link's banner, and the last state dimmed while the engine is away."""
+        assert self._attached is not None
         reachable = self.query_one("#link-banner", LinkBanner).show_link(self._attached)
         self.query_one("#body").set_class(not reachable, "-stale")
         self.query_one("#status").set_class(not reachable, "-stale")
-        choice, problem = self._leaving.outcome()
-        if choice is not None:
-            self.exit(choice)
-        elif problem:
-            self._note = ""
-            self.notify(f"{problem}; the dashboard stays attached.", severity="error")
 
     def _headers(self) -> Iterator[StatusHeader]:
         # The dashboard's header and the one of every screen pushed over it.
@@ -302,17 +300,11 @@ class EngineApp(App[QuitChoice | None]):
         """A read-only viewer pressing a trading key is told why nothing happens."""
         if self._read_only and event.key in TRADING_KEYS:
             event.stop()
-            self.action_viewer()
+            self._keys.refused()
 
     def action_viewer(self) -> None:
         """``v`` (read-only only): say why the trading keys do nothing."""
-        self.notify(READ_ONLY_REFUSAL, severity="warning")
-
-    def _refused(self) -> bool:
-        """True (and the viewer told) when this dashboard may not trade."""
-        if self._read_only:
-            self.action_viewer()
-        return self._read_only
+        self._keys.refused()
 
     def _dialog_open(self) -> bool:
         return isinstance(self.screen, ModalScreen)
@@ -324,38 +316,15 @@ class EngineApp(App[QuitChoice | None]):
         """``h``: the kill switch. No confirmation, works over every screen and dialog; the
         engine closes the gate itself, before the governor has even seen the message (attached:
         before it answers; the answer comes as a notice)."""
-        if self._refused():
-            return
-        self._engine.halt("halt key")
-        if self._attached is None:
-            self.notify("Halt sent: the gate is closed.", severity="error")
-        else:
-            self.notify("Halt sent to the engine.", severity="error")
+        self._keys.halt()
 
     def action_resume(self) -> None:
         """``r``: resume trading after a confirmation."""
-        if self._dialog_open() or self._refused():
-            return
-        lines = resume_lines(self._risk)
-        self.push_screen(ConfirmScreen("Resume trading?", lines), self._resume_answered)
-
-    def _resume_answered(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._engine.resume("resume key")
-            self.notify("Resume sent.")
+        self._keys.resume()
 
     def action_flatten(self) -> None:
         """``f``: close every position after a confirmation listing them."""
-        if self._dialog_open() or self._refused():
-            return
-        positions = list(self._board.positions.values())
-        title, lines = flatten_all_prompt(positions, len(self._board.orders))
-        self.push_screen(ConfirmScreen(title, lines), self._flatten_answered)
-
-    def _flatten_answered(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._engine.flatten("flatten key")
-            self.notify("Flatten sent.", severity="warning")
+        self._keys.flatten_all()
 
     def action_flatten_va(self) -> None:
         """``x``: flatten the VA under the cursor (confirm)."""
@@ -367,17 +336,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def request_flatten_va(self, va_id: str) -> None:
         """Ask to flatten ``va_id``, listing its positions and orders; flatten on yes."""
-        if self._dialog_open() or self._refused():
-            return
-        board = self._board
-        title, lines = flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
-
-        def answered(confirmed: bool | None) -> None:
-            if confirmed:
-                self._engine.flatten(f"flatten {va_id} key", va_id=va_id)
-                self.notify(f"Flatten {va_id} sent.", severity="warning")
-
-        self.push_screen(ConfirmScreen(title, lines), answered)
+        self._keys.flatten_va(va_id)
 
     def action_pause_va(self) -> None:
         """``p``: pause the VA under the cursor, or unpause it (no confirmation)."""
@@ -389,12 +348,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def toggle_pause_va(self, va_id: str) -> None:
         """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""
-        if self._dialog_open() or self._refused():
-            return
-        snapshot = self._board.vas.get(va_id)
-        pause = snapshot is None or snapshot.state != "paused"
-        self._engine.pause_va(va_id, paused=pause, reason="pause key" if pause else "unpause key")
-        self.notify(f"{'Pause' if pause else 'Unpause'} {va_id} sent.")
+        self._keys.toggle_pause(va_id)
 
     def action_inspect(self) -> None:
         """``enter`` when no table has the focus: inspect the VA under the VA table's cursor."""
@@ -440,38 +394,9 @@ class EngineApp(App[QuitChoice | None]):
             self.push_screen(HelpScreen(read_only=self._read_only))
 
     async def action_quit(self) -> None:
-        """``q`` (and ctrl+q): quit at once if nothing is open, else ask what to do first."""
-        if self._dialog_open():
-            return
-        if self._attached is not None:
-            positions, orders = len(self._board.positions), len(self._board.orders)
-            detach = DetachScreen(positions=positions, orders=orders, read_only=self._read_only)
-            self.push_screen(detach, self._detach_answered)
-            return
-        if not self._board.positions and not self._board.orders:
-            self.exit(QuitChoice.NOTHING_OPEN)
-            return
-        screen = QuitScreen(positions=len(self._board.positions), orders=len(self._board.orders))
-        self.push_screen(screen, self._quit_answered)
-
-    def _quit_answered(self, choice: QuitChoice | None) -> None:
-        if choice is QuitChoice.LEAVE:
-            self.exit(QuitChoice.LEAVE)
-        elif choice is QuitChoice.FLATTEN:
-            # Quitting now would let the caller stop the engine before the closing orders
-            # are out; the flush quits once no position or order is left.
-            self._engine.flatten("quit: flatten first")
-            self._quit_when_flat = True
-            self._note = "QUITTING WHEN FLAT (q: choose again)"
-        elif self._quit_when_flat:
-            self._quit_when_flat = False
-            self._note = ""
-
-    def _detach_answered(self, choice: QuitChoice | None) -> None:
-        if choice is QuitChoice.DETACH:
-            self.exit(QuitChoice.DETACH)
-        elif choice is not None and not self._refused() and self._leaving is not None:
-            self._note = self._leaving.stop(choice)
+        """``q`` (and ctrl+q): quit, detach or stop the engine (``tui.quitting``)."""
+        if not self._dialog_open():
+            self._quitting.ask()
 
 
 def run_tui(

@@ -28,8 +28,10 @@ from tui.screens import QuitChoice
 
 __all__ = ["ATTACH_WAIT_S", "attach_dashboard", "cmd_attach", "socket_to_attach"]
 
-#: How long ``attach`` waits for its engine before it gives up (exit 1).
+#: How long ``attach`` waits for its engine by default before it gives up (exit 1).
 ATTACH_WAIT_S = 10.0
+#: The longest ``--wait``: an hour (a dashboard started before its engine).
+MAX_WAIT_S = 3600.0
 
 
 def socket_to_attach(args: argparse.Namespace) -> str:
@@ -97,12 +99,14 @@ def _signals_end(end: threading.Event) -> Iterator[None]:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
-    """``main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only]``.
+    """``main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only] [--wait S]``.
 
     Exit codes: 0 after a detach or a stop the engine confirmed (or a signal), 1 when no
-    engine could be attached within ``ATTACH_WAIT_S``, 2 for bad input.
+    engine could be attached within ``--wait`` seconds, 2 for bad input.
     """
     try:
+        if not 0 < args.wait <= MAX_WAIT_S:
+            raise UsageError(f"--wait: must be > 0 and <= {MAX_WAIT_S:g} s (got {args.wait:g})")
         socket = socket_to_attach(args)
     except UsageError as err:
         _say(str(err))
@@ -116,7 +120,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     _say(f"attaching to {socket}{mode} ...")
     try:
         with _signals_end(end):
-            choice = attach_dashboard(socket, end, read_only=args.read_only)
+            choice = attach_dashboard(socket, end, read_only=args.read_only, wait_s=args.wait)
     except NotAttached as err:
         _say(str(err))
         return 1

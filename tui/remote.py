@@ -6,11 +6,10 @@ Threads:
 * The ``LiveLink``'s threads (``control-link``, ``control-reader``) take each frame in: the
   state mirror, clock, gate and config are updated under one lock and the frame's items are
   handed to the bus subscribers (the dashboard's ``BusBridge``, which only parks them).
-* Commands (halt, resume, flatten, pause, stop) return at once: halt gets a thread of its own
-  (the kill switch never waits behind another command), the others go in order through one
-  sender thread (``control-sender``). Each outcome reaches the trader as a ``Notice`` on the
-  bus: "Halt confirmed: the gate is closed" (the engine answers a halt once its gate is closed)
-  or "Halt NOT confirmed: <why>".
+* Commands (halt, resume, flatten, pause, stop) return at once (``tui.remote_commands``: halt
+  on a thread of its own, the others in order on one sender thread); each outcome reaches the
+  trader as a ``Notice`` on the bus ("Halt confirmed: the gate is closed", "... NOT confirmed:
+  <why>").
 * The questions (``inspect_va``, ``reload_config``) block, bounded, on the caller's thread: a
   worker thread of the dashboard, never the UI thread. ``ask_snapshot`` and ``working_orders``
   answer from the mirror at once.
@@ -19,7 +18,6 @@ Threads:
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from core.text import printable
 from engine.control.client import ControlError, LiveLink
 from engine.control.wire import ClockInfo, EngineInfo, GateInfo, ReloadResult, State, Welcome
 from tui.bridge import Notice
+from tui.remote_commands import CommandSender
 from tui.remote_state import RemoteClock, RemoteGate, StateMirror
 
 __all__ = ["LinkStatus", "NotAttached", "RemoteEngine", "StopResult"]
@@ -121,8 +120,6 @@ class RemoteEngine:
         self._attached = threading.Event()
         self._went_away = threading.Event()
         self._stop_result: StopResult | None = None
-        self._outbox: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._sender = threading.Thread(target=self._send_loop, name="control-sender", daemon=True)
         self._link = LiveLink(
             self.path,
             client=client,
@@ -131,6 +128,9 @@ class RemoteEngine:
             on_state=self._state,
             on_lost=self._lost,
             reconnect_s=reconnect_s,
+        )
+        self._sender = CommandSender(
+            self._link.request, self._notify, self._gate, timeout_s=command_timeout_s
         )
         self.bus = _RemoteBus(self)
 
@@ -154,9 +154,7 @@ class RemoteEngine:
     def close(self) -> None:
         """Stop reattaching, close the link and the sender (not from a link callback)."""
         self._link.close()
-        self._outbox.put(None)
-        if self._sender.is_alive():
-            self._sender.join(timeout=self._command_timeout_s + 1.0)
+        self._sender.close()
 
     # -- EngineControls: state ----------------------------------------------------------------
     @property
@@ -279,67 +277,35 @@ class RemoteEngine:
     # -- EngineControls: commands (return at once) -------------------------------------------
     def halt(self, reason: str = "manual halt") -> None:
         """Ask the engine to halt, on a thread of its own; the outcome comes as a notice."""
-        args = {"reason": reason[:_REASON_MAX]}
-        thread = threading.Thread(
-            target=self._command,
-            args=("halt", args, "Halt", "Halt confirmed: the gate is closed"),
-            name="control-halt",
-            daemon=True,
-        )
-        thread.start()
+        self._sender.halt({"reason": reason[:_REASON_MAX]})
 
     def resume(self, reason: str = "manual resume") -> None:
         """Ask the engine to resume trading (in order after earlier commands)."""
         args = {"reason": reason[:_REASON_MAX]}
-        self._queue("resume", args, "Resume", "Resume confirmed by the engine")
+        self._sender.send("resume", args, "Resume", "Resume confirmed by the engine")
 
     def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
         """Ask the engine to close every position, or ``va_id``'s."""
         what = "Flatten" if va_id is None else f"Flatten {va_id}"
         args = {"reason": reason[:_REASON_MAX], "va_id": va_id}
-        self._queue("flatten", args, what, f"{what} confirmed: closing orders go out")
+        self._sender.send("flatten", args, what, f"{what} confirmed: closing orders go out")
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
         """Ask the engine to pause (or unpause) ``va_id``."""
         what = f"{'Pause' if paused else 'Unpause'} {va_id}"
         args = {"va_id": va_id, "paused": paused, "reason": reason[:_REASON_MAX]}
-        self._queue("pause_va", args, what, f"{what} confirmed")
+        self._sender.send("pause_va", args, what, f"{what} confirmed")
 
     def stop_engine(self, *, flatten: bool) -> None:
         """Ask the engine to stop (``flatten``: close every position first, else leave them
         working with their stops); ``stop_result`` says how it went once the engine said bye,
         or ``stop_timeout_s`` passed."""
         self._stop_result = None
-        self._outbox.put(lambda: self._stop(flatten))
+        self._sender.submit(lambda: self._stop(flatten))
 
     # -- the sender thread ---------------------------------------------------------------------
-    def _queue(self, op: str, args: dict[str, Any], what: str, confirmed: str) -> None:
-        self._outbox.put(lambda: self._command(op, args, what, confirmed))
-
-    def _send_loop(self) -> None:
-        while (job := self._outbox.get()) is not None:
-            try:
-                job()
-            except Exception:
-                logger.exception("tui: a command to the engine failed")
-
-    def _command(self, op: str, args: dict[str, Any], what: str, confirmed: str) -> None:
-        """Send one command, wait for its reply (bounded), tell the trader (sender thread)."""
-        try:
-            self._link.request(op, args, self._command_timeout_s)
-        except ControlError as err:
-            if err.code == "read_only":
-                self._notify(Notice(f"{what} refused by the engine: {err}", "error"))
-            else:
-                self._notify(Notice(f"{what} NOT confirmed: {err}", "error"))
-        except (TimeoutError, ConnectionError) as err:
-            self._notify(Notice(f"{what} NOT confirmed: {err}", "error"))
-        else:
-            if op == "halt":
-                self._gate.seen(GateInfo(GateState.CLOSED, str(args["reason"])))
-            self._notify(Notice(confirmed, "error" if op == "halt" else "information"))
-
     def _stop(self, flatten: bool) -> None:
+        """Send ``stop``, then wait (bounded) for the engine's bye (sender thread)."""
         self._went_away.clear()
         if not self._link.connected:
             self._stop_result = StopResult(False, f"not attached: {self._status.problem}")

@@ -22,6 +22,7 @@ from tui.attached import LinkBanner
 from tui.config_screen import ConfigScreen
 from tui.event_log import EventLog
 from tui.help import READ_ONLY_HEAD, HelpScreen
+from tui.inspector import InspectorScreen
 from tui.remote import RemoteEngine
 from tui.screens import DetachScreen
 
@@ -238,3 +239,34 @@ async def test_a_stop_without_a_bye_is_told_and_the_dashboard_stays(
         )
         await wait_for(pilot, lambda: expected in app.told)
         assert app.return_value is None and app.is_running
+
+
+async def test_the_inspector_says_busy_when_the_engine_answers_timeout(
+    engines, remotes, sock_path
+) -> None:
+    def answer(request: Request) -> Reply:
+        return Reply(request.id, False, error="va:va1 did not answer within 1.0s", code="timeout")
+
+    serve(engines, sock_path, answer=answer)
+    app = EngineApp(attach(remotes, sock_path), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.selected_va == "va1")
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, InspectorScreen)
+        await wait_for(pilot, lambda: screen.answer_line == "actor busy: no answer in 1.0 s")
+
+
+async def test_a_reload_the_engine_never_answers_is_shown_on_the_config_screen(
+    engines, remotes, sock_path
+) -> None:
+    serve(engines, sock_path, answer=lambda request: None)
+    app = EngineApp(attach(remotes, sock_path, command_timeout_s=0.2), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, ConfigScreen)
+        assert "/etc/engine.toml" in str(screen.query_one("#config-title").render())
+        await pilot.press("R")
+        expected = "reload not confirmed: reload_config: no answer from the engine within 0.4 s"
+        await wait_for(pilot, lambda: expected in screen.result_text)
