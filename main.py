@@ -1,5 +1,4 @@
-"""Command line: run | attach | status | health | stop | check-config | report | check-ledger |
-tws-sim | validate.
+"""Command line: the engine (run, attach, status, health, stop) and the ledger's tools.
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
