@@ -1,4 +1,4 @@
-"""Command line: the engine (run, attach, status, health, stop) and the ledger's tools.
+"""Command line: the engine (run, attach, status, health, stop) and its tools (report, ...).
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
