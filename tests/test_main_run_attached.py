@@ -342,3 +342,23 @@ def test_a_dashboard_that_fails_stops_the_engine(
     finally:
         if pid and not _gone(pid[0]):
             os.kill(pid[0], signal.SIGKILL)
+
+
+def test_what_a_failing_child_wrote_reaches_the_terminal_escaped(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = RunPlan(
+        command=(
+            sys.executable,
+            "-c",
+            "import sys; sys.stderr.write('boom\\x1b[2J\\u202egone\\n'); sys.exit(3)",
+        ),
+        socket=place.socket,
+        output=place.cwd / "logs" / "engine-main.out",
+        finds=(),
+    )
+    code = run_attached(plan, _Dashboard(DashboardChoice.DETACH))
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.splitlines()[-1] == "boom\\x1b[2J\\u202egone"
+    assert "\x1b" not in err and "\u202e" not in err

@@ -42,6 +42,7 @@ from types import FrameType
 
 from core.config import EngineConfig
 from core.config_values import control_socket_path
+from core.text import printable
 from db.private_files import make_private_dirs, tighten
 from engine.control.client import Connection, ControlError
 from engine.operations.stop import is_served, stop_engine
@@ -185,7 +186,8 @@ class _Signals:
 
 def _child_error(output: Path, offset: int, code: int) -> str:
     """The child's one-line error from what it wrote after ``offset``: its last ``main.py
-    run:`` line, else its last line, else a line naming the exit code and the file."""
+    run:`` line, else its last line (escaped: ``core.text.printable``), else a line naming the
+    exit code and the file."""
     try:
         with output.open("rb") as written:
             written.seek(offset)
@@ -195,7 +197,7 @@ def _child_error(output: Path, offset: int, code: int) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     ours = [line for line in lines if line.startswith("main.py run: ")]
     if ours or lines:
-        return (ours or lines)[-1]
+        return printable((ours or lines)[-1])  # what a child wrote: never raw to the terminal
     return f"main.py run: the engine exited with code {code} (its output: {output})"
 
 
