@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import stat
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 import main
 from engine.control.client import Connection
+from engine.operations import run_attached as run_attached_module
 from engine.operations.run_attached import (
     DashboardChoice,
     RunPlan,
@@ -362,3 +364,67 @@ def test_what_a_failing_child_wrote_reaches_the_terminal_escaped(
     assert code == 3
     assert err.splitlines()[-1] == "boom\\x1b[2J\\u202egone"
     assert "\x1b" not in err and "\u202e" not in err
+
+
+_SIGNAL_RECORDER = """
+import signal, sys
+seen = []
+def record(number, frame):
+    seen.append(number)
+    if len(seen) == 2:
+        with open(sys.argv[1], "w") as out:
+            out.write(" ".join(map(str, seen)))
+        sys.exit(0)
+signal.signal(signal.SIGTERM, record)
+signal.signal(signal.SIGINT, record)
+open(sys.argv[1] + ".ready", "w").close()
+while True:
+    signal.pause()
+"""
+
+
+def test_a_second_signal_forces_the_child_and_run_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The child gets SIGTERM then SIGINT (two different signals: an engine's own forced exit)
+    and ``run`` leaves with 130 at once (``os._exit``: no ``finally`` can delay it)."""
+
+    class Exited(BaseException):  # stands for the process ending
+        pass
+
+    exits: list[int] = []
+
+    def exit_now(code: int) -> None:
+        exits.append(code)
+        raise Exited
+
+    record = tmp_path / "signals"
+    child = subprocess.Popen([sys.executable, "-c", _SIGNAL_RECORDER, str(record)])
+    try:
+        ready = Path(f"{record}.ready")
+        for _ in range(300):  # at most 30 s for the child to install its handlers
+            if ready.exists() or child.poll() is not None:
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=0.1)
+        assert ready.exists()
+        monkeypatch.setattr(run_attached_module.os, "_exit", exit_now)
+        end = threading.Event()
+        signals = run_attached_module._Signals(end)
+        signals.child = child
+        signals._on_signal(signal.SIGTERM, None)
+        assert signals.requested.is_set() and end.is_set() and exits == []
+        with pytest.raises(Exited):
+            signals._on_signal(signal.SIGINT, None)
+        assert exits == [130]
+        assert child.wait(timeout=30) == 0
+        # Both arrived (pending signals are handled lowest number first, whatever the order).
+        assert sorted(map(int, record.read_text().split())) == [signal.SIGINT, signal.SIGTERM]
+        assert capsys.readouterr().err.splitlines() == [
+            "signal 15: stopping the engine",
+            "second signal: forcing exit",
+        ]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
