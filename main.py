@@ -167,8 +167,10 @@ class _StopSignals:
     130. A forced exit is a crash as far as the ledger is concerned: orders are stored before
     they are sent and the next start reconciles with the broker, so nothing is lost."""
 
-    def __init__(self) -> None:
-        self.requested = threading.Event()
+    def __init__(self, requested: threading.Event | None = None) -> None:
+        """``requested``: the event a stop sets (the engine's ``stop_requested``, which a
+        ``stop`` over the control channel sets too)."""
+        self.requested = requested or threading.Event()
         self.count = 0
 
     def install(self) -> None:
@@ -234,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return err.exit_code
     from engine.control.server import ControlRefused  # noqa: PLC0415
 
-    signals = _StopSignals()
+    signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
     signals.install()
     try:
         engine.bus.subscribe(_print_event)

@@ -3,8 +3,9 @@ and stops it in reverse.
 
 Start: ledger -> control channel -> journal -> governor -> order manager -> position monitor ->
 VAs -> inbox -> broker -> timers -> clock. Stop: clock and timers -> every actor but the journal
-(reverse start order) -> broker -> journal -> control channel -> ledger. Called from the main thread (or a test); nothing here
-runs per message. What is built from config (clock, broker, pacer) is ``engine.build``.
+(reverse start order) -> broker -> journal -> control channel -> ledger. Called from the main
+thread (or a test); nothing here runs per message. What is built from config (clock, broker,
+pacer) is ``engine.build``.
 
 The constructor takes the ledger's lease (``db.lease``), then opens the ledger and reads its
 last record: a simulated clock starts after it (``core.rules.timeline``), and with Interactive

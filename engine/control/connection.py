@@ -84,7 +84,7 @@ class Connection(asyncio.Protocol):
         self._unread = b""
         self._input_paused = False
         self._bad = 0
-        self._waiting = 0
+        self._asks: set[asyncio.Future[object]] = set()  # blocking requests under way
         self._hello_timer: asyncio.TimerHandle | None = None
         self.behind = False
         self.dropped = 0
@@ -108,7 +108,13 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if self._hello_timer is not None:
             self._hello_timer.cancel()
+        self.cancel_asks()
         self._host.forget(self)
+
+    def cancel_asks(self) -> None:
+        """Give up the blocking requests under way (their worker threads finish unheard)."""
+        for ask in list(self._asks):
+            ask.cancel()
 
     def data_received(self, data: bytes) -> None:
         self._unread = self._unread + data if self._unread else data
@@ -303,18 +309,18 @@ class Connection(asyncio.Protocol):
         self._reply(request.id, op, result)
 
     def _run_blocking(self, request_id: int, op: str, args: object) -> None:
-        if self._waiting >= MAX_WAITING_REQUESTS:
+        if len(self._asks) >= MAX_WAITING_REQUESTS:
             self._fail(request_id, "failed", f"{op}: {MAX_WAITING_REQUESTS} requests wait already")
             return
-        self._waiting += 1
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
             self._host.executor, self._host.requests.run, op, args, self.client
         )
+        self._asks.add(future)
         future.add_done_callback(lambda done: self._blocking_done(request_id, op, done))
 
     def _blocking_done(self, request_id: int, op: str, done: asyncio.Future[object]) -> None:
-        self._waiting -= 1
+        self._asks.discard(done)
         if done.cancelled():
             self._fail(request_id, "stopping", f"{op}: the engine is stopping")
             return

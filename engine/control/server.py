@@ -297,6 +297,7 @@ class ControlServer:
         except Exception:
             logger.exception("control: last flush failed")
         for client in list(self._clients):
+            client.cancel_asks()
             client.close("engine stopping")
         deadline = asyncio.get_running_loop().time() + _BYE_GRACE_S
         while self._clients and asyncio.get_running_loop().time() < deadline:

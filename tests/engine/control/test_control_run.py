@@ -63,3 +63,19 @@ def test_stop_over_the_channel_ends_a_headless_run(
             proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
+
+
+def test_a_signal_and_a_stop_over_the_channel_set_the_same_event(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``main.py run`` hands the engine's ``stop_requested`` to its signal handler: the dashboard
+    and the headless wait watch one event, whichever asked for the stop."""
+    import threading
+
+    import main
+
+    engine_stop_requested = threading.Event()
+    signals = main._StopSignals(engine_stop_requested)
+    signals._on_signal(15, None)
+    assert engine_stop_requested.is_set()
+    assert capsys.readouterr().err == "signal 15: stopping\n"
