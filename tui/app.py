@@ -250,7 +250,9 @@ class EngineApp(App[QuitChoice | None]):
             events = self.query_one("#events", EventLog)
             events.add(batch.events, dropped=batch.dropped_events)
         for notice in batch.notices:
-            self.notify(notice.text, severity=notice.severity)  # type: ignore[arg-type]
+            # Text from the engine (a reason, a path) is shown as it is, never read as markup.
+            severity = notice.severity
+            self.notify(notice.text, severity=severity, markup=False)  # type: ignore[arg-type]
         if self._attached is not None:
             self._show_attachment()
         gate = self._engine.gate.state

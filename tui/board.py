@@ -110,7 +110,10 @@ class Board:
 
     def reconfigure(self, configured: Sequence[str]) -> None:
         """The VAs the config runs changed (an engine restarted with another config): rows
-        for the new ones, in its order; the rest stay while snapshots show them."""
+        for the new ones, in its order; a row of one it no longer runs goes (with its
+        snapshot, at the full state that follows)."""
+        for va_id in set(self.configured) - set(configured) - self.vas.keys():
+            self._vas_table.discard(va_id)  # a row still waiting for its first snapshot
         self.configured = tuple(configured)
         self._rank = {va_id: n for n, va_id in enumerate(self.configured)}
         self.show_configured()

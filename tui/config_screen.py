@@ -76,6 +76,10 @@ class ConfigScreen(Screen[None]):
         self._path = config_path
         self._reloading = False
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out ``R`` for a read-only viewer (the dashboard tells why on the key)."""
+        return None if action == "reload" and self._read_only else True
+
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
         source = self._path or "no config file given"
@@ -87,7 +91,8 @@ class ConfigScreen(Screen[None]):
             yield Panel("Settings in effect", id="config-lines")
             with Vertical(id="config-side"):
                 label = f"Reload {self._path} (R)" if self._path else "Reload (no file)"
-                yield Button(label, id="reload", variant="warning", disabled=not self._path)
+                off = not self._path or self._read_only
+                yield Button(label, id="reload", variant="warning", disabled=off)
                 yield Panel("Last reload", Text(_NOT_RELOADED, style="dim"), id="reload-result")
         yield Footer()
 

@@ -2,10 +2,12 @@
 (``core.trading_mode``, re-exported here).
 
 The app depends on ``EngineControls`` only, never on ``engine.engine.Engine``, so tests pass a
-fake that records calls and no actor needs to run. Every method in the protocol is thread-safe.
-The commands (halt, resume, flatten, pause) return at once (the real engine ``tell``s actors) and
-the UI thread calls them directly; ``ask_snapshot``, ``inspect_va`` and ``reload_config`` block
-(bounded) and are called from worker threads only.
+fake that records calls and no actor needs to run; ``tui.remote.RemoteEngine`` is the engine of
+another process behind its control socket (``AttachedControls``, ``attached``). Every method in
+the protocol is thread-safe. The commands (halt, resume, flatten, pause) return at once (the real
+engine ``tell``s actors; the remote one sends from its own threads) and the UI thread calls them
+directly; ``ask_snapshot``, ``inspect_va`` and ``reload_config`` block (bounded) and are called
+from worker threads only.
 """
 
 from __future__ import annotations
@@ -210,8 +212,10 @@ class EngineControls(Protocol):
         only, never the UI thread.
 
         Raises:
-            pykka.Timeout: the actor did not answer in time (busy or stalled).
+            pykka.Timeout: the actor did not answer in time (busy or stalled); attached over
+                the socket (``tui.remote``) the client's ``TimeoutError``: catch both.
             LookupError: no such VA.
+            ConnectionError: attached, and the engine is not reachable now.
         """
         ...
 
@@ -222,6 +226,8 @@ class EngineControls(Protocol):
         Raises:
             core.config.ConfigError: the file is invalid (``problems``: one line each);
                 nothing was applied.
+            TimeoutError, ConnectionError: attached, and the engine did not answer or is not
+                reachable (``tui.remote``).
         """
         ...
 

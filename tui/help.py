@@ -61,8 +61,9 @@ KEY_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 #: The help's first lines for a read-only viewer.
 READ_ONLY_HEAD = (
-    "READ-ONLY viewer: the engine refuses this dashboard's commands; the trading keys "
-    "(h r f x p, R, stopping at q) are refused here too. Attach without --read-only to trade."
+    "READ-ONLY viewer: the engine refuses this dashboard's commands.\n"
+    "The trading keys (h r f x p, R, stopping at q) are refused here too;\n"
+    "attach without --read-only to trade."
 )
 
 

@@ -80,7 +80,8 @@ class Quitting:
             self._app.exit(choice)
         else:
             self.note = ""
-            self._app.notify(f"{result.text}; the dashboard stays attached.", severity="error")
+            line = f"{result.text}; the dashboard stays attached."
+            self._app.notify(line, severity="error", markup=False)  # the engine's words
 
     def _quit_answered(self, choice: QuitChoice | None) -> None:
         if choice is QuitChoice.LEAVE:

@@ -3,9 +3,10 @@ on by wall time (``RemoteClock``), its gate (``RemoteGate``), and a mirror of th
 frames describe (``StateMirror``), which turns each frame into the items the dashboard's bus
 delivers.
 
-Threads: the control link's reader thread writes (``seen``, ``apply``); any thread reads.
-Each value is replaced as a whole (one attribute assignment), never changed in place, so a
-reader sees either the old or the new one.
+Threads: the control link's threads write (``seen``, ``apply``); any thread reads. The clock's
+and the gate's readings are replaced as a whole (one attribute assignment), so a reader sees
+either the old or the new one; the mirror's dictionaries change in place: ``RemoteEngine`` holds
+its lock around every ``apply`` and every read.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 
 from core.domain import TradingState
 from engine.control.wire import Reply, Request
+from tests.support.engine import make_config
 from tests.tui.fakes import Snapshots, wait_for
 from tests.tui.scripted_engine import ScriptedEngine, state
 from tui import EngineApp, QuitChoice
@@ -25,6 +26,7 @@ from tui.help import READ_ONLY_HEAD, HelpScreen
 from tui.inspector import InspectorScreen
 from tui.remote import RemoteEngine
 from tui.screens import DetachScreen
+from tui.tables import KeyedTable
 
 FAST = 0.05
 REFUSAL = "read-only viewer: attach without --read-only to trade"
@@ -270,3 +272,41 @@ async def test_a_reload_the_engine_never_answers_is_shown_on_the_config_screen(
         await pilot.press("R")
         expected = "reload not confirmed: reload_config: no answer from the engine within 0.4 s"
         await wait_for(pilot, lambda: expected in screen.result_text)
+
+
+async def test_an_engines_refusal_is_shown_as_it_is_never_read_as_markup(
+    engines, remotes, sock_path
+) -> None:
+    def answer(request: Request) -> Reply:
+        return Reply(request.id, False, error="refused [/] by [bold]policy", code="failed")
+
+    serve(engines, sock_path, answer=answer)
+    app = EngineApp(attach(remotes, sock_path), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.selected_va == "va1")
+        await pilot.press("p")
+        expected = "Pause va1 NOT confirmed: refused [/] by [bold]policy"
+
+        def shown() -> bool:
+            return expected in [str(toast.render()) for toast in app.query("Toast")]
+
+        await wait_for(pilot, shown)
+        assert app.is_running
+
+
+async def test_an_engine_restarted_with_other_vas_gets_their_rows(
+    engines, remotes, sock_path
+) -> None:
+    first = serve(engines, sock_path, first=lambda: state(1, full=True, vas=(Snapshots.va("va1"),)))
+    app = EngineApp(attach(remotes, sock_path), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        vas = app.query_one("#vas", KeyedTable)
+        await wait_for(pilot, lambda: list(vas.keys()) == ["va1", "va2"])
+        first.stop()
+        config = make_config()
+        only_va3 = (config.accounts[0].model_copy(update={"id": "va3"}),)
+        dump = config.model_copy(update={"accounts": only_va3}).model_dump(mode="json")
+
+        serve(engines, sock_path, first=lambda: state(1, full=True), config=dump)
+
+        await wait_for(pilot, lambda: list(vas.keys()) == ["va3"])
