@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from engine.commands import EXIT_BAD_INPUT, UsageError
 from engine.control.client import Connection, ControlError
@@ -34,19 +35,23 @@ STATUS_TIMEOUT_S = 5.0
 #: How long ``health`` waits (a container runtime's probe has its own timeout, often 5 s).
 HEALTH_TIMEOUT_S = 3.0
 EXIT_NOT_RUNNING = 1
+_LEAST_S = 0.2  # what the health request gets even if the connection took all the time
 
 
 def read_engine(path: str, *, client: str, timeout_s: float) -> EngineReading:
-    """Connect read-only, take the welcome and first full state, ask ``health``, close.
+    """Connect read-only, take the welcome and first full state, ask ``health``, close; all
+    within ``timeout_s``.
 
     Raises:
         OSError: no engine serves ``path`` (``EngineNotRunning``), the connection broke, or it
             did not answer within ``timeout_s`` (``TimeoutError``).
         ControlError: the engine refused the hello or the request.
     """
+    deadline = time.monotonic() + timeout_s
     connection = Connection.open(path, client=client, read_only=True, timeout_s=timeout_s)
     try:
-        health = connection.request("health", timeout_s=timeout_s)
+        left = max(_LEAST_S, deadline - time.monotonic())
+        health = connection.request("health", timeout_s=left)
     finally:
         connection.close()
     assert isinstance(health, Health)
