@@ -7,6 +7,7 @@ import fcntl
 import os
 import pty
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -52,6 +53,8 @@ class Terminal:
             cwd=cwd,
             env=env,
             start_new_session=True,
+            # The pty is its controlling terminal, as a shell's is: closing it hangs it up.
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509 - execs at once
         )
         os.close(slave)
         self._master = master
@@ -86,12 +89,18 @@ class Terminal:
     def press(self, keys: str) -> None:
         os.write(self._master, keys.encode())
 
+    def hang_up(self) -> None:
+        """Close the terminal, as a dropped SSH session does (SIGHUP to the process)."""
+        if self._master >= 0:
+            os.close(self._master)
+            self._master = -1
+
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        self.hang_up()
         self._reader.join(timeout=5)
-        os.close(self._master)
 
 
 @contextmanager
@@ -202,7 +211,5 @@ def test_attach_in_a_terminal_trades_a_viewer_cannot_and_q_detaches_or_stops(
             trader.wait_for(f"main.py attach: the engine at {socket} stopped (stop)")
         assert engine.wait(timeout=30) == 0
         viewer.wait_for(f"engine not running at {socket}")
-        viewer.press("q")
-        viewer.wait_for("Leave the dashboard?")
-        viewer.press("d")
-        assert viewer.proc.wait(timeout=30) == 0
+        viewer.hang_up()  # the viewer's SSH session drops: its dashboard must not linger
+        assert viewer.proc.wait(timeout=30) == -signal.SIGHUP

@@ -294,9 +294,11 @@ class EngineApp(App[QuitChoice | None]):
             return None
         if action == "viewer":
             return self._read_only
+        if action in _DASHBOARD_ONLY and not self._on_dashboard():
+            return False
         if self._read_only and action in TRADING_ACTIONS:
             return None  # greyed out; the key is refused with a notice (on_key)
-        return action not in _DASHBOARD_ONLY or self._on_dashboard()
+        return True
 
     def on_key(self, event: events.Key) -> None:
         """A read-only viewer pressing a trading key is told why nothing happens."""

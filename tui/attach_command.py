@@ -86,16 +86,14 @@ def attach_dashboard(
 
 @contextmanager
 def _signals_end(end: threading.Event) -> Iterator[None]:
-    """SIGTERM (and SIGHUP: the SSH session closed) end the dashboard as a detach would."""
-    previous = {
-        signum: signal.signal(signum, lambda *_: end.set())
-        for signum in (signal.SIGTERM, signal.SIGHUP)
-    }
+    """SIGTERM ends the dashboard as a detach would. SIGHUP (the SSH session or the terminal
+    closed) keeps its default: the process ends at once, since there is no terminal left to
+    restore (asked to leave gracefully, Textual waits forever to write to it)."""
+    previous = signal.signal(signal.SIGTERM, lambda *_: end.set())
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:

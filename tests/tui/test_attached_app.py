@@ -149,6 +149,7 @@ async def test_a_read_only_viewer_is_refused_every_trading_key(engines, remotes,
 
         await pilot.press("c")
         assert isinstance(app.screen, ConfigScreen)
+        assert app.check_action("flatten_va", ()) is False  # the dashboard's own: hidden here
         await pilot.press("R")
         assert app.told[-1] == REFUSAL
         await pilot.press("escape")
