@@ -20,45 +20,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from core.config_values import control_socket_path, socket_path_problem
-from engine.commands import EXIT_BAD_INPUT, UsageError, load_config_or_exit
+from engine.commands import EXIT_BAD_INPUT, UsageError
+from engine.operations.target import socket_of
 from tui.app import EngineApp
 from tui.remote import NotAttached, RemoteEngine
 from tui.screens import QuitChoice
 
-__all__ = ["ATTACH_WAIT_S", "attach_dashboard", "cmd_attach", "socket_to_attach"]
+__all__ = ["ATTACH_WAIT_S", "attach_dashboard", "cmd_attach"]
 
 #: How long ``attach`` waits for its engine by default before it gives up (exit 1).
 ATTACH_WAIT_S = 10.0
 #: The longest ``--wait``: an hour (a dashboard started before its engine).
 MAX_WAIT_S = 3600.0
-
-
-def socket_to_attach(args: argparse.Namespace) -> str:
-    """``--socket``, else the control socket the config names (``[control] socket``, else
-    beside the ledger of ``--db`` or ``engine.database_url``), made absolute.
-
-    A bad config exits 2 with its problems on stderr (``load_config_or_exit``).
-
-    Raises:
-        UsageError: the path cannot be a Unix socket's, or the config serves no channel.
-    """
-    if args.socket:
-        path = os.path.abspath(args.socket)
-        if (problem := socket_path_problem(path)) is not None:
-            raise UsageError(f"--socket: {problem}")
-        return path
-    config = load_config_or_exit(args.config)
-    if not config.control.enabled:
-        raise UsageError(
-            f"{args.config}: [control] enabled = false: that engine serves no control socket "
-            "(enable it and restart the engine, or give --socket)"
-        )
-    url = args.db or config.engine.database_url
-    path = control_socket_path(config.control.socket, url, config.engine.instance)
-    if (problem := socket_path_problem(path)) is not None:
-        raise UsageError(f"{args.config}: control.socket: {problem}")
-    return os.path.abspath(path)
 
 
 def attach_dashboard(
@@ -105,7 +78,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     try:
         if not 0 < args.wait <= MAX_WAIT_S:
             raise UsageError(f"--wait: must be > 0 and <= {MAX_WAIT_S:g} s (got {args.wait:g})")
-        socket = socket_to_attach(args)
+        socket = socket_of(args)
     except UsageError as err:
         _say(str(err))
         return EXIT_BAD_INPUT
