@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# The Docker deployment, tested for real (`make docker-test`; README "Deploy with Docker").
+#
+# As root on a Debian 12 machine that reaches Debian's mirror and the Python package index but
+# no image registry, it:
+#   1. installs docker.io, docker-compose (v1) and debootstrap with apt when missing;
+#   2. starts its own dockerd (data and exec roots in a temp dir, no bridge, no iptables);
+#   3. debootstraps Debian bookworm (the mirror apt uses) and `docker import`s it as the base;
+#   4. builds a wheelhouse of the project's dependencies on the host (`pip wheel`);
+#   5. builds the images (docker-compose.yml + deploy/docker-compose.test.yml: host networking,
+#      the Debian base, the wheelhouse), brings tws-sim and the engine up, waits (bounded) for
+#      the engine's health (`main.py health` over its control socket), checks that trades flow
+#      (fill lines on the engine's stderr; `main.py status --json`, a read-only client, when the
+#      command exists), then `down`: the engine must exit 0 within its 5 s and its log say
+#      "engine: stopped";
+#   6. with DOCKER_TEST_POSTGRES=1 (the default), the same with the ledger on PostgreSQL (an
+#      image built from the Debian base, deploy/postgres/);
+#   7. removes everything it created (containers, images, volumes, dockerd and its roots, the
+#      wheelhouse, temp dirs) in a trap, on success and on failure.
+# Exit 0 when every check passed; the wall time of each step and the total are printed.
+# Environment: PYTHON (a Python 3.11 with pip, default .venv/bin/python), DOCKER_TEST_SPEED
+# (simulated x real time, default 120), DOCKER_TEST_POSTGRES (1 or 0).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+STARTED=$(date +%s)
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+SPEED=${DOCKER_TEST_SPEED:-120}
+WITH_POSTGRES=${DOCKER_TEST_POSTGRES:-1}
+TWS_PORT=4002 # deploy/config.toml's broker.ib.port: tws-sim listens there, on the host's loopback
+HEALTH_WAIT_S=120
+FILL_WAIT_S=120
+STOP_LIMIT_S=5
+
+say() { printf '%s docker_test: %s\n' "$(date +%H:%M:%S)" "$*"; }
+fail() {
+    say "FAILED: $*"
+    exit 1
+}
+step_started=$STARTED
+step() {
+    local now
+    now=$(date +%s)
+    say "$* (previous step $((now - step_started)) s)"
+    step_started=$now
+}
+
+[[ $(id -u) == 0 ]] || {
+    echo "deploy/docker_test.sh: run it as root (it installs packages and starts its own dockerd)" >&2
+    exit 2
+}
+[[ -x $PYTHON ]] || {
+    echo "deploy/docker_test.sh: no Python at $PYTHON: run \`make docker-test\` (it creates .venv) or set PYTHON" >&2
+    exit 2
+}
+if ss -Hltn "sport = :$TWS_PORT" | grep -q .; then
+    echo "deploy/docker_test.sh: port $TWS_PORT on this host is in use; tws-sim needs it (stop what listens there)" >&2
+    exit 2
+fi
+
+# --- everything below is undone by cleanup -------------------------------------------------
+WORK=$(mktemp -d /tmp/dkt.XXXXXX) # short: dockerd's and containerd's socket paths live under it
+WHEELHOUSE=$ROOT/.wheelhouse
+DOCKERD_PID=
+PROJECT=ibdockertest$$
+export DOCKER_HOST=unix://$WORK/docker.sock
+export COMPOSE_PROJECT_NAME=$PROJECT
+export COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0 # the legacy builder: no buildx here
+export DOCKER_TEST_BASE=ib-actor-engine-test/debian:bookworm
+export DOCKER_TEST_IMAGE=ib-actor-engine-test/engine:$$
+export DOCKER_TEST_PG_IMAGE=ib-actor-engine-test/postgres:$$
+export SPEED
+unset ENGINE_DB PGPASSWORD DOCKER_TEST_PG_PORT
+COMPOSE=(docker-compose -f docker-compose.yml -f deploy/docker-compose.test.yml)
+
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    if [[ -n $DOCKERD_PID ]] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
+        if ((rc != 0)); then
+            say "the stack's last log lines:"
+            "${COMPOSE[@]}" --profile postgres logs --no-color --tail=10 tws-sim postgres 2>&1
+            "${COMPOSE[@]}" logs --no-color --tail=60 engine 2>&1
+        fi
+        "${COMPOSE[@]}" --profile postgres down -v --rmi all --remove-orphans -t 15 >/dev/null 2>&1
+        docker rmi -f "$DOCKER_TEST_BASE" >/dev/null 2>&1
+        kill -TERM "$DOCKERD_PID"
+        for _ in $(seq 1 150); do # at most 15 s, then SIGKILL
+            kill -0 "$DOCKERD_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$DOCKERD_PID" 2>/dev/null
+        wait "$DOCKERD_PID" 2>/dev/null
+    fi
+    # Mounts dockerd left behind (none after a clean stop), deepest first, then the files.
+    awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
+    rm -rf "$WORK" "$WHEELHOUSE"
+    say "cleaned up; total $(($(date +%s) - STARTED)) s; exit $rc"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- 1. packages -----------------------------------------------------------------------------
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+if ((${#missing[@]})); then
+    step "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- 2. our own dockerd ----------------------------------------------------------------------
+step "starting dockerd in $WORK"
+dockerd --data-root "$WORK/root" --exec-root "$WORK/exec" --pidfile "$WORK/dockerd.pid" \
+    --host "$DOCKER_HOST" --bridge=none --iptables=false --ip-masq=false \
+    >"$WORK/dockerd.log" 2>&1 &
+DOCKERD_PID=$!
+for _ in $(seq 1 300); do # at most 30 s
+    docker version >/dev/null 2>&1 && break
+    kill -0 "$DOCKERD_PID" 2>/dev/null || { tail -n 20 "$WORK/dockerd.log"; fail "dockerd exited"; }
+    sleep 0.1
+done
+docker version >/dev/null 2>&1 || { tail -n 20 "$WORK/dockerd.log"; fail "dockerd did not answer within 30 s"; }
+
+# --- 3. the Debian base image ----------------------------------------------------------------
+mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+[[ -n $mirror ]] || mirror=$(awk '$1 == "deb" && $3 ~ /^bookworm/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[[ -n $mirror ]] || fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
+step "debootstrap bookworm from $mirror"
+debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$WORK/debootstrap.log"; fail "debootstrap"; }
+tar -C "$WORK/rootfs" -c . | docker import - "$DOCKER_TEST_BASE" >/dev/null
+rm -rf "$WORK/rootfs"
+
+# --- 4. the wheelhouse -----------------------------------------------------------------------
+step "building the wheelhouse"
+"$PYTHON" -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" >"$WORK/requirements.txt"
+"$PYTHON" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELHOUSE" \
+    -r "$WORK/requirements.txt" >"$WORK/pip.log" 2>&1 || { tail -n 30 "$WORK/pip.log"; fail "pip wheel"; }
+
+# --- 5. images, up, health, trades, down -----------------------------------------------------
+step "building the images"
+services=(tws-sim engine)
+if [[ $WITH_POSTGRES == 1 ]]; then
+    services+=(postgres)
+fi
+"${COMPOSE[@]}" --profile postgres build "${services[@]}" >"$WORK/build.log" 2>&1 ||
+    { tail -n 30 "$WORK/build.log"; fail "docker-compose build"; }
+
+container_of() { "${COMPOSE[@]}" ps -q "$1"; }
+
+wait_healthy() { # service, seconds
+    local cid status
+    cid=$(container_of "$1")
+    [[ -n $cid ]] || fail "$1: no container"
+    for _ in $(seq 1 $(($2 * 2))); do
+        status=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid")
+        case $status in
+        "running healthy") return 0 ;;
+        running*) sleep 0.5 ;;
+        *) fail "$1 is $status (exit $(docker inspect -f '{{.State.ExitCode}}' "$cid"))" ;;
+        esac
+    done
+    fail "$1 not healthy within $2 s ($status)"
+}
+
+wait_for_fill() { # seconds
+    for _ in $(seq 1 $(($1 * 2))); do
+        if "${COMPOSE[@]}" logs --no-color engine 2>/dev/null | grep -q ' fill '; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    fail "no fill line on the engine's stderr within $1 s"
+}
+
+check_status() {
+    # `main.py status` is the read-only one-shot client of the control socket (issue 16, item
+    # 3). Until the command is in main.py, health (above) is the client over the socket.
+    if ! "${COMPOSE[@]}" exec -T engine python main.py status --help >/dev/null 2>&1; then
+        say "main.py status is not in this checkout: the status check is skipped"
+        return 0
+    fi
+    "${COMPOSE[@]}" exec -T engine python main.py status --json >"$WORK/status.json" ||
+        fail "main.py status --json exited $?"
+    "$PYTHON" -c "import json, sys; json.load(open(sys.argv[1]))" "$WORK/status.json" ||
+        fail "main.py status --json printed no JSON object"
+    say "status: $(head -c 300 "$WORK/status.json")"
+}
+
+down_and_check_stop() { # label
+    # `down` sends SIGTERM (a `kill` event, signal 15) and waits stop_grace_period (15 s) before
+    # SIGKILL (a second `kill`, signal 9); the engine's own stop is from that first `kill` to its
+    # `die` event, whose exit code is the engine's.
+    local cid since events took code
+    cid=$(container_of engine)
+    since=$(date +%s.%N)
+    "${COMPOSE[@]}" --profile postgres down -t 15 >"$WORK/down.log" 2>&1 || { cat "$WORK/down.log"; fail "docker-compose down"; }
+    docker events --since "$since" --until "$(date +%s.%N)" --filter "container=$cid" \
+        --filter event=kill --filter event=die \
+        --format '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "signal"}}{{index .Actor.Attributes "exitCode"}}' \
+        >"$WORK/events.txt"
+    events=$(tr '\n' ';' <"$WORK/events.txt")
+    ! grep -q ' kill 9$' "$WORK/events.txt" || fail "$1: the engine was killed (SIGKILL) on down: $events"
+    code=$(awk '$2 == "die" {print $3; exit}' "$WORK/events.txt")
+    [[ $code == 0 ]] || fail "$1: the engine exited ${code:-?} on down (events: $events)"
+    took=$(awk '$2 == "kill" && !k {k = $1} $2 == "die" {d = $1} END {if (k && d) printf "%.2f", (d - k) / 1e9}' "$WORK/events.txt")
+    [[ -n $took ]] || fail "$1: no SIGTERM and exit of the engine among the daemon's events: $events"
+    awk -v t="$took" -v l="$STOP_LIMIT_S" 'BEGIN {exit !(t <= l)}' ||
+        fail "$1: the engine took $took s from SIGTERM to exit (limit $STOP_LIMIT_S s)"
+    # The logs volume outlives `down` (no -v): the engine's own last word is in it.
+    docker run --rm --network none -v "${PROJECT}_logs:/logs:ro" "$DOCKER_TEST_IMAGE" \
+        grep -q "engine: stopped" /logs/engine.log ||
+        fail "$1: /logs/engine.log does not say \"engine: stopped\""
+    say "$1: down: SIGTERM to exit in $took s, exit code 0, \"engine: stopped\" in its log"
+}
+
+run_stack() { # label
+    step "$1: up"
+    "${COMPOSE[@]}" up -d tws-sim engine >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; fail "docker-compose up"; }
+    wait_healthy engine "$HEALTH_WAIT_S"
+    step "$1: the engine is healthy"
+    wait_for_fill "$FILL_WAIT_S"
+    step "$1: trades flow: $("${COMPOSE[@]}" logs --no-color engine | grep ' fill ' | head -n 1 | sed 's/^[^|]*| //')"
+    check_status
+    down_and_check_stop "$1"
+}
+
+run_stack "sqlite"
+
+if [[ $WITH_POSTGRES == 1 ]]; then
+    DOCKER_TEST_PG_PORT=$("$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+    export DOCKER_TEST_PG_PORT
+    export PGPASSWORD="test-$$-$RANDOM" # made up here, lives in this process's environment only
+    export ENGINE_DB="postgresql://engine@127.0.0.1:$DOCKER_TEST_PG_PORT/ledger"
+    step "postgres: up on 127.0.0.1:$DOCKER_TEST_PG_PORT"
+    "${COMPOSE[@]}" --profile postgres up -d postgres >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; fail "docker-compose up postgres"; }
+    wait_healthy postgres 60
+    # A fresh ledger and a fresh tws-sim account: the first run's volumes go.
+    docker volume rm "${PROJECT}_ledger" "${PROJECT}_logs" "${PROJECT}_tws-sim-data" >/dev/null
+    run_stack "postgres"
+fi
+
+step "all checks passed"
