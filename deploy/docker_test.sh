@@ -71,7 +71,8 @@ export DOCKER_TEST_BASE=ib-actor-engine-test/debian:bookworm
 export DOCKER_TEST_IMAGE=ib-actor-engine-test/engine:$$
 export DOCKER_TEST_PG_IMAGE=ib-actor-engine-test/postgres:$$
 export SPEED
-unset ENGINE_DB PGPASSWORD DOCKER_TEST_PG_PORT
+unset PGPASSWORD DOCKER_TEST_PG_PORT
+export ENGINE_DB=sqlite:////data/engine.db # docker-compose.yml's default, in the ledger volume
 COMPOSE=(docker-compose -f docker-compose.yml -f deploy/docker-compose.test.yml)
 
 cleanup() {
@@ -84,8 +85,8 @@ cleanup() {
             "${COMPOSE[@]}" --profile postgres logs --no-color --tail=10 tws-sim postgres 2>&1
             "${COMPOSE[@]}" logs --no-color --tail=60 engine 2>&1
         fi
-        "${COMPOSE[@]}" --profile postgres down -v --rmi all --remove-orphans -t 15 >/dev/null 2>&1
-        docker rmi -f "$DOCKER_TEST_BASE" >/dev/null 2>&1
+        # Containers, networks and volumes; the images go with dockerd's data root below.
+        "${COMPOSE[@]}" --profile postgres down -v --remove-orphans -t 15 >/dev/null 2>&1
         kill -TERM "$DOCKERD_PID"
         for _ in $(seq 1 150); do # at most 15 s, then SIGKILL
             kill -0 "$DOCKERD_PID" 2>/dev/null || break
@@ -145,11 +146,11 @@ step "building the wheelhouse"
 
 # --- 5. images, up, health, trades, down -----------------------------------------------------
 step "building the images"
-services=(tws-sim engine)
+services=(engine) # tws-sim runs the same image
 if [[ $WITH_POSTGRES == 1 ]]; then
     services+=(postgres)
 fi
-"${COMPOSE[@]}" --profile postgres build "${services[@]}" >"$WORK/build.log" 2>&1 ||
+"${COMPOSE[@]}" --profile postgres build --parallel "${services[@]}" >"$WORK/build.log" 2>&1 ||
     { tail -n 30 "$WORK/build.log"; fail "docker-compose build"; }
 
 container_of() { "${COMPOSE[@]}" ps -q "$1"; }
@@ -220,18 +221,40 @@ down_and_check_stop() { # label
     say "$1: down: SIGTERM to exit in $took s, exit code 0, \"engine: stopped\" in its log"
 }
 
+filled_orders() { # file with `main.py report --json`: prints the number of filled orders
+    "$PYTHON" -c "import json, sys; r = json.load(open(sys.argv[1])); print(sum(o['status'] == 'filled' for o in r['orders']))" "$1"
+}
+
 run_stack() { # label
     step "$1: up"
     "${COMPOSE[@]}" up -d tws-sim engine >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; fail "docker-compose up"; }
     wait_healthy engine "$HEALTH_WAIT_S"
     step "$1: the engine is healthy"
+    local uid
+    uid=$("${COMPOSE[@]}" exec -T engine id -u)
+    [[ $uid != 0 ]] || fail "$1: the engine runs as root"
     wait_for_fill "$FILL_WAIT_S"
     step "$1: trades flow: $("${COMPOSE[@]}" logs --no-color engine | grep ' fill ' | head -n 1 | sed 's/^[^|]*| //')"
     check_status
+    # The ledger (SQLite in the ledger volume, or the PostgreSQL server) holds them: `report`
+    # reads it beside the running engine.
+    "${COMPOSE[@]}" exec -T engine python main.py report --db "$ENGINE_DB" --json >"$WORK/report.json" ||
+        fail "$1: main.py report exited $?"
+    local filled
+    filled=$(filled_orders "$WORK/report.json")
+    ((filled > 0)) || fail "$1: the ledger has no filled order"
+    say "$1: the ledger has $filled filled orders; the engine runs as uid $uid"
     down_and_check_stop "$1"
 }
 
 run_stack "sqlite"
+# The ledger outlives `down` in its volume: a new container reads the same orders.
+docker run --rm --network none -v "${PROJECT}_ledger:/data" "$DOCKER_TEST_IMAGE" \
+    python main.py report --db "$ENGINE_DB" --json >"$WORK/report-after.json" ||
+    fail "sqlite: main.py report on the ledger volume after down exited $?"
+kept=$(filled_orders "$WORK/report-after.json")
+((kept >= $(filled_orders "$WORK/report.json"))) || fail "sqlite: the ledger volume lost filled orders after down"
+say "sqlite: the ledger volume keeps its $kept filled orders after down"
 
 if [[ $WITH_POSTGRES == 1 ]]; then
     DOCKER_TEST_PG_PORT=$("$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
