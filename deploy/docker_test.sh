@@ -163,6 +163,7 @@ wait_healthy() { # service, seconds
         status=$(docker inspect -f '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}' "$cid")
         case $status in
         "running healthy") return 0 ;;
+        "running unhealthy") fail "$1 is unhealthy: $(docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}' "$cid" | tail -n 3)" ;;
         running*) sleep 0.5 ;;
         *) fail "$1 is $status (exit $(docker inspect -f '{{.State.ExitCode}}' "$cid"))" ;;
         esac
