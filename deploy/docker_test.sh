@@ -181,18 +181,29 @@ wait_for_fill() { # seconds
     fail "no fill line on the engine's stderr within $1 s"
 }
 
-check_status() {
-    # `main.py status` is the read-only one-shot client of the control socket (issue 16, item
-    # 3). Until the command is in main.py, health (above) is the client over the socket.
+check_status() { # label
+    # `main.py status --json`: a read-only client of the control socket. The engine must say it
+    # is healthy and connected, and its VAs must have traded (a position open, or wins/losses).
     if ! "${COMPOSE[@]}" exec -T engine python main.py status --help >/dev/null 2>&1; then
-        say "main.py status is not in this checkout: the status check is skipped"
+        say "$1: main.py status is not in this checkout: the status check is skipped"
         return 0
     fi
     "${COMPOSE[@]}" exec -T engine python main.py status --json >"$WORK/status.json" ||
-        fail "main.py status --json exited $?"
-    "$PYTHON" -c "import json, sys; json.load(open(sys.argv[1]))" "$WORK/status.json" ||
-        fail "main.py status --json printed no JSON object"
-    say "status: $(head -c 300 "$WORK/status.json")"
+        fail "$1: main.py status --json exited $?"
+    local traded
+    traded=$("$PYTHON" - "$WORK/status.json" 2>&1 <<'PY'
+import json
+import sys
+
+status = json.load(open(sys.argv[1]))
+health = status["health"]
+if not (health["ok"] and health["connected"]):
+    sys.exit(f"status says the engine is not healthy and connected: {health}")
+print(sum(va["wins"] + va["losses"] + va["open_positions"] for va in status["vas"]))
+PY
+    ) || fail "$1: main.py status --json: $traded"
+    ((traded > 0)) || fail "$1: main.py status --json shows no trade in any VA"
+    say "$1: status (read-only, over the socket): healthy, connected, $traded trades and positions in the VAs"
 }
 
 down_and_check_stop() { # label
@@ -236,7 +247,7 @@ run_stack() { # label
     [[ $uid != 0 ]] || fail "$1: the engine runs as root"
     wait_for_fill "$FILL_WAIT_S"
     step "$1: trades flow: $("${COMPOSE[@]}" logs --no-color engine | grep ' fill ' | head -n 1 | sed 's/^[^|]*| //')"
-    check_status
+    check_status "$1"
     # The ledger (SQLite in the ledger volume, or the PostgreSQL server) holds them: `report`
     # reads it beside the running engine.
     "${COMPOSE[@]}" exec -T engine python main.py report --db "$ENGINE_DB" --json >"$WORK/report.json" ||
