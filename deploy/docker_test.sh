@@ -54,7 +54,7 @@ step() {
     echo "deploy/docker_test.sh: no Python at $PYTHON: run \`make docker-test\` (it creates .venv) or set PYTHON" >&2
     exit 2
 }
-if ss -Hltn "sport = :$TWS_PORT" | grep -q .; then
+if ! "$PYTHON" -c "import socket, sys; socket.create_server(('127.0.0.1', int(sys.argv[1]))).close()" "$TWS_PORT" 2>/dev/null; then
     echo "deploy/docker_test.sh: port $TWS_PORT on this host is in use; tws-sim needs it (stop what listens there)" >&2
     exit 2
 fi
@@ -79,6 +79,8 @@ cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
+    local cleanup_started
+    cleanup_started=$(date +%s)
     if [[ -n $DOCKERD_PID ]] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
         if ((rc != 0)); then
             say "the stack's last log lines:"
@@ -98,7 +100,7 @@ cleanup() {
     # Mounts dockerd left behind (none after a clean stop), deepest first, then the files.
     awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
     rm -rf "$WORK" "$WHEELHOUSE"
-    say "cleaned up; total $(($(date +%s) - STARTED)) s; exit $rc"
+    say "cleaned up in $(($(date +%s) - cleanup_started)) s; total $(($(date +%s) - STARTED)) s; exit $rc"
     exit "$rc"
 }
 trap cleanup EXIT
