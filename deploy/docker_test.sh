@@ -61,7 +61,8 @@ fi
 
 # --- everything below is undone by cleanup -------------------------------------------------
 WORK=$(mktemp -d /tmp/dkt.XXXXXX) # short: dockerd's and containerd's socket paths live under it
-WHEELHOUSE=$ROOT/.wheelhouse
+export DOCKER_TEST_WHEELHOUSE=.wheelhouse/$$ # in the build context (.dockerignore lets .wheelhouse/ in)
+WHEELHOUSE=$DOCKER_TEST_WHEELHOUSE
 DOCKERD_PID=
 PROJECT=ibdockertest$$
 export DOCKER_HOST=unix://$WORK/docker.sock
@@ -99,7 +100,8 @@ cleanup() {
     fi
     # Mounts dockerd left behind (none after a clean stop), deepest first, then the files.
     awk -v w="$WORK" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | xargs -r -n1 umount -l
-    rm -rf "$WORK" "$WHEELHOUSE"
+    rm -rf "$WORK" "$ROOT/$WHEELHOUSE"
+    rmdir "$ROOT/.wheelhouse" 2>/dev/null
     say "cleaned up in $(($(date +%s) - cleanup_started)) s; total $(($(date +%s) - STARTED)) s; exit $rc"
     exit "$rc"
 }
@@ -131,8 +133,12 @@ done
 docker version >/dev/null 2>&1 || { tail -n 20 "$WORK/dockerd.log"; fail "dockerd did not answer within 30 s"; }
 
 # --- 3. the Debian base image ----------------------------------------------------------------
-mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-[[ -n $mirror ]] || mirror=$(awk '$1 == "deb" && $3 ~ /^bookworm/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+# The stanza (deb822) or line (one-line format) of the suite "bookworm" itself, not -security.
+mirror=$(awk 'BEGIN {RS = ""} / bookworm( |\n|$)/ && /Types:[^\n]* deb( |\n|$)/ {
+    if (match($0, /URIs: *[^ \n]+/)) {split(substr($0, RSTART, RLENGTH), f, / +/); print f[2]; exit}
+}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+[[ -n $mirror ]] || mirror=$(awk '$1 == "deb" {i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++; if ($i ~ /^\[/ || $i ~ /\]$/) i++; if ($(i + 1) == "bookworm") {print $i; exit}}' \
+    /etc/apt/sources.list 2>/dev/null || true)
 [[ -n $mirror ]] || fail "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
 step "debootstrap bookworm from $mirror"
 debootstrap --variant=minbase bookworm "$WORK/rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
@@ -143,7 +149,7 @@ rm -rf "$WORK/rootfs"
 # --- 4. the wheelhouse -----------------------------------------------------------------------
 step "building the wheelhouse"
 "$PYTHON" -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" >"$WORK/requirements.txt"
-"$PYTHON" -m pip wheel --quiet --disable-pip-version-check -w "$WHEELHOUSE" \
+"$PYTHON" -m pip wheel --quiet --disable-pip-version-check -w "$ROOT/$WHEELHOUSE" \
     -r "$WORK/requirements.txt" >"$WORK/pip.log" 2>&1 || { tail -n 30 "$WORK/pip.log"; fail "pip wheel"; }
 
 # --- 5. images, up, health, trades, down -----------------------------------------------------
