@@ -192,7 +192,14 @@ def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no
     if start is not None:
         start = _session_start(start, config)
     until = _parse_until(args.until, start, config) if start is not None else None
-    return RunOptions(database_url=args.db, speed=speed, start=start, until=until, seed=args.seed)
+    return RunOptions(
+        database_url=args.db,
+        speed=speed,
+        start=start,
+        until=until,
+        seed=args.seed,
+        config_path=args.config,
+    )
 
 
 def _session_start(start: datetime, config: EngineConfig) -> datetime:
@@ -229,7 +236,13 @@ def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | N
         check_port(ib.port, allow_live=ib.allow_live, live_flag=args.live)
     except LiveTradingRefused as err:
         raise UsageError(str(err)) from None
-    return RunOptions(database_url=args.db, speed=speed, live=args.live, dry_run=args.dry_run)
+    return RunOptions(
+        database_url=args.db,
+        speed=speed,
+        live=args.live,
+        dry_run=args.dry_run,
+        config_path=args.config,
+    )
 
 
 def _print_event(item: object) -> None:
@@ -240,11 +253,9 @@ def _print_event(item: object) -> None:
 
     if isinstance(item, EngineEvent) and item.kind in ("fill", "risk"):
         va, text = printable(item.va_id or "-"), printable(item.text)
-        print(
-            f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {va} {text}",
-            file=sys.stderr,
-            flush=True,
-        )
+        # One write per line: lines from several threads never run into each other.
+        sys.stderr.write(f"{item.time:%Y-%m-%d %H:%M:%S} {item.kind:<4} {va} {text}\n")
+        sys.stderr.flush()
 
 
 class _StopSignals:
@@ -254,8 +265,10 @@ class _StopSignals:
     130. A forced exit is a crash as far as the ledger is concerned: orders are stored before
     they are sent and the next start reconciles with the broker, so nothing is lost."""
 
-    def __init__(self) -> None:
-        self.requested = threading.Event()
+    def __init__(self, requested: threading.Event | None = None) -> None:
+        """``requested``: the event a stop sets (the engine's ``stop_requested``, which a
+        ``stop`` over the control channel sets too)."""
+        self.requested = requested or threading.Event()
         self.count = 0
 
     def install(self) -> None:
@@ -272,8 +285,19 @@ class _StopSignals:
 
 
 def _wait_headless(engine: Engine, stop: threading.Event) -> None:
-    while not stop.is_set() and not engine.done.is_set():
+    """Until a signal, the engine's own end, or a ``stop`` over the control channel."""
+    while not (stop.is_set() or engine.done.is_set() or engine.stop_requested.is_set()):
         stop.wait(0.2)
+
+
+def _stop_engine(engine: Engine, *, leave_working: bool) -> None:
+    """The run's end: as the trader chose at quit (``leave_working``), as a ``stop`` over the
+    control channel asked, else as ``engine.on_shutdown`` says."""
+    flatten = engine.stop_flatten if engine.stop_requested.is_set() else None
+    if leave_working or engine.stopped_because is not None or flatten is False:
+        engine.stop()  # nothing more is decided: positions keep their protective stops
+    else:
+        engine.shutdown(flatten=flatten)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -306,13 +330,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"main.py run: {err}", file=sys.stderr)
         shutdown_logging()
         return err.exit_code
+    from engine.control.server import ControlRefused  # noqa: PLC0415
+
     leave_working = False
-    signals = _StopSignals()
+    signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
     signals.install()
     try:
         if args.headless:
             engine.bus.subscribe(_print_event)
             engine.start()
+            if engine.control is not None:
+                sys.stderr.write(f"control: serving on {engine.control.path}\n")
+                sys.stderr.flush()
             _wait_headless(engine, signals.requested)
         else:
             from tui import QuitChoice, run_tui  # noqa: PLC0415
@@ -321,11 +350,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             # The trader's answer at quit ("leave them working") wins over on_shutdown.
             choice = run_tui(engine, config_path=args.config, stop_requested=signals.requested)
             leave_working = choice is QuitChoice.LEAVE
+    except ControlRefused as err:
+        print(f"main.py run: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     finally:
-        if leave_working or engine.stopped_because is not None:
-            engine.stop()  # nothing more is decided: positions keep their protective stops
-        else:
-            engine.shutdown()
+        _stop_engine(engine, leave_working=leave_working)
         shutdown_logging()
     if engine.stopped_because is not None:
         print(f"main.py run: {engine.stopped_because}", file=sys.stderr)

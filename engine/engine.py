@@ -1,10 +1,11 @@
 """The composition root: builds the actor system from config, starts it in dependency order
 and stops it in reverse.
 
-Start: ledger -> journal -> governor -> order manager -> position monitor -> VAs -> inbox ->
-broker -> timers -> clock. Stop: clock and timers -> every actor but the journal (reverse start
-order) -> broker -> journal -> ledger. Called from the main thread (or a test); nothing here
-runs per message. What is built from config (clock, broker, pacer) is ``engine.build``.
+Start: ledger -> control channel -> journal -> governor -> order manager -> position monitor ->
+VAs -> inbox -> broker -> timers -> clock. Stop: clock and timers -> every actor but the journal
+(reverse start order) -> broker -> journal -> control channel -> ledger. Called from the main
+thread (or a test); nothing here runs per message. What is built from config (clock, broker,
+pacer) is ``engine.build``.
 
 The constructor takes the ledger's lease (``db.lease``), then opens the ledger and reads its
 last record: a simulated clock starts after it (``core.rules.timeline``), and with Interactive
@@ -31,7 +32,7 @@ from loguru import logger
 from actors.inbox import Inbox
 from actors.journal import Journal
 from actors.messages.commands import ConfigChanged, Flatten, Halt, PauseVA, Resume
-from actors.messages.events import RiskNotice
+from actors.messages.events import EngineEvent, RiskNotice
 from actors.messages.queries import GetSnapshot, GetWorkingOrders, InspectVA, VAInspection
 from actors.messages.snapshots import OrderSnapshot
 from actors.messages.timers import (
@@ -60,6 +61,7 @@ from db.records import AccountRecord
 from db.refusals import ledger_label
 from engine import build, crashes
 from engine.broker_router import BrokerRouter
+from engine.control.server import HELLO_TIMEOUT_S, ControlServer
 from engine.options import RunOptions
 from engine.timers import EngineTimers
 
@@ -176,6 +178,10 @@ class Engine:
         self.crash_policy = CrashPolicy()
         self.crash_lock = threading.Lock()  # guards crashes and stopped_because (engine/crashes.py)
         self._refs: list[tuple[str, pykka.ActorRef[Any]]] = []
+        self.control: ControlServer | None = None  # engine/control/, from start to stop
+        self.control_hello_timeout_s = HELLO_TIMEOUT_S  # tests may shorten it before start
+        self.stop_requested = threading.Event()  # request_stop: end the run, as on SIGTERM
+        self.stop_flatten: bool | None = None
         self._timers = EngineTimers(
             clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
         )
@@ -183,12 +189,17 @@ class Engine:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, *, drive_clock: bool = True) -> None:
-        """Start everything in dependency order. Raises if an actor fails to start.
+        """Start everything in dependency order: the control channel first (refused before any
+        actor runs; it then misses no publish), the actors, the broker. Raises if an actor fails
+        to start, ``engine.control.server.ControlRefused`` if the socket cannot be served.
 
         Args:
             drive_clock: start the clock's driver thread. Tests pass False and advance a
                 max-speed clock themselves with ``run_until``/``advance``.
         """
+        if self.config.control.enabled:
+            url = self.options.database_url or self.config.engine.database_url
+            self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)
         self.ledger.upsert_accounts(
             [
                 AccountRecord(
@@ -210,9 +221,13 @@ class Engine:
         if self.config.inbox.enabled:
             self._spawn("inbox", Inbox.start(self.ctx))
         # Barrier: every actor has run on_start (recovery from the ledger) before data flows.
+        first: list[object] = []
         for name, ref in self._refs:
-            ref.ask(GetSnapshot(), timeout=10)
+            answer = ref.ask(GetSnapshot(), timeout=10)
+            first.extend(answer if isinstance(answer, list | tuple) else [answer])
             logger.debug("engine: {} ready", name)
+        if self.control is not None:  # what no actor publishes before it changes
+            self.control.seed([*first, *self.working_orders(timeout_s=10)])
         build.restore_sim_account(self.broker, self.ledger)
         self.broker.start(BrokerRouter(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
@@ -234,10 +249,13 @@ class Engine:
         self.book.register(name, ref)
         self._refs.append((name, ref))
 
-    def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop as config says: ``engine.on_shutdown = "flatten"`` closes every position first
-        (bounded by ``timeout_s``), ``"leave"`` leaves them with their protective stops."""
-        if self._started and self.config.engine.on_shutdown == "flatten":
+    def shutdown(self, timeout_s: float = 5.0, *, flatten: bool | None = None) -> None:
+        """Stop, closing every position first (bounded by ``timeout_s``) when ``flatten``, or,
+        when None, as ``engine.on_shutdown`` says (``"leave"``: they keep their protective
+        stops)."""
+        if flatten is None:
+            flatten = self.config.engine.on_shutdown == "flatten"
+        if self._started and flatten:
             self.flatten("shutdown")
             deadline = time.monotonic() + timeout_s
             pause = threading.Event()
@@ -264,7 +282,10 @@ class Engine:
         stores what the others told it, and storage. Orders working at the broker stay working
         (stops are GTC); what the broker reports after its actor stopped is taken in at the next
         start."""
+        if self.control is not None:
+            self.control.mark_stopping()
         if not self._started and not self._refs:
+            self._stop_control()
             close_database(self.database)
             self.lease.release()
             return
@@ -289,11 +310,17 @@ class Engine:
         for name, ref in refs:
             self.book.unregister(name, ref)
         self._refs.clear()
+        self._stop_control()  # before the lease goes: the next engine's socket is its own
         self.ledger.close()
         close_database(self.database)
         self.lease.release()
         self.done.set()
         logger.info("engine: stopped")
+
+    def _stop_control(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
 
     @staticmethod
     def _await_stops(
@@ -353,6 +380,21 @@ class Engine:
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
         self.book.tell(f"va:{va_id}", PauseVA(va_id, paused, reason))
+
+    def request_stop(self, flatten: bool | None) -> None:
+        """End the run as SIGTERM does (the control channel's ``stop``): ``flatten`` true closes
+        every position first, false leaves them working, None does as ``engine.on_shutdown``
+        says. Whoever runs the engine (``main.py run``) waits on ``stop_requested``."""
+        self.stop_flatten = flatten
+        self.stop_requested.set()
+        how = {True: "flatten first", False: "leave positions working", None: "as configured"}
+        text = f"stop requested over the control channel ({how[flatten]})"
+        logger.warning("engine: {}", text)
+        self.bus.publish(EngineEvent("info", text, self.clock.now()))
+
+    def has_actor(self, name: str) -> bool:
+        """Whether an actor runs at ``name`` (``va:<id>``, ``governor``, ...)."""
+        return self.book.get(name) is not None
 
     def inspect_va(self, va_id: str, timeout_s: float = 1.0) -> VAInspection:
         """The VA's inspection view. Blocks up to ``timeout_s``: call from a worker thread,

@@ -19,3 +19,4 @@ class RunOptions:
     seed: int | None = None
     live: bool = False  # --live: with broker.ib.allow_live, a live port or account is allowed
     dry_run: bool = False  # --dry-run: orders are stored (marked dry_run) and never sent
+    config_path: str | None = None  # the file the config came from (reload_config rereads it)

@@ -1,4 +1,5 @@
-"""The engine as the TUI sees it: a small structural protocol, and the trading-mode label.
+"""The engine as the TUI sees it: a small structural protocol, and the trading-mode label
+(``core.trading_mode``, re-exported here).
 
 The app depends on ``EngineControls`` only, never on ``engine.engine.Engine``, so tests pass a
 fake that records calls and no actor needs to run. Every method in the protocol is thread-safe.
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from actors.messages.queries import VAInspection
-from core.config import LIVE_TRADING_PORTS
 from core.gate import GateState
+from core.trading_mode import PAPER_TRADING_PORTS, TradingMode, trading_mode
 
 __all__ = [
     "PAPER_TRADING_PORTS",
@@ -33,9 +33,6 @@ __all__ = [
     "TradingMode",
     "trading_mode",
 ]
-
-#: TWS and IB Gateway's default paper-trading ports.
-PAPER_TRADING_PORTS = frozenset({7497, 4002})
 
 
 class BusLike(Protocol):
@@ -226,37 +223,6 @@ class EngineControls(Protocol):
                 nothing was applied.
         """
         ...
-
-
-class TradingMode(StrEnum):
-    """What the orders reach: the simulator, a paper account, or real money (or nothing:
-    a dry run stores the orders it would send and sends none)."""
-
-    SIM = "SIM"
-    PAPER = "PAPER"
-    LIVE = "LIVE"
-    DRY_RUN = "DRY-RUN"
-
-
-def trading_mode(config: BrokeredConfigLike) -> TradingMode:
-    """The header's mode label for ``config``.
-
-    A standard live port (7496/4001) is LIVE and a standard paper port (7497/4002) is PAPER.
-    Any other port is LIVE when the config allows live trading (the safe reading: the label is
-    red whenever real money may be at stake), else PAPER. A dry run (``broker.ib.dry_run``, set
-    by ``run --dry-run``) is DRY-RUN whatever the port: no order is sent.
-    """
-    broker = config.broker
-    if broker.kind == "sim":
-        return TradingMode.SIM
-    if getattr(broker.ib, "dry_run", False):
-        return TradingMode.DRY_RUN  # every order is marked dry_run in the ledger, none is sent
-    port = broker.ib.port
-    if port in LIVE_TRADING_PORTS:
-        return TradingMode.LIVE
-    if port in PAPER_TRADING_PORTS:
-        return TradingMode.PAPER
-    return TradingMode.LIVE if broker.ib.allow_live else TradingMode.PAPER
 
 
 if TYPE_CHECKING:

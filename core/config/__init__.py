@@ -24,6 +24,7 @@ from core.config.loader import load_config, parse_config
 from core.config.sections import (
     LIVE_TRADING_PORTS,
     BrokerSettings,
+    ControlSettings,
     EngineSettings,
     ExitSettings,
     FilterSettings,
@@ -44,6 +45,7 @@ __all__ = [
     "AccountLimits",
     "BrokerSettings",
     "ConfigError",
+    "ControlSettings",
     "EngineConfig",
     "EngineSettings",
     "ExitSettings",

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from core.config.accounts import AccountConfig
 from core.config.sections import (
     BrokerSettings,
+    ControlSettings,
     EngineSettings,
     ExitSettings,
     FilterSettings,
@@ -24,6 +25,7 @@ from core.config.sections import (
 )
 from core.config_errors import ARRAY, Problem, describe_value, problems_error
 from core.config_section import Section
+from core.config_values import control_socket_path, socket_path_problem
 
 __all__ = ["EngineConfig"]
 
@@ -39,6 +41,7 @@ class EngineConfig(Section):
     orders: OrderSettings = OrderSettings()
     exits: ExitSettings = ExitSettings()
     inbox: InboxSettings = InboxSettings()
+    control: ControlSettings = ControlSettings()
     accounts: Annotated[tuple[AccountConfig, ...], ARRAY] = Field(min_length=1, max_length=100)
 
     @property
@@ -109,6 +112,12 @@ class EngineConfig(Section):
         if (before_close := self.exits.exit_before_close_min) >= self.session_minutes:
             text = f"must be < {session} (got {before_close})"
             problems.append((("exits", "exit_before_close_min"), text))
+        if self.control.enabled:
+            socket = control_socket_path(
+                self.control.socket, self.engine.database_url, self.engine.instance
+            )
+            if (problem := socket_path_problem(socket)) is not None:
+                problems.append((("control", "socket"), problem))
         same_id = dict(_duplicates([account.id for account in self.accounts]))
         for index, account in enumerate(self.accounts):
             if index in same_id:

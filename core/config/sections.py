@@ -1,5 +1,6 @@
 """The config sections other than the accounts: ``[engine]``, ``[broker]``, ``[sim]``, ``[risk]``,
-``[filters]``, ``[orders]``, ``[exits]`` and ``[inbox]`` (pure, frozen values; see ``core.config``).
+``[filters]``, ``[orders]``, ``[exits]``, ``[inbox]`` and ``[control]`` (pure, frozen values;
+see ``core.config``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.config_values import database_url_problem, directory_problem
 __all__ = [
     "LIVE_TRADING_PORTS",
     "BrokerSettings",
+    "ControlSettings",
     "EngineSettings",
     "ExitSettings",
     "FilterSettings",
@@ -286,3 +288,20 @@ class InboxSettings(Section):
     # a signal waits at most this long, far less than an entry's time to fill.
     poll_interval_s: float = Field(default=1.0, ge=0.1, le=60)
     max_quantity: int = Field(default=100_000, ge=1, le=10_000_000)  # a larger line is refused
+
+
+class ControlSettings(Section):
+    """``[control]``: the control channel the engine serves on a Unix socket (the attached
+    dashboard, ``main.py status``/``stop``/``health``; docs/CONTROL.md)."""
+
+    enabled: bool = True
+    # The socket's path; empty: control/<instance>.sock beside an SQLite ledger file, else
+    # data/control/<instance>.sock (core.config_values.control_socket_path).
+    socket: str = ""
+    # Seconds between two state frames to the clients; at least 20 ms (a screen shows no more).
+    flush_interval_s: float = Field(default=0.25, ge=0.02, le=5)
+    # What one client may have waiting unread, KiB; beyond it the client loses updates (counted)
+    # and gets a full state once it has read what was waiting.
+    client_buffer_kib: int = Field(default=1024, ge=64, le=65_536)
+    max_clients: int = Field(default=16, ge=1, le=256)  # connections at once
+    events_kept: int = Field(default=200, ge=0, le=10_000)  # events a full state carries
