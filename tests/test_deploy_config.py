@@ -28,6 +28,7 @@ CONTAINER_KEYS: dict[tuple[str, ...], object] = {
     ("broker", "kind"): "ib",
     ("broker", "ib", "port"): 4002,
     ("inbox", "path"): "/data/inbox/signals.jsonl",
+    ("control", "socket"): "/data/control/main.sock",
 }
 
 
@@ -66,6 +67,8 @@ def test_the_container_config_loads_and_keeps_its_state_in_the_volumes() -> None
     assert config.engine.database_url.startswith("sqlite:////data/")
     assert config.engine.log_dir == "/logs"
     assert config.inbox.path.startswith("/data/")
+    assert config.control.enabled
+    assert config.control.socket.startswith("/data/")
 
 
 def test_the_container_config_passes_check_config() -> None:
