@@ -65,6 +65,9 @@ COPY main.py pyproject.toml /app/
 # The container's config is the default one (`main.py status`, `attach`, `report` need no
 # --config); docker-compose.yml mounts deploy/config.toml over it, so an edit needs no rebuild.
 COPY deploy/config.toml /app/config.toml
+# A relative data/ or logs/ (a command's default, e.g. the attached dashboard's own log in
+# logs/attach) lands in the volumes too: the code's folder is not writable.
+RUN ln -s /data /app/data && ln -s /logs /app/logs
 
 USER engine
 VOLUME ["/data", "/logs"]

@@ -10,9 +10,10 @@
 #   5. builds the images (docker-compose.yml + deploy/docker-compose.test.yml: host networking,
 #      the Debian base, the wheelhouse), brings tws-sim and the engine up, waits (bounded) for
 #      the engine's health (`main.py health` over its control socket), checks that trades flow
-#      (fill lines on the engine's stderr; `main.py status --json`, a read-only client, when the
-#      command exists), then `down`: the engine must exit 0 within its 5 s and its log say
-#      "engine: stopped";
+#      (fill lines on the engine's stderr, `main.py status --json` as a read-only client, and
+#      the ledger's report), that `attach --read-only` draws the dashboard on a pseudo-terminal,
+#      then `down`: the engine must exit 0 within 5 s of SIGTERM, its log say "engine: stopped",
+#      and the ledger volume keep the fills;
 #   6. with DOCKER_TEST_POSTGRES=1 (the default), the same with the ledger on PostgreSQL (an
 #      image built from the Debian base, deploy/postgres/);
 #   7. removes everything it created (containers, images, volumes, dockerd and its roots, the
@@ -219,6 +220,32 @@ PY
     say "$1: status (read-only, over the socket): healthy, connected, $traded trades and positions in the VAs"
 }
 
+check_attach() { # label
+    # The dashboard in the container, read-only, on a pseudo-terminal (`script`), as a user types
+    # `docker compose exec engine python main.py attach --read-only`: it must draw the engine's
+    # virtual accounts, then it is closed (a viewer: nothing to stop).
+    if ! "${COMPOSE[@]}" exec -T engine python main.py attach --help >/dev/null 2>&1; then
+        say "$1: main.py attach is not in this checkout: the attach check is skipped"
+        return 0
+    fi
+    local screen=$WORK/attach.typescript keys=$WORK/attach.keys viewer
+    mkfifo "$keys" # its stdin: no key, and no end of input while fd 7 holds it open
+    TERM=xterm-256color script -qfec "${COMPOSE[*]} exec engine python main.py attach --read-only" \
+        "$screen" <"$keys" >/dev/null 2>&1 &
+    viewer=$!
+    exec 7>"$keys"
+    for _ in $(seq 1 60); do # at most 30 s
+        grep -aq "Virtual accounts" "$screen" 2>/dev/null && break
+        sleep 0.5
+    done
+    kill "$viewer" 2>/dev/null
+    wait "$viewer" 2>/dev/null
+    exec 7>&-
+    grep -aq "Virtual accounts" "$screen" ||
+        fail "$1: attach --read-only drew no dashboard within 30 s: $(tr -c '[:print:]' ' ' <"$screen" | tail -c 400)"
+    say "$1: attach --read-only drew the dashboard in the container"
+}
+
 down_and_check_stop() { # label
     # `down` sends SIGTERM (a `kill` event, signal 15) and waits stop_grace_period (15 s) before
     # SIGKILL (a second `kill`, signal 9); the engine's own stop is from that first `kill` to its
@@ -261,6 +288,7 @@ run_stack() { # label
     wait_for_fill "$FILL_WAIT_S"
     step "$1: trades flow: $("${COMPOSE[@]}" logs --no-color engine | grep ' fill ' | head -n 1 | sed 's/^[^|]*| //')"
     check_status "$1"
+    [[ $1 != sqlite ]] || check_attach "$1"
     # The ledger (SQLite in the ledger volume, or the PostgreSQL server) holds them: `report`
     # reads it beside the running engine.
     "${COMPOSE[@]}" exec -T engine python main.py report --db "$ENGINE_DB" --json >"$WORK/report.json" ||
