@@ -46,9 +46,10 @@ RUN python -c "import tomllib; p = tomllib.load(open('/tmp/build/pyproject.toml'
     fi \
     && rm -rf /tmp/build
 
-# The user the engine runs as, and its volumes (created here so that a new named volume starts
+# The user the engine runs as (uid 10001 whatever the base), and its volumes (created here so that a new named volume starts
 # owned by it, 0700: the ledger, the control socket and the logs are the owner's only).
-RUN useradd --system --create-home --home-dir /home/engine --shell /usr/sbin/nologin engine \
+RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/engine \
+        --shell /usr/sbin/nologin engine \
     && mkdir -p /data /logs \
     && chown engine:engine /data /logs \
     && chmod 0700 /data /logs
@@ -66,8 +67,10 @@ COPY main.py pyproject.toml /app/
 # --config); docker-compose.yml mounts deploy/config.toml over it, so an edit needs no rebuild.
 COPY deploy/config.toml /app/config.toml
 # A relative data/ or logs/ (a command's default, e.g. the attached dashboard's own log in
-# logs/attach) lands in the volumes too: the code's folder is not writable.
-RUN ln -s /data /app/data && ln -s /logs /app/logs
+# logs/attach) lands in the volumes too: the code's folder is not writable. Compiled once here,
+# so that neither the engine nor each health check compiles it again.
+RUN ln -s /data /app/data && ln -s /logs /app/logs \
+    && python -m compileall -q core actors broker db engine tui main.py
 
 USER engine
 VOLUME ["/data", "/logs"]
