@@ -1,8 +1,9 @@
-"""Command line: run | check-config | report | check-ledger | tws-sim | validate.
+"""Command line: run | attach | check-config | report | check-ledger | tws-sim | validate.
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
+    python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only] [--wait S]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
     python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
@@ -77,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="--broker ib: market data and account from IB, orders stored but never sent",
+    )
+
+    attach = sub.add_parser("attach", help="the dashboard of an engine running elsewhere")
+    attach.add_argument("--config", default="config.toml", help="the engine's config")
+    attach.add_argument("--db", help="the engine's --db (its socket is beside the ledger)")
+    attach.add_argument("--socket", help="the engine's control socket (overrides the config)")
+    attach.add_argument("--read-only", action="store_true", help="a viewer: no trading keys")
+    attach.add_argument(
+        "--wait", type=float, default=10.0, help="seconds to wait for the engine (default 10)"
     )
 
     check = sub.add_parser("check-config", help="validate the config and exit")
@@ -419,6 +429,12 @@ def _ib_engine(config: EngineConfig, options: RunOptions) -> Engine:
         ) from None
 
 
+def cmd_attach(args: argparse.Namespace) -> int:
+    from tui.attach_command import cmd_attach as attach  # noqa: PLC0415 - Textual: not for all
+
+    return attach(args)
+
+
 def cmd_tws_sim(args: argparse.Namespace) -> int:
     from broker.tws.runner import run_tws_sim  # noqa: PLC0415
 
@@ -429,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
         "run": cmd_run,
+        "attach": cmd_attach,
         "check-config": cmd_check_config,
         "report": cmd_report,
         "check-ledger": cmd_check_ledger,

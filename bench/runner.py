@@ -30,7 +30,9 @@ __all__ = ["FIGURES", "RESULTS", "load_figures", "main", "run_child"]
 FIGURES: dict[str, str] = {
     "signal_to_order": "bench.signal_to_order",
     "signal_to_order_tui": "bench.signal_to_order_tui",
+    "signal_to_order_attached": "bench.signal_to_order_attached",
     "halt_gate": "bench.halt_gate",
+    "halt_attached": "bench.halt_attached",
     "halt_ack": "bench.halt_ack",
     "flatten_engine": "bench.flatten_engine",
     "flatten_tws": "bench.flatten_tws",

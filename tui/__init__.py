@@ -3,6 +3,8 @@
 ``EngineApp`` depends only on ``EngineControls`` (a structural protocol the real
 ``engine.engine.Engine`` satisfies), so it runs against a fake in tests. ``run_tui(engine,
 config_path=...)`` runs it on the main thread; the caller starts and stops the engine.
+``RemoteEngine`` (``tui.remote``) is the engine of another process behind its control socket:
+``main.py attach`` (``tui.attach_command``) runs the same app over it.
 
 Screens: the dashboard (``tui.app``), the VA inspector (``tui.inspector``), the config screen
 (``tui.config_screen``), the key help (``tui.help``) and the dialogs (``tui.screens``).
@@ -16,6 +18,7 @@ from tui.config_screen import ConfigScreen
 from tui.controls import EngineControls, TradingMode, trading_mode
 from tui.help import HelpScreen
 from tui.inspector import InspectorScreen
+from tui.remote import RemoteEngine
 from tui.screens import QuitChoice
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "HelpScreen",
     "InspectorScreen",
     "QuitChoice",
+    "RemoteEngine",
     "TradingMode",
     "run_tui",
     "trading_mode",

@@ -12,6 +12,12 @@ Threads:
 * Questions that block run in worker threads and post their answers back as messages: the
   snapshots asked once at start (the engine was started before the app subscribed), the VA
   inspector's ask (``tui.inspector``) and a config reload (``tui.config_screen``).
+
+Attached to an engine in another process (``tui.remote.RemoteEngine``, ``tui.attached``) the
+bus items arrive on the link's reader thread and are parked the same way; a full state replaces
+what is shown; the commands' outcomes arrive as notices; a banner says when the engine cannot be
+reached; ``q`` offers to detach or to stop the engine; a read-only viewer is refused every key
+that trades.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,11 +39,11 @@ from textual.widgets import DataTable, Footer
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from core.domain import TradingState
+from tui.attached import TRADING_ACTIONS, TRADING_KEYS, LinkBanner
 from tui.board import Board
-from tui.bridge import BusBridge
+from tui.bridge import BusBridge, Drained
 from tui.config_screen import ConfigScreen
-from tui.confirmations import flatten_all_prompt, flatten_va_prompt, resume_lines
-from tui.controls import EngineControls, trading_mode
+from tui.controls import EngineControls, attached, trading_mode
 from tui.event_log import EventLog
 from tui.first_snapshots import first_snapshots
 from tui.formatting import (
@@ -47,8 +54,10 @@ from tui.formatting import (
 from tui.header import StatusHeader
 from tui.help import HelpScreen
 from tui.inspector import InspectorScreen
-from tui.screens import ConfirmScreen, QuitChoice, QuitScreen
+from tui.quitting import Quitting
+from tui.screens import QuitChoice
 from tui.tables import KeyedTable
+from tui.trading_keys import TradingKeys
 
 __all__ = ["EngineApp", "run_tui"]
 
@@ -61,7 +70,8 @@ class EngineApp(App[QuitChoice | None]):
     """The live dashboard of one engine.
 
     The return value (``App.run()``, ``app.return_value``) says how the user left: nothing was
-    open, trades were left working, or everything was flattened first.
+    open, trades were left working, or everything was flattened first; attached to an engine in
+    another process: detached, or the engine was stopped (``QuitChoice``).
 
     Args:
         engine: the engine, or any object with the ``EngineControls`` members.
@@ -89,6 +99,7 @@ class EngineApp(App[QuitChoice | None]):
         Binding("c", "config", "Config"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("v", "viewer", "READ-ONLY viewer"),
     ]
 
     #: The governor's trading state (None until its first status); refreshes the footer.
@@ -116,6 +127,8 @@ class EngineApp(App[QuitChoice | None]):
         self._engine = engine
         self._stop_requested = stop_requested
         self._config_path = None if config_path is None else os.fspath(config_path)
+        self._attached = attached(engine)
+        self._read_only = self._attached is not None and self._attached.read_only
         self._mode = trading_mode(engine.config)
         self._bridge = BusBridge(max_events=max_events)
         self._flush_interval_s = flush_interval_s
@@ -132,13 +145,21 @@ class EngineApp(App[QuitChoice | None]):
             orders=self._orders_table,
             configured=[account.id for account in engine.config.accounts if account.enabled],
         )
-        self._quit_when_flat = False
-        self._note = ""
+        self._keys = TradingKeys(
+            self,
+            engine,
+            self._board,
+            lambda: self._risk,
+            attached=self._attached is not None,
+            read_only=self._read_only,
+        )
+        self._quitting = Quitting(self, engine, self._board, self._keys, self._attached)
         self.flushes = 0
 
     # -- layout and lifecycle (UI thread) ---------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
+        yield LinkBanner(id="link-banner")
         with Vertical(id="body"):
             yield self._vas_table
             with Horizontal(id="trades"):
@@ -155,7 +176,8 @@ class EngineApp(App[QuitChoice | None]):
         self._unsubscribe = self._engine.bus.subscribe(self._bridge)
         self.set_interval(self._flush_interval_s, self._apply_pending, name="flush")
         self.call_after_refresh(self._apply_pending)
-        self.run_worker(self._ask_first_snapshots, name="first snapshots", thread=True)
+        if self._attached is None:  # attached, the full state arrives on the bus at once
+            self.run_worker(self._ask_first_snapshots, name="first snapshots", thread=True)
 
     def on_unmount(self) -> None:
         """Unsubscribe the bridge (UI thread, at shutdown)."""
@@ -216,22 +238,46 @@ class EngineApp(App[QuitChoice | None]):
         self.flushes += 1
         batch = self._bridge.drain()
         now = self._engine.clock.now()
+        if batch.replace_all:
+            self._replace_all(batch)
         if batch.risk is not None:
             self._risk = batch.risk
             self.trading_state = batch.risk.state
-        self._board.apply(batch, now)
-        if batch.events or batch.dropped_events:
+        self._board.apply(batch, now, replace_all=batch.replace_all)
+        if batch.replace_all:
+            self.query_one("#events", EventLog).replace(batch.events, dropped=batch.dropped_events)
+        elif batch.events or batch.dropped_events:
             events = self.query_one("#events", EventLog)
             events.add(batch.events, dropped=batch.dropped_events)
+        for notice in batch.notices:
+            # Text from the engine (a reason, a path) is shown as it is, never read as markup.
+            severity = notice.severity
+            self.notify(notice.text, severity=severity, markup=False)  # type: ignore[arg-type]
+        if self._attached is not None:
+            self._show_attachment()
         gate = self._engine.gate.state
         vas = self._board.vas.values()
         engine_pnl = sum((va.day_pnl for va in vas), Decimal(0)) if vas else None
         for header in self._headers():
             header.show_clock(now, self._engine.clock.speed)
-            header.show_risk(self._risk, gate, note=self._note, engine_pnl=engine_pnl)
-        if self._quit_when_flat and not self._board.positions and not self._board.orders:
-            self._quit_when_flat = False
-            self.exit(QuitChoice.FLATTEN)
+            header.show_risk(self._risk, gate, note=self._quitting.note, engine_pnl=engine_pnl)
+        self._quitting.check()
+
+    def _replace_all(self, batch: Drained) -> None:
+        """A full state from the attached engine: what it does not list is gone, and its
+        config (a restarted engine may run another) decides the VA rows."""
+        self._risk = batch.risk
+        self.trading_state = None if batch.risk is None else batch.risk.state
+        configured = [a.id for a in self._engine.config.accounts if a.enabled]
+        if tuple(configured) != self._board.configured:
+            self._board.reconfigure(configured)
+
+    def _show_attachment(self) -> None:
+        """The link's banner, and the last state dimmed while the engine is away."""
+        assert self._attached is not None
+        reachable = self.query_one("#link-banner", LinkBanner).show_link(self._attached)
+        self.query_one("#body").set_class(not reachable, "-stale")
+        self.query_one("#status").set_class(not reachable, "-stale")
 
     def _headers(self) -> Iterator[StatusHeader]:
         # The dashboard's header and the one of every screen pushed over it.
@@ -246,7 +292,23 @@ class EngineApp(App[QuitChoice | None]):
             return None
         if action == "resume" and self.trading_state is TradingState.ACTIVE:
             return None
-        return action not in _DASHBOARD_ONLY or self._on_dashboard()
+        if action == "viewer":
+            return self._read_only
+        if action in _DASHBOARD_ONLY and not self._on_dashboard():
+            return False
+        if self._read_only and action in TRADING_ACTIONS:
+            return None  # greyed out; the key is refused with a notice (on_key)
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A read-only viewer pressing a trading key is told why nothing happens."""
+        if self._read_only and event.key in TRADING_KEYS:
+            event.stop()
+            self._keys.refused()
+
+    def action_viewer(self) -> None:
+        """``v`` (read-only only): say why the trading keys do nothing."""
+        self._keys.refused()
 
     def _dialog_open(self) -> bool:
         return isinstance(self.screen, ModalScreen)
@@ -256,34 +318,17 @@ class EngineApp(App[QuitChoice | None]):
 
     def action_halt(self) -> None:
         """``h``: the kill switch. No confirmation, works over every screen and dialog; the
-        engine closes the gate itself, before the governor has even seen the message."""
-        self._engine.halt("halt key")
-        self.notify("Halt sent: the gate is closed.", severity="error")
+        engine closes the gate itself, before the governor has even seen the message (attached:
+        before it answers; the answer comes as a notice)."""
+        self._keys.halt()
 
     def action_resume(self) -> None:
         """``r``: resume trading after a confirmation."""
-        if self._dialog_open():
-            return
-        lines = resume_lines(self._risk)
-        self.push_screen(ConfirmScreen("Resume trading?", lines), self._resume_answered)
-
-    def _resume_answered(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._engine.resume("resume key")
-            self.notify("Resume sent.")
+        self._keys.resume()
 
     def action_flatten(self) -> None:
         """``f``: close every position after a confirmation listing them."""
-        if self._dialog_open():
-            return
-        positions = list(self._board.positions.values())
-        title, lines = flatten_all_prompt(positions, len(self._board.orders))
-        self.push_screen(ConfirmScreen(title, lines), self._flatten_answered)
-
-    def _flatten_answered(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._engine.flatten("flatten key")
-            self.notify("Flatten sent.", severity="warning")
+        self._keys.flatten_all()
 
     def action_flatten_va(self) -> None:
         """``x``: flatten the VA under the cursor (confirm)."""
@@ -295,17 +340,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def request_flatten_va(self, va_id: str) -> None:
         """Ask to flatten ``va_id``, listing its positions and orders; flatten on yes."""
-        if self._dialog_open():
-            return
-        board = self._board
-        title, lines = flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
-
-        def answered(confirmed: bool | None) -> None:
-            if confirmed:
-                self._engine.flatten(f"flatten {va_id} key", va_id=va_id)
-                self.notify(f"Flatten {va_id} sent.", severity="warning")
-
-        self.push_screen(ConfirmScreen(title, lines), answered)
+        self._keys.flatten_va(va_id)
 
     def action_pause_va(self) -> None:
         """``p``: pause the VA under the cursor, or unpause it (no confirmation)."""
@@ -317,12 +352,7 @@ class EngineApp(App[QuitChoice | None]):
 
     def toggle_pause_va(self, va_id: str) -> None:
         """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""
-        if self._dialog_open():
-            return
-        snapshot = self._board.vas.get(va_id)
-        pause = snapshot is None or snapshot.state != "paused"
-        self._engine.pause_va(va_id, paused=pause, reason="pause key" if pause else "unpause key")
-        self.notify(f"{'Pause' if pause else 'Unpause'} {va_id} sent.")
+        self._keys.toggle_pause(va_id)
 
     def action_inspect(self) -> None:
         """``enter`` when no table has the focus: inspect the VA under the VA table's cursor."""
@@ -355,35 +385,22 @@ class EngineApp(App[QuitChoice | None]):
         """``c``: the config screen."""
         if self._on_dashboard():
             path = self._config_path
-            self.push_screen(ConfigScreen(engine=self._engine, mode=self._mode, config_path=path))
+            if path is None and self._attached is not None:
+                path = self._attached.config_path  # the engine reloads its own file
+            screen = ConfigScreen(
+                engine=self._engine, mode=self._mode, config_path=path, read_only=self._read_only
+            )
+            self.push_screen(screen)
 
     def action_help(self) -> None:
         """``?``: every key."""
         if not self._dialog_open():
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(read_only=self._read_only))
 
     async def action_quit(self) -> None:
-        """``q`` (and ctrl+q): quit at once if nothing is open, else ask what to do first."""
-        if self._dialog_open():
-            return
-        if not self._board.positions and not self._board.orders:
-            self.exit(QuitChoice.NOTHING_OPEN)
-            return
-        screen = QuitScreen(positions=len(self._board.positions), orders=len(self._board.orders))
-        self.push_screen(screen, self._quit_answered)
-
-    def _quit_answered(self, choice: QuitChoice | None) -> None:
-        if choice is QuitChoice.LEAVE:
-            self.exit(QuitChoice.LEAVE)
-        elif choice is QuitChoice.FLATTEN:
-            # Quitting now would let the caller stop the engine before the closing orders
-            # are out; the flush quits once no position or order is left.
-            self._engine.flatten("quit: flatten first")
-            self._quit_when_flat = True
-            self._note = "QUITTING WHEN FLAT (q: choose again)"
-        elif self._quit_when_flat:
-            self._quit_when_flat = False
-            self._note = ""
+        """``q`` (and ctrl+q): quit, detach or stop the engine (``tui.quitting``)."""
+        if not self._dialog_open():
+            self._quitting.ask()
 
 
 def run_tui(
@@ -397,6 +414,9 @@ def run_tui(
     The caller starts the engine before and stops it after; the dashboard only watches the
     bus, sends commands, and reloads ``config_path`` on request (config screen, ``R``). Setting
     ``stop_requested`` (a signal handler does) ends it within one flush interval.
+
+    ``engine`` may also be a ``tui.remote.RemoteEngine`` (``main.py attach``): then the
+    caller closes it after, and the return value says whether the engine still runs.
 
     Returns:
         How the user left (None if the app ended otherwise: a stop request, an error).

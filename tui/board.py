@@ -94,12 +94,48 @@ class Board:
             return position_key(item) not in self.positions and item.quantity != 0
         return False
 
-    def apply(self, batch: Batch, now: datetime) -> None:
-        """Show ``batch``, then move the clock-driven cells (order ages, cooldowns) to ``now``."""
+    def apply(self, batch: Batch, now: datetime, *, replace_all: bool = False) -> None:
+        """Show ``batch``, then move the clock-driven cells (order ages, cooldowns) to ``now``.
+
+        ``replace_all`` (a full state from an attached engine): what ``batch`` does not list
+        is gone first: its positions and orders, and the VAs the config does not run (a
+        configured VA goes back to waiting for its snapshot).
+        """
+        if replace_all:
+            self._forget_all_but(batch)
         self._apply_vas(batch.vas, now)
         self._apply_positions(batch.positions)
         self._flag_stale_vas(now)
         self._apply_orders(batch.orders, now)
+
+    def reconfigure(self, configured: Sequence[str]) -> None:
+        """The VAs the config runs changed (an engine restarted with another config): rows
+        for the new ones, in its order; a row of one it no longer runs goes (with its
+        snapshot, at the full state that follows)."""
+        for va_id in set(self.configured) - set(configured) - self.vas.keys():
+            self._vas_table.discard(va_id)  # a row still waiting for its first snapshot
+        self.configured = tuple(configured)
+        self._rank = {va_id: n for n, va_id in enumerate(self.configured)}
+        self.show_configured()
+        self._vas_table.sort_rows("id", self._order)
+
+    def _forget_all_but(self, batch: Batch) -> None:
+        vas = {snapshot.va_id for snapshot in batch.vas}
+        for va_id in [va_id for va_id in self.vas if va_id not in vas]:
+            del self.vas[va_id]
+            self._cooling.discard(va_id)
+            if va_id in self._rank:
+                self._vas_table.upsert(va_id, va_waiting_cells(va_id))
+            else:
+                self._vas_table.discard(va_id)
+        positions = {position_key(snapshot) for snapshot in batch.positions}
+        for key in [key for key in self.positions if key not in positions]:
+            del self.positions[key]
+            self._positions_table.discard(key)
+        orders = {snapshot.order_id for snapshot in batch.orders}
+        for key in [key for key in self.orders if key not in orders]:
+            del self.orders[key]
+            self._orders_table.discard(key)
 
     def _flag_stale_vas(self, now: datetime) -> None:
         """Re-draw the VA rows whose "a mark is stale" flag changed with these positions."""

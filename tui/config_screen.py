@@ -20,7 +20,7 @@ from textual.widgets import Button, Footer, Static
 
 from core.config import ConfigError
 from tui.config_view import config_lines, reload_problems_text, reload_result_text
-from tui.controls import EngineControls, TradingMode
+from tui.controls import READ_ONLY_REFUSAL, EngineControls, TradingMode
 from tui.header import StatusHeader
 from tui.panel import Panel
 
@@ -39,6 +39,7 @@ class ConfigScreen(Screen[None]):
         engine: read for ``config``; ``reload_config`` is called from a worker thread.
         mode: the trading mode, for the header.
         config_path: the file to reload; None disables the reload.
+        read_only: a viewer attached to an engine: the reload is refused.
     """
 
     BINDINGS = [
@@ -61,13 +62,23 @@ class ConfigScreen(Screen[None]):
             self.problems = tuple(problems)
 
     def __init__(
-        self, *, engine: EngineControls, mode: TradingMode, config_path: str | None
+        self,
+        *,
+        engine: EngineControls,
+        mode: TradingMode,
+        config_path: str | None,
+        read_only: bool = False,
     ) -> None:
         super().__init__(classes="config-screen")
         self._engine = engine
+        self._read_only = read_only
         self._mode = mode
         self._path = config_path
         self._reloading = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out ``R`` for a read-only viewer (the dashboard tells why on the key)."""
+        return None if action == "reload" and self._read_only else True
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
@@ -80,7 +91,8 @@ class ConfigScreen(Screen[None]):
             yield Panel("Settings in effect", id="config-lines")
             with Vertical(id="config-side"):
                 label = f"Reload {self._path} (R)" if self._path else "Reload (no file)"
-                yield Button(label, id="reload", variant="warning", disabled=not self._path)
+                off = not self._path or self._read_only
+                yield Button(label, id="reload", variant="warning", disabled=off)
                 yield Panel("Last reload", Text(_NOT_RELOADED, style="dim"), id="reload-result")
         yield Footer()
 
@@ -106,6 +118,9 @@ class ConfigScreen(Screen[None]):
     # -- reload -----------------------------------------------------------------------------
     def action_reload(self) -> None:
         """``R``: reload the config file in a worker thread (one at a time)."""
+        if self._read_only:
+            self.notify(READ_ONLY_REFUSAL, severity="warning")
+            return
         if self._path is None:
             self.notify("No config file was given to the dashboard.", severity="warning")
             return
@@ -130,6 +145,8 @@ class ConfigScreen(Screen[None]):
             plan = self._engine.reload_config(self._path)
         except ConfigError as err:
             self.post_message(self.Reloaded(problems=err.problems))
+        except (TimeoutError, ConnectionError) as err:  # attached: no answer, or not attached
+            self.post_message(self.Reloaded(problems=[f"reload not confirmed: {err}"]))
         except Exception as exc:
             logger.exception("tui: reloading {} failed", self._path)
             self.post_message(self.Reloaded(problems=[f"reload failed: {exc}"]))

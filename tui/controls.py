@@ -2,17 +2,19 @@
 (``core.trading_mode``, re-exported here).
 
 The app depends on ``EngineControls`` only, never on ``engine.engine.Engine``, so tests pass a
-fake that records calls and no actor needs to run. Every method in the protocol is thread-safe.
-The commands (halt, resume, flatten, pause) return at once (the real engine ``tell``s actors) and
-the UI thread calls them directly; ``ask_snapshot``, ``inspect_va`` and ``reload_config`` block
-(bounded) and are called from worker threads only.
+fake that records calls and no actor needs to run; ``tui.remote.RemoteEngine`` is the engine of
+another process behind its control socket (``AttachedControls``, ``attached``). Every method in
+the protocol is thread-safe. The commands (halt, resume, flatten, pause) return at once (the real
+engine ``tell``s actors; the remote one sends from its own threads) and the UI thread calls them
+directly; ``ask_snapshot``, ``inspect_va`` and ``reload_config`` block (bounded) and are called
+from worker threads only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from actors.messages.queries import VAInspection
 from core.gate import GateState
@@ -20,7 +22,9 @@ from core.trading_mode import PAPER_TRADING_PORTS, TradingMode, trading_mode
 
 __all__ = [
     "PAPER_TRADING_PORTS",
+    "READ_ONLY_REFUSAL",
     "AccountLike",
+    "AttachedControls",
     "BrokerSettingsLike",
     "BrokeredConfigLike",
     "BusLike",
@@ -29,8 +33,11 @@ __all__ = [
     "EngineControls",
     "GateLike",
     "IbSettingsLike",
+    "LinkLike",
     "ReloadPlanLike",
+    "StopLike",
     "TradingMode",
+    "attached",
     "trading_mode",
 ]
 
@@ -67,10 +74,6 @@ class GateLike(Protocol):
     @property
     def reason(self) -> str:
         """Why the gate is in its state."""
-        ...
-
-    def set(self, state: GateState, reason: str) -> None:
-        """Change the state at once, for every thread."""
         ...
 
 
@@ -209,8 +212,10 @@ class EngineControls(Protocol):
         only, never the UI thread.
 
         Raises:
-            pykka.Timeout: the actor did not answer in time (busy or stalled).
+            pykka.Timeout: the actor did not answer in time (busy or stalled); attached over
+                the socket (``tui.remote``) the client's ``TimeoutError``: catch both.
             LookupError: no such VA.
+            ConnectionError: attached, and the engine is not reachable now.
         """
         ...
 
@@ -221,8 +226,90 @@ class EngineControls(Protocol):
         Raises:
             core.config.ConfigError: the file is invalid (``problems``: one line each);
                 nothing was applied.
+            TimeoutError, ConnectionError: attached, and the engine did not answer or is not
+                reachable (``tui.remote``).
         """
         ...
+
+
+#: What a read-only viewer is told when it presses a trading key.
+READ_ONLY_REFUSAL = "read-only viewer: attach without --read-only to trade"
+
+
+class LinkLike(Protocol):
+    """An attached engine's link as the dashboard shows it (``tui.remote.LinkStatus``)."""
+
+    @property
+    def path(self) -> str:
+        """The engine's control socket."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether the engine is reachable now."""
+        ...
+
+    @property
+    def problem(self) -> str:
+        """Why not (empty while connected)."""
+        ...
+
+    @property
+    def reconnect_s(self) -> float:
+        """How often the link tries to reattach."""
+        ...
+
+
+class StopLike(Protocol):
+    """The outcome of ``stop_engine`` (``tui.remote.StopResult``)."""
+
+    @property
+    def done(self) -> bool:
+        """The engine said bye."""
+        ...
+
+    @property
+    def text(self) -> str:
+        """What happened, in one line."""
+        ...
+
+
+class AttachedControls(EngineControls, Protocol):
+    """An engine in another process, attached over its control socket (``tui.remote``): the
+    dashboard shows its link, refuses trading keys when ``read_only``, and can stop it."""
+
+    @property
+    def read_only(self) -> bool:
+        """A viewer: commands are refused (by the dashboard, and by the engine)."""
+        ...
+
+    @property
+    def link_status(self) -> LinkLike:
+        """Whether the engine is reachable now (any thread)."""
+        ...
+
+    @property
+    def config_path(self) -> str | None:
+        """The config file the engine reloads (None: not known yet)."""
+        ...
+
+    @property
+    def stop_result(self) -> StopLike | None:
+        """The outcome of the last ``stop_engine`` (None while it runs, or before any)."""
+        ...
+
+    def stop_engine(self, *, flatten: bool) -> None:
+        """Ask the engine to stop (``flatten``: close every position first); returns at once."""
+        ...
+
+
+def attached(engine: EngineControls) -> AttachedControls | None:
+    """``engine`` when it runs in another process (attached over its socket), else None.
+
+    Looked up on the type: no property of ``engine`` is evaluated."""
+    kind = type(engine)
+    members = ("read_only", "link_status", "config_path", "stop_result", "stop_engine")
+    return cast(AttachedControls, engine) if all(hasattr(kind, m) for m in members) else None
 
 
 if TYPE_CHECKING:

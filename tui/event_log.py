@@ -40,6 +40,14 @@ class EventLog(VerticalScroll):
         """The events shown, newest first."""
         return tuple(self._events)
 
+    def replace(self, events: Iterable[EngineEvent], *, dropped: int = 0) -> None:
+        """Show only ``events`` (oldest first): a full state from an attached engine."""
+        self._events.clear()
+        self._dropped = 0
+        self.add(events, dropped=dropped)
+        if not self._events and not dropped:
+            self.query_one("#event-lines", Static).update(Text("no events yet", style="dim"))
+
     def add(self, events: Iterable[EngineEvent], *, dropped: int = 0) -> None:
         """Show ``events`` (oldest first, as they arrived) above the older ones.
 

@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-__all__ = ["KEY_HELP", "HelpScreen", "help_text"]
+__all__ = ["KEY_HELP", "READ_ONLY_HEAD", "HelpScreen", "help_text"]
 
 #: (section, ((keys, what they do), ...)), in the order shown.
 KEY_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -27,7 +27,8 @@ KEY_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("enter", "open the selected VA's inspector (on any row of a table)"),
             ("c", "configuration: the settings in effect, reload the file"),
             ("?", "this help"),
-            ("q", "quit (asks when positions or orders are open)"),
+            ("q", "quit (asks when positions or orders are open); attached: detach or stop"),
+            ("v", "READ-ONLY viewer (attach --read-only): why the trading keys do nothing"),
             ("up/down tab", "move in a table / to the next pane"),
         ),
     ),
@@ -51,16 +52,25 @@ KEY_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         (
             ("y / n", "answer a confirmation (No has the focus)"),
             ("l / f", "quit dialog: leave trades working / flatten first"),
+            ("d / s / f", "attached: detach (the engine keeps running) / stop it / flatten, stop"),
             ("escape", "cancel"),
         ),
     ),
 )
 
 
-def help_text() -> Text:
-    """``KEY_HELP`` as aligned lines."""
+#: The help's first lines for a read-only viewer.
+READ_ONLY_HEAD = (
+    "READ-ONLY viewer: the engine refuses this dashboard's commands.\n"
+    "The trading keys (h r f x p, R, stopping at q) are refused here too;\n"
+    "attach without --read-only to trade."
+)
+
+
+def help_text(*, read_only: bool = False) -> Text:
+    """``KEY_HELP`` as aligned lines (``read_only``: headed by ``READ_ONLY_HEAD``)."""
     width = max(len(keys) for _, rows in KEY_HELP for keys, _ in rows) + 2
-    text = Text()
+    text = Text(READ_ONLY_HEAD, style="bold yellow") if read_only else Text()
     for section, rows in KEY_HELP:
         if text:
             text.append("\n\n")
@@ -81,14 +91,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("h", "app.halt", "Halt"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_only: bool = False) -> None:
         super().__init__(classes="dialog-screen")
+        self._read_only = read_only
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
             yield Label(Text("Keys"), classes="dialog-title")
             with VerticalScroll(classes="help-body"):
-                yield Static(help_text(), id="help-text", classes="dialog-body")
+                yield Static(
+                    help_text(read_only=self._read_only), id="help-text", classes="dialog-body"
+                )
 
     def action_close(self) -> None:
         """Close the help."""

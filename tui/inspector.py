@@ -172,12 +172,14 @@ class InspectorScreen(Screen[None]):
         """Worker thread: ask (bounded), then post the outcome; never touches a widget."""
         try:
             inspection = self._engine.inspect_va(self.va_id, timeout_s=self._timeout_s)
-        except pykka.Timeout:
+        except (pykka.Timeout, TimeoutError):  # in this process / attached over the socket
             self.post_message(
                 self.Answered(None, f"actor busy: no answer in {self._timeout_s:.1f} s")
             )
         except LookupError:
             self.post_message(self.Answered(None, f"no actor for {self.va_id} (not running)"))
+        except ConnectionError as exc:  # attached, and the engine is not reachable now
+            self.post_message(self.Answered(None, f"engine not reachable: {exc}"))
         except Exception as exc:
             logger.exception("tui: inspecting {} failed", self.va_id)
             self.post_message(self.Answered(None, f"inspection failed: {exc}"))

@@ -1,4 +1,5 @@
-"""Modal screens: yes/no confirmation, and the quit question when trades are still open.
+"""Modal screens: yes/no confirmation, the quit question when trades are still open, and the
+quit question of a dashboard attached to an engine in another process (detach or stop it).
 
 Both run on the UI thread and only return a choice through ``dismiss``; the app acts on it.
 ``h`` (halt) works in both: a modal screen blocks the app's own bindings.
@@ -17,18 +18,27 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
-__all__ = ["ConfirmScreen", "QuitChoice", "QuitScreen"]
+__all__ = ["ConfirmScreen", "DetachScreen", "QuitChoice", "QuitScreen"]
 
 #: A modal screen blocks the app's bindings; the kill switch must stay one key away.
 _HALT = Binding("h", "app.halt", "Halt")
 
 
 class QuitChoice(StrEnum):
-    """How the app was left; the app's return value."""
+    """How the app was left; the app's return value.
+
+    The engine in this process (``run_tui(engine)``): ``NOTHING_OPEN``, ``LEAVE`` or
+    ``FLATTEN``; the caller stops the engine. Attached to an engine in another process: the
+    engine keeps running (``DETACH``), or it was stopped (``STOP``, ``STOP_FLATTEN``) and said
+    bye before the app returned.
+    """
 
     NOTHING_OPEN = "nothing_open"  # no position or working order was shown
     LEAVE = "leave"  # positions and orders left working at the broker
     FLATTEN = "flatten"  # flattened, and quit once nothing was open
+    DETACH = "detach"  # attached: the engine keeps running
+    STOP = "stop"  # attached: the engine stopped, positions left working with their stops
+    STOP_FLATTEN = "stop_flatten"  # attached: the engine flattened everything, then stopped
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -113,6 +123,63 @@ class QuitScreen(ModalScreen[QuitChoice | None]):
     def on_mount(self) -> None:
         """Focus Cancel, so a stray enter changes nothing."""
         self.query_one("#cancel", Button).focus()
+
+    def action_choose(self, choice: str) -> None:
+        """Close with the choice named ``choice`` (empty: cancel)."""
+        self.dismiss(QuitChoice(choice) if choice else None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Map the pressed button to its choice."""
+        event.stop()
+        self.action_choose("" if event.button.id == "cancel" else str(event.button.id))
+
+
+class DetachScreen(ModalScreen[QuitChoice | None]):
+    """Leaving a dashboard attached to an engine in another process: detach (``d``, the
+    default: the engine keeps running), stop it leaving positions working (``s``), flatten
+    then stop it (``f``), or stay (escape, which dismisses with None).
+
+    Args:
+        positions: open positions shown in the dashboard.
+        orders: working orders shown in the dashboard.
+        read_only: a viewer: only detaching is offered.
+    """
+
+    BINDINGS = [
+        Binding("d", "choose('detach')", "Detach"),
+        Binding("s", "choose('stop')", "Stop engine"),
+        Binding("f", "choose('stop_flatten')", "Flatten, stop"),
+        Binding("escape", "choose('')", "Cancel"),
+        _HALT,
+    ]
+
+    def __init__(self, *, positions: int, orders: int, read_only: bool = False) -> None:
+        super().__init__(classes="dialog-screen")
+        self._positions = positions
+        self._orders = orders
+        self._read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        body = (
+            f"{self._positions} open position(s) and {self._orders} working order(s).\n"
+            "Detach: the engine keeps trading; attach again later.\n"
+            "Stop: it stops; positions keep their protective stops.\n"
+            "Flatten, stop: it closes everything, then stops."
+        )
+        if self._read_only:
+            body += "\nREAD-ONLY viewer: you can only detach."
+        with Vertical(classes="dialog"):
+            yield Label(Text("Leave the dashboard?"), classes="dialog-title")
+            yield Static(Text(body), classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Detach (d)", id="detach", variant="primary")
+                yield Button("Stop (s)", id="stop", variant="warning")
+                yield Button("Flatten, stop (f)", id="stop_flatten", variant="error")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        """Focus Detach: enter leaves the engine running."""
+        self.query_one("#detach", Button).focus()
 
     def action_choose(self, choice: str) -> None:
         """Close with the choice named ``choice`` (empty: cancel)."""

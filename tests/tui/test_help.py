@@ -9,7 +9,7 @@ from tui import EngineApp
 from tui.config_screen import ConfigScreen
 from tui.help import KEY_HELP, HelpScreen, help_text
 from tui.inspector import InspectorScreen
-from tui.screens import ConfirmScreen, QuitScreen
+from tui.screens import ConfirmScreen, DetachScreen, QuitScreen
 
 _SHOWN_AS = {"question_mark": "?"}
 
@@ -32,6 +32,7 @@ def test_every_key_of_every_screen_is_in_the_help() -> None:
     assert binding_keys(InspectorScreen.BINDINGS) <= listed_keys("VA inspector")
     assert binding_keys(ConfigScreen.BINDINGS) <= listed_keys("Configuration")
     dialogs = binding_keys(ConfirmScreen.BINDINGS) | binding_keys(QuitScreen.BINDINGS)
+    dialogs |= binding_keys(DetachScreen.BINDINGS)
     assert dialogs - {"h"} <= listed_keys("Dialogs")
 
 

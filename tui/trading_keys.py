@@ -1,0 +1,122 @@
+"""The dashboard's trading keys: halt at once; resume, flatten all and flatten one VA after a
+confirmation; pause or unpause a VA. A read-only viewer (attached with ``--read-only``) is
+refused each of them with one line.
+
+Threads: the UI thread only. The engine's commands return at once (in this process they
+``tell`` actors; attached, ``tui.remote`` sends them from its own threads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import App
+from textual.screen import ModalScreen
+
+from actors.messages.snapshots import RiskStatus
+from tui.board import Board
+from tui.confirmations import flatten_all_prompt, flatten_va_prompt, resume_lines
+from tui.controls import READ_ONLY_REFUSAL, EngineControls
+from tui.screens import ConfirmScreen
+
+__all__ = ["TradingKeys"]
+
+
+class TradingKeys:
+    """What the trading keys do, for one dashboard.
+
+    Args:
+        app: the dashboard (dialogs and notices).
+        engine: where the commands go.
+        board: what is shown (the confirmations list it).
+        risk: the governor's latest status (the resume confirmation shows why it halted).
+        attached: the engine runs in another process (its answer comes later, as a notice).
+        read_only: a viewer: every key is refused.
+    """
+
+    def __init__(
+        self,
+        app: App[Any],
+        engine: EngineControls,
+        board: Board,
+        risk: Callable[[], RiskStatus | None],
+        *,
+        attached: bool,
+        read_only: bool,
+    ) -> None:
+        self._app = app
+        self._engine = engine
+        self._board = board
+        self._risk = risk
+        self._attached = attached
+        self.read_only = read_only
+
+    def refused(self) -> bool:
+        """True (and the viewer told why) when this dashboard may not trade."""
+        if self.read_only:
+            self._app.notify(READ_ONLY_REFUSAL, severity="warning")
+        return self.read_only
+
+    def _busy(self) -> bool:
+        return isinstance(self._app.screen, ModalScreen) or self.refused()
+
+    def halt(self) -> None:
+        """The kill switch: no confirmation, over every screen and dialog."""
+        if self.refused():
+            return
+        self._engine.halt("halt key")
+        if self._attached:
+            self._app.notify("Halt sent to the engine.", severity="error")
+        else:
+            self._app.notify("Halt sent: the gate is closed.", severity="error")
+
+    def resume(self) -> None:
+        """Resume trading after a confirmation."""
+        if self._busy():
+            return
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._engine.resume("resume key")
+                self._app.notify("Resume sent.")
+
+        screen = ConfirmScreen("Resume trading?", resume_lines(self._risk()))
+        self._app.push_screen(screen, answered)
+
+    def flatten_all(self) -> None:
+        """Close every position after a confirmation listing them."""
+        if self._busy():
+            return
+        positions = list(self._board.positions.values())
+        title, lines = flatten_all_prompt(positions, len(self._board.orders))
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._engine.flatten("flatten key")
+                self._app.notify("Flatten sent.", severity="warning")
+
+        self._app.push_screen(ConfirmScreen(title, lines), answered)
+
+    def flatten_va(self, va_id: str) -> None:
+        """Flatten ``va_id`` after a confirmation listing its positions and orders."""
+        if self._busy():
+            return
+        board = self._board
+        title, lines = flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._engine.flatten(f"flatten {va_id} key", va_id=va_id)
+                self._app.notify(f"Flatten {va_id} sent.", severity="warning")
+
+        self._app.push_screen(ConfirmScreen(title, lines), answered)
+
+    def toggle_pause(self, va_id: str) -> None:
+        """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""
+        if self._busy():
+            return
+        snapshot = self._board.vas.get(va_id)
+        pause = snapshot is None or snapshot.state != "paused"
+        self._engine.pause_va(va_id, paused=pause, reason="pause key" if pause else "unpause key")
+        self._app.notify(f"{'Pause' if pause else 'Unpause'} {va_id} sent.")
