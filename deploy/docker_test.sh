@@ -224,10 +224,6 @@ check_attach() { # label
     # The dashboard in the container, read-only, on a pseudo-terminal (`script`), as a user types
     # `docker compose exec engine python main.py attach --read-only`: it must draw the engine's
     # virtual accounts, then it is closed (a viewer: nothing to stop).
-    if ! "${COMPOSE[@]}" exec -T engine python main.py attach --help >/dev/null 2>&1; then
-        say "$1: main.py attach is not in this checkout: the attach check is skipped"
-        return 0
-    fi
     local screen=$WORK/attach.typescript keys=$WORK/attach.keys viewer
     mkfifo "$keys" # its stdin: no key, and no end of input while fd 7 holds it open
     TERM=xterm-256color script -qfec "${COMPOSE[*]} exec engine python main.py attach --read-only" \
