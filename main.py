@@ -1,9 +1,13 @@
-"""Command line: run | attach | check-config | report | check-ledger | tws-sim | validate.
+"""Command line: the engine (run, attach, status, health, stop) and its tools (report, ...).
 
     python main.py run [--config PATH] [--broker sim|ib] [--headless] [--db URL]
                        [--speed N|max] [--start ISO-8601] [--until HH:MM|ISO-8601] [--seed N]
                        [--live] [--dry-run]
     python main.py attach [--socket PATH] [--config PATH] [--db URL] [--read-only] [--wait S]
+    python main.py status [--config PATH] [--db URL] [--socket PATH] [--json]
+    python main.py health [--config PATH] [--db URL] [--socket PATH]
+    python main.py stop [--config PATH] [--db URL] [--socket PATH] [--flatten | --leave]
+                        [--timeout S]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
     python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
@@ -12,18 +16,24 @@
     python main.py validate [--config PATH] [--days N] [--speed N] [--seed N] [--db URL]
                             [--min-trades N] [--out FILE.md] [--json]
 
+``run`` without ``--headless`` starts ``run --headless`` as a child process and attaches the
+dashboard to it (``engine/operations/run_attached.py``); ``attach``, ``status``, ``health`` and
+``stop`` talk to a running engine over its control socket.
+
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
-failed check; for check-ledger: problems found).
+failed check; for check-ledger: problems found; for status, health and stop: no engine runs
+there, it is unhealthy, or it did not stop in time).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import threading
-from datetime import datetime, time
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -41,9 +51,9 @@ from engine.commands import (
     cmd_validate,
     load_config_or_exit,
 )
+from engine.run_arguments import parse_until, run_options
 
 EXIT_FORCED = 130  # a second SIGINT/SIGTERM: out at once, recovered like a crash
-MAX_SEED = 2**63 - 1  # sim.seed's bound: a seed is a non-negative 64-bit integer
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     attach.add_argument(
         "--wait", type=float, default=10.0, help="seconds to wait for the engine (default 10)"
     )
+    from engine.operations.arguments import add_operations  # noqa: PLC0415 - light: argparse
+
+    add_operations(sub)  # status, health, stop
 
     check = sub.add_parser("check-config", help="validate the config and exit")
     check.add_argument("--config", default="config.toml")
@@ -132,127 +145,6 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_parser("tws-sim", help="a simulated TWS (API protocol 178) on a local port")
     )
     return parser
-
-
-def _parse_speed(text: str | None) -> float | None:
-    if text is None:
-        return 1.0
-    if text.strip().lower() == "max":
-        return None
-    try:
-        speed = float(text)
-    except ValueError:
-        raise UsageError(f"--speed: expected a number or max (got {text!r})") from None
-    from core.moments import speed_out_of_range  # noqa: PLC0415
-
-    problem = speed_out_of_range("--speed", speed)
-    if problem:
-        raise UsageError(problem)
-    return speed
-
-
-def _parse_moment(option: str, text: str, config: EngineConfig) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{option}: expected ISO-8601 like 2026-01-05T09:30 (got {text!r})"
-        ) from None
-    from core.moments import moment_out_of_range  # noqa: PLC0415
-
-    problem = moment_out_of_range(option, moment)
-    if problem:
-        raise UsageError(problem)
-    return (
-        moment.replace(tzinfo=config.tz) if moment.tzinfo is None else moment.astimezone(config.tz)
-    )
-
-
-def _parse_until(text: str | None, start: datetime, config: EngineConfig) -> datetime | None:
-    if text is None:
-        return None
-    if len(text) <= 5 and ":" in text:
-        try:
-            at = time.fromisoformat(text)
-        except ValueError:
-            raise UsageError(f"--until: expected HH:MM (got {text!r})") from None
-        until = datetime.combine(start.date(), at, tzinfo=config.tz)
-    else:
-        until = _parse_moment("--until", text, config)
-    if until <= start:
-        raise UsageError(f"--until: {until.isoformat()} is not after the start {start.isoformat()}")
-    return until
-
-
-def _options(args: argparse.Namespace, config: EngineConfig):  # type: ignore[no-untyped-def]
-    """Run options on the simulator. Without ``--start`` the ledger decides where the run
-    starts (``core.rules.timeline``), and ``--until`` is read against that start once the
-    engine is built (``_engine``)."""
-    from engine.options import RunOptions  # noqa: PLC0415
-
-    speed = _parse_speed(args.speed)
-    if config.broker.kind == "ib":
-        return _ib_options(args, config, speed)
-    if args.live or args.dry_run:
-        flag = "--live" if args.live else "--dry-run"
-        raise UsageError(f"{flag}: only with --broker ib")
-    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
-        raise UsageError(f"--seed: must be >= 0 and <= {MAX_SEED} (got {args.seed})")
-    start = _parse_moment("--start", args.start, config) if args.start else None
-    if start is not None:
-        start = _session_start(start, config)
-    until = _parse_until(args.until, start, config) if start is not None else None
-    return RunOptions(
-        database_url=args.db,
-        speed=speed,
-        start=start,
-        until=until,
-        seed=args.seed,
-        config_path=args.config,
-    )
-
-
-def _session_start(start: datetime, config: EngineConfig) -> datetime:
-    """A ``--start`` with no session (weekend, holiday, after the close) moves to the next
-    open, said in one line on stderr (``core.moments.session_start``)."""
-    from core.calendar import TradingCalendar  # noqa: PLC0415
-    from core.moments import session_start  # noqa: PLC0415
-
-    calendar = TradingCalendar.build(
-        config.tz, config.open_time, config.close_time, config.engine.holidays
-    )
-    moved, line = session_start(calendar, start)
-    if line is not None:
-        print(f"main.py run: {line}", file=sys.stderr, flush=True)
-    return moved
-
-
-def _ib_options(args: argparse.Namespace, config: EngineConfig, speed: float | None) -> RunOptions:
-    """Run options against TWS / IB Gateway: the clock starts at the broker's time (no
-    --start), at --speed (1 = real time; N only makes sense against ``tws-sim --speed N``)."""
-    from broker.ib.safety import LiveTradingRefused, check_port  # noqa: PLC0415
-    from engine.options import RunOptions  # noqa: PLC0415
-
-    if args.start:
-        raise UsageError("--start: not with --broker ib (the clock starts at the broker's time)")
-    if speed is None:
-        raise UsageError("--speed max: not with --broker ib (the broker runs in real time)")
-    if args.seed is not None:
-        raise UsageError("--seed: not with --broker ib (the market is the broker's)")
-    ib = config.broker.ib
-    if args.live and not ib.allow_live:
-        raise UsageError("--live: set broker.ib.allow_live = true in the config as well")
-    try:
-        check_port(ib.port, allow_live=ib.allow_live, live_flag=args.live)
-    except LiveTradingRefused as err:
-        raise UsageError(str(err)) from None
-    return RunOptions(
-        database_url=args.db,
-        speed=speed,
-        live=args.live,
-        dry_run=args.dry_run,
-        config_path=args.config,
-    )
 
 
 def _print_event(item: object) -> None:
@@ -300,11 +192,11 @@ def _wait_headless(engine: Engine, stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
-def _stop_engine(engine: Engine, *, leave_working: bool) -> None:
-    """The run's end: as the trader chose at quit (``leave_working``), as a ``stop`` over the
-    control channel asked, else as ``engine.on_shutdown`` says."""
+def _stop_engine(engine: Engine) -> None:
+    """The run's end: as a ``stop`` over the control channel asked, else as
+    ``engine.on_shutdown`` says."""
     flatten = engine.stop_flatten if engine.stop_requested.is_set() else None
-    if leave_working or engine.stopped_because is not None or flatten is False:
+    if engine.stopped_because is not None or flatten is False:
         engine.stop()  # nothing more is decided: positions keep their protective stops
     else:
         engine.shutdown(flatten=flatten)
@@ -320,10 +212,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         ib = config.broker.ib.model_copy(update={"dry_run": True})
         config = config.model_copy(update={"broker": config.broker.model_copy(update={"ib": ib})})
     try:
-        options = _options(args, config)
+        options = run_options(args, config)
     except UsageError as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not args.headless:
+        return _run_with_dashboard(args, config)
 
     from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
 
@@ -342,34 +236,54 @@ def cmd_run(args: argparse.Namespace) -> int:
         return err.exit_code
     from engine.control.server import ControlRefused  # noqa: PLC0415
 
-    leave_working = False
     signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
     signals.install()
     try:
-        if args.headless:
-            engine.bus.subscribe(_print_event)
-            engine.start()
-            if engine.control is not None:
-                sys.stderr.write(f"control: serving on {engine.control.path}\n")
-                sys.stderr.flush()
-            _wait_headless(engine, signals.requested)
-        else:
-            from tui import QuitChoice, run_tui  # noqa: PLC0415
-
-            engine.start()
-            # The trader's answer at quit ("leave them working") wins over on_shutdown.
-            choice = run_tui(engine, config_path=args.config, stop_requested=signals.requested)
-            leave_working = choice is QuitChoice.LEAVE
+        engine.bus.subscribe(_print_event)
+        engine.start()
+        if engine.control is not None:
+            sys.stderr.write(f"control: serving on {engine.control.path}\n")
+            sys.stderr.flush()
+        _wait_headless(engine, signals.requested)
     except ControlRefused as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
-        _stop_engine(engine, leave_working=leave_working)
+        _stop_engine(engine)
         shutdown_logging()
     if engine.stopped_because is not None:
         print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_with_dashboard(args: argparse.Namespace, config: EngineConfig) -> int:
+    """``run`` without ``--headless``: ``run --headless`` as a child process, the dashboard
+    (``tui.attach_command.attach_dashboard``) attached to it (``engine.operations``)."""
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+    from engine.operations.run_attached import (  # noqa: PLC0415
+        DashboardChoice,
+        dashboard_choice,
+        plan_run,
+        run_attached,
+    )
+
+    plan = plan_run(os.path.abspath(__file__), args, config)
+    if isinstance(plan, str):
+        print(f"main.py run: {plan}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    def attach(socket: str, end: threading.Event) -> DashboardChoice | None:
+        from tui.attach_command import attach_dashboard  # noqa: PLC0415 - Textual: only here
+
+        # The dashboard owns the terminal: its log goes to a file of its own.
+        setup_logging(os.path.join(config.engine.log_dir, "attach"), console=False, level="INFO")
+        try:
+            return dashboard_choice(attach_dashboard(socket, end, client="main.py run"))
+        finally:
+            shutdown_logging()
+
+    return run_attached(plan, attach)
 
 
 class _BrokerUnavailable(Exception):
@@ -398,7 +312,7 @@ def _engine(config: EngineConfig, options: RunOptions, until_text: str | None) -
     if options.until is not None or until_text is None:
         return engine
     try:
-        until = _parse_until(until_text, engine.clock.now(), config)
+        until = parse_until(until_text, engine.clock.now(), config)
     except UsageError:
         engine.stop()
         raise
@@ -441,8 +355,22 @@ def cmd_tws_sim(args: argparse.Namespace) -> int:
     return run_tws_sim(args)
 
 
+#: The commands that talk to a running engine: (module, function).
+_OPERATIONS = {
+    "status": ("engine.operations.status", "cmd_status"),
+    "health": ("engine.operations.status", "cmd_health"),
+    "stop": ("engine.operations.stop", "cmd_stop"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in _OPERATIONS:  # imported only when run: the channel's client is heavy
+        module, name = _OPERATIONS[args.command]
+        command: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module(module), name
+        )
+        return command(args)
     handlers = {
         "run": cmd_run,
         "attach": cmd_attach,
