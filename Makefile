@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench clean check-config report validate
+.PHONY: run test lint typecheck unit docker-test bench clean check-config report validate
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/python main.py run --speed 30
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) lint typecheck unit docker-test
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -28,6 +28,11 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# The Docker deployment for real (about 3 minutes; root: it installs docker.io, runs its own
+# dockerd and removes everything it created). See README "Deploy with Docker".
+docker-test: $(STAMP)
+	PYTHON=$(abspath $(BIN))/python deploy/docker_test.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
