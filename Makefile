@@ -26,8 +26,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core actors broker db engine tui main.py
 
+# Two pytest-xdist workers (tests/support/parallel.py): about 11 minutes on 2 CPUs, 20 serially.
+WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
