@@ -26,7 +26,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core actors broker db engine tui main.py
 
-# Two pytest-xdist workers (tests/support/parallel.py): about 11 minutes on 2 CPUs, 20 serially.
+# Two pytest-xdist workers (tests/support/parallel.py; README, Testing); WORKERS=1 for one.
 WORKERS ?= 2
 unit: $(STAMP)
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup

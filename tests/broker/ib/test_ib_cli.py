@@ -54,6 +54,15 @@ def config_file(tmp_path: Path, *, port: int, fast: bool = False, **ib: str) -> 
     return path
 
 
+def test_the_test_config_keeps_the_ledger_and_logs_out_of_the_checkout(tmp_path: Path) -> None:
+    """An engine these tests start without ``--db`` (cwd: the checkout) must not take the
+    lease on the checkout's ``data/engine.db``: a test beside it, or the developer's own engine,
+    would find the ledger held."""
+    config = load_config(config_file(tmp_path, port=7497))
+    assert config.engine.database_url == f"sqlite:///{(tmp_path / 'engine.db').as_posix()}"
+    assert Path(config.engine.log_dir) == tmp_path / "logs"
+
+
 def run_cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "main.py"), *args],
