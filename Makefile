@@ -26,10 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core actors broker db engine tui main.py
 
-# Two pytest-xdist workers (tests/support/parallel.py; README, Testing); WORKERS=1 for one.
+# Two pytest-xdist workers, whole files to a worker (a module-scoped fixture such as the crash
+# harness's run is made once, not once per worker); README, Testing. WORKERS=1 for one.
 WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.parallel import HEAVY
 from tests.support.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,12 +46,7 @@ STOP_ORDER = "broker_stopped_before_the_actors"  # bug F
 pytestmark = pytest.mark.timeout(HARD_LIMIT_S + 30)
 
 
-# One run per backend, in the `HEAVY` group: under pytest-xdist, on one worker, never beside
-# the other backend's run (tests/support/parallel.py).
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param("sqlite", marks=HEAVY), pytest.param("postgresql", marks=HEAVY)],
-)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def crash_report(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.parallel import HEAVY
 from tests.test_shutdown import CONFIG, ROOT
 
 LINES = 150_000
@@ -81,7 +80,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.mark.slow
-@HEAVY
 @pytest.mark.timeout(HANDLE_ALL_S + 120)
 def test_a_150k_line_burst_stops_within_five_seconds_and_every_line_is_handled_once(
     tmp_path: Path,

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from engine.validation import ValidationOptions, run_validation
-from tests.support.parallel import HEAVY
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -25,7 +24,6 @@ def _check(result: dict[str, object], name: str) -> dict[str, object]:
 
 
 @pytest.mark.slow
-@HEAVY
 def test_two_validated_days_trade_options_drills_and_ends_equal_to_ib(tmp_path: Path) -> None:
     db = tmp_path / "validation.db"
     result = run_validation(
