@@ -26,8 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core actors broker db engine tui main.py
 
+# Two pytest-xdist workers, whole files to a worker (a module-scoped fixture such as the crash
+# harness's run is made once, not once per worker); README, Testing. WORKERS=1 for one.
+WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 # The Docker deployment for real (about 3 minutes; root: it installs docker.io, runs its own
 # dockerd and removes everything it created). See README "Deploy with Docker".

@@ -25,7 +25,8 @@ def _stop_all_engines_and_actors() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    """A throwaway PostgreSQL server for the session (skipped, saying why, where none can run).
+    """A throwaway PostgreSQL server for the session, one per pytest-xdist worker (skipped,
+    saying why, where none can run).
 
     Stopped, and its directory removed, at the end of the session whatever the tests did (and
     by its watchdog if the session dies first: tests/support/postgres.py)."""

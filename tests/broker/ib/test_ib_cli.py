@@ -33,8 +33,13 @@ FAST_BARS = {  # the shipped MA-cross VAs on 10-15 s bars: trades within minutes
 
 
 def config_file(tmp_path: Path, *, port: int, fast: bool = False, **ib: str) -> Path:
-    """The shipped config with the broker on ``port``, logs and inbox under ``tmp_path``."""
+    """The shipped config with the broker on ``port``; its ledger, logs and inbox under
+    ``tmp_path`` (never the checkout's ``data/``: an engine there would hold the lease another
+    test, or a developer's own engine, needs)."""
     text = CONFIG.read_text()
+    ledger = 'database_url = "sqlite:///data/engine.db"'
+    assert ledger in text, "the shipped config changed: update config_file"
+    text = text.replace(ledger, f'database_url = "sqlite:///{(tmp_path / "engine.db").as_posix()}"')
     text = re.sub(r"(?m)^port = \d+$", f"port = {port}", text, count=1)
     text = text.replace('log_dir = "logs"', f'log_dir = "{(tmp_path / "logs").as_posix()}"')
     text = text.replace('path = "inbox/signals.jsonl"', f'path = "{tmp_path.as_posix()}/in.jsonl"')
@@ -47,6 +52,15 @@ def config_file(tmp_path: Path, *, port: int, fast: bool = False, **ib: str) -> 
     path = tmp_path / "config.toml"
     path.write_text(text)
     return path
+
+
+def test_the_test_config_keeps_the_ledger_and_logs_out_of_the_checkout(tmp_path: Path) -> None:
+    """An engine these tests start without ``--db`` (cwd: the checkout) must not take the
+    lease on the checkout's ``data/engine.db``: a test beside it, or the developer's own engine,
+    would find the ledger held."""
+    config = load_config(config_file(tmp_path, port=7497))
+    assert config.engine.database_url == f"sqlite:///{(tmp_path / 'engine.db').as_posix()}"
+    assert Path(config.engine.log_dir) == tmp_path / "logs"
 
 
 def run_cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
