@@ -26,11 +26,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy core actors broker db engine tui main.py
 
-# Two pytest-xdist workers, whole files to a worker (a module-scoped fixture such as the crash
-# harness's run is made once, not once per worker); README, Testing. WORKERS=1 for one.
+# Two pytest-xdist workers, whole files to a worker (a module-scoped fixture is made once, not
+# once per worker); then the load-sensitive files (marker `serial`: the crash harness, the inbox
+# burst, the IB validation run, ...) alone, one at a time, as they were measured. README, Testing.
 WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/pytest -m serial
 
 # The Docker deployment for real (about 3 minutes; root: it installs docker.io, runs its own
 # dockerd and removes everything it created). See README "Deploy with Docker".

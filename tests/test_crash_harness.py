@@ -43,7 +43,7 @@ STOP_ORDER = "broker_stopped_before_the_actors"  # bug F
 
 # Whichever test first asks for the module's harness run waits for it. The tests that read its
 # report are `slow` (the run takes minutes): `pytest -m "not slow"` leaves them out.
-pytestmark = pytest.mark.timeout(HARD_LIMIT_S + 30)
+pytestmark = [pytest.mark.timeout(HARD_LIMIT_S + 30), pytest.mark.serial]  # serial: runs alone
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -17,6 +17,8 @@ import pytest
 
 from tests.test_shutdown import CONFIG, ROOT
 
+pytestmark = pytest.mark.serial  # load-sensitive: runs alone (Makefile unit)
+
 LINES = 150_000
 #: The restart's bound for handling the burst: about 1,000 lines a second on a 2-CPU machine
 #: shared with other work (each decision is logged, the market runs at 1000x meanwhile).

@@ -29,6 +29,8 @@ from broker.tws.server import TwsSimServer
 from core.domain import OrderStatus
 from engine.engine import Engine
 
+pytestmark = pytest.mark.serial  # load-sensitive: runs alone (Makefile unit)
+
 
 def reconciliations(engine: Engine) -> int:
     return sum(1 for e in engine.ledger.risk_events() if e.kind == "reconciled")

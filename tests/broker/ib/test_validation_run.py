@@ -13,7 +13,7 @@ import pytest
 
 from engine.validation import ValidationOptions, run_validation
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = [pytest.mark.timeout(400), pytest.mark.serial]  # serial: runs alone
 
 
 def _check(result: dict[str, object], name: str) -> dict[str, object]:

@@ -16,6 +16,8 @@ from engine.control import wire
 from tests.support.control_wire import RawClient
 from tests.support.engine import SimEngine
 
+pytestmark = pytest.mark.serial  # load-sensitive: runs alone (Makefile unit)
+
 Serve = Callable[..., SimEngine]
 
 STALL_S = 60.0
