@@ -10,15 +10,14 @@ Measured with 100 VAs receiving 300 quotes/s; the engine is resumed between samp
 from __future__ import annotations
 
 import random
-import threading
 import time
 from typing import Any
 
 from bench.attached import AttachedTui
+from bench.halt_gate import GateObserver
 from bench.harness import BenchEngine, bench_config, symbol_names
 from bench.load import QuoteFeeder
 from bench.stats import Row, median_of_runs, ms, spread, summary_ms
-from core.gate import TradingGate
 
 __all__ = ["FIGURE", "TARGET", "describe", "run"]
 
@@ -29,48 +28,12 @@ TARGET = f"p99 <= {TARGET_P99_MS:g} ms, with 100 VAs and 300 quotes/s"
 _SIZES = {"tiny": (1, 5, 10, 8), "full": (3, 60, 100, 20)}  # runs, samples, VAs, symbols
 
 
-class _Observer:
-    """A thread of the engine's process, asking the gate as a submit would, stamping (on the
-    monotonic clock) the first refusal after it was armed."""
-
-    def __init__(self, gate: TradingGate) -> None:
-        self._gate = gate
-        self._armed = threading.Event()
-        self._seen = threading.Event()
-        self._stop = False
-        self.seen_at = 0.0
-        self._thread = threading.Thread(target=self._run, name="bench-gate-observer", daemon=True)
-        self._thread.start()
-
-    def arm(self) -> threading.Event:
-        self._seen.clear()
-        self._armed.set()
-        return self._seen
-
-    def close(self) -> None:
-        self._stop = True
-        self._armed.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        allows = self._gate.allows
-        while True:
-            self._armed.wait()
-            if self._stop:
-                return
-            while allows(reduce_only=False):
-                time.sleep(0)  # a poll that lets the other threads run
-            self.seen_at = time.monotonic()
-            self._armed.clear()
-            self._seen.set()
-
-
 def one_run(samples: int, vas: int, symbols: int) -> dict[str, Any]:
     config = bench_config(vas=vas, symbols=symbols, universe=2)
     with BenchEngine(config) as be:
         assert be.engine.control is not None, "the bench config serves no control channel"
         be.time_moves_by_skipping = True
-        observer = _Observer(be.engine.gate)
+        observer = GateObserver(be.engine.gate, clock=time.monotonic)
         latencies: list[float] = []
         try:
             with (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.harness import BenchEngine, bench_config, symbol_names
@@ -19,7 +20,7 @@ from bench.load import QuoteFeeder, TuiThread
 from bench.stats import Row, median_of_runs, ms, spread, summary_ms
 from core.gate import TradingGate
 
-__all__ = ["FIGURE", "TARGET", "describe", "measure", "run"]
+__all__ = ["FIGURE", "TARGET", "GateObserver", "describe", "measure", "run"]
 
 TARGET_P99_MS = 1.0
 QUOTES_PER_S = 300
@@ -28,11 +29,13 @@ TARGET = f"p99 <= {TARGET_P99_MS:g} ms, also with 300 quotes/s and the TUI"
 _SIZES = {"tiny": (1, 10, 10, 8), "full": (3, 100, 100, 20)}  # runs, samples, VAs, symbols
 
 
-class _Observer:
-    """Another thread, asking the gate as a submit would, stamping the first refusal."""
+class GateObserver:
+    """Another thread, asking the gate as a submit would, stamping the first refusal on
+    ``clock`` (``time.monotonic`` to compare with another process's stamps)."""
 
-    def __init__(self, gate: TradingGate) -> None:
+    def __init__(self, gate: TradingGate, clock: Callable[[], float] = time.perf_counter) -> None:
         self._gate = gate
+        self._clock = clock
         self._armed = threading.Event()
         self._seen = threading.Event()
         self._stop = False
@@ -58,12 +61,12 @@ class _Observer:
             if self._stop:
                 return
             while True:
-                asked = time.perf_counter()
+                asked = self._clock()
                 if not allows(reduce_only=False):
                     break
                 self.open_at = asked  # an order checked now would still have passed
                 time.sleep(0)  # a poll, not a spin that would hold the GIL for 5 ms at a time
-            self.seen_at = time.perf_counter()
+            self.seen_at = self._clock()
             self._armed.clear()
             self._seen.set()
 
@@ -71,7 +74,7 @@ class _Observer:
 def measure(be: BenchEngine, samples: int) -> tuple[list[float], list[float], list[float]]:
     """Seconds after the halt() call: until the observer saw the gate closed; the last moment
     it still saw it open (0 if never after the call); the call's own duration."""
-    observer = _Observer(be.engine.gate)
+    observer = GateObserver(be.engine.gate)
     seen_s, open_s, call_s = [], [], []
     try:
         for _ in range(samples):

@@ -98,11 +98,15 @@ def claim_instance(db: peewee.Database, instance: str, *, where: str, write: boo
             "its own SQLite file, or share a PostgreSQL database"
         )
     if held is None and write and _META in db.get_tables():
+        # Another process opening the same new ledger may record its instance between the read
+        # above and this insert: the first one wins, and the loser reads what it recorded.
         with db.atomic():
             db.execute_sql(
-                f"INSERT INTO {_META} (key, value) VALUES ({db.param}, {db.param})",
+                f"INSERT INTO {_META} (key, value) VALUES ({db.param}, {db.param}) "
+                "ON CONFLICT (key) DO NOTHING",
                 (_KEY, instance),
             )
+        claim_instance(db, instance, where=where, write=False)
 
 
 def instances_in(db: peewee.Database, *, fallback: str) -> list[str]:

@@ -303,10 +303,17 @@ class _AdvisoryLease:
                         f"DELETE FROM {_holder_table(self._instance)} "
                         "WHERE backend_pid = pg_backend_pid()"
                     )
+                    # Unlocked here, before this returns: a closed connection's lock goes only
+                    # once its server process has ended, which can be after the next engine
+                    # (a restart in the same second) asked for it and was refused.
+                    cursor.execute(
+                        "SELECT pg_advisory_unlock(%s, %s)",
+                        (LEASE_KEY, instance_key(self._instance)),
+                    )
         except psycopg2.Error:
-            pass  # the row is only information; the lock goes with the connection anyway
+            pass  # the lock still goes with the connection, a moment later
         finally:
-            connection.close()  # the session ends: the server drops the advisory lock
+            connection.close()
 
 
 def _holder_table(instance: str) -> str:

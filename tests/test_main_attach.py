@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import shutil
 import signal
 import struct
@@ -24,6 +25,8 @@ from engine.control.client import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "main.py"
+#: A terminal control sequence (CSI: colours, cursor moves, modes).
+_CONTROL = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
 CONFIG = ROOT / "config.toml"
 
 
@@ -79,10 +82,16 @@ class Terminal:
         with self._lock:
             return bytes(self._out)
 
+    @property
+    def text(self) -> bytes:
+        """What was written, without the terminal's control sequences: a line the dashboard
+        draws in segments of several styles (or redraws in parts) is found whole."""
+        return _CONTROL.sub(b"", self.output)
+
     def wait_for(self, text: str, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s
         pause = threading.Event()
-        while text.encode() not in self.output:
+        while text.encode() not in self.text:
             assert time.monotonic() < deadline, f"{text!r} not shown: {self.output[-1500:]!r}"
             pause.wait(0.05)
 

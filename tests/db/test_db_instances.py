@@ -218,3 +218,38 @@ def test_report_never_migrates_an_older_ledger_and_says_what_to_do(
         ]
     finally:
         close_database(database)
+
+
+@pytest.mark.parametrize("recorded", ["main", "other"])
+def test_an_instance_recorded_by_another_process_between_read_and_insert_is_no_crash(
+    ledger_url: str, recorded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes open one new ledger: both read "no instance", one records its own first.
+    The other one's insert must neither crash on the duplicate key nor take a ledger that now
+    records another instance."""
+    import db.instances
+
+    database = open_database(ledger_url)  # migrated and claimed for "main" ...
+    try:
+        database.execute_sql("DELETE FROM ledger_meta WHERE key = 'instance'")
+        database.execute_sql(  # ... then, as the faster process: recorded after our read
+            f"INSERT INTO ledger_meta (key, value) VALUES ('instance', {database.param})",
+            (recorded,),
+        )
+        real = db.instances.recorded_instance
+        reads: list[str | None] = []
+
+        def first_read_saw_none(each: object) -> str | None:
+            reads.append(None if not reads else real(each))  # our first read saw no instance
+            return reads[-1]
+
+        monkeypatch.setattr(db.instances, "recorded_instance", first_read_saw_none)
+        if recorded == "main":
+            db.instances.claim_instance(database, "main", where="the ledger", write=True)
+        else:
+            with pytest.raises(InstanceRefused, match="holds instance 'other'"):
+                db.instances.claim_instance(database, "main", where="the ledger", write=True)
+        assert real(database) == recorded
+        assert reads[0] is None
+    finally:
+        close_database(database)

@@ -78,6 +78,35 @@ def test_a_released_lease_can_be_taken_again_and_release_is_idempotent(
     leases.append(acquire_lease(ledger_url, instance="main", command="second"))
 
 
+class _LingeringSession:
+    """A psycopg2 connection whose ``close`` leaves the session open: as when the server
+    process of a closed connection ends a moment after the close (under load, after the next
+    engine asked)."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_released_postgresql_lease_is_free_before_its_session_has_ended(
+    postgres: PostgresServer, leases: list[LedgerLease]
+) -> None:
+    url = postgres.new_database()
+    first = acquire_lease(url, instance="main", command="first")
+    session = first._connection  # type: ignore[attr-defined]
+    first._connection = _LingeringSession(session)  # type: ignore[attr-defined]
+    try:
+        first.release()
+        leases.append(acquire_lease(url, instance="main", command="a restart at once"))
+    finally:
+        session.close()
+
+
 @pytest.mark.slow
 def test_the_lease_of_a_sigkilled_process_is_free_at_once(
     ledger_url: str, leases: list[LedgerLease]
