@@ -31,7 +31,8 @@ MIN_EXECUTIONS = 4  # per instance, with a position open, before the markets are
 TRADING_WAIT_S = 90.0  # measured: 10-20 s on 2 shared cores
 SETTLE_WAIT_S = 30.0
 
-pytestmark = pytest.mark.timeout(TRADING_WAIT_S + 2 * SETTLE_WAIT_S + 60)
+# serial: two engines and two tws-sims, settling within bounds: runs alone (Makefile unit)
+pytestmark = [pytest.mark.timeout(TRADING_WAIT_S + 2 * SETTLE_WAIT_S + 60), pytest.mark.serial]
 
 
 def _template(tmp_path: Path, instance: str, seed: int) -> Path:

@@ -20,12 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import pytest
+
 from core.gate import GateState
 from engine.control.client import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "main.py"
 #: A terminal control sequence (CSI: colours, cursor moves, modes).
+#: Real terminals and engine processes on a clock: runs alone (Makefile unit).
+pytestmark = pytest.mark.serial
 _CONTROL = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
 CONFIG = ROOT / "config.toml"
 
