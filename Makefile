@@ -31,8 +31,8 @@ typecheck: $(STAMP)
 # burst, the IB validation run, ...) alone, one at a time, as they were measured. README, Testing.
 WORKERS ?= 2
 unit: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) --dist loadfile -m "not serial"
-	$(BIN)/pytest -m serial
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile -m "not serial" --durations=15
+	$(BIN)/pytest -m serial --durations=15
 
 # The Docker deployment for real (about 3 minutes; root: it installs docker.io, runs its own
 # dockerd and removes everything it created). See README "Deploy with Docker".

@@ -26,6 +26,9 @@ from broker.tws.server import TwsSimServer
 from core.config import parse_config
 from engine.engine import Engine
 
+#: Settles against tws-sim within wall-clock bounds while the VA trades on: runs alone.
+pytestmark = pytest.mark.serial
+
 #: The Monday after the Friday expiration of THURSDAY_0931's puts.
 MONDAY_0931 = datetime(2026, 1, 12, 9, 31, tzinfo=TZ)
 
