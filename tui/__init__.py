@@ -1,8 +1,8 @@
 """The terminal dashboard: a Textual app that watches the engine's bus and sends it commands.
 
 ``EngineApp`` depends only on ``EngineControls`` (a structural protocol the real
-``engine.engine.Engine`` satisfies), so it runs against a fake in tests. ``run_tui(engine,
-config_path=...)`` runs it on the main thread; the caller starts and stops the engine.
+``engine.engine.Engine`` satisfies), so it runs against a fake in tests, or in the engine's
+process (the benchmarks' figure 2).
 ``RemoteEngine`` (``tui.remote``) is the engine of another process behind its control socket:
 ``main.py attach`` (``tui.attach_command``) runs the same app over it.
 
@@ -12,7 +12,7 @@ Screens: the dashboard (``tui.app``), the VA inspector (``tui.inspector``), the 
 
 from __future__ import annotations
 
-from tui.app import EngineApp, run_tui
+from tui.app import EngineApp
 from tui.bridge import Batch, BusBridge
 from tui.config_screen import ConfigScreen
 from tui.controls import EngineControls, TradingMode, trading_mode
@@ -32,6 +32,5 @@ __all__ = [
     "QuitChoice",
     "RemoteEngine",
     "TradingMode",
-    "run_tui",
     "trading_mode",
 ]

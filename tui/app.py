@@ -1,4 +1,4 @@
-"""``EngineApp``: the live dashboard, and ``run_tui`` to run it on the main thread.
+"""``EngineApp``: the live dashboard (``App.run()`` runs it on the main thread).
 
 Threads:
 
@@ -59,7 +59,7 @@ from tui.screens import QuitChoice
 from tui.tables import KeyedTable
 from tui.trading_keys import TradingKeys
 
-__all__ = ["EngineApp", "run_tui"]
+__all__ = ["EngineApp"]
 
 
 #: Actions that act on the dashboard's own tables: hidden on the other full screens.
@@ -401,24 +401,3 @@ class EngineApp(App[QuitChoice | None]):
         """``q`` (and ctrl+q): quit, detach or stop the engine (``tui.quitting``)."""
         if not self._dialog_open():
             self._quitting.ask()
-
-
-def run_tui(
-    engine: EngineControls,
-    *,
-    config_path: str | os.PathLike[str] | None = None,
-    stop_requested: threading.Event | None = None,
-) -> QuitChoice | None:
-    """Run the dashboard on the calling thread (the main thread) until the user quits.
-
-    The caller starts the engine before and stops it after; the dashboard only watches the
-    bus, sends commands, and reloads ``config_path`` on request (config screen, ``R``). Setting
-    ``stop_requested`` (a signal handler does) ends it within one flush interval.
-
-    ``engine`` may also be a ``tui.remote.RemoteEngine`` (``main.py attach``): then the
-    caller closes it after, and the return value says whether the engine still runs.
-
-    Returns:
-        How the user left (None if the app ended otherwise: a stop request, an error).
-    """
-    return EngineApp(engine, config_path=config_path, stop_requested=stop_requested).run()

@@ -27,7 +27,7 @@ _HALT = Binding("h", "app.halt", "Halt")
 class QuitChoice(StrEnum):
     """How the app was left; the app's return value.
 
-    The engine in this process (``run_tui(engine)``): ``NOTHING_OPEN``, ``LEAVE`` or
+    The engine in this process (``EngineApp(engine)``): ``NOTHING_OPEN``, ``LEAVE`` or
     ``FLATTEN``; the caller stops the engine. Attached to an engine in another process: the
     engine keeps running (``DETACH``), or it was stopped (``STOP``, ``STOP_FLATTEN``) and said
     bye before the app returned.
@@ -85,7 +85,21 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class QuitScreen(ModalScreen[QuitChoice | None]):
+class _LeaveDialog(ModalScreen[QuitChoice | None]):
+    """A dialog whose buttons (ids) and keys name a ``QuitChoice``; ``cancel`` or escape
+    dismisses with None."""
+
+    def action_choose(self, choice: str) -> None:
+        """Close with the choice named ``choice`` (empty: cancel)."""
+        self.dismiss(QuitChoice(choice) if choice else None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """Map the pressed button to its choice."""
+        event.stop()
+        self.action_choose("" if event.button.id == "cancel" else str(event.button.id))
+
+
+class QuitScreen(_LeaveDialog):
     """Positions or orders are open: leave them working (``l``), flatten first (``f``) or stay
     (escape, which dismisses with None).
 
@@ -124,17 +138,8 @@ class QuitScreen(ModalScreen[QuitChoice | None]):
         """Focus Cancel, so a stray enter changes nothing."""
         self.query_one("#cancel", Button).focus()
 
-    def action_choose(self, choice: str) -> None:
-        """Close with the choice named ``choice`` (empty: cancel)."""
-        self.dismiss(QuitChoice(choice) if choice else None)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Map the pressed button to its choice."""
-        event.stop()
-        self.action_choose("" if event.button.id == "cancel" else str(event.button.id))
-
-
-class DetachScreen(ModalScreen[QuitChoice | None]):
+class DetachScreen(_LeaveDialog):
     """Leaving a dashboard attached to an engine in another process: detach (``d``, the
     default: the engine keeps running), stop it leaving positions working (``s``), flatten
     then stop it (``f``), or stay (escape, which dismisses with None).
@@ -180,12 +185,3 @@ class DetachScreen(ModalScreen[QuitChoice | None]):
     def on_mount(self) -> None:
         """Focus Detach: enter leaves the engine running."""
         self.query_one("#detach", Button).focus()
-
-    def action_choose(self, choice: str) -> None:
-        """Close with the choice named ``choice`` (empty: cancel)."""
-        self.dismiss(QuitChoice(choice) if choice else None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        """Map the pressed button to its choice."""
-        event.stop()
-        self.action_choose("" if event.button.id == "cancel" else str(event.button.id))
