@@ -61,6 +61,7 @@ from db.records import AccountRecord
 from db.refusals import ledger_label
 from engine import build, crashes
 from engine.broker_router import BrokerRouter
+from engine.closed_trades import ClosedTrades, read_closed_trades
 from engine.control.server import HELLO_TIMEOUT_S, ControlServer
 from engine.options import RunOptions
 from engine.timers import EngineTimers
@@ -407,6 +408,11 @@ class Engine:
         result = self.book.ask(f"va:{va_id}", InspectVA(), timeout_s=timeout_s)
         assert isinstance(result, VAInspection)
         return result
+
+    def closed_trades(self, limit: int = 200) -> ClosedTrades:
+        """The latest ``limit`` closed trades and the totals, read from the ledger on the
+        calling thread (a worker thread: never the UI loop or an actor)."""
+        return read_closed_trades(self.ledger, limit=limit)
 
     def working_orders(self, timeout_s: float = 1.0) -> tuple[OrderSnapshot, ...]:
         """Every working order now (blocks up to ``timeout_s``: worker threads only)."""

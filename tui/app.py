@@ -57,13 +57,16 @@ from tui.inspector import InspectorScreen
 from tui.quitting import Quitting
 from tui.screens import QuitChoice
 from tui.tables import KeyedTable
+from tui.trades import ClosedTradesScreen
 from tui.trading_keys import TradingKeys
 
 __all__ = ["EngineApp"]
 
 
 #: Actions that act on the dashboard's own tables: hidden on the other full screens.
-_DASHBOARD_ONLY = frozenset({"flatten_va", "pause_va", "inspect", "config"})
+_DASHBOARD_ONLY = frozenset(
+    {"flatten_va", "pause_va", "inspect", "config", "event_filter", "closed_trades"}
+)
 
 
 class EngineApp(App[QuitChoice | None]):
@@ -97,6 +100,8 @@ class EngineApp(App[QuitChoice | None]):
         Binding("p", "pause_va", "Pause/resume VA"),
         Binding("enter", "inspect", "Inspect VA"),
         Binding("c", "config", "Config"),
+        Binding("e", "event_filter", "Events filter"),
+        Binding("t", "closed_trades", "Closed trades"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("v", "viewer", "READ-ONLY viewer"),
@@ -171,7 +176,6 @@ class EngineApp(App[QuitChoice | None]):
     def on_mount(self) -> None:
         """Subscribe the bridge, start the flush timer and ask for the first snapshots."""
         self._vas_table.border_title = "Virtual accounts (enter: inspect)"
-        self.query_one("#events", EventLog).border_title = "Events (newest first)"
         self._board.show_configured()
         self._unsubscribe = self._engine.bus.subscribe(self._bridge)
         self.set_interval(self._flush_interval_s, self._apply_pending, name="flush")
@@ -391,6 +395,15 @@ class EngineApp(App[QuitChoice | None]):
                 engine=self._engine, mode=self._mode, config_path=path, read_only=self._read_only
             )
             self.push_screen(screen)
+
+    def action_event_filter(self) -> None:
+        """``e``: list only fills, only refusals, only risk events, or all of them."""
+        self.query_one("#events", EventLog).next_filter()
+
+    def action_closed_trades(self) -> None:
+        """``t``: the closed trades, realized P&L and exit reason of each (``tui.trades``)."""
+        if self._on_dashboard():
+            self.push_screen(ClosedTradesScreen(engine=self._engine, mode=self._mode))
 
     def action_help(self) -> None:
         """``?``: every key."""

@@ -32,6 +32,7 @@ from core.config import ConfigError, EngineConfig
 from core.config.from_dump import config_from_dump
 from core.gate import GateState
 from core.text import printable
+from engine.closed_trades import ClosedTrades
 from engine.control.client import ControlError, LiveLink
 from engine.control.wire import ClockInfo, EngineInfo, GateInfo, ReloadResult, State, Welcome
 from tui.bridge import Notice
@@ -247,6 +248,16 @@ class RemoteEngine:
             raise
         assert isinstance(inspection, VAInspection)
         return inspection
+
+    def closed_trades(self, limit: int = 200) -> ClosedTrades:
+        """The engine's closed trades (blocks, bounded: worker threads only).
+
+        Raises:
+            TimeoutError, ConnectionError, ControlError: no answer, not attached, refused.
+        """
+        result = self._link.request("closed_trades", {"limit": limit}, self._command_timeout_s)
+        assert isinstance(result, ClosedTrades)
+        return result
 
     def reload_config(self, path: str) -> ReloadResult:
         """Ask the engine to reload its own config file (``path`` is the one it was started
