@@ -231,8 +231,9 @@ class VirtualAccount(EngineActor[VAMessage]):
     def _on_pause(self, message: PauseVA) -> None:
         self.state.vabook.paused_reason = message.reason if message.paused else ""
         self.log.note(f"{'paused' if message.paused else 'resumed'}: {message.reason}")
-        kind = "va_paused" if message.paused else "va_resumed"
-        self._store_pause(message.paused, message.reason, kind=kind)
+        if not message.stored:
+            kind = "va_paused" if message.paused else "va_resumed"
+            self._store_pause(message.paused, message.reason, kind=kind)
         self._publish()
 
     def _check_drawdown(self) -> None:
