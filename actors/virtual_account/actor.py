@@ -118,6 +118,9 @@ class VirtualAccount(EngineActor[VAMessage]):
         self.recover()
         for contract in self.state.universe.values():
             self.ctx.quotes.subscribe(self.address, contract.key)
+        # Shown from the start (strategy, state, equity), not from the first quote or chain:
+        # a naked put's first chain read can take seconds over IB.
+        self._publish()
 
     def on_stop(self) -> None:
         self.chains.close()
