@@ -258,6 +258,7 @@ class VirtualAccount(EngineActor[VAMessage]):
     # -- orders and fills -------------------------------------------------------------------
     def _on_fill(self, fill: Fill) -> None:
         book, limits = self.state.vabook, self.state.limits
+        self.log.filled(fill)
         cooldown_before = book.cooldown_until
         pnl = book.apply_fill(fill, limits)
         if pnl is not None:
@@ -323,6 +324,7 @@ class VirtualAccount(EngineActor[VAMessage]):
             self.assigned.exit_ended(contract_key)
 
     def _forget(self, order_id: str) -> None:
+        self.log.ended(order_id)
         self.state.vabook.working_entries.pop(order_id, None)
         self.state.vabook.working_exits.pop(order_id, None)
 

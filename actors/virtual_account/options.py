@@ -232,6 +232,7 @@ class OptionEntries:
         )
         self.state.vabook.working_entries[proposal.proposal_id] = contract.key
         self._last_note = ""
+        self.log.proposed(proposal)
         self.tell("governor", proposal)
 
     def _drop_candidate(self, *, keep_subscription: bool = False) -> None:
