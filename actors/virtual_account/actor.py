@@ -21,7 +21,7 @@ actor's own thread; it is rebuilt from the ledger at start and after a crash.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import assert_never, get_args
 
@@ -51,6 +51,7 @@ from actors.virtual_account.options import OptionEntries
 from actors.virtual_account.signals import SignalProposals
 from actors.virtual_account.state import DecisionLog, VAState
 from core.domain import Contract, Purpose, Quote, TradingState
+from core.rules.equity_curve import EquityCurve
 from core.rules.va_rules import VABook
 from core.strategies.registry import build_strategy
 
@@ -112,6 +113,7 @@ class VirtualAccount(EngineActor[VAMessage]):
             stopping=lambda: self.book.closing,
         )
         self._day: date | None = None
+        self.equity_curve = EquityCurve()  # the inspector's sparkline
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -342,7 +344,15 @@ class VirtualAccount(EngineActor[VAMessage]):
             mailbox=self.mailbox_depth(),
             handled=tuple(self.handled),
             crashes=self.crashes,
+            handled_stats=self.handling.stats(),
+            equity_curve=self.equity_curve.points,
         )
 
+    def engine_time(self) -> datetime:
+        """The engine's clock: the inspector's handling times are in engine time."""
+        return self.ctx.clock.now()
+
     def _publish(self) -> None:
-        self.bus.publish(self.snapshot())
+        snapshot = self.snapshot()
+        self.equity_curve.sample(snapshot.time, snapshot.equity)
+        self.bus.publish(snapshot)
