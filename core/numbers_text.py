@@ -4,11 +4,13 @@ thread."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 __all__ = ["distinct_pair"]
 
 
 def distinct_pair(
-    first: float, second: float, *, places: int = 2, max_places: int = 8
+    first: float | Decimal, second: float | Decimal, *, places: int = 2, max_places: int = 8
 ) -> tuple[str, str]:
     """``first`` and ``second`` with ``places`` decimals, or more (up to ``max_places``) until
     their texts differ; equal numbers are written with ``places`` decimals.
@@ -16,8 +18,9 @@ def distinct_pair(
     >>> distinct_pair(110.114, 110.112)
     ('110.114', '110.112')
     """
+    a, b = f"{first:.{places}f}", f"{second:.{places}f}"
     if first == second:
-        return f"{first:.{places}f}", f"{second:.{places}f}"
+        return a, b
     for n in range(places, max_places + 1):
         a, b = f"{first:.{n}f}", f"{second:.{n}f}"
         if a != b:
