@@ -65,3 +65,18 @@ def test_a_real_vas_inspection_counts_its_messages_by_type_in_engine_time(tmp_pa
     assert by_name["Fill"].count == 1
     assert len(inspection.equity_curve) >= 3, "a point a minute"
     assert inspection.equity_curve[-1] == float(inspection.snapshot.equity)
+
+
+def test_the_statistics_and_the_equity_curve_travel_in_the_inspection_on_the_wire() -> None:
+    from actors.messages.queries import HandledStats
+    from engine.control.wire import decode_result, encode_result
+    from tests.tui.fakes import Snapshots
+
+    inspection = Snapshots.inspection(
+        handled_stats=(HandledStats("QuotesReady", 16, 0.03, 0.4, 0.4, MONDAY_10),),
+        equity_curve=(100_000.0, 100_012.5),
+    )
+    assert decode_result("inspect_va", encode_result("inspect_va", inspection)) == inspection
+    older = encode_result("inspect_va", Snapshots.inspection())
+    del older["handled_stats"], older["equity_curve"]  # an engine from before issue 17
+    assert decode_result("inspect_va", older).handled_stats == ()
