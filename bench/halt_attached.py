@@ -5,7 +5,8 @@ engine's gate is closed.
 SSH: the key goes through the terminal, Textual's input thread (the kill switch's own lane,
 ``tui.kill_switch``), ``RemoteEngine.halt``, the control socket and the server's loop to
 ``engine.halt()``, which closes the gate first. The benchmark stamps CLOCK_MONOTONIC (one clock
-for every process of the machine) just before it writes ``h`` to the pty, and again when
+for every process of the machine) in a process of its own just before it writes ``h`` to the
+pty (``KeyPresser``), and again when
 ``engine.halt()`` has returned in the engine's process: the gate is closed then, and every
 order checked afterwards is refused. Also reported: when an observer thread polling the gate
 as a submit does first saw it closed (bounded by when that thread gets the GIL again; see
@@ -16,6 +17,7 @@ between samples, and each key falls at a random moment of the dashboard's 0.25 s
 from __future__ import annotations
 
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +44,50 @@ _MAIN = Path(__file__).resolve().parent.parent / "main.py"
 _READY_S = 60.0
 
 
+_PRESSER = """
+import os, sys, time
+fd = int(sys.argv[1])
+for line in sys.stdin:
+    pressed = time.monotonic()
+    os.write(fd, line.strip().encode())
+    print(repr(pressed), flush=True)
+"""
+
+
+class KeyPresser:
+    """A process of its own that writes keys to the terminal and stamps each just before:
+    the benchmark's thread shares the engine's GIL and could be held up between its stamp and
+    the write, which would shorten the figure; this process has nothing else to do."""
+
+    def __init__(self, term: Terminal) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _PRESSER, str(term.master_fd)],
+            pass_fds=(term.master_fd,),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def press(self, key: str) -> float:
+        """Write ``key`` to the terminal; the monotonic time just before."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(key + "\n")
+        self._process.stdin.flush()
+        return float(self._process.stdout.readline())
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        finally:
+            if self._process.poll() is None:
+                self._process.kill()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+
+
 class HaltStamp:
     """Wraps ``engine.halt`` (what the control channel's ``halt`` calls): stamps the monotonic
     clock once it returned, i.e. once the gate is closed."""
@@ -65,6 +111,7 @@ class HaltStamp:
 def _measure(be: BenchEngine, term: Terminal, samples: int) -> tuple[list[float], list[float]]:
     """Seconds from each ``h`` written to the terminal until ``engine.halt()`` had closed the
     gate; and until the observer thread saw it closed."""
+    presser = KeyPresser(term)
     stamp = HaltStamp(be.engine)
     observer = GateObserver(be.engine.gate, clock=time.monotonic)
     closed: list[float] = []
@@ -75,8 +122,7 @@ def _measure(be: BenchEngine, term: Terminal, samples: int) -> tuple[list[float]
             stamp.done.clear()
             seen = observer.arm()
             time.sleep(random.uniform(0.3, 0.55))  # any moment of the 0.25 s flush cycle
-            pressed = time.monotonic()
-            term.press("h")
+            pressed = presser.press("h")
             if not stamp.done.wait(5) or not seen.wait(5):
                 raise TimeoutError(f"the gate was not closed within 5 s of h: {term.text[-500:]!r}")
             closed.append(stamp.closed_at - pressed)
@@ -84,6 +130,7 @@ def _measure(be: BenchEngine, term: Terminal, samples: int) -> tuple[list[float]
     finally:
         observer.close()
         stamp.close()
+        presser.close()
     return closed, seen_by_thread
 
 

@@ -91,6 +91,11 @@ class Terminal:
     def press(self, keys: str) -> None:
         os.write(self._master, keys.encode())
 
+    @property
+    def master_fd(self) -> int:
+        """The pty's master side (what a terminal emulator writes the keys to)."""
+        return self._master
+
     def hang_up(self) -> None:
         """Close the terminal, as a dropped SSH session does (SIGHUP to the process)."""
         if self._master >= 0:
