@@ -5,7 +5,8 @@
 
 1. starts ``main.py run --headless`` with the same arguments as a child process in its own
    session (a detach leaves it running; the terminal's signals do not reach it), its stdout and
-   stderr appended to ``<log_dir>/engine-<instance>.out`` (path printed);
+   stderr appended to ``<log_dir>/engine-<instance>.out`` (path printed; a file past
+   ``OUTPUT_ROTATE_BYTES`` is first moved to ``.out.1``, replacing the one before);
 2. waits (bounded) for the child to serve its control socket, watching the child: one that
    exits early (a ledger refused, IB unreachable, a bad ``--until``) makes ``run`` print the
    child's one-line error and exit with the child's exit code;
@@ -49,17 +50,22 @@ from engine.operations.stop import is_served, stop_engine
 
 __all__ = [
     "EXIT_FORCED",
+    "OUTPUT_ROTATE_BYTES",
     "Attach",
     "DashboardChoice",
     "RunPlan",
     "dashboard_choice",
     "headless_argv",
     "plan_run",
+    "rotate_output",
     "run_attached",
 ]
 
 EXIT_FORCED = 130
 _POLL_S = 0.1
+#: The child's output file (stray prints, a crash's traceback; the log proper is loguru's,
+#: rotated by size) is moved aside at the next start once it is past 10 MB.
+OUTPUT_ROTATE_BYTES = 10 * 1024 * 1024
 _KILL_WAIT_S = 10.0
 
 
@@ -229,10 +235,25 @@ def _watch(child: subprocess.Popen[bytes], end: threading.Event) -> None:
     end.set()
 
 
+def rotate_output(output: Path, limit: int = OUTPUT_ROTATE_BYTES) -> bool:
+    """Move ``output`` to ``<output>.1`` (replacing it) when it holds more than ``limit`` bytes,
+    so that a service restarted for months keeps at most two such files; whether it moved."""
+    try:
+        size = output.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size <= limit:
+        return False
+    os.replace(output, output.with_name(output.name + ".1"))
+    return True
+
+
 def _spawn(plan: RunPlan) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the child, its output appended to ``plan.output`` (0600 in a 0700 directory);
-    the child and the file's size before it (where its words start)."""
+    """Start the child, its output appended to ``plan.output`` (0600 in a 0700 directory,
+    rotated first: ``rotate_output``); the child and the file's size before it (where its
+    words start)."""
     make_private_dirs(plan.output.parent)
+    rotate_output(plan.output)
     handle = os.open(plan.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(handle, "ab") as output:
         tighten(plan.output)  # one made by an older run with a looser mode
