@@ -1,6 +1,7 @@
-"""Logging: loguru file sinks under ``logs/`` (text and JSON lines, rotated), stdlib logging
-from ib_async, pykka and peewee routed into loguru, and nothing on the terminal while the TUI
-owns it.
+"""Logging: loguru, with one sink that queues each record for the writer thread of
+``engine.log_writer`` (``engine.log`` and ``engine.jsonl`` under ``logs/``, rotated; nothing is
+formatted or written on the thread that logs), stdlib logging from ib_async, pykka and peewee
+routed into loguru, and nothing on the terminal while the TUI owns it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from loguru import logger
 
 from core.text import printable
 from db.private_files import make_private_dirs, tighten
+from engine.log_writer import LogWriter
 
 if TYPE_CHECKING:
     from loguru import Record
 
-__all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging"]
+__all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging", "shutdown_logging"]
+
+#: The file sinks' writer (``engine.log_writer``) of the last ``setup_logging``.
+_writer: LogWriter | None = None
 
 
 class IbAsyncNoticeFilter(logging.Filter):
@@ -87,24 +92,12 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
     old_umask = os.umask(0o077)  # log files are created owner-only
     try:
         logger.remove()
+        _close_writer()
         logger.configure(patcher=_one_line)
-        logger.add(
-            path / "engine.log",
-            level=level,
-            rotation="10 MB",
-            retention=10,
-            enqueue=True,
-            format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level:<7} | {thread.name} | {name}:{line} | "
-            "{message}",
-        )
-        logger.add(
-            path / "engine.jsonl",
-            level=level,
-            serialize=True,
-            rotation="10 MB",
-            retention=10,
-            enqueue=True,
-        )
+        global _writer  # noqa: PLW0603 - one writer per process, like loguru's own handlers
+        _writer = LogWriter(path)
+        # The record goes to the writer's queue; loguru formats nothing but the message here.
+        logger.add(_writer.sink, level=level, format="{message}")
     finally:
         os.umask(old_umask)
     if console:
@@ -126,7 +119,15 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
 
 
 def shutdown_logging() -> None:
-    """Flush the enqueued sinks (call at exit)."""
+    """Write what the writer still holds and close the files (call at exit)."""
     logger.complete()
     logger.remove()
+    _close_writer()
     logger.configure(patcher=None)
+
+
+def _close_writer() -> None:
+    global _writer  # noqa: PLW0603
+    if _writer is not None:
+        _writer.close()
+        _writer = None

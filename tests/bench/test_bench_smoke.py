@@ -29,6 +29,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "options_12w_wall": ("wall_s",),
     "va_footprint": ("kb", "python_kb", "start_ms"),
     "tui_cpu": ("pct", "ui_thread_pct"),
+    "log_cost": ("engine_p50_us", "engine_p99_us", "enqueued_p50_us", "direct_p50_us"),
 }
 
 
