@@ -145,7 +145,9 @@ class Engine:
                 build.follow_timeline(self.clock, last_record=last_record, ledger=label)
             self.book = AddressBook(self.clock.inflight)
             self.bus = Bus()
-            self.quotes = QuoteBook(self.book)
+            self.quotes = QuoteBook(
+                self.book, min_interval_s=build.quote_interval_s(config, self.options)
+            )
             self.broker = (
                 broker
                 or ib
@@ -229,6 +231,7 @@ class Engine:
         if self.control is not None:  # what no actor publishes before it changes
             self.control.seed([*first, *self.working_orders(timeout_s=10)])
         build.restore_sim_account(self.broker, self.ledger)
+        self.quotes.start()
         self.broker.start(BrokerRouter(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
         self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
@@ -293,6 +296,7 @@ class Engine:
         self._started = False
         self._timers.cancel()
         self.clock.stop()
+        self.quotes.close()
         self.gate.set(GateState.CLOSED, "engine stopping")
         self.book.closing = True
         refs = list(reversed(self._refs))

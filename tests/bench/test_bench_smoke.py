@@ -23,7 +23,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "halt_ack": ("p50_ms", "p99_ms", "vas10_load_p99_ms", "vas30_quiet_p99_ms"),
     "flatten_engine": ("p50_ms", "p99_ms"),
     "flatten_tws": ("wall_s",),
-    "quotes_absorbed": ("per_s", "load_p99_ms", "quiet_p99_ms", "marks_per_s"),
+    "quotes_absorbed": ("per_s", "load_p99_ms", "quiet_p99_ms", "marks_per_s", "untimed_p99_ms"),
     "ledger_writes": ("per_s", "raw_same_transactions_per_s", "raw_one_transaction_per_s"),
     "session_wall": ("wall_s",),
     "options_12w_wall": ("wall_s",),

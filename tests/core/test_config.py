@@ -113,6 +113,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "session_open": "09:30",
         "session_close": "16:00",
         "reconcile_interval_s": 5.0,
+        "quote_delivery_ms": 100,
         "holidays": (),
         "on_shutdown": "leave",
         "on_mismatch": "halt",
