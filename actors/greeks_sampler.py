@@ -13,23 +13,29 @@ against a second publisher.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from actors.messages.snapshots import GreeksSnapshot
-from actors.runtime.base import AddressBook
 
 __all__ = ["GreeksSampler"]
 
 
 class GreeksSampler:
-    def __init__(self, book: AddressBook, *, every: timedelta = timedelta(minutes=1)) -> None:
-        self._book = book
+    def __init__(
+        self,
+        forward: Callable[[GreeksSnapshot], object],
+        *,
+        every: timedelta = timedelta(minutes=1),
+    ) -> None:
+        """``forward`` passes a due snapshot on (the journal: a ``tell`` to itself)."""
+        self._forward = forward
         self._every = every
         self._lock = threading.Lock()
         self._last: dict[str, GreeksSnapshot] = {}  # per VA, as last forwarded
 
     def __call__(self, item: object) -> None:
-        """Bus callback: forward ``item`` to the journal if it is a VA's snapshot that is due."""
+        """Bus callback: forward ``item`` if it is a VA's snapshot that is due."""
         if not isinstance(item, GreeksSnapshot) or item.va_id is None:
             return
         with self._lock:
@@ -41,4 +47,4 @@ class GreeksSampler:
             ):
                 return
             self._last[item.va_id] = item
-        self._book.tell("journal", item)
+        self._forward(item)

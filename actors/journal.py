@@ -39,7 +39,8 @@ class Journal(EngineActor[JournalMessage]):
 
     def on_start(self) -> None:
         """Runs on the journal's thread: start taking greeks samples from the bus."""
-        self._unsubscribe = self.bus.subscribe(GreeksSampler(self.ctx.book))
+        sampler = GreeksSampler(lambda totals: self.book.tell(self.address, totals))
+        self._unsubscribe = self.bus.subscribe(sampler)
 
     def on_stop(self) -> None:
         self._unsubscribe()
