@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,6 +71,7 @@ class LedgerContents:
     orders: tuple[OrderRecord, ...]
     executions: tuple[ExecutionRecord, ...]
     greeks: tuple[GreeksSampleRecord, ...]
+    last_record: datetime | None = None  # ``Ledger.last_record_time``: where the charts end
 
 
 def read_contents(url: str, *, instance: str, tz: tzinfo) -> LedgerContents:
@@ -88,6 +89,7 @@ def read_contents(url: str, *, instance: str, tz: tzinfo) -> LedgerContents:
             orders=tuple(ledger.orders()),
             executions=tuple(ledger.executions()),
             greeks=tuple(greeks_samples(ledger)),
+            last_record=ledger.last_record_time(),
         )
 
     return _reading(url, instance, read)

@@ -61,7 +61,9 @@ table.summary tr:nth-child(even) { background: #fafafa; }
 
 def _charts(contents: LedgerContents, tz: tzinfo) -> list[_Chart]:
     report = contents.report
-    curves = series.equity_curves(contents.accounts, contents.executions)
+    curves = series.equity_curves(
+        contents.accounts, contents.executions, until=contents.last_record
+    )
     option_vas = {o.va_id for o in contents.orders if o.sec_type == "OPT"}
     greeks = series.greeks_over_time(
         contents.greeks, option_vas=option_vas, flats=series.flat_times(contents.executions)

@@ -135,15 +135,18 @@ def _with_drawdown(points: Sequence[tuple[datetime, Decimal]]) -> list[EquityPoi
 
 
 def equity_curves(
-    accounts: Iterable[AccountLike], executions: Iterable[ExecutionLike]
+    accounts: Iterable[AccountLike],
+    executions: Iterable[ExecutionLike],
+    *,
+    until: datetime | None = None,
 ) -> dict[str, list[EquityPoint]]:
     """Realized equity and drawdown per VA and in ``TOTAL`` (every VA's capital summed).
 
     Each curve starts at its capital at the first execution's time and has one point per
-    execution time after it (executions at the same instant are one point). A VA with no
-    execution has the one starting point only if there is any execution at all; with no
-    execution anywhere every curve is empty. VAs that trade without a stored account (older
-    ledgers) start at 0.
+    execution time after it (executions at the same instant are one point), and a last point
+    at ``until`` (the ledger's last record) when that is later: the equity held since. A VA
+    with no execution has its capital only; with no execution anywhere every curve is empty.
+    VAs that trade without a stored account (older ledgers) start at 0.
     """
     capital = {a.id: a.capital for a in accounts}
     steps = _realized_steps(executions)
@@ -163,6 +166,10 @@ def equity_curves(
                 points[-1] = (time, equity)
             else:
                 points.append((time, equity))
+    if until is not None:
+        for points in raw.values():
+            if until > points[-1][0]:
+                points.append((until, points[-1][1]))
     return {key: _with_drawdown(points) for key, points in raw.items()}
 
 

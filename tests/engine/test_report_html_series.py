@@ -88,6 +88,16 @@ def test_equity_steps_at_each_execution_net_of_commissions_with_drawdown_from_th
     ]
 
 
+def test_equity_holds_its_last_value_until_the_ledgers_last_record() -> None:
+    end = T3 + timedelta(hours=5)
+    curves = equity_curves(ACCOUNTS, FILLS[:2], until=end)
+    # a: 1000, 999, 1018, then 1018 held to the end; b never traded: 500 from start to end.
+    assert [(p.time, p.equity) for p in curves["a"]][-2:] == [(T2, Decimal(1018)), (end, 1018)]
+    assert [(p.time, p.equity) for p in curves["b"]] == [(T1, Decimal(500)), (end, 500)]
+    # An end no later than a curve's last point adds nothing.
+    assert equity_curves(ACCOUNTS, FILLS[:2], until=T1) == equity_curves(ACCOUNTS, FILLS[:2])
+
+
 def test_the_last_equity_point_is_capital_plus_the_realized_pnl_of_an_option_round_trip() -> None:
     # Sell 2 puts at 1.50 and buy them back at 0.75, x100: (1.50 - 0.75) x 2 x 100 = 150, less
     # 2 x 1.30 commission = 147.40.
