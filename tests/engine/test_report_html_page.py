@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from core.domain import OrderType, Side
 from db.reading import LedgerContents
 from db.records import AccountRecord, ExecutionRecord, GreeksSampleRecord, OrderRecord
-from engine.report_html import CHART_IDS, render_html
+from engine.report_html import CHART_IDS, figures, render_html, series
 from tests.support.report_dom import charts_in
 
 NY = ZoneInfo("America/New_York")
@@ -67,3 +67,16 @@ def test_an_option_round_trip_with_greeks_samples_gives_every_chart_a_plot() -> 
     assert {name: (seen.plot_divs, seen.no_data) for name, seen in charts.items()} == {
         name: (1, []) for name in CHART_IDS
     }
+
+
+def test_charts_put_times_in_the_exchange_zone_not_utc() -> None:
+    # plotly draws an aware time in UTC (15:00 for 10:00 in New York in November).
+    trade = {"va": "a", "contract": "X", "side": "LONG", "entry_time": T1.isoformat(),
+             "exit_time": T2.isoformat(), "pnl": 1.0, "exit_reason": "signal"}  # fmt: skip
+    figure = figures.timeline_figure(series.trade_bars([trade]), tz=NY)
+    assert figure is not None
+    assert list(figure.data[0].x) == [
+        datetime(2026, 11, 16, 10, 0),
+        datetime(2026, 11, 16, 10, 45),
+        None,
+    ]
