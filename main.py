@@ -10,6 +10,7 @@
                         [--timeout S]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
+    python main.py report --html PATH [--config PATH] [--db URL] [--instance NAME]
     python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
     python main.py tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N]
                            [--start ISO-8601] [--config PATH]
@@ -109,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", default="config.toml")
     report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
     report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    report.add_argument(
+        "--html", metavar="PATH", help="write charts to one self-contained HTML file (one instance)"
+    )
     which = report.add_mutually_exclusive_group()
     which.add_argument("--instance", help="the engine instance (default: engine.instance)")
     which.add_argument(

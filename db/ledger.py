@@ -36,6 +36,7 @@ from core.exec_ids import exec_id_parts
 from core.rules.trades import derive_positions_and_trades
 from db.models import (
     Execution,
+    GreeksSample,
     Order,
     OrderEvent,
     RiskEvent,
@@ -425,7 +426,8 @@ class Ledger:
 
     def last_record_time(self) -> datetime | None:
         """The latest time of any record in the ledger (an account's creation, an order's
-        creation or update, an order event, an execution, a signal, a risk event), aware in
+        creation or update, an order event, an execution, a signal, a risk event, a greeks
+        sample), aware in
         UTC like every time the ledger returns; None for a ledger with no records. One query:
         the newest time of each table, then the newest of those."""
         columns = (
@@ -436,6 +438,7 @@ class Ledger:
             Execution.time,
             Signal.time,
             RiskEvent.time,
+            GreeksSample.time,
         )
         selects = [column.model.select(fn.MAX(column).alias("at")) for column in columns]
         query = selects[0]

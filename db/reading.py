@@ -8,7 +8,8 @@ Runs on the calling thread (the command's main thread).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import tzinfo
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,13 +24,15 @@ from db.connection import (
     pending_migrations,
 )
 from db.consolidated import consolidate
+from db.greeks_samples import greeks_samples
 from db.instances import instances_in, is_postgres, schema_name
 from db.integrity import LedgerProblem, read_problems
 from db.lease import ledger_name
 from db.ledger import Ledger
+from db.records import AccountRecord, ExecutionRecord, GreeksSampleRecord, OrderRecord
 from db.report import build_report
 
-__all__ = ["NoLedger", "read_instance_problems", "read_reports"]
+__all__ = ["LedgerContents", "NoLedger", "read_contents", "read_instance_problems", "read_reports"]
 
 _T = TypeVar("_T")
 
@@ -56,6 +59,40 @@ def read_reports(
         raise NoLedger(f"no instance has a ledger at {ledger_name(url)}")
     reports = {n: _reading(url, n, lambda db: build_report(Ledger(db), tz=tz)) for n in names}
     return consolidate(reports), True
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerContents:
+    """What ``main.py report --html`` draws from: the report (``build_report``) and the records
+    behind it, each in the ledger's order."""
+
+    report: dict[str, Any]
+    accounts: tuple[AccountRecord, ...]
+    orders: tuple[OrderRecord, ...]
+    executions: tuple[ExecutionRecord, ...]
+    greeks: tuple[GreeksSampleRecord, ...]
+    last_record: datetime | None = None  # ``Ledger.last_record_time``: where the charts end
+
+
+def read_contents(url: str, *, instance: str, tz: tzinfo) -> LedgerContents:
+    """The report and records of ``instance``'s ledger.
+
+    Raises:
+        NoLedger, db.instances.InstanceRefused: as ``read_reports``.
+    """
+
+    def read(database: peewee.Database) -> LedgerContents:
+        ledger = Ledger(database)
+        return LedgerContents(
+            report=build_report(ledger, tz=tz),
+            accounts=tuple(ledger.accounts()),
+            orders=tuple(ledger.orders()),
+            executions=tuple(ledger.executions()),
+            greeks=tuple(greeks_samples(ledger)),
+            last_record=ledger.last_record_time(),
+        )
+
+    return _reading(url, instance, read)
 
 
 def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:

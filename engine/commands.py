@@ -58,6 +58,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     config = load_config_or_exit(args.config)
     url, instance = _ledger_of(args, config)
+    if getattr(args, "html", None) is not None:
+        return _report_html(args, config, url, instance)
     try:
         report, consolidated = read_reports(
             url, instance=instance, every_instance=args.all, tz=config.tz
@@ -71,6 +73,41 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(format_consolidated_text(report))
     else:
         print(format_text_report(report))
+    return 0
+
+
+def _report_html(args: argparse.Namespace, config: EngineConfig, url: str, instance: str) -> int:
+    """``report --html PATH``: the charts of one instance's ledger in one HTML file."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from db.reading import NoLedger, read_contents  # noqa: PLC0415
+    from db.refusals import LedgerRefused  # noqa: PLC0415
+    from engine.report_html import write_html_report  # noqa: PLC0415 - plotly: only here
+
+    if args.all or args.json:
+        given = "--all" if args.all else "--json"
+        print(
+            f"main.py report: --html draws one instance and prints no report: drop {given}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        contents = read_contents(url, instance=instance, tz=config.tz)
+    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
+        print(f"main.py report: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = Path(args.html)
+    title = f"Engine report: instance {instance}"
+    try:
+        write_html_report(contents, path, tz=config.tz, title=title)
+    except OSError as err:
+        print(
+            f"main.py report: cannot write --html {args.html}: {err.strerror or err}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    trades = len(contents.report["trades"])
+    print(f"wrote {path} ({trades} closed trades, {len(contents.executions)} fills)")
     return 0
 
 
