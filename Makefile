@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit chromium docker-test bench clean check-config report validate
+.PHONY: run test lint typecheck unit chromium docker-test bench bench-check clean check-config report validate
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
@@ -48,6 +48,11 @@ docker-test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The quick figures against their committed values (bench/check_baseline.json); fails when one
+# is more than 2x worse relative to a calibration measured in the same process (CI runs it).
+bench-check: $(STAMP)
+	$(BIN)/python -m bench.check
 
 check-config: $(STAMP)
 	$(BIN)/python main.py check-config
