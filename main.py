@@ -186,9 +186,14 @@ class _StopSignals:
         self.requested.set()
 
 
-def _wait_headless(engine: Engine, stop: threading.Event) -> None:
-    """Until a signal, the engine's own end, or a ``stop`` over the control channel."""
+def _wait_headless(
+    engine: Engine, stop: threading.Event, tick: Callable[[], None] | None = None
+) -> None:
+    """Until a signal, the engine's own end, or a ``stop`` over the control channel; ``tick``
+    (the progress) every 0.2 wall seconds meanwhile."""
     while not (stop.is_set() or engine.done.is_set() or engine.stop_requested.is_set()):
+        if tick is not None:
+            tick()
         stop.wait(0.2)
 
 
@@ -236,21 +241,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         return err.exit_code
     from engine.control.server import ControlRefused  # noqa: PLC0415
 
+    from engine.headless_run import HeadlessProgress, print_run_summary  # noqa: PLC0415
+
     signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
     signals.install()
+    since = engine.clock.now()
+    progress = HeadlessProgress(engine)
     try:
         engine.bus.subscribe(_print_event)
         engine.start()
         if engine.control is not None:
             sys.stderr.write(f"control: serving on {engine.control.path}\n")
             sys.stderr.flush()
-        _wait_headless(engine, signals.requested)
+        progress.begin()
+        _wait_headless(engine, signals.requested, progress.tick)
     except ControlRefused as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
+        progress.close()
         _stop_engine(engine)
         shutdown_logging()
+    url = options.database_url or config.engine.database_url
+    print_run_summary(
+        url, instance=config.engine.instance, tz=config.tz, since=since, command="main.py run"
+    )
     if engine.stopped_because is not None:
         print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ Runs on the calling thread (the command's main thread).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,8 +28,9 @@ from db.integrity import LedgerProblem, read_problems
 from db.lease import ledger_name
 from db.ledger import Ledger
 from db.report import build_report
+from db.run_summary import format_run_summary
 
-__all__ = ["NoLedger", "read_instance_problems", "read_reports"]
+__all__ = ["NoLedger", "read_instance_problems", "read_reports", "read_run_summary"]
 
 _T = TypeVar("_T")
 
@@ -56,6 +57,17 @@ def read_reports(
         raise NoLedger(f"no instance has a ledger at {ledger_name(url)}")
     reports = {n: _reading(url, n, lambda db: build_report(Ledger(db), tz=tz)) for n in names}
     return consolidate(reports), True
+
+
+def read_run_summary(url: str, *, instance: str, tz: tzinfo, since: datetime) -> str:
+    """The summary of the run of ``instance`` that started at ``since`` (engine clock), from
+    its ledger (``db.run_summary.format_run_summary``).
+
+    Raises:
+        NoLedger, db.instances.InstanceRefused: as ``read_reports``.
+    """
+    report = _reading(url, instance, lambda db: build_report(Ledger(db), tz=tz))
+    return format_run_summary(report, since=since)
 
 
 def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:
