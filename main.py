@@ -240,7 +240,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         shutdown_logging()
         return err.exit_code
     from engine.control.server import ControlRefused  # noqa: PLC0415
-
     from engine.headless_run import HeadlessProgress, print_run_summary  # noqa: PLC0415
 
     signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
@@ -365,9 +364,23 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_tws_sim(args: argparse.Namespace) -> int:
-    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
+    """tws-sim's log goes to ``<engine.log_dir>/tws-sim/`` (its warnings to the terminal too),
+    all of it to the terminal with ``--log-terminal``."""
+    from loguru import logger  # noqa: PLC0415
 
-    return run_tws_sim(args)
+    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+
+    config = load_config_or_exit(args.config)
+    log_dir = os.path.join(config.engine.log_dir, "tws-sim")
+    setup_logging(log_dir, console=not args.log_terminal)
+    if args.log_terminal:
+        logger.add(sys.stderr, level="DEBUG", format="{time:HH:mm:ss} {level} {message}")
+    print(f"tws-sim: log in {os.path.join(log_dir, 'engine.log')}", file=sys.stderr, flush=True)
+    try:
+        return run_tws_sim(args)
+    finally:
+        shutdown_logging()
 
 
 #: The commands that talk to a running engine: (module, function).

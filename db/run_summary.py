@@ -47,15 +47,12 @@ def format_run_summary(report: dict[str, Any], *, since: datetime) -> str:
         total += pnl
         wins_all += wins
         losses_all += losses
-    lines.append(
-        f"  {'total':<16} {len(trades):>6} {wins_all:>5} {losses_all:>6} {total:>+14,.2f}"
-    )
+    lines.append(f"  {'total':<16} {len(trades):>6} {wins_all:>5} {losses_all:>6} {total:>+14,.2f}")
 
     open_now = report["positions"]
     lines.append(f"Still open: {len(open_now) or 'nothing'}")
     lines.extend(
-        f"  {p['va']:<16} {p['contract']:<28} {p['qty']:>+8} @ {p['avg_price']}"
-        for p in open_now
+        f"  {p['va']:<16} {p['contract']:<28} {p['qty']:>+8} @ {p['avg_price']}" for p in open_now
     )
 
     rules = Counter(d["rule"] for d in refused)

@@ -80,7 +80,7 @@ def print_run_summary(
     try:
         text = read_run_summary(url, instance=instance, tz=tz, since=since)
     except (NoLedger, LedgerRefused, ValueError, RuntimeError, OSError) as err:
-        print(f"{command}: no run summary: {err}", file=sys.stderr)
+        sys.stderr.write(f"{command}: no run summary: {err}\n")
         return False
     stream = out or sys.stdout
     stream.write(text)

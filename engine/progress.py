@@ -94,9 +94,16 @@ def progress_line(point: ProgressPoint, tz: tzinfo) -> str:
     if point.fraction is not None:
         parts[0] += f" ({point.fraction:.0%})"
     parts.append(f"fills {point.fills}")
-    left = finish_in_s(point)
-    parts.append(f"finish in ~{_duration(left)}" if left is not None else "finish: estimating")
+    parts.append(_finish(point))
     return "  ".join(parts)
+
+
+def _finish(point: ProgressPoint) -> str:
+    """``finish in ~9s``, ``done`` at the end, ``finish: estimating`` before a pace is known."""
+    if point.fraction is not None and point.fraction >= 1.0:
+        return "done"
+    left = finish_in_s(point)
+    return f"finish in ~{_duration(left)}" if left is not None else "finish: estimating"
 
 
 class RunProgress(Protocol):
@@ -191,13 +198,12 @@ class TerminalBar:
     def _draw(self, now: datetime, fills: int, wall: float) -> None:
         self._drawn = wall
         point = ProgressPoint(now, self._start, self._end, fills, wall - self._began)
-        left = finish_in_s(point)
         self._progress.update(
             self._task,
             completed=(now - self._start).total_seconds(),
             description=f"{now.astimezone(self._tz):%Y-%m-%d %H:%M:%S}",
             fills=fills,
-            finish=f"finish in ~{_duration(left)}" if left is not None else "",
+            finish=_finish(point),
         )
         self._progress.refresh()
 
