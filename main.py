@@ -244,7 +244,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
     signals.install()
-    since = engine.clock.now()
     progress = HeadlessProgress(engine)
     try:
         engine.bus.subscribe(_print_event)
@@ -261,10 +260,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.close()
         _stop_engine(engine)
         shutdown_logging()
-    url = options.database_url or config.engine.database_url
-    print_run_summary(
-        url, instance=config.engine.instance, tz=config.tz, since=since, command="main.py run"
-    )
+    if engine.started_at is not None:  # the engine's start, as its clients were told
+        print_run_summary(
+            options.database_url or config.engine.database_url,
+            instance=config.engine.instance,
+            tz=config.tz,
+            since=engine.started_at,
+            command="main.py run",
+        )
     if engine.stopped_because is not None:
         print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
         return 1

@@ -67,7 +67,7 @@ def read_run_summary(url: str, *, instance: str, tz: tzinfo, since: datetime) ->
         NoLedger, db.instances.InstanceRefused: as ``read_reports``.
     """
     report = _reading(url, instance, lambda db: build_report(Ledger(db), tz=tz))
-    return format_run_summary(report, since=since)
+    return format_run_summary(report, since=since.astimezone(tz))  # shown in exchange time
 
 
 def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:
