@@ -124,6 +124,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         min_trades=args.min_trades,
         command="python main.py " + " ".join(given),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        progress_stream=sys.stderr,
     )
     if args.scenario is not None:
         options = replace(options, scenario=None if args.scenario == "none" else args.scenario)

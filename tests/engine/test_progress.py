@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from loguru import logger
 
 from actors.messages.events import EngineEvent
+from engine.logging_setup import setup_logging, shutdown_logging
 from engine.progress import (
     FillCounter,
     PeriodicLines,
@@ -84,3 +87,27 @@ def test_the_fill_counter_counts_fill_events_only() -> None:
         counter(EngineEvent(time=OPEN, kind=kind, text="x", va_id="a"))
     counter("not an event")
     assert counter.count == 2
+
+
+def test_a_warning_logged_while_the_bar_is_drawn_goes_above_it(tmp_path: Path) -> None:
+    """The log's console sink writes to ``sys.stderr`` as it is at each line, which the bar
+    routes above itself (a sink bound to the stream at setup would write through the bar)."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    setup_logging(tmp_path / "logs", console=True)
+    try:
+        bar = TerminalBar(screen, start=OPEN, end=CLOSE, tz=NY)
+        try:
+            bar.update(OPEN + timedelta(hours=1), fills=2)
+            logger.warning("the broker said something")
+        finally:
+            bar.close()
+    finally:
+        shutdown_logging()
+    drawn = screen.getvalue()
+    assert "WARNING the broker said something" in drawn
+    assert drawn.index("WARNING the broker said something") < drawn.rindex("fills 2")  # the bar
