@@ -48,6 +48,7 @@ from engine.commands import (
     cmd_check_config,
     cmd_check_ledger,
     cmd_report,
+    cmd_tws_sim,
     cmd_validate,
     load_config_or_exit,
 )
@@ -364,26 +365,6 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from tui.attach_command import cmd_attach as attach  # noqa: PLC0415 - Textual: not for all
 
     return attach(args)
-
-
-def cmd_tws_sim(args: argparse.Namespace) -> int:
-    """tws-sim's log goes to ``<engine.log_dir>/tws-sim/`` (its warnings to the terminal too),
-    all of it to the terminal with ``--log-terminal``."""
-    from loguru import logger  # noqa: PLC0415
-
-    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
-    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
-
-    config = load_config_or_exit(args.config)
-    log_dir = os.path.join(config.engine.log_dir, "tws-sim")
-    setup_logging(log_dir, console=not args.log_terminal)
-    if args.log_terminal:
-        logger.add(sys.stderr, level="DEBUG", format="{time:HH:mm:ss} {level} {message}")
-    print(f"tws-sim: log in {os.path.join(log_dir, 'engine.log')}", file=sys.stderr, flush=True)
-    try:
-        return run_tws_sim(args)
-    finally:
-        shutdown_logging()
 
 
 #: The commands that talk to a running engine: (module, function).
