@@ -28,7 +28,7 @@ from db.integrity import LedgerProblem, read_problems
 from db.lease import ledger_name
 from db.ledger import Ledger
 from db.report import build_report
-from db.run_summary import format_run_summary
+from db.run_summary import format_run_summary, read_run_facts
 
 __all__ = ["NoLedger", "read_instance_problems", "read_reports", "read_run_summary"]
 
@@ -61,13 +61,15 @@ def read_reports(
 
 def read_run_summary(url: str, *, instance: str, tz: tzinfo, since: datetime) -> str:
     """The summary of the run of ``instance`` that started at ``since`` (engine clock), from
-    its ledger (``db.run_summary.format_run_summary``).
+    its ledger (``db.run_summary``), shown in the exchange time zone ``tz``.
 
     Raises:
         NoLedger, db.instances.InstanceRefused: as ``read_reports``.
     """
-    report = _reading(url, instance, lambda db: build_report(Ledger(db), tz=tz))
-    return format_run_summary(report, since=since.astimezone(tz))  # shown in exchange time
+    report, decisions = _reading(
+        url, instance, lambda db: read_run_facts(Ledger(db), since=since, tz=tz)
+    )
+    return format_run_summary(report, since=since.astimezone(tz), decisions=decisions)
 
 
 def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:
