@@ -132,12 +132,11 @@ def stop_engine(
         return StopResult(False, None, str(err))
     except (OSError, ControlError) as err:
         return StopResult(False, None, f"cannot ask the engine at {path} to stop: {err}")
-    pid = connection.welcome.engine.pid
-    found = StopResult(
-        False, pid, "", connection.welcome.engine.instance, connection.welcome.engine.started_at
+    info = connection.welcome.engine
+    result = _stop(
+        connection, info.pid, path, flatten=flatten, deadline=deadline, timeout_s=timeout_s
     )
-    result = _stop(connection, pid, path, flatten=flatten, deadline=deadline, timeout_s=timeout_s)
-    return replace(result, instance=found.instance, started_at=found.started_at)
+    return replace(result, instance=info.instance, started_at=info.started_at)
 
 
 def _stop(
