@@ -408,6 +408,16 @@ class Ledger:
             record_of(SignalRecord, r, side=Side(r["side"]) if r["side"] else None) for r in rows
         ]
 
+    def decision_counts(self, *, since: datetime) -> dict[tuple[bool, str], int]:
+        """How many signal decisions there were at or after ``since``, by (accepted, rule),
+        counted by the database (a run's summary: a long run stores many decisions)."""
+        query = (
+            Signal.select(Signal.accepted, Signal.rule, fn.COUNT(Signal.id).alias("n"))
+            .where(Signal.time >= since)
+            .group_by(Signal.accepted, Signal.rule)
+        )
+        return {(bool(r["accepted"]), r["rule"]): int(r["n"]) for r in rows_of(query)}
+
     def risk_events(self) -> list[RiskEventRecord]:
         """Risk events in time order."""
         query = RiskEvent.select().order_by(RiskEvent.time, RiskEvent.id)

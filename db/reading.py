@@ -31,8 +31,16 @@ from db.lease import ledger_name
 from db.ledger import Ledger
 from db.records import AccountRecord, ExecutionRecord, GreeksSampleRecord, OrderRecord
 from db.report import build_report
+from db.run_summary import format_run_summary, read_run_facts
 
-__all__ = ["LedgerContents", "NoLedger", "read_contents", "read_instance_problems", "read_reports"]
+__all__ = [
+    "LedgerContents",
+    "NoLedger",
+    "read_contents",
+    "read_instance_problems",
+    "read_reports",
+    "read_run_summary",
+]
 
 _T = TypeVar("_T")
 
@@ -93,6 +101,19 @@ def read_contents(url: str, *, instance: str, tz: tzinfo) -> LedgerContents:
         )
 
     return _reading(url, instance, read)
+
+
+def read_run_summary(url: str, *, instance: str, tz: tzinfo, since: datetime) -> str:
+    """The summary of the run of ``instance`` that started at ``since`` (engine clock), from
+    its ledger (``db.run_summary``), shown in the exchange time zone ``tz``.
+
+    Raises:
+        NoLedger, db.instances.InstanceRefused: as ``read_reports``.
+    """
+    report, decisions = _reading(
+        url, instance, lambda db: read_run_facts(Ledger(db), since=since, tz=tz)
+    )
+    return format_run_summary(report, since=since.astimezone(tz), decisions=decisions)
 
 
 def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:

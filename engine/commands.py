@@ -1,6 +1,7 @@
 """The command line's commands that do not run the engine: ``check-config``, ``report``,
-``check-ledger`` and ``validate`` (``main.py`` parses the arguments and dispatches here), and what
-every command shares: ``UsageError``, the exit code for bad input, loading the config.
+``check-ledger``, ``validate`` and ``tws-sim`` (``main.py`` parses the arguments and dispatches
+here), and what every command shares: ``UsageError``, the exit code for bad input, loading the
+config.
 
 Threads: the command line's (main) thread.
 """
@@ -20,6 +21,7 @@ __all__ = [
     "cmd_check_config",
     "cmd_check_ledger",
     "cmd_report",
+    "cmd_tws_sim",
     "cmd_validate",
     "load_config_or_exit",
 ]
@@ -161,6 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         min_trades=args.min_trades,
         command="python main.py " + " ".join(given),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        progress_stream=sys.stderr,
     )
     if args.scenario is not None:
         options = replace(options, scenario=None if args.scenario == "none" else args.scenario)
@@ -207,3 +210,27 @@ def _fresh_database(url: str) -> None:
         if os.path.exists(path) and os.path.getsize(path) > 0:
             raise UsageError(f"--db: {path} exists; the validation needs a fresh ledger")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+
+def cmd_tws_sim(args: argparse.Namespace) -> int:
+    """tws-sim's log goes to ``<engine.log_dir>/tws-sim/`` (its warnings to the terminal too),
+    all of it to the terminal with ``--log-terminal``."""
+    from loguru import logger  # noqa: PLC0415
+
+    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+
+    config = load_config_or_exit(args.config)
+    log_dir = os.path.join(config.engine.log_dir, "tws-sim")
+    setup_logging(log_dir, console=not args.log_terminal)
+    if args.log_terminal:
+        logger.add(sys.stderr, level="DEBUG", format="{time:HH:mm:ss} {level} {message}")
+    where = os.path.join(log_dir, "engine.log")
+
+    def say_where(_server: object) -> None:  # once it listens: bad input stays one line
+        print(f"tws-sim: log in {where}", file=sys.stderr, flush=True)
+
+    try:
+        return run_tws_sim(args, on_started=say_where)
+    finally:
+        shutdown_logging()

@@ -188,6 +188,9 @@ class Engine:
             clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
         )
         self._started = False
+        #: The run's start on the engine clock (``start`` sets it; the run's summary counts
+        #: from it, and the control channel's welcome says it).
+        self.started_at: datetime | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, *, drive_clock: bool = True) -> None:
@@ -199,6 +202,7 @@ class Engine:
             drive_clock: start the clock's driver thread. Tests pass False and advance a
                 max-speed clock themselves with ``run_until``/``advance``.
         """
+        self.started_at = self.clock.now()
         if self.config.control.enabled:
             url = self.options.database_url or self.config.engine.database_url
             self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)

@@ -73,6 +73,14 @@ def _one_line(record: Record) -> None:
     record["message"] = printable(record["message"])
 
 
+def _to_stderr(message: str) -> None:
+    """The console sink: ``sys.stderr`` as it is at each line (not as it was at setup), so a
+    headless run's progress bar (``engine.progress``), which routes ``sys.stderr`` above itself
+    while drawn, keeps warnings from being written through it. Runs on the logging thread."""
+    sys.stderr.write(message)
+    sys.stderr.flush()
+
+
 def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -> None:
     """Install the sinks. Every message is escaped to one printable line first (``_one_line``).
 
@@ -101,7 +109,7 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
     finally:
         os.umask(old_umask)
     if console:
-        logger.add(sys.stderr, level="WARNING", format="{time:HH:mm:ss} {level} {message}")
+        logger.add(_to_stderr, level="WARNING", format="{time:HH:mm:ss} {level} {message}")
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     for name, lib_level in (
         ("pykka", logging.INFO),

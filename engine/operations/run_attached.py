@@ -37,9 +37,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from core.config import EngineConfig
 from core.config_values import control_socket_path
@@ -123,6 +125,9 @@ class RunPlan:
     finds: tuple[str, ...]
     start_timeout_s: float = 120.0  # an IB connection and a ledger's recovery come first
     stop_timeout_s: float = 30.0  # the engine's 5 s, a flatten's 5 s, and margin
+    #: The ledger the child runs on (its URL, instance and exchange time zone), read for the
+    #: run's summary once it has stopped; None: no summary.
+    ledger: tuple[str, str, str] | None = None
 
 
 def plan_run(main_script: str, args: argparse.Namespace, config: EngineConfig) -> RunPlan | str:
@@ -143,6 +148,7 @@ def plan_run(main_script: str, args: argparse.Namespace, config: EngineConfig) -
             *(("--config", args.config) if args.config != "config.toml" else ()),
             *(("--db", args.db) if args.db else ()),
         ),
+        ledger=(url, instance, config.engine.timezone),
     )
 
 
@@ -302,6 +308,7 @@ def run_attached(plan: RunPlan, attach: Attach) -> int:
         connection = _await_socket(plan, child, end)
         if connection is None:
             return _not_started(plan, child, offset, signals)
+        started_at = connection.welcome.engine.started_at
         connection.close()
         threading.Thread(
             target=_watch, args=(child, end), name="engine-child-watch", daemon=True
@@ -315,7 +322,22 @@ def run_attached(plan: RunPlan, attach: Attach) -> int:
                 "stopping the engine",
                 file=sys.stderr,
             )
-        return _after_dashboard(plan, child, offset, choice, signals.requested.is_set())
+        code = _after_dashboard(plan, child, offset, choice, signals.requested.is_set())
+        if child.poll() is not None:  # not a detach: the run is over, the terminal ours again
+            _print_summary(plan, started_at)
+        return code
+
+
+def _print_summary(plan: RunPlan, since: datetime) -> None:
+    """The run's summary from its ledger (``engine.headless_run.print_run_summary``)."""
+    if plan.ledger is None:
+        return
+    from engine.headless_run import print_run_summary  # noqa: PLC0415 - reads the ledger
+
+    url, instance, timezone = plan.ledger
+    print_run_summary(
+        url, instance=instance, tz=ZoneInfo(timezone), since=since, command="main.py run"
+    )
 
 
 def _not_started(
