@@ -146,7 +146,9 @@ class Engine:
                 build.follow_timeline(self.clock, last_record=last_record, ledger=label)
             self.book = AddressBook(self.clock.inflight)
             self.bus = Bus()
-            self.quotes = QuoteBook(self.book)
+            self.quotes = QuoteBook(
+                self.book, min_interval_s=build.quote_interval_s(config, self.options)
+            )
             self.broker = (
                 broker
                 or ib
@@ -187,6 +189,9 @@ class Engine:
             clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
         )
         self._started = False
+        #: The run's start on the engine clock (``start`` sets it; the run's summary counts
+        #: from it, and the control channel's welcome says it).
+        self.started_at: datetime | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, *, drive_clock: bool = True) -> None:
@@ -198,6 +203,7 @@ class Engine:
             drive_clock: start the clock's driver thread. Tests pass False and advance a
                 max-speed clock themselves with ``run_until``/``advance``.
         """
+        self.started_at = self.clock.now()
         if self.config.control.enabled:
             url = self.options.database_url or self.config.engine.database_url
             self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)
@@ -230,6 +236,7 @@ class Engine:
         if self.control is not None:  # what no actor publishes before it changes
             self.control.seed([*first, *self.working_orders(timeout_s=10)])
         build.restore_sim_account(self.broker, self.ledger)
+        self.quotes.start()
         self.broker.start(BrokerRouter(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
         self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
@@ -294,6 +301,7 @@ class Engine:
         self._started = False
         self._timers.cancel()
         self.clock.stop()
+        self.quotes.close()
         self.gate.set(GateState.CLOSED, "engine stopping")
         self.book.closing = True
         refs = list(reversed(self._refs))

@@ -6,7 +6,9 @@ Threads:
   returns; no widget is touched and ``call_from_thread`` (which blocks) is never used.
 * The UI thread (Textual's loop) owns every widget. A ``set_interval`` flush drains the bridge
   every ``flush_interval_s`` and applies the changes: keyed rows, changed cells only.
-* Commands go to the engine straight from the UI thread: ``EngineControls`` commands are
+* ``h`` halts from the terminal's input thread (``tui.kill_switch``), never queued behind a
+  flush or a redraw; the UI thread only says so afterwards.
+* Other commands go to the engine straight from the UI thread: ``EngineControls`` commands are
   thread-safe and return at once (they ``tell`` actors), and the app never waits for their
   effect: a halt shows up when the governor's next status arrives.
 * Questions that block run in worker threads and post their answers back as messages: the
@@ -32,6 +34,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
@@ -54,6 +57,7 @@ from tui.formatting import (
 from tui.header import StatusHeader
 from tui.help import HelpScreen
 from tui.inspector import InspectorScreen
+from tui.kill_switch import KillSwitchSent, express_driver
 from tui.quitting import Quitting
 from tui.screens import QuitChoice
 from tui.tables import KeyedTable
@@ -290,10 +294,9 @@ class EngineApp(App[QuitChoice | None]):
 
     # -- keys (UI thread) -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Grey out halt while halted and resume while active; hide the dashboard's own keys
-        on the other full screens."""
-        if action == "halt" and self.trading_state is TradingState.HALTED:
-            return None
+        """Grey out resume while active (halt never: the screen may be a tick behind the
+        engine, e.g. another dashboard resumed it); hide the dashboard's own keys on the other
+        full screens."""
         if action == "resume" and self.trading_state is TradingState.ACTIVE:
             return None
         if action == "viewer":
@@ -319,6 +322,19 @@ class EngineApp(App[QuitChoice | None]):
 
     def _on_dashboard(self) -> bool:
         return len(self.screen_stack) == 1
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, with the kill switch on its input thread."""
+        return express_driver(super().get_driver_class())
+
+    def kill_switch(self) -> bool:
+        """The terminal's input thread (``tui.kill_switch``): ``h`` halts before the UI thread
+        has seen it; False for a read-only viewer (the key is then refused as usual)."""
+        return self._keys.send_halt()
+
+    def on_kill_switch_sent(self, _message: KillSwitchSent) -> None:
+        """UI thread: the input thread sent the halt; say so."""
+        self._keys.halt_sent()
 
     def action_halt(self) -> None:
         """``h``: the kill switch. No confirmation, works over every screen and dialog; the

@@ -7,7 +7,8 @@ Threads:
   state mirror, clock, gate and config are updated under one lock and the frame's items are
   handed to the bus subscribers (the dashboard's ``BusBridge``, which only parks them).
 * Commands (halt, resume, flatten, pause, stop) return at once (``tui.remote_commands``: halt
-  on a thread of its own, the others in order on one sender thread); each outcome reaches the
+  written on the caller's thread, its reply awaited on a thread of its own; the others in order
+  on one sender thread); each outcome reaches the
   trader as a ``Notice`` on the bus ("Halt confirmed: the gate is closed", "... NOT confirmed:
   <why>").
 * The questions (``inspect_va``, ``reload_config``) block, bounded, on the caller's thread: a
@@ -131,7 +132,7 @@ class RemoteEngine:
             reconnect_s=reconnect_s,
         )
         self._sender = CommandSender(
-            self._link.request, self._notify, self._gate, timeout_s=command_timeout_s
+            self._link.send, self._notify, self._gate, timeout_s=command_timeout_s
         )
         self.bus = _RemoteBus(self)
 
@@ -287,7 +288,9 @@ class RemoteEngine:
 
     # -- EngineControls: commands (return at once) -------------------------------------------
     def halt(self, reason: str = "manual halt") -> None:
-        """Ask the engine to halt, on a thread of its own; the outcome comes as a notice."""
+        """Ask the engine to halt: the request is written now, on the caller's thread (any
+        thread: the kill switch calls it on the terminal's input thread); the outcome comes as
+        a notice."""
         self._sender.halt({"reason": reason[:_REASON_MAX]})
 
     def resume(self, reason: str = "manual resume") -> None:

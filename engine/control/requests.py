@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 import pykka
@@ -58,6 +59,7 @@ class ControlledEngine(Protocol):
     clock: Clock
     gate: TradingGate
     stopped_because: str | None
+    started_at: datetime | None  # the run's start on the engine clock, once started
     crash_lock: threading.Lock
     crashes: Counter[str]
 
