@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import assert_never, get_args
 
-from actors.messages.events import PositionChanged, QuotesReady, UnrealizedUpdate
+from actors.messages.events import PositionChanged, QuotesReady
 from actors.messages.snapshots import PositionSnapshot
 from actors.messages.timers import MarksDue
 from actors.position_monitor.exits import ExitRequests
@@ -146,7 +146,8 @@ class PositionMonitor(EngineActor[PositionMonitorMessage]):
 
     def _mark_positions(self, quotes: list[Quote]) -> None:
         """Mark the positions of a batch of quotes, run their exit rules, publish their
-        snapshots, the portfolio's unrealized P&L (to the governor) and the greeks totals."""
+        snapshots and the greeks totals. (The governor takes the day's P&L from the broker,
+        not from these marks: nothing is told to it per batch.)"""
         if not quotes:
             return
         by_key = {q.contract.key: q for q in quotes}
@@ -160,16 +161,6 @@ class PositionMonitor(EngineActor[PositionMonitorMessage]):
             watched.mark_with(quote)
             self.exits.run_exit_rules(watched, now)
             self.snapshots.publish(watched, now)
-        self.tell(
-            "governor",
-            UnrealizedUpdate(
-                sum((w.unrealized() for w in self.watched.values()), ZERO),
-                sum(
-                    (abs(w.quantity * (w.mark or w.avg_price)) for w in self.watched.values()), ZERO
-                ),
-                now,
-            ),
-        )
         self.greeks.publish(now, self.watched, marked)
 
     def _look_for_stale_marks(self, now: datetime) -> None:
