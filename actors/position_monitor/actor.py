@@ -22,7 +22,6 @@ on the thread that starts the actor (the engine's).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import assert_never, get_args
 
 from actors.messages.events import PositionChanged, QuotesReady
@@ -38,8 +37,6 @@ from actors.runtime.context import EngineContext
 from core.domain import Purpose, Quote
 
 __all__ = ["PositionMonitor", "PositionMonitorMessage"]
-
-ZERO = Decimal(0)
 
 #: What the monitor is told.
 PositionMonitorMessage = QuotesReady | MarksDue | PositionChanged
