@@ -154,7 +154,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print_event(item: object) -> None:
     """The headless printer: one stderr line per fill or risk event, every string in it from
-    outside (a reason, a broker's text) escaped by ``core.text.printable`` (bus thread)."""
+    outside (a reason, a broker's text) escaped by ``core.text.printable`` (bus thread). Every
+    snapshot of a run comes here too: they are let go before any import statement runs."""
+    if getattr(item, "kind", None) not in ("fill", "risk"):
+        return
     from actors.messages.events import EngineEvent  # noqa: PLC0415
     from core.text import printable  # noqa: PLC0415
 

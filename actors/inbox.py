@@ -31,6 +31,7 @@ from loguru import logger
 
 from actors.inbox_file import MAX_LINE_BYTES, InboxFile, RawLine
 from actors.inbox_lines import LineError, parse_line
+from actors.inbox_quiet import InboxQuiet
 from actors.messages.commands import Signal
 from actors.messages.events import InboxRejected
 from actors.messages.queries import GetSnapshot
@@ -77,10 +78,12 @@ class Inbox(EngineActor[InboxMessage]):
     address = "inbox"
     accepts = get_args(InboxMessage)
 
-    def __init__(self, ctx: EngineContext) -> None:
+    def __init__(self, ctx: EngineContext, *, quiet: InboxQuiet | None = None) -> None:
         super().__init__(book=ctx.book, bus=ctx.bus, on_crash=ctx.on_crash)
         self.ctx = ctx
         self.file = InboxFile(Path(ctx.config.inbox.path))
+        #: Shared with the poll (max speed only): the file as it was when read to its end.
+        self.quiet = quiet
         self.seen: set[str] = set()  # ids of this file generation's lines
         self.handled_ids: set[str] = set()  # ids handled this run, every generation
         self.generation = 0
@@ -104,6 +107,8 @@ class Inbox(EngineActor[InboxMessage]):
         self.reading = False
         self.waiting.clear()
         self.journal_next = False
+        if self.quiet is not None:
+            self.quiet.unsettle()
 
     def handle(self, message: InboxMessage) -> None:
         match message:
@@ -120,10 +125,13 @@ class Inbox(EngineActor[InboxMessage]):
             self.reading = True
             self.tell(self.address, InboxReadMore(self.ctx.clock.now()))
             return
+        signature = self.quiet.signature() if self.quiet is not None else None
         chunk = self.file.read_chunk()
         if chunk.lines:
             self.chunks += 1
             self._handle_lines(chunk.lines, self.ctx.clock.now())
+        elif self.quiet is not None and not chunk.more and not self.waiting:
+            self.quiet.settle(signature)  # read to its end: polls wait for a change
         self.reading = chunk.more
         if chunk.more:
             self.tell(self.address, InboxReadMore(self.ctx.clock.now()))

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from actors.inbox_quiet import InboxQuiet
 from broker.base import Broker
 from broker.sim.from_config import option_spec, sim_symbols
 from core.calendar import TradingCalendar
@@ -209,3 +211,12 @@ def quote_interval_s(config: EngineConfig, options: RunOptions) -> float:
     if options.speed is None or config.engine.quote_delivery_ms == 0:
         return 0.0
     return config.engine.quote_delivery_ms / 1000 / options.speed
+
+
+def inbox_quiet(config: EngineConfig, clock: Clock) -> InboxQuiet | None:
+    """The inbox poll's check for a changed file, on a max-speed virtual clock only (there a
+    poll every simulated second is a message and a wait each, nearly always for nothing); None
+    elsewhere: live and paced runs read at every poll."""
+    if not config.inbox.enabled or not clock.is_virtual or clock.speed is not None:
+        return None
+    return InboxQuiet(Path(config.inbox.path))

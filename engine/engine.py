@@ -185,8 +185,13 @@ class Engine:
         self.control_hello_timeout_s = HELLO_TIMEOUT_S  # tests may shorten it before start
         self.stop_requested = threading.Event()  # request_stop: end the run, as on SIGTERM
         self.stop_flatten: bool | None = None
+        self._inbox_quiet = build.inbox_quiet(config, self.clock)
         self._timers = EngineTimers(
-            clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
+            clock=self.clock,
+            calendar=self.calendar,
+            book=self.book,
+            done=self.done,
+            inbox_quiet=self._inbox_quiet,
         )
         self._started = False
         #: The run's start on the engine clock (``start`` sets it; the run's summary counts
@@ -226,7 +231,7 @@ class Engine:
             if account.enabled:
                 self._spawn(f"va:{account.id}", VirtualAccount.start(self.ctx, account.id))
         if self.config.inbox.enabled:
-            self._spawn("inbox", Inbox.start(self.ctx))
+            self._spawn("inbox", Inbox.start(self.ctx, quiet=self._inbox_quiet))
         # Barrier: every actor has run on_start (recovery from the ledger) before data flows.
         first: list[object] = []
         for name, ref in self._refs:

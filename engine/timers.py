@@ -13,6 +13,7 @@ from datetime import datetime
 
 from loguru import logger
 
+from actors.inbox_quiet import InboxQuiet
 from actors.messages.timers import DayRollDue, InboxReadDue, MarksDue, ReconcileDue
 from actors.runtime.base import AddressBook
 from core.calendar import TradingCalendar
@@ -32,8 +33,10 @@ class EngineTimers:
         calendar: TradingCalendar,
         book: AddressBook,
         done: threading.Event,
+        inbox_quiet: InboxQuiet | None = None,
     ) -> None:
         self._clock = clock
+        self._inbox_quiet = inbox_quiet  # max speed: poll only a changed inbox file
         self._calendar = calendar
         self._book = book
         self._done = done
@@ -68,6 +71,8 @@ class EngineTimers:
         self._book.tell("order_manager", ReconcileDue(self._clock.now()))
 
     def _inbox_due(self) -> None:
+        if self._inbox_quiet is not None and not self._inbox_quiet.has_news():
+            return  # read to its end and unchanged since: the Inbox would find nothing
         self._book.tell("inbox", InboxReadDue(self._clock.now()))
 
     def _marks_due(self) -> None:

@@ -93,15 +93,6 @@ class PositionChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class UnrealizedUpdate:
-    """PositionMonitor -> RiskGovernor: the portfolio's unrealized P&L and marks."""
-
-    unrealized_pnl: Decimal
-    gross_exposure: Decimal
-    time: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class AccountUpdate:
     """-> RiskGovernor: the broker's account values."""
 

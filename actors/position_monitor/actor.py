@@ -22,10 +22,9 @@ on the thread that starts the actor (the engine's).
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import assert_never, get_args
 
-from actors.messages.events import PositionChanged, QuotesReady, UnrealizedUpdate
+from actors.messages.events import PositionChanged, QuotesReady
 from actors.messages.snapshots import PositionSnapshot
 from actors.messages.timers import MarksDue
 from actors.position_monitor.exits import ExitRequests
@@ -38,8 +37,6 @@ from actors.runtime.context import EngineContext
 from core.domain import Purpose, Quote
 
 __all__ = ["PositionMonitor", "PositionMonitorMessage"]
-
-ZERO = Decimal(0)
 
 #: What the monitor is told.
 PositionMonitorMessage = QuotesReady | MarksDue | PositionChanged
@@ -146,7 +143,8 @@ class PositionMonitor(EngineActor[PositionMonitorMessage]):
 
     def _mark_positions(self, quotes: list[Quote]) -> None:
         """Mark the positions of a batch of quotes, run their exit rules, publish their
-        snapshots, the portfolio's unrealized P&L (to the governor) and the greeks totals."""
+        snapshots and the greeks totals. (The governor takes the day's P&L from the broker,
+        not from these marks: nothing is told to it per batch.)"""
         if not quotes:
             return
         by_key = {q.contract.key: q for q in quotes}
@@ -160,16 +158,6 @@ class PositionMonitor(EngineActor[PositionMonitorMessage]):
             watched.mark_with(quote)
             self.exits.run_exit_rules(watched, now)
             self.snapshots.publish(watched, now)
-        self.tell(
-            "governor",
-            UnrealizedUpdate(
-                sum((w.unrealized() for w in self.watched.values()), ZERO),
-                sum(
-                    (abs(w.quantity * (w.mark or w.avg_price)) for w in self.watched.values()), ZERO
-                ),
-                now,
-            ),
-        )
         self.greeks.publish(now, self.watched, marked)
 
     def _look_for_stale_marks(self, now: datetime) -> None:

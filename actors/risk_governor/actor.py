@@ -33,7 +33,6 @@ from actors.messages.events import (
     OrderUpdate,
     PositionChanged,
     RiskNotice,
-    UnrealizedUpdate,
 )
 from actors.messages.snapshots import RiskStatus
 from actors.messages.timers import DayRollDue
@@ -68,7 +67,6 @@ RiskGovernorMessage = (
     | OrderRejected
     | AccountUpdate
     | AccountPnL
-    | UnrealizedUpdate
     | Halt
     | Resume
     | Flatten
@@ -219,8 +217,6 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
                 self.daily_loss.account_updated(message)
             case AccountPnL():
                 self.daily_loss.broker_pnl_updated(message)
-            case UnrealizedUpdate():
-                pass  # the day P&L comes from the broker (AccountPnL) and net liquidation
             case Halt():
                 self.state_keeper.halt(message.reason)
             case Resume():

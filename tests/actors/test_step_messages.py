@@ -1,0 +1,43 @@
+"""What one market step tells the governor at ``--speed max`` (issue 18, item 3): each message is
+a thread hand-off and a wait before the clock moves on, so a step sends only what someone acts
+on. The PositionMonitor's per-batch unrealized P&L, which the governor ignored (it takes the day's
+P&L from the broker), is no longer sent."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from core.domain import Side
+from engine.engine import Engine
+from engine.options import RunOptions
+from tests.support.engine import MONDAY_10, STARTED, SimEngine, make_config
+
+
+def test_with_a_position_open_a_step_tells_the_governor_only_the_brokers_account_reports(
+    tmp_path: Path,
+) -> None:
+    config = make_config(filters="max_quote_age_ms = 6000")
+    url = f"sqlite:///{tmp_path / 'engine.db'}"
+    engine = STARTED.track(
+        Engine(config, RunOptions(database_url=url, speed=None, start=MONDAY_10))
+    )
+    told: Counter[str] = Counter()
+    tell = engine.book.tell
+
+    def counting_tell(name: str, message: object) -> bool:
+        if name == "governor":
+            told[type(message).__name__] += 1
+        return tell(name, message)
+
+    engine.book.tell = counting_tell  # type: ignore[method-assign]
+    sim = SimEngine(engine)
+    engine.start(drive_clock=False)
+    sim.advance(5)
+    sim.signal("va1", "AAPL", Side.BUY, quantity=10)
+    sim.advance(10)
+    assert sim.ledger.open_positions(), "the entry filled: a position is open"
+    told.clear()
+    sim.advance(60)  # twelve market steps, the position marked at each
+    told.pop("DayRollDue", None)  # the governor's own timer, once a minute
+    assert told == {"AccountUpdate": 12, "AccountPnL": 12}, told
