@@ -21,7 +21,7 @@ FAST = 0.05  # flush interval for tests, seconds
 
 def cells(app: EngineApp, table_id: str, key: str) -> list[str]:
     table = app.query_one(f"#{table_id}", KeyedTable)
-    return [str(cell) for cell in table.get_row(key)] if key in table else []
+    return [str(cell) for cell in table.row_cells(key)] if key in table else []
 
 
 def rows(app: EngineApp, table_id: str) -> list[str]:

@@ -102,7 +102,7 @@ async def test_p_pauses_the_selected_va_and_p_again_unpauses_it_once_it_reads_pa
         # The VA confirms on its own thread; the row follows.
         publish_from_thread(engine.bus, [Snapshots.va("va1", state="paused")])
         vas = app.query_one("#vas", KeyedTable)
-        await wait_for(pilot, lambda: str(vas.get_row("va1")[3]) == "paused")
+        await wait_for(pilot, lambda: str(vas.row_cells("va1")[3]) == "paused")
 
         await pilot.press("p")
 

@@ -48,7 +48,7 @@ async def test_a_new_key_adds_a_row_and_a_known_key_updates_only_changed_cells(
         table.upsert("a", row("alpha", "3"))
 
         assert updates == [("a", "value", "3")]
-        assert [str(cell) for cell in table.get_row("a")] == ["alpha", "3"]
+        assert [str(cell) for cell in table.row_cells("a")] == ["alpha", "3"]
         assert list(table.keys()) == ["a", "b"] and table.row_count == 2
 
 

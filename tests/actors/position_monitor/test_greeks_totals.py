@@ -17,9 +17,19 @@ from actors.runtime.base import AddressBook, Bus
 from core.calendar import TradingCalendar
 from core.clock import InFlight
 from core.domain import Contract, Quote
+from core.ticks import TickRule, default_rule
 from tests.support.engine import make_config
 
 NY = ZoneInfo("America/New_York")
+
+
+class DefaultTicks:
+    """The option and stock tick rules the broker would give (``core.ticks.default_rule``)."""
+
+    def tick_rule(self, contract: Contract) -> TickRule:
+        return default_rule(contract)
+
+
 CALENDAR = TradingCalendar.build(NY, time(9, 30), time(16, 0))
 NOW = datetime(2026, 3, 11, 11, 0, tzinfo=NY)
 
@@ -34,6 +44,7 @@ def _parts() -> tuple[PositionSnapshots, GreeksTotals, QuoteBook, list[object]]:
         ages=MarkAges(calendar=CALENDAR, settings=settings),
         quotes=quotes,
         calendar=CALENDAR,
+        ticks=DefaultTicks(),
         bus=bus,
     )
     return snapshots, GreeksTotals(snapshots=snapshots, bus=bus), quotes, published
