@@ -90,6 +90,8 @@ class EngineApp(App[QuitChoice | None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     ENABLE_COMMAND_PALETTE = False
+    #: Seconds a notice stays (Textual's default, 5, left them over the screen too long).
+    NOTIFICATION_TIMEOUT = 3.0
     #: Below 200 columns positions and orders are stacked, from 200 side by side.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (200, "-wide")]
     #: Below 32 lines (80x24) the panes lose their side and bottom borders.

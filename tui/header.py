@@ -38,7 +38,7 @@ from tui.risk_cells import account_text
 __all__ = ["COMPACT_BELOW", "StatusHeader"]
 
 #: Header widths (columns) below which it is compact.
-COMPACT_BELOW = 120
+COMPACT_BELOW = 160
 
 _GATE_STYLES = {GateState.OPEN: "green", GateState.EXITS_ONLY: "yellow", GateState.CLOSED: "red"}
 _CONNECTION_CLASSES = ("-connected", "-stale", "-disconnected", "-unknown")

@@ -21,6 +21,7 @@ __all__ = [
     "account_text",
     "exit_cells",
     "greek_cells",
+    "inspector_risk_text",
     "risk_totals",
     "totals_cells",
     "totals_label",
@@ -123,19 +124,43 @@ def _figure(text: Text, label: str, value: Decimal | None) -> None:
 
 
 def account_text(status: RiskStatus | None) -> Text:
-    """``account SIM  net liq 1,002,345  cash 950,120  buying power 3,800,000  excess liq
-    950,000  margin 52,225 (5.2%)``: the account as the broker last reported it."""
-    text = Text("account ", style="dim")
+    """``acct SIM  net liq 1,002,345  cash 950,120  BP 3,800,000  excess liq 950,000  margin
+    52,225``: the account as the broker last reported it (BP: buying power)."""
+    text = Text("acct ", style="dim")
     if status is None or status.net_liquidation is None:
         text.append("- (no account update yet)", style="dim")
         return text
     text.append(printable(status.account_id) or "-", style="bold")
     _figure(text, "net liq", status.net_liquidation)
     _figure(text, "cash", status.cash)
-    _figure(text, "buying power", status.buying_power)
+    _figure(text, "BP", status.buying_power)
     _figure(text, "excess liq", status.excess_liquidity)
-    _figure(text, "margin", status.maint_margin)
-    net_liq, margin = status.net_liquidation, status.maint_margin
-    if margin is not None and net_liq > 0:
-        text.append(f" ({margin / net_liq * 100:.1f}%)")
+    _figure(text, "margin", status.maint_margin)  # its percent of net liq: the limits line
+    return text
+
+
+def inspector_risk_text(va_id: str, positions: Iterable[PositionSnapshot]) -> Text:
+    """The inspector's risk rows: the VA's delta in dollars, theta a day and margin beside the
+    portfolio's, then each of its positions' exits as prices (target, stop, time exit) and,
+    for an option, the underlying and IV."""
+    every = list(positions)
+    own = [p for p in every if p.va_id == va_id]
+    mine, portfolio = risk_totals(own), risk_totals(every)
+    text = Text()
+    for label, value, total in (
+        ("delta $", f"{mine.delta_dollars:+,.0f}", f"{portfolio.delta_dollars:+,.0f}"),
+        ("theta/d", f"{mine.theta_per_day:+,.2f}", f"{portfolio.theta_per_day:+,.2f}"),
+        ("margin", f"{mine.margin:,.0f}", f"{portfolio.margin:,.0f}"),
+    ):
+        text.append(f"\n{label:<12} ", style="dim")
+        text.append(value)
+        text.append(f"  (portfolio {total})", style="dim")
+    for position in own:
+        target, stop, time_exit = (cell.plain for cell in exit_cells(position))
+        text.append(f"\n{'exits':<12} ", style="dim")
+        text.append(printable(position.contract.key), style="bold")
+        text.append(f"\n{'':<12} target {target}  stop {stop}  by {time_exit}")
+        if position.contract.is_option:
+            under, iv = (cell.plain for cell in greek_cells(position)[:2])
+            text.append(f"\n{'':<12} underlying {under}  IV {iv}")
     return text
