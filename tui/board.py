@@ -24,7 +24,7 @@ from tui.formatting import (
     va_state_cell,
     va_waiting_cells,
 )
-from tui.risk_cells import risk_totals, totals_label
+from tui.risk_cells import RiskTotals, risk_totals, totals_label
 from tui.tables import KeyedTable
 
 __all__ = ["Board"]
@@ -66,6 +66,7 @@ class Board:
         self.orders: dict[str, OrderSnapshot] = {}
         self._cooling: set[str] = set()  # VAs whose cooldown countdown moves with the clock
         self._stale_vas: set[str] = set()  # VAs with a position whose mark is stale
+        self._risk: dict[str, RiskTotals] = {}  # per VA: its positions' delta, theta, margin
 
     def show_configured(self) -> None:
         """A row per configured VA, waiting for its first snapshot (once the table is mounted)."""
@@ -145,6 +146,13 @@ class Board:
         """Re-draw the VA rows whose positions moved (their delta, theta and margin totals)
         or whose "a mark is stale" flag changed with them; the portfolio's totals go under
         the VA table."""
+        if moved:
+            by_va: dict[str, list[PositionSnapshot]] = {va_id: [] for va_id in moved}
+            for position in self.positions.values():
+                if position.va_id in by_va:
+                    by_va[position.va_id].append(position)
+            for va_id, positions in by_va.items():
+                self._risk[va_id] = risk_totals(positions)
         stale = {p.va_id for p in self.positions.values() if p.mark_stale}
         changed, self._stale_vas = (stale ^ self._stale_vas) | moved, stale
         for va_id in changed & self.vas.keys():
@@ -154,12 +162,11 @@ class Board:
             self._vas_table.border_subtitle = totals_label(risk_totals(self.positions.values()))
 
     def _va_row(self, va_id: str, now: datetime) -> tuple[Text, ...]:
-        positions = (p for p in self.positions.values() if p.va_id == va_id)
         return va_cells(
             self.vas[va_id],
             now,
             stale_marks=va_id in self._stale_vas,
-            risk=risk_totals(positions),
+            risk=self._risk.get(va_id),
         )
 
     def _order(self, va_id: str) -> tuple[int, str]:

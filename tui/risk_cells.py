@@ -157,10 +157,12 @@ def inspector_risk_text(va_id: str, positions: Iterable[PositionSnapshot]) -> Te
         text.append(f"  (portfolio {total})", style="dim")
     for position in own:
         target, stop, time_exit = (cell.plain for cell in exit_cells(position))
-        text.append(f"\n{'exits':<12} ", style="dim")
-        text.append(printable(position.contract.key), style="bold")
-        text.append(f"\n{'':<12} target {target}  stop {stop}  by {time_exit}")
+        rows = [("exits of", printable(position.contract.key)), ("  target", target)]
+        rows += [("  stop", stop), ("  time exit", time_exit)]
         if position.contract.is_option:
             under, iv = (cell.plain for cell in greek_cells(position)[:2])
-            text.append(f"\n{'':<12} underlying {under}  IV {iv}")
+            rows += [("  underlying", under), ("  IV", iv)]
+        for label, value in rows:
+            text.append(f"\n{label:<12} ", style="dim")
+            text.append(value, style="bold" if label == "exits of" else "")
     return text

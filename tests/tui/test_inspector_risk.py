@@ -57,6 +57,11 @@ async def test_the_inspector_shows_the_vas_and_the_portfolios_risk_and_its_exits
         assert "delta $ -23,990 (portfolio -4,990)" in lines
         assert "theta/d +38.00 (portfolio +38.00)" in lines
         assert "margin 22,850 (portfolio 27,600)" in lines
-        assert "exits SPY 20261218 P 565" in lines
-        assert "target 2.85 stop 17.10 by 11-27" in lines
-        assert "underlying 571.20 IV 19%" in lines
+        exits = lines[lines.index("exits of SPY 20261218 P 565") :]
+        assert exits[1:6] == [
+            "target 2.85",
+            "stop 17.10",
+            "time exit 11-27",
+            "underlying 571.20",
+            "IV 19%",
+        ]

@@ -8,6 +8,7 @@ the Status column grows, the account line and the short options' exit prices are
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -201,30 +202,24 @@ async def test_short_puts_show_their_exits_as_prices_at_120_columns_and_above(
 async def test_the_age_column_stays_when_the_status_column_grows() -> None:
     engine = shipped_engine()
     app = EngineApp(engine, flush_interval_s=FAST)
+    put = Contract.option("TSLA", EXPIRY, Decimal(230), "P")
+    order = Snapshots.order(
+        "puts-tsla-e3091f-23.exit", va_id="puts-tsla", contract=put, side=Side.BUY
+    )
     async with app.run_test(size=(200, 50)) as pilot:  # orders beside positions: the narrowest
-        publish_from_thread(engine.bus, a_busy_day(engine)[:-3])
-        publish_from_thread(
-            engine.bus,
-            [Snapshots.order("o-17", va_id="trend-tech", contract=Contract.stock("AAPL"))],
-        )
+        publish_from_thread(engine.bus, [*a_busy_day(engine)[:-3], order])
+        orders = app.query_one("#orders", KeyedTable)
         await wait_for(pilot, lambda: len(app.working_orders) == 1)
         await pilot.pause(4 * FAST)
-        grown = Snapshots.order(
-            "o-17",
-            OrderStatus.PARTIALLY_FILLED,
-            va_id="trend-tech",
-            contract=Contract.stock("AAPL"),
-            filled=40,
-            quantity=100,
-            reason="a long broker text " * 4,
-        )
+        assert "age" in orders.visible_columns
+        grown = replace(order, status=OrderStatus.PARTIALLY_FILLED, filled=1)
         publish_from_thread(engine.bus, [grown])
-        orders = app.query_one("#orders", KeyedTable)
-        await wait_for(pilot, lambda: orders.row_cells("o-17")[6].plain == "partially filled")
+        key = order.order_id
+        await wait_for(pilot, lambda: orders.row_cells(key)[6].plain == "partially filled")
         await pilot.pause(4 * FAST)
         text = screen_text(app)
-        line = next(line for line in text.splitlines() if "partially filled" in line)
-        assert "42s" in line, line
+        lines = [line for line in text.splitlines() if "partially filled" in line]
+        assert lines and "42s" in lines[0], f"the status or the age is cut:\n{text}"
         assert "Age" in header_line(text, orders)
         assert orders.virtual_size.width <= orders.scrollable_content_region.width
 
