@@ -167,13 +167,15 @@ class KeyedTable(DataTable[Text]):
             return
         if shown == signatures:
             return
+        resized = False
         for column_key, cell, old, new in zip(
             self._column_keys, cells, shown, signatures, strict=True
         ):
             if old != new:
                 self._update(key, column_key, cell)
+                resized = resized or cell_len(old[0]) != cell_len(new[0])
         self._shown[key] = signatures
-        self._changed()
+        self._changed(resized=resized)
 
     def set_cell(self, key: str, column_key: str, cell: Text) -> None:
         """Update one cell of an existing row if its text changed; unknown rows are ignored."""
@@ -188,7 +190,7 @@ class KeyedTable(DataTable[Text]):
         self._shown[key] = (*shown[:index], signature, *shown[index + 1 :])
         cells = self._cells[key]
         self._cells[key] = (*cells[:index], cell, *cells[index + 1 :])
-        self._changed()
+        self._changed(resized=cell_len(shown[index][0]) != cell_len(signature[0]))
 
     def discard(self, key: str) -> bool:
         """Remove the row ``key``; returns False if there was none."""
@@ -205,9 +207,11 @@ class KeyedTable(DataTable[Text]):
         self._fit_due = True
         self.call_after_refresh(self.fit_columns)
 
-    def _changed(self) -> None:
+    def _changed(self, *, resized: bool = True) -> None:
+        """A row came, went or changed (``resized``: a cell's width changed): the columns are
+        fitted again after the next refresh."""
         self.set_class(not self._shown, "-empty")
-        if not self._fit_due:
+        if resized and not self._fit_due:
             self._fit_due = True
             self.call_after_refresh(self.fit_columns)
 

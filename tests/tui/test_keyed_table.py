@@ -1,4 +1,5 @@
-"""KeyedTable: rows by key, only changed cells updated, columns widened only when needed."""
+"""KeyedTable: rows by key, only changed cells updated, columns widened only when needed, and
+columns fitted to the width (optional ones left out, never one cut)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tui.tables import KeyedTable
+from tui.tables import KeyedTable, fitting_columns
 
 COLUMNS = (("name", "Name"), ("value", "Value"))
 
@@ -88,3 +89,52 @@ async def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:
     async with app.run_test():
         with pytest.raises(ValueError, match="1 cells for 2 columns"):
             app.query_one(KeyedTable).upsert("a", (Text("alpha"),))
+
+
+def test_fitting_leaves_out_the_optional_columns_last_first_until_the_rest_fit() -> None:
+    widths = (("a", 10), ("b", 10), ("c", 10), ("d", 10))  # 12 cells each with padding 1
+    assert fitting_columns(widths, ("b", "c"), 48) == ("a", "b", "c", "d")
+    assert fitting_columns(widths, ("b", "c"), 47) == ("a", "b", "d")  # c goes first
+    assert fitting_columns(widths, ("b", "c"), 30) == ("a", "d")  # required ones stay anyway
+
+
+class NarrowApp(App[None]):
+    CSS = "KeyedTable { width: 40; height: 6; }"
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(
+            (("name", "Name"), ("note", "Note"), ("status", "Status"), ("age", "Age")),
+            optional=("note",),
+            id="table",
+        )
+
+
+async def test_a_growing_column_hides_an_optional_one_and_never_cuts_a_neighbour() -> None:
+    app = NarrowApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.upsert("a", (Text("o-1"), Text("entry"), Text("submitted"), Text("42s")))
+        await pilot.pause()
+        assert table.visible_columns == ("name", "note", "status", "age")
+
+        table.set_cell("a", "status", Text("partially filled, waiting"))
+        await pilot.pause()
+        await pilot.pause()
+        assert table.visible_columns == ("name", "status", "age")
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert [cell.plain for cell in table.get_row("a")] == [
+            "o-1",
+            "partially filled, waiting",
+            "42s",
+        ]
+        assert [cell.plain for cell in table.row_cells("a")][1] == "entry"  # kept, not shown
+
+        table.set_cell("a", "status", Text("submitted"))
+        await pilot.pause()
+        await pilot.pause()
+        assert table.visible_columns == ("name", "note", "status", "age")  # room again
+
+
+def test_an_optional_column_must_be_a_column() -> None:
+    with pytest.raises(ValueError, match="optional columns \\['nope'\\]"):
+        KeyedTable(COLUMNS, optional=("nope",))
