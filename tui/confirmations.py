@@ -24,7 +24,7 @@ __all__ = [
     "resume_lines",
 ]
 
-_HOW_CLOSED = "Positions close with limits at the touch, re-priced, then at market."
+_HOW_CLOSED = "Positions close at the touch, re-priced, then at market."
 
 #: Positions listed by name in a flatten confirmation; the rest are counted.
 FLATTEN_LIST_MAX = 12
@@ -52,7 +52,8 @@ def resume_lines(status: RiskStatus | None) -> list[str]:
 
 def order_lines(orders: Iterable[OrderSnapshot], owner: str = "") -> list[str]:
     """What a flatten does to the working orders (``owner``: ``" of va1"``): entries are
-    cancelled; a protective stop stays until its position is closed, then is cancelled."""
+    cancelled; a protective stop stays until its position is closed (then it is cancelled).
+    Each line fits an 80-column terminal's dialog."""
     orders = list(orders)
     if not orders:
         return [f"No working order{owner}.", _HOW_CLOSED]
@@ -60,7 +61,7 @@ def order_lines(orders: Iterable[OrderSnapshot], owner: str = "") -> list[str]:
     entries = sum(1 for o in orders if o.purpose is Purpose.ENTRY)
     return [
         f"{len(orders)} working order(s){owner}: {entries} entry order(s) cancelled at once;",
-        f"  {stops} protective stop(s) kept until their position is closed, then cancelled.",
+        f"  {stops} protective stop(s) stay until their position is closed.",
         _HOW_CLOSED,
     ]
 

@@ -66,7 +66,7 @@ VA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("theta", "Theta/d"),
     ("margin", "Margin"),
 )
-#: VA columns a narrow table leaves out, the last first (``KeyedTable``'s ``optional``).
+#: VA columns shown only while they fit, the most needed first (``KeyedTable``'s ``optional``).
 VA_OPTIONAL: tuple[str, ...] = (
     "delta",
     "theta",
@@ -97,7 +97,7 @@ POSITION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("margin", "Margin"),
     ("delta", "Delta"),
 )
-#: Position columns a narrow table leaves out, the last first.
+#: Position columns shown only while they fit, the most needed first.
 POSITION_OPTIONAL: tuple[str, ...] = (
     "target",
     "delta_dollars",
@@ -123,7 +123,7 @@ ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "Status"),
     ("age", "Age"),
 )
-#: Working-order columns a narrow table leaves out, the last first.
+#: Working-order columns shown only while they fit, the most needed first.
 ORDER_OPTIONAL: tuple[str, ...] = ("type", "filled", "id")
 
 #: CSS class of the header's trading-state label per state.

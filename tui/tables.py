@@ -7,7 +7,7 @@ a finished key removes its row. ``clear()`` is used only when the shown columns 
 
 Fitting: a column is never cut and the table never scrolls sideways. Each column has its
 natural width (its widest cell or its label); when they do not all fit the table's width, the
-columns named ``optional`` are left out, the last of them first, until the rest fit. So a column
+columns named ``optional`` are shown by priority (the first first) while they fit. So a column
 that grows (a longer status) hides an optional one rather than cutting its neighbour, and a
 narrower terminal shows fewer columns, never half of one. ``row_cells`` answers every column,
 shown or not (``get_row``: the shown ones).
@@ -30,6 +30,8 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 __all__ = ["KeyedTable", "fitting_columns"]
 
 _Signature = tuple[str, str, tuple[Any, ...]]
+#: Times in a row a cut column is measured again before waiting for the next change.
+_MAX_HEALS = 3
 
 
 def _signature(cell: Text) -> _Signature:
@@ -44,22 +46,19 @@ def fitting_columns(
     *,
     padding: int = 1,
 ) -> tuple[str, ...]:
-    """The column keys to show, in display order: all of ``widths`` ((key, natural width) in
-    display order) if they fit ``available`` cells (each column takes ``2 * padding`` more),
-    else without the ``optional`` ones, last first, until the rest fit (the required ones are
-    always kept, fitting or not)."""
-    shown = [key for key, _ in widths]
+    """The column keys to show, in display order: the required ones (all of ``widths``,
+    (key, natural width) in display order, not named in ``optional``), always, then each
+    ``optional`` one, the first first, that still fits ``available`` cells (each column takes
+    ``2 * padding`` more): a wide one left out does not keep a narrower, later one out."""
     width_of = dict(widths)
-
-    def total() -> int:
-        return sum(width_of[key] + 2 * padding for key in shown)
-
-    for key in reversed(optional):
-        if total() <= available:
-            break
-        if key in shown:
-            shown.remove(key)
-    return tuple(shown)
+    shown = {key for key, _ in widths if key not in optional}
+    used = sum(width_of[key] + 2 * padding for key in shown)
+    for key in optional:
+        need = width_of[key] + 2 * padding
+        if used + need <= available:
+            shown.add(key)
+            used += need
+    return tuple(key for key, _ in widths if key in shown)
 
 
 class KeyedTable(DataTable[Text]):
@@ -67,7 +66,7 @@ class KeyedTable(DataTable[Text]):
 
     Args:
         columns: (column key, header label) pairs, in display order.
-        optional: keys of columns left out when not all fit, the last one first.
+        optional: keys of columns shown only while they fit, the most needed first.
         name, id, classes: as for any widget.
     """
 
@@ -92,6 +91,7 @@ class KeyedTable(DataTable[Text]):
         self._visible: tuple[str, ...] = self._column_keys
         self._columns_added = False
         self._fit_due = True
+        self._heals = 0  # measures asked again in a row (_widen_cut_columns)
 
     def on_mount(self) -> None:
         """Add the columns (UI thread)."""
@@ -237,6 +237,30 @@ class KeyedTable(DataTable[Text]):
         shown = sum(column.get_render_width(self) for column in self.columns.values())
         if wanted != self._visible or shown > max(available, needed):
             self._rebuild(wanted)
+            return
+        self._widen_cut_columns(dict(widths))
+
+    def _widen_cut_columns(self, natural: dict[str, int]) -> None:
+        """A shown column narrower than its widest cell (a DataTable measures lazily, and a
+        width update can be lost to a rebuild's pending measure) is measured again: its
+        widest cell is written back with ``update_width`` and the fit checked once more."""
+        index = {key: n for n, key in enumerate(self._column_keys)}
+        self._heals = self._heals + 1 if self._heals < _MAX_HEALS else 0
+        if self._heals == 0:
+            return  # measured again a few times in a row: wait for the next change
+        for key in self._visible:
+            column = self.columns.get(ColumnKey(key))
+            if column is None or column.content_width >= natural[key] or not self._cells:
+                continue
+            row_key, cells = max(
+                self._cells.items(), key=lambda item: cell_len(item[1][index[key]].plain)
+            )
+            self.update_cell(row_key, key, cells[index[key]], update_width=True)
+            if not self._fit_due:
+                self._fit_due = True
+                self.call_after_refresh(self.fit_columns)
+            return
+        self._heals = 0
 
     def _rebuild(self, visible: tuple[str, ...]) -> None:
         # Columns cannot be hidden in a DataTable: the rows are laid out again, in their order,

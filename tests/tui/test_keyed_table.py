@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.widgets.data_table import ColumnKey
 
 from tui.tables import KeyedTable, fitting_columns
 
@@ -91,11 +92,13 @@ async def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:
             app.query_one(KeyedTable).upsert("a", (Text("alpha"),))
 
 
-def test_fitting_leaves_out_the_optional_columns_last_first_until_the_rest_fit() -> None:
+def test_fitting_shows_the_optional_columns_by_priority_while_they_fit() -> None:
     widths = (("a", 10), ("b", 10), ("c", 10), ("d", 10))  # 12 cells each with padding 1
     assert fitting_columns(widths, ("b", "c"), 48) == ("a", "b", "c", "d")
-    assert fitting_columns(widths, ("b", "c"), 47) == ("a", "b", "d")  # c goes first
+    assert fitting_columns(widths, ("b", "c"), 47) == ("a", "b", "d")  # c is needed least
     assert fitting_columns(widths, ("b", "c"), 30) == ("a", "d")  # required ones stay anyway
+    wide_first = (("a", 10), ("b", 30), ("c", 4))
+    assert fitting_columns(wide_first, ("b", "c"), 24) == ("a", "c")  # b left out, not c
 
 
 class NarrowApp(App[None]):
@@ -138,3 +141,19 @@ async def test_a_growing_column_hides_an_optional_one_and_never_cuts_a_neighbour
 def test_an_optional_column_must_be_a_column() -> None:
     with pytest.raises(ValueError, match="optional columns \\['nope'\\]"):
         KeyedTable(COLUMNS, optional=("nope",))
+
+
+async def test_a_column_measured_narrower_than_its_cells_is_measured_again() -> None:
+    app = NarrowApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.upsert("a", (Text("o-1"), Text("entry"), Text("submitted"), Text("42s")))
+        await pilot.pause()
+        status = table.columns[ColumnKey("status")]
+        status.content_width = 3  # as a lost width update leaves it: "submitted" would be cut
+
+        table.fit_columns()
+        await pilot.pause()
+        await pilot.pause()
+
+        assert status.content_width == len("submitted")

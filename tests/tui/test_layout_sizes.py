@@ -21,6 +21,8 @@ from core.config import load_config
 from core.domain import Contract, OrderStatus, Side, TradingState
 from tests.tui.fakes import FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
+from tui.confirmations import flatten_all_prompt
+from tui.screens import ConfirmScreen
 from tui.screenshot import screen_text
 from tui.tables import KeyedTable
 
@@ -255,3 +257,20 @@ async def test_notices_cover_no_table_row_and_go_soon(size: tuple[int, int]) -> 
             for table in tables:
                 assert not toast.overlaps(table), f"a notice covers a table at {size}"
         assert app.NOTIFICATION_TIMEOUT <= 3
+
+
+async def test_the_flatten_dialog_cuts_no_line_at_80x24() -> None:
+    engine = shipped_engine()
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await show(app, engine, pilot)
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.pause(2 * FAST)
+        text = screen_text(app)
+        title, lines = flatten_all_prompt(list(app.positions), app.working_orders)
+        assert title in text
+        shown = [line for line in lines if line[:24] in text]
+        assert len(shown) >= 4, text
+        for line in shown:
+            assert line in text, f"cut in the dialog: {line!r}\n{text}"

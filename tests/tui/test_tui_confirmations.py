@@ -72,10 +72,10 @@ def test_a_flatten_says_what_happens_to_the_protective_stops() -> None:
     ]
     _, lines = flatten_all_prompt([_position("va1", "AAPL")], orders)
     assert "3 working order(s): 1 entry order(s) cancelled at once;" in lines
-    assert "  2 protective stop(s) kept until their position is closed, then cancelled." in lines
+    assert "  2 protective stop(s) stay until their position is closed." in lines
     _, own = flatten_va_prompt("va2", [], [*orders, _order("o-4", Purpose.STOP, "va2")])
     assert "1 working order(s) of va2: 0 entry order(s) cancelled at once;" in own
-    assert "  1 protective stop(s) kept until their position is closed, then cancelled." in own
+    assert "  1 protective stop(s) stay until their position is closed." in own
 
 
 def test_flattening_one_va_lists_only_that_vas_positions() -> None:
