@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit docker-test bench clean check-config report validate
+.PHONY: run test lint typecheck unit chromium docker-test bench bench-check clean check-config report validate
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "python3.11 not found; set PY=/path/to/python3.11"; exit 1; }
@@ -30,9 +30,16 @@ typecheck: $(STAMP)
 # once per worker); then the load-sensitive files (marker `serial`: the crash harness, the inbox
 # burst, the IB validation run, ...) alone, one at a time, as they were measured. README, Testing.
 WORKERS ?= 2
-unit: $(STAMP)
+unit: $(STAMP) chromium
 	$(BIN)/pytest -n $(WORKERS) --dist loadfile -m "not serial" --durations=15
 	$(BIN)/pytest -m serial --durations=15
+
+# Headless Chromium for the HTML report's test (tests/test_main_report_html.py draws every chart in
+# it): Debian's package, installed when missing (root, like docker-test's docker.io).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 # The Docker deployment for real (about 3 minutes; root: it installs docker.io, runs its own
 # dockerd and removes everything it created). See README "Deploy with Docker".
@@ -41,6 +48,11 @@ docker-test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The quick figures against their committed values (bench/check_baseline.json); fails when one
+# is more than 2x worse relative to a calibration measured in the same process (CI runs it).
+bench-check: $(STAMP)
+	$(BIN)/python -m bench.check
 
 check-config: $(STAMP)
 	$(BIN)/python main.py check-config

@@ -10,6 +10,7 @@
                         [--timeout S]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
+    python main.py report --html PATH [--config PATH] [--db URL] [--instance NAME]
     python main.py check-ledger [--config PATH] [--db URL] [--instance NAME]
     python main.py tws-sim [--host 127.0.0.1] [--port 7497] [--seed N] [--speed N]
                            [--start ISO-8601] [--config PATH]
@@ -48,6 +49,7 @@ from engine.commands import (
     cmd_check_config,
     cmd_check_ledger,
     cmd_report,
+    cmd_tws_sim,
     cmd_validate,
     load_config_or_exit,
 )
@@ -109,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--config", default="config.toml")
     report.add_argument("--db", help="database URL (default: engine.database_url of the config)")
     report.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    report.add_argument(
+        "--html", metavar="PATH", help="write charts to one self-contained HTML file (one instance)"
+    )
     which = report.add_mutually_exclusive_group()
     which.add_argument("--instance", help="the engine instance (default: engine.instance)")
     which.add_argument(
@@ -186,9 +191,14 @@ class _StopSignals:
         self.requested.set()
 
 
-def _wait_headless(engine: Engine, stop: threading.Event) -> None:
-    """Until a signal, the engine's own end, or a ``stop`` over the control channel."""
+def _wait_headless(
+    engine: Engine, stop: threading.Event, tick: Callable[[], None] | None = None
+) -> None:
+    """Until a signal, the engine's own end, or a ``stop`` over the control channel; ``tick``
+    (the progress) every 0.2 wall seconds meanwhile."""
     while not (stop.is_set() or engine.done.is_set() or engine.stop_requested.is_set()):
+        if tick is not None:
+            tick()
         stop.wait(0.2)
 
 
@@ -235,22 +245,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         shutdown_logging()
         return err.exit_code
     from engine.control.server import ControlRefused  # noqa: PLC0415
+    from engine.headless_run import HeadlessProgress, print_run_summary  # noqa: PLC0415
 
     signals = _StopSignals(engine.stop_requested)  # a signal, or a stop over the channel
     signals.install()
+    progress = HeadlessProgress(engine)
     try:
         engine.bus.subscribe(_print_event)
         engine.start()
         if engine.control is not None:
             sys.stderr.write(f"control: serving on {engine.control.path}\n")
             sys.stderr.flush()
-        _wait_headless(engine, signals.requested)
+        progress.begin()
+        _wait_headless(engine, signals.requested, progress.tick)
     except ControlRefused as err:
         print(f"main.py run: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
+        progress.close()
         _stop_engine(engine)
         shutdown_logging()
+    if engine.started_at is not None:  # the engine's start, as its clients were told
+        print_run_summary(
+            options.database_url or config.engine.database_url,
+            instance=config.engine.instance,
+            tz=config.tz,
+            since=engine.started_at,
+            command="main.py run",
+        )
     if engine.stopped_because is not None:
         print(f"main.py run: {engine.stopped_because}", file=sys.stderr)
         return 1
@@ -347,12 +369,6 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from tui.attach_command import cmd_attach as attach  # noqa: PLC0415 - Textual: not for all
 
     return attach(args)
-
-
-def cmd_tws_sim(args: argparse.Namespace) -> int:
-    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
-
-    return run_tws_sim(args)
 
 
 #: The commands that talk to a running engine: (module, function).

@@ -1,71 +1,173 @@
-"""Figure 3b: ``h`` in a dashboard attached from its own process until no order can pass.
+"""Figure 3b: ``h`` in a dashboard attached from its own process, in a real terminal, until the
+engine's gate is closed.
 
-The dashboard (``bench.attached``) stamps the monotonic clock and presses ``h``; the key goes
-through Textual, ``RemoteEngine.halt`` and the control socket to the engine, which closes its
-gate before it answers. An observer thread in the engine's process stamps the first refusal of
-``gate.allows`` (what every submit asks). CLOCK_MONOTONIC is one clock for both processes.
-Measured with 100 VAs, quiet and then receiving 300 quotes/s; the engine is resumed between
-samples.
+``main.py attach --socket PATH`` runs in a pty (``bench.terminal``), as a trader runs it over
+SSH: the key goes through the terminal, Textual's input thread (the kill switch's own lane,
+``tui.kill_switch``), ``RemoteEngine.halt``, the control socket and the server's loop to
+``engine.halt()``, which closes the gate first. The benchmark stamps CLOCK_MONOTONIC (one clock
+for every process of the machine) in a process of its own just before it writes ``h`` to the
+pty (``KeyPresser``), and again when
+``engine.halt()`` has returned in the engine's process: the gate is closed then, and every
+order checked afterwards is refused. Also reported: when an observer thread polling the gate
+as a submit does first saw it closed (bounded by when that thread gets the GIL again; see
+figure 3). Measured with 100 VAs, quiet and then receiving 300 quotes/s; the engine is resumed
+between samples, and each key falls at a random moment of the dashboard's 0.25 s flush cycle.
 """
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import tempfile
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from bench.attached import AttachedTui
 from bench.halt_gate import GateObserver
 from bench.harness import BenchEngine, bench_config, symbol_names
 from bench.load import QuoteFeeder
 from bench.stats import Row, median_of_runs, ms, spread, summary_ms
+from bench.terminal import Terminal
+from engine.engine import Engine
 
 __all__ = ["FIGURE", "TARGET", "describe", "run"]
 
 TARGET_P99_MS = 5.0
 QUOTES_PER_S = 300
-FIGURE = "3b Halt from an attached dashboard: `h` until no order can pass"
+FIGURE = "3b Halt from an attached dashboard: `h` in its terminal until the gate is closed"
 TARGET = f"p99 <= {TARGET_P99_MS:g} ms, with 100 VAs and 300 quotes/s"
 _SIZES = {"tiny": (1, 5, 10, 8), "full": (3, 40, 100, 20)}  # runs, samples, VAs, symbols
+_MAIN = Path(__file__).resolve().parent.parent / "main.py"
+_READY_S = 60.0
 
 
-def _measure(be: BenchEngine, tui: AttachedTui, samples: int) -> list[float]:
-    """Seconds from each ``h`` in the dashboard until the engine's gate refused an order."""
+_PRESSER = """
+import os, sys, time
+fd = int(sys.argv[1])
+for line in sys.stdin:
+    pressed = time.monotonic()
+    os.write(fd, line.strip().encode())
+    print(repr(pressed), flush=True)
+"""
+
+
+class KeyPresser:
+    """A process of its own that writes keys to the terminal and stamps each just before:
+    the benchmark's thread shares the engine's GIL and could be held up between its stamp and
+    the write, which would shorten the figure; this process has nothing else to do."""
+
+    def __init__(self, term: Terminal) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _PRESSER, str(term.master_fd)],
+            pass_fds=(term.master_fd,),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def press(self, key: str) -> float:
+        """Write ``key`` to the terminal; the monotonic time just before."""
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(key + "\n")
+        self._process.stdin.flush()
+        return float(self._process.stdout.readline())
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        finally:
+            if self._process.poll() is None:
+                self._process.kill()
+            if self._process.stdout is not None:
+                self._process.stdout.close()
+
+
+class HaltStamp:
+    """Wraps ``engine.halt`` (what the control channel's ``halt`` calls): stamps the monotonic
+    clock once it returned, i.e. once the gate is closed."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._halt: Callable[..., None] = engine.halt
+        self.closed_at = 0.0
+        self.done = threading.Event()
+        engine.halt = self  # type: ignore[method-assign]
+
+    def __call__(self, reason: str = "manual halt") -> None:
+        self._halt(reason)
+        self.closed_at = time.monotonic()
+        self.done.set()
+
+    def close(self) -> None:
+        del self._engine.halt  # the class's method again
+
+
+def _measure(be: BenchEngine, term: Terminal, samples: int) -> tuple[list[float], list[float]]:
+    """Seconds from each ``h`` written to the terminal until ``engine.halt()`` had closed the
+    gate; and until the observer thread saw it closed."""
+    presser = KeyPresser(term)
+    stamp = HaltStamp(be.engine)
     observer = GateObserver(be.engine.gate, clock=time.monotonic)
-    latencies: list[float] = []
+    closed: list[float] = []
+    seen_by_thread: list[float] = []
     try:
         for _ in range(samples):
             be.resume()
+            stamp.done.clear()
             seen = observer.arm()
-            # The dashboard greys `h` out while it shows HALTED: let the resume reach it
-            # (the server's tick, then the dashboard's flush: 0.25 s each).
-            time.sleep(random.uniform(0.6, 0.7))
-            pressed = tui.press_halt()
-            if not seen.wait(5):
-                raise TimeoutError("the gate was not seen closed after h")
-            latencies.append(observer.seen_at - pressed)
+            time.sleep(random.uniform(0.3, 0.55))  # any moment of the 0.25 s flush cycle
+            pressed = presser.press("h")
+            if not stamp.done.wait(5) or not seen.wait(5):
+                raise TimeoutError(f"the gate was not closed within 5 s of h: {term.text[-500:]!r}")
+            closed.append(stamp.closed_at - pressed)
+            seen_by_thread.append(observer.seen_at - pressed)
     finally:
         observer.close()
-    return latencies
+        stamp.close()
+        presser.close()
+    return closed, seen_by_thread
+
+
+def _attached_terminal(socket: str, cwd: str) -> Terminal:
+    term = Terminal(
+        [sys.executable, str(_MAIN), "attach", "--socket", socket], cwd=cwd, cols=160, rows=50
+    )
+    try:
+        term.wait_for("ACTIVE", _READY_S)  # the dashboard shows the engine's state
+    except BaseException:
+        term.close()
+        raise
+    return term
 
 
 def one_run(samples: int, vas: int, symbols: int) -> dict[str, Any]:
     """Quiet first (no quotes), then with the quote load, one dashboard throughout."""
     config = bench_config(vas=vas, symbols=symbols, universe=2)
-    with BenchEngine(config) as be:
+    with BenchEngine(config) as be, tempfile.TemporaryDirectory(prefix="bench3b") as cwd:
         assert be.engine.control is not None, "the bench config serves no control channel"
         be.time_moves_by_skipping = True
-        with AttachedTui(be.engine.control.path) as tui:
-            quiet = _measure(be, tui, samples)
+        term = _attached_terminal(be.engine.control.path, cwd)
+        try:
+            quiet, quiet_seen = _measure(be, term, samples)
             with QuoteFeeder(be.engine, symbol_names(symbols), rate_per_s=QUOTES_PER_S) as feed:
-                loaded = _measure(be, tui, samples)
+                loaded, loaded_seen = _measure(be, term, samples)
                 rate = feed.rate_per_s
+        finally:
+            term.close()
         be.resume()
-    quiet_ms = summary_ms(quiet)
+    quiet_ms, seen_ms = summary_ms(quiet), summary_ms(loaded_seen)
     return {
         **summary_ms(loaded),
         "quiet_p50_ms": quiet_ms["p50_ms"],
         "quiet_p99_ms": quiet_ms["p99_ms"],
+        "seen_p99_ms": seen_ms["p99_ms"],
+        "quiet_seen_p99_ms": summary_ms(quiet_seen)["p99_ms"],
         "quotes_per_s": round(rate),
         "vas": vas,
     }
@@ -86,7 +188,10 @@ def describe(result: dict[str, Any]) -> Row:
             f"(n={result['n']}{spread(result)})"
         ),
         target=TARGET,
-        limit="figure 3: halt() in-process until the gate is seen closed",
+        limit=(
+            f"seen closed by another engine thread: p99 {ms(result['quiet_seen_p99_ms'], 3)} "
+            f"quiet, {ms(result['seen_p99_ms'], 3)} loaded"
+        ),
         ratio="-",
-        met=p99 <= TARGET_P99_MS,
+        met=max(p99, result["quiet_p99_ms"]) <= TARGET_P99_MS,
     )

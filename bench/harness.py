@@ -125,7 +125,8 @@ def bench_config(
 
 @contextlib.contextmanager
 def production_logging(directory: Path) -> Iterator[None]:
-    """The sinks ``main.py run`` installs (DEBUG to rotated files, enqueued), in ``directory``;
+    """The sinks ``main.py run`` installs (DEBUG to rotated files, written on the log-writer
+    thread), in ``directory``;
     afterwards loguru's default stderr sink and the stdlib root logger are put back."""
     from engine.logging_setup import setup_logging, shutdown_logging
 

@@ -42,6 +42,7 @@ FIGURES: dict[str, str] = {
     "options_12w_wall": "bench.options_12w_wall",
     "va_footprint": "bench.va_footprint",
     "tui_cpu": "bench.tui_cpu_figure",
+    "log_cost": "bench.log_cost",
 }
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")

@@ -36,6 +36,7 @@ from core.exec_ids import exec_id_parts
 from core.rules.trades import derive_positions_and_trades
 from db.models import (
     Execution,
+    GreeksSample,
     Order,
     OrderEvent,
     RiskEvent,
@@ -407,6 +408,16 @@ class Ledger:
             record_of(SignalRecord, r, side=Side(r["side"]) if r["side"] else None) for r in rows
         ]
 
+    def decision_counts(self, *, since: datetime) -> dict[tuple[bool, str], int]:
+        """How many signal decisions there were at or after ``since``, by (accepted, rule),
+        counted by the database (a run's summary: a long run stores many decisions)."""
+        query = (
+            Signal.select(Signal.accepted, Signal.rule, fn.COUNT(Signal.id).alias("n"))
+            .where(Signal.time >= since)
+            .group_by(Signal.accepted, Signal.rule)
+        )
+        return {(bool(r["accepted"]), r["rule"]): int(r["n"]) for r in rows_of(query)}
+
     def risk_events(self) -> list[RiskEventRecord]:
         """Risk events in time order."""
         query = RiskEvent.select().order_by(RiskEvent.time, RiskEvent.id)
@@ -425,7 +436,8 @@ class Ledger:
 
     def last_record_time(self) -> datetime | None:
         """The latest time of any record in the ledger (an account's creation, an order's
-        creation or update, an order event, an execution, a signal, a risk event), aware in
+        creation or update, an order event, an execution, a signal, a risk event, a greeks
+        sample), aware in
         UTC like every time the ledger returns; None for a ledger with no records. One query:
         the newest time of each table, then the newest of those."""
         columns = (
@@ -436,6 +448,7 @@ class Ledger:
             Execution.time,
             Signal.time,
             RiskEvent.time,
+            GreeksSample.time,
         )
         selects = [column.model.select(fn.MAX(column).alias("at")) for column in columns]
         query = selects[0]

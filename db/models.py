@@ -22,6 +22,7 @@ import peewee
 __all__ = [
     "MODELS",
     "Execution",
+    "GreeksSample",
     "Order",
     "OrderEvent",
     "RiskEvent",
@@ -188,6 +189,22 @@ class RiskEvent(_Base):
         table_name = "risk_event"
 
 
+class GreeksSample(_Base):
+    """A VA's option risk at a time (migration 0004). Written by the Journal, at most about one
+    row per VA per minute of engine time (``actors/greeks_sampler.py``)."""
+
+    id = peewee.AutoField()
+    time = UTCDateTimeField(index=True)
+    va_id = peewee.CharField(index=True)
+    delta_dollars = peewee.FloatField()
+    theta_per_day = peewee.FloatField()
+    margin = money_field()
+    positions = peewee.IntegerField()
+
+    class Meta:
+        table_name = "greeks_sample"
+
+
 MODELS: tuple[type[peewee.Model], ...] = (
     VirtualAccount,
     Order,
@@ -195,5 +212,6 @@ MODELS: tuple[type[peewee.Model], ...] = (
     Execution,
     Signal,
     RiskEvent,
+    GreeksSample,
 )
 """Every ledger model, parents before children."""

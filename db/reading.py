@@ -8,7 +8,8 @@ Runs on the calling thread (the command's main thread).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import tzinfo
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,13 +24,23 @@ from db.connection import (
     pending_migrations,
 )
 from db.consolidated import consolidate
+from db.greeks_samples import greeks_samples
 from db.instances import instances_in, is_postgres, schema_name
 from db.integrity import LedgerProblem, read_problems
 from db.lease import ledger_name
 from db.ledger import Ledger
+from db.records import AccountRecord, ExecutionRecord, GreeksSampleRecord, OrderRecord
 from db.report import build_report
+from db.run_summary import format_run_summary, read_run_facts
 
-__all__ = ["NoLedger", "read_instance_problems", "read_reports"]
+__all__ = [
+    "LedgerContents",
+    "NoLedger",
+    "read_contents",
+    "read_instance_problems",
+    "read_reports",
+    "read_run_summary",
+]
 
 _T = TypeVar("_T")
 
@@ -56,6 +67,53 @@ def read_reports(
         raise NoLedger(f"no instance has a ledger at {ledger_name(url)}")
     reports = {n: _reading(url, n, lambda db: build_report(Ledger(db), tz=tz)) for n in names}
     return consolidate(reports), True
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerContents:
+    """What ``main.py report --html`` draws from: the report (``build_report``) and the records
+    behind it, each in the ledger's order."""
+
+    report: dict[str, Any]
+    accounts: tuple[AccountRecord, ...]
+    orders: tuple[OrderRecord, ...]
+    executions: tuple[ExecutionRecord, ...]
+    greeks: tuple[GreeksSampleRecord, ...]
+    last_record: datetime | None = None  # ``Ledger.last_record_time``: where the charts end
+
+
+def read_contents(url: str, *, instance: str, tz: tzinfo) -> LedgerContents:
+    """The report and records of ``instance``'s ledger.
+
+    Raises:
+        NoLedger, db.instances.InstanceRefused: as ``read_reports``.
+    """
+
+    def read(database: peewee.Database) -> LedgerContents:
+        ledger = Ledger(database)
+        return LedgerContents(
+            report=build_report(ledger, tz=tz),
+            accounts=tuple(ledger.accounts()),
+            orders=tuple(ledger.orders()),
+            executions=tuple(ledger.executions()),
+            greeks=tuple(greeks_samples(ledger)),
+            last_record=ledger.last_record_time(),
+        )
+
+    return _reading(url, instance, read)
+
+
+def read_run_summary(url: str, *, instance: str, tz: tzinfo, since: datetime) -> str:
+    """The summary of the run of ``instance`` that started at ``since`` (engine clock), from
+    its ledger (``db.run_summary``), shown in the exchange time zone ``tz``.
+
+    Raises:
+        NoLedger, db.instances.InstanceRefused: as ``read_reports``.
+    """
+    report, decisions = _reading(
+        url, instance, lambda db: read_run_facts(Ledger(db), since=since, tz=tz)
+    )
+    return format_run_summary(report, since=since.astimezone(tz), decisions=decisions)
 
 
 def read_instance_problems(url: str, *, instance: str) -> list[LedgerProblem]:

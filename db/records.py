@@ -23,6 +23,7 @@ from core.events import ExecutionEvent
 __all__ = [
     "AccountRecord",
     "ExecutionRecord",
+    "GreeksSampleRecord",
     "OpenPosition",
     "OrderEventRecord",
     "OrderRecord",
@@ -264,6 +265,19 @@ class RiskEventRecord:
         except ValueError:
             return {"text": self.detail}
         return value if isinstance(value, dict) else {"text": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class GreeksSampleRecord:
+    """A VA's option risk at ``time``: delta in dollars of the underlyings, theta in dollars
+    per calendar day, margin in use in dollars, and how many positions it held."""
+
+    time: datetime
+    va_id: str
+    delta_dollars: float
+    theta_per_day: float
+    margin: Decimal
+    positions: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,10 @@ _MONEY = Decimal("0.01")
 _LAST_RISK_EVENTS = 5
 
 
-def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
-    """The report of everything in ``ledger``, times rendered in ``tz`` (a ``ZoneInfo``).
+def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> dict[str, Any]:
+    """The report of everything in ``ledger``, times rendered in ``tz`` (a ``ZoneInfo``);
+    without ``with_decisions`` its ``decisions`` are left empty (unread: a run's summary counts
+    them in the database instead).
 
     Reads on the calling thread. ``json.dumps`` accepts the result as is.
     """
@@ -111,7 +113,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo) -> dict[str, Any]:
                 "rule": s.rule,
                 "detail": s.detail,
             }
-            for s in ledger.signals()
+            for s in (ledger.signals() if with_decisions else [])
         ],
         "positions": [
             {

@@ -199,3 +199,13 @@ def restore_sim_account(broker: Broker, ledger: Ledger) -> None:
     ]
     if fills:
         logger.info("engine: simulator account restored from {} executions", restore(fills))
+
+
+def quote_interval_s(config: EngineConfig, options: RunOptions) -> float:
+    """The QuoteBook's delivery tick in wall seconds: ``[engine] quote_delivery_ms`` of engine
+    time (so at ``--speed 120`` a 100 ms tick is 0.83 ms of wall time, and the strategies still
+    see every step of a simulated market), 0 on a stepped clock (``--speed max``: each step is
+    one batch of quotes already)."""
+    if options.speed is None or config.engine.quote_delivery_ms == 0:
+        return 0.0
+    return config.engine.quote_delivery_ms / 1000 / options.speed

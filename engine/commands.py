@@ -1,6 +1,7 @@
 """The command line's commands that do not run the engine: ``check-config``, ``report``,
-``check-ledger`` and ``validate`` (``main.py`` parses the arguments and dispatches here), and what
-every command shares: ``UsageError``, the exit code for bad input, loading the config.
+``check-ledger``, ``validate`` and ``tws-sim`` (``main.py`` parses the arguments and dispatches
+here), and what every command shares: ``UsageError``, the exit code for bad input, loading the
+config.
 
 Threads: the command line's (main) thread.
 """
@@ -20,6 +21,7 @@ __all__ = [
     "cmd_check_config",
     "cmd_check_ledger",
     "cmd_report",
+    "cmd_tws_sim",
     "cmd_validate",
     "load_config_or_exit",
 ]
@@ -58,6 +60,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     config = load_config_or_exit(args.config)
     url, instance = _ledger_of(args, config)
+    if getattr(args, "html", None) is not None:
+        return _report_html(args, config, url, instance)
     try:
         report, consolidated = read_reports(
             url, instance=instance, every_instance=args.all, tz=config.tz
@@ -71,6 +75,41 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(format_consolidated_text(report))
     else:
         print(format_text_report(report))
+    return 0
+
+
+def _report_html(args: argparse.Namespace, config: EngineConfig, url: str, instance: str) -> int:
+    """``report --html PATH``: the charts of one instance's ledger in one HTML file."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from db.reading import NoLedger, read_contents  # noqa: PLC0415
+    from db.refusals import LedgerRefused  # noqa: PLC0415
+    from engine.report_html import write_html_report  # noqa: PLC0415 - plotly: only here
+
+    if args.all or args.json:
+        given = "--all" if args.all else "--json"
+        print(
+            f"main.py report: --html draws one instance and prints no report: drop {given}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        contents = read_contents(url, instance=instance, tz=config.tz)
+    except (NoLedger, LedgerRefused, ValueError, RuntimeError) as err:
+        print(f"main.py report: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    path = Path(args.html)
+    title = f"Engine report: instance {instance}"
+    try:
+        write_html_report(contents, path, tz=config.tz, title=title)
+    except OSError as err:
+        print(
+            f"main.py report: cannot write --html {args.html}: {err.strerror or err}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    trades = len(contents.report["trades"])
+    print(f"wrote {path} ({trades} closed trades, {len(contents.executions)} fills)")
     return 0
 
 
@@ -124,6 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         min_trades=args.min_trades,
         command="python main.py " + " ".join(given),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        progress_stream=sys.stderr,
     )
     if args.scenario is not None:
         options = replace(options, scenario=None if args.scenario == "none" else args.scenario)
@@ -170,3 +210,27 @@ def _fresh_database(url: str) -> None:
         if os.path.exists(path) and os.path.getsize(path) > 0:
             raise UsageError(f"--db: {path} exists; the validation needs a fresh ledger")
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+
+
+def cmd_tws_sim(args: argparse.Namespace) -> int:
+    """tws-sim's log goes to ``<engine.log_dir>/tws-sim/`` (its warnings to the terminal too),
+    all of it to the terminal with ``--log-terminal``."""
+    from loguru import logger  # noqa: PLC0415
+
+    from broker.tws.runner import run_tws_sim  # noqa: PLC0415
+    from engine.logging_setup import setup_logging, shutdown_logging  # noqa: PLC0415
+
+    config = load_config_or_exit(args.config)
+    log_dir = os.path.join(config.engine.log_dir, "tws-sim")
+    setup_logging(log_dir, console=not args.log_terminal)
+    if args.log_terminal:
+        logger.add(sys.stderr, level="DEBUG", format="{time:HH:mm:ss} {level} {message}")
+    where = os.path.join(log_dir, "engine.log")
+
+    def say_where(_server: object) -> None:  # once it listens: bad input stays one line
+        print(f"tws-sim: log in {where}", file=sys.stderr, flush=True)
+
+    try:
+        return run_tws_sim(args, on_started=say_where)
+    finally:
+        shutdown_logging()

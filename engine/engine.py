@@ -61,6 +61,7 @@ from db.records import AccountRecord
 from db.refusals import ledger_label
 from engine import build, crashes
 from engine.broker_router import BrokerRouter
+from engine.closed_trades import ClosedTrades, read_closed_trades
 from engine.control.server import HELLO_TIMEOUT_S, ControlServer
 from engine.options import RunOptions
 from engine.timers import EngineTimers
@@ -145,7 +146,9 @@ class Engine:
                 build.follow_timeline(self.clock, last_record=last_record, ledger=label)
             self.book = AddressBook(self.clock.inflight)
             self.bus = Bus()
-            self.quotes = QuoteBook(self.book)
+            self.quotes = QuoteBook(
+                self.book, min_interval_s=build.quote_interval_s(config, self.options)
+            )
             self.broker = (
                 broker
                 or ib
@@ -186,6 +189,9 @@ class Engine:
             clock=self.clock, calendar=self.calendar, book=self.book, done=self.done
         )
         self._started = False
+        #: The run's start on the engine clock (``start`` sets it; the run's summary counts
+        #: from it, and the control channel's welcome says it).
+        self.started_at: datetime | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, *, drive_clock: bool = True) -> None:
@@ -197,6 +203,7 @@ class Engine:
             drive_clock: start the clock's driver thread. Tests pass False and advance a
                 max-speed clock themselves with ``run_until``/``advance``.
         """
+        self.started_at = self.clock.now()
         if self.config.control.enabled:
             url = self.options.database_url or self.config.engine.database_url
             self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)
@@ -229,6 +236,7 @@ class Engine:
         if self.control is not None:  # what no actor publishes before it changes
             self.control.seed([*first, *self.working_orders(timeout_s=10)])
         build.restore_sim_account(self.broker, self.ledger)
+        self.quotes.start()
         self.broker.start(BrokerRouter(self.book, self.quotes))
         symbols = sorted({s for a in self.config.accounts for s in a.universe})
         self.broker.subscribe_quotes([Contract.stock(s) for s in symbols])
@@ -293,6 +301,7 @@ class Engine:
         self._started = False
         self._timers.cancel()
         self.clock.stop()
+        self.quotes.close()
         self.gate.set(GateState.CLOSED, "engine stopping")
         self.book.closing = True
         refs = list(reversed(self._refs))
@@ -407,6 +416,11 @@ class Engine:
         result = self.book.ask(f"va:{va_id}", InspectVA(), timeout_s=timeout_s)
         assert isinstance(result, VAInspection)
         return result
+
+    def closed_trades(self, limit: int = 200) -> ClosedTrades:
+        """The latest ``limit`` closed trades and the totals, read from the ledger on the
+        calling thread (a worker thread: never the UI loop or an actor)."""
+        return read_closed_trades(self.ledger, limit=limit)
 
     def working_orders(self, timeout_s: float = 1.0) -> tuple[OrderSnapshot, ...]:
         """Every working order now (blocks up to ``timeout_s``: worker threads only)."""

@@ -1,6 +1,7 @@
-"""Logging: loguru file sinks under ``logs/`` (text and JSON lines, rotated), stdlib logging
-from ib_async, pykka and peewee routed into loguru, and nothing on the terminal while the TUI
-owns it.
+"""Logging: loguru, with one sink that queues each record for the writer thread of
+``engine.log_writer`` (``engine.log`` and ``engine.jsonl`` under ``logs/``, rotated; nothing is
+formatted or written on the thread that logs), stdlib logging from ib_async, pykka and peewee
+routed into loguru, and nothing on the terminal while the TUI owns it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from loguru import logger
 
 from core.text import printable
 from db.private_files import make_private_dirs, tighten
+from engine.log_writer import LogWriter
 
 if TYPE_CHECKING:
     from loguru import Record
 
-__all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging"]
+__all__ = ["IbAsyncNoticeFilter", "InterceptHandler", "setup_logging", "shutdown_logging"]
+
+#: The file sinks' writer (``engine.log_writer``) of the last ``setup_logging``.
+_writer: LogWriter | None = None
 
 
 class IbAsyncNoticeFilter(logging.Filter):
@@ -68,6 +73,14 @@ def _one_line(record: Record) -> None:
     record["message"] = printable(record["message"])
 
 
+def _to_stderr(message: str) -> None:
+    """The console sink: ``sys.stderr`` as it is at each line (not as it was at setup), so a
+    headless run's progress bar (``engine.progress``), which routes ``sys.stderr`` above itself
+    while drawn, keeps warnings from being written through it. Runs on the logging thread."""
+    sys.stderr.write(message)
+    sys.stderr.flush()
+
+
 def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -> None:
     """Install the sinks. Every message is escaped to one printable line first (``_one_line``).
 
@@ -87,28 +100,16 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
     old_umask = os.umask(0o077)  # log files are created owner-only
     try:
         logger.remove()
+        _close_writer()
         logger.configure(patcher=_one_line)
-        logger.add(
-            path / "engine.log",
-            level=level,
-            rotation="10 MB",
-            retention=10,
-            enqueue=True,
-            format="{time:YYYY-MM-DD HH:mm:ss.SSS} | {level:<7} | {thread.name} | {name}:{line} | "
-            "{message}",
-        )
-        logger.add(
-            path / "engine.jsonl",
-            level=level,
-            serialize=True,
-            rotation="10 MB",
-            retention=10,
-            enqueue=True,
-        )
+        global _writer  # noqa: PLW0603 - one writer per process, like loguru's own handlers
+        _writer = LogWriter(path)
+        # The record goes to the writer's queue; loguru formats nothing but the message here.
+        logger.add(_writer.sink, level=level, format="{message}")
     finally:
         os.umask(old_umask)
     if console:
-        logger.add(sys.stderr, level="WARNING", format="{time:HH:mm:ss} {level} {message}")
+        logger.add(_to_stderr, level="WARNING", format="{time:HH:mm:ss} {level} {message}")
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     for name, lib_level in (
         ("pykka", logging.INFO),
@@ -126,7 +127,15 @@ def setup_logging(log_dir: str | Path, *, console: bool, level: str = "DEBUG") -
 
 
 def shutdown_logging() -> None:
-    """Flush the enqueued sinks (call at exit)."""
+    """Write what the writer still holds and close the files (call at exit)."""
     logger.complete()
     logger.remove()
+    _close_writer()
     logger.configure(patcher=None)
+
+
+def _close_writer() -> None:
+    global _writer  # noqa: PLW0603
+    if _writer is not None:
+        _writer.close()
+        _writer = None

@@ -17,7 +17,15 @@ from zoneinfo import ZoneInfo
 import peewee
 
 from db import close_database, open_database
-from db.models import Execution, Order, OrderEvent, RiskEvent, Signal, VirtualAccount
+from db.models import (
+    Execution,
+    GreeksSample,
+    Order,
+    OrderEvent,
+    RiskEvent,
+    Signal,
+    VirtualAccount,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.toml"
@@ -31,6 +39,7 @@ TIME_COLUMNS: dict[type[peewee.Model], tuple[str, ...]] = {
     Execution: ("time",),
     Signal: ("time",),
     RiskEvent: ("time",),
+    GreeksSample: ("time",),
 }
 Times = dict[str, dict[Any, tuple[datetime, ...]]]
 

@@ -3,18 +3,12 @@ pty) attached to ``main.py run --headless`` over its control socket; and its ref
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import re
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -22,15 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.terminal import Terminal
 from core.gate import GateState
 from engine.control.client import Connection
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN = ROOT / "main.py"
-#: A terminal control sequence (CSI: colours, cursor moves, modes).
 #: Real terminals and engine processes on a clock: runs alone (Makefile unit).
 pytestmark = pytest.mark.serial
-_CONTROL = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
 CONFIG = ROOT / "config.toml"
 
 
@@ -45,80 +38,9 @@ def main_py(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-class Terminal:
-    """``python main.py ARGS`` in a pty of ``cols`` x ``rows``: what it wrote, keys to send."""
-
-    def __init__(self, *args: str, cwd: Path, cols: int = 120, rows: int = 36) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color"}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(MAIN), *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-            # The pty is its controlling terminal, as a shell's is: closing it hangs it up.
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509 - execs at once
-        )
-        os.close(slave)
-        self._master = master
-        self._lock = threading.Lock()
-        self._out = bytearray()
-        self._reader = threading.Thread(target=self._read, name="pty-reader", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self._master, 1 << 16)
-            except OSError:  # EIO: the other side closed
-                return
-            if not data:
-                return
-            with self._lock:
-                self._out.extend(data)
-
-    @property
-    def output(self) -> bytes:
-        with self._lock:
-            return bytes(self._out)
-
-    @property
-    def text(self) -> bytes:
-        """What was written, without the terminal's control sequences: a line the dashboard
-        draws in segments of several styles (or redraws in parts) is found whole."""
-        return _CONTROL.sub(b"", self.output)
-
-    def wait_for(self, text: str, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        pause = threading.Event()
-        while text.encode() not in self.text:
-            assert time.monotonic() < deadline, f"{text!r} not shown: {self.output[-1500:]!r}"
-            pause.wait(0.05)
-
-    def press(self, keys: str) -> None:
-        os.write(self._master, keys.encode())
-
-    def hang_up(self) -> None:
-        """Close the terminal, as a dropped SSH session does (SIGHUP to the process)."""
-        if self._master >= 0:
-            os.close(self._master)
-            self._master = -1
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.hang_up()
-        self._reader.join(timeout=5)
-
-
 @contextmanager
 def terminal(*args: str, cwd: Path) -> Iterator[Terminal]:
-    term = Terminal(*args, cwd=cwd)
+    term = Terminal([sys.executable, str(MAIN), *args], cwd=cwd)
     try:
         yield term
     finally:

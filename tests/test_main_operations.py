@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from core.config import load_config
+from db.reading import read_run_summary
 from engine.operations.status import HEALTH_TIMEOUT_S
 from tests.support.headless import CONFIG, Place, headless_engine, main_py, short_place
 
@@ -83,6 +85,24 @@ def test_stop_leave_stops_the_engine_and_status_then_exits_1(tmp_path: Path) -> 
         health = main_py("health", "--socket", place.socket, cwd=tmp_path)
         assert health.returncode == 1
         assert health.stdout.startswith(f"unhealthy: no engine is serving {place.socket} (")
+
+
+def test_stop_with_the_engines_config_and_db_prints_the_runs_summary(tmp_path: Path) -> None:
+    """The summary ``main.py stop`` prints is the ledger's (``db.run_summary``) for the run
+    the engine started (the Monday's open of ``headless_argv``)."""
+    config = load_config(str(CONFIG))
+    with short_place(tmp_path) as place, headless_engine(place) as proc:
+        stop = main_py("stop", "--config", str(CONFIG), "--db", place.url, "--leave", cwd=tmp_path)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert proc.poll() == 0
+        first, rest = stop.stdout.split("\n", 1)
+        assert first == f"main.py stop: the engine (pid {proc.pid}) stopped"
+        # Since the engine's start as it told its clients (the clock runs as it starts).
+        assert rest.startswith("Run summary since 2026-11-16 09:30:")
+        shown = rest.split(" ", 5)[3:5]  # "2026-11-16", "09:30:SS"
+        since = datetime.fromisoformat(f"{shown[0]}T{shown[1]}").replace(tzinfo=config.tz)
+        assert rest == read_run_summary(place.url, instance="main", tz=config.tz, since=since)
+        assert " EST: " in rest.splitlines()[0]
 
 
 def test_with_no_engine_status_health_and_stop_exit_1_in_one_line(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ detach and stop logic; the dashboard itself is tested in tests/tui and test_main
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -16,15 +17,19 @@ from pathlib import Path
 
 import pytest
 
+from core.config import load_config
 from engine.control.client import Connection
 from engine.operations import run_attached as run_attached_module
 from engine.operations.run_attached import (
     DashboardChoice,
+    RunPlan,
     dashboard_choice,
+    plan_run,
     run_attached,
 )
 from tests.support.headless import (
     CONFIG,
+    MAIN,
     Place,
     main_py,
     short_place,
@@ -53,6 +58,7 @@ def test_detach_leaves_the_engine_running_and_says_how_to_come_back(
         assert f"detached; the engine keeps running (pid {dashboard.pid}" in err
         assert f"python main.py attach --config {CONFIG} --db {place.url}" in err
         assert f"python main.py stop --config {CONFIG} --db {place.url}" in err
+        assert "Run summary" not in capsys.readouterr().out  # a detach ends no run
         status = main_py("status", "--socket", place.socket, "--json", cwd=place.cwd)
         assert status.returncode == 0, status.stderr  # still trading, still serving
         stop = main_py("stop", "--socket", place.socket, cwd=place.cwd)
@@ -75,11 +81,15 @@ def test_stop_from_the_dashboard_ends_the_engine_and_run_returns_its_exit_code(
     dashboard = ScriptedDashboard(choice)
     try:
         code = run_attached(plan_for(place), dashboard)
-        err = capsys.readouterr().err
+        out, err = capsys.readouterr()
         assert code == 0, err
         assert dashboard.pid is not None and is_gone(dashboard.pid)
         output = (place.cwd / "logs" / "engine-main.out").read_text()
         assert f"stop requested over the control channel {asked}" in output
+        # The run's summary on the terminal, once the dashboard has given it back: the same
+        # text the headless engine printed into its output file (both from the ledger).
+        assert out.startswith("Run summary since 2026-11-16 09:30:")
+        assert out in output
     finally:
         dashboard.kill_engine()
 
@@ -114,6 +124,20 @@ def test_an_engine_that_dies_under_the_dashboard_ends_it_with_its_exit_code(
         assert code == -signal.SIGKILL
     finally:
         dashboard.kill_engine()
+
+
+def test_the_plan_reads_the_summary_from_the_ledger_the_child_runs_on() -> None:
+    config = load_config(str(CONFIG))
+    args = argparse.Namespace(
+        config=str(CONFIG), db="sqlite:////tmp/x/e.db", broker=None, speed=None, start=None,
+        until=None, seed=None, live=False, dry_run=False,
+    )  # fmt: skip
+    plan = plan_run(str(MAIN), args, config)
+    assert isinstance(plan, RunPlan)
+    assert plan.ledger == ("sqlite:////tmp/x/e.db", "main", "America/New_York")
+    plan = plan_run(str(MAIN), argparse.Namespace(**{**vars(args), "db": None}), config)
+    assert isinstance(plan, RunPlan)
+    assert plan.ledger == (config.engine.database_url, "main", "America/New_York")
 
 
 def test_every_way_out_of_the_dashboard_means_detach_or_a_stop() -> None:

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 import main
-from engine.operations.run_attached import DashboardChoice, RunPlan, headless_argv, run_attached
+from engine.operations.run_attached import (
+    OUTPUT_ROTATE_BYTES,
+    DashboardChoice,
+    RunPlan,
+    headless_argv,
+    rotate_output,
+    run_attached,
+)
 from tests.support.headless import CONFIG, Place, headless_engine, main_py, short_place
 from tests.support.run_child import ScriptedDashboard, plan_for, sleeper_plan
 
@@ -174,3 +181,29 @@ def test_what_a_failing_child_wrote_reaches_the_terminal_escaped(
     assert code == 3
     assert err.splitlines()[-1] == "boom\\x1b[2J\\u202egone"
     assert "\x1b" not in err and "\u202e" not in err
+
+
+def test_the_child_output_file_is_moved_aside_past_its_limit_at_the_next_start(
+    place: Place, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = place.cwd / "logs" / "engine-main.out"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(b"old run\n" * 10)
+    (output.parent / "engine-main.out.1").write_bytes(b"older run\n")
+    assert not rotate_output(output, limit=80)  # exactly at the limit: kept
+    assert rotate_output(output, limit=79)
+    assert (output.parent / "engine-main.out.1").read_bytes() == b"old run\n" * 10
+    assert not output.exists()
+    assert not rotate_output(output, limit=0)  # nothing there: nothing to move
+
+    output.write_bytes(b"x" * (OUTPUT_ROTATE_BYTES + 1))
+    plan = RunPlan(
+        command=(sys.executable, "-c", "import sys; sys.stderr.write('fresh\\n'); sys.exit(3)"),
+        socket=place.socket,
+        output=output,
+        finds=(),
+    )
+    assert run_attached(plan, ScriptedDashboard(DashboardChoice.DETACH)) == 3
+    capsys.readouterr()
+    assert output.read_bytes() == b"fresh\n"
+    assert (output.parent / "engine-main.out.1").stat().st_size == OUTPUT_ROTATE_BYTES + 1

@@ -6,7 +6,9 @@ Threads:
   returns; no widget is touched and ``call_from_thread`` (which blocks) is never used.
 * The UI thread (Textual's loop) owns every widget. A ``set_interval`` flush drains the bridge
   every ``flush_interval_s`` and applies the changes: keyed rows, changed cells only.
-* Commands go to the engine straight from the UI thread: ``EngineControls`` commands are
+* ``h`` halts from the terminal's input thread (``tui.kill_switch``), never queued behind a
+  flush or a redraw; the UI thread only says so afterwards.
+* Other commands go to the engine straight from the UI thread: ``EngineControls`` commands are
   thread-safe and return at once (they ``tell`` actors), and the app never waits for their
   effect: a halt shows up when the governor's next status arrives.
 * Questions that block run in worker threads and post their answers back as messages: the
@@ -32,6 +34,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
@@ -57,16 +60,20 @@ from tui.formatting import (
 from tui.header import StatusHeader
 from tui.help import HelpScreen
 from tui.inspector import InspectorScreen
+from tui.kill_switch import KillSwitchSent, express_driver
 from tui.quitting import Quitting
 from tui.screens import QuitChoice
 from tui.tables import KeyedTable
+from tui.trades import ClosedTradesScreen
 from tui.trading_keys import TradingKeys
 
 __all__ = ["EngineApp"]
 
 
 #: Actions that act on the dashboard's own tables: hidden on the other full screens.
-_DASHBOARD_ONLY = frozenset({"flatten_va", "pause_va", "inspect", "config"})
+_DASHBOARD_ONLY = frozenset(
+    {"flatten_va", "pause_va", "inspect", "config", "event_filter", "closed_trades"}
+)
 
 
 class EngineApp(App[QuitChoice | None]):
@@ -104,6 +111,8 @@ class EngineApp(App[QuitChoice | None]):
         Binding("p", "pause_va", "Pause/resume VA"),
         Binding("enter", "inspect", "Inspect VA"),
         Binding("c", "config", "Config"),
+        Binding("e", "event_filter", "Events filter"),
+        Binding("t", "closed_trades", "Closed trades"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("v", "viewer", "READ-ONLY viewer"),
@@ -180,7 +189,6 @@ class EngineApp(App[QuitChoice | None]):
     def on_mount(self) -> None:
         """Subscribe the bridge, start the flush timer and ask for the first snapshots."""
         self._vas_table.border_title = "Virtual accounts (enter: inspect)"
-        self.query_one("#events", EventLog).border_title = "Events (newest first)"
         self._board.show_configured()
         self._unsubscribe = self._engine.bus.subscribe(self._bridge)
         self.set_interval(self._flush_interval_s, self._apply_pending, name="flush")
@@ -295,10 +303,9 @@ class EngineApp(App[QuitChoice | None]):
 
     # -- keys (UI thread) -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Grey out halt while halted and resume while active; hide the dashboard's own keys
-        on the other full screens."""
-        if action == "halt" and self.trading_state is TradingState.HALTED:
-            return None
+        """Grey out resume while active (halt never: the screen may be a tick behind the
+        engine, e.g. another dashboard resumed it); hide the dashboard's own keys on the other
+        full screens."""
         if action == "resume" and self.trading_state is TradingState.ACTIVE:
             return None
         if action == "viewer":
@@ -324,6 +331,19 @@ class EngineApp(App[QuitChoice | None]):
 
     def _on_dashboard(self) -> bool:
         return len(self.screen_stack) == 1
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal, with the kill switch on its input thread."""
+        return express_driver(super().get_driver_class())
+
+    def kill_switch(self) -> bool:
+        """The terminal's input thread (``tui.kill_switch``): ``h`` halts before the UI thread
+        has seen it; False for a read-only viewer (the key is then refused as usual)."""
+        return self._keys.send_halt()
+
+    def on_kill_switch_sent(self, _message: KillSwitchSent) -> None:
+        """UI thread: the input thread sent the halt; say so."""
+        self._keys.halt_sent()
 
     def action_halt(self) -> None:
         """``h``: the kill switch. No confirmation, works over every screen and dialog; the
@@ -400,6 +420,15 @@ class EngineApp(App[QuitChoice | None]):
                 engine=self._engine, mode=self._mode, config_path=path, read_only=self._read_only
             )
             self.push_screen(screen)
+
+    def action_event_filter(self) -> None:
+        """``e``: list only fills, only refusals, only risk events, or all of them."""
+        self.query_one("#events", EventLog).next_filter()
+
+    def action_closed_trades(self) -> None:
+        """``t``: the closed trades, realized P&L and exit reason of each (``tui.trades``)."""
+        if self._on_dashboard():
+            self.push_screen(ClosedTradesScreen(engine=self._engine, mode=self._mode))
 
     def action_help(self) -> None:
         """``?``: every key."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from actors.messages.queries import VAInspection
 from core.gate import GateState
 from core.trading_mode import PAPER_TRADING_PORTS, TradingMode, trading_mode
+from engine.closed_trades import ClosedTrades
 
 __all__ = [
     "PAPER_TRADING_PORTS",
@@ -216,6 +217,15 @@ class EngineControls(Protocol):
                 the socket (``tui.remote``) the client's ``TimeoutError``: catch both.
             LookupError: no such VA.
             ConnectionError: attached, and the engine is not reachable now.
+        """
+        ...
+
+    def closed_trades(self, limit: int = ...) -> ClosedTrades:
+        """The latest ``limit`` closed trades and the totals over all of them. Blocks (the
+        ledger, or attached: the engine's reply): worker threads only.
+
+        Raises:
+            ConnectionError, TimeoutError: attached, and the engine did not answer.
         """
         ...
 

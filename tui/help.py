@@ -26,6 +26,8 @@ KEY_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
             ("p", "pause the selected VA, or unpause it"),
             ("enter", "open the selected VA's inspector (on any row of a table)"),
             ("c", "configuration: the settings in effect, reload the file"),
+            ("e", "events: all, fills only, refusals only, risk only (repeats are folded)"),
+            ("t", "closed trades: realized P&L and exit reason of each, the totals"),
             ("?", "this help"),
             ("q", "quit (asks when positions or orders are open); attached: detach or stop"),
             ("v", "READ-ONLY viewer (attach --read-only): why the trading keys do nothing"),

@@ -1,7 +1,9 @@
 """Pure formatting for the VA inspector: a ``VASnapshot`` / ``VAInspection`` in, ``Text`` out.
 
-No Textual import and no state; tested without an app. Times of handled messages are wall
-times (``time.time()`` on the actor's thread); they are shown in the exchange's time zone.
+No Textual import and no state; tested without an app. Every time shown is engine time (the
+clock the VA trades by), as everywhere else on the dashboard: the messages handled are listed
+by type with the engine time of the last one (``handled_stats_text``); ``handled_text``, the
+wall-clock list of the last messages, is for an engine that sends no statistics.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from actors.messages.queries import VAInspection
+from actors.messages.queries import HandledStats, VAInspection
 from actors.messages.snapshots import OrderSnapshot, VASnapshot
 from core.text import printable
 from tui.config_view import MASK, is_secret
@@ -22,6 +24,8 @@ __all__ = [
     "account_text",
     "config_text",
     "decisions_text",
+    "equity_label",
+    "handled_stats_text",
     "handled_text",
     "holdings_text",
     "orders_text",
@@ -155,6 +159,33 @@ def decisions_text(decisions: Sequence[str]) -> Text:
     """The VA's last decisions with their reasons, newest first (as the VA keeps them)."""
     lines = [printable(decision) for decision in decisions]  # reasons: text from outside
     return Text("\n".join(lines)) if lines else Text("none yet", style="dim")
+
+
+def handled_stats_text(stats: Sequence[HandledStats]) -> Text:
+    """The messages handled, one line per type, the most handled first:
+    ``QuotesReady        1,204   0.03   0.41  10:31:05`` (count since the actor started, median
+    and 99th percentile handling time in ms of the latest ones, engine time of the last)."""
+    if not stats:
+        return Text("none yet", style="dim")
+    text = Text(f"{'type':<18} {'count':>7} {'p50 ms':>7} {'p99 ms':>7}  last", style="dim")
+    for row in stats:
+        text.append(f"\n{printable(row.name)[:18]:<18} {row.count:>7,} {row.p50_ms:>7.2f} ")
+        text.append(f"{row.p99_ms:>7.2f}", style="bold red" if row.p99_ms >= 50 else "")
+        last = "-" if row.last is None else f"{row.last:%H:%M:%S}"
+        text.append(f"  {last}", style="dim")
+    return text
+
+
+def equity_label(points: Sequence[float]) -> Text:
+    """The line under the sparkline: first, last, low and high of the equity shown."""
+    if not points:
+        return Text("equity: no samples yet", style="dim")
+    change = points[-1] - points[0]
+    text = Text(f"equity, 1 point a minute (engine time), last {len(points)} min: ", style="dim")
+    text.append(f"{points[-1]:,.2f} ")
+    text.append(f"({change:+,.2f})", style="green" if change > 0 else "red" if change < 0 else "")
+    text.append(f"  low {min(points):,.2f}  high {max(points):,.2f}", style="dim")
+    return text
 
 
 def handled_text(handled: Sequence[tuple[str, float, float]], now: datetime) -> Text:

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Sparkline, Static
 
 from actors.messages.queries import VAInspection
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
@@ -31,6 +31,8 @@ from tui.inspect_view import (
     account_text,
     config_text,
     decisions_text,
+    equity_label,
+    handled_stats_text,
     handled_text,
     holdings_text,
     orders_text,
@@ -85,6 +87,11 @@ class InspectorScreen(Screen[None]):
         refresh_s: how often the actor is asked.
     """
 
+    DEFAULT_CSS = """
+    InspectorScreen #equity-sparkline { height: 2; margin: 0 1; }
+    InspectorScreen #equity-label { height: 1; padding: 0 1; }
+    """
+
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("x", "flatten_va", "Flatten this VA"),
@@ -129,6 +136,8 @@ class InspectorScreen(Screen[None]):
         yield StatusHeader(self._mode, id="status")
         yield Static(id="inspector-title")
         yield Static(id="inspector-answer")
+        yield Sparkline([], id="equity-sparkline")
+        yield Static(equity_label(()), id="equity-label")
         with Horizontal(id="inspector-top"):
             yield Panel("Account", id="account")
             with Vertical(id="inspector-trades"):
@@ -136,8 +145,8 @@ class InspectorScreen(Screen[None]):
                 yield Panel("Working orders", id="working")
             yield Panel("Config", id="va-config")
         with Horizontal(id="inspector-bottom"):
-            yield Panel("Last decisions (newest first)", id="decisions")
-            yield Panel("Last messages handled (wall clock, newest first)", id="handled")
+            yield Panel("Last decisions (newest first, engine time)", id="decisions")
+            yield Panel("Messages handled, by type (last: engine time)", id="handled")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -250,7 +259,17 @@ class InspectorScreen(Screen[None]):
         self.query_one("#holdings", Panel).show(holdings_text(inspection))
         self.query_one("#working", Panel).show(orders_text(inspection.working_orders, known, now))
         self.query_one("#va-config", Panel).show(config_text(inspection.config))
-        self.query_one("#handled", Panel).show(handled_text(inspection.handled, now))
+        handled = (
+            handled_stats_text(inspection.handled_stats)
+            if inspection.handled_stats
+            else handled_text(inspection.handled, now)  # an engine that sends no statistics
+        )
+        self.query_one("#handled", Panel).show(handled)
+        curve = inspection.equity_curve
+        sparkline = self.query_one("#equity-sparkline", Sparkline)
+        if list(sparkline.data or []) != list(curve):
+            sparkline.data = list(curve)
+        self.query_one("#equity-label", Static).update(equity_label(curve))
 
     # -- keys -------------------------------------------------------------------------------
     def action_back(self) -> None:

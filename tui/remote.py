@@ -7,7 +7,8 @@ Threads:
   state mirror, clock, gate and config are updated under one lock and the frame's items are
   handed to the bus subscribers (the dashboard's ``BusBridge``, which only parks them).
 * Commands (halt, resume, flatten, pause, stop) return at once (``tui.remote_commands``: halt
-  on a thread of its own, the others in order on one sender thread); each outcome reaches the
+  written on the caller's thread, its reply awaited on a thread of its own; the others in order
+  on one sender thread); each outcome reaches the
   trader as a ``Notice`` on the bus ("Halt confirmed: the gate is closed", "... NOT confirmed:
   <why>").
 * The questions (``inspect_va``, ``reload_config``) block, bounded, on the caller's thread: a
@@ -32,6 +33,7 @@ from core.config import ConfigError, EngineConfig
 from core.config.from_dump import config_from_dump
 from core.gate import GateState
 from core.text import printable
+from engine.closed_trades import ClosedTrades
 from engine.control.client import ControlError, LiveLink
 from engine.control.wire import ClockInfo, EngineInfo, GateInfo, ReloadResult, State, Welcome
 from tui.bridge import Notice
@@ -130,7 +132,7 @@ class RemoteEngine:
             reconnect_s=reconnect_s,
         )
         self._sender = CommandSender(
-            self._link.request, self._notify, self._gate, timeout_s=command_timeout_s
+            self._link.send, self._notify, self._gate, timeout_s=command_timeout_s
         )
         self.bus = _RemoteBus(self)
 
@@ -248,6 +250,16 @@ class RemoteEngine:
         assert isinstance(inspection, VAInspection)
         return inspection
 
+    def closed_trades(self, limit: int = 200) -> ClosedTrades:
+        """The engine's closed trades (blocks, bounded: worker threads only).
+
+        Raises:
+            TimeoutError, ConnectionError, ControlError: no answer, not attached, refused.
+        """
+        result = self._link.request("closed_trades", {"limit": limit}, self._command_timeout_s)
+        assert isinstance(result, ClosedTrades)
+        return result
+
     def reload_config(self, path: str) -> ReloadResult:
         """Ask the engine to reload its own config file (``path`` is the one it was started
         with, shown on the config screen). Waits (bounded) for the new config to arrive, so
@@ -276,7 +288,9 @@ class RemoteEngine:
 
     # -- EngineControls: commands (return at once) -------------------------------------------
     def halt(self, reason: str = "manual halt") -> None:
-        """Ask the engine to halt, on a thread of its own; the outcome comes as a notice."""
+        """Ask the engine to halt: the request is written now, on the caller's thread (any
+        thread: the kill switch calls it on the terminal's input thread); the outcome comes as
+        a notice."""
         self._sender.halt({"reason": reason[:_REASON_MAX]})
 
     def resume(self, reason: str = "manual resume") -> None:

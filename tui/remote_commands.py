@@ -1,8 +1,10 @@
 """How the attached dashboard's commands reach the engine without ever blocking the UI thread,
 and how their outcomes reach the trader (``tui.remote.RemoteEngine`` uses it).
 
-Threads: ``halt`` starts a thread of its own (``control-halt``): the kill switch never waits
-behind another command. Every other job runs in order on one sender thread
+Threads: ``halt`` writes its request on the caller's thread (the terminal's input thread for
+the ``h`` key, ``tui.kill_switch``), then waits for the reply on a thread of its own
+(``control-halt``): the kill switch never waits behind another command, nor for a thread to be
+scheduled before it goes out. Every other job runs in order on one sender thread
 (``control-sender``). Each waits (bounded) for the engine's reply, then hands a ``Notice`` to
 ``notify``: "Halt confirmed: the gate is closed" (the engine answers a halt once its gate is
 closed), or "<what> NOT confirmed: <why>".
@@ -18,22 +20,22 @@ from typing import Any
 from loguru import logger
 
 from core.gate import GateState
-from engine.control.client import ControlError
+from engine.control.client import ControlError, Pending
 from engine.control.wire import GateInfo
 from tui.bridge import Notice
 from tui.remote_state import RemoteGate
 
-__all__ = ["CommandSender", "Request"]
+__all__ = ["CommandSender", "Send"]
 
-#: ``LiveLink.request``: (op, args, timeout_s) -> the decoded result.
-Request = Callable[[str, dict[str, Any], float], Any]
+#: ``LiveLink.send``: (op, args) -> the request written, its reply to wait for.
+Send = Callable[[str, dict[str, Any]], Pending]
 
 
 class CommandSender:
-    """Sends commands with ``request`` and tells ``notify`` how each went.
+    """Sends commands with ``send`` and tells ``notify`` how each went.
 
     Args:
-        request: sends one request and waits for its reply (raises as ``LiveLink.request``).
+        send: writes one request (raises ConnectionError as ``LiveLink.send``).
         notify: takes each outcome (called on the sender's or the halt's thread).
         gate: set closed as soon as a halt is confirmed (the next frame says so too).
         timeout_s: how long a command waits for its reply.
@@ -41,13 +43,13 @@ class CommandSender:
 
     def __init__(
         self,
-        request: Request,
+        send: Send,
         notify: Callable[[Notice], None],
         gate: RemoteGate,
         *,
         timeout_s: float,
     ) -> None:
-        self._request = request
+        self._send = send
         self._notify = notify
         self._gate = gate
         self.timeout_s = timeout_s
@@ -65,10 +67,15 @@ class CommandSender:
             self._thread.join(timeout=self.timeout_s + 1.0)
 
     def halt(self, args: dict[str, Any]) -> None:
-        """Send ``halt`` now, on a thread of its own (returns at once)."""
+        """Write ``halt`` now on the caller's thread; its reply is waited for on a thread of
+        its own (returns at once)."""
+        try:
+            sent: Pending | ConnectionError = self._send("halt", args)
+        except ConnectionError as err:
+            sent = err
         threading.Thread(
-            target=self.command,
-            args=("halt", args, "Halt", "Halt confirmed: the gate is closed"),
+            target=self._outcome,
+            args=(sent, "halt", args, "Halt", "Halt confirmed: the gate is closed"),
             name="control-halt",
             daemon=True,
         ).start()
@@ -82,9 +89,26 @@ class CommandSender:
         self._jobs.put(job)
 
     def command(self, op: str, args: dict[str, Any], what: str, confirmed: str) -> None:
-        """Send ``op``, wait for its reply (bounded), tell the trader (sender or halt thread)."""
+        """Send ``op``, wait for its reply (bounded), tell the trader (sender thread)."""
         try:
-            self._request(op, args, self.timeout_s)
+            sent: Pending | ConnectionError = self._send(op, args)
+        except ConnectionError as err:
+            sent = err
+        self._outcome(sent, op, args, what, confirmed)
+
+    def _outcome(
+        self,
+        sent: Pending | ConnectionError,
+        op: str,
+        args: dict[str, Any],
+        what: str,
+        confirmed: str,
+    ) -> None:
+        """Wait (bounded) for the reply to ``sent`` and tell the trader how it went."""
+        try:
+            if isinstance(sent, ConnectionError):
+                raise sent
+            sent.result(self.timeout_s)
         except ControlError as err:
             if err.code == "read_only":
                 self._notify(Notice(f"{what} refused by the engine: {err}", "error"))

@@ -62,10 +62,23 @@ class TradingKeys:
         return isinstance(self._app.screen, ModalScreen) or self.refused()
 
     def halt(self) -> None:
-        """The kill switch: no confirmation, over every screen and dialog."""
+        """The kill switch: no confirmation, over every screen and dialog (UI thread)."""
         if self.refused():
             return
+        self.send_halt()
+        self.halt_sent()
+
+    def send_halt(self) -> bool:
+        """Any thread (``tui.kill_switch`` calls it on the terminal's input thread): send the
+        halt unless this dashboard may not trade; whether it was sent. The screen is not told
+        here: ``halt_sent`` does that on the UI thread."""
+        if self.read_only:
+            return False
         self._engine.halt("halt key")
+        return True
+
+    def halt_sent(self) -> None:
+        """UI thread: say that the halt went out."""
         if self._attached:
             self._app.notify("Halt sent to the engine.", severity="error")
         else:

@@ -124,9 +124,14 @@ class CancelOrder:
 
 @dataclass(frozen=True, slots=True)
 class PauseVA:
+    """-> VA: pause (``paused``) or unpause it. ``stored``: the sender has already stored and
+    published the ``va_paused`` risk event (the governor flattening one VA does, so that the
+    pause is listed before the flatten's fills); the VA then does not store it again."""
+
     va_id: str
     paused: bool
     reason: str
+    stored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

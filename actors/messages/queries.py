@@ -5,6 +5,7 @@ the answers that are not snapshots.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from actors.messages.snapshots import VASnapshot
@@ -32,6 +33,20 @@ class InspectVA(Query):
 
 
 @dataclass(frozen=True, slots=True)
+class HandledStats:
+    """The messages of one type an actor handled: how many since it started, the median, 99th
+    percentile and longest handling time (ms) of the latest ones, and the engine time of the
+    last (None: the actor has no clock)."""
+
+    name: str
+    count: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    last: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VAInspection:
     snapshot: VASnapshot
     config: tuple[tuple[str, str], ...]  # flattened account config
@@ -43,3 +58,7 @@ class VAInspection:
     # Per holding: contract, the mark's age in clock seconds (None: no quote), stale (older
     # than exits.stale_mark_s while the market is open), delayed data.
     mark_ages: tuple[tuple[str, float | None, bool, bool], ...] = ()
+    # The messages handled, by type (most handled first); times in engine time.
+    handled_stats: tuple[HandledStats, ...] = ()
+    # The VA's equity sampled once a minute of engine time, oldest first (the sparkline).
+    equity_curve: tuple[float, ...] = ()

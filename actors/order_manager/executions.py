@@ -15,12 +15,28 @@ from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.revisions import Revisions
 from actors.order_manager.state import HeldPosition, OrderBook
 from actors.runtime.context import EngineContext
-from core.domain import Purpose
+from core.domain import Contract, Purpose, Side
 from core.events import ExecutionEvent
 from core.rules.positions import apply_execution
 from db.records import ExecutionRecord, OrderRecord
 
-__all__ = ["Executions"]
+__all__ = ["Executions", "fill_text"]
+
+
+def fill_text(event: ExecutionEvent, contract: Contract, purpose: str, reason: str) -> str:
+    """The fill's line: ``SELL 1 SPY ... @ 10.43 premium 1,043.00 received (entry: ...)``.
+
+    An option fill names its premium, the fill's price x quantity x multiplier in dollars
+    (received on a sale, paid on a purchase): the same money the report calls a short
+    option's ``credit``. The order's reason follows as the strategy wrote it (a naked put's
+    ``decision mid``: the option's mid when the entry was decided, not what it filled at).
+    """
+    text = f"{event.side.value} {event.quantity} {contract.key} @ {event.price}"
+    if contract.is_option:
+        premium = event.price * event.quantity * contract.multiplier
+        way = "received" if event.side is Side.SELL else "paid"
+        text += f" premium {premium:,.2f} {way}"
+    return f"{text} ({purpose}: {reason or '-'})"
 
 
 class Executions:
@@ -116,8 +132,7 @@ class Executions:
         self.ctx.bus.publish(
             EngineEvent(
                 "fill",
-                f"{event.side.value} {event.quantity} {record.contract_key} "
-                f"@ {event.price} ({record.purpose}: {record.reason or '-'})",
+                fill_text(event, record.contract, f"{record.purpose}", record.reason),
                 event.time,
                 record.va_id,
             )

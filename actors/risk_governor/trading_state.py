@@ -7,6 +7,8 @@ A part of the governor, run on its actor thread. The gate it sets is read by eve
 
 from __future__ import annotations
 
+import json
+
 from loguru import logger
 
 from actors.messages.commands import CancelEntries, Flatten, Halt, PauseVA, Resume
@@ -84,10 +86,13 @@ class TradingStateKeeper:
         the OrderManager reports every position flat)."""
         if command.va_id is not None:
             now = self._clock.now()
-            self._events.store("flatten_va", f"{command.va_id}: {command.reason}", now)
-            self._book.tell(
-                f"va:{command.va_id}", PauseVA(command.va_id, True, f"flattened: {command.reason}")
-            )
+            va_id, reason = command.va_id, f"flattened: {command.reason}"
+            self._events.store("flatten_va", f"{va_id}: {command.reason}", now)
+            # Stored and published here, before the order manager is told: the pause then
+            # reaches the bus before the flatten's fills (from the VA it would race them).
+            detail = json.dumps({"va": va_id, "paused": True, "reason": reason})
+            self._events.store("va_paused", f"{va_id} {reason}", now, detail)
+            self._book.tell(f"va:{va_id}", PauseVA(va_id, True, reason, stored=True))
             self._book.tell("order_manager", command)
             return
         self.set_state(TradingState.FLATTENING, command.reason)

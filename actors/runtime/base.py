@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 import pykka
@@ -26,6 +27,7 @@ from actors.messages.commands import ConfigChanged
 from actors.messages.events import Crash, QuotesReady
 from actors.messages.queries import GetSnapshot, Query
 from actors.messages.timers import TimerMessage
+from actors.runtime.handling import HandlingLog
 from core.clock import InFlight
 
 __all__ = ["AddressBook", "Bus", "EngineActor", "HandledMessage"]
@@ -174,6 +176,12 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
         self._on_crash = on_crash
         self.crashes = 0
         self.handled: deque[HandledMessage] = deque(maxlen=20)
+        self.handling = HandlingLog()  # per message type: counts and handling percentiles
+
+    def engine_time(self) -> datetime | None:
+        """The engine time stamped on the messages handled (actor thread; None: this actor
+        keeps none). An actor with the engine's clock returns its ``now()``."""
+        return None
 
     # pykka hook: runs on the actor thread for every told or asked message.
     def on_receive(self, message: Any) -> Any:
@@ -207,7 +215,9 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
                 self._crashed(message, exc)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
-            self.handled.append(HandledMessage((type(message).__name__, time.time(), elapsed_ms)))
+            name = type(message).__name__
+            self.handled.append(HandledMessage((name, time.time(), elapsed_ms)))
+            self.handling.record(name, elapsed_ms, self.engine_time())
             self.book.inflight.dec()
         return None
 

@@ -21,7 +21,7 @@ actor's own thread; it is rebuilt from the ledger at start and after a crash.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import assert_never, get_args
 
@@ -51,6 +51,7 @@ from actors.virtual_account.options import OptionEntries
 from actors.virtual_account.signals import SignalProposals
 from actors.virtual_account.state import DecisionLog, VAState
 from core.domain import Contract, Purpose, Quote, TradingState
+from core.rules.equity_curve import EquityCurve
 from core.rules.va_rules import VABook
 from core.strategies.registry import build_strategy
 
@@ -112,12 +113,16 @@ class VirtualAccount(EngineActor[VAMessage]):
             stopping=lambda: self.book.closing,
         )
         self._day: date | None = None
+        self.equity_curve = EquityCurve()  # the inspector's sparkline
 
     # -- lifecycle --------------------------------------------------------------------------
     def on_start(self) -> None:
         self.recover()
         for contract in self.state.universe.values():
             self.ctx.quotes.subscribe(self.address, contract.key)
+        # Shown from the start (strategy, state, equity), not from the first quote or chain:
+        # a naked put's first chain read can take seconds over IB.
+        self._publish()
 
     def on_stop(self) -> None:
         self.chains.close()
@@ -231,8 +236,9 @@ class VirtualAccount(EngineActor[VAMessage]):
     def _on_pause(self, message: PauseVA) -> None:
         self.state.vabook.paused_reason = message.reason if message.paused else ""
         self.log.note(f"{'paused' if message.paused else 'resumed'}: {message.reason}")
-        kind = "va_paused" if message.paused else "va_resumed"
-        self._store_pause(message.paused, message.reason, kind=kind)
+        if not message.stored:
+            kind = "va_paused" if message.paused else "va_resumed"
+            self._store_pause(message.paused, message.reason, kind=kind)
         self._publish()
 
     def _check_drawdown(self) -> None:
@@ -254,6 +260,7 @@ class VirtualAccount(EngineActor[VAMessage]):
     # -- orders and fills -------------------------------------------------------------------
     def _on_fill(self, fill: Fill) -> None:
         book, limits = self.state.vabook, self.state.limits
+        self.log.filled(fill)
         cooldown_before = book.cooldown_until
         pnl = book.apply_fill(fill, limits)
         if pnl is not None:
@@ -319,6 +326,7 @@ class VirtualAccount(EngineActor[VAMessage]):
             self.assigned.exit_ended(contract_key)
 
     def _forget(self, order_id: str) -> None:
+        self.log.ended(order_id)
         self.state.vabook.working_entries.pop(order_id, None)
         self.state.vabook.working_exits.pop(order_id, None)
 
@@ -336,7 +344,15 @@ class VirtualAccount(EngineActor[VAMessage]):
             mailbox=self.mailbox_depth(),
             handled=tuple(self.handled),
             crashes=self.crashes,
+            handled_stats=self.handling.stats(),
+            equity_curve=self.equity_curve.points,
         )
 
+    def engine_time(self) -> datetime:
+        """The engine's clock: the inspector's handling times are in engine time."""
+        return self.ctx.clock.now()
+
     def _publish(self) -> None:
-        self.bus.publish(self.snapshot())
+        snapshot = self.snapshot()
+        self.equity_curve.sample(snapshot.time, snapshot.equity)
+        self.bus.publish(snapshot)

@@ -82,6 +82,7 @@ class ExitProposals:
         """Count ``proposal`` as a working exit and send it to the governor."""
         self.state.vabook.working_exits[proposal.proposal_id] = proposal.contract.key
         self.reasons[proposal.proposal_id] = reason
+        self.log.proposed(proposal)
         self.tell("governor", proposal)
 
     def on_exit_request(self, request: ExitRequest) -> None:

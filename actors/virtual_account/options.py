@@ -220,7 +220,7 @@ class OptionEntries:
             quantity=choice.contracts,
             order_type=OrderType.LMT,
             purpose=Purpose.ENTRY,
-            reason=f"{kind} delta {delta:.2f} {choice.dte}DTE credit {exact_mid(quote):.2f}"
+            reason=f"{kind} delta {delta:.2f} {choice.dte}DTE decision mid {exact_mid(quote):.2f}"
             + (" [delayed data]" if quote.data_type.is_delayed else ""),
             time=now,
             ref_price=limit,
@@ -232,6 +232,7 @@ class OptionEntries:
         )
         self.state.vabook.working_entries[proposal.proposal_id] = contract.key
         self._last_note = ""
+        self.log.proposed(proposal)
         self.tell("governor", proposal)
 
     def _drop_candidate(self, *, keep_subscription: bool = False) -> None:

@@ -61,6 +61,7 @@ class SignalProposals:
             book.working_entries[proposal.proposal_id] = proposal.contract.key
         else:
             book.working_exits[proposal.proposal_id] = proposal.contract.key
+        self.log.proposed(proposal)
         self.tell("governor", proposal)
 
     def propose(self, signal: Signal, now: datetime) -> OrderProposal | Decision:

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from loguru import logger
 
-from actors.messages.commands import Signal
-from actors.messages.events import SignalDecision
+from actors.messages.commands import OrderProposal, Signal
+from actors.messages.events import Fill, SignalDecision
 from core.clock import Clock
 from core.config import AccountConfig, AccountLimits
 from core.domain import Contract, TradingState
@@ -62,6 +62,37 @@ class DecisionLog:
         self._address = address
         self._tell = tell
         self.entries: deque[str] = deque(maxlen=20)
+        self._proposed: set[str] = set()  # proposals sent, not yet placed or ended
+
+    def proposed(self, proposal: OrderProposal) -> None:
+        """Note an order the VA's rules accepted and proposed to the governor, with its
+        numbers: ``entry proposed: BUY 120 AAPL LMT 101.25 stop 99.23 (ma_cross up ...)``."""
+        numbers = f"{proposal.side.value} {proposal.quantity} {proposal.contract.key}"
+        numbers += f" {proposal.order_type.value}"
+        if proposal.limit_price is not None:
+            numbers += f" {proposal.limit_price}"
+        if proposal.stop_price is not None:
+            numbers += f" stop {proposal.stop_price}"
+        if proposal.delta is not None:
+            numbers += f" delta {proposal.delta:.2f}"
+        why = f" ({proposal.reason})" if proposal.reason else ""
+        note = f" [{proposal.note}]" if proposal.note else ""
+        self.note(f"{proposal.purpose.value} proposed: {numbers}{why}{note}")
+        self._proposed.add(proposal.proposal_id)
+
+    def filled(self, fill: Fill) -> None:
+        """Note the first fill of an order the VA proposed (the governor accepted it, the
+        broker filled it): ``entry filled: BUY 120 AAPL @ 101.24``."""
+        if fill.order_id in self._proposed:
+            self._proposed.discard(fill.order_id)
+            self.note(
+                f"{fill.purpose.value} filled: {fill.side.value} {fill.quantity} "
+                f"{fill.contract.key} @ {fill.price}"
+            )
+
+    def ended(self, order_id: str) -> None:
+        """An order (or a proposal the governor refused) ended: nothing more to note of it."""
+        self._proposed.discard(order_id)
 
     def note(self, text: str) -> None:
         stamp = self._clock.now().strftime("%H:%M:%S")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from actors.messages.queries import VAInspection
+from actors.messages.queries import HandledStats, VAInspection
 from actors.messages.snapshots import VASnapshot
 from actors.runtime.base import HandledMessage
 from actors.runtime.context import EngineContext
@@ -73,6 +73,8 @@ def inspection(
     mailbox: int,
     handled: tuple[HandledMessage, ...],
     crashes: int,
+    handled_stats: tuple[HandledStats, ...] = (),
+    equity_curve: tuple[float, ...] = (),
 ) -> VAInspection:
     """The inspector's view: the snapshot, the account's config flattened to ``key = value``
     lines, holdings, working orders, the last handled messages and the marks' ages."""
@@ -96,6 +98,8 @@ def inspection(
         crashes=crashes,
         margin_checks=tuple(va.margin_checks),
         mark_ages=_mark_ages(va, ctx),
+        handled_stats=handled_stats,
+        equity_curve=equity_curve,
     )
 
 

@@ -87,6 +87,12 @@ def add_tws_sim_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         default=DEFAULT_MAX_LINES,
         help=f"concurrent market-data lines (default {DEFAULT_MAX_LINES}, IB's); error 101 beyond",
     )
+    parser.add_argument(
+        "--log-terminal",
+        action="store_true",
+        help="also write the whole log (DEBUG) to the terminal; by default it goes to "
+        "<engine.log_dir>/tws-sim/ and only warnings and errors reach the terminal",
+    )
     return parser
 
 

@@ -80,6 +80,9 @@ class EngineSettings(Section):
     session_open: ClockTime = "09:30"  # regular session open, HH:MM local
     session_close: ClockTime = "16:00"  # regular session close, HH:MM local
     reconcile_interval_s: float = Field(default=5.0, ge=1, le=60)  # ledger/broker reconcile
+    # Quotes wake each strategy at most once per this many ms of engine time (0: every quote at
+    # once); the first after a quiet spell at once. Off at --speed max.
+    quote_delivery_ms: int = Field(default=100, ge=0, le=5000)
     holidays: Annotated[tuple[IsoDate, ...], ARRAY] = ()  # exchange holidays
     on_shutdown: Literal["leave", "flatten"] = "leave"  # positions at exit
     # After a startup or reconnect reconciliation finds the positions stably differing: "halt"

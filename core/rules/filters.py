@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core.calendar import TradingCalendar
 from core.domain import Quote
+from core.numbers_text import distinct_pair
 from core.rules.decision import OK, Decision, reject
 
 __all__ = [
@@ -22,7 +23,8 @@ __all__ = [
 def check_spread(quote: Quote, max_spread_bps: float) -> Decision:
     spread = quote.spread_bps
     if spread > max_spread_bps:
-        return reject("spread", f"{spread:.1f}bps > {max_spread_bps:.1f}bps")
+        shown, limit = distinct_pair(spread, max_spread_bps, places=1)
+        return reject("spread", f"{shown}bps > {limit}bps")
     return OK
 
 
@@ -40,7 +42,8 @@ def expected_slippage_bps(quote: Quote, quantity: int, *, buy: bool) -> float:
 def check_slippage(quote: Quote, quantity: int, *, buy: bool, max_bps: float) -> Decision:
     slip = expected_slippage_bps(quote, quantity, buy=buy)
     if slip > max_bps:
-        return reject("slippage", f"{slip:.1f}bps > {max_bps:.1f}bps for {quantity}")
+        shown, limit = distinct_pair(slip, max_bps, places=1)
+        return reject("slippage", f"{shown}bps > {limit}bps for {quantity}")
     return OK
 
 
@@ -77,5 +80,6 @@ def check_option_spread(quote: Quote, max_pct: float) -> Decision:
         return reject("spread", f"no mid ({quote.bid}/{quote.ask})")
     pct = (quote.ask - quote.bid) / mid * 100.0
     if pct > max_pct:
-        return reject("spread", f"{pct:.1f}% > {max_pct:.1f}% of the mid")
+        shown, limit = distinct_pair(pct, max_pct, places=1)
+        return reject("spread", f"{shown}% > {limit}% of the mid")
     return OK

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.domain import Purpose, TradingState
+from core.numbers_text import distinct_pair
 from core.rules.decision import OK, Decision, reject
 
 __all__ = [
@@ -78,7 +79,8 @@ def check_margin(
     if used is None:
         return reject("margin_utilization", f"net liquidation {net_liquidation:.2f} <= 0")
     if used > Decimal(str(max_pct)):
-        return reject("margin_utilization", f"{used:.1f}% > {max_pct:.1f}%")
+        shown, limit = distinct_pair(used, max_pct, places=1)
+        return reject("margin_utilization", f"{shown}% > {limit}%")
     return OK
 
 
@@ -112,7 +114,8 @@ def check_sector(
     if pct is None:
         return reject("sector_concentration", "no exposure base")
     if pct > Decimal(str(max_pct)):
-        return reject("sector_concentration", f"{sector} {pct:.1f}% > {max_pct:.1f}%")
+        shown, limit = distinct_pair(pct, max_pct, places=1)
+        return reject("sector_concentration", f"{sector} {shown}% > {limit}%")
     return OK
 
 

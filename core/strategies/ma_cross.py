@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from core.config_errors import problems_error
 from core.domain import Quote, Side
+from core.numbers_text import distinct_pair
 from core.strategies.protocol import Intent, OptionSelling
 from core.strategies.registry import StrategySettings, register_strategy
 
@@ -96,12 +97,14 @@ class MACross:
             if position < 0:
                 return Intent(Side.BUY, True, "ma_cross up: close short")
             if position == 0:
-                return Intent(Side.BUY, False, f"ma_cross up {fast:.2f}>{slow:.2f}")
+                up_fast, up_slow = distinct_pair(fast, slow)
+                return Intent(Side.BUY, False, f"ma_cross up {up_fast}>{up_slow}")
         elif prev >= 0 > diff:
             if position > 0:
                 return Intent(Side.SELL, True, "ma_cross down: close long")
             if position == 0 and self.allow_short:
-                return Intent(Side.SELL, False, f"ma_cross down {fast:.2f}<{slow:.2f}")
+                down_fast, down_slow = distinct_pair(fast, slow)
+                return Intent(Side.SELL, False, f"ma_cross down {down_fast}<{down_slow}")
         return None
 
     def option_selling(self) -> OptionSelling | None:

@@ -39,7 +39,7 @@ from engine.control.wire import (
     encode,
 )
 
-__all__ = ["Connection", "ControlError", "EngineNotRunning", "LiveLink"]
+__all__ = ["Connection", "ControlError", "EngineNotRunning", "LiveLink", "Pending"]
 
 
 class ControlError(Exception):
@@ -199,6 +199,16 @@ class Connection:
             ConnectionError: the connection is closed, or closed before the reply.
             TimeoutError: no reply within ``timeout_s``.
         """
+        return self.send(op, args).result(timeout_s)
+
+    def send(self, op: str, args: dict[str, Any] | None = None) -> Pending:
+        """Write the request for ``op`` now, on the caller's thread, and return at once; its
+        reply is waited for with ``Pending.result`` (on any thread). The kill switch sends
+        this way from the terminal's input thread, so that no thread hand-off delays it.
+
+        Raises:
+            ConnectionError: the connection is closed.
+        """
         waiting = _Waiting(op)
         with self._lock:
             if self._closed.is_set():
@@ -207,25 +217,18 @@ class Connection:
             self._waiting[request_id] = waiting
         try:
             line = encode(Request(id=request_id, op=op, args=dict(args or {})))
-            try:
-                with self._send_lock:
-                    self._sock.sendall(line)
-            except OSError as err:
-                self._close(f"send failed: {err}")
-            if not waiting.done.wait(timeout_s):
-                raise TimeoutError(f"{op}: no answer from the engine within {timeout_s:g} s")
-        finally:
-            with self._lock:
-                self._waiting.pop(request_id, None)
-        reply = waiting.reply
-        if reply is None:
-            raise ConnectionError(f"{op}: the connection closed ({self.closed_because})")
-        if not reply.ok:
-            raise ControlError(reply.code or "failed", reply.error)
-        try:
-            return decode_result(op, reply.result)
-        except WireError as err:
-            raise ConnectionError(f"the engine's answer to {op}: {err}") from None
+            with self._send_lock:
+                self._sock.sendall(line)
+        except OSError as err:
+            self._close(f"send failed: {err}")  # the waiting request fails with the reason
+        except BaseException:
+            self._forget(request_id)
+            raise
+        return Pending(self, request_id, waiting)
+
+    def _forget(self, request_id: int) -> None:
+        with self._lock:
+            self._waiting.pop(request_id, None)
 
     def close(self) -> None:
         """Close the connection (any thread); waiting requests fail with ConnectionError."""
@@ -287,6 +290,40 @@ class Connection:
             self._on_close(reason)
 
 
+class Pending:
+    """A request written by ``Connection.send``; ``result`` waits for its reply."""
+
+    def __init__(self, connection: Connection, request_id: int, waiting: _Waiting) -> None:
+        self._connection = connection
+        self._id = request_id
+        self._waiting = waiting
+
+    def result(self, timeout_s: float) -> Any:
+        """Wait (at most ``timeout_s``) for the reply; the decoded result (any thread, once).
+
+        Raises:
+            ControlError: the engine refused or failed it (``code`` says why).
+            ConnectionError: the connection closed before the reply.
+            TimeoutError: no reply within ``timeout_s``.
+        """
+        waiting, connection = self._waiting, self._connection
+        op = waiting.op
+        try:
+            if not waiting.done.wait(timeout_s):
+                raise TimeoutError(f"{op}: no answer from the engine within {timeout_s:g} s")
+        finally:
+            connection._forget(self._id)
+        reply = waiting.reply
+        if reply is None:
+            raise ConnectionError(f"{op}: the connection closed ({connection.closed_because})")
+        if not reply.ok:
+            raise ControlError(reply.code or "failed", reply.error)
+        try:
+            return decode_result(op, reply.result)
+        except WireError as err:
+            raise ConnectionError(f"the engine's answer to {op}: {err}") from None
+
+
 class LiveLink:
     """A connection that comes back: the attached dashboard's link to its engine.
 
@@ -344,10 +381,18 @@ class LiveLink:
             ConnectionError: not connected now.
             ControlError, TimeoutError: as ``Connection.request``.
         """
+        return self.send(op, args).result(timeout_s)
+
+    def send(self, op: str, args: dict[str, Any] | None = None) -> Pending:
+        """``Connection.send`` on the open connection (writes now, returns at once).
+
+        Raises:
+            ConnectionError: not connected now.
+        """
         connection = self._connection
         if connection is None or not connection.is_open:
             raise ConnectionError(f"not connected to the engine at {self.path}")
-        return connection.request(op, args, timeout_s)
+        return connection.send(op, args)
 
     def close(self) -> None:
         """Stop reconnecting and close the connection (any thread but the callbacks')."""

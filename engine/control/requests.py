@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 import pykka
@@ -27,8 +28,10 @@ from core.config import ConfigError, EngineConfig
 from core.config_reload import ReloadPlan
 from core.domain import TradingState
 from core.gate import TradingGate
+from engine.closed_trades import ClosedTrades
 from engine.control.wire import (
     ClockInfo,
+    ClosedTradesArgs,
     ErrorCode,
     FlattenArgs,
     Health,
@@ -43,7 +46,7 @@ from engine.options import RunOptions
 __all__ = ["BLOCKING_OPS", "ControlRequests", "ControlledEngine", "RequestFailed"]
 
 #: The ops that wait for an actor or a file: run off the loop thread.
-BLOCKING_OPS = frozenset({"inspect_va", "reload_config"})
+BLOCKING_OPS = frozenset({"inspect_va", "reload_config", "closed_trades"})
 
 
 class ControlledEngine(Protocol):
@@ -56,6 +59,7 @@ class ControlledEngine(Protocol):
     clock: Clock
     gate: TradingGate
     stopped_because: str | None
+    started_at: datetime | None  # the run's start on the engine clock, once started
     crash_lock: threading.Lock
     crashes: Counter[str]
 
@@ -70,6 +74,8 @@ class ControlledEngine(Protocol):
     def inspect_va(self, va_id: str, timeout_s: float = ...) -> VAInspection: ...
 
     def reload_config(self, path: str) -> ReloadPlan: ...
+
+    def closed_trades(self, limit: int = ...) -> ClosedTrades: ...
 
     def request_stop(self, flatten: bool | None) -> None: ...
 
@@ -122,6 +128,9 @@ class ControlRequests:
         if op == "inspect_va":
             assert isinstance(args, InspectArgs)
             return self._inspect(args)
+        if op == "closed_trades":
+            assert isinstance(args, ClosedTradesArgs)
+            return engine.closed_trades(args.limit)
         if self._stopping():
             raise RequestFailed("stopping", f"{op}: the engine is stopping")
         if op == "halt":

@@ -161,7 +161,7 @@ class ControlServer:
             broker=engine.config.broker.kind,
             config_path=os.fspath(engine.options.config_path or ""),
             socket=self.path,
-            started_at=engine.clock.now(),
+            started_at=engine.started_at or engine.clock.now(),
         )
         ready = threading.Event()
         failed: list[BaseException] = []

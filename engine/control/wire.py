@@ -44,6 +44,7 @@ from actors.messages.queries import VAInspection
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from core.domain import TradingState
 from core.gate import GateState
+from engine.closed_trades import ClosedTrades
 
 __all__ = [
     "COMMAND_OPS",
@@ -56,6 +57,7 @@ __all__ = [
     "Bye",
     "ClientFrame",
     "ClockInfo",
+    "ClosedTradesArgs",
     "EmptyArgs",
     "EngineInfo",
     "ErrorCode",
@@ -183,6 +185,15 @@ class StopArgs:
     flatten: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ClosedTradesArgs:
+    """``closed_trades``: the latest ``limit`` closed trades and the totals over all of them."""
+
+    __pydantic_config__ = _STRICT
+
+    limit: Annotated[int, Field(ge=1, le=1000)] = 200
+
+
 #: Every request: its argument type. ``reload_config`` reloads the file the engine was started
 #: with; ``health`` answers ``Health``; ``ping`` answers the engine's time.
 OP_ARGS: dict[str, type] = {
@@ -195,6 +206,7 @@ OP_ARGS: dict[str, type] = {
     "pause_va": PauseArgs,
     "reload_config": EmptyArgs,
     "stop": StopArgs,
+    "closed_trades": ClosedTradesArgs,
 }
 OPS = frozenset(OP_ARGS)
 #: The requests that change the engine: refused on a read-only connection.
@@ -337,6 +349,7 @@ OP_RESULTS: dict[str, Any] = {
     "health": Health,
     "inspect_va": VAInspection,
     "reload_config": ReloadResult,
+    "closed_trades": ClosedTrades,
 }
 
 # -- encoding and decoding ----------------------------------------------------------------------

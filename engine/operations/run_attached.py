@@ -5,7 +5,8 @@
 
 1. starts ``main.py run --headless`` with the same arguments as a child process in its own
    session (a detach leaves it running; the terminal's signals do not reach it), its stdout and
-   stderr appended to ``<log_dir>/engine-<instance>.out`` (path printed);
+   stderr appended to ``<log_dir>/engine-<instance>.out`` (path printed; a file past
+   ``OUTPUT_ROTATE_BYTES`` is first moved to ``.out.1``, replacing the one before);
 2. waits (bounded) for the child to serve its control socket, watching the child: one that
    exits early (a ledger refused, IB unreachable, a bad ``--until``) makes ``run`` print the
    child's one-line error and exit with the child's exit code;
@@ -36,9 +37,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo
 
 from core.config import EngineConfig
 from core.config_values import control_socket_path
@@ -49,17 +52,22 @@ from engine.operations.stop import is_served, stop_engine
 
 __all__ = [
     "EXIT_FORCED",
+    "OUTPUT_ROTATE_BYTES",
     "Attach",
     "DashboardChoice",
     "RunPlan",
     "dashboard_choice",
     "headless_argv",
     "plan_run",
+    "rotate_output",
     "run_attached",
 ]
 
 EXIT_FORCED = 130
 _POLL_S = 0.1
+#: The child's output file (stray prints, a crash's traceback; the log proper is loguru's,
+#: rotated by size) is moved aside at the next start once it is past 10 MB.
+OUTPUT_ROTATE_BYTES = 10 * 1024 * 1024
 _KILL_WAIT_S = 10.0
 
 
@@ -117,6 +125,9 @@ class RunPlan:
     finds: tuple[str, ...]
     start_timeout_s: float = 120.0  # an IB connection and a ledger's recovery come first
     stop_timeout_s: float = 30.0  # the engine's 5 s, a flatten's 5 s, and margin
+    #: The ledger the child runs on (its URL, instance and exchange time zone), read for the
+    #: run's summary once it has stopped; None: no summary.
+    ledger: tuple[str, str, str] | None = None
 
 
 def plan_run(main_script: str, args: argparse.Namespace, config: EngineConfig) -> RunPlan | str:
@@ -137,6 +148,7 @@ def plan_run(main_script: str, args: argparse.Namespace, config: EngineConfig) -
             *(("--config", args.config) if args.config != "config.toml" else ()),
             *(("--db", args.db) if args.db else ()),
         ),
+        ledger=(url, instance, config.engine.timezone),
     )
 
 
@@ -229,10 +241,25 @@ def _watch(child: subprocess.Popen[bytes], end: threading.Event) -> None:
     end.set()
 
 
+def rotate_output(output: Path, limit: int = OUTPUT_ROTATE_BYTES) -> bool:
+    """Move ``output`` to ``<output>.1`` (replacing it) when it holds more than ``limit`` bytes,
+    so that a service restarted for months keeps at most two such files; whether it moved."""
+    try:
+        size = output.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size <= limit:
+        return False
+    os.replace(output, output.with_name(output.name + ".1"))
+    return True
+
+
 def _spawn(plan: RunPlan) -> tuple[subprocess.Popen[bytes], int]:
-    """Start the child, its output appended to ``plan.output`` (0600 in a 0700 directory);
-    the child and the file's size before it (where its words start)."""
+    """Start the child, its output appended to ``plan.output`` (0600 in a 0700 directory,
+    rotated first: ``rotate_output``); the child and the file's size before it (where its
+    words start)."""
     make_private_dirs(plan.output.parent)
+    rotate_output(plan.output)
     handle = os.open(plan.output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(handle, "ab") as output:
         tighten(plan.output)  # one made by an older run with a looser mode
@@ -281,6 +308,7 @@ def run_attached(plan: RunPlan, attach: Attach) -> int:
         connection = _await_socket(plan, child, end)
         if connection is None:
             return _not_started(plan, child, offset, signals)
+        started_at = connection.welcome.engine.started_at
         connection.close()
         threading.Thread(
             target=_watch, args=(child, end), name="engine-child-watch", daemon=True
@@ -294,7 +322,22 @@ def run_attached(plan: RunPlan, attach: Attach) -> int:
                 "stopping the engine",
                 file=sys.stderr,
             )
-        return _after_dashboard(plan, child, offset, choice, signals.requested.is_set())
+        code = _after_dashboard(plan, child, offset, choice, signals.requested.is_set())
+        if child.poll() is not None:  # not a detach: the run is over, the terminal ours again
+            _print_summary(plan, started_at)
+        return code
+
+
+def _print_summary(plan: RunPlan, since: datetime) -> None:
+    """The run's summary from its ledger (``engine.headless_run.print_run_summary``)."""
+    if plan.ledger is None:
+        return
+    from engine.headless_run import print_run_summary  # noqa: PLC0415 - reads the ledger
+
+    url, instance, timezone = plan.ledger
+    print_run_summary(
+        url, instance=instance, tz=ZoneInfo(timezone), since=since, command="main.py run"
+    )
 
 
 def _not_started(

@@ -18,9 +18,10 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from engine.commands import EXIT_BAD_INPUT, UsageError
+from engine.commands import EXIT_BAD_INPUT, UsageError, load_config_or_exit
 from engine.control.client import Connection, ControlError, EngineNotRunning
 from engine.operations.target import socket_of
 
@@ -37,6 +38,9 @@ class StopResult:
     stopped: bool
     pid: int | None
     line: str
+    #: The engine's instance and its run's start (engine clock), from its welcome.
+    instance: str | None = None
+    started_at: datetime | None = None
 
 
 def is_served(path: str) -> bool:
@@ -128,7 +132,23 @@ def stop_engine(
         return StopResult(False, None, str(err))
     except (OSError, ControlError) as err:
         return StopResult(False, None, f"cannot ask the engine at {path} to stop: {err}")
-    pid = connection.welcome.engine.pid
+    info = connection.welcome.engine
+    result = _stop(
+        connection, info.pid, path, flatten=flatten, deadline=deadline, timeout_s=timeout_s
+    )
+    return replace(result, instance=info.instance, started_at=info.started_at)
+
+
+def _stop(
+    connection: Connection,
+    pid: int,
+    path: str,
+    *,
+    flatten: bool | None,
+    deadline: float,
+    timeout_s: float,
+) -> StopResult:
+    """``stop_engine`` once connected to the engine ``pid`` at ``path``."""
     try:
         with contextlib.suppress(ConnectionError):  # closed at once: it is going already
             connection.request("stop", {"flatten": flatten}, timeout_s=_CONNECT_TIMEOUT_S)
@@ -177,4 +197,21 @@ def cmd_stop(args: argparse.Namespace) -> int:
     print(f"main.py stop: stopping the engine at {path} ({how[flatten]})", file=sys.stderr)
     result = stop_engine(path, flatten=flatten, timeout_s=args.timeout)
     print(f"main.py stop: {result.line}", file=sys.stderr if not result.stopped else sys.stdout)
+    if result.stopped and result.started_at is not None and (args.db or not args.socket):
+        _print_summary(args, result.started_at, result.instance)
     return 0 if result.stopped else 1
+
+
+def _print_summary(args: argparse.Namespace, since: datetime, instance: str | None) -> None:
+    """The stopped run's summary from the ledger ``--db`` / the config names (not for a bare
+    ``--socket``: which ledger it serves is not known here)."""
+    from engine.headless_run import print_run_summary  # noqa: PLC0415 - reads the ledger
+
+    config = load_config_or_exit(args.config)
+    print_run_summary(
+        args.db or config.engine.database_url,
+        instance=instance or config.engine.instance,
+        tz=config.tz,
+        since=since,
+        command="main.py stop",
+    )

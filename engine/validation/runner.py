@@ -15,9 +15,9 @@ import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from loguru import logger
 
@@ -31,6 +31,7 @@ from core.gate import GateState, TradingGate
 from db.report import build_report
 from engine.engine import Engine
 from engine.options import RunOptions
+from engine.progress import FillCounter, RunProgress, progress_for
 from engine.validation.comparison import EngineEventLog, compare_with_broker, fault_outcomes
 from engine.validation.drills import EmergencyHaltDrill, SellOffDrill, iso_seconds
 from engine.validation.report import Comparison, RunFacts, build_validation
@@ -69,6 +70,9 @@ class ValidationOptions:
     #: The faults tws-sim injects (``broker/tws/scenario.py``); None: no faults.
     scenario: str | None = DEFAULT_SCENARIO
     progress: Callable[[str], None] = field(default=lambda _line: None)
+    #: Where the run's progress is shown (``engine.progress``: a bar on a terminal, lines
+    #: otherwise); None: nowhere.
+    progress_stream: TextIO | None = None
 
 
 def _read_config(path: str) -> dict[str, Any]:
@@ -101,6 +105,7 @@ class _Run:
                 )
             )
         self.events = EngineEventLog()
+        self.fills = FillCounter()
         self.engine: Engine | None = None
         self.broker: IBBroker | None = None
         self.halt = EmergencyHaltDrill(self.server, view_client_id=_VIEW_CLIENT_ID)
@@ -116,6 +121,7 @@ class _Run:
         run = RunOptions(database_url=self.options.database_url, speed=self.options.speed)
         engine = Engine(self.config, run, broker=broker, gate=gate)
         engine.bus.subscribe(self.events)
+        engine.bus.subscribe(self.fills)
         self.engine = engine
         engine.start()
         return engine
@@ -142,9 +148,32 @@ class _Run:
     def loop(self, engine: Engine) -> None:
         end, breaker_due = self.schedule()
         began = time.monotonic()
+        shown: RunProgress | None = None
+        if self.options.progress_stream is not None:
+            shown = progress_for(
+                self.options.progress_stream, start=self.server.now(), end=end, tz=self.config.tz
+            )
+        try:
+            self._loop(engine, end, breaker_due, began, shown)
+        finally:
+            if shown is not None:
+                shown.update(min(self.server.now(), end), self.fills.count)
+                shown.close()
+
+    def _loop(
+        self,
+        engine: Engine,
+        end: datetime,
+        breaker_due: datetime,
+        began: float,
+        shown: RunProgress | None,
+    ) -> None:
+        """Poll the simulated TWS's clock until ``end``: progress, days, drills."""
         pause = threading.Event()
-        day = None
+        day: date | None = None
         while self.server.now() < end:
+            if shown is not None:
+                shown.update(self.server.now(), self.fills.count)
             today = self.server.now().date()
             if today != day:
                 day = today

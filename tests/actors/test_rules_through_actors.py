@@ -358,7 +358,7 @@ def test_sector_concentration_allows_the_limit_refuses_one_share_over_and_names_
         assert touch(sim, "AAPL") == Decimal("100.02")
         over = decide(sim, "va1", "AAPL", quantity=1001)
         assert (over.stage, over.rule) == ("governor", "sector_concentration")
-        assert over.detail == "Technology 10.0% > 10.0%"
+        assert over.detail == "Technology 10.01% > 10.00%"  # read "10.0% > 10.0%" before
         assert decide(sim, "va1", "AAPL", quantity=1000).accepted
         assert decide(sim, "va2", "JPM", quantity=600).accepted  # another sector: Financials 9 %
 

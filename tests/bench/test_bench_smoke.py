@@ -23,12 +23,13 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "halt_ack": ("p50_ms", "p99_ms", "vas10_load_p99_ms", "vas30_quiet_p99_ms"),
     "flatten_engine": ("p50_ms", "p99_ms"),
     "flatten_tws": ("wall_s",),
-    "quotes_absorbed": ("per_s", "load_p99_ms", "quiet_p99_ms", "marks_per_s"),
+    "quotes_absorbed": ("per_s", "load_p99_ms", "quiet_p99_ms", "marks_per_s", "untimed_p99_ms"),
     "ledger_writes": ("per_s", "raw_same_transactions_per_s", "raw_one_transaction_per_s"),
     "session_wall": ("wall_s",),
     "options_12w_wall": ("wall_s",),
     "va_footprint": ("kb", "python_kb", "start_ms"),
     "tui_cpu": ("pct", "ui_thread_pct"),
+    "log_cost": ("engine_p50_us", "engine_p99_us", "enqueued_p50_us", "direct_p50_us"),
 }
 
 

@@ -113,6 +113,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "session_open": "09:30",
         "session_close": "16:00",
         "reconcile_interval_s": 5.0,
+        "quote_delivery_ms": 100,
         "holidays": (),
         "on_shutdown": "leave",
         "on_mismatch": "halt",
@@ -297,11 +298,17 @@ def test_the_shipped_config_spells_out_every_field_of_every_section() -> None:
         assert set(account["limits"]) == set(AccountLimits.model_fields)
 
 
+#: Where the shipped config departs from the code's defaults, on purpose: its nine accounts
+#: enter about 70 times on a simulated day, and a new user should see them trade all day
+#: (issue 17: the default 10 was used up by 10:06); a config without the key keeps the spec's 10.
+SHIPPED_CHANGES: dict[str, dict[str, Any]] = {"risk": {"max_trades_per_day": 100}}
+
+
 def test_the_shipped_global_sections_use_the_code_defaults() -> None:
     config = load_config(SHIPPED)
     for name, expected in SPEC_DEFAULTS.items():
         got = getattr(config, name).model_dump(exclude={"symbols"})
-        assert got == expected, name
+        assert got == {**expected, **SHIPPED_CHANGES.get(name, {})}, name
 
 
 def test_a_config_with_only_symbols_and_an_account_gets_every_documented_default() -> None:

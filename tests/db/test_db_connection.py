@@ -62,6 +62,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(ledger_url: str) -> No
         "0001_initial",
         "0002_option_entry_fields",
         "0003_ledger_meta",
+        "0004_greeks_sample",
     ]
     Ledger(first).upsert_accounts([AccountRecord("va1", "demo", Decimal("1000"), T0)])
     close_database(first)
@@ -69,7 +70,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(ledger_url: str) -> No
     second = open_database(url)
     try:
         assert run_migrations(second) == []
-        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 3
+        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 4
         assert [a.id for a in Ledger(second).accounts()] == ["va1"]
     finally:
         close_database(second)

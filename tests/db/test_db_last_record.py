@@ -19,6 +19,8 @@ from db import (
     RiskEventRecord,
     SignalRecord,
 )
+from db.greeks_samples import insert_greeks_sample
+from db.records import GreeksSampleRecord
 
 T0 = datetime(2026, 11, 16, 14, 30, tzinfo=UTC)
 LATEST = T0 + timedelta(hours=1, microseconds=500_000)
@@ -78,6 +80,9 @@ LATER: dict[str, Callable[[Ledger], None]] = {
     "signal": lambda ledger: ledger.insert_signal(_signal("s2", LATEST)),
     "risk event": lambda ledger: ledger.insert_risk_event(
         RiskEventRecord(LATEST, "resume", "ACTIVE", "x")
+    ),
+    "greeks sample": lambda ledger: insert_greeks_sample(
+        ledger, GreeksSampleRecord(LATEST, "va1", -10.0, 0.5, Decimal(100), 1)
     ),
 }
 

@@ -29,6 +29,7 @@ def plan_for(place: Place, *extra: str, start: bool = True) -> RunPlan:
         output=place.cwd / "logs" / "engine-main.out",
         finds=("--config", str(CONFIG), "--db", place.url),
         start_timeout_s=60,
+        ledger=(place.url, "main", "America/New_York"),  # as plan_run makes it
     )
 
 

@@ -115,6 +115,8 @@ async def test_the_inspector_shows_the_vas_inspection_over_the_socket(
         assert screen.inspection.snapshot.va_id == "va1"
         assert dict(screen.inspection.config)["id"] == "va1"
         assert screen.answer_line.startswith("live: answered at")
+        # Issue 17: the messages handled by type, in engine time, over the socket too.
+        assert "QuotesReady" in {s.name for s in screen.inspection.handled_stats}
 
 
 async def test_a_config_reload_from_the_attached_dashboard_applies_the_change(

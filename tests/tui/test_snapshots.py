@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from actors.messages.queries import HandledStats
 from core.domain import Contract, OrderStatus, Side, TradingState
 from tests.tui.fakes import NOW, FakeEngine, Snapshots, publish_from_thread, wait_for
 from tui import EngineApp
@@ -151,6 +152,12 @@ async def test_the_inspector_looks_as_recorded(tmp_path: Path) -> None:
         ),
         holdings=(("AAPL", 120, Decimal("189.95"), Decimal("190.40")),),
         working_orders=("o-17",),
+        handled_stats=(
+            HandledStats("QuotesReady", 1204, 0.03, 0.41, 2.5, NOW - timedelta(seconds=1)),
+            HandledStats("Fill", 2, 1.5, 3.2, 3.2, NOW - timedelta(minutes=13)),
+            HandledStats("OrderUpdate", 1, 0.8, 0.8, 0.8, NOW - timedelta(minutes=13)),
+        ),
+        equity_curve=tuple(100_000.0 + 40 * n - (n % 7) * 55 for n in range(60)),
     )
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=SIZE) as pilot:

@@ -4,6 +4,7 @@ right actors."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actors.messages.commands import CancelEntries, Flatten, Halt, PauseVA, Resume
+from actors.messages.events import EngineEvent
 from actors.messages.snapshots import RiskStatus
 from actors.quote_book import QuoteBook
 from actors.risk_governor.exposure import ExposureBook
@@ -121,11 +123,22 @@ def test_flattening_one_va_pauses_it_and_keeps_the_trading_state(parts: _Parts) 
     parts.keeper.flatten(command)
     assert parts.status.state is TradingState.ACTIVE
     assert parts.book.told == [
-        ("va:va2", PauseVA("va2", True, "flattened: too risky")),
+        ("va:va2", PauseVA("va2", True, "flattened: too risky", stored=True)),
         ("order_manager", command),
     ]
     stored = parts.ledger.latest_risk_event("flatten_va")
     assert stored is not None and stored.reason == "va2: too risky"
+    # The pause is stored (a restart keeps it) and published by the governor itself, before
+    # the order manager is told: it reaches the bus before the flatten's fills.
+    paused = parts.ledger.latest_risk_event("va_paused")
+    assert paused is not None and paused.reason == "va2 flattened: too risky"
+    assert json.loads(paused.detail) == {
+        "va": "va2",
+        "paused": True,
+        "reason": "flattened: too risky",
+    }
+    texts = [p.text for p in parts.published if isinstance(p, EngineEvent)]
+    assert texts == ["flatten_va: va2: too risky", "va_paused: va2 flattened: too risky"]
     parts.keeper.flatten_done("va2")
     assert parts.status.state is TradingState.ACTIVE
 

@@ -4,6 +4,7 @@ drills, and the command line's refusals of bad input."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import subprocess
 import sys
@@ -26,9 +27,21 @@ def _check(result: dict[str, object], name: str) -> dict[str, object]:
 @pytest.mark.slow
 def test_two_validated_days_trade_options_drills_and_ends_equal_to_ib(tmp_path: Path) -> None:
     db = tmp_path / "validation.db"
+    shown = io.StringIO()
     result = run_validation(
-        ValidationOptions(days=2, speed=300.0, min_trades=0, database_url=f"sqlite:///{db}")
+        ValidationOptions(
+            days=2,
+            speed=300.0,
+            min_trades=0,
+            database_url=f"sqlite:///{db}",
+            progress_stream=shown,
+        )
     )
+    # Its progress, as `main.py validate` shows it when stderr is not a terminal.
+    lines = shown.getvalue().splitlines()
+    assert len(lines) >= 10, lines  # every simulated half hour of two days and more
+    assert all(line.startswith("progress 2026-01-0") and " fills " in line for line in lines)
+    assert "(100%)" in lines[-1] and lines[-1].endswith("done")
     failed = {c["name"]: c["detail"] for c in result["checks"] if not c["passed"]}
     for name in (
         "orders left PENDING_SUBMIT",

@@ -98,7 +98,8 @@ def test_margin_just_over_the_cap_is_refused() -> None:
     decision = check_margin(Decimal(4000), Decimal("1000.01"), Decimal(10000), 50.0)
     assert not decision
     assert decision.rule == "margin_utilization"
-    assert "50.0%" in decision.detail
+    # Just over: written at the precision that shows it (it read "50.0% > 50.0%" before).
+    assert decision.detail == "50.0001% > 50.0000%"
 
 
 @pytest.mark.parametrize("net_liquidation", [Decimal(0), Decimal(-100)])

@@ -117,3 +117,15 @@ def test_each_contract_has_its_own_bars() -> None:
 def test_fast_bars_must_be_positive_and_below_slow_bars(fast: int, slow: int) -> None:
     with pytest.raises(ValueError, match="fast_bars must be < slow_bars"):
         ma(fast=fast, slow=slow)
+
+
+def test_a_cross_of_averages_a_cent_apart_names_them_at_a_precision_that_tells_them_apart() -> None:
+    # The averages 110.114 and 110.111 both read 110.11 at two decimals ("up 110.11>110.11").
+    mids = [110.11] * 5 + [110.114, 110.114]
+    intents = feed(ma(fast=1, slow=4), mids)
+    assert [intent.reason for _, intent in intents] == ["ma_cross up 110.114>110.111"]
+
+
+def test_averages_that_differ_at_two_decimals_keep_two() -> None:
+    intents = feed(ma(), RISE_THEN_FALL)
+    assert intents[0][1].reason == "ma_cross up 100.50>100.25"

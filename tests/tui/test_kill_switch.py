@@ -1,0 +1,134 @@
+"""The kill switch's own lane (``tui.kill_switch``): ``h`` read by the terminal's input thread
+halts there, while the UI thread is busy; the UI thread only says so afterwards."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from textual import events
+from textual.driver import Driver
+from textual.message import Message
+
+from core.gate import GateState
+from tests.tui.fakes import FakeEngine
+from tui import EngineApp
+from tui.kill_switch import KillSwitchSent, express_driver
+
+FAST = 0.05
+
+
+class TellingApp(EngineApp):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.told: list[str] = []
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.told.append(message)
+        super().notify(message, *args, **kwargs)
+
+
+def on_an_input_thread(driver: Driver, key: str) -> str:
+    """Feed ``key`` to ``driver`` as its input thread does, while the calling (UI) thread
+    waits for it: nothing on the UI loop can run meanwhile. The input thread's name."""
+    seen: list[str] = []
+
+    def feed() -> None:
+        seen.append(threading.current_thread().name)
+        driver.process_message(events.Key(key, key))
+
+    thread = threading.Thread(target=feed, name="terminal-input")
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    return seen[0]
+
+
+async def test_h_halts_on_the_input_thread_while_the_ui_thread_is_blocked(
+    engine: FakeEngine,
+) -> None:
+    app = TellingApp(engine, flush_interval_s=FAST)
+    async with app.run_test() as pilot:
+        driver = app.get_driver_class()(app, debug=False, mouse=False)
+        on_an_input_thread(driver, "h")
+        # The UI loop has not run since the key: the engine was told by the input thread.
+        assert engine.calls == [("halt", "halt key")]
+        assert engine.gate.state is GateState.CLOSED
+        assert app.told == []
+
+        await pilot.pause()
+        await pilot.pause()
+        assert app.told == ["Halt sent: the gate is closed."]
+        assert engine.calls == [("halt", "halt key")]  # the key did not halt a second time
+
+
+async def test_other_keys_take_the_ordinary_way(engine: FakeEngine) -> None:
+    app = TellingApp(engine, flush_interval_s=FAST)
+    async with app.run_test() as pilot:
+        driver = app.get_driver_class()(app, debug=False, mouse=False)
+        on_an_input_thread(driver, "r")
+        assert engine.calls == []
+        await pilot.pause()
+        await pilot.pause()
+        assert engine.calls == []  # r asks for a confirmation first
+
+
+class RecordingDriver(Driver):
+    """A driver that records what it would post to the app."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self.posted: list[Message] = []
+        self.cursor_origin = None
+        self._down_buttons: list[int] = []
+        self._last_move_event = None
+
+    def send_message(self, message: Message) -> None:
+        self.posted.append(message)
+
+    def write(self, data: str) -> None:
+        raise NotImplementedError
+
+    def start_application_mode(self) -> None:
+        raise NotImplementedError
+
+    def disable_input(self) -> None:
+        raise NotImplementedError
+
+    def stop_application_mode(self) -> None:
+        raise NotImplementedError
+
+
+class Press:
+    def __init__(self, outcome: bool | Exception) -> None:
+        self.outcome = outcome
+        self.threads: list[str] = []
+
+    def kill_switch(self) -> bool:
+        self.threads.append(threading.current_thread().name)
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+def test_a_sent_halt_replaces_the_key_with_killswitchsent() -> None:
+    app = Press(True)
+    driver = express_driver(RecordingDriver)(app)
+    assert on_an_input_thread(driver, "h") == "terminal-input"
+    assert app.threads == ["terminal-input"]
+    assert [type(m) for m in driver.posted] == [KillSwitchSent]
+
+
+def test_a_viewer_s_h_and_a_failing_switch_let_the_key_through() -> None:
+    for outcome in (False, RuntimeError("no engine")):
+        app = Press(outcome)
+        driver = express_driver(RecordingDriver)(app)
+        on_an_input_thread(driver, "h")
+        assert app.threads == ["terminal-input"]
+        assert [m.key for m in driver.posted if isinstance(m, events.Key)] == ["h"]
+
+
+def test_the_driver_keeps_its_base_and_says_so() -> None:
+    express = express_driver(RecordingDriver)
+    assert issubclass(express, RecordingDriver)
+    assert express.__name__ == "ExpressRecordingDriver"
