@@ -128,6 +128,8 @@ class AccountSnapshot:
     init_margin: Decimal | None = None
     excess_liquidity: Decimal | None = None
     equity_with_loan: Decimal | None = None
+    buying_power: Decimal | None = None
+    account: str = ""  # the broker's account code (IB: DU1234567; the simulator: SIM)
 
 
 @dataclass(frozen=True, slots=True)

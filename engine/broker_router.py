@@ -37,9 +37,16 @@ class BrokerRouter:
 
     def on_broker_event(self, event: BrokerEvent) -> None:
         if isinstance(event, AccountSnapshot):
-            self._book.tell(
-                "governor", AccountUpdate(event.net_liquidation, event.maint_margin, event.time)
+            update = AccountUpdate(
+                event.net_liquidation,
+                event.maint_margin,
+                event.time,
+                cash=event.cash,
+                buying_power=event.buying_power,
+                excess_liquidity=event.excess_liquidity,
+                account=event.account,
             )
+            self._book.tell("governor", update)
         elif isinstance(event, AccountPnL):
             self._book.tell("governor", event)  # the daily loss breaker's fast figure
         elif isinstance(event, ConnectionEvent):

@@ -51,8 +51,11 @@ from tui.event_log import EventLog
 from tui.first_snapshots import first_snapshots
 from tui.formatting import (
     ORDER_COLUMNS,
+    ORDER_OPTIONAL,
     POSITION_COLUMNS,
+    POSITION_OPTIONAL,
     VA_COLUMNS,
+    VA_OPTIONAL,
 )
 from tui.header import StatusHeader
 from tui.help import HelpScreen
@@ -94,8 +97,12 @@ class EngineApp(App[QuitChoice | None]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     ENABLE_COMMAND_PALETTE = False
+    #: Seconds a notice stays (Textual's default, 5, left them over the screen too long).
+    NOTIFICATION_TIMEOUT = 3.0
     #: Below 200 columns positions and orders are stacked, from 200 side by side.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (200, "-wide")]
+    #: Below 32 lines (80x24) the panes lose their side and bottom borders.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
         Binding("h", "halt", "Halt"),
         Binding("r", "resume", "Resume"),
@@ -145,9 +152,11 @@ class EngineApp(App[QuitChoice | None]):
         self._inspect_refresh_s = inspect_refresh_s
         self._unsubscribe: Callable[[], None] | None = None
         self._risk: RiskStatus | None = None
-        self._vas_table = KeyedTable(VA_COLUMNS, id="vas")
-        self._positions_table = KeyedTable(POSITION_COLUMNS, id="positions")
-        self._orders_table = KeyedTable(ORDER_COLUMNS, id="orders")
+        self._vas_table = KeyedTable(VA_COLUMNS, optional=VA_OPTIONAL, id="vas")
+        self._positions_table = KeyedTable(
+            POSITION_COLUMNS, optional=POSITION_OPTIONAL, id="positions"
+        )
+        self._orders_table = KeyedTable(ORDER_COLUMNS, optional=ORDER_OPTIONAL, id="orders")
         self._board = Board(
             vas=self._vas_table,
             positions=self._positions_table,

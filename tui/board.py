@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from loguru import logger
+from rich.text import Text
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from tui.bridge import Batch
@@ -23,6 +24,7 @@ from tui.formatting import (
     va_state_cell,
     va_waiting_cells,
 )
+from tui.risk_cells import RiskTotals, risk_totals, totals_label
 from tui.tables import KeyedTable
 
 __all__ = ["Board"]
@@ -64,6 +66,7 @@ class Board:
         self.orders: dict[str, OrderSnapshot] = {}
         self._cooling: set[str] = set()  # VAs whose cooldown countdown moves with the clock
         self._stale_vas: set[str] = set()  # VAs with a position whose mark is stale
+        self._risk: dict[str, RiskTotals] = {}  # per VA: its positions' delta, theta, margin
 
     def show_configured(self) -> None:
         """A row per configured VA, waiting for its first snapshot (once the table is mounted)."""
@@ -104,8 +107,10 @@ class Board:
         if replace_all:
             self._forget_all_but(batch)
         self._apply_vas(batch.vas, now)
-        self._apply_positions(batch.positions)
-        self._flag_stale_vas(now)
+        moved = self._apply_positions(batch.positions)
+        if replace_all:  # positions it did not list are gone: every VA's totals may move
+            moved |= self.vas.keys()
+        self._redraw_vas(moved, now)
         self._apply_orders(batch.orders, now)
 
     def reconfigure(self, configured: Sequence[str]) -> None:
@@ -137,15 +142,32 @@ class Board:
             del self.orders[key]
             self._orders_table.discard(key)
 
-    def _flag_stale_vas(self, now: datetime) -> None:
-        """Re-draw the VA rows whose "a mark is stale" flag changed with these positions."""
+    def _redraw_vas(self, moved: set[str], now: datetime) -> None:
+        """Re-draw the VA rows whose positions moved (their delta, theta and margin totals)
+        or whose "a mark is stale" flag changed with them; the portfolio's totals go under
+        the VA table."""
+        if moved:
+            by_va: dict[str, list[PositionSnapshot]] = {va_id: [] for va_id in moved}
+            for position in self.positions.values():
+                if position.va_id in by_va:
+                    by_va[position.va_id].append(position)
+            for va_id, positions in by_va.items():
+                self._risk[va_id] = risk_totals(positions)
         stale = {p.va_id for p in self.positions.values() if p.mark_stale}
-        changed, self._stale_vas = stale ^ self._stale_vas, stale
+        changed, self._stale_vas = (stale ^ self._stale_vas) | moved, stale
         for va_id in changed & self.vas.keys():
             with _logged_failure("VA", va_id):
-                self._vas_table.upsert(
-                    va_id, va_cells(self.vas[va_id], now, stale_marks=va_id in stale)
-                )
+                self._vas_table.upsert(va_id, self._va_row(va_id, now))
+        if moved:
+            self._vas_table.border_subtitle = totals_label(risk_totals(self.positions.values()))
+
+    def _va_row(self, va_id: str, now: datetime) -> tuple[Text, ...]:
+        return va_cells(
+            self.vas[va_id],
+            now,
+            stale_marks=va_id in self._stale_vas,
+            risk=self._risk.get(va_id),
+        )
 
     def _order(self, va_id: str) -> tuple[int, str]:
         return (self._rank.get(va_id, len(self._rank)), va_id)
@@ -162,15 +184,18 @@ class Board:
             else:
                 self._cooling.discard(va_id)
             with _logged_failure("VA", va_id):
-                table.upsert(va_id, va_cells(snapshot, now, stale_marks=va_id in self._stale_vas))
+                table.upsert(va_id, self._va_row(va_id, now))
         if added:  # only VAs the config does not list (tests, tools): never in a normal run
             table.sort_rows("id", self._order)
         for va_id in self._cooling:
             table.set_cell(va_id, "state", va_state_cell(self.vas[va_id], now))
 
-    def _apply_positions(self, snapshots: Iterable[PositionSnapshot]) -> None:
+    def _apply_positions(self, snapshots: Iterable[PositionSnapshot]) -> set[str]:
+        """Show the positions; returns the VAs whose positions changed."""
         table = self._positions_table
+        moved: set[str] = set()
         for snapshot in snapshots:
+            moved.add(snapshot.va_id)
             key = position_key(snapshot)
             if snapshot.quantity == 0:
                 self.positions.pop(key, None)
@@ -180,6 +205,7 @@ class Board:
                 with _logged_failure("position", key):
                     table.upsert(key, position_cells(snapshot))
         table.border_title = f"Positions ({len(self.positions)})"
+        return moved
 
     def _apply_orders(self, snapshots: Iterable[OrderSnapshot], now: datetime) -> None:
         table = self._orders_table

@@ -112,7 +112,7 @@ class ConfigScreen(Screen[None]):
         return self.query_one("#config-lines", Panel).text.plain
 
     def _show_config(self) -> None:
-        lines = config_lines(self._engine.config.model_dump(mode="json"))
+        lines = config_lines(self._engine.config.model_dump())  # money stays Decimal
         self.query_one("#config-lines", Panel).show(Text("\n".join(lines)))
 
     # -- reload -----------------------------------------------------------------------------

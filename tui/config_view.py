@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from rich.text import Text
@@ -70,18 +71,26 @@ def is_secret(key: str) -> bool:
     return any(word in last for word in SECRET_WORDS)
 
 
+def _as_text(value: Any) -> str:
+    """``json.dumps``'s fallback: other values (times, paths) as their text."""
+    return str(value)
+
+
 def masked(key: str, value: Any) -> str:
-    """``value`` as shown on screen: JSON-like, a secret as ``MASK``, and a password inside a
-    URL replaced by ``MASK``."""
+    """``value`` as shown on screen: JSON-like (an amount of money, a ``Decimal``, as the
+    number it is: ``1000000``, never ``"1000000"``), a secret as ``MASK``, and a password
+    inside a URL replaced by ``MASK``."""
     if is_secret(key) and value not in ("", None):
         return MASK
-    text = "(none)" if value is None else json.dumps(value, default=str)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    text = "(none)" if value is None else json.dumps(value, default=_as_text)
     return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
 
 
 def config_lines(dump: Mapping[str, Any]) -> list[str]:
-    """Every setting of ``dump`` (``model_dump(mode="json")``) as ``key = value``, in file
-    order."""
+    """Every setting of ``dump`` (``model_dump()``: Python values, so money is a ``Decimal``
+    and shown as a number) as ``key = value``, in file order."""
     return [f"{key} = {masked(key, value)}" for key, value in flatten_config(dump)]
 
 

@@ -1,5 +1,6 @@
 """What the dashboard's confirmations say before a resume or a flatten: a title and the lines
-under it (pure: no widget, no engine).
+under it (pure: no widget, no engine). The dialogs ask again while open (``ConfirmScreen``'s
+``live``), so what they list is what is shown now.
 
 Threads: none of its own (the UI thread calls it).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus
+from core.domain import Purpose
 from core.rules.reconcile_text import difference_lines
 from core.text import printable
 from tui.formatting import position_line
@@ -17,9 +19,12 @@ __all__ = [
     "FLATTEN_LIST_MAX",
     "flatten_all_prompt",
     "flatten_va_prompt",
+    "order_lines",
     "position_lines",
     "resume_lines",
 ]
+
+_HOW_CLOSED = "Positions close at the touch, re-priced, then at market."
 
 #: Positions listed by name in a flatten confirmation; the rest are counted.
 FLATTEN_LIST_MAX = 12
@@ -45,10 +50,29 @@ def resume_lines(status: RiskStatus | None) -> list[str]:
     return lines
 
 
-def flatten_all_prompt(positions: list[PositionSnapshot], orders: int) -> tuple[str, list[str]]:
-    """The flatten-all confirmation: every position shown, the working orders counted."""
+def order_lines(orders: Iterable[OrderSnapshot], owner: str = "") -> list[str]:
+    """What a flatten does to the working orders (``owner``: ``" of va1"``): entries are
+    cancelled; a protective stop stays until its position is closed (then it is cancelled).
+    Each line fits an 80-column terminal's dialog."""
+    orders = list(orders)
+    if not orders:
+        return [f"No working order{owner}.", _HOW_CLOSED]
+    stops = sum(1 for o in orders if o.purpose is Purpose.STOP)
+    entries = sum(1 for o in orders if o.purpose is Purpose.ENTRY)
+    return [
+        f"{len(orders)} working order(s){owner}: {entries} entry order(s) cancelled at once;",
+        f"  {stops} protective stop(s) stay until their position is closed.",
+        _HOW_CLOSED,
+    ]
+
+
+def flatten_all_prompt(
+    positions: list[PositionSnapshot], orders: Iterable[OrderSnapshot]
+) -> tuple[str, list[str]]:
+    """The flatten-all confirmation: every position shown, what happens to the working
+    orders."""
     lines = position_lines(positions)
-    lines.append(f"{orders} working order(s): entries are cancelled.")
+    lines.extend(order_lines(orders))
     lines.append("Trading is HALTED once everything is flat.")
     return f"Flatten all: close {len(positions)} position(s)?", lines
 
@@ -58,8 +82,7 @@ def flatten_va_prompt(
 ) -> tuple[str, list[str]]:
     """The confirmation to flatten one VA: its positions and working orders."""
     own = [p for p in positions if p.va_id == va_id]
-    working = sum(1 for o in orders if o.va_id == va_id)
     lines = position_lines(own)
-    lines.append(f"{working} working order(s) of {va_id}: entries are cancelled.")
+    lines.extend(order_lines((o for o in orders if o.va_id == va_id), f" of {va_id}"))
     lines.append(f"{va_id} is paused afterwards (p unpauses it); the other VAs trade on.")
     return f"Flatten {va_id}: close its {len(own)} position(s)?", lines

@@ -18,13 +18,17 @@ from actors.messages.events import EngineEvent
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, VASnapshot
 from core.domain import TradingState
 from core.text import printable
+from tui.risk_cells import RiskTotals, exit_cells, greek_cells, totals_cells
 
 __all__ = [
     "EVENT_STYLES",
     "ORDER_COLUMNS",
+    "ORDER_OPTIONAL",
     "POSITION_COLUMNS",
+    "POSITION_OPTIONAL",
     "STATE_CLASSES",
     "VA_COLUMNS",
+    "VA_OPTIONAL",
     "age_label",
     "clock_label",
     "countdown_label",
@@ -58,6 +62,19 @@ VA_COLUMNS: tuple[tuple[str, str], ...] = (
     ("total_pnl", "Total P&L"),
     ("drawdown", "DD %"),
     ("wl", "W/L"),
+    ("delta", "Delta $"),
+    ("theta", "Theta/d"),
+    ("margin", "Margin"),
+)
+#: VA columns shown only while they fit, the most needed first (``KeyedTable``'s ``optional``).
+VA_OPTIONAL: tuple[str, ...] = (
+    "delta",
+    "theta",
+    "margin",
+    "total_pnl",
+    "drawdown",
+    "wl",
+    "strategy",
 )
 
 #: (column key, header label) of the positions table.
@@ -69,10 +86,30 @@ POSITION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("mark", "Mark"),
     ("pnl", "P&L $"),
     ("pnl_pct", "P&L %"),
+    ("target", "Target"),
     ("stop", "Stop"),
-    ("delta", "Delta"),
-    ("theta", "Theta/d"),
+    ("time_exit", "Exit by"),
     ("dte", "DTE"),
+    ("under", "Und"),
+    ("iv", "IV"),
+    ("delta_dollars", "Delta $"),
+    ("theta", "Theta/d"),
+    ("margin", "Margin"),
+    ("delta", "Delta"),
+)
+#: Position columns shown only while they fit, the most needed first.
+POSITION_OPTIONAL: tuple[str, ...] = (
+    "target",
+    "delta_dollars",
+    "theta",
+    "time_exit",
+    "dte",
+    "avg",
+    "under",
+    "iv",
+    "margin",
+    "pnl_pct",
+    "delta",
 )
 
 #: (column key, header label) of the working-orders table.
@@ -86,6 +123,8 @@ ORDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "Status"),
     ("age", "Age"),
 )
+#: Working-order columns shown only while they fit, the most needed first.
+ORDER_OPTIONAL: tuple[str, ...] = ("type", "filled", "id")
 
 #: CSS class of the header's trading-state label per state.
 STATE_CLASSES: dict[TradingState, str] = {
@@ -154,9 +193,16 @@ def va_state_cell(snapshot: VASnapshot, now: datetime) -> Text:
     return Text(label, style=_VA_STATE_STYLES.get(snapshot.state, ""))
 
 
-def va_cells(snapshot: VASnapshot, now: datetime, *, stale_marks: bool = False) -> tuple[Text, ...]:
+def va_cells(
+    snapshot: VASnapshot,
+    now: datetime,
+    *,
+    stale_marks: bool = False,
+    risk: RiskTotals | None = None,
+) -> tuple[Text, ...]:
     """One virtual-account row, in ``VA_COLUMNS`` order, at exchange time ``now``; with
-    ``stale_marks`` (a position of the VA has a stale mark) the day P&L is flagged STALE."""
+    ``stale_marks`` (a position of the VA has a stale mark) the day P&L is flagged STALE;
+    ``risk``: the totals of the VA's positions (delta $, theta a day, margin)."""
     drawdown_style = "red" if snapshot.drawdown_pct >= 5 else ""
     day_pnl = _pnl(snapshot.day_pnl)
     if stale_marks:
@@ -171,6 +217,7 @@ def va_cells(snapshot: VASnapshot, now: datetime, *, stale_marks: bool = False) 
         _pnl(snapshot.equity - snapshot.capital),
         _right(f"{snapshot.drawdown_pct:.2f}", drawdown_style),
         _right(f"{snapshot.wins}/{snapshot.losses}"),
+        *totals_cells(risk),
     )
 
 
@@ -191,9 +238,11 @@ def va_waiting_cells(va_id: str) -> tuple[Text, ...]:
 
 
 def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
-    """One position row, in ``POSITION_COLUMNS`` order. Options show their delta (per share),
-    the position's theta in dollars a day, and days to expiry; stocks show dashes there."""
-    delta = snapshot.delta
+    """One position row, in ``POSITION_COLUMNS`` order: its exits as prices
+    (``tui.risk_cells.exit_cells``), days to expiry, the underlying, IV, delta in dollars,
+    theta a day and margin (``greek_cells``), and delta per share; dashes where a stock has
+    none."""
+    target, stop, time_exit = exit_cells(snapshot)
     return (
         Text(snapshot.va_id),
         Text(snapshot.contract.key),
@@ -202,10 +251,12 @@ def position_cells(snapshot: PositionSnapshot) -> tuple[Text, ...]:
         mark_cell(snapshot),
         _pnl(snapshot.unrealized_pnl),
         _pct(snapshot.unrealized_pct),
-        _price(snapshot.stop_price),
-        _optional(delta, "+.2f"),
-        _optional(None if delta is None else snapshot.theta_per_day, "+,.2f"),
+        target,
+        stop,
+        time_exit,
         _optional(snapshot.dte, "d"),
+        *greek_cells(snapshot),
+        _optional(snapshot.delta, "+.2f"),
     )
 
 

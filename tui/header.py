@@ -1,5 +1,9 @@
 """The status header: mode, exchange clock and speed, trading state, broker connection, day P&L,
-limits, gate.
+the account line, limits, gate.
+
+Narrower than ``COMPACT_BELOW`` columns it is compact: the mode, clock (on one line), state
+and connection share the first line and the details (each a full line) follow, so nothing in
+them is cut at 80 columns.
 
 Runs on the UI thread only; the app calls ``show_*`` from its flush (on every screen that has a
 header). Each label is updated only when its content changes, so an idle dashboard repaints
@@ -12,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
@@ -28,8 +33,12 @@ from tui.formatting import (
     limits_label,
     speed_label,
 )
+from tui.risk_cells import account_text
 
-__all__ = ["StatusHeader"]
+__all__ = ["COMPACT_BELOW", "StatusHeader"]
+
+#: Header widths (columns) below which it is compact.
+COMPACT_BELOW = 160
 
 _GATE_STYLES = {GateState.OPEN: "green", GateState.EXITS_ONLY: "yellow", GateState.CLOSED: "red"}
 _CONNECTION_CLASSES = ("-connected", "-stale", "-disconnected", "-unknown")
@@ -47,6 +56,7 @@ class StatusHeader(Horizontal):
         self._mode = mode
         self._shown: dict[str, str | Text] = {}
         self._ready = False
+        self._clock: tuple[datetime, float | None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -57,6 +67,7 @@ class StatusHeader(Horizontal):
         yield Static(Text(" BROKER ? "), id="connection", classes="-unknown")
         with Vertical(id="details"):
             yield Static(id="pnl")
+            yield Static(id="account-line")
             yield Static(id="limits")
             yield Static(id="flags")
 
@@ -64,6 +75,14 @@ class StatusHeader(Horizontal):
         """The labels exist from now on (a header on a screen being pushed may be found by
         the app's flush before they do)."""
         self._ready = True
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Compact below ``COMPACT_BELOW`` columns (UI thread)."""
+        compact = event.size.width < COMPACT_BELOW
+        if compact != self.has_class("-compact"):
+            self.set_class(compact, "-compact")
+            if self._clock is not None:
+                self.show_clock(*self._clock)
 
     def _show(self, widget_id: str, content: str | Text) -> None:
         # Static.update repaints (and may re-layout) even for equal content: skip it then.
@@ -78,8 +97,10 @@ class StatusHeader(Horizontal):
         """Exchange time, date and simulation speed."""
         if not self._ready:
             return
+        self._clock = (now, speed)
         text = Text(f"{now:%H:%M:%S}", style="bold")
-        text.append(f"\n{date_label(now)}\n{speed_label(speed)}")
+        separator = "  " if self.has_class("-compact") else "\n"
+        text.append(f"{separator}{date_label(now)}{separator}{speed_label(speed)}")
         self._show("clock", text)
 
     def _set_class(self, widget_id: str, wanted: str, classes: tuple[str, ...]) -> None:
@@ -112,6 +133,7 @@ class StatusHeader(Horizontal):
         if note:
             flags.append(f"  {note}", style="bold yellow")
         self._show("flags", flags)
+        self._show("account-line", account_text(status))
         state_class = "-unknown" if status is None else STATE_CLASSES[status.state]
         self._set_class("state", state_class, (*STATE_CLASSES.values(), "-unknown"))
         if status is None:

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Sparkline, Static
 
 from actors.messages.queries import VAInspection
-from actors.messages.snapshots import OrderSnapshot, RiskStatus, VASnapshot
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, RiskStatus, VASnapshot
 from core.rules.reconcile_text import first_differences
 from core.text import printable
 from tui.controls import EngineControls, TradingMode
@@ -39,6 +39,7 @@ from tui.inspect_view import (
     title_text,
 )
 from tui.panel import Panel
+from tui.risk_cells import inspector_risk_text
 
 __all__ = ["Dashboard", "InspectorScreen"]
 
@@ -58,6 +59,11 @@ class Dashboard(Protocol):
     @property
     def risk_status(self) -> RiskStatus | None:
         """The governor's latest status (its reconciliation differences are shown here)."""
+        ...
+
+    @property
+    def positions(self) -> tuple[PositionSnapshot, ...]:
+        """Open positions as the dashboard shows them (the VA's risk and exits)."""
         ...
 
     def request_flatten_va(self, va_id: str) -> None:
@@ -243,7 +249,9 @@ class InspectorScreen(Screen[None]):
             answer.append(printable(first_differences(status.differences)))  # broker's text
         self.query_one("#inspector-answer", Static).update(answer)
         if snapshot is not None:
-            self.query_one("#account", Panel).show(account_text(snapshot, now, crashes=crashes))
+            account = account_text(snapshot, now, crashes=crashes)
+            account.append_text(inspector_risk_text(self.va_id, self._dashboard.positions))
+            self.query_one("#account", Panel).show(account)
             self.query_one("#decisions", Panel).show(decisions_text(snapshot.last_decisions))
         if inspection is None:
             return

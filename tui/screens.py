@@ -8,7 +8,7 @@ Body text is passed as ``Text``, never markup, so contract keys cannot be misrea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from rich.text import Text
@@ -48,6 +48,9 @@ class ConfirmScreen(ModalScreen[bool]):
     Args:
         title: the question.
         lines: details shown under it (one per line).
+        live: asked every ``refresh_s`` while the dialog is open for the question and lines
+            as they are now (a position closed meanwhile leaves the list); None: fixed.
+        refresh_s: how often ``live`` is asked.
     """
 
     BINDINGS = [
@@ -57,23 +60,49 @@ class ConfirmScreen(ModalScreen[bool]):
         _HALT,
     ]
 
-    def __init__(self, title: str, lines: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        title: str,
+        lines: Sequence[str] = (),
+        *,
+        live: Callable[[], tuple[str, Sequence[str]]] | None = None,
+        refresh_s: float = 0.25,
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self._question = title
         self._lines = tuple(lines)
+        self._live = live
+        self._refresh_s = refresh_s
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(self._question), classes="dialog-title")
-            if self._lines:
-                yield Static(Text("\n".join(self._lines)), classes="dialog-body")
+            body = Static(Text("\n".join(self._lines)), classes="dialog-body")
+            body.display = bool(self._lines)
+            yield body
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
-        """Focus No, so a stray enter cannot confirm."""
+        """Focus No, so a stray enter cannot confirm; keep a live prompt current."""
         self.query_one("#no", Button).focus()
+        if self._live is not None:
+            self.set_interval(self._refresh_s, self.refresh_prompt, name="live prompt")
+
+    def refresh_prompt(self) -> None:
+        """Ask ``live`` again and show what changed (UI thread)."""
+        if self._live is None:
+            return
+        title, lines = self._live()
+        if title != self._question:
+            self._question = title
+            self.query_one(".dialog-title", Label).update(Text(title))
+        if tuple(lines) != self._lines:
+            self._lines = tuple(lines)
+            body = self.query_one(".dialog-body", Static)
+            body.update(Text("\n".join(self._lines)))
+            body.display = bool(self._lines)
 
     def action_answer(self, answer: bool) -> None:
         """Close with ``answer``."""

@@ -12,19 +12,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from loguru import logger
+from rich.console import Console
+from textual.app import App
 
 from core.config import load_config
 from engine.engine import Engine
 from engine.options import RunOptions
 from tui.app import EngineApp
 
-__all__ = ["export_screenshot"]
+__all__ = ["export_screenshot", "screen_text"]
+
+
+def screen_text(app: App[object]) -> str:
+    """The running app's screen as plain text, one line per terminal row (UI thread): what a
+    person sees, for tests that assert on the rendered screen."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    # As App.export_screenshot renders it, as text.
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
 
 
 async def _shoot(engine: Engine, config_path: str, until: datetime, size: tuple[int, int]) -> str:

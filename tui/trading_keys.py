@@ -94,36 +94,48 @@ class TradingKeys:
                 self._engine.resume("resume key")
                 self._app.notify("Resume sent.")
 
-        screen = ConfirmScreen("Resume trading?", resume_lines(self._risk()))
+        screen = ConfirmScreen(
+            "Resume trading?",
+            resume_lines(self._risk()),
+            live=lambda: ("Resume trading?", resume_lines(self._risk())),
+        )
         self._app.push_screen(screen, answered)
 
     def flatten_all(self) -> None:
         """Close every position after a confirmation listing them."""
         if self._busy():
             return
-        positions = list(self._board.positions.values())
-        title, lines = flatten_all_prompt(positions, len(self._board.orders))
+        board = self._board
+
+        def prompt() -> tuple[str, list[str]]:
+            return flatten_all_prompt(list(board.positions.values()), board.orders.values())
+
+        title, lines = prompt()
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
                 self._engine.flatten("flatten key")
                 self._app.notify("Flatten sent.", severity="warning")
 
-        self._app.push_screen(ConfirmScreen(title, lines), answered)
+        self._app.push_screen(ConfirmScreen(title, lines, live=prompt), answered)
 
     def flatten_va(self, va_id: str) -> None:
         """Flatten ``va_id`` after a confirmation listing its positions and orders."""
         if self._busy():
             return
         board = self._board
-        title, lines = flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
+
+        def prompt() -> tuple[str, list[str]]:
+            return flatten_va_prompt(va_id, board.positions.values(), board.orders.values())
+
+        title, lines = prompt()
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
                 self._engine.flatten(f"flatten {va_id} key", va_id=va_id)
                 self._app.notify(f"Flatten {va_id} sent.", severity="warning")
 
-        self._app.push_screen(ConfirmScreen(title, lines), answered)
+        self._app.push_screen(ConfirmScreen(title, lines, live=prompt), answered)
 
     def toggle_pause(self, va_id: str) -> None:
         """Pause ``va_id``, or unpause it when its latest snapshot says it is paused."""

@@ -99,6 +99,11 @@ class AccountUpdate:
     net_liquidation: Decimal
     maint_margin: Decimal
     time: datetime
+    # Shown on the dashboard's account line (None: the broker did not report it).
+    cash: Decimal | None = None
+    buying_power: Decimal | None = None
+    excess_liquidity: Decimal | None = None
+    account: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from core.domain import Contract, OrderStatus, OrderType, Purpose, Side, TradingState
@@ -65,6 +65,13 @@ class PositionSnapshot:
     mark_time: datetime | None = None
     mark_stale: bool = False
     mark_delayed: bool = False
+    # The exits the monitor watches for, as prices: the profit target (a short option: the
+    # buy-back price, e.g. half the credit; a stock: the mark that takes the profit), the date
+    # the time exit closes an option on, and the underlying's mid (an option). ``stop_price``
+    # of a short option is the mark its stop fires at (e.g. 3x the credit).
+    target_price: Decimal | None = None
+    time_exit: date | None = None
+    underlying_price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,3 +124,11 @@ class RiskStatus:
     account_day_pnl: Decimal | None = None
     data_delayed: bool = False  # the broker's quotes are delayed (15-20 minutes old)
     logged_out: bool = False  # the reconnect keeps failing: TWS needs a new login
+    # The account as the broker last reported it (the dashboard's account line); None (or
+    # "") until its first account update, or where the broker does not report the figure.
+    account_id: str = ""
+    net_liquidation: Decimal | None = None
+    cash: Decimal | None = None
+    buying_power: Decimal | None = None
+    excess_liquidity: Decimal | None = None
+    maint_margin: Decimal | None = None

@@ -57,6 +57,7 @@ class PositionMonitor(EngineActor[PositionMonitorMessage]):
             ages=self.ages,
             quotes=ctx.quotes,
             calendar=ctx.calendar,
+            ticks=ctx.broker,
             bus=ctx.bus,
         )
         self.exits = ExitRequests(

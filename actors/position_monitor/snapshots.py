@@ -1,7 +1,9 @@
 """The PositionMonitor's ``PositionSnapshot`` of one watched position: its mark (with its time,
 and whether it is stale or delayed), unrealized P&L, and its risk figures (delta in dollars,
-theta per day, margin; for an option also greeks, days to expiry and P&L as a percent of the
-credit). A part of the monitor, run on its actor thread (the snapshots are frozen).
+theta per day, margin; for an option also greeks, days to expiry, P&L as a percent of the
+credit and the underlying's mid) and the levels its exit rules fire at (profit target; a short
+option's stop and time-exit date). A part of the monitor, run on its actor thread (the
+snapshots are frozen).
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from actors.messages.snapshots import PositionSnapshot
+from actors.position_monitor.exits import TickRules
 from actors.position_monitor.marks import MarkAges
 from actors.position_monitor.positions import MonitorSettings, WatchedPosition, quote_mid
 from actors.quote_book import QuoteBook
 from actors.runtime.base import Bus
 from core.calendar import TradingCalendar
+from core.rules.exits import option_exit_levels, stock_target_price
 from core.rules.greeks import PositionRisk, days_to_expiry, position_risk
 
 __all__ = ["PositionSnapshots"]
@@ -31,12 +35,14 @@ class PositionSnapshots:
         ages: MarkAges,
         quotes: QuoteBook,
         calendar: TradingCalendar,
+        ticks: TickRules,
         bus: Bus,
     ) -> None:
         self._settings = settings
         self._ages = ages
         self._quotes = quotes
         self._calendar = calendar
+        self._ticks = ticks
         self._bus = bus
 
     def publish(self, watched: WatchedPosition, now: datetime, *, closed: bool = False) -> None:
@@ -59,7 +65,7 @@ class PositionSnapshots:
             mark=float(watched.mark) if watched.mark is not None else None,
             unrealized_pnl=ZERO if closed else unrealized,
             unrealized_pct=float(unrealized / cost * 100) if cost and not closed else 0.0,
-            stop_price=watched.stop_price,
+            stop_price=extra.pop("stop_price", watched.stop_price),
             opened_at=watched.opened_at,
             time=now,
             mark_time=watched.mark_time,
@@ -92,7 +98,15 @@ class PositionSnapshots:
         }
         contract, quote = watched.contract, watched.quote
         if not contract.is_option or contract.expiry is None:
+            fields["target_price"] = stock_target_price(
+                quantity=watched.quantity,
+                avg_price=watched.avg_price,
+                rules=self._settings.stock_rules,
+            )
             return fields
+        underlying = self._quotes.latest(contract.symbol)
+        if underlying is not None:
+            fields["underlying_price"] = float(quote_mid(underlying))
         fields["dte"] = days_to_expiry(contract.expiry, self._calendar.local(now).date())
         if quote is not None:
             fields.update(
@@ -106,4 +120,14 @@ class PositionSnapshots:
             credit = watched.avg_price * -watched.quantity * contract.multiplier
             fields["credit"] = credit
             fields["pnl_pct_of_credit"] = float(unrealized / credit * 100) if credit else None
+            if watched.avg_price > 0:
+                levels = option_exit_levels(
+                    credit=watched.avg_price,
+                    expiry=contract.expiry,
+                    rules=self._settings.option_rules,
+                    tick=self._ticks.tick_rule(contract),
+                )
+                fields.update(target_price=levels.target, time_exit=levels.time_exit)
+                if watched.stop_price is None:  # an option's only stop is this exit rule
+                    fields["stop_price"] = levels.stop
         return fields

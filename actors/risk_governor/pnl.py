@@ -61,6 +61,7 @@ class DailyLossBreaker:
         day = self._day
         day.net_liq = update.net_liquidation
         day.maint_margin = update.maint_margin
+        day.account = update
         if day.day_start_net_liq <= 0:
             self._set_day_start(update.net_liquidation, update.time)
         self.check()

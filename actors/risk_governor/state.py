@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from actors.messages.events import AccountUpdate
 from core.config import EngineConfig, RiskSettings, SimSettings
 from core.domain import TradingState
 from core.rules.daily_loss import DayPnL, judged_day_pnl
@@ -47,6 +48,7 @@ class DayFigures:
     net_liq: Decimal = ZERO
     maint_margin: Decimal = ZERO
     broker_pnl: Decimal | None = None  # the broker's daily P&L today (IB reqPnL)
+    account: AccountUpdate | None = None  # the broker's latest account values (shown)
     tripped_day: date | None = None  # the day the daily-loss breaker last tripped
 
     def judged_pnl(self) -> DayPnL:

@@ -44,6 +44,7 @@ class RiskStatusPublisher:
         risk, day, status = self._settings.risk, self._day, self._status
         open_positions = len(self._exposures.held_keys())
         margin_pct = (day.maint_margin / day.net_liq * 100) if day.net_liq > 0 else ZERO
+        account = day.account
         return RiskStatus(
             state=status.state,
             reason=status.reason,
@@ -54,6 +55,7 @@ class RiskStatusPublisher:
                 ("positions", f"{open_positions}/{risk.max_concurrent_positions}"),
                 ("margin", f"{margin_pct:.1f}%/{risk.max_margin_utilization_pct:.0f}%"),
                 ("pacing", f"{self._pacer.used(now.timestamp())}/{self._pacer.max_per_s}"),
+                ("sector", self._sector_use(day.net_liq, risk.max_sector_concentration_pct)),
             ),
             time=now,
             connected=status.connected,
@@ -62,7 +64,27 @@ class RiskStatusPublisher:
             account_day_pnl=day.broker_pnl,
             data_delayed=status.data_delayed,
             logged_out=status.logged_out,
+            account_id=account.account if account is not None else "",
+            net_liquidation=account.net_liquidation if account is not None else None,
+            cash=account.cash if account is not None else None,
+            buying_power=account.buying_power if account is not None else None,
+            excess_liquidity=account.excess_liquidity if account is not None else None,
+            maint_margin=account.maint_margin if account is not None else None,
         )
+
+    def _sector_use(self, net_liq: Decimal, max_pct: float) -> str:
+        """``tech 34%/40%``: the most concentrated sector's share of the positions and
+        pending entries (as the sector rule measures it), against the limit."""
+        exposure = self._exposures.sector_exposure()
+        shares = {
+            sector: rr.sector_concentration_pct(exposure, sector, ZERO, net_liq)
+            for sector in exposure
+        }
+        known = {sector: pct for sector, pct in shares.items() if pct is not None}
+        if not known:
+            return f"0%/{max_pct:.0f}%"
+        sector = max(known, key=lambda name: known[name])
+        return f"{sector} {known[sector]:.0f}%/{max_pct:.0f}%"
 
     def publish(self) -> None:
         self._bus.publish(self.status())

@@ -218,14 +218,24 @@ class SimAccount:
     def snapshot(self, marks: Mapping[str, Decimal], time: datetime) -> AccountSnapshot:
         """The account at ``marks``: net liquidation = cash + signed market value; maintenance
         margin as ``maintenance_margin``; available = net liquidation - maintenance margin
-        (negative when the account is under water)."""
+        (negative when the account is under water), which is also the excess liquidity; buying
+        power = what is available over the long maintenance rate."""
         long_value, short_value = self.market_values(marks)
         net_liq = (self._cash + long_value - short_value).quantize(_CENT)
         maint = self.maintenance_margin(marks).quantize(_CENT)
+        available = net_liq - maint
         return AccountSnapshot(
             net_liquidation=net_liq,
             cash=self._cash,
             maint_margin=maint,
-            available_funds=net_liq - maint,
+            available_funds=available,
             time=time,
+            excess_liquidity=available,
+            # What the funds left could hold in long stock at its maintenance rate (25 %: 4x).
+            buying_power=(
+                (max(available, Decimal(0)) / self._long_rate).quantize(_CENT)
+                if self._long_rate > 0
+                else None
+            ),
+            account="SIM",
         )

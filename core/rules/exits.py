@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from core.calendar import TradingCalendar
@@ -19,15 +19,18 @@ from core.ticks import TickRule, round_to_tick
 
 __all__ = [
     "EXIT_RETRY_S",
+    "OptionExitLevels",
     "OptionExitRules",
     "StockExitRules",
     "evaluate_option_exit",
     "evaluate_stock_exit",
+    "option_exit_levels",
     "option_exit_on_mark",
     "option_exit_waits",
     "profit_target_price",
     "stock_exit_on_mark",
     "stock_exit_waits",
+    "stock_target_price",
 ]
 
 #: Clock seconds before an exit request is sent again (it may have been refused: halted,
@@ -95,6 +98,42 @@ def profit_target_price(credit: Decimal, rules: OptionExitRules, tick: TickRule)
     ``round_to_tick``), and at least its smallest tick."""
     keep = Decimal(str(rules.profit_take_pct)) / 100
     return round_to_tick(credit * (1 - keep), tick, side=Side.BUY)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionExitLevels:
+    """Where a short option's exits fire, per share: the buy-back price of the profit target,
+    the mark of the stop, and the date of the time exit (None: disabled)."""
+
+    target: Decimal
+    stop: Decimal
+    time_exit: date | None
+
+
+def option_exit_levels(
+    *, credit: Decimal, expiry: date, rules: OptionExitRules, tick: TickRule
+) -> OptionExitLevels:
+    """The levels ``evaluate_option_exit`` judges a short option sold at ``credit`` by: the
+    profit target's buy-back price (``profit_target_price``), the stop at
+    ``stop_loss_multiple`` x credit, and the first day with ``time_exit_dte`` calendar days or
+    fewer to ``expiry``."""
+    time_exit = expiry - timedelta(days=rules.time_exit_dte) if rules.time_exit_dte > 0 else None
+    return OptionExitLevels(
+        target=profit_target_price(credit, rules, tick),
+        stop=credit * Decimal(str(rules.stop_loss_multiple)),
+        time_exit=time_exit,
+    )
+
+
+def stock_target_price(
+    *, quantity: int, avg_price: Decimal, rules: StockExitRules
+) -> Decimal | None:
+    """The mark at which ``evaluate_stock_exit`` takes the profit (``profit_target_pct`` away
+    from ``avg_price`` in the position's favour); None when flat or the target is disabled."""
+    if quantity == 0 or not math.isfinite(rules.profit_target_pct):
+        return None
+    move = Decimal(str(rules.profit_target_pct)) / 100
+    return avg_price * (1 + move) if quantity > 0 else avg_price * (1 - move)
 
 
 def evaluate_option_exit(

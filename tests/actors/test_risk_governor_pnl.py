@@ -79,3 +79,35 @@ def test_a_new_trading_day_forgets_the_brokers_pnl_of_the_day_before(tmp_path: P
     status = sim.snapshot("governor")
     assert status.account_day_pnl is None and status.state is TradingState.ACTIVE
     assert _pnl(sim, "-100.00").account_day_pnl == Decimal("-100.00")
+
+
+def test_the_status_carries_the_brokers_account_values_and_the_sector_use(
+    tmp_path: Path,
+) -> None:
+    sim = start_engine(tmp_path)
+    now = sim.engine.clock.now()
+    update = AccountUpdate(
+        Decimal("1000100.00"),
+        Decimal("52000.00"),
+        now,
+        cash=Decimal("948000.00"),
+        buying_power=Decimal("3792400.00"),
+        excess_liquidity=Decimal("948100.00"),
+        account="DU7",
+    )
+    sim.engine.book.tell("governor", update)
+    sim.idle()
+    status = sim.snapshot("governor")
+    assert isinstance(status, RiskStatus)
+    assert (
+        status.account_id,
+        status.net_liquidation,
+        status.cash,
+        status.buying_power,
+        status.excess_liquidity,
+        status.maint_margin,
+    ) == ("DU7", *(Decimal(v) for v in ("1000100", "948000", "3792400", "948100", "52000")))
+    assert (
+        dict(status.limits)["sector"]
+        == f"0%/{sim.engine.config.risk.max_sector_concentration_pct:.0f}%"
+    )

@@ -134,6 +134,7 @@ async def test_a_config_reload_from_the_attached_dashboard_applies_the_change(
         screen = app.screen
         assert isinstance(screen, ConfigScreen)
         assert "risk.max_trades_per_day = 10" in screen.config_text
+        assert "sim.starting_cash = 1000000\n" in screen.config_text  # a number, not a string
         await pilot.press("R")
         await wait_for(pilot, lambda: "1 change(s) applied live" in screen.result_text, timeout_s=5)
         assert "risk.max_trades_per_day: 10 -> 7" in screen.result_text

@@ -39,6 +39,9 @@ async def test_the_config_screen_lists_every_setting_in_effect(engine: FakeEngin
         assert 'broker.kind = "sim"' in lines
         assert 'accounts[va2].universe = ["JPM", "AAPL"]' in lines
         assert 'sim.symbols.AAPL.sector = "Technology"' in lines
+        # Money is shown as the number it is, never as a string.
+        assert f"sim.starting_cash = {engine.config.sim.starting_cash}" in lines
+        assert f"accounts[va1].capital = {engine.config.accounts[0].capital}" in lines
         assert "Not reloaded yet" in screen.result_text
 
 

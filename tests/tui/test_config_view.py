@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.support.engine import make_config
@@ -58,6 +60,8 @@ def test_secrets_and_passwords_in_urls_are_masked_and_the_rest_reads_as_toml() -
     assert masked("broker.ib.allow_live", False) == "false"
     assert masked("engine.holidays", ["2026-12-25"]) == '["2026-12-25"]'
     assert masked("x", None) == "(none)"
+    assert masked("sim.starting_cash", Decimal(1_000_000)) == "1000000"
+    assert masked("sim.commission_per_share", Decimal("0.0035")) == "0.0035"
 
 
 def test_nothing_in_the_default_config_is_secret_and_every_setting_is_listed() -> None:

@@ -119,6 +119,24 @@ async def test_f_lists_the_positions_and_y_flattens(engine: FakeEngine) -> None:
         assert engine.calls == [("flatten", "flatten key")]
 
 
+async def test_the_flatten_dialog_follows_positions_that_close_while_it_is_open(
+    engine: FakeEngine,
+) -> None:
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await show_open_trades(app, engine, pilot)
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "BBB" in dialog_text(app)
+
+        publish_from_thread(engine.bus, [Snapshots.position("va2", "BBB", 0)])  # it closed
+
+        await wait_for(pilot, lambda: "close 1 position(s)" in dialog_text(app))
+        assert "BBB" not in dialog_text(app)
+        await pilot.press("y")
+        assert engine.calls == [("flatten", "flatten key")]
+
+
 async def test_f_then_escape_does_not_flatten(engine: FakeEngine) -> None:
     app = EngineApp(engine, flush_interval_s=FAST)
     async with app.run_test(size=(120, 40)) as pilot:

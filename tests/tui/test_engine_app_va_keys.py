@@ -51,7 +51,7 @@ async def test_x_names_the_selected_va_and_its_positions_and_y_flattens_only_it(
         assert "Flatten va2: close its 1 position(s)?" in text
         assert "BBB" in text and "-50" in text
         assert "AAA" not in text, "another VA's position is listed"
-        assert "0 working order(s) of va2" in text
+        assert "No working order of va2." in text
         assert engine.calls == []
         await pilot.press("y")
         assert engine.calls == [("flatten_va", "va2: flatten va2 key")]
@@ -102,7 +102,7 @@ async def test_p_pauses_the_selected_va_and_p_again_unpauses_it_once_it_reads_pa
         # The VA confirms on its own thread; the row follows.
         publish_from_thread(engine.bus, [Snapshots.va("va1", state="paused")])
         vas = app.query_one("#vas", KeyedTable)
-        await wait_for(pilot, lambda: str(vas.get_row("va1")[3]) == "paused")
+        await wait_for(pilot, lambda: str(vas.row_cells("va1")[3]) == "paused")
 
         await pilot.press("p")
 

@@ -69,7 +69,7 @@ async def test_a_real_engine_fills_a_position_the_dashboard_shows_it_and_h_halts
         sim.advance(10)
         positions = app.query_one("#positions", KeyedTable)
         await wait_for(pilot, lambda: "va1|AAPL" in positions, timeout_s=5)
-        assert [str(cell) for cell in positions.get_row("va1|AAPL")][:3] == [
+        assert [str(cell) for cell in positions.row_cells("va1|AAPL")][:3] == [
             "va1",
             "AAPL",
             "+10",

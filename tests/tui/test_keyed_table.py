@@ -1,12 +1,14 @@
-"""KeyedTable: rows by key, only changed cells updated, columns widened only when needed."""
+"""KeyedTable: rows by key, only changed cells updated, columns widened only when needed, and
+columns fitted to the width (optional ones left out, never one cut)."""
 
 from __future__ import annotations
 
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.widgets.data_table import ColumnKey
 
-from tui.tables import KeyedTable
+from tui.tables import KeyedTable, fitting_columns
 
 COLUMNS = (("name", "Name"), ("value", "Value"))
 
@@ -48,7 +50,7 @@ async def test_a_new_key_adds_a_row_and_a_known_key_updates_only_changed_cells(
         table.upsert("a", row("alpha", "3"))
 
         assert updates == [("a", "value", "3")]
-        assert [str(cell) for cell in table.get_row("a")] == ["alpha", "3"]
+        assert [str(cell) for cell in table.row_cells("a")] == ["alpha", "3"]
         assert list(table.keys()) == ["a", "b"] and table.row_count == 2
 
 
@@ -88,3 +90,70 @@ async def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:
     async with app.run_test():
         with pytest.raises(ValueError, match="1 cells for 2 columns"):
             app.query_one(KeyedTable).upsert("a", (Text("alpha"),))
+
+
+def test_fitting_shows_the_optional_columns_by_priority_while_they_fit() -> None:
+    widths = (("a", 10), ("b", 10), ("c", 10), ("d", 10))  # 12 cells each with padding 1
+    assert fitting_columns(widths, ("b", "c"), 48) == ("a", "b", "c", "d")
+    assert fitting_columns(widths, ("b", "c"), 47) == ("a", "b", "d")  # c is needed least
+    assert fitting_columns(widths, ("b", "c"), 30) == ("a", "d")  # required ones stay anyway
+    wide_first = (("a", 10), ("b", 30), ("c", 4))
+    assert fitting_columns(wide_first, ("b", "c"), 24) == ("a", "c")  # b left out, not c
+
+
+class NarrowApp(App[None]):
+    CSS = "KeyedTable { width: 40; height: 6; }"
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(
+            (("name", "Name"), ("note", "Note"), ("status", "Status"), ("age", "Age")),
+            optional=("note",),
+            id="table",
+        )
+
+
+async def test_a_growing_column_hides_an_optional_one_and_never_cuts_a_neighbour() -> None:
+    app = NarrowApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.upsert("a", (Text("o-1"), Text("entry"), Text("submitted"), Text("42s")))
+        await pilot.pause()
+        assert table.visible_columns == ("name", "note", "status", "age")
+
+        table.set_cell("a", "status", Text("partially filled, waiting"))
+        await pilot.pause()
+        await pilot.pause()
+        assert table.visible_columns == ("name", "status", "age")
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        assert [cell.plain for cell in table.get_row("a")] == [
+            "o-1",
+            "partially filled, waiting",
+            "42s",
+        ]
+        assert [cell.plain for cell in table.row_cells("a")][1] == "entry"  # kept, not shown
+
+        table.set_cell("a", "status", Text("submitted"))
+        await pilot.pause()
+        await pilot.pause()
+        assert table.visible_columns == ("name", "note", "status", "age")  # room again
+
+
+def test_an_optional_column_must_be_a_column() -> None:
+    with pytest.raises(ValueError, match="optional columns \\['nope'\\]"):
+        KeyedTable(COLUMNS, optional=("nope",))
+
+
+async def test_a_column_measured_narrower_than_its_cells_is_measured_again() -> None:
+    app = NarrowApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.upsert("a", (Text("o-1"), Text("entry"), Text("submitted"), Text("42s")))
+        await pilot.pause()
+        status = table.columns[ColumnKey("status")]
+        status.content_width = 3  # as a lost width update leaves it: "submitted" would be cut
+
+        table.fit_columns()
+        await pilot.pause()
+        await pilot.pause()
+
+        assert status.content_width == len("submitted")

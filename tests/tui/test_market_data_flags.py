@@ -24,7 +24,7 @@ def _label(app: EngineApp, widget_id: str) -> str:
 
 def _cells(app: EngineApp, table_id: str, key: str) -> list[str]:
     table = app.query_one(f"#{table_id}", KeyedTable)
-    return [str(cell) for cell in table.get_row(key)] if key in table else []
+    return [str(cell) for cell in table.row_cells(key)] if key in table else []
 
 
 async def test_the_header_shows_delayed_data_and_a_logged_out_broker(engine: FakeEngine) -> None:

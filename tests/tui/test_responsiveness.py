@@ -76,9 +76,9 @@ async def test_100_vas_and_1000_orders_leave_every_key_within_a_few_flushes() ->
                 if call:
                     assert engine.calls_named(call), key
             assert engine.calls_named("pause_va") == [("pause_va", "va000 True pause key")]
-            equity = app.query_one("#vas", KeyedTable).get_row("va001")[4]
+            equity = app.query_one("#vas", KeyedTable).row_cells("va001")[4]
             await wait_for(
-                pilot, lambda: app.query_one("#vas", KeyedTable).get_row("va001")[4] != equity
+                pilot, lambda: app.query_one("#vas", KeyedTable).row_cells("va001")[4] != equity
             )
         finally:
             stop.set()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from actors.messages.snapshots import PositionSnapshot
-from core.domain import Contract
+from actors.messages.snapshots import OrderSnapshot, PositionSnapshot
+from core.domain import Contract, OrderStatus, OrderType, Purpose, Side
 from tui.confirmations import (
     FLATTEN_LIST_MAX,
     flatten_all_prompt,
@@ -39,11 +39,43 @@ def test_a_long_flatten_list_names_the_first_positions_and_counts_the_rest() -> 
     assert lines[-1] == "... and 3 more"
 
 
+def _order(order_id: str, purpose: Purpose, va_id: str = "va1") -> OrderSnapshot:
+    return OrderSnapshot(
+        order_id=order_id,
+        va_id=va_id,
+        contract=Contract("AAPL"),
+        side=Side.BUY if purpose is Purpose.ENTRY else Side.SELL,
+        order_type=OrderType.LMT if purpose is Purpose.ENTRY else OrderType.STP,
+        purpose=purpose,
+        quantity=10,
+        filled=0,
+        status=OrderStatus.SUBMITTED,
+        limit_price=Decimal(100),
+        stop_price=None,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
 def test_flatten_all_with_nothing_open_says_no_position_is_shown() -> None:
-    title, lines = flatten_all_prompt([], 2)
+    title, lines = flatten_all_prompt([], [_order("o-1", Purpose.ENTRY)] * 2)
     assert title == "Flatten all: close 0 position(s)?"
     assert lines[0] == "No open position is shown."
-    assert "2 working order(s): entries are cancelled." in lines
+    assert "2 working order(s): 2 entry order(s) cancelled at once;" in lines
+
+
+def test_a_flatten_says_what_happens_to_the_protective_stops() -> None:
+    orders = [
+        _order("o-1", Purpose.ENTRY),
+        _order("o-2", Purpose.STOP),
+        _order("o-3", Purpose.STOP),
+    ]
+    _, lines = flatten_all_prompt([_position("va1", "AAPL")], orders)
+    assert "3 working order(s): 1 entry order(s) cancelled at once;" in lines
+    assert "  2 protective stop(s) stay until their position is closed." in lines
+    _, own = flatten_va_prompt("va2", [], [*orders, _order("o-4", Purpose.STOP, "va2")])
+    assert "1 working order(s) of va2: 0 entry order(s) cancelled at once;" in own
+    assert "  1 protective stop(s) stay until their position is closed." in own
 
 
 def test_flattening_one_va_lists_only_that_vas_positions() -> None:
@@ -51,4 +83,4 @@ def test_flattening_one_va_lists_only_that_vas_positions() -> None:
     title, lines = flatten_va_prompt("va1", positions, [])
     assert title == "Flatten va1: close its 2 position(s)?"
     assert not any("MSFT" in line for line in lines)
-    assert "0 working order(s) of va1: entries are cancelled." in lines
+    assert "No working order of va1." in lines

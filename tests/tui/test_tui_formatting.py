@@ -48,6 +48,9 @@ def test_a_va_row_shows_equity_pnl_drawdown_and_wins_over_losses() -> None:
         "+1,250.50",
         "1.50",
         "3/1",
+        "-",
+        "-",
+        "-",
     ]
 
 
@@ -95,7 +98,13 @@ def test_a_position_row_signs_the_quantity_and_colors_the_pnl() -> None:
         "101.50",
         "-75.00",
         "+1.50",
+        "-",  # target: none reported
         "98.00",
+        "-",  # exit by, DTE, underlying, IV, delta $, theta/d, margin, delta
+        "-",
+        "-",
+        "-",
+        "-",
         "-",
         "-",
         "-",
@@ -108,14 +117,47 @@ def test_an_option_position_shows_delta_theta_per_day_and_days_to_expiry() -> No
     snapshot = Snapshots.position(
         contract=contract, quantity=-3, delta=-0.21, theta_per_day=41.5, dte=32
     )
-    cells = plain(position_cells(snapshot))
-    assert cells[1] == "SPY 20261218 P 565"
-    assert cells[8:] == ["-0.21", "+41.50", "32"]
+    cells = dict(
+        zip((key for key, _ in POSITION_COLUMNS), plain(position_cells(snapshot)), strict=True)
+    )
+    assert cells["contract"] == "SPY 20261218 P 565"
+    assert (cells["delta"], cells["theta"], cells["dte"]) == ("-0.21", "+41.50", "32")
+
+
+def test_a_short_put_shows_its_exits_as_prices_and_its_risk_in_dollars() -> None:
+    contract = Contract.option("SPY", date(2026, 12, 18), Decimal(565), "P")
+    snapshot = Snapshots.position(
+        contract=contract,
+        quantity=-3,
+        stop_price=Decimal("17.22"),
+        target_price=Decimal("2.85"),
+        time_exit=date(2026, 11, 27),
+        underlying_price=571.234,
+        iv=0.1834,
+        delta_dollars=-35_981.5,
+        theta_per_day=41.5,
+        margin=Decimal("33612.40"),
+    )
+    cells = dict(
+        zip((key for key, _ in POSITION_COLUMNS), plain(position_cells(snapshot)), strict=True)
+    )
+    assert [cells[key] for key in ("target", "stop", "time_exit", "under", "iv")] == [
+        "2.85",
+        "17.22",
+        "11-27",
+        "571.23",
+        "18%",
+    ]
+    assert [cells[key] for key in ("delta_dollars", "theta", "margin")] == [
+        "-35,982",
+        "+41.50",
+        "33,612",
+    ]
 
 
 def test_a_position_without_mark_or_stop_shows_dashes() -> None:
     cells = position_cells(Snapshots.position(mark=None, stop_price=None))
-    assert (str(cells[4]), str(cells[7])) == ("-", "-")
+    assert (str(cells[4]), str(cells[8])) == ("-", "-")
 
 
 def test_an_order_row_shows_its_age_at_exchange_time() -> None:

@@ -31,6 +31,7 @@ ACCOUNT_TAGS = {
     "InitMarginReq": "init_margin",
     "ExcessLiquidity": "excess_liquidity",
     "EquityWithLoanValue": "equity_with_loan",
+    "BuyingPower": "buying_power",
 }
 _CURRENCY_PREFERENCE = ("USD", "BASE", "")
 
@@ -67,8 +68,11 @@ def account_snapshot(
     """The snapshot of ``account`` from IB's account values (``reqAccountUpdates`` or the
     summary), in USD (the BASE currency if no USD row); None until NetLiquidation is known.
     A missing cash, maintenance margin or available funds counts as zero; a missing initial
-    margin, excess liquidity or equity with loan value is None."""
+    margin, excess liquidity, equity with loan value or buying power is None; ``account`` is
+    the code asked for, else the one the values name."""
+    values = list(values)
     figures = account_figures(values, account=account)
+    code = account or next((value.account for value in values if value.account), "")
     net_liq = figures.get("net_liquidation")
     if net_liq is None:
         return None
@@ -82,6 +86,8 @@ def account_snapshot(
         init_margin=figures.get("init_margin"),
         excess_liquidity=figures.get("excess_liquidity"),
         equity_with_loan=figures.get("equity_with_loan"),
+        buying_power=figures.get("buying_power"),
+        account=code,
     )
 
 

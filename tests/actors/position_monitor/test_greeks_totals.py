@@ -3,7 +3,7 @@ per-VA totals are recomputed only for the VAs a batch re-marked, the portfolio's
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -16,10 +16,20 @@ from actors.quote_book import QuoteBook
 from actors.runtime.base import AddressBook, Bus
 from core.calendar import TradingCalendar
 from core.clock import InFlight
-from core.domain import Contract, Quote
+from core.domain import Contract, Quote, Side
+from core.ticks import TickRule, default_rule, round_to_tick
 from tests.support.engine import make_config
 
 NY = ZoneInfo("America/New_York")
+
+
+class DefaultTicks:
+    """The option and stock tick rules the broker would give (``core.ticks.default_rule``)."""
+
+    def tick_rule(self, contract: Contract) -> TickRule:
+        return default_rule(contract)
+
+
 CALENDAR = TradingCalendar.build(NY, time(9, 30), time(16, 0))
 NOW = datetime(2026, 3, 11, 11, 0, tzinfo=NY)
 
@@ -34,6 +44,7 @@ def _parts() -> tuple[PositionSnapshots, GreeksTotals, QuoteBook, list[object]]:
         ages=MarkAges(calendar=CALENDAR, settings=settings),
         quotes=quotes,
         calendar=CALENDAR,
+        ticks=DefaultTicks(),
         bus=bus,
     )
     return snapshots, GreeksTotals(snapshots=snapshots, bus=bus), quotes, published
@@ -102,3 +113,26 @@ def test_a_va_whose_positions_changed_is_recomputed_at_the_next_batch() -> None:
     published.clear()
     greeks.publish(NOW, watched, set())
     assert set(_greeks(published)) == {"va1", None}
+
+
+def test_a_short_puts_snapshot_shows_its_exits_as_prices_and_its_underlying() -> None:
+    snapshots, _, quotes, published = _parts()
+    settings = MonitorSettings.of(make_config())
+    rules = settings.option_rules
+    put = Contract.option("SPY", date(2026, 4, 17), Decimal(560), "P")
+    quotes.update(Quote(Contract.stock("SPY"), 571.9, 572.1, 1, 1, 572.0, NOW))
+    watched = WatchedPosition("puts", put, -2, Decimal("4.20"), None, NOW)
+    watched.mark_with(Quote(put, 3.0, 3.2, 5, 5, 3.1, NOW, iv=0.27, delta=-0.2, theta=-0.05))
+    snapshots.publish(watched, NOW)
+    [snapshot] = published
+    assert isinstance(snapshot, PositionSnapshot)
+    keep = Decimal(str(rules.profit_take_pct)) / 100
+    assert snapshot.target_price == round_to_tick(
+        Decimal("4.20") * (1 - keep), default_rule(put), side=Side.BUY
+    )
+    assert snapshot.stop_price == Decimal("4.20") * Decimal(str(rules.stop_loss_multiple))
+    expected_exit = (
+        date(2026, 4, 17) - timedelta(days=rules.time_exit_dte) if rules.time_exit_dte else None
+    )
+    assert snapshot.time_exit == expected_exit
+    assert (snapshot.underlying_price, snapshot.iv) == (572.0, 0.27)

@@ -371,6 +371,22 @@ def test_account_values_make_a_snapshot_in_usd() -> None:
     assert account_snapshot(rows[2:4], account="DU1", time=T) is None  # no NetLiquidation yet
 
 
+def test_an_account_snapshot_carries_buying_power_and_the_account_code() -> None:
+    rows = [
+        AccountValue("DU7", "NetLiquidation", "1000004.65", "USD", ""),
+        AccountValue("DU7", "BuyingPower", "4000000", "USD", ""),
+        AccountValue("DU7", "ExcessLiquidity", "990000.50", "USD", ""),
+    ]
+    asked = account_snapshot(rows, account="DU7", time=T)
+    only = account_snapshot(rows, account="", time=T)  # the login's only account
+    assert asked is not None and only is not None
+    assert (asked.buying_power, asked.excess_liquidity) == (
+        Decimal(4_000_000),
+        Decimal("990000.50"),
+    )
+    assert (asked.account, only.account) == ("DU7", "DU7")
+
+
 def test_positions_map_with_option_cost_per_share_and_flat_ones_dropped() -> None:
     stock = broker_position(Position("DU1", Stock("AAPL", "SMART", "USD"), 100.0, 189.88))
     assert stock is not None and (stock.quantity, stock.avg_cost) == (100, Decimal("189.88"))

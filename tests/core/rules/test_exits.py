@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,9 @@ from core.rules.exits import (
     StockExitRules,
     evaluate_option_exit,
     evaluate_stock_exit,
+    option_exit_levels,
     profit_target_price,
+    stock_target_price,
 )
 from core.ticks import NICKEL, PENNY, TickRule
 
@@ -233,3 +235,60 @@ def test_profit_wins_over_time_and_stop_wins_over_time() -> None:
 def test_a_long_option_only_has_the_time_exit() -> None:
     assert option_exit(quantity=2, ask="0.10", mark="0.05") is None
     assert option_exit(quantity=2, dte=2) == "time"
+
+
+def test_a_short_options_exit_levels_are_the_prices_and_date_its_rules_fire_at() -> None:
+    rules = OptionExitRules(profit_take_pct=50, stop_loss_multiple=3, time_exit_dte=21)
+    levels = option_exit_levels(
+        credit=Decimal("4.23"), expiry=date(2026, 4, 17), rules=rules, tick=PENNY
+    )
+    assert (levels.target, levels.stop, levels.time_exit) == (
+        Decimal("2.11"),  # half the credit (2.115), rounded down onto the tick a buy pays
+        Decimal("12.69"),
+        date(2026, 3, 27),
+    )
+    # The levels are where evaluate_option_exit fires: at the target ask, at the stop mark.
+    fires = {
+        "target": evaluate_option_exit(
+            quantity=-1,
+            credit=Decimal("4.23"),
+            ask=levels.target,
+            mark=Decimal(3),
+            dte=30,
+            rules=rules,
+            tick=PENNY,
+        ),
+        "stop": evaluate_option_exit(
+            quantity=-1,
+            credit=Decimal("4.23"),
+            ask=Decimal(13),
+            mark=levels.stop,
+            dte=30,
+            rules=rules,
+            tick=PENNY,
+        ),
+        "time": evaluate_option_exit(
+            quantity=-1,
+            credit=Decimal("4.23"),
+            ask=Decimal(4),
+            mark=Decimal(4),
+            dte=(date(2026, 4, 17) - levels.time_exit).days,
+            rules=rules,
+            tick=PENNY,
+        ),
+    }
+    assert fires == {"target": "profit_target", "stop": "stop", "time": "time"}
+    no_time = OptionExitRules(profit_take_pct=50, stop_loss_multiple=3, time_exit_dte=0)
+    assert (
+        option_exit_levels(
+            credit=Decimal(1), expiry=date(2026, 4, 17), rules=no_time, tick=PENNY
+        ).time_exit
+        is None
+    )
+
+
+def test_a_stocks_profit_target_is_the_mark_that_takes_it() -> None:
+    assert stock_target_price(quantity=100, avg_price=Decimal(100), rules=RULES) == Decimal(102)
+    assert stock_target_price(quantity=-100, avg_price=Decimal(100), rules=RULES) == Decimal(98)
+    assert exit_reason(mark="102") == "profit_target"
+    assert stock_target_price(quantity=0, avg_price=Decimal(100), rules=RULES) is None
