@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from engine.commands import EXIT_BAD_INPUT, UsageError
 from engine.operations.target import socket_of
 from tui.app import EngineApp
+from tui.kill_switch import tune_for_keys
 from tui.remote import NotAttached, RemoteEngine
 from tui.screens import QuitChoice
 
@@ -52,7 +53,9 @@ def attach_dashboard(
     remote.start()
     try:
         remote.wait_attached(wait_s)
-        return EngineApp(remote, stop_requested=end).run()
+        app = EngineApp(remote, stop_requested=end)
+        tune_for_keys()  # this process is the dashboard's: the kill switch's latency first
+        return app.run()
     finally:
         remote.close()
 

@@ -11,10 +11,20 @@ by ``KillSwitchSent`` in the UI queue, where the app says so on screen.
 
 Headless runs (``App.run_test``, Textual's pilot) use Textual's ``HeadlessDriver``, which has no
 input thread: there the key takes the app's ``h`` binding, which sends the same halt.
+
+The input thread still needs the GIL, and the dashboard's process runs Textual: measured with
+100 VAs (bench figure 3b), the key waited behind the UI thread for up to Python's 5 ms switch
+interval, and behind full garbage collections of 65-140 ms every few seconds. ``tune_for_keys``
+(called by ``main.py attach`` and ``main.py run``'s dashboard, never in a process that runs
+tests or an engine) lowers the switch interval to 0.5 ms and makes full collections rare: what
+was imported and built before the dashboard starts is frozen out of the collector, and a full
+collection waits for ``FULL_GC_EVERY`` younger ones instead of 10.
 """
 
 from __future__ import annotations
 
+import gc
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -23,9 +33,30 @@ from textual import events
 from textual.driver import Driver
 from textual.message import Message
 
-__all__ = ["KILL_KEY", "KillSwitchSent", "express_driver"]
+__all__ = [
+    "FULL_GC_EVERY",
+    "KILL_KEY",
+    "SWITCH_INTERVAL_S",
+    "KillSwitchSent",
+    "express_driver",
+    "tune_for_keys",
+]
 
 KILL_KEY = "h"
+#: The dashboard process's GIL switch interval (Python's default: 5 ms).
+SWITCH_INTERVAL_S = 0.0005
+#: Collections of the middle generation before a full one (Python's default: 10).
+FULL_GC_EVERY = 1000
+
+
+def tune_for_keys() -> None:
+    """The dashboard's process only (see the module docstring): a short GIL switch interval,
+    the heap built so far frozen out of the collector, full collections rare."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_GC_EVERY)
 
 
 class KillSwitchSent(Message):

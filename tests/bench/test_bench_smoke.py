@@ -19,7 +19,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "signal_to_order_tui": ("p50_ms", "p99_ms", "quiet_p99_ms"),
     "signal_to_order_attached": ("p50_ms", "p99_ms", "loaded_p99_ms", "quiet_p99_ms"),
     "halt_gate": ("p50_ms", "p99_ms", "quiet_p99_ms", "call_p99_ms"),
-    "halt_attached": ("p50_ms", "p99_ms", "max_ms", "quiet_p99_ms"),
+    "halt_attached": ("p50_ms", "p99_ms", "max_ms", "quiet_p99_ms", "untimed_p99_ms"),
     "halt_ack": ("p50_ms", "p99_ms", "vas10_load_p99_ms", "vas30_quiet_p99_ms"),
     "flatten_engine": ("p50_ms", "p99_ms"),
     "flatten_tws": ("wall_s",),

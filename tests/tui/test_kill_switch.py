@@ -132,3 +132,58 @@ def test_the_driver_keeps_its_base_and_says_so() -> None:
     express = express_driver(RecordingDriver)
     assert issubclass(express, RecordingDriver)
     assert express.__name__ == "ExpressRecordingDriver"
+
+
+def test_the_dashboard_process_is_tuned_for_the_key() -> None:
+    """In a process of its own (the settings are the process's): a 0.5 ms switch interval, the
+    heap frozen out of the collector, full collections rare."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        "from tui.kill_switch import tune_for_keys\n"
+        "before = (sys.getswitchinterval(), gc.get_threshold()[2], gc.get_freeze_count())\n"
+        "tune_for_keys()\n"
+        "print((before, (sys.getswitchinterval(), gc.get_threshold()[2], gc.get_freeze_count())))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    before, after = eval(out)
+    assert before[:2] == (0.005, 10) and before[2] == 0
+    assert after[0] == 0.0005 and after[1] == 1000 and after[2] > 1000
+
+
+def test_attach_tunes_its_own_process_before_the_dashboard_runs(
+    monkeypatch: Any,
+) -> None:
+    from tui import attach_command
+
+    calls: list[str] = []
+
+    class Remote:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def start(self) -> None:
+            calls.append("start")
+
+        def wait_attached(self, timeout_s: float) -> None:
+            calls.append("attached")
+
+        def close(self) -> None:
+            calls.append("close")
+
+    class App:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            calls.append("app")
+
+        def run(self) -> None:
+            calls.append("run")
+
+    monkeypatch.setattr(attach_command, "RemoteEngine", Remote)
+    monkeypatch.setattr(attach_command, "EngineApp", App)
+    monkeypatch.setattr(attach_command, "tune_for_keys", lambda: calls.append("tuned"))
+    attach_command.attach_dashboard("/tmp/x.sock")
+    assert calls == ["start", "attached", "app", "tuned", "run", "close"]
