@@ -9,7 +9,7 @@ was there stays visible and nothing new is made. Pure; any thread.
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+__all__ = ["printable", "short_duration"]
 
 
 def printable(text: str) -> str:
@@ -30,3 +30,14 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def short_duration(seconds: int) -> str:
+    """``42s``, ``3m05s``, ``2h07m`` (pure; ``seconds`` >= 0, whole)."""
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Protocol, TextIO
 
 from actors.messages.events import EngineEvent
+from core.text import short_duration
 
 __all__ = [
     "LINE_EVERY_SIM",
@@ -78,14 +79,7 @@ def finish_in_s(point: ProgressPoint) -> float | None:
 
 
 def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return short_duration(max(0, round(seconds)))
 
 
 def progress_line(point: ProgressPoint, tz: tzinfo) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from db import Ledger, close_database, open_database
 from db.records import AccountRecord
 from engine.report_html import CHART_IDS
 from tests.support.chromium import chromium_binary, dump_dom
+from tests.support.headless import main_py
 from tests.support.report_dom import charts_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,17 +46,6 @@ class Day:
         return f"sqlite:///{self.db_path}"
 
 
-def _main(*args: str, cwd: Path, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(MAIN), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-        cwd=cwd,
-    )
-
-
 @pytest.fixture(scope="module")
 def day() -> Iterator[Day]:
     """A full simulated day of the shipped config, once for the module. The ledger lives in a
@@ -64,7 +53,7 @@ def day() -> Iterator[Day]:
     directory = Path(tempfile.mkdtemp(prefix="ctl", dir="/tmp"))
     try:
         place = Day(directory)
-        run = _main(
+        run = main_py(
             "run", "--headless", "--config", str(CONFIG), "--speed", "max",
             "--start", "2026-11-16T09:30", "--until", "16:00", "--db", place.url,
             cwd=directory, timeout_s=300,
@@ -76,7 +65,7 @@ def day() -> Iterator[Day]:
 
 
 def _report_html(ledger_url: str, out: Path, *more: str) -> subprocess.CompletedProcess[str]:
-    return _main(
+    return main_py(
         "report", "--config", str(CONFIG), "--db", ledger_url, "--html", str(out), *more,
         cwd=out.parent,
     )  # fmt: skip
@@ -167,7 +156,7 @@ def test_report_html_refuses_all_and_json_and_an_unwritable_path_in_one_line(
             f"main.py report: --html draws one instance and prints no report: drop {flag}"
         ]
     missing = tmp_path / "no-such-dir" / "r.html"
-    done = _main(
+    done = main_py(
         "report", "--config", str(CONFIG), "--db", day.url, "--html", str(missing), cwd=tmp_path
     )
     assert done.returncode == 2

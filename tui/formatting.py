@@ -17,7 +17,7 @@ from rich.text import Text
 from actors.messages.events import EngineEvent
 from actors.messages.snapshots import OrderSnapshot, PositionSnapshot, VASnapshot
 from core.domain import TradingState
-from core.text import printable
+from core.text import printable, short_duration
 from tui.risk_cells import RiskTotals, exit_cells, greek_cells, totals_cells
 
 __all__ = [
@@ -281,14 +281,7 @@ def position_line(snapshot: PositionSnapshot) -> str:
 
 def age_label(age: timedelta) -> str:
     """``42s``, ``3m05s``, ``2h07m``; negative ages (clock skew) show as ``0s``."""
-    seconds = max(0, int(age.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    return short_duration(max(0, int(age.total_seconds())))
 
 
 def order_age_cell(snapshot: OrderSnapshot, now: datetime) -> Text:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pykka
@@ -24,6 +25,7 @@ from core.config_reload import ReloadPlan, plan_reload
 from core.domain import Contract, OrderStatus, OrderType, Purpose, Side, TradingState
 from core.gate import GateState, TradingGate
 from tests.support.engine import make_config
+from tui import EngineApp
 
 NY = ZoneInfo("America/New_York")
 #: A Wednesday, mid-session.
@@ -314,3 +316,15 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.05)
+
+
+class RecordingApp(EngineApp):
+    """The dashboard, recording what it tells the trader."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.told: list[str] = []
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.told.append(message)
+        super().notify(message, *args, **kwargs)

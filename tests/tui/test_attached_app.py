@@ -16,7 +16,7 @@ import pytest
 from core.domain import TradingState
 from engine.control.wire import Reply, Request
 from tests.support.engine import make_config
-from tests.tui.fakes import Snapshots, wait_for
+from tests.tui.fakes import RecordingApp, Snapshots, wait_for
 from tests.tui.scripted_engine import ScriptedEngine, state
 from tui import EngineApp, QuitChoice
 from tui.attached import LinkBanner
@@ -30,18 +30,6 @@ from tui.tables import KeyedTable
 
 FAST = 0.05
 REFUSAL = "read-only viewer: attach without --read-only to trade"
-
-
-class RecordingApp(EngineApp):
-    """The dashboard, recording what it tells the trader."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.told: list[str] = []
-
-    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.told.append(message)
-        super().notify(message, *args, **kwargs)
 
 
 def open_trades(seq: int = 1) -> Any:

@@ -16,7 +16,7 @@ import pytest
 from core.config import ControlSettings, EngineConfig
 from core.gate import GateState
 from tests.support.engine import BASE_TOML, SimEngine, make_config, start_engine
-from tests.tui.fakes import wait_for
+from tests.tui.fakes import RecordingApp, wait_for
 from tui import EngineApp
 from tui.attached import LinkBanner
 from tui.config_screen import ConfigScreen
@@ -25,18 +25,6 @@ from tui.remote import RemoteEngine
 
 FAST = 0.05
 REFUSAL = "read-only viewer: attach without --read-only to trade"
-
-
-class RecordingApp(EngineApp):
-    """The dashboard, recording what it tells the trader."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.told: list[str] = []
-
-    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.told.append(message)
-        super().notify(message, *args, **kwargs)
 
 
 def served(config: EngineConfig | None = None) -> EngineConfig:

@@ -11,21 +11,10 @@ from textual.driver import Driver
 from textual.message import Message
 
 from core.gate import GateState
-from tests.tui.fakes import FakeEngine
-from tui import EngineApp
+from tests.tui.fakes import FakeEngine, RecordingApp
 from tui.kill_switch import KillSwitchSent, express_driver
 
 FAST = 0.05
-
-
-class TellingApp(EngineApp):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.told: list[str] = []
-
-    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.told.append(message)
-        super().notify(message, *args, **kwargs)
 
 
 def on_an_input_thread(driver: Driver, key: str) -> str:
@@ -47,7 +36,7 @@ def on_an_input_thread(driver: Driver, key: str) -> str:
 async def test_h_halts_on_the_input_thread_while_the_ui_thread_is_blocked(
     engine: FakeEngine,
 ) -> None:
-    app = TellingApp(engine, flush_interval_s=FAST)
+    app = RecordingApp(engine, flush_interval_s=FAST)
     async with app.run_test() as pilot:
         driver = app.get_driver_class()(app, debug=False, mouse=False)
         on_an_input_thread(driver, "h")
@@ -63,7 +52,7 @@ async def test_h_halts_on_the_input_thread_while_the_ui_thread_is_blocked(
 
 
 async def test_other_keys_take_the_ordinary_way(engine: FakeEngine) -> None:
-    app = TellingApp(engine, flush_interval_s=FAST)
+    app = RecordingApp(engine, flush_interval_s=FAST)
     async with app.run_test() as pilot:
         driver = app.get_driver_class()(app, debug=False, mouse=False)
         on_an_input_thread(driver, "r")
