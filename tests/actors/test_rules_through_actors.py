@@ -403,6 +403,7 @@ def test_risk_status_is_published_with_the_used_and_maximum_of_each_limit(
         limits = dict(status.limits)
         assert limits["trades"] == "1/5" and limits["positions"] == "1/3"
         assert limits["margin"].endswith("%/80%") and limits["margin"] != "0.0%/80%"
-        assert set(limits) == {"trades", "positions", "margin", "pacing"}
+        assert set(limits) == {"trades", "positions", "margin", "pacing", "sector"}
+        assert limits["sector"].startswith("Technology ") and limits["sector"].endswith("%/30%")
         assert status.state is TradingState.ACTIVE
         assert status.daily_loss_limit == Decimal("-20000")
