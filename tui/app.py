@@ -104,18 +104,20 @@ class EngineApp(App[QuitChoice | None]):
     #: Below 32 lines (80x24) the panes lose their side and bottom borders.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
+        # A read-only viewer's first footer entry says so (hidden on a trading dashboard); the
+        # labels are short enough for every key to fit a 120-column footer.
+        Binding("v", "viewer", "READ-ONLY viewer"),
         Binding("h", "halt", "Halt"),
         Binding("r", "resume", "Resume"),
         Binding("f", "flatten", "Flatten all"),
         Binding("x", "flatten_va", "Flatten VA"),
-        Binding("p", "pause_va", "Pause/resume VA"),
-        Binding("enter", "inspect", "Inspect VA"),
+        Binding("p", "pause_va", "Pause VA"),
+        Binding("enter", "inspect", "Inspect"),
         Binding("c", "config", "Config"),
-        Binding("e", "event_filter", "Events filter"),
-        Binding("t", "closed_trades", "Closed trades"),
+        Binding("e", "event_filter", "Filter"),
+        Binding("t", "closed_trades", "Trades"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        Binding("v", "viewer", "READ-ONLY viewer"),
     ]
 
     #: The governor's trading state (None until its first status); refreshes the footer.

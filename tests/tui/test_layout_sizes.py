@@ -274,3 +274,15 @@ async def test_the_flatten_dialog_cuts_no_line_at_80x24() -> None:
         assert len(shown) >= 4, text
         for line in shown:
             assert line in text, f"cut in the dialog: {line!r}\n{text}"
+
+
+@pytest.mark.parametrize("size", SIZES[1:], ids=[f"{w}x{h}" for w, h in SIZES[1:]])
+async def test_every_key_fits_the_footer_at_120_columns_and_above(size: tuple[int, int]) -> None:
+    engine = shipped_engine()
+    app = EngineApp(engine, flush_interval_s=FAST)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: "Quit" in screen_text(app).splitlines()[-1])
+        footer = screen_text(app).splitlines()[-1]
+        for label in ("Halt", "Resume", "Flatten all", "Pause VA", "Filter", "Trades", "Quit"):
+            assert label in footer, (label, footer)
+        assert "READ-ONLY" not in footer
