@@ -151,3 +151,21 @@ def test_a_bad_quote_delivery_ms_is_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError) as refused:
         parse_config(text)
     assert any("quote_delivery_ms" in problem for problem in refused.value.problems)
+
+
+def test_an_engine_runs_its_quote_book_with_the_configured_tick(tmp_path: object) -> None:
+    """The engine wires ``quote_interval_s`` into its QuoteBook: on at a finite speed, off at
+    max speed (a unit test of ``quote_interval_s`` alone would pass with the wiring gone)."""
+    from pathlib import Path
+
+    from engine.engine import Engine
+    from tests.support.engine import MONDAY_10
+
+    config = make_config()
+    for speed, expected in ((2.0, 0.05), (None, 0.0)):
+        url = f"sqlite:///{Path(str(tmp_path)) / f'engine-{speed}.db'}"
+        engine = Engine(config, RunOptions(database_url=url, speed=speed, start=MONDAY_10))
+        try:
+            assert engine.quotes.min_interval_s == pytest.approx(expected)
+        finally:
+            engine.stop()
