@@ -62,7 +62,7 @@ def test_a_strike_below_the_cost_is_chosen_only_when_allowed() -> None:
 
 
 def test_a_call_below_the_minimum_credit_is_not_written() -> None:
-    assert pick([call(NEAR, 600, 0.05, mid=0.10)]).startswith("no call with credit >= 0.20")
+    assert str(pick([call(NEAR, 600, 0.05, mid=0.10)])).startswith("no call with credit >= 0.20")
     assert pick([call(date(2026, 3, 30), 600, 0.3)]) == "no call expiration 30-45 DTE"
 
 
