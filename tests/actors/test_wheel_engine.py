@@ -23,7 +23,7 @@ from tests.actors.test_naked_put_engine import (
     running,
     sold_put,
 )
-from tests.support.engine import SimEngine
+from tests.support.engine import SimEngine, start_engine
 
 WHEEL = 'on_assignment = "wheel"\ncall_target_dte = 3\ncall_max_dte = 12'
 
@@ -149,3 +149,29 @@ def test_a_tripped_drawdown_stops_new_calls_and_keeps_the_stock(tmp_path: Path) 
         shares = 100 * put.quantity
         assert {p.contract_key: p.quantity for p in sim.ledger.open_positions()} == {"AAA": shares}
         assert not orders(sim, "puts-a", purpose="exit")
+
+
+def test_after_a_restart_wheel_stock_gets_no_protective_stop_and_its_call_is_written(
+    tmp_path: Path,
+) -> None:
+    cfg = config(strategy=WHEEL)
+    with running(tmp_path, cfg) as sim:
+        put = sold_put(sim)
+        sim.broker.set_mid("AAA", float(put.contract.strike or 0) - 5)
+        assert sim.broker.assign_early("AAA") == put.quantity
+        sim.idle()
+        assert not [o for o in orders(sim, "puts-a", purpose="entry") if o.contract.right == "C"]
+    # The startup reconciliation puts a stop back on every stock position without one, except
+    # wheel stock; the wheel then resumes from the ledger and covers the stock.
+    restarted = start_engine(tmp_path, cfg)
+    try:
+        restarted.advance(600)
+        assert not orders(restarted, "puts-a", purpose="stop")
+        call = written_call(restarted)
+        assert call.quantity == put.quantity
+        assert {p.contract_key: p.quantity for p in restarted.ledger.open_positions()} == {
+            "AAA": 100 * put.quantity,
+            call.contract_key: -call.quantity,
+        }
+    finally:
+        restarted.engine.stop()
