@@ -95,7 +95,7 @@ class MonitorSettings:
     def option_rules_for(self, va_id: str, contract: Contract) -> OptionExitRules:
         """The option exit rules of ``va_id``'s position in ``contract``."""
         if va_id in self.wheel_vas:
-            return wheel_exit_rules(self.option_rules, contract.right)
+            return wheel_exit_rules(self.option_rules)
         return self.option_rules
 
 

@@ -3,15 +3,19 @@ a wheel VA may write a covered call on the stock it holds.
 
 Pure: plain functions of the VA's book and the configured exit rules, no I/O and no threads.
 
-Exits on a wheel (``on_assignment = "wheel"``):
+Exits on a wheel (``on_assignment = "wheel"``): only the profit target applies, to its puts
+and its covered calls alike (bought back cheaply, then a new one is written).
 
-* short put: the profit target and the stop apply; the time exit does not (the put is held to
-  expiry: an assignment is how the wheel gets its stock);
-* covered call: the profit target applies (the call is bought back cheaply and a new one
-  written); the stop does not (the stock gains what the call loses: a call at a multiple of its
-  credit means the stock is far above the strike, where being called away is a profit) and the
-  time exit does not (the call is left to expire or to be assigned: being called away ends
-  the cycle).
+* no stop: a wheel put is cash-secured (``core.strategies.wheel.cash_secured_contracts``) and
+  being assigned when the stock falls is how the wheel gets its stock, so a put at a multiple
+  of its credit is held to be assigned; a covered call at a multiple of its credit means the
+  stock is far above the strike, where being called away is a profit (the stock gains what
+  the call loses);
+* no time exit: both are left to expire or to be assigned (assignment moves the wheel on).
+
+What protects the VA instead is its own limits: the capital (the put's assignment fits it)
+and ``max_drawdown_pct`` (a trip pauses the VA: no new put or call; the stock and a call
+already written are kept, see README "The wheel").
 """
 
 from __future__ import annotations
@@ -27,12 +31,10 @@ from core.rules.va_rules import VABook, VALimitsLike
 __all__ = ["check_covered_call_entry", "held_call", "held_shares", "wheel_exit_rules"]
 
 
-def wheel_exit_rules(rules: OptionExitRules, right: str | None) -> OptionExitRules:
-    """The option exit rules for a wheel VA's short option of ``right`` (``P`` or ``C``): the
-    time exit off for both, the stop off for a covered call (see the module docstring)."""
-    if right == "C":
-        return replace(rules, stop_loss_multiple=math.inf, time_exit_dte=0)
-    return replace(rules, time_exit_dte=0)
+def wheel_exit_rules(rules: OptionExitRules) -> OptionExitRules:
+    """The option exit rules for a wheel VA's short puts and covered calls: the profit target
+    of ``rules``, no stop and no time exit (see the module docstring)."""
+    return replace(rules, stop_loss_multiple=math.inf, time_exit_dte=0)
 
 
 def held_shares(book: VABook, symbol: str) -> int:

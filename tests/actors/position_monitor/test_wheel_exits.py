@@ -1,6 +1,7 @@
 """The monitor's exit rules for a wheel VA (``on_assignment = "wheel"``): its stock is never asked
 to exit (no stock profit target, time or session-close exit: it is held until called away), its
-covered call has no stop and no time exit, its put no time exit; other VAs keep every rule."""
+covered calls and puts have their profit target but no stop and no time exit; other VAs keep
+every rule."""
 
 from __future__ import annotations
 
@@ -74,12 +75,14 @@ def test_a_covered_call_far_past_its_stop_and_near_expiry_is_left_alone() -> Non
     assert isinstance(request, ExitRequest) and request.reason == "stop"
 
 
-def test_a_covered_call_takes_its_profit_and_a_wheel_put_keeps_its_stop() -> None:
+def test_wheel_options_take_their_profit_but_a_put_is_held_through_stop_and_time() -> None:
     book = _RecordingBook()
     exits = _exits(book)
     exits.run_exit_rules(_watched("va1", CALL, -3, "1.00", 0.40, 0.45), NOW)
+    exits.run_exit_rules(_watched("va1", PUT, -3, "1.00", 0.40, 0.45), NOW)
+    # Four times its credit two days before expiry: held (to be assigned), no stop, no time.
     exits.run_exit_rules(_watched("va1", PUT, -3, "1.00", 3.90, 4.10), NOW)
-    exits.run_exit_rules(_watched("va1", PUT, -3, "1.00", 0.90, 0.95), NOW + timedelta(seconds=1))
     reasons = [(r.contract.key, r.reason) for _, r in book.told if isinstance(r, ExitRequest)]
-    # The put at 0.95 two days before expiry: no time exit (it is held to be assigned).
-    assert reasons == [(CALL.key, "profit_target"), (PUT.key, "stop")]
+    assert reasons == [(CALL.key, "profit_target"), (PUT.key, "profit_target")]
+    exits.run_exit_rules(_watched("va2", PUT, -3, "1.00", 3.90, 4.10), NOW)
+    assert [r.reason for _, r in book.told[2:] if isinstance(r, ExitRequest)] == ["stop"]

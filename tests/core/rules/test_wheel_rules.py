@@ -22,8 +22,8 @@ RULES = OptionExitRules(profit_take_pct=50.0, stop_loss_multiple=3.0, time_exit_
 CALL = Contract.option("AAA", date(2026, 1, 16), Decimal(105), "C")
 
 
-def test_a_covered_call_has_its_profit_target_but_no_stop_and_no_time_exit() -> None:
-    rules = wheel_exit_rules(RULES, "C")
+def test_a_wheel_option_has_its_profit_target_but_no_stop_and_no_time_exit() -> None:
+    rules = wheel_exit_rules(RULES)
     assert rules.profit_take_pct == 50.0
     assert math.isinf(rules.stop_loss_multiple) and rules.time_exit_dte == 0
 
@@ -41,15 +41,6 @@ def test_a_covered_call_has_its_profit_target_but_no_stop_and_no_time_exit() -> 
     assert judge("0.50", "0.48", 10) == "profit_target"
     assert judge("9.10", "9.00", 10) is None  # nine times the credit: no stop
     assert judge("0.80", "0.78", 1) is None  # a day to expiry: left to expire or be assigned
-
-
-def test_a_wheel_put_keeps_profit_and_stop_but_is_held_to_expiry() -> None:
-    rules = wheel_exit_rules(RULES, "P")
-    assert (rules.profit_take_pct, rules.stop_loss_multiple, rules.time_exit_dte) == (
-        50.0,
-        3.0,
-        0,
-    )
 
 
 def _stock_book(shares: int = 300) -> VABook:
