@@ -258,7 +258,8 @@ class OptionEntries:
             quantity=choice.contracts,
             order_type=OrderType.LMT,
             purpose=Purpose.ENTRY,
-            reason=f"{kind} delta {delta:.2f} {choice.dte}DTE decision mid {exact_mid(quote):.2f}"
+            reason=f"{kind}{' covered call' if contract.right == 'C' else ''} delta {delta:.2f} "
+            f"{choice.dte}DTE decision mid {exact_mid(quote):.2f}"
             + (" [delayed data]" if quote.data_type.is_delayed else ""),
             time=now,
             ref_price=limit,
