@@ -175,3 +175,20 @@ def test_after_a_restart_wheel_stock_gets_no_protective_stop_and_its_call_is_wri
         }
     finally:
         restarted.engine.stop()
+
+
+def test_a_stock_that_falls_too_far_for_a_call_at_its_cost_is_held_without_one(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path, config(strategy=WHEEL + "\ncall_min_credit = 0.50")) as sim:
+        put = sold_put(sim)
+        assert put.contract.strike is not None
+        assert sim.broker.assign_early("AAA") == put.quantity
+        move(sim, "AAA", float(put.contract.strike) * 0.85, seconds=900)  # 15 % below the cost
+        assert not [o for o in orders(sim, "puts-a", purpose="entry") if o.contract.right == "C"]
+        notes = sim.snapshot("va:puts-a").last_decisions
+        assert any("no call with credit >= 0.5 and strike >= basis" in n for n in notes), notes
+        shares = 100 * put.quantity
+        assert {p.contract_key: p.quantity for p in sim.ledger.open_positions()} == {"AAA": shares}
+        assert not orders(sim, "puts-a", purpose="exit")
+        assert not orders(sim, "puts-a", purpose="stop")
