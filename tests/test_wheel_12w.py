@@ -78,6 +78,7 @@ def test_wheel_cycles_need_every_step_in_order() -> None:
     assert wheel_cycles(cycle[:3] + cycle[4:]) == []  # no call written
 
 
+@pytest.mark.timeout(2400)  # about 3 min alone, several on a loaded machine
 def test_a_12_week_wheel_run_goes_round_the_wheel_at_least_twice(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'wheel.db'}"
     main = str(ROOT / "main.py")
