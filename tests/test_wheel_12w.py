@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "wheel.toml"
 
-pytestmark = [pytest.mark.slow, pytest.mark.serial]
+pytestmark = pytest.mark.slow  # minutes of wall time, not load-sensitive: runs beside the others
 
 
 def wheel_cycles(orders: list[dict[str, Any]]) -> list[list[str]]:
