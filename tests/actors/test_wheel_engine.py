@@ -192,3 +192,16 @@ def test_a_stock_that_falls_too_far_for_a_call_at_its_cost_is_held_without_one(
         assert {p.contract_key: p.quantity for p in sim.ledger.open_positions()} == {"AAA": shares}
         assert not orders(sim, "puts-a", purpose="exit")
         assert not orders(sim, "puts-a", purpose="stop")
+
+
+def test_net_of_premium_floors_the_call_at_the_cost_less_the_puts_credit(tmp_path: Path) -> None:
+    net = WHEEL + '\ncall_min_credit = 0.50\ncall_basis = "net_of_premium"'
+    with running(tmp_path, config(strategy=net)) as sim:
+        put = sold_put(sim)
+        assert put.contract.strike is not None and put.avg_fill_price is not None
+        assert sim.broker.assign_early("AAA") == put.quantity
+        move(sim, "AAA", float(put.contract.strike) * 0.85, seconds=900)  # no call pays enough
+        # The floor the VA judged calls by: the put's strike less its credit a share.
+        floor = put.contract.strike - put.avg_fill_price
+        notes = sim.snapshot("va:puts-a").last_decisions
+        assert any(f"strike >= basis {floor:.2f}" in n for n in notes), (floor, notes)
