@@ -97,9 +97,13 @@ class ExposureBook:
 
     def notional(self, proposal: OrderProposal) -> Decimal:
         """What an entry puts at stake: its market value, or an option's assignment value
-        (strike x 100 x contracts), which is what sector concentration counts."""
+        (strike x 100 x contracts), which is what sector concentration counts; a call written
+        on the VA's shares puts nothing more at stake (assigned, it delivers the stock)."""
         contract = proposal.contract
         if contract.is_option:
+            if proposal.side.sign < 0:
+                naked = proposal.quantity - self._covered_by_stock(proposal)
+                return assignment_value(contract, naked)
             return assignment_value(contract, proposal.quantity)
         return proposal.ref_price * proposal.quantity * contract.multiplier
 
@@ -124,10 +128,33 @@ class ExposureBook:
     def sector_exposure(self) -> dict[str, Decimal]:
         """Notional per sector, of the positions and the pending entries."""
         out: dict[str, Decimal] = {}
-        for exposure in self.positions.values():
-            out[exposure.sector] = out.get(exposure.sector, ZERO) + exposure.notional
+        covered = self._covered_calls_held()
+        for key, exposure in self.positions.items():
+            notional = exposure.notional
+            if key in covered and exposure.contract is not None:
+                notional -= assignment_value(exposure.contract, covered[key])
+            out[exposure.sector] = out.get(exposure.sector, ZERO) + notional
         for pending in self.pending.values():
             out[pending.sector] = out.get(pending.sector, ZERO) + self.notional(pending)
+        return out
+
+    def _covered_calls_held(self) -> dict[tuple[str, str], int]:
+        """The held short calls that their VA's shares of the symbol cover: contracts by
+        (VA, contract key), one a lot of the multiplier."""
+        lots: dict[tuple[str, str], int] = {}
+        for (va_id, _), e in self.positions.items():
+            if e.contract is not None and not e.contract.is_option and e.quantity > 0:
+                lots[(va_id, e.contract.symbol)] = e.quantity
+        out: dict[tuple[str, str], int] = {}
+        for (va_id, key), e in self.positions.items():
+            c = e.contract
+            if c is None or not c.is_option or c.right != "C" or e.quantity >= 0:
+                continue
+            left = lots.get((va_id, c.symbol), 0) // c.multiplier
+            covered = min(-e.quantity, left)
+            if covered:
+                out[(va_id, key)] = covered
+                lots[(va_id, c.symbol)] -= covered * c.multiplier
         return out
 
     def _covered_by_stock(self, proposal: OrderProposal) -> int:

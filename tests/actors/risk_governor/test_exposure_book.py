@@ -145,3 +145,14 @@ def test_a_covered_call_held_or_pending_uses_the_lot_it_covers() -> None:
     assert book.order_margin(later) == Decimal(2400)
     book.position_changed(_position(AAPL, 0, "0"))
     assert book.used_margin(Decimal(0)) == Decimal(2400)  # the call alone is naked
+
+
+def test_a_covered_call_adds_no_sector_exposure_beside_its_stock() -> None:
+    book, _ = _book()
+    book.position_changed(_position(AAPL, 100, "150"))  # 15,000 at cost
+    entry = _entry("c1", CALL, side=Side.SELL, quantity=2, price="2")
+    assert book.notional(entry) == Decimal(17000)  # one covered, one naked (170 x 100)
+    book.position_changed(_position(CALL, -1, "2"))
+    assert book.sector_exposure() == {"tech": Decimal(15000)}  # the call is the stock's cover
+    book.position_changed(_position(AAPL, 0, "0"))
+    assert book.sector_exposure() == {"tech": Decimal(17000)}  # alone: its assignment value
