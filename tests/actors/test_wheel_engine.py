@@ -232,3 +232,7 @@ def test_a_wheel_va_with_tight_cash_writes_its_covered_calls(tmp_path: Path) -> 
         assert not [n for n in notes if "rejected" in n and " C " in n], notes
         positions = {p.contract_key: p.quantity for p in sim.ledger.open_positions()}
         assert positions == {"AAA": 100, call.contract_key: -1}
+        # The what-if and our Reg-T agree: nothing for the covered call.
+        checks = sim.engine.inspect_va("puts-a", timeout_s=5).margin_checks
+        [line] = [c for c in checks if call.contract_key in c]
+        assert "what-if initial +0.00 | our Reg-T 0.00" in line, line
