@@ -12,6 +12,13 @@ OrderManager alone, the governor is still ``FLATTENING`` (its stored state) and 
 close (queued for room, or not yet reached) are closed too, and ``FlattenDone`` follows once
 all is flat. After an engine restart the governor ends ``HALTED``: only the working flatten
 orders go on. A per-VA flatten's queue is not rebuilt.
+
+Covered calls first: a VA's long stock on whose symbol the same VA is short calls (the wheel's
+covered calls) waits in the queue until those calls are bought back, so the VA is never short
+a naked call for a moment. If a call's buy-back ends without closing it (refused, cancelled)
+the stock is kept as its cover, not sold: the flatten stays unfinished (no ``FlattenDone``), a
+``flatten_held`` risk notice says which stock waits for which call, and the stock is sold at
+the first re-price tick after the call is closed (by hand, or by flattening again).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from functools import partial
 from loguru import logger
 
 from actors.messages.commands import OrderProposal
-from actors.messages.events import FlattenDone
+from actors.messages.events import FlattenDone, RiskNotice
 from actors.messages.timers import RepriceDue
 from actors.order_manager.executions import Executions
 from actors.order_manager.orders import OrderUpdates
@@ -78,6 +85,7 @@ class Flatten:
         self._reprice_timer = None
         self._backlog: deque[tuple[str, str]] = deque()  # (va, contract key) waiting a turn
         self._resume = False  # a whole-account flatten to resume once exits may pass
+        self._held_noted: set[tuple[str, str]] = set()  # stock kept as cover, already told
 
     def recover(self, now: datetime, *, resume: bool) -> None:
         """Rebuild the flatten's re-pricing from the ledger (``self.state.orders`` already rebuilt).
@@ -197,10 +205,16 @@ class Flatten:
             return
         cap = self.ctx.config.orders.max_working_per_contract_side
         waiting: deque[tuple[str, str]] = deque()
+        covers: list[tuple[str, HeldPosition, list[HeldPosition]]] = []
         while self._backlog:
             va, key = self._backlog.popleft()
             position = self.state.positions.get((va, key))
             if position is None or position.quantity == 0:
+                continue
+            calls = self._short_calls_on(va, position)
+            if calls:  # the stock covers them: sold once they are bought back
+                waiting.append((va, key))
+                covers.append((va, position, calls))
                 continue
             side = Side.SELL if position.quantity > 0 else Side.BUY
             if self.state.working_on(key, side) >= cap:
@@ -208,6 +222,51 @@ class Flatten:
                 continue
             self._flatten_position(va, position, now, marketable=True)
         self._backlog = waiting
+        for va, stock, calls in covers:
+            self._note_held_cover(va, stock, calls, now)
+
+    def _short_calls_on(self, va: str, position: HeldPosition) -> list[HeldPosition]:
+        """The VA's short calls on the symbol of its long stock ``position`` (none for any
+        other position): the calls the stock covers."""
+        contract = position.contract
+        if contract.is_option or position.quantity <= 0:
+            return []
+        return [
+            p
+            for (owner, _), p in self.state.positions.items()
+            if owner == va
+            and p.quantity < 0
+            and p.contract.is_option
+            and p.contract.right == "C"
+            and p.contract.symbol == contract.symbol
+        ]
+
+    def _note_held_cover(
+        self, va: str, stock: HeldPosition, calls: list[HeldPosition], now: datetime
+    ) -> None:
+        """Say once that ``stock`` is kept because a call it covers is still short with no
+        buy-back under way (its close ended unfilled): selling the stock would leave the call
+        naked. A call still being bought back is the ordinary wait, said nothing of."""
+        closing = {
+            (o.record.va_id, o.record.contract_key)
+            for o in self.state.orders.values()
+            if o.working and o.purpose is Purpose.EXIT
+        } | set(self._backlog)
+        stranded = [c.contract.key for c in calls if (va, c.contract.key) not in closing]
+        held = (va, stock.contract.key)
+        if not stranded:
+            self._held_noted.discard(held)
+            return
+        if held in self._held_noted:
+            return
+        self._held_noted.add(held)
+        reason = (
+            f"flatten of {va}: {stock.quantity} {stock.contract.key} kept as the cover of "
+            f"{', '.join(stranded)}, whose buy-back ended unfilled; the stock is sold once "
+            "the call is closed (by hand or by flattening again)"
+        )
+        logger.warning("order manager: {}", reason)
+        self.ctx.book.tell("governor", RiskNotice("flatten_held", reason, now))
 
     def _flatten_position(
         self, owner: str, position: HeldPosition, now: datetime, *, marketable: bool

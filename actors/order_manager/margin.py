@@ -119,7 +119,8 @@ class MarginGate:
         return refused
 
     def _reg_t(self, proposal: OrderProposal) -> Decimal | None:
-        """Our Reg-T estimate of the entry (the governor's figure), for the cross-check."""
+        """Our Reg-T estimate of the entry (the governor's figure), for the cross-check: the
+        contracts of a call that the VA's shares cover need none."""
         contract = proposal.contract
         quote = self.ctx.quotes.latest(contract.symbol)
         if quote is None or contract.strike is None or contract.right is None:
@@ -130,6 +131,23 @@ class MarginGate:
             underlying=spot,
             strike=contract.strike,
             premium=proposal.limit_price or proposal.ref_price,
-            contracts=proposal.quantity,
+            contracts=proposal.quantity - self._covered(proposal),
             multiplier=contract.multiplier,
         ).quantize(Decimal("0.01"))
+
+    def _covered(self, proposal: OrderProposal) -> int:
+        """Contracts of a call to write that the VA's shares of the symbol cover, less its
+        short calls on it (one a lot of the multiplier)."""
+        contract = proposal.contract
+        if contract.right != "C":
+            return 0
+        shares = written = 0
+        for (va_id, _), held in self.sides.state.positions.items():
+            if va_id != proposal.va_id or held.contract.symbol != contract.symbol:
+                continue
+            if not held.contract.is_option:
+                shares += held.quantity
+            elif held.contract.right == "C" and held.quantity < 0:
+                written -= held.quantity
+        lots = max(shares, 0) // contract.multiplier
+        return min(proposal.quantity, max(0, lots - written))

@@ -18,7 +18,7 @@ from actors.messages.events import PositionChanged
 from actors.quote_book import QuoteBook
 from actors.risk_governor.state import GovernorSettings
 from core.domain import Contract
-from core.rules.margin import assignment_value, option_position_margin, short_option_margin
+from core.rules.margin import assignment_value, positions_margin, short_option_margin
 from db.records import OpenPosition
 
 __all__ = ["Exposure", "ExposureBook", "exposure_notional"]
@@ -97,9 +97,13 @@ class ExposureBook:
 
     def notional(self, proposal: OrderProposal) -> Decimal:
         """What an entry puts at stake: its market value, or an option's assignment value
-        (strike x 100 x contracts), which is what sector concentration counts."""
+        (strike x 100 x contracts), which is what sector concentration counts; a call written
+        on the VA's shares puts nothing more at stake (assigned, it delivers the stock)."""
         contract = proposal.contract
         if contract.is_option:
+            if proposal.side.sign < 0:
+                naked = proposal.quantity - self._covered_by_stock(proposal)
+                return assignment_value(contract, naked)
             return assignment_value(contract, proposal.quantity)
         return proposal.ref_price * proposal.quantity * contract.multiplier
 
@@ -114,7 +118,7 @@ class ExposureBook:
                 underlying=self._underlying_mid(contract),
                 strike=contract.strike,
                 premium=proposal.ref_price,
-                contracts=proposal.quantity,
+                contracts=proposal.quantity - self._covered_by_stock(proposal),
                 multiplier=contract.multiplier,
             )
         sim = self._settings.sim
@@ -124,29 +128,94 @@ class ExposureBook:
     def sector_exposure(self) -> dict[str, Decimal]:
         """Notional per sector, of the positions and the pending entries."""
         out: dict[str, Decimal] = {}
-        for exposure in self.positions.values():
-            out[exposure.sector] = out.get(exposure.sector, ZERO) + exposure.notional
+        covered = self._covered_calls_held()
+        for key, exposure in self.positions.items():
+            notional = exposure.notional
+            if key in covered and exposure.contract is not None:
+                notional -= assignment_value(exposure.contract, covered[key])
+            out[exposure.sector] = out.get(exposure.sector, ZERO) + notional
         for pending in self.pending.values():
             out[pending.sector] = out.get(pending.sector, ZERO) + self.notional(pending)
         return out
 
+    def _covered_calls_held(self) -> dict[tuple[str, str], int]:
+        """The held short calls that their VA's shares of the symbol cover: contracts by
+        (VA, contract key), one a lot of the multiplier."""
+        lots: dict[tuple[str, str], int] = {}
+        for (va_id, _), e in self.positions.items():
+            if e.contract is not None and not e.contract.is_option and e.quantity > 0:
+                lots[(va_id, e.contract.symbol)] = e.quantity
+        out: dict[tuple[str, str], int] = {}
+        for (va_id, key), e in self.positions.items():
+            c = e.contract
+            if c is None or not c.is_option or c.right != "C" or e.quantity >= 0:
+                continue
+            left = lots.get((va_id, c.symbol), 0) // c.multiplier
+            covered = min(-e.quantity, left)
+            if covered:
+                out[(va_id, key)] = covered
+                lots[(va_id, c.symbol)] -= covered * c.multiplier
+        return out
+
+    def _covered_by_stock(self, proposal: OrderProposal) -> int:
+        """Contracts of a call to write that its VA's shares of the symbol cover (one a lot of
+        the multiplier): the lots held, less the VA's short calls on it and the calls of its
+        entries approved before this one. A covered call needs no margin of its own."""
+        contract = proposal.contract
+        if contract.right != "C":
+            return 0
+        shares = written = 0
+        for (va_id, _), e in self.positions.items():
+            if va_id != proposal.va_id or e.contract is None:
+                continue
+            if e.contract.symbol != contract.symbol:
+                continue
+            if not e.contract.is_option:
+                shares += e.quantity
+            elif e.contract.right == "C" and e.quantity < 0:
+                written -= e.quantity
+        for pending in self.pending.values():
+            if pending.proposal_id == proposal.proposal_id:
+                break
+            p = pending.contract
+            same = pending.va_id == proposal.va_id and p.symbol == contract.symbol
+            if same and p.is_option and p.right == "C" and pending.side.sign < 0:
+                written += pending.quantity
+        lots = max(shares, 0) // contract.multiplier
+        return min(proposal.quantity, max(0, lots - written))
+
     def _position_margin(self) -> Decimal:
         """Maintenance margin of the positions known from fills (stocks at cost; short options
-        by Reg-T at the underlying's latest mid). The broker's figure shows a fill only from
-        its next account update; until then this one covers it."""
+        by Reg-T at the underlying's latest mid, a VA's short calls covered by its shares of
+        the symbol needing none). The broker's figure shows a fill only from its next account
+        update; until then this one covers it."""
         sim = self._settings.sim
+        by_va: dict[str, list[Exposure]] = {}
+        for (va_id, _), e in self.positions.items():
+            by_va.setdefault(va_id, []).append(e)
+
+        def stock_margin(exposure: Exposure) -> Decimal:
+            pct = sim.maint_margin_long_pct if exposure.quantity > 0 else sim.maint_margin_short_pct
+            return exposure.notional * Decimal(str(pct)) / 100
+
         total = ZERO
-        for e in self.positions.values():
-            if e.contract is not None and e.contract.is_option:
-                total += option_position_margin(
-                    e.contract,
-                    e.quantity,
-                    underlying=self._underlying_mid(e.contract),
-                    premium=e.avg_price,
-                )
-                continue
-            pct = sim.maint_margin_long_pct if e.quantity > 0 else sim.maint_margin_short_pct
-            total += e.notional * Decimal(str(pct)) / 100
+        for exposures in by_va.values():
+            # One VA's positions, by contract key (unique within a VA).
+            known = {e.contract.key: e for e in exposures if e.contract is not None}
+            total += sum((stock_margin(e) for e in exposures if e.contract is None), ZERO)
+
+            def stock_of(
+                contract: Contract, _quantity: int, k: dict[str, Exposure] = known
+            ) -> Decimal:
+                return stock_margin(k[contract.key])
+
+            def prices_of(
+                contract: Contract, k: dict[str, Exposure] = known
+            ) -> tuple[Decimal, Decimal]:
+                return self._underlying_mid(contract), k[contract.key].avg_price
+
+            held = [(e.contract, e.quantity) for e in exposures if e.contract is not None]
+            total += positions_margin(held, stock_margin=stock_of, option_prices=prices_of)
         return total
 
     def _underlying_mid(self, contract: Contract) -> Decimal:

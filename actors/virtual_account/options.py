@@ -37,7 +37,7 @@ from core.rules import filters
 from core.rules.decision import Decision, reject
 from core.rules.repricing import repriced_limit
 from core.rules.va_rules import check_entry
-from core.rules.wheel import check_covered_call_entry, held_call
+from core.rules.wheel import check_covered_call_entry, cycle_premium_per_share, held_call
 from core.strategies.protocol import OptionChoice, OptionSelling
 
 __all__ = ["CANDIDATE_TIMEOUT_S", "ChainReadError", "OptionEntries"]
@@ -176,6 +176,7 @@ class OptionEntries:
                 shares=stock.quantity,
                 written=-held_call(book, scan.symbol),
                 basis=stock.avg_price,
+                premium=self._cycle_premium(scan.symbol, stock.quantity),
             )
         else:
             choice = scan.selling.choose(
@@ -196,6 +197,12 @@ class OptionEntries:
         self._candidate_since = self.ctx.clock.now()
         self.state.contracts[choice.quote.contract.key] = choice.quote.contract
         self.quotes.sync()
+
+    def _cycle_premium(self, symbol: str, shares: int) -> Decimal:
+        """The net option premium a share collected in this wheel cycle of ``symbol``, from
+        the VA's executions in the ledger (``core.rules.wheel.cycle_premium_per_share``)."""
+        fills = self.ctx.ledger.executions(va_id=self.state.va_id)
+        return cycle_premium_per_share(fills, symbol, shares)
 
     def _entry_allowed(self, contract: Contract, now: datetime) -> Decision:
         if contract.is_option and contract.right == "C":

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from core.domain import Contract, Side
 from core.events import AccountSnapshot, BrokerPosition
-from core.rules.margin import option_position_margin
+from core.rules.margin import option_position_margin, positions_margin
 
 __all__ = ["SimAccount", "cumulative_commission", "execution_commission"]
 
@@ -171,22 +171,30 @@ class SimAccount:
 
     def maintenance_margin(self, marks: Mapping[str, Decimal]) -> Decimal:
         """Stocks: long pct of long value + short pct of short value; options: Reg-T for short
-        ones (underlying marked at ``marks[symbol]``), none for long ones (paid in full).
+        ones (underlying marked at ``marks[symbol]``) except calls covered by the account's
+        shares (``core.rules.margin.positions_margin``), none for long ones (paid in full).
 
         Raises:
             KeyError: a position's contract, or a short option's underlying, has no mark.
         """
-        total = Decimal(0)
-        for holding in self._holdings.values():
-            if holding.quantity != 0:
-                total += self.position_margin(holding.contract, holding.quantity, marks)
-        return total
+        held = [(h.contract, h.quantity) for h in self._holdings.values()]
+        return self._margin_of(held, marks)
+
+    def _margin_of(
+        self, positions: Iterable[tuple[Contract, int]], marks: Mapping[str, Decimal]
+    ) -> Decimal:
+        return positions_margin(
+            positions,
+            stock_margin=lambda contract, quantity: self.position_margin(contract, quantity, marks),
+            option_prices=lambda contract: (marks[contract.symbol], marks[contract.key]),
+        )
 
     def position_margin(
         self, contract: Contract, quantity: int, marks: Mapping[str, Decimal]
     ) -> Decimal:
-        """The margin of a signed position in ``contract`` at ``marks`` (dollars): a stock's
-        maintenance percentage of its value, Reg-T for a short option, none for a long one.
+        """The margin of a signed position in ``contract`` at ``marks`` (dollars) on its own: a
+        stock's maintenance percentage of its value, Reg-T for a short option (as if naked),
+        none for a long one.
 
         Raises:
             KeyError: no mark for the contract (or for a short option's underlying).
@@ -204,16 +212,22 @@ class SimAccount:
         self, contract: Contract, side: Side, quantity: int, marks: Mapping[str, Decimal]
     ) -> Decimal:
         """What filling ``quantity`` of ``contract`` on ``side`` at ``marks`` would add to the
-        margin (negative when it frees margin), dollars.
+        margin (negative when it frees margin), dollars: the margin of the positions in
+        ``contract``'s symbol after less before, so a call written on shares held is covered
+        (no margin) and selling the shares under a call makes it naked.
 
         Raises:
             KeyError: no mark for the contract (or for an option's underlying).
         """
-        held = self.position(contract.key)
-        after = held + side.sign * quantity
-        return self.position_margin(contract, after, marks) - self.position_margin(
-            contract, held, marks
-        )
+        before = {
+            h.contract.key: (h.contract, h.quantity)
+            for h in self._holdings.values()
+            if h.contract.symbol == contract.symbol and h.quantity != 0
+        }
+        after = dict(before)
+        held = before.get(contract.key, (contract, 0))[1]
+        after[contract.key] = (contract, held + side.sign * quantity)
+        return self._margin_of(after.values(), marks) - self._margin_of(before.values(), marks)
 
     def snapshot(self, marks: Mapping[str, Decimal], time: datetime) -> AccountSnapshot:
         """The account at ``marks``: net liquidation = cash + signed market value; maintenance

@@ -40,7 +40,7 @@ from broker.tws.order_codec import MarginState
 from broker.tws.state_codec import BookState
 from core.domain import Contract, Quote, Side
 from core.events import AssignmentEvent, ExpiryEvent
-from core.rules.margin import option_position_margin
+from core.rules.margin import option_position_margin, positions_margin
 
 __all__ = ["AccountBook", "PortfolioLine"]
 
@@ -307,14 +307,30 @@ class AccountBook:
         return abs(quantity) * price * (self._init_rate if initial else maint_rate)
 
     def _initial_margin(self) -> Decimal:
-        total = sum(
-            (
-                self._position_margin(pos.contract, pos.quantity, initial=True)
-                for pos in self._ledger.positions()
+        held = [(pos.contract, pos.quantity) for pos in self._ledger.positions()]
+        return self._margin_of(held, initial=True).quantize(_CENT)
+
+    def _margin_of(
+        self,
+        positions: Iterable[tuple[Contract, int]],
+        *,
+        initial: bool,
+        marks: dict[str, Decimal] | None = None,
+    ) -> Decimal:
+        """Margin of ``positions`` together: a short call covered by shares among them needs
+        none (``core.rules.margin.positions_margin``); ``marks`` override the contracts'."""
+        override = marks or {}
+
+        def mark(contract: Contract) -> Decimal:
+            return override.get(contract.key, self._marks.get(contract.key, _ZERO))
+
+        return positions_margin(
+            positions,
+            stock_margin=lambda contract, quantity: self._position_margin(
+                contract, quantity, initial=initial, mark=mark(contract)
             ),
-            _ZERO,
+            option_prices=lambda contract: (self._marks[contract.symbol], mark(contract)),
         )
-        return total.quantize(_CENT)
 
     def account_values(self, now: datetime) -> list[tuple[str, str, str]]:
         """``updateAccountValue`` rows: (key, value, currency)."""
@@ -348,11 +364,26 @@ class AccountBook:
         mark = self._marks.get(contract.key, price if price is not None else _ZERO)
         price = mark if price is None else price
 
-        def margin(position: int, *, initial: bool) -> Decimal:
-            return self._position_margin(contract, position, initial=initial, mark=mark)
+        # The positions in the contract's symbol before and after: a call written on shares
+        # held is covered, and selling the shares under a call makes it naked.
+        before_positions = {
+            pos.contract.key: (pos.contract, pos.quantity)
+            for pos in self._ledger.positions()
+            if pos.contract.symbol == contract.symbol
+        }
+        after_positions = dict(before_positions)
+        after_positions[contract.key] = (contract, after)
+        priced = {contract.key: mark}
 
-        change = (margin(after, initial=False) - margin(held, initial=False)).quantize(_CENT)
-        init_change = (margin(after, initial=True) - margin(held, initial=True)).quantize(_CENT)
+        def margin(positions: dict[str, tuple[Contract, int]], *, initial: bool) -> Decimal:
+            return self._margin_of(positions.values(), initial=initial, marks=priced)
+
+        change = (
+            margin(after_positions, initial=False) - margin(before_positions, initial=False)
+        ).quantize(_CENT)
+        init_change = (
+            margin(after_positions, initial=True) - margin(before_positions, initial=True)
+        ).quantize(_CENT)
         before = f["MaintMarginReq"]
         init_before = f["InitMarginReq"]
         if contract.is_option:

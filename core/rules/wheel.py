@@ -21,14 +21,24 @@ already written are kept, see README "The wheel").
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
 
+from core.domain import Side
 from core.rules.decision import OK, Decision, reject
 from core.rules.exits import OptionExitRules
 from core.rules.va_rules import VABook, VALimitsLike
 
-__all__ = ["check_covered_call_entry", "held_call", "held_shares", "wheel_exit_rules"]
+__all__ = [
+    "check_covered_call_entry",
+    "cycle_premium_per_share",
+    "held_call",
+    "held_shares",
+    "wheel_exit_rules",
+]
 
 
 def wheel_exit_rules(rules: OptionExitRules) -> OptionExitRules:
@@ -78,3 +88,48 @@ def check_covered_call_entry(
     if drawdown >= limits.max_drawdown_pct:
         return reject("max_drawdown", f"{drawdown:.2f}% >= {limits.max_drawdown_pct:.2f}%")
     return OK
+
+
+class FillLike(Protocol):
+    """One execution as the ledger stores it (``db.records.ExecutionRecord``)."""
+
+    @property
+    def contract_key(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def multiplier(self) -> int: ...
+    @property
+    def time(self) -> datetime: ...
+
+
+def cycle_premium_per_share(fills: Iterable[FillLike], symbol: str, shares: int) -> Decimal:
+    """The net option premium a share of ``shares`` collected in the current wheel cycle of
+    ``symbol``: the option sales less the buy-backs (price x multiplier x contracts,
+    commissions excluded; an assignment or expiry closes an option at 0) since the VA last
+    held nothing of the symbol, which takes in the put(s) that delivered the stock and the
+    calls written on it since. ``fills``: one VA's executions in time order; the VA counts as
+    flat only after all the fills of one time (an assignment books the option's close and the
+    stock's delivery at one time). Zero for no shares."""
+    if shares <= 0:
+        return Decimal(0)
+    held: dict[str, int] = {}
+    net = Decimal(0)
+    last_time: datetime | None = None
+    for fill in fills:
+        key = fill.contract_key
+        if key != symbol and not key.startswith(symbol + " "):
+            continue
+        if last_time is not None and fill.time != last_time and not any(held.values()):
+            net = Decimal(0)  # flat between two times: a new cycle starts here
+        last_time = fill.time
+        held[key] = held.get(key, 0) + fill.side.sign * fill.quantity
+        if key != symbol:
+            net -= fill.side.sign * fill.price * fill.quantity * fill.multiplier
+    if not any(held.values()):
+        return Decimal(0)
+    return net / shares

@@ -63,6 +63,9 @@ class NakedPutStrategy(StrategySettings):
     call_max_dte: int = Field(default=45, ge=1, le=730)  # ... but not beyond this
     call_min_credit: Money = Field(default=Decimal("0.10"), gt=0, le=10_000)  # mid, per share
     allow_call_below_basis: bool = False  # wheel: a call strike may be below the stock's cost
+    # wheel: the cost a call's strike floor is: the stock's average price, or that less the net
+    # option premium a share collected in the wheel cycle (the put(s) that delivered it, calls).
+    call_basis: Literal["price", "net_of_premium"] = "price"
 
     @model_validator(mode="after")
     def _check_dte(self) -> NakedPutStrategy:
@@ -201,11 +204,22 @@ class NakedPut:
         return self.params.entry_reprice_plan()
 
     def choose_call(
-        self, chain: Iterable[Quote], *, today: date, shares: int, written: int, basis: Decimal
+        self,
+        chain: Iterable[Quote],
+        *,
+        today: date,
+        shares: int,
+        written: int,
+        basis: Decimal,
+        premium: Decimal = Decimal(0),
     ) -> OptionChoice | str:
         """The covered call to write on ``shares`` bought at ``basis`` a share (``written``
-        calls already short), or why none (see ``core.strategies.wheel.select_call``)."""
+        calls already short; ``premium``: the net option premium a share collected in this
+        wheel cycle, taken off the strike floor when ``call_basis = "net_of_premium"``), or
+        why none (see ``core.strategies.wheel.select_call``)."""
         p = self.params
+        if p.call_basis == "net_of_premium":
+            basis -= premium
         picked = select_call(
             chain,
             today=today,

@@ -77,9 +77,17 @@ class OptionSelling(Protocol):
         ...
 
     def choose_call(
-        self, chain: Iterable[Quote], *, today: date, shares: int, written: int, basis: Decimal
+        self,
+        chain: Iterable[Quote],
+        *,
+        today: date,
+        shares: int,
+        written: int,
+        basis: Decimal,
+        premium: Decimal = ...,
     ) -> OptionChoice | str:
-        """The covered call to write on ``shares`` bought at ``basis``, or why none."""
+        """The covered call to write on ``shares`` bought at ``basis`` (``premium``: the net
+        option premium a share collected in this wheel cycle), or why none."""
         ...
 
     def wait(self, now: datetime, seconds: float | None = None) -> None:

@@ -192,3 +192,47 @@ def test_a_stock_that_falls_too_far_for_a_call_at_its_cost_is_held_without_one(
         assert {p.contract_key: p.quantity for p in sim.ledger.open_positions()} == {"AAA": shares}
         assert not orders(sim, "puts-a", purpose="exit")
         assert not orders(sim, "puts-a", purpose="stop")
+
+
+def test_net_of_premium_floors_the_call_at_the_cost_less_the_puts_credit(tmp_path: Path) -> None:
+    net = WHEEL + '\ncall_min_credit = 0.50\ncall_basis = "net_of_premium"'
+    with running(tmp_path, config(strategy=net)) as sim:
+        put = sold_put(sim)
+        assert put.contract.strike is not None and put.avg_fill_price is not None
+        assert sim.broker.assign_early("AAA") == put.quantity
+        move(sim, "AAA", float(put.contract.strike) * 0.85, seconds=900)  # no call pays enough
+        # The floor the VA judged calls by: the put's strike less its credit a share.
+        floor = put.contract.strike - put.avg_fill_price
+        notes = sim.snapshot("va:puts-a").last_decisions
+        assert any(f"strike >= basis {floor:.2f}" in n for n in notes), (floor, notes)
+
+
+def test_a_wheel_va_with_tight_cash_writes_its_covered_calls(tmp_path: Path) -> None:
+    # 11,000 of cash and a 10,000 VA: one put (strike 97.5), then 9,750 of stock, 25 %
+    # maintenance, about 22 % of net liquidation in use. Naked, the call would add about
+    # 2,000 (past the 35 % allowed) and its assignment value (9,750, past the 100 % sector
+    # limit beside the stock); covered, it adds neither.
+    text = (
+        TOML.format(
+            risk="max_margin_utilization_pct = 35\nmax_sector_concentration_pct = 100",
+            exits="",
+            strategy=WHEEL,
+            b_enabled="false",
+            ticks="penny_all",
+        )
+        .replace("starting_cash = 1000000", "starting_cash = 11000")
+        .replace("capital = 100000", "capital = 10000", 1)
+    )
+    with running(tmp_path, parse_config(text)) as sim:
+        shares = assigned_stock(sim)
+        assert shares == 100
+        call = written_call(sim)
+        assert call.quantity == 1
+        notes = sim.snapshot("va:puts-a").last_decisions
+        assert not [n for n in notes if "rejected" in n and " C " in n], notes
+        positions = {p.contract_key: p.quantity for p in sim.ledger.open_positions()}
+        assert positions == {"AAA": 100, call.contract_key: -1}
+        # The what-if and our Reg-T agree: nothing for the covered call.
+        checks = sim.engine.inspect_va("puts-a", timeout_s=5).margin_checks
+        [line] = [c for c in checks if call.contract_key in c]
+        assert "what-if initial +0.00 | our Reg-T 0.00" in line, line

@@ -112,3 +112,47 @@ def test_a_flat_position_leaves_the_book() -> None:
     book.position_changed(_position(AAPL, 0, "0"))
     assert book.positions == {}
     assert book.used_margin(Decimal(0)) == 0
+
+
+CALL = Contract.option("AAPL", date(2026, 4, 17), Decimal("170"), "C")
+
+
+def test_a_call_written_on_the_vas_own_shares_needs_no_margin_and_a_lot_more_is_naked() -> None:
+    book, quotes = _book()
+    quotes.update(Quote(AAPL, 159.9, 160.1, 1, 1, 160.0, NOW))
+    book.position_changed(_position(AAPL, 100, "150"))
+    assert book.order_margin(_entry("c1", CALL, side=Side.SELL, quantity=1, price="2")) == 0
+    # Two contracts on one lot: the second is naked, max(32 - 10, 16) + 2 = 24 a share.
+    two = _entry("c2", CALL, side=Side.SELL, quantity=2, price="2")
+    assert book.order_margin(two) == Decimal(2400)
+    # Another VA's shares are no cover for this VA's call.
+    other = _entry("c3", CALL, side=Side.SELL, quantity=1, price="2", va_id="va2")
+    assert book.order_margin(other) == Decimal(2400)
+
+
+def test_a_covered_call_held_or_pending_uses_the_lot_it_covers() -> None:
+    book, quotes = _book()
+    quotes.update(Quote(AAPL, 159.9, 160.1, 1, 1, 160.0, NOW))
+    book.position_changed(_position(AAPL, 100, "150"))
+    book.pending["c1"] = _entry("c1", CALL, side=Side.SELL, quantity=1, price="2")
+    later = _entry("c2", CALL, side=Side.SELL, quantity=1, price="2")
+    assert book.order_margin(book.pending["c1"]) == 0
+    assert book.order_margin(later) == Decimal(2400)  # the lot already covers c1
+    book.pending.clear()
+    book.position_changed(_position(CALL, -1, "2"))
+    # Held: the stock's 25 % of 15,000 at cost, and nothing for the covered call.
+    assert book.used_margin(Decimal(0)) == Decimal(3750)
+    assert book.order_margin(later) == Decimal(2400)
+    book.position_changed(_position(AAPL, 0, "0"))
+    assert book.used_margin(Decimal(0)) == Decimal(2400)  # the call alone is naked
+
+
+def test_a_covered_call_adds_no_sector_exposure_beside_its_stock() -> None:
+    book, _ = _book()
+    book.position_changed(_position(AAPL, 100, "150"))  # 15,000 at cost
+    entry = _entry("c1", CALL, side=Side.SELL, quantity=2, price="2")
+    assert book.notional(entry) == Decimal(17000)  # one covered, one naked (170 x 100)
+    book.position_changed(_position(CALL, -1, "2"))
+    assert book.sector_exposure() == {"tech": Decimal(15000)}  # the call is the stock's cover
+    book.position_changed(_position(AAPL, 0, "0"))
+    assert book.sector_exposure() == {"tech": Decimal(17000)}  # alone: its assignment value

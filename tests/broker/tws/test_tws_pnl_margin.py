@@ -16,14 +16,15 @@ from tws_support import Connect, bounded, qualified, wait_for_condition
 from broker.tws.server import TwsSimServer
 
 
-async def _put(ib: IB, tws: TwsSimServer, *, offset: float) -> Option:
-    """A qualified AAPL put of the third listed expiration, strike nearest spot + ``offset``."""
+async def _put(ib: IB, tws: TwsSimServer, *, offset: float, right: str = "P") -> Option:
+    """A qualified AAPL put (or call) of the third listed expiration, strike nearest spot +
+    ``offset``."""
     stock = await qualified(ib)
     (chain,) = await bounded(ib.reqSecDefOptParamsAsync("AAPL", "", "STK", stock.conId))
     quote = tws.last_quote("AAPL")
     assert quote is not None
     strike = min(chain.strikes, key=lambda s: abs(s - (quote.mid + offset)))
-    put = Option("AAPL", chain.expirations[2], strike, "P", "SMART", "100", "USD")
+    put = Option("AAPL", chain.expirations[2], strike, right, "SMART", "100", "USD")
     (found,) = await bounded(ib.qualifyContractsAsync(put))
     assert found is not None
     return found
@@ -125,3 +126,25 @@ async def test_a_short_put_what_if_asks_ibs_naked_put_margin(
     assert abs(change - expected) < Decimal(5), (change, expected)  # the spot moves a little
     assert Decimal(state.maintMarginChange) == change
     assert ib.openTrades() == []  # nothing was placed
+
+
+async def test_a_call_written_on_held_shares_asks_no_margin_and_one_more_is_naked(
+    tws: TwsSimServer, connect: Connect
+) -> None:
+    ib = await connect()
+    stock = await qualified(ib)
+    bought = ib.placeOrder(stock, MarketOrder("BUY", 100))
+    await wait_for_condition(bought.isDone, what="the buy")
+    call = await _put(ib, tws, offset=10, right="C")
+    limit = Decimal("1.00")
+    covered = await bounded(ib.whatIfOrderAsync(call, LimitOrder("SELL", 1, float(limit))))
+    # A covered call: the 100 shares are its cover, no margin of its own (Reg-T, IB).
+    assert Decimal(covered.initMarginChange) == 0
+    assert Decimal(covered.maintMarginChange) == 0
+    two = await bounded(ib.whatIfOrderAsync(call, LimitOrder("SELL", 2, float(limit))))
+    quote = tws.last_quote("AAPL")
+    assert quote is not None
+    spot, strike = Decimal(str(quote.mid)), Decimal(str(call.strike))
+    # The second contract is naked: max(20 % of spot - OTM amount, 10 % of spot) + premium.
+    naked = (max(Decimal("0.20") * spot - max(strike - spot, Decimal(0)), spot / 10) + limit) * 100
+    assert abs(Decimal(two.initMarginChange) - naked) < Decimal(5)

@@ -11,6 +11,7 @@ from core.domain import Contract
 from core.rules.margin import (
     assignment_value,
     option_position_margin,
+    positions_margin,
     short_option_margin,
     short_put_margin,
 )
@@ -68,3 +69,28 @@ def test_an_unknown_right_is_refused() -> None:
     one = Decimal(1)
     with pytest.raises(ValueError, match="right"):
         short_option_margin(right="X", underlying=one, strike=one, premium=one, contracts=1)
+
+
+def test_short_calls_covered_by_shares_need_no_margin_and_the_cover_goes_to_the_dearest() -> None:
+    low = Contract.option("SPY", date(2026, 2, 20), Decimal(550), "C")
+    high = Contract.option("SPY", date(2026, 2, 20), Decimal(600), "C")
+    stock = Contract.stock("SPY")
+
+    def margin(*positions: tuple[Contract, int]) -> Decimal:
+        return positions_margin(
+            positions,
+            stock_margin=lambda _c, quantity: Decimal(quantity),  # 1 a share, to tell apart
+            option_prices=lambda _c: (Decimal(560), Decimal(5)),
+        )
+
+    def naked(contract: Contract) -> Decimal:
+        return option_position_margin(contract, -1, underlying=Decimal(560), premium=Decimal(5))
+
+    assert margin((stock, 100), (low, -1)) == Decimal(100)  # covered: the stock's only
+    assert margin((stock, 199), (low, -2)) == Decimal(199) + naked(low)  # one whole lot
+    # One lot, two strikes: the cover goes to the in-the-money call (the dearer naked).
+    assert naked(low) > naked(high)
+    assert margin((stock, 100), (high, -1), (low, -1)) == Decimal(100) + naked(high)
+    assert margin((high, -1)) == naked(high)  # no shares: naked
+    other = Contract.stock("QQQ")
+    assert margin((other, 100), (high, -1)) == Decimal(100) + naked(high)  # another symbol

@@ -4,14 +4,16 @@ one call a lot; puts sized so that an assignment is paid for by the VA's capital
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.config_errors import ConfigError
-from core.domain import Contract, Quote
+from core.domain import Contract, Quote, Side
+from core.rules.wheel import cycle_premium_per_share
 from core.strategies.naked_put import NakedPut, NakedPutStrategy
 from core.strategies.wheel import cash_secured_contracts, covered_contracts, select_call
 
@@ -142,3 +144,57 @@ def test_the_strategy_writes_one_call_a_lot_on_the_stock_it_holds() -> None:
 def test_a_call_window_that_ends_before_it_starts_is_one_clear_problem() -> None:
     with pytest.raises((ConfigError, ValueError), match="call_max_dte"):
         NakedPutStrategy(on_assignment="wheel", call_target_dte=30, call_max_dte=10)
+
+
+def test_net_of_premium_lowers_the_strike_floor_by_the_premium_collected_a_share() -> None:
+    chain = [call(NEAR, 555, 0.30), call(NEAR, 565, 0.20)]
+    by_price = NakedPut(NakedPutStrategy(on_assignment="wheel"))
+    net = NakedPut(NakedPutStrategy(on_assignment="wheel", call_basis="net_of_premium"))
+    kwargs = {"today": TODAY, "shares": 100, "written": 0, "basis": Decimal(560)}
+    # Bought at 560 with 6.50 a share of premium kept: 553.50, so the 555 call may be written.
+    priced = by_price.choose_call(chain, premium=Decimal("6.50"), **kwargs)  # type: ignore[arg-type]
+    netted = net.choose_call(chain, premium=Decimal("6.50"), **kwargs)  # type: ignore[arg-type]
+    assert not isinstance(priced, str) and not isinstance(netted, str)
+    assert (priced.quote.contract.strike, netted.quote.contract.strike) == (565, 555)
+    assert NakedPutStrategy().call_basis == "price"
+    with pytest.raises((ConfigError, ValueError), match="call_basis"):
+        NakedPutStrategy(call_basis="cost")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Fill:
+    contract_key: str
+    side: Side
+    quantity: int
+    price: Decimal
+    time: datetime
+    multiplier: int = 100
+
+
+PUT_KEY = "SPY 20260116 P 560"
+CALL_KEY = "SPY 20260206 C 565"
+
+
+def test_the_cycle_premium_counts_the_delivering_put_and_the_calls_since_the_va_was_flat() -> None:
+    t = [datetime(2026, 1, d, 10, 0, tzinfo=NY) for d in range(5, 12)]
+    fills = [
+        _Fill("SPY 20260109 P 550", Side.SELL, 1, Decimal("3.00"), t[0]),  # an earlier cycle:
+        _Fill("SPY 20260109 P 550", Side.BUY, 1, Decimal("1.50"), t[1]),  # bought back, flat
+        _Fill(PUT_KEY, Side.SELL, 1, Decimal("4.00"), t[2]),
+        _Fill("QQQ", Side.BUY, 100, Decimal("400"), t[2], 1),  # another symbol: not counted
+        _Fill(PUT_KEY, Side.BUY, 1, Decimal(0), t[3]),  # assigned: closed at 0 ...
+        _Fill("SPY", Side.BUY, 100, Decimal(560), t[3], 1),  # ... and the stock delivered
+        _Fill(CALL_KEY, Side.SELL, 1, Decimal("2.00"), t[4]),
+        _Fill(CALL_KEY, Side.BUY, 1, Decimal("0.50"), t[5]),  # bought back at the target
+        _Fill(CALL_KEY, Side.SELL, 1, Decimal("1.00"), t[6]),
+    ]
+    # 4.00 + 2.00 - 0.50 + 1.00 = 6.50 a share (one contract, 100 shares).
+    assert cycle_premium_per_share(fills, "SPY", 100) == Decimal("6.50")
+    assert cycle_premium_per_share(fills[:6], "SPY", 100) == Decimal("4.00")
+    assert cycle_premium_per_share(fills, "SPY", 0) == 0
+    called_away = [
+        *fills,
+        _Fill(CALL_KEY, Side.BUY, 1, Decimal(0), t[6] + timedelta(days=1)),
+        _Fill("SPY", Side.SELL, 100, Decimal(565), t[6] + timedelta(days=1), 1),
+    ]
+    assert cycle_premium_per_share(called_away, "SPY", 100) == 0  # flat: the cycle is over
