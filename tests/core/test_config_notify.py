@@ -26,7 +26,9 @@ def test_notifications_are_off_by_default_and_every_kind_is_chosen() -> None:
 
 def test_a_url_where_the_variable_name_belongs_is_refused_without_echoing_it() -> None:
     lines = problems('urls_env = "tgram://123456:SECRETtoken/42"')
-    assert len(lines) == 1 and lines[0].startswith("config.toml: notify.urls_env: expected the NAME")
+    assert len(lines) == 1 and lines[0].startswith(
+        "config.toml: notify.urls_env: expected the NAME"
+    )
     assert "SECRETtoken" not in lines[0]
 
 

@@ -27,7 +27,9 @@ def maker(**overrides: float) -> NoticeMaker:
     return NoticeMaker(tz=NY, **settings)  # type: ignore[arg-type]
 
 
-def fill(quantity: int, purpose: str, realized: str, text: str = "SELL 100 AAPL @ 101") -> EngineEvent:
+def fill(
+    quantity: int, purpose: str, realized: str, text: str = "SELL 100 AAPL @ 101"
+) -> EngineEvent:
     extra = (
         ("quantity", str(quantity)),
         ("purpose", purpose),
@@ -38,7 +40,9 @@ def fill(quantity: int, purpose: str, realized: str, text: str = "SELL 100 AAPL 
 
 
 def risk(kind: str, reason: str, at: datetime = T0, state: str = "ACTIVE") -> EngineEvent:
-    return EngineEvent("risk", f"{kind}: {reason}", at, None, (("risk_kind", kind), ("state", state)))
+    return EngineEvent(
+        "risk", f"{kind}: {reason}", at, None, (("risk_kind", kind), ("state", state))
+    )
 
 
 def test_an_exit_fill_says_its_realized_pnl_reason_and_the_engine_time() -> None:

@@ -99,7 +99,9 @@ def test_a_full_intake_drops_its_oldest_items_and_the_next_message_says_so(
     assert service.entered.wait(10)
     for n in range(8):  # 3 fit; the 5 oldest are dropped
         notify(
-            EngineEvent("risk", f"state: r{n}", T0, None, (("risk_kind", "state"), ("state", f"S{n}")))
+            EngineEvent(
+                "risk", f"state: r{n}", T0, None, (("risk_kind", "state"), ("state", f"S{n}"))
+            )
         )
     service.release.set()
     second = service.wait_count(2)[1]

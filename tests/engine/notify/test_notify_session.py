@@ -12,7 +12,7 @@ from pathlib import Path
 
 from engine.control.client import Connection
 from tests.support.headless import CONFIG, MAIN, short_place, wait_serving
-from tests.support.webhook import webhook_receiver
+from bench.webhook import webhook_receiver
 
 TOKEN = "tok3nSECRETabc123"
 
@@ -75,7 +75,9 @@ def test_a_simulated_session_sends_a_fill_a_folded_halt_and_its_summary_and_neve
     assert "trades closed" in last and "Still open:" in last
 
     written = [stdout.decode(), stderr_path.read_text()]
-    written += [p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()]
+    written += [
+        p.read_text(errors="replace") for p in (tmp_path / "logs").rglob("*") if p.is_file()
+    ]
     assert any("notify: 1 service(s) from TEST_NOTIFY_URLS: json://****" in t for t in written)
     leaks = [line for text in written for line in text.splitlines() if TOKEN in line]
     assert leaks == []

@@ -1,4 +1,4 @@
-"""A real HTTP receiver on loopback for the notification tests: ``http.server`` in a thread,
+"""A real HTTP receiver on loopback for the notification tests and bench (``bench.notify_impact``): ``http.server`` in a thread,
 taking Apprise's generic JSON webhook (``json://127.0.0.1:PORT/...``) posts, optionally
 answering each only after ``delay_s`` wall seconds (a slow service)."""
 
