@@ -19,8 +19,8 @@ from typing import Any
 from bench.halt_gate import measure as measure_halt
 from bench.harness import BenchEngine, bench_config
 from bench.stats import summary_ms
-from core.config import EngineConfig
 from bench.webhook import webhook_receiver
+from core.config import EngineConfig
 
 __all__ = ["main", "measure_setup"]
 

@@ -1,5 +1,5 @@
-"""A real HTTP receiver on loopback for the notification tests and bench (``bench.notify_impact``): ``http.server`` in a thread,
-taking Apprise's generic JSON webhook (``json://127.0.0.1:PORT/...``) posts, optionally
+"""A real HTTP receiver on loopback for the notification tests and ``bench.notify_impact``:
+``http.server`` in a thread, taking Apprise's generic JSON webhook (``json://127.0.0.1:PORT/...``) posts, optionally
 answering each only after ``delay_s`` wall seconds (a slow service)."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def webhook_receiver(delay_s: float = 0.0) -> Iterator[Receiver]:
     receiver = Receiver(delay_s)
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             payload = json.loads(self.rfile.read(length) or b"{}")
             if receiver.delay_s:
@@ -58,7 +58,7 @@ def webhook_receiver(delay_s: float = 0.0) -> Iterator[Receiver]:
             self.send_response(200)
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

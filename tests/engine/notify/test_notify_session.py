@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.webhook import webhook_receiver
 from engine.control.client import Connection
 from tests.support.headless import CONFIG, MAIN, short_place, wait_serving
-from bench.webhook import webhook_receiver
 
 TOKEN = "tok3nSECRETabc123"
 
