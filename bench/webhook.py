@@ -1,6 +1,6 @@
 """A real HTTP receiver on loopback for the notification tests and ``bench.notify_impact``:
-``http.server`` in a thread, taking Apprise's generic JSON webhook (``json://127.0.0.1:PORT/...``) posts, optionally
-answering each only after ``delay_s`` wall seconds (a slow service)."""
+``http.server`` in a thread, taking Apprise's generic JSON webhook (``json://127.0.0.1:PORT/...``)
+posts, optionally answering each only after ``delay_s`` wall seconds (a slow service)."""
 
 from __future__ import annotations
 
