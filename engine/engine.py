@@ -64,6 +64,7 @@ from engine import build, crashes
 from engine.broker_router import BrokerRouter
 from engine.closed_trades import ClosedTrades, read_closed_trades
 from engine.control.server import HELLO_TIMEOUT_S, ControlServer
+from engine.control.wire import NotifyStatus
 from engine.notify import SessionNotifications
 from engine.options import RunOptions
 from engine.timers import EngineTimers
@@ -413,6 +414,14 @@ class Engine:
         text = f"stop requested over the control channel ({how[flatten]})"
         logger.warning("engine: {}", text)
         self.bus.publish(EngineEvent("info", text, self.clock.now()))
+
+    def notify_status(self) -> NotifyStatus:
+        """The notification settings (URLs masked) and counters (``engine/notify``)."""
+        return self.notifications.status()
+
+    def notify_test(self) -> NotifyStatus:
+        """Queue a test message to every notification service; the status says what was done."""
+        return self.notifications.status(self.notifications.send_test())
 
     def has_actor(self, name: str) -> bool:
         """Whether an actor runs at ``name`` (``va:<id>``, ``governor``, ...)."""

@@ -19,6 +19,7 @@ from actors.runtime.base import Bus
 from core.config import EngineConfig
 from db.ledger import Ledger
 from db.run_summary import format_run_summary, read_run_facts
+from engine.control.wire import NotifyStatus
 from engine.notify.delivery import mask_url, read_urls
 from engine.notify.notifier import Notifier, NotifyStats, start_notifier
 
@@ -65,6 +66,24 @@ class SessionNotifications:
 
     def stats(self) -> NotifyStats | None:
         return self.notifier.stats() if self.notifier is not None else None
+
+    def status(self, note: str = "") -> NotifyStatus:
+        """The settings (URLs masked) and the counters, for the config screen. Any thread."""
+        settings = self._config.notify
+        stats = self.stats()
+        return NotifyStatus(
+            enabled=settings.enabled,
+            urls_env=settings.urls_env,
+            urls=tuple(mask_url(url) for url in read_urls(self._environ, settings.urls_env)),
+            events=settings.events,
+            min_interval_s=settings.min_interval_s,
+            running=stats is not None,
+            sent=stats.sent if stats else 0,
+            failed=stats.failed if stats else 0,
+            dropped=stats.dropped if stats else 0,
+            folded=stats.folded if stats else 0,
+            note=note,
+        )
 
     def send_test(self) -> str:
         """Queue a test message; the line says what was done (never a URL)."""
