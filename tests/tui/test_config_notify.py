@@ -80,7 +80,8 @@ async def test_t_on_an_attached_dashboard_sends_the_test_through_the_engine(
                 assert isinstance(screen, ConfigScreen)
                 await wait_for(pilot, lambda: "json://****" in screen.notify_text, timeout_s=5)
                 await pilot.press("T")
-                await wait_for(pilot, lambda: "queued for 1 service" in screen.notify_text, timeout_s=5)
+                queued = "queued for 1 service"
+                await wait_for(pilot, lambda: queued in screen.notify_text, timeout_s=5)
                 [message] = receiver.wait_for(1, 10)
                 shown = screen.notify_text + screen.config_text + str(app.export_screenshot())
         finally:
