@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -92,19 +93,41 @@ def measure_setup(setup: str, samples: int) -> dict[str, Any]:
     }
 
 
+_FIGURES = (
+    "signal_to_order_p50_ms",
+    "signal_to_order_p99_ms",
+    "halt_gate_p50_ms",
+    "halt_gate_p99_ms",
+    "halt_call_p99_ms",
+)
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (
+        f"{r['setup']:<9} signal->order p50 {r['signal_to_order_p50_ms']:.3f} ms "
+        f"p99 {r['signal_to_order_p99_ms']:.3f} ms | halt->gate p50 "
+        f"{r['halt_gate_p50_ms']:.3f} ms p99 {r['halt_gate_p99_ms']:.3f} ms "
+        f"(call p99 {r['halt_call_p99_ms']:.3f} ms)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Rounds of the three setups, interleaved (a shared machine's load then hits each
+    alike); each round's lines, then the median over the rounds per setup."""
     parser = argparse.ArgumentParser(prog="python -m bench.notify_impact")
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    for setup in ("none", "down", "slow_10s"):
-        r = measure_setup(setup, args.samples)
-        print(
-            f"{r['setup']:<9} signal->order p50 {r['signal_to_order_p50_ms']:.3f} ms "
-            f"p99 {r['signal_to_order_p99_ms']:.3f} ms | halt->gate p50 "
-            f"{r['halt_gate_p50_ms']:.3f} ms p99 {r['halt_gate_p99_ms']:.3f} ms "
-            f"(call p99 {r['halt_call_p99_ms']:.3f} ms) n={r['n']} notifier: {r['notify']}",
-            flush=True,
-        )
+    setups = ("none", "down", "slow_10s")
+    results: dict[str, list[dict[str, Any]]] = {setup: [] for setup in setups}
+    for round_no in range(1, args.rounds + 1):
+        for setup in setups:
+            r = measure_setup(setup, args.samples)
+            results[setup].append(r)
+            print(f"round {round_no} {_line(r)} n={r['n']} notifier: {r['notify']}", flush=True)
+    for setup in setups:
+        middle = {k: statistics.median(r[k] for r in results[setup]) for k in _FIGURES}
+        print(f"median   {_line({'setup': setup, **middle})}", flush=True)
     return 0
 
 
