@@ -77,6 +77,8 @@ class Notifier:
         self._send = send
         self._now = now
         self._kinds = frozenset(kinds)
+        # The EngineEvent kinds worth queueing: fills only when fills are told.
+        self._queued = frozenset({"risk", *(("fill",) if "fill" in kinds else ())})
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._intake: deque[object] = deque(maxlen=queue_size)
@@ -95,10 +97,11 @@ class Notifier:
         """Bus callback, on the publisher's thread: queue ``item`` if it may matter."""
         if isinstance(item, RiskStatus):
             if "margin" in self._kinds:
-                self._status = item  # latest wins; a reference store is atomic
-                self._wake.set()
+                # Latest wins (a reference store is atomic); published after every change, so
+                # it does not wake the worker, which looks every _LOOK_S anyway.
+                self._status = item
             return
-        if not isinstance(item, EngineEvent) or item.kind not in ("fill", "risk"):
+        if not isinstance(item, EngineEvent) or item.kind not in self._queued:
             return
         with self._lock:
             if len(self._intake) == self._intake.maxlen:
