@@ -30,7 +30,9 @@ def test_a_simulated_session_sends_a_fill_a_folded_halt_and_its_summary_and_neve
 ) -> None:
     with webhook_receiver() as receiver, short_place(tmp_path) as place:
         config = place.directory / "config.toml"
-        config.write_text(CONFIG.read_text() + NOTIFY)
+        shipped = CONFIG.read_text()
+        start, end = shipped.index("\n[notify]\n"), shipped.index("\n# Virtual accounts:")
+        config.write_text(shipped[:start] + shipped[end:] + NOTIFY)
         url = f"json://127.0.0.1:{receiver.port}/hook/{TOKEN}"
         stderr_path = tmp_path / "engine.err"
         argv = [
@@ -61,6 +63,8 @@ def test_a_simulated_session_sends_a_fill_a_folded_halt_and_its_summary_and_neve
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()
         assert proc.returncode == 0, stderr_path.read_text()[-2000:]
         messages = receiver.wait_for(2, 10)
 
