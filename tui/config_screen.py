@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from loguru import logger
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -94,6 +95,12 @@ class ConfigScreen(Screen[None]):
         """Grey out ``R`` for a read-only viewer (the dashboard tells why on the key)."""
         read_only_action = action in ("reload", "notify_test")
         return None if read_only_action and self._read_only else True
+
+    def on_key(self, event: events.Key) -> None:
+        """A read-only viewer pressing ``T`` (greyed out) is told why nothing is sent."""
+        if self._read_only and event.key == "T":
+            event.stop()
+            self.notify(READ_ONLY_REFUSAL, severity="warning")
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
