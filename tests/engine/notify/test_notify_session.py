@@ -50,7 +50,7 @@ def test_a_simulated_session_sends_a_fill_a_folded_halt_and_its_summary_and_neve
         try:
             wait_serving(proc, place.socket, 60).close()
             first = receiver.wait_for(1, 60)
-            assert first, "no message within 60 s"
+            assert first, f"no message within 60 s\n{stderr_path.read_text()[-3000:]}"
             control = Connection.open(place.socket, client="test", read_only=False, timeout_s=5)
             try:
                 for n in range(3):
