@@ -17,6 +17,7 @@ written or sent.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import threading
@@ -63,6 +64,8 @@ from engine import build, crashes
 from engine.broker_router import BrokerRouter
 from engine.closed_trades import ClosedTrades, read_closed_trades
 from engine.control.server import HELLO_TIMEOUT_S, ControlServer
+from engine.control.wire import NotifyStatus
+from engine.notify import SessionNotifications
 from engine.options import RunOptions
 from engine.timers import EngineTimers
 
@@ -197,6 +200,9 @@ class Engine:
         #: The run's start on the engine clock (``start`` sets it; the run's summary counts
         #: from it, and the control channel's welcome says it).
         self.started_at: datetime | None = None
+        self.notifications = SessionNotifications(
+            config, bus=self.bus, ledger=self.ledger, now=self.clock.now, environ=os.environ
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, *, drive_clock: bool = True) -> None:
@@ -218,6 +224,7 @@ class Engine:
         if self.config.control.enabled:
             url = self.options.database_url or self.config.engine.database_url
             self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)
+        self.notifications.start()  # on the bus before any actor publishes
         self.ledger.upsert_accounts(
             [
                 AccountRecord(
@@ -304,6 +311,7 @@ class Engine:
         if self.control is not None:
             self.control.mark_stopping()
         if not self._started and not self._refs:
+            self.notifications.close(None)
             self._stop_control()
             close_database(self.database)
             self.lease.release()
@@ -330,6 +338,7 @@ class Engine:
         for name, ref in refs:
             self.book.unregister(name, ref)
         self._refs.clear()
+        self.notifications.close(self.started_at)  # the session's summary; at most 1 s
         self._stop_control()  # before the lease goes: the next engine's socket is its own
         self.ledger.close()
         close_database(self.database)
@@ -411,6 +420,14 @@ class Engine:
         text = f"stop requested over the control channel ({how[flatten]})"
         logger.warning("engine: {}", text)
         self.bus.publish(EngineEvent("info", text, self.clock.now()))
+
+    def notify_status(self) -> NotifyStatus:
+        """The notification settings (URLs masked) and counters (``engine/notify``)."""
+        return self.notifications.status()
+
+    def notify_test(self) -> NotifyStatus:
+        """Queue a test message to every notification service; the status says what was done."""
+        return self.notifications.status(self.notifications.send_test())
 
     def has_actor(self, name: str) -> bool:
         """Whether an actor runs at ``name`` (``va:<id>``, ``governor``, ...)."""

@@ -1,16 +1,20 @@
-"""The config screen: the effective configuration, and a reload of the config file.
+"""The config screen: the effective configuration, a reload of the config file, and the
+notification settings (service URLs masked by the engine) with a test message.
 
 Threads: the screen lives on the UI thread. ``R`` (or the button) starts one worker thread that
 calls ``engine.reload_config(path)`` (it validates, then applies what may change live; it blocks
-briefly) and posts the outcome back as a message; the UI never waits for it.
+briefly) and posts the outcome back as a message; the UI never waits for it. The notification
+panel is read (``engine.notify_status``) and ``T`` sends a test (``engine.notify_test``, over the
+control channel when attached) on worker threads the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from loguru import logger
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -19,9 +23,11 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Static
 
 from core.config import ConfigError
+from engine.control.wire import NotifyStatus
 from tui.config_view import config_lines, reload_problems_text, reload_result_text
 from tui.controls import READ_ONLY_REFUSAL, EngineControls, TradingMode
 from tui.header import StatusHeader
+from tui.notify_view import notify_text
 from tui.panel import Panel
 
 __all__ = ["ConfigScreen"]
@@ -45,6 +51,7 @@ class ConfigScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("R", "reload", "Reload config file"),
+        Binding("T", "notify_test", "Test notification"),
     ]
 
     class Reloaded(Message):
@@ -60,6 +67,14 @@ class ConfigScreen(Screen[None]):
             self.applied = tuple(applied)
             self.refused = tuple(refused)
             self.problems = tuple(problems)
+
+    class NotifyRead(Message):
+        """The notification status, or why it could not be read (posted from a worker)."""
+
+        def __init__(self, status: NotifyStatus | None, problem: str = "") -> None:
+            super().__init__()
+            self.status = status
+            self.problem = problem
 
     def __init__(
         self,
@@ -78,7 +93,14 @@ class ConfigScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Grey out ``R`` for a read-only viewer (the dashboard tells why on the key)."""
-        return None if action == "reload" and self._read_only else True
+        read_only_action = action in ("reload", "notify_test")
+        return None if read_only_action and self._read_only else True
+
+    def on_key(self, event: events.Key) -> None:
+        """A read-only viewer pressing ``T`` (greyed out) is told why nothing is sent."""
+        if self._read_only and event.key == "T":
+            event.stop()
+            self.notify(READ_ONLY_REFUSAL, severity="warning")
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self._mode, id="status")
@@ -94,17 +116,24 @@ class ConfigScreen(Screen[None]):
                 off = not self._path or self._read_only
                 yield Button(label, id="reload", variant="warning", disabled=off)
                 yield Panel("Last reload", Text(_NOT_RELOADED, style="dim"), id="reload-result")
+                yield Panel("Notifications", notify_text(None), id="notify-panel")
         yield Footer()
 
     def on_mount(self) -> None:
-        """Show the config in effect now."""
+        """Show the config in effect now; read the notification status off the UI thread."""
         self._show_config()
+        self.run_worker(self._read_notify, name="notify status", thread=True, exit_on_error=False)
 
     # -- what the screen shows (UI thread; read by tests) -----------------------------------
     @property
     def result_text(self) -> str:
         """The last reload's outcome as plain text."""
         return self.query_one("#reload-result", Panel).text.plain
+
+    @property
+    def notify_text(self) -> str:
+        """The notifications panel as plain text (URLs masked)."""
+        return self.query_one("#notify-panel", Panel).text.plain
 
     @property
     def config_text(self) -> str:
@@ -167,6 +196,38 @@ class ConfigScreen(Screen[None]):
         self._show_config()
         if message.applied:
             self.notify(f"Config reloaded: {len(message.applied)} change(s) applied.")
+
+    # -- notifications ----------------------------------------------------------------------
+    def action_notify_test(self) -> None:
+        """``T``: send a test message through the engine (a worker thread)."""
+        if self._read_only:
+            self.notify(READ_ONLY_REFUSAL, severity="warning")
+            return
+        self.run_worker(self._send_test, name="notify test", thread=True, exit_on_error=False)
+
+    def _read_notify(self) -> None:
+        """Worker thread: the engine's notification status; never touches a widget."""
+        self._post_notify(self._engine.notify_status)
+
+    def _send_test(self) -> None:
+        """Worker thread: ask the engine to send a test message."""
+        self._post_notify(self._engine.notify_test)
+
+    def _post_notify(self, ask: Callable[[], NotifyStatus]) -> None:
+        try:
+            self.post_message(self.NotifyRead(ask()))
+        except (TimeoutError, ConnectionError) as err:
+            self.post_message(self.NotifyRead(None, f"notifications: no answer ({err})"))
+        except Exception as exc:
+            logger.exception("tui: notification request failed")
+            self.post_message(self.NotifyRead(None, f"notifications: {exc}"))
+
+    def on_config_screen_notify_read(self, message: NotifyRead) -> None:
+        """Show the notification status (UI thread)."""
+        message.stop()
+        self.query_one("#notify-panel", Panel).show(notify_text(message.status, message.problem))
+        if message.status is not None and message.status.note:
+            self.notify(message.status.note)
 
     def action_back(self) -> None:
         """``escape``: back to where the screen was opened from."""

@@ -20,6 +20,7 @@ from actors.messages.queries import VAInspection
 from core.gate import GateState
 from core.trading_mode import PAPER_TRADING_PORTS, TradingMode, trading_mode
 from engine.closed_trades import ClosedTrades
+from engine.control.wire import NotifyStatus
 
 __all__ = [
     "PAPER_TRADING_PORTS",
@@ -227,6 +228,20 @@ class EngineControls(Protocol):
         Raises:
             ConnectionError, TimeoutError: attached, and the engine did not answer.
         """
+        ...
+
+    def notify_status(self) -> NotifyStatus:
+        """The notification settings, service URLs masked, and the notifier's counters. Blocks
+        (attached: the engine's reply): worker threads only.
+
+        Raises:
+            ConnectionError, TimeoutError: attached, and the engine did not answer.
+        """
+        ...
+
+    def notify_test(self) -> NotifyStatus:
+        """Send a test message to every notification service (queued on the notifier's worker;
+        ``note`` says what was done). Blocks like ``notify_status``."""
         ...
 
     def reload_config(self, path: str) -> ReloadPlanLike:

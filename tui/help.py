@@ -46,6 +46,7 @@ KEY_HELP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         "Configuration",
         (
             ("R", "reload the file: validate, apply what may change live, show the diff"),
+            ("T", "send a test notification to every [notify] service (URLs shown masked)"),
             ("escape", "back"),
         ),
     ),

@@ -35,7 +35,15 @@ from core.gate import GateState
 from core.text import printable
 from engine.closed_trades import ClosedTrades
 from engine.control.client import ControlError, LiveLink
-from engine.control.wire import ClockInfo, EngineInfo, GateInfo, ReloadResult, State, Welcome
+from engine.control.wire import (
+    ClockInfo,
+    EngineInfo,
+    GateInfo,
+    NotifyStatus,
+    ReloadResult,
+    State,
+    Welcome,
+)
 from tui.bridge import Notice
 from tui.remote_commands import CommandSender
 from tui.remote_state import RemoteClock, RemoteGate, StateMirror
@@ -258,6 +266,28 @@ class RemoteEngine:
         """
         result = self._link.request("closed_trades", {"limit": limit}, self._command_timeout_s)
         assert isinstance(result, ClosedTrades)
+        return result
+
+    def notify_status(self) -> NotifyStatus:
+        """The engine's notification settings (URLs masked by the engine) and counters (blocks,
+        bounded: worker threads only).
+
+        Raises:
+            TimeoutError, ConnectionError, ControlError: no answer, not attached, refused.
+        """
+        result = self._link.request("notify_status", {}, self._command_timeout_s)
+        assert isinstance(result, NotifyStatus)
+        return result
+
+    def notify_test(self) -> NotifyStatus:
+        """Ask the engine to send a test message to its notification services (blocks, bounded:
+        worker threads only; a read-only viewer is refused).
+
+        Raises:
+            TimeoutError, ConnectionError, ControlError: no answer, not attached, refused.
+        """
+        result = self._link.request("notify_test", {}, self._command_timeout_s)
+        assert isinstance(result, NotifyStatus)
         return result
 
     def reload_config(self, path: str) -> ReloadResult:

@@ -39,6 +39,20 @@ def fill_text(event: ExecutionEvent, contract: Contract, purpose: str, reason: s
     return f"{text} ({purpose}: {reason or '-'})"
 
 
+def fill_extra(
+    event: ExecutionEvent, purpose: Purpose, position: int, realized: Decimal
+) -> tuple[tuple[str, str], ...]:
+    """The fill's numbers beside its line, for readers that act on them (``engine/notify``):
+    the quantity, the purpose, the position after it and the P&L it realized (net of its
+    commission)."""
+    return (
+        ("quantity", str(event.quantity)),
+        ("purpose", purpose.value),
+        ("position", str(position)),
+        ("realized_pnl", str(realized)),
+    )
+
+
 class Executions:
     """Books executions into ``state.positions`` (every source: the broker's events, a
     reconciliation's reads, internal crosses, synthetic expiry and assignment fills)."""
@@ -135,6 +149,7 @@ class Executions:
                 fill_text(event, record.contract, f"{record.purpose}", record.reason),
                 event.time,
                 record.va_id,
+                fill_extra(event, purpose, position.quantity, realized),
             )
         )
         if position.quantity == 0:

@@ -44,4 +44,11 @@ class RiskEventWriter:
                 detail=detail or json.dumps({"trades_today": self._day.trades_today}),
             )
         )
-        self._bus.publish(EngineEvent(kind="risk", text=f"{kind}: {reason}", time=when))
+        self._bus.publish(
+            EngineEvent(
+                kind="risk",
+                text=f"{kind}: {reason}",
+                time=when,
+                extra=(("risk_kind", kind), ("state", (state or self._status.state).value)),
+            )
+        )

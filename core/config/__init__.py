@@ -21,6 +21,7 @@ from __future__ import annotations
 from core.config.accounts import AccountConfig, AccountLimits
 from core.config.engine_config import EngineConfig
 from core.config.loader import load_config, parse_config
+from core.config.notify import NOTIFY_KINDS, NotifySettings
 from core.config.sections import (
     LIVE_TRADING_PORTS,
     BrokerSettings,
@@ -41,6 +42,7 @@ from core.config_errors import ConfigError
 
 __all__ = [
     "LIVE_TRADING_PORTS",
+    "NOTIFY_KINDS",
     "AccountConfig",
     "AccountLimits",
     "BrokerSettings",
@@ -52,6 +54,7 @@ __all__ = [
     "FilterSettings",
     "IbSettings",
     "InboxSettings",
+    "NotifySettings",
     "OptionExitSettings",
     "OptionSettings",
     "OrderSettings",

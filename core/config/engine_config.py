@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 
 from core.config.accounts import AccountConfig
+from core.config.notify import NotifySettings
 from core.config.sections import (
     BrokerSettings,
     ControlSettings,
@@ -42,6 +43,7 @@ class EngineConfig(Section):
     exits: ExitSettings = ExitSettings()
     inbox: InboxSettings = InboxSettings()
     control: ControlSettings = ControlSettings()
+    notify: NotifySettings = NotifySettings()
     accounts: Annotated[tuple[AccountConfig, ...], ARRAY] = Field(min_length=1, max_length=100)
 
     @property

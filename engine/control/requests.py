@@ -36,6 +36,7 @@ from engine.control.wire import (
     FlattenArgs,
     Health,
     InspectArgs,
+    NotifyStatus,
     PauseArgs,
     ReasonArgs,
     ReloadResult,
@@ -78,6 +79,10 @@ class ControlledEngine(Protocol):
     def closed_trades(self, limit: int = ...) -> ClosedTrades: ...
 
     def request_stop(self, flatten: bool | None) -> None: ...
+
+    def notify_status(self) -> NotifyStatus: ...
+
+    def notify_test(self) -> NotifyStatus: ...
 
     def has_actor(self, name: str) -> bool: ...
 
@@ -131,6 +136,8 @@ class ControlRequests:
         if op == "closed_trades":
             assert isinstance(args, ClosedTradesArgs)
             return engine.closed_trades(args.limit)
+        if op == "notify_status":
+            return engine.notify_status()
         if self._stopping():
             raise RequestFailed("stopping", f"{op}: the engine is stopping")
         if op == "halt":
@@ -153,6 +160,8 @@ class ControlRequests:
             )
         elif op == "reload_config":
             return self._reload()
+        elif op == "notify_test":
+            return engine.notify_test()
         elif op == "stop":
             assert isinstance(args, StopArgs)
             engine.request_stop(args.flatten)

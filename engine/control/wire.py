@@ -67,6 +67,7 @@ __all__ = [
     "Health",
     "Hello",
     "InspectArgs",
+    "NotifyStatus",
     "PauseArgs",
     "ReasonArgs",
     "ReloadResult",
@@ -207,10 +208,14 @@ OP_ARGS: dict[str, type] = {
     "reload_config": EmptyArgs,
     "stop": StopArgs,
     "closed_trades": ClosedTradesArgs,
+    "notify_status": EmptyArgs,
+    "notify_test": EmptyArgs,
 }
 OPS = frozenset(OP_ARGS)
 #: The requests that change the engine: refused on a read-only connection.
-COMMAND_OPS = frozenset({"halt", "resume", "flatten", "pause_va", "reload_config", "stop"})
+COMMAND_OPS = frozenset(
+    {"halt", "resume", "flatten", "pause_va", "reload_config", "stop", "notify_test"}
+)
 
 # -- server to client ---------------------------------------------------------------------------
 
@@ -343,6 +348,25 @@ class ReloadResult:
     refused: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class NotifyStatus:
+    """``notify_status`` / ``notify_test``: the notification settings with the service URLs
+    MASKED (``engine.notify.delivery.mask_url``: the scheme and a length, never a token), the
+    notifier's counters, and ``note`` (what a test request did)."""
+
+    enabled: bool
+    urls_env: str
+    urls: tuple[str, ...]
+    events: tuple[str, ...]
+    min_interval_s: float
+    running: bool
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    folded: int = 0
+    note: str = ""
+
+
 #: The result type of each request that answers more than ``None``.
 OP_RESULTS: dict[str, Any] = {
     "ping": ClockInfo,
@@ -350,6 +374,8 @@ OP_RESULTS: dict[str, Any] = {
     "inspect_va": VAInspection,
     "reload_config": ReloadResult,
     "closed_trades": ClosedTrades,
+    "notify_status": NotifyStatus,
+    "notify_test": NotifyStatus,
 }
 
 # -- encoding and decoding ----------------------------------------------------------------------

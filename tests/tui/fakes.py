@@ -24,6 +24,8 @@ from core.config import BrokerSettings, EngineConfig, load_config
 from core.config_reload import ReloadPlan, plan_reload
 from core.domain import Contract, OrderStatus, OrderType, Purpose, Side, TradingState
 from core.gate import GateState, TradingGate
+from engine.control.wire import NotifyStatus
+from engine.notify.delivery import mask_url
 from tests.support.engine import make_config
 from tui import EngineApp
 
@@ -111,6 +113,7 @@ class FakeEngine:
         self.snapshots_ready.set()
         self._lock = threading.Lock()
         self._calls: list[tuple[str, str]] = []
+        self.notify_urls: tuple[str, ...] = ()  # as the environment variable would hold them
 
     @property
     def calls(self) -> list[tuple[str, str]]:
@@ -162,6 +165,22 @@ class FakeEngine:
         if inspection is None:
             raise LookupError(f"no actor at va:{va_id}")
         return inspection
+
+    def notify_status(self, note: str = "") -> NotifyStatus:
+        settings = self.config.notify
+        return NotifyStatus(
+            enabled=settings.enabled,
+            urls_env=settings.urls_env,
+            urls=tuple(mask_url(url) for url in self.notify_urls),
+            events=settings.events,
+            min_interval_s=settings.min_interval_s,
+            running=settings.enabled and bool(self.notify_urls),
+            note=note,
+        )
+
+    def notify_test(self) -> NotifyStatus:
+        self._record("notify_test", "")
+        return self.notify_status(f"test message queued for {len(self.notify_urls)} service(s)")
 
     def reload_config(self, path: str) -> ReloadPlan:
         self._record("reload_config", path)

@@ -140,6 +140,9 @@ async def test_a_read_only_viewer_is_refused_every_trading_key(engines, remotes,
         assert app.check_action("flatten_va", ()) is False  # the dashboard's own: hidden here
         await pilot.press("R")
         assert app.told[-1] == REFUSAL
+        told = len(app.told)
+        await pilot.press("T")  # a test notification is a command too
+        assert app.told[told:] == [REFUSAL]
         await pilot.press("escape")
 
         await pilot.press("question_mark")
@@ -152,7 +155,8 @@ async def test_a_read_only_viewer_is_refused_every_trading_key(engines, remotes,
         await pilot.press("s")
         assert app.told[-1] == REFUSAL
         assert app.return_value is None
-        assert engine.requests == []  # nothing reached the engine
+        # Nothing but the config screen's read of the notification settings reached the engine.
+        assert [request.op for request in engine.requests] == ["notify_status"]
 
 
 async def test_the_banner_says_the_engine_is_away_and_a_restarted_engine_replaces_the_screen(
