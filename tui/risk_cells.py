@@ -125,7 +125,8 @@ def _figure(text: Text, label: str, value: Decimal | None) -> None:
 
 def account_text(status: RiskStatus | None) -> Text:
     """``acct SIM  net liq 1,002,345  cash 950,120  BP 3,800,000  excess liq 950,000  margin
-    52,225``: the account as the broker last reported it (BP: buying power)."""
+    52,225  delta $ +12,300/50,000``: the account as the broker last reported it (BP: buying
+    power), then each configured portfolio greek limit's use (net/limit)."""
     text = Text("acct ", style="dim")
     if status is None or status.net_liquidation is None:
         text.append("- (no account update yet)", style="dim")
@@ -136,6 +137,9 @@ def account_text(status: RiskStatus | None) -> Text:
     _figure(text, "BP", status.buying_power)
     _figure(text, "excess liq", status.excess_liquidity)
     _figure(text, "margin", status.maint_margin)  # its percent of net liq: the limits line
+    for name, use in status.greek_limits:  # the portfolio greek limits, net/limit
+        text.append(f"  {printable(name)} ", style="dim")
+        text.append(printable(use))
     return text
 
 
