@@ -28,7 +28,8 @@ dashboard to it (``engine/operations/run_attached.py``); ``attach``, ``status``,
 
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
 failed check; for check-ledger: problems found; for status, health and stop: no engine runs
-there, it is unhealthy, or it did not stop in time).
+there, it is unhealthy, or it did not stop in time; for halt, resume and flatten: no engine
+runs there, it refused or did not journal the command, or the question was answered no).
 """
 
 from __future__ import annotations

@@ -245,3 +245,18 @@ def test_a_beta_weighted_delta_limit_weighs_each_stock_by_its_listed_beta(tmp_pa
     assert decisions[unlisted].detail.startswith("net SPY beta delta $ +")
     (use,) = sim.snapshot("governor").greek_limits
     assert use[0] == "SPY beta delta $"
+
+
+def test_a_greek_limit_set_by_a_config_reload_applies_to_the_next_entry(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    assert sim.snapshot("governor").greek_limits == ()
+    text = BASE_TOML.format(
+        risk="max_net_delta_dollars = 100", filters="", exits="", limits="", orders=""
+    )
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    plan = sim.engine.reload_config(str(tmp_path / "config.toml"))
+    assert "risk.max_net_delta_dollars: 0.0 -> 100.0" in plan.applied
+    sim.idle()
+    assert sim.snapshot("governor").greek_limits == (("delta $", "+0/100"),)
+    refused = sim.signal("va1", "AAPL")
+    assert sim.decisions()[refused].rule == "net_delta"
