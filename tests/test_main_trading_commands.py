@@ -133,6 +133,12 @@ def test_flatten_asks_on_a_terminal_does_nothing_on_no_and_flattens_on_yes(
         states = _state_rows(place)
         assert ("FLATTENING", f"flatten from main.py flatten {BY}") in states[len(before) :]
 
+        unknown = _command(place, "flatten", "--va", "nope", "--yes")
+        assert (unknown.returncode, unknown.stderr) == (
+            1,
+            f"main.py flatten: the engine (pid {proc.pid}) refused: no running VA 'nope'\n",
+        )
+
 
 def test_flatten_without_a_terminal_refuses_unless_yes_and_without_an_engine_says_so(
     tmp_path: Path,

@@ -50,7 +50,7 @@ def who_asks(environ: dict[str, str] | None = None) -> str:
         user = f"uid {os.getuid()}"
     ssh = env.get("SSH_CONNECTION", "").split()
     who = f"{user} via ssh from {ssh[0]}" if ssh else user
-    return who[:_MAX_BY]
+    return printable(who).strip()[:_MAX_BY]  # as the engine journals it (``said_by``)
 
 
 def _stake(op: TradingOp, state: State, va_id: str | None) -> str:
@@ -58,13 +58,13 @@ def _stake(op: TradingOp, state: State, va_id: str | None) -> str:
     risk = state.risk
     now = "state unknown" if risk is None else f"now {risk.state.value}"
     if risk is not None and risk.reason:
-        now += f": {risk.reason}"
+        now += f": {printable(risk.reason)}"
     if op == "resume":
         return f"resume trading ({now})"
     held = [p for p in state.positions if p.quantity and (va_id is None or p.va_id == va_id)]
-    shown = ", ".join(f"{p.va_id} {p.contract.key} {p.quantity:+d}" for p in held[:5])
+    shown = ", ".join(printable(f"{p.va_id} {p.contract.key} {p.quantity:+d}") for p in held[:5])
     more = f" and {len(held) - 5} more" if len(held) > 5 else ""
-    whose = f"VA {va_id}'s" if va_id else "every"
+    whose = f"VA {printable(va_id)}'s" if va_id else "every"
     then = "; the VA is paused" if va_id else "; then HALTED"
     return f"flatten {whose} position: {len(held)} ({shown or 'none'}{more}){then} ({now})"
 
