@@ -8,6 +8,10 @@
     python main.py health [--config PATH] [--db URL] [--socket PATH]
     python main.py stop [--config PATH] [--db URL] [--socket PATH] [--flatten | --leave]
                         [--timeout S]
+    python main.py halt [--config PATH] [--db URL] [--socket PATH] [--reason TEXT]
+    python main.py resume [--config PATH] [--db URL] [--socket PATH] [--reason TEXT] [--yes]
+    python main.py flatten [--config PATH] [--db URL] [--socket PATH] [--va VA] [--reason TEXT]
+                           [--yes]
     python main.py check-config [--config PATH]
     python main.py report [--config PATH] [--db URL] [--instance NAME | --all] [--json]
     python main.py report --html PATH [--config PATH] [--db URL] [--instance NAME]
@@ -18,12 +22,14 @@
                             [--min-trades N] [--out FILE.md] [--json]
 
 ``run`` without ``--headless`` starts ``run --headless`` as a child process and attaches the
-dashboard to it (``engine/operations/run_attached.py``); ``attach``, ``status``, ``health`` and
-``stop`` talk to a running engine over its control socket.
+dashboard to it (``engine/operations/run_attached.py``); ``attach``, ``status``, ``health``,
+``stop``, ``halt``, ``resume`` and ``flatten`` talk to a running engine over its control socket
+(``halt``, ``resume`` and ``flatten``: ``engine/operations/trading_commands.py``).
 
 Exit codes: 0 ok, 2 bad input (config or arguments), 1 a runtime failure (for validate: a
 failed check; for check-ledger: problems found; for status, health and stop: no engine runs
-there, it is unhealthy, or it did not stop in time).
+there, it is unhealthy, or it did not stop in time; for halt, resume and flatten: no engine
+runs there, it refused or did not journal the command, or the question was answered no).
 """
 
 from __future__ import annotations
@@ -102,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     from engine.operations.arguments import add_operations  # noqa: PLC0415 - light: argparse
 
-    add_operations(sub)  # status, health, stop
+    add_operations(sub)  # status, health, stop, halt, resume, flatten
 
     check = sub.add_parser("check-config", help="validate the config and exit")
     check.add_argument("--config", default="config.toml")
@@ -379,6 +385,9 @@ _OPERATIONS = {
     "status": ("engine.operations.status", "cmd_status"),
     "health": ("engine.operations.status", "cmd_health"),
     "stop": ("engine.operations.stop", "cmd_stop"),
+    "halt": ("engine.operations.trading_commands", "cmd_halt"),
+    "resume": ("engine.operations.trading_commands", "cmd_resume"),
+    "flatten": ("engine.operations.trading_commands", "cmd_flatten"),
 }
 
 

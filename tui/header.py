@@ -1,5 +1,5 @@
 """The status header: mode, exchange clock and speed, trading state, broker connection, day P&L,
-the account line, limits, gate.
+the account line, the portfolio greek limits' use (a line only when one is set), limits, gate.
 
 Narrower than ``COMPACT_BELOW`` columns it is compact: the mode, clock (on one line), state
 and connection share the first line and the details (each a full line) follow, so nothing in
@@ -33,7 +33,7 @@ from tui.formatting import (
     limits_label,
     speed_label,
 )
-from tui.risk_cells import account_text
+from tui.risk_cells import account_text, greek_limits_text
 
 __all__ = ["COMPACT_BELOW", "StatusHeader"]
 
@@ -68,6 +68,10 @@ class StatusHeader(Horizontal):
         with Vertical(id="details"):
             yield Static(id="pnl")
             yield Static(id="account-line")
+            # The portfolio greek limits' use: a line only while one is set ([risk]).
+            greek_limits = Static(id="greek-limits")
+            greek_limits.display = False
+            yield greek_limits
             yield Static(id="limits")
             yield Static(id="flags")
 
@@ -108,6 +112,14 @@ class StatusHeader(Horizontal):
         for cls in classes:
             label.set_class(cls == wanted, cls)
 
+    def _show_greek_limits(self, status: RiskStatus | None) -> None:
+        text = greek_limits_text(status)
+        label = self.query_one("#greek-limits", Static)
+        if (text is not None) != label.display:
+            label.display = text is not None
+        if text is not None:
+            self._show("greek-limits", text)
+
     def show_risk(
         self,
         status: RiskStatus | None,
@@ -134,6 +146,7 @@ class StatusHeader(Horizontal):
             flags.append(f"  {note}", style="bold yellow")
         self._show("flags", flags)
         self._show("account-line", account_text(status))
+        self._show_greek_limits(status)
         state_class = "-unknown" if status is None else STATE_CLASSES[status.state]
         self._set_class("state", state_class, (*STATE_CLASSES.values(), "-unknown"))
         if status is None:

@@ -21,6 +21,7 @@ __all__ = [
     "account_text",
     "exit_cells",
     "greek_cells",
+    "greek_limits_text",
     "inspector_risk_text",
     "risk_totals",
     "totals_cells",
@@ -136,6 +137,19 @@ def account_text(status: RiskStatus | None) -> Text:
     _figure(text, "BP", status.buying_power)
     _figure(text, "excess liq", status.excess_liquidity)
     _figure(text, "margin", status.maint_margin)  # its percent of net liq: the limits line
+    return text
+
+
+def greek_limits_text(status: RiskStatus | None) -> Text | None:
+    """``greek limits  delta $ +12,300/50,000  theta $/d +45/1,000  vega -320/5,000``: each
+    configured portfolio greek limit's use, net/limit, under the account line (its own line:
+    beside the account's figures it would be cut at 160 columns); None when none is set."""
+    if status is None or not status.greek_limits:
+        return None
+    text = Text("greek limits", style="dim")
+    for name, use in status.greek_limits:
+        text.append(f"  {printable(name)} ", style="dim")
+        text.append(printable(use))
     return text
 
 

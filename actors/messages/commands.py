@@ -69,6 +69,10 @@ class OrderProposal:
     # An exit decided on a stale or delayed mark says so ("stale mark, 312s old"): recorded
     # with the decision (``ExitRequest.note``).
     note: str = ""
+    # Option entries: theta ($/day) and vega ($/vol point) per share at the decision (the
+    # governor's greek limits; without them it reads the contract's latest quote).
+    theta: float | None = None
+    vega: float | None = None
 
     @property
     def reduce_only(self) -> bool:

@@ -132,3 +132,6 @@ class RiskStatus:
     buying_power: Decimal | None = None
     excess_liquidity: Decimal | None = None
     maint_margin: Decimal | None = None
+    # Each configured portfolio greek limit's use, (name, "net/limit") e.g. ("delta $",
+    # "+12,300/50,000"): the header's line under the account line; empty with none set.
+    greek_limits: tuple[tuple[str, str], ...] = ()

@@ -1,15 +1,16 @@
 """The RiskGovernor actor: the engine's trading state, the global limits, the kill switch.
 
 It approves or refuses every proposal from the VAs (state, trades per day, concurrent
-positions, margin, sector concentration, order pacing), owns the trading gate, and is the
-single writer of the ``risk_event`` table: every state change is stored with its reason, and
-the state survives a restart (it is read back from the latest stored state change).
+positions, margin, sector concentration, portfolio greeks, order pacing), owns the trading
+gate, and is the single writer of the ``risk_event`` table: every state change is stored with
+its reason, and the state survives a restart (it is read back from the latest stored state change).
 
 The actor routes each message to one of its parts, plain classes given their collaborators
 and sharing the typed state of ``state.py``:
 
 * ``EntryApprovals`` (``entries.py``): proposals approved or refused, the day's trade count;
 * ``ExposureBook`` (``exposure.py``): positions and pending entries, margin and sectors;
+* ``GreekBook`` (``greek_book.py``): the portfolio's net greeks for the greek limits;
 * ``TradingStateKeeper`` (``trading_state.py``): the state, the gate, halt, resume, flatten;
 * ``DailyLossBreaker`` (``pnl.py``): the trading day, account figures, the daily-loss breaker;
 * ``BrokerLinkWatch`` (``broker_link.py``): connection, broker notices, reconciliation;
@@ -39,6 +40,7 @@ from actors.messages.timers import DayRollDue
 from actors.risk_governor.broker_link import BrokerLinkWatch
 from actors.risk_governor.entries import EntryApprovals
 from actors.risk_governor.exposure import ExposureBook
+from actors.risk_governor.greek_book import GreekBook
 from actors.risk_governor.pnl import DailyLossBreaker
 from actors.risk_governor.records import RiskEventWriter
 from actors.risk_governor.state import (
@@ -90,6 +92,7 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
         self.trading_status = TradingStatus()
         self.day_figures = DayFigures()
         self.exposures = ExposureBook(quotes=ctx.quotes, settings=self.settings)
+        self.greeks = GreekBook(exposures=self.exposures, quotes=ctx.quotes, settings=self.settings)
         self.events = RiskEventWriter(
             ledger=ctx.ledger, bus=ctx.bus, status=self.trading_status, day=self.day_figures
         )
@@ -101,6 +104,7 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
             pacer=ctx.pacer,
             clock=ctx.clock,
             bus=ctx.bus,
+            greeks=self.greeks,
         )
         self.state_keeper = TradingStateKeeper(
             status=self.trading_status,
@@ -133,6 +137,7 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
             day=self.day_figures,
             exposures=self.exposures,
             breaker=self.daily_loss,
+            greeks=self.greeks,
             pacer=ctx.pacer,
             clock=ctx.clock,
             book=ctx.book,

@@ -1,8 +1,8 @@
 """The RiskGovernor's approval of proposals: every global rule in order (the trading state,
 the broker link, then for an entry trades per day, concurrent positions, margin, sector
-concentration: ``core.rules.risk_rules``, and last the order pacing); an approved proposal
-goes to the OrderManager, a refused one back to its VA and into the journal. An approved
-entry counts as a trade of the day until the broker refuses it.
+concentration, the portfolio greeks: ``core.rules.risk_rules``, and last the order pacing);
+an approved proposal goes to the OrderManager, a refused one back to its VA and into the
+journal. An approved entry counts as a trade of the day until the broker refuses it.
 
 A part of the governor, run on its actor thread.
 """
@@ -15,6 +15,7 @@ from datetime import datetime
 from actors.messages.commands import OrderProposal, PlaceOrder, Signal
 from actors.messages.events import OrderRejected, OrderUpdate, SignalDecision
 from actors.risk_governor.exposure import ExposureBook
+from actors.risk_governor.greek_book import GreekBook
 from actors.risk_governor.pnl import DailyLossBreaker
 from actors.risk_governor.state import Acceptance, DayFigures, GovernorSettings, TradingStatus
 from actors.runtime.base import AddressBook
@@ -23,6 +24,7 @@ from core.clock import Clock
 from core.domain import OrderStatus, Purpose
 from core.rules import risk_rules as rr
 from core.rules.decision import Decision
+from core.rules.greek_limits import NO_GREEKS
 
 __all__ = ["EntryApprovals"]
 
@@ -36,6 +38,7 @@ class EntryApprovals:
         day: DayFigures,
         exposures: ExposureBook,
         breaker: DailyLossBreaker,
+        greeks: GreekBook,
         pacer: LockedPacer,
         clock: Clock,
         book: AddressBook,
@@ -45,6 +48,7 @@ class EntryApprovals:
         self._day = day
         self._exposures = exposures
         self._breaker = breaker
+        self._greeks = greeks
         self._pacer = pacer
         self._clock = clock
         self._book = book
@@ -75,12 +79,14 @@ class EntryApprovals:
         if not decision:
             return decision
         risk = self._settings.risk
+        greek_limits = self._greeks.limits()
         decision = rr.check_entry_limits(
-            self._entry_figures(proposal),
+            self._entry_figures(proposal, greeks=greek_limits.enabled),
             max_trades_per_day=risk.max_trades_per_day,
             max_concurrent_positions=risk.max_concurrent_positions,
             max_margin_utilization_pct=risk.max_margin_utilization_pct,
             max_sector_concentration_pct=risk.max_sector_concentration_pct,
+            greek_limits=greek_limits,
         )
         if not decision:
             return decision
@@ -103,7 +109,9 @@ class EntryApprovals:
         if self._exposures.pending.pop(rejected.proposal_id, None) is not None:
             self._day.trades_today = max(0, self._day.trades_today - 1)
 
-    def _entry_figures(self, proposal: OrderProposal) -> rr.EntryFigures:
+    def _entry_figures(self, proposal: OrderProposal, *, greeks: bool) -> rr.EntryFigures:
+        """The figures the limits judge; the portfolio greeks only when a greek limit is set
+        (``greeks``: they cost a pass over the positions' quotes)."""
         exposures = self._exposures
         held = exposures.held_keys()
         return rr.EntryFigures(
@@ -116,6 +124,8 @@ class EntryApprovals:
             sector_exposure=exposures.sector_exposure(),
             sector=proposal.sector,
             order_notional=exposures.notional(proposal),
+            greeks_before=self._greeks.net() if greeks else NO_GREEKS,
+            greeks_entry=self._greeks.entry(proposal) if greeks else NO_GREEKS,
         )
 
     def _record_acceptance(self, proposal: OrderProposal, now: datetime) -> None:

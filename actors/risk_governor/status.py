@@ -8,11 +8,13 @@ from decimal import Decimal
 
 from actors.messages.snapshots import RiskStatus
 from actors.risk_governor.exposure import ExposureBook
+from actors.risk_governor.greek_book import GreekBook
 from actors.risk_governor.state import DayFigures, GovernorSettings, TradingStatus
 from actors.runtime.base import Bus
 from actors.runtime.context import LockedPacer
 from core.clock import Clock
 from core.rules import risk_rules as rr
+from core.rules.greek_limits import greek_use
 
 __all__ = ["RiskStatusPublisher"]
 
@@ -30,6 +32,7 @@ class RiskStatusPublisher:
         pacer: LockedPacer,
         clock: Clock,
         bus: Bus,
+        greeks: GreekBook | None = None,
     ) -> None:
         self._settings = settings
         self._status = status
@@ -38,6 +41,7 @@ class RiskStatusPublisher:
         self._pacer = pacer
         self._clock = clock
         self._bus = bus
+        self._greeks = greeks
 
     def status(self) -> RiskStatus:
         now = self._clock.now()
@@ -70,7 +74,15 @@ class RiskStatusPublisher:
             buying_power=account.buying_power if account is not None else None,
             excess_liquidity=account.excess_liquidity if account is not None else None,
             maint_margin=account.maint_margin if account is not None else None,
+            greek_limits=self._greek_use(),
         )
+
+    def _greek_use(self) -> tuple[tuple[str, str], ...]:
+        """Each configured greek limit's use (nothing computed when none is set)."""
+        if self._greeks is None:
+            return ()
+        limits = self._greeks.limits()
+        return greek_use(self._greeks.net(), limits) if limits.enabled else ()
 
     def _sector_use(self, net_liq: Decimal, max_pct: float) -> str:
         """``tech 34%/40%``: the most concentrated sector's share of the positions and

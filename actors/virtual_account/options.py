@@ -275,6 +275,8 @@ class OptionEntries:
             reprice=plan,
             delta=delta,
             dte=choice.dte,
+            theta=quote.theta,
+            vega=quote.vega,
         )
         self.state.vabook.working_entries[proposal.proposal_id] = contract.key
         self._last_note = ""

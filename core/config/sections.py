@@ -223,6 +223,17 @@ class RiskSettings(Section):
     price_collar_pct: float = Field(default=10.0, gt=0, le=100)
     # Options move several percent on a tick: their own collar, same measure.
     option_price_collar_pct: float = Field(default=50.0, gt=0, le=1000)
+    # Portfolio greek limits (core/rules/greek_limits.py), each off at 0: an entry is
+    # refused when it would take the portfolio's net figure beyond the limit either way (an
+    # entry that shrinks a figure already beyond it passes). Delta in dollars (delta x
+    # contracts x multiplier x underlying; a stock its market value), beta-weighted to SPY
+    # when ``beta_weighted`` (each symbol's beta from ``betas``, 1.0 when not listed); theta in
+    # dollars a day; vega in dollars per volatility point.
+    max_net_delta_dollars: float = Field(default=0.0, ge=0, le=1e12)
+    max_net_theta_per_day: float = Field(default=0.0, ge=0, le=1e12)
+    max_net_vega: float = Field(default=0.0, ge=0, le=1e12)
+    beta_weighted: bool = False
+    betas: dict[SymbolName, Annotated[float, Field(ge=-10, le=10)]] = Field(default_factory=dict)
 
 
 class FilterSettings(Section):

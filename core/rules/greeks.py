@@ -8,6 +8,7 @@ position's figures multiply them by its signed quantity and the multiplier:
   underlying, i.e. delta x quantity x multiplier x underlying price (a stock: its market
   value);
 * ``theta_per_day``: dollars the position gains (> 0) or loses per calendar day;
+* ``vega``: dollars the position gains per volatility point (1 % of implied volatility);
 * ``margin``: Reg-T for short options, the maintenance percentage of a stock's value.
 """
 
@@ -32,6 +33,7 @@ class PositionRisk:
     theta_per_day: float
     margin: Decimal
     positions: int = 1
+    vega: float = 0.0
 
 
 def days_to_expiry(expiry: date, today: date) -> int:
@@ -52,7 +54,7 @@ def position_risk(
     long_margin_pct: float,
     short_margin_pct: float,
 ) -> PositionRisk:
-    """The delta in dollars, theta per day and margin of one signed position.
+    """The delta in dollars, theta per day, margin and vega of one signed position.
 
     Without a quote (an option) or an underlying price the figures that need it are 0.
     """
@@ -66,18 +68,20 @@ def position_risk(
     size = quantity * contract.multiplier
     delta = (quote.delta or 0.0) * size * float(underlying)
     theta = (quote.theta or 0.0) * size
+    vega = (quote.vega or 0.0) * size
     margin = option_position_margin(contract, quantity, underlying=underlying, premium=_mid(quote))
-    return PositionRisk(delta, theta, margin)
+    return PositionRisk(delta, theta, margin, vega=vega)
 
 
 def total_risk(risks: Iterable[PositionRisk]) -> PositionRisk:
     """The sum of several positions' figures (``positions`` counts them)."""
-    delta = theta = 0.0
+    delta = theta = vega = 0.0
     margin = _ZERO
     count = 0
     for risk in risks:
         delta += risk.delta_dollars
         theta += risk.theta_per_day
+        vega += risk.vega
         margin += risk.margin
         count += risk.positions
-    return PositionRisk(delta, theta, margin, count)
+    return PositionRisk(delta, theta, margin, count, vega)

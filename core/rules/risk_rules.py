@@ -10,6 +10,13 @@ from decimal import Decimal
 from core.domain import Purpose, TradingState
 from core.numbers_text import distinct_pair
 from core.rules.decision import OK, Decision, reject
+from core.rules.greek_limits import (
+    NO_GREEK_LIMITS,
+    NO_GREEKS,
+    GreekLimits,
+    NetGreeks,
+    check_greek_limits,
+)
 
 __all__ = [
     "EntryFigures",
@@ -136,6 +143,10 @@ class EntryFigures:
     sector_exposure: Mapping[str, Decimal]
     sector: str
     order_notional: Decimal
+    # The portfolio's net greeks before this order (positions and approved entries) and the
+    # order's own (``core.rules.greek_limits``); zero when no greek limit is set.
+    greeks_before: NetGreeks = NO_GREEKS
+    greeks_entry: NetGreeks = NO_GREEKS
 
 
 def check_entry_limits(
@@ -145,9 +156,10 @@ def check_entry_limits(
     max_concurrent_positions: int,
     max_margin_utilization_pct: float,
     max_sector_concentration_pct: float,
+    greek_limits: GreekLimits = NO_GREEK_LIMITS,
 ) -> Decision:
     """The global limits of an entry, in order (trades per day, concurrent positions, margin,
-    sector concentration); the first refusal wins."""
+    sector concentration, the portfolio greeks); the first refusal wins."""
     for decision in (
         check_trades_per_day(figures.trades_today, max_trades_per_day),
         check_concurrent_positions(
@@ -166,6 +178,7 @@ def check_entry_limits(
             figures.net_liquidation,
             max_sector_concentration_pct,
         ),
+        check_greek_limits(figures.greeks_before, figures.greeks_entry, greek_limits),
     ):
         if not decision:
             return decision

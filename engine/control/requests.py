@@ -28,6 +28,7 @@ from core.config import ConfigError, EngineConfig
 from core.config_reload import ReloadPlan
 from core.domain import TradingState
 from core.gate import TradingGate
+from core.text import printable
 from engine.closed_trades import ClosedTrades
 from engine.control.wire import (
     ClockInfo,
@@ -44,7 +45,7 @@ from engine.control.wire import (
 )
 from engine.options import RunOptions
 
-__all__ = ["BLOCKING_OPS", "ControlRequests", "ControlledEngine", "RequestFailed"]
+__all__ = ["BLOCKING_OPS", "ControlRequests", "ControlledEngine", "RequestFailed", "said_by"]
 
 #: The ops that wait for an actor or a file: run off the loop thread.
 BLOCKING_OPS = frozenset({"inspect_va", "reload_config", "closed_trades"})
@@ -85,6 +86,14 @@ class ControlledEngine(Protocol):
     def notify_test(self) -> NotifyStatus: ...
 
     def has_actor(self, name: str) -> bool: ...
+
+
+def said_by(reason: str, by: str) -> str:
+    """``reason`` with who asked for it (``"halt from main.py halt (by alice)"``): the reason
+    is what the governor stores in its ``risk_event`` row and shows in the events, so the
+    journal names the person with the command."""
+    who = printable(by).strip()
+    return f"{reason} (by {who})" if who else reason
 
 
 class RequestFailed(Exception):
@@ -142,15 +151,15 @@ class ControlRequests:
             raise RequestFailed("stopping", f"{op}: the engine is stopping")
         if op == "halt":
             assert isinstance(args, ReasonArgs)
-            engine.halt(args.reason or f"halt from {client}")  # the gate closes here
+            engine.halt(said_by(args.reason or f"halt from {client}", args.by))  # gate closes
         elif op == "resume":
             assert isinstance(args, ReasonArgs)
-            engine.resume(args.reason or f"resume from {client}")
+            engine.resume(said_by(args.reason or f"resume from {client}", args.by))
         elif op == "flatten":
             assert isinstance(args, FlattenArgs)
             if args.va_id is not None:
                 self._known_va(args.va_id)
-            engine.flatten(args.reason or f"flatten from {client}", args.va_id)
+            engine.flatten(said_by(args.reason or f"flatten from {client}", args.by), args.va_id)
         elif op == "pause_va":
             assert isinstance(args, PauseArgs)
             self._known_va(args.va_id)

@@ -95,6 +95,8 @@ MAX_SERVER_LINE = 16 * 1024 * 1024
 _STRICT = ConfigDict(extra="forbid")
 _Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 _Reason = Annotated[str, StringConstraints(max_length=200)]
+#: Who asked for a command (``main.py halt``: the OS user), journaled with it; "" if not said.
+_By = Annotated[str, StringConstraints(max_length=64)]
 
 
 class WireError(ValueError):
@@ -138,21 +140,23 @@ class EmptyArgs:
 
 @dataclass(frozen=True, slots=True)
 class ReasonArgs:
-    """``halt`` and ``resume``: why (stored with the risk event)."""
+    """``halt`` and ``resume``: why, and who asked (``by``); both stored with the risk event."""
 
     __pydantic_config__ = _STRICT
 
     reason: _Reason = ""
+    by: _By = ""
 
 
 @dataclass(frozen=True, slots=True)
 class FlattenArgs:
-    """``flatten``: every position, or one VA's."""
+    """``flatten``: every position, or one VA's; ``by``: who asked (stored with it)."""
 
     __pydantic_config__ = _STRICT
 
     reason: _Reason = ""
     va_id: _Name | None = None
+    by: _By = ""
 
 
 @dataclass(frozen=True, slots=True)

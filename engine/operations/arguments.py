@@ -1,4 +1,5 @@
-"""The options of ``main.py status``, ``health`` and ``stop`` (light: nothing of the channel is
+"""The options of ``main.py status``, ``health``, ``stop``, ``halt``, ``resume`` and
+``flatten`` (light: nothing of the channel is
 imported to build the parser).
 
 Threads: the command line's (main) thread.
@@ -15,6 +16,7 @@ __all__ = [
     "add_status_arguments",
     "add_stop_arguments",
     "add_target_arguments",
+    "add_trading_arguments",
 ]
 
 #: ``stop --timeout``'s default: the engine's stop takes at most 5 s, a flatten first up to 5 s
@@ -62,8 +64,32 @@ def add_stop_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_trading_arguments(parser: argparse.ArgumentParser, op: str) -> None:
+    """``halt``, ``resume`` and ``flatten``: the target, ``--reason``; ``--yes`` for the two
+    that ask first; ``--va`` for flatten."""
+    add_target_arguments(parser)
+    parser.add_argument(
+        "--reason", default="", help="why (journaled with who asked; default: the command)"
+    )
+    if op == "flatten":
+        parser.add_argument("--va", help="flatten this VA only (it is paused); default: all")
+    if op != "halt":
+        parser.add_argument(
+            "-y", "--yes", action="store_true", help=f"{op} without asking (for scripts)"
+        )
+
+
 def add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``status``, ``health`` and ``stop`` subcommands."""
+    """The ``status``, ``health``, ``stop``, ``halt``, ``resume`` and ``flatten`` subcommands."""
     add_status_arguments(sub.add_parser("status", help="one screen on the running engine"))
     add_health_arguments(sub.add_parser("health", help="one line; exit 0 when it is healthy"))
     add_stop_arguments(sub.add_parser("stop", help="stop the running engine and wait for it"))
+    add_trading_arguments(
+        sub.add_parser("halt", help="halt trading now (the kill switch; asks nothing)"), "halt"
+    )
+    add_trading_arguments(
+        sub.add_parser("resume", help="resume trading after a halt (asks first)"), "resume"
+    )
+    add_trading_arguments(
+        sub.add_parser("flatten", help="close every position, then halt (asks first)"), "flatten"
+    )

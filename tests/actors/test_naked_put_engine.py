@@ -347,6 +347,19 @@ def test_a_short_put_counts_its_assignment_value_for_sector_concentration(
         assert refused and refused[0].rule == "sector_concentration"
 
 
+def test_a_short_put_beyond_a_portfolio_greek_limit_is_refused_with_its_numbers(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path, config(risk="max_net_delta_dollars = 1000")) as sim:
+        sim.advance(180)
+        refused = [s for s in sim.ledger.signals(va_id="puts-a") if not s.accepted]
+        assert refused and refused[0].rule == "net_delta"
+        # A short put is long delta: about 0.3 x 100 x $100 a contract, far over $1,000.
+        assert refused[0].detail.startswith("net delta $ +")
+        assert " beyond +-1000 (now +0, this entry +" in refused[0].detail
+        assert not orders(sim, "puts-a")
+
+
 def test_flatten_buys_the_put_back_through_the_flatten_path(tmp_path: Path) -> None:
     with running(tmp_path, config()) as sim:
         sold_put(sim)

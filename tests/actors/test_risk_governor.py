@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
+from actors.messages.commands import OrderProposal
 from actors.messages.snapshots import RiskStatus
-from core.domain import OrderStatus, TradingState
+from core.config import EngineConfig, parse_config
+from core.domain import OrderStatus, OrderType, Purpose, Side, TradingState
 from core.events import OrderStatusEvent
 from core.gate import GateState
 from engine.engine import Engine
 from engine.options import RunOptions
-from tests.support.engine import STARTED, make_config, start_engine
+from tests.support.engine import (
+    BASE_TOML,
+    STARTED,
+    SimEngine,
+    make_config,
+    start_engine,
+)
 from tests.support.fake_broker import (
     BrokerCall,
     FakeBroker,
@@ -138,3 +148,115 @@ def test_a_paused_va_is_still_paused_after_a_restart(tmp_path: Path, ledger_url:
     again.pause_va("va1", paused=False, reason="back")
     assert again.wait_idle(5)
     assert again.ask_snapshot("va:va1", timeout_s=5).state != "paused"
+
+
+# -- portfolio greek limits -------------------------------------------------------------------
+def _greek_config(risk: str) -> EngineConfig:
+    """The test config with AAPL at 25 % volatility (its options then have greeks) and
+    ``risk`` in ``[risk]``."""
+    text = BASE_TOML.format(risk=risk, filters="", exits="", limits="", orders="")
+    return parse_config(text.replace("volatility = 0.0001", "volatility = 0.25", 1))
+
+
+def _short_aapl_put(sim: SimEngine, pid: str, contracts: int) -> tuple[OrderProposal, float]:
+    """A proposal to sell ``contracts`` of the listed AAPL put nearest the money at its mid,
+    carrying the quote's greeks as a VA's proposal does, and the underlying's mid."""
+    broker = sim.engine.broker
+    chain = broker.option_chain("AAPL", right="P")
+    expiry = sorted({q.contract.expiry for q in chain if q.contract.expiry})[1]
+    contract = min(
+        (q.contract for q in chain if q.contract.expiry == expiry),
+        key=lambda c: abs((c.strike or Decimal(0)) - 100),
+    )
+    broker.subscribe_quotes([contract])
+    sim.advance(5)  # a market step quotes it
+    quote = sim.engine.quotes.latest(contract.key)
+    underlying = sim.engine.quotes.latest("AAPL")
+    assert quote is not None and underlying is not None and quote.delta is not None
+    mid = Decimal(str(round(quote.mid, 2)))
+    proposal = OrderProposal(
+        pid,
+        "va1",
+        contract,
+        Side.SELL,
+        contracts,
+        OrderType.LMT,
+        Purpose.ENTRY,
+        "naked_put test",
+        sim.engine.clock.now(),
+        ref_price=mid,
+        limit_price=mid,
+        delta=quote.delta,
+        theta=quote.theta,
+        vega=quote.vega,
+    )
+    spot = float((Decimal(str(underlying.bid)) + Decimal(str(underlying.ask))) / 2)
+    return proposal, spot
+
+
+def test_an_option_entry_beyond_the_net_delta_limit_is_refused_with_its_numbers(
+    tmp_path: Path,
+) -> None:
+    config = _greek_config("max_net_delta_dollars = 15000")
+    sim = start_engine(tmp_path, config)
+    first, spot = _short_aapl_put(sim, "put-1", 2)
+    assert first.delta is not None and -0.7 < first.delta < -0.3  # near the money
+    each = -1 * 2 * 100 * first.delta * spot  # a short put is long delta: ~ +10,000
+    sim.engine.book.tell("governor", first)
+    sim.idle()
+    assert sim.ledger.order("put-1") is not None  # approved: placed
+    status = sim.snapshot("governor")
+    assert status.greek_limits == (("delta $", f"{each:+,.0f}/15,000"),)
+    second = replace(first, proposal_id="put-2")
+    sim.engine.book.tell("governor", second)
+    sim.idle()
+    decision = sim.decisions()["put-2"]
+    assert (decision.accepted, decision.stage, decision.rule) == (False, "governor", "net_delta")
+    assert decision.detail == (
+        f"net delta $ +{2 * each:.0f} beyond +-15000 (now {each:+,.0f}, this entry {each:+,.0f})"
+    )
+    assert sim.ledger.order("put-2") is None
+
+
+def test_net_vega_and_theta_limits_refuse_by_their_own_rules(tmp_path: Path) -> None:
+    config = _greek_config("max_net_vega = 25\nmax_net_theta_per_day = 1000000")
+    sim = start_engine(tmp_path, config)
+    proposal, _ = _short_aapl_put(sim, "put-vega", 2)
+    assert proposal.vega is not None and proposal.vega > 0.03  # per share, near the money
+    vega = -10 * 100 * proposal.vega  # ten short contracts: over $30 a volatility point
+    sim.engine.book.tell("governor", replace(proposal, quantity=10))
+    sim.idle()
+    decision = sim.decisions()["put-vega"]
+    assert (decision.accepted, decision.rule) == (False, "net_vega")
+    assert decision.detail == (
+        f"net vega $/vol pt {vega:.0f} beyond +-25 (now +0, this entry {vega:+,.0f})"
+    )
+    assert [name for name, _ in sim.snapshot("governor").greek_limits] == ["theta $/d", "vega"]
+
+
+def test_a_beta_weighted_delta_limit_weighs_each_stock_by_its_listed_beta(tmp_path: Path) -> None:
+    risk = "max_net_delta_dollars = 2000\nbeta_weighted = true\n[risk.betas]\nAAPL = 0.01"
+    sim = start_engine(tmp_path, make_config(risk=risk))
+    low_beta = sim.signal("va1", "AAPL")  # tens of thousands of dollars, at beta 0.01
+    unlisted = sim.signal("va2", "JPM")  # beta 1.0: its full value
+    decisions = sim.decisions()
+    assert decisions[low_beta].accepted
+    assert (decisions[unlisted].accepted, decisions[unlisted].rule) == (False, "net_delta")
+    assert decisions[unlisted].detail.startswith("net SPY beta delta $ +")
+    (use,) = sim.snapshot("governor").greek_limits
+    assert use[0] == "SPY beta delta $"
+
+
+def test_a_greek_limit_set_by_a_config_reload_applies_to_the_next_entry(tmp_path: Path) -> None:
+    sim = start_engine(tmp_path)
+    assert sim.snapshot("governor").greek_limits == ()
+    text = BASE_TOML.format(
+        risk="max_net_delta_dollars = 100", filters="", exits="", limits="", orders=""
+    )
+    (tmp_path / "config.toml").write_text(text, encoding="utf-8")
+    plan = sim.engine.reload_config(str(tmp_path / "config.toml"))
+    assert "risk.max_net_delta_dollars: 0.0 -> 100.0" in plan.applied
+    sim.idle()
+    assert sim.snapshot("governor").greek_limits == (("delta $", "+0/100"),)
+    refused = sim.signal("va1", "AAPL")
+    assert sim.decisions()[refused].rule == "net_delta"

@@ -177,6 +177,11 @@ SPEC_DEFAULTS: dict[str, Any] = {
         "what_if_timeout_s": 30.0,
         "price_collar_pct": 10.0,
         "option_price_collar_pct": 50.0,
+        "max_net_delta_dollars": 0.0,
+        "max_net_theta_per_day": 0.0,
+        "max_net_vega": 0.0,
+        "beta_weighted": False,
+        "betas": {},
     },
     "filters": {
         "max_spread_bps": 10.0,

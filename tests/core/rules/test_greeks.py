@@ -58,3 +58,11 @@ def test_totals_add_up_and_count_positions() -> None:
     assert total.positions == 2
     assert total.margin == 2 * one.margin
     assert total.theta_per_day == pytest.approx(2 * one.theta_per_day)
+
+
+def test_a_short_put_is_short_vega_and_totals_sum_it() -> None:
+    risk = position_risk(
+        PUT, -2, quote=QUOTE, underlying=Decimal(580), long_margin_pct=25, short_margin_pct=30
+    )
+    assert risk.vega == pytest.approx(-0.6 * 200)
+    assert total_risk([risk, risk]).vega == pytest.approx(-0.6 * 400)

@@ -23,6 +23,7 @@ from engine.control.wire import (
     Health,
     Hello,
     PauseArgs,
+    ReasonArgs,
     Reply,
     Request,
     State,
@@ -92,6 +93,14 @@ def test_client_frames_and_their_arguments_decode() -> None:
     assert decode_args(Request(id=5, op="stop")) == StopArgs(flatten=None)
 
 
+def test_the_trading_commands_carry_who_asked_and_default_to_nobody() -> None:
+    halt = Request(id=6, op="halt", args={"reason": "r", "by": "alice"})
+    assert decode_args(halt) == ReasonArgs(reason="r", by="alice")
+    assert decode_args(Request(id=7, op="resume")) == ReasonArgs(reason="", by="")
+    flatten = Request(id=8, op="flatten", args={"by": "bob via ssh from 203.0.113.5"})
+    assert decode_args(flatten) == FlattenArgs(by="bob via ssh from 203.0.113.5")
+
+
 @pytest.mark.parametrize(
     ("line", "says"),
     [
@@ -119,6 +128,7 @@ def test_bad_client_lines_are_refused_with_one_line(line: bytes, says: str) -> N
         ("flatten", {"va_id": "a", "all": True}, "flatten: all"),
         ("inspect_va", {"va_id": "a", "timeout_s": 60}, "inspect_va: timeout_s"),
         ("halt", {"reason": "x" * 201}, "halt: reason"),
+        ("resume", {"by": "x" * 65}, "resume: by"),
     ],
 )
 def test_bad_arguments_name_the_op_and_the_field(op: str, args: dict, says: str) -> None:
