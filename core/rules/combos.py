@@ -105,6 +105,8 @@ def combo_fill(
     pays at most ``limit``, a SELL receives at least ``limit``; None: a MKT combo), for as many
     of ``units`` as every leg's displayed size allows (``liquidity_of(leg, side)`` contracts,
     whole units only). None when a leg has no quote or nothing fills."""
+    if not order.legs:
+        return None
     prices: list[Decimal] = []
     for leg in order.legs:
         quote = quote_of(leg)
