@@ -13,16 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from broker.tws.combos import domain_legs
+from loguru import logger
+
+from broker.tws.account import AccountBook
+from broker.tws.combos import combo_instrument, domain_legs
 from broker.tws.contracts import ContractQuery, Instrument
 from broker.tws.order_codec import TwsExecution
-from broker.tws.order_parsing import OrderSpec
+from broker.tws.order_parsing import OrderSpec, PlacedOrder
 from broker.tws.order_records import TwsOrder
+from broker.tws.order_reports import OrderReports
 from core.domain import ComboLeg, Side
 from core.events import ExecutionEvent
 from core.rules.combos import net_price
 
-__all__ = ["ComboDesk", "combo_spec_problem"]
+__all__ = ["ComboDesk", "combo_modify_problem", "combo_spec_problem"]
 
 _TIFS = ("", "DAY", "GTC")
 _CENT = Decimal("0.01")
@@ -55,17 +59,92 @@ def combo_spec_problem(spec: OrderSpec, *, account_id: str) -> tuple[int, str] |
     return None
 
 
+def combo_modify_problem(record: TwsOrder, spec: OrderSpec) -> tuple[int, str] | None:
+    """Why a modification of the combo ``record`` is refused (105 for other legs or another
+    action, or a quantity below what has filled), or None."""
+    problem = combo_spec_problem(spec, account_id=record.account)
+    if problem is None and spec.combo_legs != record.spec.combo_legs:
+        problem = 105, "the combo legs differ from the original order's"
+    if problem is None and spec.action != record.spec.action:
+        problem = 105, "the action differs from the original order's"
+    if problem is None and spec.total_quantity < record.filled:
+        problem = 105, f"quantity {spec.total_quantity} is below the {record.filled} filled"
+    return problem
+
+
 class ComboDesk:
     """The legs of every combo order and the fills of each in progress (event-loop thread).
 
     Args:
         match: resolves a contract a request names (the desk's instrument matcher).
+        book: the account (each leg's fill is booked into it).
+        reports: sends the executions to the order's client.
+        on_fill: called with the leg instrument after each leg's execution is reported.
+        new_exec_id: the next execId.
+        keep: files an execution for ``reqExecutions``.
     """
 
-    def __init__(self, match: Callable[[ContractQuery], list[Instrument]]) -> None:
+    def __init__(
+        self,
+        *,
+        match: Callable[[ContractQuery], list[Instrument]],
+        book: AccountBook,
+        reports: OrderReports,
+        on_fill: Callable[[Instrument], None],
+        new_exec_id: Callable[[], str],
+        keep: Callable[[TwsExecution], None],
+    ) -> None:
         self._match = match
+        self._book = book
+        self._reports = reports
+        self._on_fill = on_fill
+        self._new_exec_id = new_exec_id
+        self._keep = keep
         self._legs: dict[int, list[tuple[Instrument, ComboLeg]]] = {}
         self._pending: dict[int, list[ExecutionEvent]] = {}
+
+    def instrument(self, placed: PlacedOrder) -> Instrument:
+        """The BAG instrument of a new combo (its symbol, or its first leg's)."""
+        symbol = placed.contract.symbol.upper()
+        legs = placed.spec.combo.legs
+        if not symbol and legs:
+            first = self._match(ContractQuery(con_id=legs[0].con_id))
+            symbol = first[0].symbol if first else ""
+        return combo_instrument(symbol, placed.contract.currency or "USD")
+
+    def admission_problem(self, record: TwsOrder) -> tuple[int, str] | None:
+        """Why a new combo is refused (``combo_spec_problem``, or a leg that does not
+        resolve), or None: then its legs are resolved and kept."""
+        problem = combo_spec_problem(record.spec, account_id=record.account)
+        if problem is None:
+            reason = self.resolve(record)
+            problem = None if reason is None else (201, reason)
+        return problem
+
+    def on_execution(self, record: TwsOrder, event: ExecutionEvent) -> None:
+        """One leg of a combo fill: booked and reported in its own contract; after the last
+        leg, the BAG's own execution in units at the net price."""
+        leg = self.leg_of(record, event)
+        if leg is None:
+            logger.warning("tws-sim: combo {} execution in {}", record.perm_id, event.contract.key)
+            return
+        realized = self._book.apply_fill(
+            leg[0], event.side, event.quantity, event.price, event.commission
+        )
+        execution = self.leg_execution(record, leg, event, self._new_exec_id(), realized)
+        self._keep(execution)
+        self._reports.send_live(record.client_id, execution, None)
+        self._on_fill(leg[0])
+        done = self.leg_filled(record, event)
+        if done is None:
+            return
+        units, net = done
+        record.filled += units
+        record.notional += units * net
+        record.last_fill_price = net
+        bag = self.bag_execution(record, self._new_exec_id(), units, net, event)
+        self._keep(bag)
+        self._reports.send_execution(record.client_id, bag, req_id=-1)
 
     def resolve(self, record: TwsOrder) -> str | None:
         """Resolve ``record``'s legs by conId (kept for its fills); the reason it cannot be

@@ -35,9 +35,9 @@ from loguru import logger
 
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
-from broker.tws.combo_orders import ComboDesk, combo_spec_problem
-from broker.tws.combos import combo_instrument, is_combo
-from broker.tws.contracts import ContractQuery, Instrument, InstrumentMatcher
+from broker.tws.combo_orders import ComboDesk, combo_modify_problem
+from broker.tws.combos import is_combo
+from broker.tws.contracts import Instrument, InstrumentMatcher
 from broker.tws.exec_revisions import book_correction
 from broker.tws.faults import FaultState
 from broker.tws.order_admission import admission_problem, what_if_reply
@@ -103,7 +103,14 @@ class OrderDesk:
         self._reports = OrderReports(router=router, now=now)
         self._executions: list[TwsExecution] = []
         self._max_order_id: dict[int, int] = {}
-        self._combos = ComboDesk(registry.match)
+        self._combos = ComboDesk(
+            match=registry.match,
+            book=book,
+            reports=self._reports,
+            on_fill=on_fill,
+            new_exec_id=self._new_exec_id,
+            keep=self._keep_execution,
+        )
 
     # -- reads ---------------------------------------------------------------------------------
     def next_order_id(self, client_id: int) -> int:
@@ -195,27 +202,20 @@ class OrderDesk:
 
     def _place_combo(self, client_id: int, placed: PlacedOrder) -> None:
         """A new BAG order: its legs resolved by conId, then taken or refused as one order."""
-        legs = placed.spec.combo.legs
-        first = self._registry.match(ContractQuery(con_id=legs[0].con_id)) if legs else []
-        symbol = placed.contract.symbol.upper() or (first[0].symbol if first else "")
         record = TwsOrder(
             perm_id=next(self._perm_ids),
             client_id=client_id,
             order_id=placed.order_id,
-            instrument=combo_instrument(symbol, placed.contract.currency or "USD"),
+            instrument=self._combos.instrument(placed),
             spec=placed.spec,
             account=self._book.account_id,
             remaining=int(placed.spec.total_quantity),
         )
         self._orders[(client_id, placed.order_id)] = record
-        problem = combo_spec_problem(placed.spec, account_id=self._book.account_id)
-        if problem is None:
-            reason = self._combos.resolve(record)
-            problem = None if reason is None else (201, reason)
+        problem = self._combos.admission_problem(record)
         if problem is None:
             forced = self._faults.take_reject()
-            if forced is not None:
-                problem = forced.code, forced.reason
+            problem = None if forced is None else (forced.code, forced.reason)
         if problem is not None:
             self._reports.reject(record, *problem)
         elif placed.spec.transmit:
@@ -308,7 +308,7 @@ class OrderDesk:
             logger.warning("tws-sim: execution for unknown order {}", event.client_order_id)
             return
         if record.instrument.sec_type == "BAG":
-            self._on_combo_execution(record, event)
+            self._combos.on_execution(record, event)
             return
         record.filled += event.quantity
         record.notional += event.quantity * event.price
@@ -316,8 +316,7 @@ class OrderDesk:
         realized = self._book.apply_fill(
             record.instrument, event.side, event.quantity, event.price, event.commission
         )
-        exec_id = f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
-        execution = record.execution(event, exec_id, realized)
+        execution = record.execution(event, self._new_exec_id(), realized)
         self._executions.append(execution)
         self._reports.send_live(record.client_id, execution, self._faults.take_commission_delay())
         correction = self._faults.take_correction()
@@ -331,32 +330,11 @@ class OrderDesk:
                 self._reports.set_status(child, "Submitted")
         self._apply_oca(record, event.quantity)
 
-    def _on_combo_execution(self, record: TwsOrder, event: ExecutionEvent) -> None:
-        """One leg of a combo fill: booked and reported in its own contract; after the last
-        leg, the BAG's own execution in units at the net price."""
-        leg = self._combos.leg_of(record, event)
-        if leg is None:
-            logger.warning("tws-sim: combo {} execution in {}", record.perm_id, event.contract.key)
-            return
-        realized = self._book.apply_fill(
-            leg[0], event.side, event.quantity, event.price, event.commission
-        )
-        exec_id = f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
-        execution = self._combos.leg_execution(record, leg, event, exec_id, realized)
+    def _keep_execution(self, execution: TwsExecution) -> None:
         self._executions.append(execution)
-        self._reports.send_live(record.client_id, execution, None)
-        self._on_fill(leg[0])
-        done = self._combos.leg_filled(record, event)
-        if done is None:
-            return
-        units, net = done
-        record.filled += units
-        record.notional += units * net
-        record.last_fill_price = net
-        exec_id = f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
-        bag = self._combos.bag_execution(record, exec_id, units, net, event)
-        self._executions.append(bag)
-        self._reports.send_execution(record.client_id, bag, req_id=-1)
+
+    def _new_exec_id(self) -> str:
+        return f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
 
     def send_execution(self, client_id: int, execution: TwsExecution, req_id: int) -> None:
         """Send one execution (``execDetails`` then its ``commissionReport``) to a client."""
@@ -421,11 +399,7 @@ class OrderDesk:
             )
             return
         if record.instrument.sec_type == "BAG":
-            problem = combo_spec_problem(placed.spec, account_id=record.account)
-            if problem is None and placed.spec.combo_legs != record.spec.combo_legs:
-                problem = 105, "the combo legs differ from the original order's"
-            if problem is None and placed.spec.action != record.spec.action:
-                problem = 105, "the action differs from the original order's"
+            problem = combo_modify_problem(record, placed.spec)
         else:
             matches = self._registry.match(placed.contract)
             instrument = matches[0] if len(matches) == 1 else record.instrument
