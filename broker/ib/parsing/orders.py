@@ -168,8 +168,8 @@ def status_of_trade(
 
 def execution_event(fill: Fill, *, tz: ZoneInfo) -> ExecutionEvent | None:
     """The execution of an ib_async ``Fill`` (commission left at zero: it comes in its own
-    report); None for an instrument we do not trade, a combo's BAG execution, or (logged) an execution whose price or
-    quantity IB left unset."""
+    report); None for an instrument we do not trade, a combo's BAG execution, or (logged) an
+    execution whose price or quantity IB left unset."""
     execution = fill.execution
     contract = from_ib_contract(fill.contract)
     if contract is None or contract.is_combo or not execution.execId:

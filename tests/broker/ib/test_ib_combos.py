@@ -43,8 +43,10 @@ def test_a_roll_fills_as_one_combo_with_one_execution_per_leg_and_no_bag_executi
     near, far = _near_and_far(h)
     assert h.broker.place_order(_roll("va-1:roll", near, far, None))
     wait_until(
-        lambda: OrderStatus.FILLED in h.recorder.statuses("va-1:roll")
-        and len(h.recorder.executions("va-1:roll")) == 2,
+        lambda: (
+            OrderStatus.FILLED in h.recorder.statuses("va-1:roll")
+            and len(h.recorder.executions("va-1:roll")) == 2
+        ),
         timeout_s=WAIT_S,
         what="the combo to fill with both legs",
     )
@@ -52,9 +54,7 @@ def test_a_roll_fills_as_one_combo_with_one_execution_per_leg_and_no_bag_executi
     assert (bought.contract, bought.side, bought.quantity) == (near, Side.BUY, 2)
     assert (sold.contract, sold.side, sold.quantity) == (far, Side.SELL, 2)
     assert bought.commission == sold.commission == Decimal("1.3")
-    (done,) = [
-        e for e in h.recorder.status_events("va-1:roll") if e.status is OrderStatus.FILLED
-    ]
+    (done,) = [e for e in h.recorder.status_events("va-1:roll") if e.status is OrderStatus.FILLED]
     legs = (ComboLeg(near, 1, Side.BUY), ComboLeg(far, 1, Side.SELL))
     assert done.avg_fill_price == net_price(legs, (bought.price, sold.price))
     positions = {p.contract.key: p.quantity for p in h.broker.positions()}
