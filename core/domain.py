@@ -112,6 +112,25 @@ class Contract:
         legs are ``OrderRequest.legs``."""
         return cls(symbol=symbol, sec_type="BAG")
 
+    @classmethod
+    def from_key(cls, key: str, *, multiplier: int = 1) -> Contract:
+        """The stock or option whose ``key`` this is (``multiplier`` for an option; a BAG's
+        key gives the combo contract).
+
+        Raises:
+            ValueError: a key that names no stock, option or combo.
+        """
+        parts = key.split(" ")
+        if len(parts) == 1 and parts[0]:
+            return cls.stock(parts[0])
+        if len(parts) == 2 and parts[1] == "BAG":
+            return cls.combo(parts[0])
+        if len(parts) == 4 and parts[2] in ("P", "C"):
+            day = parts[1]
+            expiry = date(int(day[:4]), int(day[4:6]), int(day[6:8]))
+            return cls.option(parts[0], expiry, Decimal(parts[3]), parts[2], multiplier=multiplier)
+        raise ValueError(f"{key!r} is not a contract key")
+
     @property
     def is_option(self) -> bool:
         return self.sec_type == "OPT"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from core.domain import Contract, OrderType, Purpose, Side
+from core.domain import ComboLeg, Contract, OrderType, Purpose, Side
 from core.rules.repricing import RepricePlan
 
 
@@ -69,6 +69,8 @@ class OrderProposal:
     # An exit decided on a stale or delayed mark says so ("stale mark, 312s old"): recorded
     # with the decision (``ExitRequest.note``).
     note: str = ""
+    # A combo (``contract`` is a BAG): its legs; ``limit_price`` is the net as IB signs it.
+    legs: tuple[ComboLeg, ...] = ()
 
     @property
     def reduce_only(self) -> bool:

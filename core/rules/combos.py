@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from core.domain import ComboLeg, OrderRequest, OrderType, Quote, Side
 
@@ -21,8 +21,10 @@ __all__ = [
     "LegFill",
     "combo_fill",
     "combo_problem",
+    "combo_repriced_limit",
     "leg_side",
     "net_price",
+    "net_quote",
 ]
 
 _CENT = Decimal("0.01")
@@ -129,3 +131,40 @@ def combo_fill(
         for leg, price in zip(order.legs, prices, strict=True)
     )
     return ComboFill(units=fillable, net=net, legs=fills)
+
+
+def net_quote(
+    legs: tuple[ComboLeg, ...], quote_of: Callable[[ComboLeg], Quote | None]
+) -> tuple[Decimal, Decimal] | None:
+    """The combo's net bid and ask per unit (IB's sign) from its legs' quotes: the bid is what
+    selling one unit receives (BUY legs at their bids, SELL legs at their asks), the ask what
+    buying one costs (BUY legs at their asks, SELL legs at their bids). None if a leg has no
+    two-sided quote."""
+    bid = ask = Decimal(0)
+    for leg in legs:
+        quote = quote_of(leg)
+        if quote is None or quote.bid <= 0 or quote.ask <= 0:
+            return None
+        leg_bid, leg_ask = _cents(quote.bid), _cents(quote.ask)
+        if leg.side is Side.BUY:
+            bid, ask = bid + leg.ratio * leg_bid, ask + leg.ratio * leg_ask
+        else:
+            bid, ask = bid - leg.ratio * leg_ask, ask - leg.ratio * leg_bid
+    return bid, ask
+
+
+def combo_repriced_limit(
+    *, side: Side, bid: Decimal, ask: Decimal, step: int, steps: int
+) -> Decimal:
+    """The net limit of re-price number ``step`` of a combo on ``side``: the entries' bounded
+    walk (``core.rules.repricing.repriced_limit``) from the net mid toward the net natural
+    price in ``steps`` steps, in whole cents rounded toward the mid (a BUY down, a SELL up),
+    never past the natural price. Unlike a single contract's, a combo's limit may be zero or
+    negative (a credit)."""
+    mid = (bid + ask) / 2
+    natural = bid if side is Side.SELL else ask
+    fraction = Decimal(1) if steps <= 0 else Decimal(min(max(step, 0), steps)) / steps
+    price = mid + (natural - mid) * fraction
+    if side is Side.SELL:
+        return max(price.quantize(_CENT, rounding=ROUND_CEILING), natural)
+    return min(price.quantize(_CENT, rounding=ROUND_FLOOR), natural)
