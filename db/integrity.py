@@ -223,8 +223,8 @@ def _derivable(
         theirs = (ex.va_id, ex.contract_key, ex.side.value)
         mine = (order.va_id, order.contract_key, order.side.value)
         if order.sec_type == "BAG":  # a leg: its own contract and side, the combo's symbol
-            theirs = (ex.va_id, ex.contract_key.split(" ")[0])
-            mine = (order.va_id, order.symbol)
+            theirs = (ex.va_id, ex.contract_key.split(" ")[0], "leg")
+            mine = (order.va_id, order.symbol, "leg")
         if theirs != mine:
             found.append(
                 LedgerProblem(
