@@ -209,6 +209,12 @@ class Engine:
                 max-speed clock themselves with ``run_until``/``advance``.
         """
         self.started_at = self.clock.now()
+        self.ctx.inline_reads = (
+            drive_clock
+            and self.config.broker.kind == "sim"
+            and self.clock.is_virtual
+            and getattr(self.clock, "speed", 1.0) is None
+        )
         if self.config.control.enabled:
             url = self.options.database_url or self.config.engine.database_url
             self.control = ControlServer.serve(self, self.bus, url, self.control_hello_timeout_s)

@@ -52,7 +52,6 @@ class VAInspection:
     config: tuple[tuple[str, str], ...]  # flattened account config
     holdings: tuple[tuple[str, int, Decimal, Decimal | None], ...]  # contract, qty, avg, mark
     working_orders: tuple[str, ...]
-    handled: tuple[tuple[str, float, float], ...]  # message type, wall time, handling ms
     crashes: int
     margin_checks: tuple[str, ...] = ()  # the last what-if margins beside our Reg-T, newest first
     # Per holding: contract, the mark's age in clock seconds (None: no quote), stale (older
@@ -62,3 +61,6 @@ class VAInspection:
     handled_stats: tuple[HandledStats, ...] = ()
     # The VA's equity sampled once a minute of engine time, oldest first (the sparkline).
     equity_curve: tuple[float, ...] = ()
+    # The last messages (type, wall time, handling ms) that engines before ``handled_stats``
+    # sent; no longer filled (one record a message is enough), kept so the wire stays additive.
+    handled: tuple[tuple[str, float, float], ...] = ()

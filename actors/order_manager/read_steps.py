@@ -13,6 +13,9 @@ told (fills, order updates), so a job must not keep a view of the OrderManager's
 
 ``ReadJobs`` is a part of the OrderManager: every method runs on its actor thread except the
 read itself (worker thread). A read counts as a message in flight until its answer is told.
+On a max-speed simulator run (``EngineContext.inline_reads``) the reads are made on the actor
+thread instead: there a read is a function call and the clock waits for every message anyway,
+so the worker would only cost two thread hand-offs a market step.
 """
 
 from __future__ import annotations
@@ -121,20 +124,40 @@ class ReadJobs:
         self._worker.close()
 
     def _step(self, result: object, error: Exception | None) -> None:
+        while True:
+            read = self._next_read(result, error)
+            if read is None:
+                return
+            if not self.ctx.inline_reads:
+                self._submit(read)
+                return
+            if self.ctx.book.closing:
+                self.abandon()  # the engine is stopping: the job ends here
+                return
+            try:  # a max-speed simulator: the read is a call, made here
+                result, error = tuple(_reader(self.ctx.broker, read)()), None
+            except Exception as exc:
+                result, error = None, exc
+
+    def _next_read(self, result: object, error: Exception | None) -> Read | None:
+        """The running job's next read after it takes ``result`` (or ``error``); None when
+        the job ended (a link error goes to ``on_link_error``)."""
         job = self._job
         assert job is not None
         try:
-            read = job.send(result) if error is None else job.throw(error)
+            return job.send(result) if error is None else job.throw(error)
         except StopIteration:
             self._job = None
-            return
         except (ConnectionError, TimeoutError) as err:
             self._job = None
             self._on_link_error(err)
-            return
         except BaseException:
             self._job = None
             raise
+        return None
+
+    def _submit(self, read: Read) -> None:
+        """Make ``read`` on the worker; its answer comes back as a ``BrokerReadDone``."""
         self._read_id += 1
         read_id = self._read_id
         reader = _reader(self.ctx.broker, read)

@@ -1,6 +1,7 @@
 """Protective stops put back for the OrderManager: every open stock position that has no
 working stop gets a new one (after a reconciliation found a stop gone, a stop refused, an
-entry that filled while its stop was refused), and an ended entry's stop fitted to what it
+entry that filled while its stop was refused), except stock a wheel VA holds (its VA's own
+limits are its protection, ``core.rules.wheel``), and an ended entry's stop fitted to what it
 filled.
 
 ``StopCover`` is a part of the OrderManager: every method runs on its actor thread.
@@ -70,6 +71,11 @@ class StopCover:
                 stop, target, f"stop resized to the position {held} after the entry ended"
             )
 
+    def _wheels(self, va_id: str) -> bool:
+        """Whether ``va_id`` wheels its assigned stock (a VA no longer configured: no)."""
+        account = next((a for a in self.ctx.config.accounts if a.id == va_id), None)
+        return account is not None and account.strategy.wheels_stock()
+
     def restore_stops(self, now: datetime) -> None:
         """Every open stock position gets a working protective stop again (a new order: the
         old one is known not to be at the broker, so nothing can double), at the price of the
@@ -79,6 +85,8 @@ class StopCover:
         for (va_id, key), position in self.state.positions.items():
             if position.quantity == 0 or position.contract.sec_type != "STK":
                 continue
+            if self._wheels(va_id):
+                continue  # wheel stock has no protective stop (its VA's limits apply)
             if self.state.stop_price(va_id, key) is not None:
                 continue
             lost = [

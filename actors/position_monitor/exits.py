@@ -72,6 +72,8 @@ class ExitRequests:
     ) -> None:
         if watched.mark is None or stock_exit_waits(watched.exit_requested_at, now):
             return
+        if watched.va_id in self._settings.wheel_vas:
+            return  # wheel stock: held until called away (the VA's limits, not exit rules)
         age = age or self._ages.age(watched, now)
         reason = stock_exit_on_mark(
             quantity=watched.quantity,
@@ -100,7 +102,8 @@ class ExitRequests:
         if quote is None or watched.mark is None or contract.expiry is None:
             return
         age = age or self._ages.age(watched, now)
-        rules, tick = self._settings.option_rules, self._ticks.tick_rule(contract)
+        rules = self._settings.option_rules_for(watched.va_id, contract)
+        tick = self._ticks.tick_rule(contract)
         reason = option_exit_on_mark(
             quantity=watched.quantity,
             credit=watched.avg_price,

@@ -15,6 +15,7 @@ from core.config import EngineConfig, ExitSettings, SimSettings
 from core.domain import Contract, Quote
 from core.rules.exits import OptionExitRules, StockExitRules
 from core.rules.greeks import PositionRisk
+from core.rules.wheel import wheel_exit_rules
 
 __all__ = ["MonitorSettings", "PositionKey", "WatchedPosition", "quote_mid"]
 
@@ -65,23 +66,41 @@ class WatchedPosition:
 
 @dataclass(slots=True)
 class MonitorSettings:
-    """The exit rules and the config sections the monitor reads; replaced on a reload."""
+    """The exit rules and the config sections the monitor reads; replaced on a reload.
+    ``wheel_vas``: the VAs that wheel their assigned stock (no stock exit rules on it, the
+    wheel's option exit rules, ``core.rules.wheel``)."""
 
     stock_rules: StockExitRules
     option_rules: OptionExitRules
     exits: ExitSettings
     sim: SimSettings
+    wheel_vas: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, config: EngineConfig) -> MonitorSettings:
         return cls(
-            _stock_rules(config.exits), _option_rules(config.exits), config.exits, config.sim
+            _stock_rules(config.exits),
+            _option_rules(config.exits),
+            config.exits,
+            config.sim,
+            _wheel_vas(config),
         )
 
     def reload(self, config: EngineConfig) -> None:
         self.stock_rules = _stock_rules(config.exits)
         self.option_rules = _option_rules(config.exits)
         self.exits, self.sim = config.exits, config.sim
+        self.wheel_vas = _wheel_vas(config)
+
+    def option_rules_for(self, va_id: str, contract: Contract) -> OptionExitRules:
+        """The option exit rules of ``va_id``'s position in ``contract``."""
+        if va_id in self.wheel_vas:
+            return wheel_exit_rules(self.option_rules)
+        return self.option_rules
+
+
+def _wheel_vas(config: EngineConfig) -> frozenset[str]:
+    return frozenset(a.id for a in config.accounts if a.strategy.wheels_stock())
 
 
 def _stock_rules(exits: ExitSettings) -> StockExitRules:

@@ -98,11 +98,12 @@ class PositionSnapshots:
         }
         contract, quote = watched.contract, watched.quote
         if not contract.is_option or contract.expiry is None:
-            fields["target_price"] = stock_target_price(
-                quantity=watched.quantity,
-                avg_price=watched.avg_price,
-                rules=self._settings.stock_rules,
-            )
+            if watched.va_id not in self._settings.wheel_vas:  # wheel stock: no target
+                fields["target_price"] = stock_target_price(
+                    quantity=watched.quantity,
+                    avg_price=watched.avg_price,
+                    rules=self._settings.stock_rules,
+                )
             return fields
         underlying = self._quotes.latest(contract.symbol)
         if underlying is not None:
@@ -124,10 +125,10 @@ class PositionSnapshots:
                 levels = option_exit_levels(
                     credit=watched.avg_price,
                     expiry=contract.expiry,
-                    rules=self._settings.option_rules,
+                    rules=self._settings.option_rules_for(watched.va_id, contract),
                     tick=self._ticks.tick_rule(contract),
                 )
                 fields.update(target_price=levels.target, time_exit=levels.time_exit)
-                if watched.stop_price is None:  # an option's only stop is this exit rule
-                    fields["stop_price"] = levels.stop
+                if watched.stop_price is None and levels.stop.is_finite():
+                    fields["stop_price"] = levels.stop  # an option's only stop is this rule
         return fields

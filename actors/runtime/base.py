@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
@@ -30,7 +29,7 @@ from actors.messages.timers import TimerMessage
 from actors.runtime.handling import HandlingLog
 from core.clock import InFlight
 
-__all__ = ["AddressBook", "Bus", "EngineActor", "HandledMessage"]
+__all__ = ["AddressBook", "Bus", "EngineActor"]
 
 #: Messages that only start work (a VA's strategy step, a reconcile or inbox tick): dropped once
 #: the engine is stopping. Fills, order events and commands are still handled.
@@ -128,19 +127,13 @@ class Bus:
                 logger.exception("bus: subscriber {} raised", callback)
 
 
-class HandledMessage(tuple[str, float, float]):
-    """(message type, clock-free wall timestamp, handling duration in ms) for the inspector."""
-
-    __slots__ = ()
-
-
 #: The union of told messages an actor handles (its ``handle`` parameter).
 M = TypeVar("M")
 
 
 class EngineActor(pykka.ThreadingActor, Generic[M]):
     """Base for the engine's actors: counted message handling, snapshots on ``GetSnapshot``,
-    a short history of handled messages, and supervision in place.
+    per-type statistics of handled messages, and supervision in place.
 
     Subclasses name the union of told messages they handle (``EngineActor[OrderManagerMessage]``
     with ``accepts = typing.get_args(OrderManagerMessage)``) and implement ``handle(message)``
@@ -175,7 +168,6 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
         self.bus = bus
         self._on_crash = on_crash
         self.crashes = 0
-        self.handled: deque[HandledMessage] = deque(maxlen=20)
         self.handling = HandlingLog()  # per message type: counts and handling percentiles
 
     def engine_time(self) -> datetime | None:
@@ -216,7 +208,6 @@ class EngineActor(pykka.ThreadingActor, Generic[M]):
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000.0
             name = type(message).__name__
-            self.handled.append(HandledMessage((name, time.time(), elapsed_ms)))
             self.handling.record(name, elapsed_ms, self.engine_time())
             self.book.inflight.dec()
         return None

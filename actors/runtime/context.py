@@ -72,6 +72,11 @@ class EngineContext:
     broker: Broker
     pacer: LockedPacer
     on_crash: Callable[[str, BaseException], float | None] | None = None
+    #: The OrderManager makes its reconcile reads on its own thread instead of its worker: set
+    #: by ``Engine.start`` when the engine drives a max-speed clock over the in-process
+    #: simulator, where a read is a function call and the clock already waits for every
+    #: message, so a worker only costs two thread hand-offs a market step.
+    inline_reads: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 

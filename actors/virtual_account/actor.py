@@ -342,7 +342,6 @@ class VirtualAccount(EngineActor[VAMessage]):
             self.log,
             self.ctx,
             mailbox=self.mailbox_depth(),
-            handled=tuple(self.handled),
             crashes=self.crashes,
             handled_stats=self.handling.stats(),
             equity_curve=self.equity_curve.points,

@@ -10,6 +10,11 @@ quote, proposes a SELL to open: a limit at the mid that the OrderManager re-pric
 bid (never past it). No protective stop is attached: the PositionMonitor's option stop rule is
 the stop.
 
+The wheel (``wheels_stock``): while the VA holds stock of its symbol (an assignment delivered
+it), the scan reads calls instead and the strategy picks a covered call on every uncovered lot
+(``choose_call``), judged by ``core.rules.wheel.check_covered_call_entry`` instead of the VA's
+entry rules; once the stock is called away the VA is flat and sells puts again.
+
 ``OptionEntries`` is a part of ``VirtualAccount``: every method runs on the VA's actor thread.
 """
 
@@ -32,6 +37,7 @@ from core.rules import filters
 from core.rules.decision import Decision, reject
 from core.rules.repricing import repriced_limit
 from core.rules.va_rules import check_entry
+from core.rules.wheel import check_covered_call_entry, held_call
 from core.strategies.protocol import OptionChoice, OptionSelling
 
 __all__ = ["CANDIDATE_TIMEOUT_S", "ChainReadError", "OptionEntries"]
@@ -53,6 +59,7 @@ class _Scan:
     spot: Decimal
     today: date
     selling: OptionSelling
+    calls: bool = False  # a covered-call scan (the wheel)
 
 
 class OptionEntries:
@@ -107,9 +114,17 @@ class OptionEntries:
             if self._start_scan(selling, symbol, quote, now):
                 return
 
-    def _may_enter(self, symbol: str, now: datetime) -> Decision:
-        """The VA's rules and the trading window for a new option entry on ``symbol``."""
-        allowed = self._entry_allowed(Contract.stock(symbol), now)
+    def _writes_calls(self, selling: OptionSelling, symbol: str) -> bool:
+        """A wheel VA holding ``symbol``'s stock writes calls on it rather than selling puts."""
+        return selling.wheels_stock and self.state.vabook.position(symbol) > 0
+
+    def _may_enter(self, symbol: str, now: datetime, *, calls: bool = False) -> Decision:
+        """The VA's rules and the trading window for a new option entry on ``symbol`` (a
+        covered call: the wheel's rules instead of the VA's entry rules)."""
+        if calls:
+            allowed = self._call_allowed(symbol, now)
+        else:
+            allowed = self._entry_allowed(Contract.stock(symbol), now)
         if not allowed:
             return allowed
         cfg = self.ctx.config.filters
@@ -121,13 +136,15 @@ class OptionEntries:
         self, selling: OptionSelling, symbol: str, spot_quote: Quote, now: datetime
     ) -> bool:
         """Ask for the chain when the VA may enter; True once the read is under way."""
-        if not self._may_enter(symbol, now):
+        calls = self._writes_calls(selling, symbol)
+        if not self._may_enter(symbol, now, calls=calls):
             return False
         selling.wait(now)
         today = self.ctx.calendar.local(now).date()
         self._scans += 1
-        scan = _Scan(self._scans, symbol, exact_mid(spot_quote), today, selling)
-        if not self.chains.read(scan.scan_id, selling.chain_request(symbol, today)):
+        scan = _Scan(self._scans, symbol, exact_mid(spot_quote), today, selling, calls)
+        request = (selling.call_request if calls else selling.chain_request)(symbol, today)
+        if not self.chains.read(scan.scan_id, request):
             return False  # the engine is stopping
         self.scan = scan
         return True
@@ -146,14 +163,28 @@ class OptionEntries:
             return
         now = self.ctx.clock.now()
         kind = self.state.strategy.kind
-        allowed = self._may_enter(scan.symbol, now)
+        allowed = self._may_enter(scan.symbol, now, calls=scan.calls)
         if not allowed:  # paused, halted, filled or out of the window while the chain was read
             self.log.note(f"{kind} {scan.symbol}: chain dropped: {allowed.rule} {allowed.detail}")
             return
         book = self.state.vabook
-        choice = scan.selling.choose(
-            result.chain, spot=scan.spot, today=scan.today, capital=book.capital, equity=book.equity
-        )
+        if scan.calls:
+            stock = book.holdings[scan.symbol]
+            choice = scan.selling.choose_call(
+                result.chain,
+                today=scan.today,
+                shares=stock.quantity,
+                written=-held_call(book, scan.symbol),
+                basis=stock.avg_price,
+            )
+        else:
+            choice = scan.selling.choose(
+                result.chain,
+                spot=scan.spot,
+                today=scan.today,
+                capital=book.capital,
+                equity=book.equity,
+            )
         if isinstance(choice, str):
             if choice != self._last_note:
                 self._last_note = choice
@@ -167,9 +198,16 @@ class OptionEntries:
         self.quotes.sync()
 
     def _entry_allowed(self, contract: Contract, now: datetime) -> Decision:
+        if contract.is_option and contract.right == "C":
+            return self._call_allowed(contract.symbol, now)
         if self.state.trading_state is TradingState.HALTED:
             return reject("trading_state", "HALTED")
         return check_entry(self.state.vabook, contract, self.state.limits, now)
+
+    def _call_allowed(self, symbol: str, now: datetime) -> Decision:
+        if self.state.trading_state is TradingState.HALTED:
+            return reject("trading_state", "HALTED")
+        return check_covered_call_entry(self.state.vabook, symbol, self.state.limits, now)
 
     # -- the candidate -----------------------------------------------------------------------
     def _candidate_quote(self, by_key: dict[str, Quote], now: datetime) -> None:
@@ -220,7 +258,8 @@ class OptionEntries:
             quantity=choice.contracts,
             order_type=OrderType.LMT,
             purpose=Purpose.ENTRY,
-            reason=f"{kind} delta {delta:.2f} {choice.dte}DTE decision mid {exact_mid(quote):.2f}"
+            reason=f"{kind}{' covered call' if contract.right == 'C' else ''} delta {delta:.2f} "
+            f"{choice.dte}DTE decision mid {exact_mid(quote):.2f}"
             + (" [delayed data]" if quote.data_type.is_delayed else ""),
             time=now,
             ref_price=limit,

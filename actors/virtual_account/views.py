@@ -9,7 +9,6 @@ from typing import Any
 
 from actors.messages.queries import HandledStats, VAInspection
 from actors.messages.snapshots import VASnapshot
-from actors.runtime.base import HandledMessage
 from actors.runtime.context import EngineContext
 from actors.virtual_account.state import DecisionLog, VAState
 from core.domain import TradingState
@@ -71,7 +70,6 @@ def inspection(
     ctx: EngineContext,
     *,
     mailbox: int,
-    handled: tuple[HandledMessage, ...],
     crashes: int,
     handled_stats: tuple[HandledStats, ...] = (),
     equity_curve: tuple[float, ...] = (),
@@ -94,7 +92,6 @@ def inspection(
             if h.quantity
         ),
         working_orders=tuple(sorted(book.working_entries) + sorted(book.working_exits)),
-        handled=tuple(tuple(h) for h in handled),  # type: ignore[misc]
         crashes=crashes,
         margin_checks=tuple(va.margin_checks),
         mark_ages=_mark_ages(va, ctx),

@@ -26,6 +26,7 @@ from core.rules.margin import short_put_margin
 from core.rules.repricing import RepricePlan
 from core.strategies.protocol import ChainRequest, Intent, OptionChoice, OptionSelling
 from core.strategies.registry import StrategySettings, register_strategy
+from core.strategies.wheel import cash_secured_contracts, covered_contracts, select_call
 
 __all__ = [
     "NakedPut",
@@ -54,14 +55,27 @@ class NakedPutStrategy(StrategySettings):
     # Entry: mid toward bid; at least 0.25 s, IB's quote interval (a faster one sees no new quote).
     reprice_interval_s: float = Field(default=5.0, ge=0.25, le=600)
     reprice_steps: int = Field(default=4, ge=0, le=50)
-    on_assignment: Literal["close", "keep"] = "close"  # close assigned stock at next open
+    # close: assigned stock is sold at the next open; keep: held; wheel: held and covered calls
+    # are written on it until it is called away, then puts again (core.strategies.wheel).
+    on_assignment: Literal["close", "keep", "wheel"] = "close"
+    call_target_delta: float = Field(default=0.30, gt=0, lt=1)  # wheel: delta of the call
+    call_target_dte: int = Field(default=30, ge=1, le=365)  # wheel: first expiration at or beyond
+    call_max_dte: int = Field(default=45, ge=1, le=730)  # ... but not beyond this
+    call_min_credit: Money = Field(default=Decimal("0.10"), gt=0, le=10_000)  # mid, per share
+    allow_call_below_basis: bool = False  # wheel: a call strike may be below the stock's cost
 
     @model_validator(mode="after")
     def _check_dte(self) -> NakedPutStrategy:
         if self.max_dte < self.target_dte:
             got = f"max_dte = {self.max_dte}, target_dte = {self.target_dte}"
             raise problems_error((("max_dte",), f"must be >= target_dte (got {got})"))
+        if self.call_max_dte < self.call_target_dte:
+            got = f"call_max_dte = {self.call_max_dte}, call_target_dte = {self.call_target_dte}"
+            raise problems_error((("call_max_dte",), f"must be >= call_target_dte (got {got})"))
         return self
+
+    def wheels_stock(self) -> bool:
+        return self.on_assignment == "wheel"
 
     def entry_reprice_plan(self) -> RepricePlan:
         steps = self.reprice_steps
@@ -149,6 +163,10 @@ class NakedPut:
     def closes_assigned_stock(self) -> bool:
         return self.params.on_assignment == "close"
 
+    @property
+    def wheels_stock(self) -> bool:
+        return self.params.on_assignment == "wheel"
+
     def scan_due(self, now: datetime) -> bool:
         """Whether a chain scan may run now (one per ``scan_interval_s``)."""
         return self._next_scan is None or now >= self._next_scan
@@ -173,8 +191,45 @@ class NakedPut:
         low, high = self.expiry_window(today)
         return ChainRequest(symbol, "P", low, high)
 
+    def call_request(self, symbol: str, today: date) -> ChainRequest:
+        """The calls of ``symbol`` in the wheel's call expiry window."""
+        p = self.params
+        low = today + timedelta(days=p.call_target_dte)
+        return ChainRequest(symbol, "C", low, today + timedelta(days=p.call_max_dte))
+
     def entry_plan(self) -> RepricePlan:
         return self.params.entry_reprice_plan()
+
+    def choose_call(
+        self, chain: Iterable[Quote], *, today: date, shares: int, written: int, basis: Decimal
+    ) -> OptionChoice | str:
+        """The covered call to write on ``shares`` bought at ``basis`` a share (``written``
+        calls already short), or why none (see ``core.strategies.wheel.select_call``)."""
+        p = self.params
+        picked = select_call(
+            chain,
+            today=today,
+            target_delta=p.call_target_delta,
+            target_dte=p.call_target_dte,
+            max_dte=p.call_max_dte,
+            min_credit=Decimal(p.call_min_credit),
+            min_strike=None if p.allow_call_below_basis else basis,
+        )
+        if isinstance(picked, str):
+            return picked
+        contract = picked.contract
+        assert contract.expiry is not None
+        contracts = covered_contracts(shares, written, contract.multiplier)
+        if contracts <= 0:
+            return f"{shares} shares: no uncovered lot of {contract.multiplier}"
+        return OptionChoice(
+            quote=picked,
+            contracts=contracts,
+            credit=option_mid(picked).quantize(_CENT, rounding=ROUND_CEILING),
+            delta=picked.delta or 0.0,
+            dte=days_to_expiry(contract.expiry, today),
+            margin_per_contract=Decimal(0),  # covered by the stock
+        )
 
     def choose(
         self,
@@ -218,6 +273,17 @@ class NakedPut:
         )
         if contracts <= 0:
             return f"margin {margin:.2f} a contract exceeds {p.max_margin_pct}% of capital"
+        if self.wheels_stock:
+            secured = cash_secured_contracts(
+                capital=capital,
+                equity=equity,
+                strike=contract.strike,
+                multiplier=contract.multiplier,
+            )
+            if secured <= 0:
+                notional = contract.strike * contract.multiplier
+                return f"wheel: assignment {notional:.2f} a contract exceeds capital"
+            contracts = min(contracts, secured)
         return OptionChoice(
             quote=picked,
             contracts=contracts,

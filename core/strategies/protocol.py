@@ -63,8 +63,23 @@ class OptionSelling(Protocol):
         """True when stock delivered by an assignment is closed at the next open market."""
         ...
 
+    @property
+    def wheels_stock(self) -> bool:
+        """True when assigned stock is kept and covered calls are written on it (the wheel)."""
+        ...
+
     def scan_due(self, now: datetime) -> bool:
         """Whether a chain scan may start now."""
+        ...
+
+    def call_request(self, symbol: str, today: date) -> ChainRequest:
+        """The calls to read for a covered call on ``symbol`` (the wheel)."""
+        ...
+
+    def choose_call(
+        self, chain: Iterable[Quote], *, today: date, shares: int, written: int, basis: Decimal
+    ) -> OptionChoice | str:
+        """The covered call to write on ``shares`` bought at ``basis``, or why none."""
         ...
 
     def wait(self, now: datetime, seconds: float | None = None) -> None:

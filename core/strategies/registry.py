@@ -47,6 +47,11 @@ class StrategySettings(Section):
         engine's ``[orders] entry_type``."""
         return None
 
+    def wheels_stock(self) -> bool:
+        """True when stock the strategy is assigned is wheeled (``on_assignment = "wheel"``):
+        no protective stop and no stock exit rules on it, covered calls instead."""
+        return False
+
     def entry_reprice_plan(self) -> RepricePlan | None:
         """How an option entry of the strategy is re-priced (the OrderManager resumes the walk
         after a restart from this); None when it sells no options."""

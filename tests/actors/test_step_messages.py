@@ -5,8 +5,12 @@ P&L from the broker), is no longer sent."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from core.domain import Side
 from engine.engine import Engine
@@ -41,3 +45,36 @@ def test_with_a_position_open_a_step_tells_the_governor_only_the_brokers_account
     sim.advance(60)  # twelve market steps, the position marked at each
     told.pop("DayRollDue", None)  # the governor's own timer, once a minute
     assert told == {"AccountUpdate": 12, "AccountPnL": 12}, told
+
+
+@pytest.mark.parametrize(
+    ("speed", "drive_clock", "inline"),
+    [(None, True, True), (None, False, False), (60.0, True, False)],
+    ids=["max-speed-run", "test-stepped", "paced"],
+)
+def test_reconcile_reads_are_made_inline_only_when_the_engine_drives_a_max_speed_simulator(
+    tmp_path: Path, speed: float | None, drive_clock: bool, inline: bool
+) -> None:
+    config = make_config()
+    url = f"sqlite:///{tmp_path / 'engine.db'}"
+    engine = STARTED.track(
+        Engine(config, RunOptions(database_url=url, speed=speed, start=MONDAY_10))
+    )
+    told: Counter[str] = Counter()
+    tell = engine.book.tell
+
+    def counting_tell(name: str, message: object) -> bool:
+        if name == "order_manager":
+            told[type(message).__name__] += 1
+        return tell(name, message)
+
+    engine.book.tell = counting_tell  # type: ignore[method-assign]
+    engine.start(drive_clock=drive_clock)
+    assert engine.ctx.inline_reads is inline
+    if not inline:
+        return
+    passed = threading.Event()
+    engine.clock.call_at(MONDAY_10 + timedelta(seconds=60), passed.set, name="test")
+    assert passed.wait(30), "the max-speed clock did not pass a simulated minute"
+    assert told["ReconcileDue"] >= 10, told
+    assert told["BrokerReadDone"] == 0, "a reconcile read went through the worker"

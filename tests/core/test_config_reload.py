@@ -110,6 +110,6 @@ def test_the_inspector_sees_the_vas_config_holdings_and_handled_messages(tmp_pat
     assert isinstance(view, VAInspection)
     assert ("capital", "100000") in view.config
     assert [(c, q) for c, q, _avg, _mark in view.holdings] == [("AAPL", 10)]
-    names = [name for name, _t, _ms in view.handled]
+    names = [stats.name for stats in view.handled_stats]
     assert "Signal" in names and "Fill" in names
-    assert all(ms >= 0 for _n, _t, ms in view.handled)
+    assert all(stats.max_ms >= 0 for stats in view.handled_stats)

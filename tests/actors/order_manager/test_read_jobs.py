@@ -52,7 +52,21 @@ def setup() -> Any:
     mailbox: Any = Mailbox(inflight)
     book.register("order_manager", mailbox)
     broker = Broker()
-    ctx: Any = SimpleNamespace(book=book, broker=broker)
+    ctx: Any = SimpleNamespace(book=book, broker=broker, inline_reads=False)
+    jobs = ReadJobs(ctx, address="order_manager")
+    yield jobs, mailbox, broker, book
+    jobs.close()
+
+
+@pytest.fixture
+def inline() -> Any:
+    """ReadJobs as a max-speed simulator run has them: reads made on the caller's thread."""
+    inflight = InFlight()
+    book = AddressBook(inflight)
+    mailbox: Any = Mailbox(inflight)
+    book.register("order_manager", mailbox)
+    broker = Broker()
+    ctx: Any = SimpleNamespace(book=book, broker=broker, inline_reads=True)
     jobs = ReadJobs(ctx, address="order_manager")
     yield jobs, mailbox, broker, book
     jobs.close()
@@ -142,3 +156,78 @@ def test_a_second_job_is_refused_while_one_runs(setup: Any) -> None:
         jobs.start(job(), on_link_error=lambda err: None)
     jobs.on_answer(mailbox.next())
     assert not jobs.busy
+
+
+def test_inline_reads_run_the_whole_job_on_the_callers_thread_and_tell_nothing(
+    inline: Any,
+) -> None:
+    jobs, mailbox, _broker, book = inline
+    seen: list[object] = []
+
+    def job() -> Steps[None]:
+        seen.append((yield from open_orders()))
+        seen.append((yield from executions()))
+        seen.append(threading.current_thread().name)
+
+    jobs.start(job(), on_link_error=seen.append)
+    assert seen == [("o1",), ("x1", "x2"), threading.current_thread().name]
+    assert not jobs.busy and mailbox.told == [], "no answer went through a mailbox"
+    assert book.inflight.wait_idle(1)
+    assert not [t for t in threading.enumerate() if t.name.startswith("order_manager-reads")]
+
+
+def test_an_inline_read_that_finds_the_link_gone_ends_the_job_and_goes_to_its_handler(
+    inline: Any,
+) -> None:
+    jobs, _mailbox, broker, _book = inline
+    gone = ConnectionError("link down")
+
+    def fail() -> list[str]:
+        raise gone
+
+    broker.executions = fail
+    errors: list[Exception] = []
+    after: list[str] = []
+
+    def job() -> Steps[None]:
+        yield from executions()
+        after.append("ran on")
+
+    jobs.start(job(), on_link_error=errors.append)
+    assert errors == [gone] and after == [] and not jobs.busy
+
+
+def test_an_inline_read_that_raises_anything_else_reaches_the_job_then_the_actor(
+    inline: Any,
+) -> None:
+    jobs, _mailbox, broker, _book = inline
+
+    def fail() -> list[str]:
+        raise ValueError("garbled")
+
+    broker.executions = fail
+    caught: list[str] = []
+
+    def job() -> Steps[None]:
+        try:
+            yield from executions()
+        except ValueError as err:
+            caught.append(str(err))
+            raise
+
+    with pytest.raises(ValueError, match="garbled"):
+        jobs.start(job(), on_link_error=lambda err: None)
+    assert caught == ["garbled"] and not jobs.busy
+
+
+def test_a_stopping_engine_makes_no_inline_read(inline: Any) -> None:
+    jobs, _mailbox, broker, book = inline
+    book.closing = True
+    calls: list[str] = []
+    broker.open_orders = lambda: calls.append("read") or []
+
+    def job() -> Steps[None]:
+        yield from open_orders()
+
+    jobs.start(job(), on_link_error=lambda err: None)
+    assert calls == [] and not jobs.busy

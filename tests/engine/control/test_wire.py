@@ -129,7 +129,9 @@ def test_bad_arguments_name_the_op_and_the_field(op: str, args: dict, says: str)
 def test_results_round_trip_by_op() -> None:
     health = Health(True, TradingState.ACTIVE, GateState.OPEN, True, NOW, 12.5, ("x",))
     assert decode_result("health", encode_result("health", health)) == health
-    inspection = VAInspection(_va(), (("capital", "100000"),), (), (), (("Tick", 1.0, 0.1),), 0)
+    inspection = VAInspection(
+        _va(), (("capital", "100000"),), (), (), 0, handled=(("Tick", 1.0, 0.1),)
+    )
     assert decode_result("inspect_va", encode_result("inspect_va", inspection)) == inspection
     assert decode_result("halt", None) is None
     reply = decode_server(encode(Reply(9, False, error="busy", code="timeout")))
