@@ -68,7 +68,7 @@ class Contract:
     """A tradable instrument. ``key`` is the stable identity used everywhere above the broker."""
 
     symbol: str
-    sec_type: str = "STK"  # STK | OPT
+    sec_type: str = "STK"  # STK | OPT | BAG (a combo: its legs travel on the OrderRequest)
     expiry: date | None = None
     strike: Decimal | None = None
     right: str | None = None  # "P" | "C" for options
@@ -80,6 +80,8 @@ class Contract:
     def __post_init__(self) -> None:
         if self.sec_type == "STK":
             key = self.symbol
+        elif self.sec_type == "BAG":
+            key = f"{self.symbol} BAG"
         else:
             expiry = self.expiry.strftime("%Y%m%d") if self.expiry else "?"
             key = f"{self.symbol} {expiry} {self.right} {self.strike}"
@@ -104,9 +106,38 @@ class Contract:
             multiplier=multiplier,
         )
 
+    @classmethod
+    def combo(cls, symbol: str) -> Contract:
+        """The BAG contract of a combo order on ``symbol``'s options (IB secType ``BAG``); the
+        legs are ``OrderRequest.legs``."""
+        return cls(symbol=symbol, sec_type="BAG")
+
+    @classmethod
+    def from_key(cls, key: str, *, multiplier: int = 1) -> Contract:
+        """The stock or option whose ``key`` this is (``multiplier`` for an option; a BAG's
+        key gives the combo contract).
+
+        Raises:
+            ValueError: a key that names no stock, option or combo.
+        """
+        parts = key.split(" ")
+        if len(parts) == 1 and parts[0]:
+            return cls.stock(parts[0])
+        if len(parts) == 2 and parts[1] == "BAG":
+            return cls.combo(parts[0])
+        if len(parts) == 4 and parts[2] in ("P", "C"):
+            day = parts[1]
+            expiry = date(int(day[:4]), int(day[4:6]), int(day[6:8]))
+            return cls.option(parts[0], expiry, Decimal(parts[3]), parts[2], multiplier=multiplier)
+        raise ValueError(f"{key!r} is not a contract key")
+
     @property
     def is_option(self) -> bool:
         return self.sec_type == "OPT"
+
+    @property
+    def is_combo(self) -> bool:
+        return self.sec_type == "BAG"
 
     @property
     def underlying(self) -> Contract:
@@ -165,6 +196,17 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class ComboLeg:
+    """One leg of a combo (BAG) order: ``ratio`` contracts of ``contract`` per combo unit,
+    traded on ``side`` when the combo is bought (IB ``ComboLeg.action``; selling the combo
+    trades every leg the other way)."""
+
+    contract: Contract
+    ratio: int
+    side: Side
+
+
+@dataclass(frozen=True, slots=True)
 class OrderRequest:
     """An order as handed to a broker. ``client_order_id`` travels to IB as ``orderRef``."""
 
@@ -186,6 +228,11 @@ class OrderRequest:
     # as one family (IB: parent ``transmit=False``, child ``transmit=True``) holds this order
     # until that child arrives, so the entry never works at the market without its stop.
     has_attached: bool = False
+    # A combo (``contract.sec_type == "BAG"``): its legs, filled together or not at all. Its
+    # ``limit_price`` is the net price per combo unit as IB signs it: what buying one unit
+    # costs, Σ ratio x leg price over BUY legs minus over SELL legs; negative for a net credit
+    # (a roll bought back near and sold far for a credit is a BUY at a negative limit).
+    legs: tuple[ComboLeg, ...] = ()
 
 
 class TradingState(StrEnum):

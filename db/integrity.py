@@ -3,11 +3,14 @@ check-ledger`` prints and what the engine verifies before it trades on a ledger;
 harness (``tests/support/crash``) checks the same ones through ``ended_then_filled``.
 
 * each order once: no order filled beyond its quantity, and no ended order with more
-  executions than its recorded fill (the broker filled an order the ledger wrote off);
+  executions than its recorded fill (the broker filled an order the ledger wrote off); a
+  combo's units executed are its smallest leg's total (its legs fill in proportion, and a
+  combo's ratios are in lowest terms, the smallest being 1);
 * each execution once: one stored revision per IB execution (``core/exec_ids.py``: a
   correction replaces the execution it corrects, it is not a second fill);
 * positions derivable: every execution belongs to a stored order of the same VA, contract and
-  side (the engine's own expiry / assignment bookings excepted);
+  side (the engine's own expiry / assignment bookings excepted; a combo's executions are its
+  legs': an option or the stock of the combo's symbol, on either side);
 * no trade with its exit before its entry: walking each VA's contract in the order the rows
   were stored, nothing closes a position before the execution that opened it;
 * one timeline: no execution or order event earlier than its order's creation.
@@ -83,7 +86,7 @@ def ended_then_filled(
 ) -> dict[str, int]:
     """Ended orders (cancelled, rejected, inactive) whose executions add up to more than their
     recorded fill: order id -> shares executed."""
-    executed = _executed(executions)
+    executed = _executed(executions, orders)
     return {
         oid: executed[oid]
         for oid, order in orders.items()
@@ -136,10 +139,20 @@ def refuse_broken(db: peewee.Database, *, where: str = "the ledger") -> None:
         )
 
 
-def _executed(executions: Iterable[ExecutionRecord]) -> defaultdict[str, int]:
+def _executed(
+    executions: Iterable[ExecutionRecord], orders: Mapping[str, OrderRecord]
+) -> defaultdict[str, int]:
+    """Shares or contracts executed per order; for a combo, units (its smallest leg's total)."""
     executed: defaultdict[str, int] = defaultdict(int)
+    legs: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
     for ex in executions:
-        executed[ex.order_id] += ex.quantity
+        order = orders.get(ex.order_id)
+        if order is not None and order.sec_type == "BAG":
+            legs[ex.order_id][ex.contract_key] += ex.quantity
+        else:
+            executed[ex.order_id] += ex.quantity
+    for oid, totals in legs.items():
+        executed[oid] = min(totals.values())
     return executed
 
 
@@ -163,7 +176,7 @@ def _orders_once(
     orders: Mapping[str, OrderRecord], executions: Sequence[ExecutionRecord]
 ) -> list[LedgerProblem]:
     found: list[LedgerProblem] = []
-    executed = _executed(executions)
+    executed = _executed(executions, orders)
     for oid, order in orders.items():
         if order.purpose in _SYNTHETIC:
             continue
@@ -209,6 +222,9 @@ def _derivable(
             continue
         theirs = (ex.va_id, ex.contract_key, ex.side.value)
         mine = (order.va_id, order.contract_key, order.side.value)
+        if order.sec_type == "BAG":  # a leg: its own contract and side, the combo's symbol
+            theirs = (ex.va_id, ex.contract_key.split(" ")[0], "leg")
+            mine = (order.va_id, order.symbol, "leg")
         if theirs != mine:
             found.append(
                 LedgerProblem(

@@ -31,7 +31,7 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from core.domain import OrderStatus, Side
+from core.domain import Contract, OrderStatus, Side
 from core.exec_ids import exec_id_parts
 from core.rules.trades import derive_positions_and_trades
 from db.models import (
@@ -426,8 +426,13 @@ class Ledger:
     def open_positions(self) -> list[OpenPosition]:
         """Every VA's open positions, derived from the executions (the ledger is the truth)."""
         orders = {o.id: o for o in self.orders()}
-        positions, _ = derive_positions_and_trades(self.executions(), orders)
+        executions = self.executions()
+        positions, _ = derive_positions_and_trades(executions, orders)
         contracts = {(o.va_id, o.contract_key): o.contract for o in orders.values()}
+        for ex in executions:  # a combo's leg has no order of its own: its key names it
+            if (ex.va_id, ex.contract_key) not in contracts:
+                contract = Contract.from_key(ex.contract_key, multiplier=ex.multiplier)
+                contracts[(ex.va_id, ex.contract_key)] = contract
         return [
             OpenPosition(va, contracts[(va, key)], p.quantity, p.avg_price, p.opened_at)
             for (va, key), p in sorted(positions.items())

@@ -20,11 +20,13 @@ from broker.sim.from_config import option_spec, sim_symbols
 from core.calendar import TradingCalendar
 from core.clock import Clock, VirtualClock, WallClock
 from core.config import EngineConfig
+from core.domain import Contract
 from core.events import ExecutionEvent
 from core.gate import TradingGate
 from core.rules import timeline
 from core.rules.risk_rules import Pacer
 from db import Ledger
+from db.records import ExecutionRecord
 from db.refusals import TimelineRefused
 
 if TYPE_CHECKING:
@@ -177,6 +179,13 @@ def sim_broker(
     )
 
 
+def _booked(contract: Contract, execution: ExecutionRecord) -> Contract:
+    """The contract an execution was booked in: its order's, or a combo leg's own (by key)."""
+    if contract.is_combo:
+        return Contract.from_key(execution.contract_key, multiplier=execution.multiplier)
+    return contract
+
+
 def restore_sim_account(broker: Broker, ledger: Ledger) -> None:
     """The simulator forgets everything between runs; replay the ledger's executions into it
     so that the account it starts with is the one the ledger says we have (a no-op for other
@@ -189,7 +198,7 @@ def restore_sim_account(broker: Broker, ledger: Ledger) -> None:
         ExecutionEvent(
             e.exec_id,
             e.order_id,
-            orders[e.order_id].contract,
+            _booked(orders[e.order_id].contract, e),
             e.side,
             e.quantity,
             e.price,

@@ -273,3 +273,76 @@ def test_a_bracket_entry_cancelled_before_its_ack_is_not_reported_cancelled_if_i
     finally:
         broker.stop()
         server.stop()
+
+
+def test_the_harness_reads_a_combo_as_its_legs_executions_and_positions() -> None:
+    """A combo (BAG) order through the adapter on tws-sim: the harness's broker read lists its
+    legs' executions (not the BAG's own, which the ledger never stores) under the combo's
+    orderRef, the legs as positions, and the order under its BAG key, so the harness compares
+    a combo with the ledger leg by leg."""
+    from broker.ib import IBBroker, IbOptions
+    from broker.sim import SimSymbol
+    from broker.tws.server import TwsSimServer
+    from core.calendar import TradingCalendar
+    from core.clock import VirtualClock
+    from core.domain import ComboLeg, Contract, OrderRequest, OrderStatus, OrderType, Side
+    from core.events import OrderStatusEvent
+    from core.gate import GateState, TradingGate
+    from tests.support.crash.broker import BrokerReader
+
+    tz = ZoneInfo("America/New_York")
+    server = TwsSimServer(
+        "127.0.0.1",
+        0,
+        symbols={"AAPL": SimSymbol("AAPL", 190.0, 0.25, 1.0, 500)},
+        seed=7,
+        start=datetime(2026, 11, 17, 10, 0, tzinfo=tz),
+        speed=20.0,
+        tick_interval_s=1.0,
+        calendar=TradingCalendar(tz),
+    )
+    server.start()
+    options = IbOptions(port=server.port, client_id=5, connect_timeout_s=3.0, request_timeout_s=5.0)
+    broker = IBBroker(options, gate=TradingGate(GateState.OPEN, "test"), calendar=server.calendar)
+    try:
+        broker.use_clock(VirtualClock(tz, broker.connect(), 20.0))
+        listener = _Listener()
+        broker.start(listener)
+        broker.subscribe_quotes([Contract.stock("AAPL")])
+        assert _until(lambda: listener.quotes), "no quote from the simulated TWS"
+        quotes = broker.option_chain("AAPL", right="P")
+        expiries = sorted({q.contract.expiry for q in quotes if q.contract.expiry is not None})
+        spot = listener.quotes[-1].mid
+        near, far = (
+            min(
+                (q.contract for q in quotes if q.contract.expiry == day),
+                key=lambda c: abs(float(c.strike or 0) - spot),
+            )
+            for day in (expiries[1], expiries[4])
+        )
+        legs = (ComboLeg(near, 1, Side.BUY), ComboLeg(far, 1, Side.SELL))
+        roll = OrderRequest(
+            "va-1:roll", Contract.combo("AAPL"), Side.BUY, OrderType.MKT, 2, legs=legs
+        )
+        broker.place_order(roll)
+
+        def filled() -> bool:
+            with listener.lock:
+                return any(
+                    isinstance(e, OrderStatusEvent)
+                    and e.client_order_id == "va-1:roll"
+                    and e.status is OrderStatus.FILLED
+                    for e in listener.events
+                )
+
+        assert _until(filled, timeout_s=15.0), "the combo did not fill"
+        snapshot = BrokerReader(server.port).snapshot()
+    finally:
+        broker.stop()
+        server.stop()
+    assert sorted((e.key, e.side, e.shares) for e in snapshot.executions) == sorted(
+        [(near.key, "BUY", 2), (far.key, "SELL", 2)]
+    )
+    assert {e.order_ref for e in snapshot.executions} == {"va-1:roll"}
+    assert snapshot.positions == {near.key: 2, far.key: -2}
+    assert [o.key for o in snapshot.orders.values()] == ["AAPL BAG"]

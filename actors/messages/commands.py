@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from core.domain import Contract, OrderType, Purpose, Side
+from core.domain import ComboLeg, Contract, OrderType, Purpose, Side
 from core.rules.repricing import RepricePlan
 
 
@@ -73,6 +73,8 @@ class OrderProposal:
     # governor's greek limits; without them it reads the contract's latest quote).
     theta: float | None = None
     vega: float | None = None
+    # A combo (``contract`` is a BAG): its legs; ``limit_price`` is the net as IB signs it.
+    legs: tuple[ComboLeg, ...] = ()
 
     @property
     def reduce_only(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.messages.events import EngineEvent, Fill, PositionChanged, RiskNotice
+from actors.order_manager.combos import booked_contract
 from actors.order_manager.exits import ExitGuard
 from actors.order_manager.orders import OrderUpdates
 from actors.order_manager.revisions import Revisions
@@ -85,17 +86,18 @@ class Executions:
                 ),
             )
             return
+        contract = booked_contract(record, event)  # a combo's leg, or the order's contract
         execution = ExecutionRecord(
             exec_id=event.exec_id,
             order_id=record.id,
             va_id=record.va_id,
-            contract_key=record.contract_key,
+            contract_key=contract.key,
             side=event.side,
             quantity=event.quantity,
             price=event.price,
             commission=event.commission,
             time=event.time,
-            multiplier=record.contract.multiplier,
+            multiplier=contract.multiplier,
         )
         replaced = self.ctx.ledger.correct_execution(execution)
         if replaced is not None:
@@ -105,8 +107,9 @@ class Executions:
         if not self.ctx.ledger.insert_execution(execution):
             return  # seen before (replay after reconnect or restart): never counted twice
         self.state.note_booked(execution.exec_id)
-        if order is not None:
-            # Executions are the truth for what filled; the status event may come later.
+        if order is not None and not record.contract.is_combo:
+            # Executions are the truth for what filled; the status event may come later. (A
+            # combo's executions are its legs' contracts, not its units: its status counts.)
             order.executed += event.quantity
         purpose = Purpose(record.purpose)
         if purpose is Purpose.STOP and record.parent_id:
@@ -115,12 +118,12 @@ class Executions:
                 # The stop fired while its entry was still filling: the rest of the entry
                 # would be unprotected, so it is cancelled.
                 self.orders.cancel(parent.id)
-        position, realized = self._book_position(record, event)
+        position, realized = self._book_position(record, contract, event)
         fill = Fill(
             event.exec_id,
             record.id,
             record.va_id,
-            record.contract,
+            contract,
             event.side,
             event.quantity,
             event.price,
@@ -132,10 +135,10 @@ class Executions:
         self.ctx.book.tell(f"va:{record.va_id}", fill)
         change = PositionChanged(
             record.va_id,
-            record.contract,
+            contract,
             position.quantity,
             position.avg_price,
-            self.state.stop_price(record.va_id, record.contract_key),
+            self.state.stop_price(record.va_id, contract.key),
             position.opened_at,
             event.time,
             position.sector,
@@ -146,35 +149,36 @@ class Executions:
         self.ctx.bus.publish(
             EngineEvent(
                 "fill",
-                fill_text(event, record.contract, f"{record.purpose}", record.reason),
+                fill_text(event, contract, f"{record.purpose}", record.reason),
                 event.time,
                 record.va_id,
                 fill_extra(event, purpose, position.quantity, realized),
             )
         )
         if position.quantity == 0:
-            self.orders.position_closed(record.va_id, record.contract_key, "position closed")
+            self.orders.position_closed(record.va_id, contract.key, "position closed")
         elif purpose is not Purpose.ENTRY:
             # Only a closing fill shrinks the stops; while an entry fills, its attached stop
             # keeps the entry's size and the broker holds it to what the parent has filled.
-            self.orders.shrink_stops(record.va_id, record.contract_key, abs(position.quantity))
-        self.exits.check_overfill(record, event, position)
+            self.orders.shrink_stops(record.va_id, contract.key, abs(position.quantity))
+        if not record.contract.is_combo:  # a combo's legs are not its own size
+            self.exits.check_overfill(record, event, position)
 
     def _book_position(
-        self, record: OrderRecord, event: ExecutionEvent
+        self, record: OrderRecord, contract: Contract, event: ExecutionEvent
     ) -> tuple[HeldPosition, Decimal]:
-        key = (record.va_id, record.contract_key)
+        key = (record.va_id, contract.key)
         position = self.state.positions.get(key)
         if position is None:
             position = self.state.positions[key] = HeldPosition(
-                record.contract, sector=self.ctx.config.sector_of(record.contract.symbol)
+                contract, sector=self.ctx.config.sector_of(contract.symbol)
             )
         step = apply_execution(
             position.quantity,
             position.avg_price,
             event.quantity * event.side.sign,
             event.price,
-            record.contract.multiplier,
+            contract.multiplier,
         )
         if step.opened:
             position.opened_at = event.time

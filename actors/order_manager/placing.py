@@ -12,6 +12,7 @@ from datetime import datetime
 
 from actors.messages.commands import OrderProposal, Signal
 from actors.messages.events import OrderRejected, SignalDecision
+from actors.order_manager.combos import combo_checks, combo_record
 from actors.order_manager.exits import ExitGuard
 from actors.order_manager.margin import MarginGate
 from actors.order_manager.orders import OrderUpdates
@@ -79,7 +80,9 @@ class Placing:
 
     def place(self, proposal: OrderProposal) -> None:
         now = self.ctx.clock.now()
-        if proposal.purpose is Purpose.ENTRY:
+        if proposal.contract.is_combo:
+            decision = combo_checks(proposal, now, self.ctx)
+        elif proposal.purpose is Purpose.ENTRY:
             decision = self._filters(proposal, now)
             if decision:
                 decision = self.sides.entry_side_free(proposal)
@@ -100,7 +103,7 @@ class Placing:
         if not decision:
             self.refuse(proposal, decision, now)
             return
-        if self.margin.wants_what_if(proposal):
+        if not proposal.contract.is_combo and self.margin.wants_what_if(proposal):
             asked = self.margin.ask_margin(proposal, now)  # placed, or refused, on the answer
             if not asked:
                 self.refuse(proposal, asked, now)
@@ -138,12 +141,12 @@ class Placing:
             return
         for record in records:
             self.state.orders[record.id] = WorkingOrder(
-                record, OrderStatus.PENDING_SUBMIT, last_event_at=now
+                record, OrderStatus.PENDING_SUBMIT, last_event_at=now, legs=proposal.legs
             )
         self._journal(proposal, OK, now)
         family = [r.id for r in records]
         for record in records:
-            if proposal.purpose is Purpose.ENTRY:
+            if proposal.purpose is Purpose.ENTRY or proposal.contract.is_combo:
                 self.submitter.submit(
                     record.id
                 )  # the governor took the pacing slots (entry + stop)
@@ -227,7 +230,10 @@ class Placing:
         return OK
 
     def _records(self, proposal: OrderProposal, now: datetime) -> list[OrderRecord]:
-        """The entry (or exit) and, for an entry, its attached protective stop."""
+        """The entry (or exit) and, for an entry, its attached protective stop (a combo: the
+        one order, its net limit already in whole cents, never a stop)."""
+        if proposal.contract.is_combo:
+            return [combo_record(proposal, now)]
         tick = self.ctx.broker.tick_rule(proposal.contract)
         request = OrderRequest(
             client_order_id=proposal.proposal_id,

@@ -17,12 +17,14 @@ from loguru import logger
 
 from actors.messages.commands import CancelOrder
 from actors.messages.timers import RepricePlansDue
+from actors.order_manager.combos import combo_net_quote
 from actors.order_manager.orders import MarketCloser, OrderUpdates
 from actors.order_manager.pacing import PacedOutbox
 from actors.order_manager.state import OrderBook, WorkingOrder
 from actors.runtime.context import EngineContext
 from core.clock import Timer
 from core.domain import OrderStatus, OrderType, Purpose, Side
+from core.rules.combos import combo_repriced_limit
 from core.rules.repricing import (
     RepricePlan,
     plan_done,
@@ -201,17 +203,29 @@ class RepricePlans:
 
     def _reprice_one(self, order: WorkingOrder, state: PlanProgress, now: datetime) -> None:
         record = order.record
-        quote = self.ctx.quotes.latest(record.contract_key)
-        if quote is None:
-            return
-        limit = repriced_limit(
-            side=Side(record.side),
-            bid=quote.bid,
-            ask=quote.ask,
-            step=state.reprices,
-            steps=state.plan.steps,
-            tick=self.ctx.broker.tick_rule(record.contract),
-        )
+        if record.contract.is_combo:
+            net = combo_net_quote(self.ctx, order.legs)
+            if net is None:
+                return  # a leg unquoted (or the legs unknown after a restart): no step now
+            limit = combo_repriced_limit(
+                side=Side(record.side),
+                bid=net[0],
+                ask=net[1],
+                step=state.reprices,
+                steps=state.plan.steps,
+            )
+        else:
+            quote = self.ctx.quotes.latest(record.contract_key)
+            if quote is None:
+                return
+            limit = repriced_limit(
+                side=Side(record.side),
+                bid=quote.bid,
+                ask=quote.ask,
+                step=state.reprices,
+                steps=state.plan.steps,
+                tick=self.ctx.broker.tick_rule(record.contract),
+            )
         if limit == record.limit_price:
             return
         order.record = replace(record, limit_price=limit)

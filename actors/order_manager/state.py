@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from core.domain import Contract, OrderStatus, Purpose, Side
+from core.domain import ComboLeg, Contract, OrderStatus, Purpose, Side
 from db.records import OrderRecord
 
 __all__ = ["HeldPosition", "OrderBook", "PassKind", "WorkingOrder"]
@@ -33,6 +33,7 @@ class WorkingOrder:
     executed: int = 0  # sum of executions seen; may run ahead of ``filled``
     stale_cancel_at: datetime | None = None  # when the stale-entry cancel was asked for
     handed_at: datetime | None = None  # when it was handed to the broker (None: not yet)
+    legs: tuple[ComboLeg, ...] = ()  # a combo's legs (in memory only: see ``combos.py``)
 
     @property
     def done(self) -> int:

@@ -36,7 +36,8 @@ class Submitter:
         if order is None or order.status is not OrderStatus.PENDING_SUBMIT:
             return
         order.handed_at = self.ctx.clock.now()
-        if not self.ctx.broker.place_order(self._request(order.record)):
+        request = replace(self._request(order.record), legs=order.legs)
+        if not self.ctx.broker.place_order(request):
             self.orders.set_status(
                 order_id,
                 OrderStatus.REJECTED,

@@ -58,7 +58,7 @@ from broker.ib.order_sending import OrderSender
 from broker.ib.order_state import OrderTable, PacedOutbox, Tracked, commission_of
 from broker.ib.order_statuses import OrderStatuses
 from broker.ib.order_sync import OrderSync
-from broker.ib.parsing.contracts import to_ib_contract
+from broker.ib.parsing.contracts import to_ib_combo, to_ib_contract
 from broker.ib.parsing.orders import (
     client_order_id,
     commission_amount,
@@ -108,9 +108,12 @@ class OrderDesk:
             return
         parent = orders.get(request.parent_id) if request.parent_id else None
         try:
-            contract = self.ctx.qualified.get(request.contract.key) or to_ib_contract(
-                request.contract
-            )
+            if request.contract.is_combo:
+                contract = to_ib_combo(request.contract, request.legs, self.ctx.qualified)
+            else:
+                contract = self.ctx.qualified.get(request.contract.key) or to_ib_contract(
+                    request.contract
+                )
             order = to_ib_order(
                 request, account=self.ctx.account, transmit=not request.has_attached
             )

@@ -339,6 +339,9 @@ class SimBroker:
             now = self._clock.now()
             if order.contract.is_option:
                 self._options.ensure_quote(order.contract, now)  # a marketable order fills now
+            for leg in order.legs:
+                if leg.contract.is_option:
+                    self._options.ensure_quote(leg.contract, now)
             events = self._book.place(order, now, match_now=self._calendar.is_open(now))
             self._pending.extend(events)
         self._delivery.drain()

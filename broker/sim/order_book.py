@@ -25,7 +25,7 @@ from broker.sim.matching import (
     target_quantity,
     tick_problem,
 )
-from core.domain import Contract, OrderRequest, OrderStatus, Quote, Side
+from core.domain import ComboLeg, Contract, OrderRequest, OrderStatus, OrderType, Quote, Side
 from core.events import (
     BrokerEvent,
     BrokerOrderState,
@@ -33,6 +33,8 @@ from core.events import (
     ExecutionEvent,
     OrderStatusEvent,
 )
+from core.rules.combos import ComboFill, combo_fill, combo_problem
+from core.ticks import PENNY_ALL
 
 __all__ = ["OrderBook"]
 
@@ -159,6 +161,8 @@ class OrderBook:
         sim = self._working.get(client_order_id)
         if sim is None:
             return "not a working order"
+        if sim.request.contract.is_combo:
+            return _combo_modify_problem(sim, quantity, limit_price, stop_price)
         rule = self._market.tick_rule(sim.request.contract)
         return modify_problem(sim, rule, quantity, limit_price, stop_price)
 
@@ -190,8 +194,9 @@ class OrderBook:
         return self._take_events()
 
     def cancel_contract(self, contract_key: str, now: datetime, reason: str) -> list[BrokerEvent]:
-        """Cancel every working order in one contract (an option at its expiry)."""
-        for sim in [o for o in self._working.values() if o.key == contract_key]:
+        """Cancel every working order in one contract (an option at its expiry), combos with a
+        leg in it included."""
+        for sim in [o for o in self._working.values() if contract_key in _keys(o)]:
             if sim.status.is_working:
                 self._finish(sim, OrderStatus.CANCELLED, now, reason=reason)
         return self._take_events()
@@ -200,8 +205,9 @@ class OrderBook:
         """The option contracts of every working order (each once, in placement order)."""
         seen: dict[str, Contract] = {}
         for sim in self._working.values():
-            if sim.request.contract.is_option:
-                seen.setdefault(sim.key, sim.request.contract)
+            for contract in (sim.request.contract, *(leg.contract for leg in sim.request.legs)):
+                if contract.is_option:
+                    seen.setdefault(contract.key, contract)
         return list(seen.values())
 
     def match_quotes(self, quotes: list[Quote], now: datetime) -> list[BrokerEvent]:
@@ -261,6 +267,8 @@ class OrderBook:
         return events
 
     def _rejection_reason(self, order: OrderRequest) -> str | None:
+        if order.contract.is_combo:
+            return self._combo_rejection(order)
         options, now = self._options, self._now
         option_problem: Callable[[Contract], str | None] | None = None
         if options is not None and now is not None:
@@ -280,6 +288,30 @@ class OrderBook:
             return f"unknown parent order {order.parent_id!r}"
         if parent.status.is_terminal and parent.filled == 0:
             return f"parent order {order.parent_id!r} is {parent.status} with no fill"
+        return None
+
+    def _combo_rejection(self, order: OrderRequest) -> str | None:
+        """Why a combo is refused: malformed (``combo_problem``), a leg the venue would refuse
+        as an order of its own, or a net limit off the cent."""
+        problem = combo_problem(order)
+        if problem is not None:
+            return f"combo refused: {problem}"
+        if order.parent_id is not None or order.oca_group:
+            return "combo refused: attached or OCA combos are not simulated"
+        for leg in order.legs:
+            single = OrderRequest(
+                client_order_id=order.client_order_id,
+                contract=leg.contract,
+                side=leg.side,
+                order_type=OrderType.MKT,
+                quantity=order.quantity * leg.ratio,
+            )
+            reason = self._rejection_reason(single)
+            if reason is not None:
+                return f"combo leg {leg.contract.key}: {reason}"
+        limit = order.limit_price
+        if limit is not None and limit != 0 and not PENNY_ALL.on_tick(abs(limit)):
+            return f"110 combo price {limit} is not a whole cent"
         return None
 
     def _admit_to_oca(self, sim: SimOrder) -> tuple[str | None, int]:
@@ -302,7 +334,65 @@ class OrderBook:
             return self._options.last_quote(sim.key) if self._options is not None else None
         return self._market.last_quote(sim.symbol)
 
+    def _leg_quote(self, leg: ComboLeg) -> Quote | None:
+        if leg.contract.is_option:
+            return self._options.last_quote(leg.contract.key) if self._options is not None else None
+        return self._market.last_quote(leg.contract.symbol)
+
+    def _try_match_combo(self, sim: SimOrder, now: datetime) -> None:
+        """Both legs or neither: the whole combo fills at the net of its legs' touches."""
+        fill = combo_fill(
+            sim.request,
+            limit=sim.limit_price,
+            units=sim.quantity - sim.filled,
+            quote_of=self._leg_quote,
+            liquidity_of=lambda leg, side: self._liquidity.get((leg.contract.key, side), 0),
+        )
+        if fill is not None:
+            self._fill_combo(sim, fill, now)
+
+    def _fill_combo(self, sim: SimOrder, fill: ComboFill, now: datetime) -> None:
+        """One execution per leg (its own contract, side, price and commission; all under the
+        combo's client id), then the combo's status in units at the net price."""
+        for part in fill.legs:
+            key = (part.leg.contract.key, part.side)
+            self._liquidity[key] = self._liquidity.get(key, 0) - part.quantity
+            option = part.leg.contract.is_option
+            commission = execution_commission(
+                sim.filled * part.leg.ratio,
+                part.quantity,
+                per_share=self._per_contract if option else self._per_share,
+                minimum=self._option_min if option else self._commission_min,
+            )
+            execution = ExecutionEvent(
+                exec_id=f"{self._exec_prefix}-{self._next_exec_id:08d}",
+                client_order_id=sim.client_order_id,
+                contract=part.leg.contract,
+                side=part.side,
+                quantity=part.quantity,
+                price=part.price,
+                commission=commission,
+                time=now,
+            )
+            self._next_exec_id += 1
+            self._executions.append(execution)
+            contract = (
+                part.leg.contract if option else self._market.contract(part.leg.contract.symbol)
+            )
+            self._account.apply_fill(contract, part.side, part.quantity, part.price, commission)
+            self._events.append(execution)
+        sim.filled += fill.units
+        sim.notional += fill.units * fill.net
+        if sim.filled >= sim.quantity:
+            self._finish(sim, OrderStatus.FILLED, now)
+        else:
+            sim.status = OrderStatus.PARTIALLY_FILLED
+            self._events.append(self._status_event(sim, now))
+
     def _try_match(self, sim: SimOrder, now: datetime) -> None:
+        if sim.request.contract.is_combo:
+            self._try_match_combo(sim, now)
+            return
         quote = self._quote(sim)
         if quote is None:
             return
@@ -401,3 +491,21 @@ class OrderBook:
             reason=reason,
             broker_order_id=sim.broker_order_id,
         )
+
+
+def _keys(sim: SimOrder) -> tuple[str, ...]:
+    """The contract keys an order trades: its own, and a combo's legs'."""
+    return (sim.key, *(leg.contract.key for leg in sim.request.legs))
+
+
+def _combo_modify_problem(
+    sim: SimOrder, quantity: int | None, limit_price: Decimal | None, stop_price: Decimal | None
+) -> str | None:
+    """Why a modify of a working combo is refused (a net limit may be negative: a credit)."""
+    if quantity is not None and (quantity <= 0 or quantity < sim.filled):
+        return f"quantity {quantity} is not > 0 or is below the {sim.filled} filled"
+    if stop_price is not None:
+        return "a combo has no stop price"
+    if limit_price is not None and limit_price != 0 and not PENNY_ALL.on_tick(abs(limit_price)):
+        return f"110 combo price {limit_price} is not a whole cent"
+    return None

@@ -80,6 +80,8 @@ class Instrument:
     def contract(self) -> Contract:
         """The simulator's contract for this instrument (an option's key matches the chain's,
         so positions, marks and orders meet under one key)."""
+        if self.sec_type == "BAG":
+            return Contract.combo(self.symbol)
         if self.sec_type != "OPT":
             return Contract.stock(self.symbol)
         day = self.last_trade_date

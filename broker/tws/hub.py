@@ -28,6 +28,7 @@ from loguru import logger
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
 from broker.tws.codec import Field
+from broker.tws.combos import combo_instrument
 from broker.tws.contracts import Instrument
 from broker.tws.entitlements import check_entitlement
 from broker.tws.faults import FaultState
@@ -157,6 +158,8 @@ class TwsHub:
     def resolve_saved(self, contract: Contract) -> Instrument:
         """The instrument of a contract from a state file (an option is remembered, so clients
         can name it by conId). Raises KeyError for a symbol that is not simulated."""
+        if contract.is_combo:
+            return combo_instrument(contract.symbol, contract.currency)
         if not contract.is_option:
             return self._settings.registry.by_symbol(contract.symbol)
         instrument = self.options.remember(contract) if self.options is not None else None

@@ -1,9 +1,10 @@
 """The long order messages at server version 178 that TWS sends: ``openOrder``,
 ``completedOrder`` and ``execDetails`` (reading ``placeOrder`` is ``order_parsing``).
 
-Pure: no I/O, no threads. The encoders emit an "ordinary" order (none of
-those sections), field for field as tables 6.2 and 6.3 of ``shared/tws_protocol.md``: 127 fields
-for ``openOrder``, 96 for ``completedOrder``, 32 for ``execDetails``.
+Pure: no I/O, no threads. The encoders emit an "ordinary" order (none of those sections but a
+BAG's combo legs, leg prices and routing parameters), field for field as tables 6.2 and 6.3 of
+``shared/tws_protocol.md``: 127 fields for ``openOrder``, 96 for ``completedOrder``, 32 for
+``execDetails`` (a combo adds 8 fields per leg, 1 per leg price, 2 per routing parameter).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from broker.tws.codec import Field
+from broker.tws.combos import combo_sections_fields
 from broker.tws.contracts import Instrument
 from broker.tws.messages import ib_timestamp
 from broker.tws.order_parsing import OrderSpec
@@ -143,8 +145,7 @@ def open_order_fields(view: OrderView) -> list[Field]:
         "",  # referencePriceType
         *("", ""),  # trailStopPrice, trailingPercent
         *("", ""),  # basisPoints, basisPointsType
-        "",  # comboLegsDescrip
-        *(0, 0, 0),  # comboLegs, orderComboLegs, smartComboRoutingParams counts
+        *combo_sections_fields(spec.combo),  # comboLegsDescrip, legs, leg prices, params
         *("", "", ""),  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
         "",  # hedgeType
         0,  # optOutSmartRouting
@@ -214,8 +215,7 @@ def completed_order_fields(view: OrderView) -> list[Field]:
         0,  # continuousUpdate
         "",  # referencePriceType
         *("", ""),  # trailStopPrice, trailingPercent
-        "",  # comboLegsDescrip
-        *(0, 0, 0),  # comboLegs, orderComboLegs, smartComboRoutingParams counts
+        *combo_sections_fields(spec.combo),  # comboLegsDescrip, legs, leg prices, params
         *("", "", ""),  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
         "",  # hedgeType
         *("", ""),  # clearingAccount, clearingIntent

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from broker.tws.algos import algo_problem, canonical_algo
 from broker.tws.codec import FieldReader, ProtocolError
+from broker.tws.combos import ComboSections, WireLeg, read_combo_sections
 from broker.tws.contracts import ContractQuery, read_contract
 
 __all__ = ["OrderSpec", "PlacedOrder", "parse_place_order"]
@@ -50,6 +51,20 @@ class OrderSpec:
     model_code: str = ""
     algo_strategy: str = ""  # an accepted IB algo (broker.tws.algos), executed as its type
     algo_params: tuple[tuple[str, str], ...] = ()
+    # A BAG order's sections as plain tuples (saved across restarts as they are): each leg's
+    # 8 wire fields, the per-leg prices, the smart combo routing parameters.
+    combo_legs: tuple[tuple[int, int, str, str, int, int, str, int], ...] = ()
+    combo_leg_prices: tuple[str, ...] = ()
+    combo_params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def combo(self) -> ComboSections:
+        """The combo sections (empty for an ordinary order)."""
+        return ComboSections(
+            tuple(WireLeg(*leg) for leg in self.combo_legs),
+            self.combo_leg_prices,
+            self.combo_params,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +97,9 @@ def parse_place_order(fields: list[str]) -> PlacedOrder:
     origin, order_ref, transmit, parent_id = r.integer(), r.text(), r.boolean(), r.integer()
     r.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
     outside_rth, hidden = r.boolean(), r.boolean()
+    combo = ComboSections()
     if contract.sec_type.upper() == "BAG":
-        unsupported.append("combo (BAG) orders")
-        r.skip(8 * r.integer())  # combo legs
-        r.skip(r.integer())  # order combo leg prices
-        r.skip(2 * r.integer())  # smart combo routing params
+        combo = read_combo_sections(r)
     r.skip(2)  # sharesAllocation (deprecated), discretionaryAmt
     good_after_time, good_till_date = r.text(), r.text()
     r.skip(3)  # faGroup, faMethod, faPercentage (no faProfile from 177)
@@ -161,5 +174,20 @@ def parse_place_order(fields: list[str]) -> PlacedOrder:
         model_code=model_code,
         algo_strategy=algo_strategy,
         algo_params=tuple(algo_params),
+        combo_legs=tuple(
+            (
+                leg.con_id,
+                leg.ratio,
+                leg.action,
+                leg.exchange,
+                leg.open_close,
+                leg.short_sale_slot,
+                leg.designated_location,
+                leg.exempt_code,
+            )
+            for leg in combo.legs
+        ),
+        combo_leg_prices=combo.leg_prices,
+        combo_params=combo.routing_params,
     )
     return PlacedOrder(order_id, contract, spec, ", ".join(unsupported))

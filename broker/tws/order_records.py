@@ -27,7 +27,7 @@ from broker.tws.order_codec import (
     open_order_fields,
 )
 from broker.tws.order_parsing import OrderSpec
-from core.domain import OrderRequest, OrderType, Side
+from core.domain import ComboLeg, OrderRequest, OrderType, Side
 from core.events import ExecutionEvent
 from core.ticks import TickRule
 
@@ -103,6 +103,7 @@ class TwsOrder:
     cancel_reason: str | None = None  # set when the desk asked for the cancel
     going_inactive: bool = False
     completed_time: datetime | None = None
+    legs: tuple[Instrument, ...] = ()  # a combo's leg instruments, in leg order
 
     @property
     def quantity(self) -> int:
@@ -179,11 +180,13 @@ class TwsOrder:
         )
 
 
-def sim_request(record: TwsOrder) -> OrderRequest:
-    """The simulator's order for a transmitted record (its id there: ``record.sim_id``)."""
+def sim_request(record: TwsOrder, legs: tuple[ComboLeg, ...] = ()) -> OrderRequest:
+    """The simulator's order for a transmitted record (its id there: ``record.sim_id``);
+    ``legs``: a combo's legs (``broker.tws.combo_orders``)."""
     spec, parent = record.spec, record.parent
     assert record.sim_id is not None, "a record gets its sim_id when it is transmitted"
     return OrderRequest(
+        legs=legs,
         client_order_id=record.sim_id,
         contract=record.instrument.contract(),
         side=Side(spec.action),
@@ -197,7 +200,10 @@ def sim_request(record: TwsOrder) -> OrderRequest:
 
 
 def execution_messages(execution: TwsExecution, req_id: int) -> list[list[Field]]:
-    """``execDetails`` (``req_id`` -1 for a live fill) and its ``commissionReport``."""
+    """``execDetails`` (``req_id`` -1 for a live fill) and its ``commissionReport`` (none for a
+    combo's own BAG execution: its legs carry the commissions)."""
+    if execution.instrument.sec_type == "BAG":
+        return [exec_details_fields(execution, req_id)]
     return [
         exec_details_fields(execution, req_id),
         msg.commission_report(

@@ -35,7 +35,8 @@ from loguru import logger
 
 from broker.tws import messages as msg
 from broker.tws.account import AccountBook
-from broker.tws.combos import combo_refusal, is_combo
+from broker.tws.combo_orders import ComboDesk, combo_modify_problem
+from broker.tws.combos import is_combo
 from broker.tws.contracts import Instrument, InstrumentMatcher
 from broker.tws.exec_revisions import book_correction
 from broker.tws.faults import FaultState
@@ -53,7 +54,7 @@ from broker.tws.order_records import (
 )
 from broker.tws.order_reports import OrderReports
 from broker.tws.state_codec import DeskState
-from core.domain import OrderStatus
+from core.domain import ComboLeg, OrderStatus
 from core.events import ExecutionEvent, OrderStatusEvent
 
 __all__ = ["OrderDesk"]
@@ -102,6 +103,14 @@ class OrderDesk:
         self._reports = OrderReports(router=router, now=now)
         self._executions: list[TwsExecution] = []
         self._max_order_id: dict[int, int] = {}
+        self._combos = ComboDesk(
+            match=registry.match,
+            book=book,
+            reports=self._reports,
+            on_fill=on_fill,
+            new_exec_id=self._new_exec_id,
+            keep=self._keep_execution,
+        )
 
     # -- reads ---------------------------------------------------------------------------------
     def next_order_id(self, client_id: int) -> int:
@@ -127,6 +136,10 @@ class OrderDesk:
         """Filled, cancelled and inactive orders (rejections included), oldest first."""
         return list(self._reports.completed)
 
+    def combo_legs(self, record: TwsOrder) -> tuple[ComboLeg, ...]:
+        """A combo order's legs as the simulator trades them (empty for any other order)."""
+        return self._combos.legs(record) if record.instrument.sec_type == "BAG" else ()
+
     def executions(self, flt: ExecFilter) -> list[TwsExecution]:
         return [e for e in self._executions if flt.matches(e)]
 
@@ -145,7 +158,7 @@ class OrderDesk:
                 self._modify(existing, placed)
             return
         if is_combo(placed.contract.sec_type):
-            self._router.send_to_client(client_id, combo_refusal(order_id))
+            self._place_combo(client_id, placed)
             return
         matches = self._registry.match(placed.contract)
         if len(matches) != 1:
@@ -185,6 +198,27 @@ class OrderDesk:
         if parent is not None:
             parent.children.append(record)
         if placed.spec.transmit:
+            self._transmit_family(record)
+
+    def _place_combo(self, client_id: int, placed: PlacedOrder) -> None:
+        """A new BAG order: its legs resolved by conId, then taken or refused as one order."""
+        record = TwsOrder(
+            perm_id=next(self._perm_ids),
+            client_id=client_id,
+            order_id=placed.order_id,
+            instrument=self._combos.instrument(placed),
+            spec=placed.spec,
+            account=self._book.account_id,
+            remaining=int(placed.spec.total_quantity),
+        )
+        self._orders[(client_id, placed.order_id)] = record
+        problem = self._combos.admission_problem(record)
+        if problem is None:
+            forced = self._faults.take_reject()
+            problem = None if forced is None else (forced.code, forced.reason)
+        if problem is not None:
+            self._reports.reject(record, *problem)
+        elif placed.spec.transmit:
             self._transmit_family(record)
 
     def cancel(self, client_id: int, order_id: int) -> None:
@@ -273,14 +307,16 @@ class OrderDesk:
         if record is None:
             logger.warning("tws-sim: execution for unknown order {}", event.client_order_id)
             return
+        if record.instrument.sec_type == "BAG":
+            self._combos.on_execution(record, event)
+            return
         record.filled += event.quantity
         record.notional += event.quantity * event.price
         record.last_fill_price = event.price
         realized = self._book.apply_fill(
             record.instrument, event.side, event.quantity, event.price, event.commission
         )
-        exec_id = f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
-        execution = record.execution(event, exec_id, realized)
+        execution = record.execution(event, self._new_exec_id(), realized)
         self._executions.append(execution)
         self._reports.send_live(record.client_id, execution, self._faults.take_commission_delay())
         correction = self._faults.take_correction()
@@ -293,6 +329,12 @@ class OrderDesk:
             if child.status == "PreSubmitted" and not child.held_by_parent:
                 self._reports.set_status(child, "Submitted")
         self._apply_oca(record, event.quantity)
+
+    def _keep_execution(self, execution: TwsExecution) -> None:
+        self._executions.append(execution)
+
+    def _new_exec_id(self) -> str:
+        return f"{self._exec_prefix}.{next(self._exec_seq):08x}.01.01"
 
     def send_execution(self, client_id: int, execution: TwsExecution, req_id: int) -> None:
         """Send one execution (``execDetails`` then its ``commissionReport``) to a client."""
@@ -338,7 +380,7 @@ class OrderDesk:
         sim_id = str(record.perm_id)
         record.sim_id = sim_id
         self._by_sim[sim_id] = record
-        if not self._broker.place_order(sim_request(record)):
+        if not self._broker.place_order(sim_request(record, self.combo_legs(record))):
             self._reports.reject(record, 201, "the simulator refused the order")
 
     def _cancel(self, record: TwsOrder, reason: str) -> None:
@@ -356,9 +398,12 @@ class OrderDesk:
                 record.client_id, msg.error(record.order_id, refusal.code, text)
             )
             return
-        matches = self._registry.match(placed.contract)
-        instrument = matches[0] if len(matches) == 1 else record.instrument
-        problem = modify_problem(record, placed.spec, instrument)
+        if record.instrument.sec_type == "BAG":
+            problem = combo_modify_problem(record, placed.spec)
+        else:
+            matches = self._registry.match(placed.contract)
+            instrument = matches[0] if len(matches) == 1 else record.instrument
+            problem = modify_problem(record, placed.spec, instrument)
         if problem is not None:  # refused: the order stays as it was (110 off tick, or 105)
             code, reason = problem
             error = msg.error(record.order_id, code, None, reason=f" {reason}" if reason else "")

@@ -38,6 +38,7 @@ from typing import Any
 from loguru import logger
 
 from broker.sim import SimBroker
+from broker.tws.combos import combo_instrument
 from broker.tws.contracts import Instrument, InstrumentRegistry
 from broker.tws.hub import TwsHub
 from broker.tws.options import option_instrument
@@ -68,6 +69,8 @@ def registry_resolver(registry: InstrumentRegistry) -> Callable[[Contract], Inst
             underlying = registry.by_symbol(contract.symbol)
         except KeyError:
             raise KeyError(f"{contract.symbol} is not a simulated symbol of this config") from None
+        if contract.is_combo:
+            return combo_instrument(contract.symbol, contract.currency)
         return underlying if not contract.is_option else option_instrument(contract, underlying)
 
     return resolve
@@ -166,7 +169,7 @@ def restore(saved: SavedState, hub: TwsHub, broker: SimBroker) -> None:
         working = [o for o in desk.orders if not o.done and o.sim_id is not None]
         needed = {id(o) for o in working} | {id(o.parent) for o in working if o.parent}
         orders = [
-            (sim_request(o), o.filled, o.notional, _sim_status(o))
+            (sim_request(o, hub.desk.combo_legs(o)), o.filled, o.notional, _sim_status(o))
             for o in desk.orders
             if id(o) in needed and o.sim_id is not None
         ]

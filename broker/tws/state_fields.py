@@ -138,8 +138,10 @@ def read_contract(data: object, where: str) -> Contract:
     symbol, sec_type = r.get("symbol", str), r.get("sec_type", str)
     if sec_type == "STK":
         return Contract.stock(symbol)
+    if sec_type == "BAG":
+        return Contract.combo(symbol)
     if sec_type != "OPT":
-        raise StateError(f"{where}.sec_type: {sec_type!r} is not STK or OPT")
+        raise StateError(f"{where}.sec_type: {sec_type!r} is not STK, OPT or BAG")
     try:
         expiry = date.fromisoformat(r.get("expiry", str))
     except ValueError:
@@ -176,6 +178,10 @@ def _field_value(annotation: str, value: object, where: str, resolve: Resolve) -
             return resolve(read_contract(value, where))
         if base == "OrderSpec":
             return read_dataclass(OrderSpec, value, where, resolve)
+        if base == "tuple[Instrument, ...]" and isinstance(value, list):
+            return tuple(
+                resolve(read_contract(item, f"{where}[{i}]")) for i, item in enumerate(value)
+            )
     except (KeyError, ValueError) as err:
         if isinstance(err, StateError):
             raise

@@ -243,3 +243,58 @@ def test_the_crash_harness_finds_written_off_orders_through_the_same_check(
         close_database(database)
     assert list(written_off_then_filled(snapshot)) == ["o3"]
     assert crash_problems.ended_then_filled is ended_then_filled  # one check, not a copy
+
+
+def _combo(oid: str, *, quantity: int = 2, status: OrderStatus = OrderStatus.FILLED) -> OrderRecord:
+    return OrderRecord(
+        id=oid,
+        va_id="va1",
+        contract_key="SPY BAG",
+        symbol="SPY",
+        side=Side.BUY,
+        order_type=OrderType.LMT,
+        quantity=quantity,
+        purpose="entry",
+        created_at=T0,
+        sec_type="BAG",
+        limit_price=Decimal("-1.10"),
+        status=status,
+        filled=quantity if status is OrderStatus.FILLED else 0,
+    )
+
+
+def _leg(oid: str, exec_id: str, key: str, side: Side, quantity: int) -> ExecutionRecord:
+    return ExecutionRecord(
+        exec_id=exec_id,
+        order_id=oid,
+        va_id="va1",
+        contract_key=key,
+        side=side,
+        quantity=quantity,
+        price=Decimal("1.5"),
+        commission=Decimal("1.3"),
+        time=T0 + timedelta(seconds=1),
+        multiplier=100,
+    )
+
+
+NEAR, FAR = "SPY 20260320 P 500", "SPY 20260417 P 500"
+
+
+def test_a_combos_legs_are_its_executions_counted_in_units() -> None:
+    from db.integrity import find_problems
+
+    legs = [_leg("c1", "e1.01", NEAR, Side.BUY, 2), _leg("c1", "e2.01", FAR, Side.SELL, 2)]
+    assert find_problems([_combo("c1")], legs, []) == []
+    # A combo written off (cancelled, nothing filled) whose legs then filled is caught.
+    ended = _combo("c2", status=OrderStatus.CANCELLED)
+    filled = [_leg("c2", "f1.01", NEAR, Side.BUY, 2), _leg("c2", "f2.01", FAR, Side.SELL, 2)]
+    (problem,) = find_problems([ended], filled, [])
+    assert problem.check == "ended_then_filled"
+    over = [_leg("c1", "g1.01", NEAR, Side.BUY, 3), _leg("c1", "g2.01", FAR, Side.SELL, 3)]
+    (problem,) = find_problems([_combo("c1")], over, [])
+    assert problem.check == "order_overfilled"
+    other = [_leg("c1", "h1.01", "QQQ 20260320 P 400", Side.BUY, 2)]
+    assert [p.check for p in find_problems([_combo("c1")], other, [])] == [
+        "execution_differs_from_order"
+    ]

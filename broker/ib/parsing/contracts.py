@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 
+from ib_async import Bag, Option, Stock
+from ib_async import ComboLeg as IbComboLeg
 from ib_async import Contract as IbContract
-from ib_async import Option, Stock
 
-from core.domain import Contract
+from core.domain import ComboLeg, Contract
 
-__all__ = ["expiry_text", "from_ib_contract", "parse_expiry", "plain_strike", "to_ib_contract"]
+__all__ = [
+    "expiry_text",
+    "from_ib_contract",
+    "parse_expiry",
+    "plain_strike",
+    "to_ib_combo",
+    "to_ib_contract",
+]
 
 
 def plain_strike(value: Decimal | float) -> Decimal:
@@ -58,12 +67,39 @@ def to_ib_contract(contract: Contract) -> IbContract:
     raise ValueError(f"unsupported instrument {contract.key!r} ({contract.sec_type})")
 
 
+def to_ib_combo(
+    contract: Contract, legs: tuple[ComboLeg, ...], qualified: Mapping[str, IbContract]
+) -> IbContract:
+    """The ib_async BAG contract of a combo (SMART-routed), its legs named by the conIds of
+    their ``qualified`` contracts (IB places a combo by leg conIds only).
+
+    Raises:
+        ValueError: fewer than two legs, or a leg not qualified yet (no conId).
+    """
+    if len(legs) < 2:
+        raise ValueError(f"combo {contract.key!r} needs at least two legs (got {len(legs)})")
+    ib_legs = []
+    for leg in legs:
+        known = qualified.get(leg.contract.key)
+        if known is None or not known.conId:
+            raise ValueError(f"combo leg {leg.contract.key!r} has no conId (not qualified yet)")
+        ib_legs.append(
+            IbComboLeg(conId=known.conId, ratio=leg.ratio, action=leg.side.value, exchange="SMART")
+        )
+    return Bag(
+        symbol=contract.symbol, exchange="SMART", currency=contract.currency, comboLegs=ib_legs
+    )
+
+
 def from_ib_contract(contract: IbContract) -> Contract | None:
-    """Our contract for an ib_async one; None for what we do not trade (futures, FX, ...).
+    """Our contract for an ib_async one (a combo's BAG without its legs); None for what we do
+    not trade (futures, FX, ...).
     The exchange is always SMART (our contracts are routed, not listed)."""
     currency = contract.currency or "USD"
     if contract.secType == "STK":
         return Contract(symbol=contract.symbol, currency=currency)
+    if contract.secType == "BAG":
+        return Contract(symbol=contract.symbol, sec_type="BAG", currency=currency)
     if contract.secType == "OPT":
         expiry = parse_expiry(contract.lastTradeDateOrContractMonth)
         right = (contract.right or "")[:1].upper()

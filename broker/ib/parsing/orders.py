@@ -138,7 +138,7 @@ def status_event(
         status,
         int(filled),
         max(0, left) if left is not None else 0,
-        avg if avg is not None and avg > 0 else None,
+        avg if avg is not None and avg != 0 else None,  # a combo's net may be < 0 (a credit)
         time,
         reason,
         order_id or None,
@@ -168,12 +168,12 @@ def status_of_trade(
 
 def execution_event(fill: Fill, *, tz: ZoneInfo) -> ExecutionEvent | None:
     """The execution of an ib_async ``Fill`` (commission left at zero: it comes in its own
-    report); None for an instrument we do not trade, or (logged) an execution whose price or
-    quantity IB left unset."""
+    report); None for an instrument we do not trade, a combo's BAG execution, or (logged) an
+    execution whose price or quantity IB left unset."""
     execution = fill.execution
     contract = from_ib_contract(fill.contract)
-    if contract is None or not execution.execId:
-        return None
+    if contract is None or contract.is_combo or not execution.execId:
+        return None  # a combo's own BAG execution: its legs' executions carry the fill
     price, shares = amount_or_none(execution.price), count_or_none(execution.shares)
     if price is None or shares is None or shares <= 0:
         logger.error(

@@ -32,6 +32,7 @@ from broker.tws.codec import (
     parse_version_range,
     split_fields,
 )
+from broker.tws.combos import BAG_CON_ID, combo_instrument
 from broker.tws.contracts import ContractQuery, InstrumentRegistry, contract_details_fields
 from broker.tws.history import PriceHistory
 from broker.tws.history_requests import HistoryDesk, HistoryRequest
@@ -401,3 +402,65 @@ def test_historical_bars_decode_in_both_clients() -> None:
     assert first.date == "20240312 09:30:00 America/New_York"
     assert first.low <= first.open <= first.high and first.volume > 0
     assert mine["historicalDataEnd"][0] == 5
+
+
+def test_a_combo_place_order_is_read_into_its_legs_prices_and_routing_params() -> None:
+    legs = [
+        ComboLeg(conId=1001, ratio=1, action="BUY", exchange="SMART"),
+        ComboLeg(conId=1002, ratio=2, action="SELL", exchange="SMART", exemptCode=-1),
+    ]
+    bag = Contract(secType="BAG", symbol="AAPL", exchange="SMART", currency="USD", comboLegs=legs)
+    order = LimitOrder("BUY", 3, -1.25, orderId=21, orderRef="va-1:roll", tif="DAY")
+    order.orderComboLegs = [OrderComboLeg(price=0.5), OrderComboLeg(price=1.75)]
+    order.smartComboRoutingParams = [TagValue("NonGuaranteed", "1")]
+    placed = parse_place_order(_ib_async_fields(order, bag))
+    spec = placed.spec
+    assert placed.unsupported == ""
+    assert (spec.action, spec.total_quantity, spec.lmt_price) == ("BUY", 3, Decimal("-1.25"))
+    assert spec.order_ref == "va-1:roll" and spec.tif == "DAY"  # read past the combo sections
+    assert [(leg.con_id, leg.ratio, leg.action) for leg in spec.combo.legs] == [
+        (1001, 1, "BUY"),
+        (1002, 2, "SELL"),
+    ]
+    assert spec.combo_leg_prices == ("0.5", "1.75")
+    assert spec.combo_params == (("NonGuaranteed", "1"),)
+
+
+def test_a_combo_open_and_completed_order_decode_with_their_legs_in_both_clients() -> None:
+    spec = OrderSpec(
+        action="BUY",
+        total_quantity=Decimal(2),
+        order_type="LMT",
+        lmt_price=Decimal("-1.10"),
+        order_ref="va-1:roll",
+        combo_legs=(
+            (1001, 1, "BUY", "SMART", 0, 0, "", -1),
+            (1002, 1, "SELL", "SMART", 0, 0, "", -1),
+        ),
+        combo_leg_prices=("", ""),
+        combo_params=(("NonGuaranteed", "1"),),
+    )
+    view = OrderView(
+        order_id=8,
+        client_id=3,
+        perm_id=55,
+        instrument=combo_instrument("AAPL"),
+        spec=spec,
+        status="Submitted",
+        account="DU1234567",
+        completed_time=WHEN,
+    )
+    mine, official = _decode_both(open_order_fields(view))
+    done_mine, done_official = _decode_both(completed_order_fields(view))
+    opened = [mine["openOrder"][1:3], official["openOrder"][1:3]]
+    completed = [done_mine["completedOrder"][:2], done_official["completedOrder"][:2]]
+    for contract, order in opened + completed:
+        assert (contract.secType, contract.conId, contract.symbol) == ("BAG", BAG_CON_ID, "AAPL")
+        assert contract.comboLegsDescrip == "1001|1,1002|-1"
+        assert [(leg.conId, leg.ratio, leg.action) for leg in contract.comboLegs] == [
+            (1001, 1, "BUY"),
+            (1002, 1, "SELL"),
+        ]
+        assert (order.lmtPrice, order.orderRef) == (-1.10, "va-1:roll")
+        assert [(p.tag, p.value) for p in order.smartComboRoutingParams] == [("NonGuaranteed", "1")]
+        assert len(order.orderComboLegs) == 2

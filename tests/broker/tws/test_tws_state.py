@@ -270,3 +270,61 @@ async def test_an_algo_order_survives_a_restart_with_its_params(
         ]
     finally:
         ib.disconnect()
+
+
+async def test_a_filled_and_a_resting_combo_survive_a_restart_and_the_resting_one_fills_after(
+    make_server: Callable[..., TwsSimServer], tmp_path: Path
+) -> None:
+    from ib_async import Bag, ComboLeg, Option
+
+    state = tmp_path / "state.json"
+    first = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", first.port, clientId=6, timeout=4))
+        stock = await qualified(ib)
+        (chain,) = await bounded(ib.reqSecDefOptParamsAsync("AAPL", "", "STK", stock.conId))
+        strike = min(chain.strikes, key=lambda s: abs(s - mid(first)))
+        near, far = await bounded(
+            ib.qualifyContractsAsync(
+                Option("AAPL", chain.expirations[1], strike, "P", "SMART", "100", "USD"),
+                Option("AAPL", chain.expirations[4], strike, "P", "SMART", "100", "USD"),
+            )
+        )
+        roll = Bag(symbol="AAPL", exchange="SMART", currency="USD")
+        roll.comboLegs = [
+            ComboLeg(conId=near.conId, ratio=1, action="BUY", exchange="SMART"),
+            ComboLeg(conId=far.conId, ratio=1, action="SELL", exchange="SMART"),
+        ]
+        filled = ib.placeOrder(roll, MarketOrder("BUY", 1))
+        await wait_for_condition(filled.isDone, what="the first combo")
+        resting = ib.placeOrder(roll, LimitOrder("BUY", 1, -50.0, orderRef="rest"))
+        await wait_for_condition(lambda: resting.orderStatus.status == "Submitted", what="rest")
+        before = await account_view(ib)
+    finally:
+        ib.disconnect()
+    first.stop()
+
+    second = make_server(state_file=state)
+    ib = IB()
+    try:
+        await bounded(ib.connectAsync("127.0.0.1", second.port, clientId=6, timeout=4))
+        await wait_for_condition(lambda: len(ib.positions()) == 2, what="both legs held")
+        assert await account_view(ib) == before
+        (working,) = [t for t in ib.openTrades() if t.order.orderRef == "rest"]
+        assert [leg.conId for leg in working.contract.comboLegs] == [near.conId, far.conId]
+        working.order.lmtPrice = 25.0
+        ib.placeOrder(working.contract, working.order)
+        await wait_for_condition(working.isDone, what="the restored combo to fill")
+        assert working.orderStatus.status == "Filled"
+        held = {p.contract.conId: p.position for p in ib.positions()}
+        await wait_for_condition(
+            lambda: (
+                {p.contract.conId: p.position for p in ib.positions()}
+                == {near.conId: 2.0, far.conId: -2.0}
+            ),
+            what="the second unit in both legs",
+        )
+        assert held  # positions were listed before the second fill too
+    finally:
+        ib.disconnect()

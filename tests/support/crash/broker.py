@@ -61,6 +61,8 @@ class BrokerSnapshot:
 def _contract_key(contract: Any) -> str:
     if contract.secType == "STK":
         return str(contract.symbol)
+    if contract.secType == "BAG":  # a combo order (its fills are its legs')
+        return f"{contract.symbol} BAG"
     right = {"P": "P", "PUT": "P", "C": "C", "CALL": "C"}.get(str(contract.right).upper(), "?")
     strike = Decimal(repr(float(contract.strike)))
     text = format(
@@ -148,6 +150,7 @@ class BrokerReader:
                 time=f.execution.time.astimezone(UTC),
             )
             for f in second
+            if f.contract.secType != "BAG"  # a combo's own execution: its legs carry the fill
         ]
         held: dict[str, int] = defaultdict(int)
         for p in positions:
