@@ -33,6 +33,7 @@ FIGURES: dict[str, str] = {
     "signal_to_order_attached": "bench.signal_to_order_attached",
     "halt_gate": "bench.halt_gate",
     "halt_attached": "bench.halt_attached",
+    "notify_impact": "bench.notify_impact",
     "halt_ack": "bench.halt_ack",
     "flatten_engine": "bench.flatten_engine",
     "flatten_tws": "bench.flatten_tws",

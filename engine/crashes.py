@@ -69,6 +69,7 @@ def actor_crashed(engine: Supervised, address: str, exc: BaseException) -> float
             "actor_crash",
             f"{address} crashed ({error}); restarted from the ledger{delayed} (#{count})",
             engine.clock.now(),
+            extra=(("actor", address), ("crash_count", str(count))),
         ),
     )
     if verdict.halt_reason:

@@ -63,6 +63,7 @@ from db.refusals import ledger_label
 from engine import build, crashes
 from engine.broker_router import BrokerRouter
 from engine.closed_trades import ClosedTrades, read_closed_trades
+from engine.control.requests import said_by
 from engine.control.server import HELLO_TIMEOUT_S, ControlServer
 from engine.control.wire import NotifyStatus
 from engine.notify import SessionNotifications
@@ -396,16 +397,20 @@ class Engine:
             )
         return plan
 
-    def halt(self, reason: str = "manual halt") -> None:
-        """The kill switch: the gate closes here, at once; the governor confirms it."""
+    def halt(self, reason: str = "manual halt", *, by: str = "") -> None:
+        """The kill switch: the gate closes here, at once; the governor confirms it. ``by``:
+        who asked (an in-process dashboard), journaled with the reason (``said_by``)."""
+        reason = said_by(reason, by)
         self.gate.set(GateState.CLOSED, reason)
         self.book.tell("governor", Halt(reason, self.clock.now()))
 
-    def resume(self, reason: str = "manual resume") -> None:
-        self.book.tell("governor", Resume(reason, self.clock.now()))
+    def resume(self, reason: str = "manual resume", *, by: str = "") -> None:
+        self.book.tell("governor", Resume(said_by(reason, by), self.clock.now()))
 
-    def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
-        self.book.tell("governor", Flatten(reason, va_id, self.clock.now()))
+    def flatten(
+        self, reason: str = "manual flatten", va_id: str | None = None, *, by: str = ""
+    ) -> None:
+        self.book.tell("governor", Flatten(said_by(reason, by), va_id, self.clock.now()))
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
         self.book.tell(f"va:{va_id}", PauseVA(va_id, paused, reason))

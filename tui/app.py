@@ -65,7 +65,7 @@ from tui.quitting import Quitting
 from tui.screens import QuitChoice
 from tui.tables import KeyedTable
 from tui.trades import ClosedTradesScreen
-from tui.trading_keys import TradingKeys
+from tui.trading_keys import TradingKeys, dashboard_by
 
 __all__ = ["EngineApp"]
 
@@ -172,6 +172,7 @@ class EngineApp(App[QuitChoice | None]):
             lambda: self._risk,
             attached=self._attached is not None,
             read_only=self._read_only,
+            by=dashboard_by(),  # once, here: the kill switch's lane looks nothing up
         )
         self._quitting = Quitting(self, engine, self._board, self._keys, self._attached)
         self.flushes = 0

@@ -183,16 +183,17 @@ class EngineControls(Protocol):
         """The kill switch every order passes."""
         ...
 
-    def halt(self, reason: str = ...) -> None:
-        """Close the gate at once and tell the governor to halt."""
+    def halt(self, reason: str = ..., *, by: str = "") -> None:
+        """Close the gate at once and tell the governor to halt; ``by``: who asked, journaled
+        with the reason (``"halt key (by alice, dashboard)"``)."""
         ...
 
-    def resume(self, reason: str = ...) -> None:
-        """Ask the governor to resume trading."""
+    def resume(self, reason: str = ..., *, by: str = "") -> None:
+        """Ask the governor to resume trading (``by``: who asked, as for ``halt``)."""
         ...
 
-    def flatten(self, reason: str = ..., va_id: str | None = None) -> None:
-        """Ask the governor to close every position (or one VA's)."""
+    def flatten(self, reason: str = ..., va_id: str | None = None, *, by: str = "") -> None:
+        """Ask the governor to close every position (or one VA's; ``by`` as for ``halt``)."""
         ...
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = ...) -> None:

@@ -89,7 +89,7 @@ class Quitting:
         elif choice is QuitChoice.FLATTEN:
             # Quitting now would let the caller stop the engine before the closing orders
             # are out; the flush quits once no position or order is left.
-            self._engine.flatten("quit: flatten first")
+            self._engine.flatten("quit: flatten first", by=self._keys.by)
             self._when_flat = True
             self.note = "QUITTING WHEN FLAT (q: choose again)"
         elif self._when_flat:

@@ -51,6 +51,7 @@ from tui.remote_state import RemoteClock, RemoteGate, StateMirror
 __all__ = ["LinkStatus", "NotAttached", "RemoteEngine", "StopResult"]
 
 _REASON_MAX = 200  # wire.ReasonArgs
+_BY_MAX = 64  # wire.ReasonArgs.by
 _EPOCH = ClockInfo(datetime(1970, 1, 1, tzinfo=UTC), None)
 
 
@@ -317,21 +318,23 @@ class RemoteEngine:
         return result
 
     # -- EngineControls: commands (return at once) -------------------------------------------
-    def halt(self, reason: str = "manual halt") -> None:
+    def halt(self, reason: str = "manual halt", *, by: str = "") -> None:
         """Ask the engine to halt: the request is written now, on the caller's thread (any
         thread: the kill switch calls it on the terminal's input thread); the outcome comes as
-        a notice."""
-        self._sender.halt({"reason": reason[:_REASON_MAX]})
+        a notice. ``by``: who asked, sent as the op's ``by`` (the engine journals it)."""
+        self._sender.halt(_asked(reason, by))
 
-    def resume(self, reason: str = "manual resume") -> None:
+    def resume(self, reason: str = "manual resume", *, by: str = "") -> None:
         """Ask the engine to resume trading (in order after earlier commands)."""
-        args = {"reason": reason[:_REASON_MAX]}
+        args = _asked(reason, by)
         self._sender.send("resume", args, "Resume", "Resume confirmed by the engine")
 
-    def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
+    def flatten(
+        self, reason: str = "manual flatten", va_id: str | None = None, *, by: str = ""
+    ) -> None:
         """Ask the engine to close every position, or ``va_id``'s."""
         what = "Flatten" if va_id is None else f"Flatten {va_id}"
-        args = {"reason": reason[:_REASON_MAX], "va_id": va_id}
+        args = {**_asked(reason, by), "va_id": va_id}
         self._sender.send("flatten", args, what, f"{what} confirmed: closing orders go out")
 
     def pause_va(self, va_id: str, *, paused: bool, reason: str = "manual") -> None:
@@ -445,3 +448,11 @@ class RemoteEngine:
     def _tz(self) -> tzinfo:
         config = self._config
         return UTC if config is None else config.tz
+
+
+def _asked(reason: str, by: str) -> dict[str, Any]:
+    """A trading op's ``reason`` and, when given, ``by`` (who asked), cut to the wire's limits."""
+    args: dict[str, Any] = {"reason": reason[:_REASON_MAX]}
+    if by:
+        args["by"] = by[:_BY_MAX]
+    return args

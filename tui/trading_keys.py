@@ -1,6 +1,7 @@
 """The dashboard's trading keys: halt at once; resume, flatten all and flatten one VA after a
 confirmation; pause or unpause a VA. A read-only viewer (attached with ``--read-only``) is
-refused each of them with one line.
+refused each of them with one line. Each command goes with who asked (``by``: the OS user of
+the dashboard's process, ``"alice, dashboard"``), journaled as the SSH commands' are.
 
 Threads: the UI thread only. The engine's commands return at once (in this process they
 ``tell`` actors; attached, ``tui.remote`` sends them from its own threads).
@@ -15,12 +16,23 @@ from textual.app import App
 from textual.screen import ModalScreen
 
 from actors.messages.snapshots import RiskStatus
+from engine.operations.trading_commands import who_asks
 from tui.board import Board
 from tui.confirmations import flatten_all_prompt, flatten_va_prompt, resume_lines
 from tui.controls import READ_ONLY_REFUSAL, EngineControls
 from tui.screens import ConfirmScreen
 
-__all__ = ["TradingKeys"]
+__all__ = ["TradingKeys", "dashboard_by"]
+
+_BY_MAX = 64  # wire.ReasonArgs.by
+_DASHBOARD = ", dashboard"
+
+
+def dashboard_by(environ: dict[str, str] | None = None) -> str:
+    """Who asks when a dashboard key trades: the OS user of this process (with the SSH
+    client's address over SSH, ``who_asks``) and ``dashboard``: ``"alice, dashboard"``, at
+    most 64 characters. Looked up once, when the dashboard starts, never per key."""
+    return who_asks(environ)[: _BY_MAX - len(_DASHBOARD)] + _DASHBOARD
 
 
 class TradingKeys:
@@ -33,6 +45,7 @@ class TradingKeys:
         risk: the governor's latest status (the resume confirmation shows why it halted).
         attached: the engine runs in another process (its answer comes later, as a notice).
         read_only: a viewer: every key is refused.
+        by: who asks (``dashboard_by``), sent with every halt, resume and flatten.
     """
 
     def __init__(
@@ -44,6 +57,7 @@ class TradingKeys:
         *,
         attached: bool,
         read_only: bool,
+        by: str,
     ) -> None:
         self._app = app
         self._engine = engine
@@ -51,6 +65,7 @@ class TradingKeys:
         self._risk = risk
         self._attached = attached
         self.read_only = read_only
+        self.by = by
 
     def refused(self) -> bool:
         """True (and the viewer told why) when this dashboard may not trade."""
@@ -74,7 +89,7 @@ class TradingKeys:
         here: ``halt_sent`` does that on the UI thread."""
         if self.read_only:
             return False
-        self._engine.halt("halt key")
+        self._engine.halt("halt key", by=self.by)
         return True
 
     def halt_sent(self) -> None:
@@ -91,7 +106,7 @@ class TradingKeys:
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
-                self._engine.resume("resume key")
+                self._engine.resume("resume key", by=self.by)
                 self._app.notify("Resume sent.")
 
         screen = ConfirmScreen(
@@ -114,7 +129,7 @@ class TradingKeys:
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
-                self._engine.flatten("flatten key")
+                self._engine.flatten("flatten key", by=self.by)
                 self._app.notify("Flatten sent.", severity="warning")
 
         self._app.push_screen(ConfirmScreen(title, lines, live=prompt), answered)
@@ -132,7 +147,7 @@ class TradingKeys:
 
         def answered(confirmed: bool | None) -> None:
             if confirmed:
-                self._engine.flatten(f"flatten {va_id} key", va_id=va_id)
+                self._engine.flatten(f"flatten {va_id} key", va_id=va_id, by=self.by)
                 self._app.notify(f"Flatten {va_id} sent.", severity="warning")
 
         self._app.push_screen(ConfirmScreen(title, lines, live=prompt), answered)

@@ -150,6 +150,10 @@ class RiskNotice:
     reason: str
     time: datetime
     detail: str = ""
+    #: Structured facts the stored event's ``EngineEvent.extra`` carries after ``risk_kind``
+    #: and ``state`` (an actor crash: ``actor``, ``crash_count``), for readers that must not
+    #: parse the reason's wording (the notifier).
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

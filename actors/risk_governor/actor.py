@@ -249,7 +249,9 @@ class RiskGovernor(EngineActor[RiskGovernorMessage]):
         elif notice.kind == "reconciled":
             self.broker_link.reconciled(notice)
         else:
-            self.events.store(notice.kind, notice.reason, notice.time, notice.detail)
+            self.events.store(
+                notice.kind, notice.reason, notice.time, notice.detail, extra=notice.extra
+            )
 
     def status(self) -> RiskStatus:
         return self.publisher.status()

@@ -17,7 +17,7 @@ from actors.risk_governor.status import RiskStatusPublisher
 from actors.risk_governor.trading_state import TradingStateKeeper
 from core.domain import TradingState
 from core.events import BrokerNotice, ConnectionEvent, ConnectionState
-from core.rules.reconcile_text import reconciled_outcome
+from core.rules.reconcile_text import differences_of, reconciled_outcome
 
 __all__ = ["BrokerLinkWatch"]
 
@@ -75,7 +75,10 @@ class BrokerLinkWatch:
         consistent reads at two looks, ``core/rules/reconcile.py``: a fill still being
         replayed never counts), halts after either pass unless ``engine.on_mismatch`` is
         "trade" (``core.rules.reconcile_text.reconciled_outcome``)."""
-        self._events.store("reconciled", notice.reason, notice.time, notice.detail)
+        counted = (("differences", str(len(differences_of(notice.detail)))),)
+        self._events.store(
+            "reconciled", notice.reason, notice.time, notice.detail, extra=counted + notice.extra
+        )
         self._status.reconciled = True
         outcome = reconciled_outcome(notice.detail, on_mismatch=self._settings.on_mismatch)
         self._status.differences = outcome.differences

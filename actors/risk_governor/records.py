@@ -32,9 +32,13 @@ class RiskEventWriter:
         detail: str = "",
         *,
         state: TradingState | None = None,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """Store one risk event (``state``: the trading state it is stored with, the current
-        one by default; ``detail``: today's trade count by default) and publish it."""
+        one by default; ``detail``: today's trade count by default) and publish it. The bus
+        event's ``extra`` holds ``risk_kind`` and ``state``, then ``extra``: structured facts
+        (a reconciliation's ``differences`` count, an actor crash's ``crash_count``) that
+        readers take instead of parsing ``reason``."""
         self._ledger.insert_risk_event(
             RiskEventRecord(
                 time=when,
@@ -49,6 +53,10 @@ class RiskEventWriter:
                 kind="risk",
                 text=f"{kind}: {reason}",
                 time=when,
-                extra=(("risk_kind", kind), ("state", (state or self._status.state).value)),
+                extra=(
+                    ("risk_kind", kind),
+                    ("state", (state or self._status.state).value),
+                    *extra,
+                ),
             )
         )

@@ -4,7 +4,9 @@ engine publishes on its bus (``EngineEvent`` fills and risk events, ``RiskStatus
 
 A risk event carries its stored kind in ``extra`` (``risk_kind``): the governor's state changes
 (halt, resume, flatten, the daily-loss breaker's reduce-only), the connection, broker notices
-(a logged-out link, delayed data, entitlements), reconciliations and actor crashes. A disconnect
+(a logged-out link, delayed data, entitlements), reconciliations and actor crashes. The counts
+a notice depends on travel as structured fields there too (a reconciliation's ``differences``,
+an actor crash's ``actor`` and ``crash_count``), never read from the reason's wording. A disconnect
 is told only once it has lasted ``disconnect_after_s`` on the engine clock (``tick``), and its
 reconnect only when the disconnect was told. Margin is watched on the governor's ``RiskStatus``:
 told once when it comes near its limit, again only after it went back.
@@ -31,8 +33,6 @@ _TRADING_STATE = {
     "REDUCING": "reduce-only (REDUCING)",
 }
 _DATA_KINDS = {"market_data", "market_data_lines", "data_type"}
-_DIFFERENCES = re.compile(r"(\d+) difference\(s\)")
-_CRASH_COUNT = re.compile(r"\(#(\d+)\)\s*$")
 _NUMBERS = re.compile(r"[+-]?\d[\d.,:]*")
 
 
@@ -143,19 +143,18 @@ class NoticeMaker:
             text = f"{at} market data: {reason}"
             return [Notice("data", f"data:{kind}:{_shape(reason)}", text, event.time)]
         if kind == "reconciled":
-            found = _DIFFERENCES.search(reason)
-            if found is None or found.group(1) == "0":
-                return []
+            if not _int(extra.get("differences")):
+                return []  # the books agree (or an event from before the count was carried)
             text = f"{at} {reason}"
             return [Notice("reconcile", f"reconciled:{_shape(reason)}", text, event.time)]
         if kind == "reconcile":
             text = f"{at} reconcile: {reason}"
             return [Notice("reconcile", f"reconcile:{_shape(reason)}", text, event.time)]
         if kind == "actor_crash":
-            count = _CRASH_COUNT.search(reason)
-            if count is None or int(count.group(1)) < 2:
+            count = _int(extra.get("crash_count"))
+            if count is None or count < 2:
                 return []  # one crash restarts cleanly; the second is worth a message
-            actor = reason.split(" ", 1)[0]
+            actor = extra.get("actor", "")
             text = f"{at} actor crashed again: {reason}"
             return [Notice("crash", f"crash:{actor}", text, event.time)]
         return []

@@ -113,6 +113,7 @@ class FakeEngine:
         self.snapshots_ready.set()
         self._lock = threading.Lock()
         self._calls: list[tuple[str, str]] = []
+        self.asked_by: list[str] = []  # the ``by`` of each halt, resume and flatten
         self.notify_urls: tuple[str, ...] = ()  # as the environment variable would hold them
 
     @property
@@ -127,14 +128,19 @@ class FakeEngine:
         with self._lock:
             self._calls.append((name, detail))
 
-    def halt(self, reason: str = "manual halt") -> None:
+    def halt(self, reason: str = "manual halt", *, by: str = "") -> None:
+        self.asked_by.append(by)
         self._record("halt", reason)
         self.gate.set(GateState.CLOSED, reason)
 
-    def resume(self, reason: str = "manual resume") -> None:
+    def resume(self, reason: str = "manual resume", *, by: str = "") -> None:
+        self.asked_by.append(by)
         self._record("resume", reason)
 
-    def flatten(self, reason: str = "manual flatten", va_id: str | None = None) -> None:
+    def flatten(
+        self, reason: str = "manual flatten", va_id: str | None = None, *, by: str = ""
+    ) -> None:
+        self.asked_by.append(by)
         if va_id is None:
             self._record("flatten", reason)
         else:

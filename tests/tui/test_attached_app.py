@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 
 from core.domain import TradingState
 from engine.control.wire import Reply, Request
@@ -120,6 +121,32 @@ async def test_h_is_sent_at_once_and_the_engines_confirmation_is_told(
         assert app.told[0] == "Halt sent to the engine."
         await wait_for(pilot, lambda: app.told[1:] == ["Halt confirmed: the gate is closed"])
         assert halted.is_set()
+
+
+async def test_the_kill_switch_on_the_input_thread_sends_who_asked(
+    engines, remotes, sock_path, alice
+) -> None:
+    asked: list[dict[str, Any]] = []
+    halted = threading.Event()
+
+    def answer(request: Request) -> Reply:
+        if request.op == "halt":
+            asked.append(dict(request.args))
+            halted.set()
+        return Reply(request.id, True)
+
+    serve(engines, sock_path, answer=answer)
+    app = RecordingApp(attach(remotes, sock_path), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        driver = app.get_driver_class()(app, debug=False, mouse=False)
+        pressed = threading.Thread(
+            target=lambda: driver.process_message(events.Key("h", "h")), name="terminal-input"
+        )
+        pressed.start()
+        pressed.join(timeout=5)
+        assert halted.wait(5)
+        await wait_for(pilot, lambda: "Halt confirmed: the gate is closed" in app.told)
+    assert asked == [{"reason": "halt key", "by": alice}]
 
 
 async def test_a_read_only_viewer_is_refused_every_trading_key(engines, remotes, sock_path) -> None:

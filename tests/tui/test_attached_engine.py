@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from core.config import ControlSettings, EngineConfig
+from core.domain import TradingState
 from core.gate import GateState
 from tests.support.engine import BASE_TOML, SimEngine, make_config, start_engine
 from tests.tui.fakes import RecordingApp, wait_for
@@ -84,7 +85,7 @@ async def test_the_attached_dashboard_shows_what_the_engine_holds_and_h_closes_i
 
         await pilot.press("h")
         await wait_for(pilot, lambda: sim.engine.gate.state is GateState.CLOSED)
-        assert sim.engine.gate.reason == "halt key"
+        assert sim.engine.gate.reason.startswith("halt key (by ")
         await wait_for(pilot, lambda: "Halt confirmed: the gate is closed" in app.told)
 
 
@@ -173,3 +174,28 @@ async def test_the_dashboard_says_when_the_engine_stops_and_reattaches_when_it_i
         held = again.snapshot("position_monitor")
         await wait_for(pilot, lambda: position_keys(app.positions) == position_keys(held))
         assert not app.query_one("#body").has_class("-stale")
+
+
+async def test_the_attached_dashboards_keys_send_who_asked_and_the_engine_journals_it(
+    short_dir: Path, remotes: list[RemoteEngine], alice: str
+) -> None:
+    sim = start_engine(short_dir, served())
+    app = RecordingApp(attach(remotes, sim), flush_interval_s=FAST)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: "Halt confirmed: the gate is closed" in app.told)
+        assert sim.engine.gate.reason == "halt key (by alice, dashboard)"
+        await asyncio.to_thread(sim.idle)
+        await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED)
+        await pilot.press("r", "y")
+        await wait_for(pilot, lambda: "Resume confirmed by the engine" in app.told)
+        await asyncio.to_thread(sim.idle)
+        await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+        await pilot.press("f", "y")
+        await wait_for(pilot, lambda: any(t.startswith("Flatten confirmed") for t in app.told))
+        await asyncio.to_thread(sim.idle)
+    reasons = [e.reason for e in sim.ledger.risk_events() if e.kind == "state"]
+    assert "halt key (by alice, dashboard)" in reasons
+    assert "resume key (by alice, dashboard)" in reasons
+    assert any("flatten key (by alice, dashboard)" in r for r in reasons), reasons

@@ -171,7 +171,9 @@ async def test_q_with_an_open_position_asks_and_l_quits_leaving_it(engine: FakeE
     assert engine.calls == []
 
 
-async def test_q_then_f_flattens_and_quits_once_nothing_is_open(engine: FakeEngine) -> None:
+async def test_q_then_f_flattens_and_quits_once_nothing_is_open(
+    engine: FakeEngine, alice: str
+) -> None:
     release = threading.Event()
     closing = [
         Snapshots.position("va1", "AAA", 0),
@@ -194,6 +196,7 @@ async def test_q_then_f_flattens_and_quits_once_nothing_is_open(engine: FakeEngi
         await pilot.press("q", "f")
 
         assert engine.calls == [("flatten", "quit: flatten first")]
+        assert engine.asked_by == [alice]  # the quit's flatten says who asked too
         await pilot.pause(0.2)
         assert app.return_value is None, "quit before the positions were closed"
         release.set()

@@ -115,7 +115,7 @@ async def test_h_closes_the_gate_at_once_while_every_actor_is_busy(tmp_path: Pat
                 await pilot.press("h")
 
                 assert engine.gate.state is GateState.CLOSED
-                assert engine.gate.reason == "halt key"
+                assert engine.gate.reason.startswith("halt key (by ")
                 assert va1.mailbox_depth() >= FLOOD, "the VAs drained before the check"
                 assert app.trading_state is TradingState.ACTIVE, "the governor saw the halt"
                 await wait_for(
@@ -134,3 +134,25 @@ async def test_h_closes_the_gate_at_once_while_every_actor_is_busy(tmp_path: Pat
                 assert counts.get("QuotesReady", 0) >= 10, "the backlog was not handled"
     finally:
         release.set()  # the stalled actors finish, so the teardown's stop is prompt
+
+
+async def test_the_dashboards_halt_resume_and_flatten_are_journaled_with_who_asked(
+    tmp_path: Path, alice: str
+) -> None:
+    sim = start_engine(tmp_path)
+    app = EngineApp(sim.engine, flush_interval_s=0.05)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+        await pilot.press("h")
+        assert sim.engine.gate.reason == "halt key (by alice, dashboard)"
+        await asyncio.to_thread(sim.idle)
+        await wait_for(pilot, lambda: app.trading_state is TradingState.HALTED)
+        await pilot.press("r", "y")
+        await asyncio.to_thread(sim.idle)
+        await wait_for(pilot, lambda: app.trading_state is TradingState.ACTIVE)
+        await pilot.press("f", "y")
+        await asyncio.to_thread(sim.idle)
+    reasons = [e.reason for e in sim.ledger.risk_events() if e.kind == "state"]
+    assert "halt key (by alice, dashboard)" in reasons
+    assert "resume key (by alice, dashboard)" in reasons
+    assert any("flatten key (by alice, dashboard)" in r for r in reasons), reasons

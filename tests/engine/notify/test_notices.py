@@ -39,10 +39,13 @@ def fill(
     return EngineEvent("fill", f"{text} ({purpose}: stop hit)", T0, "va1", extra)
 
 
-def risk(kind: str, reason: str, at: datetime = T0, state: str = "ACTIVE") -> EngineEvent:
-    return EngineEvent(
-        "risk", f"{kind}: {reason}", at, None, (("risk_kind", kind), ("state", state))
-    )
+def risk(
+    kind: str, reason: str, at: datetime = T0, state: str = "ACTIVE", **counts: str
+) -> EngineEvent:
+    """A risk event as the governor publishes it; ``counts``: its structured fields
+    (``differences``, ``actor``, ``crash_count``)."""
+    extra = (("risk_kind", kind), ("state", state), *counts.items())
+    return EngineEvent("risk", f"{kind}: {reason}", at, None, extra)
 
 
 def test_an_exit_fill_says_its_realized_pnl_reason_and_the_engine_time() -> None:
@@ -95,17 +98,46 @@ def test_login_needed_stale_data_entitlements_and_reconcile_differences_are_told
     [login] = make.from_item(risk("logged_out", "reconnect failed 5 times: log in to TWS"))
     [stale] = make.from_item(risk("connection", "DATA_STALE: no quotes for 30s"))
     [entitled] = make.from_item(risk("market_data", "AAPL: 354 not subscribed"))
-    [diff] = make.from_item(risk("reconciled", "startup reconciliation: 1 difference(s): x"))
+    [diff] = make.from_item(
+        risk("reconciled", "startup reconciliation: 1 difference(s): x", differences="1")
+    )
     assert login.kind == "login" and "IB login needed: reconnect failed" in login.text
     assert (stale.kind, entitled.kind, diff.kind) == ("data", "data", "reconcile")
-    assert make.from_item(risk("reconciled", "startup reconciliation: 0 difference(s)")) == []
+    agree = risk("reconciled", "startup reconciliation: 0 difference(s)", differences="0")
+    assert make.from_item(agree) == []
 
 
 def test_an_actor_crash_is_told_from_its_second_time() -> None:
     make = maker()
-    assert make.from_item(risk("actor_crash", "va:a crashed (KeyError: x); restarted (#1)")) == []
-    [again] = make.from_item(risk("actor_crash", "va:a crashed (KeyError: x); restarted (#2)"))
+    first = risk(
+        "actor_crash", "va:a crashed (KeyError: x); restarted (#1)", actor="va:a", crash_count="1"
+    )
+    assert make.from_item(first) == []
+    [again] = make.from_item(
+        risk(
+            "actor_crash",
+            "va:a crashed (KeyError: x); restarted (#2)",
+            actor="va:a",
+            crash_count="2",
+        )
+    )
     assert again.kind == "crash" and again.key == "crash:va:a"
+
+
+def test_reconcile_and_crash_notices_take_their_counts_from_the_fields_not_the_wording() -> None:
+    make = maker()
+    [differ] = make.from_item(
+        risk("reconciled", "the books differ in three places", differences="3")
+    )
+    assert differ.kind == "reconcile" and "the books differ in three places" in differ.text
+    reworded_agree = risk("reconciled", "startup pass found 2 difference(s)?", differences="0")
+    assert make.from_item(reworded_agree) == []
+    [crash] = make.from_item(
+        risk("actor_crash", "the VA fell over, restarting", actor="va:a", crash_count="3")
+    )
+    assert crash.key == "crash:va:a" and "the VA fell over" in crash.text
+    once = risk("actor_crash", "va:b crashed again and again (#7)", actor="va:b", crash_count="1")
+    assert make.from_item(once) == []
 
 
 def status(maint: str, excess: str) -> RiskStatus:
