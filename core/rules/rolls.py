@@ -11,7 +11,7 @@ there and cancels; the VA then closes the position by the ordinary exit).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,7 +20,15 @@ from core.domain import ComboLeg, Contract, Quote, Side
 from core.rules.combos import combo_repriced_limit
 from core.rules.greeks import days_to_expiry
 
-__all__ = ["RollSettings", "roll_due", "roll_legs", "roll_limit", "roll_window", "select_roll"]
+__all__ = [
+    "RollSettings",
+    "roll_chain",
+    "roll_due",
+    "roll_legs",
+    "roll_limit",
+    "roll_window",
+    "select_roll",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +131,15 @@ def roll_limit(
     if step == 0 and limit > settings.bound:
         return f"net mid {-(bid + ask) / 2:.2f} credit < minimum {settings.min_credit}"
     return min(limit, settings.bound)
+
+
+def roll_chain(opening_order: str, rolled_from: Mapping[str, str | None]) -> list[str]:
+    """The orders of a position chain, oldest first, ending at ``opening_order`` (the order
+    that opened the position held now): each roll's ``rolled_from`` names the order before it.
+    A chain's roll count is its length less one."""
+    chain = [opening_order]
+    seen = {opening_order}
+    while (previous := rolled_from.get(chain[0])) and previous not in seen:
+        chain.insert(0, previous)
+        seen.add(previous)
+    return chain

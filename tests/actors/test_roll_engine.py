@@ -1,0 +1,89 @@
+"""Rolls end to end on the simulator: a short put that reaches ``roll_at_dte`` is rolled to a
+later expiry as one combo (buy back, sell the later put) for a net credit, the ledger links the
+roll to the entry it rolls (``rolled_from``) and the report shows the chain with its credits;
+a roll that cannot get its minimum credit closes the put by the ordinary exit instead, with the
+reason recorded.
+
+Same harness as ``test_naked_put_engine`` (seeded market, one step a minute, max speed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db.records import OrderRecord
+from db.report import build_report
+from tests.actors.test_naked_put_engine import NY, config, orders, running, sold_put
+from tests.support.engine import SimEngine
+
+# The put is sold 30-45 days out, so it is due at once (<= 50 DTE); the new one is 55-90 out.
+ROLLS = "roll_at_dte = 50\nroll_dte = 55\nroll_max_dte = 90\nroll_min_credit = {credit}"
+
+
+def roll_order(sim: SimEngine) -> OrderRecord | None:
+    rolls = [o for o in orders(sim, "puts-a", purpose="exit") if o.contract_key == "AAA BAG"]
+    return rolls[0] if rolls else None
+
+
+def ended_roll(sim: SimEngine) -> OrderRecord:
+    for _ in range(20):
+        roll = roll_order(sim)
+        if roll is not None and roll.status.is_terminal:
+            return roll
+        sim.advance(60)
+    raise AssertionError(f"no roll ended: {sim.snapshot('va:puts-a').last_decisions}")
+
+
+def test_a_put_at_roll_at_dte_is_rolled_as_one_combo_for_a_net_credit_and_linked(
+    tmp_path: Path,
+) -> None:
+    with running(tmp_path, config(strategy=ROLLS.format(credit="0.10"))) as sim:
+        put = sold_put(sim)
+        roll = ended_roll(sim)
+        assert roll.status.value == "filled" and roll.quantity == put.quantity
+        assert roll.rolled_from == put.id
+        assert roll.limit_price is not None and roll.limit_price <= -0.10  # a credit
+        legs = [e for e in sim.ledger.executions() if e.order_id == roll.id]
+        assert [(e.contract_key, e.side.value) for e in legs][:1] == [(put.contract_key, "BUY")]
+        [new] = [e for e in legs if e.side.value == "SELL"]
+        assert new.contract_key != put.contract_key
+        assert sum(e.quantity for e in legs) == 2 * put.quantity  # one execution a leg
+        [position] = sim.ledger.open_positions()
+        assert (position.contract_key, position.quantity) == (new.contract_key, -put.quantity)
+        buy_back = next(e.price for e in legs if e.side.value == "BUY")
+        assert new.price - buy_back >= 0.10  # the net credit a share
+        assert not [
+            o
+            for o in orders(sim, "puts-a", purpose="exit")
+            if o.symbol == "AAA" and o.contract_key != "AAA BAG"
+        ]  # no separate close
+
+        report = build_report(sim.ledger, tz=NY)
+        [chain] = report["rolls"]
+        assert chain["va"] == "puts-a" and chain["rolls"] == 1
+        assert [link["contract"] for link in chain["links"]] == [
+            put.contract_key,
+            new.contract_key,
+        ]
+        assert put.avg_fill_price is not None
+        assert chain["links"][0]["credit"] == float(put.avg_fill_price * put.quantity * 100)
+        net = (new.price - buy_back) * put.quantity * 100
+        assert chain["links"][1]["credit"] == float(net)
+        assert chain["credit"] == float(put.avg_fill_price * put.quantity * 100 + net)
+
+
+def test_a_roll_short_of_its_minimum_credit_closes_by_the_ordinary_exit(tmp_path: Path) -> None:
+    with running(tmp_path, config(strategy=ROLLS.format(credit="25"))) as sim:
+        put = sold_put(sim)
+        for _ in range(20):
+            closes = [o for o in orders(sim, "puts-a", purpose="exit") if o.status.is_terminal]
+            if closes:
+                break
+            sim.advance(60)
+        [close] = closes
+        assert (close.contract_key, close.side.value) == (put.contract_key, "BUY")
+        assert close.status.value == "filled" and close.reason == "time"
+        assert roll_order(sim) is None  # the credit was never there: no combo was sent
+        decisions = " | ".join(sim.snapshot("va:puts-a").last_decisions)
+        assert "roll failed" in decisions and "credit < minimum 25" in decisions
+        assert sim.ledger.open_positions() == []
