@@ -11,7 +11,11 @@
 * ``orders``: ``{id, va, contract, action ("BUY"|"SELL"), type, qty, limit_price,
   stop_price, status, parent_id, created_at, reason, purpose}``, by creation time;
   ``purpose`` is entry, stop, exit, or assignment / expiry for the orders that book an
-  option's exercise, assignment or expiry;
+  option's exercise, assignment or expiry; ``rolled_from`` is set on a roll's combo order
+  (the order that opened the position it rolled);
+* ``rolls``: ``{va, rolls, credit, links: [{order_id, time, contract, credit}]}``, one per
+  rolled position chain: its entry, then each roll that traded, the option each sold and
+  the credit each took in (before commissions), ``credit`` their sum (``db/report_rolls.py``);
 * ``accounts``: ``{id, capital, balance, realized_pnl}``; ``realized_pnl`` is net of every
   commission paid (open trades' too) and ``balance = capital + realized_pnl``;
 * ``risk_events``: ``{time, kind, reason}``, by time; a ``reconciled`` event also has
@@ -35,6 +39,7 @@ from core.rules.reconcile_text import differences_of
 from core.rules.trades import Trade, derive_positions_and_trades
 from db.ledger import Ledger
 from db.records import OrderRecord, RiskEventRecord, SignalRecord
+from db.report_rolls import format_roll_chains, roll_chains
 
 __all__ = ["build_report", "format_text_report"]
 
@@ -52,7 +57,8 @@ def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> 
     """
     orders = ledger.orders()
     orders_by_id = {order.id: order for order in orders}
-    positions, trades = derive_positions_and_trades(ledger.executions(), orders_by_id)
+    executions = ledger.executions()
+    positions, trades = derive_positions_and_trades(executions, orders_by_id)
 
     realized_by_va: dict[str, Decimal] = defaultdict(Decimal)
     for state in positions.values():
@@ -91,9 +97,11 @@ def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> 
                 "reason": o.reason,
                 "purpose": o.purpose,
                 "dry_run": o.dry_run,
+                "rolled_from": o.rolled_from,
             }
             for o in orders
         ],
+        "rolls": roll_chains(orders_by_id, executions, tz=tz),
         "accounts": [
             {
                 "id": a.id,
@@ -177,6 +185,8 @@ def format_text_report(report: dict[str, Any]) -> str:
     )
     if not report["positions"]:
         lines.append("  none")
+
+    lines.extend(format_roll_chains(report.get("rolls", [])))
 
     lines.append("Orders by status")
     statuses = Counter(order["status"] for order in report["orders"])
