@@ -9,12 +9,17 @@ Same harness as ``test_naked_put_engine`` (seeded market, one step a minute, max
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from db.records import OrderRecord
 from db.report import build_report
 from tests.actors.test_naked_put_engine import NY, config, orders, running, sold_put
+from tests.support.chromium import chromium_binary, dump_dom
 from tests.support.engine import SimEngine
+from tests.support.headless import main_py
+
+CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 
 # The put is sold 30-45 days out, so it is due at once (<= 50 DTE); the new one is 55-90 out.
 ROLLS = "roll_at_dte = 50\nroll_dte = 55\nroll_max_dte = 90\nroll_min_credit = {credit}"
@@ -70,6 +75,27 @@ def test_a_put_at_roll_at_dte_is_rolled_as_one_combo_for_a_net_credit_and_linked
         net = (new.price - buy_back) * put.quantity * 100
         assert chain["links"][1]["credit"] == float(net)
         assert chain["credit"] == float(put.avg_fill_price * put.quantity * 100 + net)
+    shows_the_chain(tmp_path, chain)
+
+
+def shows_the_chain(tmp_path: Path, chain: dict[str, object]) -> None:
+    """``main.py report`` (a real process) shows the roll chain in text, JSON and HTML."""
+    db = ["--config", str(CONFIG), "--db", f"sqlite:///{tmp_path / 'engine.db'}"]
+    text = main_py("report", *db, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    rolls = text.stdout.split("Rolls\n", 1)[1].splitlines()[0]
+    assert rolls.startswith("  puts-a") and "1 roll(s)" in rolls and " -> " in rolls
+    assert f"credit {chain['credit']:+,.2f}" in rolls
+    as_json = main_py("report", *db, "--json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["rolls"] == [chain]
+    out = tmp_path / "report.html"
+    page = main_py("report", *db, "--html", str(out), cwd=tmp_path)
+    assert page.returncode == 0, page.stderr
+    binary = chromium_binary()
+    dom = dump_dom(binary, out) if binary else out.read_text(encoding="utf-8")
+    section = dom.split('<section id="rolls">', 1)[1].split("</section>", 1)[0]
+    assert "puts-a" in section and f"{chain['credit']:+,.2f}" in section
 
 
 def test_a_roll_short_of_its_minimum_credit_closes_by_the_ordinary_exit(tmp_path: Path) -> None:
