@@ -10,6 +10,7 @@ Same harness as ``test_naked_put_engine`` (seeded market, one step a minute, max
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from db.records import OrderRecord
@@ -112,4 +113,31 @@ def test_a_roll_short_of_its_minimum_credit_closes_by_the_ordinary_exit(tmp_path
         assert roll_order(sim) is None  # the credit was never there: no combo was sent
         decisions = " | ".join(sim.snapshot("va:puts-a").last_decisions)
         assert "roll failed" in decisions and "credit < minimum 25" in decisions
+        assert sim.ledger.open_positions() == []
+
+
+def test_a_roll_whose_walk_ends_unfilled_is_cancelled_and_the_put_closed(tmp_path: Path) -> None:
+    # The net mid gives the minimum credit, the natural price does not: the walk stops at the
+    # minimum, the plan ends unfilled, the combo is cancelled and the put bought back.
+    with running(tmp_path, config(strategy=ROLLS.format(credit="0.22"))) as sim:
+        put = sold_put(sim)
+        roll = ended_roll(sim)
+        assert roll.status.value == "cancelled" and roll.filled == 0
+        assert roll.limit_price is not None and roll.limit_price <= Decimal("-0.22")
+        details = [e.detail for e in sim.ledger.order_events(roll.id)]
+        assert "roll: plan ended unfilled; cancelled" in details
+        assert not any("-0.21" in d or "-0.20" in d for d in details)  # never past the bound
+        for _ in range(10):
+            closes = [
+                o
+                for o in orders(sim, "puts-a", purpose="exit")
+                if o.contract_key == put.contract_key and o.status.is_terminal
+            ]
+            if closes:
+                break
+            sim.advance(60)
+        [close] = closes
+        assert close.status.value == "filled" and close.side.value == "BUY"
+        decisions = " | ".join(sim.snapshot("va:puts-a").last_decisions)
+        assert "roll failed: cancelled, 0 filled" in decisions
         assert sim.ledger.open_positions() == []
