@@ -11,8 +11,7 @@
 * ``orders``: ``{id, va, contract, action ("BUY"|"SELL"), type, qty, limit_price,
   stop_price, status, parent_id, created_at, reason, purpose}``, by creation time;
   ``purpose`` is entry, stop, exit, or assignment / expiry for the orders that book an
-  option's exercise, assignment or expiry; ``rolled_from`` is set on a roll's combo order
-  (the order that opened the position it rolled);
+  option's exercise, assignment or expiry;
 * ``rolls``: ``{va, rolls, credit, links: [{order_id, time, contract, credit}]}``, one per
   rolled position chain: its entry, then each roll that traded, the option each sold and
   the credit each took in (before commissions), ``credit`` their sum (``db/report_rolls.py``);
@@ -97,11 +96,9 @@ def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> 
                 "reason": o.reason,
                 "purpose": o.purpose,
                 "dry_run": o.dry_run,
-                "rolled_from": o.rolled_from,
             }
             for o in orders
         ],
-        "rolls": roll_chains(orders_by_id, executions, tz=tz),
         "accounts": [
             {
                 "id": a.id,
@@ -133,6 +130,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> 
             for _, p in sorted(positions.items(), key=lambda item: item[0])
             if p.quantity != 0
         ],
+        "rolls": roll_chains(orders_by_id, executions, tz=tz),
     }
 
 
