@@ -173,6 +173,7 @@ class VirtualAccount(EngineActor[VAMessage]):
         va.vabook = book
         va.strategy = build_strategy(va.account.strategy)
         self.options.reset()
+        self.rolls.recover(orders.values())
         self.assigned.recover(
             {o.contract_key for o in orders.values() if o.purpose == Purpose.ASSIGNMENT}
         )

@@ -21,6 +21,7 @@ the ordinary exit: a buy to close, limit at the mid re-priced as the monitor's t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +47,7 @@ from core.rules.rolls import (
     select_roll,
 )
 from core.strategies.protocol import ChainRequest
+from db.records import OrderRecord
 
 __all__ = ["OptionRolls"]
 
@@ -107,6 +109,32 @@ class OptionRolls:
         """True when a roll under way stands for the monitor's ``request`` (a time or profit
         exit of the option it rolls): the roll closes the position, or falls back to exiting."""
         return request.reason in _ROLL_REASONS and self.busy(request.contract.key)
+
+    def recover(self, orders: Iterable[OrderRecord]) -> None:
+        """After a restart (the book just replayed): a working roll counts again as the working
+        exit of the option it rolls (the option the order it rolled from sold), so that no
+        second roll or exit of it goes out and its end still falls back. Runs in ``recover``."""
+        working = [o for o in orders if o.rolled_from and o.status.is_working]
+        if not working:
+            return
+        sold = {
+            e.order_id: e.contract_key
+            for e in self.ctx.ledger.executions(va_id=self.state.va_id)
+            if e.side is Side.SELL
+        }
+        book = self.state.vabook
+        for order in working:
+            key = sold.get(order.rolled_from or "")
+            holding = book.holdings.get(key or "")
+            if key is None or holding is None:
+                continue
+            book.working_exits[order.id] = key
+            today = self.ctx.calendar.local(self.ctx.clock.now()).date()
+            reason = order.reason.split(" ")[1] if order.reason.count(" ") else "time"
+            self.exits.reasons[order.id] = reason
+            self._orders[order.id] = _Roll(
+                holding.contract, reason, order.rolled_from or "", 0, today
+            )
 
     # -- the decision ------------------------------------------------------------------------
     def on_quotes(self, by_key: dict[str, Quote], now: datetime) -> None:

@@ -15,9 +15,16 @@ from pathlib import Path
 
 from db.records import OrderRecord
 from db.report import build_report
-from tests.actors.test_naked_put_engine import NY, config, orders, running, sold_put
+from tests.actors.test_naked_put_engine import (
+    MONDAY_10,
+    NY,
+    config,
+    orders,
+    running,
+    sold_put,
+)
 from tests.support.chromium import chromium_binary, dump_dom
-from tests.support.engine import SimEngine
+from tests.support.engine import SimEngine, start_engine
 from tests.support.headless import main_py
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
@@ -141,3 +148,38 @@ def test_a_roll_whose_walk_ends_unfilled_is_cancelled_and_the_put_closed(tmp_pat
         decisions = " | ".join(sim.snapshot("va:puts-a").last_decisions)
         assert "roll failed: cancelled, 0 filled" in decisions
         assert sim.ledger.open_positions() == []
+
+
+def test_a_roll_working_at_a_restart_still_falls_back_when_it_ends(tmp_path: Path) -> None:
+    # The roll rests at its minimum credit when the engine stops. The restarted simulator no
+    # longer has it, so it ends cancelled: the restarted VA knows it was the put's roll (from
+    # the ledger's rolled_from) and closes the put by the ordinary exit, never rolling it twice.
+    cfg = config(strategy=ROLLS.format(credit="0.22"))
+    first = start_engine(tmp_path, cfg, start=MONDAY_10, warmup_s=1)
+    try:
+        put = sold_put(first)
+        for _ in range(5):
+            if roll_order(first) is not None:
+                break
+            first.advance(10)
+        roll = roll_order(first)
+        assert roll is not None and roll.status.is_working
+    finally:
+        first.engine.stop()
+    second = start_engine(tmp_path, cfg, warmup_s=1)
+    try:
+        second.advance(120)
+        mine = [
+            o
+            for o in orders(second, "puts-a", purpose="exit")
+            if put.contract_key in o.reason or o.contract_key == put.contract_key
+        ]
+        assert [(o.id, o.status.value) for o in mine] == [
+            (roll.id, "cancelled"),
+            (mine[-1].id, "filled"),
+        ]
+        assert (mine[-1].contract_key, mine[-1].side.value) == (put.contract_key, "BUY")
+        decisions = " | ".join(second.snapshot("va:puts-a").last_decisions)
+        assert "roll failed: cancelled, 0 filled" in decisions
+    finally:
+        second.engine.stop()
