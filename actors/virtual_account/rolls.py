@@ -33,7 +33,8 @@ from actors.virtual_account.chain_reader import ChainReader
 from actors.virtual_account.exits import ExitProposals, exact_mid
 from actors.virtual_account.option_quotes import OptionQuotes
 from actors.virtual_account.state import DecisionLog, Tell, VAState
-from core.domain import ComboLeg, Contract, OrderType, Purpose, Quote, Side
+from core.domain import ComboLeg, Contract, OrderType, Purpose, Quote, Side, TradingState
+from core.rules import filters
 from core.rules.combos import net_quote
 from core.rules.greeks import days_to_expiry
 from core.rules.repricing import RepricePlan, repriced_limit
@@ -139,7 +140,7 @@ class OptionRolls:
     # -- the decision ------------------------------------------------------------------------
     def on_quotes(self, by_key: dict[str, Quote], now: datetime) -> None:
         settings = self.settings()
-        if settings is None or self._reads:
+        if settings is None or self._reads or not self._may_roll(now):
             return
         book = self.state.vabook
         for key, holding in list(book.holdings.items()):
@@ -164,6 +165,20 @@ class OptionRolls:
                 continue  # the chain has had its rolls: the ordinary exits apply
             self._start(settings, _Roll(contract, reason, opened_by, rolls_so_far, today), today)
             return
+
+    def _may_roll(self, now: datetime) -> bool:
+        """A roll opens a position: not while the VA is paused or halted (its ordinary exits
+        apply then), and only inside the entries' trading window (waiting for it, not falling
+        back, near the open and the close)."""
+        va = self.state
+        if va.vabook.paused_reason or va.trading_state is TradingState.HALTED:
+            return False
+        cfg = self.ctx.config.filters
+        return bool(
+            filters.check_trading_window(
+                now, self.ctx.calendar, cfg.open_margin_min, cfg.close_margin_min
+            )
+        )
 
     def _chain_of(self, key: str) -> tuple[str, int]:
         """The order that opened the position in ``key`` and the rolls of its chain."""

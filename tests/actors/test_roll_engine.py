@@ -13,12 +13,14 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from actors.messages.commands import PauseVA
 from db.records import OrderRecord
 from db.report import build_report
 from tests.actors.test_naked_put_engine import (
     MONDAY_10,
     NY,
     config,
+    move,
     orders,
     running,
     sold_put,
@@ -183,3 +185,19 @@ def test_a_roll_working_at_a_restart_still_falls_back_when_it_ends(tmp_path: Pat
         assert "roll failed: cancelled, 0 filled" in decisions
     finally:
         second.engine.stop()
+
+
+def test_a_paused_va_does_not_roll_until_it_is_resumed(tmp_path: Path) -> None:
+    # Rolled once 20 % of the credit is earned; the monitor's profit target (50 %) is farther.
+    strategy = "roll_at_profit_pct = 20\nroll_dte = 55\nroll_max_dte = 90\nroll_min_credit = 0.05"
+    with running(tmp_path, config(strategy=strategy)) as sim:
+        sold_put(sim)
+        assert roll_order(sim) is None  # nothing earned yet
+        sim.engine.book.tell("va:puts-a", PauseVA("puts-a", True, "test"))
+        sim.idle()
+        move(sim, "AAA", 103.0, seconds=180)
+        assert roll_order(sim) is None, sim.snapshot("va:puts-a").last_decisions
+        sim.engine.book.tell("va:puts-a", PauseVA("puts-a", False, "test"))
+        sim.advance(120)
+        roll = roll_order(sim)
+        assert roll is not None and roll.reason.startswith("roll profit_target")
