@@ -161,8 +161,9 @@ class OptionRolls:
                 continue
             opened_by, rolls_so_far = self._chain_of(key)
             reason = roll_due(settings, rolls_so_far=rolls_so_far, **due)  # type: ignore[arg-type]
-            if reason is None:
-                continue  # the chain has had its rolls: the ordinary exits apply
+            if reason is None:  # the chain has had its rolls: the ordinary exits apply
+                self._done.add(key)
+                continue
             self._start(settings, _Roll(contract, reason, opened_by, rolls_so_far, today), today)
             return
 
@@ -211,9 +212,10 @@ class OptionRolls:
         if roll is None:
             return
         settings = self.settings()
-        position = self.state.vabook.position(roll.held.key)
-        if settings is None or position >= 0:
-            return  # rolls turned off, or the position closed meanwhile
+        book = self.state.vabook
+        position = book.position(roll.held.key)
+        if settings is None or position >= 0 or roll.held.key in book.working_exits.values():
+            return  # rolls turned off, the position closed, or a stop closing it meanwhile
         if result.error:
             self._fall_back(roll, f"chain read failed: {result.error}")
             return

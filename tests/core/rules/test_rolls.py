@@ -12,7 +12,14 @@ import pytest
 
 from core.config_errors import ConfigError
 from core.domain import Contract, Quote, Side
-from core.rules.rolls import RollSettings, roll_due, roll_legs, roll_limit, select_roll
+from core.rules.rolls import (
+    RollSettings,
+    roll_chain,
+    roll_due,
+    roll_legs,
+    roll_limit,
+    select_roll,
+)
 from core.strategies.naked_put import NakedPutStrategy
 
 NY = ZoneInfo("America/New_York")
@@ -108,3 +115,10 @@ def test_the_combo_buys_the_held_option_and_sells_the_new_one_for_at_least_the_c
     assert roll_limit(ROLL, bid=Decimal("-0.30"), ask=Decimal("0.10"), step=4) == Decimal("-0.20")
     refused = roll_limit(ROLL, bid=Decimal("-0.25"), ask=Decimal("-0.05"))
     assert isinstance(refused, str) and "credit < minimum 0.20" in refused
+
+
+def test_a_chain_is_followed_back_through_rolled_from_to_its_entry() -> None:
+    links = {"roll-2": "roll-1", "roll-1": "entry", "entry": None, "other": None}
+    assert roll_chain("roll-2", links) == ["entry", "roll-1", "roll-2"]
+    assert roll_chain("entry", links) == ["entry"]  # no roll yet: 0 rolls
+    assert roll_chain("a", {"a": "b", "b": "a"}) == ["b", "a"]  # a loop ends, never hangs
