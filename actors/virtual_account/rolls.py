@@ -131,7 +131,7 @@ class OptionRolls:
                 continue
             book.working_exits[order.id] = key
             today = self.ctx.calendar.local(self.ctx.clock.now()).date()
-            reason = order.reason.split(" ")[1] if order.reason.count(" ") else "time"
+            reason = order.reason.removeprefix("roll ") or "time"
             self.exits.reasons[order.id] = reason
             self._orders[order.id] = _Roll(
                 holding.contract, reason, order.rolled_from or "", 0, today
@@ -258,8 +258,9 @@ class OptionRolls:
             quantity=quantity,
             order_type=OrderType.LMT,
             purpose=Purpose.EXIT,
-            reason=f"roll {roll.reason} {roll.held.key} -> {contract.key} "
-            f"net {limit:.2f} (min credit {settings.min_credit}) roll {roll.rolls_so_far + 1}",
+            reason=f"roll {roll.reason}",  # the closed trade's exit reason: "roll time"
+            note=f"{roll.held.key} -> {contract.key} net {limit:.2f} "
+            f"(min credit {settings.min_credit}), roll {roll.rolls_so_far + 1} of its chain",
             time=now,
             ref_price=exact_mid(new),
             limit_price=limit,

@@ -74,6 +74,10 @@ def test_a_put_at_roll_at_dte_is_rolled_as_one_combo_for_a_net_credit_and_linked
         ]  # no separate close
 
         report = build_report(sim.ledger, tz=NY)
+        [closed] = [t for t in report["trades"] if t["contract"] == put.contract_key]
+        assert closed["exit_reason"] == "roll time"
+        proposed = [d for d in report["decisions"] if d["signal"].endswith("AAA BAG (roll)")]
+        assert proposed and f"{put.contract_key} -> {new.contract_key}" in proposed[0]["detail"]
         [chain] = report["rolls"]
         assert chain["va"] == "puts-a" and chain["rolls"] == 1
         assert [link["contract"] for link in chain["links"]] == [
@@ -174,7 +178,7 @@ def test_a_roll_working_at_a_restart_still_falls_back_when_it_ends(tmp_path: Pat
         mine = [
             o
             for o in orders(second, "puts-a", purpose="exit")
-            if put.contract_key in o.reason or o.contract_key == put.contract_key
+            if o.rolled_from == roll.rolled_from or o.contract_key == put.contract_key
         ]
         assert [(o.id, o.status.value) for o in mine] == [
             (roll.id, "cancelled"),
