@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.config import parse_config
 from core.config_errors import ConfigError
 from core.domain import Contract, Quote, Side
 from core.rules.rolls import (
@@ -122,3 +124,14 @@ def test_a_chain_is_followed_back_through_rolled_from_to_its_entry() -> None:
     assert roll_chain("roll-2", links) == ["entry", "roll-1", "roll-2"]
     assert roll_chain("entry", links) == ["entry"]  # no roll yet: 0 rolls
     assert roll_chain("a", {"a": "b", "b": "a"}) == ["b", "a"]  # a loop ends, never hangs
+
+
+def test_a_bad_roll_value_in_a_config_file_is_one_line_naming_the_key() -> None:
+    shipped = (Path(__file__).resolve().parents[3] / "config.toml").read_text(encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(shipped.replace("roll_at_dte = 0\n", "roll_at_dte = 40\n", 1), source="c.toml")
+    line = str(caught.value)
+    assert line.startswith("c.toml: accounts[") and "\n" not in line
+    assert line.endswith(
+        "].strategy.roll_dte: must be > roll_at_dte (got roll_dte = 30, roll_at_dte = 40)"
+    )
