@@ -205,3 +205,33 @@ def test_a_paused_va_does_not_roll_until_it_is_resumed(tmp_path: Path) -> None:
         sim.advance(120)
         roll = roll_order(sim)
         assert roll is not None and roll.reason.startswith("roll profit_target")
+
+
+def test_a_wheels_covered_call_is_rolled_to_a_later_call(tmp_path: Path) -> None:
+    strategy = (
+        'on_assignment = "wheel"\ncall_target_dte = 3\ncall_max_dte = 12\n'
+        "roll_at_dte = 12\nroll_dte = 14\nroll_max_dte = 40\nroll_min_credit = 0.01"
+    )
+    with running(tmp_path, config(strategy=strategy)) as sim:
+        put = sold_put(sim)
+        # The put itself is 30-45 DTE: not due. Assigned, the stock is covered by a call.
+        assert roll_order(sim) is None
+        assert sim.broker.assign_early("AAA") == put.quantity
+        sim.advance(60)
+        for _ in range(15):
+            calls = [
+                o
+                for o in orders(sim, "puts-a", purpose="entry")
+                if o.contract.right == "C" and o.status.value == "filled"
+            ]
+            if calls:
+                break
+            sim.advance(60)
+        [call] = calls
+        roll = ended_roll(sim)
+        assert roll.status.value == "filled" and roll.rolled_from == call.id
+        legs = {e.side.value: e for e in sim.ledger.executions() if e.order_id == roll.id}
+        assert legs["BUY"].contract_key == call.contract_key
+        assert " C " in legs["SELL"].contract_key and legs["SELL"].contract_key != call.contract_key
+        positions = {p.contract_key: p.quantity for p in sim.ledger.open_positions()}
+        assert positions == {"AAA": 100 * put.quantity, legs["SELL"].contract_key: -call.quantity}
