@@ -115,6 +115,7 @@ class Order(_Base):
     updated_at = UTCDateTimeField()
     delta_at_entry = peewee.FloatField(null=True)  # option entries (migration 0002)
     dte_at_entry = peewee.IntegerField(null=True)
+    rolled_from = peewee.CharField(null=True)  # a roll: the order that opened it (0005)
 
     class Meta:
         table_name = "order"

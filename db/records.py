@@ -51,7 +51,8 @@ class OrderRecord:
     expiry; ``reason`` is the exit reason (``"stop"``, ``"profit_target"``, ``"time"``,
     ``"flatten"``, ``"signal"``, ``"assignment"``, ``"assigned"``, ``"expired"``) or, for a
     rejected order, the rejection reason. ``delta_at_entry`` and ``dte_at_entry`` are set on
-    option entries. ``updated_at`` None means "same as ``created_at``"
+    option entries; ``rolled_from`` on a roll's combo (the id of the order that opened the
+    position it rolls). ``updated_at`` None means "same as ``created_at``"
     (the ledger always returns it set). Contract fields are stored flat; ``contract`` rebuilds
     the ``Contract`` (currency and exchange take their defaults; a strike read back loses
     trailing zeros, so ``contract.key`` differs from ``contract_key`` only if the original
@@ -86,6 +87,7 @@ class OrderRecord:
     updated_at: datetime | None = None
     delta_at_entry: float | None = None
     dte_at_entry: int | None = None
+    rolled_from: str | None = None  # a roll's combo: the order that opened what it rolls
 
     @property
     def contract(self) -> Contract:
@@ -117,6 +119,7 @@ class OrderRecord:
         dry_run: bool = False,
         delta_at_entry: float | None = None,
         dte_at_entry: int | None = None,
+        rolled_from: str | None = None,
     ) -> OrderRecord:
         """The write-ahead record for an order about to be sent (status ``pending_submit``)."""
         contract = request.contract
@@ -144,6 +147,7 @@ class OrderRecord:
             dry_run=dry_run,
             delta_at_entry=delta_at_entry,
             dte_at_entry=dte_at_entry,
+            rolled_from=rolled_from,
         )
 
     def to_request(self, *, tif: str = "DAY") -> OrderRequest:

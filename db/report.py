@@ -12,6 +12,9 @@
   stop_price, status, parent_id, created_at, reason, purpose}``, by creation time;
   ``purpose`` is entry, stop, exit, or assignment / expiry for the orders that book an
   option's exercise, assignment or expiry;
+* ``rolls``: ``{va, rolls, credit, links: [{order_id, time, contract, credit}]}``, one per
+  rolled position chain: its entry, then each roll that traded, the option each sold and
+  the credit each took in (before commissions), ``credit`` their sum (``db/report_rolls.py``);
 * ``accounts``: ``{id, capital, balance, realized_pnl}``; ``realized_pnl`` is net of every
   commission paid (open trades' too) and ``balance = capital + realized_pnl``;
 * ``risk_events``: ``{time, kind, reason}``, by time; a ``reconciled`` event also has
@@ -35,6 +38,7 @@ from core.rules.reconcile_text import differences_of
 from core.rules.trades import Trade, derive_positions_and_trades
 from db.ledger import Ledger
 from db.records import OrderRecord, RiskEventRecord, SignalRecord
+from db.report_rolls import format_roll_chains, roll_chains
 
 __all__ = ["build_report", "format_text_report"]
 
@@ -52,7 +56,8 @@ def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> 
     """
     orders = ledger.orders()
     orders_by_id = {order.id: order for order in orders}
-    positions, trades = derive_positions_and_trades(ledger.executions(), orders_by_id)
+    executions = ledger.executions()
+    positions, trades = derive_positions_and_trades(executions, orders_by_id)
 
     realized_by_va: dict[str, Decimal] = defaultdict(Decimal)
     for state in positions.values():
@@ -125,6 +130,7 @@ def build_report(ledger: Ledger, *, tz: tzinfo, with_decisions: bool = True) -> 
             for _, p in sorted(positions.items(), key=lambda item: item[0])
             if p.quantity != 0
         ],
+        "rolls": roll_chains(orders_by_id, executions, tz=tz),
     }
 
 
@@ -177,6 +183,8 @@ def format_text_report(report: dict[str, Any]) -> str:
     )
     if not report["positions"]:
         lines.append("  none")
+
+    lines.extend(format_roll_chains(report.get("rolls", [])))
 
     lines.append("Orders by status")
     statuses = Counter(order["status"] for order in report["orders"])

@@ -89,6 +89,7 @@ def order_row(rec: OrderRecord) -> dict[str, Any]:
         "updated_at": rec.updated_at or rec.created_at,
         "delta_at_entry": rec.delta_at_entry,
         "dte_at_entry": rec.dte_at_entry,
+        "rolled_from": rec.rolled_from,
     }
 
 

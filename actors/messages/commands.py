@@ -75,10 +75,14 @@ class OrderProposal:
     vega: float | None = None
     # A combo (``contract`` is a BAG): its legs; ``limit_price`` is the net as IB signs it.
     legs: tuple[ComboLeg, ...] = ()
+    # A roll (a combo that closes one option and opens the next): the id of the order that
+    # opened the position it rolls (an entry or the previous roll), stored on the order.
+    rolled_from: str = ""
 
     @property
     def reduce_only(self) -> bool:
-        return self.purpose is not Purpose.ENTRY
+        """An exit only reduces; an entry, and a roll (its new leg opens), do not."""
+        return self.purpose is not Purpose.ENTRY and not self.rolled_from
 
 
 @dataclass(frozen=True, slots=True)

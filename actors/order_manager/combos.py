@@ -66,6 +66,7 @@ def combo_record(proposal: OrderProposal, now: datetime) -> OrderRecord:
         created_at=now,
         reason=proposal.reason,
         signal_id=proposal.proposal_id,
+        rolled_from=proposal.rolled_from or None,
     )
 
 

@@ -187,7 +187,12 @@ class RepricePlans:
                     self._reprice_one(order, state, now)
                     continue
                 del self._plans[order_id]
-                if state.plan.then_market:
+                if state.plan.cancel_when_done:
+                    self.orders.store_event(
+                        order, now, f"{state.reason}: plan ended unfilled; cancelled"
+                    )
+                    self.orders.cancel(order_id)
+                elif state.plan.then_market:
                     # Cancel first; the market order goes out once the cancel is confirmed, so
                     # two closing orders for one position are never working at once. Stored
                     # first, so that a crash before the confirmation still goes to market.
@@ -205,8 +210,9 @@ class RepricePlans:
         record = order.record
         if record.contract.is_combo:
             net = combo_net_quote(self.ctx, order.legs)
-            if net is None:
-                return  # a leg unquoted (or the legs unknown after a restart): no step now
+            if net is None:  # a leg unquoted (or the legs unknown after a restart): this
+                state.reprices -= 1  # step is not taken, so the plan waits for the quotes
+                return
             limit = combo_repriced_limit(
                 side=Side(record.side),
                 bid=net[0],
@@ -226,6 +232,9 @@ class RepricePlans:
                 steps=state.plan.steps,
                 tick=self.ctx.broker.tick_rule(record.contract),
             )
+        bound = state.plan.bound
+        if bound is not None:
+            limit = min(limit, bound) if Side(record.side) is Side.BUY else max(limit, bound)
         if limit == record.limit_price:
             return
         order.record = replace(record, limit_price=limit)

@@ -4,12 +4,19 @@ concentration, the portfolio greeks: ``core.rules.risk_rules``, and last the ord
 an approved proposal goes to the OrderManager, a refused one back to its VA and into the
 journal. An approved entry counts as a trade of the day until the broker refuses it.
 
+A roll (a combo proposal with ``rolled_from``: buy back the held option, sell a later one of
+the same size on the same symbol) is a close plus an open: its closing leg passes as an exit
+would, its opening leg is judged as an entry of that option (the trading state, the broker
+link, margin, sector, the greeks, pacing; the position it closes is not counted as a
+concurrent one), and it is not a new trade of the day.
+
 A part of the governor, run on its actor thread.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from datetime import datetime
 
 from actors.messages.commands import OrderProposal, PlaceOrder, Signal
@@ -21,12 +28,31 @@ from actors.risk_governor.state import Acceptance, DayFigures, GovernorSettings,
 from actors.runtime.base import AddressBook
 from actors.runtime.context import LockedPacer
 from core.clock import Clock
-from core.domain import OrderStatus, Purpose
+from core.domain import OrderStatus, Purpose, Side
 from core.rules import risk_rules as rr
+from core.rules.combos import leg_side
 from core.rules.decision import Decision
 from core.rules.greek_limits import NO_GREEKS
 
-__all__ = ["EntryApprovals"]
+__all__ = ["EntryApprovals", "roll_opening_leg"]
+
+
+def roll_opening_leg(roll: OrderProposal) -> OrderProposal:
+    """The entry a roll's opening leg (the leg it sells when bought) amounts to, as the
+    governor's entry rules judge it: that option, sold, the roll's quantity times the leg's
+    ratio, at the price and greeks the VA decided on (a roll's ``ref_price`` is the new
+    option's mid)."""
+    leg = next(leg for leg in roll.legs if leg_side(leg, roll.side) is Side.SELL)
+    return replace(
+        roll,
+        contract=leg.contract,
+        side=Side.SELL,
+        quantity=roll.quantity * leg.ratio,
+        purpose=Purpose.ENTRY,
+        limit_price=None,
+        legs=(),
+        rolled_from="",
+    )
 
 
 class EntryApprovals:
@@ -71,6 +97,9 @@ class EntryApprovals:
     def check(self, proposal: OrderProposal, now: datetime) -> Decision:
         """Every global rule, in order; the first refusal wins. An approved entry takes its
         pacing slots."""
+        rolling = bool(proposal.rolled_from)
+        if rolling:
+            proposal = roll_opening_leg(proposal)
         status = self._status
         decision = rr.check_state(status.state, proposal.purpose)
         if not decision or proposal.purpose is not Purpose.ENTRY:
@@ -80,8 +109,11 @@ class EntryApprovals:
             return decision
         risk = self._settings.risk
         greek_limits = self._greeks.limits()
+        figures = self._entry_figures(proposal, greeks=greek_limits.enabled)
+        if rolling:  # the held position closes as the new one opens
+            figures = replace(figures, open_positions=max(0, figures.open_positions - 1))
         decision = rr.check_entry_limits(
-            self._entry_figures(proposal, greeks=greek_limits.enabled),
+            figures,
             max_trades_per_day=risk.max_trades_per_day,
             max_concurrent_positions=risk.max_concurrent_positions,
             max_margin_utilization_pct=risk.max_margin_utilization_pct,

@@ -10,6 +10,7 @@ parts, plain classes given their collaborators and the shared ``VAState``:
 * ``options.OptionEntries``: the option-selling cycle of a strategy that sells options, its chain
   reads on ``chain_reader.ChainReader``'s worker thread (the handler never waits for one);
 * ``option_quotes.OptionQuotes``: the option quotes the VA owns;
+* ``rolls.OptionRolls``: rolling a short option to a later expiry as one combo, or closing it;
 * ``assignment.AssignedStock``: closing stock an assignment delivered;
 * ``ledger_view`` (the book replayed at start and after a crash) and ``views`` (snapshots).
 
@@ -48,6 +49,7 @@ from actors.virtual_account.exits import ExitProposals, exact_mid
 from actors.virtual_account.ledger_view import replayed_book, stored_pause
 from actors.virtual_account.option_quotes import OptionQuotes
 from actors.virtual_account.options import OptionEntries
+from actors.virtual_account.rolls import OptionRolls
 from actors.virtual_account.signals import SignalProposals
 from actors.virtual_account.state import DecisionLog, VAState
 from core.domain import Contract, Purpose, Quote, TradingState
@@ -112,6 +114,15 @@ class VirtualAccount(EngineActor[VAMessage]):
             chains=self.chains,
             stopping=lambda: self.book.closing,
         )
+        self.rolls = OptionRolls(
+            ctx=ctx,
+            state=self.state,
+            log=self.log,
+            tell=self.tell,
+            exits=self.exits,
+            quotes=self.option_quotes,
+            chains=self.chains,
+        )
         self._day: date | None = None
         self.equity_curve = EquityCurve()  # the inspector's sparkline
 
@@ -162,6 +173,7 @@ class VirtualAccount(EngineActor[VAMessage]):
         va.vabook = book
         va.strategy = build_strategy(va.account.strategy)
         self.options.reset()
+        self.rolls.recover(orders.values())
         self.assigned.recover(
             {o.contract_key for o in orders.values() if o.purpose == Purpose.ASSIGNMENT}
         )
@@ -187,7 +199,8 @@ class VirtualAccount(EngineActor[VAMessage]):
             case Signal():
                 self.signals.on_signal(message)
             case ExitRequest():
-                self.exits.on_exit_request(message)
+                if not self.rolls.stands_for(message):
+                    self.exits.on_exit_request(message)
             case Halt():
                 self.state.trading_state = TradingState.HALTED
                 self.tell("governor", HaltAck(self.va_id, self.state.trading_state))
@@ -195,6 +208,9 @@ class VirtualAccount(EngineActor[VAMessage]):
                 self.state.trading_state = TradingState.ACTIVE
             case PauseVA():
                 self._on_pause(message)
+            case ChainScanned() if self.rolls.owns(message.scan_id):
+                self.rolls.on_chain(message)
+                self._publish()
             case ChainScanned():
                 self.options.on_chain(message)
                 self._publish()
@@ -230,6 +246,7 @@ class VirtualAccount(EngineActor[VAMessage]):
             by_key = {q.contract.key: q for q in quotes}
             self.assigned.close(by_key, now)
             self.options.on_quotes(by_key, now)
+            self.rolls.on_quotes(by_key, now)
         self._check_drawdown()
         self._publish()
 
@@ -299,7 +316,13 @@ class VirtualAccount(EngineActor[VAMessage]):
         self._publish()
 
     def _on_order_update(self, update: OrderUpdate) -> None:
-        if update.status.is_terminal:
+        held = self.rolls.held_key(update.order_id)
+        if update.status.is_terminal and held is not None:
+            self._forget(update.order_id)
+            self.rolls.ended(update.order_id, f"{update.status.value}, {update.filled} filled")
+            self._exit_finished(update.order_id, held)
+            self.option_quotes.sync()
+        elif update.status.is_terminal:
             self._forget(update.order_id)
             if update.purpose is Purpose.EXIT:
                 self._exit_finished(update.order_id, update.contract.key)
@@ -309,12 +332,16 @@ class VirtualAccount(EngineActor[VAMessage]):
         self._publish()
 
     def _on_rejected(self, message: OrderRejected) -> None:
+        held = self.rolls.held_key(message.proposal_id)
         self._forget(message.proposal_id)
         self.log.note(
             f"{message.purpose.value} {message.contract.key} rejected: "
             f"{message.rule} {message.detail}"
         )
-        if message.purpose is Purpose.ENTRY:
+        if held is not None:
+            self.rolls.ended(message.proposal_id, f"refused: {message.rule} {message.detail}")
+            self._exit_finished(message.proposal_id, held)
+        elif message.purpose is Purpose.ENTRY:
             self.options.entry_ended(message.time)
         else:
             self._exit_finished(message.proposal_id, message.contract.key)

@@ -36,6 +36,8 @@ class OptionQuotes:
             contract = va.contracts.get(key)
             if contract is not None and contract.is_option:
                 wanted.setdefault(key, contract)
+        for contract in va.rolling.values():
+            wanted.setdefault(contract.key, contract)
         if va.candidate is not None:
             contract = va.candidate.quote.contract
             wanted.setdefault(contract.key, contract)

@@ -45,6 +45,8 @@ class VAState:
     contracts: dict[str, Contract] = field(default_factory=dict)
     #: The option a strategy chose to sell, waiting for its first fresh quote.
     candidate: OptionChoice | None = None
+    #: Working roll order id -> the option it sells (quoted while the roll works).
+    rolling: dict[str, Contract] = field(default_factory=dict)
     #: The last what-if margins against Reg-T, newest first (the inspector shows them).
     margin_checks: deque[str] = field(default_factory=lambda: deque(maxlen=5))
 

@@ -52,12 +52,18 @@ class RepricePlan:
             limit, or goes to market); None: re-price for as long as the order works.
         then_market: when the plan ends, cancel the order and close what is left at market
             (exits only; an entry never chases past the natural price).
+        bound: the worst limit the walk may take (a BUY never above it, a SELL never below).
+        cancel_when_done: cancel the order when the plan ends (a roll that did not fill).
     """
 
     interval_s: float
     steps: int = 0
     max_reprices: int | None = None
     then_market: bool = False
+    # A roll: the worst limit the walk may take (IB's combo sign: minus the minimum credit),
+    # and the order is cancelled once the plan ends unfilled (the VA then exits as usual).
+    bound: Decimal | None = None
+    cancel_when_done: bool = False
 
     def __post_init__(self) -> None:
         if not self.interval_s > 0:

@@ -24,6 +24,7 @@ from core.domain import Quote
 from core.rules.greeks import days_to_expiry
 from core.rules.margin import short_put_margin
 from core.rules.repricing import RepricePlan
+from core.rules.rolls import RollSettings
 from core.strategies.protocol import ChainRequest, Intent, OptionChoice, OptionSelling
 from core.strategies.registry import StrategySettings, register_strategy
 from core.strategies.wheel import cash_secured_contracts, covered_contracts, select_call
@@ -66,6 +67,16 @@ class NakedPutStrategy(StrategySettings):
     # wheel: the cost a call's strike floor is: the stock's average price, or that less the net
     # option premium a share collected in the wheel cycle (the put(s) that delivered it, calls).
     call_basis: Literal["price", "net_of_premium"] = "price"
+    # Rolls (core.rules.rolls): a short put (a wheel's covered call) is moved to a later expiry
+    # as one combo for a net credit at roll_at_dte days to expiry or once roll_at_profit_pct %
+    # of its credit is earned (0: off); without roll_min_credit it is closed as usual.
+    roll_at_dte: int = Field(default=0, ge=0, le=365)
+    roll_at_profit_pct: float = Field(default=0.0, ge=0, lt=100)
+    roll_min_credit: Money = Field(default=Decimal("0.10"), ge=0, le=10_000)  # net, per share
+    max_rolls: int = Field(default=1, ge=0, le=100)  # per position chain
+    roll_dte: int = Field(default=30, ge=1, le=365)  # new expiry: first at or beyond ...
+    roll_max_dte: int = Field(default=45, ge=1, le=730)  # ... but not beyond this
+    roll_delta: float = Field(default=0.30, gt=0, lt=1)  # |delta| of the new strike
 
     @model_validator(mode="after")
     def _check_dte(self) -> NakedPutStrategy:
@@ -75,7 +86,27 @@ class NakedPutStrategy(StrategySettings):
         if self.call_max_dte < self.call_target_dte:
             got = f"call_max_dte = {self.call_max_dte}, call_target_dte = {self.call_target_dte}"
             raise problems_error((("call_max_dte",), f"must be >= call_target_dte (got {got})"))
+        if self.roll_max_dte < self.roll_dte:
+            got = f"roll_max_dte = {self.roll_max_dte}, roll_dte = {self.roll_dte}"
+            raise problems_error((("roll_max_dte",), f"must be >= roll_dte (got {got})"))
+        if self.roll_at_dte and self.roll_dte <= self.roll_at_dte:
+            got = f"roll_dte = {self.roll_dte}, roll_at_dte = {self.roll_at_dte}"
+            raise problems_error((("roll_dte",), f"must be > roll_at_dte (got {got})"))
         return self
+
+    def roll_settings(self) -> RollSettings | None:
+        settings = RollSettings(
+            at_dte=self.roll_at_dte,
+            at_profit_pct=self.roll_at_profit_pct,
+            min_credit=Decimal(self.roll_min_credit),
+            max_rolls=self.max_rolls,
+            dte=self.roll_dte,
+            max_dte=self.roll_max_dte,
+            delta=self.roll_delta,
+            reprice_interval_s=self.reprice_interval_s,
+            reprice_steps=self.reprice_steps,
+        )
+        return settings if settings.enabled else None
 
     def wheels_stock(self) -> bool:
         return self.on_assignment == "wheel"

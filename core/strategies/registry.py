@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from core.config_section import Section
 from core.rules.repricing import RepricePlan
+from core.rules.rolls import RollSettings
 from core.strategies.protocol import Strategy
 
 __all__ = [
@@ -51,6 +52,10 @@ class StrategySettings(Section):
         """True when stock the strategy is assigned is wheeled (``on_assignment = "wheel"``):
         no protective stop and no stock exit rules on it, covered calls instead."""
         return False
+
+    def roll_settings(self) -> RollSettings | None:
+        """How the strategy's short options are rolled (``core.rules.rolls``); None: never."""
+        return None
 
     def entry_reprice_plan(self) -> RepricePlan | None:
         """How an option entry of the strategy is re-priced (the OrderManager resumes the walk

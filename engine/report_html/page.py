@@ -157,6 +157,29 @@ def _summary(report: dict[str, Any]) -> str:
     return f'<table class="summary">{head}{"".join(rows)}</table>'
 
 
+def _rolls(report: dict[str, Any]) -> str:
+    """The rolled position chains: each link's option and credit, and the chain's sum (none:
+    nothing, the page is as before)."""
+    chains = report.get("rolls", [])
+    if not chains:
+        return ""
+    rows = []
+    for chain in chains:
+        path = " &rarr; ".join(
+            f"{html.escape(link['contract'])} ({link['credit']:+,.2f})" for link in chain["links"]
+        )
+        rows.append(
+            f"<tr><td>{html.escape(chain['va'])}</td><td>{chain['rolls']}</td><td>{path}</td>"
+            f"<td>{chain['credit']:+,.2f}</td></tr>"
+        )
+    head = "<tr><th>VA</th><th>rolls</th><th>chain (credit of each link)</th><th>credit</th></tr>"
+    return (
+        '<section id="rolls"><h2>Rolls</h2><p class="note">Each rolled position from its '
+        "entry through every roll, with the credit each link took in (before commissions) and "
+        f'their sum.</p><table class="summary">{head}{"".join(rows)}</table></section>'
+    )
+
+
 def _section(chart: _Chart) -> str:
     figure = chart.figure()
     if figure is None:
@@ -184,7 +207,8 @@ def render_html(contents: LedgerContents, *, tz: tzinfo, title: str) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{name}</title><style>{_STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head>\n'
-        f"<body><h1>{name}</h1>{_summary(contents.report)}\n{sections}\n</body></html>\n"
+        f"<body><h1>{name}</h1>{_summary(contents.report)}{_rolls(contents.report)}\n"
+        f"{sections}\n</body></html>\n"
     )
 
 

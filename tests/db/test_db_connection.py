@@ -63,6 +63,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(ledger_url: str) -> No
         "0002_option_entry_fields",
         "0003_ledger_meta",
         "0004_greeks_sample",
+        "0005_rolled_from",
     ]
     Ledger(first).upsert_accounts([AccountRecord("va1", "demo", Decimal("1000"), T0)])
     close_database(first)
@@ -70,7 +71,7 @@ def test_a_second_open_applies_nothing_and_keeps_the_data(ledger_url: str) -> No
     second = open_database(url)
     try:
         assert run_migrations(second) == []
-        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 4
+        assert second.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] == 5
         assert [a.id for a in Ledger(second).accounts()] == ["va1"]
     finally:
         close_database(second)

@@ -41,7 +41,7 @@ def test_a_database_made_before_the_greeks_table_upgrades_in_place(
 
     upgraded = open_database(ledger_url, migrate=False)
     try:
-        assert run_migrations(upgraded) == ["0004_greeks_sample"]
+        assert run_migrations(upgraded) == ["0004_greeks_sample", "0005_rolled_from"]
         ledger = Ledger(upgraded)
         assert greeks_samples(ledger) == []
         sample = GreeksSampleRecord(T0, "puts", -1.5, 0.25, Decimal(100), 1)

@@ -187,7 +187,7 @@ def test_report_of_an_instance_without_a_ledger_exits_2_with_one_line(
     assert code == 2 and out == ""
     if ledger_url.startswith("postgresql"):
         assert err.startswith("main.py report: ledger postgresql://127.0.0.1:")
-        assert "(instance 'gamma', schema ledger_gamma) is not migrated yet (4 migration(s)" in err
+        assert "(instance 'gamma', schema ledger_gamma) is not migrated yet (5 migration(s)" in err
     else:
         assert err.startswith("main.py report: ") and "holds instance 'alpha'" in err
     code, _, err = _report(capsys, "--db", ledger_url, "--instance", "Bad-Name")
@@ -207,7 +207,7 @@ def test_report_never_migrates_an_older_ledger_and_says_what_to_do(
     code, out, err = _report(capsys, "--db", url)
     assert code == 2 and out == ""
     assert err == (
-        f"main.py report: ledger {tmp_path / 'ledger.db'} is not migrated yet (3 migration(s) "
+        f"main.py report: ledger {tmp_path / 'ledger.db'} is not migrated yet (4 migration(s) "
         "pending, from 0002_option_entry_fields): no engine of this version has run on it; "
         "check --db and --instance, or run the engine first\n"
     )

@@ -48,6 +48,7 @@ def test_a_database_made_before_the_option_columns_upgrades_in_place(
             "0002_option_entry_fields",
             "0003_ledger_meta",
             "0004_greeks_sample",
+            "0005_rolled_from",
         ]
         [order] = Ledger(upgraded).orders()
         assert (order.id, order.delta_at_entry, order.dte_at_entry) == ("o1", None, None)

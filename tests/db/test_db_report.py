@@ -299,7 +299,15 @@ def test_the_report_lists_decisions_and_risk_events_in_exchange_time(
 def test_the_report_has_exactly_the_public_keys_and_is_json(filled_ledger: Ledger) -> None:
     report = build_report(filled_ledger, tz=NEW_YORK)
 
-    assert list(report) == ["trades", "orders", "accounts", "risk_events", "decisions", "positions"]
+    assert list(report) == [
+        "trades",
+        "orders",
+        "accounts",
+        "risk_events",
+        "decisions",
+        "positions",
+        "rolls",
+    ]
     assert json.loads(json.dumps(report)) == report
 
 
