@@ -1,0 +1,184 @@
+"""What the adapter forgets of ended orders and executions, once a trading day (ib-loop thread).
+
+Every order and execution of a connection used to stay in memory for good: ib_async's
+``IB.wrapper`` keeps every ``Trade`` (with seven events each), every ``Fill``, and a ``Ticker``
+for every market-data request ever made (``reqId2Ticker``: ``endTicker`` forgets the request
+but not its ticker); the adapter's own ``OrderFlow``, ``OrderTable`` and settlement matcher kept
+every line and execution id. A soak at 120x grew the engine by 7.8 MB a simulated session
+(docs/BENCHMARKS.md, "Bounded memory").
+
+The bound: what had ended (an order in a terminal status, an execution already delivered, a
+market-data request already cancelled) when one trading day began is forgotten when the next
+begins. So everything is kept for at least one whole trading day after it ended, and at most two.
+That is safe because:
+
+* IB re-sends executions only through ``reqExecutions``, and that lists the executions of the
+  current day (tws-api ``reqExecutions``: "executions ... since midnight"); those are still
+  known here, so the flow's de-duplication and the settlement matcher's credits still see them;
+* commission reports, late statuses and corrections come within seconds of their execution
+  (``commission_wait_s``, ``status_wait_s``), far inside a day;
+* behind this, the ledger de-duplicates on the execution id for good (``Execution.exec_id`` is
+  unique; ``Ledger.insert_execution`` refuses a repeat and ``correct_execution`` finds the
+  revision it replaces in the ledger), so even an older execution IB might re-send (TWS can be
+  set to list up to seven days) is never booked twice.
+
+``Retired`` (``parsing/retired.py``) is the two-generation bookkeeping each structure uses;
+``DayRoll`` says when the trading day changed; ``IbForgotten`` prunes ib_async's caches
+through the objects ib_async itself reads (``IB.wrapper``), never an order still working nor a
+subscription still live; ``Forgetting`` runs them all from the connection's housekeeping.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from ib_async import IB, Wrapper
+from loguru import logger
+
+from broker.ib.parsing.retired import Retired
+from core.calendar import TradingCalendar
+from core.clock import Clock
+
+if TYPE_CHECKING:
+    from broker.ib.account import AccountFeed
+    from broker.ib.context import IbContext
+    from broker.ib.orders import OrderDesk
+
+__all__ = ["DayRoll", "Forgetting", "IbForgotten"]
+
+
+class Forgetting:
+    """Once a trading day (checked by the connection's housekeeping), everything that had
+    already ended at the previous day's change is forgotten: the order flow's lines and
+    executions, the desk's ended orders, the settlement matcher's counted executions and
+    ib_async's history (ib-loop thread only)."""
+
+    __slots__ = ("_account", "_ctx", "_day", "_desk", "_ib")
+
+    def __init__(self, ctx: IbContext, desk: OrderDesk, account: AccountFeed) -> None:
+        self._ctx = ctx
+        self._desk = desk
+        self._account = account
+        self._day = DayRoll(ctx.clock, ctx.calendar)
+        self._ib = IbForgotten()
+
+    def tick(self) -> int:
+        """Forget, if the trading day changed since the last call; returns how many went."""
+        return self.forget() if self._day.due() else 0
+
+    def forget(self) -> int:
+        """One roll now; returns how many entries went."""
+        gone = (
+            self._desk.flow.forget_ended()
+            + self._desk.table.forget_ended()
+            + self._account.settlements.forget_counted()
+            + self._ib.roll(self._ctx.ib)
+        )
+        logger.info("ib: day changed: forgot {} ended orders, executions and tickers", gone)
+        return gone
+
+    def sizes(self) -> dict[str, int]:
+        """The sizes of everything this bounds (tests and the soak benchmark)."""
+        return {
+            **{f"flow.{k}": v for k, v in self._desk.flow.sizes().items()},
+            "table.orders": len(self._desk.table.orders),
+            "table.by_ib_id": len(self._desk.table.by_ib_id),
+            **{f"ib.{k}": v for k, v in IbForgotten.sizes(self._ctx.ib).items()},
+        }
+
+
+class DayRoll:
+    """True once each time the clock's trading day changes (the first call only notes the
+    day)."""
+
+    __slots__ = ("_calendar", "_clock", "_day")
+
+    def __init__(self, clock: Clock, calendar: TradingCalendar) -> None:
+        self._clock = clock
+        self._calendar = calendar
+        self._day: date | None = None
+
+    def due(self) -> bool:
+        day = self._calendar.trading_day(self._clock.now())
+        if self._day is None:
+            self._day = day
+            return False
+        if day == self._day:
+            return False
+        self._day = day
+        return True
+
+
+class IbForgotten:
+    """ib_async's history the adapter retires (ib-loop thread only): done trades
+    (``trades``, ``permId2Trade``), fills of no open trade, the ``reqId2Ticker`` entries of
+    requests no longer live (each only once it was already so at the previous ``roll``) and
+    the ``tickers`` no request remembered uses any more."""
+
+    __slots__ = ("_fills", "_requests", "_trades")
+
+    def __init__(self) -> None:
+        self._trades: Retired[int | tuple[int, int]] = Retired()
+        self._fills: Retired[str] = Retired()
+        self._requests: Retired[int] = Retired()
+
+    def roll(self, ib: IB) -> int:
+        """Forget what ended a whole roll ago; returns how many entries went."""
+        wrapper = ib.wrapper
+        return self._roll_trades(wrapper) + self._roll_tickers(wrapper)
+
+    def _roll_trades(self, wrapper: Wrapper) -> int:
+        gone = 0
+        done = [key for key, trade in wrapper.trades.items() if trade.isDone()]
+        for key in self._trades.roll(done):
+            trade = wrapper.trades.pop(key)
+            perm_id = trade.order.permId
+            if wrapper.permId2Trade.get(perm_id) is trade:
+                del wrapper.permId2Trade[perm_id]
+            gone += 1
+        kept_perm_ids = {trade.order.permId for trade in wrapper.trades.values()}
+        for perm_id in [p for p, t in wrapper.permId2Trade.items() if t.isDone()]:
+            if perm_id not in kept_perm_ids:
+                del wrapper.permId2Trade[perm_id]  # a retired trade only this map still held
+                gone += 1
+        open_exec_ids = {
+            fill.execution.execId
+            for trade in wrapper.trades.values()
+            if not trade.isDone()
+            for fill in trade.fills
+        }
+        settled = [exec_id for exec_id in wrapper.fills if exec_id not in open_exec_ids]
+        for exec_id in self._fills.roll(settled):
+            del wrapper.fills[exec_id]
+            gone += 1
+        return gone
+
+    def _roll_tickers(self, wrapper: Wrapper) -> int:
+        gone = 0
+        live = {req for by_ticker in wrapper.ticker2ReqId.values() for req in by_ticker.values()}
+        live |= set(wrapper.reqId2Subscriber) | {k for k in wrapper._futures if isinstance(k, int)}
+        ended = [req_id for req_id in wrapper.reqId2Ticker if req_id not in live]
+        for req_id in self._requests.roll(ended):
+            del wrapper.reqId2Ticker[req_id]
+            gone += 1
+        in_use = {id(ticker) for ticker in wrapper.reqId2Ticker.values()}
+        in_use |= {id(t) for by_ticker in wrapper.ticker2ReqId.values() for t in by_ticker}
+        # A ticker goes with the last request that used it (already ended a whole day).
+        for key in [k for k, ticker in wrapper.tickers.items() if id(ticker) not in in_use]:
+            ticker = wrapper.tickers.pop(key)
+            wrapper.pendingTickers.discard(ticker)
+            gone += 1
+        return gone
+
+    @staticmethod
+    def sizes(ib: IB) -> dict[str, int]:
+        """How many entries ib_async's per-connection maps hold (tests, the soak benchmark)."""
+        wrapper = ib.wrapper
+        return {
+            "trades": len(wrapper.trades),
+            "permId2Trade": len(wrapper.permId2Trade),
+            "fills": len(wrapper.fills),
+            "reqId2Ticker": len(wrapper.reqId2Ticker),
+            "tickers": len(wrapper.tickers),
+        }
