@@ -30,7 +30,8 @@ subscription still live; ``Forgetting`` runs them all from the connection's hous
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from ib_async import IB, Wrapper
@@ -38,7 +39,6 @@ from loguru import logger
 
 from broker.ib.parsing.retired import Retired
 from core.calendar import TradingCalendar
-from core.clock import Clock
 
 if TYPE_CHECKING:
     from broker.ib.account import AccountFeed
@@ -60,8 +60,11 @@ class Forgetting:
         self._ctx = ctx
         self._desk = desk
         self._account = account
-        self._day = DayRoll(ctx.clock, ctx.calendar)
+        self._day = DayRoll(self._now, ctx.calendar)  # the context's clock at each call
         self._ib = IbForgotten()
+
+    def _now(self) -> datetime:
+        return self._ctx.clock.now()
 
     def tick(self) -> int:
         """Forget, if the trading day changed since the last call; returns how many went."""
@@ -89,18 +92,19 @@ class Forgetting:
 
 
 class DayRoll:
-    """True once each time the clock's trading day changes (the first call only notes the
-    day)."""
+    """True once each time the trading day of ``now()`` changes (the first call only notes the
+    day). ``now`` is read at every call: the adapter's clock is replaced when the engine
+    anchors its own (``IBBroker.use_clock``)."""
 
-    __slots__ = ("_calendar", "_clock", "_day")
+    __slots__ = ("_calendar", "_day", "_now")
 
-    def __init__(self, clock: Clock, calendar: TradingCalendar) -> None:
-        self._clock = clock
+    def __init__(self, now: Callable[[], datetime], calendar: TradingCalendar) -> None:
+        self._now = now
         self._calendar = calendar
         self._day: date | None = None
 
     def due(self) -> bool:
-        day = self._calendar.trading_day(self._clock.now())
+        day = self._calendar.trading_day(self._now())
         if self._day is None:
             self._day = day
             return False

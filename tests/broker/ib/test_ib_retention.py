@@ -12,13 +12,16 @@ from ib_async import IB, Execution, Fill, Order, Stock, Trade
 from ib_async import CommissionReport as IbCommissionReport
 from ib_async import OrderStatus as IbOrderStatus
 
+from broker.ib.account import AccountFeed
+from broker.ib.context import Emitter, IbContext, IbOptions
 from broker.ib.flow import OrderFlow
 from broker.ib.order_state import OrderTable, Tracked
+from broker.ib.orders import OrderDesk
 from broker.ib.parsing.retired import Retired
 from broker.ib.parsing.settlement import SettlementWatch
-from broker.ib.retention import DayRoll, IbForgotten
+from broker.ib.retention import DayRoll, Forgetting, IbForgotten
 from core.calendar import TradingCalendar
-from core.clock import VirtualClock
+from core.clock import VirtualClock, WallClock
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
 from core.events import ExecutionEvent, OrderStatusEvent
 
@@ -166,10 +169,41 @@ def test_ib_async_keeps_open_trades_and_live_tickers_and_forgets_the_rest_after_
 # -- the day's change ----------------------------------------------------------------------------
 def test_the_roll_is_due_once_per_trading_day_change() -> None:
     clock = VirtualClock(TZ, T)
-    roll = DayRoll(clock, TradingCalendar(TZ))
+    roll = DayRoll(clock.now, TradingCalendar(TZ))
     assert not roll.due()  # notes the day
     clock.skip_to(T + timedelta(hours=5))
     assert not roll.due()
     clock.skip_to(T + timedelta(days=1))
     assert roll.due()
     assert not roll.due()
+
+
+def test_the_connection_forgets_on_the_clock_the_engine_gave_it_later() -> None:
+    """The engine replaces the adapter's clock once it has anchored its own
+    (``IBBroker.use_clock``): the day's change is read on the context's clock of the moment."""
+    ib = IB()
+    ctx = IbContext(
+        options=IbOptions(),
+        ib=ib,
+        clock=WallClock(TZ),
+        calendar=TradingCalendar(TZ),
+        emitter=Emitter(),
+    )
+    flow = OrderFlow()
+    desk = OrderDesk(ctx, flow, read_orders=_no_orders)
+    forgetting = Forgetting(ctx, desk, AccountFeed(ctx))
+    engine_clock = VirtualClock(TZ, T)
+    ctx.clock = engine_clock
+    trade_many(flow, 0, 10)
+    ib_trade(ib, 1, "Filled")
+    assert forgetting.tick() == 0  # notes the day
+    for day in (1, 2):
+        engine_clock.skip_to(T + timedelta(days=day))
+        forgetting.tick()
+    sizes = forgetting.sizes()
+    assert sizes["flow.lines"] == 0 and sizes["flow.seen"] == 0, sizes
+    assert sizes["ib.trades"] == 0 and sizes["ib.fills"] == 0, sizes
+
+
+async def _no_orders() -> tuple[list[Trade], list[Trade]]:
+    return [], []
