@@ -30,6 +30,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "va_footprint": ("kb", "python_kb", "start_ms"),
     "tui_cpu": ("pct", "ui_thread_pct"),
     "log_cost": ("engine_p50_us", "engine_p99_us", "enqueued_p50_us", "direct_p50_us"),
+    "soak_memory": ("ib_rss_mb", "sim_rss_mb", "sessions"),
 }
 
 
