@@ -45,6 +45,7 @@ MONDAY_OPEN = datetime(2026, 11, 16, 9, 30, tzinfo=NY)
 IB_SPEED = 600.0
 WARM_UP = 2  # sessions before the slope is measured
 _SIZES = {"tiny": 1, "full": 8}  # sessions sampled per broker (after the first open)
+_STARTS = {"tiny": MONDAY_OPEN.replace(hour=15), "full": MONDAY_OPEN}  # tiny: the first open soon
 _SESSION_WALL_S = 240.0  # a session that takes longer than this is a hang
 
 
@@ -93,7 +94,7 @@ def _bounded_sizes(engine: Any) -> dict[str, int]:
     return dict(forgetting.sizes()) if forgetting is not None else {}
 
 
-def soak(kind: str, sessions: int) -> dict[str, Any]:
+def soak(kind: str, sessions: int, start: datetime = MONDAY_OPEN) -> dict[str, Any]:
     """Run the engine on ``kind`` (``ib`` or ``sim``) until ``sessions`` session opens after
     the first have been sampled; RSS (MB) and orders at each."""
     from actors.messages.snapshots import OrderSnapshot
@@ -110,7 +111,7 @@ def soak(kind: str, sessions: int) -> dict[str, Any]:
         port = _free_port()
         command = [sys.executable, str(ROOT / "main.py"), "tws-sim", "--no-state"]
         command += ["--port", str(port), "--speed", str(IB_SPEED)]
-        command += ["--start", MONDAY_OPEN.strftime("%Y-%m-%dT%H:%M")]
+        command += ["--start", start.strftime("%Y-%m-%dT%H:%M")]
         command += ["--config", str(ROOT / "config.toml")]
         server = subprocess.Popen(
             command, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -122,11 +123,11 @@ def soak(kind: str, sessions: int) -> dict[str, Any]:
         config = config.model_copy(update={"broker": broker, "filters": filters})
         options = RunOptions(database_url=f"sqlite:///{directory / 'ledger.db'}", speed=IB_SPEED)
     else:
-        until = MONDAY_OPEN + timedelta(days=sessions + 4)  # weekends included
+        until = start + timedelta(days=sessions + 4)  # weekends included
         options = RunOptions(
             database_url=f"sqlite:///{directory / 'ledger.db'}",
             speed=None,
-            start=MONDAY_OPEN,
+            start=start,
             until=until,
         )
     orders: set[str] = set()
@@ -186,7 +187,8 @@ def soak(kind: str, sessions: int) -> dict[str, Any]:
 def run(*, size: str = "full") -> dict[str, Any]:
     sessions = _SIZES[size]
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    ib, sim = soak("ib", sessions), soak("sim", sessions)
+    start = _STARTS[size]
+    ib, sim = soak("ib", sessions, start), soak("sim", sessions, start)
     return {
         "ib": ib,
         "sim": sim,
