@@ -38,6 +38,7 @@ from broker.ib.parsing.orders import (
 )
 from broker.ib.parsing.settlement import Settlement, SettlementWatch
 from broker.ib.parsing.unset import amount_or_none
+from broker.ib.retention import forget_filed
 from core.domain import Contract
 from core.events import AccountSnapshot, BrokerOrderState, BrokerPosition, ExecutionEvent
 from core.exec_ids import superseded
@@ -216,11 +217,17 @@ class AccountFeed:
 
     async def completed_trades(self) -> list[Trade]:
         async with self._orders_lock:
-            return list(
-                await self.ctx.bounded(
-                    self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders"
-                )
-            )
+            return await self._completed()
+
+    async def _completed(self) -> list[Trade]:
+        """IB's completed orders; ib_async files the ones it did not know into its maps as it
+        reads them, and those are dropped again (``retention.forget_filed``)."""
+        known = set(self.ctx.ib.wrapper.trades)
+        completed = list(
+            await self.ctx.bounded(self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders")
+        )
+        forget_filed(self.ctx.ib, completed, known)
+        return completed
 
     async def ib_orders(self) -> tuple[list[Trade], list[Trade]]:
         """IB's open orders of every client (``reqAllOpenOrders``) and its completed orders,
@@ -229,11 +236,7 @@ class AccountFeed:
             open_all = list(
                 await self.ctx.bounded(self.ctx.ib.reqAllOpenOrdersAsync(), "all open orders")
             )
-            completed = list(
-                await self.ctx.bounded(
-                    self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders"
-                )
-            )
+            completed = await self._completed()
         self._foreign, self._foreign_at = self._foreign_of(open_all), self.ctx.mono()
         return open_all, completed
 

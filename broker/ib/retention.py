@@ -34,11 +34,11 @@ import ctypes
 import ctypes.util
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from ib_async import IB, Wrapper
+from ib_async import IB, Trade, Wrapper
 from loguru import logger
 
 from broker.ib.parsing.retired import Retired
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from broker.ib.context import IbContext
     from broker.ib.orders import OrderDesk
 
-__all__ = ["DayRoll", "Forgetting", "IbForgotten", "return_free_memory"]
+__all__ = ["DayRoll", "Forgetting", "IbForgotten", "forget_filed", "return_free_memory"]
 
 
 class Forgetting:
@@ -98,6 +98,24 @@ class Forgetting:
             "table.by_ib_id": len(self._desk.table.by_ib_id),
             **{f"ib.{k}": v for k, v in IbForgotten.sizes(self._ctx.ib).items()},
         }
+
+
+def forget_filed(ib: IB, completed: list[Trade], known: Set[int | tuple[int, int]]) -> int:
+    """Drop from ``ib.wrapper`` the completed trades a ``reqCompletedOrders`` read filed there
+    (``wrapper.completedOrder`` adds every completed order whose permId it does not know):
+    those that were not known before the read (``known``: the keys of ``trades`` then) and are
+    one of the read's own ``completed`` objects, so never a trade placed meanwhile. They are
+    done and the caller has them in the reply. IB lists the day's completed orders, tws-sim
+    every order it ever completed: without this every read re-filed the retired ones."""
+    wrapper = ib.wrapper
+    filed = {id(trade) for trade in completed}
+    gone = 0
+    for key in [k for k, t in wrapper.trades.items() if k not in known and id(t) in filed]:
+        trade = wrapper.trades.pop(key)
+        if wrapper.permId2Trade.get(trade.order.permId) is trade:
+            del wrapper.permId2Trade[trade.order.permId]
+        gone += 1
+    return gone
 
 
 def return_free_memory() -> bool:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from ib_async import IB, Execution, Fill, Order, Stock, Trade
+from ib_async import IB, Execution, Fill, Order, OrderState, Stock, Trade
 from ib_async import CommissionReport as IbCommissionReport
 from ib_async import OrderStatus as IbOrderStatus
 
@@ -19,7 +19,13 @@ from broker.ib.order_state import OrderTable, Tracked
 from broker.ib.orders import OrderDesk
 from broker.ib.parsing.retired import Retired
 from broker.ib.parsing.settlement import SettlementWatch
-from broker.ib.retention import DayRoll, Forgetting, IbForgotten, return_free_memory
+from broker.ib.retention import (
+    DayRoll,
+    Forgetting,
+    IbForgotten,
+    forget_filed,
+    return_free_memory,
+)
 from core.calendar import TradingCalendar
 from core.clock import VirtualClock, WallClock
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
@@ -225,3 +231,53 @@ def test_the_roll_gives_the_c_heaps_free_pages_back() -> None:
     after = _rss_mb()
     assert before - after > 15, (before, after)
     assert len(kept) == 400
+
+
+def test_a_completed_orders_read_leaves_ib_async_as_it_found_it() -> None:
+    """ib_async files every completed order it does not know as it reads them; tws-sim lists
+    every order it ever completed, so each read (every 5 s) re-filed the retired ones."""
+    ib = IB()
+    working = ib_trade(ib, 1, "Submitted")
+    known = set(ib.wrapper.trades)
+    ib.wrapper._results["completedOrders"] = []
+    for n in range(2, 200):
+        order = Order(orderId=0, clientId=17, permId=5000 + n, orderRef=f"old{n}")
+        state = OrderState(status="Filled")
+        ib.wrapper.completedOrder(Stock("AAPL", "SMART", "USD", conId=1), order, state)
+    completed = ib.wrapper._results.pop("completedOrders")
+    placed_meanwhile = ib_trade(ib, 300, "Filled")  # not in the reply: kept
+    assert len(ib.wrapper.trades) == 200
+
+    assert forget_filed(ib, completed, known) == 198
+
+    assert list(ib.wrapper.trades.values()) == [working, placed_meanwhile]
+    assert list(ib.wrapper.permId2Trade.values()) == [working, placed_meanwhile]
+    assert len(completed) == 198  # the caller still has the whole reply
+
+
+async def test_the_account_feeds_completed_orders_read_drops_what_ib_async_filed() -> None:
+    """``AccountFeed.completed_trades`` (and ``ib_orders``) hand the reply on and leave
+    ``IB.wrapper`` as before the read (the read itself faked at the ``IB`` seam)."""
+    ib = IB()
+    working = ib_trade(ib, 1, "Submitted")
+    ctx = IbContext(
+        options=IbOptions(),
+        ib=ib,
+        clock=VirtualClock(TZ, T),
+        calendar=TradingCalendar(TZ),
+        emitter=Emitter(),
+    )
+
+    async def completed_orders(api_only: bool) -> list[Trade]:
+        ib.wrapper._results["completedOrders"] = []
+        for n in range(2, 50):
+            order = Order(orderId=0, clientId=17, permId=5000 + n, orderRef=f"old{n}")
+            contract = Stock("AAPL", "SMART", "USD", conId=1)
+            ib.wrapper.completedOrder(contract, order, OrderState(status="Filled"))
+        return list(ib.wrapper._results.pop("completedOrders"))
+
+    ib.reqCompletedOrdersAsync = completed_orders  # type: ignore[method-assign]
+    feed = AccountFeed(ctx)
+    for _ in range(3):
+        assert len(await feed.completed_trades()) == 48
+    assert list(ib.wrapper.trades.values()) == [working]
