@@ -26,6 +26,7 @@ from ib_async import AccountValue, Fill, Position, Trade
 from loguru import logger
 
 from broker.ib.context import IbContext
+from broker.ib.ib_history import forget_filed
 from broker.ib.order_state import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
 from broker.ib.parsing.contracts import from_ib_contract
@@ -38,7 +39,6 @@ from broker.ib.parsing.orders import (
 )
 from broker.ib.parsing.settlement import Settlement, SettlementWatch
 from broker.ib.parsing.unset import amount_or_none
-from broker.ib.retention import forget_filed
 from core.domain import Contract
 from core.events import AccountSnapshot, BrokerOrderState, BrokerPosition, ExecutionEvent
 from core.exec_ids import superseded

@@ -15,17 +15,12 @@ from ib_async import OrderStatus as IbOrderStatus
 from broker.ib.account import AccountFeed
 from broker.ib.context import Emitter, IbContext, IbOptions
 from broker.ib.flow import OrderFlow
+from broker.ib.ib_history import IbForgotten, forget_filed
 from broker.ib.order_state import OrderTable, Tracked
 from broker.ib.orders import OrderDesk
 from broker.ib.parsing.retired import Retired
 from broker.ib.parsing.settlement import SettlementWatch
-from broker.ib.retention import (
-    DayRoll,
-    Forgetting,
-    IbForgotten,
-    forget_filed,
-    return_free_memory,
-)
+from broker.ib.retention import DayRoll, Forgetting, return_free_memory
 from core.calendar import TradingCalendar
 from core.clock import VirtualClock, WallClock
 from core.domain import Contract, OrderRequest, OrderStatus, OrderType, Side
