@@ -44,11 +44,12 @@ FIGURES: dict[str, str] = {
     "va_footprint": "bench.va_footprint",
     "tui_cpu": "bench.tui_cpu_figure",
     "log_cost": "bench.log_cost",
+    "soak_memory": "bench.soak_memory",
 }
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results.json")
 DOC = ROOT / "docs" / "BENCHMARKS.md"
-_TIMEOUT_S = {"options_12w_wall": 1500.0}
+_TIMEOUT_S = {"options_12w_wall": 1500.0, "soak_memory": 1200.0}
 _DEFAULT_TIMEOUT_S = 420.0
 
 

@@ -26,6 +26,7 @@ from ib_async import AccountValue, Fill, Position, Trade
 from loguru import logger
 
 from broker.ib.context import IbContext
+from broker.ib.ib_history import forget_filed
 from broker.ib.order_state import commission_of
 from broker.ib.parsing.account import ACCOUNT_TAGS, account_snapshot, broker_position
 from broker.ib.parsing.contracts import from_ib_contract
@@ -216,11 +217,17 @@ class AccountFeed:
 
     async def completed_trades(self) -> list[Trade]:
         async with self._orders_lock:
-            return list(
-                await self.ctx.bounded(
-                    self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders"
-                )
-            )
+            return await self._completed()
+
+    async def _completed(self) -> list[Trade]:
+        """IB's completed orders; ib_async files the ones it did not know into its maps as it
+        reads them, and those are dropped again (``retention.forget_filed``)."""
+        known = set(self.ctx.ib.wrapper.trades)
+        completed = list(
+            await self.ctx.bounded(self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders")
+        )
+        forget_filed(self.ctx.ib, completed, known)
+        return completed
 
     async def ib_orders(self) -> tuple[list[Trade], list[Trade]]:
         """IB's open orders of every client (``reqAllOpenOrders``) and its completed orders,
@@ -229,11 +236,7 @@ class AccountFeed:
             open_all = list(
                 await self.ctx.bounded(self.ctx.ib.reqAllOpenOrdersAsync(), "all open orders")
             )
-            completed = list(
-                await self.ctx.bounded(
-                    self.ctx.ib.reqCompletedOrdersAsync(False), "completed orders"
-                )
-            )
+            completed = await self._completed()
         self._foreign, self._foreign_at = self._foreign_of(open_all), self.ctx.mono()
         return open_all, completed
 

@@ -17,9 +17,11 @@
   reconnect or 1101), the day's executions are read (fills that happened meanwhile reach the
   engine, once each) and every working order gets IB's current status.
 * Pacing error 100 pauses requests (``PacingThrottle``) and re-sends what IB dropped.
-* Housekeeping every 0.1 s: the order flow's timeouts and the watchdog. A virtual clock follows
-  the broker's time at once from every timestamp TWS sends (``clock_follow``: e.g. ``tws-sim``
-  skipping a night); every ``clock_sync_s`` the broker's time is also read, as a backstop.
+* Housekeeping every 0.1 s: the order flow's timeouts, the watchdog, and once a trading day
+  forgetting the orders and executions that ended a day before (``retention``). A virtual
+  clock follows the broker's time at once from every timestamp TWS sends (``clock_follow``:
+  e.g. ``tws-sim`` skipping a night); every ``clock_sync_s`` the broker's time is also read,
+  as a backstop.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from broker.ib.market_data import MarketData
 from broker.ib.notices import NoticeLog
 from broker.ib.orders import OrderDesk
 from broker.ib.resilience import Backoff, LinkHealth, StaleWatchdog
+from broker.ib.retention import Forgetting
 from core.clock import VirtualClock
 from core.events import BrokerNotice, ConnectionEvent, ConnectionState
 
@@ -78,6 +81,7 @@ class Connection:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.reconnects = 0
+        self.forgetting = Forgetting(ctx, desk, account)  # ended orders: kept a day, then gone
         options = ctx.options
         self.link_watch = LinkWatch(options.relogin_after_s, options.relogin_after_attempts)
         self._degraded_at: int | None = None  # quotes received when 2110 came (None: no 2110)
@@ -265,6 +269,7 @@ class Connection:
             await asyncio.sleep(_HOUSEKEEPING_S)
             try:
                 self.desk.tick()
+                self.forgetting.tick()
                 self._watch_data()
                 self.notices.flush(self.ctx.mono())
             except Exception:

@@ -18,6 +18,10 @@ reconnect the same execution comes again from ``reqExecutions``. The engine want
   executions, at most ``status_wait_s``;
 * one terminal status per order, and no repeat of an unchanged status.
 
+What it remembers of ended orders and delivered executions is bounded: ``forget_ended``, called
+once a trading day (``broker/ib/retention.py`` says why that is safe), forgets what had already
+ended at its previous call.
+
 Times are monotonic seconds supplied by the caller.
 """
 
@@ -27,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from broker.ib.parsing.retired import Retired
 from core.domain import OrderStatus
 from core.events import (
     BrokerEvent,
@@ -77,6 +82,40 @@ class OrderFlow:
         self.late_commissions = 0
         self.corrections = 0
         self.released_statuses = 0
+        self._ended_lines: Retired[str] = Retired()
+        self._settled_execs: Retired[str] = Retired()
+
+    def forget_ended(self) -> int:
+        """Forget the orders that were terminal (nothing held back) and the executions that
+        were delivered (or whose report came first) at the previous call and still are: the
+        bound on what the flow keeps. Returns how many entries went."""
+        lines = self._ended_lines.roll(
+            cid for cid, line in self._lines.items() if line.terminal and not line.held
+        )
+        for cid in lines:
+            del self._lines[cid]
+        settled = (e for e in [*self._seen, *self._commissions] if e not in self._pending)
+        execs = self._settled_execs.roll(settled)
+        for exec_id in execs:
+            self._seen.discard(exec_id)
+            self._commissions.pop(exec_id, None)
+            self._uncommissioned.pop(exec_id, None)
+            base = exec_id_parts(exec_id)[0]
+            delivered = self._delivered.get(base)
+            if delivered is not None and delivered.exec_id == exec_id:
+                del self._delivered[base]
+        return len(lines) + len(execs)
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each of its maps holds (for tests and the soak benchmark)."""
+        return {
+            "seen": len(self._seen),
+            "pending": len(self._pending),
+            "commissions": len(self._commissions),
+            "lines": len(self._lines),
+            "delivered": len(self._delivered),
+            "uncommissioned": len(self._uncommissioned),
+        }
 
     # -- inputs ---------------------------------------------------------------------------------
     def execution(

@@ -17,6 +17,7 @@ from loguru import logger
 
 from broker.ib.context import IbContext
 from broker.ib.parsing.orders import commission_amount
+from broker.ib.parsing.retired import Retired
 from core.domain import OrderRequest, OrderStatus
 
 __all__ = ["OrderTable", "PacedOutbox", "PendingModify", "Tracked", "commission_of"]
@@ -75,6 +76,19 @@ class OrderTable:
 
     orders: dict[str, Tracked] = field(default_factory=dict)
     by_ib_id: dict[int, str] = field(default_factory=dict)
+    ended: Retired[str] = field(default_factory=Retired)
+
+    def forget_ended(self) -> int:
+        """Forget the orders that were already ended at the previous call (called once a
+        trading day, ``broker/ib/retention.py``); returns how many went."""
+        gone = self.ended.roll(
+            cid for cid, t in self.orders.items() if not t.working and t.modify is None
+        )
+        for cid in gone:
+            del self.orders[cid]
+        for order_id in [i for i, cid in self.by_ib_id.items() if cid in gone]:
+            del self.by_ib_id[order_id]
+        return len(gone)
 
     def add(self, tracked: Tracked) -> None:
         """Track ``tracked`` under its client order id (and its IB ``orderId``, if it has one)."""

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from broker.ib.parsing.retired import Retired
 from core.domain import Contract, Side
 from core.events import AssignmentEvent, ExpiryEvent
 from core.exec_ids import exec_id_parts
@@ -91,6 +92,18 @@ class SettlementWatch:
         self._open: dict[str, _Change] = {}
         self._seen: set[str] = set()
         self._revisions: dict[str, tuple[int, int]] = {}  # exec id base: (revision, signed)
+        self._counted: Retired[str] = Retired()
+
+    def forget_counted(self) -> int:
+        """Forget the executions already counted at the previous call (called once a trading
+        day: IB replays only the day's executions, ``broker/ib/retention.py``); returns how
+        many went. Their position changes were explained long ago."""
+        gone = self._counted.roll(self._seen)
+        self._seen -= gone
+        kept = {exec_id_parts(exec_id)[0] for exec_id in self._seen}
+        for base in {exec_id_parts(exec_id)[0] for exec_id in gone} - kept:
+            self._revisions.pop(base, None)
+        return len(gone)
 
     def held(self, key: str) -> int:
         """The position IB last reported for the contract with ``key`` (0 if none)."""
