@@ -1,7 +1,8 @@
 """The Done-when run of the wheel: ``main.py run --headless --speed max`` on
 ``examples/wheel.toml`` for 12 weeks (2026-01-05 .. 2026-03-27), and its ledger (read through
 ``main.py report --json``) shows the full cycle at least twice: a put sold, assigned, covered
-calls written, the stock called away, puts sold again. Minutes of wall time: slow and serial."""
+calls written, the stock called away, puts sold again; and the VA beside it rolls its puts, each
+roll chain with its credits in the report. Minutes of wall time: slow."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def test_a_12_week_wheel_run_goes_round_the_wheel_at_least_twice(tmp_path: Path)
         cwd=tmp_path,
     )
     assert report.returncode == 0, report.stderr
-    orders = json.loads(report.stdout)["orders"]
+    stored = json.loads(report.stdout)
+    orders = [o for o in stored["orders"] if o["va"] == "wheel"]
     cycles = wheel_cycles(orders)
     assert len(cycles) >= 2, [
         (o["created_at"], o["purpose"], o["contract"], o["action"])
@@ -123,3 +125,13 @@ def test_a_12_week_wheel_run_goes_round_the_wheel_at_least_twice(tmp_path: Path)
             basis = float(parts[3])  # the stock's cost: the assigned put's strike
         elif order["purpose"] == "entry" and parts[2] == "C":
             assert basis is not None and float(parts[3]) >= basis, order
+    # The rolling VA: puts rolled as one combo each, every chain's credit the sum of its links.
+    chains = stored["rolls"]
+    assert len(chains) >= 2, chains
+    for chain in chains:
+        assert chain["va"] == "rolls" and 1 <= chain["rolls"] <= 2, chain
+        assert len(chain["links"]) == chain["rolls"] + 1, chain
+        assert chain["credit"] == sum(link["credit"] for link in chain["links"]), chain
+        assert all(link["credit"] > 0 for link in chain["links"][1:]), chain
+    rolled = [o for o in stored["orders"] if o["va"] == "rolls" and o["contract"] == "RLL BAG"]
+    assert sum(c["rolls"] for c in chains) == len([o for o in rolled if o["status"] == "filled"])
