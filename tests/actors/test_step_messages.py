@@ -12,29 +12,38 @@ from pathlib import Path
 
 import pytest
 
+from core.config import EngineConfig
 from core.domain import Side
 from engine.engine import Engine
 from engine.options import RunOptions
 from tests.support.engine import MONDAY_10, STARTED, SimEngine, make_config
 
 
-def test_with_a_position_open_a_step_tells_the_governor_only_the_brokers_account_reports(
-    tmp_path: Path,
-) -> None:
-    config = make_config(filters="max_quote_age_ms = 6000")
+def counting_engine(
+    tmp_path: Path, config: EngineConfig, address: str, *, speed: float | None = None
+) -> tuple[Engine, Counter[str]]:
+    """An engine (not started) whose tells to ``address`` are counted by message type."""
     url = f"sqlite:///{tmp_path / 'engine.db'}"
     engine = STARTED.track(
-        Engine(config, RunOptions(database_url=url, speed=None, start=MONDAY_10))
+        Engine(config, RunOptions(database_url=url, speed=speed, start=MONDAY_10))
     )
     told: Counter[str] = Counter()
     tell = engine.book.tell
 
     def counting_tell(name: str, message: object) -> bool:
-        if name == "governor":
+        if name == address:
             told[type(message).__name__] += 1
         return tell(name, message)
 
     engine.book.tell = counting_tell  # type: ignore[method-assign]
+    return engine, told
+
+
+def test_with_a_position_open_a_step_tells_the_governor_only_the_brokers_account_reports(
+    tmp_path: Path,
+) -> None:
+    config = make_config(filters="max_quote_age_ms = 6000")
+    engine, told = counting_engine(tmp_path, config, "governor")
     sim = SimEngine(engine)
     engine.start(drive_clock=False)
     sim.advance(5)
@@ -55,20 +64,7 @@ def test_with_a_position_open_a_step_tells_the_governor_only_the_brokers_account
 def test_reconcile_reads_are_made_inline_only_when_the_engine_drives_a_max_speed_simulator(
     tmp_path: Path, speed: float | None, drive_clock: bool, inline: bool
 ) -> None:
-    config = make_config()
-    url = f"sqlite:///{tmp_path / 'engine.db'}"
-    engine = STARTED.track(
-        Engine(config, RunOptions(database_url=url, speed=speed, start=MONDAY_10))
-    )
-    told: Counter[str] = Counter()
-    tell = engine.book.tell
-
-    def counting_tell(name: str, message: object) -> bool:
-        if name == "order_manager":
-            told[type(message).__name__] += 1
-        return tell(name, message)
-
-    engine.book.tell = counting_tell  # type: ignore[method-assign]
+    engine, told = counting_engine(tmp_path, make_config(), "order_manager", speed=speed)
     engine.start(drive_clock=drive_clock)
     assert engine.ctx.inline_reads is inline
     if not inline:

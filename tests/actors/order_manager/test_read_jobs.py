@@ -45,31 +45,28 @@ class Broker:
         return self.orders
 
 
-@pytest.fixture
-def setup() -> Any:
+def _read_jobs(*, inline_reads: bool) -> Any:
+    """ReadJobs on a mailbox and a broker the test holds (``inline_reads``: as a max-speed
+    simulator run has them, reads made on the caller's thread)."""
     inflight = InFlight()
     book = AddressBook(inflight)
     mailbox: Any = Mailbox(inflight)
     book.register("order_manager", mailbox)
     broker = Broker()
-    ctx: Any = SimpleNamespace(book=book, broker=broker, inline_reads=False)
+    ctx: Any = SimpleNamespace(book=book, broker=broker, inline_reads=inline_reads)
     jobs = ReadJobs(ctx, address="order_manager")
     yield jobs, mailbox, broker, book
     jobs.close()
+
+
+@pytest.fixture
+def setup() -> Any:
+    yield from _read_jobs(inline_reads=False)
 
 
 @pytest.fixture
 def inline() -> Any:
-    """ReadJobs as a max-speed simulator run has them: reads made on the caller's thread."""
-    inflight = InFlight()
-    book = AddressBook(inflight)
-    mailbox: Any = Mailbox(inflight)
-    book.register("order_manager", mailbox)
-    broker = Broker()
-    ctx: Any = SimpleNamespace(book=book, broker=broker, inline_reads=True)
-    jobs = ReadJobs(ctx, address="order_manager")
-    yield jobs, mailbox, broker, book
-    jobs.close()
+    yield from _read_jobs(inline_reads=True)
 
 
 def test_a_job_takes_each_answer_where_it_yielded_and_ends_after_its_last(setup: Any) -> None:
