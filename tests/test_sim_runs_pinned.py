@@ -12,7 +12,9 @@ import pytest
 
 from tests.support.pinned_runs import RUNS, PinnedRun, load_record, run_and_read
 
-pytestmark = pytest.mark.serial  # each run is tens of seconds on a loaded machine
+# Each run is tens of seconds and deterministic under load (a max-speed clock waits for every
+# message): slow, run beside the others (first, see tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 
 def _differences(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:

@@ -52,7 +52,12 @@ _SLOW = {"soak_memory": 300}
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.timeout(_SLOW[n])) if n in _SLOW else n for n in FIGURES],
+    [
+        pytest.param(n, marks=[pytest.mark.timeout(_SLOW[n]), pytest.mark.slow])
+        if n in _SLOW
+        else n
+        for n in FIGURES
+    ],
 )
 def test_each_benchmark_runs_at_the_tiny_size_and_reports_positive_numbers_in_units(
     name: str,
