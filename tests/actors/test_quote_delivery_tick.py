@@ -4,6 +4,7 @@ of their contracts when it is woken; the delivery thread sends what is held."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ from actors.quote_book import QuoteBook
 from actors.runtime.base import AddressBook
 from core.clock import InFlight
 from core.config import parse_config
+from core.domain import Contract
 from engine.build import quote_interval_s
 from engine.options import RunOptions
 from tests.actors.test_quote_book import AAA, BBB, FakeRef, quote
@@ -73,6 +75,64 @@ def test_a_stream_wakes_a_subscriber_at_most_once_per_interval() -> None:
             t.take()  # the subscriber reads at once
     assert wakeups == 10
     assert t.va.told == [QuotesReady()] * 10
+
+
+class Stamped:
+    """A subscriber's ref that records the wall time of each wake-up it is told."""
+
+    def __init__(self, wall: Wall, times: list[float]) -> None:
+        self.wall, self.times = wall, times
+
+    def tell(self, message: object) -> None:
+        self.times.append(self.wall.t)
+
+
+def test_a_stream_to_many_subscribers_wakes_them_spread_across_the_interval() -> None:
+    """100 VAs on 50 contracts, 5 quotes a millisecond: the first quotes reach every VA within
+    10 ms; without a phase each, every later tick would wake all 100 in that same 10 ms."""
+    wall = Wall()
+    book = AddressBook(InFlight())
+    quotes = QuoteBook(book, min_interval_s=0.1, now=wall)
+    contracts = [Contract.stock(f"S{i:02d}") for i in range(50)]
+    times: dict[str, list[float]] = {}
+    for n in range(100):
+        name = f"va:{n}"
+        times[name] = []
+        book.register(name, Stamped(wall, times[name]))
+        quotes.subscribe(name, contracts[n % 50].key)
+    for ms in range(1000):
+        wall.t = 1000.0 + ms / 1000
+        quotes.deliver_due()
+        for k in range(5):
+            quotes.update(quote(contracts[(ms * 5 + k) % 50], 10.0 + ms / 100))
+        for name, ts in times.items():
+            if ts and ts[-1] == wall.t:
+                quotes.take(name)  # a subscriber reads at once when woken (and only then)
+    steady = [t for ts in times.values() for t in ts if t >= 1000.2]
+    windows = [0] * 80  # 10 ms windows over 1000.2 .. 1001.0
+    for t in steady:
+        windows[min(79, int((t - 1000.2) * 100))] += 1
+    assert len(steady) >= 700, "each VA woken about ten times a second"
+    assert max(windows) <= 25, f"wake-ups bunched in one 10 ms window: {max(windows)}"
+    for ts in times.values():
+        gaps = [b - a for a, b in itertools.pairwise(ts)]
+        # Slots are an interval apart; the test's clock steps 1 ms, so a delivery is late by
+        # up to one step and two deliveries' gap by as much.
+        assert min(gaps) >= 0.1 - 0.001 - 1e-9, "a subscriber was woken twice within an interval"
+
+
+def test_a_late_delivery_does_not_push_the_subscribers_next_slot_back() -> None:
+    t = Ticked()
+    t.quotes.update(quote(AAA, 10.0))  # woken at once at 1000.0
+    t.take()
+    t.wall.t = 1000.05
+    t.quotes.update(quote(AAA, 10.1))  # held for the slot at 1000.1
+    t.wall.t = 1000.13  # the delivery thread got the CPU late
+    t.quotes.deliver_due()
+    assert len(t.va.told) == 2
+    t.take()
+    t.quotes.update(quote(AAA, 10.2))
+    assert t.quotes.deliver_due() == pytest.approx(1000.2), "the slot after 1000.1, not 1000.23"
 
 
 def test_after_a_quiet_interval_the_next_quote_wakes_at_once() -> None:
